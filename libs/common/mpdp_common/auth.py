@@ -1,0 +1,135 @@
+"""Who is calling, and what they may do in a workspace.
+
+Access tokens are JWTs signed by the identity service (EdDSA) and verified here against its
+JWKS, fetched once and cached. Authorization reads the service's own membership read model: no
+call to another service per request.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+from flask import current_app, g, request
+
+from .db import db_session
+from .errors import Problem
+
+log = logging.getLogger(__name__)
+
+ALGORITHMS = ["EdDSA"]
+ROLES = ("admin", "reviewer", "developer")
+
+
+@dataclass(frozen=True)
+class Caller:
+    account_id: str
+    token_id: str | None = None
+
+
+class TokenVerifier:
+    """Verifies access tokens; `key_for` maps a token to its public key (JWKS, or identity's own keys)."""
+
+    def __init__(self, *, audience: str, issuer: str, jwks_url: str | None = None, key_for: Callable[[str], Any] | None = None):
+        self.audience = audience
+        self.issuer = issuer
+        if key_for is None:
+            client = jwt.PyJWKClient(jwks_url, cache_keys=True, lifespan=300, timeout=3)
+            key_for = lambda token: client.get_signing_key_from_jwt(token).key  # noqa: E731
+        self._key_for = key_for
+
+    def verify(self, token: str) -> dict[str, Any]:
+        try:
+            key = self._key_for(token)
+            return jwt.decode(
+                token,
+                key,
+                algorithms=ALGORITHMS,
+                audience=self.audience,
+                issuer=self.issuer,
+                options={"require": ["exp", "iat", "sub", "aud", "iss"]},
+            )
+        except jwt.PyJWKClientConnectionError as error:
+            log.error("cannot fetch signing keys: %s", error)
+            raise Problem(503, "The identity service's signing keys cannot be fetched; try again shortly.") from None
+        except jwt.ExpiredSignatureError:
+            raise unauthorized("The access token has expired.") from None
+        except (jwt.PyJWTError, ValueError, TypeError):
+            raise unauthorized("The access token is not valid.") from None
+
+
+def unauthorized(detail: str) -> Problem:
+    return Problem(401, detail, headers={"WWW-Authenticate": 'Bearer realm="mpdp"'})
+
+
+def bearer_token() -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+#: Endpoints that other code registers and that must stay open (the OpenAPI document).
+PUBLIC_ENDPOINTS = {"api-docs.openapi_json", "static"}
+
+
+def public(view: Callable) -> Callable:
+    """Mark an endpoint as open to anonymous callers; every other endpoint needs a token."""
+    view._mpdp_public = True  # type: ignore[attr-defined]
+    return view
+
+
+def authenticate_request() -> None:
+    """before_request: establish `g.caller` or answer 401."""
+    view = current_app.view_functions.get(request.endpoint or "")
+    if view is None or getattr(view, "_mpdp_public", False) or request.endpoint in PUBLIC_ENDPOINTS:
+        return
+    token = bearer_token()
+    if token is None:
+        raise unauthorized("Sign in: this endpoint needs an access token.")
+    claims = current_app.extensions["mpdp"].verifier.verify(token)
+    g.caller = Caller(account_id=claims["sub"], token_id=claims.get("jti"))
+
+
+def current_caller() -> Caller:
+    caller = g.get("caller")
+    if caller is None:
+        raise unauthorized("Sign in: this endpoint needs an access token.")
+    return caller
+
+
+def require_member(workspace_id: str, *roles: str):
+    """The caller's membership in the workspace, or the right problem.
+
+    Non-members get 404 (a workspace's existence is not revealed), blocked members 403, and
+    members whose role is not among `roles` 403.
+    """
+    caller = current_caller()
+    model = current_app.extensions["mpdp"].service.membership_model
+    member = db_session().get(model, (workspace_id, caller.account_id))
+    if member is None or member.status == "removed":
+        raise Problem(404, "No such workspace.")
+    if member.status == "blocked":
+        raise Problem(403, "Your membership in this workspace is blocked.")
+    if roles and member.role not in roles:
+        raise Problem(403, f"This needs the role {' or '.join(roles)}; yours is {member.role}.")
+    return member
+
+
+def roles_required(*roles: str):
+    """Decorator for views whose first URL argument is the workspace id `ws`."""
+
+    def decorate(view: Callable) -> Callable:
+        @functools.wraps(view)
+        def wrapper(*args, **kwargs):
+            require_member(kwargs["ws"], *roles)
+            return view(*args, **kwargs)
+
+        return wrapper
+
+    return decorate

@@ -1,0 +1,149 @@
+"""Configuration, from environment variables only.
+
+Every setting has a default that works on a developer's machine; `Settings.for_service`
+resolves the per-service values (database, port) so that a service never computes them itself.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+
+SERVICE_PORTS = {
+    "gateway": 8080,
+    "identity": 8101,
+    "workspace": 8102,
+    "catalog": 8103,
+    "approval": 8104,
+    "telemetry": 8105,
+}
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(name)
+    return default if value is None or value == "" else value
+
+
+def _int(name: str, default: int) -> int:
+    raw = _env(name)
+    if raw is None:
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise SystemExit(f"configuration error: {name}={raw!r} is not an integer") from None
+
+
+def _float(name: str, default: float) -> float:
+    raw = _env(name)
+    if raw is None:
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise SystemExit(f"configuration error: {name}={raw!r} is not a number") from None
+
+
+def _list(name: str, default: str = "") -> tuple[str, ...]:
+    return tuple(item.strip() for item in (_env(name, default) or "").split(",") if item.strip())
+
+
+@dataclass(frozen=True)
+class Settings:
+    service: str = ""
+    #: "real" (PostgreSQL + RabbitMQ) or "embedded" (SQLite files + the in-process broker).
+    mode: str = "real"
+    database_server_url: str = "postgresql+psycopg://postgres@127.0.0.1:5432"
+    database_prefix: str = "mpdp"
+    database_url: str = ""
+    data_dir: str = "var"
+    amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/%2F"
+    event_prefix: str = "mpdp"
+    event_max_attempts: int = 5
+    event_retry_delay_ms: int = 5000
+    event_prefetch: int = 100
+    outbox_batch_size: int = 200
+    outbox_poll_seconds: float = 1.0
+    host: str = "127.0.0.1"
+    port: int = 0
+    ports: dict[str, int] = field(default_factory=lambda: dict(SERVICE_PORTS))
+    service_urls: dict[str, str] = field(default_factory=dict)
+    jwks_url: str = ""
+    jwt_issuer: str = "mpdp-identity"
+    jwt_audience: str = "mpdp"
+    jwt_private_key_file: str = ""
+    access_token_ttl_seconds: int = 900
+    refresh_token_ttl_seconds: int = 30 * 24 * 3600
+    max_body_bytes: int = 1024 * 1024
+    gateway_max_body_bytes: int = 100 * 1024 * 1024
+    upstream_connect_timeout: float = 2.0
+    upstream_read_timeout: float = 30.0
+    rate_limit_per_client: str = "1200/minute"
+    rate_limit_per_token: str = "600/minute"
+    rate_limit_storage_uri: str = "memory://"
+    cors_origins: tuple[str, ...] = ()
+    log_level: str = "INFO"
+    web_workers: int = 2
+    web_threads: int = 8
+
+    @classmethod
+    def from_env(cls, service: str = "") -> "Settings":
+        mode = _env("MPDP_MODE", "real")
+        if mode not in ("real", "embedded"):
+            raise SystemExit(f"configuration error: MPDP_MODE must be 'real' or 'embedded', not {mode!r}")
+        ports = {name: _int(f"MPDP_{name.upper()}_PORT", port) for name, port in SERVICE_PORTS.items()}
+        urls = {
+            name: _env(f"MPDP_{name.upper()}_URL", f"http://127.0.0.1:{port}")
+            for name, port in ports.items()
+        }
+        base = cls(
+            mode=mode,
+            database_server_url=_env("MPDP_DATABASE_URL", cls.database_server_url),
+            database_prefix=_env("MPDP_DATABASE_PREFIX", cls.database_prefix),
+            data_dir=_env("MPDP_DATA_DIR", cls.data_dir),
+            amqp_url=_env("MPDP_AMQP_URL", cls.amqp_url) if mode == "real" else "memory://",
+            event_prefix=_env("MPDP_EVENT_PREFIX", cls.event_prefix),
+            event_max_attempts=_int("MPDP_EVENT_MAX_ATTEMPTS", cls.event_max_attempts),
+            event_retry_delay_ms=_int("MPDP_EVENT_RETRY_DELAY_MS", cls.event_retry_delay_ms),
+            event_prefetch=_int("MPDP_EVENT_PREFETCH", cls.event_prefetch),
+            outbox_batch_size=_int("MPDP_OUTBOX_BATCH_SIZE", cls.outbox_batch_size),
+            outbox_poll_seconds=_float("MPDP_OUTBOX_POLL_SECONDS", cls.outbox_poll_seconds),
+            host=_env("MPDP_HOST", cls.host),
+            ports=ports,
+            service_urls=urls,
+            jwks_url=_env("MPDP_JWKS_URL", f"{urls['identity']}/.well-known/jwks.json"),
+            jwt_issuer=_env("MPDP_JWT_ISSUER", cls.jwt_issuer),
+            jwt_audience=_env("MPDP_JWT_AUDIENCE", cls.jwt_audience),
+            jwt_private_key_file=_env("MPDP_JWT_PRIVATE_KEY_FILE", ""),
+            access_token_ttl_seconds=_int("MPDP_ACCESS_TOKEN_TTL_SECONDS", cls.access_token_ttl_seconds),
+            refresh_token_ttl_seconds=_int("MPDP_REFRESH_TOKEN_TTL_SECONDS", cls.refresh_token_ttl_seconds),
+            max_body_bytes=_int("MPDP_MAX_BODY_BYTES", cls.max_body_bytes),
+            gateway_max_body_bytes=_int("MPDP_GATEWAY_MAX_BODY_BYTES", cls.gateway_max_body_bytes),
+            upstream_connect_timeout=_float("MPDP_UPSTREAM_CONNECT_TIMEOUT", cls.upstream_connect_timeout),
+            upstream_read_timeout=_float("MPDP_UPSTREAM_READ_TIMEOUT", cls.upstream_read_timeout),
+            rate_limit_per_client=_env("MPDP_RATE_LIMIT_PER_CLIENT", cls.rate_limit_per_client),
+            rate_limit_per_token=_env("MPDP_RATE_LIMIT_PER_TOKEN", cls.rate_limit_per_token),
+            rate_limit_storage_uri=_env("MPDP_RATE_LIMIT_STORAGE_URI", cls.rate_limit_storage_uri),
+            cors_origins=_list("MPDP_CORS_ORIGINS", "http://localhost:3000,http://127.0.0.1:3000"),
+            log_level=_env("MPDP_LOG_LEVEL", cls.log_level).upper(),
+            web_workers=_int("MPDP_WEB_WORKERS", cls.web_workers),
+            web_threads=_int("MPDP_WEB_THREADS", cls.web_threads),
+        )
+        return base.for_service(service) if service else base
+
+    def for_service(self, service: str) -> "Settings":
+        if self.mode == "embedded":
+            default_db = f"sqlite:///{os.path.abspath(self.data_dir)}/embedded/{service}.db"
+        else:
+            default_db = f"{self.database_server_url.rstrip('/')}/{self.database_prefix}_{service}"
+        return replace(
+            self,
+            service=service,
+            port=self.ports.get(service, 0),
+            database_url=_env(f"MPDP_{service.upper()}_DATABASE_URL", default_db),
+        )
+
+    @property
+    def exchange(self) -> str:
+        """The topic exchange this service publishes to."""
+        return f"{self.event_prefix}.{self.service}"

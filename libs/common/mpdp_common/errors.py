@@ -1,0 +1,141 @@
+"""RFC 9457 problem details: the only shape an MPDP error takes on the wire."""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+from flask import Flask, Response, json
+from sqlalchemy.exc import DBAPIError, OperationalError
+from werkzeug.exceptions import HTTPException
+
+PROBLEM_JSON = "application/problem+json"
+log = logging.getLogger(__name__)
+
+
+class Problem(Exception):
+    """Raise anywhere in a request to answer with a problem document."""
+
+    def __init__(
+        self,
+        status: int,
+        detail: str | None = None,
+        *,
+        title: str | None = None,
+        type: str = "about:blank",
+        errors: dict[str, list[str]] | None = None,
+        headers: dict[str, str] | None = None,
+    ):
+        super().__init__(detail or title or HTTPStatus(status).phrase)
+        self.status = status
+        self.detail = detail
+        self.title = title or HTTPStatus(status).phrase
+        self.type = type
+        self.errors = errors
+        self.headers = headers or {}
+
+
+def problem_response(
+    status: int,
+    detail: str | None = None,
+    *,
+    title: str | None = None,
+    type: str = "about:blank",
+    errors: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+    **extensions: Any,
+) -> Response:
+    """A problem document; `extensions` become extra members (RFC 9457 section 3.2)."""
+    body: dict[str, Any] = {
+        "type": type,
+        "title": title or HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail or HTTPStatus(status).description,
+    }
+    if errors:
+        body["errors"] = errors
+    body.update(extensions)
+    response = Response(json.dumps(body), status=status, mimetype=PROBLEM_JSON)
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def not_found(what: str = "resource") -> Problem:
+    return Problem(404, f"No such {what}.")
+
+
+def conflict(detail: str) -> Problem:
+    return Problem(409, detail, type="urn:mpdp:problem:conflict")
+
+
+def forbidden(detail: str = "Your role does not allow this.") -> Problem:
+    return Problem(403, detail)
+
+
+def validation_failed(errors: dict[str, list[str]], detail: str = "Some fields are not valid.") -> Problem:
+    return Problem(422, detail, type="urn:mpdp:problem:validation", errors=errors)
+
+
+def _flatten_webargs_messages(messages: Any) -> dict[str, Any]:
+    """webargs nests errors by location ({"json": {"name": [...]}}); clients want fields."""
+    if not isinstance(messages, dict):
+        return {"_body": messages if isinstance(messages, list) else [str(messages)]}
+    flat: dict[str, Any] = {}
+    for location, fields in messages.items():
+        if isinstance(fields, dict):
+            flat.update(fields)
+        else:
+            flat[location] = fields
+    return flat
+
+
+def http_exception_response(error: HTTPException) -> Response:
+    status = error.code or 500
+    data = getattr(error, "data", None) or {}
+    headers = dict(data.get("headers") or {})
+    if status == 405 and error.valid_methods:
+        headers["Allow"] = ", ".join(error.valid_methods)
+    messages = data.get("messages")
+    if status == 422 and messages is not None:
+        return problem_response(
+            422,
+            "Some fields are not valid.",
+            type="urn:mpdp:problem:validation",
+            errors=_flatten_webargs_messages(messages),
+            headers=headers,
+        )
+    detail = data.get("message") or error.description
+    if status == 400 and messages is not None:
+        detail = "The request body is not valid JSON."
+    return problem_response(status, detail, headers=headers)
+
+
+def register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(Problem)
+    def _problem(error: Problem) -> Response:
+        return problem_response(
+            error.status, error.detail, title=error.title, type=error.type, errors=error.errors, headers=error.headers
+        )
+
+    @app.errorhandler(HTTPException)
+    def _http(error: HTTPException) -> Response:
+        return http_exception_response(error)
+
+    @app.errorhandler(OperationalError)
+    def _database_down(error: OperationalError) -> Response:
+        log.error("database unavailable: %s", error.orig.__class__.__name__ if error.orig else error)
+        return problem_response(503, "The database is unavailable; try again shortly.", headers={"Retry-After": "5"})
+
+    @app.errorhandler(DBAPIError)
+    def _database_error(error: DBAPIError) -> Response:
+        if error.connection_invalidated:
+            return _database_down(error)  # type: ignore[arg-type]
+        log.exception("database error")
+        return problem_response(500, "An unexpected error occurred; it has been logged.")
+
+    @app.errorhandler(Exception)
+    def _unexpected(error: Exception) -> Response:
+        log.exception("unhandled error")
+        return problem_response(500, "An unexpected error occurred; it has been logged.")

@@ -1,0 +1,145 @@
+"""Domain events: the envelope, each service's declaration of what it publishes and handles,
+and the outbox writer that records an event in the same transaction as the change it reports.
+
+    events = EventSpec("identity", Base.metadata)
+    events.publishes("identity.member.added", ...)
+
+    @events.handles("workspace.workspace.created")
+    def on_workspace_created(session, event): ...
+
+    events.publish(session, "identity.member.added", {...}, workspace_id=ws)
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from sqlalchemy import MetaData, event, insert, text
+from sqlalchemy.orm import Session
+
+from ..db import new_id, utcnow
+from ..logs import request_id
+from .tables import define_event_tables
+
+Handler = Callable[[Session, "Event"], None]
+
+
+@dataclass(frozen=True)
+class Event:
+    type: str
+    payload: dict[str, Any]
+    producer: str
+    version: int = 1
+    workspace_id: str | None = None
+    aggregate_id: str | None = None
+    correlation_id: str | None = None
+    id: str = field(default_factory=new_id)
+    occurred_at: str = field(default_factory=lambda: utcnow().strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), separators=(",", ":"), default=str)
+
+    @classmethod
+    def from_json(cls, raw: str | bytes) -> "Event":
+        data = json.loads(raw)
+        if not isinstance(data, dict):
+            raise ValueError("an event envelope is a JSON object")
+        known = {name: data[name] for name in cls.__dataclass_fields__ if name in data}
+        missing = {"id", "type", "producer", "payload"} - known.keys()
+        if missing:
+            raise ValueError(f"event envelope lacks {sorted(missing)}")
+        return cls(**known)
+
+
+class UnknownEventType(ValueError):
+    pass
+
+
+class EventSpec:
+    """What one service publishes and which handler takes which event type: declared in one place."""
+
+    def __init__(self, service: str, metadata: MetaData):
+        self.service = service
+        self.outbox, self.inbox = define_event_tables(metadata)
+        self.published: dict[str, int] = {}
+        self.handlers: dict[str, Handler] = {}
+
+    def publishes(self, *types: str, version: int = 1) -> None:
+        for event_type in types:
+            if not event_type.startswith(f"{self.service}."):
+                raise UnknownEventType(f"{self.service} may only publish {self.service}.* events, not {event_type}")
+            self.published[event_type] = version
+
+    def handles(self, event_type: str) -> Callable[[Handler], Handler]:
+        def register(handler: Handler) -> Handler:
+            self.handlers[event_type] = handler
+            return handler
+
+        return register
+
+    @property
+    def consumed_producers(self) -> dict[str, list[str]]:
+        """Handled event types grouped by the service that produces them."""
+        grouped: dict[str, list[str]] = {}
+        for event_type in sorted(self.handlers):
+            grouped.setdefault(event_type.split(".", 1)[0], []).append(event_type)
+        return grouped
+
+    def publish(
+        self,
+        session: Session,
+        event_type: str,
+        payload: dict[str, Any],
+        *,
+        workspace_id: str | None = None,
+        aggregate_id: str | None = None,
+    ) -> Event:
+        """Write the event to the outbox inside the caller's transaction; the relay sends it after commit."""
+        if event_type not in self.published:
+            raise UnknownEventType(f"{self.service} does not declare that it publishes {event_type}")
+        envelope = Event(
+            type=event_type,
+            version=self.published[event_type],
+            payload=payload,
+            producer=self.service,
+            workspace_id=workspace_id,
+            aggregate_id=aggregate_id,
+            correlation_id=request_id.get(),
+        )
+        session.execute(
+            insert(self.outbox).values(
+                event_id=envelope.id, type=event_type, envelope=envelope.to_json(), created_at=utcnow()
+            )
+        )
+        if session.get_bind().dialect.name == "postgresql":
+            # Delivered to the relay's LISTEN only when this transaction commits.
+            session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": outbox_channel(self.service)})
+        session.info.setdefault("outbox_services", set()).add(self.service)
+        return envelope
+
+
+def outbox_channel(service: str) -> str:
+    return f"mpdp_outbox_{service}"
+
+
+#: Relays running in this process, woken directly after a commit (the embedded mode and SQLite).
+_local_wakeups: dict[str, threading.Event] = {}
+
+
+def local_wakeup(service: str) -> threading.Event:
+    return _local_wakeups.setdefault(service, threading.Event())
+
+
+@event.listens_for(Session, "after_commit")
+def _wake_local_relays(session: Session) -> None:
+    for service in session.info.pop("outbox_services", ()):
+        local_wakeup(service).set()
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_rolled_back_events(session: Session) -> None:
+    session.info.pop("outbox_services", None)

@@ -1,0 +1,325 @@
+"""Brokers: RabbitMQ through pika for every deployment, and an in-process broker with the same
+interface for the embedded mode and unit tests.
+
+Topology (RabbitMQ): one durable topic exchange per producing service (`<prefix>.<producer>`),
+one durable queue per consuming service (`<prefix>.<consumer>`) bound by routing key = event
+type, a retry queue (`<queue>.retry`) whose messages expire back into the queue after a delay,
+and a dead-letter queue (`<queue>.dead`) where a message is parked after the last attempt.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue as queue_module
+import threading
+from abc import ABC, abstractmethod
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+import pika
+import pika.exceptions
+
+from . import Event
+
+log = logging.getLogger(__name__)
+
+ATTEMPT_HEADER = "x-mpdp-attempt"
+
+
+class BrokerUnavailable(Exception):
+    """The broker cannot be reached; the caller keeps its work and tries again later."""
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """One consuming service's queue and what it is bound to."""
+
+    queue: str
+    #: exchange name -> event types (routing keys) taken from it
+    bindings: dict[str, list[str]]
+
+    @property
+    def retry_queue(self) -> str:
+        return f"{self.queue}.retry"
+
+    @property
+    def dead_queue(self) -> str:
+        return f"{self.queue}.dead"
+
+
+#: Takes one event; raising means "not handled, try again later".
+Delivery = Callable[[Event], None]
+
+
+class Broker(ABC):
+    def __init__(self, max_attempts: int, retry_delay_ms: int):
+        self.max_attempts = max_attempts
+        self.retry_delay_ms = retry_delay_ms
+
+    @abstractmethod
+    def publish_batch(self, exchange: str, events: list[Event]) -> None:
+        """Publish and return only once the broker has taken every event (or raise)."""
+
+    @abstractmethod
+    def declare(self, subscription: Subscription) -> None:
+        """Create the queues and bindings, so that events published from now on wait for the consumer."""
+
+    @abstractmethod
+    def consume(self, subscription: Subscription, deliver: Delivery, stop: threading.Event) -> None:
+        """Deliver events until `stop` is set, surviving broker restarts."""
+
+    @abstractmethod
+    def ping(self) -> None:
+        """Raise BrokerUnavailable when the broker does not answer."""
+
+    def close(self) -> None:
+        return None
+
+    def _next_step(self, attempt: int) -> str:
+        return "dead" if attempt >= self.max_attempts else "retry"
+
+
+class RabbitMQBroker(Broker):
+    """pika, one connection per thread, created in that thread (never shared across a fork)."""
+
+    def __init__(self, url: str, *, max_attempts: int, retry_delay_ms: int, prefetch: int):
+        super().__init__(max_attempts, retry_delay_ms)
+        self.parameters = pika.URLParameters(url)
+        self.parameters.heartbeat = 30
+        self.parameters.blocked_connection_timeout = 30
+        self.parameters.socket_timeout = 5
+        self.parameters.connection_attempts = 1
+        self.prefetch = prefetch
+        self._local = threading.local()
+
+    # -- connections -------------------------------------------------------------------------
+
+    def _connect(self) -> pika.BlockingConnection:
+        try:
+            return pika.BlockingConnection(self.parameters)
+        except (pika.exceptions.AMQPError, OSError) as error:
+            raise BrokerUnavailable(f"RabbitMQ at {self.parameters.host}:{self.parameters.port}: {error!r}") from error
+
+    def _publishing_channel(self, exchange: str):
+        channel = getattr(self._local, "channel", None)
+        if channel is None or channel.is_closed or channel.connection.is_closed:
+            self._drop_publishing_channel()
+            connection = self._connect()
+            channel = connection.channel()
+            # A transaction per batch: tx.commit-ok is the broker's word that it holds every message.
+            channel.tx_select()
+            self._local.channel = channel
+            self._local.declared = set()
+        if exchange not in self._local.declared:
+            channel.exchange_declare(exchange, exchange_type="topic", durable=True)
+            self._local.declared.add(exchange)
+        return channel
+
+    def _drop_publishing_channel(self) -> None:
+        channel = getattr(self._local, "channel", None)
+        self._local.channel = None
+        if channel is not None:
+            try:
+                channel.connection.close()
+            except Exception:  # already gone
+                pass
+
+    # -- publishing --------------------------------------------------------------------------
+
+    def publish_batch(self, exchange: str, events: list[Event]) -> None:
+        try:
+            channel = self._publishing_channel(exchange)
+            for item in events:
+                channel.basic_publish(exchange, item.type, item.to_json().encode(), _properties(item, 1))
+            channel.tx_commit()
+        except BrokerUnavailable:
+            raise
+        except (pika.exceptions.AMQPError, OSError) as error:
+            self._drop_publishing_channel()
+            raise BrokerUnavailable(repr(error)) from error
+
+    # -- consuming ---------------------------------------------------------------------------
+
+    def _declare_on(self, channel, subscription: Subscription) -> None:
+        channel.queue_declare(subscription.queue, durable=True)
+        channel.queue_declare(
+            subscription.retry_queue,
+            durable=True,
+            arguments={"x-dead-letter-exchange": "", "x-dead-letter-routing-key": subscription.queue},
+        )
+        channel.queue_declare(subscription.dead_queue, durable=True)
+        for exchange, types in subscription.bindings.items():
+            channel.exchange_declare(exchange, exchange_type="topic", durable=True)
+            for event_type in types:
+                channel.queue_bind(subscription.queue, exchange, routing_key=event_type)
+
+    def declare(self, subscription: Subscription) -> None:
+        connection = self._connect()
+        try:
+            self._declare_on(connection.channel(), subscription)
+        except (pika.exceptions.AMQPError, OSError) as error:
+            raise BrokerUnavailable(repr(error)) from error
+        finally:
+            _close_quietly(connection)
+
+    def consume(self, subscription: Subscription, deliver: Delivery, stop: threading.Event) -> None:
+        backoff = 0.5
+        while not stop.is_set():
+            connection = None
+            try:
+                connection = self._connect()
+                channel = connection.channel()
+                self._declare_on(channel, subscription)
+                channel.confirm_delivery()
+                channel.basic_qos(prefetch_count=self.prefetch)
+                log.info("consuming %s", subscription.queue)
+                backoff = 0.5
+                for method, properties, body in channel.consume(subscription.queue, inactivity_timeout=0.5):
+                    if stop.is_set():
+                        break
+                    if method is None:
+                        continue
+                    self._handle_delivery(channel, subscription, deliver, method, properties, body)
+                channel.cancel()
+            except (BrokerUnavailable, pika.exceptions.AMQPError, OSError) as error:
+                log.warning("broker connection lost (%r); reconnecting in %.1fs", error, backoff)
+                stop.wait(backoff)
+                backoff = min(backoff * 2, 30.0)
+            finally:
+                if connection is not None:
+                    _close_quietly(connection)
+
+    def _handle_delivery(self, channel, subscription, deliver, method, properties, body) -> None:
+        attempt = int((properties.headers or {}).get(ATTEMPT_HEADER, 1))
+        try:
+            item = Event.from_json(body)
+        except (ValueError, TypeError) as error:
+            log.error("unreadable message %s parked in %s: %s", properties.message_id, subscription.dead_queue, error)
+            channel.basic_publish("", subscription.dead_queue, body, properties)
+            channel.basic_ack(method.delivery_tag)
+            return
+        try:
+            deliver(item)
+        except Exception as error:  # a failing handler must not stop the consumer
+            step = self._next_step(attempt)
+            target = subscription.dead_queue if step == "dead" else subscription.retry_queue
+            log.warning(
+                "handler for %s %s failed (attempt %d of %d), %s: %r",
+                item.type, item.id, attempt, self.max_attempts,
+                "parked in dead-letter queue" if step == "dead" else "will retry", error,
+            )
+            next_properties = _properties(item, attempt + 1, error=repr(error)[:500])
+            if step == "retry":
+                next_properties.expiration = str(self.retry_delay_ms)
+            channel.basic_publish("", target, body, next_properties)
+        channel.basic_ack(method.delivery_tag)
+
+    def ping(self) -> None:
+        _close_quietly(self._connect())
+
+    def close(self) -> None:
+        self._drop_publishing_channel()
+
+
+def _properties(item: Event, attempt: int, error: str | None = None) -> pika.BasicProperties:
+    headers = {ATTEMPT_HEADER: attempt}
+    if error:
+        headers["x-mpdp-last-error"] = error
+    return pika.BasicProperties(
+        content_type="application/json",
+        delivery_mode=pika.DeliveryMode.Persistent,
+        message_id=item.id,
+        type=item.type,
+        correlation_id=item.correlation_id,
+        headers=headers,
+    )
+
+
+def _close_quietly(connection: pika.BlockingConnection) -> None:
+    try:
+        if connection.is_open:
+            connection.close()
+    except Exception:
+        pass
+
+
+class MemoryBroker(Broker):
+    """The in-process broker: the same contract (bindings, retries, dead letters), no durability."""
+
+    def __init__(self, *, max_attempts: int, retry_delay_ms: int):
+        super().__init__(max_attempts, retry_delay_ms)
+        self._lock = threading.Lock()
+        self._queues: dict[str, queue_module.Queue[tuple[Event, int]]] = {}
+        self._routes: dict[tuple[str, str], set[str]] = defaultdict(set)
+        self.dead: dict[str, list[Event]] = defaultdict(list)
+
+    def publish_batch(self, exchange: str, events: list[Event]) -> None:
+        with self._lock:
+            for item in events:
+                for name in self._routes.get((exchange, item.type), ()):
+                    self._queues[name].put((item, 1))
+
+    def declare(self, subscription: Subscription) -> None:
+        with self._lock:
+            self._queues.setdefault(subscription.queue, queue_module.Queue())
+            for exchange, types in subscription.bindings.items():
+                for event_type in types:
+                    self._routes[(exchange, event_type)].add(subscription.queue)
+
+    def consume(self, subscription: Subscription, deliver: Delivery, stop: threading.Event) -> None:
+        self.declare(subscription)
+        pending = self._queues[subscription.queue]
+        while not stop.is_set():
+            try:
+                item, attempt = pending.get(timeout=0.2)
+            except queue_module.Empty:
+                continue
+            try:
+                deliver(item)
+            except Exception as error:
+                if self._next_step(attempt) == "dead":
+                    log.warning("handler for %s %s failed %d times, parked: %r", item.type, item.id, attempt, error)
+                    self.dead[subscription.queue].append(item)
+                else:
+                    timer = threading.Timer(self.retry_delay_ms / 1000, pending.put, ((item, attempt + 1),))
+                    timer.daemon = True
+                    timer.start()
+
+    def ping(self) -> None:
+        return None
+
+
+_memory_brokers: dict[str, MemoryBroker] = {}
+_memory_lock = threading.Lock()
+
+
+def broker_for(settings) -> Broker:
+    """The broker named by settings.amqp_url; every `memory://` user in a process shares one."""
+    if settings.amqp_url.startswith("memory://"):
+        with _memory_lock:
+            if settings.amqp_url not in _memory_brokers:
+                _memory_brokers[settings.amqp_url] = MemoryBroker(
+                    max_attempts=settings.event_max_attempts, retry_delay_ms=settings.event_retry_delay_ms
+                )
+            return _memory_brokers[settings.amqp_url]
+    return RabbitMQBroker(
+        settings.amqp_url,
+        max_attempts=settings.event_max_attempts,
+        retry_delay_ms=settings.event_retry_delay_ms,
+        prefetch=settings.event_prefetch,
+    )
+
+
+def subscription_for(settings, spec) -> Subscription:
+    return Subscription(
+        queue=f"{settings.event_prefix}.{spec.service}",
+        bindings={f"{settings.event_prefix}.{producer}": types for producer, types in spec.consumed_producers.items()},
+    )
+
+
+def topology_names(settings, services: Iterable[str]) -> tuple[list[str], list[str]]:
+    """Every exchange and queue name the given services use: what a test run deletes afterwards."""
+    exchanges = [f"{settings.event_prefix}.{name}" for name in services]
+    queues = [f"{settings.event_prefix}.{name}{suffix}" for name in services for suffix in ("", ".retry", ".dead")]
+    return exchanges, queues

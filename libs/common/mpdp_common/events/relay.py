@@ -1,0 +1,139 @@
+"""The outbox relay: sends committed outbox rows to the broker, in batches, in order.
+
+It claims rows with FOR UPDATE SKIP LOCKED (so that several relays never send the same row at
+once), is woken by NOTIFY when a transaction that wrote events commits, and polls as a fallback.
+A row is marked sent only after the broker has taken it; until then, a stopped broker just
+leaves events waiting in the outbox.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from datetime import timedelta
+
+from sqlalchemy import Engine, delete, select, update
+from sqlalchemy.orm import sessionmaker
+
+from ..db import session_scope, utcnow
+from . import Event, EventSpec, local_wakeup, outbox_channel
+from .brokers import Broker, BrokerUnavailable
+
+log = logging.getLogger(__name__)
+
+#: How long sent rows stay in the outbox for inspection before they are deleted.
+SENT_RETENTION = timedelta(days=3)
+
+
+class Relay:
+    def __init__(self, spec: EventSpec, engine: Engine, broker: Broker, *, exchange: str, batch_size: int, poll_seconds: float):
+        self.spec = spec
+        self.engine = engine
+        self.sessions = sessionmaker(engine, expire_on_commit=False)
+        self.broker = broker
+        self.exchange = exchange
+        self.batch_size = batch_size
+        self.poll_seconds = poll_seconds
+        self._last_cleanup = 0.0
+
+    def relay_batch(self) -> int:
+        """Send one batch of unsent events; return how many went out."""
+        outbox = self.spec.outbox
+        with session_scope(self.sessions) as session:
+            rows = session.execute(
+                select(outbox.c.seq, outbox.c.envelope)
+                .where(outbox.c.published_at.is_(None))
+                .order_by(outbox.c.seq)
+                .limit(self.batch_size)
+                .with_for_update(skip_locked=True)
+            ).all()
+            if not rows:
+                return 0
+            self.broker.publish_batch(self.exchange, [Event.from_json(row.envelope) for row in rows])
+            session.execute(
+                update(outbox).where(outbox.c.seq.in_([row.seq for row in rows])).values(published_at=utcnow())
+            )
+        return len(rows)
+
+    def run(self, stop: threading.Event) -> None:
+        waiter = _waiter_for(self.engine, self.spec.service)
+        backoff = 0.5
+        log.info("relay for %s publishing to %s", self.spec.service, self.exchange)
+        try:
+            while not stop.is_set():
+                try:
+                    sent = self.relay_batch()
+                    backoff = 0.5
+                except BrokerUnavailable as error:
+                    log.warning("broker unavailable, events wait in the outbox (%s); retry in %.1fs", error, backoff)
+                    stop.wait(backoff)
+                    backoff = min(backoff * 2, 30.0)
+                    continue
+                except Exception:
+                    log.exception("relay batch failed; retry in %.1fs", backoff)
+                    stop.wait(backoff)
+                    backoff = min(backoff * 2, 30.0)
+                    continue
+                if sent:
+                    log.debug("relayed %d events", sent)
+                if sent < self.batch_size:
+                    self._cleanup_sent()
+                    waiter.wait(self.poll_seconds, stop)
+        finally:
+            waiter.close()
+            self.broker.close()
+
+    def _cleanup_sent(self) -> None:
+        now = time.monotonic()
+        if now - self._last_cleanup < 600:
+            return
+        self._last_cleanup = now
+        outbox = self.spec.outbox
+        with session_scope(self.sessions) as session:
+            session.execute(delete(outbox).where(outbox.c.published_at < utcnow() - SENT_RETENTION))
+
+
+class _LocalWaiter:
+    """Woken by a commit in this process (the embedded mode, SQLite)."""
+
+    def __init__(self, service: str):
+        self.event = local_wakeup(service)
+
+    def wait(self, timeout: float, stop: threading.Event) -> None:
+        self.event.wait(timeout)
+        self.event.clear()
+
+    def close(self) -> None:
+        return None
+
+
+class _PostgresWaiter:
+    """LISTENs on the service's outbox channel; a commit that wrote events NOTIFYs it."""
+
+    def __init__(self, engine: Engine, service: str):
+        import psycopg
+
+        url = engine.url.set(drivername="postgresql")
+        self.connection = psycopg.connect(url.render_as_string(hide_password=False), autocommit=True)
+        self.connection.execute(f"LISTEN {outbox_channel(service)}")
+
+    def wait(self, timeout: float, stop: threading.Event) -> None:
+        try:
+            for _ in self.connection.notifies(timeout=timeout, stop_after=1):
+                pass
+        except Exception as error:  # the database went away: fall back to polling until it is back
+            log.warning("outbox LISTEN connection lost (%r), polling", error)
+            stop.wait(timeout)
+
+    def close(self) -> None:
+        self.connection.close()
+
+
+def _waiter_for(engine: Engine, service: str):
+    if engine.dialect.name == "postgresql":
+        try:
+            return _PostgresWaiter(engine, service)
+        except Exception as error:
+            log.warning("cannot LISTEN for outbox commits (%r); polling instead", error)
+    return _LocalWaiter(service)

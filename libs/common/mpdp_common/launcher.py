@@ -1,0 +1,284 @@
+"""`mpdpctl`: run the platform, or one of a service's processes.
+
+    mpdpctl run               every service: real mode if PostgreSQL and RabbitMQ answer, else embedded
+    mpdpctl embedded          every service in one process, SQLite files, the in-process broker
+    mpdpctl migrate [NAME..]  create databases, apply migrations, declare the broker topology
+    mpdpctl web NAME          the service's HTTP API under gunicorn
+    mpdpctl relay NAME        the service's outbox relay
+    mpdpctl consume NAME      the service's event consumer
+    mpdpctl keygen PATH       create the identity signing key unless it exists
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from urllib.parse import urlparse
+
+import requests
+
+from .config import Settings
+from .events.brokers import BrokerUnavailable, broker_for, subscription_for
+from .keys import ensure_signing_key
+from .logs import configure_logging, gunicorn_log_config
+from .migrations import upgrade
+from .service import Service, installed_services
+
+log = logging.getLogger("mpdpctl")
+
+
+def _reachable(url: str, default_port: int) -> bool:
+    parsed = urlparse(url.replace("postgresql+psycopg", "postgresql"))
+    try:
+        with socket.create_connection((parsed.hostname or "127.0.0.1", parsed.port or default_port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def _stop_on_signals() -> threading.Event:
+    stop = threading.Event()
+    for number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(number, lambda *_: stop.set())
+    return stop
+
+
+def _service(name: str) -> Service:
+    services = installed_services()
+    if name not in services:
+        raise SystemExit(f"unknown service {name!r}; installed: {', '.join(services)}")
+    return services[name]
+
+
+def _default_key_file(settings: Settings) -> str:
+    return os.path.join(settings.data_dir, "keys", "identity-signing.pem")
+
+
+# -- one process of one service -----------------------------------------------------------------
+
+
+def migrate(names: list[str]) -> None:
+    services = installed_services()
+    for name in names or list(services):
+        service = services[name] if name in services else _service(name)
+        settings = Settings.from_env(service.name)
+        if service.has_database:
+            upgrade(service.package, settings.database_url)
+            log.info("%s: database %s is up to date", service.name, settings.database_url.rsplit("/", 1)[-1])
+        if service.events is not None and service.events.handlers:
+            try:
+                broker_for(settings).declare(subscription_for(settings, service.events))
+            except BrokerUnavailable as error:
+                log.warning("%s: broker topology not declared yet (%s); the consumer will declare it", service.name, error)
+
+
+def web(name: str) -> None:
+    from gunicorn.app.base import BaseApplication
+
+    service = _service(name)
+    settings = Settings.from_env(service.name)
+
+    class ServiceApplication(BaseApplication):
+        def load_config(self):
+            self.cfg.set("bind", f"{settings.host}:{settings.port}")
+            self.cfg.set("workers", settings.web_workers)
+            self.cfg.set("threads", settings.web_threads)
+            self.cfg.set("worker_class", "gthread")
+            self.cfg.set("timeout", 120)
+            self.cfg.set("graceful_timeout", 10)
+            self.cfg.set("keepalive", 5)
+            self.cfg.set("proc_name", f"mpdp-{service.name}")
+            self.cfg.set("control_socket_disable", True)
+            self.cfg.set("logconfig_dict", gunicorn_log_config(settings))
+            if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+                from prometheus_client import multiprocess
+
+                self.cfg.set("child_exit", lambda _server, worker: multiprocess.mark_process_dead(worker.pid))
+
+        def load(self):
+            return service.create_app(settings)
+
+    ServiceApplication().run()
+
+
+def relay(name: str) -> None:
+    service = _service(name)
+    settings = Settings.from_env(service.name)
+    configure_logging(service.name, settings.log_level)
+    service.run_relay(settings, _stop_on_signals())
+
+
+def consume(name: str) -> None:
+    service = _service(name)
+    settings = Settings.from_env(service.name)
+    configure_logging(service.name, settings.log_level)
+    service.run_consumer(settings, _stop_on_signals())
+
+
+# -- the whole platform ---------------------------------------------------------------------------
+
+
+class Supervisor:
+    """Starts child processes, restarts one that dies, and stops them all on Ctrl-C."""
+
+    def __init__(self):
+        self.children: dict[tuple[str, ...], tuple[subprocess.Popen, dict[str, str]]] = {}
+
+    def start(self, env: dict[str, str], *command: str) -> None:
+        process = subprocess.Popen([sys.executable, "-m", "mpdp_common.launcher", *command], env=env)
+        self.children[command] = (process, env)
+
+    def watch(self, stop: threading.Event) -> None:
+        while not stop.wait(0.5):
+            for command, (process, env) in list(self.children.items()):
+                if process.poll() is not None:
+                    log.warning("%s exited with %s; restarting it", " ".join(command), process.returncode)
+                    time.sleep(1)
+                    self.start(env, *command)
+
+    def stop_all(self) -> None:
+        for process, _env in self.children.values():
+            if process.poll() is None:
+                process.terminate()
+        deadline = time.monotonic() + 15
+        for process, _env in self.children.values():
+            try:
+                process.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def _wait_until_ready(settings: Settings, names: list[str], stop: threading.Event, timeout: float = 60) -> bool:
+    deadline = time.monotonic() + timeout
+    pending = list(names)
+    while pending and time.monotonic() < deadline and not stop.is_set():
+        name = pending[0]
+        path = "/healthz" if name == "gateway" else "/readyz"
+        try:
+            if requests.get(settings.service_urls[name] + path, timeout=1).status_code == 200:
+                pending.pop(0)
+                continue
+        except requests.RequestException:
+            pass
+        time.sleep(0.2)
+    return not pending
+
+
+def run_real(settings: Settings) -> None:
+    services = installed_services()
+    env = dict(os.environ, MPDP_MODE="real")
+    if "identity" in services and not env.get("MPDP_JWT_PRIVATE_KEY_FILE"):
+        env["MPDP_JWT_PRIVATE_KEY_FILE"] = ensure_signing_key(_default_key_file(settings))
+        os.environ["MPDP_JWT_PRIVATE_KEY_FILE"] = env["MPDP_JWT_PRIVATE_KEY_FILE"]
+    migrate(list(services))
+    metrics_root = os.path.abspath(os.path.join(settings.data_dir, "metrics"))
+    supervisor = Supervisor()
+    stop = _stop_on_signals()
+    try:
+        for name, service in services.items():
+            metrics_dir = os.path.join(metrics_root, name)
+            shutil.rmtree(metrics_dir, ignore_errors=True)
+            os.makedirs(metrics_dir)
+            supervisor.start(dict(env, PROMETHEUS_MULTIPROC_DIR=metrics_dir), "web", name)
+            if service.events is not None:
+                supervisor.start(env, "relay", name)
+                supervisor.start(env, "consume", name)
+        if _wait_until_ready(settings, list(services), stop):
+            log.info("MPDP is running (real mode): %s  (Ctrl-C stops it)", settings.service_urls["gateway"])
+        elif not stop.is_set():
+            log.error("some services did not become ready; see their logs above")
+        supervisor.watch(stop)
+    finally:
+        log.info("stopping")
+        supervisor.stop_all()
+
+
+def run_embedded(settings: Settings) -> None:
+    """Every service in this one process: the same code, SQLite files and the in-process broker."""
+    from werkzeug.serving import make_server
+
+    os.environ["MPDP_MODE"] = "embedded"
+    os.environ.setdefault("MPDP_JWT_PRIVATE_KEY_FILE", ensure_signing_key(_default_key_file(settings)))
+    services = installed_services()
+    stop = _stop_on_signals()
+    threads: list[threading.Thread] = []
+    servers = []
+
+    def spawn(target, *args) -> None:
+        thread = threading.Thread(target=target, args=args, daemon=True)
+        thread.start()
+        threads.append(thread)
+
+    for name, service in services.items():
+        service_settings = Settings.from_env(name)
+        if service.has_database:
+            upgrade(service.package, service_settings.database_url)
+        if service.events is not None:
+            spawn(service.run_consumer, service_settings, stop)
+            spawn(service.run_relay, service_settings, stop)
+        server = make_server(service_settings.host, service_settings.port, service.create_app(service_settings), threaded=True)
+        servers.append(server)
+        spawn(server.serve_forever)
+    log.info("MPDP is running (embedded mode, data in %s): %s  (Ctrl-C stops it)", os.path.abspath(settings.data_dir), settings.service_urls["gateway"])
+    stop.wait()
+    log.info("stopping")
+    for server in servers:
+        server.shutdown()
+
+
+def run(settings: Settings) -> None:
+    if settings.mode == "embedded":
+        return run_embedded(Settings.from_env())
+    database_up = _reachable(settings.database_server_url, 5432)
+    broker_up = _reachable(settings.amqp_url, 5672)
+    if database_up and broker_up:
+        return run_real(settings)
+    missing = [name for name, up in (("PostgreSQL", database_up), ("RabbitMQ", broker_up)) if not up]
+    log.warning(
+        "%s not reachable (MPDP_DATABASE_URL=%s, MPDP_AMQP_URL host %s): starting the embedded mode instead "
+        "(one process, SQLite files, the in-process broker)",
+        " and ".join(missing), settings.database_server_url, urlparse(settings.amqp_url).hostname,
+    )
+    os.environ["MPDP_MODE"] = "embedded"
+    run_embedded(Settings.from_env())
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="mpdpctl", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("run")
+    commands.add_parser("embedded")
+    commands.add_parser("migrate").add_argument("names", nargs="*")
+    for name in ("web", "relay", "consume"):
+        commands.add_parser(name).add_argument("name")
+    commands.add_parser("keygen").add_argument("path")
+    args = parser.parse_args(argv)
+    settings = Settings.from_env()
+    configure_logging("mpdpctl", settings.log_level)
+    if args.command == "run":
+        run(settings)
+    elif args.command == "embedded":
+        os.environ["MPDP_MODE"] = "embedded"
+        run_embedded(Settings.from_env())
+    elif args.command == "migrate":
+        migrate(args.names)
+    elif args.command == "web":
+        web(args.name)
+    elif args.command == "relay":
+        relay(args.name)
+    elif args.command == "consume":
+        consume(args.name)
+    elif args.command == "keygen":
+        print(ensure_signing_key(args.path))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,63 @@
+"""The membership read model that every service keeps from `identity.member.*` events.
+
+Each member event carries the member's whole state and a revision number, so that a handler can
+apply events in any order: an older revision than the one stored changes nothing.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Integer, String
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from .events import Event, EventSpec
+
+MEMBER_EVENTS = (
+    "identity.member.added",
+    "identity.member.role_changed",
+    "identity.member.blocked",
+    "identity.member.unblocked",
+    "identity.member.removed",
+)
+
+
+class MembershipColumns:
+    """Columns shared by identity's members table and every other service's read model."""
+
+    workspace_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    account_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    role: Mapped[str] = mapped_column(String(16), nullable=False)
+    #: active, blocked or removed
+    status: Mapped[str] = mapped_column(String(16), nullable=False, default="active")
+    revision: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+
+    def state(self) -> dict:
+        return {
+            "workspace_id": self.workspace_id,
+            "account_id": self.account_id,
+            "role": self.role,
+            "status": self.status,
+            "revision": self.revision,
+        }
+
+
+def follow_members(events: EventSpec, model: type) -> None:
+    """Register the handlers that keep `model` (a MembershipColumns table) up to date."""
+
+    def apply(session: Session, event: Event) -> None:
+        state = event.payload
+        member = session.get(model, (state["workspace_id"], state["account_id"]), with_for_update=True)
+        if member is None:
+            session.add(
+                model(
+                    workspace_id=state["workspace_id"],
+                    account_id=state["account_id"],
+                    role=state["role"],
+                    status=state["status"],
+                    revision=state["revision"],
+                )
+            )
+        elif state["revision"] > member.revision:
+            member.role, member.status, member.revision = state["role"], state["status"], state["revision"]
+
+    for event_type in MEMBER_EVENTS:
+        events.handles(event_type)(apply)

@@ -1,0 +1,24 @@
+"""marshmallow pieces every service's schemas use."""
+
+from __future__ import annotations
+
+from datetime import UTC
+
+from marshmallow import fields, validate
+
+RFC3339 = "%Y-%m-%dT%H:%M:%SZ"
+
+
+class Timestamp(fields.DateTime):
+    """An RFC 3339 UTC time as the API writes it (`2026-11-24T10:00:00Z`)."""
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        if value is None:
+            return None
+        if value.tzinfo is not None:
+            value = value.astimezone(UTC)
+        return value.strftime(RFC3339)
+
+
+def Role(**kwargs) -> fields.String:  # noqa: N802
+    return fields.String(validate=validate.OneOf(["admin", "reviewer", "developer"]), **kwargs)

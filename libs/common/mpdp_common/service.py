@@ -1,0 +1,74 @@
+"""The description of one service: everything the app factory, the relay, the consumer and the
+launcher need to know about it, declared in the service's `service.py`."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+
+from flask import Flask
+from sqlalchemy import MetaData
+
+from .config import Settings
+from .db import make_engine
+from .events import EventSpec
+from .events.brokers import broker_for, subscription_for
+from .events.consumer import Consumer
+from .events.relay import Relay
+
+
+@dataclass
+class Service:
+    name: str
+    #: the package holding the service's code and its `migrations/` folder
+    package: str
+    blueprints: list = field(default_factory=list)
+    metadata: MetaData | None = None
+    events: EventSpec | None = None
+    #: the MembershipColumns model that authorization reads
+    membership_model: type | None = None
+    #: service-specific setup, run by the app factory after the common parts
+    setup: Callable[[Flask, Settings], None] | None = None
+    #: how this service verifies tokens when it cannot use the JWKS endpoint (identity itself)
+    key_source: Callable[[Settings], Callable] | None = None
+
+    @property
+    def has_database(self) -> bool:
+        return self.metadata is not None
+
+    def create_app(self, settings: Settings | None = None) -> Flask:
+        from .web import create_app
+
+        return create_app(self, settings or Settings.from_env(self.name))
+
+    def relay(self, settings: Settings) -> Relay:
+        return Relay(
+            self.events,
+            make_engine(settings.database_url),
+            broker_for(settings),
+            exchange=settings.exchange,
+            batch_size=settings.outbox_batch_size,
+            poll_seconds=settings.outbox_poll_seconds,
+        )
+
+    def consumer(self, settings: Settings) -> Consumer:
+        return Consumer(
+            self.events, make_engine(settings.database_url), broker_for(settings), subscription_for(settings, self.events)
+        )
+
+    def run_relay(self, settings: Settings, stop: threading.Event) -> None:
+        self.relay(settings).run(stop)
+
+    def run_consumer(self, settings: Settings, stop: threading.Event) -> None:
+        self.consumer(settings).run(stop)
+
+
+def installed_services() -> dict[str, Service]:
+    """The services installed in this environment, by name (entry point group `mpdp.services`)."""
+    found = {}
+    for entry in entry_points(group="mpdp.services"):
+        service = entry.load()
+        found[service.name] = service
+    return dict(sorted(found.items(), key=lambda item: (item[0] == "gateway", item[0])))

@@ -1,0 +1,190 @@
+"""The Flask app factory every service goes through: errors, request ids, logs, metrics,
+health, OpenAPI, database sessions and authentication are set up here once."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Flask, Response, current_app, g, jsonify, request
+from flask_smorest import Api
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import multiprocess
+from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from . import logs
+from .auth import TokenVerifier, authenticate_request, public
+from .config import Settings
+from .db import close_request_session, make_engine
+from .errors import Problem, http_exception_response, problem_response, register_error_handlers
+from .events.brokers import BrokerUnavailable, broker_for
+from .service import Service
+
+log = logging.getLogger("mpdp.access")
+
+REQUESTS = Counter("mpdp_http_requests_total", "HTTP requests answered", ["service", "method", "endpoint", "status"])
+LATENCY = Histogram("mpdp_http_request_duration_seconds", "Time to answer a request", ["service", "endpoint"])
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+JSON_METHODS = {"POST", "PUT", "PATCH"}
+INFRA_ENDPOINTS = {"healthz", "readyz", "metrics", "api-docs.openapi_json"}
+
+
+@dataclass
+class Runtime:
+    """What a running app holds: its service, settings, database and token verifier."""
+
+    service: Service
+    settings: Settings
+    engine: Engine | None
+    session_factory: sessionmaker[Session] | None
+    verifier: TokenVerifier
+
+
+def accepts(*mimetypes: str):
+    """Mark a view that takes a body other than JSON (a multipart upload)."""
+
+    def decorate(view):
+        view._mpdp_accepts = set(mimetypes)
+        return view
+
+    return decorate
+
+
+class ProblemApi(Api):
+    """flask-smorest's Api, answering its errors as problem documents."""
+
+    def handle_http_exception(self, error):
+        return http_exception_response(error)
+
+
+def create_app(service: Service, settings: Settings) -> Flask:
+    logs.configure_logging(service.name, settings.log_level)
+    app = Flask(f"mpdp_{service.name}")
+    app.config.update(
+        API_TITLE=f"MPDP {service.name}",
+        API_VERSION="v1",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/",
+        OPENAPI_JSON_PATH="openapi.json",
+        MAX_CONTENT_LENGTH=settings.max_body_bytes,
+        JSON_SORT_KEYS=False,
+    )
+    engine = make_engine(settings.database_url) if service.has_database else None
+    verifier = TokenVerifier(
+        audience=settings.jwt_audience,
+        issuer=settings.jwt_issuer,
+        jwks_url=settings.jwks_url,
+        key_for=service.key_source(settings) if service.key_source else None,
+    )
+    app.extensions["mpdp"] = Runtime(
+        service=service,
+        settings=settings,
+        engine=engine,
+        session_factory=sessionmaker(engine, expire_on_commit=False) if engine is not None else None,
+        verifier=verifier,
+    )
+
+    api = ProblemApi(app)
+    api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"})
+    api.spec.options["security"] = [{"bearerAuth": []}]
+    register_error_handlers(app)
+    for blueprint in service.blueprints:
+        api.register_blueprint(blueprint)
+
+    app.before_request(_begin_request)
+    app.before_request(_check_content_type)
+    app.before_request(authenticate_request)
+    app.after_request(_finish_request)
+    app.teardown_appcontext(close_request_session)
+    _add_operational_endpoints(app)
+    if service.setup:
+        service.setup(app, settings)
+    return app
+
+
+def _begin_request() -> None:
+    incoming = request.headers.get("X-Request-Id", "")
+    g.request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+    g.request_started = time.perf_counter()
+    g.log_tokens = (logs.request_id.set(g.request_id), logs.service_name.set(current_app.extensions["mpdp"].service.name))
+
+
+def _check_content_type() -> None:
+    if request.method not in JSON_METHODS or not (request.content_length or request.headers.get("Transfer-Encoding")):
+        return
+    view = current_app.view_functions.get(request.endpoint or "")
+    allowed = getattr(view, "_mpdp_accepts", {"application/json"})
+    if "*/*" in allowed:
+        return
+    mimetype = request.mimetype
+    if mimetype not in allowed and not (mimetype.endswith("+json") and "application/json" in allowed):
+        raise Problem(415, f"Send the body as {' or '.join(sorted(allowed))}, not {mimetype or 'no content type'}.")
+
+
+def _finish_request(response: Response) -> Response:
+    response.headers["X-Request-Id"] = g.get("request_id", "")
+    runtime = current_app.extensions["mpdp"]
+    endpoint = request.endpoint or "unmatched"
+    started = g.get("request_started")
+    if started is not None and endpoint not in INFRA_ENDPOINTS:
+        elapsed = time.perf_counter() - started
+        REQUESTS.labels(runtime.service.name, request.method, endpoint, str(response.status_code)).inc()
+        LATENCY.labels(runtime.service.name, endpoint).observe(elapsed)
+        log.info(
+            "%s %s %s",
+            request.method,
+            request.path,
+            response.status_code,
+            extra={"status": response.status_code, "duration_ms": round(elapsed * 1000, 2), "method": request.method, "path": request.path},
+        )
+    tokens = g.pop("log_tokens", None)
+    if tokens:
+        logs.request_id.reset(tokens[0])
+        logs.service_name.reset(tokens[1])
+    return response
+
+
+def _add_operational_endpoints(app: Flask) -> None:
+    @app.get("/healthz")
+    @public
+    def healthz():
+        return jsonify(status="ok")
+
+    @app.get("/readyz")
+    @public
+    def readyz():
+        runtime: Runtime = current_app.extensions["mpdp"]
+        checks: dict[str, Any] = {}
+        if runtime.engine is not None:
+            try:
+                with runtime.engine.connect() as connection:
+                    connection.execute(text("SELECT 1"))
+                checks["database"] = "ok"
+            except Exception as error:
+                checks["database"] = f"unavailable: {error.__class__.__name__}"
+        if runtime.service.events is not None:
+            try:
+                broker_for(runtime.settings).ping()
+                checks["broker"] = "ok"
+            except BrokerUnavailable as error:
+                checks["broker"] = f"unavailable: {error}"
+        down = [name for name, state in checks.items() if state != "ok"]
+        if down:
+            return problem_response(503, f"Not ready: {', '.join(down)} unavailable.", checks=checks)
+        return jsonify(status="ready", checks=checks)
+
+    @app.get("/metrics")
+    @public
+    def metrics():
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            registry = CollectorRegistry()
+            multiprocess.MultiProcessCollector(registry)
+            return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
+        return Response(generate_latest(), mimetype=CONTENT_TYPE_LATEST)

@@ -1,0 +1,131 @@
+"""The event bus end to end in one process: outbox -> relay -> in-process broker -> consumer."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+from sqlalchemy import String, func, select
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
+
+from mpdp_common.db import make_engine, session_scope
+from mpdp_common.events import Event, EventSpec, UnknownEventType
+from mpdp_common.events.brokers import MemoryBroker, Subscription
+from mpdp_common.events.consumer import Consumer
+from mpdp_common.events.relay import Relay
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Note(Base):
+    __tablename__ = "notes"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    text: Mapped[str] = mapped_column(String(100))
+
+
+producer = EventSpec("alpha", Base.metadata)
+producer.publishes("alpha.note.written")
+
+consumer_spec = EventSpec("beta", Base.metadata)
+failures: list[str] = []
+
+
+@consumer_spec.handles("alpha.note.written")
+def copy_note(session, event: Event) -> None:
+    if event.payload.get("explode"):
+        failures.append(event.id)
+        raise RuntimeError("this handler cannot take it")
+    session.add(Note(id=event.payload["id"] + "-copy", text=event.payload["text"]))
+
+
+@pytest.fixture
+def bus(tmp_path):
+    engine = make_engine(f"sqlite:///{tmp_path}/bus.db")
+    Base.metadata.create_all(engine)
+    broker = MemoryBroker(max_attempts=3, retry_delay_ms=20)
+    subscription = Subscription(queue="t.beta", bindings={"t.alpha": ["alpha.note.written"]})
+    consumer = Consumer(consumer_spec, engine, broker, subscription)
+    relay = Relay(producer, engine, broker, exchange="t.alpha", batch_size=50, poll_seconds=0.05)
+    stop = threading.Event()
+    threads = [threading.Thread(target=consumer.run, args=(stop,)), threading.Thread(target=relay.run, args=(stop,))]
+    broker.declare(subscription)
+    for thread in threads:
+        thread.start()
+    yield sessionmaker(engine, expire_on_commit=False), broker, consumer
+    stop.set()
+    for thread in threads:
+        thread.join(5)
+    failures.clear()
+
+
+def wait_for(predicate, timeout=5.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def copies(sessions) -> int:
+    with session_scope(sessions) as session:
+        return session.scalar(select(func.count()).select_from(Note).where(Note.id.like("%-copy")))
+
+
+def test_committed_change_reaches_the_consumer(bus):
+    sessions, _, _ = bus
+    with session_scope(sessions) as session:
+        session.add(Note(id="n1", text="hello"))
+        producer.publish(session, "alpha.note.written", {"id": "n1", "text": "hello"})
+    assert wait_for(lambda: copies(sessions) == 1)
+    with session_scope(sessions) as session:
+        assert session.get(Note, "n1-copy").text == "hello"
+        assert session.scalar(select(func.count()).select_from(producer.outbox).where(producer.outbox.c.published_at.is_(None))) == 0
+
+
+def test_rolled_back_change_publishes_nothing(bus):
+    sessions, _, _ = bus
+    with pytest.raises(RuntimeError):
+        with session_scope(sessions) as session:
+            producer.publish(session, "alpha.note.written", {"id": "n2", "text": "never"})
+            raise RuntimeError("the change fails")
+    time.sleep(0.3)
+    assert copies(sessions) == 0
+
+
+def test_a_duplicate_delivery_has_one_effect(bus):
+    sessions, _, consumer = bus
+    event = Event(type="alpha.note.written", payload={"id": "n3", "text": "once"}, producer="alpha")
+    consumer.deliver(event)
+    consumer.deliver(event)
+    assert copies(sessions) == 1
+
+
+def test_a_failing_handler_is_retried_then_parked_and_the_consumer_goes_on(bus):
+    sessions, broker, _ = bus
+    with session_scope(sessions) as session:
+        bad = producer.publish(session, "alpha.note.written", {"id": "bad", "text": "x", "explode": True})
+    assert wait_for(lambda: [item.id for item in broker.dead["t.beta"]] == [bad.id])
+    assert failures == [bad.id] * 3
+    with session_scope(sessions) as session:
+        producer.publish(session, "alpha.note.written", {"id": "n4", "text": "after"})
+    assert wait_for(lambda: copies(sessions) == 1)
+
+
+def test_only_declared_types_can_be_published(bus):
+    sessions, _, _ = bus
+    with session_scope(sessions) as session, pytest.raises(UnknownEventType):
+        producer.publish(session, "alpha.note.deleted", {})
+    with pytest.raises(UnknownEventType):
+        producer.publishes("beta.note.written")
+
+
+def test_envelope_round_trips_and_rejects_garbage():
+    event = Event(type="alpha.note.written", payload={"a": 1}, producer="alpha", workspace_id="w1", correlation_id="r1")
+    assert Event.from_json(event.to_json()) == event
+    for garbage in (b"[]", b'{"type": "x"}', b"not json"):
+        with pytest.raises(ValueError):
+            Event.from_json(garbage)

@@ -1,0 +1,57 @@
+"""The public OpenAPI document: the services' documents merged, limited to routed paths."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import requests
+
+from .routes import routed_services, service_for
+
+log = logging.getLogger(__name__)
+
+
+def merged_openapi(service_urls: dict[str, str], timeout: float) -> dict:
+    merged: dict = {
+        "openapi": "3.0.3",
+        "info": {"title": "MPDP public API", "version": "v1"},
+        "servers": [{"url": "/"}],
+        "paths": {},
+        "components": {"schemas": {}, "securitySchemes": {}},
+        "security": [{"bearerAuth": []}],
+        "tags": [],
+    }
+    unavailable = []
+    for service in routed_services():
+        try:
+            document = requests.get(f"{service_urls[service]}/openapi.json", timeout=timeout).json()
+        except (requests.RequestException, ValueError):
+            unavailable.append(service)
+            continue
+        document = _rename_colliding_schemas(document, merged["components"]["schemas"], service)
+        merged["paths"].update({path: item for path, item in document.get("paths", {}).items() if service_for(path) == service})
+        components = document.get("components", {})
+        merged["components"]["schemas"].update(components.get("schemas", {}))
+        merged["components"]["securitySchemes"].update(components.get("securitySchemes", {}))
+        merged["tags"].extend(document.get("tags", []))
+    if unavailable:
+        merged["info"]["description"] = f"Not included, service unavailable: {', '.join(unavailable)}."
+    return merged
+
+
+def _rename_colliding_schemas(document: dict, known: dict, service: str) -> dict:
+    """Two services may name different schemas alike; the later one's are prefixed with its name."""
+    schemas = document.get("components", {}).get("schemas", {})
+    clashes = [name for name, schema in schemas.items() if name in known and known[name] != schema]
+    if not clashes:
+        return document
+    text = json.dumps(document)
+    for name in clashes:
+        prefixed = f"{service.capitalize()}{name}"
+        text = text.replace(f'"#/components/schemas/{name}"', f'"#/components/schemas/{prefixed}"')
+    renamed = json.loads(text)
+    renamed_schemas = renamed["components"]["schemas"]
+    for name in clashes:
+        renamed_schemas[f"{service.capitalize()}{name}"] = renamed_schemas.pop(name)
+    return renamed

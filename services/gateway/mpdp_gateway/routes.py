@@ -1,0 +1,25 @@
+"""The route table: which service owns which public path. The first match wins."""
+
+from __future__ import annotations
+
+import re
+
+ROUTES: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(pattern), service)
+    for pattern, service in [
+        (r"^/api/v1/(accounts|auth|me|invitations)(/|$)", "identity"),
+        (r"^/api/v1/workspaces/[^/]+/(members|invitations)(/|$)", "identity"),
+        (r"^/\.well-known/", "identity"),
+    ]
+]
+
+
+def service_for(path: str) -> str | None:
+    for pattern, service in ROUTES:
+        if pattern.match(path):
+            return service
+    return None
+
+
+def routed_services() -> list[str]:
+    return sorted({service for _, service in ROUTES})

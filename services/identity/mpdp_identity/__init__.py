@@ -1,0 +1,1 @@
+"""MPDP identity service: accounts, access and refresh tokens, invitations, workspace members."""

@@ -1,0 +1,344 @@
+"""Identity's HTTP API: accounts and tokens, /me, invitations and members."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from flask import current_app
+from flask_smorest import Blueprint
+from sqlalchemy import func, select
+
+from mpdp_common.auth import current_caller, public, require_member, unauthorized
+from mpdp_common.db import db_session, utcnow
+from mpdp_common.errors import Problem, conflict, not_found
+from mpdp_common.pagination import PageQuery, page_schema, paginate
+
+from . import schemas
+from .events import events, publish_member
+from .models import Account, Invitation, Member, RefreshToken
+from .tokens import issue_pair, revoke_family, rotate, token_hash
+
+INVITATION_LIFETIME = timedelta(days=3)
+passwords = PasswordHasher()
+# Verifying against this when an email is unknown keeps sign-in time the same for both cases.
+_DUMMY_HASH = passwords.hash(secrets.token_urlsafe(16))
+
+accounts = Blueprint("accounts", __name__, url_prefix="/api/v1", description="Accounts, tokens and the signed-in account")
+members = Blueprint("members", __name__, url_prefix="/api/v1", description="Workspace members and invitations")
+wellknown = Blueprint("wellknown", __name__, url_prefix="/.well-known", description="Token verification keys")
+
+
+def _signer():
+    return current_app.extensions["identity_signer"]
+
+
+def normalize_email(email: str) -> str:
+    return email.strip().lower()
+
+
+# -- accounts and tokens --------------------------------------------------------------------------
+
+
+@accounts.route("/accounts", methods=["POST"])
+@accounts.arguments(schemas.AccountCreateSchema)
+@accounts.response(201, schemas.AccountSchema)
+@public
+def register(body):
+    session = db_session()
+    email = normalize_email(body["email"])
+    if session.scalar(select(Account.id).where(Account.email == email)):
+        raise conflict("An account with that email exists.")
+    account = Account(email=email, name=body["name"].strip(), password_hash=passwords.hash(body["password"]))
+    session.add(account)
+    session.flush()
+    events.publish(
+        session, "identity.account.registered", {"account_id": account.id, "email": account.email, "name": account.name},
+        aggregate_id=account.id,
+    )
+    session.commit()
+    return account
+
+
+@accounts.route("/auth/token", methods=["POST"])
+@accounts.arguments(schemas.CredentialsSchema)
+@accounts.response(200, schemas.TokenPairSchema)
+@public
+def sign_in(body):
+    session = db_session()
+    account = session.scalar(select(Account).where(Account.email == normalize_email(body["email"])))
+    try:
+        passwords.verify(account.password_hash if account else _DUMMY_HASH, body["password"])
+    except (VerificationError, InvalidHashError):
+        account = None
+    if account is None:
+        raise unauthorized("The email or password is wrong.")
+    if passwords.check_needs_rehash(account.password_hash):
+        account.password_hash = passwords.hash(body["password"])
+    pair = issue_pair(session, _signer(), account.id)
+    session.commit()
+    return pair
+
+
+@accounts.route("/auth/refresh", methods=["POST"])
+@accounts.arguments(schemas.RefreshSchema)
+@accounts.response(200, schemas.TokenPairSchema)
+@public
+def refresh(body):
+    session = db_session()
+    pair = rotate(session, _signer(), body["refresh_token"])
+    session.commit()
+    return pair
+
+
+@accounts.route("/auth/logout", methods=["POST"])
+@accounts.arguments(schemas.RefreshSchema)
+@accounts.response(204)
+@public
+def logout(body):
+    session = db_session()
+    token = session.scalar(select(RefreshToken).where(RefreshToken.token_hash == token_hash(body["refresh_token"])))
+    if token is not None:
+        revoke_family(session, token.family_id)
+        session.commit()
+
+
+@accounts.route("/me", methods=["GET"])
+@accounts.response(200, schemas.MeSchema)
+def me():
+    session = db_session()
+    account = session.get(Account, current_caller().account_id)
+    if account is None:
+        raise unauthorized("The account of this token no longer exists.")
+    memberships = session.scalars(
+        select(Member).where(Member.account_id == account.id, Member.status != "removed").order_by(Member.joined_at)
+    ).all()
+    return {
+        "id": account.id,
+        "email": account.email,
+        "name": account.name,
+        "created_at": account.created_at,
+        "memberships": memberships,
+    }
+
+
+@wellknown.route("/jwks.json", methods=["GET"])
+@wellknown.response(200, schemas.JwksSchema)
+@public
+def jwks():
+    return _signer().jwks()
+
+
+# -- invitations ----------------------------------------------------------------------------------
+
+
+def _invitation_view(invitation: Invitation) -> dict:
+    status = invitation.status
+    if status == "pending" and invitation.expires_at <= utcnow():
+        status = "expired"
+    return {column: getattr(invitation, column) for column in schemas.InvitationSchema().fields} | {"status": status}
+
+
+@members.route("/workspaces/<ws>/invitations", methods=["POST"])
+@members.arguments(schemas.InvitationCreateSchema)
+@members.response(201, schemas.InvitationCreatedSchema)
+def invite(body, ws):
+    inviter = require_member(ws, "admin")
+    session = db_session()
+    email = normalize_email(body["email"])
+    already = session.scalar(
+        select(Member)
+        .join(Account, Account.id == Member.account_id)
+        .where(Member.workspace_id == ws, Account.email == email, Member.status != "removed")
+    )
+    if already is not None:
+        raise conflict("That email already belongs to a member of this workspace.")
+    pending = session.scalar(
+        select(Invitation.id).where(
+            Invitation.workspace_id == ws, Invitation.email == email, Invitation.status == "pending",
+            Invitation.expires_at > utcnow(),
+        )
+    )
+    if pending is not None:
+        raise conflict("That email has a pending invitation; withdraw it to invite again.")
+    token = secrets.token_urlsafe(32)
+    invitation = Invitation(
+        workspace_id=ws,
+        email=email,
+        role=body["role"],
+        miniprogram_ids=body["miniprogram_ids"],
+        token_hash=token_hash(token),
+        invited_by=inviter.account_id,
+        expires_at=utcnow() + INVITATION_LIFETIME,
+    )
+    session.add(invitation)
+    session.flush()
+    events.publish(
+        session,
+        "identity.invitation.created",
+        {"invitation_id": invitation.id, "email": email, "role": invitation.role, "expires_at": invitation.expires_at.isoformat()},
+        workspace_id=ws,
+        aggregate_id=invitation.id,
+    )
+    session.commit()
+    return _invitation_view(invitation) | {"token": token}
+
+
+@members.route("/workspaces/<ws>/invitations", methods=["GET"])
+@members.arguments(PageQuery, location="query")
+@members.response(200, page_schema(schemas.InvitationSchema))
+def list_invitations(query, ws):
+    require_member(ws, "admin")
+    page = paginate(
+        db_session(), select(Invitation).where(Invitation.workspace_id == ws), query, Invitation.created_at, Invitation.id
+    )
+    return page | {"items": [_invitation_view(item) for item in page["items"]]}
+
+
+@members.route("/workspaces/<ws>/invitations/<invitation_id>", methods=["DELETE"])
+@members.response(204)
+def withdraw_invitation(ws, invitation_id):
+    require_member(ws, "admin")
+    session = db_session()
+    invitation = session.get(Invitation, invitation_id, with_for_update=True)
+    if invitation is None or invitation.workspace_id != ws:
+        raise not_found("invitation")
+    if _invitation_view(invitation)["status"] != "pending":
+        raise conflict(f"Only a pending invitation can be withdrawn; this one is {_invitation_view(invitation)['status']}.")
+    invitation.status = "withdrawn"
+    session.commit()
+
+
+@members.route("/invitations/<token>/accept", methods=["POST"])
+@members.response(200, schemas.AcceptedSchema)
+def accept_invitation(token):
+    session = db_session()
+    invitation = session.scalar(select(Invitation).where(Invitation.token_hash == token_hash(token)).with_for_update())
+    if invitation is None:
+        raise not_found("invitation")
+    account = session.get(Account, current_caller().account_id)
+    if account is None or account.email != invitation.email:
+        raise Problem(403, "This invitation was sent to another email address.")
+    status = _invitation_view(invitation)["status"]
+    if status != "pending":
+        raise conflict(f"This invitation is {status}.")
+    member = session.get(Member, (invitation.workspace_id, account.id), with_for_update=True)
+    if member is not None and member.status != "removed":
+        raise conflict("You are already a member of this workspace.")
+    if member is None:
+        member = Member(workspace_id=invitation.workspace_id, account_id=account.id, role=invitation.role, status="active", revision=1)
+        session.add(member)
+    else:
+        member.role, member.status, member.revision, member.joined_at = invitation.role, "active", member.revision + 1, utcnow()
+    invitation.status, invitation.accepted_by = "accepted", account.id
+    session.flush()
+    publish_member(session, "identity.member.added", member)
+    events.publish(
+        session,
+        "identity.invitation.accepted",
+        {
+            "invitation_id": invitation.id,
+            "account_id": account.id,
+            "role": invitation.role,
+            "miniprogram_ids": invitation.miniprogram_ids,
+        },
+        workspace_id=invitation.workspace_id,
+        aggregate_id=invitation.id,
+    )
+    session.commit()
+    return {"workspace_id": invitation.workspace_id, "role": member.role}
+
+
+# -- members --------------------------------------------------------------------------------------
+
+
+def _member_view(member: Member, account: Account) -> dict:
+    return {
+        "account_id": member.account_id,
+        "email": account.email,
+        "name": account.name,
+        "role": member.role,
+        "status": member.status,
+        "joined_at": member.joined_at,
+    }
+
+
+@members.route("/workspaces/<ws>/members", methods=["GET"])
+@members.arguments(PageQuery, location="query")
+@members.response(200, page_schema(schemas.MemberSchema))
+def list_members(query, ws):
+    require_member(ws)
+    session = db_session()
+    page = paginate(
+        session,
+        select(Member).where(Member.workspace_id == ws, Member.status != "removed"),
+        query,
+        Member.joined_at,
+        Member.account_id,
+    )
+    ids = [member.account_id for member in page["items"]]
+    by_id = {account.id: account for account in session.scalars(select(Account).where(Account.id.in_(ids)))}
+    return page | {"items": [_member_view(member, by_id[member.account_id]) for member in page["items"]]}
+
+
+def _target(session, ws: str, account_id: str) -> Member:
+    member = session.get(Member, (ws, account_id), with_for_update=True)
+    if member is None or member.status == "removed":
+        raise not_found("member")
+    return member
+
+
+def _keep_an_admin(session, ws: str, losing: Member) -> None:
+    """409 when `losing` is the last active admin and is about to stop being one."""
+    if losing.role != "admin" or losing.status != "active":
+        return
+    others = session.scalar(
+        select(func.count()).select_from(Member).where(
+            Member.workspace_id == ws, Member.role == "admin", Member.status == "active", Member.account_id != losing.account_id
+        )
+    )
+    if not others:
+        raise conflict("The workspace must keep at least one active admin.")
+
+
+def _change(ws: str, account_id: str, event_type: str, **changes) -> dict:
+    require_member(ws, "admin")
+    session = db_session()
+    member = _target(session, ws, account_id)
+    if all(getattr(member, name) == value for name, value in changes.items()):
+        return _member_view(member, session.get(Account, account_id))
+    if changes.get("role", "admin") != "admin" or changes.get("status", "active") != "active":
+        _keep_an_admin(session, ws, member)
+    for name, value in changes.items():
+        setattr(member, name, value)
+    member.revision += 1
+    publish_member(session, event_type, member)
+    session.commit()
+    return _member_view(member, session.get(Account, account_id))
+
+
+@members.route("/workspaces/<ws>/members/<account_id>", methods=["PATCH"])
+@members.arguments(schemas.MemberPatchSchema)
+@members.response(200, schemas.MemberSchema)
+def change_role(body, ws, account_id):
+    return _change(ws, account_id, "identity.member.role_changed", role=body["role"])
+
+
+@members.route("/workspaces/<ws>/members/<account_id>/block", methods=["POST"])
+@members.response(200, schemas.MemberSchema)
+def block(ws, account_id):
+    return _change(ws, account_id, "identity.member.blocked", status="blocked")
+
+
+@members.route("/workspaces/<ws>/members/<account_id>/unblock", methods=["POST"])
+@members.response(200, schemas.MemberSchema)
+def unblock(ws, account_id):
+    return _change(ws, account_id, "identity.member.unblocked", status="active")
+
+
+@members.route("/workspaces/<ws>/members/<account_id>", methods=["DELETE"])
+@members.response(204)
+def remove(ws, account_id):
+    _change(ws, account_id, "identity.member.removed", status="removed")

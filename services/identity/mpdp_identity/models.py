@@ -1,0 +1,63 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, ForeignKey, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from mpdp_common.db import UtcDateTime, created_at_column, id_column, utcnow
+from mpdp_common.membership import MembershipColumns
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Account(Base):
+    __tablename__ = "accounts"
+
+    id: Mapped[str] = id_column()
+    email: Mapped[str] = mapped_column(String(254), unique=True, nullable=False)
+    name: Mapped[str] = mapped_column(String(100), nullable=False)
+    password_hash: Mapped[str] = mapped_column(Text, nullable=False)
+    created_at: Mapped[datetime] = created_at_column()
+
+
+class RefreshToken(Base):
+    """One refresh token of a rotation chain (`family_id`); only its SHA-256 is kept."""
+
+    __tablename__ = "refresh_tokens"
+
+    id: Mapped[str] = id_column()
+    family_id: Mapped[str] = mapped_column(String(32), nullable=False, index=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+    used_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    created_at: Mapped[datetime] = created_at_column()
+
+
+class Member(MembershipColumns, Base):
+    """The authoritative membership; other services keep read models of it from events."""
+
+    __tablename__ = "members"
+
+    joined_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, nullable=False)
+
+
+class Invitation(Base):
+    __tablename__ = "invitations"
+
+    id: Mapped[str] = id_column()
+    workspace_id: Mapped[str] = mapped_column(String(32), nullable=False, index=True)
+    email: Mapped[str] = mapped_column(String(254), nullable=False)
+    role: Mapped[str] = mapped_column(String(16), nullable=False)
+    miniprogram_ids: Mapped[list] = mapped_column(JSON, nullable=False, default=list)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
+    #: pending, accepted or withdrawn; "expired" is derived from expires_at
+    status: Mapped[str] = mapped_column(String(16), nullable=False, default="pending")
+    invited_by: Mapped[str] = mapped_column(String(32), nullable=False)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+    accepted_by: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime] = created_at_column()

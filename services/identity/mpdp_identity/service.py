@@ -1,0 +1,30 @@
+"""The identity service, as the launcher, the app factory and the event runtime see it."""
+
+from __future__ import annotations
+
+from mpdp_common.service import Service
+
+from .api import accounts, members, wellknown
+from .events import events
+from .models import Base, Member
+from .tokens import Signer
+
+
+def _setup(app, settings) -> None:
+    app.extensions.setdefault("identity_signer", Signer.from_settings(settings))
+
+
+def _key_source(settings):
+    return Signer.from_settings(settings).key_for
+
+
+service = Service(
+    name="identity",
+    package="mpdp_identity",
+    blueprints=[accounts, members, wellknown],
+    metadata=Base.metadata,
+    events=events,
+    membership_model=Member,
+    setup=_setup,
+    key_source=_key_source,
+)

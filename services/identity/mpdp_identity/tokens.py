@@ -1,0 +1,104 @@
+"""Access tokens (EdDSA-signed JWTs) and refresh tokens (opaque, rotated, reuse detected)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import secrets
+from datetime import timedelta
+
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from mpdp_common.auth import unauthorized
+from mpdp_common.config import Settings
+from mpdp_common.db import new_id, utcnow
+from mpdp_common.keys import load_signing_key
+
+from .models import RefreshToken
+
+
+def token_hash(token: str) -> str:
+    """Refresh and invitation tokens carry 256 random bits, so a plain SHA-256 is a safe digest."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class Signer:
+    def __init__(self, private_key: Ed25519PrivateKey, settings: Settings):
+        self.private_key = private_key
+        self.public_key: Ed25519PublicKey = private_key.public_key()
+        raw = self.public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+        self.jwk = {"kty": "OKP", "crv": "Ed25519", "x": base64.urlsafe_b64encode(raw).rstrip(b"=").decode()}
+        # RFC 7638 thumbprint: a stable key id that changes with the key.
+        canonical = json.dumps(self.jwk, separators=(",", ":"), sort_keys=True).encode()
+        self.kid = base64.urlsafe_b64encode(hashlib.sha256(canonical).digest()).rstrip(b"=").decode()
+        self.jwk.update(kid=self.kid, use="sig", alg="EdDSA")
+        self.settings = settings
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "Signer":
+        return cls(load_signing_key(settings.jwt_private_key_file), settings)
+
+    def access_token(self, account_id: str) -> str:
+        now = utcnow()
+        claims = {
+            "iss": self.settings.jwt_issuer,
+            "aud": self.settings.jwt_audience,
+            "sub": account_id,
+            "iat": now,
+            "exp": now + timedelta(seconds=self.settings.access_token_ttl_seconds),
+            "jti": new_id(),
+        }
+        return jwt.encode(claims, self.private_key, algorithm="EdDSA", headers={"kid": self.kid})
+
+    def key_for(self, token: str):
+        """Identity verifies its own tokens with its own key: no HTTP call to itself."""
+        if jwt.get_unverified_header(token).get("kid") != self.kid:
+            raise jwt.InvalidKeyError("unknown key id")
+        return self.public_key
+
+    def jwks(self) -> dict:
+        return {"keys": [self.jwk]}
+
+
+def issue_pair(session: Session, signer: Signer, account_id: str, family_id: str | None = None) -> dict:
+    refresh = secrets.token_urlsafe(32)
+    session.add(
+        RefreshToken(
+            family_id=family_id or new_id(),
+            account_id=account_id,
+            token_hash=token_hash(refresh),
+            expires_at=utcnow() + timedelta(seconds=signer.settings.refresh_token_ttl_seconds),
+        )
+    )
+    return {
+        "access_token": signer.access_token(account_id),
+        "refresh_token": refresh,
+        "token_type": "Bearer",
+        "expires_in": signer.settings.access_token_ttl_seconds,
+    }
+
+
+def rotate(session: Session, signer: Signer, presented: str) -> dict:
+    """Spend a refresh token for a new pair. Presenting a spent one revokes its whole chain."""
+    current = session.query(RefreshToken).filter_by(token_hash=token_hash(presented)).with_for_update().one_or_none()
+    if current is None or current.expires_at <= utcnow():
+        raise unauthorized("The refresh token is not valid.")
+    if current.used_at is not None or current.revoked_at is not None:
+        revoke_family(session, current.family_id)
+        session.commit()
+        raise unauthorized("The refresh token was already used; every token of its sign-in is now revoked.")
+    current.used_at = utcnow()
+    return issue_pair(session, signer, current.account_id, current.family_id)
+
+
+def revoke_family(session: Session, family_id: str) -> None:
+    session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
