@@ -40,7 +40,11 @@ def gunicorn_log_config(settings) -> dict:
         "filters": {"context": {"()": _ContextFilter, "service": settings.service}},
         "formatters": {"json": {"()": JsonFormatter, "fmt": FORMAT, "rename_fields": RENAMED}},
         "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "json", "filters": ["context"]}},
-        "loggers": {"gunicorn.error": {"handlers": ["stderr"], "level": settings.log_level, "propagate": False}},
+        "root": {"handlers": ["stderr"], "level": settings.log_level},
+        "loggers": {
+            "gunicorn.error": {"handlers": ["stderr"], "level": settings.log_level, "propagate": False},
+            "gunicorn.access": {"handlers": [], "level": "WARNING", "propagate": False},
+        },
     }
 
 

@@ -1,0 +1,247 @@
+"""The real platform for the integration tests: every service as its own processes (gunicorn,
+relay, consumer) on PostgreSQL and RabbitMQ, with databases, exchanges and queues of this run
+only, driven over HTTP through the gateway.
+
+PostgreSQL and RabbitMQ are found through MPDP_TEST_DATABASE_URL / MPDP_TEST_AMQP_URL (default:
+the local servers); where they do not answer and a Docker engine runs, testcontainers starts them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from contextlib import closing
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pika
+import pytest
+import requests
+from sqlalchemy import create_engine, text
+
+from mpdp_common.config import SERVICE_PORTS
+
+from .client import Client
+
+LOCAL_DATABASE = "postgresql+psycopg://postgres@127.0.0.1:5432"
+LOCAL_BROKER = "amqp://guest:guest@127.0.0.1:5672/%2F"
+SERVICES_WITH_EVENTS = ["identity"]
+
+
+def _answers(url: str, default_port: int) -> bool:
+    parsed = urlparse(url.replace("+psycopg", ""))
+    try:
+        with socket.create_connection((parsed.hostname, parsed.port or default_port), timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+def _free_port() -> int:
+    with closing(socket.socket()) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def backing_services():
+    database = os.environ.get("MPDP_TEST_DATABASE_URL", LOCAL_DATABASE)
+    broker = os.environ.get("MPDP_TEST_AMQP_URL", LOCAL_BROKER)
+    containers = []
+    if not (_answers(database, 5432) and _answers(broker, 5672)):
+        try:
+            from testcontainers.postgres import PostgresContainer
+            from testcontainers.rabbitmq import RabbitMqContainer
+
+            postgres = PostgresContainer("postgres:16", username="postgres", password="postgres", driver="psycopg").start()
+            rabbit = RabbitMqContainer("rabbitmq:3.13-management").start()
+        except Exception as error:
+            pytest.fail(
+                f"integration tests need PostgreSQL and RabbitMQ: {database} or {broker} does not answer, "
+                f"and no Docker engine could start them ({error.__class__.__name__}). Run scripts/backing-services."
+            )
+        containers = [postgres, rabbit]
+        database = postgres.get_connection_url().rsplit("/", 1)[0]
+        params = rabbit.get_connection_params()
+        broker = f"amqp://guest:guest@{params.host}:{params.port}/%2F"
+    yield database, broker
+    for container in containers:
+        container.stop()
+
+
+class Platform:
+    def __init__(self, database: str, broker: str, workdir: Path):
+        self.run_id = secrets.token_hex(4)
+        self.prefix = f"mpdp_t{self.run_id}"
+        self.database = database
+        self.broker = broker
+        self.workdir = workdir
+        self.ports = {name: _free_port() for name in SERVICE_PORTS}
+        self.env = dict(
+            os.environ,
+            MPDP_MODE="real",
+            MPDP_DATABASE_URL=database,
+            MPDP_DATABASE_PREFIX=self.prefix,
+            MPDP_AMQP_URL=broker,
+            MPDP_EVENT_PREFIX=self.prefix,
+            MPDP_EVENT_MAX_ATTEMPTS="3",
+            MPDP_EVENT_RETRY_DELAY_MS="300",
+            MPDP_OUTBOX_POLL_SECONDS="0.5",
+            MPDP_DATA_DIR=str(workdir),
+            MPDP_WEB_WORKERS="1",
+            MPDP_WEB_THREADS="8",
+            MPDP_LOG_LEVEL="INFO",
+            **{f"MPDP_{name.upper()}_PORT": str(port) for name, port in self.ports.items()},
+        )
+        for name in SERVICE_PORTS:
+            self.env.pop(f"MPDP_{name.upper()}_URL", None)
+        self.process: subprocess.Popen | None = None
+        self.log_path = workdir / "platform.log"
+
+    def url(self, service: str) -> str:
+        return f"http://127.0.0.1:{self.ports[service]}"
+
+    @property
+    def gateway(self) -> str:
+        return self.url("gateway")
+
+    @property
+    def signing_key_file(self) -> Path:
+        return self.workdir / "keys" / "identity-signing.pem"
+
+    def start(self) -> None:
+        self.log = open(self.log_path, "wb")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "mpdp_common.launcher", "run"], env=self.env, stdout=self.log, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + 90
+        pending = ["gateway", *SERVICES_WITH_EVENTS]
+        while pending:
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the platform did not start; its log:\n{self.log_path.read_text()[-5000:]}")
+            path = "/healthz" if pending[0] == "gateway" else "/readyz"
+            try:
+                if requests.get(self.url(pending[0]) + path, timeout=1).status_code == 200:
+                    pending.pop(0)
+                    continue
+            except requests.RequestException:
+                pass
+            time.sleep(0.2)
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+        self.log.close()
+
+    def broker_channel(self):
+        connection = pika.BlockingConnection(pika.URLParameters(self.broker))
+        return connection, connection.channel()
+
+    def publish(self, exchange_service: str, body: bytes, routing_key: str, message_id: str | None = None) -> None:
+        connection, channel = self.broker_channel()
+        try:
+            channel.exchange_declare(f"{self.prefix}.{exchange_service}", exchange_type="topic", durable=True)
+            channel.basic_publish(
+                f"{self.prefix}.{exchange_service}", routing_key, body,
+                pika.BasicProperties(content_type="application/json", delivery_mode=2, message_id=message_id),
+            )
+        finally:
+            connection.close()
+
+    def cleanup(self) -> None:
+        try:
+            connection, channel = self.broker_channel()
+            for service in SERVICE_PORTS:
+                for suffix in ("", ".retry", ".dead"):
+                    channel.queue_delete(f"{self.prefix}.{service}{suffix}")
+                channel.exchange_delete(f"{self.prefix}.{service}")
+            connection.close()
+        except pika.exceptions.AMQPError:
+            pass
+        admin = create_engine(f"{self.database}/postgres", isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            names = conn.execute(
+                text("SELECT datname FROM pg_database WHERE datname LIKE :prefix"), {"prefix": f"{self.prefix}\\_%"}
+            ).scalars()
+            for name in list(names):
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def platform(backing_services, tmp_path_factory):
+    database, broker = backing_services
+    running = Platform(database, broker, tmp_path_factory.mktemp("platform"))
+    try:
+        running.start()
+        yield running
+    finally:
+        running.stop()
+        running.cleanup()
+
+
+@pytest.fixture
+def client(platform) -> Client:
+    return Client(platform.gateway)
+
+
+@pytest.fixture
+def make_user(client):
+    """A new signed-in account: `make_user("alice")` -> Client with .account and a token."""
+
+    def make(name: str = "user") -> Client:
+        return client.new_account(name)
+
+    return make
+
+
+def eventually(check, timeout: float = 10.0, interval: float = 0.1):
+    """Poll `check` until it returns something truthy; return that, or fail with its last value."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = check()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout}s (last: {last!r})")
+
+
+def workspace_created_event(workspace_id: str, created_by: str, event_id: str | None = None) -> bytes:
+    return json.dumps(
+        {
+            "id": event_id or secrets.token_hex(16),
+            "type": "workspace.workspace.created",
+            "version": 1,
+            "occurred_at": "2026-11-25T10:00:00Z",
+            "producer": "workspace",
+            "workspace_id": workspace_id,
+            "aggregate_id": workspace_id,
+            "correlation_id": None,
+            "payload": {"workspace_id": workspace_id, "name": "Acme", "kind": "tenant", "created_by": created_by},
+        }
+    ).encode()
+
+
+@pytest.fixture
+def make_workspace(platform):
+    """A tenant workspace whose admin is `owner`, made the way the workspace service will: by event."""
+
+    def make(owner: Client) -> str:
+        workspace_id = secrets.token_hex(16)
+        platform.publish("workspace", workspace_created_event(workspace_id, owner.account["id"]), "workspace.workspace.created")
+        eventually(lambda: any(m["workspace_id"] == workspace_id for m in owner.get("/api/v1/me").json()["memberships"]))
+        return workspace_id
+
+    return make
