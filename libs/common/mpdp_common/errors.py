@@ -6,12 +6,15 @@ import logging
 from http import HTTPStatus
 from typing import Any
 
-from flask import Flask, Response, json
+from flask import Flask, Response, json, request
 from sqlalchemy.exc import DBAPIError, OperationalError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger(__name__)
+
+#: How much of a refused body is read and thrown away so that the client gets to see the 413.
+DRAIN_LIMIT = 256 * 1024 * 1024
 
 
 class Problem(Exception):
@@ -112,7 +115,29 @@ def http_exception_response(error: HTTPException) -> Response:
     return problem_response(status, detail, headers=headers)
 
 
+def _drain_refused_body() -> None:
+    """Most HTTP clients send the whole body before reading the answer; if the server closes
+    the connection first, they report a broken connection instead of the 413."""
+    remaining = min(request.content_length or 0, DRAIN_LIMIT)
+    stream = request.environ.get("wsgi.input")
+    try:
+        while remaining > 0 and stream is not None:
+            chunk = stream.read(min(remaining, 1024 * 1024))
+            if not chunk:
+                break
+            remaining -= len(chunk)
+    except OSError:
+        pass
+
+
 def register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(RequestEntityTooLarge)
+    def _too_large(error: RequestEntityTooLarge) -> Response:
+        _drain_refused_body()
+        if error.description == RequestEntityTooLarge.description and app.config.get("MAX_CONTENT_LENGTH"):
+            return problem_response(413, f"The body is over the limit of {app.config['MAX_CONTENT_LENGTH']} bytes.")
+        return problem_response(413, error.description)
+
     @app.errorhandler(Problem)
     def _problem(error: Problem) -> Response:
         return problem_response(

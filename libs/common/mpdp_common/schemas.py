@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC
 
-from marshmallow import fields, validate
+from marshmallow import Schema, fields, validate
 
 RFC3339 = "%Y-%m-%dT%H:%M:%SZ"
 
@@ -22,3 +22,13 @@ class Timestamp(fields.DateTime):
 
 def Role(**kwargs) -> fields.String:  # noqa: N802
     return fields.String(validate=validate.OneOf(["admin", "reviewer", "developer"]), **kwargs)
+
+
+class ProblemSchema(Schema):
+    """RFC 9457 problem details, the body of every error answer."""
+
+    type = fields.String()
+    title = fields.String()
+    status = fields.Integer()
+    detail = fields.String()
+    errors = fields.Dict(keys=fields.String(), values=fields.List(fields.String()))

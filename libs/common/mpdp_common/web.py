@@ -24,6 +24,7 @@ from .config import Settings
 from .db import close_request_session, make_engine
 from .errors import Problem, http_exception_response, problem_response, register_error_handlers
 from .events.brokers import BrokerUnavailable, broker_for
+from .schemas import ProblemSchema
 from .service import Service
 
 log = logging.getLogger("mpdp.access")
@@ -59,6 +60,8 @@ def accepts(*mimetypes: str):
 
 class ProblemApi(Api):
     """flask-smorest's Api, answering its errors as problem documents."""
+
+    ERROR_SCHEMA = ProblemSchema
 
     def handle_http_exception(self, error):
         return http_exception_response(error)

@@ -18,7 +18,7 @@ def merged_openapi(service_urls: dict[str, str], timeout: float) -> dict:
         "info": {"title": "MPDP public API", "version": "v1"},
         "servers": [{"url": "/"}],
         "paths": {},
-        "components": {"schemas": {}, "securitySchemes": {}},
+        "components": {},
         "security": [{"bearerAuth": []}],
         "tags": [],
     }
@@ -29,11 +29,10 @@ def merged_openapi(service_urls: dict[str, str], timeout: float) -> dict:
         except (requests.RequestException, ValueError):
             unavailable.append(service)
             continue
-        document = _rename_colliding_schemas(document, merged["components"]["schemas"], service)
+        document = _rename_colliding_schemas(document, merged["components"].get("schemas", {}), service)
         merged["paths"].update({path: item for path, item in document.get("paths", {}).items() if service_for(path) == service})
-        components = document.get("components", {})
-        merged["components"]["schemas"].update(components.get("schemas", {}))
-        merged["components"]["securitySchemes"].update(components.get("securitySchemes", {}))
+        for section, entries in document.get("components", {}).items():
+            merged["components"].setdefault(section, {}).update(entries)
         merged["tags"].extend(document.get("tags", []))
     if unavailable:
         merged["info"]["description"] = f"Not included, service unavailable: {', '.join(unavailable)}."

@@ -7,6 +7,7 @@ import threading
 
 import requests
 from flask import Response, current_app, g, request, stream_with_context
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from mpdp_common.auth import bearer_token
 from mpdp_common.errors import Problem
@@ -21,6 +22,8 @@ HOP_BY_HOP = {
     "transfer-encoding", "upgrade", "proxy-connection",
 }
 CHUNK = 64 * 1024
+#: Bodies that may be large (packages, crash reports); any other body is capped like a JSON document.
+STREAMED_TYPES = {"multipart/form-data", "application/zip", "application/octet-stream", "application/x-sentry-envelope"}
 _sessions = threading.local()
 
 
@@ -86,6 +89,8 @@ def forward(path: str = "") -> Response:
     if service is None:
         raise Problem(404, "No such endpoint.")
     settings = current_app.extensions["mpdp"].settings
+    if request.mimetype not in STREAMED_TYPES and (request.content_length or 0) > settings.max_body_bytes:
+        raise RequestEntityTooLarge(f"The body is over the limit of {settings.max_body_bytes} bytes.")
     verify_at_edge()
     url = settings.service_urls[service] + request.full_path.rstrip("?")
     try:

@@ -1,0 +1,145 @@
+"""The event backbone against the real RabbitMQ: delivery, dedupe, dead letters, broker outages."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import subprocess
+
+import pika
+import pytest
+
+from .conftest import eventually, workspace_created_event
+
+
+@pytest.fixture
+def identity_events(platform):
+    """A durable queue of the test's own bound to everything identity publishes; each call
+    drains it over a fresh connection, so that it works across a broker restart."""
+    queue = f"{platform.prefix}.test-listener-{secrets.token_hex(3)}"
+    connection, channel = platform.broker_channel()
+    channel.exchange_declare(f"{platform.prefix}.identity", exchange_type="topic", durable=True)
+    channel.queue_declare(queue, durable=True)
+    channel.queue_bind(queue, f"{platform.prefix}.identity", routing_key="identity.#")
+    connection.close()
+
+    def received(event_type: str | None = None) -> list[dict]:
+        got = []
+        try:
+            connection, channel = platform.broker_channel()
+        except pika.exceptions.AMQPError:
+            return []
+        try:
+            while True:
+                method, _properties, body = channel.basic_get(queue, auto_ack=True)
+                if method is None:
+                    break
+                got.append(json.loads(body))
+        finally:
+            connection.close()
+        return [item for item in got if event_type is None or item["type"] == event_type]
+
+    yield received
+    connection, channel = platform.broker_channel()
+    channel.queue_delete(queue)
+    connection.close()
+
+
+def memberships(user, ws):
+    return [m for m in user.get("/api/v1/me").json()["memberships"] if m["workspace_id"] == ws]
+
+
+def test_identity_publishes_member_events_with_the_full_envelope(make_user, make_workspace, identity_events):
+    admin = make_user("admin")
+    ws = make_workspace(admin)
+    added = eventually(lambda: identity_events("identity.member.added"))
+    event = next(item for item in added if item["workspace_id"] == ws)
+    assert set(event) == {"id", "type", "version", "occurred_at", "producer", "workspace_id", "aggregate_id", "correlation_id", "payload"}
+    assert event["producer"] == "identity" and event["version"] == 1
+    assert event["payload"] == {"workspace_id": ws, "account_id": admin.account["id"], "role": "admin", "status": "active", "revision": 1}
+
+
+def test_a_redelivered_event_has_one_effect(platform, make_user, identity_events):
+    owner = make_user("owner")
+    ws, event_id = secrets.token_hex(16), secrets.token_hex(16)
+    for _ in range(3):
+        platform.publish("workspace", workspace_created_event(ws, owner.account["id"], event_id), "workspace.workspace.created")
+    eventually(lambda: memberships(owner, ws))
+    added = eventually(lambda: [e for e in identity_events("identity.member.added") if e["workspace_id"] == ws])
+    # Give the duplicates time to be processed; still one member and one event.
+    second_ws = secrets.token_hex(16)
+    platform.publish("workspace", workspace_created_event(second_ws, owner.account["id"]), "workspace.workspace.created")
+    eventually(lambda: memberships(owner, second_ws))
+    later = [e for e in identity_events("identity.member.added") if e["workspace_id"] == ws]
+    assert len(added) + len(later) == 1
+    assert len(memberships(owner, ws)) == 1
+
+
+def test_a_failing_handler_ends_in_the_dead_letter_queue_and_the_consumer_goes_on(platform, make_user):
+    owner = make_user("owner")
+    broken = json.loads(workspace_created_event(secrets.token_hex(16), owner.account["id"]))
+    del broken["payload"]["created_by"]
+    platform.publish("workspace", json.dumps(broken).encode(), "workspace.workspace.created")
+    platform.publish("workspace", b"this is not an event", "workspace.workspace.created")
+
+    connection, channel = platform.broker_channel()
+    try:
+        dead_queue = f"{platform.prefix}.identity.dead"
+
+        def parked():
+            return channel.queue_declare(dead_queue, durable=True, passive=True).method.message_count >= 2
+
+        eventually(parked, timeout=15)
+        bodies, attempts = [], []
+        for _ in range(2):
+            method, properties, body = channel.basic_get(dead_queue, auto_ack=False)
+            bodies.append(body)
+            attempts.append((properties.headers or {}).get("x-mpdp-attempt"))
+        assert b"this is not an event" in bodies
+        broken_copy = next(json.loads(body) for body in bodies if body != b"this is not an event")
+        assert broken_copy["id"] == broken["id"]
+        assert 4 in attempts  # three tries failed; the fourth would have been next
+        channel.basic_nack(method.delivery_tag, multiple=True, requeue=True)
+    finally:
+        connection.close()
+
+    ws = secrets.token_hex(16)
+    platform.publish("workspace", workspace_created_event(ws, owner.account["id"]), "workspace.workspace.created")
+    eventually(lambda: memberships(owner, ws))
+
+
+def rabbitmq(action: str) -> None:
+    subprocess.run(["rabbitmqctl", action], check=True, capture_output=True, timeout=120)
+
+
+@pytest.mark.skipif(subprocess.run(["which", "rabbitmqctl"], capture_output=True).returncode != 0, reason="needs rabbitmqctl")
+def test_a_stopped_broker_fails_no_request_and_loses_no_event(platform, client, make_user, make_workspace, identity_events):
+    admin = make_user("admin")
+    ws = make_workspace(admin)
+    identity_events()  # drain
+    rabbitmq("stop_app")
+    try:
+        invitee = client.new_account("invitee")
+        invited = admin.post(f"/api/v1/workspaces/{ws}/invitations", json={"email": invitee.account["email"], "role": "developer"})
+        assert invited.status_code == 201
+        assert invitee.post(f"/api/v1/invitations/{invited.json()['token']}/accept").status_code == 200
+        assert admin.post(f"/api/v1/workspaces/{ws}/members/{invitee.account['id']}/block").status_code == 200
+    finally:
+        rabbitmq("start_app")
+        subprocess.run(["rabbitmqctl", "await_startup"], capture_output=True, timeout=120)
+
+    # Everything written while the broker was away goes out once it is back, in order.
+    def delivered():
+        seen = identity_events()
+        delivered.events.extend(seen)
+        types = [e["type"] for e in delivered.events if e["workspace_id"] == ws or e["aggregate_id"] == invitee.account["id"]]
+        return types if {"identity.member.added", "identity.member.blocked", "identity.account.registered"} <= set(types) else None
+
+    delivered.events = []
+    types = eventually(delivered, timeout=60, interval=0.5)
+    assert types.index("identity.member.added") < types.index("identity.member.blocked")
+
+    # The consumer reconnected by itself.
+    second = secrets.token_hex(16)
+    platform.publish("workspace", workspace_created_event(second, admin.account["id"]), "workspace.workspace.created")
+    eventually(lambda: memberships(admin, second), timeout=60, interval=0.5)

@@ -1,0 +1,130 @@
+"""The gateway: edge token checks, bad bodies, request ids, CORS, merged OpenAPI, service endpoints."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+
+import jwt
+import pytest
+import requests
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from mpdp_common.keys import load_signing_key
+
+
+def _claims(sub: str, **overrides) -> dict:
+    now = int(time.time())
+    claims = {"iss": "mpdp-identity", "aud": "mpdp", "sub": sub, "iat": now, "exp": now + 300, "jti": "t"}
+    claims.update(overrides)
+    return claims
+
+
+def _kid(platform) -> str:
+    return requests.get(f"{platform.gateway}/.well-known/jwks.json", timeout=5).json()["keys"][0]["kid"]
+
+
+def _unsigned(claims: dict) -> str:
+    encode = lambda part: base64.urlsafe_b64encode(json.dumps(part).encode()).rstrip(b"=").decode()  # noqa: E731
+    return f"{encode({'alg': 'none', 'typ': 'JWT'})}.{encode(claims)}."
+
+
+@pytest.fixture
+def bad_tokens(platform, make_user):
+    user = make_user("target")
+    key, kid, sub = load_signing_key(str(platform.signing_key_file)), _kid(platform), user.account["id"]
+    sign = lambda claims, signing_key=key: jwt.encode(claims, signing_key, algorithm="EdDSA", headers={"kid": kid})  # noqa: E731
+    good = sign(_claims(sub))
+    return user, good, {
+        "expired": sign(_claims(sub, iat=int(time.time()) - 7200, exp=int(time.time()) - 3600)),
+        "wrong audience": sign(_claims(sub, aud="someone-else")),
+        "wrong issuer": sign(_claims(sub, iss="evil")),
+        "another key": sign(_claims(sub), Ed25519PrivateKey.generate()),
+        "alg none": _unsigned(_claims(sub)),
+        "tampered": good[:-4] + ("AAAA" if not good.endswith("AAAA") else "BBBB"),
+        "garbage": "not-a-jwt",
+    }
+
+
+def test_bad_tokens_are_refused_at_the_gateway_and_by_the_service(platform, bad_tokens):
+    user, good, bad = bad_tokens
+    for base in (platform.gateway, platform.url("identity")):
+        assert requests.get(f"{base}/api/v1/me", headers={"Authorization": f"Bearer {good}"}, timeout=5).status_code == 200
+        for name, token in bad.items():
+            response = requests.get(f"{base}/api/v1/me", headers={"Authorization": f"Bearer {token}"}, timeout=5)
+            assert response.status_code == 401, (base, name, response.text)
+            assert response.headers["Content-Type"] == "application/problem+json"
+            assert "Traceback" not in response.text
+
+
+def test_bad_bodies_get_problems_and_write_nothing(client):
+    email = "body-test@example.com"
+    cases = [
+        (dict(data='{"email": "body-test@example.com", "password": "0123456789", ', headers={"Content-Type": "application/json"}), 400),
+        (dict(data=f"email={email}&password=0123456789&name=x", headers={"Content-Type": "application/x-www-form-urlencoded"}), 415),
+        (dict(json={"email": email, "password": 1234567890, "name": "x"}), 422),
+        (dict(json={"email": email, "password": "0123456789", "name": "x", "role": "admin"}), 422),
+        (dict(json=[email]), 422),
+        (dict(data=b'{"email": "' + b"a" * (2 * 1024 * 1024) + b'"}', headers={"Content-Type": "application/json"}), 413),
+    ]
+    for kwargs, status in cases:
+        response = client.post("/api/v1/accounts", **kwargs)
+        assert response.status_code == status, (kwargs.get("json"), response.text[:300])
+        assert response.headers["Content-Type"] == "application/problem+json"
+        assert {"type", "title", "status", "detail"} <= set(response.json())
+    assert client.post("/api/v1/auth/token", json={"email": email, "password": "0123456789"}).status_code == 401
+
+
+def test_the_gateway_caps_bodies_it_streams(platform):
+    huge = b"x" * (101 * 1024 * 1024)
+    response = requests.post(f"{platform.gateway}/api/v1/accounts", data=huge, headers={"Content-Type": "application/json"}, timeout=60)
+    assert response.status_code == 413
+
+
+def test_request_ids_are_echoed_or_made(client):
+    mine = client.get("/api/v1/me", headers={"X-Request-Id": "trace-123"})
+    assert mine.headers["X-Request-Id"] == "trace-123"
+    made = client.get("/api/v1/me")
+    assert len(made.headers["X-Request-Id"]) >= 16
+    assert client.get("/api/v1/no-such-thing").status_code == 404
+
+
+def test_cors_for_the_console(platform):
+    preflight = requests.options(
+        f"{platform.gateway}/api/v1/me",
+        headers={"Origin": "http://localhost:3000", "Access-Control-Request-Method": "GET", "Access-Control-Request-Headers": "Authorization"},
+        timeout=5,
+    )
+    assert preflight.status_code == 200
+    assert preflight.headers["Access-Control-Allow-Origin"] == "http://localhost:3000"
+    assert "authorization" in preflight.headers["Access-Control-Allow-Headers"].lower()
+    other = requests.options(
+        f"{platform.gateway}/api/v1/me", headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "GET"}, timeout=5
+    )
+    assert "Access-Control-Allow-Origin" not in other.headers
+
+
+def test_merged_openapi_lists_the_public_api(client):
+    document = client.get("/api/v1/openapi.json").json()
+    assert document["openapi"].startswith("3.")
+    for path in ("/api/v1/accounts", "/api/v1/auth/token", "/api/v1/me", "/api/v1/workspaces/{ws}/members"):
+        assert path in document["paths"]
+    # Every schema the paths refer to is in the document.
+    text = json.dumps(document)
+    for ref in {part.split('"')[0] for part in text.split('"#/components/schemas/')[1:]}:
+        assert ref in document["components"]["schemas"]
+
+
+def test_service_endpoints(platform):
+    identity = platform.url("identity")
+    assert requests.get(f"{identity}/api/v1/me", timeout=5).status_code == 401
+    assert requests.get(f"{identity}/healthz", timeout=5).json() == {"status": "ok"}
+    ready = requests.get(f"{identity}/readyz", timeout=5).json()
+    assert ready["checks"] == {"database": "ok", "broker": "ok"}
+    metrics = requests.get(f"{identity}/metrics", timeout=5).text
+    assert 'mpdp_http_requests_total{endpoint="accounts.me",method="GET",service="identity",status="401"}' in metrics
+    assert requests.get(f"{identity}/openapi.json", timeout=5).json()["info"]["title"] == "MPDP identity"
+    # Service endpoints are not routed publicly: the gateway's /metrics are the gateway's own.
+    gateway_metrics = requests.get(f"{platform.gateway}/metrics", timeout=5).text
+    assert 'service="gateway"' in gateway_metrics and 'service="identity"' not in gateway_metrics
