@@ -16,6 +16,9 @@ from typing import Any
 import jwt
 from flask import current_app, g, request
 
+from sqlalchemy import select
+
+from .apikeys import digest, is_api_key
 from .db import db_session
 from .errors import Problem
 
@@ -27,8 +30,24 @@ ROLES = ("admin", "reviewer", "developer")
 
 @dataclass(frozen=True)
 class Caller:
+    """A signed-in account, or a workspace API key (which acts with its role in its workspace only)."""
+
     account_id: str
     token_id: str | None = None
+    api_key_workspace: str | None = None
+    api_key_role: str | None = None
+
+    @property
+    def is_api_key(self) -> bool:
+        return self.api_key_workspace is not None
+
+
+@dataclass(frozen=True)
+class ApiKeyMembership:
+    workspace_id: str
+    account_id: str
+    role: str
+    status: str = "active"
 
 
 class TokenVerifier:
@@ -92,8 +111,21 @@ def authenticate_request() -> None:
     token = bearer_token()
     if token is None:
         raise unauthorized("Sign in: this endpoint needs an access token.")
+    if is_api_key(token):
+        g.caller = _api_key_caller(token)
+        return
     claims = current_app.extensions["mpdp"].verifier.verify(token)
     g.caller = Caller(account_id=claims["sub"], token_id=claims.get("jti"))
+
+
+def _api_key_caller(token: str) -> Caller:
+    model = current_app.extensions["mpdp"].service.api_key_model
+    key = None
+    if model is not None:
+        key = db_session().scalar(select(model).where(model.token_hash == digest(token)))
+    if key is None or key.revoked_at is not None:
+        raise unauthorized("The API key is not valid or has been revoked.")
+    return Caller(account_id=f"api-key:{key.id}", token_id=key.id, api_key_workspace=key.workspace_id, api_key_role=key.role)
 
 
 def current_caller() -> Caller:
@@ -110,8 +142,15 @@ def require_member(workspace_id: str, *roles: str):
     members whose role is not among `roles` 403.
     """
     caller = current_caller()
-    model = current_app.extensions["mpdp"].service.membership_model
-    member = db_session().get(model, (workspace_id, caller.account_id))
+    if caller.is_api_key:
+        member = (
+            ApiKeyMembership(workspace_id, caller.account_id, caller.api_key_role)
+            if caller.api_key_workspace == workspace_id
+            else None
+        )
+    else:
+        model = current_app.extensions["mpdp"].service.membership_model
+        member = db_session().get(model, (workspace_id, caller.account_id))
     if member is None or member.status == "removed":
         raise Problem(404, "No such workspace.")
     if member.status == "blocked":

@@ -29,6 +29,8 @@ class Service:
     events: EventSpec | None = None
     #: the MembershipColumns model that authorization reads
     membership_model: type | None = None
+    #: the ApiKeyColumns model that authenticates workspace API keys
+    api_key_model: type | None = None
     #: service-specific setup, run by the app factory after the common parts
     setup: Callable[[Flask, Settings], None] | None = None
     #: how this service verifies tokens when it cannot use the JWKS endpoint (identity itself)

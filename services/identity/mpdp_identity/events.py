@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
+from mpdp_common.apikeys import follow_api_keys
 from mpdp_common.events import Event, EventSpec
 
-from .models import Base, Member
+from .models import ApiKey, Base, Member
 
 events = EventSpec("identity", Base.metadata)
 events.publishes(
@@ -19,6 +20,7 @@ events.publishes(
     "identity.invitation.created",
     "identity.invitation.accepted",
 )
+follow_api_keys(events, ApiKey)
 
 
 def publish_member(session: Session, event_type: str, member: Member) -> None:
@@ -37,7 +39,6 @@ def add_admin(session: Session, workspace_id: str, account_id: str) -> None:
 
 @events.handles("workspace.workspace.created")
 def on_workspace_created(session: Session, event: Event) -> None:
-    """The account that creates a tenant workspace becomes its first admin."""
-    if event.payload.get("kind", "tenant") != "tenant":
-        return
+    """The account that creates a workspace becomes its first admin (a developer workspace is
+    announced as created only once its application is approved)."""
     add_admin(session, event.payload["workspace_id"], event.payload["created_by"])

@@ -5,6 +5,7 @@ from datetime import datetime
 from sqlalchemy import JSON, ForeignKey, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from mpdp_common.apikeys import ApiKeyColumns
 from mpdp_common.db import UtcDateTime, created_at_column, id_column, utcnow
 from mpdp_common.membership import MembershipColumns
 
@@ -61,3 +62,9 @@ class Invitation(Base):
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
     accepted_by: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime] = created_at_column()
+
+
+class ApiKey(ApiKeyColumns, Base):
+    """Read model of the workspace API keys, from workspace.api_key.* events."""
+
+    __tablename__ = "api_keys"

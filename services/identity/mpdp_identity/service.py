@@ -6,7 +6,7 @@ from mpdp_common.service import Service
 
 from .api import accounts, members, wellknown
 from .events import events
-from .models import Base, Member
+from .models import ApiKey, Base, Member
 from .tokens import Signer
 
 
@@ -25,6 +25,7 @@ service = Service(
     metadata=Base.metadata,
     events=events,
     membership_model=Member,
+    api_key_model=ApiKey,
     setup=_setup,
     key_source=_key_source,
 )

@@ -1,0 +1,58 @@
+"""Workspace API keys: Bearer tokens for automation, each with one role in one workspace.
+
+The workspace service issues them; every other service keeps a read model of their hashes from
+`workspace.api_key.*` events, so that it can authenticate them without a call per request.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime
+
+from sqlalchemy import String
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from .db import UtcDateTime
+from .events import Event, EventSpec
+
+API_KEY_PREFIX = "mpdp_ak_"
+API_KEY_EVENTS = ("workspace.api_key.created", "workspace.api_key.revoked")
+
+
+def is_api_key(token: str) -> bool:
+    return token.startswith(API_KEY_PREFIX)
+
+
+def new_api_key() -> tuple[str, str]:
+    """A new token and the SHA-256 digest under which it is kept (256 random bits need no slow hash)."""
+    token = API_KEY_PREFIX + secrets.token_urlsafe(32)
+    return token, digest(token)
+
+
+def digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class ApiKeyColumns:
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(String(32), nullable=False, index=True)
+    role: Mapped[str] = mapped_column(String(16), nullable=False)
+    token_hash: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+def follow_api_keys(events: EventSpec, model: type) -> None:
+    """Register the handlers that keep `model` (an ApiKeyColumns table) up to date."""
+
+    def apply(session: Session, event: Event) -> None:
+        state = event.payload
+        key = session.get(model, state["api_key_id"], with_for_update=True)
+        if key is None:
+            key = model(id=state["api_key_id"], workspace_id=state["workspace_id"], role=state["role"], token_hash=state["token_hash"])
+            session.add(key)
+        if state.get("revoked_at"):
+            key.revoked_at = datetime.fromisoformat(state["revoked_at"])
+
+    for event_type in API_KEY_EVENTS:
+        events.handles(event_type)(apply)
