@@ -26,12 +26,13 @@ import requests
 from sqlalchemy import create_engine, text
 
 from mpdp_common.config import SERVICE_PORTS
+from mpdp_common.service import installed_services
 
 from .client import Client
 
 LOCAL_DATABASE = "postgresql+psycopg://postgres@127.0.0.1:5432"
 LOCAL_BROKER = "amqp://guest:guest@127.0.0.1:5672/%2F"
-SERVICES_WITH_EVENTS = ["identity"]
+SERVICES = list(installed_services())
 
 
 def _answers(url: str, default_port: int) -> bool:
@@ -115,6 +116,10 @@ class Platform:
     def signing_key_file(self) -> Path:
         return self.workdir / "keys" / "identity-signing.pem"
 
+    @property
+    def secret_key(self) -> str:
+        return (self.workdir / "keys" / "platform-secret").read_text().strip()
+
     def start(self) -> None:
         self.log = open(self.log_path, "wb")
         self.process = subprocess.Popen(
@@ -122,7 +127,7 @@ class Platform:
             start_new_session=True,
         )
         deadline = time.monotonic() + 90
-        pending = ["gateway", *SERVICES_WITH_EVENTS]
+        pending = list(SERVICES)
         while pending:
             if self.process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"the platform did not start; its log:\n{self.log_path.read_text()[-5000:]}")

@@ -72,6 +72,8 @@ class Settings:
     jwt_issuer: str = "mpdp-identity"
     jwt_audience: str = "mpdp"
     jwt_private_key_file: str = ""
+    #: base64 of 32 random bytes; see mpdp_common.crypto
+    secret_key: str = ""
     access_token_ttl_seconds: int = 900
     refresh_token_ttl_seconds: int = 30 * 24 * 3600
     max_body_bytes: int = 1024 * 1024
@@ -115,6 +117,7 @@ class Settings:
             jwt_issuer=_env("MPDP_JWT_ISSUER", cls.jwt_issuer),
             jwt_audience=_env("MPDP_JWT_AUDIENCE", cls.jwt_audience),
             jwt_private_key_file=_env("MPDP_JWT_PRIVATE_KEY_FILE", ""),
+            secret_key=_env("MPDP_SECRET_KEY", ""),
             access_token_ttl_seconds=_int("MPDP_ACCESS_TOKEN_TTL_SECONDS", cls.access_token_ttl_seconds),
             refresh_token_ttl_seconds=_int("MPDP_REFRESH_TOKEN_TTL_SECONDS", cls.refresh_token_ttl_seconds),
             max_body_bytes=_int("MPDP_MAX_BODY_BYTES", cls.max_body_bytes),

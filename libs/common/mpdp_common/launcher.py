@@ -26,6 +26,7 @@ from urllib.parse import urlparse
 import requests
 
 from .config import Settings
+from .crypto import ensure_secret_key_file
 from .events.brokers import BrokerUnavailable, broker_for, subscription_for
 from .keys import ensure_signing_key
 from .logs import configure_logging, gunicorn_log_config
@@ -60,6 +61,14 @@ def _service(name: str) -> Service:
 
 def _default_key_file(settings: Settings) -> str:
     return os.path.join(settings.data_dir, "keys", "identity-signing.pem")
+
+
+def _provide_local_secrets(settings: Settings, env) -> None:
+    """A developer's machine keeps generated keys in the data folder; deployments pass their own."""
+    if not env.get("MPDP_JWT_PRIVATE_KEY_FILE"):
+        env["MPDP_JWT_PRIVATE_KEY_FILE"] = ensure_signing_key(_default_key_file(settings))
+    if not env.get("MPDP_SECRET_KEY"):
+        env["MPDP_SECRET_KEY"] = ensure_secret_key_file(os.path.join(settings.data_dir, "keys", "platform-secret"))
 
 
 # -- one process of one service -----------------------------------------------------------------
@@ -174,10 +183,9 @@ def _wait_until_ready(settings: Settings, names: list[str], stop: threading.Even
 
 def run_real(settings: Settings) -> None:
     services = installed_services()
-    env = dict(os.environ, MPDP_MODE="real")
-    if "identity" in services and not env.get("MPDP_JWT_PRIVATE_KEY_FILE"):
-        env["MPDP_JWT_PRIVATE_KEY_FILE"] = ensure_signing_key(_default_key_file(settings))
-        os.environ["MPDP_JWT_PRIVATE_KEY_FILE"] = env["MPDP_JWT_PRIVATE_KEY_FILE"]
+    os.environ["MPDP_MODE"] = "real"
+    _provide_local_secrets(settings, os.environ)
+    env = dict(os.environ)
     migrate(list(services))
     metrics_root = os.path.abspath(os.path.join(settings.data_dir, "metrics"))
     supervisor = Supervisor()
@@ -206,7 +214,7 @@ def run_embedded(settings: Settings) -> None:
     from werkzeug.serving import make_server
 
     os.environ["MPDP_MODE"] = "embedded"
-    os.environ.setdefault("MPDP_JWT_PRIVATE_KEY_FILE", ensure_signing_key(_default_key_file(settings)))
+    _provide_local_secrets(settings, os.environ)
     services = installed_services()
     stop = _stop_on_signals()
     threads: list[threading.Thread] = []
