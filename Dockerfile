@@ -1,0 +1,18 @@
+# One image for every MPDP service; the command picks the service and the process
+# (`mpdpctl web identity`, `mpdpctl relay identity`, `mpdpctl consume identity`, ...).
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+WORKDIR /app
+
+COPY constraints.txt ./
+COPY libs ./libs
+COPY services ./services
+RUN pip install -c constraints.txt ./libs/common ./services/* \
+    && useradd --system --uid 10001 --home-dir /app mpdp \
+    && mkdir -p /data && chown mpdp /data
+
+USER mpdp
+ENV MPDP_HOST=0.0.0.0 MPDP_DATA_DIR=/data
+EXPOSE 8080 8101 8102 8103 8104 8105
+CMD ["mpdpctl", "--help"]
