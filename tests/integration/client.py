@@ -37,7 +37,7 @@ class Client:
     def delete(self, path, **kwargs):
         return self.request("DELETE", path, **kwargs)
 
-    def new_account(self, name: str = "user") -> "Client":
+    def new_account(self, name: str = "user") -> Client:
         email = f"{name}-{secrets.token_hex(4)}@example.com"
         password = secrets.token_urlsafe(12)
         created = requests.post(self.base + "/api/v1/accounts", json={"email": email, "password": password, "name": name}, timeout=30)

@@ -241,12 +241,18 @@ def workspace_created_event(workspace_id: str, created_by: str, event_id: str | 
 
 @pytest.fixture
 def make_workspace(platform):
-    """A tenant workspace whose admin is `owner`, made the way the workspace service will: by event."""
+    """A tenant workspace whose admin is `owner`, created through the workspace service; ready once
+    identity, told by `workspace.workspace.created`, shows the owner as its admin."""
 
     def make(owner: Client) -> str:
-        workspace_id = secrets.token_hex(16)
-        platform.publish("workspace", workspace_created_event(workspace_id, owner.account["id"]), "workspace.workspace.created")
-        eventually(lambda: any(m["workspace_id"] == workspace_id for m in owner.get("/api/v1/me").json()["memberships"]))
+        created = owner.post("/api/v1/workspaces", json={"name": "Acme", "kind": "tenant"})
+        assert created.status_code == 201, created.text
+        workspace_id = created.json()["id"]
+        eventually(
+            lambda: any(
+                m["workspace_id"] == workspace_id and m["role"] == "admin" for m in owner.get("/api/v1/me").json()["memberships"]
+            )
+        )
         return workspace_id
 
     return make

@@ -93,7 +93,11 @@ def test_request_ids_are_echoed_or_made(client):
 def test_cors_for_the_console(platform):
     preflight = requests.options(
         f"{platform.gateway}/api/v1/me",
-        headers={"Origin": "http://localhost:3000", "Access-Control-Request-Method": "GET", "Access-Control-Request-Headers": "Authorization"},
+        headers={
+            "Origin": "http://localhost:3000",
+            "Access-Control-Request-Method": "GET",
+            "Access-Control-Request-Headers": "Authorization",
+        },
         timeout=5,
     )
     assert preflight.status_code == 200

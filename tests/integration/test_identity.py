@@ -120,7 +120,8 @@ def test_withdrawn_invitation_cannot_be_accepted(make_user, make_workspace):
 def test_invitations_are_for_admins_only(make_user, make_workspace, platform):
     admin, reviewer = make_user("admin"), make_user("reviewer")
     ws = make_workspace(admin)
-    token = admin.post(f"/api/v1/workspaces/{ws}/invitations", json={"email": reviewer.account["email"], "role": "reviewer"}).json()["token"]
+    invitation = {"email": reviewer.account["email"], "role": "reviewer"}
+    token = admin.post(f"/api/v1/workspaces/{ws}/invitations", json=invitation).json()["token"]
     reviewer.post(f"/api/v1/invitations/{token}/accept")
     assert reviewer.post(f"/api/v1/workspaces/{ws}/invitations", json={"email": "x@example.com", "role": "developer"}).status_code == 403
     assert reviewer.get(f"/api/v1/workspaces/{ws}/invitations").status_code == 403

@@ -15,7 +15,6 @@ from typing import Any
 
 import jwt
 from flask import current_app, g, request
-
 from sqlalchemy import select
 
 from .apikeys import digest, is_api_key

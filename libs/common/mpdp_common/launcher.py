@@ -235,7 +235,11 @@ def run_embedded(settings: Settings) -> None:
         server = make_server(service_settings.host, service_settings.port, service.create_app(service_settings), threaded=True)
         servers.append(server)
         spawn(server.serve_forever)
-    log.info("MPDP is running (embedded mode, data in %s): %s  (Ctrl-C stops it)", os.path.abspath(settings.data_dir), settings.service_urls["gateway"])
+    log.info(
+        "MPDP is running (embedded mode, data in %s): %s  (Ctrl-C stops it)",
+        os.path.abspath(settings.data_dir),
+        settings.service_urls["gateway"],
+    )
     stop.wait()
     log.info("stopping")
     for server in servers:

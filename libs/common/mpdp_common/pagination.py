@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from marshmallow import Schema, fields, validate
-from sqlalchemy import Select, or_, and_
+from sqlalchemy import Select, and_, or_
 from sqlalchemy.orm import Session
 
 from .errors import validation_failed

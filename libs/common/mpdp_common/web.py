@@ -13,8 +13,7 @@ from typing import Any
 
 from flask import Flask, Response, current_app, g, jsonify, request
 from flask_smorest import Api
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client import multiprocess
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 

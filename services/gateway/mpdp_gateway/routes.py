@@ -10,6 +10,8 @@ ROUTES: list[tuple[re.Pattern[str], str]] = [
         (r"^/api/v1/(accounts|auth|me|invitations)(/|$)", "identity"),
         (r"^/api/v1/workspaces/[^/]+/(members|invitations)(/|$)", "identity"),
         (r"^/\.well-known/", "identity"),
+        (r"^/api/v1/workspaces/[^/]+/(miniprograms|jsapis|features)(/|$)", "catalog"),
+        (r"^/api/v1/workspaces(/|$)", "workspace"),
     ]
 ]
 

@@ -35,6 +35,10 @@ def _signer():
     return current_app.extensions["identity_signer"]
 
 
+def _box():
+    return current_app.extensions["identity_box"]
+
+
 def normalize_email(email: str) -> str:
     return email.strip().lower()
 
@@ -178,7 +182,14 @@ def invite(body, ws):
     events.publish(
         session,
         "identity.invitation.created",
-        {"invitation_id": invitation.id, "email": email, "role": invitation.role, "expires_at": invitation.expires_at.isoformat()},
+        {
+            "invitation_id": invitation.id,
+            "email": email,
+            "role": invitation.role,
+            "expires_at": invitation.expires_at.isoformat(),
+            # For the email that the consumer sends; only holders of the platform secret can read it.
+            "token_encrypted": _box().encrypt(token),
+        },
         workspace_id=ws,
         aggregate_id=invitation.id,
     )

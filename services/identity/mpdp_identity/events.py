@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import logging
+
 from sqlalchemy.orm import Session
 
 from mpdp_common.apikeys import follow_api_keys
 from mpdp_common.events import Event, EventSpec
 
-from .models import ApiKey, Base, Member
+from . import mailer
+from .models import ApiKey, Base, Member, WorkspaceMailSettings
+
+log = logging.getLogger(__name__)
 
 events = EventSpec("identity", Base.metadata)
 events.publishes(
@@ -42,3 +47,37 @@ def on_workspace_created(session: Session, event: Event) -> None:
     """The account that creates a workspace becomes its first admin (a developer workspace is
     announced as created only once its application is approved)."""
     add_admin(session, event.payload["workspace_id"], event.payload["created_by"])
+
+
+@events.handles("workspace.settings.updated")
+def on_workspace_settings_updated(session: Session, event: Event) -> None:
+    """Keep the workspace's SMTP server, through which its invitations go out."""
+    state = event.payload
+    mail = session.get(WorkspaceMailSettings, state["workspace_id"], with_for_update=True)
+    if mail is None:
+        mail = WorkspaceMailSettings(workspace_id=state["workspace_id"], revision=0)
+        session.add(mail)
+    elif state["revision"] <= mail.revision:
+        return
+    email = state.get("service_email") or {}
+    mail.sender, mail.smtp_host, mail.smtp_port = email.get("sender"), email.get("smtp_host"), email.get("smtp_port")
+    mail.smtp_username, mail.smtp_password_encrypted = email.get("smtp_username"), email.get("smtp_password_encrypted")
+    mail.primary_domain = (state.get("domains") or {}).get("primary")
+    mail.revision = state["revision"]
+
+
+@events.handles("identity.invitation.created")
+def on_invitation_created(session: Session, event: Event) -> None:
+    """Email the invitation through the workspace's SMTP server, when it has one; a failure
+    raises, and the bus retries."""
+    invitation = event.payload
+    mail = session.get(WorkspaceMailSettings, event.workspace_id)
+    if mail is None or not mail.smtp_host or not invitation.get("token_encrypted"):
+        log.info("workspace %s has no service email; invitation %s not emailed", event.workspace_id, invitation["invitation_id"])
+        return
+    token = mailer.secret_box().decrypt(invitation["token_encrypted"])
+    message = mailer.invitation_message(
+        mail, email=invitation["email"], role=invitation["role"], token=token, expires_at=invitation["expires_at"]
+    )
+    mailer.send(mail, message)
+    log.info("invitation %s emailed through %s:%s", invitation["invitation_id"], mail.smtp_host, mail.smtp_port)

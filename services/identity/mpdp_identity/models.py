@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, String, Text
+from sqlalchemy import JSON, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from mpdp_common.apikeys import ApiKeyColumns
@@ -68,3 +68,19 @@ class ApiKey(ApiKeyColumns, Base):
     """Read model of the workspace API keys, from workspace.api_key.* events."""
 
     __tablename__ = "api_keys"
+
+
+class WorkspaceMailSettings(Base):
+    """Read model of each workspace's service email (its SMTP server), from workspace.settings.updated."""
+
+    __tablename__ = "workspace_mail_settings"
+
+    workspace_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    sender: Mapped[str | None] = mapped_column(String(254))
+    smtp_host: Mapped[str | None] = mapped_column(String(253))
+    smtp_port: Mapped[int | None] = mapped_column(Integer)
+    smtp_username: Mapped[str | None] = mapped_column(String(254))
+    #: SecretBox ciphertext, as the workspace service published it
+    smtp_password_encrypted: Mapped[str | None] = mapped_column(Text)
+    primary_domain: Mapped[str | None] = mapped_column(String(253))
+    revision: Mapped[int] = mapped_column(Integer, nullable=False, default=0)

@@ -40,7 +40,7 @@ class Signer:
         self.settings = settings
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> "Signer":
+    def from_settings(cls, settings: Settings) -> Signer:
         return cls(load_signing_key(settings.jwt_private_key_file), settings)
 
     def access_token(self, account_id: str) -> str:

@@ -44,7 +44,7 @@ class Event:
         return json.dumps(asdict(self), separators=(",", ":"), default=str)
 
     @classmethod
-    def from_json(cls, raw: str | bytes) -> "Event":
+    def from_json(cls, raw: str | bytes) -> Event:
         data = json.loads(raw)
         if not isinstance(data, dict):
             raise ValueError("an event envelope is a JSON object")

@@ -1,5 +1,5 @@
 from mpdp_common.migrations import run_env
-from mpdp_identity.models import Base
 from mpdp_identity.events import events  # noqa: F401 - defines the outbox and inbox tables
+from mpdp_identity.models import Base
 
 run_env(Base.metadata)

@@ -1,0 +1,172 @@
+"""The event bus on PostgreSQL and RabbitMQ: the time from a committed change to the consumer's
+committed effect (p50/p99 over 1,000 events, one transaction each), and events/s through the
+relay for a backlog. The relay and the consumer run as their own processes, as in production.
+
+    .venv/bin/python bench/events.py [--events 1000] [--backlog 20000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import secrets
+import sys
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import pika  # noqa: E402
+from _platform import percentile  # noqa: E402
+from sqlalchemy import String, func, insert, select  # noqa: E402
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker  # noqa: E402
+
+from mpdp_common.db import drop_database, ensure_database, make_engine, session_scope, utcnow  # noqa: E402
+from mpdp_common.events import Event, EventSpec  # noqa: E402
+from mpdp_common.events.brokers import RabbitMQBroker, Subscription  # noqa: E402
+from mpdp_common.events.consumer import Consumer  # noqa: E402
+from mpdp_common.events.relay import Relay  # noqa: E402
+
+SERVER = os.environ.get("MPDP_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432")
+BROKER = os.environ.get("MPDP_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2F")
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Effect(Base):
+    __tablename__ = "effects"
+    event_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+
+
+producer = EventSpec("benchsource", Base.metadata)
+producer.publishes("benchsource.thing.happened")
+consumer_spec = EventSpec("benchsink", Base.metadata)
+
+
+@consumer_spec.handles("benchsource.thing.happened")
+def record(session, event: Event) -> None:
+    session.add(Effect(event_id=event.id))
+
+
+def _broker() -> RabbitMQBroker:
+    return RabbitMQBroker(BROKER, max_attempts=3, retry_delay_ms=1000, prefetch=200)
+
+
+def run_relay(database: str, prefix: str, stop) -> None:
+    Relay(producer, make_engine(database), _broker(), exchange=f"{prefix}.benchsource", batch_size=200, poll_seconds=1.0).run(stop)
+
+
+class TimedConsumer(Consumer):
+    """Notes when each effect has committed."""
+
+    def __init__(self, *args, done):
+        super().__init__(*args)
+        self.done = done
+
+    def deliver(self, event: Event) -> None:
+        super().deliver(event)
+        self.done.put((event.id, time.time()))
+
+
+def run_consumer(database: str, prefix: str, stop, done) -> None:
+    subscription = Subscription(queue=f"{prefix}.benchsink", bindings={f"{prefix}.benchsource": ["benchsource.thing.happened"]})
+    TimedConsumer(consumer_spec, make_engine(database), _broker(), subscription, done=done).run(stop)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--events", type=int, default=1000)
+    parser.add_argument("--backlog", type=int, default=20000)
+    parser.add_argument("--rate", type=float, default=200.0, help="changes per second in the latency run")
+    args = parser.parse_args()
+
+    prefix = f"mpdp_bench{secrets.token_hex(3)}"
+    database = f"{SERVER}/{prefix}"
+    ensure_database(database)
+    engine = make_engine(database)
+    Base.metadata.create_all(engine)
+    sessions = sessionmaker(engine)
+    context = multiprocessing.get_context("spawn")
+    stop, done = context.Event(), context.Queue()
+    consumer = context.Process(target=run_consumer, args=(database, prefix, stop, done))
+    consumer.start()
+    time.sleep(2)  # the consumer declares its queue
+    relay = context.Process(target=run_relay, args=(database, prefix, stop))
+    relay.start()
+    committed: dict[str, float] = {}
+    finished: dict[str, float] = {}
+
+    def collect(expected: int, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while len(finished) < expected and time.monotonic() < deadline:
+            try:
+                event_id, at = done.get(timeout=1)
+                finished[event_id] = at
+            except Exception:
+                pass
+
+    try:
+        collector = threading.Thread(target=collect, args=(args.events, 120))
+        collector.start()
+        gap = 1.0 / args.rate
+        for _ in range(args.events):
+            with session_scope(sessions) as session:
+                event = producer.publish(session, "benchsource.thing.happened", {"n": 1})
+            committed[event.id] = time.time()
+            time.sleep(gap)
+        collector.join()
+        latencies = [finished[key] - committed[key] for key in committed if key in finished]
+        print(
+            f"commit -> committed effect, {len(latencies)} of {args.events} events, "
+            f"one transaction each, {args.rate:.0f}/s offered"
+        )
+        p50, p99 = percentile(latencies, 0.5) * 1000, percentile(latencies, 0.99) * 1000
+        print(f"  p50 {p50:.1f} ms   p99 {p99:.1f} ms   max {max(latencies) * 1000:.1f} ms")
+
+        # Throughput: a backlog written while the relay waits, then drained.
+        outbox = producer.outbox
+        with session_scope(sessions) as session:
+            rows = []
+            for _ in range(args.backlog):
+                item = Event(type="benchsource.thing.happened", payload={"n": 2}, producer="benchsource")
+                rows.append({"event_id": item.id, "type": item.type, "envelope": item.to_json(), "created_at": utcnow()})
+            session.execute(insert(outbox), rows)
+            session.execute(select(func.pg_notify("mpdp_outbox_benchsource", "")))
+        started = time.monotonic()
+        while True:
+            with session_scope(sessions) as session:
+                left = session.scalar(select(func.count()).select_from(outbox).where(outbox.c.published_at.is_(None)))
+            if left == 0 or time.monotonic() - started > 300:
+                break
+            time.sleep(0.05)
+        relay_seconds = time.monotonic() - started
+        while True:
+            with session_scope(sessions) as session:
+                effects = session.scalar(select(func.count()).select_from(Effect))
+            if effects >= args.events + args.backlog or time.monotonic() - started > 300:
+                break
+            time.sleep(0.1)
+        total_seconds = time.monotonic() - started
+        print(f"backlog of {args.backlog} events")
+        print(f"  relay: {args.backlog / relay_seconds:,.0f} events/s published with confirmation")
+        print(f"  end to end: {args.backlog / total_seconds:,.0f} events/s with committed effects")
+    finally:
+        stop.set()
+        relay.join(10)
+        consumer.join(10)
+        engine.dispose()
+        drop_database(database)
+        connection = pika.BlockingConnection(pika.URLParameters(BROKER))
+        channel = connection.channel()
+        for queue in (f"{prefix}.benchsink", f"{prefix}.benchsink.retry", f"{prefix}.benchsink.dead"):
+            channel.queue_delete(queue)
+        channel.exchange_delete(f"{prefix}.benchsource")
+        connection.close()
+
+
+if __name__ == "__main__":
+    main()

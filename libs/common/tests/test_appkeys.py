@@ -1,0 +1,124 @@
+"""App keys: derived secrets, the request signature with its clock skew, and the read model."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy.orm import DeclarativeBase, sessionmaker
+
+from mpdp_common.appkeys import AppKeyColumns, app_key_secret, follow_app_keys, sign, verify_signature, verify_signed_request
+from mpdp_common.crypto import SecretBox, generate_secret_key
+from mpdp_common.db import make_engine, session_scope
+from mpdp_common.errors import Problem
+from mpdp_common.events import Event, EventSpec
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class KnownKey(AppKeyColumns, Base):
+    __tablename__ = "app_keys"
+
+
+spec = EventSpec("reader", Base.metadata)
+follow_app_keys(spec, KnownKey)
+
+
+@pytest.fixture
+def sessions(tmp_path):
+    engine = make_engine(f"sqlite:///{tmp_path}/keys.db")
+    Base.metadata.create_all(engine)
+    yield sessionmaker(engine, expire_on_commit=False)
+    engine.dispose()
+
+
+def deliver(sessions, event_type: str, payload: dict) -> None:
+    with session_scope(sessions) as session:
+        spec.handlers[event_type](session, Event(type=event_type, payload=payload, producer="workspace"))
+
+
+def test_the_secret_is_derived_alike_by_every_holder_of_the_platform_secret():
+    secret_key = generate_secret_key()
+    assert app_key_secret(SecretBox(secret_key), "mak_1") == app_key_secret(SecretBox(secret_key), "mak_1")
+    assert app_key_secret(SecretBox(secret_key), "mak_1") != app_key_secret(SecretBox(secret_key), "mak_2")
+    assert app_key_secret(SecretBox(secret_key), "mak_1") != app_key_secret(SecretBox(generate_secret_key()), "mak_1")
+
+
+def test_signatures_are_checked_with_five_minutes_of_skew():
+    now = time.time()
+    stamp = str(int(now))
+    signature = sign("s3cret", stamp, "GET", "/client/v1/miniprograms", "user_id=U")
+    check = dict(method="GET", path="/client/v1/miniprograms", query="user_id=U", now=now)
+    verify_signature("s3cret", timestamp=stamp, signature=signature, **check)
+    verify_signature("s3cret", timestamp=stamp, signature=signature.upper(), **check)
+    bad = [
+        dict(timestamp=stamp, signature=sign("other", stamp, "GET", "/client/v1/miniprograms", "user_id=U")),
+        dict(timestamp=stamp, signature=sign("s3cret", stamp, "GET", "/client/v1/miniprograms", "user_id=V")),
+        dict(timestamp=stamp, signature=sign("s3cret", stamp, "POST", "/client/v1/miniprograms", "user_id=U")),
+        dict(timestamp=str(int(now) + 1), signature=signature),
+        dict(timestamp=None, signature=signature),
+        dict(timestamp=stamp, signature=None),
+        dict(timestamp="yesterday", signature=signature),
+    ]
+    for case in bad:
+        with pytest.raises(Problem) as refused:
+            verify_signature("s3cret", **case, **check)
+        assert refused.value.status == 401
+    for offset in (-301, 301):
+        old = str(int(now) + offset)
+        with pytest.raises(Problem):
+            verify_signature(
+                "s3cret", timestamp=old, signature=sign("s3cret", old, "GET", "/client/v1/miniprograms", "user_id=U"), **check
+            )
+    within = str(int(now) - 299)
+    verify_signature(
+        "s3cret", timestamp=within, signature=sign("s3cret", within, "GET", "/client/v1/miniprograms", "user_id=U"), **check
+    )
+
+
+def test_the_read_model_follows_creation_rotation_and_revocation(sessions):
+    deliver(sessions, "workspace.app_key.created", {"key_id": "k1", "app_id": "a", "workspace_id": "w", "expires_at": None})
+    deliver(sessions, "workspace.app_key.created", {"key_id": "k2", "app_id": "a", "workspace_id": "w", "expires_at": None})
+    soon = datetime.now(UTC) + timedelta(minutes=5)
+    deliver(
+        sessions,
+        "workspace.app_key.rotated",
+        {"old_key_id": "k1", "new_key_id": "k2", "old_expires_at": soon.isoformat(), "app_id": "a", "workspace_id": "w"},
+    )
+    with sessions() as session:
+        old, new = session.get(KnownKey, "k1"), session.get(KnownKey, "k2")
+        assert old.usable() and not old.usable(soon + timedelta(seconds=1)) and new.usable()
+    deliver(sessions, "workspace.app_key.revoked", {"key_id": "k2", "app_id": "a", "workspace_id": "w"})
+    # A revocation that arrives before the creation still wins.
+    deliver(sessions, "workspace.app_key.revoked", {"key_id": "k3", "app_id": "a", "workspace_id": "w"})
+    deliver(sessions, "workspace.app_key.created", {"key_id": "k3", "app_id": "a", "workspace_id": "w", "expires_at": None})
+    with sessions() as session:
+        assert not session.get(KnownKey, "k2").usable() and not session.get(KnownKey, "k3").usable()
+
+
+def test_a_signed_request_names_its_key(sessions):
+    box = SecretBox(generate_secret_key())
+    deliver(sessions, "workspace.app_key.created", {"key_id": "k1", "app_id": "a", "workspace_id": "w", "expires_at": None})
+    deliver(sessions, "workspace.app_key.created", {"key_id": "gone", "app_id": "a", "workspace_id": "w", "expires_at": None})
+    deliver(sessions, "workspace.app_key.revoked", {"key_id": "gone", "app_id": "a", "workspace_id": "w"})
+    stamp = str(int(time.time()))
+
+    def headers(key_id: str) -> dict:
+        return {
+            "X-MPDP-Key": key_id,
+            "X-MPDP-Timestamp": stamp,
+            "X-MPDP-Signature": sign(app_key_secret(box, key_id), stamp, "GET", "/client/v1/miniprograms", ""),
+        }
+
+    with sessions() as session:
+        key = verify_signed_request(
+            session, KnownKey, box, headers=headers("k1"), method="GET", path="/client/v1/miniprograms", query=""
+        )
+        assert key.app_id == "a"
+        for bad in (headers("gone"), headers("unknown"), {}):
+            with pytest.raises(Problem) as refused:
+                verify_signed_request(session, KnownKey, box, headers=bad, method="GET", path="/client/v1/miniprograms", query="")
+            assert refused.value.status == 401

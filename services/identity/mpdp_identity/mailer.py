@@ -1,0 +1,59 @@
+"""Invitation emails, sent through the SMTP server of the workspace that invites (its service
+email setting). Sending runs in identity's consumer: a failure raises, so that the bus retries it
+and finally parks it in the dead-letter queue."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import smtplib
+import ssl
+from email.message import EmailMessage
+
+from mpdp_common.config import Settings
+from mpdp_common.crypto import SecretBox
+
+from .models import WorkspaceMailSettings
+
+log = logging.getLogger(__name__)
+
+SMTP_TIMEOUT_SECONDS = 10
+
+
+@functools.cache
+def secret_box() -> SecretBox:
+    """The platform secret of this process (the consumer has no app to hold it)."""
+    return SecretBox(Settings.from_env("identity").secret_key)
+
+
+def invitation_message(mail: WorkspaceMailSettings, *, email: str, role: str, token: str, expires_at: str) -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = mail.sender
+    message["To"] = email
+    message["Subject"] = "You are invited to an MPDP workspace"
+    link = f"https://{mail.primary_domain}/invitations/{token}" if mail.primary_domain else None
+    lines = [
+        f"You are invited to join a workspace as {role}.",
+        "",
+        f"Accept: {link}" if link else "Sign in to MPDP and accept the invitation with this token:",
+        "" if link else token,
+        "",
+        f"The invitation token is {token}; it expires at {expires_at}.",
+        "If you did not expect this email, ignore it.",
+    ]
+    message.set_content("\n".join(lines))
+    return message
+
+
+def send(mail: WorkspaceMailSettings, message: EmailMessage) -> None:
+    """Deliver `message` through the workspace's SMTP server: STARTTLS when the server offers it,
+    a login when a user name is set. Raises on any failure."""
+    with smtplib.SMTP(mail.smtp_host, mail.smtp_port, timeout=SMTP_TIMEOUT_SECONDS) as smtp:
+        smtp.ehlo()
+        if smtp.has_extn("starttls"):
+            smtp.starttls(context=ssl.create_default_context())
+            smtp.ehlo()
+        if mail.smtp_username:
+            password = secret_box().decrypt(mail.smtp_password_encrypted) if mail.smtp_password_encrypted else ""
+            smtp.login(mail.smtp_username, password)
+        smtp.send_message(message)

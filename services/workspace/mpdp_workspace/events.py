@@ -1,0 +1,134 @@
+"""What the workspace service publishes, and what it does with other services' events."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from mpdp_common.events import Event, EventSpec
+from mpdp_common.membership import follow_members
+
+from .models import Base, Launch, Member, MiniProgram, Workspace
+
+log = logging.getLogger(__name__)
+
+events = EventSpec("workspace", Base.metadata)
+events.publishes(
+    "workspace.workspace.created",
+    "workspace.workspace.updated",
+    "workspace.workspace.deleted",
+    "workspace.developer_workspace.requested",
+    "workspace.developer_workspace.rejected",
+    "workspace.settings.updated",
+    "workspace.app.created",
+    "workspace.app.updated",
+    "workspace.app_key.created",
+    "workspace.app_key.revoked",
+    "workspace.app_key.rotated",
+    "workspace.api_key.created",
+    "workspace.api_key.revoked",
+)
+follow_members(events, Member)
+
+
+def publish_created(session: Session, workspace: Workspace) -> None:
+    """Identity makes `created_by` the first admin when it sees this."""
+    events.publish(
+        session,
+        "workspace.workspace.created",
+        {
+            "workspace_id": workspace.id,
+            "name": workspace.name,
+            "kind": workspace.kind,
+            "parent_id": workspace.parent_id,
+            "created_by": workspace.created_by,
+        },
+        workspace_id=workspace.id,
+        aggregate_id=workspace.id,
+    )
+
+
+def expect_admin(session: Session, workspace_id: str, account_id: str) -> None:
+    """Let the creator act as admin before identity's member.added comes back; revision 0 yields
+    to every real member event."""
+    if session.get(Member, (workspace_id, account_id)) is None:
+        session.add(Member(workspace_id=workspace_id, account_id=account_id, role="admin", status="active", revision=0))
+
+
+# -- approvals ------------------------------------------------------------------------------------
+
+
+@events.handles("approval.approval.decided")
+def on_approval_decided(session: Session, event: Event) -> None:
+    """A developer workspace application was decided in its parent tenant."""
+    decision = event.payload
+    subject = decision.get("subject") or {}
+    if decision.get("type") != "developer_workspace" or subject.get("kind") != "developer_workspace":
+        return
+    workspace = session.get(Workspace, subject["id"], with_for_update=True)
+    if workspace is None or workspace.kind != "developer" or workspace.parent_id != decision.get("workspace_id"):
+        log.warning("approval %s decides unknown developer workspace %s", decision.get("approval_id"), subject.get("id"))
+        return
+    if workspace.status != "pending_approval":
+        log.info("developer workspace %s is %s already; decision ignored", workspace.id, workspace.status)
+        return
+    if decision["status"] == "approved":
+        workspace.status = "active"
+        expect_admin(session, workspace.id, workspace.created_by)
+        session.flush()
+        publish_created(session, workspace)
+    elif decision["status"] == "rejected":
+        workspace.status = "rejected"
+        events.publish(
+            session,
+            "workspace.developer_workspace.rejected",
+            {"workspace_id": workspace.id, "parent_id": workspace.parent_id, "requested_by": workspace.created_by},
+            workspace_id=workspace.id,
+            aggregate_id=workspace.id,
+        )
+
+
+# -- catalog facts that decide whether a developer workspace may be deleted -----------------------
+
+
+def _miniprogram(session: Session, miniprogram_id: str, workspace_id: str) -> MiniProgram:
+    program = session.get(MiniProgram, miniprogram_id, with_for_update=True)
+    if program is None:
+        program = MiniProgram(id=miniprogram_id, workspace_id=workspace_id)
+        session.add(program)
+    return program
+
+
+@events.handles("catalog.miniprogram.created")
+def on_miniprogram_created(session: Session, event: Event) -> None:
+    state = event.payload
+    _miniprogram(session, state["miniprogram_id"], state["workspace_id"]).name = state.get("name")
+
+
+@events.handles("catalog.version.uploaded")
+def on_version_uploaded(session: Session, event: Event) -> None:
+    state = event.payload
+    program = _miniprogram(session, state["miniprogram_id"], state["workspace_id"])
+    uploaded_at = datetime.fromisoformat(state["uploaded_at"].replace("Z", "+00:00"))
+    if program.last_upload_at is None or uploaded_at > program.last_upload_at:
+        program.last_upload_at = uploaded_at
+
+
+@events.handles("catalog.launch.status_changed")
+def on_launch_status_changed(session: Session, event: Event) -> None:
+    state = event.payload
+    _miniprogram(session, state["miniprogram_id"], state["workspace_id"])
+    launch = session.get(Launch, state["launch_id"], with_for_update=True)
+    if launch is None:
+        session.add(
+            Launch(
+                id=state["launch_id"],
+                miniprogram_id=state["miniprogram_id"],
+                workspace_id=state["workspace_id"],
+                status=state["status"],
+            )
+        )
+    else:
+        launch.status = state["status"]

@@ -1,0 +1,145 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from mpdp_common.apikeys import ApiKeyColumns
+from mpdp_common.appkeys import AppKeyColumns
+from mpdp_common.db import UtcDateTime, created_at_column, id_column, new_id, utcnow
+from mpdp_common.membership import MembershipColumns
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Workspace(Base):
+    """A tenant's workspace, or a developer workspace under a tenant (`parent_id`)."""
+
+    __tablename__ = "workspaces"
+
+    id: Mapped[str] = id_column()
+    name: Mapped[str] = mapped_column(String(100), nullable=False)
+    #: tenant or developer
+    kind: Mapped[str] = mapped_column(String(16), nullable=False)
+    parent_id: Mapped[str | None] = mapped_column(ForeignKey("workspaces.id"), index=True)
+    #: developer workspaces only: self or isv
+    business_type: Mapped[str | None] = mapped_column(String(16))
+    #: active, pending_approval, rejected or deleted
+    status: Mapped[str] = mapped_column(String(24), nullable=False, default="active")
+    business_address: Mapped[str | None] = mapped_column(String(500))
+    contact_email: Mapped[str | None] = mapped_column(String(254))
+    #: who asked for it: the first admin once it is active
+    created_by: Mapped[str] = mapped_column(String(64), nullable=False)
+    created_at: Mapped[datetime] = created_at_column()
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow, nullable=False)
+
+
+class WorkspaceSettings(Base):
+    """One row per workspace whose settings were ever saved; absent means the defaults."""
+
+    __tablename__ = "workspace_settings"
+
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id"), primary_key=True)
+    logo_url: Mapped[str | None] = mapped_column(String(2048))
+    favicon_url: Mapped[str | None] = mapped_column(String(2048))
+    sender: Mapped[str | None] = mapped_column(String(254))
+    smtp_host: Mapped[str | None] = mapped_column(String(253))
+    smtp_port: Mapped[int | None] = mapped_column(Integer)
+    smtp_username: Mapped[str | None] = mapped_column(String(254))
+    #: SecretBox ciphertext; the plaintext is never stored nor answered
+    smtp_password_encrypted: Mapped[str | None] = mapped_column(Text)
+    primary_domain: Mapped[str | None] = mapped_column(String(253))
+    alternative_domains: Mapped[list] = mapped_column(JSON, nullable=False, default=list)
+    tester_whitelist_enabled: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    about_us_url: Mapped[str | None] = mapped_column(String(2048))
+    terms_of_service_url: Mapped[str | None] = mapped_column(String(2048))
+    #: bumped on every change, carried by workspace.settings.updated so that read models apply in order
+    revision: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow, nullable=False)
+
+
+class Asset(Base):
+    """An uploaded logo, favicon or terms-of-service PDF, served back as it was checked."""
+
+    __tablename__ = "assets"
+
+    id: Mapped[str] = id_column()
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id"), nullable=False, index=True)
+    #: logo, favicon or terms_of_service
+    purpose: Mapped[str] = mapped_column(String(32), nullable=False)
+    content_type: Mapped[str] = mapped_column(String(64), nullable=False)
+    size: Mapped[int] = mapped_column(Integer, nullable=False)
+    sha256: Mapped[str] = mapped_column(String(64), nullable=False)
+    data: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    uploaded_by: Mapped[str] = mapped_column(String(64), nullable=False)
+    created_at: Mapped[datetime] = created_at_column()
+
+
+class App(Base):
+    """A host app: the super app that runs mini programs."""
+
+    __tablename__ = "apps"
+    __table_args__ = (UniqueConstraint("workspace_id", "name", name="uq_apps_workspace_name"),)
+
+    id: Mapped[str] = id_column()
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id"), nullable=False, index=True)
+    name: Mapped[str] = mapped_column(String(100), nullable=False)
+    platforms: Mapped[list] = mapped_column(JSON, nullable=False, default=list)
+    bundle_id: Mapped[str] = mapped_column(String(155), nullable=False)
+    android_cert_fingerprints: Mapped[list] = mapped_column(JSON, nullable=False, default=list)
+    created_by: Mapped[str] = mapped_column(String(64), nullable=False)
+    created_at: Mapped[datetime] = created_at_column()
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow, nullable=False)
+
+
+class AppKey(AppKeyColumns, Base):
+    """The authoritative app keys; only the SHA-256 of each derived secret is kept."""
+
+    __tablename__ = "app_keys"
+
+    id: Mapped[str] = mapped_column(String(32), unique=True, nullable=False, default=new_id)
+    label: Mapped[str | None] = mapped_column(String(100))
+    secret_hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    created_by: Mapped[str] = mapped_column(String(64), nullable=False)
+    created_at: Mapped[datetime] = created_at_column()
+
+
+class ApiKey(ApiKeyColumns, Base):
+    """The authoritative workspace API keys, which also authenticate Bearer API keys here."""
+
+    __tablename__ = "api_keys"
+
+    label: Mapped[str] = mapped_column(String(100), nullable=False)
+    created_by: Mapped[str] = mapped_column(String(64), nullable=False)
+    created_at: Mapped[datetime] = created_at_column()
+
+
+class Member(MembershipColumns, Base):
+    """Read model of the workspace members, from identity.member.* events."""
+
+    __tablename__ = "members"
+
+
+class MiniProgram(Base):
+    """Read model of the catalog's mini programs: what a developer workspace still holds."""
+
+    __tablename__ = "miniprograms"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(String(32), nullable=False, index=True)
+    name: Mapped[str | None] = mapped_column(String(200))
+    last_upload_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class Launch(Base):
+    """Read model of the catalog's launches: a released or grayscale one means published."""
+
+    __tablename__ = "launches"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    miniprogram_id: Mapped[str] = mapped_column(String(64), nullable=False, index=True)
+    workspace_id: Mapped[str] = mapped_column(String(32), nullable=False, index=True)
+    status: Mapped[str] = mapped_column(String(24), nullable=False)

@@ -1,0 +1,250 @@
+from __future__ import annotations
+
+import re
+
+from marshmallow import Schema, ValidationError, fields, post_load, validate, validates, validates_schema
+
+from mpdp_common.schemas import Timestamp
+
+Email = lambda **kwargs: fields.Email(validate=validate.Length(max=254), **kwargs)  # noqa: E731
+Name = lambda **kwargs: fields.String(validate=validate.Length(min=1, max=100), **kwargs)  # noqa: E731
+
+HOSTNAME = re.compile(
+    r"^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$"
+)
+BUNDLE_ID = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*(\.[A-Za-z0-9_-]+)+$")
+FINGERPRINT = re.compile(r"^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){31}$|^[0-9A-Fa-f]{64}$")
+#: 30 days: the longest an old app key may stay valid after a rotation
+MAX_GRACE_SECONDS = 30 * 24 * 3600
+
+
+def Hostname(**kwargs) -> fields.String:  # noqa: N802
+    return fields.String(validate=validate.Regexp(HOSTNAME, error="Not a host name."), **kwargs)
+
+
+def Url(**kwargs) -> fields.Url:  # noqa: N802
+    """An http(s) URL; the view also accepts the path of one of the workspace's uploaded assets."""
+    return fields.String(validate=validate.Length(min=1, max=2048), **kwargs)
+
+
+def normalize_fingerprint(value: str) -> str:
+    raw = value.replace(":", "").upper()
+    return ":".join(raw[i : i + 2] for i in range(0, 64, 2))
+
+
+# -- workspaces -----------------------------------------------------------------------------------
+
+
+class WorkspaceCreateSchema(Schema):
+    name = Name(required=True)
+    kind = fields.String(required=True, validate=validate.OneOf(["tenant", "developer"]))
+    parent_id = fields.String(validate=validate.Length(min=1, max=64), load_default=None)
+    business_type = fields.String(validate=validate.OneOf(["self", "isv"]), load_default=None)
+
+    @validates_schema
+    def _developer_fields(self, data, **kwargs):
+        if data.get("kind") == "developer":
+            missing = {
+                name: ["Required for a developer workspace."] for name in ("parent_id", "business_type") if not data.get(name)
+            }
+            if missing:
+                raise ValidationError(missing)
+        elif data.get("kind") == "tenant":
+            extra = {name: ["Only a developer workspace has this."] for name in ("parent_id", "business_type") if data.get(name)}
+            if extra:
+                raise ValidationError(extra)
+
+
+class WorkspaceSchema(Schema):
+    id = fields.String()
+    name = fields.String()
+    kind = fields.String()
+    status = fields.String()
+    parent_id = fields.String(allow_none=True)
+    business_type = fields.String(allow_none=True)
+    business_address = fields.String(allow_none=True)
+    contact_email = fields.String(allow_none=True)
+    role = fields.String(allow_none=True, metadata={"description": "The caller's role, when a member."})
+    created_at = Timestamp()
+    updated_at = Timestamp()
+
+
+class WorkspacePendingSchema(Schema):
+    id = fields.String()
+    status = fields.String()
+
+
+class WorkspacePatchSchema(Schema):
+    name = Name()
+    business_address = fields.String(validate=validate.Length(max=500), allow_none=True)
+    contact_email = Email(allow_none=True)
+
+
+class DeveloperWorkspaceSchema(Schema):
+    id = fields.String()
+    name = fields.String()
+    status = fields.String()
+    business_type = fields.String()
+    created_by = fields.String()
+    miniprogram_count = fields.Integer()
+    created_at = Timestamp()
+
+
+# -- settings -------------------------------------------------------------------------------------
+
+
+class ServiceEmailSchema(Schema):
+    sender = Email(required=True)
+    smtp_host = Hostname(required=True)
+    smtp_port = fields.Integer(required=True, validate=validate.Range(min=1, max=65535))
+    smtp_username = fields.String(validate=validate.Length(max=254), load_default=None, allow_none=True)
+    smtp_password = fields.String(
+        load_only=True,
+        validate=validate.Length(max=1024),
+        allow_none=True,
+        metadata={"description": "Write-only; left out, the stored password is kept."},
+    )
+    smtp_password_set = fields.Boolean(dump_only=True)
+
+
+class DomainsSchema(Schema):
+    primary = Hostname(required=True, allow_none=True)
+    alternatives = fields.List(Hostname(), load_default=list, validate=validate.Length(max=20))
+
+    @validates("alternatives")
+    def _unique(self, value, **kwargs):
+        if len({item.lower() for item in value}) != len(value):
+            raise ValidationError("Each alternative domain once.")
+
+
+class SettingsSchema(Schema):
+    logo_url = Url(allow_none=True, load_default=None)
+    favicon_url = Url(allow_none=True, load_default=None)
+    service_email = fields.Nested(ServiceEmailSchema, allow_none=True, load_default=None)
+    domains = fields.Nested(DomainsSchema, allow_none=True, load_default=None)
+    tester_whitelist_enabled = fields.Boolean(load_default=False)
+    about_us_url = Url(allow_none=True, load_default=None)
+    terms_of_service_url = Url(allow_none=True, load_default=None)
+    updated_at = Timestamp(dump_only=True, allow_none=True)
+
+
+class UploadSchema(Schema):
+    file = fields.Raw(required=True, metadata={"type": "string", "format": "binary"})
+
+
+class AssetSchema(Schema):
+    id = fields.String()
+    url = fields.String()
+    content_type = fields.String()
+    size = fields.Integer()
+    sha256 = fields.String()
+
+
+# -- host apps and their keys ---------------------------------------------------------------------
+
+
+class AppBaseSchema(Schema):
+    name = Name()
+    platforms = fields.List(fields.String(validate=validate.OneOf(["ios", "android"])), validate=validate.Length(min=1, max=2))
+    bundle_id = fields.String(
+        validate=[validate.Length(max=155), validate.Regexp(BUNDLE_ID, error="Not a bundle id (com.example.app).")]
+    )
+    android_cert_fingerprints = fields.List(
+        fields.String(validate=validate.Regexp(FINGERPRINT, error="Not a SHA-256 fingerprint (32 hex bytes, AB:CD:...).")),
+        validate=validate.Length(max=10),
+    )
+
+    @validates("platforms")
+    def _unique_platforms(self, value, **kwargs):
+        if len(set(value)) != len(value):
+            raise ValidationError("Each platform once.")
+
+    @post_load
+    def _normalize(self, data, **kwargs):
+        if "android_cert_fingerprints" in data:
+            data["android_cert_fingerprints"] = list(
+                dict.fromkeys(normalize_fingerprint(item) for item in data["android_cert_fingerprints"])
+            )
+        if "name" in data:
+            data["name"] = data["name"].strip()
+        return data
+
+
+class AppCreateSchema(AppBaseSchema):
+    name = Name(required=True)
+    platforms = fields.List(
+        fields.String(validate=validate.OneOf(["ios", "android"])), required=True, validate=validate.Length(min=1, max=2)
+    )
+    bundle_id = fields.String(
+        required=True, validate=[validate.Length(max=155), validate.Regexp(BUNDLE_ID, error="Not a bundle id (com.example.app).")]
+    )
+    android_cert_fingerprints = fields.List(
+        fields.String(validate=validate.Regexp(FINGERPRINT, error="Not a SHA-256 fingerprint (32 hex bytes, AB:CD:...).")),
+        load_default=list,
+        validate=validate.Length(max=10),
+    )
+
+
+class AppPatchSchema(AppBaseSchema):
+    pass
+
+
+class AppSchema(Schema):
+    id = fields.String()
+    workspace_id = fields.String()
+    name = fields.String()
+    platforms = fields.List(fields.String())
+    bundle_id = fields.String()
+    android_cert_fingerprints = fields.List(fields.String())
+    created_at = Timestamp()
+    updated_at = Timestamp()
+
+
+class AppKeyCreateSchema(Schema):
+    label = fields.String(validate=validate.Length(max=100), load_default=None, allow_none=True)
+
+
+class AppKeyRotateSchema(Schema):
+    grace_seconds = fields.Integer(load_default=24 * 3600, validate=validate.Range(min=0, max=MAX_GRACE_SECONDS))
+    label = fields.String(validate=validate.Length(max=100), load_default=None, allow_none=True)
+
+
+class AppKeySchema(Schema):
+    id = fields.String()
+    key_id = fields.String()
+    app_id = fields.String()
+    label = fields.String(allow_none=True)
+    status = fields.String(metadata={"description": "active, expiring, expired or revoked"})
+    expires_at = Timestamp(allow_none=True)
+    revoked_at = Timestamp(allow_none=True)
+    created_at = Timestamp()
+
+
+class AppKeyCreatedSchema(AppKeySchema):
+    secret = fields.String(metadata={"description": "Shown once: HMAC-SHA256 signing secret of this key."})
+
+
+class AppKeyRotatedSchema(AppKeyCreatedSchema):
+    replaces = fields.Nested(AppKeySchema, metadata={"description": "The old key, valid until its expires_at."})
+
+
+# -- workspace API keys ---------------------------------------------------------------------------
+
+
+class ApiKeyCreateSchema(Schema):
+    label = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    role = fields.String(required=True, validate=validate.OneOf(["developer", "reviewer"]))
+
+
+class ApiKeySchema(Schema):
+    id = fields.String()
+    workspace_id = fields.String()
+    label = fields.String()
+    role = fields.String()
+    created_by = fields.String()
+    created_at = Timestamp()
+    revoked_at = Timestamp(allow_none=True)
+
+
+class ApiKeyCreatedSchema(ApiKeySchema):
+    token = fields.String(metadata={"description": "Shown once; send it as `Authorization: Bearer <token>`."})
