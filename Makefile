@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-PACKAGES := libs/common $(sort $(wildcard services/*))
+PACKAGES := libs/common $(sort $(wildcard services/*)) cli
 
 .PHONY: run test setup backing-services lint bench clean
 
@@ -31,6 +31,7 @@ lint: setup
 bench: setup backing-services
 	$(BIN)/python bench/gateway.py
 	$(BIN)/python bench/events.py
+	$(BIN)/python bench/upload.py
 
 clean:
 	rm -rf $(VENV) var

@@ -87,9 +87,14 @@ class Settings:
     log_level: str = "INFO"
     web_workers: int = 2
     web_threads: int = 8
+    #: catalog: the largest package upload, and where packages are kept ("local" under data_dir, or "s3")
+    max_package_bytes: int = 50 * 1024 * 1024
+    blob_store: str = "local"
+    s3_endpoint_url: str = ""
+    s3_bucket: str = "mpdp-packages"
 
     @classmethod
-    def from_env(cls, service: str = "") -> "Settings":
+    def from_env(cls, service: str = "") -> Settings:
         mode = _env("MPDP_MODE", "real")
         if mode not in ("real", "embedded"):
             raise SystemExit(f"configuration error: MPDP_MODE must be 'real' or 'embedded', not {mode!r}")
@@ -131,10 +136,14 @@ class Settings:
             log_level=_env("MPDP_LOG_LEVEL", cls.log_level).upper(),
             web_workers=_int("MPDP_WEB_WORKERS", cls.web_workers),
             web_threads=_int("MPDP_WEB_THREADS", cls.web_threads),
+            max_package_bytes=_int("MPDP_MAX_PACKAGE_BYTES", cls.max_package_bytes),
+            blob_store=_env("MPDP_BLOB_STORE", cls.blob_store),
+            s3_endpoint_url=_env("MPDP_S3_ENDPOINT_URL", cls.s3_endpoint_url),
+            s3_bucket=_env("MPDP_S3_BUCKET", cls.s3_bucket),
         )
         return base.for_service(service) if service else base
 
-    def for_service(self, service: str) -> "Settings":
+    def for_service(self, service: str) -> Settings:
         if self.mode == "embedded":
             default_db = f"sqlite:///{os.path.abspath(self.data_dir)}/embedded/{service}.db"
         else:

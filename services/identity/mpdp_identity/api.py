@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from mpdp_common.auth import current_caller, public, require_member, unauthorized
 from mpdp_common.db import db_session, utcnow
 from mpdp_common.errors import Problem, conflict, not_found
+from mpdp_common.idempotency import idempotent
 from mpdp_common.pagination import PageQuery, page_schema, paginate
 
 from . import schemas
@@ -47,6 +48,7 @@ def normalize_email(email: str) -> str:
 
 
 @accounts.route("/accounts", methods=["POST"])
+@idempotent
 @accounts.arguments(schemas.AccountCreateSchema)
 @accounts.response(201, schemas.AccountSchema)
 @public
@@ -146,6 +148,7 @@ def _invitation_view(invitation: Invitation) -> dict:
 
 
 @members.route("/workspaces/<ws>/invitations", methods=["POST"])
+@idempotent
 @members.arguments(schemas.InvitationCreateSchema)
 @members.response(201, schemas.InvitationCreatedSchema)
 def invite(body, ws):

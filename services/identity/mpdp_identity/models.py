@@ -7,6 +7,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from mpdp_common.apikeys import ApiKeyColumns
 from mpdp_common.db import UtcDateTime, created_at_column, id_column, utcnow
+from mpdp_common.idempotency import define_idempotency_table
 from mpdp_common.membership import MembershipColumns
 
 
@@ -84,3 +85,7 @@ class WorkspaceMailSettings(Base):
     smtp_password_encrypted: Mapped[str | None] = mapped_column(Text)
     primary_domain: Mapped[str | None] = mapped_column(String(253))
     revision: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+
+
+#: answers kept for retried creates (Idempotency-Key)
+idempotency_keys = define_idempotency_table(Base.metadata)

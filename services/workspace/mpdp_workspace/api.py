@@ -19,6 +19,7 @@ from mpdp_common.appkeys import app_key_secret, secret_digest
 from mpdp_common.auth import current_caller, public, require_member
 from mpdp_common.db import db_session, new_id, utcnow
 from mpdp_common.errors import conflict, forbidden, not_found, validation_failed
+from mpdp_common.idempotency import idempotent
 from mpdp_common.pagination import PageQuery, page_schema, paginate
 from mpdp_common.web import accepts
 
@@ -64,6 +65,7 @@ def _workspace_view(workspace: Workspace, role: str | None = None) -> dict:
 
 
 @workspaces.route("/workspaces", methods=["POST"])
+@idempotent
 @workspaces.arguments(schemas.WorkspaceCreateSchema)
 @workspaces.response(201, schemas.WorkspaceSchema, description="A tenant workspace, active at once.")
 @workspaces.alt_response(202, schema=schemas.WorkspacePendingSchema, description="A developer workspace, pending approval.")
@@ -508,6 +510,7 @@ def _commit_unique(session) -> None:
 
 
 @apps.route("/workspaces/<ws>/apps", methods=["POST"])
+@idempotent
 @apps.arguments(schemas.AppCreateSchema)
 @apps.response(201, schemas.AppSchema)
 def create_host_app(body, ws):
@@ -614,6 +617,7 @@ def _key(session, ws: str, app_id: str, key_id: str) -> AppKey:
 
 
 @apps.route("/workspaces/<ws>/apps/<app_id>/keys", methods=["POST"])
+@idempotent
 @apps.arguments(schemas.AppKeyCreateSchema)
 @apps.response(201, schemas.AppKeyCreatedSchema)
 def create_key(body, ws, app_id):
@@ -654,6 +658,7 @@ def revoke_key(ws, app_id, key_id):
 
 
 @apps.route("/workspaces/<ws>/apps/<app_id>/keys/<key_id>/rotate", methods=["POST"])
+@idempotent
 @apps.arguments(schemas.AppKeyRotateSchema)
 @apps.response(201, schemas.AppKeyRotatedSchema)
 def rotate_key(body, ws, app_id, key_id):
@@ -697,6 +702,7 @@ def _api_key_state(key: ApiKey) -> dict:
 
 
 @api_keys.route("/workspaces/<ws>/api-keys", methods=["POST"])
+@idempotent
 @api_keys.arguments(schemas.ApiKeyCreateSchema)
 @api_keys.response(201, schemas.ApiKeyCreatedSchema)
 def create_api_key(body, ws):

@@ -8,6 +8,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from mpdp_common.apikeys import ApiKeyColumns
 from mpdp_common.appkeys import AppKeyColumns
 from mpdp_common.db import UtcDateTime, created_at_column, id_column, new_id, utcnow
+from mpdp_common.idempotency import define_idempotency_table
 from mpdp_common.membership import MembershipColumns
 
 
@@ -143,3 +144,7 @@ class Launch(Base):
     miniprogram_id: Mapped[str] = mapped_column(String(64), nullable=False, index=True)
     workspace_id: Mapped[str] = mapped_column(String(32), nullable=False, index=True)
     status: Mapped[str] = mapped_column(String(24), nullable=False)
+
+
+#: answers kept for retried creates (Idempotency-Key)
+idempotency_keys = define_idempotency_table(Base.metadata)

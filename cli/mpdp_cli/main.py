@@ -1,0 +1,108 @@
+"""mpdp: the MPDP developer command line.
+
+    mpdp login [--email E]                 sign in (password asked, or from MPDP_PASSWORD)
+    mpdp logout
+    mpdp upload PATH --workspace W --miniprogram M --version V [--notes N]
+                                           upload a folder or a zip as a new version
+
+Environment: MPDP_URL (default http://127.0.0.1:8080), MPDP_API_KEY (a workspace API key, for CI:
+no login needed), MPDP_PASSWORD (for a non-interactive login).
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import os
+import sys
+
+import requests
+
+from . import credentials
+from .credentials import CliError, problem_text
+from .upload import MultipartBody, Progress, package_file
+
+DEFAULT_URL = "http://127.0.0.1:8080"
+
+
+def _session() -> requests.Session:
+    session = requests.Session()
+    session.headers["User-Agent"] = "mpdp-cli/0.1"
+    return session
+
+
+def cmd_login(args, session: requests.Session) -> int:
+    email = args.email or input("Email: ").strip()
+    password = os.environ.get("MPDP_PASSWORD") or getpass.getpass("Password: ")
+    credentials.login(session, args.url, email, password)
+    print(f"signed in to {args.url} as {email}", file=sys.stderr)
+    return 0
+
+
+def cmd_logout(args, session: requests.Session) -> int:
+    signed_out = credentials.logout(session, args.url)
+    print(f"signed out of {args.url}" if signed_out else f"not signed in to {args.url}", file=sys.stderr)
+    return 0
+
+
+def cmd_upload(args, session: requests.Session) -> int:
+    token = credentials.bearer(session, args.url)
+    try:
+        path, temporary = package_file(args.path)
+    except FileNotFoundError:
+        raise CliError(f"no such file or folder: {args.path}") from None
+    try:
+        fields = {"version": args.version}
+        if args.notes:
+            fields["notes"] = args.notes
+        progress = Progress() if not args.quiet else None
+        body = MultipartBody(fields, "package", path, os.path.basename(path) if not temporary else "package.zip", progress)
+        response = session.post(
+            f"{args.url}/api/v1/workspaces/{args.workspace}/miniprograms/{args.miniprogram}/versions",
+            data=body,
+            headers={"Authorization": f"Bearer {token}", "Content-Type": body.content_type},
+            timeout=(10, 600),
+        )
+    finally:
+        if temporary:
+            os.unlink(path)
+    if response.status_code != 201:
+        raise CliError(f"upload refused: {problem_text(response)}")
+    print(json.dumps(response.json(), indent=2))
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="mpdp", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    root.add_argument("--url", default=os.environ.get("MPDP_URL", DEFAULT_URL), help="the platform (MPDP_URL)")
+    commands = root.add_subparsers(dest="command", required=True)
+    login = commands.add_parser("login", help="sign in and keep the session")
+    login.add_argument("--email")
+    login.set_defaults(run=cmd_login)
+    commands.add_parser("logout", help="end the stored session").set_defaults(run=cmd_logout)
+    upload = commands.add_parser("upload", help="upload a folder or zip as a new version")
+    upload.add_argument("path", help="the mini program's folder (zipped on the fly) or a zip")
+    upload.add_argument("--workspace", "-w", required=True)
+    upload.add_argument("--miniprogram", "-m", required=True)
+    upload.add_argument("--version", "-v", required=True, help="a semantic version, like 1.2.0")
+    upload.add_argument("--notes", default="")
+    upload.add_argument("--quiet", "-q", action="store_true", help="no progress display")
+    upload.set_defaults(run=cmd_upload)
+    return root
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parser().parse_args(argv)
+    args.url = args.url.rstrip("/")
+    try:
+        code = args.run(args, _session())
+    except CliError as error:
+        print(f"mpdp: {error}", file=sys.stderr)
+        code = 1
+    except requests.RequestException as error:
+        print(f"mpdp: cannot reach {args.url}: {error.__class__.__name__}", file=sys.stderr)
+        code = 1
+    except (KeyboardInterrupt, EOFError):
+        code = 130
+    sys.exit(code)

@@ -1,0 +1,116 @@
+"""`Idempotency-Key` for creates that clients may retry: the same key and body within 24 hours
+answers the first response again and creates nothing new.
+
+The key is scoped to the caller, the method and the path. The kept answer may hold a secret that
+is shown once (an API key's token), so it is stored encrypted with the platform secret. A placeholder row is committed before
+the create runs, so that two concurrent requests with one key cannot both create; the second is
+told to retry (409) until the first has finished.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+from datetime import timedelta
+
+from flask import Response, current_app, g, request
+from sqlalchemy import Column, Integer, MetaData, String, Table, Text, delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import sessionmaker
+
+from .crypto import SecretBox
+from .db import UtcDateTime, session_scope, utcnow
+from .errors import Problem, validation_failed
+
+KEPT_FOR = timedelta(hours=24)
+HEADER = "Idempotency-Key"
+
+
+def define_idempotency_table(metadata: MetaData) -> Table:
+    if "idempotency_keys" in metadata.tables:
+        return metadata.tables["idempotency_keys"]
+    return Table(
+        "idempotency_keys",
+        metadata,
+        Column("scope", String(64), primary_key=True),
+        Column("fingerprint", String(64), nullable=False),
+        Column("status_code", Integer),
+        Column("content_type", String(100)),
+        Column("body", Text),
+        Column("created_at", UtcDateTime, nullable=False),
+    )
+
+
+def _digest(*parts: str | bytes) -> str:
+    hasher = hashlib.sha256()
+    for part in parts:
+        hasher.update(part if isinstance(part, bytes) else part.encode())
+        hasher.update(b"\x00")
+    return hasher.hexdigest()
+
+
+def _box() -> SecretBox:
+    box = current_app.extensions.get("mpdp_secret_box")
+    if box is None:
+        box = current_app.extensions["mpdp_secret_box"] = SecretBox(current_app.extensions["mpdp"].settings.secret_key)
+    return box
+
+
+def idempotent(view):
+    """Put directly under the route decorator of a POST that creates something."""
+
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):
+        key = request.headers.get(HEADER)
+        if key is None:
+            return view(*args, **kwargs)
+        if not 1 <= len(key) <= 255:
+            raise validation_failed({HEADER: ["Use between 1 and 255 characters."]})
+        runtime = current_app.extensions["mpdp"]
+        table = define_idempotency_table(runtime.service.metadata)
+        sessions: sessionmaker = runtime.session_factory
+        caller = g.get("caller")
+        scope = _digest(caller.account_id if caller else "anonymous", request.method, request.path, key)
+        fingerprint = _digest(request.get_data())
+
+        with session_scope(sessions) as session:
+            row = session.execute(select(table).where(table.c.scope == scope)).first()
+            if row is not None and row.created_at < utcnow() - KEPT_FOR:
+                session.execute(delete(table).where(table.c.scope == scope))
+                row = None
+        if row is not None:
+            if row.fingerprint != fingerprint:
+                raise validation_failed({HEADER: ["This key was used with another body; use a new key."]})
+            if row.status_code is None:
+                raise Problem(409, "A request with this Idempotency-Key is still running; retry shortly.", headers={"Retry-After": "1"})
+            replay = Response(_box().decrypt(row.body), status=row.status_code, content_type=row.content_type)
+            replay.headers["Idempotent-Replayed"] = "true"
+            return replay
+        try:
+            with session_scope(sessions) as session:
+                session.execute(insert(table).values(scope=scope, fingerprint=fingerprint, created_at=utcnow()))
+        except IntegrityError:
+            raise Problem(409, "A request with this Idempotency-Key is still running; retry shortly.", headers={"Retry-After": "1"})
+
+        try:
+            response = current_app.make_response(view(*args, **kwargs))
+        except BaseException:
+            with session_scope(sessions) as session:
+                session.execute(delete(table).where(table.c.scope == scope))
+            raise
+        with session_scope(sessions) as session:
+            if 200 <= response.status_code < 300:
+                session.execute(
+                    update(table)
+                    .where(table.c.scope == scope)
+                    .values(
+                        status_code=response.status_code,
+                        content_type=response.content_type,
+                        body=_box().encrypt(response.get_data(as_text=True)),
+                    )
+                )
+            else:
+                session.execute(delete(table).where(table.c.scope == scope))
+        return response
+
+    return wrapper

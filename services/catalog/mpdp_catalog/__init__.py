@@ -1,0 +1,1 @@
+"""MPDP catalog service: mini programs, versions and packages, testers, JSAPIs and features."""

@@ -1,0 +1,207 @@
+"""JSAPIs (the native calls a host app offers, with a JSON Schema of their parameters) and
+features (bundles of JSAPIs that a tenant offers to mini programs, every change kept)."""
+
+from __future__ import annotations
+
+from flask_smorest import Blueprint
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from mpdp_common.auth import require_member
+from mpdp_common.db import db_session, utcnow
+from mpdp_common.errors import conflict, not_found, validation_failed
+from mpdp_common.idempotency import idempotent
+from mpdp_common.pagination import PageQuery, page_schema, paginate
+
+from . import schemas
+from .models import Feature, FeatureRevision, Jsapi, Workspace
+
+jsapis = Blueprint("jsapis", __name__, url_prefix="/api/v1", description="JSAPIs offered to mini programs")
+features = Blueprint("features", __name__, url_prefix="/api/v1", description="Features: bundles of JSAPIs, with their history")
+
+FEATURE_FIELDS = ("name", "description", "activation", "visible_to_all", "jsapi_ids")
+
+
+def _commit(duplicate: str) -> None:
+    try:
+        db_session().commit()
+    except IntegrityError:
+        db_session().rollback()
+        raise conflict(duplicate) from None
+
+
+# -- JSAPIs ---------------------------------------------------------------------------------------
+
+
+def _jsapi(ws: str, jsapi_id: str, lock: bool = False) -> Jsapi:
+    jsapi = db_session().get(Jsapi, jsapi_id, with_for_update=lock)
+    if jsapi is None or jsapi.workspace_id != ws:
+        raise not_found("JSAPI")
+    return jsapi
+
+
+@jsapis.route("/workspaces/<ws>/jsapis", methods=["POST"])
+@idempotent
+@jsapis.arguments(schemas.JsapiCreateSchema)
+@jsapis.response(201, schemas.JsapiSchema)
+def create_jsapi(body, ws):
+    member = require_member(ws, "admin")
+    session = db_session()
+    if session.scalar(select(Jsapi.id).where(Jsapi.workspace_id == ws, Jsapi.name == body["name"])):
+        raise conflict("A JSAPI with that name exists in this workspace.")
+    jsapi = Jsapi(workspace_id=ws, created_by=member.account_id, **body)
+    session.add(jsapi)
+    _commit("A JSAPI with that name exists in this workspace.")
+    return jsapi
+
+
+@jsapis.route("/workspaces/<ws>/jsapis", methods=["GET"])
+@jsapis.arguments(PageQuery, location="query")
+@jsapis.response(200, page_schema(schemas.JsapiSchema))
+def list_jsapis(query, ws):
+    require_member(ws)
+    return paginate(db_session(), select(Jsapi).where(Jsapi.workspace_id == ws), query, Jsapi.created_at, Jsapi.id)
+
+
+@jsapis.route("/workspaces/<ws>/jsapis/<jsapi_id>", methods=["GET"])
+@jsapis.response(200, schemas.JsapiSchema)
+def get_jsapi(ws, jsapi_id):
+    require_member(ws)
+    return _jsapi(ws, jsapi_id)
+
+
+@jsapis.route("/workspaces/<ws>/jsapis/<jsapi_id>", methods=["PATCH"])
+@jsapis.arguments(schemas.JsapiPatchSchema)
+@jsapis.response(200, schemas.JsapiSchema)
+def patch_jsapi(body, ws, jsapi_id):
+    require_member(ws, "admin")
+    jsapi = _jsapi(ws, jsapi_id, lock=True)
+    for name, value in body.items():
+        setattr(jsapi, name, value)
+    db_session().commit()
+    return jsapi
+
+
+# -- features -------------------------------------------------------------------------------------
+
+
+def _tenant_only(ws: str) -> None:
+    """Features belong to tenant workspaces; one not known to be a developer workspace counts as a tenant."""
+    workspace = db_session().get(Workspace, ws)
+    if workspace is not None and workspace.kind == "developer":
+        raise conflict("Features belong to tenant workspaces; this is a developer workspace.")
+
+
+def _check_jsapis(ws: str, jsapi_ids: list[str]) -> list[str]:
+    wanted = list(dict.fromkeys(jsapi_ids))
+    found = set(db_session().scalars(select(Jsapi.id).where(Jsapi.workspace_id == ws, Jsapi.id.in_(wanted))))
+    missing = [ident for ident in wanted if ident not in found]
+    if missing:
+        raise validation_failed({"jsapi_ids": [f"Not a JSAPI of this workspace: {', '.join(missing)}."]})
+    return wanted
+
+
+def _feature(ws: str, feature_id: str, member, lock: bool = False) -> Feature:
+    feature = db_session().get(Feature, feature_id, with_for_update=lock)
+    if feature is None or feature.workspace_id != ws or not (feature.visible_to_all or member.role != "developer"):
+        raise not_found("feature")
+    return feature
+
+
+def _state(feature: Feature) -> dict:
+    return {name: getattr(feature, name) for name in FEATURE_FIELDS}
+
+
+@features.route("/workspaces/<ws>/features", methods=["POST"])
+@idempotent
+@features.arguments(schemas.FeatureCreateSchema)
+@features.response(201, schemas.FeatureSchema)
+def create_feature(body, ws):
+    member = require_member(ws, "admin")
+    _tenant_only(ws)
+    session = db_session()
+    body["name"] = body["name"].strip()
+    body["jsapi_ids"] = _check_jsapis(ws, body["jsapi_ids"])
+    if session.scalar(select(Feature.id).where(Feature.workspace_id == ws, Feature.name == body["name"])):
+        raise conflict("A feature with that name exists in this workspace.")
+    feature = Feature(workspace_id=ws, created_by=member.account_id, revision=1, **body)
+    session.add(feature)
+    session.flush()
+    changes = {name: {"old": None, "new": value} for name, value in _state(feature).items()}
+    session.add(FeatureRevision(feature_id=feature.id, revision=1, changed_by=member.account_id, changes=changes))
+    _commit("A feature with that name exists in this workspace.")
+    return feature
+
+
+@features.route("/workspaces/<ws>/features", methods=["GET"])
+@features.arguments(PageQuery, location="query")
+@features.response(200, page_schema(schemas.FeatureSchema))
+def list_features(query, ws):
+    member = require_member(ws)
+    stmt = select(Feature).where(Feature.workspace_id == ws)
+    if member.role == "developer":
+        stmt = stmt.where(Feature.visible_to_all.is_(True))
+    return paginate(db_session(), stmt, query, Feature.created_at, Feature.id)
+
+
+@features.route("/workspaces/<ws>/features/<feature_id>", methods=["GET"])
+@features.response(200, schemas.FeatureSchema)
+def get_feature(ws, feature_id):
+    return _feature(ws, feature_id, require_member(ws))
+
+
+@features.route("/workspaces/<ws>/features/<feature_id>", methods=["PATCH"])
+@features.arguments(schemas.FeaturePatchSchema)
+@features.response(200, schemas.FeatureSchema)
+def patch_feature(body, ws, feature_id):
+    """Every change becomes a revision: who, when, and each field's old and new value."""
+    member = require_member(ws, "admin")
+    feature = _feature(ws, feature_id, member, lock=True)
+    session = db_session()
+    if "jsapi_ids" in body:
+        body["jsapi_ids"] = _check_jsapis(ws, body["jsapi_ids"])
+    if "name" in body:
+        body["name"] = body["name"].strip()
+        taken = session.scalar(
+            select(Feature.id).where(Feature.workspace_id == ws, Feature.name == body["name"], Feature.id != feature.id)
+        )
+        if taken:
+            raise conflict("A feature with that name exists in this workspace.")
+    before = _state(feature)
+    changes = {name: {"old": before[name], "new": value} for name, value in body.items() if before[name] != value}
+    if changes:
+        for name, change in changes.items():
+            setattr(feature, name, change["new"])
+        feature.revision += 1
+        feature.updated_at = utcnow()
+        session.add(
+            FeatureRevision(feature_id=feature.id, revision=feature.revision, changed_by=member.account_id, changes=changes)
+        )
+        _commit("A feature with that name exists in this workspace.")
+    return feature
+
+
+@features.route("/workspaces/<ws>/features/<feature_id>/history", methods=["GET"])
+@features.arguments(schemas.HistoryQuery, location="query")
+@features.response(200, page_schema(schemas.FeatureRevisionSchema))
+def feature_history(query, ws, feature_id):
+    """The revisions, oldest first; the cursor is the last revision number seen."""
+    member = require_member(ws)
+    _feature(ws, feature_id, member)
+    after = 0
+    if query["cursor"]:
+        if not query["cursor"].isdigit():
+            raise validation_failed({"cursor": ["Not a cursor this list handed out."]})
+        after = int(query["cursor"])
+    rows = (
+        db_session()
+        .scalars(
+            select(FeatureRevision)
+            .where(FeatureRevision.feature_id == feature_id, FeatureRevision.revision > after)
+            .order_by(FeatureRevision.revision)
+            .limit(query["limit"] + 1)
+        )
+        .all()
+    )
+    items = rows[: query["limit"]]
+    return {"items": items, "next_cursor": str(items[-1].revision) if len(rows) > query["limit"] else None}

@@ -1,0 +1,234 @@
+"""Mini programs: create, list and edit them, assign developers, keep the testers whitelist, and
+request features for them."""
+
+from __future__ import annotations
+
+from flask_smorest import Blueprint
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+
+from mpdp_common.auth import require_member
+from mpdp_common.db import db_session
+from mpdp_common.errors import conflict, not_found, validation_failed
+from mpdp_common.idempotency import idempotent
+from mpdp_common.pagination import PageQuery, page_schema, paginate
+
+from . import schemas
+from .access import developer_ids, miniprogram_for, sees_all
+from .events import events
+from .models import Assignment, Feature, FeatureActivation, Member, MiniProgram, Tester
+
+miniprograms = Blueprint(
+    "miniprograms", __name__, url_prefix="/api/v1", description="Mini programs, their developers and testers"
+)
+
+PATH = "/workspaces/<ws>/miniprograms"
+
+
+def _view(miniprogram: MiniProgram, developers: list[str]) -> dict:
+    return {
+        column: getattr(miniprogram, column) for column in schemas.MiniProgramSchema().fields if column != "developer_ids"
+    } | {"developer_ids": developers}
+
+
+@miniprograms.route(PATH, methods=["POST"])
+@idempotent
+@miniprograms.arguments(schemas.MiniProgramCreateSchema)
+@miniprograms.response(201, schemas.MiniProgramSchema)
+def create(body, ws):
+    member = require_member(ws, "admin")
+    session = db_session()
+    name = body["name"].strip()
+    if session.scalar(select(MiniProgram.id).where(MiniProgram.workspace_id == ws, MiniProgram.name == name)):
+        raise conflict("A mini program with that name exists in this workspace.")
+    miniprogram = MiniProgram(workspace_id=ws, name=name, description=body["description"], created_by=member.account_id)
+    session.add(miniprogram)
+    session.flush()
+    events.publish(
+        session,
+        "catalog.miniprogram.created",
+        {"miniprogram_id": miniprogram.id, "workspace_id": ws, "name": miniprogram.name, "created_by": member.account_id},
+        workspace_id=ws,
+        aggregate_id=miniprogram.id,
+    )
+    _commit("A mini program with that name exists in this workspace.")
+    return _view(miniprogram, [])
+
+
+def _commit(duplicate: str) -> None:
+    try:
+        db_session().commit()
+    except IntegrityError:
+        db_session().rollback()
+        raise conflict(duplicate) from None
+
+
+@miniprograms.route(PATH, methods=["GET"])
+@miniprograms.arguments(PageQuery, location="query")
+@miniprograms.response(200, page_schema(schemas.MiniProgramSchema))
+def list_miniprograms(query, ws):
+    member = require_member(ws)
+    stmt = select(MiniProgram).where(MiniProgram.workspace_id == ws)
+    if not sees_all(member):
+        stmt = stmt.join(Assignment, Assignment.miniprogram_id == MiniProgram.id).where(
+            Assignment.account_id == member.account_id
+        )
+    page = paginate(db_session(), stmt, query, MiniProgram.created_at, MiniProgram.id)
+    developers = developer_ids([item.id for item in page["items"]])
+    return page | {"items": [_view(item, developers[item.id]) for item in page["items"]]}
+
+
+@miniprograms.route(f"{PATH}/<mp>", methods=["GET"])
+@miniprograms.response(200, schemas.MiniProgramSchema)
+def get_miniprogram(ws, mp):
+    _member, miniprogram = miniprogram_for(ws, mp)
+    return _view(miniprogram, developer_ids([miniprogram.id])[miniprogram.id])
+
+
+@miniprograms.route(f"{PATH}/<mp>", methods=["PATCH"])
+@miniprograms.arguments(schemas.MiniProgramPatchSchema)
+@miniprograms.response(200, schemas.MiniProgramSchema)
+def patch_miniprogram(body, ws, mp):
+    _member, miniprogram = miniprogram_for(ws, mp, "admin", lock=True)
+    session = db_session()
+    if "name" in body:
+        name = body["name"].strip()
+        taken = session.scalar(
+            select(MiniProgram.id).where(MiniProgram.workspace_id == ws, MiniProgram.name == name, MiniProgram.id != mp)
+        )
+        if taken:
+            raise conflict("A mini program with that name exists in this workspace.")
+        miniprogram.name = name
+    if "description" in body:
+        miniprogram.description = body["description"]
+    _commit("A mini program with that name exists in this workspace.")
+    return _view(miniprogram, developer_ids([miniprogram.id])[miniprogram.id])
+
+
+# -- developers -----------------------------------------------------------------------------------
+
+
+@miniprograms.route(f"{PATH}/<mp>/developers", methods=["PUT"])
+@miniprograms.arguments(schemas.DevelopersSchema)
+@miniprograms.response(200, schemas.DevelopersSchema)
+def put_developers(body, ws, mp):
+    """Replace the members assigned to the mini program; each must be an active member of the workspace."""
+    _member, miniprogram = miniprogram_for(ws, mp, "admin", lock=True)
+    session = db_session()
+    wanted = list(dict.fromkeys(body["account_ids"]))
+    active = set(
+        session.scalars(
+            select(Member.account_id).where(Member.workspace_id == ws, Member.account_id.in_(wanted), Member.status == "active")
+        )
+    )
+    unknown = [account_id for account_id in wanted if account_id not in active]
+    if unknown:
+        raise validation_failed({"account_ids": [f"Not an active member of this workspace: {', '.join(unknown)}."]})
+    # Reviewers assigned by their invitation stay; the developers not named are unassigned.
+    reviewers = select(Member.account_id).where(Member.workspace_id == ws, Member.role == "reviewer", Member.status == "active")
+    session.execute(
+        delete(Assignment).where(
+            Assignment.miniprogram_id == mp, Assignment.account_id.not_in(wanted), Assignment.account_id.not_in(reviewers)
+        )
+    )
+    for account_id in wanted:
+        if session.get(Assignment, (mp, account_id)) is None:
+            session.add(Assignment(miniprogram_id=mp, account_id=account_id, workspace_id=ws))
+    session.commit()
+    return {"account_ids": developer_ids([miniprogram.id])[miniprogram.id]}
+
+
+@miniprograms.route(f"{PATH}/<mp>/developers", methods=["GET"])
+@miniprograms.response(200, schemas.DevelopersSchema)
+def get_developers(ws, mp):
+    _member, miniprogram = miniprogram_for(ws, mp)
+    return {"account_ids": developer_ids([miniprogram.id])[miniprogram.id]}
+
+
+# -- testers --------------------------------------------------------------------------------------
+
+
+def _require_admin_or_assigned_developer(ws: str, mp: str, lock: bool = False):
+    return miniprogram_for(ws, mp, "admin", "developer", lock=lock)
+
+
+@miniprograms.route(f"{PATH}/<mp>/testers", methods=["PUT"])
+@miniprograms.arguments(schemas.TestersSchema)
+@miniprograms.response(200, schemas.TestersSchema)
+def put_testers(body, ws, mp):
+    """Replace the whitelist of host-app users who may open pilot versions (at most 100)."""
+    _require_admin_or_assigned_developer(ws, mp, lock=True)
+    session = db_session()
+    wanted = list(dict.fromkeys(user_id.strip() for user_id in body["user_ids"]))
+    session.execute(delete(Tester).where(Tester.miniprogram_id == mp))
+    session.add_all(Tester(miniprogram_id=mp, user_id=user_id) for user_id in wanted)
+    session.commit()
+    return {"user_ids": wanted}
+
+
+@miniprograms.route(f"{PATH}/<mp>/testers", methods=["GET"])
+@miniprograms.response(200, schemas.TestersSchema)
+def get_testers(ws, mp):
+    miniprogram_for(ws, mp)
+    rows = db_session().scalars(
+        select(Tester.user_id).where(Tester.miniprogram_id == mp).order_by(Tester.added_at, Tester.user_id)
+    )
+    return {"user_ids": list(rows)}
+
+
+# -- features of a mini program -------------------------------------------------------------------
+
+
+@miniprograms.route(f"{PATH}/<mp>/features", methods=["POST"])
+@idempotent
+@miniprograms.arguments(schemas.FeatureRequestSchema)
+@miniprograms.response(201, schemas.FeatureActivationSchema)
+def request_feature(body, ws, mp):
+    """A direct feature is active at once; one that needs approval waits for an approval of type feature."""
+    member, miniprogram = _require_admin_or_assigned_developer(ws, mp, lock=True)
+    session = db_session()
+    feature = session.get(Feature, body["feature_id"])
+    if feature is None or feature.workspace_id != ws or not (feature.visible_to_all or sees_all(member)):
+        raise not_found("feature")
+    existing = session.scalar(
+        select(FeatureActivation).where(FeatureActivation.miniprogram_id == mp, FeatureActivation.feature_id == feature.id)
+    )
+    if existing is not None and existing.status != "rejected":
+        raise conflict(f"This feature is already {existing.status.replace('_', ' ')} for this mini program.")
+    if existing is not None:
+        session.delete(existing)
+        session.flush()
+    activation = FeatureActivation(
+        workspace_id=ws,
+        miniprogram_id=mp,
+        feature_id=feature.id,
+        status="active" if feature.activation == "direct" else "pending_approval",
+        requested_by=member.account_id,
+    )
+    session.add(activation)
+    session.flush()
+    if activation.status == "pending_approval":
+        events.publish(
+            session,
+            "catalog.feature.activation_requested",
+            {
+                "request_id": activation.id,
+                "miniprogram_id": miniprogram.id,
+                "feature_id": feature.id,
+                "workspace_id": ws,
+                "requested_by": member.account_id,
+            },
+            workspace_id=ws,
+            aggregate_id=activation.id,
+        )
+    _commit("This feature was just requested for this mini program.")
+    return activation
+
+
+@miniprograms.route(f"{PATH}/<mp>/features", methods=["GET"])
+@miniprograms.arguments(PageQuery, location="query")
+@miniprograms.response(200, page_schema(schemas.FeatureActivationSchema))
+def list_miniprogram_features(query, ws, mp):
+    miniprogram_for(ws, mp)
+    stmt = select(FeatureActivation).where(FeatureActivation.miniprogram_id == mp)
+    return paginate(db_session(), stmt, query, FeatureActivation.created_at, FeatureActivation.id)

@@ -1,0 +1,215 @@
+"""Versions: a multipart upload of a package, validated and stored by its SHA-256, and the exact
+bytes back.
+
+The package is never held in memory: the multipart parser writes it into a `Spool` (see
+`CatalogRequest`), which hashes it on the way; the zip is validated from that file, and the blob
+store takes the file over. A refused upload leaves nothing behind: no row, no blob, no spool.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Request, Response, current_app, g, request, send_file
+from flask_smorest import Blueprint
+from marshmallow import ValidationError
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from mpdp_common.db import db_session
+from mpdp_common.errors import Problem, conflict, not_found, validation_failed
+from mpdp_common.pagination import PageQuery, page_schema, paginate
+from mpdp_common.schemas import RFC3339
+from mpdp_common.web import accepts
+
+from . import schemas
+from .access import miniprogram_for
+from .blobs import BlobStore, Spool, spool_directory
+from .events import events
+from .models import Version
+from .packages import PackageInvalid, PackageLimits, validate_package
+
+log = logging.getLogger(__name__)
+
+versions = Blueprint("versions", __name__, url_prefix="/api/v1", description="Versions of mini programs and their packages")
+
+PATH = "/workspaces/<ws>/miniprograms/<mp>/versions"
+#: room for the multipart boundaries and the small form fields around the package
+FORM_OVERHEAD = 64 * 1024
+
+
+class CatalogRequest(Request):
+    """Spools uploaded files to disk through a hashing `Spool` while an upload view allows it."""
+
+    def _get_file_stream(self, total_content_length, content_type, filename=None, content_length=None):
+        limit = g.get("spool_limit")
+        if limit is None:
+            return super()._get_file_stream(total_content_length, content_type, filename, content_length)
+        spool = Spool(spool_directory(current_app.extensions["mpdp"].settings), limit)
+        g.setdefault("spools", []).append(spool)
+        return spool
+
+
+def discard_spools(_exc: BaseException | None = None) -> None:
+    """teardown_request: whatever an upload spooled and nobody took over is deleted."""
+    for spool in g.pop("spools", []):
+        spool.discard()
+
+
+def blob_store() -> BlobStore:
+    return current_app.extensions["catalog_blobs"]
+
+
+def _read_upload(limit: int) -> tuple[dict, Spool]:
+    if (request.content_length or 0) > limit + FORM_OVERHEAD:
+        raise RequestEntityTooLarge(f"The package is over the limit of {limit} bytes.")
+    request.max_content_length = limit + FORM_OVERHEAD
+    g.spool_limit = limit
+    form, files = request.form, request.files
+    fields = {name: form.get(name) for name in form}
+    errors: dict[str, list[str]] = {}
+    try:
+        fields = schemas.VersionUploadSchema().load(fields)
+    except ValidationError as error:
+        errors.update(error.messages)  # type: ignore[arg-type]
+    package = files.get("package")
+    if package is None or not isinstance(package.stream, Spool):
+        errors["package"] = ["Attach the package (a zip) as the file part named package."]
+    if errors:
+        raise validation_failed(errors)
+    return fields, package.stream
+
+
+def _forget_blob(sha256: str) -> None:
+    """Remove a blob this request stored, unless a committed version has the same bytes."""
+    session = db_session()
+    session.rollback()
+    if session.scalar(select(Version.id).where(Version.sha256 == sha256).limit(1)) is None:
+        try:
+            blob_store().delete(sha256)
+        except Exception:
+            log.exception("could not delete the blob %s of a failed upload", sha256)
+
+
+@versions.route(PATH, methods=["POST"])
+@versions.doc(
+    requestBody={"required": True, "content": {"multipart/form-data": {"schema": schemas.VersionUploadFormSchema}}},
+    responses={"409": {"description": "That version exists"}, "413": {"description": "Over the size limit"}},
+)
+@versions.response(201, schemas.VersionSchema)
+@accepts("multipart/form-data")
+def upload(ws, mp):
+    member, miniprogram = miniprogram_for(ws, mp, "admin", "developer")
+    settings = current_app.extensions["mpdp"].settings
+    fields, spool = _read_upload(settings.max_package_bytes)
+    session = db_session()
+    if session.scalar(select(Version.id).where(Version.miniprogram_id == mp, Version.version == fields["version"])):
+        raise conflict(f"Version {fields['version']} of this mini program exists; a version number is never reused.")
+    spool.flush()
+    try:
+        manifest = validate_package(spool.path, current_app.extensions["catalog_package_limits"])
+    except PackageInvalid as error:
+        raise validation_failed({"package": [str(error)]}, "The package is not valid.") from None
+
+    stored = blob_store().put(spool)
+    try:
+        version = Version(
+            miniprogram_id=mp,
+            workspace_id=ws,
+            version=fields["version"],
+            notes=fields["notes"],
+            size=spool.size,
+            sha256=spool.sha256,
+            entry_page=manifest.entry_page,
+            pages=manifest.pages,
+            uploaded_by=member.account_id,
+        )
+        session.add(version)
+        session.flush()
+        events.publish(
+            session,
+            "catalog.version.uploaded",
+            {
+                "version_id": version.id,
+                "miniprogram_id": miniprogram.id,
+                "workspace_id": ws,
+                "version": version.version,
+                "sha256": version.sha256,
+                "size": version.size,
+                "uploaded_by": version.uploaded_by,
+                "uploaded_at": version.created_at.strftime(RFC3339),
+            },
+            workspace_id=ws,
+            aggregate_id=version.id,
+        )
+        session.commit()
+    except IntegrityError:
+        if stored:
+            _forget_blob(spool.sha256)
+        raise conflict(f"Version {fields['version']} of this mini program exists; a version number is never reused.") from None
+    except BaseException:
+        if stored:
+            _forget_blob(spool.sha256)
+        raise
+    return version
+
+
+@versions.route(PATH, methods=["GET"])
+@versions.arguments(PageQuery, location="query")
+@versions.response(200, page_schema(schemas.VersionSchema))
+def list_versions(query, ws, mp):
+    miniprogram_for(ws, mp)
+    return paginate(db_session(), select(Version).where(Version.miniprogram_id == mp), query, Version.created_at, Version.id)
+
+
+def _version(ws: str, mp: str, version_id: str) -> Version:
+    miniprogram_for(ws, mp)
+    version = db_session().get(Version, version_id)
+    if version is None or version.miniprogram_id != mp:
+        raise not_found("version")
+    return version
+
+
+@versions.route(f"{PATH}/<version_id>", methods=["GET"])
+@versions.response(200, schemas.VersionSchema)
+def get_version(ws, mp, version_id):
+    return _version(ws, mp, version_id)
+
+
+@versions.route(f"{PATH}/<version_id>/package", methods=["GET"])
+@versions.doc(
+    responses={
+        "200": {
+            "description": "The exact bytes uploaded; ETag is their SHA-256",
+            "content": {"application/zip": {"schema": {"type": "string", "format": "binary"}}},
+        }
+    }
+)
+def download(ws, mp, version_id):
+    version = _version(ws, mp, version_id)
+    db_session().close()  # a long download holds no database connection
+    name = f"{version.version}.zip"
+    try:
+        blob = blob_store().open(version.sha256)
+    except Exception:
+        log.exception("the package %s of version %s is missing from the blob store", version.sha256, version.id)
+        raise Problem(503, "The package cannot be read from storage right now; try again shortly.") from None
+    if blob.path is not None:
+        return send_file(
+            blob.path, mimetype="application/zip", as_attachment=True, download_name=name, etag=version.sha256, conditional=True
+        )
+    etag = f'"{version.sha256}"'
+    if request.if_none_match.contains(version.sha256):
+        return Response(status=304, headers={"ETag": etag})
+    return Response(
+        blob.chunks,
+        mimetype="application/zip",
+        headers={"Content-Length": str(blob.size), "ETag": etag, "Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+def setup_uploads(app, settings) -> None:
+    app.request_class = CatalogRequest
+    app.teardown_request(discard_spools)
+    app.extensions["catalog_package_limits"] = PackageLimits()

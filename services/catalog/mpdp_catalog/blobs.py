@@ -1,0 +1,218 @@
+"""Where package bytes live: a content-addressed blob store behind a small interface.
+
+An upload is never held in memory whole: `Spool` is the file the multipart parser writes the
+package into, hashing it on the way; the store then takes that file over (a rename on a local
+disk, a streamed multipart upload to S3), under the key its SHA-256 gives it.
+
+    MPDP_BLOB_STORE=local   (default) files under MPDP_DATA_DIR/blobs
+    MPDP_BLOB_STORE=s3      MPDP_S3_BUCKET, MPDP_S3_ENDPOINT_URL (any S3-compatible service);
+                            credentials and region from the standard AWS_* variables
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Protocol
+
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from mpdp_common.config import Settings
+
+CHUNK = 256 * 1024
+
+
+class Spool:
+    """A temporary file that hashes and counts what is written to it, and refuses more than `limit` bytes."""
+
+    def __init__(self, directory: str, limit: int):
+        os.makedirs(directory, exist_ok=True)
+        self._file = tempfile.NamedTemporaryFile(dir=directory, prefix="upload-", suffix=".part", delete=False)
+        self.path = self._file.name
+        self.limit = limit
+        self.size = 0
+        self._hash = hashlib.sha256()
+
+    @property
+    def sha256(self) -> str:
+        return self._hash.hexdigest()
+
+    def write(self, data: bytes) -> int:
+        self.size += len(data)
+        if self.size > self.limit:
+            raise RequestEntityTooLarge(f"The package is over the limit of {self.limit} bytes.")
+        self._hash.update(data)
+        return self._file.write(data)
+
+    def read(self, size: int = -1) -> bytes:
+        return self._file.read(size)
+
+    def readline(self, size: int = -1) -> bytes:
+        return self._file.readline(size)
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return self._file.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._file.tell()
+
+    def flush(self) -> None:
+        self._file.flush()
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def writable(self) -> bool:
+        return True
+
+    @property
+    def closed(self) -> bool:
+        return self._file.closed
+
+    def close(self) -> None:
+        self._file.close()
+
+    def discard(self) -> None:
+        self.close()
+        try:
+            os.unlink(self.path)
+        except FileNotFoundError:
+            pass
+
+
+@dataclass
+class Blob:
+    """An open stored blob: its size and a stream of its bytes."""
+
+    size: int
+    chunks: Iterator[bytes]
+    #: a local file path when the store has one (answered with sendfile and Range support)
+    path: str | None = None
+
+
+class BlobStore(Protocol):
+    def put(self, spool: Spool) -> bool:
+        """Take over the spooled file under its SHA-256; True if it was not stored before."""
+
+    def open(self, sha256: str) -> Blob: ...
+
+    def exists(self, sha256: str) -> bool: ...
+
+    def delete(self, sha256: str) -> None: ...
+
+
+def _key(sha256: str) -> str:
+    if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
+        raise ValueError(f"not a SHA-256: {sha256!r}")
+    return f"sha256/{sha256[:2]}/{sha256}"
+
+
+def _file_chunks(path: str) -> Iterator[bytes]:
+    with open(path, "rb") as stream:
+        while chunk := stream.read(CHUNK):
+            yield chunk
+
+
+class LocalBlobStore:
+    def __init__(self, root: str):
+        self.root = os.path.abspath(root)
+        os.makedirs(self.root, exist_ok=True)
+
+    def path(self, sha256: str) -> str:
+        return os.path.join(self.root, *_key(sha256).split("/"))
+
+    def put(self, spool: Spool) -> bool:
+        spool.close()
+        target = self.path(spool.sha256)
+        if os.path.exists(target):
+            spool.discard()
+            return False
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        try:
+            os.replace(spool.path, target)  # the spool lives on the same disk: a rename
+        except OSError:
+            shutil.move(spool.path, target)
+        return True
+
+    def open(self, sha256: str) -> Blob:
+        path = self.path(sha256)
+        return Blob(size=os.path.getsize(path), chunks=_file_chunks(path), path=path)
+
+    def exists(self, sha256: str) -> bool:
+        return os.path.exists(self.path(sha256))
+
+    def delete(self, sha256: str) -> None:
+        try:
+            os.unlink(self.path(sha256))
+        except FileNotFoundError:
+            pass
+
+
+class S3BlobStore:
+    """Any S3-compatible object storage (AWS S3, MinIO, Ceph...)."""
+
+    def __init__(self, bucket: str, endpoint_url: str | None = None, prefix: str = "packages/", client=None):
+        import boto3
+
+        self.bucket = bucket
+        self.prefix = prefix
+        self.client = client or boto3.client("s3", endpoint_url=endpoint_url or None)
+
+    def key(self, sha256: str) -> str:
+        return self.prefix + _key(sha256)
+
+    def put(self, spool: Spool) -> bool:
+        spool.close()
+        try:
+            if self.exists(spool.sha256):
+                return False
+            # upload_file streams the file in parts; it never reads it into memory whole.
+            self.client.upload_file(spool.path, self.bucket, self.key(spool.sha256), ExtraArgs={"ContentType": "application/zip"})
+            return True
+        finally:
+            spool.discard()
+
+    def open(self, sha256: str) -> Blob:
+        answer = self.client.get_object(Bucket=self.bucket, Key=self.key(sha256))
+        body = answer["Body"]
+
+        def chunks() -> Iterator[bytes]:
+            try:
+                yield from body.iter_chunks(CHUNK)
+            finally:
+                body.close()
+
+        return Blob(size=answer["ContentLength"], chunks=chunks())
+
+    def exists(self, sha256: str) -> bool:
+        from botocore.exceptions import ClientError
+
+        try:
+            self.client.head_object(Bucket=self.bucket, Key=self.key(sha256))
+            return True
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                return False
+            raise
+
+    def delete(self, sha256: str) -> None:
+        self.client.delete_object(Bucket=self.bucket, Key=self.key(sha256))
+
+
+def spool_directory(settings: Settings) -> str:
+    return os.path.join(os.path.abspath(settings.data_dir), "catalog", "uploads")
+
+
+def blob_store_for(settings: Settings) -> BlobStore:
+    if settings.blob_store == "local":
+        return LocalBlobStore(os.path.join(os.path.abspath(settings.data_dir), "catalog", "blobs"))
+    if settings.blob_store == "s3":
+        return S3BlobStore(settings.s3_bucket, settings.s3_endpoint_url)
+    raise SystemExit(f"configuration error: MPDP_BLOB_STORE must be 'local' or 's3', not {settings.blob_store!r}")

@@ -1,0 +1,164 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from mpdp_common.apikeys import ApiKeyColumns
+from mpdp_common.db import UtcDateTime, created_at_column, id_column, utcnow
+from mpdp_common.idempotency import define_idempotency_table
+from mpdp_common.membership import MembershipColumns
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class MiniProgram(Base):
+    __tablename__ = "miniprograms"
+    __table_args__ = (UniqueConstraint("workspace_id", "name"),)
+
+    id: Mapped[str] = id_column()
+    workspace_id: Mapped[str] = mapped_column(String(32), nullable=False, index=True)
+    name: Mapped[str] = mapped_column(String(100), nullable=False)
+    description: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    #: draft until a launch releases a version
+    status: Mapped[str] = mapped_column(String(16), nullable=False, default="draft")
+    created_by: Mapped[str] = mapped_column(String(64), nullable=False)
+    created_at: Mapped[datetime] = created_at_column()
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow, nullable=False)
+
+
+class Assignment(Base):
+    """A member assigned to a mini program: who, besides the admins, sees and works on it."""
+
+    __tablename__ = "assignments"
+
+    miniprogram_id: Mapped[str] = mapped_column(ForeignKey("miniprograms.id", ondelete="CASCADE"), primary_key=True)
+    account_id: Mapped[str] = mapped_column(String(32), primary_key=True, index=True)
+    workspace_id: Mapped[str] = mapped_column(String(32), nullable=False)
+    assigned_at: Mapped[datetime] = created_at_column()
+
+
+class Version(Base):
+    """An uploaded package of a mini program; the bytes live in the blob store under their SHA-256."""
+
+    __tablename__ = "versions"
+    __table_args__ = (UniqueConstraint("miniprogram_id", "version"),)
+
+    id: Mapped[str] = id_column()
+    miniprogram_id: Mapped[str] = mapped_column(ForeignKey("miniprograms.id", ondelete="CASCADE"), nullable=False)
+    workspace_id: Mapped[str] = mapped_column(String(32), nullable=False)
+    version: Mapped[str] = mapped_column(String(64), nullable=False)
+    notes: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    size: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    sha256: Mapped[str] = mapped_column(String(64), nullable=False, index=True)
+    entry_page: Mapped[str] = mapped_column(String(255), nullable=False)
+    pages: Mapped[list] = mapped_column(JSON, nullable=False, default=list)
+    status: Mapped[str] = mapped_column(String(16), nullable=False, default="uploaded")
+    uploaded_by: Mapped[str] = mapped_column(String(64), nullable=False)
+    created_at: Mapped[datetime] = created_at_column()
+
+
+class Tester(Base):
+    """A host-app user on a mini program's whitelist: may open its pilot versions."""
+
+    __tablename__ = "testers"
+
+    miniprogram_id: Mapped[str] = mapped_column(ForeignKey("miniprograms.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    added_at: Mapped[datetime] = created_at_column()
+
+
+class Jsapi(Base):
+    __tablename__ = "jsapis"
+    __table_args__ = (UniqueConstraint("workspace_id", "name"),)
+
+    id: Mapped[str] = id_column()
+    workspace_id: Mapped[str] = mapped_column(String(32), nullable=False, index=True)
+    name: Mapped[str] = mapped_column(String(100), nullable=False)
+    description: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    platforms: Mapped[list] = mapped_column(JSON, nullable=False, default=list)
+    #: a JSON Schema of the call's parameters
+    parameters: Mapped[dict | None] = mapped_column(JSON)
+    created_by: Mapped[str] = mapped_column(String(64), nullable=False)
+    created_at: Mapped[datetime] = created_at_column()
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow, nullable=False)
+
+
+class Feature(Base):
+    """A bundle of JSAPIs that a tenant offers to mini programs; every change is kept as a revision."""
+
+    __tablename__ = "features"
+    __table_args__ = (UniqueConstraint("workspace_id", "name"),)
+
+    id: Mapped[str] = id_column()
+    workspace_id: Mapped[str] = mapped_column(String(32), nullable=False, index=True)
+    name: Mapped[str] = mapped_column(String(100), nullable=False)
+    description: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    #: direct (active at once) or approval (an approval of type feature decides)
+    activation: Mapped[str] = mapped_column(String(16), nullable=False)
+    visible_to_all: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
+    jsapi_ids: Mapped[list] = mapped_column(JSON, nullable=False, default=list)
+    revision: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+    created_by: Mapped[str] = mapped_column(String(64), nullable=False)
+    created_at: Mapped[datetime] = created_at_column()
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow, nullable=False)
+
+
+class FeatureRevision(Base):
+    __tablename__ = "feature_revisions"
+
+    feature_id: Mapped[str] = mapped_column(ForeignKey("features.id", ondelete="CASCADE"), primary_key=True)
+    revision: Mapped[int] = mapped_column(Integer, primary_key=True)
+    changed_by: Mapped[str] = mapped_column(String(64), nullable=False)
+    changed_at: Mapped[datetime] = created_at_column()
+    #: {field: {"old": ..., "new": ...}}
+    changes: Mapped[dict] = mapped_column(JSON, nullable=False)
+
+
+class FeatureActivation(Base):
+    """A mini program's use of a feature; its id is the request id an approval refers to."""
+
+    __tablename__ = "feature_activations"
+    __table_args__ = (UniqueConstraint("miniprogram_id", "feature_id"),)
+
+    id: Mapped[str] = id_column()
+    workspace_id: Mapped[str] = mapped_column(String(32), nullable=False)
+    miniprogram_id: Mapped[str] = mapped_column(ForeignKey("miniprograms.id", ondelete="CASCADE"), nullable=False)
+    feature_id: Mapped[str] = mapped_column(ForeignKey("features.id", ondelete="CASCADE"), nullable=False)
+    #: active, pending_approval or rejected
+    status: Mapped[str] = mapped_column(String(20), nullable=False)
+    requested_by: Mapped[str] = mapped_column(String(64), nullable=False)
+    created_at: Mapped[datetime] = created_at_column()
+    decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    decided_by: Mapped[str | None] = mapped_column(String(64))
+
+
+class Workspace(Base):
+    """Read model of the workspaces' kinds, from workspace.workspace.created."""
+
+    __tablename__ = "workspaces"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), nullable=False, default="")
+    #: tenant or developer
+    kind: Mapped[str] = mapped_column(String(16), nullable=False)
+    parent_id: Mapped[str | None] = mapped_column(String(32))
+
+
+class Member(MembershipColumns, Base):
+    """Read model of the workspace members, from identity.member.* events."""
+
+    __tablename__ = "members"
+
+
+class ApiKey(ApiKeyColumns, Base):
+    """Read model of the workspace API keys, from workspace.api_key.* events."""
+
+    __tablename__ = "api_keys"
+
+
+#: answers kept for retried creates (Idempotency-Key)
+idempotency_keys = define_idempotency_table(Base.metadata)

@@ -1,0 +1,201 @@
+from __future__ import annotations
+
+import re
+
+from jsonschema.exceptions import SchemaError
+from jsonschema.validators import Draft202012Validator, validator_for
+from marshmallow import Schema, ValidationError, fields, validate
+
+from mpdp_common.schemas import Timestamp
+
+#: semver.org's own expression for a semantic version
+SEMVER = re.compile(
+    r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
+    r"(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?"
+    r"(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$"
+)
+PLATFORMS = ["ios", "android"]
+Name = lambda **kwargs: fields.String(validate=validate.Length(min=1, max=100), **kwargs)  # noqa: E731
+Description = lambda **kwargs: fields.String(validate=validate.Length(max=4000), **kwargs)  # noqa: E731
+Ids = lambda **kwargs: fields.List(  # noqa: E731
+    fields.String(validate=validate.Length(min=1, max=64)), validate=validate.Length(max=200), **kwargs
+)
+
+
+def _semver(value: str) -> None:
+    if not SEMVER.match(value):
+        raise ValidationError("Not a semantic version (MAJOR.MINOR.PATCH, like 1.4.0 or 2.0.0-beta.1).")
+
+
+def _json_schema(value) -> None:
+    if not isinstance(value, dict):
+        raise ValidationError("Must be a JSON Schema object.")
+    try:
+        validator_for(value, default=Draft202012Validator).check_schema(value)
+    except SchemaError as error:
+        where = "/".join(str(part) for part in error.path) or "(root)"
+        raise ValidationError(f"Not a valid JSON Schema at {where}: {error.message}") from None
+
+
+def _optional_json_schema(value) -> None:
+    if value is not None:
+        _json_schema(value)
+
+
+# -- mini programs --------------------------------------------------------------------------------
+
+
+class MiniProgramCreateSchema(Schema):
+    name = Name(required=True)
+    description = Description(load_default="")
+
+
+class MiniProgramPatchSchema(Schema):
+    name = Name()
+    description = Description()
+
+
+class MiniProgramSchema(Schema):
+    id = fields.String()
+    workspace_id = fields.String()
+    name = fields.String()
+    description = fields.String()
+    status = fields.String()
+    developer_ids = fields.List(fields.String())
+    created_by = fields.String()
+    created_at = Timestamp()
+    updated_at = Timestamp()
+
+
+class DevelopersSchema(Schema):
+    account_ids = Ids(required=True)
+
+
+class TestersSchema(Schema):
+    user_ids = fields.List(
+        fields.String(validate=validate.Length(min=1, max=128)),
+        required=True,
+        validate=validate.Length(max=100, error="At most 100 testers."),
+    )
+
+
+# -- versions -------------------------------------------------------------------------------------
+
+
+class VersionUploadSchema(Schema):
+    """The form fields of a version upload; the `package` file part is read separately."""
+
+    version = fields.String(required=True, validate=[validate.Length(max=64), _semver])
+    notes = fields.String(load_default="", validate=validate.Length(max=4000))
+
+
+class VersionUploadFormSchema(VersionUploadSchema):
+    """As the OpenAPI document shows the multipart body."""
+
+    package = fields.Raw(required=True, metadata={"type": "string", "format": "binary", "description": "the zip"})
+
+
+class VersionSchema(Schema):
+    id = fields.String()
+    miniprogram_id = fields.String()
+    version = fields.String()
+    notes = fields.String()
+    size = fields.Integer()
+    sha256 = fields.String()
+    entry_page = fields.String()
+    pages = fields.List(fields.String())
+    status = fields.String()
+    uploaded_by = fields.String()
+    created_at = Timestamp()
+
+
+# -- JSAPIs ---------------------------------------------------------------------------------------
+
+
+class JsapiCreateSchema(Schema):
+    name = fields.String(
+        required=True,
+        validate=validate.Regexp(
+            r"^[A-Za-z][A-Za-z0-9_.]{0,99}$", error="A name like getLocation or device.scan (letters, digits, _ and .)."
+        ),
+    )
+    description = Description(load_default="")
+    platforms = fields.List(
+        fields.String(validate=validate.OneOf(PLATFORMS)), required=True, validate=validate.Length(min=1, max=10)
+    )
+    parameters = fields.Raw(load_default=None, allow_none=True, validate=_optional_json_schema)
+
+
+class JsapiPatchSchema(Schema):
+    description = Description()
+    platforms = fields.List(fields.String(validate=validate.OneOf(PLATFORMS)), validate=validate.Length(min=1, max=10))
+    parameters = fields.Raw(allow_none=True, validate=_optional_json_schema)
+
+
+class JsapiSchema(Schema):
+    id = fields.String()
+    workspace_id = fields.String()
+    name = fields.String()
+    description = fields.String()
+    platforms = fields.List(fields.String())
+    parameters = fields.Dict(allow_none=True)
+    created_at = Timestamp()
+    updated_at = Timestamp()
+
+
+# -- features -------------------------------------------------------------------------------------
+
+
+class FeatureCreateSchema(Schema):
+    name = Name(required=True)
+    description = Description(load_default="")
+    activation = fields.String(required=True, validate=validate.OneOf(["direct", "approval"]))
+    visible_to_all = fields.Boolean(load_default=True)
+    jsapi_ids = Ids(load_default=list)
+
+
+class FeaturePatchSchema(Schema):
+    name = Name()
+    description = Description()
+    activation = fields.String(validate=validate.OneOf(["direct", "approval"]))
+    visible_to_all = fields.Boolean()
+    jsapi_ids = Ids()
+
+
+class FeatureSchema(Schema):
+    id = fields.String()
+    workspace_id = fields.String()
+    name = fields.String()
+    description = fields.String()
+    activation = fields.String()
+    visible_to_all = fields.Boolean()
+    jsapi_ids = fields.List(fields.String())
+    revision = fields.Integer()
+    created_at = Timestamp()
+    updated_at = Timestamp()
+
+
+class FeatureRevisionSchema(Schema):
+    revision = fields.Integer()
+    changed_by = fields.String()
+    changed_at = Timestamp()
+    changes = fields.Dict(metadata={"description": "{field: {old, new}} for every field that changed"})
+
+
+class HistoryQuery(Schema):
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+    cursor = fields.String(load_default=None)
+
+
+class FeatureRequestSchema(Schema):
+    feature_id = fields.String(required=True, validate=validate.Length(min=1, max=64))
+
+
+class FeatureActivationSchema(Schema):
+    feature_id = fields.String()
+    miniprogram_id = fields.String()
+    request_id = fields.String(attribute="id")
+    status = fields.String()
+    requested_by = fields.String()
+    created_at = Timestamp()
+    decided_at = Timestamp(allow_none=True)

@@ -1,0 +1,29 @@
+"""The catalog service, as the launcher, the app factory and the event runtime see it."""
+
+from __future__ import annotations
+
+from mpdp_common.service import Service
+
+from .api_features import features, jsapis
+from .api_miniprograms import miniprograms
+from .api_versions import setup_uploads, versions
+from .blobs import blob_store_for
+from .events import events
+from .models import ApiKey, Base, Member
+
+
+def _setup(app, settings) -> None:
+    app.extensions.setdefault("catalog_blobs", blob_store_for(settings))
+    setup_uploads(app, settings)
+
+
+service = Service(
+    name="catalog",
+    package="mpdp_catalog",
+    blueprints=[miniprograms, versions, jsapis, features],
+    metadata=Base.metadata,
+    events=events,
+    membership_model=Member,
+    api_key_model=ApiKey,
+    setup=_setup,
+)

@@ -1,0 +1,104 @@
+"""The `mpdp` command line against the real platform, run as a user or a CI job would run it."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+from .test_catalog import api_key, make_package, team  # noqa: F401 - team is a fixture
+
+MPDP = shutil.which("mpdp", path=os.path.dirname(sys.executable)) or "mpdp"
+
+
+def mpdp(platform, home: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
+    environment = {key: value for key, value in os.environ.items() if not key.startswith("MPDP_")}
+    environment.update(HOME=str(home), MPDP_URL=platform.gateway, **env)
+    environment.pop("XDG_CONFIG_HOME", None)
+    return subprocess.run([MPDP, *args], env=environment, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+
+
+def write_miniprogram(folder: Path) -> Path:
+    (folder / "pages" / "index").mkdir(parents=True)
+    (folder / "app.json").write_text(json.dumps({"pages": ["pages/index/index"]}))
+    (folder / "pages" / "index" / "index.js").write_text("Page({})")
+    (folder / "pages" / "index" / "index.wxml").write_text("<view>hi</view>")
+    (folder / ".git").mkdir()
+    (folder / ".git" / "config").write_text("not part of the package")
+    return folder
+
+
+def test_login_then_upload_a_folder_with_progress(team, platform, tmp_path):  # noqa: F811
+    home = tmp_path / "home"
+    home.mkdir()
+    signed_in = mpdp(platform, home, "login", "--email", team.developer.account["email"], MPDP_PASSWORD=team.developer.password)
+    assert signed_in.returncode == 0, signed_in.stderr
+    credentials = home / ".config" / "mpdp" / "credentials.json"
+    assert stat.S_IMODE(credentials.stat().st_mode) == 0o600
+    assert platform.gateway in json.loads(credentials.read_text())["profiles"]
+
+    folder = write_miniprogram(tmp_path / "app")
+    uploaded = mpdp(
+        platform,
+        home,
+        "upload",
+        str(folder),
+        "--workspace",
+        team.ws,
+        "--miniprogram",
+        team.mp,
+        "--version",
+        "1.2.3",
+        "--notes",
+        "from the CLI",
+    )
+    assert uploaded.returncode == 0, uploaded.stderr
+    version = json.loads(uploaded.stdout)
+    assert version["version"] == "1.2.3" and version["status"] == "uploaded" and version["notes"] == "from the CLI"
+    assert version["uploaded_by"] == team.developer.account["id"]
+    assert "MB" in uploaded.stderr and "100%" in uploaded.stderr
+
+    # An expired access token is refreshed on the way.
+    stored = json.loads(credentials.read_text())
+    stored["profiles"][platform.gateway]["expires_at"] = 0
+    credentials.write_text(json.dumps(stored))
+    again = mpdp(platform, home, "upload", str(folder), "-w", team.ws, "-m", team.mp, "-v", "1.2.4", "-q")
+    assert again.returncode == 0, again.stderr
+    refreshed = json.loads(credentials.read_text())["profiles"][platform.gateway]
+    assert refreshed["refresh_token"] != stored["profiles"][platform.gateway]["refresh_token"] and refreshed["expires_at"] > 0
+
+    # A refused upload says why, with the problem's detail, and fails.
+    reused = mpdp(platform, home, "upload", str(folder), "-w", team.ws, "-m", team.mp, "-v", "1.2.4")
+    assert reused.returncode == 1 and "409" in reused.stderr and "never reused" in reused.stderr
+
+    assert mpdp(platform, home, "logout").returncode == 0
+    signed_out = mpdp(platform, home, "upload", str(folder), "-w", team.ws, "-m", team.mp, "-v", "1.2.5")
+    assert signed_out.returncode == 1 and "mpdp login" in signed_out.stderr
+
+
+def test_ci_uploads_a_zip_with_a_workspace_api_key(team, platform, tmp_path):  # noqa: F811
+    key = api_key(platform, team.ws, "developer")
+    package = tmp_path / "build.zip"
+    package.write_bytes(make_package())
+    home = tmp_path / "ci-home"
+    home.mkdir()
+    for _attempt in range(50):  # the catalog learns of the key by an event
+        uploaded = mpdp(platform, home, "upload", str(package), "-w", team.ws, "-m", team.mp, "-v", "2.0.0", MPDP_API_KEY=key)
+        if uploaded.returncode == 0 or "401" not in uploaded.stderr:
+            break
+    assert uploaded.returncode == 0, uploaded.stderr
+    assert json.loads(uploaded.stdout)["sha256"]
+    assert not (home / ".config").exists()
+
+    bad = tmp_path / "bad.zip"
+    bad.write_text("not a zip")
+    refused = mpdp(platform, home, "upload", str(bad), "-w", team.ws, "-m", team.mp, "-v", "2.0.1", MPDP_API_KEY=key)
+    assert refused.returncode == 1 and "422" in refused.stderr and "package" in refused.stderr
+    missing = mpdp(
+        platform, home, "upload", str(tmp_path / "nothing"), "-w", team.ws, "-m", team.mp, "-v", "2.0.1", MPDP_API_KEY=key
+    )
+    assert missing.returncode == 1 and "no such file" in missing.stderr

@@ -1,0 +1,50 @@
+"""Creates honour Idempotency-Key: the same key and body answer the first response again."""
+
+from __future__ import annotations
+
+import secrets
+
+
+def test_a_retried_account_create_answers_the_first_response(client):
+    key = secrets.token_hex(8)
+    body = {"email": f"retry-{key}@example.com", "password": "a long password", "name": "Retry"}
+    first = client.post("/api/v1/accounts", json=body, headers={"Idempotency-Key": key})
+    again = client.post("/api/v1/accounts", json=body, headers={"Idempotency-Key": key})
+    assert first.status_code == again.status_code == 201
+    assert again.json() == first.json()
+    assert again.headers["Idempotent-Replayed"] == "true"
+    # Without the key, the same body is a duplicate.
+    assert client.post("/api/v1/accounts", json=body).status_code == 409
+    # The key with another body is refused and creates nothing.
+    other = dict(body, email=f"other-{key}@example.com")
+    refused = client.post("/api/v1/accounts", json=other, headers={"Idempotency-Key": key})
+    assert refused.status_code == 422 and "Idempotency-Key" in refused.json()["errors"]
+    assert client.post("/api/v1/auth/token", json={"email": other["email"], "password": body["password"]}).status_code == 401
+
+
+def test_keys_are_per_caller_and_creates_happen_once(make_user):
+    alice, bob = make_user("alice"), make_user("bob")
+    key = secrets.token_hex(8)
+    body = {"name": "Retried Co", "kind": "tenant"}
+    first = alice.post("/api/v1/workspaces", json=body, headers={"Idempotency-Key": key})
+    second = alice.post("/api/v1/workspaces", json=body, headers={"Idempotency-Key": key})
+    assert first.status_code == second.status_code == 201 and first.json()["id"] == second.json()["id"]
+    # The same key from someone else is their own.
+    bobs = bob.post("/api/v1/workspaces", json=body, headers={"Idempotency-Key": key})
+    assert bobs.status_code == 201 and bobs.json()["id"] != first.json()["id"]
+    names = [w["id"] for w in alice.get("/api/v1/workspaces").json()["items"] if w["name"] == "Retried Co"]
+    assert names == [first.json()["id"]]
+
+
+def test_a_secret_shown_once_is_shown_again_only_to_the_same_retry(make_user, make_workspace):
+    admin = make_user("admin")
+    ws = make_workspace(admin)
+    app = admin.post(f"/api/v1/workspaces/{ws}/apps", json={"name": "Host", "platforms": ["ios"], "bundle_id": "com.example.host"})
+    assert app.status_code == 201, app.text
+    key = secrets.token_hex(8)
+    path = f"/api/v1/workspaces/{ws}/apps/{app.json()['id']}/keys"
+    first = admin.post(path, json={"label": "ci"}, headers={"Idempotency-Key": key})
+    second = admin.post(path, json={"label": "ci"}, headers={"Idempotency-Key": key})
+    assert first.status_code == second.status_code == 201
+    assert first.json()["secret"] == second.json()["secret"] and first.json()["key_id"] == second.json()["key_id"]
+    assert len(admin.get(path).json()["items"]) == 1
