@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from importlib import import_module
 
+import sqlalchemy as sa
 from alembic import command, context
 from alembic.config import Config
 from sqlalchemy import MetaData, engine_from_config, pool
@@ -54,3 +55,103 @@ def run_env(metadata: MetaData) -> None:
         with context.begin_transaction():
             context.run_migrations()
     engine.dispose()
+
+
+# -- the tables every service has, for its migrations -----------------------------------------------
+# Frozen as they were first released: a later change to one of them is a new helper and a new
+# migration in each service, never an edit here.
+
+
+def create_event_tables() -> None:
+    """The transactional outbox and the consumer inbox (see mpdp_common.events.tables)."""
+    op = _op()
+    op.create_table(
+        "outbox",
+        sa.Column("seq", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
+        sa.Column("event_id", sa.String(length=32), nullable=False),
+        sa.Column("type", sa.String(length=120), nullable=False),
+        sa.Column("envelope", sa.Text(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("published_at", sa.DateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("seq"),
+        sa.UniqueConstraint("event_id"),
+    )
+    op.create_index("ix_outbox_unpublished", "outbox", ["published_at", "seq"], unique=False)
+    op.create_table(
+        "inbox",
+        sa.Column("consumer", sa.String(length=64), nullable=False),
+        sa.Column("event_id", sa.String(length=64), nullable=False),
+        sa.Column("type", sa.String(length=120), nullable=False),
+        sa.Column("processed_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("consumer", "event_id"),
+    )
+
+
+def drop_event_tables() -> None:
+    op = _op()
+    op.drop_table("inbox")
+    op.drop_index("ix_outbox_unpublished", table_name="outbox")
+    op.drop_table("outbox")
+
+
+def create_members_read_model() -> None:
+    """`members`, the membership read model (mpdp_common.membership.MembershipColumns)."""
+    _op().create_table(
+        "members",
+        sa.Column("workspace_id", sa.String(length=32), nullable=False),
+        sa.Column("account_id", sa.String(length=32), nullable=False),
+        sa.Column("role", sa.String(length=16), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("revision", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("workspace_id", "account_id"),
+    )
+
+
+def drop_members_read_model() -> None:
+    _op().drop_table("members")
+
+
+def create_api_keys_read_model() -> None:
+    """`api_keys`, the workspace API key read model (mpdp_common.apikeys.ApiKeyColumns)."""
+    op = _op()
+    op.create_table(
+        "api_keys",
+        sa.Column("id", sa.String(length=32), nullable=False),
+        sa.Column("workspace_id", sa.String(length=32), nullable=False),
+        sa.Column("role", sa.String(length=16), nullable=False),
+        sa.Column("token_hash", sa.String(length=64), nullable=False),
+        sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("token_hash"),
+    )
+    op.create_index("ix_api_keys_workspace_id", "api_keys", ["workspace_id"], unique=False)
+
+
+def drop_api_keys_read_model() -> None:
+    op = _op()
+    op.drop_index("ix_api_keys_workspace_id", table_name="api_keys")
+    op.drop_table("api_keys")
+
+
+def create_idempotency_table() -> None:
+    """`idempotency_keys` (mpdp_common.idempotency)."""
+    _op().create_table(
+        "idempotency_keys",
+        sa.Column("scope", sa.String(length=64), nullable=False),
+        sa.Column("fingerprint", sa.String(length=64), nullable=False),
+        sa.Column("status_code", sa.Integer(), nullable=True),
+        sa.Column("content_type", sa.String(length=100), nullable=True),
+        sa.Column("body", sa.Text(), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("scope"),
+    )
+
+
+def drop_idempotency_table() -> None:
+    _op().drop_table("idempotency_keys")
+
+
+def _op():
+    from alembic import op
+
+    return op

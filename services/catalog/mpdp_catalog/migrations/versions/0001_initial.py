@@ -7,6 +7,8 @@ Create Date: 2026-11-25 16:31:27.509092
 from alembic import op
 import sqlalchemy as sa
 
+from mpdp_common.migrations import create_api_keys_read_model, create_event_tables, create_members_read_model, drop_api_keys_read_model, drop_event_tables, drop_members_read_model
+
 
 revision = '0001'
 down_revision = None
@@ -15,16 +17,9 @@ depends_on = None
 
 
 def upgrade() -> None:
-    op.create_table('api_keys',
-    sa.Column('id', sa.String(length=32), nullable=False),
-    sa.Column('workspace_id', sa.String(length=32), nullable=False),
-    sa.Column('role', sa.String(length=16), nullable=False),
-    sa.Column('token_hash', sa.String(length=64), nullable=False),
-    sa.Column('revoked_at', sa.DateTime(timezone=True), nullable=True),
-    sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('token_hash')
-    )
-    op.create_index(op.f('ix_api_keys_workspace_id'), 'api_keys', ['workspace_id'], unique=False)
+    create_event_tables()
+    create_members_read_model()
+    create_api_keys_read_model()
     op.create_table('features',
     sa.Column('id', sa.String(length=32), nullable=False),
     sa.Column('workspace_id', sa.String(length=32), nullable=False),
@@ -41,13 +36,6 @@ def upgrade() -> None:
     sa.UniqueConstraint('workspace_id', 'name')
     )
     op.create_index(op.f('ix_features_workspace_id'), 'features', ['workspace_id'], unique=False)
-    op.create_table('inbox',
-    sa.Column('consumer', sa.String(length=64), nullable=False),
-    sa.Column('event_id', sa.String(length=64), nullable=False),
-    sa.Column('type', sa.String(length=120), nullable=False),
-    sa.Column('processed_at', sa.DateTime(timezone=True), nullable=False),
-    sa.PrimaryKeyConstraint('consumer', 'event_id')
-    )
     op.create_table('jsapis',
     sa.Column('id', sa.String(length=32), nullable=False),
     sa.Column('workspace_id', sa.String(length=32), nullable=False),
@@ -62,14 +50,6 @@ def upgrade() -> None:
     sa.UniqueConstraint('workspace_id', 'name')
     )
     op.create_index(op.f('ix_jsapis_workspace_id'), 'jsapis', ['workspace_id'], unique=False)
-    op.create_table('members',
-    sa.Column('workspace_id', sa.String(length=32), nullable=False),
-    sa.Column('account_id', sa.String(length=32), nullable=False),
-    sa.Column('role', sa.String(length=16), nullable=False),
-    sa.Column('status', sa.String(length=16), nullable=False),
-    sa.Column('revision', sa.Integer(), nullable=False),
-    sa.PrimaryKeyConstraint('workspace_id', 'account_id')
-    )
     op.create_table('miniprograms',
     sa.Column('id', sa.String(length=32), nullable=False),
     sa.Column('workspace_id', sa.String(length=32), nullable=False),
@@ -83,17 +63,6 @@ def upgrade() -> None:
     sa.UniqueConstraint('workspace_id', 'name')
     )
     op.create_index(op.f('ix_miniprograms_workspace_id'), 'miniprograms', ['workspace_id'], unique=False)
-    op.create_table('outbox',
-    sa.Column('seq', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
-    sa.Column('event_id', sa.String(length=32), nullable=False),
-    sa.Column('type', sa.String(length=120), nullable=False),
-    sa.Column('envelope', sa.Text(), nullable=False),
-    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('published_at', sa.DateTime(timezone=True), nullable=True),
-    sa.PrimaryKeyConstraint('seq'),
-    sa.UniqueConstraint('event_id')
-    )
-    op.create_index('ix_outbox_unpublished', 'outbox', ['published_at', 'seq'], unique=False)
     op.create_table('workspaces',
     sa.Column('id', sa.String(length=32), nullable=False),
     sa.Column('name', sa.String(length=200), nullable=False),
@@ -170,15 +139,12 @@ def downgrade() -> None:
     op.drop_index(op.f('ix_assignments_account_id'), table_name='assignments')
     op.drop_table('assignments')
     op.drop_table('workspaces')
-    op.drop_index('ix_outbox_unpublished', table_name='outbox')
-    op.drop_table('outbox')
     op.drop_index(op.f('ix_miniprograms_workspace_id'), table_name='miniprograms')
     op.drop_table('miniprograms')
-    op.drop_table('members')
     op.drop_index(op.f('ix_jsapis_workspace_id'), table_name='jsapis')
     op.drop_table('jsapis')
-    op.drop_table('inbox')
     op.drop_index(op.f('ix_features_workspace_id'), table_name='features')
     op.drop_table('features')
-    op.drop_index(op.f('ix_api_keys_workspace_id'), table_name='api_keys')
-    op.drop_table('api_keys')
+    drop_api_keys_read_model()
+    drop_members_read_model()
+    drop_event_tables()

@@ -7,6 +7,8 @@ Create Date: 2026-11-25 16:15:11.652681
 from alembic import op
 import sqlalchemy as sa
 
+from mpdp_common.migrations import create_event_tables, drop_event_tables
+
 
 revision = '0001'
 down_revision = None
@@ -15,6 +17,7 @@ depends_on = None
 
 
 def upgrade() -> None:
+    create_event_tables()
     op.create_table('accounts',
     sa.Column('id', sa.String(length=32), nullable=False),
     sa.Column('email', sa.String(length=254), nullable=False),
@@ -23,13 +26,6 @@ def upgrade() -> None:
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('email')
-    )
-    op.create_table('inbox',
-    sa.Column('consumer', sa.String(length=64), nullable=False),
-    sa.Column('event_id', sa.String(length=64), nullable=False),
-    sa.Column('type', sa.String(length=120), nullable=False),
-    sa.Column('processed_at', sa.DateTime(timezone=True), nullable=False),
-    sa.PrimaryKeyConstraint('consumer', 'event_id')
     )
     op.create_table('invitations',
     sa.Column('id', sa.String(length=32), nullable=False),
@@ -56,17 +52,6 @@ def upgrade() -> None:
     sa.Column('revision', sa.Integer(), nullable=False),
     sa.PrimaryKeyConstraint('workspace_id', 'account_id')
     )
-    op.create_table('outbox',
-    sa.Column('seq', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
-    sa.Column('event_id', sa.String(length=32), nullable=False),
-    sa.Column('type', sa.String(length=120), nullable=False),
-    sa.Column('envelope', sa.Text(), nullable=False),
-    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('published_at', sa.DateTime(timezone=True), nullable=True),
-    sa.PrimaryKeyConstraint('seq'),
-    sa.UniqueConstraint('event_id')
-    )
-    op.create_index('ix_outbox_unpublished', 'outbox', ['published_at', 'seq'], unique=False)
     op.create_table('refresh_tokens',
     sa.Column('id', sa.String(length=32), nullable=False),
     sa.Column('family_id', sa.String(length=32), nullable=False),
@@ -86,10 +71,8 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index(op.f('ix_refresh_tokens_family_id'), table_name='refresh_tokens')
     op.drop_table('refresh_tokens')
-    op.drop_index('ix_outbox_unpublished', table_name='outbox')
-    op.drop_table('outbox')
     op.drop_table('members')
     op.drop_index(op.f('ix_invitations_workspace_id'), table_name='invitations')
     op.drop_table('invitations')
-    op.drop_table('inbox')
     op.drop_table('accounts')
+    drop_event_tables()

@@ -3,8 +3,7 @@
 Revision ID: 0002
 Revises: 0001
 """
-import sqlalchemy as sa
-from alembic import op
+from mpdp_common.migrations import create_api_keys_read_model, drop_api_keys_read_model
 
 revision = "0002"
 down_revision = "0001"
@@ -13,19 +12,8 @@ depends_on = None
 
 
 def upgrade() -> None:
-    op.create_table(
-        "api_keys",
-        sa.Column("id", sa.String(length=32), nullable=False),
-        sa.Column("workspace_id", sa.String(length=32), nullable=False),
-        sa.Column("role", sa.String(length=16), nullable=False),
-        sa.Column("token_hash", sa.String(length=64), nullable=False),
-        sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
-        sa.PrimaryKeyConstraint("id"),
-        sa.UniqueConstraint("token_hash"),
-    )
-    op.create_index(op.f("ix_api_keys_workspace_id"), "api_keys", ["workspace_id"], unique=False)
+    create_api_keys_read_model()
 
 
 def downgrade() -> None:
-    op.drop_index(op.f("ix_api_keys_workspace_id"), table_name="api_keys")
-    op.drop_table("api_keys")
+    drop_api_keys_read_model()

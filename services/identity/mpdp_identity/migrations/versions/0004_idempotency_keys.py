@@ -3,8 +3,7 @@
 Revision ID: 0004
 Revises: 0003
 """
-import sqlalchemy as sa
-from alembic import op
+from mpdp_common.migrations import create_idempotency_table, drop_idempotency_table
 
 revision = "0004"
 down_revision = "0003"
@@ -13,17 +12,8 @@ depends_on = None
 
 
 def upgrade() -> None:
-    op.create_table(
-        "idempotency_keys",
-        sa.Column("scope", sa.String(length=64), nullable=False),
-        sa.Column("fingerprint", sa.String(length=64), nullable=False),
-        sa.Column("status_code", sa.Integer(), nullable=True),
-        sa.Column("content_type", sa.String(length=100), nullable=True),
-        sa.Column("body", sa.Text(), nullable=True),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint("scope"),
-    )
+    create_idempotency_table()
 
 
 def downgrade() -> None:
-    op.drop_table("idempotency_keys")
+    drop_idempotency_table()

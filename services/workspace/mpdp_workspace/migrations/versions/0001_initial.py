@@ -7,6 +7,8 @@ Create Date: 2026-11-25 16:29:25.349095
 from alembic import op
 import sqlalchemy as sa
 
+from mpdp_common.migrations import create_event_tables, create_members_read_model, drop_event_tables, drop_members_read_model
+
 
 revision = '0001'
 down_revision = None
@@ -15,6 +17,8 @@ depends_on = None
 
 
 def upgrade() -> None:
+    create_event_tables()
+    create_members_read_model()
     op.create_table('api_keys',
     sa.Column('label', sa.String(length=100), nullable=False),
     sa.Column('created_by', sa.String(length=64), nullable=False),
@@ -44,13 +48,6 @@ def upgrade() -> None:
     )
     op.create_index(op.f('ix_app_keys_app_id'), 'app_keys', ['app_id'], unique=False)
     op.create_index(op.f('ix_app_keys_workspace_id'), 'app_keys', ['workspace_id'], unique=False)
-    op.create_table('inbox',
-    sa.Column('consumer', sa.String(length=64), nullable=False),
-    sa.Column('event_id', sa.String(length=64), nullable=False),
-    sa.Column('type', sa.String(length=120), nullable=False),
-    sa.Column('processed_at', sa.DateTime(timezone=True), nullable=False),
-    sa.PrimaryKeyConstraint('consumer', 'event_id')
-    )
     op.create_table('launches',
     sa.Column('id', sa.String(length=64), nullable=False),
     sa.Column('miniprogram_id', sa.String(length=64), nullable=False),
@@ -60,14 +57,6 @@ def upgrade() -> None:
     )
     op.create_index(op.f('ix_launches_miniprogram_id'), 'launches', ['miniprogram_id'], unique=False)
     op.create_index(op.f('ix_launches_workspace_id'), 'launches', ['workspace_id'], unique=False)
-    op.create_table('members',
-    sa.Column('workspace_id', sa.String(length=32), nullable=False),
-    sa.Column('account_id', sa.String(length=32), nullable=False),
-    sa.Column('role', sa.String(length=16), nullable=False),
-    sa.Column('status', sa.String(length=16), nullable=False),
-    sa.Column('revision', sa.Integer(), nullable=False),
-    sa.PrimaryKeyConstraint('workspace_id', 'account_id')
-    )
     op.create_table('miniprograms',
     sa.Column('id', sa.String(length=64), nullable=False),
     sa.Column('workspace_id', sa.String(length=32), nullable=False),
@@ -76,17 +65,6 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id')
     )
     op.create_index(op.f('ix_miniprograms_workspace_id'), 'miniprograms', ['workspace_id'], unique=False)
-    op.create_table('outbox',
-    sa.Column('seq', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
-    sa.Column('event_id', sa.String(length=32), nullable=False),
-    sa.Column('type', sa.String(length=120), nullable=False),
-    sa.Column('envelope', sa.Text(), nullable=False),
-    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('published_at', sa.DateTime(timezone=True), nullable=True),
-    sa.PrimaryKeyConstraint('seq'),
-    sa.UniqueConstraint('event_id')
-    )
-    op.create_index('ix_outbox_unpublished', 'outbox', ['published_at', 'seq'], unique=False)
     op.create_table('workspaces',
     sa.Column('id', sa.String(length=32), nullable=False),
     sa.Column('name', sa.String(length=100), nullable=False),
@@ -161,17 +139,15 @@ def downgrade() -> None:
     op.drop_table('apps')
     op.drop_index(op.f('ix_workspaces_parent_id'), table_name='workspaces')
     op.drop_table('workspaces')
-    op.drop_index('ix_outbox_unpublished', table_name='outbox')
-    op.drop_table('outbox')
     op.drop_index(op.f('ix_miniprograms_workspace_id'), table_name='miniprograms')
     op.drop_table('miniprograms')
-    op.drop_table('members')
     op.drop_index(op.f('ix_launches_workspace_id'), table_name='launches')
     op.drop_index(op.f('ix_launches_miniprogram_id'), table_name='launches')
     op.drop_table('launches')
-    op.drop_table('inbox')
     op.drop_index(op.f('ix_app_keys_workspace_id'), table_name='app_keys')
     op.drop_index(op.f('ix_app_keys_app_id'), table_name='app_keys')
     op.drop_table('app_keys')
     op.drop_index(op.f('ix_api_keys_workspace_id'), table_name='api_keys')
     op.drop_table('api_keys')
+    drop_members_read_model()
+    drop_event_tables()
