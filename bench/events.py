@@ -73,6 +73,7 @@ class TimedConsumer(Consumer):
 
 
 def run_consumer(database: str, prefix: str, stop, done) -> None:
+    done.cancel_join_thread()  # exit without waiting for the main process to read every note
     subscription = Subscription(queue=f"{prefix}.benchsink", bindings={f"{prefix}.benchsource": ["benchsource.thing.happened"]})
     TimedConsumer(consumer_spec, make_engine(database), _broker(), subscription, done=done).run(stop)
 
@@ -110,6 +111,13 @@ def main() -> None:
                 pass
 
     try:
+        # Warm up: both processes connected and their first transactions behind them.
+        for _ in range(20):
+            with session_scope(sessions) as session:
+                producer.publish(session, "benchsource.thing.happened", {"n": 0})
+        collect(20, 60)
+        finished.clear()
+
         collector = threading.Thread(target=collect, args=(args.events, 120))
         collector.start()
         gap = 1.0 / args.rate
@@ -147,7 +155,7 @@ def main() -> None:
         while True:
             with session_scope(sessions) as session:
                 effects = session.scalar(select(func.count()).select_from(Effect))
-            if effects >= args.events + args.backlog or time.monotonic() - started > 300:
+            if effects >= 20 + args.events + args.backlog or time.monotonic() - started > 300:
                 break
             time.sleep(0.1)
         total_seconds = time.monotonic() - started
@@ -156,8 +164,10 @@ def main() -> None:
         print(f"  end to end: {args.backlog / total_seconds:,.0f} events/s with committed effects")
     finally:
         stop.set()
-        relay.join(10)
-        consumer.join(10)
+        for process in (relay, consumer):
+            process.join(10)
+            if process.is_alive():
+                process.terminate()
         engine.dispose()
         drop_database(database)
         connection = pika.BlockingConnection(pika.URLParameters(BROKER))
