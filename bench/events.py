@@ -67,9 +67,13 @@ class TimedConsumer(Consumer):
         super().__init__(*args)
         self.done = done
 
-    def deliver(self, event: Event) -> None:
-        super().deliver(event)
-        self.done.put((event.id, time.time()))
+    def deliver_batch(self, events: list[Event]) -> list[Exception | None]:
+        errors = super().deliver_batch(events)
+        now = time.time()
+        for event, error in zip(events, errors, strict=True):
+            if error is None:
+                self.done.put((event.id, now))
+        return errors
 
 
 def run_consumer(database: str, prefix: str, stop, done) -> None:

@@ -129,3 +129,16 @@ def test_envelope_round_trips_and_rejects_garbage():
     for garbage in (b"[]", b'{"type": "x"}', b"not json"):
         with pytest.raises(ValueError):
             Event.from_json(garbage)
+
+
+def test_a_batch_commits_its_good_events_and_returns_only_the_failure(bus):
+    sessions, _, consumer = bus
+    good = [Event(type="alpha.note.written", payload={"id": f"b{n}", "text": "ok"}, producer="alpha") for n in range(3)]
+    bad = Event(type="alpha.note.written", payload={"id": "bad", "text": "x", "explode": True}, producer="alpha")
+    errors = consumer.deliver_batch([good[0], bad, good[1], good[1], good[2]])
+    assert [error is None for error in errors] == [True, False, True, True, True]
+    assert isinstance(errors[1], RuntimeError)
+    assert copies(sessions) == 3
+    # Delivered again, the same events change nothing.
+    assert consumer.deliver_batch(good) == [None, None, None]
+    assert copies(sessions) == 3

@@ -48,8 +48,8 @@ class Subscription:
         return f"{self.queue}.dead"
 
 
-#: Takes one event; raising means "not handled, try again later".
-Delivery = Callable[[Event], None]
+#: Takes a batch of events; answers, for each, None (handled) or the error that says "try again later".
+Delivery = Callable[[list[Event]], list[Exception | None]]
 
 
 class Broker(ABC):
@@ -72,6 +72,10 @@ class Broker(ABC):
     @abstractmethod
     def ping(self) -> None:
         """Raise BrokerUnavailable when the broker does not answer."""
+
+    def keepalive(self) -> None:
+        """Called by an idle publisher now and then, so that its connection stays open."""
+        return None
 
     def close(self) -> None:
         return None
@@ -127,6 +131,17 @@ class RabbitMQBroker(Broker):
 
     # -- publishing --------------------------------------------------------------------------
 
+    def keepalive(self) -> None:
+        # pika answers heartbeats only while it runs its I/O loop; an idle relay would be cut off.
+        channel = getattr(self._local, "channel", None)
+        if channel is None:
+            return
+        try:
+            channel.connection.process_data_events(time_limit=0)
+        except (pika.exceptions.AMQPError, OSError) as error:
+            log.info("publishing connection lost while idle (%r); it reopens on the next batch", error)
+            self._drop_publishing_channel()
+
     def publish_batch(self, exchange: str, events: list[Event]) -> None:
         try:
             channel = self._publishing_channel(exchange)
@@ -173,15 +188,18 @@ class RabbitMQBroker(Broker):
                 self._declare_on(channel, subscription)
                 channel.confirm_delivery()
                 channel.basic_qos(prefetch_count=self.prefetch)
+                arrived: list = []
+                channel.basic_consume(
+                    subscription.queue, lambda _ch, method, properties, body, sink=arrived: sink.append((method, properties, body))
+                )
                 log.info("consuming %s", subscription.queue)
                 backoff = 0.5
-                for method, properties, body in channel.consume(subscription.queue, inactivity_timeout=0.5):
-                    if stop.is_set():
-                        break
-                    if method is None:
-                        continue
-                    self._handle_delivery(channel, subscription, deliver, method, properties, body)
-                channel.cancel()
+                while not stop.is_set():
+                    # Returns as soon as messages have arrived (at most `prefetch` of them).
+                    connection.process_data_events(time_limit=0.5)
+                    if arrived:
+                        batch, arrived[:] = list(arrived), []
+                        self._handle_batch(channel, subscription, deliver, batch)
             except (BrokerUnavailable, pika.exceptions.AMQPError, OSError) as error:
                 log.warning("broker connection lost (%r); reconnecting in %.1fs", error, backoff)
                 stop.wait(backoff)
@@ -190,30 +208,35 @@ class RabbitMQBroker(Broker):
                 if connection is not None:
                     _close_quietly(connection)
 
-    def _handle_delivery(self, channel, subscription, deliver, method, properties, body) -> None:
+    def _handle_batch(self, channel, subscription: Subscription, deliver: Delivery, batch: list) -> None:
+        readable = []
+        for _method, properties, body in batch:
+            try:
+                readable.append((Event.from_json(body), properties))
+            except (ValueError, TypeError) as error:
+                log.error("unreadable message %s parked in %s: %s", properties.message_id, subscription.dead_queue, error)
+                channel.basic_publish("", subscription.dead_queue, body, properties)
+        errors = deliver([item for item, _ in readable]) if readable else []
+        for (item, properties), error in zip(readable, errors, strict=True):
+            if error is not None:
+                self._send_back(channel, subscription, item, properties, error)
+        # Every message before the last is in this batch: one ack covers them all.
+        channel.basic_ack(batch[-1][0].delivery_tag, multiple=True)
+
+    def _send_back(self, channel, subscription: Subscription, item: Event, properties, error: Exception) -> None:
+        """A failed event goes to the retry queue, or after the last attempt to the dead-letter queue."""
         attempt = int((properties.headers or {}).get(ATTEMPT_HEADER, 1))
-        try:
-            item = Event.from_json(body)
-        except (ValueError, TypeError) as error:
-            log.error("unreadable message %s parked in %s: %s", properties.message_id, subscription.dead_queue, error)
-            channel.basic_publish("", subscription.dead_queue, body, properties)
-            channel.basic_ack(method.delivery_tag)
-            return
-        try:
-            deliver(item)
-        except Exception as error:  # a failing handler must not stop the consumer
-            step = self._next_step(attempt)
-            target = subscription.dead_queue if step == "dead" else subscription.retry_queue
-            log.warning(
-                "handler for %s %s failed (attempt %d of %d), %s: %r",
-                item.type, item.id, attempt, self.max_attempts,
-                "parked in dead-letter queue" if step == "dead" else "will retry", error,
-            )
-            next_properties = _properties(item, attempt + 1, error=repr(error)[:500])
-            if step == "retry":
-                next_properties.expiration = str(self.retry_delay_ms)
-            channel.basic_publish("", target, body, next_properties)
-        channel.basic_ack(method.delivery_tag)
+        step = self._next_step(attempt)
+        log.warning(
+            "handler for %s %s failed (attempt %d of %d), %s: %r",
+            item.type, item.id, attempt, self.max_attempts,
+            "parked in dead-letter queue" if step == "dead" else "will retry", error,
+        )
+        next_properties = _properties(item, attempt + 1, error=repr(error)[:500])
+        if step == "retry":
+            next_properties.expiration = str(self.retry_delay_ms)
+        target = subscription.dead_queue if step == "dead" else subscription.retry_queue
+        channel.basic_publish("", target, item.to_json().encode(), next_properties)
 
     def ping(self) -> None:
         _close_quietly(self._connect())
@@ -275,9 +298,8 @@ class MemoryBroker(Broker):
                 item, attempt = pending.get(timeout=0.2)
             except queue_module.Empty:
                 continue
-            try:
-                deliver(item)
-            except Exception as error:
+            (error,) = deliver([item])
+            if error is not None:
                 if self._next_step(attempt) == "dead":
                     log.warning("handler for %s %s failed %d times, parked: %r", item.type, item.id, attempt, error)
                     self.dead[subscription.queue].append(item)

@@ -80,6 +80,7 @@ class Relay:
                 if sent < self.batch_size:
                     self._cleanup_sent()
                     waiter.wait(self.poll_seconds, stop)
+                    self.broker.keepalive()
         finally:
             waiter.close()
             self.broker.close()
