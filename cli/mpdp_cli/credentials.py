@@ -60,6 +60,8 @@ def problem_text(response: requests.Response) -> str:
     try:
         body = response.json()
     except ValueError:
+        body = None
+    if not isinstance(body, dict):  # not a problem document: a proxy's page, say
         return f"HTTP {response.status_code}: {response.text[:200]}"
     text = f"{response.status_code} {body.get('title', '')}: {body.get('detail', '')}".strip()
     for field, messages in (body.get("errors") or {}).items():

@@ -52,6 +52,8 @@ def cmd_upload(args, session: requests.Session) -> int:
         path, temporary = package_file(args.path)
     except FileNotFoundError:
         raise CliError(f"no such file or folder: {args.path}") from None
+    except OSError as error:
+        raise CliError(f"cannot package {args.path}: {error}") from None
     try:
         fields = {"version": args.version}
         if args.notes:

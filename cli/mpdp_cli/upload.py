@@ -120,8 +120,12 @@ def package_file(path: str) -> tuple[str, bool]:
     """The zip to upload for `path` and whether it is a temporary file made from a folder."""
     if os.path.isdir(path):
         descriptor, temporary = tempfile.mkstemp(prefix="mpdp-package-", suffix=".zip")
-        with os.fdopen(descriptor, "wb") as target:
-            count = zip_directory(path, target)
+        try:
+            with os.fdopen(descriptor, "wb") as target:
+                count = zip_directory(path, target)
+        except BaseException:
+            os.unlink(temporary)
+            raise
         print(f"packed {count} files from {path} ({os.path.getsize(temporary) / 1e6:.1f} MB)", file=sys.stderr)
         return temporary, True
     if os.path.isfile(path):

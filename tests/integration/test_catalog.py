@@ -415,6 +415,8 @@ def test_jsapis_need_a_valid_json_schema(team):
     not_object = team.admin.post(f"{team.base}/jsapis", json={"name": "bad", "platforms": ["ios"], "parameters": [1]})
     assert not_object.status_code == 422
     assert team.admin.post(f"{team.base}/jsapis", json={"name": "bad", "platforms": ["symbian"]}).status_code == 422
+    odd_dialect = team.admin.post(f"{team.base}/jsapis", json={"name": "bad", "platforms": ["ios"], "parameters": {"$schema": 5}})
+    assert odd_dialect.status_code == 422 and "parameters" in odd_dialect.json()["errors"]
     assert team.admin.post(f"{team.base}/jsapis", json={"name": jsapi["name"], "platforms": ["ios"]}).status_code == 409
 
     path = f"{team.base}/jsapis/{jsapi['id']}"
@@ -463,6 +465,9 @@ def test_features_keep_their_history_and_stay_in_their_workspace(team, make_user
         len(page["items"]) == 1
         and team.reviewer.get(f"{path}/history?limit=1&cursor={page['next_cursor']}").json()["items"][0]["revision"] == 2
     )
+    for cursor in ("x", "%C2%B2", "9" * 20):  # a superscript digit; past PostgreSQL's integer
+        refused = team.reviewer.get(f"{path}/history?cursor={cursor}")
+        assert refused.status_code == 422 and "cursor" in refused.json()["errors"], refused.text
 
     hidden = new_feature(team.admin, team.ws, visible_to_all=False)
     assert hidden["id"] not in {item["id"] for item in team.developer.get(f"{team.base}/features").json()["items"]}

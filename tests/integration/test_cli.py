@@ -8,7 +8,14 @@ import shutil
 import stat
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
+
+import pytest
+import requests
+
+from mpdp_cli import main, upload
+from mpdp_cli.credentials import problem_text
 
 from .test_catalog import api_key, make_package, team  # noqa: F401 - team is a fixture
 
@@ -102,3 +109,28 @@ def test_ci_uploads_a_zip_with_a_workspace_api_key(team, platform, tmp_path):  #
         platform, home, "upload", str(tmp_path / "nothing"), "-w", team.ws, "-m", team.mp, "-v", "2.0.1", MPDP_API_KEY=key
     )
     assert missing.returncode == 1 and "no such file" in missing.stderr
+
+
+def test_a_folder_that_cannot_be_packed_fails_cleanly_and_leaves_no_temporary_zip(tmp_path, monkeypatch, capsys):
+    def unreadable(directory, target):
+        target.write(b"PK partial")
+        raise PermissionError(13, "Permission denied", os.path.join(directory, "secret.js"))
+
+    monkeypatch.setattr(upload, "zip_directory", unreadable)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    monkeypatch.setenv("MPDP_API_KEY", "mpdp_ak_unused")
+    folder = write_miniprogram(tmp_path / "app")
+    with pytest.raises(SystemExit) as exited:
+        main.main(["--url", "http://127.0.0.1:9", "upload", str(folder), "-w", "w", "-m", "m", "-v", "1.0.0"])
+    assert exited.value.code == 1
+    error = capsys.readouterr().err
+    assert "cannot package" in error and "Permission denied" in error and "Traceback" not in error
+    assert list((tmp_path / "tmp").iterdir()) == []
+
+
+def test_an_error_that_is_not_a_problem_document_is_reported_as_it_came():
+    for body in (b'["unexpected"]', b'"a string"', b"<html>Bad Gateway</html>"):
+        response = requests.Response()
+        response.status_code, response._content = 502, body
+        assert problem_text(response).startswith("HTTP 502: ")

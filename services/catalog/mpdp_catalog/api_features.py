@@ -3,6 +3,8 @@ features (bundles of JSAPIs that a tenant offers to mini programs, every change 
 
 from __future__ import annotations
 
+import re
+
 from flask_smorest import Blueprint
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -190,7 +192,7 @@ def feature_history(query, ws, feature_id):
     _feature(ws, feature_id, member)
     after = 0
     if query["cursor"]:
-        if not query["cursor"].isdigit():
+        if not re.fullmatch(r"[0-9]{1,9}", query["cursor"]):
             raise validation_failed({"cursor": ["Not a cursor this list handed out."]})
         after = int(query["cursor"])
     rows = (

@@ -15,7 +15,14 @@ SEMVER = re.compile(
     r"(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$"
 )
 PLATFORMS = ["ios", "android"]
-Name = lambda **kwargs: fields.String(validate=validate.Length(min=1, max=100), **kwargs)  # noqa: E731
+
+
+def _not_blank(value: str) -> None:
+    if not value.strip():
+        raise ValidationError("Cannot be blank.")
+
+
+Name = lambda **kwargs: fields.String(validate=[validate.Length(min=1, max=100), _not_blank], **kwargs)  # noqa: E731
 Description = lambda **kwargs: fields.String(validate=validate.Length(max=4000), **kwargs)  # noqa: E731
 Ids = lambda **kwargs: fields.List(  # noqa: E731
     fields.String(validate=validate.Length(min=1, max=64)), validate=validate.Length(max=200), **kwargs
@@ -31,7 +38,11 @@ def _json_schema(value) -> None:
     if not isinstance(value, dict):
         raise ValidationError("Must be a JSON Schema object.")
     try:
-        validator_for(value, default=Draft202012Validator).check_schema(value)
+        validator = validator_for(value, default=Draft202012Validator)
+    except (AttributeError, TypeError, ValueError):  # a "$schema" that is no URI string
+        raise ValidationError("Not a valid JSON Schema at $schema: not the URI of a JSON Schema dialect.") from None
+    try:
+        validator.check_schema(value)
     except SchemaError as error:
         where = "/".join(str(part) for part in error.path) or "(root)"
         raise ValidationError(f"Not a valid JSON Schema at {where}: {error.message}") from None
@@ -73,7 +84,7 @@ class DevelopersSchema(Schema):
 
 class TestersSchema(Schema):
     user_ids = fields.List(
-        fields.String(validate=validate.Length(min=1, max=128)),
+        fields.String(validate=[validate.Length(min=1, max=128), _not_blank]),
         required=True,
         validate=validate.Length(max=100, error="At most 100 testers."),
     )

@@ -27,7 +27,8 @@ def test_jsapi_parameters_must_be_a_json_schema():
     good = {"name": "scan", "platforms": ["ios"], "parameters": {"type": "object", "properties": {"n": {"type": "integer"}}}}
     assert schemas.JsapiCreateSchema().load(good)["parameters"]["type"] == "object"
     assert schemas.JsapiCreateSchema().load({"name": "scan", "platforms": ["ios"]})["parameters"] is None
-    for parameters in ({"type": "banana"}, {"properties": {"n": {"minimum": "zero"}}}, [1, 2], "object"):
+    odd_dialects = ({"$schema": 5}, {"$schema": []}, {"$schema": {"a": 1}}, {"$schema": "http://[::1"})
+    for parameters in ({"type": "banana"}, {"properties": {"n": {"minimum": "zero"}}}, [1, 2], "object", *odd_dialects):
         with pytest.raises(ValidationError) as caught:
             schemas.JsapiCreateSchema().load(good | {"parameters": parameters})
         assert "parameters" in caught.value.messages
@@ -39,3 +40,14 @@ def test_the_migration_builds_the_models_tables_on_sqlite(tmp_path):
     tables = set(inspect(make_engine(url)).get_table_names())
     assert {"miniprograms", "versions", "assignments", "testers", "jsapis", "features", "feature_revisions"} <= tables
     assert {"feature_activations", "workspaces", "members", "api_keys", "outbox", "inbox"} <= tables
+
+
+def test_names_and_tester_ids_cannot_be_blank():
+    for schema, body in (
+        (schemas.MiniProgramCreateSchema, {"name": "   "}),
+        (schemas.MiniProgramPatchSchema, {"name": " "}),
+        (schemas.FeatureCreateSchema, {"name": "\t", "activation": "direct"}),
+        (schemas.TestersSchema, {"user_ids": ["u1", "  "]}),
+    ):
+        with pytest.raises(ValidationError):
+            schema().load(body)

@@ -296,8 +296,12 @@ def _check_url(session, ws: str, value: str, purpose: str | None) -> str | None:
         return None
     if any(character.isspace() for character in value):
         return "Not a valid URL."
-    parsed = urlparse(value)
-    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+    try:
+        parsed = urlparse(value)
+        hostname = parsed.hostname
+    except ValueError:  # an unclosed IPv6 bracket, say
+        return "Not a valid URL."
+    if parsed.scheme not in ("http", "https") or not hostname:
         return "Not a valid http or https URL."
     return None
 

@@ -118,8 +118,11 @@ def on_version_uploaded(session: Session, event: Event) -> None:
 
 @events.handles("catalog.launch.status_changed")
 def on_launch_status_changed(session: Session, event: Event) -> None:
+    """Events of one launch may arrive out of order (a failed one is retried later): the status
+    set last at the catalog wins, not the event that arrived last."""
     state = event.payload
     _miniprogram(session, state["miniprogram_id"], state["workspace_id"])
+    status_at = datetime.fromisoformat(event.occurred_at.replace("Z", "+00:00"))
     launch = session.get(Launch, state["launch_id"], with_for_update=True)
     if launch is None:
         session.add(
@@ -128,7 +131,8 @@ def on_launch_status_changed(session: Session, event: Event) -> None:
                 miniprogram_id=state["miniprogram_id"],
                 workspace_id=state["workspace_id"],
                 status=state["status"],
+                status_at=status_at,
             )
         )
-    else:
-        launch.status = state["status"]
+    elif launch.status_at is None or status_at >= launch.status_at:
+        launch.status, launch.status_at = state["status"], status_at

@@ -144,6 +144,8 @@ class Launch(Base):
     miniprogram_id: Mapped[str] = mapped_column(String(64), nullable=False, index=True)
     workspace_id: Mapped[str] = mapped_column(String(32), nullable=False, index=True)
     status: Mapped[str] = mapped_column(String(24), nullable=False)
+    #: when the catalog set that status (its event's occurred_at): an older event, retried late, changes nothing
+    status_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
 #: answers kept for retried creates (Idempotency-Key)

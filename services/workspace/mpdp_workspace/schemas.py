@@ -6,8 +6,14 @@ from marshmallow import Schema, ValidationError, fields, post_load, validate, va
 
 from mpdp_common.schemas import Timestamp
 
+
+def not_blank(value: str) -> None:
+    if not value.strip():
+        raise ValidationError("Cannot be blank.")
+
+
 Email = lambda **kwargs: fields.Email(validate=validate.Length(max=254), **kwargs)  # noqa: E731
-Name = lambda **kwargs: fields.String(validate=validate.Length(min=1, max=100), **kwargs)  # noqa: E731
+Name = lambda **kwargs: fields.String(validate=[validate.Length(min=1, max=100), not_blank], **kwargs)  # noqa: E731
 
 HOSTNAME = re.compile(
     r"^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$"
@@ -232,7 +238,7 @@ class AppKeyRotatedSchema(AppKeyCreatedSchema):
 
 
 class ApiKeyCreateSchema(Schema):
-    label = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    label = fields.String(required=True, validate=[validate.Length(min=1, max=100), not_blank])
     role = fields.String(required=True, validate=validate.OneOf(["developer", "reviewer"]))
 
 

@@ -48,11 +48,12 @@ class Harness:
             headers["Authorization"] = f"Bearer {bearer or self.token(account)}"
         return self.http.open(path, method=method, headers=headers, **kwargs)
 
-    def deliver(self, event_type: str, payload: dict, workspace_id: str | None = None) -> None:
+    def deliver(self, event_type: str, payload: dict, workspace_id: str | None = None, **envelope) -> None:
         """Run this service's handler for an event, as the consumer would."""
         with session_scope(self.sessions) as session:
             events.handlers[event_type](
-                session, Event(type=event_type, payload=payload, producer=event_type.split(".")[0], workspace_id=workspace_id)
+                session,
+                Event(type=event_type, payload=payload, producer=event_type.split(".")[0], workspace_id=workspace_id, **envelope),
             )
 
     def member(self, ws: str, account_id: str, role: str, status: str = "active", revision: int = 1) -> None:

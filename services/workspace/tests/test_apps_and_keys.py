@@ -70,6 +70,7 @@ def test_bad_app_bodies(harness):
         {"android_cert_fingerprints": ["AB:CD"]},
         {"android_cert_fingerprints": ["ZZ" * 32]},
         {"name": ""},
+        {"name": "   "},
         {"owner": "me"},
     ):
         answer = harness.call("POST", f"/api/v1/workspaces/{ws}/apps", "alice", json=APP | change)
@@ -138,6 +139,10 @@ def test_api_keys_act_with_their_role_in_their_workspace_only(harness):
     )
     assert (
         harness.call("POST", f"/api/v1/workspaces/{ws}/api-keys", "alice", json={"label": "ci", "role": "admin"}).status_code
+        == 422
+    )
+    assert (
+        harness.call("POST", f"/api/v1/workspaces/{ws}/api-keys", "alice", json={"label": "  ", "role": "developer"}).status_code
         == 422
     )
     created = harness.call("POST", f"/api/v1/workspaces/{ws}/api-keys", "alice", json={"label": "ci", "role": "developer"})

@@ -103,6 +103,7 @@ def test_settings_round_trip_and_the_password_is_write_only(harness):
         ({"service_email": SETTINGS["service_email"] | {"smtp_host": "bad host!"}}, "service_email"),
         ({"logo_url": "javascript:alert(1)"}, "logo_url"),
         ({"about_us_url": "not a url"}, "about_us_url"),
+        ({"about_us_url": "http://[::1/about"}, "about_us_url"),
         ({"terms_of_service_url": "ftp://acme.example/terms.pdf"}, "terms_of_service_url"),
         ({"favicon_url": "/api/v1/workspaces/x/assets/" + "0" * 32}, "favicon_url"),
         ({"domains": {"primary": "-bad-.example", "alternatives": []}}, "domains"),

@@ -202,6 +202,22 @@ def test_developer_workspace_deletion_waits_for_published_or_recent_work(harness
     assert harness.call("DELETE", f"/api/v1/workspaces/{other}/developer-workspaces/{dev_ws}", "zed").status_code == 404
 
 
+def test_a_late_launch_event_does_not_undo_a_newer_status(harness):
+    """A failed handler is retried after a delay, so the grayscale event can arrive after the
+    offline one that followed it at the catalog; the launch stays offline."""
+    ws = harness.tenant("alice")
+    dev_ws = _request_developer_workspace(harness, ws, "alice")
+    _decide(harness, ws, dev_ws, "approved")
+    launch = {"launch_id": "l1", "miniprogram_id": "mp1", "workspace_id": dev_ws, "app_id": "a", "version_id": "v"}
+    harness.deliver(
+        "catalog.launch.status_changed", launch | {"status": "offline"}, dev_ws, occurred_at="2026-11-25T10:00:02.000000Z"
+    )
+    harness.deliver(
+        "catalog.launch.status_changed", launch | {"status": "grayscale"}, dev_ws, occurred_at="2026-11-25T10:00:01.000000Z"
+    )
+    assert harness.call("DELETE", f"/api/v1/workspaces/{ws}/developer-workspaces/{dev_ws}", "alice").status_code == 204
+
+
 def test_the_openapi_document_names_every_endpoint(harness):
     document = harness.call("GET", "/openapi.json").get_json()
     paths = document["paths"]
