@@ -132,3 +132,12 @@ def test_service_endpoints(platform):
     # Service endpoints are not routed publicly: the gateway's /metrics are the gateway's own.
     gateway_metrics = requests.get(f"{platform.gateway}/metrics", timeout=5).text
     assert 'service="gateway"' in gateway_metrics and 'service="identity"' not in gateway_metrics
+
+
+def test_values_the_database_cannot_hold_are_refused_cleanly(make_user, client):
+    user = make_user("nul")
+    assert user.get("/api/v1/workspaces/ab%00cd/members").status_code == 404
+    named = client.post("/api/v1/accounts", json={"email": "nul-name@example.com", "password": "0123456789", "name": "a\u0000b"})
+    assert named.status_code == 422 and named.headers["Content-Type"] == "application/problem+json"
+    deep = client.post("/api/v1/accounts", data="[" * 5000 + "]" * 5000, headers={"Content-Type": "application/json"})
+    assert deep.status_code == 400

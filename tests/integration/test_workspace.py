@@ -314,6 +314,8 @@ def test_developer_workspace_applied_for_approved_and_deleted(team, platform):
     assert developer.delete(f"/api/v1/workspaces/{ws}/developer-workspaces/{old_ws}").status_code == 403
     assert admin.delete(f"/api/v1/workspaces/{ws}/developer-workspaces/{old_ws}").status_code == 204
     assert old_ws not in [item["id"] for item in listed()]
+    # Its members are removed everywhere: identity, and so every service's read model.
+    eventually(lambda: all(m["workspace_id"] != old_ws for m in developer.get("/api/v1/me").json()["memberships"]))
 
     # A rejected application.
     third = developer.post(

@@ -7,7 +7,7 @@ from http import HTTPStatus
 from typing import Any
 
 from flask import Flask, Response, json, request
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 PROBLEM_JSON = "application/problem+json"
@@ -152,6 +152,20 @@ def register_error_handlers(app: Flask) -> None:
     def _database_down(error: OperationalError) -> Response:
         log.error("database unavailable: %s", error.orig.__class__.__name__ if error.orig else error)
         return problem_response(503, "The database is unavailable; try again shortly.", headers={"Retry-After": "5"})
+
+    @app.errorhandler(DataError)
+    def _unstorable_value(error: DataError) -> Response:
+        # Input that passed validation but that the database cannot hold (a NUL character, say).
+        log.info("database refused a value: %s", error.orig.__class__.__name__ if error.orig else error)
+        return problem_response(422, "A value in the request cannot be stored (it may hold a NUL character).")
+
+    @app.errorhandler(IntegrityError)
+    def _concurrent_change(error: IntegrityError) -> Response:
+        # The checks before a write passed, but a concurrent request wrote first.
+        log.warning("integrity error: %s", error.orig.__class__.__name__ if error.orig else error)
+        return problem_response(
+            409, "The request conflicts with a change made at the same time; try again.", type="urn:mpdp:problem:conflict"
+        )
 
     @app.errorhandler(DBAPIError)
     def _database_error(error: DBAPIError) -> Response:

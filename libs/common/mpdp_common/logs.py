@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextvars
 import logging
+import re
 import sys
 
 from pythonjsonlogger.json import JsonFormatter
@@ -15,6 +16,13 @@ request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request
 service_name: contextvars.ContextVar[str | None] = contextvars.ContextVar("service_name", default=None)
 
 _configured = False
+
+#: Paths that carry a secret (an invitation token) in a segment; logs show the segment masked.
+_SECRET_SEGMENTS = re.compile(r"(/invitations/)[^/]+(/accept)")
+
+
+def redact_path(path: str) -> str:
+    return _SECRET_SEGMENTS.sub(r"\1***\2", path)
 
 
 class _ContextFilter(logging.Filter):
@@ -61,4 +69,6 @@ def configure_logging(service: str, level: str = "INFO") -> None:
     root.setLevel(level)
     # pika logs every connection attempt at INFO; its warnings are what an operator needs.
     logging.getLogger("pika").setLevel(logging.WARNING)
+    # The embedded mode's server would log every request line again, secrets in paths included.
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
     _configured = True

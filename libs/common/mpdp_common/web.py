@@ -16,6 +16,7 @@ from flask_smorest import Api
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from . import logs
 from .auth import TokenVerifier, authenticate_request, public
@@ -119,6 +120,8 @@ def _begin_request() -> None:
 
 
 def _check_content_type() -> None:
+    if "\x00" in request.path:
+        raise Problem(404, "No such resource.")
     if request.method not in JSON_METHODS or not (request.content_length or request.headers.get("Transfer-Encoding")):
         return
     view = current_app.view_functions.get(request.endpoint or "")
@@ -128,6 +131,17 @@ def _check_content_type() -> None:
     mimetype = request.mimetype
     if mimetype not in allowed and not (mimetype.endswith("+json") and "application/json" in allowed):
         raise Problem(415, f"Send the body as {' or '.join(sorted(allowed))}, not {mimetype or 'no content type'}.")
+    if request.is_json:
+        # Parsed once here (and cached for the schemas), so that a body nested thousands deep is a
+        # clear 400 rather than a RecursionError.
+        try:
+            request.get_json()
+        except RecursionError:
+            raise Problem(400, "The request body is nested too deeply.") from None
+        except RequestEntityTooLarge:
+            raise
+        except HTTPException:
+            raise Problem(400, "The request body is not valid JSON.") from None
 
 
 def _finish_request(response: Response) -> Response:
@@ -139,12 +153,13 @@ def _finish_request(response: Response) -> Response:
         elapsed = time.perf_counter() - started
         REQUESTS.labels(runtime.service.name, request.method, endpoint, str(response.status_code)).inc()
         LATENCY.labels(runtime.service.name, endpoint).observe(elapsed)
+        path = logs.redact_path(request.path)
         log.info(
             "%s %s %s",
             request.method,
-            request.path,
+            path,
             response.status_code,
-            extra={"status": response.status_code, "duration_ms": round(elapsed * 1000, 2), "method": request.method, "path": request.path},
+            extra={"status": response.status_code, "duration_ms": round(elapsed * 1000, 2), "method": request.method, "path": path},
         )
     tokens = g.pop("log_tokens", None)
     if tokens:

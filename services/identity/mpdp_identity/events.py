@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mpdp_common.apikeys import follow_api_keys
@@ -47,6 +48,17 @@ def on_workspace_created(session: Session, event: Event) -> None:
     """The account that creates a workspace becomes its first admin (a developer workspace is
     announced as created only once its application is approved)."""
     add_admin(session, event.payload["workspace_id"], event.payload["created_by"])
+
+
+@events.handles("workspace.workspace.deleted")
+def on_workspace_deleted(session: Session, event: Event) -> None:
+    """A deleted workspace has no members left: every service's read model drops them too."""
+    members = session.scalars(
+        select(Member).where(Member.workspace_id == event.payload["workspace_id"], Member.status != "removed").with_for_update()
+    ).all()
+    for member in members:
+        member.status, member.revision = "removed", member.revision + 1
+        publish_member(session, "identity.member.removed", member)
 
 
 @events.handles("workspace.settings.updated")
