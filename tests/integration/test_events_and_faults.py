@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import secrets
+import signal
 import subprocess
 
 import pika
@@ -143,3 +145,39 @@ def test_a_stopped_broker_fails_no_request_and_loses_no_event(platform, client, 
     second = secrets.token_hex(16)
     platform.publish("workspace", workspace_created_event(second, admin.account["id"]), "workspace.workspace.created")
     eventually(lambda: memberships(admin, second), timeout=60, interval=0.5)
+
+
+def _children(platform, *words: str) -> list[int]:
+    """PIDs of the platform's processes whose command line has all of `words`."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as handle:
+                argv = handle.read().decode(errors="replace").split("\0")
+            with open(f"/proc/{entry}/stat") as handle:
+                parent = int(handle.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        if parent == platform.process.pid and all(word in argv for word in words):
+            found.append(int(entry))
+    return found
+
+
+def test_a_killed_relay_or_consumer_loses_nothing(platform, make_user, identity_events):
+    owner = make_user("owner")
+    identity_events()
+    (relay,) = _children(platform, "relay", "identity")
+    (consumer,) = _children(platform, "consume", "identity")
+    os.kill(relay, signal.SIGKILL)
+    os.kill(consumer, signal.SIGKILL)
+
+    # While both are gone: a change that publishes, and an event for identity to handle.
+    ws = secrets.token_hex(16)
+    platform.publish("workspace", workspace_created_event(ws, owner.account["id"]), "workspace.workspace.created")
+
+    # The supervisor starts them again; the event is handled and identity's own event goes out.
+    eventually(lambda: memberships(owner, ws), timeout=30, interval=0.3)
+    eventually(lambda: [e for e in identity_events("identity.member.added") if e["workspace_id"] == ws], timeout=30)
+    assert _children(platform, "relay", "identity") != [relay]
