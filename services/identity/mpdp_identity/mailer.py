@@ -5,6 +5,7 @@ and finally parks it in the dead-letter queue."""
 from __future__ import annotations
 
 import functools
+import ipaddress
 import logging
 import smtplib
 import ssl
@@ -45,15 +46,32 @@ def invitation_message(mail: WorkspaceMailSettings, *, email: str, role: str, to
     return message
 
 
+def _on_this_host(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
 def send(mail: WorkspaceMailSettings, message: EmailMessage) -> None:
-    """Deliver `message` through the workspace's SMTP server: STARTTLS when the server offers it,
-    a login when a user name is set. Raises on any failure."""
-    with smtplib.SMTP(mail.smtp_host, mail.smtp_port, timeout=SMTP_TIMEOUT_SECONDS) as smtp:
+    """Deliver `message` through the workspace's SMTP server: TLS from the start on port 465,
+    else STARTTLS when the server offers it; a login when a user name is set, never over a
+    plain connection to another host. Raises on any failure."""
+    context = ssl.create_default_context()
+    if mail.smtp_port == 465:
+        connection = smtplib.SMTP_SSL(mail.smtp_host, mail.smtp_port, timeout=SMTP_TIMEOUT_SECONDS, context=context)
+    else:
+        connection = smtplib.SMTP(mail.smtp_host, mail.smtp_port, timeout=SMTP_TIMEOUT_SECONDS)
+    with connection as smtp:
         smtp.ehlo()
-        if smtp.has_extn("starttls"):
-            smtp.starttls(context=ssl.create_default_context())
+        encrypted = mail.smtp_port == 465
+        if not encrypted and smtp.has_extn("starttls"):
+            smtp.starttls(context=context)
             smtp.ehlo()
+            encrypted = True
         if mail.smtp_username:
+            if not encrypted and not _on_this_host(mail.smtp_host):
+                raise RuntimeError(f"{mail.smtp_host} offers no TLS; the SMTP password is not sent in the clear")
             password = secret_box().decrypt(mail.smtp_password_encrypted) if mail.smtp_password_encrypted else ""
             smtp.login(mail.smtp_username, password)
         smtp.send_message(message)
