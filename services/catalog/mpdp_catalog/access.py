@@ -21,6 +21,11 @@ def sees_all(member) -> bool:
     return member.role == "admin" or current_caller().is_api_key
 
 
+def sees_hidden_features(member) -> bool:
+    """Features not `visible_to_all` are for admins and reviewers; developers (and developer API keys) do not see them."""
+    return member.role != "developer"
+
+
 def is_assigned(miniprogram_id: str, account_id: str) -> bool:
     return db_session().get(Assignment, (miniprogram_id, account_id)) is not None
 

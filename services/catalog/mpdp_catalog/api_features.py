@@ -16,6 +16,7 @@ from mpdp_common.idempotency import idempotent
 from mpdp_common.pagination import PageQuery, page_schema, paginate
 
 from . import schemas
+from .access import sees_hidden_features
 from .models import Feature, FeatureRevision, Jsapi, Workspace
 
 jsapis = Blueprint("jsapis", __name__, url_prefix="/api/v1", description="JSAPIs offered to mini programs")
@@ -105,7 +106,7 @@ def _check_jsapis(ws: str, jsapi_ids: list[str]) -> list[str]:
 
 def _feature(ws: str, feature_id: str, member, lock: bool = False) -> Feature:
     feature = db_session().get(Feature, feature_id, with_for_update=lock)
-    if feature is None or feature.workspace_id != ws or not (feature.visible_to_all or member.role != "developer"):
+    if feature is None or feature.workspace_id != ws or not (feature.visible_to_all or sees_hidden_features(member)):
         raise not_found("feature")
     return feature
 
@@ -141,7 +142,7 @@ def create_feature(body, ws):
 def list_features(query, ws):
     member = require_member(ws)
     stmt = select(Feature).where(Feature.workspace_id == ws)
-    if member.role == "developer":
+    if not sees_hidden_features(member):
         stmt = stmt.where(Feature.visible_to_all.is_(True))
     return paginate(db_session(), stmt, query, Feature.created_at, Feature.id)
 

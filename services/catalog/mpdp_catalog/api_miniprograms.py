@@ -14,7 +14,7 @@ from mpdp_common.idempotency import idempotent
 from mpdp_common.pagination import PageQuery, page_schema, paginate
 
 from . import schemas
-from .access import developer_ids, miniprogram_for, sees_all
+from .access import developer_ids, miniprogram_for, sees_all, sees_hidden_features
 from .events import events
 from .models import Assignment, Feature, FeatureActivation, Member, MiniProgram, Tester
 
@@ -188,7 +188,7 @@ def request_feature(body, ws, mp):
     member, miniprogram = _require_admin_or_assigned_developer(ws, mp, lock=True)
     session = db_session()
     feature = session.get(Feature, body["feature_id"])
-    if feature is None or feature.workspace_id != ws or not (feature.visible_to_all or sees_all(member)):
+    if feature is None or feature.workspace_id != ws or not (feature.visible_to_all or sees_hidden_features(member)):
         raise not_found("feature")
     existing = session.scalar(
         select(FeatureActivation).where(FeatureActivation.miniprogram_id == mp, FeatureActivation.feature_id == feature.id)

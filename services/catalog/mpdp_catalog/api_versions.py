@@ -9,6 +9,8 @@ store takes the file over. A refused upload leaves nothing behind: no row, no bl
 from __future__ import annotations
 
 import logging
+import os
+import time
 
 from flask import Request, Response, current_app, g, request, send_file
 from flask_smorest import Blueprint
@@ -209,7 +211,24 @@ def download(ws, mp, version_id):
     )
 
 
+#: A spool file this old belongs to no upload in progress: its worker was killed mid-upload.
+STALE_SPOOL_SECONDS = 3600
+
+
+def sweep_stale_spools(directory: str) -> None:
+    if not os.path.isdir(directory):
+        return
+    cutoff = time.time() - STALE_SPOOL_SECONDS
+    for entry in os.scandir(directory):
+        try:
+            if entry.is_file() and entry.stat().st_mtime < cutoff:
+                os.unlink(entry.path)
+        except OSError:
+            pass
+
+
 def setup_uploads(app, settings) -> None:
+    sweep_stale_spools(spool_directory(settings))
     app.request_class = CatalogRequest
     app.teardown_request(discard_spools)
     app.extensions["catalog_package_limits"] = PackageLimits()

@@ -88,3 +88,18 @@ def test_the_s3_store_streams_both_ways(tmp_path, s3):
     assert hashlib.sha256(b"".join(blob.chunks)).hexdigest() == sha
     store.delete(sha)
     assert not store.exists(sha)
+
+
+def test_spools_left_by_a_killed_worker_are_swept_at_start(tmp_path):
+    import os
+    import time
+
+    from mpdp_catalog.api_versions import STALE_SPOOL_SECONDS, sweep_stale_spools
+
+    stale, fresh = tmp_path / "stale.part", tmp_path / "fresh.part"
+    stale.write_bytes(b"x")
+    fresh.write_bytes(b"y")
+    old = time.time() - STALE_SPOOL_SECONDS - 60
+    os.utime(stale, (old, old))
+    sweep_stale_spools(str(tmp_path))
+    assert not stale.exists() and fresh.exists()
