@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import functools
 import logging
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -49,6 +51,29 @@ class ApiKeyMembership:
     status: str = "active"
 
 
+class _ThrottledJWKClient(jwt.PyJWKClient):
+    """PyJWKClient refetches the key set for every token naming an unknown key id; a flood of
+    such tokens would turn every service into a load on identity. Refetch at most every 30 s."""
+
+    REFRESH_INTERVAL = 30.0
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._lock = threading.Lock()
+        self._last_refresh = float("-inf")
+
+    def get_signing_key(self, kid: str) -> jwt.PyJWK:
+        key = self.match_kid(self.get_signing_keys(), kid)
+        if key is None:
+            with self._lock:
+                if time.monotonic() - self._last_refresh >= self.REFRESH_INTERVAL:
+                    self._last_refresh = time.monotonic()
+                    key = self.match_kid(self.get_signing_keys(refresh=True), kid)
+        if key is None:
+            raise jwt.PyJWKClientError(f"no signing key with id {kid!r}")
+        return key
+
+
 class TokenVerifier:
     """Verifies access tokens; `key_for` maps a token to its public key (JWKS, or identity's own keys)."""
 
@@ -56,7 +81,7 @@ class TokenVerifier:
         self.audience = audience
         self.issuer = issuer
         if key_for is None:
-            client = jwt.PyJWKClient(jwks_url, cache_keys=True, lifespan=300, timeout=3)
+            client = _ThrottledJWKClient(jwks_url, cache_keys=True, lifespan=300, timeout=3)
             key_for = lambda token: client.get_signing_key_from_jwt(token).key  # noqa: E731
         self._key_for = key_for
 
