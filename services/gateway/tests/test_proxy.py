@@ -128,3 +128,21 @@ def test_bodies_over_the_json_cap_are_refused_before_forwarding(upstream):
     assert response.status_code == 413
     streamed = client.post("/api/v1/accounts", data=b"x" * 2048, headers={"Content-Type": "application/zip"})
     assert streamed.status_code == 200 and streamed.get_json()["body_length"] == 2048
+
+
+def _redis_answers() -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", 6379), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not _redis_answers(), reason="no Redis on 127.0.0.1:6379 for the shared limiter storage")
+def test_gateway_processes_share_limits_through_redis(upstream):
+    storage = {"rate_limit_storage_uri": "redis://127.0.0.1:6379/0", "rate_limit_per_token": "2/minute"}
+    first, second = gateway(upstream, **storage), gateway(upstream, **storage)
+    token = {"Authorization": f"Bearer mpdp_ak_shared-{time.time_ns()}"}
+    assert first.get("/api/v1/me", headers=token).status_code == 200
+    assert second.get("/api/v1/me", headers=token).status_code == 200
+    assert first.get("/api/v1/me", headers=token).status_code == 429
