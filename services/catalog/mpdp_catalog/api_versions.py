@@ -15,7 +15,7 @@ import time
 from flask import Request, Response, current_app, g, request, send_file
 from flask_smorest import Blueprint
 from marshmallow import ValidationError
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import RequestEntityTooLarge
 
@@ -83,15 +83,26 @@ def _read_upload(limit: int) -> tuple[dict, Spool]:
     return fields, package.stream
 
 
+def _lock_blob(session, sha256: str) -> None:
+    """Serialize, per blob, "store it and commit a version" against "no version has it: delete it",
+    so that a failed upload never deletes bytes that a concurrent identical upload is committing.
+    The lock ends with the transaction. (The embedded mode's SQLite has one writer at a time.)"""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(sha256, 0))))
+
+
 def _forget_blob(sha256: str) -> None:
     """Remove a blob this request stored, unless a committed version has the same bytes."""
     session = db_session()
     session.rollback()
-    if session.scalar(select(Version.id).where(Version.sha256 == sha256).limit(1)) is None:
-        try:
+    _lock_blob(session, sha256)
+    try:
+        if session.scalar(select(Version.id).where(Version.sha256 == sha256).limit(1)) is None:
             blob_store().delete(sha256)
-        except Exception:
-            log.exception("could not delete the blob %s of a failed upload", sha256)
+    except Exception:
+        log.exception("could not delete the blob %s of a failed upload", sha256)
+    finally:
+        session.rollback()
 
 
 @versions.route(PATH, methods=["POST"])
@@ -114,6 +125,7 @@ def upload(ws, mp):
     except PackageInvalid as error:
         raise validation_failed({"package": [str(error)]}, "The package is not valid.") from None
 
+    _lock_blob(session, spool.sha256)
     stored = blob_store().put(spool)
     try:
         version = Version(
