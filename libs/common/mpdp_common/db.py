@@ -11,7 +11,10 @@ from datetime import UTC, datetime
 from flask import current_app, g
 from sqlalchemy import DateTime, Engine, String, TypeDecorator, create_engine, event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
+
+from .errors import conflict
 
 
 def utcnow() -> datetime:
@@ -108,6 +111,15 @@ def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+def commit_or_conflict(session: Session, detail: str) -> None:
+    """Commit; a unique constraint that a concurrent request won answers 409 with `detail`."""
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        raise conflict(detail) from None
 
 
 def db_session() -> Session:

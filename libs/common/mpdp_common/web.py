@@ -102,7 +102,7 @@ def create_app(service: Service, settings: Settings) -> Flask:
         api.register_blueprint(blueprint)
 
     app.before_request(_begin_request)
-    app.before_request(_check_content_type)
+    app.before_request(_check_request_body_and_path)
     app.before_request(authenticate_request)
     app.after_request(_finish_request)
     app.teardown_appcontext(close_request_session)
@@ -119,7 +119,9 @@ def _begin_request() -> None:
     g.log_tokens = (logs.request_id.set(g.request_id), logs.service_name.set(current_app.extensions["mpdp"].service.name))
 
 
-def _check_content_type() -> None:
+def _check_request_body_and_path() -> None:
+    """Refuse, before any view runs, what no view could take: a NUL in the path, a body of the
+    wrong media type, JSON that does not parse."""
     if "\x00" in request.path:
         raise Problem(404, "No such resource.")
     if request.method not in JSON_METHODS or not (request.content_length or request.headers.get("Transfer-Encoding")):

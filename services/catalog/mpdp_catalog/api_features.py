@@ -7,10 +7,9 @@ import re
 
 from flask_smorest import Blueprint
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
 from mpdp_common.auth import require_member
-from mpdp_common.db import db_session, utcnow
+from mpdp_common.db import commit_or_conflict, db_session, utcnow
 from mpdp_common.errors import conflict, not_found, validation_failed
 from mpdp_common.idempotency import idempotent
 from mpdp_common.pagination import PageQuery, page_schema, paginate
@@ -24,13 +23,6 @@ features = Blueprint("features", __name__, url_prefix="/api/v1", description="Fe
 
 FEATURE_FIELDS = ("name", "description", "activation", "visible_to_all", "jsapi_ids")
 
-
-def _commit(duplicate: str) -> None:
-    try:
-        db_session().commit()
-    except IntegrityError:
-        db_session().rollback()
-        raise conflict(duplicate) from None
 
 
 # -- JSAPIs ---------------------------------------------------------------------------------------
@@ -54,7 +46,7 @@ def create_jsapi(body, ws):
         raise conflict("A JSAPI with that name exists in this workspace.")
     jsapi = Jsapi(workspace_id=ws, created_by=member.account_id, **body)
     session.add(jsapi)
-    _commit("A JSAPI with that name exists in this workspace.")
+    commit_or_conflict(db_session(), "A JSAPI with that name exists in this workspace.")
     return jsapi
 
 
@@ -132,7 +124,7 @@ def create_feature(body, ws):
     session.flush()
     changes = {name: {"old": None, "new": value} for name, value in _state(feature).items()}
     session.add(FeatureRevision(feature_id=feature.id, revision=1, changed_by=member.account_id, changes=changes))
-    _commit("A feature with that name exists in this workspace.")
+    commit_or_conflict(db_session(), "A feature with that name exists in this workspace.")
     return feature
 
 
@@ -180,7 +172,7 @@ def patch_feature(body, ws, feature_id):
         session.add(
             FeatureRevision(feature_id=feature.id, revision=feature.revision, changed_by=member.account_id, changes=changes)
         )
-        _commit("A feature with that name exists in this workspace.")
+        commit_or_conflict(db_session(), "A feature with that name exists in this workspace.")
     return feature
 
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from flask_smorest import Blueprint
 from sqlalchemy import delete, select
-from sqlalchemy.exc import IntegrityError
 
 from mpdp_common.auth import require_member
-from mpdp_common.db import db_session
+from mpdp_common.db import commit_or_conflict, db_session
 from mpdp_common.errors import conflict, not_found, validation_failed
 from mpdp_common.idempotency import idempotent
 from mpdp_common.pagination import PageQuery, page_schema, paginate
@@ -51,16 +50,9 @@ def create(body, ws):
         workspace_id=ws,
         aggregate_id=miniprogram.id,
     )
-    _commit("A mini program with that name exists in this workspace.")
+    commit_or_conflict(db_session(), "A mini program with that name exists in this workspace.")
     return _view(miniprogram, [])
 
-
-def _commit(duplicate: str) -> None:
-    try:
-        db_session().commit()
-    except IntegrityError:
-        db_session().rollback()
-        raise conflict(duplicate) from None
 
 
 @miniprograms.route(PATH, methods=["GET"])
@@ -101,7 +93,7 @@ def patch_miniprogram(body, ws, mp):
         miniprogram.name = name
     if "description" in body:
         miniprogram.description = body["description"]
-    _commit("A mini program with that name exists in this workspace.")
+    commit_or_conflict(db_session(), "A mini program with that name exists in this workspace.")
     return _view(miniprogram, developer_ids([miniprogram.id])[miniprogram.id])
 
 
@@ -221,7 +213,7 @@ def request_feature(body, ws, mp):
             workspace_id=ws,
             aggregate_id=activation.id,
         )
-    _commit("This feature was just requested for this mini program.")
+    commit_or_conflict(db_session(), "This feature was just requested for this mini program.")
     return activation
 
 

@@ -12,12 +12,11 @@ from urllib.parse import urlparse
 from flask import Response, current_app, request
 from flask_smorest import Blueprint
 from sqlalchemy import exists, func, or_, select
-from sqlalchemy.exc import IntegrityError
 
 from mpdp_common.apikeys import new_api_key
 from mpdp_common.appkeys import app_key_secret, secret_digest
 from mpdp_common.auth import current_caller, public, require_member
-from mpdp_common.db import db_session, new_id, utcnow
+from mpdp_common.db import commit_or_conflict, db_session, new_id, utcnow
 from mpdp_common.errors import conflict, forbidden, not_found, validation_failed
 from mpdp_common.idempotency import idempotent
 from mpdp_common.pagination import PageQuery, page_schema, paginate
@@ -313,16 +312,20 @@ def _settings_row(session, ws: str, *, lock: bool = False) -> WorkspaceSettings:
     return row
 
 
+def _service_email(row: WorkspaceSettings, **password) -> dict | None:
+    """The SMTP settings, with the password as the caller says (never in plain text)."""
+    if not row.smtp_host:
+        return None
+    return {
+        "sender": row.sender,
+        "smtp_host": row.smtp_host,
+        "smtp_port": row.smtp_port,
+        "smtp_username": row.smtp_username,
+    } | password
+
+
 def _settings_view(row: WorkspaceSettings) -> dict:
-    email = None
-    if row.smtp_host:
-        email = {
-            "sender": row.sender,
-            "smtp_host": row.smtp_host,
-            "smtp_port": row.smtp_port,
-            "smtp_username": row.smtp_username,
-            "smtp_password_set": bool(row.smtp_password_encrypted),
-        }
+    email = _service_email(row, smtp_password_set=bool(row.smtp_password_encrypted))
     return {
         "logo_url": row.logo_url,
         "favicon_url": row.favicon_url,
@@ -340,15 +343,7 @@ def _publish_settings(session, row: WorkspaceSettings) -> None:
     row.revision = (row.revision or 0) + 1
     session.add(row)
     session.flush()
-    email = None
-    if row.smtp_host:
-        email = {
-            "sender": row.sender,
-            "smtp_host": row.smtp_host,
-            "smtp_port": row.smtp_port,
-            "smtp_username": row.smtp_username,
-            "smtp_password_encrypted": row.smtp_password_encrypted,
-        }
+    email = _service_email(row, smtp_password_encrypted=row.smtp_password_encrypted)
     events.publish(
         session,
         "workspace.settings.updated",
@@ -505,14 +500,6 @@ def _name_taken(session, ws: str, name: str, but: str | None = None) -> None:
         raise conflict("An app with that name exists in this workspace.")
 
 
-def _commit_unique(session) -> None:
-    try:
-        session.commit()
-    except IntegrityError:
-        session.rollback()
-        raise conflict("An app with that name exists in this workspace.") from None
-
-
 @apps.route("/workspaces/<ws>/apps", methods=["POST"])
 @idempotent
 @apps.arguments(schemas.AppCreateSchema)
@@ -525,7 +512,7 @@ def create_host_app(body, ws):
     session.add(app)
     session.flush()
     events.publish(session, "workspace.app.created", _app_state(app), workspace_id=ws, aggregate_id=app.id)
-    _commit_unique(session)
+    commit_or_conflict(session, "An app with that name exists in this workspace.")
     return app
 
 
@@ -561,7 +548,7 @@ def patch_host_app(body, ws, app_id):
         events.publish(
             session, "workspace.app.updated", _app_state(app) | {"changed": sorted(changed)}, workspace_id=ws, aggregate_id=app.id
         )
-        _commit_unique(session)
+        commit_or_conflict(session, "An app with that name exists in this workspace.")
     return app
 
 
