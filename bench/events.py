@@ -132,10 +132,7 @@ def main() -> None:
             time.sleep(gap)
         collector.join()
         latencies = [finished[key] - committed[key] for key in committed if key in finished]
-        print(
-            f"commit -> committed effect, {len(latencies)} of {args.events} events, "
-            f"one transaction each, {args.rate:.0f}/s offered"
-        )
+        print(f"commit -> committed effect, {len(latencies)} of {args.events} events, one transaction each, {args.rate:.0f}/s offered")
         p50, p99 = percentile(latencies, 0.5) * 1000, percentile(latencies, 0.99) * 1000
         print(f"  p50 {p50:.1f} ms   p99 {p99:.1f} ms   max {max(latencies) * 1000:.1f} ms")
 

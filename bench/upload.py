@@ -116,9 +116,7 @@ def main() -> None:
         user = Client(platform.gateway).new_account("bench")
         ws = os.urandom(16).hex()
         platform.publish("workspace", workspace_created_event(ws, user.account["id"]), "workspace.workspace.created")
-        mp = eventually(lambda: user.post(f"/api/v1/workspaces/{ws}/miniprograms", json={"name": "Bench"}), timeout=30).json()[
-            "id"
-        ]
+        mp = eventually(lambda: user.post(f"/api/v1/workspaces/{ws}/miniprograms", json={"name": "Bench"}), timeout=30).json()["id"]
 
         pids = session_processes(platform.process.pid, b"launcher\x00web\x00catalog")
         assert pids, "no catalog web process found"
@@ -136,10 +134,7 @@ def main() -> None:
             results[label] = (times, sampler.peak)
 
     mb = size / 1e6
-    print(
-        f"package: {mb:.1f} MB, {args.rounds} uploads per path, catalog web processes {pids} "
-        f"(gunicorn master + {len(pids) - 1} worker)"
-    )
+    print(f"package: {mb:.1f} MB, {args.rounds} uploads per path, catalog web processes {pids} (gunicorn master + {len(pids) - 1} worker)")
     print(f"catalog RSS when idle after warm-up: {idle / 1e6:.1f} MB")
     for label, (times, peak) in results.items():
         rates = [mb / elapsed for elapsed in times]

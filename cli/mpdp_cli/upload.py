@@ -20,9 +20,7 @@ def zip_directory(directory: str, target: BinaryIO) -> int:
     count = 0
     with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         for root, folders, files in os.walk(directory):
-            folders[:] = sorted(
-                name for name in folders if not name.startswith(".") and name not in ("node_modules", "__pycache__")
-            )
+            folders[:] = sorted(name for name in folders if not name.startswith(".") and name not in ("node_modules", "__pycache__"))
             for name in sorted(files):
                 path = os.path.join(root, name)
                 if name.startswith(".") or os.path.islink(path):
@@ -48,9 +46,7 @@ class MultipartBody:
         self.boundary = "mpdp-" + secrets.token_hex(16)
         head = b""
         for name, value in fields.items():
-            head += (
-                f'--{self.boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'.encode() + value.encode() + b"\r\n"
-            )
+            head += f'--{self.boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'.encode() + value.encode() + b"\r\n"
         head += (
             f'--{self.boundary}\r\nContent-Disposition: form-data; name="{file_field}"; filename="{file_name}"\r\n'
             "Content-Type: application/zip\r\n\r\n"
@@ -110,9 +106,7 @@ class Progress:
         self.last = now
         rate = sent / max(now - self.started, 1e-6) / 1e6
         end = "\n" if sent >= total else ""
-        self.stream.write(
-            f"\r{self.label} {sent / 1e6:6.1f}/{total / 1e6:.1f} MB {100 * sent // max(total, 1):3d}%  {rate:5.1f} MB/s{end}"
-        )
+        self.stream.write(f"\r{self.label} {sent / 1e6:6.1f}/{total / 1e6:.1f} MB {100 * sent // max(total, 1):3d}%  {rate:5.1f} MB/s{end}")
         self.stream.flush()
 
 

@@ -46,7 +46,7 @@ def test_start_order_follows_health():
 def test_configuration_names_are_ones_the_platform_reads():
     config = (ROOT / "libs/common/mpdp_common/config.py").read_text()
     for name, service in SERVICES.items():
-        for variable in (service.get("environment") or {}):
+        for variable in service.get("environment") or {}:
             if variable.startswith("MPDP_"):
                 known = variable in config or re.fullmatch(r"MPDP_[A-Z]+_(URL|PORT|DATABASE_URL)", variable)
                 assert known, f"{name}: {variable} is read by nothing"

@@ -123,7 +123,10 @@ class Platform:
     def start(self) -> None:
         self.log = open(self.log_path, "wb")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "mpdp_common.launcher", "run"], env=self.env, stdout=self.log, stderr=subprocess.STDOUT,
+            [sys.executable, "-m", "mpdp_common.launcher", "run"],
+            env=self.env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
         deadline = time.monotonic() + 90
@@ -158,7 +161,9 @@ class Platform:
         try:
             channel.exchange_declare(f"{self.prefix}.{exchange_service}", exchange_type="topic", durable=True)
             channel.basic_publish(
-                f"{self.prefix}.{exchange_service}", routing_key, body,
+                f"{self.prefix}.{exchange_service}",
+                routing_key,
+                body,
                 pika.BasicProperties(content_type="application/json", delivery_mode=2, message_id=message_id),
             )
         finally:
@@ -249,9 +254,7 @@ def make_workspace(platform):
         assert created.status_code == 201, created.text
         workspace_id = created.json()["id"]
         eventually(
-            lambda: any(
-                m["workspace_id"] == workspace_id and m["role"] == "admin" for m in owner.get("/api/v1/me").json()["memberships"]
-            )
+            lambda: any(m["workspace_id"] == workspace_id and m["role"] == "admin" for m in owner.get("/api/v1/me").json()["memberships"])
         )
         return workspace_id
 

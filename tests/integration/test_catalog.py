@@ -58,11 +58,7 @@ def zip_bomb(entries: int = 100, entry_mib: int = 100) -> bytes:
     body, central = b"", b""
     for name, deflated, checksum, size in files:
         encoded, offset = name.encode(), len(body)
-        body += (
-            struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, 0, 8, 0, 0, checksum, len(deflated), size, len(encoded), 0)
-            + encoded
-            + deflated
-        )
+        body += struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, 0, 8, 0, 0, checksum, len(deflated), size, len(encoded), 0) + encoded + deflated
         central += (
             struct.pack(
                 "<IHHHHHHIIIHHHHHII",
@@ -122,9 +118,7 @@ def join(admin: Client, user: Client, ws: str, role: str, miniprogram_ids=()) ->
 
 
 def new_miniprogram(admin: Client, ws: str, name: str | None = None) -> dict:
-    created = eventually(
-        lambda: admin.post(f"/api/v1/workspaces/{ws}/miniprograms", json={"name": name or f"Shop {secrets.token_hex(3)}"})
-    )
+    created = eventually(lambda: admin.post(f"/api/v1/workspaces/{ws}/miniprograms", json={"name": name or f"Shop {secrets.token_hex(3)}"}))
     assert created.status_code == 201, created.text
     return created.json()
 
@@ -139,11 +133,7 @@ def team(make_user, make_workspace) -> Team:
     join(admin, developer, ws, "developer")
     join(admin, other_developer, ws, "developer")
     # The catalog learns of members by events: the assignment succeeds once it has.
-    eventually(
-        lambda: admin.put(
-            f"/api/v1/workspaces/{ws}/miniprograms/{mp}/developers", json={"account_ids": [developer.account["id"]]}
-        )
-    )
+    eventually(lambda: admin.put(f"/api/v1/workspaces/{ws}/miniprograms/{mp}/developers", json={"account_ids": [developer.account["id"]]}))
     eventually(lambda: reviewer.get(f"/api/v1/workspaces/{ws}/miniprograms/{mp}"))
     eventually(lambda: other_developer.get(f"/api/v1/workspaces/{ws}/miniprograms").status_code == 200)
     return Team(ws, mp, admin, reviewer, developer, other_developer, stranger)
@@ -236,9 +226,7 @@ def test_miniprogram_create_list_patch_and_event(team, catalog_events):
     assert team.other_developer.get(f"{team.base}/miniprograms").json()["items"] == []
     assert team.other_developer.get(f"{team.base}/miniprograms/{created['id']}").status_code == 404
 
-    event = eventually(lambda: [e for e in catalog_events("catalog.miniprogram.created") if e["aggregate_id"] == created["id"]])[
-        0
-    ]
+    event = eventually(lambda: [e for e in catalog_events("catalog.miniprogram.created") if e["aggregate_id"] == created["id"]])[0]
     assert event["workspace_id"] == team.ws and event["producer"] == "catalog"
     assert event["payload"] == {
         "miniprogram_id": created["id"],
@@ -340,9 +328,7 @@ def test_bad_packages_are_refused_and_leave_nothing_behind(team, platform):
         assert response.headers["Content-Type"] == "application/problem+json", label
         assert words in json.dumps(response.json()), (label, response.json())
 
-    missing_file = team.developer.post(
-        base, files={"other": ("x.zip", make_package(), "application/zip")}, data={"version": "2.0.0"}
-    )
+    missing_file = team.developer.post(base, files={"other": ("x.zip", make_package(), "application/zip")}, data={"version": "2.0.0"})
     assert missing_file.status_code == 422 and "package" in missing_file.json()["errors"]
     as_json = team.developer.post(base, json={"version": "2.0.0"})
     assert as_json.status_code == 415
@@ -408,9 +394,7 @@ def new_feature(admin: Client, ws: str, **fields) -> dict:
 def test_jsapis_need_a_valid_json_schema(team):
     jsapi = new_jsapi(team.admin, team.ws)
     assert jsapi["parameters"] == SCAN_PARAMETERS and jsapi["platforms"] == ["ios", "android"]
-    bad_schema = team.admin.post(
-        f"{team.base}/jsapis", json={"name": "bad", "platforms": ["ios"], "parameters": {"type": "banana"}}
-    )
+    bad_schema = team.admin.post(f"{team.base}/jsapis", json={"name": "bad", "platforms": ["ios"], "parameters": {"type": "banana"}})
     assert bad_schema.status_code == 422 and "parameters" in bad_schema.json()["errors"]
     not_object = team.admin.post(f"{team.base}/jsapis", json={"name": "bad", "platforms": ["ios"], "parameters": [1]})
     assert not_object.status_code == 422
@@ -599,9 +583,7 @@ def _endpoints(team: Team, version_id: str, jsapi_id: str, feature_id: str):
         (
             "POST",
             f"{team.base}/features",
-            lambda: {
-                "json": {"name": f"f {secrets.token_hex(4)}", "description": "", "activation": "direct", "jsapi_ids": [jsapi_id]}
-            },
+            lambda: {"json": {"name": f"f {secrets.token_hex(4)}", "description": "", "activation": "direct", "jsapi_ids": [jsapi_id]}},
             (201, 403, 403, 403, 404),
         ),
         ("GET", f"{team.base}/features", dict, (200, 200, 200, 200, 404)),

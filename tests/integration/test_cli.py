@@ -105,9 +105,7 @@ def test_ci_uploads_a_zip_with_a_workspace_api_key(team, platform, tmp_path):  #
     bad.write_text("not a zip")
     refused = mpdp(platform, home, "upload", str(bad), "-w", team.ws, "-m", team.mp, "-v", "2.0.1", MPDP_API_KEY=key)
     assert refused.returncode == 1 and "422" in refused.stderr and "package" in refused.stderr
-    missing = mpdp(
-        platform, home, "upload", str(tmp_path / "nothing"), "-w", team.ws, "-m", team.mp, "-v", "2.0.1", MPDP_API_KEY=key
-    )
+    missing = mpdp(platform, home, "upload", str(tmp_path / "nothing"), "-w", team.ws, "-m", team.mp, "-v", "2.0.1", MPDP_API_KEY=key)
     assert missing.returncode == 1 and "no such file" in missing.stderr
 
 

@@ -29,6 +29,7 @@ def test_embedded_mode_runs_the_whole_platform_in_one_process(tmp_path):
     process = subprocess.Popen([sys.executable, "-m", "mpdp_common.launcher", "run"], env=env, stdout=log, stderr=subprocess.STDOUT)
     gateway = f"http://127.0.0.1:{ports['gateway']}"
     try:
+
         def up():
             try:
                 return requests.get(f"{gateway}/healthz", timeout=1).status_code == 200

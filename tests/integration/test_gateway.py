@@ -36,15 +36,19 @@ def bad_tokens(platform, make_user):
     key, kid, sub = load_signing_key(str(platform.signing_key_file)), _kid(platform), user.account["id"]
     sign = lambda claims, signing_key=key: jwt.encode(claims, signing_key, algorithm="EdDSA", headers={"kid": kid})  # noqa: E731
     good = sign(_claims(sub))
-    return user, good, {
-        "expired": sign(_claims(sub, iat=int(time.time()) - 7200, exp=int(time.time()) - 3600)),
-        "wrong audience": sign(_claims(sub, aud="someone-else")),
-        "wrong issuer": sign(_claims(sub, iss="evil")),
-        "another key": sign(_claims(sub), Ed25519PrivateKey.generate()),
-        "alg none": _unsigned(_claims(sub)),
-        "tampered": good[:-4] + ("AAAA" if not good.endswith("AAAA") else "BBBB"),
-        "garbage": "not-a-jwt",
-    }
+    return (
+        user,
+        good,
+        {
+            "expired": sign(_claims(sub, iat=int(time.time()) - 7200, exp=int(time.time()) - 3600)),
+            "wrong audience": sign(_claims(sub, aud="someone-else")),
+            "wrong issuer": sign(_claims(sub, iss="evil")),
+            "another key": sign(_claims(sub), Ed25519PrivateKey.generate()),
+            "alg none": _unsigned(_claims(sub)),
+            "tampered": good[:-4] + ("AAAA" if not good.endswith("AAAA") else "BBBB"),
+            "garbage": "not-a-jwt",
+        },
+    )
 
 
 def test_bad_tokens_are_refused_at_the_gateway_and_by_the_service(platform, bad_tokens):

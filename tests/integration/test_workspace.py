@@ -61,9 +61,7 @@ def join(admin, user, ws: str, role: str) -> None:
 @pytest.fixture
 def team(make_user, make_workspace):
     """A workspace with one member of each kind, a stranger, and a host app."""
-    admin, reviewer, developer, blocked, stranger = (
-        make_user(name) for name in ("admin", "reviewer", "developer", "blocked", "stranger")
-    )
+    admin, reviewer, developer, blocked, stranger = (make_user(name) for name in ("admin", "reviewer", "developer", "blocked", "stranger"))
     ws = make_workspace(admin)
     join(admin, reviewer, ws, "reviewer")
     join(admin, developer, ws, "developer")
@@ -226,9 +224,7 @@ def test_an_api_key_is_a_bearer_token_with_its_role_until_revoked(team, make_use
 
 def test_developer_workspace_applied_for_approved_and_deleted(team, platform):
     admin, developer, ws = team["admin"], team["developer"], team["ws"]
-    answer = developer.post(
-        "/api/v1/workspaces", json={"name": "Studio", "kind": "developer", "parent_id": ws, "business_type": "isv"}
-    )
+    answer = developer.post("/api/v1/workspaces", json={"name": "Studio", "kind": "developer", "parent_id": ws, "business_type": "isv"})
     assert answer.status_code == 202 and answer.json()["status"] == "pending_approval"
     dev_ws = answer.json()["id"]
     assert developer.get(f"/api/v1/workspaces/{dev_ws}").json()["status"] == "pending_approval"
@@ -249,11 +245,7 @@ def test_developer_workspace_applied_for_approved_and_deleted(team, platform):
         "comment": "welcome",
     }
     platform.publish("approval", envelope("approval.approval.decided", decision, ws), "approval.approval.decided")
-    eventually(
-        lambda: any(
-            m["workspace_id"] == dev_ws and m["role"] == "admin" for m in developer.get("/api/v1/me").json()["memberships"]
-        )
-    )
+    eventually(lambda: any(m["workspace_id"] == dev_ws and m["role"] == "admin" for m in developer.get("/api/v1/me").json()["memberships"]))
     eventually(lambda: developer.get(f"/api/v1/workspaces/{dev_ws}").json().get("status") == "active")
     assert developer.get(f"/api/v1/workspaces/{dev_ws}").json()["role"] == "admin"
 
@@ -298,9 +290,7 @@ def test_developer_workspace_applied_for_approved_and_deleted(team, platform):
 
     # An upload over 30 days old does not hold the deletion back.
     old_upload = uploaded | {"version_id": "v-3", "miniprogram_id": "mp-c", "uploaded_at": "2020-01-01T00:00:00Z"}
-    second = developer.post(
-        "/api/v1/workspaces", json={"name": "Old", "kind": "developer", "parent_id": ws, "business_type": "self"}
-    )
+    second = developer.post("/api/v1/workspaces", json={"name": "Old", "kind": "developer", "parent_id": ws, "business_type": "self"})
     old_ws = second.json()["id"]
     platform.publish(
         "approval",
@@ -318,9 +308,7 @@ def test_developer_workspace_applied_for_approved_and_deleted(team, platform):
     eventually(lambda: all(m["workspace_id"] != old_ws for m in developer.get("/api/v1/me").json()["memberships"]))
 
     # A rejected application.
-    third = developer.post(
-        "/api/v1/workspaces", json={"name": "No", "kind": "developer", "parent_id": ws, "business_type": "self"}
-    )
+    third = developer.post("/api/v1/workspaces", json={"name": "No", "kind": "developer", "parent_id": ws, "business_type": "self"})
     rejected = decision | {"subject": {"kind": "developer_workspace", "id": third.json()["id"]}, "status": "rejected"}
     platform.publish("approval", envelope("approval.approval.decided", rejected, ws), "approval.approval.decided")
     eventually(lambda: developer.get(f"/api/v1/workspaces/{third.json()['id']}").json().get("status") == "rejected")

@@ -168,9 +168,7 @@ def require_member(workspace_id: str, *roles: str):
     caller = current_caller()
     if caller.is_api_key:
         member = (
-            ApiKeyMembership(workspace_id, caller.account_id, caller.api_key_role)
-            if caller.api_key_workspace == workspace_id
-            else None
+            ApiKeyMembership(workspace_id, caller.account_id, caller.api_key_role) if caller.api_key_workspace == workspace_id else None
         )
     else:
         model = current_app.extensions["mpdp"].service.membership_model

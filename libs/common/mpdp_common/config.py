@@ -99,10 +99,7 @@ class Settings:
         if mode not in ("real", "embedded"):
             raise SystemExit(f"configuration error: MPDP_MODE must be 'real' or 'embedded', not {mode!r}")
         ports = {name: _int(f"MPDP_{name.upper()}_PORT", port) for name, port in SERVICE_PORTS.items()}
-        urls = {
-            name: _env(f"MPDP_{name.upper()}_URL", f"http://127.0.0.1:{port}")
-            for name, port in ports.items()
-        }
+        urls = {name: _env(f"MPDP_{name.upper()}_URL", f"http://127.0.0.1:{port}") for name, port in ports.items()}
         base = cls(
             mode=mode,
             database_server_url=_env("MPDP_DATABASE_URL", cls.database_server_url),

@@ -140,9 +140,7 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(Problem)
     def _problem(error: Problem) -> Response:
-        return problem_response(
-            error.status, error.detail, title=error.title, type=error.type, errors=error.errors, headers=error.headers
-        )
+        return problem_response(error.status, error.detail, title=error.title, type=error.type, errors=error.errors, headers=error.headers)
 
     @app.errorhandler(HTTPException)
     def _http(error: HTTPException) -> Response:

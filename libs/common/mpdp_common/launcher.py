@@ -1,12 +1,12 @@
 """`mpdpctl`: run the platform, or one of a service's processes.
 
-    mpdpctl run               every service: real mode if PostgreSQL and RabbitMQ answer, else embedded
-    mpdpctl embedded          every service in one process, SQLite files, the in-process broker
-    mpdpctl migrate [NAME..]  create databases, apply migrations, declare the broker topology
-    mpdpctl web NAME          the service's HTTP API under gunicorn
-    mpdpctl relay NAME        the service's outbox relay
-    mpdpctl consume NAME      the service's event consumer
-    mpdpctl keygen PATH       create the identity signing key unless it exists
+mpdpctl run               every service: real mode if PostgreSQL and RabbitMQ answer, else embedded
+mpdpctl embedded          every service in one process, SQLite files, the in-process broker
+mpdpctl migrate [NAME..]  create databases, apply migrations, declare the broker topology
+mpdpctl web NAME          the service's HTTP API under gunicorn
+mpdpctl relay NAME        the service's outbox relay
+mpdpctl consume NAME      the service's event consumer
+mpdpctl keygen PATH       create the identity signing key unless it exists
 """
 
 from __future__ import annotations
@@ -257,7 +257,9 @@ def run(settings: Settings) -> None:
     log.warning(
         "%s not reachable (MPDP_DATABASE_URL=%s, MPDP_AMQP_URL host %s): starting the embedded mode instead "
         "(one process, SQLite files, the in-process broker)",
-        " and ".join(missing), settings.database_server_url, urlparse(settings.amqp_url).hostname,
+        " and ".join(missing),
+        settings.database_server_url,
+        urlparse(settings.amqp_url).hostname,
     )
     os.environ["MPDP_MODE"] = "embedded"
     run_embedded(Settings.from_env())

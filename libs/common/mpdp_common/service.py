@@ -56,9 +56,7 @@ class Service:
         )
 
     def consumer(self, settings: Settings) -> Consumer:
-        return Consumer(
-            self.events, make_engine(settings.database_url), broker_for(settings), subscription_for(settings, self.events)
-        )
+        return Consumer(self.events, make_engine(settings.database_url), broker_for(settings), subscription_for(settings, self.events))
 
     def run_relay(self, settings: Settings, stop: threading.Event) -> None:
         self.relay(settings).run(stop)

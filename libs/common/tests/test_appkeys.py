@@ -70,13 +70,9 @@ def test_signatures_are_checked_with_five_minutes_of_skew():
     for offset in (-301, 301):
         old = str(int(now) + offset)
         with pytest.raises(Problem):
-            verify_signature(
-                "s3cret", timestamp=old, signature=sign("s3cret", old, "GET", "/client/v1/miniprograms", "user_id=U"), **check
-            )
+            verify_signature("s3cret", timestamp=old, signature=sign("s3cret", old, "GET", "/client/v1/miniprograms", "user_id=U"), **check)
     within = str(int(now) - 299)
-    verify_signature(
-        "s3cret", timestamp=within, signature=sign("s3cret", within, "GET", "/client/v1/miniprograms", "user_id=U"), **check
-    )
+    verify_signature("s3cret", timestamp=within, signature=sign("s3cret", within, "GET", "/client/v1/miniprograms", "user_id=U"), **check)
 
 
 def test_the_read_model_follows_creation_rotation_and_revocation(sessions):
@@ -114,9 +110,7 @@ def test_a_signed_request_names_its_key(sessions):
         }
 
     with sessions() as session:
-        key = verify_signed_request(
-            session, KnownKey, box, headers=headers("k1"), method="GET", path="/client/v1/miniprograms", query=""
-        )
+        key = verify_signed_request(session, KnownKey, box, headers=headers("k1"), method="GET", path="/client/v1/miniprograms", query="")
         assert key.app_id == "a"
         for bad in (headers("gone"), headers("unknown"), {}):
             with pytest.raises(Problem) as refused:

@@ -24,7 +24,6 @@ features = Blueprint("features", __name__, url_prefix="/api/v1", description="Fe
 FEATURE_FIELDS = ("name", "description", "activation", "visible_to_all", "jsapi_ids")
 
 
-
 # -- JSAPIs ---------------------------------------------------------------------------------------
 
 
@@ -157,9 +156,7 @@ def patch_feature(body, ws, feature_id):
         body["jsapi_ids"] = _check_jsapis(ws, body["jsapi_ids"])
     if "name" in body:
         body["name"] = body["name"].strip()
-        taken = session.scalar(
-            select(Feature.id).where(Feature.workspace_id == ws, Feature.name == body["name"], Feature.id != feature.id)
-        )
+        taken = session.scalar(select(Feature.id).where(Feature.workspace_id == ws, Feature.name == body["name"], Feature.id != feature.id))
         if taken:
             raise conflict("A feature with that name exists in this workspace.")
     before = _state(feature)
@@ -169,9 +166,7 @@ def patch_feature(body, ws, feature_id):
             setattr(feature, name, change["new"])
         feature.revision += 1
         feature.updated_at = utcnow()
-        session.add(
-            FeatureRevision(feature_id=feature.id, revision=feature.revision, changed_by=member.account_id, changes=changes)
-        )
+        session.add(FeatureRevision(feature_id=feature.id, revision=feature.revision, changed_by=member.account_id, changes=changes))
         commit_or_conflict(db_session(), "A feature with that name exists in this workspace.")
     return feature
 

@@ -17,17 +17,15 @@ from .access import developer_ids, miniprogram_for, sees_all, sees_hidden_featur
 from .events import events
 from .models import Assignment, Feature, FeatureActivation, Member, MiniProgram, Tester
 
-miniprograms = Blueprint(
-    "miniprograms", __name__, url_prefix="/api/v1", description="Mini programs, their developers and testers"
-)
+miniprograms = Blueprint("miniprograms", __name__, url_prefix="/api/v1", description="Mini programs, their developers and testers")
 
 PATH = "/workspaces/<ws>/miniprograms"
 
 
 def _view(miniprogram: MiniProgram, developers: list[str]) -> dict:
-    return {
-        column: getattr(miniprogram, column) for column in schemas.MiniProgramSchema().fields if column != "developer_ids"
-    } | {"developer_ids": developers}
+    return {column: getattr(miniprogram, column) for column in schemas.MiniProgramSchema().fields if column != "developer_ids"} | {
+        "developer_ids": developers
+    }
 
 
 @miniprograms.route(PATH, methods=["POST"])
@@ -54,7 +52,6 @@ def create(body, ws):
     return _view(miniprogram, [])
 
 
-
 @miniprograms.route(PATH, methods=["GET"])
 @miniprograms.arguments(PageQuery, location="query")
 @miniprograms.response(200, page_schema(schemas.MiniProgramSchema))
@@ -62,9 +59,7 @@ def list_miniprograms(query, ws):
     member = require_member(ws)
     stmt = select(MiniProgram).where(MiniProgram.workspace_id == ws)
     if not sees_all(member):
-        stmt = stmt.join(Assignment, Assignment.miniprogram_id == MiniProgram.id).where(
-            Assignment.account_id == member.account_id
-        )
+        stmt = stmt.join(Assignment, Assignment.miniprogram_id == MiniProgram.id).where(Assignment.account_id == member.account_id)
     page = paginate(db_session(), stmt, query, MiniProgram.created_at, MiniProgram.id)
     developers = developer_ids([item.id for item in page["items"]])
     return page | {"items": [_view(item, developers[item.id]) for item in page["items"]]}
@@ -85,9 +80,7 @@ def patch_miniprogram(body, ws, mp):
     session = db_session()
     if "name" in body:
         name = body["name"].strip()
-        taken = session.scalar(
-            select(MiniProgram.id).where(MiniProgram.workspace_id == ws, MiniProgram.name == name, MiniProgram.id != mp)
-        )
+        taken = session.scalar(select(MiniProgram.id).where(MiniProgram.workspace_id == ws, MiniProgram.name == name, MiniProgram.id != mp))
         if taken:
             raise conflict("A mini program with that name exists in this workspace.")
         miniprogram.name = name
@@ -162,9 +155,7 @@ def put_testers(body, ws, mp):
 @miniprograms.response(200, schemas.TestersSchema)
 def get_testers(ws, mp):
     miniprogram_for(ws, mp)
-    rows = db_session().scalars(
-        select(Tester.user_id).where(Tester.miniprogram_id == mp).order_by(Tester.added_at, Tester.user_id)
-    )
+    rows = db_session().scalars(select(Tester.user_id).where(Tester.miniprogram_id == mp).order_by(Tester.added_at, Tester.user_id))
     return {"user_ids": list(rows)}
 
 

@@ -131,9 +131,7 @@ class JsapiCreateSchema(Schema):
         ),
     )
     description = Description(load_default="")
-    platforms = fields.List(
-        fields.String(validate=validate.OneOf(PLATFORMS)), required=True, validate=validate.Length(min=1, max=10)
-    )
+    platforms = fields.List(fields.String(validate=validate.OneOf(PLATFORMS)), required=True, validate=validate.Length(min=1, max=10))
     parameters = fields.Raw(load_default=None, allow_none=True, validate=_optional_json_schema)
 
 

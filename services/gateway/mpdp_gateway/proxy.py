@@ -19,8 +19,15 @@ log = logging.getLogger(__name__)
 
 # RFC 9110 section 7.6.1: these describe one connection and are never forwarded.
 HOP_BY_HOP = {
-    "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer",
-    "transfer-encoding", "upgrade", "proxy-connection",
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "proxy-connection",
 }
 CHUNK = 64 * 1024
 #: Bodies that may be large (packages, crash reports); any other body is capped like a JSON document.
@@ -55,9 +62,7 @@ def _chunks(stream):
 
 
 def _forwarded_headers() -> dict[str, str]:
-    named_by_connection = {
-        name.strip().lower() for name in request.headers.get("Connection", "").split(",") if name.strip()
-    }
+    named_by_connection = {name.strip().lower() for name in request.headers.get("Connection", "").split(",") if name.strip()}
     headers = {
         name: value
         for name, value in request.headers.items()

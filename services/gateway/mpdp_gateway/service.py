@@ -53,9 +53,7 @@ def _setup(app: Flask, settings: Settings) -> None:
 
     proxied = accepts("*/*")(public(forward))
     proxied = limiter.limit(settings.rate_limit_per_client, key_func=_client_key)(proxied)
-    proxied = limiter.limit(
-        settings.rate_limit_per_token, key_func=_token_key, exempt_when=lambda: bearer_token() is None
-    )(proxied)
+    proxied = limiter.limit(settings.rate_limit_per_token, key_func=_token_key, exempt_when=lambda: bearer_token() is None)(proxied)
     for prefix in ("/api/", "/client/", "/ingest/", "/.well-known/"):
         app.add_url_rule(f"{prefix}<path:path>", f"proxy_{prefix.strip('/.').replace('-', '_')}", proxied, methods=METHODS)
 

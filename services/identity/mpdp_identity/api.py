@@ -61,7 +61,9 @@ def register(body):
     session.add(account)
     session.flush()
     events.publish(
-        session, "identity.account.registered", {"account_id": account.id, "email": account.email, "name": account.name},
+        session,
+        "identity.account.registered",
+        {"account_id": account.id, "email": account.email, "name": account.name},
         aggregate_id=account.id,
     )
     session.commit()
@@ -164,7 +166,9 @@ def invite(body, ws):
         raise conflict("That email already belongs to a member of this workspace.")
     pending = session.scalar(
         select(Invitation.id).where(
-            Invitation.workspace_id == ws, Invitation.email == email, Invitation.status == "pending",
+            Invitation.workspace_id == ws,
+            Invitation.email == email,
+            Invitation.status == "pending",
             Invitation.expires_at > utcnow(),
         )
     )
@@ -205,9 +209,7 @@ def invite(body, ws):
 @members.response(200, page_schema(schemas.InvitationSchema))
 def list_invitations(query, ws):
     require_member(ws, "admin")
-    page = paginate(
-        db_session(), select(Invitation).where(Invitation.workspace_id == ws), query, Invitation.created_at, Invitation.id
-    )
+    page = paginate(db_session(), select(Invitation).where(Invitation.workspace_id == ws), query, Invitation.created_at, Invitation.id)
     return page | {"items": [_invitation_view(item) for item in page["items"]]}
 
 
@@ -309,9 +311,9 @@ def _keep_an_admin(session, ws: str, losing: Member) -> None:
     if losing.role != "admin" or losing.status != "active":
         return
     others = session.scalar(
-        select(func.count()).select_from(Member).where(
-            Member.workspace_id == ws, Member.role == "admin", Member.status == "active", Member.account_id != losing.account_id
-        )
+        select(func.count())
+        .select_from(Member)
+        .where(Member.workspace_id == ws, Member.role == "admin", Member.status == "active", Member.account_id != losing.account_id)
     )
     if not others:
         raise conflict("The workspace must keep at least one active admin.")

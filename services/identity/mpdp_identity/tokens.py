@@ -98,7 +98,5 @@ def rotate(session: Session, signer: Signer, presented: str) -> dict:
 
 def revoke_family(session: Session, family_id: str) -> None:
     session.execute(
-        update(RefreshToken)
-        .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
-        .values(revoked_at=utcnow())
+        update(RefreshToken).where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None)).values(revoked_at=utcnow())
     )

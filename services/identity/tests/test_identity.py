@@ -113,7 +113,11 @@ def test_an_smtp_password_is_not_sent_in_the_clear_to_another_host(monkeypatch):
 
     monkeypatch.setattr(mailer.smtplib, "SMTP", PlainServer)
     mail = WorkspaceMailSettings(
-        workspace_id="w1", sender="noreply@acme.example", smtp_host="smtp.acme.example", smtp_port=587, smtp_username="mailer",
+        workspace_id="w1",
+        sender="noreply@acme.example",
+        smtp_host="smtp.acme.example",
+        smtp_port=587,
+        smtp_username="mailer",
         smtp_password_encrypted=None,
     )
     with pytest.raises(RuntimeError, match="no TLS"):

@@ -114,9 +114,7 @@ def create_workspace(body):
         aggregate_id=workspace.id,
     )
     session.commit()
-    return Response(
-        current_app.json.dumps({"id": workspace.id, "status": workspace.status}), status=202, mimetype="application/json"
-    )
+    return Response(current_app.json.dumps({"id": workspace.id, "status": workspace.status}), status=202, mimetype="application/json")
 
 
 @workspaces.route("/workspaces", methods=["GET"])
@@ -221,9 +219,7 @@ def list_developer_workspaces(query, ws):
     ids = [item.id for item in page["items"]]
     counts = dict(
         session.execute(
-            select(MiniProgram.workspace_id, func.count())
-            .where(MiniProgram.workspace_id.in_(ids))
-            .group_by(MiniProgram.workspace_id)
+            select(MiniProgram.workspace_id, func.count()).where(MiniProgram.workspace_id.in_(ids)).group_by(MiniProgram.workspace_id)
         ).all()
     )
     return page | {
@@ -250,9 +246,7 @@ def delete_developer_workspace(ws, developer_ws):
     child = session.get(Workspace, developer_ws, with_for_update=True)
     if child is None or child.parent_id != ws or child.kind != "developer" or child.status == "deleted":
         raise not_found("developer workspace")
-    published = session.scalar(
-        select(exists().where(Launch.workspace_id == child.id, Launch.status.in_(PUBLISHED_LAUNCH_STATUSES)))
-    )
+    published = session.scalar(select(exists().where(Launch.workspace_id == child.id, Launch.status.in_(PUBLISHED_LAUNCH_STATUSES))))
     if published:
         raise conflict("This developer workspace has a published mini program; take it offline first.")
     recent = session.scalar(
@@ -430,9 +424,7 @@ def _upload(ws: str, purpose: str) -> dict:
     )
     session.add(asset)
     row = _settings_row(session, ws, lock=True)
-    setattr(
-        row, {"logo": "logo_url", "favicon": "favicon_url", "terms_of_service": "terms_of_service_url"}[purpose], asset_url(asset)
-    )
+    setattr(row, {"logo": "logo_url", "favicon": "favicon_url", "terms_of_service": "terms_of_service_url"}[purpose], asset_url(asset))
     _publish_settings(session, row)
     session.commit()
     return _settings_view(row)

@@ -15,9 +15,7 @@ def not_blank(value: str) -> None:
 Email = lambda **kwargs: fields.Email(validate=validate.Length(max=254), **kwargs)  # noqa: E731
 Name = lambda **kwargs: fields.String(validate=[validate.Length(min=1, max=100), not_blank], **kwargs)  # noqa: E731
 
-HOSTNAME = re.compile(
-    r"^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$"
-)
+HOSTNAME = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")
 BUNDLE_ID = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*(\.[A-Za-z0-9_-]+)+$")
 FINGERPRINT = re.compile(r"^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){31}$|^[0-9A-Fa-f]{64}$")
 #: 30 days: the longest an old app key may stay valid after a rotation
@@ -50,9 +48,7 @@ class WorkspaceCreateSchema(Schema):
     @validates_schema
     def _developer_fields(self, data, **kwargs):
         if data.get("kind") == "developer":
-            missing = {
-                name: ["Required for a developer workspace."] for name in ("parent_id", "business_type") if not data.get(name)
-            }
+            missing = {name: ["Required for a developer workspace."] for name in ("parent_id", "business_type") if not data.get(name)}
             if missing:
                 raise ValidationError(missing)
         elif data.get("kind") == "tenant":
@@ -152,9 +148,7 @@ class AssetSchema(Schema):
 class AppBaseSchema(Schema):
     name = Name()
     platforms = fields.List(fields.String(validate=validate.OneOf(["ios", "android"])), validate=validate.Length(min=1, max=2))
-    bundle_id = fields.String(
-        validate=[validate.Length(max=155), validate.Regexp(BUNDLE_ID, error="Not a bundle id (com.example.app).")]
-    )
+    bundle_id = fields.String(validate=[validate.Length(max=155), validate.Regexp(BUNDLE_ID, error="Not a bundle id (com.example.app).")])
     android_cert_fingerprints = fields.List(
         fields.String(validate=validate.Regexp(FINGERPRINT, error="Not a SHA-256 fingerprint (32 hex bytes, AB:CD:...).")),
         validate=validate.Length(max=10),

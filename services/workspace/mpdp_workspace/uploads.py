@@ -79,9 +79,7 @@ def check_upload(purpose: str, data: bytes) -> str:
         raise validation_failed({"file": ["The file is empty."]})
     content_type = sniff(data)
     if content_type not in allowed:
-        names = ", ".join(
-            sorted(name.split("/")[-1].replace("x-icon", "ico").replace("svg+xml", "svg").upper() for name in allowed)
-        )
+        names = ", ".join(sorted(name.split("/")[-1].replace("x-icon", "ico").replace("svg+xml", "svg").upper() for name in allowed))
         raise validation_failed(
             {"file": [f"The file is not a {names} file (SVG files may not hold scripts or entities)."]},
             detail="The upload is not a file of the accepted type.",

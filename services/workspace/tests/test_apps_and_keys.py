@@ -25,15 +25,9 @@ def test_apps_are_created_listed_and_changed(harness):
     assert app["platforms"] == ["ios", "android"] and app["android_cert_fingerprints"] == [FINGERPRINT]
     assert harness.published("workspace.app.created")[0]["payload"]["app_id"] == app["id"]
 
-    assert (
-        harness.call("POST", f"/api/v1/workspaces/{ws}/apps", "alice", json=APP | {"name": "acme super app"}).status_code == 409
-    )
-    assert [item["id"] for item in harness.call("GET", f"/api/v1/workspaces/{ws}/apps", "carol").get_json()["items"]] == [
-        app["id"]
-    ]
-    assert (
-        harness.call("GET", f"/api/v1/workspaces/{ws}/apps/{app['id']}", "carol").get_json()["bundle_id"] == "com.acme.superapp"
-    )
+    assert harness.call("POST", f"/api/v1/workspaces/{ws}/apps", "alice", json=APP | {"name": "acme super app"}).status_code == 409
+    assert [item["id"] for item in harness.call("GET", f"/api/v1/workspaces/{ws}/apps", "carol").get_json()["items"]] == [app["id"]]
+    assert harness.call("GET", f"/api/v1/workspaces/{ws}/apps/{app['id']}", "carol").get_json()["bundle_id"] == "com.acme.superapp"
 
     lowercase = "ab" * 32
     changed = harness.call(
@@ -48,10 +42,7 @@ def test_apps_are_created_listed_and_changed(harness):
 
     second = harness.call("POST", f"/api/v1/workspaces/{ws}/apps", "alice", json=APP | {"name": "Other"}).get_json()
     assert (
-        harness.call(
-            "PATCH", f"/api/v1/workspaces/{ws}/apps/{second['id']}", "alice", json={"name": "ACME super app"}
-        ).status_code
-        == 409
+        harness.call("PATCH", f"/api/v1/workspaces/{ws}/apps/{second['id']}", "alice", json={"name": "ACME super app"}).status_code == 409
     )
     assert harness.call("PATCH", f"/api/v1/workspaces/{ws}/apps/{app['id']}", "carol", json={"name": "x"}).status_code == 403
 
@@ -133,18 +124,9 @@ def _parse(value: str) -> float:
 def test_api_keys_act_with_their_role_in_their_workspace_only(harness):
     ws = harness.tenant("alice", bob="reviewer")
     other = harness.tenant("zed")
-    assert (
-        harness.call("POST", f"/api/v1/workspaces/{ws}/api-keys", "bob", json={"label": "ci", "role": "developer"}).status_code
-        == 403
-    )
-    assert (
-        harness.call("POST", f"/api/v1/workspaces/{ws}/api-keys", "alice", json={"label": "ci", "role": "admin"}).status_code
-        == 422
-    )
-    assert (
-        harness.call("POST", f"/api/v1/workspaces/{ws}/api-keys", "alice", json={"label": "  ", "role": "developer"}).status_code
-        == 422
-    )
+    assert harness.call("POST", f"/api/v1/workspaces/{ws}/api-keys", "bob", json={"label": "ci", "role": "developer"}).status_code == 403
+    assert harness.call("POST", f"/api/v1/workspaces/{ws}/api-keys", "alice", json={"label": "ci", "role": "admin"}).status_code == 422
+    assert harness.call("POST", f"/api/v1/workspaces/{ws}/api-keys", "alice", json={"label": "  ", "role": "developer"}).status_code == 422
     created = harness.call("POST", f"/api/v1/workspaces/{ws}/api-keys", "alice", json={"label": "ci", "role": "developer"})
     assert created.status_code == 201
     key = created.get_json()

@@ -18,11 +18,7 @@ def png(width: int = 1, height: int = 1, padding: int = 0) -> bytes:
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     raw = b"\x00" + b"\x00\x00\x00" * width
     return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", ihdr)
-        + chunk(b"IDAT", zlib.compress(raw * height))
-        + b"\x00" * padding
-        + chunk(b"IEND", b"")
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(raw * height)) + b"\x00" * padding + chunk(b"IEND", b"")
     )
 
 
@@ -31,9 +27,7 @@ def ico() -> bytes:
     return struct.pack("<HHH", 0, 1, 1) + struct.pack("<BBBBHHII", 1, 1, 0, 0, 1, 32, len(image), 22) + image
 
 
-SVG_OK = (
-    b'<?xml version="1.0"?>\n<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><rect width="10" height="10"/></svg>'
-)
+SVG_OK = b'<?xml version="1.0"?>\n<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><rect width="10" height="10"/></svg>'
 PDF_OK = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
 
 SETTINGS = {
@@ -65,17 +59,13 @@ def test_sniffing_goes_by_content():
 def test_settings_round_trip_and_the_password_is_write_only(harness):
     ws = harness.tenant("alice", bob="reviewer")
     empty = harness.call("GET", f"/api/v1/workspaces/{ws}/settings", "bob").get_json()
-    assert (
-        empty["service_email"] is None and empty["tester_whitelist_enabled"] is False and empty["domains"]["alternatives"] == []
-    )
+    assert empty["service_email"] is None and empty["tester_whitelist_enabled"] is False and empty["domains"]["alternatives"] == []
 
     saved = harness.call("PUT", f"/api/v1/workspaces/{ws}/settings", "alice", json=SETTINGS)
     assert saved.status_code == 200, saved.get_data(as_text=True)
     assert "s3cret-pass" not in saved.get_data(as_text=True)
     assert saved.get_json()["service_email"]["smtp_password_set"] is True
-    assert (
-        harness.call("GET", f"/api/v1/workspaces/{ws}/settings", "bob").get_json()["domains"]["primary"] == "console.acme.example"
-    )
+    assert harness.call("GET", f"/api/v1/workspaces/{ws}/settings", "bob").get_json()["domains"]["primary"] == "console.acme.example"
 
     [event] = harness.published("workspace.settings.updated")
     payload = event["payload"]
@@ -160,9 +150,7 @@ def test_uploads_are_checked_by_content_and_served_back(harness):
     assert _upload(harness, ws, "logo", png(), account="carol").status_code == 403
     assert _upload(harness, ws, "logo", png(), account="eve").status_code == 404
     assert _upload(harness, ws, "banner", png()).status_code == 404
-    no_file = harness.call(
-        "POST", f"/api/v1/workspaces/{ws}/settings/logo", "alice", data={"x": "y"}, content_type="multipart/form-data"
-    )
+    no_file = harness.call("POST", f"/api/v1/workspaces/{ws}/settings/logo", "alice", data={"x": "y"}, content_type="multipart/form-data")
     assert no_file.status_code == 422
     assert harness.call("POST", f"/api/v1/workspaces/{ws}/settings/logo", "alice", json={"file": "x"}).status_code == 415
     assert len(harness.published("workspace.settings.updated")) == before

@@ -110,8 +110,7 @@ def test_developer_workspace_is_requested_then_approved(harness):
     assert harness.call("GET", f"/api/v1/workspaces/{dev_ws}", "carol").get_json()["status"] == "pending_approval"
     assert harness.call("GET", f"/api/v1/workspaces/{dev_ws}/apps", "carol").status_code == 404
     assert [
-        item["status"]
-        for item in harness.call("GET", f"/api/v1/workspaces/{ws}/developer-workspaces", "alice").get_json()["items"]
+        item["status"] for item in harness.call("GET", f"/api/v1/workspaces/{ws}/developer-workspaces", "alice").get_json()["items"]
     ] == ["pending_approval"]
 
     _decide(harness, ws, dev_ws, "approved")
@@ -141,22 +140,15 @@ def test_developer_workspace_rejected_and_bad_parents(harness):
     assert harness.call("POST", "/api/v1/workspaces", "eve", json=body | {"parent_id": ws}).status_code == 404
     assert harness.call("POST", "/api/v1/workspaces", "dave", json=body | {"parent_id": ws}).status_code == 403
     assert harness.call("POST", "/api/v1/workspaces", "carol", json=body | {"parent_id": "nope"}).status_code == 404
-    assert (
-        harness.call("POST", "/api/v1/workspaces", "carol", json=body | {"parent_id": ws, "business_type": "corp"}).status_code
-        == 422
-    )
+    assert harness.call("POST", "/api/v1/workspaces", "carol", json=body | {"parent_id": ws, "business_type": "corp"}).status_code == 422
 
 
 def test_developer_workspace_deletion_waits_for_published_or_recent_work(harness):
     ws = harness.tenant("alice", bob="reviewer")
     dev_ws = _request_developer_workspace(harness, ws, "alice")
     _decide(harness, ws, dev_ws, "approved")
-    harness.deliver(
-        "catalog.miniprogram.created", {"miniprogram_id": "mp1", "workspace_id": dev_ws, "name": "Shop", "created_by": "x"}
-    )
-    harness.deliver(
-        "catalog.miniprogram.created", {"miniprogram_id": "mp2", "workspace_id": dev_ws, "name": "Pay", "created_by": "x"}
-    )
+    harness.deliver("catalog.miniprogram.created", {"miniprogram_id": "mp1", "workspace_id": dev_ws, "name": "Shop", "created_by": "x"})
+    harness.deliver("catalog.miniprogram.created", {"miniprogram_id": "mp2", "workspace_id": dev_ws, "name": "Pay", "created_by": "x"})
     [item] = harness.call("GET", f"/api/v1/workspaces/{ws}/developer-workspaces", "bob").get_json()["items"]
     assert item["miniprogram_count"] == 2 and item["status"] == "active"
 
@@ -182,9 +174,7 @@ def test_developer_workspace_deletion_waits_for_published_or_recent_work(harness
         "size": 10,
         "uploaded_by": "x",
     }
-    harness.deliver(
-        "catalog.version.uploaded", uploaded | {"uploaded_at": (utcnow() - timedelta(days=3)).strftime("%Y-%m-%dT%H:%M:%SZ")}
-    )
+    harness.deliver("catalog.version.uploaded", uploaded | {"uploaded_at": (utcnow() - timedelta(days=3)).strftime("%Y-%m-%dT%H:%M:%SZ")})
     assert harness.call("DELETE", f"/api/v1/workspaces/{ws}/developer-workspaces/{dev_ws}", "alice").status_code == 409
 
     with harness.sessions() as session:  # the upload ages past 30 days
@@ -209,12 +199,8 @@ def test_a_late_launch_event_does_not_undo_a_newer_status(harness):
     dev_ws = _request_developer_workspace(harness, ws, "alice")
     _decide(harness, ws, dev_ws, "approved")
     launch = {"launch_id": "l1", "miniprogram_id": "mp1", "workspace_id": dev_ws, "app_id": "a", "version_id": "v"}
-    harness.deliver(
-        "catalog.launch.status_changed", launch | {"status": "offline"}, dev_ws, occurred_at="2026-11-25T10:00:02.000000Z"
-    )
-    harness.deliver(
-        "catalog.launch.status_changed", launch | {"status": "grayscale"}, dev_ws, occurred_at="2026-11-25T10:00:01.000000Z"
-    )
+    harness.deliver("catalog.launch.status_changed", launch | {"status": "offline"}, dev_ws, occurred_at="2026-11-25T10:00:02.000000Z")
+    harness.deliver("catalog.launch.status_changed", launch | {"status": "grayscale"}, dev_ws, occurred_at="2026-11-25T10:00:01.000000Z")
     assert harness.call("DELETE", f"/api/v1/workspaces/{ws}/developer-workspaces/{dev_ws}", "alice").status_code == 204
 
 

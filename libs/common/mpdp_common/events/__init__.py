@@ -110,11 +110,7 @@ class EventSpec:
             aggregate_id=aggregate_id,
             correlation_id=request_id.get(),
         )
-        session.execute(
-            insert(self.outbox).values(
-                event_id=envelope.id, type=event_type, envelope=envelope.to_json(), created_at=utcnow()
-            )
-        )
+        session.execute(insert(self.outbox).values(event_id=envelope.id, type=event_type, envelope=envelope.to_json(), created_at=utcnow()))
         if session.get_bind().dialect.name == "postgresql":
             # Delivered to the relay's LISTEN only when this transaction commits.
             session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": outbox_channel(self.service)})

@@ -229,8 +229,12 @@ class RabbitMQBroker(Broker):
         step = self._next_step(attempt)
         log.warning(
             "handler for %s %s failed (attempt %d of %d), %s: %r",
-            item.type, item.id, attempt, self.max_attempts,
-            "parked in dead-letter queue" if step == "dead" else "will retry", error,
+            item.type,
+            item.id,
+            attempt,
+            self.max_attempts,
+            "parked in dead-letter queue" if step == "dead" else "will retry",
+            error,
         )
         next_properties = _properties(item, attempt + 1, error=repr(error)[:500])
         if step == "retry":

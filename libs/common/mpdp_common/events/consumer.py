@@ -105,9 +105,7 @@ class Consumer:
     def _seen(self, session, event: Event) -> bool:
         inbox = self.spec.inbox
         return bool(
-            session.execute(
-                select(inbox.c.event_id).where(inbox.c.consumer == self.spec.service, inbox.c.event_id == event.id)
-            ).first()
+            session.execute(select(inbox.c.event_id).where(inbox.c.consumer == self.spec.service, inbox.c.event_id == event.id)).first()
         )
 
     def run(self, stop: threading.Event) -> None:

@@ -51,9 +51,7 @@ class Relay:
             if not rows:
                 return 0
             self.broker.publish_batch(self.exchange, [Event.from_json(row.envelope) for row in rows])
-            session.execute(
-                update(outbox).where(outbox.c.seq.in_([row.seq for row in rows])).values(published_at=utcnow())
-            )
+            session.execute(update(outbox).where(outbox.c.seq.in_([row.seq for row in rows])).values(published_at=utcnow()))
         return len(rows)
 
     def run(self, stop: threading.Event) -> None:
