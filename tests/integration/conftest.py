@@ -18,14 +18,14 @@ import sys
 import time
 from contextlib import closing
 from pathlib import Path
-from urllib.parse import urlparse
 
 import pika
 import pytest
-import requests
 from sqlalchemy import create_engine, text
 
-from mpdp_common.config import SERVICE_PORTS
+from mpdp_common.config import SERVICE_PORTS, Settings
+from mpdp_common.events.brokers import topology_names
+from mpdp_common.launcher import reachable, wait_until_ready
 from mpdp_common.service import installed_services
 
 from .client import Client
@@ -33,15 +33,6 @@ from .client import Client
 LOCAL_DATABASE = "postgresql+psycopg://postgres@127.0.0.1:5432"
 LOCAL_BROKER = "amqp://guest:guest@127.0.0.1:5672/%2F"
 SERVICES = list(installed_services())
-
-
-def _answers(url: str, default_port: int) -> bool:
-    parsed = urlparse(url.replace("+psycopg", ""))
-    try:
-        with socket.create_connection((parsed.hostname, parsed.port or default_port), timeout=2):
-            return True
-    except OSError:
-        return False
 
 
 def _free_port() -> int:
@@ -55,7 +46,7 @@ def backing_services():
     database = os.environ.get("MPDP_TEST_DATABASE_URL", LOCAL_DATABASE)
     broker = os.environ.get("MPDP_TEST_AMQP_URL", LOCAL_BROKER)
     containers = []
-    if not (_answers(database, 5432) and _answers(broker, 5672)):
+    if not (reachable(database, 5432) and reachable(broker, 5672)):
         try:
             from testcontainers.postgres import PostgresContainer
             from testcontainers.rabbitmq import RabbitMqContainer
@@ -129,19 +120,10 @@ class Platform:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        deadline = time.monotonic() + 90
-        pending = list(SERVICES)
-        while pending:
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the platform did not start; its log:\n{self.log_path.read_text()[-5000:]}")
-            path = "/healthz" if pending[0] == "gateway" else "/readyz"
-            try:
-                if requests.get(self.url(pending[0]) + path, timeout=1).status_code == 200:
-                    pending.pop(0)
-                    continue
-            except requests.RequestException:
-                pass
-            time.sleep(0.2)
+        process = self.process
+        urls = {name: self.url(name) for name in SERVICES}
+        if not wait_until_ready(urls, SERVICES, given_up=lambda: process.poll() is not None, timeout=90):
+            raise RuntimeError(f"the platform did not start; its log:\n{self.log_path.read_text()[-5000:]}")
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
@@ -171,11 +153,12 @@ class Platform:
 
     def cleanup(self) -> None:
         try:
+            exchanges, queues = topology_names(Settings(event_prefix=self.prefix), SERVICE_PORTS)
             connection, channel = self.broker_channel()
-            for service in SERVICE_PORTS:
-                for suffix in ("", ".retry", ".dead"):
-                    channel.queue_delete(f"{self.prefix}.{service}{suffix}")
-                channel.exchange_delete(f"{self.prefix}.{service}")
+            for queue in queues:
+                channel.queue_delete(queue)
+            for exchange in exchanges:
+                channel.exchange_delete(exchange)
             connection.close()
         except pika.exceptions.AMQPError:
             pass
