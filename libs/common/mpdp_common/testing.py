@@ -95,8 +95,7 @@ class Harness:
 
     @property
     def events(self) -> EventSpec:
-        assert self.service.events is not None, f"{self.service.name} has no events"
-        return self.service.events
+        return self.service.event_spec
 
     def close(self) -> None:
         if self.service.metadata is not None:
@@ -117,8 +116,9 @@ class Harness:
     def call(self, method: str, path: str, account: str | None = None, *, bearer: str | None = None, **kwargs: Any):
         """One request, as `account` (a token of the test's own) or with the `bearer` token given."""
         headers = kwargs.pop("headers", {})
-        if bearer or account:
-            headers["Authorization"] = f"Bearer {bearer or self.token(account)}"
+        token = bearer or (self.token(account) if account else None)
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
         return self.http.open(path, method=method, headers=headers, **kwargs)
 
     def deliver(self, event_type: str, payload: dict, workspace_id: str | None = None, **envelope: Any) -> Event:
