@@ -16,7 +16,8 @@ import socket
 import subprocess
 import sys
 import time
-from contextlib import closing
+from collections.abc import Callable, Iterator
+from contextlib import closing, contextmanager
 from pathlib import Path
 
 import pika
@@ -170,6 +171,42 @@ class Platform:
             for name in list(names):
                 conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@contextmanager
+def listening(platform: Platform, producer: str) -> Iterator[Callable[[], list[dict]]]:
+    """A durable queue of the test's own bound to everything `producer` publishes. `drain()`
+    answers the events that arrived since its last call, over a fresh connection each time so
+    that it works across a broker restart (nothing while the broker is down)."""
+    queue = f"{platform.prefix}.test-{producer}-{secrets.token_hex(3)}"
+    connection, channel = platform.broker_channel()
+    channel.exchange_declare(f"{platform.prefix}.{producer}", exchange_type="topic", durable=True)
+    channel.queue_declare(queue, durable=True)
+    channel.queue_bind(queue, f"{platform.prefix}.{producer}", routing_key=f"{producer}.#")
+    connection.close()
+
+    def drain() -> list[dict]:
+        got: list[dict] = []
+        try:
+            connection, channel = platform.broker_channel()
+        except pika.exceptions.AMQPError:
+            return got
+        try:
+            while True:
+                method, _properties, body = channel.basic_get(queue, auto_ack=True)
+                if method is None:
+                    break
+                got.append(json.loads(body))
+        finally:
+            connection.close()
+        return got
+
+    try:
+        yield drain
+    finally:
+        connection, channel = platform.broker_channel()
+        channel.queue_delete(queue)
+        connection.close()
 
 
 @pytest.fixture(scope="session")
