@@ -108,31 +108,59 @@ class _LocalWaiter:
 
 
 class _PostgresWaiter:
-    """LISTENs on the service's outbox channel; a commit that wrote events NOTIFYs it."""
+    """LISTENs on the service's outbox channel; a commit that wrote events NOTIFYs it.
+
+    When the database goes away the relay polls, and each wait tries to LISTEN again, so that
+    once the database is back a commit reaches the broker at once instead of at the next poll.
+    """
 
     def __init__(self, engine: Engine, service: str):
+        self.dsn = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        self.channel = outbox_channel(service)
+        self.application_name = f"mpdp-relay-{service}"
+        self.connection = None
+        try:
+            self._connect()
+        except Exception as error:  # the database is not up yet: poll, and LISTEN once it is
+            log.warning("cannot LISTEN for outbox commits yet (%r); polling until the database answers", error)
+
+    def _connect(self) -> None:
         import psycopg
 
-        url = engine.url.set(drivername="postgresql")
-        self.connection = psycopg.connect(url.render_as_string(hide_password=False), autocommit=True)
-        self.connection.execute(f"LISTEN {outbox_channel(service)}")
+        connection = psycopg.connect(self.dsn, autocommit=True, connect_timeout=2, application_name=self.application_name)
+        connection.execute(f"LISTEN {self.channel}")
+        self.connection = connection
+
+    def _drop(self) -> None:
+        if self.connection is not None:
+            try:
+                self.connection.close()
+            except Exception:  # already broken; nothing more to release
+                pass
+        self.connection = None
 
     def wait(self, timeout: float, stop: threading.Event) -> None:
+        if self.connection is None:
+            try:
+                self._connect()
+                log.info("outbox LISTEN connection re-established")
+                return  # commits made while it was down are in the outbox: look now
+            except Exception:
+                stop.wait(timeout)
+                return
         try:
             for _ in self.connection.notifies(timeout=timeout, stop_after=1):
                 pass
-        except Exception as error:  # the database went away: fall back to polling until it is back
-            log.warning("outbox LISTEN connection lost (%r), polling", error)
+        except Exception as error:  # the database went away: poll, and LISTEN again on the next wait
+            log.warning("outbox LISTEN connection lost (%r), polling until it is back", error)
+            self._drop()
             stop.wait(timeout)
 
     def close(self) -> None:
-        self.connection.close()
+        self._drop()
 
 
 def _waiter_for(engine: Engine, service: str):
     if engine.dialect.name == "postgresql":
-        try:
-            return _PostgresWaiter(engine, service)
-        except Exception as error:
-            log.warning("cannot LISTEN for outbox commits (%r); polling instead", error)
+        return _PostgresWaiter(engine, service)
     return _LocalWaiter(service)
