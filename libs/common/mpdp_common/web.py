@@ -15,6 +15,7 @@ from flask import Flask, Response, current_app, g, jsonify, request
 from flask_smorest import Api
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
 from sqlalchemy import Engine, text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
@@ -109,7 +110,27 @@ def create_app(service: Service, settings: Settings) -> Flask:
     _add_operational_endpoints(app)
     if service.setup:
         service.setup(app, settings)
+    app.wsgi_app = _ProblemOnEscape(app.wsgi_app)
     return app
+
+
+class _ProblemOnEscape:
+    """The last line: an error that escapes Flask's handlers (a teardown closing a session on a
+    database that just went away, say) is answered as a problem document, not the server's HTML page."""
+
+    def __init__(self, wsgi_app):
+        self.wsgi_app = wsgi_app
+
+    def __call__(self, environ, start_response):
+        try:
+            return self.wsgi_app(environ, start_response)
+        except Exception as error:
+            log.exception("request failed outside the error handlers")
+            if isinstance(error, OperationalError):
+                answer = problem_response(503, "The database is unavailable; try again shortly.", headers={"Retry-After": "5"})
+            else:
+                answer = problem_response(500, "The server could not complete the request.")
+            return answer(environ, start_response)
 
 
 def _begin_request() -> None:
