@@ -68,7 +68,8 @@ def test_the_request_in_flight_when_the_database_goes_away_gets_a_problem():
             with admin.connect() as conn:
                 conn.execute(
                     text(
-                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                        " WHERE datname = current_database() AND pid <> pg_backend_pid()"
                     )
                 )
             admin.dispose()
