@@ -23,6 +23,7 @@ from _platform import percentile  # noqa: E402
 from sqlalchemy import String, func, insert, select  # noqa: E402
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker  # noqa: E402
 
+from mpdp_common.config import Settings  # noqa: E402
 from mpdp_common.db import drop_database, ensure_database, make_engine, session_scope, utcnow  # noqa: E402
 from mpdp_common.events import Event, EventSpec  # noqa: E402
 from mpdp_common.events.brokers import RabbitMQBroker, Subscription  # noqa: E402
@@ -57,7 +58,14 @@ def _broker() -> RabbitMQBroker:
 
 
 def run_relay(database: str, prefix: str, stop) -> None:
-    Relay(producer, make_engine(database), _broker(), exchange=f"{prefix}.benchsource", batch_size=200, poll_seconds=1.0).run(stop)
+    Relay(
+        producer,
+        make_engine(database),
+        _broker(),
+        exchange=f"{prefix}.benchsource",
+        batch_size=Settings.outbox_batch_size,
+        poll_seconds=1.0,
+    ).run(stop)
 
 
 class TimedConsumer(Consumer):

@@ -62,7 +62,7 @@ class Settings:
     event_max_attempts: int = 5
     event_retry_delay_ms: int = 5000
     event_prefetch: int = 100
-    outbox_batch_size: int = 200
+    outbox_batch_size: int = 500
     outbox_poll_seconds: float = 1.0
     host: str = "127.0.0.1"
     port: int = 0

@@ -13,12 +13,13 @@ import threading
 import time
 from datetime import timedelta
 
-from sqlalchemy import Engine, delete, select, update
+from sqlalchemy import BigInteger, Engine, any_, bindparam, delete, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import sessionmaker
 
 from ..db import session_scope, utcnow
-from . import Event, EventSpec, local_wakeup, outbox_channel
-from .brokers import Broker, BrokerUnavailable
+from . import EventSpec, local_wakeup, outbox_channel
+from .brokers import Broker, BrokerUnavailable, Outgoing
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +43,7 @@ class Relay:
         outbox = self.spec.outbox
         with session_scope(self.sessions) as session:
             rows = session.execute(
-                select(outbox.c.seq, outbox.c.envelope)
+                select(outbox.c.seq, outbox.c.event_id, outbox.c.type, outbox.c.envelope)
                 .where(outbox.c.published_at.is_(None))
                 .order_by(outbox.c.seq)
                 .limit(self.batch_size)
@@ -50,8 +51,8 @@ class Relay:
             ).all()
             if not rows:
                 return 0
-            self.broker.publish_batch(self.exchange, [Event.from_json(row.envelope) for row in rows])
-            session.execute(update(outbox).where(outbox.c.seq.in_([row.seq for row in rows])).values(published_at=utcnow()))
+            self.broker.publish_batch(self.exchange, [Outgoing(row.event_id, row.type, row.envelope.encode()) for row in rows])
+            session.execute(update(outbox).where(_among(outbox.c.seq, [row.seq for row in rows], session)).values(published_at=utcnow()))
         return len(rows)
 
     def run(self, stop: threading.Event) -> None:
@@ -91,6 +92,13 @@ class Relay:
         outbox = self.spec.outbox
         with session_scope(self.sessions) as session:
             session.execute(delete(outbox).where(outbox.c.published_at < utcnow() - SENT_RETENTION))
+
+
+def _among(column, values: list[int], session):
+    """`column IN values`; on PostgreSQL one array parameter, which is far cheaper to send than hundreds."""
+    if session.get_bind().dialect.name == "postgresql":
+        return column == any_(bindparam("seqs", values, type_=ARRAY(BigInteger)))
+    return column.in_(values)
 
 
 class _LocalWaiter:
