@@ -26,6 +26,7 @@ def upstream_app(environ, start_response):
     echo = {
         "method": request.method,
         "path": request.full_path,
+        "raw_uri": environ.get("RAW_URI") or environ.get("REQUEST_URI"),
         "headers": dict(request.headers),
         "body_length": len(request.get_data()),
     }
@@ -146,3 +147,30 @@ def test_gateway_processes_share_limits_through_redis(upstream):
     assert first.get("/api/v1/me", headers=token).status_code == 200
     assert second.get("/api/v1/me", headers=token).status_code == 200
     assert first.get("/api/v1/me", headers=token).status_code == 429
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/workspaces/x/../../../../metrics",
+        "/api/v1/workspaces/x/./members",
+        "/.well-known/..%2fmetrics",
+        "/api/v1/accounts/..%2f..%2f..%2freadyz",
+        "/api/v1/accounts/%2e%2e/readyz",
+        "/api/v1/accounts\\..\\readyz",
+    ],
+)
+def test_dot_segments_and_encoded_separators_are_refused_not_forwarded(upstream, path):
+    response = gateway(upstream).get(path, environ_overrides={"RAW_URI": path})
+    assert response.status_code == 404
+    assert response.content_type == "application/problem+json"
+
+
+def test_the_path_is_forwarded_exactly_as_the_client_sent_it(upstream):
+    raw = "/api/v1/me/a%3Fb%23c"
+    response = gateway(upstream).get(raw + "?x=1", environ_overrides={"RAW_URI": raw + "?x=1"})
+    assert response.status_code == 200
+    echoed = response.get_json()
+    # An encoded ? or # stays part of the path upstream: it never becomes a query or a fragment.
+    assert echoed["raw_uri"] == raw + "?x=1"
+    assert echoed["path"] == "/api/v1/me/a?b#c?x=1"
