@@ -12,6 +12,7 @@ mpdpctl keygen PATH       create the identity signing key unless it exists
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import shutil
@@ -130,6 +131,26 @@ def consume(name: str) -> None:
     settings = Settings.from_env(service.name)
     configure_logging(service.name, settings.log_level)
     service.run_consumer(settings, _stop_on_signals())
+
+
+def dead_letters(name: str, *, replay: bool, as_json: bool) -> None:
+    """Print the events parked in a service's dead-letter queue and why; `replay` sends them back."""
+    service = _service(name)
+    if service.events is None or not service.events.handlers:
+        raise SystemExit(f"{name} consumes no events, so it has no dead letters")
+    settings = Settings.from_env(service.name)
+    found = broker_for(settings).dead_letters(subscription_for(settings, service.events), replay=replay)
+    if as_json:
+        rows = [
+            {"event_id": item.event_id, "type": item.type, "attempts": item.attempts, "error": item.error, "replayed": replay}
+            for item in found
+        ]
+        print(json.dumps(rows, indent=2))
+        return
+    for item in found:
+        print(f"{item.event_id or '-'}  {item.type or '-'}  after {item.attempts} attempts: {item.error or 'no error recorded'}")
+    verb = "sent back to" if replay else "parked for"
+    print(f"{len(found)} dead letter(s) {verb} {name}" + ("" if replay or not found else "; --replay sends them back"))
 
 
 # -- the whole platform ---------------------------------------------------------------------------
@@ -274,6 +295,10 @@ def main(argv: list[str] | None = None) -> None:
     for name in ("web", "relay", "consume"):
         commands.add_parser(name).add_argument("name")
     commands.add_parser("keygen").add_argument("path")
+    dead = commands.add_parser("dead-letters", help="list a service's dead letters, or replay them once the cause is fixed")
+    dead.add_argument("name")
+    dead.add_argument("--replay", action="store_true", help="send every dead letter back to the service's queue")
+    dead.add_argument("--json", action="store_true", help="machine-readable output")
     args = parser.parse_args(argv)
     settings = Settings.from_env()
     configure_logging("mpdpctl", settings.log_level)
@@ -290,6 +315,8 @@ def main(argv: list[str] | None = None) -> None:
         relay(args.name)
     elif args.command == "consume":
         consume(args.name)
+    elif args.command == "dead-letters":
+        dead_letters(args.name, replay=args.replay, as_json=args.json)
     elif args.command == "keygen":
         print(ensure_signing_key(args.path))
 

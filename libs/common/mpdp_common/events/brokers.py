@@ -25,6 +25,7 @@ from . import Event
 log = logging.getLogger(__name__)
 
 ATTEMPT_HEADER = "x-mpdp-attempt"
+ERROR_HEADER = "x-mpdp-last-error"
 
 
 class BrokerUnavailable(Exception):
@@ -57,6 +58,17 @@ class Outgoing:
     body: bytes
 
 
+@dataclass(frozen=True)
+class DeadLetter:
+    """A message parked after its last attempt, with the error that parked it."""
+
+    event_id: str | None
+    type: str | None
+    attempts: int
+    error: str
+    body: bytes
+
+
 #: Takes a batch of events; answers, for each, None (handled) or the error that says "try again later".
 Delivery = Callable[[list[Event]], list[Exception | None]]
 
@@ -77,6 +89,11 @@ class Broker(ABC):
     @abstractmethod
     def consume(self, subscription: Subscription, deliver: Delivery, stop: threading.Event) -> None:
         """Deliver events until `stop` is set, surviving broker restarts."""
+
+    @abstractmethod
+    def dead_letters(self, subscription: Subscription, *, replay: bool = False) -> list[DeadLetter]:
+        """The messages parked in the subscription's dead-letter queue; with `replay`, each is sent
+        back to the subscription's queue for a fresh round of attempts and leaves the dead letters."""
 
     @abstractmethod
     def ping(self) -> None:
@@ -227,6 +244,7 @@ class RabbitMQBroker(Broker):
                 readable.append((Event.from_json(body), properties))
             except (ValueError, TypeError) as error:
                 log.error("unreadable message %s parked in %s: %s", properties.message_id, subscription.dead_queue, error)
+                properties.headers = dict(properties.headers or {}, **{ERROR_HEADER: f"unreadable: {error}"[:500]})
                 channel.basic_publish("", subscription.dead_queue, body, properties)
         errors = deliver([item for item, _ in readable]) if readable else []
         for (item, properties), error in zip(readable, errors, strict=True):
@@ -254,6 +272,42 @@ class RabbitMQBroker(Broker):
         target = subscription.dead_queue if step == "dead" else subscription.retry_queue
         channel.basic_publish("", target, item.to_json().encode(), next_properties)
 
+    def dead_letters(self, subscription: Subscription, *, replay: bool = False) -> list[DeadLetter]:
+        connection = self._connect()
+        try:
+            channel = connection.channel()
+            self._declare_on(channel, subscription)
+            if replay:
+                # Each message moves in one transaction: sent back and taken off the dead letters together.
+                channel.tx_select()
+            found = []
+            while True:
+                method, properties, body = channel.basic_get(subscription.dead_queue, auto_ack=False)
+                if method is None:
+                    break
+                headers = properties.headers or {}
+                found.append(
+                    DeadLetter(
+                        event_id=properties.message_id,
+                        type=properties.type or method.routing_key,
+                        attempts=int(headers.get(ATTEMPT_HEADER, 1)) - 1,
+                        error=str(headers.get(ERROR_HEADER, "")),
+                        body=body,
+                    )
+                )
+                if replay:
+                    properties.headers = {ATTEMPT_HEADER: 1}
+                    properties.expiration = None
+                    channel.basic_publish("", subscription.queue, body, properties)
+                    channel.basic_ack(method.delivery_tag)
+                    channel.tx_commit()
+            return found
+        except (pika.exceptions.AMQPError, OSError) as error:
+            raise BrokerUnavailable(repr(error)) from error
+        finally:
+            # Messages only looked at were never acked: closing puts them back, in order.
+            _close_quietly(connection)
+
     def ping(self) -> None:
         _close_quietly(self._connect())
 
@@ -264,7 +318,7 @@ class RabbitMQBroker(Broker):
 def _properties(item: Event, attempt: int, error: str | None = None) -> pika.BasicProperties:
     headers = {ATTEMPT_HEADER: attempt}
     if error:
-        headers["x-mpdp-last-error"] = error
+        headers[ERROR_HEADER] = error
     return pika.BasicProperties(
         content_type="application/json",
         delivery_mode=pika.DeliveryMode.Persistent,
@@ -336,6 +390,16 @@ class MemoryBroker(Broker):
                     timer = threading.Timer(self.retry_delay_ms / 1000, pending.put, ((item, attempt + 1),))
                     timer.daemon = True
                     timer.start()
+
+    def dead_letters(self, subscription: Subscription, *, replay: bool = False) -> list[DeadLetter]:
+        with self._lock:
+            parked = self.dead[subscription.queue]
+            found = [DeadLetter(item.id, item.type, self.max_attempts, "", item.to_json().encode()) for item in parked]
+            if replay:
+                for item in parked:
+                    self._queues[subscription.queue].put((item, 1))
+                parked.clear()
+        return found
 
     def ping(self) -> None:
         return None
