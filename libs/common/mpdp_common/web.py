@@ -137,13 +137,33 @@ def _check_request_body_and_path() -> None:
         # Parsed once here (and cached for the schemas), so that a body nested thousands deep is a
         # clear 400 rather than a RecursionError.
         try:
-            request.get_json()
+            body = request.get_json()
         except RecursionError:
             raise Problem(400, "The request body is nested too deeply.") from None
         except RequestEntityTooLarge:
             raise
         except HTTPException:
             raise Problem(400, "The request body is not valid JSON.") from None
+        if _holds_lone_surrogate(body):
+            raise Problem(400, "The request body holds a lone surrogate escape (like \\ud800), which is no Unicode character.")
+
+
+def _holds_lone_surrogate(document: Any) -> bool:
+    """JSON lets `\\ud800` stand alone; Python parses it, but no UTF-8 text (nor database) can hold it."""
+    pending = [document]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, dict):
+            pending.extend(value.keys())
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
+        elif isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                return True
+    return False
 
 
 def _finish_request(response: Response) -> Response:
