@@ -124,6 +124,8 @@ def _check_request_body_and_path() -> None:
     wrong media type, JSON that does not parse."""
     if "\x00" in request.path:
         raise Problem(404, "No such resource.")
+    if request.routing_exception is not None:
+        return  # Flask answers it (404, or 405 naming the methods the route takes)
     if request.method not in JSON_METHODS or not (request.content_length or request.headers.get("Transfer-Encoding")):
         return
     view = current_app.view_functions.get(request.endpoint or "")
@@ -136,6 +138,7 @@ def _check_request_body_and_path() -> None:
     if request.is_json:
         # Parsed once here (and cached for the schemas), so that a body nested thousands deep is a
         # clear 400 rather than a RecursionError.
+        _refuse_chunked_body_over_the_limit()
         try:
             body = request.get_json()
         except RecursionError:
@@ -146,6 +149,16 @@ def _check_request_body_and_path() -> None:
             raise Problem(400, "The request body is not valid JSON.") from None
         if _holds_lone_surrogate(body):
             raise Problem(400, "The request body holds a lone surrogate escape (like \\ud800), which is no Unicode character.")
+
+
+def _refuse_chunked_body_over_the_limit() -> None:
+    """A chunked body has no Content-Length to refuse up front, and werkzeug silently cuts it at
+    the limit (which then reads as broken JSON): it is over when one more byte follows."""
+    limit = request.max_content_length
+    if request.content_length is not None or limit is None:
+        return
+    if len(request.get_data()) >= limit and request.environ["wsgi.input"].read(1):
+        raise RequestEntityTooLarge()
 
 
 def _holds_lone_surrogate(document: Any) -> bool:

@@ -4,6 +4,7 @@ request ids, readiness naming what is down, secrets kept out of the access log."
 from __future__ import annotations
 
 import base64
+import io
 import json
 import logging
 from dataclasses import replace
@@ -142,3 +143,26 @@ def test_a_cursor_whose_time_is_out_of_range_is_refused(app):
         cursor = base64.urlsafe_b64encode(json.dumps([moment, "a"]).encode()).decode()
         answer = client.get(f"/api/v1/things?cursor={cursor}")
         assert is_problem(answer, 422) and "cursor" in answer.get_json()["errors"]
+
+
+def test_a_method_a_route_does_not_take_is_405_whatever_the_body(app):
+    client = app.test_client()
+    for body in ({"data": "name=a", "content_type": "text/plain"}, {"json": {"name": "a"}}, {}):
+        answer = client.put("/api/v1/things", **body)
+        assert is_problem(answer, 405), answer.status_code
+        assert set(answer.headers["Allow"].replace(" ", "").split(",")) >= {"GET", "POST"}
+
+
+def test_a_chunked_json_body_over_the_limit_is_413_not_broken_json(app):
+    client = app.test_client()
+
+    def chunked(body: bytes):
+        return client.post(
+            "/api/v1/things",
+            input_stream=io.BytesIO(body),
+            headers={"Content-Type": "application/json", "Transfer-Encoding": "chunked"},
+            environ_overrides={"wsgi.input_terminated": True},
+        )
+
+    assert is_problem(chunked(b'{"name": "' + b"n" * 8192 + b'"}'), 413)
+    assert chunked(b'{"name": "chunky"}').status_code == 201

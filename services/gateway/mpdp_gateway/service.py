@@ -36,14 +36,16 @@ def _setup(app: Flask, settings: Settings) -> None:
         expose_headers=["X-Request-Id", "Retry-After", "Location"],
         max_age=600,
     )
-    limiter = Limiter(_client_key, app=app, storage_uri=settings.rate_limit_storage_uri, headers_enabled=True)
 
+    # Registered before the limiter so that it runs after it (Flask runs these last first):
+    # flask-limiter adds Retry-After to every answer; it belongs on 429 and 503 alone.
     @app.after_request
     def _retry_after_only_when_it_means_something(response):
-        # flask-limiter adds Retry-After to every answer; it belongs on 429 and 503 alone.
         if response.status_code not in (429, 503):
             response.headers.pop("Retry-After", None)
         return response
+
+    limiter = Limiter(_client_key, app=app, storage_uri=settings.rate_limit_storage_uri, headers_enabled=True)
 
     @public
     def openapi():
