@@ -319,13 +319,28 @@ def _keep_an_admin(session, ws: str, losing: Member) -> None:
         raise conflict("The workspace must keep at least one active admin.")
 
 
+def _lock_admins(session, ws: str) -> None:
+    """Lock the workspace's active admins (always in one order, so two requests cannot deadlock):
+    two admins demoting each other at once then take turns, and the second sees the first's
+    change, in both the caller's role check and the last-admin rule."""
+    session.execute(
+        select(Member.account_id)
+        .where(Member.workspace_id == ws, Member.role == "admin", Member.status == "active")
+        .order_by(Member.account_id)
+        .with_for_update()
+    )
+
+
 def _change(ws: str, account_id: str, event_type: str, **changes) -> dict:
-    require_member(ws, "admin")
     session = db_session()
+    losing_an_admin = changes.get("role", "admin") != "admin" or changes.get("status", "active") != "active"
+    if losing_an_admin:
+        _lock_admins(session, ws)
+    require_member(ws, "admin")
     member = _target(session, ws, account_id)
     if all(getattr(member, name) == value for name, value in changes.items()):
         return _member_view(member, session.get(Account, account_id))
-    if changes.get("role", "admin") != "admin" or changes.get("status", "active") != "active":
+    if losing_an_admin:
         _keep_an_admin(session, ws, member)
     for name, value in changes.items():
         setattr(member, name, value)
