@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from functools import partial
 from concurrent.futures import ThreadPoolExecutor
 
 
@@ -30,8 +31,8 @@ def test_two_admins_demoting_each_other_at_once_leave_one_admin(make_user, make_
         add_admin(alice, ws, bob)
         members = f"/api/v1/workspaces/{ws}/members"
         answers = at_once(
-            lambda: alice.patch(f"{members}/{bob.account['id']}", json={"role": "developer"}),
-            lambda: bob.patch(f"{members}/{alice.account['id']}", json={"role": "developer"}),
+            partial(alice.patch, f"{members}/{bob.account['id']}", json={"role": "developer"}),
+            partial(bob.patch, f"{members}/{alice.account['id']}", json={"role": "developer"}),
         )
         assert sorted(answer.status_code for answer in answers) in ([200, 409], [200, 403]), [a.text for a in answers]
         admins = [m for m in alice.get(members).json()["items"] if m["role"] == "admin" and m["status"] == "active"]
