@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import threading
-from functools import partial
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 
 
 def at_once(*calls):
