@@ -26,9 +26,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker
 
 from .auth import require_member
-from .crypto import SecretBox
+from .crypto import digest, secret_box
 from .db import UtcDateTime, session_scope, utcnow
 from .errors import Problem, validation_failed
+from .web import current_settings
 
 KEPT_FOR = timedelta(hours=24)
 HEADER = "Idempotency-Key"
@@ -50,18 +51,7 @@ def define_idempotency_table(metadata: MetaData) -> Table:
 
 
 def _digest(*parts: str | bytes) -> str:
-    hasher = hashlib.sha256()
-    for part in parts:
-        hasher.update(part if isinstance(part, bytes) else part.encode())
-        hasher.update(b"\x00")
-    return hasher.hexdigest()
-
-
-def _box() -> SecretBox:
-    box = current_app.extensions.get("mpdp_secret_box")
-    if box is None:
-        box = current_app.extensions["mpdp_secret_box"] = SecretBox(current_app.extensions["mpdp"].settings.secret_key)
-    return box
+    return digest(b"".join((part if isinstance(part, bytes) else part.encode()) + b"\x00" for part in parts))
 
 
 def _client_address() -> str:
@@ -95,7 +85,7 @@ def idempotent(view):
         table = define_idempotency_table(runtime.service.metadata)
         sessions: sessionmaker = runtime.session_factory
         scope = _digest(_caller_scope(kwargs), request.method, request.path, key)
-        fingerprint = hmac.new(runtime.settings.secret_key.encode(), request.get_data(), hashlib.sha256).hexdigest()
+        fingerprint = hmac.new(current_settings().secret_key.encode(), request.get_data(), hashlib.sha256).hexdigest()
 
         with session_scope(sessions) as session:
             row = session.execute(select(table).where(table.c.scope == scope)).first()
@@ -107,7 +97,7 @@ def idempotent(view):
                 raise validation_failed({HEADER: ["This key was used with another body; use a new key."]})
             if row.status_code is None:
                 raise Problem(409, "A request with this Idempotency-Key is still running; retry shortly.", headers={"Retry-After": "1"})
-            replay = Response(_box().decrypt(row.body), status=row.status_code, content_type=row.content_type)
+            replay = Response(secret_box(current_settings()).decrypt(row.body), status=row.status_code, content_type=row.content_type)
             replay.headers["Idempotent-Replayed"] = "true"
             return replay
         try:
@@ -130,7 +120,7 @@ def idempotent(view):
                     .values(
                         status_code=response.status_code,
                         content_type=response.content_type,
-                        body=_box().encrypt(response.get_data(as_text=True)),
+                        body=secret_box(current_settings()).encrypt(response.get_data(as_text=True)),
                     )
                 )
             else:
