@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
@@ -52,3 +53,32 @@ def test_two_admins_blocking_each_other_at_once_leave_one_admin(make_user, make_
     viewer = alice if listed.status_code == 200 else bob
     admins = [m for m in viewer.get(members).json()["items"] if m["role"] == "admin" and m["status"] == "active"]
     assert len(admins) == 1
+
+
+def test_password_guessing_is_throttled_per_account(client, make_user):
+    victim, bystander = make_user("victim"), make_user("bystander")
+    unknown = f"nobody-{secrets.token_hex(4)}@example.com"
+
+    def sign_in(email: str, password: str):
+        return client.post("/api/v1/auth/token", json={"email": email, "password": password})
+
+    for email in (victim.account["email"], unknown):
+        assert [sign_in(email, f"wrong guess {n}").status_code for n in range(5)] == [401] * 5
+        throttled = sign_in(email, "wrong guess 6")
+        assert throttled.status_code == 429 and throttled.headers["Content-Type"] == "application/problem+json"
+        assert 0 < int(throttled.headers["Retry-After"]) <= 15 * 60
+    # Even the right password waits, told exactly what an unknown email is told.
+    right = sign_in(victim.account["email"].upper(), victim.password)
+    assert right.status_code == 429 and right.json()["detail"] == sign_in(unknown, "anything").json()["detail"]
+    # Other accounts are not affected.
+    assert sign_in(bystander.account["email"], victim.password).status_code == 401
+    assert sign_in(bystander.account["email"], bystander.password).status_code == 200
+
+
+def test_failed_guesses_in_parallel_are_all_counted(client, make_user):
+    victim = make_user("victim")
+    guesses = [
+        partial(client.post, "/api/v1/auth/token", json={"email": victim.account["email"], "password": f"guess {n}"}) for n in range(8)
+    ]
+    answers = sorted(answer.status_code for answer in at_once(*guesses))
+    assert answers == [401] * 5 + [429] * 3

@@ -20,7 +20,7 @@ from mpdp_common.pagination import PageQuery, page_schema, paginate
 from mpdp_common.request_db import db_session
 from mpdp_common.web import current_settings
 
-from . import schemas
+from . import schemas, throttle
 from .events import events, publish_member
 from .models import Account, Invitation, Member, RefreshToken
 from .tokens import issue_pair, revoke_family, rotate
@@ -75,13 +75,16 @@ def register(body):
 @public
 def sign_in(body):
     session = db_session()
-    account = session.scalar(select(Account).where(Account.email == normalize_email(body["email"])))
+    email = normalize_email(body["email"])
+    throttle.count_attempt(session, email)
+    account = session.scalar(select(Account).where(Account.email == email))
     try:
         passwords.verify(account.password_hash if account else _DUMMY_HASH, body["password"])
     except (VerificationError, InvalidHashError):
         account = None
     if account is None:
         raise unauthorized("The email or password is wrong.")
+    throttle.forget(session, email)
     if passwords.check_needs_rehash(account.password_hash):
         account.password_hash = passwords.hash(body["password"])
     pair = issue_pair(session, _signer(), account.id)

@@ -25,6 +25,16 @@ class Account(Base):
     created_at: Mapped[datetime] = created_at_column()
 
 
+class LoginThrottle(Base):
+    """Sign-in attempts per email in its current window (see throttle.py); the email as a digest."""
+
+    __tablename__ = "login_throttle"
+
+    email_digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False)
+    window_started_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False, index=True)
+
+
 class RefreshToken(Base):
     """One refresh token of a rotation chain (`family_id`); only its SHA-256 is kept."""
 
