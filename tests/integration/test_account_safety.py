@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import secrets
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
+
+from mpdp_identity.tokens import REFRESH_REUSE_GRACE
 
 
 def at_once(*calls):
@@ -82,3 +85,25 @@ def test_failed_guesses_in_parallel_are_all_counted(client, make_user):
     ]
     answers = sorted(answer.status_code for answer in at_once(*guesses))
     assert answers == [401] * 5 + [429] * 3
+
+
+def test_tabs_refreshing_one_token_at_once_all_get_the_same_new_pair(client, make_user):
+    user = make_user("tabs")
+    refresh = partial(client.post, "/api/v1/auth/refresh", json={"refresh_token": user.refresh_token})
+    answers = at_once(*[refresh] * 8)
+    assert [answer.status_code for answer in answers] == [200] * 8
+    assert len({answer.json()["refresh_token"] for answer in answers}) == 1
+    newest = answers[0].json()
+    assert client.get("/api/v1/me", headers={"Authorization": f"Bearer {newest['access_token']}"}).status_code == 200
+    # The new token goes on working; after it is spent, the old one is a reuse again.
+    assert client.post("/api/v1/auth/refresh", json={"refresh_token": newest["refresh_token"]}).status_code == 200
+    assert refresh().status_code == 401
+
+
+def test_a_spent_refresh_token_presented_after_the_grace_window_revokes_the_chain(client, make_user):
+    user = make_user("late")
+    rotated = client.post("/api/v1/auth/refresh", json={"refresh_token": user.refresh_token})
+    assert rotated.status_code == 200
+    time.sleep(REFRESH_REUSE_GRACE.total_seconds() + 1)
+    assert client.post("/api/v1/auth/refresh", json={"refresh_token": user.refresh_token}).status_code == 401
+    assert client.post("/api/v1/auth/refresh", json={"refresh_token": rotated.json()["refresh_token"]}).status_code == 401

@@ -47,6 +47,9 @@ class RefreshToken(Base):
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
     used_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    #: the token this one was rotated into, and that answer (SecretBox ciphertext) for the grace window
+    replaced_by: Mapped[str | None] = mapped_column(String(32))
+    rotation_encrypted: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = created_at_column()
 
 
