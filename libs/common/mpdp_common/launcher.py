@@ -93,6 +93,8 @@ def migrate(names: list[str]) -> None:
 def web(name: str) -> None:
     from gunicorn.app.base import BaseApplication
 
+    from .httpserver import LIMIT_REQUEST_FIELD_SIZE, LIMIT_REQUEST_LINE, ProblemWorker
+
     service = _service(name)
     settings = Settings.from_env(service.name)
 
@@ -101,7 +103,9 @@ def web(name: str) -> None:
             self.cfg.set("bind", f"{settings.host}:{settings.port}")
             self.cfg.set("workers", settings.web_workers)
             self.cfg.set("threads", settings.web_threads)
-            self.cfg.set("worker_class", "gthread")
+            self.cfg.set("worker_class", ProblemWorker)
+            self.cfg.set("limit_request_line", LIMIT_REQUEST_LINE)
+            self.cfg.set("limit_request_field_size", LIMIT_REQUEST_FIELD_SIZE)
             self.cfg.set("timeout", 120)
             self.cfg.set("graceful_timeout", 10)
             self.cfg.set("keepalive", 5)

@@ -16,7 +16,8 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from mpdp_common.auth import public
 from mpdp_common.config import Settings
-from mpdp_common.db import db_session, drop_database, ensure_database
+from mpdp_common.db import drop_database, ensure_database
+from mpdp_common.request_db import db_session
 from mpdp_common.service import Service
 
 SERVER = os.environ.get("MPDP_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432")

@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import String, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 
+from mpdp_common.contracts import Payload, declare
 from mpdp_common.db import make_engine, session_scope
 from mpdp_common.events import Event, EventSpec
 from mpdp_common.events.brokers import BrokerUnavailable, Outgoing, RabbitMQBroker, Subscription
@@ -28,6 +29,11 @@ class Base(DeclarativeBase):
 class Effect(Base):
     __tablename__ = "effects"
     event_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+
+
+@declare("deadsource.thing.happened")
+class ThingHappened(Payload):
+    pass
 
 
 sink = EventSpec("deadsink", Base.metadata)

@@ -8,9 +8,11 @@ import threading
 import time
 
 import pytest
+from marshmallow import fields
 from sqlalchemy import create_engine, text
 from sqlalchemy.orm import DeclarativeBase, sessionmaker
 
+from mpdp_common.contracts import Payload, declare
 from mpdp_common.db import drop_database, ensure_database, make_engine, session_scope
 from mpdp_common.events import EventSpec
 from mpdp_common.events.brokers import MemoryBroker, Subscription
@@ -25,8 +27,12 @@ class Base(DeclarativeBase):
     pass
 
 
+@declare("relaypg.thing.happened")
+class ThingHappened(Payload):
+    n = fields.Integer()
+
+
 spec = EventSpec("relaypg", Base.metadata)
-spec.publishes("relaypg.thing.happened")
 
 
 def _server_answers() -> bool:

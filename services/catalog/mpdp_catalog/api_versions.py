@@ -19,9 +19,9 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from mpdp_common.db import db_session
 from mpdp_common.errors import Problem, conflict, not_found, validation_failed
 from mpdp_common.pagination import PageQuery, page_schema, paginate
+from mpdp_common.request_db import db_session
 from mpdp_common.schemas import RFC3339
 from mpdp_common.web import accepts
 

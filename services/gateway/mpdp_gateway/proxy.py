@@ -77,12 +77,20 @@ def _forwarded_headers() -> dict[str, str]:
     return headers
 
 
-def _body():
+def _body(max_body_bytes: int):
     if request.content_length:
         return _RequestBody(request.stream, request.content_length)
-    if request.headers.get("Transfer-Encoding", "").lower() == "chunked":
+    if request.headers.get("Transfer-Encoding", "").lower() != "chunked":
+        return None
+    if request.mimetype in STREAMED_TYPES:
         return _chunks(request.stream)
-    return None
+    # A chunked JSON body is capped like one of known length: read up to the cap, refuse beyond it.
+    body = b""
+    while len(body) <= max_body_bytes and (chunk := request.stream.read(CHUNK)):
+        body += chunk
+    if len(body) > max_body_bytes:
+        raise RequestEntityTooLarge(f"The body is over the limit of {max_body_bytes} bytes.")
+    return body
 
 
 def verify_at_edge() -> None:
@@ -118,6 +126,7 @@ def forward(path: str = "") -> Response:
     if request.mimetype not in STREAMED_TYPES and (request.content_length or 0) > settings.max_body_bytes:
         raise RequestEntityTooLarge(f"The body is over the limit of {settings.max_body_bytes} bytes.")
     verify_at_edge()
+    body = _body(settings.max_body_bytes)
     query = request.environ.get("QUERY_STRING", "")
     url = settings.service_urls[service] + raw_path + (f"?{query}" if query else "")
     try:
@@ -125,7 +134,7 @@ def forward(path: str = "") -> Response:
             request.method,
             url,
             headers=_forwarded_headers(),
-            data=_body(),
+            data=body,
             stream=True,
             allow_redirects=False,
             timeout=(settings.upstream_connect_timeout, settings.upstream_read_timeout),

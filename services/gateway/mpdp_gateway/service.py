@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
-
 from flask import Flask, jsonify, request
 from flask_cors import CORS
 from flask_limiter import Limiter
 
 from mpdp_common.auth import bearer_token, public
 from mpdp_common.config import Settings
+from mpdp_common.crypto import digest
 from mpdp_common.service import Service
 from mpdp_common.web import accepts
 
@@ -24,7 +23,7 @@ def _client_key() -> str:
 
 
 def _token_key() -> str:
-    return "token:" + hashlib.sha256((bearer_token() or "").encode()).hexdigest()
+    return "token:" + digest(bearer_token() or "")
 
 
 def _storage_options(uri: str) -> dict:
@@ -41,6 +40,15 @@ def _setup(app: Flask, settings: Settings) -> None:
         expose_headers=["X-Request-Id", "Retry-After", "Location"],
         max_age=600,
     )
+
+    # Registered before the limiter so that it runs after it (Flask runs these last first):
+    # flask-limiter adds Retry-After to every answer; it belongs on 429 and 503 alone.
+    @app.after_request
+    def _retry_after_only_when_it_means_something(response):
+        if response.status_code not in (429, 503):
+            response.headers.pop("Retry-After", None)
+        return response
+
     limiter = Limiter(
         _client_key,
         app=app,
@@ -53,13 +61,6 @@ def _setup(app: Flask, settings: Settings) -> None:
         in_memory_fallback_enabled=True,
         swallow_errors=True,
     )
-
-    @app.after_request
-    def _retry_after_only_when_it_means_something(response):
-        # flask-limiter adds Retry-After to every answer; it belongs on 429 and 503 alone.
-        if response.status_code not in (429, 503):
-            response.headers.pop("Retry-After", None)
-        return response
 
     @public
     def openapi():

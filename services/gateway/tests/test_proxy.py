@@ -126,6 +126,15 @@ def test_rate_limits_per_token_and_per_client(upstream):
     assert "Retry-After" not in client.get("/healthz").headers
 
 
+def test_retry_after_is_sent_only_with_429_and_503(upstream):
+    client = gateway(upstream, rate_limit_per_client="100/minute")
+    answered = client.get("/api/v1/me")
+    assert answered.status_code == 200 and "X-RateLimit-Remaining" in answered.headers
+    assert "Retry-After" not in answered.headers
+    down = gateway(closed_port()).get("/api/v1/me")
+    assert down.status_code == 503 and int(down.headers["Retry-After"]) > 0
+
+
 def test_bodies_over_the_json_cap_are_refused_before_forwarding(upstream):
     client = gateway(upstream, max_body_bytes=1024)
     response = client.post("/api/v1/accounts", data=b"x" * 2048, headers={"Content-Type": "application/json"})

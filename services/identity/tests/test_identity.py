@@ -4,20 +4,21 @@ from __future__ import annotations
 
 import json
 import os
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 
 import jwt
 import pytest
 from sqlalchemy import select
 
+from mpdp_common import testing
 from mpdp_common.config import Settings
 from mpdp_common.crypto import generate_secret_key
 from mpdp_common.db import session_scope
-from mpdp_common.events import Event
 from mpdp_common.keys import ensure_signing_key
 from mpdp_identity import mailer
 from mpdp_identity.events import events
-from mpdp_identity.models import Base, Member, WorkspaceMailSettings
+from mpdp_identity.models import Base, Invitation, Member, WorkspaceMailSettings
 from mpdp_identity.service import service
 
 
@@ -42,8 +43,7 @@ def sign_up(client, email="ada@example.com", password="a long password"):
 
 
 def deliver(app, event_type, payload, workspace_id=None):
-    with session_scope(app.extensions["mpdp"].session_factory) as session:
-        events.handlers[event_type](session, Event(type=event_type, payload=payload, producer="workspace", workspace_id=workspace_id))
+    testing.deliver(events, app.extensions["mpdp"].engine, event_type, payload, workspace_id=workspace_id)
 
 
 def published(app, event_type):
@@ -124,3 +124,28 @@ def test_an_smtp_password_is_not_sent_in_the_clear_to_another_host(monkeypatch):
         mailer.send(mail, EmailMessage())
     mail.smtp_host = "127.0.0.1"
     mailer.send(mail, EmailMessage())  # a server on this host may take a login without TLS
+
+
+def test_a_pending_invitation_expires_and_a_decided_one_keeps_its_status():
+    now = datetime.now(UTC)
+    invitation = Invitation(status="pending", expires_at=now + timedelta(days=1))
+    assert invitation.current_status(now) == "pending"
+    assert invitation.current_status(now + timedelta(days=2)) == "expired"
+    invitation.status = "accepted"
+    assert invitation.current_status(now + timedelta(days=2)) == "accepted"
+
+
+def test_anonymous_idempotency_keys_are_per_client(app):
+    client, key = app.test_client(), "same-key-from-two-clients"
+
+    def sign_up_from(address: str, email: str):
+        body = {"email": email, "password": "a long password", "name": "Ada"}
+        return client.post("/api/v1/accounts", json=body, headers={"Idempotency-Key": key, "X-Forwarded-For": address})
+
+    first = sign_up_from("198.51.100.7", "first@example.com")
+    other = sign_up_from("203.0.113.9", "other@example.com")
+    assert first.status_code == other.status_code == 201
+    assert other.get_json()["email"] == "other@example.com"
+    again = sign_up_from("198.51.100.7", "first@example.com")
+    assert again.headers["Idempotent-Replayed"] == "true" and again.get_json() == first.get_json()
+    assert sign_up_from("198.51.100.7", "third@example.com").status_code == 422

@@ -3,7 +3,6 @@ their keys, workspace API keys."""
 
 from __future__ import annotations
 
-import hashlib
 import re
 import secrets
 from datetime import timedelta
@@ -14,13 +13,15 @@ from flask_smorest import Blueprint
 from sqlalchemy import exists, func, or_, select
 
 from mpdp_common.apikeys import new_api_key
-from mpdp_common.appkeys import app_key_secret, secret_digest
+from mpdp_common.appkeys import app_key_secret
 from mpdp_common.auth import current_caller, public, require_member
-from mpdp_common.db import commit_or_conflict, db_session, new_id, utcnow
+from mpdp_common.crypto import digest, secret_box
+from mpdp_common.db import new_id, utcnow
 from mpdp_common.errors import conflict, forbidden, not_found, validation_failed
 from mpdp_common.idempotency import idempotent
 from mpdp_common.pagination import PageQuery, page_schema, paginate
-from mpdp_common.web import accepts
+from mpdp_common.request_db import commit_or_conflict, db_session
+from mpdp_common.web import accepts, current_settings
 
 from . import schemas
 from .events import events, expect_admin, publish_created
@@ -35,10 +36,6 @@ workspaces = Blueprint("workspaces", __name__, url_prefix="/api/v1", description
 settings = Blueprint("settings", __name__, url_prefix="/api/v1", description="Workspace settings and uploaded assets")
 apps = Blueprint("apps", __name__, url_prefix="/api/v1", description="Host apps and their signing keys")
 api_keys = Blueprint("api_keys", __name__, url_prefix="/api/v1", description="Workspace API keys for automation")
-
-
-def _box():
-    return current_app.extensions["workspace_box"]
 
 
 def active_workspace(ws: str, *roles: str) -> tuple[Workspace, object]:
@@ -396,7 +393,7 @@ def put_settings(body, ws):
         row.smtp_username = email.get("smtp_username") or None
         if "smtp_password" in email:
             password = email["smtp_password"]
-            row.smtp_password_encrypted = _box().encrypt(password) if password else None
+            row.smtp_password_encrypted = secret_box(current_settings()).encrypt(password) if password else None
     _publish_settings(session, row)
     session.commit()
     return _settings_view(row)
@@ -418,7 +415,7 @@ def _upload(ws: str, purpose: str) -> dict:
         purpose=purpose,
         content_type=content_type,
         size=len(data),
-        sha256=hashlib.sha256(data).hexdigest(),
+        sha256=digest(data),
         data=data,
         uploaded_by=member.account_id,
     )
@@ -548,19 +545,12 @@ def patch_host_app(body, ws, app_id):
 
 
 def _key_view(key: AppKey) -> dict:
-    now = utcnow()
-    if key.revoked_at is not None:
-        status = "revoked"
-    elif key.expires_at is not None:
-        status = "expiring" if key.expires_at > now else "expired"
-    else:
-        status = "active"
     return {
         "id": key.id,
         "key_id": key.key_id,
         "app_id": key.app_id,
         "label": key.label,
-        "status": status,
+        "status": key.status(),
         "expires_at": key.expires_at,
         "revoked_at": key.revoked_at,
         "created_at": key.created_at,
@@ -569,14 +559,14 @@ def _key_view(key: AppKey) -> dict:
 
 def _new_key(session, app: App, label: str | None, created_by: str) -> tuple[AppKey, str]:
     key_id = f"mak_{secrets.token_hex(12)}"
-    secret = app_key_secret(_box(), key_id)
+    secret = app_key_secret(secret_box(current_settings()), key_id)
     key = AppKey(
         id=new_id(),
         key_id=key_id,
         app_id=app.id,
         workspace_id=app.workspace_id,
         label=label,
-        secret_hash=secret_digest(secret),
+        secret_hash=digest(secret),
         created_by=created_by,
         created_at=utcnow(),
     )
@@ -649,7 +639,7 @@ def rotate_key(body, ws, app_id, key_id):
     _, member = active_workspace(ws, "admin")
     session = db_session()
     old = _key(session, ws, app_id, key_id)
-    if not old.usable() or old.expires_at is not None:
+    if old.status() != "active":
         raise conflict("Only an active key that is not being replaced already can be rotated.")
     old.expires_at = utcnow() + timedelta(seconds=body["grace_seconds"])
     new, secret = _new_key(session, _app(session, ws, app_id), body.get("label") or old.label, member.account_id)

@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-from mpdp_common.crypto import SecretBox
 from mpdp_common.service import Service
 
 from .api import api_keys, apps, settings, workspaces
 from .events import events
 from .models import ApiKey, Base, Member
-
-
-def _setup(app, settings) -> None:
-    app.extensions.setdefault("workspace_box", SecretBox(settings.secret_key))
-
 
 service = Service(
     name="workspace",
@@ -23,5 +17,4 @@ service = Service(
     membership_model=Member,
     # The service owns the API keys: its own table authenticates them, with no event round trip.
     api_key_model=ApiKey,
-    setup=_setup,
 )
