@@ -32,6 +32,15 @@ class BrokerUnavailable(Exception):
     """The broker cannot be reached; the caller keeps its work and tries again later."""
 
 
+class DependencyUnavailable(Exception):
+    """A consumer cannot handle anything right now (its database is down): the batch is not the
+    events' fault, so it is neither acked nor counted as an attempt, and comes back later."""
+
+
+#: How long a consumer waits at most before trying again while its database is down.
+DEPENDENCY_BACKOFF_LIMIT = 2.0
+
+
 @dataclass(frozen=True)
 class Subscription:
     """One consuming service's queue and what it is bound to."""
@@ -229,6 +238,11 @@ class RabbitMQBroker(Broker):
                     if arrived:
                         batch, arrived[:] = list(arrived), []
                         self._handle_batch(channel, subscription, deliver, batch)
+            except DependencyUnavailable as error:
+                # Closing the connection puts every unacked message back on the queue, in order.
+                log.warning("%s; events wait in the queue, retry in %.1fs", error, backoff)
+                stop.wait(backoff)
+                backoff = min(backoff * 2, DEPENDENCY_BACKOFF_LIMIT)
             except (BrokerUnavailable, pika.exceptions.AMQPError, OSError) as error:
                 log.warning("broker connection lost (%r); reconnecting in %.1fs", error, backoff)
                 stop.wait(backoff)
@@ -381,7 +395,13 @@ class MemoryBroker(Broker):
                 item, attempt = pending.get(timeout=0.2)
             except queue_module.Empty:
                 continue
-            (error,) = deliver([item])
+            try:
+                (error,) = deliver([item])
+            except DependencyUnavailable as unavailable:
+                log.warning("%s; retry shortly", unavailable)
+                pending.put((item, attempt))
+                stop.wait(0.5)
+                continue
             if error is not None:
                 if self._next_step(attempt) == "dead":
                     log.warning("handler for %s %s failed %d times, parked: %r", item.type, item.id, attempt, error)

@@ -1,4 +1,6 @@
-"""The relay on a real PostgreSQL: woken by NOTIFY, and listening again after its connection dies."""
+"""The event bus on a real PostgreSQL that goes away: the relay is woken by NOTIFY and listens
+again after its connection dies; the consumer keeps events waiting, uncounted, while its database
+is down, instead of spending their attempts and parking them."""
 
 from __future__ import annotations
 
@@ -9,13 +11,14 @@ import time
 
 import pytest
 from marshmallow import fields
-from sqlalchemy import create_engine, text
-from sqlalchemy.orm import DeclarativeBase, sessionmaker
+from sqlalchemy import String, create_engine, select, text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 
 from mpdp_common.contracts import Payload, declare
 from mpdp_common.db import drop_database, ensure_database, make_engine, session_scope
-from mpdp_common.events import EventSpec
-from mpdp_common.events.brokers import MemoryBroker, Subscription
+from mpdp_common.events import Event, EventSpec
+from mpdp_common.events.brokers import MemoryBroker, Outgoing, Subscription
+from mpdp_common.events.consumer import Consumer
 from mpdp_common.events.relay import Relay
 
 SERVER = os.environ.get("MPDP_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432")
@@ -32,7 +35,18 @@ class ThingHappened(Payload):
     n = fields.Integer()
 
 
+class Effect(Base):
+    __tablename__ = "effects"
+    event_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+
+
 spec = EventSpec("relaypg", Base.metadata)
+sink = EventSpec("relaypgsink", Base.metadata)
+
+
+@sink.handles("relaypg.thing.happened")
+def record(session, event: Event) -> None:
+    session.add(Effect(event_id=event.id))
 
 
 def _server_answers() -> bool:
@@ -108,3 +122,52 @@ def test_the_relay_listens_again_after_its_connection_is_killed(relay_on_postgre
     time.sleep(0.3)
     latencies = [_commit_and_time(sessions, broker, subscription) for _ in range(3)]
     assert max(latencies) < 0.8, latencies
+
+
+def _connections(url: str, allowed: bool) -> None:
+    """Open or close the database to new connections, cutting the ones it has: for its users,
+    the database is down, while the server goes on serving everyone else."""
+    name = url.rsplit("/", 1)[1]
+    admin = create_engine(f"{SERVER}/postgres", isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS {"true" if allowed else "false"}'))
+            if not allowed:
+                conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :name"), {"name": name})
+    finally:
+        admin.dispose()
+
+
+def test_events_wait_uncounted_while_the_consumers_database_is_down():
+    url = f"{SERVER}/mpdp_consumer_{secrets.token_hex(4)}"
+    ensure_database(url)
+    engine = make_engine(url)
+    Base.metadata.create_all(engine)
+    broker = MemoryBroker(max_attempts=2, retry_delay_ms=20)
+    subscription = Subscription(queue="t.down", bindings={"t.relaypg": ["relaypg.thing.happened"]})
+    broker.declare(subscription)
+    stop = threading.Event()
+    thread = threading.Thread(target=Consumer(sink, engine, broker, subscription).run, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        _connections(url, allowed=False)
+        event = Event(type="relaypg.thing.happened", payload={"n": 1}, producer="relaypg")
+        broker.publish_batch("t.relaypg", [Outgoing(event.id, event.type, event.to_json().encode())])
+        time.sleep(2)  # long enough for every attempt to have been spent, were they counted
+        assert broker.dead[subscription.queue] == []
+        _connections(url, allowed=True)
+        deadline = time.monotonic() + 10
+        sessions = sessionmaker(engine)
+        while True:
+            with session_scope(sessions) as session:
+                if session.scalar(select(Effect.event_id)) == event.id:
+                    break
+            assert time.monotonic() < deadline, "the event never had its effect"
+            time.sleep(0.1)
+        assert broker.dead[subscription.queue] == []
+    finally:
+        stop.set()
+        thread.join(10)
+        _connections(url, allowed=True)
+        engine.dispose()
+        drop_database(url)
