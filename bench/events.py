@@ -24,6 +24,7 @@ from marshmallow import fields  # noqa: E402
 from sqlalchemy import String, func, insert, select  # noqa: E402
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker  # noqa: E402
 
+from mpdp_common.config import Settings  # noqa: E402
 from mpdp_common.contracts import Payload, declare  # noqa: E402
 from mpdp_common.db import drop_database, ensure_database, make_engine, session_scope, utcnow  # noqa: E402
 from mpdp_common.events import Event, EventSpec  # noqa: E402
@@ -63,7 +64,14 @@ def _broker() -> RabbitMQBroker:
 
 
 def run_relay(database: str, prefix: str, stop) -> None:
-    Relay(producer, make_engine(database), _broker(), exchange=f"{prefix}.benchsource", batch_size=200, poll_seconds=1.0).run(stop)
+    Relay(
+        producer,
+        make_engine(database),
+        _broker(),
+        exchange=f"{prefix}.benchsource",
+        batch_size=Settings.outbox_batch_size,
+        poll_seconds=1.0,
+    ).run(stop)
 
 
 class TimedConsumer(Consumer):

@@ -7,6 +7,7 @@ import os
 import secrets
 import signal
 import subprocess
+import sys
 
 import pytest
 
@@ -78,9 +79,25 @@ def test_a_failing_handler_ends_in_the_dead_letter_queue_and_the_consumer_goes_o
     finally:
         connection.close()
 
+    # What an operator sees: both, each with the error that parked it; looking leaves them parked.
+    listed = mpdpctl(platform, "dead-letters", "identity", "--json")
+    assert {item["event_id"] for item in listed} >= {broken["id"]}
+    by_id = {item["event_id"]: item for item in listed}
+    assert "created_by" in by_id[broken["id"]]["error"]
+    assert any(item["error"].startswith("unreadable") for item in listed)
+    assert len(mpdpctl(platform, "dead-letters", "identity", "--json")) == len(listed)
+
     ws = secrets.token_hex(16)
     platform.publish("workspace", workspace_created_event(ws, owner.account["id"]), "workspace.workspace.created")
     eventually(lambda: memberships(owner, ws))
+
+
+def mpdpctl(platform, *args: str):
+    done = subprocess.run(
+        [sys.executable, "-m", "mpdp_common.launcher", *args], env=platform.env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
 
 
 def rabbitmq(action: str) -> None:

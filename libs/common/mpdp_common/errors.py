@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json as stdlib_json
 import logging
 from http import HTTPStatus
 from typing import Any
@@ -39,6 +40,32 @@ class Problem(Exception):
         self.headers = headers or {}
 
 
+def problem_document(
+    status: int,
+    detail: str | None = None,
+    *,
+    title: str | None = None,
+    type: str = "about:blank",
+    errors: dict[str, Any] | None = None,
+    **extensions: Any,
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "type": type,
+        "title": title or HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail or HTTPStatus(status).description,
+    }
+    if errors:
+        body["errors"] = errors
+    body.update(extensions)
+    return body
+
+
+def problem_bytes(status: int, detail: str) -> bytes:
+    """A problem document's body, for answers made outside Flask (the HTTP server's own)."""
+    return stdlib_json.dumps(problem_document(status, detail)).encode()
+
+
 def problem_response(
     status: int,
     detail: str | None = None,
@@ -50,15 +77,7 @@ def problem_response(
     **extensions: Any,
 ) -> Response:
     """A problem document; `extensions` become extra members (RFC 9457 section 3.2)."""
-    body: dict[str, Any] = {
-        "type": type,
-        "title": title or HTTPStatus(status).phrase,
-        "status": status,
-        "detail": detail or HTTPStatus(status).description,
-    }
-    if errors:
-        body["errors"] = errors
-    body.update(extensions)
+    body = problem_document(status, detail, title=title, type=type, errors=errors, **extensions)
     response = Response(json.dumps(body), status=status, mimetype=PROBLEM_JSON)
     for name, value in (headers or {}).items():
         response.headers[name] = value
@@ -118,7 +137,8 @@ def http_exception_response(error: HTTPException) -> Response:
 def _drain_refused_body() -> None:
     """Most HTTP clients send the whole body before reading the answer; if the server closes
     the connection first, they report a broken connection instead of the 413."""
-    remaining = min(request.content_length or 0, DRAIN_LIMIT)
+    chunked = request.content_length is None and request.headers.get("Transfer-Encoding", "").lower() == "chunked"
+    remaining = DRAIN_LIMIT if chunked else min(request.content_length or 0, DRAIN_LIMIT)
     stream = request.environ.get("wsgi.input")
     try:
         while remaining > 0 and stream is not None:

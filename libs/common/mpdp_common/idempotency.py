@@ -1,15 +1,23 @@
 """`Idempotency-Key` for creates that clients may retry: the same key and body within 24 hours
 answers the first response again and creates nothing new.
 
-The key is scoped to the caller, the method and the path. The kept answer may hold a secret that
-is shown once (an API key's token), so it is stored encrypted with the platform secret. A placeholder row is committed before
-the create runs, so that two concurrent requests with one key cannot both create; the second is
-told to retry (409) until the first has finished.
+The key is scoped to the caller, the method and the path. In a workspace, the caller's membership
+is checked before anything is answered from the store, and the scope holds the caller's role: a
+member who was removed or blocked since is refused as the view would refuse them, and one whose
+role changed is answered by the view again (which refuses what the new role may not do). A key
+sent without a token is scoped to the client's address, so that two clients cannot collide.
+
+The kept answer may hold a secret that is shown once (an API key's token), so it is stored
+encrypted with the platform secret, and the body is known by its HMAC only (a sign-up's holds a
+password). A placeholder row is committed before the create runs, so that two concurrent requests
+with one key cannot both create; the second is told to retry (409) until the first has finished.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
+import hmac
 from datetime import timedelta
 
 from flask import Response, current_app, g, request
@@ -17,6 +25,7 @@ from sqlalchemy import Column, Integer, MetaData, String, Table, Text, delete, i
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker
 
+from .auth import require_member
 from .crypto import digest, secret_box
 from .db import UtcDateTime, session_scope, utcnow
 from .errors import Problem, validation_failed
@@ -45,6 +54,23 @@ def _digest(*parts: str | bytes) -> str:
     return digest(b"".join((part if isinstance(part, bytes) else part.encode()) + b"\x00" for part in parts))
 
 
+def _client_address() -> str:
+    """The address the gateway saw (the last X-Forwarded-For entry is the one it added)."""
+    forwarded = [part.strip() for part in request.headers.get("X-Forwarded-For", "").split(",") if part.strip()]
+    return forwarded[-1] if forwarded else request.remote_addr or ""
+
+
+def _caller_scope(view_kwargs: dict) -> str:
+    caller = g.get("caller")
+    if caller is None:
+        return f"anonymous:{_client_address()}"
+    workspace_id = view_kwargs.get("ws")
+    if workspace_id is None:
+        return caller.account_id
+    member = require_member(workspace_id)  # a non-member's 404, a blocked member's 403
+    return f"{caller.account_id}:{workspace_id}:{member.role}"
+
+
 def idempotent(view):
     """Put directly under the route decorator of a POST that creates something."""
 
@@ -58,9 +84,8 @@ def idempotent(view):
         runtime = current_app.extensions["mpdp"]
         table = define_idempotency_table(runtime.service.metadata)
         sessions: sessionmaker = runtime.session_factory
-        caller = g.get("caller")
-        scope = _digest(caller.account_id if caller else "anonymous", request.method, request.path, key)
-        fingerprint = _digest(request.get_data())
+        scope = _digest(_caller_scope(kwargs), request.method, request.path, key)
+        fingerprint = hmac.new(current_settings().secret_key.encode(), request.get_data(), hashlib.sha256).hexdigest()
 
         with session_scope(sessions) as session:
             row = session.execute(select(table).where(table.c.scope == scope)).first()

@@ -12,6 +12,7 @@ mpdpctl keygen PATH       create the identity signing key unless it exists
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import shutil
@@ -94,6 +95,8 @@ def migrate(names: list[str]) -> None:
 def web(name: str) -> None:
     from gunicorn.app.base import BaseApplication
 
+    from .httpserver import LIMIT_REQUEST_FIELD_SIZE, LIMIT_REQUEST_LINE, ProblemWorker
+
     service = _service(name)
     settings = Settings.from_env(service.name)
 
@@ -102,7 +105,9 @@ def web(name: str) -> None:
             self.cfg.set("bind", f"{settings.host}:{settings.port}")
             self.cfg.set("workers", settings.web_workers)
             self.cfg.set("threads", settings.web_threads)
-            self.cfg.set("worker_class", "gthread")
+            self.cfg.set("worker_class", ProblemWorker)
+            self.cfg.set("limit_request_line", LIMIT_REQUEST_LINE)
+            self.cfg.set("limit_request_field_size", LIMIT_REQUEST_FIELD_SIZE)
             self.cfg.set("timeout", 120)
             self.cfg.set("graceful_timeout", 10)
             self.cfg.set("keepalive", 5)
@@ -132,6 +137,26 @@ def consume(name: str) -> None:
     settings = Settings.from_env(service.name)
     configure_logging(service.name, settings.log_level)
     service.run_consumer(settings, _stop_on_signals())
+
+
+def dead_letters(name: str, *, replay: bool, as_json: bool) -> None:
+    """Print the events parked in a service's dead-letter queue and why; `replay` sends them back."""
+    service = _service(name)
+    if service.events is None or not service.events.handlers:
+        raise SystemExit(f"{name} consumes no events, so it has no dead letters")
+    settings = Settings.from_env(service.name)
+    found = broker_for(settings).dead_letters(subscription_for(settings, service.events), replay=replay)
+    if as_json:
+        rows = [
+            {"event_id": item.event_id, "type": item.type, "attempts": item.attempts, "error": item.error, "replayed": replay}
+            for item in found
+        ]
+        print(json.dumps(rows, indent=2))
+        return
+    for item in found:
+        print(f"{item.event_id or '-'}  {item.type or '-'}  after {item.attempts} attempts: {item.error or 'no error recorded'}")
+    verb = "sent back to" if replay else "parked for"
+    print(f"{len(found)} dead letter(s) {verb} {name}" + ("" if replay or not found else "; --replay sends them back"))
 
 
 # -- the whole platform ---------------------------------------------------------------------------
@@ -278,6 +303,10 @@ def main(argv: list[str] | None = None) -> None:
     for name in ("web", "relay", "consume"):
         commands.add_parser(name).add_argument("name")
     commands.add_parser("keygen").add_argument("path")
+    dead = commands.add_parser("dead-letters", help="list a service's dead letters, or replay them once the cause is fixed")
+    dead.add_argument("name")
+    dead.add_argument("--replay", action="store_true", help="send every dead letter back to the service's queue")
+    dead.add_argument("--json", action="store_true", help="machine-readable output")
     args = parser.parse_args(argv)
     settings = Settings.from_env()
     configure_logging("mpdpctl", settings.log_level)
@@ -294,6 +323,8 @@ def main(argv: list[str] | None = None) -> None:
         relay(args.name)
     elif args.command == "consume":
         consume(args.name)
+    elif args.command == "dead-letters":
+        dead_letters(args.name, replay=args.replay, as_json=args.json)
     elif args.command == "keygen":
         print(ensure_signing_key(args.path))
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import shutil
 import socket
+import subprocess
 import threading
 import time
 
@@ -26,6 +28,7 @@ def upstream_app(environ, start_response):
     echo = {
         "method": request.method,
         "path": request.full_path,
+        "raw_uri": environ.get("RAW_URI") or environ.get("REQUEST_URI"),
         "headers": dict(request.headers),
         "body_length": len(request.get_data()),
     }
@@ -53,7 +56,9 @@ def gateway(tmp_path):
 
     def start(identity_url: str, **overrides):
         service_urls = dict(Settings.from_env("gateway").service_urls, identity=identity_url)
-        return Harness(service, tmp_path, service_urls=service_urls, upstream_read_timeout=0.5, **overrides).http
+        return Harness(
+            service, tmp_path, service_urls=service_urls, upstream_read_timeout=0.5, **{"rate_limit_storage_uri": "memory://", **overrides}
+        ).http
 
     return start
 
@@ -146,3 +151,79 @@ def test_gateway_processes_share_limits_through_redis(upstream, gateway):
     assert first.get("/api/v1/me", headers=token).status_code == 200
     assert second.get("/api/v1/me", headers=token).status_code == 200
     assert first.get("/api/v1/me", headers=token).status_code == 429
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/workspaces/x/../../../../metrics",
+        "/api/v1/workspaces/x/./members",
+        "/.well-known/..%2fmetrics",
+        "/api/v1/accounts/..%2f..%2f..%2freadyz",
+        "/api/v1/accounts/%2e%2e/readyz",
+        "/api/v1/accounts\\..\\readyz",
+    ],
+)
+def test_dot_segments_and_encoded_separators_are_refused_not_forwarded(upstream, gateway, path):
+    response = gateway(upstream).get(path, environ_overrides={"RAW_URI": path})
+    assert response.status_code == 404
+    assert response.content_type == "application/problem+json"
+
+
+def test_the_path_is_forwarded_exactly_as_the_client_sent_it(upstream, gateway):
+    raw = "/api/v1/me/a%3Fb%23c"
+    response = gateway(upstream).get(raw + "?x=1", environ_overrides={"RAW_URI": raw + "?x=1"})
+    assert response.status_code == 200
+    echoed = response.get_json()
+    # An encoded ? or # stays part of the path upstream: it never becomes a query or a fragment.
+    assert echoed["raw_uri"] == raw + "?x=1"
+    assert echoed["path"] == "/api/v1/me/a?b#c?x=1"
+
+
+@pytest.fixture
+def own_redis(tmp_path):
+    """A Redis of this test's own, which it may stop and start again."""
+    port = int(closed_port().rsplit(":", 1)[1])
+    command = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(tmp_path)]
+    processes = []
+
+    def start():
+        processes.append(subprocess.Popen(command, stdout=subprocess.DEVNULL))
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                return
+            except OSError:
+                time.sleep(0.05)
+        pytest.fail("redis-server did not start")
+
+    def stop():
+        processes[-1].terminate()
+        processes[-1].wait(10)
+
+    start()
+    yield f"redis://127.0.0.1:{port}/0", start, stop
+    for process in processes:
+        if process.poll() is None:
+            process.kill()
+
+
+@pytest.mark.skipif(shutil.which("redis-server") is None, reason="needs redis-server")
+def test_the_gateway_keeps_serving_while_its_rate_limit_store_is_down(upstream, gateway, own_redis):
+    uri, start, stop = own_redis
+    client = gateway(upstream, rate_limit_storage_uri=uri, rate_limit_per_token="3/minute")
+    token = {"Authorization": f"Bearer mpdp_ak_outage-{time.time_ns()}"}
+    assert client.get("/api/v1/me", headers=token).status_code == 200
+
+    stop()
+    started = time.monotonic()
+    during = [client.get("/api/v1/me", headers={"Authorization": f"Bearer mpdp_ak_o{n}"}).status_code for n in range(5)]
+    assert during == [200] * 5  # fail open: served, each process counting on its own meanwhile
+    assert time.monotonic() - started < 5
+
+    start()
+    # Back on the shared store: the count made before the outage still stands.
+    time.sleep(1.5)
+    answers = [client.get("/api/v1/me", headers=token).status_code for _ in range(4)]
+    assert 429 in answers

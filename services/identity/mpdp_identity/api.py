@@ -20,7 +20,7 @@ from mpdp_common.pagination import PageQuery, page_schema, paginate
 from mpdp_common.request_db import db_session
 from mpdp_common.web import current_settings
 
-from . import schemas
+from . import schemas, throttle
 from .events import events, publish_member
 from .models import Account, Invitation, Member, RefreshToken
 from .tokens import issue_pair, revoke_family, rotate
@@ -75,13 +75,16 @@ def register(body):
 @public
 def sign_in(body):
     session = db_session()
-    account = session.scalar(select(Account).where(Account.email == normalize_email(body["email"])))
+    email = normalize_email(body["email"])
+    throttle.count_attempt(session, email)
+    account = session.scalar(select(Account).where(Account.email == email))
     try:
         passwords.verify(account.password_hash if account else _DUMMY_HASH, body["password"])
     except (VerificationError, InvalidHashError):
         account = None
     if account is None:
         raise unauthorized("The email or password is wrong.")
+    throttle.forget(session, email)
     if passwords.check_needs_rehash(account.password_hash):
         account.password_hash = passwords.hash(body["password"])
     pair = issue_pair(session, _signer(), account.id)
@@ -316,13 +319,28 @@ def _keep_an_admin(session, ws: str, losing: Member) -> None:
         raise conflict("The workspace must keep at least one active admin.")
 
 
+def _lock_admins(session, ws: str) -> None:
+    """Lock the workspace's active admins (always in one order, so two requests cannot deadlock):
+    two admins demoting each other at once then take turns, and the second sees the first's
+    change, in both the caller's role check and the last-admin rule."""
+    session.execute(
+        select(Member.account_id)
+        .where(Member.workspace_id == ws, Member.role == "admin", Member.status == "active")
+        .order_by(Member.account_id)
+        .with_for_update()
+    )
+
+
 def _change(ws: str, account_id: str, event_type: str, **changes) -> dict:
-    require_member(ws, "admin")
     session = db_session()
+    losing_an_admin = changes.get("role", "admin") != "admin" or changes.get("status", "active") != "active"
+    if losing_an_admin:
+        _lock_admins(session, ws)
+    require_member(ws, "admin")
     member = _target(session, ws, account_id)
     if all(getattr(member, name) == value for name, value in changes.items()):
         return _member_view(member, session.get(Account, account_id))
-    if changes.get("role", "admin") != "admin" or changes.get("status", "active") != "active":
+    if losing_an_admin:
         _keep_an_admin(session, ws, member)
     for name, value in changes.items():
         setattr(member, name, value)

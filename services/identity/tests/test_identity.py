@@ -110,3 +110,19 @@ def test_a_pending_invitation_expires_and_a_decided_one_keeps_its_status():
     assert invitation.current_status(now + timedelta(days=2)) == "expired"
     invitation.status = "accepted"
     assert invitation.current_status(now + timedelta(days=2)) == "accepted"
+
+
+def test_anonymous_idempotency_keys_are_per_client(harness):
+    client, key = harness.http, "same-key-from-two-clients"
+
+    def sign_up_from(address: str, email: str):
+        body = {"email": email, "password": "a long password", "name": "Ada"}
+        return client.post("/api/v1/accounts", json=body, headers={"Idempotency-Key": key, "X-Forwarded-For": address})
+
+    first = sign_up_from("198.51.100.7", "first@example.com")
+    other = sign_up_from("203.0.113.9", "other@example.com")
+    assert first.status_code == other.status_code == 201
+    assert other.get_json()["email"] == "other@example.com"
+    again = sign_up_from("198.51.100.7", "first@example.com")
+    assert again.headers["Idempotent-Replayed"] == "true" and again.get_json() == first.get_json()
+    assert sign_up_from("198.51.100.7", "third@example.com").status_code == 422

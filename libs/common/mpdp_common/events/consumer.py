@@ -15,14 +15,14 @@ from __future__ import annotations
 import logging
 import threading
 
-from sqlalchemy import Engine, insert, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Engine, insert, select, text
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..db import session_scope, utcnow
 from ..logs import request_id
 from . import Event, EventSpec
-from .brokers import Broker, Subscription
+from .brokers import Broker, DependencyUnavailable, Subscription
 
 log = logging.getLogger(__name__)
 
@@ -35,16 +35,17 @@ class Consumer:
         self.subscription = subscription
 
     def deliver_batch(self, events: list[Event]) -> list[Exception | None]:
-        """Handle the events; for each, None when its effect is committed, else the error."""
-        if len(events) == 1:
-            return [self.deliver(events[0])]
-        try:
-            self._handle(events)
-        except Exception as error:
-            # Which event failed is found by handling them one at a time; the others still commit.
-            log.info("batch of %d events failed (%r); handling them one by one", len(events), error)
-            return [self.deliver(event) for event in events]
-        return [None] * len(events)
+        """Handle the events; for each, None when its effect is committed, else the error.
+        Raises DependencyUnavailable when the database is down: then no event is to blame."""
+        if len(events) > 1:
+            try:
+                self._handle(events)
+                return [None] * len(events)
+            except Exception as error:
+                self._unless_database_down(error)
+                # Which event failed is found by handling them one at a time; the others still commit.
+                log.info("batch of %d events failed (%r); handling them one by one", len(events), error)
+        return [self.deliver(event) for event in events]
 
     def deliver(self, event: Event) -> Exception | None:
         """Handle one event: None when its effect is committed (or was already), else the error."""
@@ -57,8 +58,19 @@ class Consumer:
                     return error
             log.info("duplicate %s %s skipped", event.type, event.id)
         except Exception as error:
+            self._unless_database_down(error)
             return error
         return None
+
+    def _unless_database_down(self, error: Exception) -> None:
+        """A database error is the event's fault only if the database still answers."""
+        if not isinstance(error, OperationalError | InterfaceError):
+            return
+        try:
+            with self.sessions() as session:
+                session.execute(text("SELECT 1"))
+        except Exception:
+            raise DependencyUnavailable(f"{self.spec.service} database unavailable ({error.__class__.__name__})") from error
 
     def _handle(self, events: list[Event]) -> None:
         """Run the handlers of `events` and record them in the inbox, in one transaction; an event
