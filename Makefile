@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PACKAGES := libs/common $(sort $(wildcard services/*)) cli
 
-.PHONY: run test setup backing-services lint bench clean
+.PHONY: run test faults setup backing-services lint bench soak clean
 
 $(STAMP): constraints.txt requirements-dev.txt $(addsuffix /pyproject.toml,$(PACKAGES))
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,6 +25,10 @@ run: setup backing-services
 test: setup backing-services
 	$(BIN)/pytest
 
+# Dependencies stopped and processes killed under load: run alone, never beside another test run.
+faults: setup backing-services
+	$(BIN)/pytest tests/faults
+
 # ruff's rules and format, and the type checker (its settings are in pyproject.toml)
 lint: setup
 	$(BIN)/ruff check .
@@ -35,6 +39,9 @@ bench: setup backing-services
 	$(BIN)/python bench/gateway.py
 	$(BIN)/python bench/events.py
 	$(BIN)/python bench/upload.py
+
+soak: setup backing-services
+	$(BIN)/python bench/soak.py
 
 clean:
 	rm -rf $(VENV) var

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json as stdlib_json
 import logging
 from http import HTTPStatus
@@ -194,5 +195,10 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception) -> Response:
+        if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
+            # The request was fine; the disk is not. What was half written is discarded at teardown.
+            _drain_refused_body()
+            log.error("no space left to store a request's data: %s", error)
+            return problem_response(507, "The server has no space left to store this; try again later.")
         log.exception("unhandled error")
         return problem_response(500, "An unexpected error occurred; it has been logged.")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import secrets
 import threading
@@ -100,3 +101,19 @@ def test_an_error_escaping_the_handlers_is_still_a_problem(tmp_path):
     assert answer.status_code == 503
     assert answer.content_type == "application/problem+json"
     assert answer.get_json()["status"] == 503
+
+
+def test_a_full_disk_is_a_507_problem(tmp_path):
+    full = Blueprint("full", __name__, url_prefix="/api/v1")
+
+    @full.route("/store", methods=["POST"])
+    @public
+    def store():
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    service = Service(name="fulldemo", package="mpdp_common", blueprints=[full], metadata=Base.metadata)
+    app = service.create_app(replace(Settings.from_env("fulldemo"), database_url=f"sqlite:///{tmp_path}/f.db"))
+    answer = app.test_client().post("/api/v1/store")
+    assert answer.status_code == 507
+    assert answer.content_type == "application/problem+json"
+    assert "space" in answer.get_json()["detail"]
