@@ -36,6 +36,23 @@ from .events.consumer import Consumer
 from .keys import ensure_signing_key
 from .service import Service
 
+#: The PostgreSQL server the tests that need a real one use (each creates its own database on it).
+TEST_DATABASE_SERVER = os.environ.get("MPDP_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432")
+
+
+def postgres_answers() -> bool:
+    """Whether TEST_DATABASE_SERVER takes connections (tests that need it skip otherwise)."""
+    from sqlalchemy import create_engine
+
+    engine = create_engine(f"{TEST_DATABASE_SERVER}/postgres")
+    try:
+        with engine.connect():
+            return True
+    except Exception:
+        return False
+    finally:
+        engine.dispose()
+
 
 def unit_settings(service: str, tmp_path: str | os.PathLike, **overrides: Any) -> Settings:
     """A service's settings for a unit test: data and a SQLite file under `tmp_path`, the

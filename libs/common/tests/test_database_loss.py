@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import errno
-import os
 import secrets
 import threading
 import time
@@ -20,8 +19,9 @@ from mpdp_common.config import Settings
 from mpdp_common.db import drop_database, ensure_database
 from mpdp_common.request_db import db_session
 from mpdp_common.service import Service
+from mpdp_common.testing import TEST_DATABASE_SERVER, postgres_answers
 
-SERVER = os.environ.get("MPDP_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432")
+SERVER = TEST_DATABASE_SERVER
 
 
 class Base(DeclarativeBase):
@@ -47,15 +47,7 @@ def slow():
     return {"done": True}
 
 
-def _server_answers() -> bool:
-    try:
-        with create_engine(f"{SERVER}/postgres").connect():
-            return True
-    except Exception:
-        return False
-
-
-@pytest.mark.skipif(not _server_answers(), reason="needs the local PostgreSQL")
+@pytest.mark.skipif(not postgres_answers(), reason="needs the local PostgreSQL")
 def test_the_request_in_flight_when_the_database_goes_away_gets_a_problem():
     url = f"{SERVER}/mpdp_loss_{secrets.token_hex(4)}"
     ensure_database(url)

@@ -4,7 +4,6 @@ is down, instead of spending their attempts and parking them."""
 
 from __future__ import annotations
 
-import os
 import secrets
 import threading
 import time
@@ -20,8 +19,9 @@ from mpdp_common.events import Event, EventSpec
 from mpdp_common.events.brokers import MemoryBroker, Outgoing, Subscription
 from mpdp_common.events.consumer import Consumer
 from mpdp_common.events.relay import Relay
+from mpdp_common.testing import TEST_DATABASE_SERVER, postgres_answers
 
-SERVER = os.environ.get("MPDP_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432")
+SERVER = TEST_DATABASE_SERVER
 #: Long enough that an event arriving sooner can only have been woken by NOTIFY.
 POLL_SECONDS = 3.0
 
@@ -49,15 +49,7 @@ def record(session, event: Event) -> None:
     session.add(Effect(event_id=event.id))
 
 
-def _server_answers() -> bool:
-    try:
-        with create_engine(f"{SERVER}/postgres").connect():
-            return True
-    except Exception:
-        return False
-
-
-pytestmark = pytest.mark.skipif(not _server_answers(), reason="needs the local PostgreSQL")
+pytestmark = pytest.mark.skipif(not postgres_answers(), reason="needs the local PostgreSQL")
 
 
 @pytest.fixture
