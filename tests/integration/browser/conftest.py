@@ -81,6 +81,13 @@ class Console:
     def dialog(self):
         return self.page.get_by_role("dialog")
 
+    def secret_shown_once(self) -> str:
+        """The secret in the dialog that shows it once; the dialog is closed after reading it."""
+        secret = self.dialog().get_by_test_id("secret").inner_text()
+        self.button("I have copied it").click()
+        expect(self.dialog()).to_have_count(0)
+        return secret
+
     def screenshot(self, name: str) -> None:
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         self.page.wait_for_load_state("networkidle")
