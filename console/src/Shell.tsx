@@ -13,6 +13,7 @@ import {
 } from "@ant-design/icons";
 import { useQuery } from "@tanstack/react-query";
 import { Layout, Menu, Select, Space, Tag, Typography, Button } from "antd";
+import { useEffect } from "react";
 import { Outlet, useLocation, useNavigate, useParams } from "react-router-dom";
 import { api } from "./api/client";
 import { paths } from "./api/paths";
@@ -22,11 +23,17 @@ import { can, ROLE_LABELS } from "./workspace";
 
 export function Shell() {
   const { ws } = useParams();
-  const { me, signOut, roleIn } = useAuth();
+  const { me, signOut, roleIn, reloadMe } = useAuth();
   const navigate = useNavigate();
   const location = useLocation();
   const workspaces = useQuery({ queryKey: ["workspaces"], queryFn: () => api.get<Page<Workspace>>(paths.workspaces(), { limit: 200 }) });
   const role = ws ? roleIn(ws) : undefined;
+  // A workspace just created, joined or approved is known to identity a moment later.
+  useEffect(() => {
+    if (!ws || !me || role) return;
+    const timer = setInterval(reloadMe, 1500);
+    return () => clearInterval(timer);
+  }, [ws, me, role, reloadMe]);
   const section = location.pathname.split("/")[3] ?? "";
   const items = ws
     ? [

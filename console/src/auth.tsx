@@ -10,6 +10,8 @@ interface Auth {
   signIn(email: string, password: string): Promise<void>;
   signOut(): Promise<void>;
   roleIn(ws: string): Role | undefined;
+  /** Ask again who the caller is: memberships arrive through events, a moment after the action. */
+  reloadMe(): void;
 }
 
 const AuthContext = createContext<Auth | null>(null);
@@ -39,6 +41,7 @@ export function AuthProvider({ children }: { children: ReactNode }) {
       setSignedIn(false);
       queries.clear();
     },
+    reloadMe: () => void queries.invalidateQueries({ queryKey: ["me"] }),
     roleIn: (ws) => me.data?.memberships.find((m) => m.workspace_id === ws && m.status === "active")?.role,
   };
   return <AuthContext.Provider value={value}>{children}</AuthContext.Provider>;

@@ -1,5 +1,8 @@
+import { useQuery } from "@tanstack/react-query";
 import { useParams } from "react-router-dom";
-import type { Role } from "./api/types";
+import { api } from "./api/client";
+import { paths } from "./api/paths";
+import type { Member, Page, Role } from "./api/types";
 import { useAuth } from "./auth";
 
 /** What each role may do (the API's Roles table); what a role may not do is not offered. */
@@ -25,4 +28,13 @@ export function bytes(size: number): string {
   if (size < 1024) return `${size} B`;
   if (size < 1024 * 1024) return `${(size / 1024).toFixed(1)} KiB`;
   return `${(size / 1024 / 1024).toFixed(1)} MiB`;
+}
+
+/** Member names by account id, to show people rather than ids (every member may read the list). */
+export function useMemberNames(ws: string): (id: string | null | undefined) => string {
+  const members = useQuery({ queryKey: ["members", ws, "all"], queryFn: () => api.get<Page<Member>>(paths.members(ws), { limit: 200 }), staleTime: 60_000 });
+  return (id) => {
+    if (!id) return "—";
+    return members.data?.items.find((member) => member.account_id === id)?.name ?? id;
+  };
 }

@@ -95,7 +95,7 @@ export interface Launch {
   app_id: string;
   status: LaunchStatus;
   percentage?: number | null;
-  history: { status: string; at: string; by: string | null }[];
+  history: { status: string; at: string; by: string | null; percentage?: number | null }[];
   created_at?: string;
 }
 

@@ -26,6 +26,7 @@ function serve(me: Me, approval: Approval) {
   vi.stubGlobal("fetch", async (url: string, init: RequestInit) => {
     if (url === "/api/v1/auth/refresh") return new Response(JSON.stringify({ access_token: "a", refresh_token: "r2", token_type: "Bearer", expires_in: 900 }), { status: 200 });
     if (url === "/api/v1/me") return new Response(JSON.stringify(me), { status: 200 });
+    if (url.includes("/members")) return new Response(JSON.stringify({ items: [], next_cursor: null }), { status: 200 });
     if (init.method === "POST") {
       posts.push({ url, body: JSON.parse(String(init.body)) });
       return new Response(JSON.stringify({ ...approval, status: "rejected" }), { status: 200 });

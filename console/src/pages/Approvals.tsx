@@ -8,7 +8,7 @@ import type { Approval, ApprovalStatus } from "../api/types";
 import { useAuth } from "../auth";
 import { CursorTable } from "../components/CursorTable";
 import { ProblemAlert } from "../components/Problem";
-import { can, useWorkspace, when } from "../workspace";
+import { can, useMemberNames, useWorkspace, when } from "../workspace";
 
 export const APPROVAL_COLORS: Record<ApprovalStatus, string> = { pending: "gold", approved: "green", rejected: "red", withdrawn: "default" };
 const TYPES = ["launch", "online", "offline", "developer_workspace", "feature", "miniprogram_change"];
@@ -62,6 +62,7 @@ export function ApprovalDetail() {
   const { ws, role } = useWorkspace();
   const { id = "" } = useParams();
   const { me } = useAuth();
+  const person = useMemberNames(ws);
   const queries = useQueryClient();
   const [deciding, setDeciding] = useState<"approve" | "reject" | null>(null);
   const [comment, setComment] = useState("");
@@ -81,7 +82,12 @@ export function ApprovalDetail() {
   const own = data.applicant_id === me?.id;
   const pending = data.status === "pending";
   return (
-    <Card title={<Link to={`/workspaces/${ws}/approvals`}>Approvals</Link>} extra={<Tag color={APPROVAL_COLORS[data.status]}>{data.status}</Tag>}>
+    <Card title={<Link to={`/workspaces/${ws}/approvals`}>Approvals</Link>} extra={
+        <Tag color={APPROVAL_COLORS[data.status]} data-testid="approval-status">
+          {data.status}
+        </Tag>
+      }
+    >
       <Typography.Title level={4} style={{ marginTop: 0 }}>
         {data.title}
       </Typography.Title>
@@ -92,10 +98,10 @@ export function ApprovalDetail() {
           { label: "Type", children: label(data.type) },
           { label: "Status", children: data.status },
           { label: "Subject", children: `${label(data.subject.kind)} ${data.subject.id}` },
-          { label: "Applicant", children: own ? "you" : data.applicant_id },
+          { label: "Applicant", children: own ? "you" : person(data.applicant_id) },
           { label: "Requested", children: when(data.created_at) },
           { label: "Decided", children: when(data.decided_at) },
-          { label: "Decided by", children: data.decided_by ?? "—" },
+          { label: "Decided by", children: person(data.decided_by) },
           { label: "Comment", children: data.comment ?? "—" },
         ]}
       />

@@ -8,7 +8,7 @@ import type { Feature, FeatureRevision, Jsapi, Page } from "../api/types";
 import { CursorTable } from "../components/CursorTable";
 import { DiffView } from "../components/DiffView";
 import { ProblemAlert, showFieldErrors } from "../components/Problem";
-import { can, useWorkspace, when } from "../workspace";
+import { can, useMemberNames, useWorkspace, when } from "../workspace";
 
 const LABELS = { name: "Name", description: "Description", activation: "Activation", visible_to_all: "Visible to all", jsapi_ids: "JSAPIs" };
 
@@ -97,6 +97,7 @@ export function Features() {
 function History({ id }: { id: string }) {
   const { ws } = useWorkspace();
   const jsapis = useJsapis(ws);
+  const person = useMemberNames(ws);
   const history = useQuery({ queryKey: ["feature-history", ws, id], queryFn: () => api.get<Page<FeatureRevision>>(paths.featureHistory(ws, id), { limit: 200 }) });
   if (history.error) return <ProblemAlert error={history.error} />;
   const named = (changes: FeatureRevision["changes"]) =>
@@ -112,7 +113,9 @@ function History({ id }: { id: string }) {
       items={(history.data?.items ?? []).map((revision) => ({
         content: (
           <div data-testid={`revision-${revision.revision}`}>
-            <Typography.Text strong>Revision {revision.revision}</Typography.Text> <Typography.Text type="secondary">· {when(revision.changed_at)}</Typography.Text>
+            <Typography.Text strong>Revision {revision.revision}</Typography.Text> <Typography.Text type="secondary">
+              · {when(revision.changed_at)} · by {person(revision.changed_by)}
+            </Typography.Text>
             <div style={{ marginTop: 6 }}>
               <DiffView changes={named(revision.changes)} labels={LABELS} />
             </div>

@@ -8,7 +8,7 @@ import type { App, Launch, LaunchStatus, Page, Version } from "../api/types";
 import { CursorTable } from "../components/CursorTable";
 import { PercentageControl } from "../components/PercentageControl";
 import { ProblemAlert, showFieldErrors } from "../components/Problem";
-import { can, useWorkspace, when } from "../workspace";
+import { can, useMemberNames, useWorkspace, when } from "../workspace";
 
 export const LAUNCH_COLORS: Record<LaunchStatus, string> = {
   created: "default",
@@ -155,6 +155,7 @@ export function LaunchDetail() {
   const { mp = "", launch: id = "" } = useParams();
   const queries = useQueryClient();
   const names = useNames(ws, mp);
+  const person = useMemberNames(ws);
   const [percentage, setPercentage] = useState<number | null>(null);
   const launch = useQuery({ queryKey: ["launch", ws, mp, id], queryFn: () => api.get<Launch>(paths.launch(ws, mp, id)) });
   const act = useMutation({
@@ -171,7 +172,12 @@ export function LaunchDetail() {
   const actions = can.develop(role) ? launchActions(data.status) : [];
   const floor = data.status === "grayscale" && data.percentage ? data.percentage : 1;
   return (
-    <Card title={<Link to={`/workspaces/${ws}/miniprograms/${mp}/launches`}>Launches</Link>} extra={<Tag color={LAUNCH_COLORS[data.status]}>{data.status.replace("_", " ")}</Tag>}>
+    <Card title={<Link to={`/workspaces/${ws}/miniprograms/${mp}/launches`}>Launches</Link>} extra={
+        <Tag color={LAUNCH_COLORS[data.status]} data-testid="launch-status">
+          {data.status.replace("_", " ")}
+        </Tag>
+      }
+    >
       <Descriptions
         bordered
         column={2}
@@ -222,8 +228,9 @@ export function LaunchDetail() {
           color: LAUNCH_COLORS[step.status as LaunchStatus] === "default" ? "gray" : LAUNCH_COLORS[step.status as LaunchStatus],
           content: (
             <>
-              <b>{step.status.replace("_", " ")}</b> · {when(step.at)}
-              {step.by && <Typography.Text type="secondary"> · by {step.by}</Typography.Text>}
+              <b>{step.status.replace("_", " ")}</b>
+              {step.percentage ? ` to ${step.percentage}% of users` : ""} · {when(step.at)}
+              {step.by && <Typography.Text type="secondary"> · by {person(step.by)}</Typography.Text>}
             </>
           ),
         }))}

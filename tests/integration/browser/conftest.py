@@ -16,6 +16,7 @@ import requests
 from playwright.sync_api import Page, expect
 
 from ..client import Client
+from ..conftest import eventually
 
 ROOT = Path(__file__).resolve().parents[3]
 CHROMIUM = os.environ.get("MPDP_CHROMIUM", "/usr/lib/chromium/chromium")
@@ -64,7 +65,9 @@ class Console:
         self.page = page
 
     def go(self, path: str) -> Console:
-        self.page.goto(path)
+        # A page load trades the tab's refresh token for new tokens; leaving the page before that
+        # answer arrives would lose the new refresh token, so every load is let finish.
+        self.page.goto(path, wait_until="networkidle")
         return self
 
     def sign_in(self, user: Client) -> Console:
@@ -87,6 +90,15 @@ class Console:
         self.button("I have copied it").click()
         expect(self.dialog()).to_have_count(0)
         return secret
+
+    def reload_until(self, ready, timeout: float = 20) -> None:
+        """Reload until `ready()`: for what the platform does a moment later, through events."""
+
+        def check() -> bool:
+            self.page.reload(wait_until="networkidle")
+            return ready()
+
+        eventually(check, timeout=timeout, interval=0.5)
 
     def screenshot(self, name: str) -> None:
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)

@@ -62,30 +62,31 @@ def test_a_launch_is_submitted_approved_by_a_reviewer_and_published(open_console
     developer.dialog().get_by_role("button", name="Create launch").click()
     developer.page.get_by_role("link", name="1.0.0").click()
     developer.button("Submit for review").click()
-    expect(developer.page.get_by_text("under review").first).to_be_visible()
+    status = developer.page.get_by_test_id("launch-status")
+    expect(status).to_have_text("under review")
     developer.screenshot("launch-under-review")
 
     reviewer = open_console(people["reviewer"]).go(f"/workspaces/{ws}/approvals")
     request = reviewer.page.get_by_role("link", name=re.compile("Coffee|1.0.0|launch", re.I)).first
-    eventually(lambda: reviewer.page.reload() or request.is_visible(), timeout=20, interval=1)
+    reviewer.reload_until(lambda: request.is_visible())
     reviewer.screenshot("approvals")
     request.click()
     reviewer.button("Approve").click()
     reviewer.dialog().get_by_label("Comment").fill("Looks good")
     reviewer.dialog().get_by_role("button", name="Approve").click()
-    expect(reviewer.page.get_by_text("approved").first).to_be_visible()
+    expect(reviewer.page.get_by_test_id("approval-status")).to_have_text("approved")
 
     # the launch moves on once the decision reaches it; then the developer publishes in two steps
-    eventually(lambda: developer.page.reload() or developer.button("Publish").is_visible(), timeout=20, interval=1)
+    developer.reload_until(lambda: developer.button("Publish").is_visible())
     developer.page.get_by_label("Percentage of users").fill("50")
     developer.page.get_by_label("Percentage of users").blur()
     expect(developer.page.get_by_test_id("percentage-meaning")).to_contain_text("about 50% of users")
     developer.button("Publish").click()
-    expect(developer.page.get_by_text("grayscale").first).to_be_visible()
+    expect(status).to_have_text("grayscale")
     developer.page.get_by_label("Percentage of users").fill("100")
     developer.page.get_by_label("Percentage of users").blur()
     developer.button("Publish").click()
-    expect(developer.page.get_by_text("released").first).to_be_visible()
+    expect(status).to_have_text("released")
     timeline = developer.page.locator(".ant-timeline-item")
     expect(timeline).to_have_count(
         len(people["developer"].get(f"/api/v1/workspaces/{ws}/miniprograms/{mp['id']}/launches").json()["items"][0]["history"])
@@ -95,7 +96,7 @@ def test_a_launch_is_submitted_approved_by_a_reviewer_and_published(open_console
     # the developer's own application shows under My Applications, decided
     developer.go(f"/workspaces/{ws}/approvals")
     expect(developer.page.get_by_role("tab", name="Approval Requests")).to_have_count(0)
-    expect(developer.page.get_by_text("approved").first).to_be_visible()
+    expect(developer.page.get_by_role("cell", name="approved", exact=True)).to_be_visible()
 
 
 def _send_events(gateway: str, key_id: str, mp: str) -> None:
@@ -212,10 +213,41 @@ def test_analytics_and_quality_show_what_the_host_app_sent(open_console, platfor
 
     console.go(f"/workspaces/{ws}/quality")
     issue = console.page.get_by_role("link", name=re.compile("cart is undefined"))
-    eventually(lambda: console.page.reload() or issue.is_visible(), timeout=20, interval=1)
+    console.reload_until(lambda: issue.is_visible())
     console.screenshot("quality")
     issue.click()
     expect(console.page.get_by_test_id("stack-trace")).to_contain_text("checkout (pages/cart/cart.js:42:7)")
     console.screenshot("quality-issue")
     console.button("Resolve").click()
     expect(console.button("Reopen")).to_be_visible()
+
+
+@pytest.mark.needs_api(APPROVALS)
+def test_a_developer_workspace_is_applied_for_and_approved(open_console, make_user, make_workspace):
+    admin = make_user("Admin")
+    ws = make_workspace(admin)
+    partner = make_user("Partner")
+    invitation = admin.post(f"/api/v1/workspaces/{ws}/invitations", json={"email": partner.account["email"], "role": "developer"}).json()
+    assert partner.post(f"/api/v1/invitations/{invitation['token']}/accept").status_code == 200
+
+    console = open_console(partner).go("/workspaces")
+    console.button("Apply for a developer workspace").click()
+    console.dialog().get_by_label("Name").fill("Partner Studio")
+    console.dialog().get_by_label("Tenant workspace").click()
+    console.page.get_by_title("Acme").click()
+    console.dialog().get_by_role("button", name="Apply").click()
+    row = console.page.get_by_role("row").filter(has_text="Partner Studio")
+    expect(row).to_contain_text("pending approval")
+    console.screenshot("workspaces")
+
+    deciding = open_console(admin).go(f"/workspaces/{ws}/approvals")
+    request = deciding.page.get_by_role("link", name=re.compile("Partner Studio"))
+    deciding.reload_until(lambda: request.is_visible())
+    request.click()
+    deciding.button("Approve").click()
+    deciding.dialog().get_by_role("button", name="Approve").click()
+    expect(deciding.page.get_by_test_id("approval-status")).to_have_text("approved")
+
+    console.reload_until(lambda: "active" in row.inner_text())
+    row.get_by_role("link", name="Partner Studio").click()
+    expect(console.page.get_by_text("Workspace Admin")).to_be_visible()
