@@ -103,7 +103,20 @@ class Console:
     def screenshot(self, name: str) -> None:
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         self.page.wait_for_load_state("networkidle")
-        self.page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+        self.page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True, animations="disabled")
+
+
+@pytest.fixture
+def make_tenant(make_workspace):
+    """A tenant workspace whose admin is `owner`, once every service has heard of it (the catalog
+    learns its members through events too)."""
+
+    def make(owner: Client) -> str:
+        ws = make_workspace(owner)
+        eventually(lambda: owner.get(f"/api/v1/workspaces/{ws}/miniprograms").status_code == 200)
+        return ws
+
+    return make
 
 
 @pytest.fixture

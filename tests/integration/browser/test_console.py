@@ -90,9 +90,9 @@ def test_a_newcomer_signs_up_creates_a_workspace_and_signs_out(open_console):
     expect(console.page.get_by_test_id("account-name")).to_have_text("Ada")
 
 
-def test_an_admin_builds_a_mini_program_and_a_reviewer_joins(open_console, make_user, make_workspace, tmp_path):
+def test_an_admin_builds_a_mini_program_and_a_reviewer_joins(open_console, make_user, make_tenant, tmp_path):
     admin = make_user("Grace")
-    ws = make_workspace(admin)
+    ws = make_tenant(admin)
     console = open_console(admin).go(f"/workspaces/{ws}/miniprograms")
     console.button("Create mini program").click()
     console.dialog().get_by_label("Name").fill("Coffee <b>Shop</b>")
@@ -236,9 +236,9 @@ def test_an_admin_builds_a_mini_program_and_a_reviewer_joins(open_console, make_
     assert mp
 
 
-def test_a_developer_is_not_offered_admin_actions_and_errors_read_well(open_console, make_user, make_workspace):
+def test_a_developer_is_not_offered_admin_actions_and_errors_read_well(open_console, make_user, make_tenant):
     admin = make_user("Alan")
-    ws = make_workspace(admin)
+    ws = make_tenant(admin)
     developer = make_user("Dev")
     invitation = admin.post(f"/api/v1/workspaces/{ws}/invitations", json={"email": developer.account["email"], "role": "developer"}).json()
     assert developer.post(f"/api/v1/invitations/{invitation['token']}/accept").status_code == 200
@@ -280,9 +280,9 @@ def test_a_developer_is_not_offered_admin_actions_and_errors_read_well(open_cons
     expect(console.page.get_by_role("alert")).to_be_visible()
 
 
-def test_members_and_lists_page(open_console, make_user, make_workspace):
+def test_members_and_lists_page(open_console, make_user, make_tenant):
     admin = make_user("Mary")
-    ws = make_workspace(admin)
+    ws = make_tenant(admin)
     for number in range(23):
         assert (
             admin.post(

@@ -22,10 +22,10 @@ OVERVIEW = "/api/v1/workspaces/{}/analytics/overview"
 ISSUES = "/api/v1/workspaces/{}/quality/issues"
 
 
-def _team(admin, make_user, make_workspace):
+def _team(admin, make_user, make_tenant):
     """A workspace with a host app, a mini program with one version, a developer assigned to it
     and a reviewer."""
-    ws = make_workspace(admin)
+    ws = make_tenant(admin)
     people = {}
     for role in ("developer", "reviewer"):
         person = make_user(role.title())
@@ -48,9 +48,9 @@ def _team(admin, make_user, make_workspace):
 
 
 @pytest.mark.needs_api(LAUNCHES, APPROVALS)
-def test_a_launch_is_submitted_approved_by_a_reviewer_and_published(open_console, make_user, make_workspace):
+def test_a_launch_is_submitted_approved_by_a_reviewer_and_published(open_console, make_user, make_tenant):
     admin = make_user("Admin")
-    ws, app, mp, people = _team(admin, make_user, make_workspace)
+    ws, app, mp, people = _team(admin, make_user, make_tenant)
 
     developer = open_console(people["developer"]).go(f"/workspaces/{ws}/miniprograms/{mp['id']}/launches")
     expect(developer.page.get_by_text("No launches yet: create one")).to_be_visible()
@@ -99,7 +99,7 @@ def test_a_launch_is_submitted_approved_by_a_reviewer_and_published(open_console
     expect(developer.page.get_by_role("cell", name="approved", exact=True)).to_be_visible()
 
 
-def _send_events(gateway: str, key_id: str, mp: str) -> None:
+def _send_events(gateway: str, key_id: str, mp: str) -> requests.Response:
     now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     events = []
     for user in ("u1", "u2", "u3"):
@@ -153,7 +153,7 @@ def _send_events(gateway: str, key_id: str, mp: str) -> None:
     assert answer.status_code == 202, answer.text
 
 
-def _send_crash(gateway: str, key_id: str, telemetry_id: int) -> None:
+def _send_crash(gateway: str, key_id: str, telemetry_id: int) -> requests.Response:
     event_id = secrets.token_hex(16)
     event = {
         "event_id": event_id,
@@ -173,22 +173,22 @@ def _send_crash(gateway: str, key_id: str, telemetry_id: int) -> None:
         },
     }
     envelope = "\n".join([json.dumps({"event_id": event_id}), json.dumps({"type": "event"}), json.dumps(event)])
-    answer = requests.post(
+    return requests.post(
         f"{gateway}/ingest/sentry/api/{telemetry_id}/envelope/",
         data=envelope.encode(),
         headers={"Content-Type": "application/x-sentry-envelope", "X-Sentry-Auth": f"Sentry sentry_version=7, sentry_key={key_id}"},
         timeout=10,
     )
-    assert answer.status_code == 200, answer.text
 
 
 @pytest.mark.needs_api(OVERVIEW, ISSUES)
-def test_analytics_and_quality_show_what_the_host_app_sent(open_console, platform, make_user, make_workspace):
+def test_analytics_and_quality_show_what_the_host_app_sent(open_console, platform, make_user, make_tenant):
     admin = make_user("Admin")
-    ws, app, mp, _ = _team(admin, make_user, make_workspace)
+    ws, app, mp, _ = _team(admin, make_user, make_tenant)
     key = admin.post(f"/api/v1/workspaces/{ws}/apps/{app['id']}/keys", json={}).json()
-    _send_events(platform.gateway, key["key_id"], mp["id"])
-    _send_crash(platform.gateway, key["key_id"], mp["telemetry_id"])
+    # the telemetry service learns of the key and the mini program through events, a moment later
+    eventually(lambda: (sent := _send_events(platform.gateway, key["key_id"], mp["id"])).status_code == 202 and not sent.json()["rejected"])
+    eventually(lambda: _send_crash(platform.gateway, key["key_id"], mp["telemetry_id"]).status_code == 200)
     eventually(
         lambda: (
             admin.get(f"/api/v1/workspaces/{ws}/analytics/overview", params={"miniprogram_id": mp["id"]})
@@ -199,7 +199,13 @@ def test_analytics_and_quality_show_what_the_host_app_sent(open_console, platfor
         timeout=20,
     )
 
-    console = open_console(admin).go(f"/workspaces/{ws}/analytics")
+    console = open_console(admin).go(f"/workspaces/{ws}/miniprograms/{mp['id']}/crash-reporting")
+    console.page.get_by_label("Host app").click()
+    console.page.get_by_title("Super App").click()
+    expect(console.page.get_by_test_id("dsn")).to_contain_text(f"{key['key_id']}@")
+    expect(console.page.get_by_test_id("dsn")).to_contain_text(f"/ingest/sentry/{mp['telemetry_id']}")
+
+    console.go(f"/workspaces/{ws}/analytics")
     expect(console.page.get_by_role("img", name="Active users, New users")).to_be_visible()
     expect(console.page.locator(".ant-statistic").filter(has_text="Active users")).to_contain_text("3")
     console.screenshot("analytics")
@@ -223,9 +229,9 @@ def test_analytics_and_quality_show_what_the_host_app_sent(open_console, platfor
 
 
 @pytest.mark.needs_api(APPROVALS)
-def test_a_developer_workspace_is_applied_for_and_approved(open_console, make_user, make_workspace):
+def test_a_developer_workspace_is_applied_for_and_approved(open_console, make_user, make_tenant):
     admin = make_user("Admin")
-    ws = make_workspace(admin)
+    ws = make_tenant(admin)
     partner = make_user("Partner")
     invitation = admin.post(f"/api/v1/workspaces/{ws}/invitations", json={"email": partner.account["email"], "role": "developer"}).json()
     assert partner.post(f"/api/v1/invitations/{invitation['token']}/accept").status_code == 200
@@ -236,6 +242,7 @@ def test_a_developer_workspace_is_applied_for_and_approved(open_console, make_us
     console.dialog().get_by_label("Tenant workspace").click()
     console.page.get_by_title("Acme").click()
     console.dialog().get_by_role("button", name="Apply").click()
+    expect(console.dialog()).to_have_count(0)
     row = console.page.get_by_role("row").filter(has_text="Partner Studio")
     expect(row).to_contain_text("pending approval")
     console.screenshot("workspaces")
