@@ -4,7 +4,22 @@ const COLORS = ["#1677ff", "#52c41a", "#fa8c16", "#eb2f96", "#722ed1"];
 
 export interface Line {
   name: string;
-  values: number[];
+  /** null where the day has no figure: the line breaks there */
+  values: (number | null)[];
+}
+
+/** The runs of consecutive points that have a value, as [index, value] pairs. */
+export function segments(values: (number | null)[]): [number, number][][] {
+  const runs: [number, number][][] = [];
+  let run: [number, number][] = [];
+  values.forEach((value, index) => {
+    if (value === null || value === undefined) {
+      if (run.length) runs.push(run);
+      run = [];
+    } else run.push([index, value]);
+  });
+  if (run.length) runs.push(run);
+  return runs;
 }
 
 /** Lines over a shared x axis of labels (dates), drawn as SVG with a legend and axis labels. */
@@ -12,7 +27,7 @@ export function LineChart({ labels, lines, height = 220, unit = "" }: { labels: 
   if (labels.length === 0) return <Empty description="No data in this date range yet." />;
   const width = 640;
   const pad = { left: 48, right: 12, top: 12, bottom: 28 };
-  const max = Math.max(1, ...lines.flatMap((line) => line.values));
+  const max = Math.max(1, ...lines.flatMap((line) => line.values.filter((value): value is number => value !== null && value !== undefined)));
   const x = (i: number) => pad.left + (labels.length === 1 ? 0.5 : i / (labels.length - 1)) * (width - pad.left - pad.right);
   const y = (v: number) => pad.top + (1 - v / max) * (height - pad.top - pad.bottom);
   const ticks = [0, max / 2, max];
@@ -38,11 +53,15 @@ export function LineChart({ labels, lines, height = 220, unit = "" }: { labels: 
         )}
         {lines.map((line, n) => (
           <g key={line.name}>
-            <polyline fill="none" stroke={COLORS[n % COLORS.length]} strokeWidth="2" points={line.values.map((v, i) => `${x(i)},${y(v)}`).join(" ")} />
-            {line.values.map((v, i) => (
-              <circle key={i} cx={x(i)} cy={y(v)} r="3" fill={COLORS[n % COLORS.length]}>
-                <title>{`${line.name} on ${labels[i]}: ${v}${unit}`}</title>
-              </circle>
+            {segments(line.values).map((run) => (
+              <g key={run[0][0]}>
+                <polyline fill="none" stroke={COLORS[n % COLORS.length]} strokeWidth="2" points={run.map(([i, v]) => `${x(i)},${y(v)}`).join(" ")} />
+                {run.map(([i, v]) => (
+                  <circle key={i} cx={x(i)} cy={y(v)} r="3" fill={COLORS[n % COLORS.length]}>
+                    <title>{`${line.name} on ${labels[i]}: ${v}${unit}`}</title>
+                  </circle>
+                ))}
+              </g>
             ))}
           </g>
         ))}

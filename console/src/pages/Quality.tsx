@@ -17,9 +17,10 @@ const percent = (value: number | null | undefined) => (value === null || value =
 interface Percentiles {
   date?: string;
   version?: string;
-  p50: number;
-  p90: number;
-  p99: number;
+  launches?: number;
+  p50: number | null;
+  p90: number | null;
+  p99: number | null;
 }
 
 function Startup({ ws, scope }: { ws: string; scope: Scope }) {
