@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PACKAGES := libs/common $(sort $(wildcard services/*)) cli
 
-.PHONY: run test setup backing-services console lint bench clean
+.PHONY: run test faults setup backing-services console lint bench soak clean
 
 $(STAMP): constraints.txt requirements-dev.txt $(addsuffix /pyproject.toml,$(PACKAGES))
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -38,13 +38,23 @@ test: setup backing-services console
 	cd console && npm test --silent
 	$(BIN)/pytest
 
+# Dependencies stopped and processes killed under load: run alone, never beside another test run.
+faults: setup backing-services
+	$(BIN)/pytest tests/faults
+
+# ruff's rules and format, and the type checker (its settings are in pyproject.toml)
 lint: setup
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 bench: setup backing-services
 	$(BIN)/python bench/gateway.py
 	$(BIN)/python bench/events.py
 	$(BIN)/python bench/upload.py
+
+soak: setup backing-services
+	$(BIN)/python bench/soak.py
 
 clean:
 	rm -rf $(VENV) var console/node_modules console/dist

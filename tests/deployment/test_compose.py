@@ -32,14 +32,15 @@ def test_start_order_follows_health():
         "postgres": {"condition": "service_healthy"},
         "rabbitmq": {"condition": "service_healthy"},
     }
-    for backing in ("postgres", "rabbitmq"):
+    for backing in ("postgres", "rabbitmq", "redis"):
         assert "healthcheck" in SERVICES[backing]
     for name, service in installed_services().items():
         if service.has_database:
             for process in (name, f"{name}-relay", f"{name}-consumer"):
                 assert SERVICES[process]["depends_on"]["migrate"] == {"condition": "service_completed_successfully"}
     web_services = [name for name in installed_services() if name != "gateway"]
-    assert SERVICES["gateway"]["depends_on"] == {name: {"condition": "service_healthy"} for name in web_services}
+    # The gateway's rate-limit counts are shared through Redis.
+    assert SERVICES["gateway"]["depends_on"] == {name: {"condition": "service_healthy"} for name in [*web_services, "redis"]}
     assert SERVICES["gateway"]["ports"] == ["8080:8080"]
 
 

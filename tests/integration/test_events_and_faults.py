@@ -7,44 +7,18 @@ import os
 import secrets
 import signal
 import subprocess
+import sys
 
-import pika
 import pytest
 
-from .conftest import eventually, workspace_created_event
+from .conftest import eventually, listening, workspace_created_event
 
 
 @pytest.fixture
 def identity_events(platform):
-    """A durable queue of the test's own bound to everything identity publishes; each call
-    drains it over a fresh connection, so that it works across a broker restart."""
-    queue = f"{platform.prefix}.test-listener-{secrets.token_hex(3)}"
-    connection, channel = platform.broker_channel()
-    channel.exchange_declare(f"{platform.prefix}.identity", exchange_type="topic", durable=True)
-    channel.queue_declare(queue, durable=True)
-    channel.queue_bind(queue, f"{platform.prefix}.identity", routing_key="identity.#")
-    connection.close()
-
-    def received(event_type: str | None = None) -> list[dict]:
-        got = []
-        try:
-            connection, channel = platform.broker_channel()
-        except pika.exceptions.AMQPError:
-            return []
-        try:
-            while True:
-                method, _properties, body = channel.basic_get(queue, auto_ack=True)
-                if method is None:
-                    break
-                got.append(json.loads(body))
-        finally:
-            connection.close()
-        return [item for item in got if event_type is None or item["type"] == event_type]
-
-    yield received
-    connection, channel = platform.broker_channel()
-    channel.queue_delete(queue)
-    connection.close()
+    """Each call answers what identity published since the last call (of one type, if given)."""
+    with listening(platform, "identity") as drain:
+        yield lambda event_type=None: [item for item in drain() if event_type is None or item["type"] == event_type]
 
 
 def memberships(user, ws):
@@ -105,9 +79,25 @@ def test_a_failing_handler_ends_in_the_dead_letter_queue_and_the_consumer_goes_o
     finally:
         connection.close()
 
+    # What an operator sees: both, each with the error that parked it; looking leaves them parked.
+    listed = mpdpctl(platform, "dead-letters", "identity", "--json")
+    assert {item["event_id"] for item in listed} >= {broken["id"]}
+    by_id = {item["event_id"]: item for item in listed}
+    assert "created_by" in by_id[broken["id"]]["error"]
+    assert any(item["error"].startswith("unreadable") for item in listed)
+    assert len(mpdpctl(platform, "dead-letters", "identity", "--json")) == len(listed)
+
     ws = secrets.token_hex(16)
     platform.publish("workspace", workspace_created_event(ws, owner.account["id"]), "workspace.workspace.created")
     eventually(lambda: memberships(owner, ws))
+
+
+def mpdpctl(platform, *args: str):
+    done = subprocess.run(
+        [sys.executable, "-m", "mpdp_common.launcher", *args], env=platform.env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
 
 
 def rabbitmq(action: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import http.client
 import json
 import time
 
@@ -145,3 +146,24 @@ def test_values_the_database_cannot_hold_are_refused_cleanly(make_user, client):
     assert named.status_code == 422 and named.headers["Content-Type"] == "application/problem+json"
     deep = client.post("/api/v1/accounts", data="[" * 5000 + "]" * 5000, headers={"Content-Type": "application/json"})
     assert deep.status_code == 400
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/workspaces/x/../../../../metrics",
+        "/.well-known/..%2fmetrics",
+        "/api/v1/accounts/..%2f..%2f..%2freadyz",
+    ],
+)
+def test_only_public_routes_are_reachable(platform, path):
+    """Sent as is (an HTTP library would tidy the dots away): a service's own endpoints stay private."""
+    host, port = platform.gateway.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=5)
+    connection.request("GET", path)
+    answer = connection.getresponse()
+    body = answer.read()
+    connection.close()
+    assert answer.status == 404
+    assert answer.getheader("Content-Type") == "application/problem+json"
+    assert b"process_" not in body and b"checks" not in body

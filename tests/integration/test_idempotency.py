@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import secrets
 
+from .conftest import eventually
+
 
 def test_a_retried_account_create_answers_the_first_response(client):
     key = secrets.token_hex(8)
@@ -48,3 +50,26 @@ def test_a_secret_shown_once_is_shown_again_only_to_the_same_retry(make_user, ma
     assert first.status_code == second.status_code == 201
     assert first.json()["secret"] == second.json()["secret"] and first.json()["key_id"] == second.json()["key_id"]
     assert len(admin.get(path).json()["items"]) == 1
+
+
+def test_a_replay_is_authorized_like_the_first_request(make_user, make_workspace):
+    alice, bob = make_user("alice"), make_user("bob")
+    ws = make_workspace(alice)
+    token = alice.post(f"/api/v1/workspaces/{ws}/invitations", json={"email": bob.account["email"], "role": "admin"}).json()["token"]
+    assert bob.post(f"/api/v1/invitations/{token}/accept").status_code == 200
+    path, key, body = f"/api/v1/workspaces/{ws}/api-keys", secrets.token_hex(8), {"label": "ci", "role": "developer"}
+    eventually(lambda: bob.get(f"/api/v1/workspaces/{ws}/api-keys").status_code == 200)
+    first = bob.post(path, json=body, headers={"Idempotency-Key": key})
+    assert first.status_code == 201 and first.json()["token"]
+
+    def replayed() -> tuple[int, str]:
+        answer = bob.post(path, json=body, headers={"Idempotency-Key": key})
+        return answer.status_code, answer.text
+
+    # Demoted, bob may not see the token again; removed, bob does not learn the workspace exists.
+    assert alice.patch(f"/api/v1/workspaces/{ws}/members/{bob.account['id']}", json={"role": "developer"}).status_code == 200
+    status, text = eventually(lambda: (answer := replayed())[0] != 201 and answer)
+    assert status == 403 and first.json()["token"] not in text
+    assert alice.delete(f"/api/v1/workspaces/{ws}/members/{bob.account['id']}").status_code == 204
+    status, text = eventually(lambda: (answer := replayed())[0] != 403 and answer)
+    assert status == 404 and first.json()["token"] not in text

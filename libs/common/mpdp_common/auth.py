@@ -7,26 +7,25 @@ call to another service per request.
 
 from __future__ import annotations
 
-import functools
 import logging
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import jwt
 from flask import current_app, g, request
 from sqlalchemy import select
 
-from .apikeys import digest, is_api_key
-from .db import db_session
+from .apikeys import is_api_key
+from .crypto import digest
 from .errors import Problem
+from .request_db import db_session
 
 log = logging.getLogger(__name__)
 
 ALGORITHMS = ["EdDSA"]
-ROLES = ("admin", "reviewer", "developer")
 
 
 @dataclass(frozen=True)
@@ -41,6 +40,19 @@ class Caller:
     @property
     def is_api_key(self) -> bool:
         return self.api_key_workspace is not None
+
+
+class Membership(Protocol):
+    """What authorization reads of a member: a row of the membership read model, or an API key's."""
+
+    @property
+    def workspace_id(self) -> str: ...
+    @property
+    def account_id(self) -> str: ...
+    @property
+    def role(self) -> str: ...
+    @property
+    def status(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -159,7 +171,7 @@ def current_caller() -> Caller:
     return caller
 
 
-def require_member(workspace_id: str, *roles: str):
+def require_member(workspace_id: str, *roles: str) -> Membership:
     """The caller's membership in the workspace, or the right problem.
 
     Non-members get 404 (a workspace's existence is not revealed), blocked members 403, and
@@ -167,9 +179,9 @@ def require_member(workspace_id: str, *roles: str):
     """
     caller = current_caller()
     if caller.is_api_key:
-        member = (
-            ApiKeyMembership(workspace_id, caller.account_id, caller.api_key_role) if caller.api_key_workspace == workspace_id else None
-        )
+        member: Membership | None = None
+        if caller.api_key_workspace == workspace_id and caller.api_key_role is not None:
+            member = ApiKeyMembership(workspace_id, caller.account_id, caller.api_key_role)
     else:
         model = current_app.extensions["mpdp"].service.membership_model
         member = db_session().get(model, (workspace_id, caller.account_id))
@@ -180,17 +192,3 @@ def require_member(workspace_id: str, *roles: str):
     if roles and member.role not in roles:
         raise Problem(403, f"This needs the role {' or '.join(roles)}; yours is {member.role}.")
     return member
-
-
-def roles_required(*roles: str):
-    """Decorator for views whose first URL argument is the workspace id `ws`."""
-
-    def decorate(view: Callable) -> Callable:
-        @functools.wraps(view)
-        def wrapper(*args, **kwargs):
-            require_member(kwargs["ws"], *roles)
-            return view(*args, **kwargs)
-
-        return wrapper
-
-    return decorate

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field, replace
+from typing import overload
 
 SERVICE_PORTS = {
     "gateway": 8080,
@@ -17,6 +18,14 @@ SERVICE_PORTS = {
     "approval": 8104,
     "telemetry": 8105,
 }
+
+
+@overload
+def _env(name: str) -> str | None: ...
+
+
+@overload
+def _env(name: str, default: str) -> str: ...
 
 
 def _env(name: str, default: str | None = None) -> str | None:
@@ -62,7 +71,7 @@ class Settings:
     event_max_attempts: int = 5
     event_retry_delay_ms: int = 5000
     event_prefetch: int = 100
-    outbox_batch_size: int = 200
+    outbox_batch_size: int = 500
     outbox_poll_seconds: float = 1.0
     host: str = "127.0.0.1"
     port: int = 0
@@ -130,7 +139,10 @@ class Settings:
             upstream_read_timeout=_float("MPDP_UPSTREAM_READ_TIMEOUT", cls.upstream_read_timeout),
             rate_limit_per_client=_env("MPDP_RATE_LIMIT_PER_CLIENT", cls.rate_limit_per_client),
             rate_limit_per_token=_env("MPDP_RATE_LIMIT_PER_TOKEN", cls.rate_limit_per_token),
-            rate_limit_storage_uri=_env("MPDP_RATE_LIMIT_STORAGE_URI", cls.rate_limit_storage_uri),
+            # Shared by every gateway process in real mode; one process keeps its own in embedded mode.
+            rate_limit_storage_uri=_env(
+                "MPDP_RATE_LIMIT_STORAGE_URI", "redis://127.0.0.1:6379/0" if mode == "real" else cls.rate_limit_storage_uri
+            ),
             cors_origins=_list("MPDP_CORS_ORIGINS", "http://localhost:3000,http://127.0.0.1:3000"),
             log_level=_env("MPDP_LOG_LEVEL", cls.log_level).upper(),
             web_workers=_int("MPDP_WEB_WORKERS", cls.web_workers),

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import errno
+import json as stdlib_json
 import logging
 from http import HTTPStatus
 from typing import Any
 
 from flask import Flask, Response, json, request
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
-from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, RequestEntityTooLarge
 
 PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger(__name__)
@@ -39,6 +41,32 @@ class Problem(Exception):
         self.headers = headers or {}
 
 
+def problem_document(
+    status: int,
+    detail: str | None = None,
+    *,
+    title: str | None = None,
+    type: str = "about:blank",
+    errors: dict[str, Any] | None = None,
+    **extensions: Any,
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "type": type,
+        "title": title or HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail or HTTPStatus(status).description,
+    }
+    if errors:
+        body["errors"] = errors
+    body.update(extensions)
+    return body
+
+
+def problem_bytes(status: int, detail: str) -> bytes:
+    """A problem document's body, for answers made outside Flask (the HTTP server's own)."""
+    return stdlib_json.dumps(problem_document(status, detail)).encode()
+
+
 def problem_response(
     status: int,
     detail: str | None = None,
@@ -50,15 +78,7 @@ def problem_response(
     **extensions: Any,
 ) -> Response:
     """A problem document; `extensions` become extra members (RFC 9457 section 3.2)."""
-    body: dict[str, Any] = {
-        "type": type,
-        "title": title or HTTPStatus(status).phrase,
-        "status": status,
-        "detail": detail or HTTPStatus(status).description,
-    }
-    if errors:
-        body["errors"] = errors
-    body.update(extensions)
+    body = problem_document(status, detail, title=title, type=type, errors=errors, **extensions)
     response = Response(json.dumps(body), status=status, mimetype=PROBLEM_JSON)
     for name, value in (headers or {}).items():
         response.headers[name] = value
@@ -98,7 +118,7 @@ def http_exception_response(error: HTTPException) -> Response:
     status = error.code or 500
     data = getattr(error, "data", None) or {}
     headers = dict(data.get("headers") or {})
-    if status == 405 and error.valid_methods:
+    if isinstance(error, MethodNotAllowed) and error.valid_methods:
         headers["Allow"] = ", ".join(error.valid_methods)
     messages = data.get("messages")
     if status == 422 and messages is not None:
@@ -118,7 +138,8 @@ def http_exception_response(error: HTTPException) -> Response:
 def _drain_refused_body() -> None:
     """Most HTTP clients send the whole body before reading the answer; if the server closes
     the connection first, they report a broken connection instead of the 413."""
-    remaining = min(request.content_length or 0, DRAIN_LIMIT)
+    chunked = request.content_length is None and request.headers.get("Transfer-Encoding", "").lower() == "chunked"
+    remaining = DRAIN_LIMIT if chunked else min(request.content_length or 0, DRAIN_LIMIT)
     stream = request.environ.get("wsgi.input")
     try:
         while remaining > 0 and stream is not None:
@@ -174,5 +195,10 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception) -> Response:
+        if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
+            # The request was fine; the disk is not. What was half written is discarded at teardown.
+            _drain_refused_body()
+            log.error("no space left to store a request's data: %s", error)
+            return problem_response(507, "The server has no space left to store this; try again later.")
         log.exception("unhandled error")
         return problem_response(500, "An unexpected error occurred; it has been logged.")

@@ -1,16 +1,23 @@
 """`Idempotency-Key` for creates that clients may retry: the same key and body within 24 hours
 answers the first response again and creates nothing new.
 
-The key is scoped to the caller, the method and the path. The kept answer may hold a secret that
-is shown once (an API key's token), so it is stored encrypted with the platform secret. A placeholder row is committed before
-the create runs, so that two concurrent requests with one key cannot both create; the second is
-told to retry (409) until the first has finished.
+The key is scoped to the caller, the method and the path. In a workspace, the caller's membership
+is checked before anything is answered from the store, and the scope holds the caller's role: a
+member who was removed or blocked since is refused as the view would refuse them, and one whose
+role changed is answered by the view again (which refuses what the new role may not do). A key
+sent without a token is scoped to the client's address, so that two clients cannot collide.
+
+The kept answer may hold a secret that is shown once (an API key's token), so it is stored
+encrypted with the platform secret, and the body is known by its HMAC only (a sign-up's holds a
+password). A placeholder row is committed before the create runs, so that two concurrent requests
+with one key cannot both create; the second is told to retry (409) until the first has finished.
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
+import hmac
 from datetime import timedelta
 
 from flask import Response, current_app, g, request
@@ -18,9 +25,11 @@ from sqlalchemy import Column, Integer, MetaData, String, Table, Text, delete, i
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker
 
-from .crypto import SecretBox
+from .auth import require_member
+from .crypto import digest, secret_box
 from .db import UtcDateTime, session_scope, utcnow
 from .errors import Problem, validation_failed
+from .web import current_settings
 
 KEPT_FOR = timedelta(hours=24)
 HEADER = "Idempotency-Key"
@@ -42,18 +51,24 @@ def define_idempotency_table(metadata: MetaData) -> Table:
 
 
 def _digest(*parts: str | bytes) -> str:
-    hasher = hashlib.sha256()
-    for part in parts:
-        hasher.update(part if isinstance(part, bytes) else part.encode())
-        hasher.update(b"\x00")
-    return hasher.hexdigest()
+    return digest(b"".join((part if isinstance(part, bytes) else part.encode()) + b"\x00" for part in parts))
 
 
-def _box() -> SecretBox:
-    box = current_app.extensions.get("mpdp_secret_box")
-    if box is None:
-        box = current_app.extensions["mpdp_secret_box"] = SecretBox(current_app.extensions["mpdp"].settings.secret_key)
-    return box
+def _client_address() -> str:
+    """The address the gateway saw (the last X-Forwarded-For entry is the one it added)."""
+    forwarded = [part.strip() for part in request.headers.get("X-Forwarded-For", "").split(",") if part.strip()]
+    return forwarded[-1] if forwarded else request.remote_addr or ""
+
+
+def _caller_scope(view_kwargs: dict) -> str:
+    caller = g.get("caller")
+    if caller is None:
+        return f"anonymous:{_client_address()}"
+    workspace_id = view_kwargs.get("ws")
+    if workspace_id is None:
+        return caller.account_id
+    member = require_member(workspace_id)  # a non-member's 404, a blocked member's 403
+    return f"{caller.account_id}:{workspace_id}:{member.role}"
 
 
 def idempotent(view):
@@ -69,9 +84,8 @@ def idempotent(view):
         runtime = current_app.extensions["mpdp"]
         table = define_idempotency_table(runtime.service.metadata)
         sessions: sessionmaker = runtime.session_factory
-        caller = g.get("caller")
-        scope = _digest(caller.account_id if caller else "anonymous", request.method, request.path, key)
-        fingerprint = _digest(request.get_data())
+        scope = _digest(_caller_scope(kwargs), request.method, request.path, key)
+        fingerprint = hmac.new(current_settings().secret_key.encode(), request.get_data(), hashlib.sha256).hexdigest()
 
         with session_scope(sessions) as session:
             row = session.execute(select(table).where(table.c.scope == scope)).first()
@@ -83,7 +97,7 @@ def idempotent(view):
                 raise validation_failed({HEADER: ["This key was used with another body; use a new key."]})
             if row.status_code is None:
                 raise Problem(409, "A request with this Idempotency-Key is still running; retry shortly.", headers={"Retry-After": "1"})
-            replay = Response(_box().decrypt(row.body), status=row.status_code, content_type=row.content_type)
+            replay = Response(secret_box(current_settings()).decrypt(row.body), status=row.status_code, content_type=row.content_type)
             replay.headers["Idempotent-Replayed"] = "true"
             return replay
         try:
@@ -106,7 +120,7 @@ def idempotent(view):
                     .values(
                         status_code=response.status_code,
                         content_type=response.content_type,
-                        body=_box().encrypt(response.get_data(as_text=True)),
+                        body=secret_box(current_settings()).encrypt(response.get_data(as_text=True)),
                     )
                 )
             else:

@@ -12,6 +12,7 @@ mpdpctl keygen PATH       create the identity signing key unless it exists
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import shutil
@@ -21,6 +22,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from urllib.parse import urlparse
 
 import requests
@@ -36,7 +38,8 @@ from .service import Service, installed_services
 log = logging.getLogger("mpdpctl")
 
 
-def _reachable(url: str, default_port: int) -> bool:
+def reachable(url: str, default_port: int) -> bool:
+    """Whether the server of a database or broker URL accepts connections."""
     parsed = urlparse(url.replace("postgresql+psycopg", "postgresql"))
     try:
         with socket.create_connection((parsed.hostname or "127.0.0.1", parsed.port or default_port), timeout=1):
@@ -92,6 +95,8 @@ def migrate(names: list[str]) -> None:
 def web(name: str) -> None:
     from gunicorn.app.base import BaseApplication
 
+    from .httpserver import LIMIT_REQUEST_FIELD_SIZE, LIMIT_REQUEST_LINE, ProblemWorker
+
     service = _service(name)
     settings = Settings.from_env(service.name)
 
@@ -100,7 +105,9 @@ def web(name: str) -> None:
             self.cfg.set("bind", f"{settings.host}:{settings.port}")
             self.cfg.set("workers", settings.web_workers)
             self.cfg.set("threads", settings.web_threads)
-            self.cfg.set("worker_class", "gthread")
+            self.cfg.set("worker_class", ProblemWorker)
+            self.cfg.set("limit_request_line", LIMIT_REQUEST_LINE)
+            self.cfg.set("limit_request_field_size", LIMIT_REQUEST_FIELD_SIZE)
             self.cfg.set("timeout", 120)
             self.cfg.set("graceful_timeout", 10)
             self.cfg.set("keepalive", 5)
@@ -130,6 +137,26 @@ def consume(name: str) -> None:
     settings = Settings.from_env(service.name)
     configure_logging(service.name, settings.log_level)
     service.run_consumer(settings, _stop_on_signals())
+
+
+def dead_letters(name: str, *, replay: bool, as_json: bool) -> None:
+    """Print the events parked in a service's dead-letter queue and why; `replay` sends them back."""
+    service = _service(name)
+    if service.events is None or not service.events.handlers:
+        raise SystemExit(f"{name} consumes no events, so it has no dead letters")
+    settings = Settings.from_env(service.name)
+    found = broker_for(settings).dead_letters(subscription_for(settings, service.events), replay=replay)
+    if as_json:
+        rows = [
+            {"event_id": item.event_id, "type": item.type, "attempts": item.attempts, "error": item.error, "replayed": replay}
+            for item in found
+        ]
+        print(json.dumps(rows, indent=2))
+        return
+    for item in found:
+        print(f"{item.event_id or '-'}  {item.type or '-'}  after {item.attempts} attempts: {item.error or 'no error recorded'}")
+    verb = "sent back to" if replay else "parked for"
+    print(f"{len(found)} dead letter(s) {verb} {name}" + ("" if replay or not found else "; --replay sends them back"))
 
 
 # -- the whole platform ---------------------------------------------------------------------------
@@ -165,14 +192,16 @@ class Supervisor:
                 process.kill()
 
 
-def _wait_until_ready(settings: Settings, names: list[str], stop: threading.Event, timeout: float = 60) -> bool:
+def wait_until_ready(service_urls: dict[str, str], names: list[str], given_up: Callable[[], bool], timeout: float = 60) -> bool:
+    """Whether every named service answers its readiness probe (the gateway: its health) within
+    `timeout` seconds, unless `given_up()` says to stop waiting first."""
     deadline = time.monotonic() + timeout
     pending = list(names)
-    while pending and time.monotonic() < deadline and not stop.is_set():
+    while pending and time.monotonic() < deadline and not given_up():
         name = pending[0]
         path = "/healthz" if name == "gateway" else "/readyz"
         try:
-            if requests.get(settings.service_urls[name] + path, timeout=1).status_code == 200:
+            if requests.get(service_urls[name] + path, timeout=1).status_code == 200:
                 pending.pop(0)
                 continue
         except requests.RequestException:
@@ -199,7 +228,7 @@ def run_real(settings: Settings) -> None:
             if service.events is not None:
                 supervisor.start(env, "relay", name)
                 supervisor.start(env, "consume", name)
-        if _wait_until_ready(settings, list(services), stop):
+        if wait_until_ready(settings.service_urls, list(services), stop.is_set):
             log.info("MPDP is running (real mode): %s  (Ctrl-C stops it)", settings.service_urls["gateway"])
         elif not stop.is_set():
             log.error("some services did not become ready; see their logs above")
@@ -249,8 +278,8 @@ def run_embedded(settings: Settings) -> None:
 def run(settings: Settings) -> None:
     if settings.mode == "embedded":
         return run_embedded(Settings.from_env())
-    database_up = _reachable(settings.database_server_url, 5432)
-    broker_up = _reachable(settings.amqp_url, 5672)
+    database_up = reachable(settings.database_server_url, 5432)
+    broker_up = reachable(settings.amqp_url, 5672)
     if database_up and broker_up:
         return run_real(settings)
     missing = [name for name, up in (("PostgreSQL", database_up), ("RabbitMQ", broker_up)) if not up]
@@ -274,6 +303,10 @@ def main(argv: list[str] | None = None) -> None:
     for name in ("web", "relay", "consume"):
         commands.add_parser(name).add_argument("name")
     commands.add_parser("keygen").add_argument("path")
+    dead = commands.add_parser("dead-letters", help="list a service's dead letters, or replay them once the cause is fixed")
+    dead.add_argument("name")
+    dead.add_argument("--replay", action="store_true", help="send every dead letter back to the service's queue")
+    dead.add_argument("--json", action="store_true", help="machine-readable output")
     args = parser.parse_args(argv)
     settings = Settings.from_env()
     configure_logging("mpdpctl", settings.log_level)
@@ -290,6 +323,8 @@ def main(argv: list[str] | None = None) -> None:
         relay(args.name)
     elif args.command == "consume":
         consume(args.name)
+    elif args.command == "dead-letters":
+        dead_letters(args.name, replay=args.replay, as_json=args.json)
     elif args.command == "keygen":
         print(ensure_signing_key(args.path))
 

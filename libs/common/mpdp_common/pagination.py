@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from marshmallow import Schema, fields, validate
@@ -28,7 +28,9 @@ def page_schema(item_schema: type[Schema]) -> type[Schema]:
 def _decode(cursor: str) -> tuple[datetime, str]:
     try:
         created_at, ident = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-        return datetime.fromisoformat(created_at), str(ident)
+        # In UTC here, as the database would compare it: a time near year 1 or 9999 in another
+        # zone may not exist in UTC.
+        return datetime.fromisoformat(created_at).astimezone(UTC), str(ident)
     except Exception:
         raise validation_failed({"cursor": ["Not a cursor this list handed out."]}) from None
 

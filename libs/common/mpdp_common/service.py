@@ -7,8 +7,8 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
+from typing import TYPE_CHECKING
 
-from flask import Flask
 from sqlalchemy import MetaData
 
 from .config import Settings
@@ -17,6 +17,9 @@ from .events import EventSpec
 from .events.brokers import broker_for, subscription_for
 from .events.consumer import Consumer
 from .events.relay import Relay
+
+if TYPE_CHECKING:  # the relay and the consumer run without the web layer
+    from flask import Flask
 
 
 @dataclass
@@ -45,9 +48,15 @@ class Service:
 
         return create_app(self, settings or Settings.from_env(self.name))
 
+    @property
+    def event_spec(self) -> EventSpec:
+        if self.events is None:
+            raise ValueError(f"the {self.name} service has no events")
+        return self.events
+
     def relay(self, settings: Settings) -> Relay:
         return Relay(
-            self.events,
+            self.event_spec,
             make_engine(settings.database_url),
             broker_for(settings),
             exchange=settings.exchange,
@@ -56,7 +65,8 @@ class Service:
         )
 
     def consumer(self, settings: Settings) -> Consumer:
-        return Consumer(self.events, make_engine(settings.database_url), broker_for(settings), subscription_for(settings, self.events))
+        spec = self.event_spec
+        return Consumer(spec, make_engine(settings.database_url), broker_for(settings), subscription_for(settings, spec))
 
     def run_relay(self, settings: Settings, stop: threading.Event) -> None:
         self.relay(settings).run(stop)

@@ -15,15 +15,17 @@ from flask import Flask, Response, current_app, g, jsonify, request
 from flask_smorest import Api
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
 from sqlalchemy import Engine, text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from . import logs
 from .auth import TokenVerifier, authenticate_request, public
 from .config import Settings
-from .db import close_request_session, make_engine
+from .db import make_engine
 from .errors import Problem, http_exception_response, problem_response, register_error_handlers
 from .events.brokers import BrokerUnavailable, broker_for
+from .request_db import close_request_session
 from .schemas import ProblemSchema
 from .service import Service
 
@@ -46,6 +48,11 @@ class Runtime:
     engine: Engine | None
     session_factory: sessionmaker[Session] | None
     verifier: TokenVerifier
+
+
+def current_settings() -> Settings:
+    """The settings of the service that answers the current request."""
+    return current_app.extensions["mpdp"].settings
 
 
 def accepts(*mimetypes: str):
@@ -109,7 +116,27 @@ def create_app(service: Service, settings: Settings) -> Flask:
     _add_operational_endpoints(app)
     if service.setup:
         service.setup(app, settings)
+    app.wsgi_app = _ProblemOnEscape(app.wsgi_app)  # type: ignore[method-assign]  # Flask's documented way to wrap it
     return app
+
+
+class _ProblemOnEscape:
+    """The last line: an error that escapes Flask's handlers (a teardown closing a session on a
+    database that just went away, say) is answered as a problem document, not the server's HTML page."""
+
+    def __init__(self, wsgi_app):
+        self.wsgi_app = wsgi_app
+
+    def __call__(self, environ, start_response):
+        try:
+            return self.wsgi_app(environ, start_response)
+        except Exception as error:
+            log.exception("request failed outside the error handlers")
+            if isinstance(error, OperationalError):
+                answer = problem_response(503, "The database is unavailable; try again shortly.", headers={"Retry-After": "5"})
+            else:
+                answer = problem_response(500, "The server could not complete the request.")
+            return answer(environ, start_response)
 
 
 def _begin_request() -> None:
@@ -124,6 +151,8 @@ def _check_request_body_and_path() -> None:
     wrong media type, JSON that does not parse."""
     if "\x00" in request.path:
         raise Problem(404, "No such resource.")
+    if request.routing_exception is not None:
+        return  # Flask answers it (404, or 405 naming the methods the route takes)
     if request.method not in JSON_METHODS or not (request.content_length or request.headers.get("Transfer-Encoding")):
         return
     view = current_app.view_functions.get(request.endpoint or "")
@@ -136,14 +165,45 @@ def _check_request_body_and_path() -> None:
     if request.is_json:
         # Parsed once here (and cached for the schemas), so that a body nested thousands deep is a
         # clear 400 rather than a RecursionError.
+        _refuse_chunked_body_over_the_limit()
         try:
-            request.get_json()
+            body = request.get_json()
         except RecursionError:
             raise Problem(400, "The request body is nested too deeply.") from None
         except RequestEntityTooLarge:
             raise
         except HTTPException:
             raise Problem(400, "The request body is not valid JSON.") from None
+        if _holds_lone_surrogate(body):
+            raise Problem(400, "The request body holds a lone surrogate escape (like \\ud800), which is no Unicode character.")
+
+
+def _refuse_chunked_body_over_the_limit() -> None:
+    """A chunked body has no Content-Length to refuse up front, and werkzeug silently cuts it at
+    the limit (which then reads as broken JSON): it is over when one more byte follows."""
+    limit = request.max_content_length
+    if request.content_length is not None or limit is None:
+        return
+    if len(request.get_data()) >= limit and request.environ["wsgi.input"].read(1):
+        raise RequestEntityTooLarge()
+
+
+def _holds_lone_surrogate(document: Any) -> bool:
+    """JSON lets `\\ud800` stand alone; Python parses it, but no UTF-8 text (nor database) can hold it."""
+    pending = [document]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, dict):
+            pending.extend(value.keys())
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
+        elif isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                return True
+    return False
 
 
 def _finish_request(response: Response) -> Response:

@@ -3,20 +3,26 @@ request ids, readiness naming what is down, secrets kept out of the access log."
 
 from __future__ import annotations
 
+import base64
+import io
+import json
 import logging
 from dataclasses import replace
+from datetime import datetime
 
 import pytest
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
-from sqlalchemy import String
+from sqlalchemy import String, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from mpdp_common.auth import public
-from mpdp_common.config import Settings
-from mpdp_common.db import db_session
+from mpdp_common.db import created_at_column
 from mpdp_common.logs import redact_path
+from mpdp_common.pagination import PageQuery, page_schema, paginate
+from mpdp_common.request_db import db_session
 from mpdp_common.service import Service
+from mpdp_common.testing import Harness
 
 
 class Base(DeclarativeBase):
@@ -26,6 +32,7 @@ class Base(DeclarativeBase):
 class Thing(Base):
     __tablename__ = "things"
     name: Mapped[str] = mapped_column(String(20), primary_key=True)
+    created_at: Mapped[datetime] = created_at_column()
 
 
 class ThingSchema(Schema):
@@ -46,6 +53,14 @@ def create(body):
     return body
 
 
+@blueprint.route("/things", methods=["GET"])
+@blueprint.arguments(PageQuery, location="query")
+@blueprint.response(200, page_schema(ThingSchema))
+@public
+def list_things(query):
+    return paginate(db_session(), select(Thing), query, Thing.created_at, Thing.name)
+
+
 @blueprint.route("/boom", methods=["GET"])
 @public
 def boom():
@@ -55,10 +70,9 @@ def boom():
 @pytest.fixture
 def app(tmp_path):
     service = Service(name="demo", package="mpdp_common", blueprints=[blueprint], metadata=Base.metadata)
-    settings = replace(Settings.from_env("demo"), database_url=f"sqlite:///{tmp_path}/demo.db", max_body_bytes=4096)
-    app = service.create_app(settings)
-    Base.metadata.create_all(app.extensions["mpdp"].engine)
-    return app
+    harness = Harness(service, tmp_path, max_body_bytes=4096)
+    yield harness.app
+    harness.close()
 
 
 def is_problem(response, status):
@@ -106,3 +120,49 @@ def test_readiness_names_the_database_when_it_is_down(app):
 def test_invitation_tokens_are_masked_in_logged_paths():
     assert redact_path("/api/v1/invitations/s3cr3t-token/accept") == "/api/v1/invitations/***/accept"
     assert redact_path("/api/v1/workspaces/w1/invitations/abc") == "/api/v1/workspaces/w1/invitations/abc"
+
+
+def test_a_lone_surrogate_in_a_json_string_is_a_bad_request(app):
+    client = app.test_client()
+    answer = client.post("/api/v1/things", data='{"name": "\\ud800x"}', content_type="application/json")
+    assert is_problem(answer, 400) and "surrogate" in answer.get_json()["detail"]
+    nested = client.post("/api/v1/things", data='{"name": "a", "x": [{"y": "\\udfff"}]}', content_type="application/json")
+    assert is_problem(nested, 400)
+    # A surrogate pair that names a real character is fine.
+    assert client.post("/api/v1/things", data='{"name": "\\ud83d\\ude00"}', content_type="application/json").status_code == 201
+
+
+def test_a_cursor_whose_time_is_out_of_range_is_refused(app):
+    client = app.test_client()
+    for name in ("a", "b", "c"):
+        assert client.post("/api/v1/things", json={"name": name}).status_code == 201
+    first = client.get("/api/v1/things?limit=2").get_json()
+    assert [item["name"] for item in first["items"]] == ["a", "b"]
+    assert [item["name"] for item in client.get(f"/api/v1/things?cursor={first['next_cursor']}").get_json()["items"]] == ["c"]
+    for moment in ("0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00"):
+        cursor = base64.urlsafe_b64encode(json.dumps([moment, "a"]).encode()).decode()
+        answer = client.get(f"/api/v1/things?cursor={cursor}")
+        assert is_problem(answer, 422) and "cursor" in answer.get_json()["errors"]
+
+
+def test_a_method_a_route_does_not_take_is_405_whatever_the_body(app):
+    client = app.test_client()
+    for body in ({"data": "name=a", "content_type": "text/plain"}, {"json": {"name": "a"}}, {}):
+        answer = client.put("/api/v1/things", **body)
+        assert is_problem(answer, 405), answer.status_code
+        assert set(answer.headers["Allow"].replace(" ", "").split(",")) >= {"GET", "POST"}
+
+
+def test_a_chunked_json_body_over_the_limit_is_413_not_broken_json(app):
+    client = app.test_client()
+
+    def chunked(body: bytes):
+        return client.post(
+            "/api/v1/things",
+            input_stream=io.BytesIO(body),
+            headers={"Content-Type": "application/json", "Transfer-Encoding": "chunked"},
+            environ_overrides={"wsgi.input_terminated": True},
+        )
+
+    assert is_problem(chunked(b'{"name": "' + b"n" * 8192 + b'"}'), 413)
+    assert chunked(b'{"name": "chunky"}').status_code == 201

@@ -2,9 +2,10 @@
 
 A package is a zip with `app.json` at its root whose `pages` list names the pages (the first is
 the entry page) as paths without extension; every page has its `.js` file in the zip. The checks
-read the central directory first and refuse hostile archives (absolute or `..` paths, symlinks,
-too many entries, zip bombs by declared size or compression ratio) before inflating a byte; the
-final pass inflates each entry with a byte budget, so that headers that lie cannot get further.
+read the central directory first, make sure that it accounts for every byte of the file, and
+refuse hostile archives (absolute or `..` paths, symlinks, too many entries, zip bombs by declared
+size or compression ratio) before inflating a byte; the final pass inflates each entry with a
+byte budget, so that headers that lie cannot get further.
 """
 
 from __future__ import annotations
@@ -13,9 +14,11 @@ import json
 import posixpath
 import re
 import stat
+import struct
 import zipfile
 import zlib
 from dataclasses import dataclass, field
+from typing import BinaryIO
 
 MANIFEST = "app.json"
 _PAGE = re.compile(r"^[A-Za-z0-9_\-]+(/[A-Za-z0-9_\-]+)*$")
@@ -62,6 +65,53 @@ def _check_name(name: str) -> None:
         raise PackageInvalid(f"The entry {name!r} uses backslashes; zip paths use '/'.")
     if ".." in name.split("/"):
         raise PackageInvalid(f"The entry {name!r} points outside the package ('..').")
+
+
+_LOCAL_HEADER = struct.Struct("<4sHHHHHIIIHH")
+_END_RECORD = struct.Struct("<4sHHHHIIH")
+_ZIP64_END_AND_LOCATOR = 56 + 20
+_DESCRIPTOR_SIGNATURE = b"PK\x07\x08"
+
+
+def check_layout(stream: BinaryIO, archive: zipfile.ZipFile) -> None:
+    """Refuse any byte that the central directory does not account for. zipfile reads only the
+    central directory, but a host app that unzips by local headers (Java's ZipInputStream, many
+    mobile unzippers) would also extract an entry hidden before, between or after the listed ones:
+    so the archive starts at offset 0, the entries follow one another without a gap, each local
+    header matches its central record, and the central directory and end record close the file."""
+    size = stream.seek(0, 2)
+    end_at = size - _END_RECORD.size - len(archive.comment)
+    stream.seek(end_at)
+    end = _END_RECORD.unpack(stream.read(_END_RECORD.size))
+    directory_size, directory_at = end[5], end[6]
+    if end[0] != b"PK\x05\x06" or directory_at != archive.start_dir:
+        raise PackageInvalid("The package holds bytes before its entries or after its end that its central directory does not list.")
+    if archive.start_dir + directory_size not in (end_at, end_at - _ZIP64_END_AND_LOCATOR):
+        raise PackageInvalid("The package holds bytes between its central directory and its end that the directory does not list.")
+    expected = 0
+    for info in sorted(archive.infolist(), key=lambda item: item.header_offset):
+        if info.header_offset != expected:
+            raise PackageInvalid(f"The package holds bytes before the entry {info.filename!r} that its central directory does not list.")
+        stream.seek(info.header_offset)
+        header = stream.read(_LOCAL_HEADER.size)
+        if len(header) < _LOCAL_HEADER.size:
+            raise PackageInvalid(f"The entry {info.filename!r} has no local header.")
+        signature, _version, flags, method, _time, _date, _crc, compressed, _size, name_length, extra_length = _LOCAL_HEADER.unpack(header)
+        name = stream.read(name_length)
+        if (
+            signature != b"PK\x03\x04"
+            or method != info.compress_type
+            or name.decode("utf-8" if flags & 0x800 else "cp437") != info.orig_filename
+        ):
+            raise PackageInvalid(f"The local header of the entry {info.filename!r} does not match its central directory record.")
+        if not flags & 0x08 and compressed not in (info.compress_size, 0xFFFFFFFF):
+            raise PackageInvalid(f"The local header of the entry {info.filename!r} does not match its central directory record.")
+        expected = info.header_offset + _LOCAL_HEADER.size + name_length + extra_length + info.compress_size
+        if flags & 0x08:  # a data descriptor follows: crc and both sizes, after an optional signature
+            stream.seek(expected)
+            expected += (4 if stream.read(4) == _DESCRIPTOR_SIGNATURE else 0) + (20 if info.file_size >= 0xFFFFFFFF else 12)
+    if expected != archive.start_dir:
+        raise PackageInvalid("The package holds bytes after its last entry that its central directory does not list.")
 
 
 def check_entries(archive: zipfile.ZipFile, limits: PackageLimits) -> tuple[set[str], int]:
@@ -140,7 +190,8 @@ def validate_package(path: str, limits: PackageLimits | None = None) -> Manifest
     if not zipfile.is_zipfile(path):
         raise PackageInvalid("The package is not a zip archive.")
     try:
-        with zipfile.ZipFile(path) as archive:
+        with open(path, "rb") as stream, zipfile.ZipFile(stream) as archive:
+            check_layout(stream, archive)
             names, _declared = check_entries(archive, limits)
             pages = read_manifest(archive, names, limits)
             unpacked = check_integrity(archive, limits)

@@ -15,6 +15,8 @@ SEMVER = re.compile(
     r"(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$"
 )
 PLATFORMS = ["ios", "android"]
+#: far deeper than any real parameter schema, far shallower than the validator's recursion
+MAX_SCHEMA_DEPTH = 32
 
 
 def _not_blank(value: str) -> None:
@@ -34,9 +36,23 @@ def _semver(value: str) -> None:
         raise ValidationError("Not a semantic version (MAJOR.MINOR.PATCH, like 1.4.0 or 2.0.0-beta.1).")
 
 
+def _depth(document) -> int:
+    deepest, pending = 0, [(document, 1)]
+    while pending:
+        value, depth = pending.pop()
+        deepest = max(deepest, depth)
+        if isinstance(value, dict):
+            pending.extend((item, depth + 1) for item in value.values())
+        elif isinstance(value, list):
+            pending.extend((item, depth + 1) for item in value)
+    return deepest
+
+
 def _json_schema(value) -> None:
     if not isinstance(value, dict):
         raise ValidationError("Must be a JSON Schema object.")
+    if _depth(value) > MAX_SCHEMA_DEPTH:
+        raise ValidationError(f"The JSON Schema is nested more than {MAX_SCHEMA_DEPTH} levels deep.")
     try:
         validator = validator_for(value, default=Draft202012Validator)
     except (AttributeError, TypeError, ValueError):  # a "$schema" that is no URI string

@@ -36,19 +36,34 @@ def good_files(**extra) -> dict:
     return files
 
 
-def raw_zip(entries: list[tuple[str, bytes, int, int]]) -> bytes:
-    """A zip written by hand: (name, deflated data, crc, uncompressed size) per entry."""
-    body, central = b"", b""
+def raw_zip(
+    entries: list[tuple[str, bytes, int, int]], *, unlisted: frozenset[str] = frozenset(), local_names: dict | None = None
+) -> bytes:
+    """A zip written by hand: (name, deflated data, crc, uncompressed size) per entry. Entries
+    named in `unlisted` are left out of the central directory; `local_names` gives an entry's
+    local header another name than its central record."""
+    body, central, listed = b"", b"", 0
     for name, data, crc, size in entries:
-        encoded = name.encode()
+        encoded, local = name.encode(), (local_names or {}).get(name, name).encode()
         offset = len(body)
-        body += struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, 0, 8, 0, 0, crc, len(data), size, len(encoded), 0) + encoded + data
+        body += struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, 0, 8, 0, 0, crc, len(data), size, len(local), 0) + local + data
+        if name in unlisted:
+            continue
+        listed += 1
         central += (
             struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 20, 20, 0, 8, 0, 0, crc, len(data), size, len(encoded), 0, 0, 0, 0, 0, offset)
             + encoded
         )
-    end = struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, len(entries), len(entries), len(central), len(body), 0)
+    end = struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, listed, listed, len(central), len(body), 0)
     return body + central + end
+
+
+def deflated(name: str, raw: bytes) -> tuple[str, bytes, int, int]:
+    return name, small_deflate(raw), zlib.crc32(raw), len(raw)
+
+
+def good_entries() -> list[tuple[str, bytes, int, int]]:
+    return [deflated(name, content.encode()) for name, content in good_files().items()]
 
 
 def zip_bomb(entries: int = 100, entry_mib: int = 100) -> bytes:
@@ -165,3 +180,48 @@ def test_headers_that_lie_about_sizes_are_caught(tmp_path):
         ]
     )
     assert "zip" in refused(tmp_path, lying)
+
+
+def test_a_local_entry_prepended_outside_the_central_directory_is_refused(tmp_path):
+    good = make_zip(good_files())
+    evil = raw_zip([deflated("../../../../tmp/evil.js", b"alert(1)")], unlisted=frozenset({"../../../../tmp/evil.js"}))
+    hidden = evil[: evil.index(b"PK\x05\x06")]  # its local header and data alone
+    assert zipfile.ZipFile(io.BytesIO(hidden + good)).namelist() == list(good_files())  # zipfile looks past it
+    assert "central directory" in refused(tmp_path, hidden + good)
+    assert "central directory" in refused(tmp_path, b"\0" * 64 + good)
+
+
+def test_an_entry_hidden_between_listed_entries_is_refused(tmp_path):
+    entries = good_entries()
+    entries.insert(2, deflated("evil.js", b"alert(1)"))
+    assert "central directory" in refused(tmp_path, raw_zip(entries, unlisted=frozenset({"evil.js"})))
+
+
+def test_a_local_header_that_names_another_file_than_its_central_record_is_refused(tmp_path):
+    content = raw_zip(good_entries(), local_names={"pages/index/index.js": "../../../evil/index.js"})
+    assert "local header" in refused(tmp_path, content)
+
+
+def test_bytes_after_the_end_of_the_archive_are_refused(tmp_path):
+    assert "central directory" in refused(tmp_path, make_zip(good_files()) + b"PK\x03\x04 trailing")
+
+
+def test_streamed_zips_with_data_descriptors_and_comments_pass(tmp_path):
+    class Unseekable(io.RawIOBase):
+        def __init__(self):
+            self.data = b""
+
+        def writable(self):
+            return True
+
+        def write(self, chunk):
+            self.data += bytes(chunk)
+            return len(chunk)
+
+    stream = Unseekable()
+    with zipfile.ZipFile(stream, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, content in good_files().items():
+            archive.writestr(name, content)
+        archive.comment = b"built by a pipeline"
+    assert zipfile.ZipFile(io.BytesIO(stream.data)).infolist()[0].flag_bits & 0x08
+    assert check(tmp_path, stream.data).entry_page == "pages/index/index"

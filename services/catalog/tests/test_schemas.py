@@ -34,6 +34,16 @@ def test_jsapi_parameters_must_be_a_json_schema():
         assert "parameters" in caught.value.messages
 
 
+@pytest.mark.parametrize("wrap", [lambda inner: {"not": inner}, lambda inner: {"type": "object", "properties": {"a": inner}}])
+def test_a_jsapi_parameters_schema_nested_hundreds_deep_is_refused(wrap):
+    parameters: dict = {"type": "string"}
+    for _ in range(300):
+        parameters = wrap(parameters)
+    with pytest.raises(ValidationError) as caught:
+        schemas.JsapiCreateSchema().load({"name": "scan", "platforms": ["ios"], "parameters": parameters})
+    assert "nested" in caught.value.messages["parameters"][0]
+
+
 def test_the_migration_builds_the_models_tables_on_sqlite(tmp_path):
     url = f"sqlite:///{tmp_path}/catalog.db"
     upgrade("mpdp_catalog", url)

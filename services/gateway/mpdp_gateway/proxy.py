@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import re
 import threading
+from urllib.parse import quote
 
 import requests
 from flask import Response, current_app, g, request, stream_with_context
@@ -75,12 +77,20 @@ def _forwarded_headers() -> dict[str, str]:
     return headers
 
 
-def _body():
+def _body(max_body_bytes: int):
     if request.content_length:
         return _RequestBody(request.stream, request.content_length)
-    if request.headers.get("Transfer-Encoding", "").lower() == "chunked":
+    if request.headers.get("Transfer-Encoding", "").lower() != "chunked":
+        return None
+    if request.mimetype in STREAMED_TYPES:
         return _chunks(request.stream)
-    return None
+    # A chunked JSON body is capped like one of known length: read up to the cap, refuse beyond it.
+    body = b""
+    while len(body) <= max_body_bytes and (chunk := request.stream.read(CHUNK)):
+        body += chunk
+    if len(body) > max_body_bytes:
+        raise RequestEntityTooLarge(f"The body is over the limit of {max_body_bytes} bytes.")
+    return body
 
 
 def verify_at_edge() -> None:
@@ -91,21 +101,40 @@ def verify_at_edge() -> None:
         current_app.extensions["mpdp"].verifier.verify(token)
 
 
+#: Dot segments and encoded separators: a path holding one could mean another route to the
+#: service behind than to the gateway, so it is refused rather than normalized.
+_AMBIGUOUS_PATH = re.compile(r"(^|/)\.{1,2}(/|$)|%2e|%2f|%5c|\\", re.IGNORECASE)
+
+
+def client_path() -> str:
+    """The path exactly as the client sent it (percent-encoding kept), which is what is routed on
+    and forwarded; Flask's `request.path` is already decoded."""
+    raw = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI")
+    if not raw:
+        return quote(request.path, safe="/:@!$&'()*+,;=-._~")
+    if "://" in raw.split("/", 1)[0] + "/":  # absolute-form request target
+        raw = "/" + raw.split("://", 1)[1].partition("/")[2]
+    return raw.split("?", 1)[0].split("#", 1)[0]
+
+
 def forward(path: str = "") -> Response:
-    service = service_for(request.path)
+    raw_path = client_path()
+    service = None if _AMBIGUOUS_PATH.search(raw_path) else service_for(raw_path)
     if service is None:
         raise Problem(404, "No such endpoint.")
     settings = current_app.extensions["mpdp"].settings
     if request.mimetype not in STREAMED_TYPES and (request.content_length or 0) > settings.max_body_bytes:
         raise RequestEntityTooLarge(f"The body is over the limit of {settings.max_body_bytes} bytes.")
     verify_at_edge()
-    url = settings.service_urls[service] + request.full_path.rstrip("?")
+    body = _body(settings.max_body_bytes)
+    query = request.environ.get("QUERY_STRING", "")
+    url = settings.service_urls[service] + raw_path + (f"?{query}" if query else "")
     try:
         upstream = _session().request(
             request.method,
             url,
             headers=_forwarded_headers(),
-            data=_body(),
+            data=body,
             stream=True,
             allow_redirects=False,
             timeout=(settings.upstream_connect_timeout, settings.upstream_read_timeout),

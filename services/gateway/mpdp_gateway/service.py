@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
-
 from flask import Flask, jsonify, request
 from flask_cors import CORS
 from flask_limiter import Limiter
 
 from mpdp_common.auth import bearer_token, public
 from mpdp_common.config import Settings
+from mpdp_common.crypto import digest
 from mpdp_common.service import Service
 from mpdp_common.web import accepts
 
@@ -25,7 +24,12 @@ def _client_key() -> str:
 
 
 def _token_key() -> str:
-    return "token:" + hashlib.sha256((bearer_token() or "").encode()).hexdigest()
+    return "token:" + digest(bearer_token() or "")
+
+
+def _storage_options(uri: str) -> dict:
+    # A request must never wait long on a rate-limit store that has gone away.
+    return {"socket_connect_timeout": 0.25, "socket_timeout": 0.25} if uri.startswith("redis") else {}
 
 
 def _setup(app: Flask, settings: Settings) -> None:
@@ -37,14 +41,27 @@ def _setup(app: Flask, settings: Settings) -> None:
         expose_headers=["X-Request-Id", "Retry-After", "Location"],
         max_age=600,
     )
-    limiter = Limiter(_client_key, app=app, storage_uri=settings.rate_limit_storage_uri, headers_enabled=True)
 
+    # Registered before the limiter so that it runs after it (Flask runs these last first):
+    # flask-limiter adds Retry-After to every answer; it belongs on 429 and 503 alone.
     @app.after_request
     def _retry_after_only_when_it_means_something(response):
-        # flask-limiter adds Retry-After to every answer; it belongs on 429 and 503 alone.
         if response.status_code not in (429, 503):
             response.headers.pop("Retry-After", None)
         return response
+
+    limiter = Limiter(
+        _client_key,
+        app=app,
+        storage_uri=settings.rate_limit_storage_uri,
+        storage_options=_storage_options(settings.rate_limit_storage_uri),
+        key_prefix=settings.event_prefix,
+        headers_enabled=True,
+        # Fail open: while the shared storage is down each process counts on its own, and goes back
+        # to the shared counts once it answers; limits stay, only their sharing pauses.
+        in_memory_fallback_enabled=True,
+        swallow_errors=True,
+    )
 
     @public
     def openapi():

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import json
+import shutil
 import socket
+import subprocess
 import threading
 import time
-from dataclasses import replace
 
 import pytest
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
 from mpdp_common.config import Settings
+from mpdp_common.testing import Harness
 from mpdp_gateway.service import service
 
 
@@ -26,6 +28,7 @@ def upstream_app(environ, start_response):
     echo = {
         "method": request.method,
         "path": request.full_path,
+        "raw_uri": environ.get("RAW_URI") or environ.get("REQUEST_URI"),
         "headers": dict(request.headers),
         "body_length": len(request.get_data()),
     }
@@ -47,18 +50,20 @@ def closed_port() -> str:
         return f"http://127.0.0.1:{sock.getsockname()[1]}"
 
 
-def gateway(identity_url: str, **overrides):
-    settings = Settings.from_env("gateway")
-    settings = replace(
-        settings,
-        service_urls=dict(settings.service_urls, identity=identity_url),
-        upstream_read_timeout=0.5,
-        **overrides,
-    )
-    return service.create_app(settings).test_client()
+@pytest.fixture
+def gateway(tmp_path):
+    """Starts a gateway whose identity service is at `identity_url`; answers its test client."""
+
+    def start(identity_url: str, **overrides):
+        service_urls = dict(Settings.from_env("gateway").service_urls, identity=identity_url)
+        return Harness(
+            service, tmp_path, service_urls=service_urls, upstream_read_timeout=0.5, **{"rate_limit_storage_uri": "memory://", **overrides}
+        ).http
+
+    return start
 
 
-def test_forwards_method_path_query_and_body_and_strips_hop_by_hop_headers(upstream):
+def test_forwards_method_path_query_and_body_and_strips_hop_by_hop_headers(upstream, gateway):
     client = gateway(upstream)
     response = client.post(
         "/api/v1/accounts?x=1&y=2",
@@ -82,14 +87,14 @@ def test_forwards_method_path_query_and_body_and_strips_hop_by_hop_headers(upstr
     assert response.headers["X-Request-Id"] == "abc-123"
 
 
-def test_streams_the_answer_without_its_hop_by_hop_headers(upstream):
+def test_streams_the_answer_without_its_hop_by_hop_headers(upstream, gateway):
     response = gateway(upstream).get("/api/v1/me/stream")
     assert response.data == b"chunk-0;chunk-1;chunk-2;chunk-3;chunk-4;"
     assert "X-Secret-Hop" in response.headers  # an end-to-end header the service chose to send
     assert response.headers.get("Connection") is None
 
 
-def test_a_service_that_is_down_is_a_503_problem():
+def test_a_service_that_is_down_is_a_503_problem(gateway):
     response = gateway(closed_port()).get("/api/v1/me")
     assert response.status_code == 503
     assert response.headers["Content-Type"] == "application/problem+json"
@@ -97,18 +102,18 @@ def test_a_service_that_is_down_is_a_503_problem():
     assert "identity" in response.get_json()["detail"]
 
 
-def test_a_slow_service_is_a_504_problem(upstream):
+def test_a_slow_service_is_a_504_problem(upstream, gateway):
     response = gateway(upstream).get("/api/v1/me/slow")
     assert response.status_code == 504
     assert response.get_json()["status"] == 504
 
 
-def test_unknown_paths_are_404_problems(upstream):
+def test_unknown_paths_are_404_problems(upstream, gateway):
     response = gateway(upstream).get("/api/v1/nothing-here")
     assert response.status_code == 404 and response.headers["Content-Type"] == "application/problem+json"
 
 
-def test_rate_limits_per_token_and_per_client(upstream):
+def test_rate_limits_per_token_and_per_client(upstream, gateway):
     client = gateway(upstream, rate_limit_per_token="3/minute", rate_limit_per_client="5/minute")
     first, second = {"Authorization": "Bearer mpdp_ak_first"}, {"Authorization": "Bearer mpdp_ak_second"}
     assert [client.get("/api/v1/me", headers=first).status_code for _ in range(3)] == [200, 200, 200]
@@ -122,7 +127,7 @@ def test_rate_limits_per_token_and_per_client(upstream):
     assert "Retry-After" not in client.get("/healthz").headers
 
 
-def test_bodies_over_the_json_cap_are_refused_before_forwarding(upstream):
+def test_bodies_over_the_json_cap_are_refused_before_forwarding(upstream, gateway):
     client = gateway(upstream, max_body_bytes=1024)
     response = client.post("/api/v1/accounts", data=b"x" * 2048, headers={"Content-Type": "application/json"})
     assert response.status_code == 413
@@ -139,10 +144,86 @@ def _redis_answers() -> bool:
 
 
 @pytest.mark.skipif(not _redis_answers(), reason="no Redis on 127.0.0.1:6379 for the shared limiter storage")
-def test_gateway_processes_share_limits_through_redis(upstream):
+def test_gateway_processes_share_limits_through_redis(upstream, gateway):
     storage = {"rate_limit_storage_uri": "redis://127.0.0.1:6379/0", "rate_limit_per_token": "2/minute"}
     first, second = gateway(upstream, **storage), gateway(upstream, **storage)
     token = {"Authorization": f"Bearer mpdp_ak_shared-{time.time_ns()}"}
     assert first.get("/api/v1/me", headers=token).status_code == 200
     assert second.get("/api/v1/me", headers=token).status_code == 200
     assert first.get("/api/v1/me", headers=token).status_code == 429
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/workspaces/x/../../../../metrics",
+        "/api/v1/workspaces/x/./members",
+        "/.well-known/..%2fmetrics",
+        "/api/v1/accounts/..%2f..%2f..%2freadyz",
+        "/api/v1/accounts/%2e%2e/readyz",
+        "/api/v1/accounts\\..\\readyz",
+    ],
+)
+def test_dot_segments_and_encoded_separators_are_refused_not_forwarded(upstream, gateway, path):
+    response = gateway(upstream).get(path, environ_overrides={"RAW_URI": path})
+    assert response.status_code == 404
+    assert response.content_type == "application/problem+json"
+
+
+def test_the_path_is_forwarded_exactly_as_the_client_sent_it(upstream, gateway):
+    raw = "/api/v1/me/a%3Fb%23c"
+    response = gateway(upstream).get(raw + "?x=1", environ_overrides={"RAW_URI": raw + "?x=1"})
+    assert response.status_code == 200
+    echoed = response.get_json()
+    # An encoded ? or # stays part of the path upstream: it never becomes a query or a fragment.
+    assert echoed["raw_uri"] == raw + "?x=1"
+    assert echoed["path"] == "/api/v1/me/a?b#c?x=1"
+
+
+@pytest.fixture
+def own_redis(tmp_path):
+    """A Redis of this test's own, which it may stop and start again."""
+    port = int(closed_port().rsplit(":", 1)[1])
+    command = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(tmp_path)]
+    processes = []
+
+    def start():
+        processes.append(subprocess.Popen(command, stdout=subprocess.DEVNULL))
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                return
+            except OSError:
+                time.sleep(0.05)
+        pytest.fail("redis-server did not start")
+
+    def stop():
+        processes[-1].terminate()
+        processes[-1].wait(10)
+
+    start()
+    yield f"redis://127.0.0.1:{port}/0", start, stop
+    for process in processes:
+        if process.poll() is None:
+            process.kill()
+
+
+@pytest.mark.skipif(shutil.which("redis-server") is None, reason="needs redis-server")
+def test_the_gateway_keeps_serving_while_its_rate_limit_store_is_down(upstream, gateway, own_redis):
+    uri, start, stop = own_redis
+    client = gateway(upstream, rate_limit_storage_uri=uri, rate_limit_per_token="3/minute")
+    token = {"Authorization": f"Bearer mpdp_ak_outage-{time.time_ns()}"}
+    assert client.get("/api/v1/me", headers=token).status_code == 200
+
+    stop()
+    started = time.monotonic()
+    during = [client.get("/api/v1/me", headers={"Authorization": f"Bearer mpdp_ak_o{n}"}).status_code for n in range(5)]
+    assert during == [200] * 5  # fail open: served, each process counting on its own meanwhile
+    assert time.monotonic() - started < 5
+
+    start()
+    # Back on the shared store: the count made before the outage still stands.
+    time.sleep(1.5)
+    answers = [client.get("/api/v1/me", headers=token).status_code for _ in range(4)]
+    assert 429 in answers

@@ -25,6 +25,16 @@ class Account(Base):
     created_at: Mapped[datetime] = created_at_column()
 
 
+class LoginThrottle(Base):
+    """Sign-in attempts per email in its current window (see throttle.py); the email as a digest."""
+
+    __tablename__ = "login_throttle"
+
+    email_digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False)
+    window_started_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False, index=True)
+
+
 class RefreshToken(Base):
     """One refresh token of a rotation chain (`family_id`); only its SHA-256 is kept."""
 
@@ -37,6 +47,9 @@ class RefreshToken(Base):
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
     used_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    #: the token this one was rotated into, and that answer (SecretBox ciphertext) for the grace window
+    replaced_by: Mapped[str | None] = mapped_column(String(32))
+    rotation_encrypted: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = created_at_column()
 
 
@@ -63,6 +76,12 @@ class Invitation(Base):
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
     accepted_by: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime] = created_at_column()
+
+    def current_status(self, now: datetime | None = None) -> str:
+        """The stored status, except that a pending invitation past its expiry is expired."""
+        if self.status == "pending" and self.expires_at <= (now or utcnow()):
+            return "expired"
+        return self.status
 
 
 class ApiKey(ApiKeyColumns, Base):

@@ -16,15 +16,14 @@ from sqlalchemy.orm import Session
 
 from mpdp_common.auth import unauthorized
 from mpdp_common.config import Settings
+from mpdp_common.crypto import digest, secret_box
 from mpdp_common.db import new_id, utcnow
 from mpdp_common.keys import load_signing_key
 
 from .models import RefreshToken
 
-
-def token_hash(token: str) -> str:
-    """Refresh and invitation tokens carry 256 random bits, so a plain SHA-256 is a safe digest."""
-    return hashlib.sha256(token.encode()).hexdigest()
+#: how long a just-rotated refresh token answers its new pair again (parallel refreshes)
+REFRESH_REUSE_GRACE = timedelta(seconds=5)
 
 
 class Signer:
@@ -65,35 +64,58 @@ class Signer:
         return {"keys": [self.jwk]}
 
 
-def issue_pair(session: Session, signer: Signer, account_id: str, family_id: str | None = None) -> dict:
+def _issue(session: Session, signer: Signer, account_id: str, family_id: str | None = None) -> tuple[RefreshToken, dict]:
     refresh = secrets.token_urlsafe(32)
-    session.add(
-        RefreshToken(
-            family_id=family_id or new_id(),
-            account_id=account_id,
-            token_hash=token_hash(refresh),
-            expires_at=utcnow() + timedelta(seconds=signer.settings.refresh_token_ttl_seconds),
-        )
+    token = RefreshToken(
+        id=new_id(),
+        family_id=family_id or new_id(),
+        account_id=account_id,
+        token_hash=digest(refresh),
+        expires_at=utcnow() + timedelta(seconds=signer.settings.refresh_token_ttl_seconds),
     )
-    return {
+    session.add(token)
+    pair = {
         "access_token": signer.access_token(account_id),
         "refresh_token": refresh,
         "token_type": "Bearer",
         "expires_in": signer.settings.access_token_ttl_seconds,
     }
+    return token, pair
+
+
+def issue_pair(session: Session, signer: Signer, account_id: str, family_id: str | None = None) -> dict:
+    return _issue(session, signer, account_id, family_id)[1]
 
 
 def rotate(session: Session, signer: Signer, presented: str) -> dict:
-    """Spend a refresh token for a new pair. Presenting a spent one revokes its whole chain."""
-    current = session.query(RefreshToken).filter_by(token_hash=token_hash(presented)).with_for_update().one_or_none()
+    """Spend a refresh token for a new pair. Presenting a spent one revokes its whole chain, except
+    within REFRESH_REUSE_GRACE of its rotation while its successor is unspent: then it answers the
+    same new pair again, so that tabs refreshing one token at once all stay signed in."""
+    current = session.query(RefreshToken).filter_by(token_hash=digest(presented)).with_for_update().one_or_none()
     if current is None or current.expires_at <= utcnow():
         raise unauthorized("The refresh token is not valid.")
+    if current.used_at is not None and current.revoked_at is None:
+        replay = _answer_again(session, signer, current)
+        if replay is not None:
+            return replay
     if current.used_at is not None or current.revoked_at is not None:
         revoke_family(session, current.family_id)
         session.commit()
         raise unauthorized("The refresh token was already used; every token of its sign-in is now revoked.")
-    current.used_at = utcnow()
-    return issue_pair(session, signer, current.account_id, current.family_id)
+    successor, pair = _issue(session, signer, current.account_id, current.family_id)
+    current.used_at, current.replaced_by = utcnow(), successor.id
+    current.rotation_encrypted = secret_box(signer.settings).encrypt(json.dumps(pair))
+    return pair
+
+
+def _answer_again(session: Session, signer: Signer, spent: RefreshToken) -> dict | None:
+    """The pair that `spent` was rotated into, while the grace window lasts and it is unspent."""
+    if spent.used_at < utcnow() - REFRESH_REUSE_GRACE or not spent.rotation_encrypted:
+        return None
+    successor = session.get(RefreshToken, spent.replaced_by)
+    if successor is None or successor.used_at is not None or successor.revoked_at is not None:
+        return None
+    return json.loads(secret_box(signer.settings).decrypt(spent.rotation_encrypted))
 
 
 def revoke_family(session: Session, family_id: str) -> None:

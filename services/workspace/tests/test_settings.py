@@ -154,3 +154,47 @@ def test_uploads_are_checked_by_content_and_served_back(harness):
     assert no_file.status_code == 422
     assert harness.call("POST", f"/api/v1/workspaces/{ws}/settings/logo", "alice", json={"file": "x"}).status_code == 415
     assert len(harness.published("workspace.settings.updated")) == before
+
+
+SVG_NS = 'xmlns="http://www.w3.org/2000/svg"'
+
+
+@pytest.mark.parametrize(
+    "svg",
+    [
+        f'<svg {SVG_NS}><h:script xmlns:h="http://www.w3.org/1999/xhtml">alert(1)</h:script></svg>',
+        '<s:svg xmlns:s="http://www.w3.org/2000/svg"><s:script>alert(1)</s:script></s:svg>',
+        f'<svg {SVG_NS} xmlns:x="http://www.w3.org/1999/xlink"><a x:href="&#106;avascript:alert(1)"><rect width="1" height="1"/></a></svg>',
+        f'<svg {SVG_NS}><a href="jav&#x09;ascript:alert(1)"><text>x</text></a></svg>',
+        f'<svg {SVG_NS}><foreignObject><iframe xmlns="http://www.w3.org/1999/xhtml" srcdoc="&lt;script&gt;x&lt;/script&gt;"/>'
+        "</foreignObject></svg>",
+        f'<svg {SVG_NS}><h:iframe xmlns:h="http://www.w3.org/1999/xhtml" srcdoc="x"/></svg>',
+        f'<svg {SVG_NS}><rect width="1" height="1" OnClick="alert(1)"/></svg>',
+        f'<svg {SVG_NS}><set attributeName="onmouseover" to="alert(1)"/></svg>',
+        f'<svg {SVG_NS}><animate attributeName="href" values="javascript:alert(1)"/></svg>',
+        f"<svg {SVG_NS}><style>@import url(https://evil.example/x.css);</style></svg>",
+        f'<svg {SVG_NS}><rect width="1" height="1" style="fill: url(https://evil.example/track)"/></svg>',
+        f'<svg {SVG_NS}><image href="https://evil.example/pixel.png" width="1" height="1"/></svg>',
+        f'<svg {SVG_NS}><use href="data:image/svg+xml;base64,PHN2Zy8+"/></svg>',
+        '<?xml version="1.0"?><!DOCTYPE svg SYSTEM "http://evil.example/x.dtd"><svg xmlns="http://www.w3.org/2000/svg"/>',
+        '<html xmlns="http://www.w3.org/1999/xhtml"><svg xmlns="http://www.w3.org/2000/svg"/></html>',
+    ],
+)
+def test_svgs_with_anything_active_are_refused(svg):
+    assert sniff(svg.encode()) is None
+
+
+def test_svgs_as_drawing_tools_write_them_pass():
+    inkscape = (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" '
+        'xmlns:inkscape="http://www.inkscape.org/namespaces/inkscape" viewBox="0 0 24 24" inkscape:version="1.3">'
+        '<title>Acme</title><defs><linearGradient id="g"><stop offset="0" stop-color="#fff"/></linearGradient></defs>'
+        '<g fill="url(#g)" transform="translate(1 1)"><path d="M0 0h10v10z" style="stroke:#000;stroke-width:2"/>'
+        '<use xlink:href="#g"/><text x="1" y="2" font-family="Arial">Acme</text></g></svg>'
+    )
+    assert sniff(inkscape.encode()) == SVG
+    namedview = inkscape.replace(
+        "<title>", '<sodipodi:namedview xmlns:sodipodi="http://sodipodi.sourceforge.net/DTD/sodipodi-0.dtd" pagecolor="#ffffff"/><title>'
+    )
+    assert sniff(namedview.encode()) == SVG

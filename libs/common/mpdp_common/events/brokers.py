@@ -25,10 +25,20 @@ from . import Event
 log = logging.getLogger(__name__)
 
 ATTEMPT_HEADER = "x-mpdp-attempt"
+ERROR_HEADER = "x-mpdp-last-error"
 
 
 class BrokerUnavailable(Exception):
     """The broker cannot be reached; the caller keeps its work and tries again later."""
+
+
+class DependencyUnavailable(Exception):
+    """A consumer cannot handle anything right now (its database is down): the batch is not the
+    events' fault, so it is neither acked nor counted as an attempt, and comes back later."""
+
+
+#: How long a consumer waits at most before trying again while its database is down.
+DEPENDENCY_BACKOFF_LIMIT = 2.0
 
 
 @dataclass(frozen=True)
@@ -48,6 +58,26 @@ class Subscription:
         return f"{self.queue}.dead"
 
 
+@dataclass(frozen=True)
+class Outgoing:
+    """One outbox row on its way to the broker: the envelope is sent as the bytes it was stored as."""
+
+    event_id: str
+    type: str
+    body: bytes
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """A message parked after its last attempt, with the error that parked it."""
+
+    event_id: str | None
+    type: str | None
+    attempts: int
+    error: str
+    body: bytes
+
+
 #: Takes a batch of events; answers, for each, None (handled) or the error that says "try again later".
 Delivery = Callable[[list[Event]], list[Exception | None]]
 
@@ -58,8 +88,8 @@ class Broker(ABC):
         self.retry_delay_ms = retry_delay_ms
 
     @abstractmethod
-    def publish_batch(self, exchange: str, events: list[Event]) -> None:
-        """Publish and return only once the broker has taken every event (or raise)."""
+    def publish_batch(self, exchange: str, messages: list[Outgoing]) -> None:
+        """Publish and return only once the broker has taken every message (or raise)."""
 
     @abstractmethod
     def declare(self, subscription: Subscription) -> None:
@@ -68,6 +98,11 @@ class Broker(ABC):
     @abstractmethod
     def consume(self, subscription: Subscription, deliver: Delivery, stop: threading.Event) -> None:
         """Deliver events until `stop` is set, surviving broker restarts."""
+
+    @abstractmethod
+    def dead_letters(self, subscription: Subscription, *, replay: bool = False) -> list[DeadLetter]:
+        """The messages parked in the subscription's dead-letter queue; with `replay`, each is sent
+        back to the subscription's queue for a fresh round of attempts and leaves the dead letters."""
 
     @abstractmethod
     def ping(self) -> None:
@@ -142,11 +177,14 @@ class RabbitMQBroker(Broker):
             log.info("publishing connection lost while idle (%r); it reopens on the next batch", error)
             self._drop_publishing_channel()
 
-    def publish_batch(self, exchange: str, events: list[Event]) -> None:
+    def publish_batch(self, exchange: str, messages: list[Outgoing]) -> None:
         try:
             channel = self._publishing_channel(exchange)
-            for item in events:
-                channel.basic_publish(exchange, item.type, item.to_json().encode(), _properties(item, 1))
+            # The blocking channel writes to the socket after every message; its underlying channel
+            # only queues the frames, and tx.commit sends them all at once and waits for the broker.
+            publish = channel._impl.basic_publish
+            for message in messages:
+                publish(exchange, message.type, message.body, _first_properties(message))
             channel.tx_commit()
         except BrokerUnavailable:
             raise
@@ -200,6 +238,11 @@ class RabbitMQBroker(Broker):
                     if arrived:
                         batch, arrived[:] = list(arrived), []
                         self._handle_batch(channel, subscription, deliver, batch)
+            except DependencyUnavailable as error:
+                # Closing the connection puts every unacked message back on the queue, in order.
+                log.warning("%s; events wait in the queue, retry in %.1fs", error, backoff)
+                stop.wait(backoff)
+                backoff = min(backoff * 2, DEPENDENCY_BACKOFF_LIMIT)
             except (BrokerUnavailable, pika.exceptions.AMQPError, OSError) as error:
                 log.warning("broker connection lost (%r); reconnecting in %.1fs", error, backoff)
                 stop.wait(backoff)
@@ -215,11 +258,12 @@ class RabbitMQBroker(Broker):
                 readable.append((Event.from_json(body), properties))
             except (ValueError, TypeError) as error:
                 log.error("unreadable message %s parked in %s: %s", properties.message_id, subscription.dead_queue, error)
+                properties.headers = dict(properties.headers or {}, **{ERROR_HEADER: f"unreadable: {error}"[:500]})
                 channel.basic_publish("", subscription.dead_queue, body, properties)
         errors = deliver([item for item, _ in readable]) if readable else []
-        for (item, properties), error in zip(readable, errors, strict=True):
-            if error is not None:
-                self._send_back(channel, subscription, item, properties, error)
+        for (item, properties), failure in zip(readable, errors, strict=True):
+            if failure is not None:
+                self._send_back(channel, subscription, item, properties, failure)
         # Every message before the last is in this batch: one ack covers them all.
         channel.basic_ack(batch[-1][0].delivery_tag, multiple=True)
 
@@ -242,6 +286,42 @@ class RabbitMQBroker(Broker):
         target = subscription.dead_queue if step == "dead" else subscription.retry_queue
         channel.basic_publish("", target, item.to_json().encode(), next_properties)
 
+    def dead_letters(self, subscription: Subscription, *, replay: bool = False) -> list[DeadLetter]:
+        connection = self._connect()
+        try:
+            channel = connection.channel()
+            self._declare_on(channel, subscription)
+            if replay:
+                # Each message moves in one transaction: sent back and taken off the dead letters together.
+                channel.tx_select()
+            found = []
+            while True:
+                method, properties, body = channel.basic_get(subscription.dead_queue, auto_ack=False)
+                if method is None:
+                    break
+                headers = properties.headers or {}
+                found.append(
+                    DeadLetter(
+                        event_id=properties.message_id,
+                        type=properties.type or method.routing_key,
+                        attempts=int(headers.get(ATTEMPT_HEADER, 1)) - 1,
+                        error=str(headers.get(ERROR_HEADER, "")),
+                        body=body,
+                    )
+                )
+                if replay:
+                    properties.headers = {ATTEMPT_HEADER: 1}
+                    properties.expiration = None
+                    channel.basic_publish("", subscription.queue, body, properties)
+                    channel.basic_ack(method.delivery_tag)
+                    channel.tx_commit()
+            return found
+        except (pika.exceptions.AMQPError, OSError) as error:
+            raise BrokerUnavailable(repr(error)) from error
+        finally:
+            # Messages only looked at were never acked: closing puts them back, in order.
+            _close_quietly(connection)
+
     def ping(self) -> None:
         _close_quietly(self._connect())
 
@@ -250,9 +330,9 @@ class RabbitMQBroker(Broker):
 
 
 def _properties(item: Event, attempt: int, error: str | None = None) -> pika.BasicProperties:
-    headers = {ATTEMPT_HEADER: attempt}
+    headers: dict[str, int | str] = {ATTEMPT_HEADER: attempt}
     if error:
-        headers["x-mpdp-last-error"] = error
+        headers[ERROR_HEADER] = error
     return pika.BasicProperties(
         content_type="application/json",
         delivery_mode=pika.DeliveryMode.Persistent,
@@ -260,6 +340,16 @@ def _properties(item: Event, attempt: int, error: str | None = None) -> pika.Bas
         type=item.type,
         correlation_id=item.correlation_id,
         headers=headers,
+    )
+
+
+def _first_properties(message: Outgoing) -> pika.BasicProperties:
+    return pika.BasicProperties(
+        content_type="application/json",
+        delivery_mode=pika.DeliveryMode.Persistent,
+        message_id=message.event_id,
+        type=message.type,
+        headers={ATTEMPT_HEADER: 1},
     )
 
 
@@ -281,11 +371,14 @@ class MemoryBroker(Broker):
         self._routes: dict[tuple[str, str], set[str]] = defaultdict(set)
         self.dead: dict[str, list[Event]] = defaultdict(list)
 
-    def publish_batch(self, exchange: str, events: list[Event]) -> None:
+    def publish_batch(self, exchange: str, messages: list[Outgoing]) -> None:
         with self._lock:
-            for item in events:
-                for name in self._routes.get((exchange, item.type), ()):
-                    self._queues[name].put((item, 1))
+            for message in messages:
+                queues = self._routes.get((exchange, message.type), ())
+                if queues:
+                    item = Event.from_json(message.body)
+                    for name in queues:
+                        self._queues[name].put((item, 1))
 
     def declare(self, subscription: Subscription) -> None:
         with self._lock:
@@ -302,7 +395,13 @@ class MemoryBroker(Broker):
                 item, attempt = pending.get(timeout=0.2)
             except queue_module.Empty:
                 continue
-            (error,) = deliver([item])
+            try:
+                (error,) = deliver([item])
+            except DependencyUnavailable as unavailable:
+                log.warning("%s; retry shortly", unavailable)
+                pending.put((item, attempt))
+                stop.wait(0.5)
+                continue
             if error is not None:
                 if self._next_step(attempt) == "dead":
                     log.warning("handler for %s %s failed %d times, parked: %r", item.type, item.id, attempt, error)
@@ -311,6 +410,16 @@ class MemoryBroker(Broker):
                     timer = threading.Timer(self.retry_delay_ms / 1000, pending.put, ((item, attempt + 1),))
                     timer.daemon = True
                     timer.start()
+
+    def dead_letters(self, subscription: Subscription, *, replay: bool = False) -> list[DeadLetter]:
+        with self._lock:
+            parked = self.dead[subscription.queue]
+            found = [DeadLetter(item.id, item.type, self.max_attempts, "", item.to_json().encode()) for item in parked]
+            if replay:
+                for item in parked:
+                    self._queues[subscription.queue].put((item, 1))
+                parked.clear()
+        return found
 
     def ping(self) -> None:
         return None
