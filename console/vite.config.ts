@@ -11,7 +11,15 @@ export default defineConfig({
     port: 3000,
     proxy: Object.fromEntries(["/api", "/.well-known", "/ingest", "/client"].map((prefix) => [prefix, gateway])),
   },
-  build: { chunkSizeWarningLimit: 2000 },
+  build: {
+    chunkSizeWarningLimit: 2000,
+    rollupOptions: {
+      output: {
+        // the libraries change far less often than the console: a separate file stays cached
+        manualChunks: (id: string) => (id.includes("node_modules") ? "vendor" : undefined),
+      },
+    },
+  },
   test: {
     environment: "jsdom",
     setupFiles: ["./src/test/setup.ts"],
