@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PACKAGES := libs/common $(sort $(wildcard services/*)) cli
 
-.PHONY: run test faults setup backing-services lint bench soak clean
+.PHONY: run test faults setup backing-services console lint bench soak clean
 
 $(STAMP): constraints.txt requirements-dev.txt $(addsuffix /pyproject.toml,$(PACKAGES))
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -16,13 +16,26 @@ $(STAMP): constraints.txt requirements-dev.txt $(addsuffix /pyproject.toml,$(PAC
 
 setup: $(STAMP)
 
+# The web console: installed from its lock file, built again only when its sources change.
+CONSOLE_SOURCES := $(shell find console/src console/public -type f 2>/dev/null) $(addprefix console/,index.html vite.config.ts tsconfig.json package.json)
+
+console/node_modules/.installed: console/package-lock.json
+	cd console && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+console/dist/index.html: console/node_modules/.installed $(CONSOLE_SOURCES)
+	cd console && npm run --silent build -- --logLevel warn
+
+console: console/dist/index.html
+
 backing-services:
 	@scripts/backing-services
 
-run: setup backing-services
+run: setup backing-services console
 	$(BIN)/mpdpctl run
 
-test: setup backing-services
+test: setup backing-services console
+	cd console && npm test --silent
 	$(BIN)/pytest
 
 # Dependencies stopped and processes killed under load: run alone, never beside another test run.
@@ -44,4 +57,4 @@ soak: setup backing-services
 	$(BIN)/python bench/soak.py
 
 clean:
-	rm -rf $(VENV) var
+	rm -rf $(VENV) var console/node_modules console/dist

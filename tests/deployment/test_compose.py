@@ -73,3 +73,9 @@ def test_docker_compose_accepts_the_file():
     env = {"POSTGRES_PASSWORD": "x", "RABBITMQ_PASSWORD": "x", "MPDP_SECRET_KEY": "x", "PATH": "/usr/bin:/bin"}
     result = subprocess.run(["docker", "compose", "config", "--quiet"], cwd=ROOT, env=env, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+def test_the_image_builds_the_console_that_the_gateway_serves():
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert "npm ci" in dockerfile and "npm run build" in dockerfile
+    assert "COPY --from=console /console/dist ./console/dist" in dockerfile

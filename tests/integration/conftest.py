@@ -33,6 +33,7 @@ from .client import Client
 
 LOCAL_DATABASE = "postgresql+psycopg://postgres@127.0.0.1:5432"
 LOCAL_BROKER = "amqp://guest:guest@127.0.0.1:5672/%2F"
+CONSOLE_DIR = Path(__file__).resolve().parents[2] / "console" / "dist"
 SERVICES = list(installed_services())
 
 
@@ -87,6 +88,7 @@ class Platform:
             MPDP_EVENT_RETRY_DELAY_MS="300",
             MPDP_OUTBOX_POLL_SECONDS="0.5",
             MPDP_DATA_DIR=str(workdir),
+            MPDP_CONSOLE_DIR=str(CONSOLE_DIR),
             MPDP_WEB_WORKERS="1",
             MPDP_WEB_THREADS="8",
             MPDP_LOG_LEVEL="INFO",

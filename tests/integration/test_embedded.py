@@ -18,11 +18,15 @@ from .conftest import _free_port, eventually
 
 def test_embedded_mode_runs_the_whole_platform_in_one_process(tmp_path):
     ports = {name: _free_port() for name in SERVICE_PORTS}
+    console = tmp_path / "console"
+    console.mkdir()
+    (console / "index.html").write_text('<div id="root"></div>')
     env = {key: value for key, value in os.environ.items() if not key.startswith("MPDP_")}
     env.update(
         MPDP_DATABASE_URL=f"postgresql+psycopg://postgres@127.0.0.1:{_free_port()}",
         MPDP_AMQP_URL=f"amqp://guest:guest@127.0.0.1:{_free_port()}/%2F",
         MPDP_DATA_DIR=str(tmp_path),
+        MPDP_CONSOLE_DIR=str(console),
         **{f"MPDP_{name.upper()}_PORT": str(port) for name, port in ports.items()},
     )
     log = open(tmp_path / "embedded.log", "wb")
@@ -40,6 +44,8 @@ def test_embedded_mode_runs_the_whole_platform_in_one_process(tmp_path):
         assert process.poll() is None, (tmp_path / "embedded.log").read_text()[-3000:]
         output = (tmp_path / "embedded.log").read_text()
         assert "PostgreSQL and RabbitMQ not reachable" in output and "embedded mode" in output
+        page = requests.get(f"{gateway}/workspaces/any/miniprograms", timeout=5)
+        assert page.text == '<div id="root"></div>' and "frame-ancestors 'none'" in page.headers["Content-Security-Policy"]
 
         user = Client(gateway).new_account("solo")
         created = user.post("/api/v1/workspaces", json={"name": "Garage", "kind": "tenant"})

@@ -101,6 +101,8 @@ class Settings:
     blob_store: str = "local"
     s3_endpoint_url: str = ""
     s3_bucket: str = "mpdp-packages"
+    #: gateway: the built web console (console/dist), served at /
+    console_dir: str = "console/dist"
 
     @classmethod
     def from_env(cls, service: str = "") -> Settings:
@@ -149,6 +151,7 @@ class Settings:
             blob_store=_env("MPDP_BLOB_STORE", cls.blob_store),
             s3_endpoint_url=_env("MPDP_S3_ENDPOINT_URL", cls.s3_endpoint_url),
             s3_bucket=_env("MPDP_S3_BUCKET", cls.s3_bucket),
+            console_dir=_env("MPDP_CONSOLE_DIR", cls.console_dir),
         )
         return base.for_service(service) if service else base
 

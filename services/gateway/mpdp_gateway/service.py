@@ -12,6 +12,7 @@ from mpdp_common.crypto import digest
 from mpdp_common.service import Service
 from mpdp_common.web import accepts
 
+from .console import serve_console
 from .openapi import merged_openapi
 from .proxy import forward
 
@@ -73,6 +74,7 @@ def _setup(app: Flask, settings: Settings) -> None:
     proxied = limiter.limit(settings.rate_limit_per_token, key_func=_token_key, exempt_when=lambda: bearer_token() is None)(proxied)
     for prefix in ("/api/", "/client/", "/ingest/", "/.well-known/"):
         app.add_url_rule(f"{prefix}<path:path>", f"proxy_{prefix.strip('/.').replace('-', '_')}", proxied, methods=METHODS)
+    serve_console(app, settings)
 
 
 service = Service(name="gateway", package="mpdp_gateway", setup=_setup)

@@ -1,0 +1,54 @@
+import { useQuery, useQueryClient } from "@tanstack/react-query";
+import { createContext, useContext, useEffect, useState, type ReactNode } from "react";
+import { api, session } from "./api/client";
+import { paths } from "./api/paths";
+import type { Me, Role } from "./api/types";
+
+interface Auth {
+  signedIn: boolean;
+  me: Me | undefined;
+  signIn(email: string, password: string): Promise<void>;
+  signOut(): Promise<void>;
+  roleIn(ws: string): Role | undefined;
+  /** Ask again who the caller is: memberships arrive through events, a moment after the action. */
+  reloadMe(): void;
+}
+
+const AuthContext = createContext<Auth | null>(null);
+
+export function AuthProvider({ children }: { children: ReactNode }) {
+  const queries = useQueryClient();
+  const [signedIn, setSignedIn] = useState(session.isSignedIn());
+  useEffect(
+    () =>
+      session.onSignedOut(() => {
+        setSignedIn(false);
+        queries.clear();
+      }),
+    [queries],
+  );
+  const me = useQuery({ queryKey: ["me"], queryFn: () => api.get<Me>(paths.me()), enabled: signedIn, staleTime: 30_000 });
+  const value: Auth = {
+    signedIn,
+    me: me.data,
+    async signIn(email, password) {
+      await session.signIn(email, password);
+      queries.clear();
+      setSignedIn(true);
+    },
+    async signOut() {
+      await session.signOut();
+      setSignedIn(false);
+      queries.clear();
+    },
+    reloadMe: () => void queries.invalidateQueries({ queryKey: ["me"] }),
+    roleIn: (ws) => me.data?.memberships.find((m) => m.workspace_id === ws && m.status === "active")?.role,
+  };
+  return <AuthContext.Provider value={value}>{children}</AuthContext.Provider>;
+}
+
+export function useAuth(): Auth {
+  const auth = useContext(AuthContext);
+  if (!auth) throw new Error("useAuth outside AuthProvider");
+  return auth;
+}

@@ -1,0 +1,117 @@
+import { Empty, Tooltip } from "antd";
+
+const COLORS = ["#1677ff", "#52c41a", "#fa8c16", "#eb2f96", "#722ed1"];
+
+export interface Line {
+  name: string;
+  /** null where the day has no figure: the line breaks there */
+  values: (number | null)[];
+}
+
+/** The runs of consecutive points that have a value, as [index, value] pairs. */
+export function segments(values: (number | null)[]): [number, number][][] {
+  const runs: [number, number][][] = [];
+  let run: [number, number][] = [];
+  values.forEach((value, index) => {
+    if (value === null || value === undefined) {
+      if (run.length) runs.push(run);
+      run = [];
+    } else run.push([index, value]);
+  });
+  if (run.length) runs.push(run);
+  return runs;
+}
+
+/** Lines over a shared x axis of labels (dates), drawn as SVG with a legend and axis labels. */
+export function LineChart({ labels, lines, height = 220, unit = "" }: { labels: string[]; lines: Line[]; height?: number; unit?: string }) {
+  if (labels.length === 0) return <Empty description="No data in this date range yet." />;
+  const width = 640;
+  const pad = { left: 48, right: 12, top: 12, bottom: 28 };
+  const max = Math.max(1, ...lines.flatMap((line) => line.values.filter((value): value is number => value !== null && value !== undefined)));
+  const x = (i: number) => pad.left + (labels.length === 1 ? 0.5 : i / (labels.length - 1)) * (width - pad.left - pad.right);
+  const y = (v: number) => pad.top + (1 - v / max) * (height - pad.top - pad.bottom);
+  const ticks = [0, max / 2, max];
+  const every = Math.max(1, Math.ceil(labels.length / 7));
+  return (
+    <div>
+      <svg viewBox={`0 0 ${width} ${height}`} width="100%" role="img" aria-label={lines.map((line) => line.name).join(", ")}>
+        {ticks.map((tick) => (
+          <g key={tick}>
+            <line x1={pad.left} x2={width - pad.right} y1={y(tick)} y2={y(tick)} stroke="#f0f0f0" />
+            <text x={pad.left - 6} y={y(tick) + 4} textAnchor="end" fontSize="11" fill="#8c8c8c">
+              {Math.round(tick)}
+              {unit}
+            </text>
+          </g>
+        ))}
+        {labels.map((label, i) =>
+          i % every === 0 ? (
+            <text key={label} x={x(i)} y={height - 8} textAnchor="middle" fontSize="11" fill="#8c8c8c">
+              {label.slice(5)}
+            </text>
+          ) : null,
+        )}
+        {lines.map((line, n) => (
+          <g key={line.name}>
+            {segments(line.values).map((run) => (
+              <g key={run[0][0]}>
+                <polyline fill="none" stroke={COLORS[n % COLORS.length]} strokeWidth="2" points={run.map(([i, v]) => `${x(i)},${y(v)}`).join(" ")} />
+                {run.map(([i, v]) => (
+                  <circle key={i} cx={x(i)} cy={y(v)} r="3" fill={COLORS[n % COLORS.length]}>
+                    <title>{`${line.name} on ${labels[i]}: ${v}${unit}`}</title>
+                  </circle>
+                ))}
+              </g>
+            ))}
+          </g>
+        ))}
+      </svg>
+      <div style={{ display: "flex", gap: 16, justifyContent: "center" }}>
+        {lines.map((line, n) => (
+          <span key={line.name}>
+            <span style={{ display: "inline-block", width: 10, height: 10, borderRadius: 5, background: COLORS[n % COLORS.length], marginRight: 6 }} />
+            {line.name}
+          </span>
+        ))}
+      </div>
+    </div>
+  );
+}
+
+/** Retention cohorts as a heat map: one row per first day, one column per day after it. */
+export function CohortHeatmap({ cohorts }: { cohorts: { cohort_date: string; users: number; retained: number[] }[] }) {
+  if (cohorts.length === 0) return <Empty description="No cohorts in this date range yet." />;
+  const days = Math.max(...cohorts.map((cohort) => cohort.retained.length));
+  const cell: React.CSSProperties = { padding: "6px 8px", textAlign: "center", minWidth: 44, fontSize: 12 };
+  return (
+    <table style={{ borderCollapse: "collapse" }} data-testid="retention">
+      <thead>
+        <tr>
+          <th style={cell}>First day</th>
+          <th style={cell}>Users</th>
+          {Array.from({ length: days }, (_, day) => (
+            <th key={day} style={cell}>
+              Day {day}
+            </th>
+          ))}
+        </tr>
+      </thead>
+      <tbody>
+        {cohorts.map((cohort) => (
+          <tr key={cohort.cohort_date}>
+            <td style={cell}>{cohort.cohort_date}</td>
+            <td style={cell}>{cohort.users}</td>
+            {cohort.retained.map((count, day) => {
+              const share = cohort.users ? count / cohort.users : 0;
+              return (
+                <Tooltip key={day} title={`${count} of ${cohort.users} users came back on day ${day}`}>
+                  <td style={{ ...cell, background: `rgba(22, 119, 255, ${0.08 + share * 0.85})`, color: share > 0.5 ? "#fff" : "#000" }}>{Math.round(share * 100)}%</td>
+                </Tooltip>
+              );
+            })}
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}

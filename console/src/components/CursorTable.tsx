@@ -1,0 +1,51 @@
+import { useQuery } from "@tanstack/react-query";
+import { Button, Empty, Space, Table, type TableProps } from "antd";
+import { useState, type ReactNode } from "react";
+import { api, type Query } from "../api/client";
+import type { Page } from "../api/types";
+import { ProblemAlert } from "./Problem";
+
+interface Props<T> extends Omit<TableProps<T>, "dataSource" | "pagination"> {
+  path: string;
+  query?: Query;
+  pageSize?: number;
+  /** What to do next when the list is empty. */
+  empty: ReactNode;
+  queryKey?: unknown[];
+}
+
+/** A table over one of the API's cursor-paged lists, a page at a time, with previous and next. */
+export function CursorTable<T extends object>({ path, query, pageSize = 20, empty, queryKey, ...table }: Props<T>) {
+  const [cursors, setCursors] = useState<(string | null)[]>([null]);
+  const cursor = cursors[cursors.length - 1];
+  const page = useQuery({
+    queryKey: [...(queryKey ?? [path]), query ?? {}, cursor, pageSize],
+    queryFn: () => api.get<Page<T>>(path, { ...query, limit: pageSize, cursor }),
+    placeholderData: (previous) => previous,
+  });
+  if (page.error) return <ProblemAlert error={page.error} />;
+  const next = page.data?.next_cursor ?? null;
+  return (
+    <>
+      <Table<T>
+        rowKey={(row) => String((row as { id?: string }).id ?? (row as { account_id?: string }).account_id ?? JSON.stringify(row))}
+        loading={page.isFetching}
+        dataSource={page.data?.items ?? []}
+        pagination={false}
+        locale={{ emptyText: page.isLoading ? " " : <Empty description={empty} /> }}
+        {...table}
+      />
+      {(cursors.length > 1 || next) && (
+        <Space style={{ marginTop: 12, display: "flex", justifyContent: "flex-end" }}>
+          <span>Page {cursors.length}</span>
+          <Button disabled={cursors.length === 1} onClick={() => setCursors(cursors.slice(0, -1))}>
+            Previous
+          </Button>
+          <Button disabled={!next} onClick={() => setCursors([...cursors, next])}>
+            Next
+          </Button>
+        </Space>
+      )}
+    </>
+  );
+}

@@ -1,0 +1,37 @@
+import { useQuery } from "@tanstack/react-query";
+import { DatePicker, Select, Space } from "antd";
+import dayjs, { type Dayjs } from "dayjs";
+import { useState } from "react";
+import { api } from "../api/client";
+import { paths } from "../api/paths";
+import type { MiniProgram, Page } from "../api/types";
+
+export interface Scope {
+  miniprogram_id?: string;
+  from: string;
+  to: string;
+}
+
+/** The mini program and date range that the analytics and quality reports look at (last 14 days by default). */
+export function useScope(ws: string) {
+  const miniprograms = useQuery({ queryKey: ["miniprograms", ws, "all"], queryFn: () => api.get<Page<MiniProgram>>(paths.miniprograms(ws), { limit: 200 }) });
+  const [chosen, setChosen] = useState<string>();
+  const [range, setRange] = useState<[Dayjs, Dayjs]>([dayjs().subtract(13, "day"), dayjs()]);
+  const items = miniprograms.data?.items ?? [];
+  const miniprogram_id = chosen ?? items[0]?.id;
+  const scope: Scope = { miniprogram_id, from: range[0].format("YYYY-MM-DD"), to: range[1].format("YYYY-MM-DD") };
+  const picker = (
+    <Space>
+      <Select
+        aria-label="Mini program"
+        style={{ width: 220 }}
+        value={miniprogram_id}
+        onChange={setChosen}
+        placeholder="No mini programs yet"
+        options={items.map((item) => ({ value: item.id, label: item.name }))}
+      />
+      <DatePicker.RangePicker allowClear={false} value={range} onChange={(value) => value && value[0] && value[1] && setRange([value[0], value[1]])} />
+    </Space>
+  );
+  return { scope, picker, loading: miniprograms.isLoading, none: !miniprograms.isLoading && items.length === 0, error: miniprograms.error };
+}

@@ -1,0 +1,90 @@
+import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
+import { render, screen, waitFor } from "@testing-library/react";
+import userEvent from "@testing-library/user-event";
+import { App as AntApp } from "antd";
+import { MemoryRouter, Route, Routes } from "react-router-dom";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import type { Approval, Me } from "../api/types";
+import { AuthProvider } from "../auth";
+import { ApprovalDetail } from "./Approvals";
+
+const pending: Approval = {
+  id: "ap1",
+  type: "launch",
+  status: "pending",
+  title: "Launch Coffee 1.0.0 on Super App",
+  subject: { kind: "launch", id: "l1" },
+  applicant_id: "dev",
+  created_at: "2026-11-24T10:00:00Z",
+  decided_at: null,
+  decided_by: null,
+  comment: null,
+};
+
+function serve(me: Me, approval: Approval) {
+  const posts: { url: string; body: unknown }[] = [];
+  vi.stubGlobal("fetch", async (url: string, init: RequestInit) => {
+    if (url === "/api/v1/auth/refresh") return new Response(JSON.stringify({ access_token: "a", refresh_token: "r2", token_type: "Bearer", expires_in: 900 }), { status: 200 });
+    if (url === "/api/v1/me") return new Response(JSON.stringify(me), { status: 200 });
+    if (url.includes("/members")) return new Response(JSON.stringify({ items: [], next_cursor: null }), { status: 200 });
+    if (init.method === "POST") {
+      posts.push({ url, body: JSON.parse(String(init.body)) });
+      return new Response(JSON.stringify({ ...approval, status: "rejected" }), { status: 200 });
+    }
+    return new Response(JSON.stringify(approval), { status: 200 });
+  });
+  sessionStorage.setItem("mpdp.refresh_token", "r");
+  return posts;
+}
+
+function show() {
+  return render(
+    <AntApp>
+      <QueryClientProvider client={new QueryClient({ defaultOptions: { queries: { retry: false } } })}>
+        <MemoryRouter initialEntries={["/workspaces/ws1/approvals/ap1"]}>
+          <AuthProvider>
+            <Routes>
+              <Route path="/workspaces/:ws/approvals/:id" element={<ApprovalDetail />} />
+            </Routes>
+          </AuthProvider>
+        </MemoryRouter>
+      </QueryClientProvider>
+    </AntApp>,
+  );
+}
+
+const member = (id: string, role: "admin" | "reviewer" | "developer"): Me => ({ id, email: `${id}@example.com`, name: id, memberships: [{ workspace_id: "ws1", role, status: "active" }] });
+
+describe("an approval's detail", () => {
+  beforeEach(() => sessionStorage.clear());
+  afterEach(() => vi.unstubAllGlobals());
+
+  it("lets a reviewer reject only with a comment", async () => {
+    const posts = serve(member("rita", "reviewer"), pending);
+    show();
+    await userEvent.click(await screen.findByRole("button", { name: "Reject" }));
+    const dialog = await screen.findByRole("dialog");
+    const confirm = dialog.querySelector(".ant-modal-footer .ant-btn-dangerous") as HTMLButtonElement;
+    expect(confirm).toBeDisabled();
+    await userEvent.type(screen.getByLabelText("Comment"), "Crashes on start");
+    expect(confirm).toBeEnabled();
+    await userEvent.click(confirm);
+    await waitFor(() => expect(posts).toEqual([{ url: "/api/v1/workspaces/ws1/approvals/ap1/reject", body: { comment: "Crashes on start" } }]));
+  });
+
+  it("offers the applicant withdraw, and never approve of their own request", async () => {
+    serve(member("dev", "admin"), pending);
+    show();
+    expect(await screen.findByRole("button", { name: "Withdraw" })).toBeInTheDocument();
+    expect(screen.queryByRole("button", { name: "Approve" })).toBeNull();
+    expect(screen.getByText("You requested this, so another reviewer decides it.")).toBeInTheDocument();
+  });
+
+  it("offers a developer no decision", async () => {
+    serve(member("dora", "developer"), pending);
+    show();
+    expect(await screen.findByText("Launch Coffee 1.0.0 on Super App")).toBeInTheDocument();
+    await waitFor(() => expect(screen.queryByRole("button", { name: "Approve" })).toBeNull());
+    expect(screen.queryByRole("button", { name: "Reject" })).toBeNull();
+  });
+});

@@ -1,0 +1,175 @@
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { Button, Card, Checkbox, Descriptions, Form, Input, Modal, Popconfirm, Space, Table, Tag, Typography } from "antd";
+import { useEffect, useState } from "react";
+import { Link, useNavigate, useParams } from "react-router-dom";
+import { api } from "../api/client";
+import { paths } from "../api/paths";
+import type { App, AppKey, Page } from "../api/types";
+import { CursorTable } from "../components/CursorTable";
+import { ProblemAlert, showFieldErrors } from "../components/Problem";
+import { SecretOnce } from "../components/SecretOnce";
+import { can, useWorkspace, when } from "../workspace";
+
+const KEY_COLORS: Record<string, string> = { active: "green", expiring: "gold", expired: "default", revoked: "red" };
+
+function AppForm({ initial, onSubmit, busy, error, submitText, onCancel }: { initial?: App; onSubmit: (body: object) => void; busy: boolean; error: unknown; submitText: string; onCancel?: () => void }) {
+  const [form] = Form.useForm();
+  useEffect(() => {
+    if (error) showFieldErrors(form, error);
+  }, [error, form]);
+  return (
+    <Form form={form} layout="vertical" initialValues={initial ?? { platforms: ["ios", "android"] }} onFinish={onSubmit}>
+      <Form.Item label="Name" name="name" rules={[{ required: true, whitespace: true, message: "Name the host app." }]}>
+        <Input />
+      </Form.Item>
+      <Form.Item label="Platforms" name="platforms" rules={[{ required: true, type: "array", min: 1, message: "Choose at least one platform." }]}>
+        <Checkbox.Group options={[{ value: "ios", label: "iOS" }, { value: "android", label: "Android" }]} />
+      </Form.Item>
+      <Form.Item label="Bundle ID" name="bundle_id" rules={[{ required: true, message: "The app's bundle id, like com.example.app." }]}>
+        <Input placeholder="com.example.superapp" />
+      </Form.Item>
+      <ProblemAlert error={error} style={{ marginBottom: 12 }} />
+      <Space>
+        <Button type="primary" htmlType="submit" loading={busy}>
+          {submitText}
+        </Button>
+        {onCancel && <Button onClick={onCancel}>Cancel</Button>}
+      </Space>
+    </Form>
+  );
+}
+
+export function Apps() {
+  const { ws, role } = useWorkspace();
+  const [creating, setCreating] = useState(false);
+  const queries = useQueryClient();
+  const navigate = useNavigate();
+  const create = useMutation({
+    mutationFn: (body: object) => api.post<App>(paths.apps(ws), body),
+    onSuccess: async (created) => {
+      await queries.invalidateQueries({ queryKey: ["apps", ws] });
+      setCreating(false);
+      navigate(`/workspaces/${ws}/apps/${created.id}`);
+    },
+  });
+  return (
+    <Card title="Host apps" extra={can.administer(role) && <Button type="primary" onClick={() => setCreating(true)}>Add app</Button>}>
+      <CursorTable<App>
+        queryKey={["apps", ws]}
+        path={paths.apps(ws)}
+        empty={can.administer(role) ? "No host apps yet: add the app that will run your mini programs." : "No host apps yet."}
+        columns={[
+          { title: "Name", dataIndex: "name", render: (name, row) => <Link to={`/workspaces/${ws}/apps/${row.id}`}>{name}</Link> },
+          { title: "Platforms", dataIndex: "platforms", render: (platforms: string[]) => platforms.map((item) => <Tag key={item}>{item}</Tag>) },
+          { title: "Bundle ID", dataIndex: "bundle_id" },
+          { title: "Created", dataIndex: "created_at", render: when },
+        ]}
+      />
+      <Modal open={creating} title="Add a host app" footer={null} onCancel={() => setCreating(false)} destroyOnHidden>
+        <AppForm onSubmit={(body) => create.mutate(body)} busy={create.isPending} error={create.error} submitText="Add" />
+      </Modal>
+    </Card>
+  );
+}
+
+function Keys({ app }: { app: string }) {
+  const { ws, role } = useWorkspace();
+  const queries = useQueryClient();
+  const [secret, setSecret] = useState<{ key_id: string; secret: string } | null>(null);
+  const keys = useQuery({ queryKey: ["app-keys", ws, app], queryFn: () => api.get<Page<AppKey>>(paths.appKeys(ws, app), { limit: 200 }) });
+  const done = (key?: AppKey) => {
+    if (key?.secret) setSecret({ key_id: key.key_id, secret: key.secret });
+    return queries.invalidateQueries({ queryKey: ["app-keys", ws, app] });
+  };
+  const create = useMutation({ mutationFn: () => api.post<AppKey>(paths.appKeys(ws, app), {}), onSuccess: done });
+  const rotate = useMutation({ mutationFn: (id: string) => api.post<AppKey>(paths.appKeyRotate(ws, app, id), {}), onSuccess: done });
+  const revoke = useMutation({ mutationFn: (id: string) => api.delete(paths.appKey(ws, app, id)), onSuccess: () => done() });
+  const admin = can.administer(role);
+  return (
+    <Card size="small" title="Keys" style={{ marginTop: 16 }} extra={admin && <Button type="primary" loading={create.isPending} onClick={() => create.mutate()}>Create key</Button>}>
+      <ProblemAlert error={keys.error ?? create.error ?? rotate.error ?? revoke.error} style={{ marginBottom: 12 }} />
+      <Table<AppKey>
+        rowKey="id"
+        loading={keys.isLoading}
+        dataSource={keys.data?.items ?? []}
+        pagination={{ pageSize: 10, hideOnSinglePage: true }}
+        locale={{ emptyText: admin ? "No keys yet: create one for the app to sign its requests." : "No keys yet." }}
+        columns={[
+          { title: "Key ID", dataIndex: "key_id", render: (id) => <Typography.Text code copyable>{id}</Typography.Text> },
+          { title: "Label", dataIndex: "label" },
+          { title: "Status", dataIndex: "status", render: (status) => <Tag color={KEY_COLORS[status]}>{status}</Tag> },
+          { title: "Expires", dataIndex: "expires_at", render: when },
+          { title: "Created", dataIndex: "created_at", render: when },
+          ...(admin
+            ? [
+                {
+                  title: "",
+                  render: (_: unknown, key: AppKey) =>
+                    key.status === "active" && (
+                      <Space>
+                        <Popconfirm title="Rotate: a new key is made, and this one keeps working for a day." onConfirm={() => rotate.mutate(key.id)}>
+                          <Button size="small">Rotate</Button>
+                        </Popconfirm>
+                        <Popconfirm title="Revoke this key? The app's requests signed with it fail at once." onConfirm={() => revoke.mutate(key.id)}>
+                          <Button size="small" danger>
+                            Revoke
+                          </Button>
+                        </Popconfirm>
+                      </Space>
+                    ),
+                },
+              ]
+            : []),
+        ]}
+      />
+      <SecretOnce
+        title="The key's secret"
+        secret={secret?.secret ?? null}
+        extra={
+          <Typography.Paragraph>
+            Key ID <Typography.Text code>{secret?.key_id}</Typography.Text>: the app signs its requests with this secret.
+          </Typography.Paragraph>
+        }
+        onClose={() => setSecret(null)}
+      />
+    </Card>
+  );
+}
+
+export function AppDetail() {
+  const { ws, role } = useWorkspace();
+  const { app: id = "" } = useParams();
+  const [editing, setEditing] = useState(false);
+  const queries = useQueryClient();
+  const app = useQuery({ queryKey: ["app", ws, id], queryFn: () => api.get<App>(paths.app(ws, id)) });
+  const save = useMutation({
+    mutationFn: (body: object) => api.patch<App>(paths.app(ws, id), body),
+    onSuccess: async () => {
+      await queries.invalidateQueries({ queryKey: ["app", ws, id] });
+      setEditing(false);
+    },
+  });
+  if (app.error) return <ProblemAlert error={app.error} />;
+  if (!app.data) return <Card loading />;
+  return (
+    <Card title={<Link to={`/workspaces/${ws}/apps`}>Host apps</Link>} extra={<Typography.Title level={4} style={{ margin: 0 }}>{app.data.name}</Typography.Title>}>
+      {editing ? (
+        <AppForm initial={app.data} onSubmit={(body) => save.mutate(body)} busy={save.isPending} error={save.error} submitText="Save" onCancel={() => setEditing(false)} />
+      ) : (
+        <Descriptions
+          bordered
+          column={1}
+          extra={can.administer(role) && <Button onClick={() => setEditing(true)}>Edit</Button>}
+          items={[
+            { label: "Name", children: app.data.name },
+            { label: "Platforms", children: app.data.platforms.join(", ") },
+            { label: "Bundle ID", children: app.data.bundle_id },
+            { label: "ID", children: <Typography.Text copyable>{app.data.id}</Typography.Text> },
+            { label: "Created", children: when(app.data.created_at) },
+          ]}
+        />
+      )}
+      <Keys app={id} />
+    </Card>
+  );
+}

@@ -1,0 +1,13 @@
+import { describe, expect, it } from "vitest";
+import { launchActions } from "./Launches";
+
+describe("launchActions", () => {
+  it("offers each status its next steps only", () => {
+    expect(launchActions("created")).toEqual(["submit", "cancel"]);
+    expect(launchActions("under_review")).toEqual(["withdraw"]);
+    expect(launchActions("ready")).toEqual(["publish", "cancel"]);
+    expect(launchActions("grayscale")).toEqual(["publish", "cancel"]);
+    expect(launchActions("released")).toEqual([]);
+    expect(launchActions("canceled")).toEqual([]);
+  });
+});

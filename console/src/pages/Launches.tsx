@@ -1,0 +1,240 @@
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { App as AntApp, Button, Card, Descriptions, Form, Input, Modal, Select, Space, Tag, Timeline, Typography } from "antd";
+import { useState } from "react";
+import { Link, useParams } from "react-router-dom";
+import { api } from "../api/client";
+import { paths } from "../api/paths";
+import type { App, Launch, LaunchStatus, Page, Version } from "../api/types";
+import { CursorTable } from "../components/CursorTable";
+import { PercentageControl } from "../components/PercentageControl";
+import { ProblemAlert, showFieldErrors } from "../components/Problem";
+import { can, useMemberNames, useWorkspace, when } from "../workspace";
+
+export const LAUNCH_COLORS: Record<LaunchStatus, string> = {
+  created: "default",
+  under_review: "gold",
+  pilot: "cyan",
+  ready: "blue",
+  grayscale: "purple",
+  released: "green",
+  rejected: "red",
+  canceled: "default",
+  archived: "default",
+  offline: "volcano",
+};
+
+/** Which actions a launch in each status offers (the launch lifecycle). */
+export function launchActions(status: LaunchStatus): ("submit" | "withdraw" | "publish" | "cancel")[] {
+  switch (status) {
+    case "created":
+      return ["submit", "cancel"];
+    case "under_review":
+      return ["withdraw"];
+    case "pilot":
+    case "ready":
+    case "grayscale":
+      return ["publish", "cancel"];
+    default:
+      return [];
+  }
+}
+
+function useNames(ws: string, mp: string) {
+  const versions = useQuery({ queryKey: ["versions", ws, mp, "all"], queryFn: () => api.get<Page<Version>>(paths.versions(ws, mp), { limit: 200 }) });
+  const apps = useQuery({ queryKey: ["apps", ws, "all"], queryFn: () => api.get<Page<App>>(paths.apps(ws), { limit: 200 }) });
+  return {
+    versions: versions.data?.items ?? [],
+    apps: apps.data?.items ?? [],
+    version: (id: string) => versions.data?.items.find((item) => item.id === id)?.version ?? id,
+    app: (id: string) => apps.data?.items.find((item) => item.id === id)?.name ?? id,
+  };
+}
+
+function NewLaunch({ mp, open, onClose }: { mp: string; open: boolean; onClose: () => void }) {
+  const { ws } = useWorkspace();
+  const [form] = Form.useForm();
+  const queries = useQueryClient();
+  const names = useNames(ws, mp);
+  const create = useMutation({
+    mutationFn: (body: object) => api.post<Launch>(paths.launches(ws, mp), body),
+    onSuccess: async () => {
+      await queries.invalidateQueries({ queryKey: ["launches", ws, mp] });
+      onClose();
+    },
+    onError: (error) => showFieldErrors(form, error),
+  });
+  return (
+    <Modal open={open} title="New launch" okText="Create launch" onOk={() => form.submit()} onCancel={onClose} confirmLoading={create.isPending} destroyOnHidden>
+      <Form form={form} layout="vertical" onFinish={(values) => create.mutate(values)}>
+        <Form.Item label="Version" name="version_id" rules={[{ required: true, message: "Choose the version to release." }]}>
+          <Select options={names.versions.map((version) => ({ value: version.id, label: version.version }))} placeholder={names.versions.length ? "Version" : "Upload a version first"} />
+        </Form.Item>
+        <Form.Item label="Host app" name="app_id" rules={[{ required: true, message: "Choose the host app." }]}>
+          <Select options={names.apps.map((app) => ({ value: app.id, label: app.name }))} placeholder={names.apps.length ? "Host app" : "An admin adds host apps under Apps"} />
+        </Form.Item>
+      </Form>
+      <ProblemAlert error={create.error} />
+    </Modal>
+  );
+}
+
+function MiniProgramAction({ mp, action, onClose }: { mp: string; action: "offline" | "online" | "rollback" | null; onClose: () => void }) {
+  const { ws } = useWorkspace();
+  const [form] = Form.useForm();
+  const queries = useQueryClient();
+  const { message } = AntApp.useApp();
+  const names = useNames(ws, mp);
+  const run = useMutation({
+    mutationFn: (body: object) => api.post(paths.miniprogramAction(ws, mp, action!), body),
+    onSuccess: async () => {
+      message.success(action === "rollback" ? "Rolled back" : `Requested: the ${action} waits for approval.`);
+      await queries.invalidateQueries({ queryKey: ["launches", ws, mp] });
+      onClose();
+    },
+    onError: (error) => showFieldErrors(form, error),
+  });
+  const titles = { offline: "Take offline", online: "Bring back online", rollback: "Roll back" };
+  return (
+    <Modal open={action !== null} title={action ? titles[action] : ""} onOk={() => form.submit()} onCancel={onClose} confirmLoading={run.isPending} destroyOnHidden>
+      <Form form={form} layout="vertical" onFinish={(values) => run.mutate(values)}>
+        <Form.Item label="Host app" name="app_id" rules={[{ required: true, message: "Choose the host app." }]}>
+          <Select options={names.apps.map((app) => ({ value: app.id, label: app.name }))} />
+        </Form.Item>
+        {action === "rollback" ? (
+          <Form.Item label="Version released before" name="version_id" rules={[{ required: true, message: "Choose the version." }]}>
+            <Select options={names.versions.map((version) => ({ value: version.id, label: version.version }))} />
+          </Form.Item>
+        ) : (
+          <Form.Item label="Reason" name="reason" rules={[{ required: true, whitespace: true, message: "Say why, for the reviewers." }]}>
+            <Input.TextArea rows={3} />
+          </Form.Item>
+        )}
+      </Form>
+      <ProblemAlert error={run.error} />
+    </Modal>
+  );
+}
+
+export function Launches({ mp }: { mp: string }) {
+  const { ws, role } = useWorkspace();
+  const names = useNames(ws, mp);
+  const [creating, setCreating] = useState(false);
+  const [action, setAction] = useState<"offline" | "online" | "rollback" | null>(null);
+  return (
+    <>
+      {can.develop(role) && (
+        <Space style={{ marginBottom: 16 }}>
+          <Button type="primary" onClick={() => setCreating(true)}>
+            New launch
+          </Button>
+          <Button onClick={() => setAction("offline")}>Take offline</Button>
+          <Button onClick={() => setAction("online")}>Bring online</Button>
+          <Button onClick={() => setAction("rollback")}>Roll back</Button>
+        </Space>
+      )}
+      <CursorTable<Launch>
+        queryKey={["launches", ws, mp]}
+        path={paths.launches(ws, mp)}
+        empty={can.develop(role) ? "No launches yet: create one to release a version to a host app." : "No launches yet."}
+        columns={[
+          { title: "Version", dataIndex: "version_id", render: (id, row) => <Link to={`/workspaces/${ws}/miniprograms/${mp}/launches/${row.id}`}>{names.version(id)}</Link> },
+          { title: "Host app", dataIndex: "app_id", render: names.app },
+          { title: "Status", dataIndex: "status", render: (status: LaunchStatus) => <Tag color={LAUNCH_COLORS[status]}>{status.replace("_", " ")}</Tag> },
+          { title: "Share", dataIndex: "percentage", render: (value) => (value ? `${value}%` : "—") },
+          { title: "Created", dataIndex: "created_at", render: when },
+        ]}
+      />
+      <NewLaunch mp={mp} open={creating} onClose={() => setCreating(false)} />
+      <MiniProgramAction mp={mp} action={action} onClose={() => setAction(null)} />
+    </>
+  );
+}
+
+export function LaunchDetail() {
+  const { ws, role } = useWorkspace();
+  const { mp = "", launch: id = "" } = useParams();
+  const queries = useQueryClient();
+  const names = useNames(ws, mp);
+  const person = useMemberNames(ws);
+  const [percentage, setPercentage] = useState<number | null>(null);
+  const launch = useQuery({ queryKey: ["launch", ws, mp, id], queryFn: () => api.get<Launch>(paths.launch(ws, mp, id)) });
+  const act = useMutation({
+    mutationFn: ({ action, body }: { action: "submit" | "withdraw" | "publish" | "cancel"; body?: object }) => api.post<Launch>(paths.launchAction(ws, mp, id, action), body),
+    onSuccess: async () => {
+      setPercentage(null);
+      await queries.invalidateQueries({ queryKey: ["launch", ws, mp, id] });
+      await queries.invalidateQueries({ queryKey: ["launches", ws, mp] });
+    },
+  });
+  if (launch.error) return <ProblemAlert error={launch.error} />;
+  const data = launch.data;
+  if (!data) return <Card loading />;
+  const actions = can.develop(role) ? launchActions(data.status) : [];
+  const floor = data.status === "grayscale" && data.percentage ? data.percentage : 1;
+  return (
+    <Card title={<Link to={`/workspaces/${ws}/miniprograms/${mp}/launches`}>Launches</Link>} extra={
+        <Tag color={LAUNCH_COLORS[data.status]} data-testid="launch-status">
+          {data.status.replace("_", " ")}
+        </Tag>
+      }
+    >
+      <Descriptions
+        bordered
+        column={2}
+        items={[
+          { label: "Version", children: names.version(data.version_id) },
+          { label: "Host app", children: names.app(data.app_id) },
+          { label: "Status", children: data.status.replace("_", " ") },
+          { label: "Share of users", children: data.percentage ? `${data.percentage}%` : "—" },
+        ]}
+      />
+      {actions.length > 0 && (
+        <Card size="small" title="Next step" style={{ marginTop: 16 }}>
+          {actions.includes("publish") && (
+            <div style={{ marginBottom: 12 }}>
+              <PercentageControl value={percentage ?? Math.max(floor, 10)} min={floor} onChange={setPercentage} />
+            </div>
+          )}
+          <Space>
+            {actions.includes("submit") && (
+              <Button type="primary" loading={act.isPending} onClick={() => act.mutate({ action: "submit" })}>
+                Submit for review
+              </Button>
+            )}
+            {actions.includes("withdraw") && (
+              <Button loading={act.isPending} onClick={() => act.mutate({ action: "withdraw" })}>
+                Withdraw
+              </Button>
+            )}
+            {actions.includes("publish") && (
+              <Button type="primary" loading={act.isPending} onClick={() => act.mutate({ action: "publish", body: { percentage: percentage ?? Math.max(floor, 10) } })}>
+                Publish
+              </Button>
+            )}
+            {actions.includes("cancel") && (
+              <Button danger loading={act.isPending} onClick={() => act.mutate({ action: "cancel" })}>
+                Cancel launch
+              </Button>
+            )}
+          </Space>
+          <ProblemAlert error={act.error} style={{ marginTop: 12 }} />
+        </Card>
+      )}
+      <Typography.Title level={5} style={{ marginTop: 24 }}>
+        History
+      </Typography.Title>
+      <Timeline
+        items={data.history.map((step) => ({
+          color: LAUNCH_COLORS[step.status as LaunchStatus] === "default" ? "gray" : LAUNCH_COLORS[step.status as LaunchStatus],
+          content: (
+            <>
+              <b>{step.status.replace("_", " ")}</b>
+              {step.percentage ? ` to ${step.percentage}% of users` : ""} · {when(step.at)}
+              {step.by && <Typography.Text type="secondary"> · by {person(step.by)}</Typography.Text>}
+            </>
+          ),
+        }))}
+      />
+    </Card>
+  );
+}

@@ -1,0 +1,382 @@
+import { InboxOutlined } from "@ant-design/icons";
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { App as AntApp, Button, Card, Descriptions, Form, Input, Modal, Progress, Select, Space, Tabs, Tag, Typography, Upload } from "antd";
+import { useState } from "react";
+import { Link, useNavigate, useParams } from "react-router-dom";
+import { api, session, upload } from "../api/client";
+import { paths } from "../api/paths";
+import type { App, Feature, Member, MiniProgram, MiniProgramFeature, Page, Version } from "../api/types";
+import { CursorTable } from "../components/CursorTable";
+import { ProblemAlert, showFieldErrors } from "../components/Problem";
+import { bytes, can, useWorkspace, when } from "../workspace";
+import { Launches } from "./Launches";
+
+function CreateMiniProgram({ open, onClose }: { open: boolean; onClose: () => void }) {
+  const { ws } = useWorkspace();
+  const [form] = Form.useForm();
+  const queries = useQueryClient();
+  const navigate = useNavigate();
+  const create = useMutation({
+    mutationFn: (body: object) => api.post<MiniProgram>(paths.miniprograms(ws), body),
+    onSuccess: async (created) => {
+      await queries.invalidateQueries({ queryKey: ["miniprograms", ws] });
+      onClose();
+      navigate(`/workspaces/${ws}/miniprograms/${created.id}`);
+    },
+    onError: (error) => showFieldErrors(form, error),
+  });
+  return (
+    <Modal open={open} title="Create a mini program" okText="Create" onOk={() => form.submit()} onCancel={onClose} confirmLoading={create.isPending} destroyOnHidden>
+      <Form form={form} layout="vertical" onFinish={(values) => create.mutate(values)}>
+        <Form.Item label="Name" name="name" rules={[{ required: true, whitespace: true, max: 100, message: "Name the mini program." }]}>
+          <Input autoFocus />
+        </Form.Item>
+        <Form.Item label="Description" name="description">
+          <Input.TextArea rows={3} maxLength={4000} />
+        </Form.Item>
+      </Form>
+      <ProblemAlert error={create.error} />
+    </Modal>
+  );
+}
+
+export function MiniPrograms() {
+  const { ws, role } = useWorkspace();
+  const [creating, setCreating] = useState(false);
+  return (
+    <Card
+      title="Mini programs"
+      extra={
+        can.administer(role) && (
+          <Button type="primary" onClick={() => setCreating(true)}>
+            Create mini program
+          </Button>
+        )
+      }
+    >
+      <CursorTable<MiniProgram>
+        queryKey={["miniprograms", ws]}
+        path={paths.miniprograms(ws)}
+        empty={can.administer(role) ? "No mini programs yet: create the first one." : "No mini programs are assigned to you yet: ask a workspace admin to assign you."}
+        columns={[
+          { title: "Name", dataIndex: "name", render: (name, row) => <Link to={`/workspaces/${ws}/miniprograms/${row.id}`}>{name}</Link> },
+          { title: "Description", dataIndex: "description", ellipsis: true },
+          { title: "Status", dataIndex: "status", render: (status) => <Tag>{status}</Tag> },
+          { title: "Created", dataIndex: "created_at", render: when },
+        ]}
+      />
+      <CreateMiniProgram open={creating} onClose={() => setCreating(false)} />
+    </Card>
+  );
+}
+
+function Details({ miniprogram }: { miniprogram: MiniProgram }) {
+  const { ws, role } = useWorkspace();
+  const [form] = Form.useForm();
+  const [editing, setEditing] = useState(false);
+  const queries = useQueryClient();
+  const save = useMutation({
+    mutationFn: (body: object) => api.patch<MiniProgram>(paths.miniprogram(ws, miniprogram.id), body),
+    onSuccess: async () => {
+      await queries.invalidateQueries({ queryKey: ["miniprogram", ws, miniprogram.id] });
+      setEditing(false);
+    },
+    onError: (error) => showFieldErrors(form, error),
+  });
+  if (editing)
+    return (
+      <Form form={form} layout="vertical" style={{ maxWidth: 520 }} initialValues={miniprogram} onFinish={(values) => save.mutate(values)}>
+        <Form.Item label="Name" name="name" rules={[{ required: true, whitespace: true }]}>
+          <Input />
+        </Form.Item>
+        <Form.Item label="Description" name="description">
+          <Input.TextArea rows={3} />
+        </Form.Item>
+        <ProblemAlert error={save.error} style={{ marginBottom: 12 }} />
+        <Space>
+          <Button type="primary" htmlType="submit" loading={save.isPending}>
+            Save
+          </Button>
+          <Button onClick={() => setEditing(false)}>Cancel</Button>
+        </Space>
+      </Form>
+    );
+  return (
+    <Descriptions
+      bordered
+      column={1}
+      extra={can.administer(role) && <Button onClick={() => setEditing(true)}>Edit</Button>}
+      items={[
+        { label: "Name", children: miniprogram.name },
+        { label: "Description", children: miniprogram.description || "—" },
+        { label: "Status", children: <Tag>{miniprogram.status}</Tag> },
+        { label: "ID", children: <Typography.Text copyable>{miniprogram.id}</Typography.Text> },
+        { label: "Telemetry project", children: miniprogram.telemetry_id ?? "—" },
+        { label: "Created", children: when(miniprogram.created_at) },
+      ]}
+    />
+  );
+}
+
+function UploadVersion({ mp, onDone }: { mp: string; onDone: () => void }) {
+  const { ws } = useWorkspace();
+  const [form] = Form.useForm();
+  const [file, setFile] = useState<File | null>(null);
+  const [progress, setProgress] = useState<number | null>(null);
+  const [error, setError] = useState<unknown>(null);
+  const send = async ({ version, notes }: { version: string; notes?: string }) => {
+    if (!file) {
+      form.setFields([{ name: "package", errors: ["Choose the package (.zip) to upload."] }]);
+      return;
+    }
+    const body = new FormData();
+    body.set("version", version);
+    if (notes) body.set("notes", notes);
+    body.set("package", file);
+    setError(null);
+    setProgress(0);
+    try {
+      await upload<Version>(paths.versions(ws, mp), body, setProgress);
+      form.resetFields();
+      setFile(null);
+      onDone();
+    } catch (failure) {
+      showFieldErrors(form, failure);
+      setError(failure);
+    } finally {
+      setProgress(null);
+    }
+  };
+  return (
+    <Form form={form} layout="vertical" onFinish={send} style={{ maxWidth: 560 }} initialValues={{ version: "", notes: "", package: undefined }}>
+      <Form.Item label="Version" name="version" rules={[{ required: true, pattern: /^\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.+-]+)?$/, message: "A semantic version such as 1.0.0." }]}>
+        <Input placeholder="1.0.0" />
+      </Form.Item>
+      <Form.Item label="Package" name="package" extra="A zip with app.json at its root listing the pages; each page needs its .js file.">
+        <Upload.Dragger
+          accept=".zip,application/zip"
+          maxCount={1}
+          beforeUpload={(chosen) => {
+            setFile(chosen);
+            form.setFields([{ name: "package", errors: [] }]);
+            return false;
+          }}
+          onRemove={() => setFile(null)}
+          fileList={file ? [{ uid: "package", name: file.name, status: "done" }] : []}
+        >
+          <p className="ant-upload-drag-icon">
+            <InboxOutlined />
+          </p>
+          <p>Click or drag the package here</p>
+        </Upload.Dragger>
+      </Form.Item>
+      <Form.Item label="Release notes" name="notes">
+        <Input.TextArea rows={2} />
+      </Form.Item>
+      {progress !== null && <Progress percent={progress} status="active" data-testid="upload-progress" />}
+      <ProblemAlert error={error} style={{ marginBottom: 12 }} />
+      <Button type="primary" htmlType="submit" loading={progress !== null}>
+        Upload version
+      </Button>
+    </Form>
+  );
+}
+
+function Versions({ mp }: { mp: string }) {
+  const { ws, role } = useWorkspace();
+  const queries = useQueryClient();
+  const [uploading, setUploading] = useState(false);
+  const [error, setError] = useState<unknown>(null);
+  const { message } = AntApp.useApp();
+  return (
+    <>
+      {can.develop(role) && (
+        <div style={{ marginBottom: 16 }}>
+          {uploading ? (
+            <Card size="small" title="Upload a version" extra={<Button onClick={() => setUploading(false)}>Close</Button>}>
+              <UploadVersion
+                mp={mp}
+                onDone={async () => {
+                  message.success("Version uploaded");
+                  setUploading(false);
+                  await queries.invalidateQueries({ queryKey: ["versions", ws, mp] });
+                }}
+              />
+            </Card>
+          ) : (
+            <Button type="primary" onClick={() => setUploading(true)}>
+              Upload version
+            </Button>
+          )}
+        </div>
+      )}
+      <ProblemAlert error={error} style={{ marginBottom: 12 }} />
+      <CursorTable<Version>
+        queryKey={["versions", ws, mp]}
+        path={paths.versions(ws, mp)}
+        empty={can.develop(role) ? "No versions yet: upload the first package." : "No versions have been uploaded yet."}
+        columns={[
+          { title: "Version", dataIndex: "version" },
+          { title: "Size", dataIndex: "size", render: bytes },
+          { title: "Entry page", dataIndex: "entry_page" },
+          { title: "Status", dataIndex: "status", render: (status) => <Tag>{status}</Tag> },
+          { title: "Uploaded", dataIndex: "created_at", render: when },
+          { title: "SHA-256", dataIndex: "sha256", render: (sha) => <Typography.Text code copyable={{ text: sha }}>{String(sha).slice(0, 12)}</Typography.Text> },
+          {
+            title: "",
+            render: (_, version) => (
+              <Button size="small" onClick={() => session.download(paths.versionPackage(ws, mp, version.id), `${version.version}.zip`).catch(setError)}>
+                Download
+              </Button>
+            ),
+          },
+        ]}
+      />
+    </>
+  );
+}
+
+function People({ miniprogram }: { miniprogram: MiniProgram }) {
+  const { ws, role } = useWorkspace();
+  const queries = useQueryClient();
+  const { message } = AntApp.useApp();
+  const members = useQuery({ queryKey: ["members", ws, "all"], queryFn: () => api.get<Page<Member>>(paths.members(ws), { limit: 200 }), enabled: can.administer(role) });
+  const testers = useQuery({ queryKey: ["testers", ws, miniprogram.id], queryFn: () => api.get<{ user_ids: string[] }>(paths.testers(ws, miniprogram.id)) });
+  const [developers, setDevelopers] = useState<string[] | null>(null);
+  const [testerText, setTesterText] = useState<string | null>(null);
+  const assign = useMutation({
+    mutationFn: (ids: string[]) => api.put(paths.developers(ws, miniprogram.id), { account_ids: ids }),
+    onSuccess: async () => {
+      message.success("Developers assigned");
+      await queries.invalidateQueries({ queryKey: ["miniprogram", ws, miniprogram.id] });
+    },
+  });
+  const saveTesters = useMutation({
+    mutationFn: (ids: string[]) => api.put(paths.testers(ws, miniprogram.id), { user_ids: ids }),
+    onSuccess: async () => {
+      message.success("Testers saved");
+      await queries.invalidateQueries({ queryKey: ["testers", ws, miniprogram.id] });
+    },
+  });
+  const byId = new Map((members.data?.items ?? []).map((member) => [member.account_id, member]));
+  const currentTesters = testerText ?? (testers.data?.user_ids ?? []).join("\n");
+  return (
+    <Space orientation="vertical" size="large" style={{ width: "100%" }}>
+      <Card size="small" title="Developers">
+        {can.administer(role) ? (
+          <Space orientation="vertical" style={{ width: "100%" }}>
+            <Select
+              mode="multiple"
+              aria-label="Developers"
+              style={{ width: "100%" }}
+              placeholder="Members with the developer role"
+              value={developers ?? miniprogram.developer_ids ?? []}
+              onChange={setDevelopers}
+              options={(members.data?.items ?? []).filter((member) => member.role === "developer").map((member) => ({ value: member.account_id, label: `${member.name} <${member.email}>` }))}
+            />
+            <ProblemAlert error={assign.error} />
+            <Button type="primary" loading={assign.isPending} onClick={() => assign.mutate(developers ?? miniprogram.developer_ids ?? [])}>
+              Save developers
+            </Button>
+          </Space>
+        ) : (
+          <Typography.Text>{(miniprogram.developer_ids ?? []).map((id) => byId.get(id)?.name ?? id).join(", ") || "No developers assigned."}</Typography.Text>
+        )}
+      </Card>
+      <Card size="small" title="Testers">
+        <Typography.Paragraph type="secondary">Host-app user IDs, one per line (at most 100), who may open pilot versions.</Typography.Paragraph>
+        <ProblemAlert error={testers.error} />
+        <Input.TextArea rows={4} aria-label="Tester user IDs" value={currentTesters} onChange={(event) => setTesterText(event.target.value)} disabled={!can.develop(role)} />
+        <ProblemAlert error={saveTesters.error} style={{ marginTop: 8 }} />
+        {can.develop(role) && (
+          <Button
+            style={{ marginTop: 8 }}
+            loading={saveTesters.isPending}
+            onClick={() => saveTesters.mutate(currentTesters.split(/\s+/).map((id) => id.trim()).filter(Boolean))}
+          >
+            Save testers
+          </Button>
+        )}
+      </Card>
+    </Space>
+  );
+}
+
+function MiniProgramFeatures({ mp }: { mp: string }) {
+  const { ws, role } = useWorkspace();
+  const queries = useQueryClient();
+  const [chosen, setChosen] = useState<string>();
+  const features = useQuery({ queryKey: ["features", ws, "all"], queryFn: () => api.get<Page<Feature>>(paths.features(ws), { limit: 200 }) });
+  const names = new Map((features.data?.items ?? []).map((feature) => [feature.id, feature.name]));
+  const request = useMutation({
+    mutationFn: (feature_id: string) => api.post<MiniProgramFeature>(paths.miniprogramFeatures(ws, mp), { feature_id }),
+    onSuccess: () => queries.invalidateQueries({ queryKey: ["mp-features", ws, mp] }),
+  });
+  return (
+    <>
+      {can.develop(role) && (
+        <Space style={{ marginBottom: 12 }}>
+          <Select style={{ width: 280 }} aria-label="Feature" placeholder="A feature of this workspace" value={chosen} onChange={setChosen} options={(features.data?.items ?? []).map((feature) => ({ value: feature.id, label: feature.name }))} />
+          <Button type="primary" disabled={!chosen} loading={request.isPending} onClick={() => chosen && request.mutate(chosen)}>
+            Request feature
+          </Button>
+        </Space>
+      )}
+      <ProblemAlert error={request.error} style={{ marginBottom: 12 }} />
+      <CursorTable<MiniProgramFeature>
+        queryKey={["mp-features", ws, mp]}
+        path={paths.miniprogramFeatures(ws, mp)}
+        rowKey="feature_id"
+        empty="This mini program uses no features yet: request one above."
+        columns={[
+          { title: "Feature", dataIndex: "feature_id", render: (id) => names.get(id) ?? id },
+          { title: "Status", dataIndex: "status", render: (status) => <Tag color={status === "active" ? "green" : "gold"}>{status.replace("_", " ")}</Tag> },
+        ]}
+      />
+    </>
+  );
+}
+
+function CrashReporting({ mp }: { mp: string }) {
+  const { ws } = useWorkspace();
+  const [app, setApp] = useState<string>();
+  const apps = useQuery({ queryKey: ["apps", ws, "all"], queryFn: () => api.get<Page<App>>(paths.apps(ws), { limit: 200 }) });
+  const dsn = useQuery({ queryKey: ["dsn", ws, mp, app], queryFn: () => api.get<{ dsn: string }>(paths.dsn(ws, mp), { app_id: app }), enabled: !!app });
+  return (
+    <Space orientation="vertical">
+      <Typography.Paragraph type="secondary">The standard Sentry SDKs report crashes with this DSN; pick the host app that embeds this mini program.</Typography.Paragraph>
+      <Select style={{ width: 280 }} aria-label="Host app" placeholder="Host app" value={app} onChange={setApp} options={(apps.data?.items ?? []).map((item) => ({ value: item.id, label: item.name }))} />
+      <ProblemAlert error={dsn.error} />
+      {dsn.data && (
+        <Typography.Paragraph code copyable data-testid="dsn">
+          {dsn.data.dsn}
+        </Typography.Paragraph>
+      )}
+    </Space>
+  );
+}
+
+export function MiniProgramDetail() {
+  const { ws } = useWorkspace();
+  const { mp = "", tab = "details" } = useParams();
+  const navigate = useNavigate();
+  const miniprogram = useQuery({ queryKey: ["miniprogram", ws, mp], queryFn: () => api.get<MiniProgram>(paths.miniprogram(ws, mp)) });
+  if (miniprogram.error) return <ProblemAlert error={miniprogram.error} />;
+  if (!miniprogram.data) return <Card loading />;
+  return (
+    <Card title={<Link to={`/workspaces/${ws}/miniprograms`}>Mini programs</Link>} extra={<Typography.Title level={4} style={{ margin: 0 }}>{miniprogram.data.name}</Typography.Title>}>
+      <Tabs
+        activeKey={tab}
+        onChange={(key) => navigate(`/workspaces/${ws}/miniprograms/${mp}/${key}`)}
+        items={[
+          { key: "details", label: "Details", children: <Details miniprogram={miniprogram.data} /> },
+          { key: "versions", label: "Versions", children: <Versions mp={mp} /> },
+          { key: "launches", label: "Launches", children: <Launches mp={mp} /> },
+          { key: "features", label: "Features", children: <MiniProgramFeatures mp={mp} /> },
+          { key: "people", label: "Developers & testers", children: <People miniprogram={miniprogram.data} /> },
+          { key: "crash-reporting", label: "Crash reporting", children: <CrashReporting mp={mp} /> },
+        ]}
+      />
+    </Card>
+  );
+}

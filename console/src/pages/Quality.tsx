@@ -1,0 +1,193 @@
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { Button, Card, Col, Descriptions, Empty, Row, Segmented, Space, Statistic, Table, Tag, Typography } from "antd";
+import { useState } from "react";
+import { Link, useParams } from "react-router-dom";
+import { api } from "../api/client";
+import { paths } from "../api/paths";
+import type { Issue, QualitySummary } from "../api/types";
+import { LineChart } from "../components/Charts";
+import { CursorTable } from "../components/CursorTable";
+import { ProblemAlert } from "../components/Problem";
+import { useScope, type Scope } from "../components/Scope";
+import { can, useWorkspace, when } from "../workspace";
+
+const ISSUE_COLORS: Record<Issue["status"], string> = { unresolved: "red", resolved: "green", ignored: "default" };
+const percent = (value: number | null | undefined) => (value === null || value === undefined ? "—" : `${(value <= 1 ? value * 100 : value).toFixed(2)}%`);
+
+interface Percentiles {
+  date?: string;
+  version?: string;
+  launches?: number;
+  p50: number | null;
+  p90: number | null;
+  p99: number | null;
+}
+
+function Startup({ ws, scope }: { ws: string; scope: Scope }) {
+  const startup = useQuery({
+    queryKey: ["quality", ws, "startup", scope],
+    queryFn: () => api.get<{ by_day?: Percentiles[]; by_version?: Percentiles[] }>(paths.quality(ws, "startup"), { ...scope }),
+  });
+  if (startup.error) return <ProblemAlert error={startup.error} />;
+  const days = startup.data?.by_day ?? [];
+  return (
+    <Row gutter={16}>
+      <Col span={14}>
+        <LineChart
+          labels={days.map((row) => row.date ?? "")}
+          unit="ms"
+          lines={(["p50", "p90", "p99"] as const).map((key) => ({ name: key, values: days.map((row) => row[key]) }))}
+        />
+      </Col>
+      <Col span={10}>
+        <Table<Percentiles>
+          rowKey="version"
+          size="small"
+          dataSource={startup.data?.by_version ?? []}
+          pagination={false}
+          locale={{ emptyText: "No launches measured yet." }}
+          columns={[{ title: "Version", dataIndex: "version" }, ...(["p50", "p90", "p99"] as const).map((key) => ({ title: `${key} (ms)`, dataIndex: key }))]}
+        />
+      </Col>
+    </Row>
+  );
+}
+
+export function QualityPage() {
+  const { ws } = useWorkspace();
+  const { scope, picker, none, error } = useScope(ws);
+  const [status, setStatus] = useState<string>("unresolved");
+  const summary = useQuery({
+    queryKey: ["quality", ws, "summary", scope],
+    queryFn: () => api.get<QualitySummary>(paths.quality(ws, "summary"), { ...scope }),
+    enabled: !!scope.miniprogram_id,
+  });
+  return (
+    <Card title="Quality: crashes and startup" extra={picker}>
+      <ProblemAlert error={error ?? summary.error} />
+      {none ? (
+        <Empty description="No mini programs to report on yet." />
+      ) : scope.miniprogram_id ? (
+        <Space orientation="vertical" size="large" style={{ width: "100%" }}>
+          <Row gutter={16}>
+            <Col span={8}>
+              <Statistic title="Crash-free users" value={percent(summary.data?.crash_free_users)} loading={summary.isLoading} />
+            </Col>
+            <Col span={8}>
+              <Statistic title="Crash-free sessions" value={percent(summary.data?.crash_free_sessions)} loading={summary.isLoading} />
+            </Col>
+            <Col span={8}>
+              <Statistic title="Errors" value={summary.data?.error_count ?? 0} loading={summary.isLoading} />
+            </Col>
+          </Row>
+          <Card size="small" title="Issues" extra={<Segmented value={status} onChange={(value) => setStatus(String(value))} options={["unresolved", "resolved", "ignored"]} />}>
+            <CursorTable<Issue>
+              queryKey={["issues", ws]}
+              path={paths.quality(ws, "issues")}
+              query={{ miniprogram_id: scope.miniprogram_id, status }}
+              empty={status === "unresolved" ? "No unresolved crashes: nothing to fix right now." : `No ${status} issues.`}
+              columns={[
+                { title: "Issue", dataIndex: "title", render: (title, row) => <Link to={`/workspaces/${ws}/quality/${row.id}`}>{title}</Link> },
+                { title: "Where", dataIndex: "culprit", ellipsis: true },
+                { title: "Events", dataIndex: "count" },
+                { title: "Users", dataIndex: "users" },
+                { title: "Last seen", dataIndex: "last_seen", render: when },
+                { title: "Status", dataIndex: "status", render: (value: Issue["status"], row) => <Tag color={ISSUE_COLORS[value]}>{row.regressed ? "regressed" : value}</Tag> },
+              ]}
+            />
+          </Card>
+          <Card size="small" title="Startup time (app_launch duration)">
+            <Startup ws={ws} scope={scope} />
+          </Card>
+        </Space>
+      ) : null}
+    </Card>
+  );
+}
+
+interface Frame {
+  filename?: string;
+  function?: string;
+  lineno?: number;
+  colno?: number;
+  module?: string;
+}
+
+/** The frames of the latest event's stack trace, innermost first, wherever the SDK put them. */
+export function framesOf(event: Record<string, unknown> | undefined): Frame[] {
+  const exception = (event?.exception as { values?: { stacktrace?: { frames?: Frame[] } }[] } | undefined)?.values ?? [];
+  const frames = exception.flatMap((value) => value.stacktrace?.frames ?? []);
+  const direct = (event?.stacktrace as { frames?: Frame[] } | undefined)?.frames ?? [];
+  return [...frames, ...direct].reverse();
+}
+
+export function IssueDetail() {
+  const { ws, role } = useWorkspace();
+  const { issue: id = "" } = useParams();
+  const queries = useQueryClient();
+  const issue = useQuery({ queryKey: ["issue", ws, id], queryFn: () => api.get<Issue>(paths.qualityIssue(ws, id)) });
+  const change = useMutation({
+    mutationFn: (status: Issue["status"]) => api.patch<Issue>(paths.qualityIssue(ws, id), { status }),
+    onSuccess: async () => {
+      await queries.invalidateQueries({ queryKey: ["issue", ws, id] });
+      await queries.invalidateQueries({ queryKey: ["issues", ws] });
+    },
+  });
+  if (issue.error) return <ProblemAlert error={issue.error} />;
+  const data = issue.data;
+  if (!data) return <Card loading />;
+  const frames = framesOf(data.latest_event);
+  return (
+    <Card title={<Link to={`/workspaces/${ws}/quality`}>Quality</Link>} extra={<Tag color={ISSUE_COLORS[data.status]}>{data.regressed ? "regressed" : data.status}</Tag>}>
+      <Typography.Title level={4} style={{ marginTop: 0 }}>
+        {data.title}
+      </Typography.Title>
+      <Descriptions
+        bordered
+        column={2}
+        items={[
+          { label: "Where", children: data.culprit },
+          { label: "Level", children: data.level },
+          { label: "Events", children: data.count },
+          { label: "Users", children: data.users },
+          { label: "First seen", children: when(data.first_seen) },
+          { label: "Last seen", children: when(data.last_seen) },
+          { label: "Versions", children: (data.versions ?? []).join(", ") },
+        ]}
+      />
+      {can.develop(role) && (
+        <Space style={{ marginTop: 16 }}>
+          {data.status !== "resolved" && (
+            <Button type="primary" loading={change.isPending} onClick={() => change.mutate("resolved")}>
+              Resolve
+            </Button>
+          )}
+          {data.status !== "ignored" && (
+            <Button loading={change.isPending} onClick={() => change.mutate("ignored")}>
+              Ignore
+            </Button>
+          )}
+          {data.status !== "unresolved" && (
+            <Button loading={change.isPending} onClick={() => change.mutate("unresolved")}>
+              Reopen
+            </Button>
+          )}
+        </Space>
+      )}
+      <ProblemAlert error={change.error} style={{ marginTop: 12 }} />
+      <Typography.Title level={5} style={{ marginTop: 24 }}>
+        Stack trace of the latest event
+      </Typography.Title>
+      {frames.length ? (
+        <pre data-testid="stack-trace" style={{ background: "#fafafa", padding: 12, border: "1px solid #f0f0f0", overflowX: "auto" }}>
+          {frames.map((frame) => `  at ${frame.function ?? "?"} (${frame.filename ?? frame.module ?? "?"}:${frame.lineno ?? "?"}${frame.colno ? `:${frame.colno}` : ""})`).join("\n")}
+        </pre>
+      ) : (
+        <pre data-testid="stack-trace" style={{ background: "#fafafa", padding: 12 }}>
+          {JSON.stringify(data.latest_event ?? {}, null, 2)}
+        </pre>
+      )}
+    </Card>
+  );
+}
+

@@ -1,0 +1,182 @@
+import { UploadOutlined } from "@ant-design/icons";
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { App as AntApp, Button, Card, Col, Form, Image, Input, InputNumber, Progress, Row, Select, Space, Switch, Typography, Upload } from "antd";
+import { useState } from "react";
+import { api, upload } from "../api/client";
+import { paths } from "../api/paths";
+import type { Settings } from "../api/types";
+import { ProblemAlert, showFieldErrors } from "../components/Problem";
+import { can, useWorkspace } from "../workspace";
+
+function ImageSetting({ kind, label, url, accept }: { kind: "logo" | "favicon"; label: string; url: string | null; accept: string }) {
+  const { ws } = useWorkspace();
+  const queries = useQueryClient();
+  const [progress, setProgress] = useState<number | null>(null);
+  const [error, setError] = useState<unknown>(null);
+  return (
+    <Card size="small" title={label}>
+      <Space align="start">
+        <div style={{ width: 96, height: 96, border: "1px dashed #d9d9d9", display: "flex", alignItems: "center", justifyContent: "center", background: "#fafafa" }}>
+          {url ? <Image src={url} alt={`${label} preview`} width={80} height={80} style={{ objectFit: "contain" }} preview={false} /> : <Typography.Text type="secondary">none</Typography.Text>}
+        </div>
+        <Space orientation="vertical">
+          <Upload
+            accept={accept}
+            showUploadList={false}
+            beforeUpload={async (file) => {
+              const body = new FormData();
+              body.set("file", file);
+              setError(null);
+              setProgress(0);
+              try {
+                await upload<Settings>(paths.settingsUpload(ws, kind), body, setProgress);
+                await queries.invalidateQueries({ queryKey: ["settings", ws] });
+              } catch (failure) {
+                setError(failure);
+              } finally {
+                setProgress(null);
+              }
+              return false;
+            }}
+          >
+            <Button icon={<UploadOutlined />} loading={progress !== null}>
+              Upload {label.toLowerCase()}
+            </Button>
+          </Upload>
+          {progress !== null && <Progress percent={progress} size="small" style={{ width: 160 }} />}
+          <Typography.Text type="secondary">{kind === "logo" ? "PNG or SVG, up to 512 KiB" : "PNG, ICO or SVG, up to 256 KiB"}</Typography.Text>
+        </Space>
+      </Space>
+      <ProblemAlert error={error} style={{ marginTop: 8 }} />
+    </Card>
+  );
+}
+
+export function SettingsPage() {
+  const { ws, role } = useWorkspace();
+  const [form] = Form.useForm();
+  const queries = useQueryClient();
+  const { message } = AntApp.useApp();
+  const settings = useQuery({ queryKey: ["settings", ws], queryFn: () => api.get<Settings>(paths.settings(ws)) });
+  const save = useMutation({
+    mutationFn: (body: Settings) => api.put<Settings>(paths.settings(ws), body),
+    onSuccess: async () => {
+      message.success("Settings saved");
+      await queries.invalidateQueries({ queryKey: ["settings", ws] });
+    },
+    onError: (error) => showFieldErrors(form, error),
+  });
+  if (!can.administer(role)) return <Card title="Settings">Only workspace admins change the settings.</Card>;
+  if (settings.error) return <ProblemAlert error={settings.error} />;
+  if (!settings.data) return <Card loading title="Settings" />;
+  const data = settings.data;
+  const submit = (values: {
+    sender?: string;
+    smtp_host?: string;
+    smtp_port?: number;
+    smtp_username?: string;
+    smtp_password?: string;
+    primary?: string;
+    alternatives?: string[];
+    tester_whitelist_enabled: boolean;
+    about_us_url?: string;
+    terms_of_service_url?: string;
+  }) => {
+    const email = values.sender || values.smtp_host;
+    save.mutate({
+      logo_url: data.logo_url,
+      favicon_url: data.favicon_url,
+      service_email: email
+        ? {
+            sender: values.sender || null,
+            smtp_host: values.smtp_host || null,
+            smtp_port: values.smtp_port ?? null,
+            smtp_username: values.smtp_username || null,
+            // left out, the stored password is kept
+            ...(values.smtp_password ? { smtp_password: values.smtp_password } : {}),
+          }
+        : null,
+      domains: values.primary || values.alternatives?.length ? { primary: values.primary || null, alternatives: values.alternatives ?? [] } : null,
+      tester_whitelist_enabled: values.tester_whitelist_enabled,
+      about_us_url: values.about_us_url || null,
+      terms_of_service_url: values.terms_of_service_url || null,
+    });
+  };
+  return (
+    <Card title="Settings">
+      <Row gutter={16} style={{ marginBottom: 24 }}>
+        <Col span={12}>
+          <ImageSetting kind="logo" label="Logo" url={data.logo_url} accept=".png,.svg,image/png,image/svg+xml" />
+        </Col>
+        <Col span={12}>
+          <ImageSetting kind="favicon" label="Favicon" url={data.favicon_url} accept=".png,.ico,.svg,image/png,image/x-icon,image/svg+xml" />
+        </Col>
+      </Row>
+      <Form
+        form={form}
+        layout="vertical"
+        style={{ maxWidth: 640 }}
+        onFinish={submit}
+        initialValues={{
+          ...data.service_email,
+          smtp_password: "",
+          primary: data.domains?.primary,
+          alternatives: data.domains?.alternatives ?? [],
+          tester_whitelist_enabled: data.tester_whitelist_enabled,
+          about_us_url: data.about_us_url,
+          terms_of_service_url: data.terms_of_service_url,
+        }}
+      >
+        <Typography.Title level={5}>Service email</Typography.Title>
+        <Row gutter={12}>
+          <Col span={12}>
+            <Form.Item label="Sender" name="sender" rules={[{ type: "email", message: "An email address." }]}>
+              <Input placeholder="noreply@example.com" />
+            </Form.Item>
+          </Col>
+          <Col span={8}>
+            <Form.Item label="SMTP host" name="smtp_host">
+              <Input placeholder="smtp.example.com" />
+            </Form.Item>
+          </Col>
+          <Col span={4}>
+            <Form.Item label="Port" name="smtp_port">
+              <InputNumber min={1} max={65535} style={{ width: "100%" }} />
+            </Form.Item>
+          </Col>
+          <Col span={12}>
+            <Form.Item label="SMTP username" name="smtp_username">
+              <Input autoComplete="off" />
+            </Form.Item>
+          </Col>
+          <Col span={12}>
+            <Form.Item label="SMTP password" name="smtp_password" extra="Left empty, the stored password is kept.">
+              <Input.Password autoComplete="new-password" />
+            </Form.Item>
+          </Col>
+        </Row>
+        <Typography.Title level={5}>Domains</Typography.Title>
+        <Form.Item label="Primary domain" name="primary">
+          <Input placeholder="miniapps.example.com" />
+        </Form.Item>
+        <Form.Item label="Alternative domains" name="alternatives" extra="Type a domain and press Enter.">
+          <Select mode="tags" open={false} tokenSeparators={[",", " "]} />
+        </Form.Item>
+        <Typography.Title level={5}>Testers and links</Typography.Title>
+        <Form.Item label="Whitelist for testers" name="tester_whitelist_enabled" valuePropName="checked" extra="On: an approved launch goes to pilot for whitelisted testers first.">
+          <Switch />
+        </Form.Item>
+        <Form.Item label="About Us URL" name="about_us_url" rules={[{ type: "url", message: "An http(s) URL." }]}>
+          <Input placeholder="https://example.com/about" />
+        </Form.Item>
+        <Form.Item label="Terms of Service URL" name="terms_of_service_url" rules={[{ type: "url", message: "An http(s) URL." }]}>
+          <Input placeholder="https://example.com/terms" />
+        </Form.Item>
+        <ProblemAlert error={save.error} style={{ marginBottom: 12 }} />
+        <Button type="primary" htmlType="submit" loading={save.isPending}>
+          Save settings
+        </Button>
+      </Form>
+    </Card>
+  );
+}

@@ -1,0 +1,294 @@
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { App as AntApp, Button, Card, Descriptions, Form, Input, Modal, Popconfirm, Radio, Select, Space, Table, Tabs, Tag, Typography } from "antd";
+import { useState } from "react";
+import { Link, Navigate, useNavigate } from "react-router-dom";
+import { api } from "../api/client";
+import { paths } from "../api/paths";
+import type { ApiKey, DeveloperWorkspace, Me, Page, Workspace } from "../api/types";
+import { CursorTable } from "../components/CursorTable";
+import { ProblemAlert, showFieldErrors } from "../components/Problem";
+import { SecretOnce } from "../components/SecretOnce";
+import { can, ROLE_LABELS, useWorkspace, when } from "../workspace";
+
+const STATUS_COLORS: Record<string, string> = { active: "green", pending_approval: "gold", rejected: "red" };
+
+/** Wait until identity, told by an event, lists the caller as a member of `ws`. */
+async function membershipOf(ws: string): Promise<void> {
+  for (let attempt = 0; attempt < 40; attempt++) {
+    const me = await api.get<Me>(paths.me());
+    if (me.memberships.some((m) => m.workspace_id === ws)) return;
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
+
+function CreateTenant({ open, onClose }: { open: boolean; onClose: () => void }) {
+  const [form] = Form.useForm();
+  const queries = useQueryClient();
+  const navigate = useNavigate();
+  const create = useMutation({
+    mutationFn: async (body: { name: string }) => {
+      const created = await api.post<Workspace>(paths.workspaces(), { ...body, kind: "tenant" });
+      await membershipOf(created.id);
+      return created;
+    },
+    onSuccess: async (created) => {
+      await queries.invalidateQueries();
+      onClose();
+      navigate(`/workspaces/${created.id}/miniprograms`);
+    },
+    onError: (error) => showFieldErrors(form, error),
+  });
+  return (
+    <Modal open={open} title="Create a tenant workspace" okText="Create" onOk={() => form.submit()} onCancel={onClose} confirmLoading={create.isPending} destroyOnHidden>
+      <Typography.Paragraph type="secondary">A tenant workspace holds your mini programs, host apps and members. You become its admin.</Typography.Paragraph>
+      <Form form={form} layout="vertical" onFinish={(values) => create.mutate(values)}>
+        <Form.Item label="Name" name="name" rules={[{ required: true, whitespace: true, max: 100, message: "Name the workspace." }]}>
+          <Input placeholder="Acme Super App" autoFocus />
+        </Form.Item>
+      </Form>
+      <ProblemAlert error={create.error} />
+    </Modal>
+  );
+}
+
+function ApplyDeveloper({ open, onClose, tenants }: { open: boolean; onClose: () => void; tenants: Workspace[] }) {
+  const [form] = Form.useForm();
+  const queries = useQueryClient();
+  const { message } = AntApp.useApp();
+  const apply = useMutation({
+    mutationFn: (body: object) => api.post<Workspace>(paths.workspaces(), { ...body, kind: "developer" }),
+    onSuccess: async () => {
+      await queries.invalidateQueries({ queryKey: ["workspaces"] });
+      message.success("Applied: the tenant's reviewers will approve or reject it.");
+      onClose();
+    },
+    onError: (error) => showFieldErrors(form, error),
+  });
+  return (
+    <Modal open={open} title="Apply for a developer workspace" okText="Apply" onOk={() => form.submit()} onCancel={onClose} confirmLoading={apply.isPending} destroyOnHidden>
+      <Form form={form} layout="vertical" initialValues={{ business_type: "self" }} onFinish={(values) => apply.mutate(values)}>
+        <Form.Item label="Name" name="name" rules={[{ required: true, whitespace: true, message: "Name the workspace." }]}>
+          <Input />
+        </Form.Item>
+        <Form.Item label="Tenant workspace" name="parent_id" rules={[{ required: true, message: "Choose the tenant to develop for." }]}>
+          <Select options={tenants.map((tenant) => ({ value: tenant.id, label: tenant.name }))} placeholder="A tenant you are a member of" />
+        </Form.Item>
+        <Form.Item label="Business" name="business_type">
+          <Radio.Group options={[{ value: "self", label: "Our own business" }, { value: "isv", label: "Independent software vendor" }]} />
+        </Form.Item>
+      </Form>
+      <ProblemAlert error={apply.error} />
+    </Modal>
+  );
+}
+
+export function Workspaces() {
+  const [creating, setCreating] = useState(false);
+  const [applying, setApplying] = useState(false);
+  const workspaces = useQuery({ queryKey: ["workspaces"], queryFn: () => api.get<Page<Workspace>>(paths.workspaces(), { limit: 200 }) });
+  const items = workspaces.data?.items ?? [];
+  const tenants = items.filter((item) => item.kind === "tenant" && item.status === "active");
+  return (
+    <Card
+      title="Your workspaces"
+      extra={
+        <Space>
+          {tenants.length > 0 && <Button onClick={() => setApplying(true)}>Apply for a developer workspace</Button>}
+          <Button type="primary" onClick={() => setCreating(true)}>
+            Create a tenant workspace
+          </Button>
+        </Space>
+      }
+    >
+      <ProblemAlert error={workspaces.error} />
+      <Table<Workspace>
+        rowKey="id"
+        loading={workspaces.isLoading}
+        dataSource={items}
+        pagination={{ pageSize: 20, hideOnSinglePage: true }}
+        locale={{ emptyText: "You are in no workspace yet: create a tenant workspace, or accept an invitation you were sent." }}
+        columns={[
+          { title: "Name", dataIndex: "name", render: (name, row) => (row.status === "active" ? <Link to={`/workspaces/${row.id}/miniprograms`}>{name}</Link> : name) },
+          { title: "Kind", dataIndex: "kind" },
+          { title: "Your role", dataIndex: "role", render: (role) => (role ? ROLE_LABELS[role as keyof typeof ROLE_LABELS] : "—") },
+          { title: "Status", dataIndex: "status", render: (status) => <Tag color={STATUS_COLORS[status]}>{status.replace("_", " ")}</Tag> },
+          { title: "Created", dataIndex: "created_at", render: when },
+        ]}
+      />
+      <CreateTenant open={creating} onClose={() => setCreating(false)} />
+      <ApplyDeveloper open={applying} onClose={() => setApplying(false)} tenants={tenants} />
+    </Card>
+  );
+}
+
+export function WorkspaceHome() {
+  const { ws } = useWorkspace();
+  return <Navigate to={`/workspaces/${ws}/miniprograms`} replace />;
+}
+
+function GeneralInfo() {
+  const { ws, role } = useWorkspace();
+  const [form] = Form.useForm();
+  const queries = useQueryClient();
+  const [editing, setEditing] = useState(false);
+  const workspace = useQuery({ queryKey: ["workspace", ws], queryFn: () => api.get<Workspace>(paths.workspace(ws)) });
+  const save = useMutation({
+    mutationFn: (body: object) => api.patch<Workspace>(paths.workspace(ws), body),
+    onSuccess: async () => {
+      await queries.invalidateQueries({ queryKey: ["workspace", ws] });
+      await queries.invalidateQueries({ queryKey: ["workspaces"] });
+      setEditing(false);
+    },
+    onError: (error) => showFieldErrors(form, error),
+  });
+  if (workspace.error) return <ProblemAlert error={workspace.error} />;
+  const data = workspace.data;
+  if (editing && data)
+    return (
+      <Form form={form} layout="vertical" style={{ maxWidth: 480 }} initialValues={data} onFinish={(values) => save.mutate(values)}>
+        <Form.Item label="Name" name="name" rules={[{ required: true, whitespace: true }]}>
+          <Input />
+        </Form.Item>
+        <Form.Item label="Business address" name="business_address">
+          <Input />
+        </Form.Item>
+        <Form.Item label="Contact email" name="contact_email" rules={[{ type: "email" }]}>
+          <Input />
+        </Form.Item>
+        <ProblemAlert error={save.error} style={{ marginBottom: 12 }} />
+        <Space>
+          <Button type="primary" htmlType="submit" loading={save.isPending}>
+            Save
+          </Button>
+          <Button onClick={() => setEditing(false)}>Cancel</Button>
+        </Space>
+      </Form>
+    );
+  return (
+    <Descriptions
+      bordered
+      column={1}
+      extra={can.administer(role) && <Button onClick={() => setEditing(true)}>Edit</Button>}
+      items={[
+        { label: "Name", children: data?.name },
+        { label: "Kind", children: data?.kind },
+        { label: "Status", children: data?.status },
+        { label: "Business address", children: data?.business_address || "—" },
+        { label: "Contact email", children: data?.contact_email || "—" },
+        { label: "ID", children: <Typography.Text copyable>{ws}</Typography.Text> },
+        { label: "Created", children: when(data?.created_at) },
+      ]}
+    />
+  );
+}
+
+function ApiKeys() {
+  const { ws } = useWorkspace();
+  const [form] = Form.useForm();
+  const queries = useQueryClient();
+  const [token, setToken] = useState<string | null>(null);
+  const create = useMutation({
+    mutationFn: (body: object) => api.post<ApiKey>(paths.apiKeys(ws), body),
+    onSuccess: async (key) => {
+      setToken(key.token ?? "");
+      form.resetFields();
+      await queries.invalidateQueries({ queryKey: ["api-keys", ws] });
+    },
+    onError: (error) => showFieldErrors(form, error),
+  });
+  const revoke = useMutation({
+    mutationFn: (id: string) => api.delete(paths.apiKey(ws, id)),
+    onSuccess: () => queries.invalidateQueries({ queryKey: ["api-keys", ws] }),
+  });
+  return (
+    <>
+      <Typography.Paragraph type="secondary">API keys let scripts and the mpdp command line act in this workspace with a developer's or reviewer's rights.</Typography.Paragraph>
+      <Form form={form} layout="inline" initialValues={{ role: "developer" }} onFinish={(values) => create.mutate(values)} style={{ marginBottom: 16 }}>
+        <Form.Item name="label" rules={[{ required: true, whitespace: true, message: "Label the key." }]}>
+          <Input placeholder="Label, e.g. CI uploads" />
+        </Form.Item>
+        <Form.Item name="role">
+          <Select style={{ width: 140 }} options={[{ value: "developer", label: "Developer" }, { value: "reviewer", label: "Reviewer" }]} />
+        </Form.Item>
+        <Button type="primary" htmlType="submit" loading={create.isPending}>
+          Create API key
+        </Button>
+      </Form>
+      <ProblemAlert error={create.error ?? revoke.error} style={{ marginBottom: 12 }} />
+      <CursorTable<ApiKey>
+        queryKey={["api-keys", ws]}
+        path={paths.apiKeys(ws)}
+        empty="No API keys yet: create one above for your automation."
+        columns={[
+          { title: "Label", dataIndex: "label" },
+          { title: "Role", dataIndex: "role" },
+          { title: "Created", dataIndex: "created_at", render: when },
+          {
+            title: "",
+            render: (_, key) => (
+              <Popconfirm title="Revoke this key? Scripts using it stop working at once." onConfirm={() => revoke.mutate(key.id)}>
+                <Button danger size="small">
+                  Revoke
+                </Button>
+              </Popconfirm>
+            ),
+          },
+        ]}
+      />
+      <SecretOnce title="Your new API key" secret={token} onClose={() => setToken(null)} />
+    </>
+  );
+}
+
+function DeveloperWorkspaces() {
+  const { ws, role } = useWorkspace();
+  const queries = useQueryClient();
+  const remove = useMutation({
+    mutationFn: (id: string) => api.delete(paths.developerWorkspace(ws, id)),
+    onSuccess: () => queries.invalidateQueries({ queryKey: ["developer-workspaces", ws] }),
+  });
+  return (
+    <>
+      <ProblemAlert error={remove.error} style={{ marginBottom: 12 }} />
+      <CursorTable<DeveloperWorkspace>
+        queryKey={["developer-workspaces", ws]}
+        path={paths.developerWorkspaces(ws)}
+        empty="No developer workspaces: partners apply for one from their workspace list, and you approve it under Approvals."
+        columns={[
+          { title: "Name", dataIndex: "name" },
+          { title: "Status", dataIndex: "status", render: (status) => <Tag color={STATUS_COLORS[status]}>{status.replace("_", " ")}</Tag> },
+          { title: "Mini programs", dataIndex: "miniprogram_count" },
+          ...(can.administer(role)
+            ? [
+                {
+                  title: "",
+                  render: (_: unknown, row: DeveloperWorkspace) => (
+                    <Popconfirm title={`Remove ${row.name}?`} onConfirm={() => remove.mutate(row.id)}>
+                      <Button danger size="small">
+                        Remove
+                      </Button>
+                    </Popconfirm>
+                  ),
+                },
+              ]
+            : []),
+        ]}
+      />
+    </>
+  );
+}
+
+export function WorkspacePage() {
+  const { role } = useWorkspace();
+  return (
+    <Card title="Workspace">
+      <Tabs
+        items={[
+          { key: "general", label: "General info", children: <GeneralInfo /> },
+          ...(can.administer(role) ? [{ key: "keys", label: "Key management", children: <ApiKeys /> }] : []),
+          { key: "developer", label: "Developer workspaces", children: <DeveloperWorkspaces /> },
+        ]}
+      />
+    </Card>
+  );
+}

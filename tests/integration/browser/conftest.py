@@ -1,0 +1,148 @@
+"""The web console in a real browser: Debian's Chromium, driven by Playwright, against the platform
+that the integration tests start. Each main page is saved as a screenshot under var/screenshots/."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import subprocess
+import zipfile
+from pathlib import Path
+
+import pytest
+import requests
+from playwright.sync_api import Page, expect
+
+from ..client import Client
+from ..conftest import eventually
+
+ROOT = Path(__file__).resolve().parents[3]
+CHROMIUM = os.environ.get("MPDP_CHROMIUM", "/usr/lib/chromium/chromium")
+SCREENSHOTS = ROOT / "var" / "screenshots"
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="session")
+def console_build():
+    """The console built from its current sources; make does nothing when the build is fresh."""
+    subprocess.run(["make", "--no-print-directory", "-s", "console"], cwd=ROOT, check=True)
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    # Debian's Chromium: no browser is downloaded for these tests.
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"the browser tests need Chromium at {CHROMIUM}: apt-get install -y chromium (or set MPDP_CHROMIUM)")
+    return {**browser_type_launch_args, "executable_path": CHROMIUM, "headless": True}
+
+
+@pytest.fixture(scope="session")
+def public_paths(platform) -> set[str]:
+    """The paths of the gateway's merged OpenAPI, with every parameter written `{}`."""
+    document = requests.get(platform.gateway + "/api/v1/openapi.json", timeout=30).json()
+    return {re.sub(r"\{[^}]+\}", "{}", path) for path in document["paths"]}
+
+
+@pytest.fixture(autouse=True)
+def _skip_unless_served(request):
+    """`@pytest.mark.needs_api("/api/v1/workspaces/{}/approvals")`: skipped while the platform
+    does not serve that path (its service is not installed)."""
+    marker = request.node.get_closest_marker("needs_api")
+    if marker:
+        served = request.getfixturevalue("public_paths")
+        missing = [path for path in marker.args if path not in served]
+        if missing:
+            pytest.skip(f"the platform does not serve {', '.join(missing)}")
+
+
+class Console:
+    """One person's browser tab on the console."""
+
+    def __init__(self, page: Page):
+        self.page = page
+
+    def go(self, path: str) -> Console:
+        # A page load trades the tab's refresh token for new tokens; leaving the page before that
+        # answer arrives would lose the new refresh token, so every load is let finish.
+        self.page.goto(path, wait_until="networkidle")
+        return self
+
+    def sign_in(self, user: Client) -> Console:
+        self.page.goto("/sign-in")
+        self.page.get_by_label("Email").fill(user.account["email"])
+        self.page.get_by_label("Password").fill(user.password)
+        self.page.get_by_role("button", name="Sign in").click()
+        expect(self.page.get_by_test_id("account-name")).to_have_text(user.account["name"])
+        return self
+
+    def button(self, name: str, exact: bool = True):
+        return self.page.get_by_role("button", name=name, exact=exact)
+
+    def dialog(self):
+        return self.page.get_by_role("dialog")
+
+    def secret_shown_once(self) -> str:
+        """The secret in the dialog that shows it once; the dialog is closed after reading it."""
+        secret = self.dialog().get_by_test_id("secret").inner_text()
+        self.button("I have copied it").click()
+        expect(self.dialog()).to_have_count(0)
+        return secret
+
+    def reload_until(self, ready, timeout: float = 20) -> None:
+        """Reload until `ready()`: for what the platform does a moment later, through events."""
+
+        def check() -> bool:
+            self.page.reload(wait_until="networkidle")
+            return ready()
+
+        eventually(check, timeout=timeout, interval=0.5)
+
+    def screenshot(self, name: str) -> None:
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        self.page.wait_for_load_state("networkidle")
+        self.page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True, animations="disabled")
+
+
+@pytest.fixture
+def make_tenant(make_workspace):
+    """A tenant workspace whose admin is `owner`, once every service has heard of it (the catalog
+    learns its members through events too)."""
+
+    def make(owner: Client) -> str:
+        ws = make_workspace(owner)
+        eventually(lambda: owner.get(f"/api/v1/workspaces/{ws}/miniprograms").status_code == 200)
+        return ws
+
+    return make
+
+
+@pytest.fixture
+def open_console(browser, platform, console_build):
+    """`open_console(user)`: a new browser context (its own storage) signed in as `user`."""
+    contexts = []
+
+    def open_as(user: Client | None = None) -> Console:
+        context = browser.new_context(base_url=platform.gateway, viewport={"width": 1440, "height": 900})
+        context.set_default_timeout(15_000)
+        contexts.append(context)
+        console = Console(context.new_page())
+        return console.sign_in(user) if user else console
+
+    yield open_as
+    for context in contexts:
+        context.close()
+
+
+def package(pages: tuple[str, ...] = ("pages/index/index",), filler_bytes: int = 0) -> bytes:
+    """A valid mini program package; `filler_bytes` of incompressible data make it large."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("app.json", json.dumps({"pages": list(pages)}))
+        for page in pages:
+            archive.writestr(f"{page}.js", "Page({});")
+        if filler_bytes:
+            archive.writestr("assets/filler.bin", os.urandom(filler_bytes))
+    return out.getvalue()

@@ -1,0 +1,257 @@
+"""Launches, approvals, analytics and quality in the console. These endpoints come with the
+approval and telemetry services: each test runs once the platform serves what it needs."""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import time
+from datetime import UTC, datetime
+
+import pytest
+import requests
+from playwright.sync_api import expect
+
+from ..conftest import eventually
+from .conftest import package
+
+LAUNCHES = "/api/v1/workspaces/{}/miniprograms/{}/launches"
+APPROVALS = "/api/v1/workspaces/{}/approvals"
+OVERVIEW = "/api/v1/workspaces/{}/analytics/overview"
+ISSUES = "/api/v1/workspaces/{}/quality/issues"
+
+
+def _team(admin, make_user, make_tenant):
+    """A workspace with a host app, a mini program with one version, a developer assigned to it
+    and a reviewer."""
+    ws = make_tenant(admin)
+    people = {}
+    for role in ("developer", "reviewer"):
+        person = make_user(role.title())
+        invitation = admin.post(f"/api/v1/workspaces/{ws}/invitations", json={"email": person.account["email"], "role": role}).json()
+        assert person.post(f"/api/v1/invitations/{invitation['token']}/accept").status_code == 200
+        people[role] = person
+    app = admin.post(
+        f"/api/v1/workspaces/{ws}/apps", json={"name": "Super App", "platforms": ["ios"], "bundle_id": "com.example.super"}
+    ).json()
+    mp = admin.post(f"/api/v1/workspaces/{ws}/miniprograms", json={"name": "Coffee"}).json()
+    developers = {"account_ids": [people["developer"].account["id"]]}
+    eventually(lambda: admin.put(f"/api/v1/workspaces/{ws}/miniprograms/{mp['id']}/developers", json=developers).status_code == 200)
+    version = admin.post(
+        f"/api/v1/workspaces/{ws}/miniprograms/{mp['id']}/versions",
+        data={"version": "1.0.0"},
+        files={"package": ("coffee.zip", package(), "application/zip")},
+    )
+    assert version.status_code == 201, version.text
+    return ws, app, mp, people
+
+
+@pytest.mark.needs_api(LAUNCHES, APPROVALS)
+def test_a_launch_is_submitted_approved_by_a_reviewer_and_published(open_console, make_user, make_tenant):
+    admin = make_user("Admin")
+    ws, app, mp, people = _team(admin, make_user, make_tenant)
+
+    developer = open_console(people["developer"]).go(f"/workspaces/{ws}/miniprograms/{mp['id']}/launches")
+    expect(developer.page.get_by_text("No launches yet: create one")).to_be_visible()
+    developer.button("New launch").click()
+    developer.dialog().get_by_label("Version").click()
+    developer.page.get_by_title("1.0.0").click()
+    developer.dialog().get_by_label("Host app").click()
+    developer.page.get_by_title("Super App").click()
+    developer.dialog().get_by_role("button", name="Create launch").click()
+    developer.page.get_by_role("link", name="1.0.0").click()
+    developer.button("Submit for review").click()
+    status = developer.page.get_by_test_id("launch-status")
+    expect(status).to_have_text("under review")
+    developer.screenshot("launch-under-review")
+
+    reviewer = open_console(people["reviewer"]).go(f"/workspaces/{ws}/approvals")
+    request = reviewer.page.get_by_role("link", name=re.compile("Coffee|1.0.0|launch", re.I)).first
+    reviewer.reload_until(lambda: request.is_visible())
+    reviewer.screenshot("approvals")
+    request.click()
+    reviewer.button("Approve").click()
+    reviewer.dialog().get_by_label("Comment").fill("Looks good")
+    reviewer.dialog().get_by_role("button", name="Approve").click()
+    expect(reviewer.page.get_by_test_id("approval-status")).to_have_text("approved")
+
+    # the launch moves on once the decision reaches it; then the developer publishes in two steps
+    developer.reload_until(lambda: developer.button("Publish").is_visible())
+    developer.page.get_by_label("Percentage of users").fill("50")
+    developer.page.get_by_label("Percentage of users").blur()
+    expect(developer.page.get_by_test_id("percentage-meaning")).to_contain_text("about 50% of users")
+    developer.button("Publish").click()
+    expect(status).to_have_text("grayscale")
+    developer.page.get_by_label("Percentage of users").fill("100")
+    developer.page.get_by_label("Percentage of users").blur()
+    developer.button("Publish").click()
+    expect(status).to_have_text("released")
+    timeline = developer.page.locator(".ant-timeline-item")
+    expect(timeline).to_have_count(
+        len(people["developer"].get(f"/api/v1/workspaces/{ws}/miniprograms/{mp['id']}/launches").json()["items"][0]["history"])
+    )
+    developer.screenshot("launch-detail")
+
+    # the developer's own application shows under My Applications, decided
+    developer.go(f"/workspaces/{ws}/approvals")
+    expect(developer.page.get_by_role("tab", name="Approval Requests")).to_have_count(0)
+    expect(developer.page.get_by_role("cell", name="approved", exact=True)).to_be_visible()
+
+
+def _send_events(gateway: str, key_id: str, mp: str) -> requests.Response:
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    events = []
+    for user in ("u1", "u2", "u3"):
+        session = secrets.token_hex(4)
+        events += [
+            {
+                "event_id": secrets.token_hex(8),
+                "type": "app_launch",
+                "timestamp": now,
+                "miniprogram_id": mp,
+                "version": "1.0.0",
+                "user_id": user,
+                "session_id": session,
+                "duration_ms": 800,
+            },
+            {
+                "event_id": secrets.token_hex(8),
+                "type": "page_view",
+                "timestamp": now,
+                "miniprogram_id": mp,
+                "version": "1.0.0",
+                "user_id": user,
+                "session_id": session,
+                "page": "pages/index/index",
+                "duration_ms": 5000,
+            },
+            {
+                "event_id": secrets.token_hex(8),
+                "type": "custom",
+                "name": "order_placed",
+                "timestamp": now,
+                "miniprogram_id": mp,
+                "version": "1.0.0",
+                "user_id": user,
+                "session_id": session,
+            },
+            {
+                "event_id": secrets.token_hex(8),
+                "type": "session_end",
+                "timestamp": now,
+                "miniprogram_id": mp,
+                "version": "1.0.0",
+                "user_id": user,
+                "session_id": session,
+                "duration_ms": 60000,
+            },
+        ]
+    return requests.post(f"{gateway}/ingest/v1/events", json={"sent_at": now, "events": events}, headers={"X-MPDP-Key": key_id}, timeout=10)
+
+
+def _send_crash(gateway: str, key_id: str, telemetry_id: int) -> requests.Response:
+    event_id = secrets.token_hex(16)
+    event = {
+        "event_id": event_id,
+        "timestamp": time.time(),
+        "platform": "javascript",
+        "level": "error",
+        "release": "1.0.0",
+        "user": {"id": "u1"},
+        "exception": {
+            "values": [
+                {
+                    "type": "TypeError",
+                    "value": "cart is undefined",
+                    "stacktrace": {"frames": [{"filename": "pages/cart/cart.js", "function": "checkout", "lineno": 42, "colno": 7}]},
+                }
+            ]
+        },
+    }
+    envelope = "\n".join([json.dumps({"event_id": event_id}), json.dumps({"type": "event"}), json.dumps(event)])
+    return requests.post(
+        f"{gateway}/ingest/sentry/api/{telemetry_id}/envelope/",
+        data=envelope.encode(),
+        headers={"Content-Type": "application/x-sentry-envelope", "X-Sentry-Auth": f"Sentry sentry_version=7, sentry_key={key_id}"},
+        timeout=10,
+    )
+
+
+@pytest.mark.needs_api(OVERVIEW, ISSUES)
+def test_analytics_and_quality_show_what_the_host_app_sent(open_console, platform, make_user, make_tenant):
+    admin = make_user("Admin")
+    ws, app, mp, _ = _team(admin, make_user, make_tenant)
+    key = admin.post(f"/api/v1/workspaces/{ws}/apps/{app['id']}/keys", json={}).json()
+    # the telemetry service learns of the key and the mini program through events, a moment later
+    eventually(lambda: (sent := _send_events(platform.gateway, key["key_id"], mp["id"])).status_code == 202 and not sent.json()["rejected"])
+    eventually(lambda: _send_crash(platform.gateway, key["key_id"], mp["telemetry_id"]).status_code == 200)
+    eventually(
+        lambda: (
+            admin.get(f"/api/v1/workspaces/{ws}/analytics/overview", params={"miniprogram_id": mp["id"]})
+            .json()
+            .get("totals", {})
+            .get("active_users")
+        ),
+        timeout=20,
+    )
+
+    console = open_console(admin).go(f"/workspaces/{ws}/miniprograms/{mp['id']}/crash-reporting")
+    console.page.get_by_label("Host app").click()
+    console.page.get_by_title("Super App").click()
+    expect(console.page.get_by_test_id("dsn")).to_contain_text(f"{key['key_id']}@")
+    expect(console.page.get_by_test_id("dsn")).to_contain_text(f"/ingest/sentry/{mp['telemetry_id']}")
+
+    console.go(f"/workspaces/{ws}/analytics")
+    expect(console.page.get_by_role("img", name="Active users, New users")).to_be_visible()
+    expect(console.page.locator(".ant-statistic").filter(has_text="Active users")).to_contain_text("3")
+    console.screenshot("analytics")
+    console.page.get_by_role("tab", name="Page ranking").click()
+    expect(console.page.get_by_role("cell", name="pages/index/index")).to_be_visible()
+    console.page.get_by_role("tab", name="Retention").click()
+    expect(console.page.get_by_test_id("retention")).to_be_visible()
+    console.page.get_by_role("tab", name="Tracked events").click()
+    console.page.get_by_role("cell", name="order_placed").click()
+    expect(console.page.get_by_role("img", name="order_placed")).to_be_visible()
+
+    console.go(f"/workspaces/{ws}/quality")
+    issue = console.page.get_by_role("link", name=re.compile("cart is undefined"))
+    console.reload_until(lambda: issue.is_visible())
+    console.screenshot("quality")
+    issue.click()
+    expect(console.page.get_by_test_id("stack-trace")).to_contain_text("checkout (pages/cart/cart.js:42:7)")
+    console.screenshot("quality-issue")
+    console.button("Resolve").click()
+    expect(console.button("Reopen")).to_be_visible()
+
+
+@pytest.mark.needs_api(APPROVALS)
+def test_a_developer_workspace_is_applied_for_and_approved(open_console, make_user, make_tenant):
+    admin = make_user("Admin")
+    ws = make_tenant(admin)
+    partner = make_user("Partner")
+    invitation = admin.post(f"/api/v1/workspaces/{ws}/invitations", json={"email": partner.account["email"], "role": "developer"}).json()
+    assert partner.post(f"/api/v1/invitations/{invitation['token']}/accept").status_code == 200
+
+    console = open_console(partner).go("/workspaces")
+    console.button("Apply for a developer workspace").click()
+    console.dialog().get_by_label("Name").fill("Partner Studio")
+    console.dialog().get_by_label("Tenant workspace").click()
+    console.page.get_by_title("Acme").click()
+    console.dialog().get_by_role("button", name="Apply").click()
+    expect(console.dialog()).to_have_count(0)
+    row = console.page.get_by_role("row").filter(has_text="Partner Studio")
+    expect(row).to_contain_text("pending approval")
+    console.screenshot("workspaces")
+
+    deciding = open_console(admin).go(f"/workspaces/{ws}/approvals")
+    request = deciding.page.get_by_role("link", name=re.compile("Partner Studio"))
+    deciding.reload_until(lambda: request.is_visible())
+    request.click()
+    deciding.button("Approve").click()
+    deciding.dialog().get_by_role("button", name="Approve").click()
+    expect(deciding.page.get_by_test_id("approval-status")).to_have_text("approved")
+
+    console.reload_until(lambda: "active" in row.inner_text())
+    row.get_by_role("link", name="Partner Studio").click()
+    expect(console.page.get_by_text("Workspace Admin")).to_be_visible()
