@@ -25,7 +25,7 @@ import pytest
 import requests
 from sqlalchemy import create_engine, text
 
-from mpdp_common.config import SERVICE_PORTS
+from mpdp_common.config import INTERNAL_PORTS, SERVICE_PORTS
 from mpdp_common.service import installed_services
 
 from .client import Client
@@ -84,6 +84,7 @@ class Platform:
         self.broker = broker
         self.workdir = workdir
         self.ports = {name: _free_port() for name in SERVICE_PORTS}
+        self.internal_ports = {name: _free_port() for name in INTERNAL_PORTS}
         self.env = dict(
             os.environ,
             MPDP_MODE="real",
@@ -99,6 +100,7 @@ class Platform:
             MPDP_WEB_THREADS="8",
             MPDP_LOG_LEVEL="INFO",
             **{f"MPDP_{name.upper()}_PORT": str(port) for name, port in self.ports.items()},
+            **{f"MPDP_{name.upper()}_INTERNAL_PORT": str(port) for name, port in self.internal_ports.items()},
         )
         for name in SERVICE_PORTS:
             self.env.pop(f"MPDP_{name.upper()}_URL", None)
@@ -107,6 +109,14 @@ class Platform:
 
     def url(self, service: str) -> str:
         return f"http://127.0.0.1:{self.ports[service]}"
+
+    def internal_url(self, service: str) -> str:
+        """The listener of a service's metrics and readiness, where it has one of its own."""
+        port = self.internal_ports.get(service, self.ports[service])
+        return f"http://127.0.0.1:{port}"
+
+    def readiness_url(self, service: str) -> str:
+        return self.internal_url(service) + "/readyz"
 
     @property
     def gateway(self) -> str:
@@ -134,9 +144,8 @@ class Platform:
         while pending:
             if self.process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"the platform did not start; its log:\n{self.log_path.read_text()[-5000:]}")
-            path = "/healthz" if pending[0] == "gateway" else "/readyz"
             try:
-                if requests.get(self.url(pending[0]) + path, timeout=1).status_code == 200:
+                if requests.get(self.readiness_url(pending[0]), timeout=1).status_code == 200:
                     pending.pop(0)
                     continue
             except requests.RequestException:

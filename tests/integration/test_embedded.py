@@ -10,7 +10,7 @@ import sys
 
 import requests
 
-from mpdp_common.config import SERVICE_PORTS
+from mpdp_common.config import INTERNAL_PORTS, SERVICE_PORTS
 
 from .client import Client
 from .conftest import _free_port, eventually
@@ -24,6 +24,7 @@ def test_embedded_mode_runs_the_whole_platform_in_one_process(tmp_path):
         MPDP_AMQP_URL=f"amqp://guest:guest@127.0.0.1:{_free_port()}/%2F",
         MPDP_DATA_DIR=str(tmp_path),
         **{f"MPDP_{name.upper()}_PORT": str(port) for name, port in ports.items()},
+        **{f"MPDP_{name.upper()}_INTERNAL_PORT": str(_free_port()) for name in INTERNAL_PORTS},
     )
     log = open(tmp_path / "embedded.log", "wb")
     process = subprocess.Popen([sys.executable, "-m", "mpdp_common.launcher", "run"], env=env, stdout=log, stderr=subprocess.STDOUT)
