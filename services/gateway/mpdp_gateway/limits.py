@@ -1,8 +1,13 @@
 """Rate limits per client and per token, counted in fixed windows.
 
-With Redis, every gateway process shares the counts, and a request costs one round trip: a Lua
-script increments all of its counters at once. While Redis does not answer, each process counts on
-its own and asks Redis again a second later; limits stay, only their sharing pauses (fail open).
+Each gateway process counts locally and, at most every SYNC_SECONDS, adds what it counted to the
+shared counts in Redis and reads back the totals, in one round trip (a pipeline of INCRBY). A
+request never waits on Redis except the one that happens to carry a synchronization. The price:
+a process sees the others' requests up to SYNC_SECONDS late, so a client spread over N processes
+may pass its limit by what it sends in SYNC_SECONDS to the N-1 others.
+
+While Redis does not answer, each process keeps counting on its own and tries again a second
+later, handing over what it counted meanwhile; limits stay, only their sharing pauses (fail open).
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass
 
 import redis
@@ -17,19 +23,9 @@ from limits import parse
 
 log = logging.getLogger(__name__)
 
+SYNC_SECONDS = 0.1
 #: Seconds between attempts to reach Redis again once it stopped answering.
 RETRY_SECONDS = 1.0
-#: Local counts kept at most while Redis is away; expired windows are dropped first.
-LOCAL_CAPACITY = 100_000
-
-_INCREMENT = """
-local counts = {}
-for i, key in ipairs(KEYS) do
-  counts[i] = redis.call('INCR', key)
-  if counts[i] == 1 then redis.call('EXPIRE', key, ARGV[i]) end
-end
-return counts
-"""
 
 
 @dataclass(frozen=True)
@@ -67,54 +63,74 @@ class Verdict:
 class RateLimiter:
     def __init__(self, storage_uri: str, prefix: str):
         self.prefix = prefix
-        self._redis = None
-        if storage_uri.startswith("redis"):
-            # A request must never wait long on a store that has gone away.
-            client = redis.Redis.from_url(storage_uri, socket_connect_timeout=0.25, socket_timeout=0.25)
-            self._redis = client.register_script(_INCREMENT)
-        self._redis_retry_at = 0.0
-        self._local: dict[str, tuple[int, float]] = {}
+        # A synchronization must never hold a request long on a store that has gone away.
+        self._redis = (
+            redis.Redis.from_url(storage_uri, socket_connect_timeout=0.25, socket_timeout=0.25) if storage_uri.startswith("redis") else None
+        )
+        #: per key: the best known count of its window (the shared total plus what came since)
+        self._counts: Counter[str] = Counter()
+        #: per key: what this process counted and has not handed to Redis yet
+        self._unsent: Counter[str] = Counter()
+        #: per key: when its window ends, and so when it is forgotten
+        self._ends: dict[str, int] = {}
         self._lock = threading.Lock()
+        self._next_sync = 0.0
+        self._syncing = False
+        self._redis_down = False
 
     def hit(self, *counted: tuple[Limit, str]) -> Verdict:
-        """Count one request against each (limit, key) and say whether it may pass."""
+        """Count one request against each (limit, key) and say whether it may pass; the request that
+        finds a synchronization due carries it (and forgets the windows that ended)."""
         now = time.time()
-        keys, windows_end = [], []
-        for limit, key in counted:
-            window = int(now // limit.seconds)
-            keys.append(f"{self.prefix}:limit:{limit.name}:{key}:{window}")
-            windows_end.append((window + 1) * limit.seconds)
-        counts = self._shared_counts(keys, [limit.seconds for limit, _ in counted], now)
-        if counts is None:
-            counts = self._local_counts(keys, windows_end, now)
+        keys = []
+        with self._lock:
+            for limit, key in counted:
+                window = int(now // limit.seconds)
+                name = f"{self.prefix}:limit:{limit.name}:{key}:{window}"
+                keys.append(name)
+                self._ends[name] = (window + 1) * limit.seconds
+                self._counts[name] += 1
+                self._unsent[name] += 1
+            due = now >= self._next_sync and not self._syncing
+            if due:
+                self._syncing = True
+        if due:
+            self._synchronize(now)
         verdicts = [
-            Verdict(limit, max(0, limit.amount - count), end, count <= limit.amount)
-            for (limit, _), count, end in zip(counted, counts, windows_end, strict=True)
+            Verdict(limit, max(0, limit.amount - self._counts[name]), self._ends[name], self._counts[name] <= limit.amount)
+            for (limit, _), name in zip(counted, keys, strict=True)
         ]
         return min(verdicts, key=lambda verdict: (verdict.allowed, verdict.remaining))
 
-    def _shared_counts(self, keys: list[str], seconds: list[int], now: float) -> list[int] | None:
-        if self._redis is None or now < self._redis_retry_at:
-            return None
-        try:
-            counts = [int(count) for count in self._redis(keys=keys, args=seconds)]
-        except redis.RedisError as error:
-            if self._redis_retry_at == 0.0:
-                log.warning("rate-limit store unavailable (%s): counting in this process until it answers", error.__class__.__name__)
-            self._redis_retry_at = now + RETRY_SECONDS
-            return None
-        if self._redis_retry_at:
-            log.warning("rate-limit store answers again: counts are shared again")
-            self._redis_retry_at = 0.0
-        return counts
-
-    def _local_counts(self, keys: list[str], windows_end: list[int], now: float) -> list[int]:
+    def _synchronize(self, now: float) -> None:
         with self._lock:
-            if len(self._local) >= LOCAL_CAPACITY:
-                self._local = {key: entry for key, entry in self._local.items() if entry[1] > now}
-            counts = []
-            for key, end in zip(keys, windows_end, strict=True):
-                count = self._local.get(key, (0, end))[0] + 1
-                self._local[key] = (count, end)
-                counts.append(count)
-            return counts
+            for name in [name for name, end in self._ends.items() if end <= now]:
+                del self._ends[name], self._counts[name], self._unsent[name]
+            sending, self._unsent = self._unsent, Counter()
+            expiries = {name: self._ends[name] for name in sending}
+            if self._redis is None:
+                self._next_sync, self._syncing = now + SYNC_SECONDS, False
+                return
+        try:
+            pipeline = self._redis.pipeline(transaction=False)
+            for name, count in sending.items():
+                pipeline.incrby(name, count)
+                pipeline.expireat(name, expiries[name] + 1)
+            totals = pipeline.execute()[::2]
+        except redis.RedisError as error:
+            with self._lock:
+                self._unsent.update(sending)
+                self._next_sync = time.time() + RETRY_SECONDS
+                self._syncing = False
+            if not self._redis_down:
+                log.warning("rate-limit store unavailable (%s): counting in this process until it answers", error.__class__.__name__)
+                self._redis_down = True
+            return
+        with self._lock:
+            for name, total in zip(sending, totals, strict=True):
+                self._counts[name] = int(total) + self._unsent[name]
+            self._next_sync = time.time() + SYNC_SECONDS
+            self._syncing = False
+        if self._redis_down:
+            log.warning("rate-limit store answers again: counts are shared again")
+            self._redis_down = False

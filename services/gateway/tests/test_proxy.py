@@ -15,6 +15,7 @@ from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
 from mpdp_common.config import Settings
+from mpdp_gateway.limits import SYNC_SECONDS
 from mpdp_gateway.service import service
 
 
@@ -157,7 +158,9 @@ def test_gateway_processes_share_limits_through_redis(upstream):
     first, second = gateway(upstream, **storage), gateway(upstream, **storage)
     token = {"Authorization": f"Bearer mpdp_ak_shared-{time.time_ns()}"}
     assert first.get("/api/v1/me", headers=token).status_code == 200
+    time.sleep(2 * SYNC_SECONDS)  # each process hands its counts over at most this often
     assert second.get("/api/v1/me", headers=token).status_code == 200
+    time.sleep(2 * SYNC_SECONDS)
     assert first.get("/api/v1/me", headers=token).status_code == 429
 
 
