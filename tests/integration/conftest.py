@@ -98,6 +98,7 @@ class Platform:
             MPDP_DATA_DIR=str(workdir),
             MPDP_WEB_WORKERS="1",
             MPDP_WEB_THREADS="8",
+            MPDP_GATEWAY_CLIENT_TIMEOUT="4",
             MPDP_LOG_LEVEL="INFO",
             **{f"MPDP_{name.upper()}_PORT": str(port) for name, port in self.ports.items()},
             **{f"MPDP_{name.upper()}_INTERNAL_PORT": str(port) for name, port in self.internal_ports.items()},

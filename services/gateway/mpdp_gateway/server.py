@@ -8,6 +8,7 @@ dropped (see proxy.py: its body is received whole before a service is called).
 
 from __future__ import annotations
 
+from gunicorn.workers.base_async import AsyncWorker
 from gunicorn.workers.ggevent import GeventWorker
 
 from mpdp_common.config import Settings
@@ -20,5 +21,6 @@ class EdgeWorker(ProblemAnswers, GeventWorker):
         self.client_timeout = Settings.from_env("gateway").gateway_client_timeout
 
     def handle(self, listener, client, addr):
+        # In place of GeventWorker.handle, which makes the socket block without a time limit.
         client.settimeout(self.client_timeout)
-        super().handle(listener, client, addr)
+        AsyncWorker.handle(self, listener, client, addr)
