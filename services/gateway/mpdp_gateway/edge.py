@@ -26,7 +26,6 @@ from mpdp_common.web import LATENCY, REQUEST_ID, REQUESTS
 from .limits import Limit, RateLimiter
 from .proxy import AMBIGUOUS_PATH, Answer, Proxy, client_path
 from .routes import service_for
-from .tokens import VerifiedTokens
 
 log = logging.getLogger("mpdp.access")
 
@@ -44,7 +43,7 @@ class Edge:
         self.limiter = RateLimiter(settings.rate_limit_storage_uri, settings.event_prefix)
         self.per_client = Limit.parse("client", settings.rate_limit_per_client)
         self.per_token = Limit.parse("token", settings.rate_limit_per_token)
-        self.tokens = VerifiedTokens(verifier)
+        self.verifier = verifier
         self.origins = frozenset(settings.cors_origins)
         self.internal_port = str(settings.internal_port)
 
@@ -78,9 +77,10 @@ class Edge:
                 raise Problem(429, "Too many requests; try again after the number of seconds in Retry-After.")
             if method not in PROXIED_METHODS:
                 raise Problem(405, f"{method} is not allowed here.", headers={"Allow": ", ".join((*PROXIED_METHODS, "OPTIONS"))})
-            # Workspace API keys are checked by the services, which keep their read model.
+            # A bad token is refused here, before it costs a service anything (services verify
+            # again); workspace API keys are checked by the services, which keep their read model.
             if token is not None and raw_path.startswith("/api/") and not is_api_key(token):
-                self.tokens.check(token)
+                self.verifier.verify(token)
             answer = self.proxy.forward(environ, service, raw_path, request_id)
         except Problem as problem:
             answer = _problem_answer(problem)
