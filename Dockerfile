@@ -24,5 +24,5 @@ RUN pip install -c constraints.txt ./libs/common ./services/* \
 
 USER mpdp
 ENV MPDP_HOST=0.0.0.0 MPDP_DATA_DIR=/data
-EXPOSE 8080 8101 8102 8103 8104 8105
+EXPOSE 8080 8090 8101 8102 8103 8104 8105
 CMD ["mpdpctl", "--help"]

@@ -1,28 +1,107 @@
 """What the gateway costs: GET /api/v1/me through the gateway against the identity service
-directly, the same load in the same run. Prints requests/s, p50 and p99 latency, and the ratio.
+directly, the same load in the same run, interleaved. Prints, for one client and for
+`--concurrency` clients, requests/s and the latency percentiles of each path, and the ratios.
 
-    .venv/bin/python bench/gateway.py [--requests 3000] [--concurrency 8]
+The load comes from `wrk` when it is installed (a Python client in the same process as two cores
+of server is not a fair load generator), else from Python threads. Either way the figure that
+holds on a shared, loaded machine is printed too: the CPU time the gateway's and identity's
+processes spent per request (their utime + stime from /proc, before and after).
+
+    .venv/bin/python bench/gateway.py [--seconds 10] [--concurrency 8]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import re
+import shutil
+import subprocess
 import threading
 import time
 
 import requests
 from _platform import percentile, running_platform
 
+TICKS = os.sysconf("SC_CLK_TCK")
+_LATENCY = re.compile(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s)\s*$", re.MULTILINE)
+_SCALE = {"us": 1e-3, "ms": 1.0, "s": 1e3}
 
-def load(url: str, token: str, total: int, concurrency: int) -> tuple[float, list[float]]:
+
+def _children() -> dict[int, list[int]]:
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as stat:
+                    parent = int(stat.read().rsplit(")", 1)[1].split()[1])
+            except OSError:
+                continue
+            children.setdefault(parent, []).append(int(entry))
+    return children
+
+
+def web_processes(root: int, service: str) -> list[int]:
+    """The gunicorn master and workers of `service` under the platform's launcher."""
+    children = _children()
+    masters = [pid for pid in _with_descendants(children, [root]) if _command(pid)[-3:-1] == ["web", service]]
+    return _with_descendants(children, masters)
+
+
+def _command(pid: int) -> list[str]:
+    try:
+        with open(f"/proc/{pid}/cmdline") as cmdline:
+            return cmdline.read().split("\0")
+    except OSError:
+        return []
+
+
+def _with_descendants(children: dict[int, list[int]], roots: list[int]) -> list[int]:
+    found, pending = [], list(roots)
+    while pending:
+        pid = pending.pop()
+        found.append(pid)
+        pending.extend(children.get(pid, []))
+    return sorted(set(found))
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        except OSError:
+            pass
+    return total / TICKS
+
+
+def wrk_load(url: str, token: str, clients: int, seconds: int) -> tuple[int, float, float, float]:
+    """(requests, requests/s, p50 ms, p99 ms) from one wrk run."""
+    answer = subprocess.run(
+        ["wrk", f"-t{min(clients, 2)}", f"-c{clients}", f"-d{seconds}s", "--latency", "-H", f"Authorization: Bearer {token}", url],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    if "Non-2xx" in answer:
+        raise SystemExit(f"some answers were not 200:\n{answer}")
+    latencies = {share: float(value) * _SCALE[unit] for share, value, unit in _LATENCY.findall(answer)}
+    total = int(re.search(r"(\d+) requests in", answer).group(1))
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", answer).group(1))
+    return total, rate, latencies["50"], latencies["99"]
+
+
+def python_load(url: str, token: str, clients: int, seconds: int) -> tuple[int, float, float, float]:
     latencies: list[float] = []
     lock = threading.Lock()
-    per_worker = total // concurrency
+    deadline = time.perf_counter() + seconds
 
     def worker():
         session = requests.Session()
         mine = []
-        for _ in range(per_worker):
+        while time.perf_counter() < deadline:
             started = time.perf_counter()
             response = session.get(url, headers={"Authorization": f"Bearer {token}"}, timeout=10)
             mine.append(time.perf_counter() - started)
@@ -30,42 +109,57 @@ def load(url: str, token: str, total: int, concurrency: int) -> tuple[float, lis
         with lock:
             latencies.extend(mine)
 
-    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
+    threads = [threading.Thread(target=worker) for _ in range(clients)]
     started = time.perf_counter()
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    return len(latencies) / (time.perf_counter() - started), latencies
+    elapsed = time.perf_counter() - started
+    return len(latencies), len(latencies) / elapsed, percentile(latencies, 0.5) * 1000, percentile(latencies, 0.99) * 1000
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--requests", type=int, default=3000)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=int, default=10, help="length of each run (two runs per path and load)")
     parser.add_argument("--concurrency", type=int, default=8)
     args = parser.parse_args()
+    load = wrk_load if shutil.which("wrk") else python_load
     with running_platform(MPDP_RATE_LIMIT_PER_CLIENT="1000000/minute", MPDP_RATE_LIMIT_PER_TOKEN="1000000/minute") as platform:
         from tests.integration.client import Client
 
         user = Client(platform.gateway).new_account("bench")
         targets = {"identity directly": platform.url("identity"), "through the gateway": platform.gateway}
-        for base in targets.values():  # warm up connections, JWKS cache, workers
-            load(f"{base}/api/v1/me", user.token, 200, args.concurrency)
-        results: dict[str, list] = {name: [] for name in targets}
-        for _round in range(2):  # interleaved, so that a slow moment hurts both alike
-            for name, base in targets.items():
-                results[name].append(load(f"{base}/api/v1/me", user.token, args.requests // 2, args.concurrency))
-        print(f"GET /api/v1/me, {args.requests} requests per target, {args.concurrency} concurrent clients")
-        summary = {}
-        for name, runs in results.items():
-            latencies = [value for _, values in runs for value in values]
-            rate = sum(rate for rate, _ in runs) / len(runs)
-            summary[name] = rate
-            print(
-                f"  {name:22s} {rate:8.0f} req/s   p50 {percentile(latencies, 0.5) * 1000:6.1f} ms"
-                f"   p99 {percentile(latencies, 0.99) * 1000:6.1f} ms"
-            )
-        print(f"  gateway/direct throughput ratio: {summary['through the gateway'] / summary['identity directly']:.2f}")
+        processes = {name: web_processes(platform.process.pid, name) for name in ("gateway", "identity")}
+        for base in targets.values():  # warm up connections, caches, workers
+            load(f"{base}/api/v1/me", user.token, args.concurrency, 2)
+        print(f"GET /api/v1/me, load from {'wrk' if load is wrk_load else 'Python threads'}, {args.seconds} s per run, two runs each")
+        rates: dict[tuple[str, int], float] = {}
+        for clients in (1, args.concurrency):
+            results: dict[str, list] = {name: [] for name in targets}
+            cpu = {name: [0.0, 0.0, 0] for name in targets}  # gateway seconds, identity seconds, requests
+            for _round in range(2):  # interleaved, so that a busy moment of the machine hurts both alike
+                for name, base in targets.items():
+                    before = {service: cpu_seconds(pids) for service, pids in processes.items()}
+                    outcome = load(f"{base}/api/v1/me", user.token, clients, args.seconds)
+                    after = {service: cpu_seconds(pids) for service, pids in processes.items()}
+                    results[name].append(outcome)
+                    cpu[name][0] += after["gateway"] - before["gateway"]
+                    cpu[name][1] += after["identity"] - before["identity"]
+                    cpu[name][2] += outcome[0]
+            print(f"  {clients} client(s):")
+            for name, runs in results.items():
+                rates[name, clients] = sum(run[1] for run in runs) / len(runs)
+                p50 = sum(run[2] for run in runs) / len(runs)
+                p99 = max(run[3] for run in runs)
+                gateway_us, identity_us = (seconds / cpu[name][2] * 1e6 for seconds in cpu[name][:2])
+                print(
+                    f"    {name:22s} {rates[name, clients]:8.0f} req/s   p50 {p50:6.2f} ms   p99 {p99:6.1f} ms"
+                    f"   CPU per request: gateway {gateway_us:5.0f} us, identity {identity_us:5.0f} us"
+                )
+            ratio = rates["through the gateway", clients] / rates["identity directly", clients]
+            print(f"    gateway/direct throughput ratio: {ratio:.2f}")
+        print(f"  machine load (1, 5, 15 min): {' '.join(f'{value:.1f}' for value in os.getloadavg())} on {os.cpu_count()} CPUs")
 
 
 if __name__ == "__main__":

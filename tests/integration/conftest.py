@@ -24,7 +24,7 @@ import pika
 import pytest
 from sqlalchemy import create_engine, text
 
-from mpdp_common.config import SERVICE_PORTS, Settings
+from mpdp_common.config import INTERNAL_PORTS, SERVICE_PORTS, Settings
 from mpdp_common.events.brokers import topology_names
 from mpdp_common.launcher import reachable, wait_until_ready
 from mpdp_common.service import installed_services
@@ -77,6 +77,7 @@ class Platform:
         self.broker = broker
         self.workdir = workdir
         self.ports = {name: _free_port() for name in SERVICE_PORTS}
+        self.internal_ports = {name: _free_port() for name in INTERNAL_PORTS}
         self.env = dict(
             os.environ,
             MPDP_MODE="real",
@@ -91,8 +92,10 @@ class Platform:
             MPDP_CONSOLE_DIR=str(CONSOLE_DIR),
             MPDP_WEB_WORKERS="1",
             MPDP_WEB_THREADS="8",
+            MPDP_GATEWAY_CLIENT_TIMEOUT="4",
             MPDP_LOG_LEVEL="INFO",
             **{f"MPDP_{name.upper()}_PORT": str(port) for name, port in self.ports.items()},
+            **{f"MPDP_{name.upper()}_INTERNAL_PORT": str(port) for name, port in self.internal_ports.items()},
         )
         for name in SERVICE_PORTS:
             self.env.pop(f"MPDP_{name.upper()}_URL", None)
@@ -101,6 +104,14 @@ class Platform:
 
     def url(self, service: str) -> str:
         return f"http://127.0.0.1:{self.ports[service]}"
+
+    def internal_url(self, service: str) -> str:
+        """The listener of a service's metrics and readiness, where it has one of its own."""
+        port = self.internal_ports.get(service, self.ports[service])
+        return f"http://127.0.0.1:{port}"
+
+    def readiness_url(self, service: str) -> str:
+        return self.internal_url(service) + "/readyz"
 
     @property
     def gateway(self) -> str:
@@ -124,8 +135,8 @@ class Platform:
             start_new_session=True,
         )
         process = self.process
-        urls = {name: self.url(name) for name in SERVICES}
-        if not wait_until_ready(urls, SERVICES, given_up=lambda: process.poll() is not None, timeout=90):
+        urls = {name: self.readiness_url(name) for name in SERVICES}
+        if not wait_until_ready(urls, given_up=lambda: process.poll() is not None, timeout=90):
             raise RuntimeError(f"the platform did not start; its log:\n{self.log_path.read_text()[-5000:]}")
 
     def stop(self) -> None:

@@ -10,7 +10,7 @@ import sys
 
 import requests
 
-from mpdp_common.config import SERVICE_PORTS
+from mpdp_common.config import INTERNAL_PORTS, SERVICE_PORTS
 
 from .client import Client
 from .conftest import _free_port, eventually
@@ -28,6 +28,7 @@ def test_embedded_mode_runs_the_whole_platform_in_one_process(tmp_path):
         MPDP_DATA_DIR=str(tmp_path),
         MPDP_CONSOLE_DIR=str(console),
         **{f"MPDP_{name.upper()}_PORT": str(port) for name, port in ports.items()},
+        **{f"MPDP_{name.upper()}_INTERNAL_PORT": str(_free_port()) for name in INTERNAL_PORTS},
     )
     log = open(tmp_path / "embedded.log", "wb")
     process = subprocess.Popen([sys.executable, "-m", "mpdp_common.launcher", "run"], env=env, stdout=log, stderr=subprocess.STDOUT)

@@ -134,9 +134,15 @@ def test_service_endpoints(platform):
     metrics = requests.get(f"{identity}/metrics", timeout=5).text
     assert 'mpdp_http_requests_total{endpoint="accounts.me",method="GET",service="identity",status="401"}' in metrics
     assert requests.get(f"{identity}/openapi.json", timeout=5).json()["info"]["title"] == "MPDP identity"
-    # Service endpoints are not routed publicly: the gateway's /metrics are the gateway's own.
-    gateway_metrics = requests.get(f"{platform.gateway}/metrics", timeout=5).text
-    assert 'service="gateway"' in gateway_metrics and 'service="identity"' not in gateway_metrics
+    # Service endpoints are not routed publicly, and the gateway's own are on its internal listener.
+    for path in ("/metrics", "/readyz"):
+        hidden = requests.get(f"{platform.gateway}{path}", timeout=5)
+        assert hidden.status_code == 404 and hidden.headers["Content-Type"] == "application/problem+json"
+    assert requests.get(f"{platform.gateway}/healthz", timeout=5).json() == {"status": "ok"}
+    assert requests.get(f"{platform.internal_url('gateway')}/readyz", timeout=5).json()["status"] == "ready"
+    gateway_metrics = requests.get(f"{platform.internal_url('gateway')}/metrics", timeout=5).text
+    assert 'mpdp_http_requests_total{endpoint="proxy_identity",method="GET",service="gateway",status="200"}' in gateway_metrics
+    assert 'service="identity"' not in gateway_metrics
 
 
 def test_values_the_database_cannot_hold_are_refused_cleanly(make_user, client):

@@ -7,6 +7,7 @@ call to another service per request.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 import time
@@ -87,7 +88,15 @@ class _ThrottledJWKClient(jwt.PyJWKClient):
 
 
 class TokenVerifier:
-    """Verifies access tokens; `key_for` maps a token to its public key (JWKS, or identity's own keys)."""
+    """Verifies access tokens; `key_for` maps a token to its public key (JWKS, or identity's own keys).
+
+    A token that verified is remembered, under its digest and never as itself, until it expires:
+    its signature is checked once per process rather than on every request. A signing key taken
+    out of the JWKS stops new tokens at once, and those already seen at their expiry.
+    """
+
+    #: Tokens remembered at most; beyond it, the expired ones are forgotten first, then all.
+    CAPACITY = 50_000
 
     def __init__(self, *, audience: str, issuer: str, jwks_url: str | None = None, key_for: Callable[[str], Any] | None = None):
         self.audience = audience
@@ -96,8 +105,25 @@ class TokenVerifier:
             client = _ThrottledJWKClient(jwks_url, cache_keys=True, lifespan=300, timeout=3)
             key_for = lambda token: client.get_signing_key_from_jwt(token).key  # noqa: E731
         self._key_for = key_for
+        self._verified: dict[bytes, dict[str, Any]] = {}
+        self._lock = threading.Lock()
 
     def verify(self, token: str) -> dict[str, Any]:
+        key = hashlib.sha256(token.encode()).digest()
+        now = time.time()
+        claims = self._verified.get(key)
+        if claims is not None and claims["exp"] > now:
+            return claims
+        claims = self._check(token)
+        with self._lock:
+            if len(self._verified) >= self.CAPACITY:
+                self._verified = {known: seen for known, seen in self._verified.items() if seen["exp"] > now}
+                if len(self._verified) >= self.CAPACITY:
+                    self._verified.clear()
+            self._verified[key] = claims
+        return claims
+
+    def _check(self, token: str) -> dict[str, Any]:
         try:
             key = self._key_for(token)
             return jwt.decode(

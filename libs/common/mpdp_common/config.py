@@ -18,6 +18,9 @@ SERVICE_PORTS = {
     "approval": 8104,
     "telemetry": 8105,
 }
+#: Where a service answers what only operators may ask (its metrics, its readiness); the other
+#: services are not public at all, so theirs share the main port.
+INTERNAL_PORTS = {"gateway": 8090}
 
 
 @overload
@@ -75,6 +78,7 @@ class Settings:
     outbox_poll_seconds: float = 1.0
     host: str = "127.0.0.1"
     port: int = 0
+    internal_port: int = 0
     ports: dict[str, int] = field(default_factory=lambda: dict(SERVICE_PORTS))
     service_urls: dict[str, str] = field(default_factory=dict)
     jwks_url: str = ""
@@ -89,6 +93,8 @@ class Settings:
     gateway_max_body_bytes: int = 100 * 1024 * 1024
     upstream_connect_timeout: float = 2.0
     upstream_read_timeout: float = 30.0
+    #: how long the gateway waits for a client's next bytes of a request (or its reading of the answer)
+    gateway_client_timeout: float = 10.0
     rate_limit_per_client: str = "1200/minute"
     rate_limit_per_token: str = "600/minute"
     rate_limit_storage_uri: str = "memory://"
@@ -137,6 +143,7 @@ class Settings:
             gateway_max_body_bytes=_int("MPDP_GATEWAY_MAX_BODY_BYTES", cls.gateway_max_body_bytes),
             upstream_connect_timeout=_float("MPDP_UPSTREAM_CONNECT_TIMEOUT", cls.upstream_connect_timeout),
             upstream_read_timeout=_float("MPDP_UPSTREAM_READ_TIMEOUT", cls.upstream_read_timeout),
+            gateway_client_timeout=_float("MPDP_GATEWAY_CLIENT_TIMEOUT", cls.gateway_client_timeout),
             rate_limit_per_client=_env("MPDP_RATE_LIMIT_PER_CLIENT", cls.rate_limit_per_client),
             rate_limit_per_token=_env("MPDP_RATE_LIMIT_PER_TOKEN", cls.rate_limit_per_token),
             # Shared by every gateway process in real mode; one process keeps its own in embedded mode.
@@ -164,6 +171,7 @@ class Settings:
             self,
             service=service,
             port=self.ports.get(service, 0),
+            internal_port=_int(f"MPDP_{service.upper()}_INTERNAL_PORT", INTERNAL_PORTS.get(service, 0)),
             database_url=_env(f"MPDP_{service.upper()}_DATABASE_URL", default_db),
         )
 

@@ -135,20 +135,21 @@ def http_exception_response(error: HTTPException) -> Response:
     return problem_response(status, detail, headers=headers)
 
 
-def _drain_refused_body() -> None:
-    """Most HTTP clients send the whole body before reading the answer; if the server closes
-    the connection first, they report a broken connection instead of the 413."""
-    chunked = request.content_length is None and request.headers.get("Transfer-Encoding", "").lower() == "chunked"
-    remaining = DRAIN_LIMIT if chunked else min(request.content_length or 0, DRAIN_LIMIT)
-    stream = request.environ.get("wsgi.input")
+def drain(stream, remaining: int) -> None:
+    """Read and throw away a refused body: most HTTP clients send the whole body before reading
+    the answer; if the server closes the connection first, they report a broken connection
+    instead of the 413."""
+    remaining = min(remaining, DRAIN_LIMIT)
     try:
-        while remaining > 0 and stream is not None:
-            chunk = stream.read(min(remaining, 1024 * 1024))
-            if not chunk:
-                break
+        while remaining > 0 and stream is not None and (chunk := stream.read(min(remaining, 1024 * 1024))):
             remaining -= len(chunk)
-    except OSError:
+    except Exception:  # a timeout, or the server's own "client went away"
         pass
+
+
+def _drain_refused_body() -> None:
+    chunked = request.content_length is None and request.headers.get("Transfer-Encoding", "").lower() == "chunked"
+    drain(request.environ.get("wsgi.input"), DRAIN_LIMIT if chunked else request.content_length or 0)
 
 
 def register_error_handlers(app: Flask) -> None:

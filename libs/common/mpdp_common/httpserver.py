@@ -4,8 +4,10 @@ page; this worker answers those as problem documents, like every other MPDP erro
 
 from __future__ import annotations
 
+import socket
 from http import HTTPStatus
 from ssl import SSLError
+from typing import Any
 
 from gunicorn import util
 from gunicorn.http import errors as http_errors
@@ -51,8 +53,11 @@ def problem_http_response(status: int, detail: str) -> bytes:
     return head.encode("latin-1") + body
 
 
-class ProblemWorker(ThreadWorker):
-    """gunicorn's threaded worker, answering its own refusals as problem documents."""
+class ProblemAnswers:
+    """A gunicorn worker's own refusals, answered as problem documents (mixed into a worker class,
+    which brings the logger)."""
+
+    log: Any
 
     def handle_error(self, req, client, addr, exc):
         status, detail = refusal_for(exc)
@@ -62,5 +67,20 @@ class ProblemWorker(ThreadWorker):
             self.log.warning("Invalid request from %s: %s", (addr or ("",))[0], exc)
         try:
             util.write_nonblock(client, problem_http_response(status, detail))
+            _linger(client)
         except Exception:
             self.log.debug("Failed to send the error answer.")
+
+
+def _linger(client) -> None:
+    """Closing a socket that still holds unread request bytes resets the connection, and the
+    client may lose the answer with it: say that nothing more is sent, then read what is left."""
+    client.shutdown(socket.SHUT_WR)
+    client.settimeout(1)
+    unread = 1024 * 1024
+    while unread > 0 and (chunk := client.recv(65536)):
+        unread -= len(chunk)
+
+
+class ProblemWorker(ProblemAnswers, ThreadWorker):
+    """gunicorn's threaded worker, answering its own refusals as problem documents."""

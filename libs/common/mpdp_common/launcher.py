@@ -95,21 +95,24 @@ def migrate(names: list[str]) -> None:
 def web(name: str) -> None:
     from gunicorn.app.base import BaseApplication
 
-    from .httpserver import LIMIT_REQUEST_FIELD_SIZE, LIMIT_REQUEST_LINE, ProblemWorker
+    from .httpserver import LIMIT_REQUEST_FIELD_SIZE, LIMIT_REQUEST_LINE
 
     service = _service(name)
     settings = Settings.from_env(service.name)
 
     class ServiceApplication(BaseApplication):
         def load_config(self):
-            self.cfg.set("bind", f"{settings.host}:{settings.port}")
+            # The internal listener (metrics, readiness) is for operators, not the public.
+            internal = [f"{settings.host}:{settings.internal_port}"] if settings.internal_port else []
+            self.cfg.set("bind", [f"{settings.host}:{settings.port}", *internal])
             self.cfg.set("workers", settings.web_workers)
             self.cfg.set("threads", settings.web_threads)
-            self.cfg.set("worker_class", ProblemWorker)
+            self.cfg.set("worker_class", service.web_worker)
             self.cfg.set("limit_request_line", LIMIT_REQUEST_LINE)
             self.cfg.set("limit_request_field_size", LIMIT_REQUEST_FIELD_SIZE)
             self.cfg.set("timeout", 120)
             self.cfg.set("graceful_timeout", 10)
+            # Also how long a request's head may take to arrive under an asynchronous worker.
             self.cfg.set("keepalive", 5)
             self.cfg.set("proc_name", f"mpdp-{service.name}")
             self.cfg.set("control_socket_disable", True)
@@ -192,16 +195,22 @@ class Supervisor:
                 process.kill()
 
 
-def wait_until_ready(service_urls: dict[str, str], names: list[str], given_up: Callable[[], bool], timeout: float = 60) -> bool:
-    """Whether every named service answers its readiness probe (the gateway: its health) within
+def readiness_url(settings: Settings, name: str) -> str:
+    """Where a service says it is ready: on its internal listener if it has one."""
+    internal_port = settings.for_service(name).internal_port
+    if internal_port:
+        return f"http://{urlparse(settings.service_urls[name]).hostname}:{internal_port}/readyz"
+    return settings.service_urls[name] + "/readyz"
+
+
+def wait_until_ready(readiness_urls: dict[str, str], given_up: Callable[[], bool], timeout: float = 60) -> bool:
+    """Whether every service answers its readiness probe (`readiness_urls`, by name) within
     `timeout` seconds, unless `given_up()` says to stop waiting first."""
     deadline = time.monotonic() + timeout
-    pending = list(names)
+    pending = list(readiness_urls.values())
     while pending and time.monotonic() < deadline and not given_up():
-        name = pending[0]
-        path = "/healthz" if name == "gateway" else "/readyz"
         try:
-            if requests.get(service_urls[name] + path, timeout=1).status_code == 200:
+            if requests.get(pending[0], timeout=1).status_code == 200:
                 pending.pop(0)
                 continue
         except requests.RequestException:
@@ -228,7 +237,7 @@ def run_real(settings: Settings) -> None:
             if service.events is not None:
                 supervisor.start(env, "relay", name)
                 supervisor.start(env, "consume", name)
-        if wait_until_ready(settings.service_urls, list(services), stop.is_set):
+        if wait_until_ready({name: readiness_url(settings, name) for name in services}, stop.is_set):
             log.info("MPDP is running (real mode): %s  (Ctrl-C stops it)", settings.service_urls["gateway"])
         elif not stop.is_set():
             log.error("some services did not become ready; see their logs above")
@@ -261,9 +270,11 @@ def run_embedded(settings: Settings) -> None:
         if service.events is not None:
             spawn(service.run_consumer, service_settings, stop)
             spawn(service.run_relay, service_settings, stop)
-        server = make_server(service_settings.host, service_settings.port, service.create_app(service_settings), threaded=True)
-        servers.append(server)
-        spawn(server.serve_forever)
+        app = service.create_app(service_settings)
+        for port in filter(None, (service_settings.port, service_settings.internal_port)):
+            server = make_server(service_settings.host, port, app, threaded=True)
+            servers.append(server)
+            spawn(server.serve_forever)
     log.info(
         "MPDP is running (embedded mode, data in %s): %s  (Ctrl-C stops it)",
         os.path.abspath(settings.data_dir),

@@ -36,6 +36,8 @@ class Service:
     api_key_model: type | None = None
     #: service-specific setup, run by the app factory after the common parts
     setup: Callable[[Flask, Settings], None] | None = None
+    #: the gunicorn worker class that serves its HTTP API
+    web_worker: str = "mpdp_common.httpserver.ProblemWorker"
     #: how this service verifies tokens when it cannot use the JWKS endpoint (identity itself)
     key_source: Callable[[Settings], Callable] | None = None
 

@@ -34,7 +34,7 @@ log = logging.getLogger("mpdp.access")
 REQUESTS = Counter("mpdp_http_requests_total", "HTTP requests answered", ["service", "method", "endpoint", "status"])
 LATENCY = Histogram("mpdp_http_request_duration_seconds", "Time to answer a request", ["service", "endpoint"])
 
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 JSON_METHODS = {"POST", "PUT", "PATCH"}
 INFRA_ENDPOINTS = {"healthz", "readyz", "metrics", "api-docs.openapi_json"}
 
@@ -141,7 +141,7 @@ class _ProblemOnEscape:
 
 def _begin_request() -> None:
     incoming = request.headers.get("X-Request-Id", "")
-    g.request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+    g.request_id = incoming if REQUEST_ID.match(incoming) else uuid.uuid4().hex
     g.request_started = time.perf_counter()
     g.log_tokens = (logs.request_id.set(g.request_id), logs.service_name.set(current_app.extensions["mpdp"].service.name))
 

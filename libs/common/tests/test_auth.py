@@ -80,3 +80,29 @@ def test_expired_wrong_audience_and_unreachable_keys(jwks_server):
     with pytest.raises(Problem) as unavailable:
         offline.verify(token())
     assert unavailable.value.status == 503
+
+
+def test_a_token_is_verified_once_until_it_expires_and_a_bad_one_every_time():
+    looked_up = []
+
+    def key_for(presented):
+        looked_up.append(presented)
+        return KEY.public_key()
+
+    verifier = TokenVerifier(audience="mpdp", issuer="mpdp-identity", key_for=key_for)
+    good = token()
+    assert [verifier.verify(good)["sub"] for _ in range(3)] == ["a1"] * 3
+    assert looked_up == [good]
+    tampered = good[:-4] + ("AAAA" if not good.endswith("AAAA") else "BBBB")
+    for _ in range(2):
+        with pytest.raises(Problem) as refused:
+            verifier.verify(tampered)
+        assert refused.value.status == 401
+    assert looked_up == [good, tampered, tampered]
+    # Remembered only while it is valid: once past its expiry, it is checked again and refused.
+    expiring = token(exp=int(time.time()) + 1)
+    verifier.verify(expiring)
+    time.sleep(1.5)
+    with pytest.raises(Problem) as expired:
+        verifier.verify(expiring)
+    assert expired.value.status == 401

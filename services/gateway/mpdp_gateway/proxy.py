@@ -1,163 +1,279 @@
-"""Forwarding one request to the owning service and its answer back, streamed both ways."""
+"""Forwarding one request to the owning service and its answer back.
+
+The request body is received whole before the service is called (in memory up to 1 MiB, in a
+temporary file beyond), as a buffering proxy does: a client that trickles or stalls holds a
+greenlet of the gateway, never a thread of a service. The answer is streamed back as it comes.
+Connections to the services are kept open and reused by whichever request is free.
+"""
 
 from __future__ import annotations
 
+import http.client
 import logging
 import re
-import threading
-from urllib.parse import quote
+import tempfile
+import time
+from dataclasses import dataclass
+from urllib.parse import quote, urlsplit
 
-import requests
-from flask import Response, current_app, g, request, stream_with_context
-from werkzeug.exceptions import RequestEntityTooLarge
-
-from mpdp_common.apikeys import is_api_key
-from mpdp_common.auth import bearer_token
-from mpdp_common.errors import Problem
-
-from .routes import service_for
+from mpdp_common.config import Settings
+from mpdp_common.errors import DRAIN_LIMIT, Problem, drain
 
 log = logging.getLogger(__name__)
 
 # RFC 9110 section 7.6.1: these describe one connection and are never forwarded.
-HOP_BY_HOP = {
-    "connection",
-    "keep-alive",
-    "proxy-authenticate",
-    "proxy-authorization",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
-    "proxy-connection",
-}
-CHUNK = 64 * 1024
-#: Bodies that may be large (packages, crash reports); any other body is capped like a JSON document.
-STREAMED_TYPES = {"multipart/form-data", "application/zip", "application/octet-stream", "application/x-sentry-envelope"}
-_sessions = threading.local()
-
-
-def _session() -> requests.Session:
-    session = getattr(_sessions, "session", None)
-    if session is None:
-        session = _sessions.session = requests.Session()
-        session.trust_env = False
-    return session
-
-
-class _RequestBody:
-    """The client's body as a stream of known length, so that it is forwarded without buffering."""
-
-    def __init__(self, stream, length: int):
-        self.stream, self.length = stream, length
-
-    def __len__(self) -> int:
-        return self.length
-
-    def read(self, size: int = CHUNK) -> bytes:
-        return self.stream.read(size)
-
-
-def _chunks(stream):
-    while chunk := stream.read(CHUNK):
-        yield chunk
-
-
-def _forwarded_headers() -> dict[str, str]:
-    named_by_connection = {name.strip().lower() for name in request.headers.get("Connection", "").split(",") if name.strip()}
-    headers = {
-        name: value
-        for name, value in request.headers.items()
-        if name.lower() not in HOP_BY_HOP | named_by_connection | {"host", "content-length", "x-request-id"}
+HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+        "proxy-connection",
     }
-    headers["X-Request-Id"] = g.request_id
-    headers["X-Forwarded-For"] = ", ".join(filter(None, [request.headers.get("X-Forwarded-For"), request.remote_addr]))
-    headers["X-Forwarded-Proto"] = request.scheme
-    headers["X-Forwarded-Host"] = request.host
-    return headers
-
-
-def _body(max_body_bytes: int):
-    if request.content_length:
-        return _RequestBody(request.stream, request.content_length)
-    if request.headers.get("Transfer-Encoding", "").lower() != "chunked":
-        return None
-    if request.mimetype in STREAMED_TYPES:
-        return _chunks(request.stream)
-    # A chunked JSON body is capped like one of known length: read up to the cap, refuse beyond it.
-    body = b""
-    while len(body) <= max_body_bytes and (chunk := request.stream.read(CHUNK)):
-        body += chunk
-    if len(body) > max_body_bytes:
-        raise RequestEntityTooLarge(f"The body is over the limit of {max_body_bytes} bytes.")
-    return body
-
-
-def verify_at_edge() -> None:
-    """Reject a bad token here, before it costs a service anything; services verify again."""
-    token = bearer_token()
-    # Workspace API keys are checked by the services, which keep their read model.
-    if token is not None and request.path.startswith("/api/") and not is_api_key(token):
-        current_app.extensions["mpdp"].verifier.verify(token)
-
+)
+#: Request headers the gateway sets itself.
+REPLACED = frozenset({"host", "content-length", "x-request-id", "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host"})
+#: Answer headers the gateway does not pass on.
+ANSWER_DROPPED = HOP_BY_HOP | {"x-request-id"}
+CHUNK = 64 * 1024
+#: Bodies kept in memory while they arrive; a larger one goes to a temporary file.
+IN_MEMORY_BODY = 1024 * 1024
+#: Bodies that may be large (packages, crash reports); any other body is capped like a JSON document.
+STREAMED_TYPES = frozenset({"multipart/form-data", "application/zip", "application/octet-stream", "application/x-sentry-envelope"})
 
 #: Dot segments and encoded separators: a path holding one could mean another route to the
 #: service behind than to the gateway, so it is refused rather than normalized.
-_AMBIGUOUS_PATH = re.compile(r"(^|/)\.{1,2}(/|$)|%2e|%2f|%5c|\\", re.IGNORECASE)
+AMBIGUOUS_PATH = re.compile(r"(^|/)\.{1,2}(/|$)|%2e|%2f|%5c|\\", re.IGNORECASE)
 
 
-def client_path() -> str:
+def client_path(environ: dict) -> str:
     """The path exactly as the client sent it (percent-encoding kept), which is what is routed on
-    and forwarded; Flask's `request.path` is already decoded."""
-    raw = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI")
+    and forwarded; PATH_INFO is already decoded."""
+    raw = environ.get("RAW_URI") or environ.get("REQUEST_URI")
     if not raw:
-        return quote(request.path, safe="/:@!$&'()*+,;=-._~")
+        return quote(environ.get("PATH_INFO", ""), safe="/:@!$&'()*+,;=-._~")
     if "://" in raw.split("/", 1)[0] + "/":  # absolute-form request target
         raw = "/" + raw.split("://", 1)[1].partition("/")[2]
     return raw.split("?", 1)[0].split("#", 1)[0]
 
 
-def forward(path: str = "") -> Response:
-    raw_path = client_path()
-    service = None if _AMBIGUOUS_PATH.search(raw_path) else service_for(raw_path)
-    if service is None:
-        raise Problem(404, "No such endpoint.")
-    settings = current_app.extensions["mpdp"].settings
-    if request.mimetype not in STREAMED_TYPES and (request.content_length or 0) > settings.max_body_bytes:
-        raise RequestEntityTooLarge(f"The body is over the limit of {settings.max_body_bytes} bytes.")
-    verify_at_edge()
-    body = _body(settings.max_body_bytes)
-    query = request.environ.get("QUERY_STRING", "")
-    url = settings.service_urls[service] + raw_path + (f"?{query}" if query else "")
-    try:
-        upstream = _session().request(
-            request.method,
-            url,
-            headers=_forwarded_headers(),
-            data=body,
-            stream=True,
-            allow_redirects=False,
-            timeout=(settings.upstream_connect_timeout, settings.upstream_read_timeout),
-        )
-    except requests.ConnectTimeout:
-        raise Problem(503, f"The {service} service is not answering; try again shortly.", headers={"Retry-After": "5"}) from None
-    except requests.ReadTimeout:
-        raise Problem(504, f"The {service} service took too long to answer.") from None
-    except requests.ConnectionError as error:
-        log.warning("%s unreachable: %s", service, error.__class__.__name__)
-        raise Problem(503, f"The {service} service is unavailable; try again shortly.", headers={"Retry-After": "5"}) from None
+class _Unreachable(Exception):
+    """The service's port did not accept a connection in time."""
 
-    headers = [(name, value) for name, value in upstream.raw.headers.items() if name.lower() not in HOP_BY_HOP]
 
-    def relay_body():
+class _ClientStalled(Exception):
+    """The client stopped sending its body (or went away) before the end."""
+
+
+class _Connection(http.client.HTTPConnection):
+    def __init__(self, host: str, port: int, connect_timeout: float, read_timeout: float):
+        super().__init__(host, port, timeout=connect_timeout, blocksize=CHUNK)
+        self.read_timeout = read_timeout
+        self.idle_since = 0.0
+
+    def connect(self) -> None:
         try:
-            yield from upstream.raw.stream(CHUNK, decode_content=False)
-        except Exception as error:  # the service died mid-answer: the client sees a cut response
+            super().connect()
+        except OSError as error:
+            raise _Unreachable(error.__class__.__name__) from None
+        self.sock.settimeout(self.read_timeout)
+
+
+class Upstreams:
+    """Open connections to each service, taken by a request and given back once its answer is read."""
+
+    #: Below the services' keep-alive (5 s): a connection idle longer may be closing at their end.
+    MAX_IDLE_SECONDS = 2.0
+    MAX_IDLE_CONNECTIONS = 64
+
+    def __init__(self, settings: Settings):
+        self._addresses = {name: urlsplit(url) for name, url in settings.service_urls.items()}
+        self._idle: dict[str, list[_Connection]] = {name: [] for name in settings.service_urls}
+        self.connect_timeout = settings.upstream_connect_timeout
+        self.read_timeout = settings.upstream_read_timeout
+
+    def take(self, service: str) -> tuple[_Connection, bool]:
+        idle = self._idle[service]
+        while idle:
+            try:
+                connection = idle.pop()
+            except IndexError:  # another request took the last one
+                break
+            if time.monotonic() - connection.idle_since < self.MAX_IDLE_SECONDS:
+                return connection, True
+            connection.close()
+        address = self._addresses[service]
+        return _Connection(address.hostname, address.port or 80, self.connect_timeout, self.read_timeout), False
+
+    def give_back(self, service: str, connection: _Connection) -> None:
+        idle = self._idle[service]
+        if len(idle) < self.MAX_IDLE_CONNECTIONS:
+            connection.idle_since = time.monotonic()
+            idle.append(connection)
+        else:
+            connection.close()
+
+
+@dataclass
+class Answer:
+    status: str
+    headers: list[tuple[str, str]]
+    body: object  # an iterable of bytes
+
+
+class Proxy:
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.upstreams = Upstreams(settings)
+
+    def forward(self, environ: dict, service: str, raw_path: str, request_id: str) -> Answer:
+        body, length = self._received_body(environ)
+        query = environ.get("QUERY_STRING")
+        target = raw_path + ("?" + query if query else "")
+        headers = _forwarded_headers(environ, request_id, length)
+        method = environ["REQUEST_METHOD"]
+        # A connection the service closed while it was idle fails at once; a request that carries
+        # nothing to lose is sent again on a new one.
+        attempts = 2 if method in ("GET", "HEAD") else 1
+        try:
+            connection, response = self._send(service, method, target, body, headers, attempts)
+        finally:
+            if hasattr(body, "close"):
+                body.close()
+        return self._answer(service, connection, response)
+
+    def _send(self, service: str, method: str, target: str, body, headers: dict[str, str], attempts: int):
+        for attempt in range(attempts):
+            connection, reused = self.upstreams.take(service)
+            try:
+                if hasattr(body, "seek"):
+                    body.seek(0)
+                connection.request(method, target, body=body, headers=headers)
+                return connection, connection.getresponse()
+            except _Unreachable as error:
+                log.warning("%s unreachable: %s", service, error)
+                raise _unavailable(service) from None
+            except TimeoutError:
+                connection.close()
+                raise Problem(504, f"The {service} service took too long to answer.") from None
+            except (OSError, http.client.HTTPException) as error:
+                connection.close()
+                if not (reused and attempt + 1 < attempts):
+                    log.warning("%s failed to answer: %s", service, error.__class__.__name__)
+                    raise _unavailable(service) from None
+
+    def _answer(self, service: str, connection: _Connection, response: http.client.HTTPResponse) -> Answer:
+        # The service's request id is ours: it was sent along.
+        headers = [(name, value) for name, value in response.getheaders() if name.lower() not in ANSWER_DROPPED]
+        status = f"{response.status} {response.reason}"
+        if response.length is not None and response.length <= CHUNK:
+            # The common small answer: read at once, the connection free for the next request.
+            try:
+                data = response.read()
+            except (OSError, http.client.HTTPException) as error:
+                connection.close()
+                log.warning("%s answer interrupted: %r", service, error)
+                raise _unavailable(service) from None
+            self._release(service, connection, response)
+            return Answer(status, headers, [data])
+        return Answer(status, headers, self._relay(service, connection, response))
+
+    def _relay(self, service: str, connection: _Connection, response: http.client.HTTPResponse):
+        try:
+            while chunk := response.read1(CHUNK):
+                yield chunk
+        except (OSError, http.client.HTTPException) as error:  # the service died mid-answer: the client sees a cut response
             log.warning("%s answer interrupted: %r", service, error)
         finally:
-            upstream.close()
+            self._release(service, connection, response)
 
-    response = Response(stream_with_context(relay_body()), status=upstream.status_code, headers=headers)
-    # The service's request id is ours: it was sent along.
-    response.headers.pop("X-Request-Id", None)
-    return response
+    def _release(self, service: str, connection: _Connection, response: http.client.HTTPResponse) -> None:
+        if response.isclosed() and not response.will_close:
+            self.upstreams.give_back(service, connection)
+        else:
+            connection.close()
+
+    def _received_body(self, environ: dict):
+        """The whole request body (bytes, or a temporary file) and its length; or (None, None)."""
+        mimetype = environ.get("CONTENT_TYPE", "").split(";", 1)[0].strip().lower()
+        cap = self.settings.gateway_max_body_bytes if mimetype in STREAMED_TYPES else self.settings.max_body_bytes
+        declared = environ.get("CONTENT_LENGTH")
+        chunked = environ.get("HTTP_TRANSFER_ENCODING", "").lower() == "chunked"
+        if declared:
+            length = int(declared)
+            if length > cap:
+                drain(environ["wsgi.input"], length)
+                raise _too_large(cap)
+        elif chunked:
+            length = None
+        else:
+            return None, None
+        stream = environ["wsgi.input"]
+        if length is not None and length <= IN_MEMORY_BODY:
+            data = _read(stream, length)
+            if len(data) < length:
+                raise _stalled()
+            return data, length
+        spool = tempfile.SpooledTemporaryFile(max_size=IN_MEMORY_BODY)
+        received = 0
+        try:
+            while length is None or received < length:
+                data = _read(stream, CHUNK if length is None else min(CHUNK, length - received))
+                if not data:
+                    break
+                received += len(data)
+                if received > cap:
+                    drain(stream, DRAIN_LIMIT)
+                    raise _too_large(cap)
+                spool.write(data)
+        except BaseException:
+            spool.close()
+            raise
+        if length is not None and received < length:
+            spool.close()
+            raise _stalled()
+        return spool, received
+
+
+def _read(stream, size: int) -> bytes:
+    try:
+        return stream.read(size)
+    except Exception as error:  # a timeout, or the server's own "client went away"
+        raise _stalled() from error
+
+
+def _unavailable(service: str) -> Problem:
+    return Problem(503, f"The {service} service is unavailable; try again shortly.", headers={"Retry-After": "5"})
+
+
+def _too_large(cap: int) -> Problem:
+    return Problem(413, f"The body is over the limit of {cap} bytes.")
+
+
+def _stalled() -> Problem:
+    return Problem(408, "The request body did not arrive in time.")
+
+
+def _forwarded_headers(environ: dict, request_id: str, length: int | None) -> dict[str, str]:
+    named_by_connection = {name.strip().lower() for name in environ.get("HTTP_CONNECTION", "").split(",")}
+    headers = {}
+    for key, value in environ.items():
+        if key.startswith("HTTP_"):
+            name = key[5:].replace("_", "-").lower()
+            if name not in HOP_BY_HOP and name not in REPLACED and name not in named_by_connection:
+                headers[name] = value
+    if environ.get("CONTENT_TYPE"):
+        headers["content-type"] = environ["CONTENT_TYPE"]
+    if length is not None:
+        headers["content-length"] = str(length)
+    headers["x-request-id"] = request_id
+    forwarded_for = environ.get("HTTP_X_FORWARDED_FOR")
+    remote = environ.get("REMOTE_ADDR", "")
+    headers["x-forwarded-for"] = f"{forwarded_for}, {remote}" if forwarded_for else remote
+    headers["x-forwarded-proto"] = environ.get("wsgi.url_scheme", "http")
+    headers["x-forwarded-host"] = environ.get("HTTP_HOST", "")
+    return headers

@@ -1,80 +1,30 @@
-"""The gateway, described like every other service: it has no database and no events."""
+"""The gateway, described like every other service: it has no database and no events.
+
+Its Flask app serves the gateway's own endpoints; the `Edge` in front of it answers every routed
+path (see edge.py). It runs under gevent (see server.py), so that a slow client costs a greenlet.
+"""
 
 from __future__ import annotations
 
-from flask import Flask, jsonify, request
-from flask_cors import CORS
-from flask_limiter import Limiter
+from flask import Flask, jsonify
 
-from mpdp_common.auth import bearer_token, public
+from mpdp_common.auth import public
 from mpdp_common.config import Settings
-from mpdp_common.crypto import digest
 from mpdp_common.service import Service
-from mpdp_common.web import accepts
 
 from .console import serve_console
+from .edge import Edge
 from .openapi import merged_openapi
-from .proxy import forward
-
-METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"]
-
-
-def _client_key() -> str:
-    return f"client:{request.remote_addr}"
-
-
-def _token_key() -> str:
-    return "token:" + digest(bearer_token() or "")
-
-
-def _storage_options(uri: str) -> dict:
-    # A request must never wait long on a rate-limit store that has gone away.
-    return {"socket_connect_timeout": 0.25, "socket_timeout": 0.25} if uri.startswith("redis") else {}
 
 
 def _setup(app: Flask, settings: Settings) -> None:
-    app.config["MAX_CONTENT_LENGTH"] = settings.gateway_max_body_bytes
-    CORS(
-        app,
-        resources={r"/(api|client)/.*": {"origins": list(settings.cors_origins)}},
-        allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-Request-Id"],
-        expose_headers=["X-Request-Id", "Retry-After", "Location"],
-        max_age=600,
-    )
-
-    # Registered before the limiter so that it runs after it (Flask runs these last first):
-    # flask-limiter adds Retry-After to every answer; it belongs on 429 and 503 alone.
-    @app.after_request
-    def _retry_after_only_when_it_means_something(response):
-        if response.status_code not in (429, 503):
-            response.headers.pop("Retry-After", None)
-        return response
-
-    limiter = Limiter(
-        _client_key,
-        app=app,
-        storage_uri=settings.rate_limit_storage_uri,
-        storage_options=_storage_options(settings.rate_limit_storage_uri),
-        key_prefix=settings.event_prefix,
-        headers_enabled=True,
-        # Fail open: while the shared storage is down each process counts on its own, and goes back
-        # to the shared counts once it answers; limits stay, only their sharing pauses.
-        in_memory_fallback_enabled=True,
-        swallow_errors=True,
-    )
-
     @public
     def openapi():
         return jsonify(merged_openapi(settings.service_urls, settings.upstream_connect_timeout + 3))
 
     app.add_url_rule("/api/v1/openapi.json", "public_openapi", openapi, methods=["GET"])
-
-    proxied = accepts("*/*")(public(forward))
-    proxied = limiter.limit(settings.rate_limit_per_client, key_func=_client_key)(proxied)
-    proxied = limiter.limit(settings.rate_limit_per_token, key_func=_token_key, exempt_when=lambda: bearer_token() is None)(proxied)
-    for prefix in ("/api/", "/client/", "/ingest/", "/.well-known/"):
-        app.add_url_rule(f"{prefix}<path:path>", f"proxy_{prefix.strip('/.').replace('-', '_')}", proxied, methods=METHODS)
     serve_console(app, settings)
+    app.wsgi_app = Edge(app.wsgi_app, settings, app.extensions["mpdp"].verifier)  # type: ignore[method-assign]
 
 
-service = Service(name="gateway", package="mpdp_gateway", setup=_setup)
+service = Service(name="gateway", package="mpdp_gateway", setup=_setup, web_worker="mpdp_gateway.server.EdgeWorker")

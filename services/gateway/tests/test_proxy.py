@@ -15,6 +15,7 @@ from werkzeug.wrappers import Request, Response
 
 from mpdp_common.config import Settings
 from mpdp_common.testing import Harness
+from mpdp_gateway.limits import SYNC_SECONDS
 from mpdp_gateway.service import service
 
 
@@ -149,7 +150,9 @@ def test_gateway_processes_share_limits_through_redis(upstream, gateway):
     first, second = gateway(upstream, **storage), gateway(upstream, **storage)
     token = {"Authorization": f"Bearer mpdp_ak_shared-{time.time_ns()}"}
     assert first.get("/api/v1/me", headers=token).status_code == 200
+    time.sleep(2 * SYNC_SECONDS)  # each process hands its counts over at most this often
     assert second.get("/api/v1/me", headers=token).status_code == 200
+    time.sleep(2 * SYNC_SECONDS)
     assert first.get("/api/v1/me", headers=token).status_code == 429
 
 
@@ -227,3 +230,32 @@ def test_the_gateway_keeps_serving_while_its_rate_limit_store_is_down(upstream, 
     time.sleep(1.5)
     answers = [client.get("/api/v1/me", headers=token).status_code for _ in range(4)]
     assert 429 in answers
+
+
+def test_metrics_and_readiness_are_only_on_the_internal_listener(upstream, gateway):
+    client = gateway(upstream)
+    assert client.get("/api/v1/me").status_code == 200
+    for path in ("/metrics", "/readyz"):
+        hidden = client.get(path)
+        assert hidden.status_code == 404 and hidden.content_type == "application/problem+json"
+    internal = {"SERVER_PORT": str(Settings.from_env("gateway").internal_port)}
+    assert client.get("/readyz", environ_overrides=internal).get_json()["status"] == "ready"
+    metrics = client.get("/metrics", environ_overrides=internal).text
+    assert 'endpoint="proxy_identity",method="GET",service="gateway",status="200"' in metrics
+    assert client.get("/healthz").get_json() == {"status": "ok"}
+
+
+def test_a_body_that_stops_short_is_a_408_and_is_not_forwarded(upstream, gateway):
+    response = gateway(upstream).post(
+        "/api/v1/accounts", data=b"x" * 10, headers={"Content-Type": "application/zip"}, environ_overrides={"CONTENT_LENGTH": "100"}
+    )
+    assert response.status_code == 408 and response.content_type == "application/problem+json"
+
+
+def test_a_method_the_gateway_does_not_forward_is_a_405_and_options_are_answered_here(upstream, gateway):
+    client = gateway(upstream)
+    refused = client.open("/api/v1/me", method="TRACE")
+    assert refused.status_code == 405 and "GET" in refused.headers["Allow"]
+    preflight = client.options("/api/v1/me", headers={"Origin": "http://localhost:3000", "Access-Control-Request-Method": "POST"})
+    assert preflight.status_code == 200 and preflight.headers["Access-Control-Allow-Origin"] == "http://localhost:3000"
+    assert "POST" in preflight.headers["Access-Control-Allow-Methods"]

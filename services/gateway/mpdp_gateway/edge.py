@@ -1,0 +1,149 @@
+"""The gateway's front door, in front of its Flask app.
+
+A request for a routed path is answered here, without Flask's request machinery (which would cost
+more than the forwarding itself): path safety, rate limits, the edge token check, the request id,
+CORS, metrics and the access log, then the proxy. Everything else (the gateway's own endpoints and
+the 404 for an unknown path) goes to the Flask app; `/metrics` and `/readyz` only on the internal
+listener.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from http import HTTPStatus
+
+from mpdp_common import logs
+from mpdp_common.apikeys import is_api_key
+from mpdp_common.auth import TokenVerifier
+from mpdp_common.config import Settings
+from mpdp_common.crypto import digest
+from mpdp_common.errors import PROBLEM_JSON, Problem, problem_document
+from mpdp_common.web import LATENCY, REQUEST_ID, REQUESTS
+
+from .limits import Limit, RateLimiter
+from .proxy import AMBIGUOUS_PATH, Answer, Proxy, client_path
+from .routes import service_for
+
+log = logging.getLogger("mpdp.access")
+
+PROXIED_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD")
+INTERNAL_PATHS = frozenset({"/metrics", "/readyz"})
+CORS_PATHS = ("/api/", "/client/")
+CORS_ALLOWED_HEADERS = "Authorization, Content-Type, Idempotency-Key, X-Request-Id"
+CORS_EXPOSED_HEADERS = "X-Request-Id, Retry-After, Location"
+
+
+class Edge:
+    def __init__(self, app, settings: Settings, verifier: TokenVerifier):
+        self.app = app
+        self.proxy = Proxy(settings)
+        self.limiter = RateLimiter(settings.rate_limit_storage_uri, settings.event_prefix)
+        self.per_client = Limit.parse("client", settings.rate_limit_per_client)
+        self.per_token = Limit.parse("token", settings.rate_limit_per_token)
+        self.verifier = verifier
+        self.origins = frozenset(settings.cors_origins)
+        self.internal_port = str(settings.internal_port)
+
+    def __call__(self, environ, start_response):
+        raw_path = client_path(environ)
+        refused = AMBIGUOUS_PATH.search(raw_path) or (
+            environ.get("PATH_INFO") in INTERNAL_PATHS and environ.get("SERVER_PORT") != self.internal_port
+        )
+        cors = self._cors(environ, raw_path)
+        if cors is not None and environ["REQUEST_METHOD"] == "OPTIONS":
+            return self._options(environ, start_response, cors)
+        service = None if refused else service_for(raw_path)
+        if service is None and not refused:
+            return self.app(environ, _adding(cors, start_response) if cors else start_response)
+        return self._forward(environ, start_response, service, raw_path, cors)
+
+    def _forward(self, environ, start_response, service: str | None, raw_path: str, cors: list | None):
+        started = time.perf_counter()
+        incoming = environ.get("HTTP_X_REQUEST_ID", "")
+        request_id = incoming if REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        method = environ["REQUEST_METHOD"]
+        token = _bearer_token(environ)
+        counted = [(self.per_client, environ.get("REMOTE_ADDR", ""))]
+        if token is not None:
+            counted.append((self.per_token, digest(token)))
+        verdict = self.limiter.hit(*counted)
+        try:
+            if service is None:
+                raise Problem(404, "No such endpoint.")
+            if not verdict.allowed:
+                raise Problem(429, "Too many requests; try again after the number of seconds in Retry-After.")
+            if method not in PROXIED_METHODS:
+                raise Problem(405, f"{method} is not allowed here.", headers={"Allow": ", ".join((*PROXIED_METHODS, "OPTIONS"))})
+            # A bad token is refused here, before it costs a service anything (services verify
+            # again); workspace API keys are checked by the services, which keep their read model.
+            if token is not None and raw_path.startswith("/api/") and not is_api_key(token):
+                self.verifier.verify(token)
+            answer = self.proxy.forward(environ, service, raw_path, request_id)
+        except Problem as problem:
+            answer = _problem_answer(problem)
+        answer.headers.append(("X-Request-Id", request_id))
+        answer.headers.extend(verdict.headers())
+        if cors:
+            answer.headers.extend(cors)
+        start_response(answer.status, answer.headers)
+        self._record(method, raw_path, service, answer.status, started, request_id)
+        return answer.body
+
+    def _record(self, method: str, raw_path: str, service: str | None, status: str, started: float, request_id: str) -> None:
+        elapsed = time.perf_counter() - started
+        endpoint = f"proxy_{service}" if service else "unmatched"
+        code = status[:3]
+        REQUESTS.labels("gateway", method, endpoint, code).inc()
+        LATENCY.labels("gateway", endpoint).observe(elapsed)
+        if log.isEnabledFor(logging.INFO):
+            path = logs.redact_path(raw_path)
+            context = logs.request_id.set(request_id)
+            try:
+                extra = {"status": int(code), "duration_ms": round(elapsed * 1000, 2), "method": method, "path": path}
+                log.info("%s %s %s", method, path, code, extra=extra)
+            finally:
+                logs.request_id.reset(context)
+
+    def _cors(self, environ, raw_path: str) -> list[tuple[str, str]] | None:
+        """The CORS headers of an answer to an allowed origin on the public API; None elsewhere."""
+        origin = environ.get("HTTP_ORIGIN")
+        if origin is None or not raw_path.startswith(CORS_PATHS):
+            return None
+        if origin not in self.origins:
+            return [("Vary", "Origin")]
+        return [("Access-Control-Allow-Origin", origin), ("Access-Control-Expose-Headers", CORS_EXPOSED_HEADERS), ("Vary", "Origin")]
+
+    def _options(self, environ, start_response, cors: list[tuple[str, str]]):
+        """OPTIONS is answered here, a CORS preflight included, and never forwarded."""
+        headers = [("Allow", ", ".join((*PROXIED_METHODS, "OPTIONS"))), ("Content-Length", "0"), *cors]
+        if len(cors) > 1 and environ.get("HTTP_ACCESS_CONTROL_REQUEST_METHOD"):
+            headers += [
+                ("Access-Control-Allow-Methods", ", ".join(PROXIED_METHODS)),
+                ("Access-Control-Allow-Headers", CORS_ALLOWED_HEADERS),
+                ("Access-Control-Max-Age", "600"),
+            ]
+        start_response("200 OK", headers)
+        return [b""]
+
+
+def _adding(headers: list[tuple[str, str]], start_response):
+    def start(status, response_headers, exc_info=None):
+        return start_response(status, [*response_headers, *headers], exc_info)
+
+    return start
+
+
+def _bearer_token(environ) -> str | None:
+    scheme, _, token = environ.get("HTTP_AUTHORIZATION", "").partition(" ")
+    token = token.strip()
+    return token if scheme.lower() == "bearer" and token else None
+
+
+def _problem_answer(problem: Problem) -> Answer:
+    document = problem_document(problem.status, problem.detail, title=problem.title, type=problem.type, errors=problem.errors)
+    body = json.dumps(document).encode()
+    headers = [("Content-Type", PROBLEM_JSON), ("Content-Length", str(len(body))), *problem.headers.items()]
+    return Answer(f"{problem.status} {HTTPStatus(problem.status).phrase}", headers, [body])

@@ -1,0 +1,26 @@
+"""The gateway's gunicorn worker: gevent, so that a connection costs a greenlet, not a thread, and
+a hundred clients that trickle or stall cannot keep anyone else from being served.
+
+A request's head must arrive within gunicorn's keep-alive time; after it, every read of the body
+and every write of the answer must progress within MPDP_GATEWAY_CLIENT_TIMEOUT, or the client is
+dropped (see proxy.py: its body is received whole before a service is called).
+"""
+
+from __future__ import annotations
+
+from gunicorn.workers.base_async import AsyncWorker
+from gunicorn.workers.ggevent import GeventWorker
+
+from mpdp_common.config import Settings
+from mpdp_common.httpserver import ProblemAnswers
+
+
+class EdgeWorker(ProblemAnswers, GeventWorker):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.client_timeout = Settings.from_env("gateway").gateway_client_timeout
+
+    def handle(self, listener, client, addr):
+        # In place of GeventWorker.handle, which makes the socket block without a time limit.
+        client.settimeout(self.client_timeout)
+        AsyncWorker.handle(self, listener, client, addr)
