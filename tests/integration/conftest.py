@@ -98,6 +98,8 @@ class Platform:
             MPDP_WEB_WORKERS="1",
             MPDP_WEB_THREADS="8",
             MPDP_LOG_LEVEL="INFO",
+            # the tests' own SMTP servers listen on this host
+            MPDP_SMTP_ALLOW_PRIVATE_HOSTS="1",
             **{f"MPDP_{name.upper()}_PORT": str(port) for name, port in self.ports.items()},
         )
         for name in SERVICE_PORTS:

@@ -6,6 +6,7 @@ mpdpctl migrate [NAME..]  create databases, apply migrations, declare the broker
 mpdpctl web NAME          the service's HTTP API under gunicorn
 mpdpctl relay NAME        the service's outbox relay
 mpdpctl consume NAME      the service's event consumer
+mpdpctl work NAME WORKER  one of the service's own workers (identity mailer)
 mpdpctl keygen PATH       create the identity signing key unless it exists
 """
 
@@ -136,6 +137,15 @@ def consume(name: str) -> None:
     service.run_consumer(settings, _stop_on_signals())
 
 
+def work(name: str, worker: str) -> None:
+    service = _service(name)
+    if worker not in service.workers:
+        raise SystemExit(f"{name} has no worker {worker!r}; it has: {', '.join(service.workers) or 'none'}")
+    settings = Settings.from_env(service.name)
+    configure_logging(service.name, settings.log_level)
+    service.workers[worker](settings, _stop_on_signals())
+
+
 # -- the whole platform ---------------------------------------------------------------------------
 
 
@@ -203,6 +213,8 @@ def run_real(settings: Settings) -> None:
             if service.events is not None:
                 supervisor.start(env, "relay", name)
                 supervisor.start(env, "consume", name)
+            for worker in service.workers:
+                supervisor.start(env, "work", name, worker)
         if _wait_until_ready(settings, list(services), stop):
             log.info("MPDP is running (real mode): %s  (Ctrl-C stops it)", settings.service_urls["gateway"])
         elif not stop.is_set():
@@ -236,6 +248,8 @@ def run_embedded(settings: Settings) -> None:
         if service.events is not None:
             spawn(service.run_consumer, service_settings, stop)
             spawn(service.run_relay, service_settings, stop)
+        for run_worker in service.workers.values():
+            spawn(run_worker, service_settings, stop)
         server = make_server(service_settings.host, service_settings.port, service.create_app(service_settings), threaded=True)
         servers.append(server)
         spawn(server.serve_forever)
@@ -277,6 +291,9 @@ def main(argv: list[str] | None = None) -> None:
     commands.add_parser("migrate").add_argument("names", nargs="*")
     for name in ("web", "relay", "consume"):
         commands.add_parser(name).add_argument("name")
+    worker = commands.add_parser("work")
+    worker.add_argument("name")
+    worker.add_argument("worker")
     commands.add_parser("keygen").add_argument("path")
     args = parser.parse_args(argv)
     settings = Settings.from_env()
@@ -294,6 +311,8 @@ def main(argv: list[str] | None = None) -> None:
         relay(args.name)
     elif args.command == "consume":
         consume(args.name)
+    elif args.command == "work":
+        work(args.name, args.worker)
     elif args.command == "keygen":
         print(ensure_signing_key(args.path))
 

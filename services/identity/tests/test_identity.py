@@ -12,13 +12,14 @@ import pytest
 from sqlalchemy import select
 
 from mpdp_common import testing
+from mpdp_common.addresses import NotPublic
 from mpdp_common.config import Settings
-from mpdp_common.crypto import generate_secret_key
-from mpdp_common.db import session_scope
+from mpdp_common.crypto import generate_secret_key, secret_box
+from mpdp_common.db import session_scope, utcnow
 from mpdp_common.keys import ensure_signing_key
-from mpdp_identity import mailer
+from mpdp_identity import mail_queue, mailer
 from mpdp_identity.events import events
-from mpdp_identity.models import Base, Invitation, Member, WorkspaceMailSettings
+from mpdp_identity.models import Base, Invitation, Member, QueuedMail, WorkspaceMailSettings
 from mpdp_identity.service import service
 
 
@@ -111,11 +112,11 @@ def test_an_smtp_password_is_not_sent_in_the_clear_to_another_host(monkeypatch):
         def send_message(self, message):
             return None
 
-    monkeypatch.setattr(mailer.smtplib, "SMTP", PlainServer)
+    monkeypatch.setattr(mailer, "_connect", lambda address, mail: PlainServer())
     mail = WorkspaceMailSettings(
         workspace_id="w1",
         sender="noreply@acme.example",
-        smtp_host="smtp.acme.example",
+        smtp_host="93.184.215.14",
         smtp_port=587,
         smtp_username="mailer",
         smtp_password_encrypted=None,
@@ -123,7 +124,71 @@ def test_an_smtp_password_is_not_sent_in_the_clear_to_another_host(monkeypatch):
     with pytest.raises(RuntimeError, match="no TLS"):
         mailer.send(mail, EmailMessage())
     mail.smtp_host = "127.0.0.1"
-    mailer.send(mail, EmailMessage())  # a server on this host may take a login without TLS
+    mailer.send(mail, EmailMessage(), allow_private_hosts=True)  # a server on this host may take a login without TLS
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "2130706433", "0x7f000001", "127.1", "169.254.169.254", "10.0.0.1"])
+def test_mail_is_never_sent_to_an_internal_address_even_when_a_name_moves_there(monkeypatch, host):
+    connected = []
+    monkeypatch.setattr(mailer, "_connect", lambda address, mail: connected.append(address))
+    mail = WorkspaceMailSettings(workspace_id="w1", sender="noreply@acme.example", smtp_host=host, smtp_port=25)
+    with pytest.raises(NotPublic):
+        mailer.send(mail, EmailMessage())
+    assert connected == []
+
+
+def test_invitations_are_queued_and_the_worker_retries_with_backoff(app, monkeypatch):
+    settings = app.extensions["mpdp"].settings
+    monkeypatch.setenv("MPDP_SECRET_KEY", settings.secret_key)  # the consumer reads its settings from the environment
+    deliver(
+        app,
+        "workspace.settings.updated",
+        {
+            "workspace_id": "w1",
+            "revision": 1,
+            "logo_url": None,
+            "favicon_url": None,
+            "service_email": {
+                "sender": "noreply@acme.example",
+                "smtp_host": "93.184.215.14",
+                "smtp_port": 25,
+                "smtp_username": None,
+                "smtp_password_encrypted": None,
+            },
+            "domains": {"primary": None, "alternatives": []},
+            "tester_whitelist_enabled": False,
+            "about_us_url": None,
+            "terms_of_service_url": None,
+        },
+    )
+    token = secret_box(settings).encrypt("invitation-token")
+    payload = {"invitation_id": "i1", "email": "bob@example.com", "role": "developer", "expires_at": "2026-12-01T00:00:00Z"}
+    deliver(app, "identity.invitation.created", payload | {"token_encrypted": token}, workspace_id="w1")
+
+    attempts = []
+
+    def refuse(server, message, allow_private_hosts=False):
+        attempts.append(message)
+        raise ConnectionRefusedError("no")
+
+    monkeypatch.setattr(mailer, "send", refuse)
+    sessions = app.extensions["mpdp"].session_factory
+    with session_scope(sessions) as session:
+        assert mail_queue.send_next(session, settings) is True
+    with session_scope(sessions) as session:
+        queued = session.scalars(select(QueuedMail)).one()
+        assert queued.status == "pending" and queued.attempts == 1 and "ConnectionRefusedError" in queued.last_error
+        assert queued.next_attempt_at > utcnow() + mail_queue.RETRY_DELAYS[0] - timedelta(seconds=5)
+        assert "invitation-token" not in queued.message_encrypted
+        assert mail_queue.send_next(session, settings) is False  # not due yet
+        queued.next_attempt_at = utcnow()
+    monkeypatch.setattr(mailer, "send", lambda server, message, allow_private_hosts=False: attempts.append(message))
+    with session_scope(sessions) as session:
+        assert mail_queue.send_next(session, settings) is True
+    with session_scope(sessions) as session:
+        queued = session.scalars(select(QueuedMail)).one()
+        assert queued.status == "sent" and queued.message_encrypted is None
+    assert "invitation-token" in attempts[-1].get_content() and attempts[-1]["To"] == "bob@example.com"
 
 
 def test_a_pending_invitation_expires_and_a_decided_one_keeps_its_status():

@@ -4,7 +4,9 @@ import re
 
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates, validates_schema
 
+from mpdp_common.addresses import NotPublic, Unresolvable, public_addresses
 from mpdp_common.schemas import Timestamp
+from mpdp_common.web import current_settings
 
 
 def not_blank(value: str) -> None:
@@ -107,6 +109,15 @@ class ServiceEmailSchema(Schema):
         metadata={"description": "Write-only; left out, the stored password is kept."},
     )
     smtp_password_set = fields.Boolean(dump_only=True)
+
+    @validates("smtp_host")
+    def _public_host(self, value, **kwargs):
+        try:
+            public_addresses(value, 25, allow_private=current_settings().smtp_allow_private_hosts)
+        except Unresolvable:
+            pass  # it may resolve later; the mail worker judges it again before every connection
+        except NotPublic as error:
+            raise ValidationError(f"Not a public mail server: {error}") from None
 
 
 class DomainsSchema(Schema):
