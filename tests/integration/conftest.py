@@ -100,6 +100,9 @@ class Platform:
             MPDP_LOG_LEVEL="INFO",
             # the tests' own SMTP servers listen on this host
             MPDP_SMTP_ALLOW_PRIVATE_HOSTS="1",
+            # every test speaks from this host, and the OpenAPI conformance run sends thousands of requests
+            MPDP_RATE_LIMIT_PER_CLIENT="100000/minute",
+            MPDP_RATE_LIMIT_PER_TOKEN="100000/minute",
             **{f"MPDP_{name.upper()}_PORT": str(port) for name, port in self.ports.items()},
         )
         for name in SERVICE_PORTS:

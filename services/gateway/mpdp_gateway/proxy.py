@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from urllib.parse import quote
 
 import requests
 from flask import Response, current_app, g, request, stream_with_context
@@ -91,6 +92,13 @@ def _body(max_body_bytes: int):
     return body
 
 
+def upstream_target() -> str:
+    """The path and query to ask the service for, encoded again: werkzeug decodes the path, and a
+    decoded "%3F" or "%23" would otherwise cut it short upstream."""
+    target = quote(request.path, safe="/:@!$&'()*+,;=~")
+    return f"{target}?{request.query_string.decode('latin-1')}" if request.query_string else target
+
+
 def verify_at_edge() -> None:
     """Reject a bad token here, before it costs a service anything; services verify again."""
     token = bearer_token()
@@ -100,6 +108,8 @@ def verify_at_edge() -> None:
 
 
 def forward(path: str = "") -> Response:
+    if request.method == "OPTIONS" and request.headers.get("Access-Control-Request-Method"):
+        return Response(status=200)  # a CORS preflight: flask-cors answers it at the edge
     service = service_for(request.path)
     if service is None:
         raise Problem(404, "No such endpoint.")
@@ -108,7 +118,7 @@ def forward(path: str = "") -> Response:
         raise RequestEntityTooLarge(f"The body is over the limit of {settings.max_body_bytes} bytes.")
     verify_at_edge()
     body = _body(settings.max_body_bytes)
-    url = settings.service_urls[service] + request.full_path.rstrip("?")
+    url = settings.service_urls[service] + upstream_target()
     try:
         upstream = _session().request(
             request.method,

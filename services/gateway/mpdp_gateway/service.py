@@ -15,7 +15,8 @@ from mpdp_common.web import accepts
 from .openapi import merged_openapi
 from .proxy import forward
 
-METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"]
+#: OPTIONS too: the owning service knows which methods a path takes (its Allow header)
+METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 
 
 def _client_key() -> str:
@@ -56,7 +57,8 @@ def _setup(app: Flask, settings: Settings) -> None:
     proxied = limiter.limit(settings.rate_limit_per_client, key_func=_client_key)(proxied)
     proxied = limiter.limit(settings.rate_limit_per_token, key_func=_token_key, exempt_when=lambda: bearer_token() is None)(proxied)
     for prefix in ("/api/", "/client/", "/ingest/", "/.well-known/"):
-        app.add_url_rule(f"{prefix}<path:path>", f"proxy_{prefix.strip('/.').replace('-', '_')}", proxied, methods=METHODS)
+        endpoint = f"proxy_{prefix.strip('/.').replace('-', '_')}"
+        app.add_url_rule(f"{prefix}<path:path>", endpoint, proxied, methods=METHODS, provide_automatic_options=False)
 
 
 service = Service(name="gateway", package="mpdp_gateway", setup=_setup)

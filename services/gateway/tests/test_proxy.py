@@ -122,6 +122,11 @@ def test_rate_limits_per_token_and_per_client(upstream):
     assert "Retry-After" not in client.get("/healthz").headers
 
 
+def test_an_encoded_question_mark_in_the_path_stays_in_the_path(upstream):
+    echoed = gateway(upstream).post("/api/v1/invitations/a%3Fb%23c%25d/accept?x=1%262")
+    assert echoed.get_json()["path"] == "/api/v1/invitations/a?b#c%d/accept?x=1%262"  # as the service decodes it
+
+
 def test_retry_after_is_sent_only_with_429_and_503(upstream):
     client = gateway(upstream, rate_limit_per_client="100/minute")
     answered = client.get("/api/v1/me")
