@@ -65,12 +65,13 @@ class _PinnedSMTPS(smtplib.SMTP_SSL):
         return self.context.wrap_socket(socket.create_connection((self.address, port), timeout, self.source_address), server_hostname=host)
 
 
-def _connect(address: str, mail: WorkspaceMailSettings) -> smtplib.SMTP:
-    if mail.smtp_port == 465:
-        connection: smtplib.SMTP = _PinnedSMTPS(address, timeout=SMTP_TIMEOUT_SECONDS, context=ssl.create_default_context())
+def _connect(address: str, host: str, port: int) -> smtplib.SMTP:
+    connection: smtplib.SMTP
+    if port == 465:
+        connection = _PinnedSMTPS(address, timeout=SMTP_TIMEOUT_SECONDS, context=ssl.create_default_context())
     else:
         connection = _PinnedSMTP(address, timeout=SMTP_TIMEOUT_SECONDS)
-    connection.connect(mail.smtp_host, mail.smtp_port)
+    connection.connect(host, port)
     return connection
 
 
@@ -78,17 +79,20 @@ def send(mail: WorkspaceMailSettings, message: EmailMessage, *, allow_private_ho
     """Deliver `message` through the workspace's SMTP server: TLS from the start on port 465,
     else STARTTLS when the server offers it; a login when a user name is set, never over a
     plain connection to another host. Raises on any failure, NotPublic for an internal address."""
-    address = public_addresses(mail.smtp_host, mail.smtp_port, allow_private=allow_private_hosts)[0]
-    with _connect(address, mail) as smtp:
+    host, port = mail.smtp_host, mail.smtp_port
+    if not host or not port:
+        raise RuntimeError(f"workspace {mail.workspace_id} has no SMTP server")
+    address = public_addresses(host, port, allow_private=allow_private_hosts)[0]
+    with _connect(address, host, port) as smtp:
         smtp.ehlo()
-        encrypted = mail.smtp_port == 465
+        encrypted = port == 465
         if not encrypted and smtp.has_extn("starttls"):
             smtp.starttls(context=ssl.create_default_context())
             smtp.ehlo()
             encrypted = True
         if mail.smtp_username:
             if not encrypted and not ipaddress.ip_address(address).is_loopback:
-                raise RuntimeError(f"{mail.smtp_host} offers no TLS; the SMTP password is not sent in the clear")
+                raise RuntimeError(f"{host} offers no TLS; the SMTP password is not sent in the clear")
             password = (
                 secret_box(Settings.from_env("identity")).decrypt(mail.smtp_password_encrypted) if mail.smtp_password_encrypted else ""
             )

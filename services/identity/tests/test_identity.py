@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import os
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 
@@ -11,31 +9,20 @@ import jwt
 import pytest
 from sqlalchemy import select
 
-from mpdp_common import testing
 from mpdp_common.addresses import NotPublic
-from mpdp_common.config import Settings
-from mpdp_common.crypto import generate_secret_key, secret_box
+from mpdp_common.crypto import secret_box
 from mpdp_common.db import session_scope, utcnow
-from mpdp_common.keys import ensure_signing_key
+from mpdp_common.testing import Harness
 from mpdp_identity import mail_queue, mailer
-from mpdp_identity.events import events
-from mpdp_identity.models import Base, Invitation, Member, QueuedMail, WorkspaceMailSettings
+from mpdp_identity.models import Invitation, Member, QueuedMail, WorkspaceMailSettings
 from mpdp_identity.service import service
 
 
 @pytest.fixture
-def app(tmp_path):
-    settings = Settings(
-        service="identity",
-        mode="embedded",
-        database_url=f"sqlite:///{tmp_path}/identity.db",
-        amqp_url="memory://",
-        secret_key=generate_secret_key(),
-        jwt_private_key_file=ensure_signing_key(os.path.join(tmp_path, "signing.pem")),
-    )
-    app = service.create_app(settings)
-    Base.metadata.create_all(app.extensions["mpdp"].engine)
-    return app
+def harness(tmp_path):
+    harness = Harness(service, tmp_path)
+    yield harness
+    harness.close()
 
 
 def sign_up(client, email="ada@example.com", password="a long password"):
@@ -43,18 +30,8 @@ def sign_up(client, email="ada@example.com", password="a long password"):
     return client.post("/api/v1/auth/token", json={"email": email, "password": password}).get_json()
 
 
-def deliver(app, event_type, payload, workspace_id=None):
-    testing.deliver(events, app.extensions["mpdp"].engine, event_type, payload, workspace_id=workspace_id)
-
-
-def published(app, event_type):
-    with session_scope(app.extensions["mpdp"].session_factory) as session:
-        rows = session.execute(select(events.outbox.c.envelope).order_by(events.outbox.c.seq)).scalars().all()
-    return [json.loads(row) for row in rows if json.loads(row)["type"] == event_type]
-
-
-def test_tokens_are_eddsa_jwts_with_a_key_id_the_jwks_names(app):
-    client = app.test_client()
+def test_tokens_are_eddsa_jwts_with_a_key_id_the_jwks_names(harness):
+    client = harness.http
     pair = sign_up(client)
     header = jwt.get_unverified_header(pair["access_token"])
     assert header["alg"] == "EdDSA"
@@ -63,8 +40,8 @@ def test_tokens_are_eddsa_jwts_with_a_key_id_the_jwks_names(app):
     assert me.status_code == 200 and me.get_json()["email"] == "ada@example.com"
 
 
-def test_rotation_and_reuse_detection(app):
-    client = app.test_client()
+def test_rotation_and_reuse_detection(harness):
+    client = harness.http
     first = sign_up(client)["refresh_token"]
     second = client.post("/api/v1/auth/refresh", json={"refresh_token": first}).get_json()["refresh_token"]
     third = client.post("/api/v1/auth/refresh", json={"refresh_token": second}).get_json()["refresh_token"]
@@ -73,19 +50,21 @@ def test_rotation_and_reuse_detection(app):
     assert client.post("/api/v1/auth/refresh", json={"refresh_token": third}).status_code == 401
 
 
-def test_workspace_events_make_and_unmake_members(app):
-    client = app.test_client()
+def test_workspace_events_make_and_unmake_members(harness):
+    client = harness.http
     pair = sign_up(client)
     account_id = client.get("/api/v1/me", headers={"Authorization": f"Bearer {pair['access_token']}"}).get_json()["id"]
     created = {"workspace_id": "w1", "name": "Acme", "kind": "tenant", "parent_id": None, "created_by": account_id}
-    deliver(app, "workspace.workspace.created", created, "w1")
-    deliver(app, "workspace.workspace.created", created, "w1")  # a repeat changes nothing
-    assert [(e["payload"]["role"], e["payload"]["revision"]) for e in published(app, "identity.member.added")] == [("admin", 1)]
+    harness.deliver("workspace.workspace.created", created, "w1")
+    harness.deliver("workspace.workspace.created", created, "w1")  # a repeat changes nothing
+    assert [(e["payload"]["role"], e["payload"]["revision"]) for e in harness.published("identity.member.added")] == [("admin", 1)]
 
-    deliver(app, "workspace.workspace.deleted", {"workspace_id": "w1", "kind": "tenant", "parent_id": None, "deleted_by": account_id}, "w1")
-    removed = published(app, "identity.member.removed")
+    harness.deliver(
+        "workspace.workspace.deleted", {"workspace_id": "w1", "kind": "tenant", "parent_id": None, "deleted_by": account_id}, "w1"
+    )
+    removed = harness.published("identity.member.removed")
     assert [(e["payload"]["status"], e["payload"]["revision"]) for e in removed] == [("removed", 2)]
-    with session_scope(app.extensions["mpdp"].session_factory) as session:
+    with session_scope(harness.sessions) as session:
         assert session.get(Member, ("w1", account_id)).status == "removed"
 
 
@@ -112,7 +91,7 @@ def test_an_smtp_password_is_not_sent_in_the_clear_to_another_host(monkeypatch):
         def send_message(self, message):
             return None
 
-    monkeypatch.setattr(mailer, "_connect", lambda address, mail: PlainServer())
+    monkeypatch.setattr(mailer, "_connect", lambda address, host, port: PlainServer())
     mail = WorkspaceMailSettings(
         workspace_id="w1",
         sender="noreply@acme.example",
@@ -130,18 +109,17 @@ def test_an_smtp_password_is_not_sent_in_the_clear_to_another_host(monkeypatch):
 @pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "2130706433", "0x7f000001", "127.1", "169.254.169.254", "10.0.0.1"])
 def test_mail_is_never_sent_to_an_internal_address_even_when_a_name_moves_there(monkeypatch, host):
     connected = []
-    monkeypatch.setattr(mailer, "_connect", lambda address, mail: connected.append(address))
+    monkeypatch.setattr(mailer, "_connect", lambda address, host, port: connected.append(address))
     mail = WorkspaceMailSettings(workspace_id="w1", sender="noreply@acme.example", smtp_host=host, smtp_port=25)
     with pytest.raises(NotPublic):
         mailer.send(mail, EmailMessage())
     assert connected == []
 
 
-def test_invitations_are_queued_and_the_worker_retries_with_backoff(app, monkeypatch):
-    settings = app.extensions["mpdp"].settings
+def test_invitations_are_queued_and_the_worker_retries_with_backoff(harness, monkeypatch):
+    settings = harness.settings
     monkeypatch.setenv("MPDP_SECRET_KEY", settings.secret_key)  # the consumer reads its settings from the environment
-    deliver(
-        app,
+    harness.deliver(
         "workspace.settings.updated",
         {
             "workspace_id": "w1",
@@ -163,7 +141,7 @@ def test_invitations_are_queued_and_the_worker_retries_with_backoff(app, monkeyp
     )
     token = secret_box(settings).encrypt("invitation-token")
     payload = {"invitation_id": "i1", "email": "bob@example.com", "role": "developer", "expires_at": "2026-12-01T00:00:00Z"}
-    deliver(app, "identity.invitation.created", payload | {"token_encrypted": token}, workspace_id="w1")
+    harness.deliver("identity.invitation.created", payload | {"token_encrypted": token}, "w1")
 
     attempts = []
 
@@ -172,7 +150,7 @@ def test_invitations_are_queued_and_the_worker_retries_with_backoff(app, monkeyp
         raise ConnectionRefusedError("no")
 
     monkeypatch.setattr(mailer, "send", refuse)
-    sessions = app.extensions["mpdp"].session_factory
+    sessions = harness.sessions
     with session_scope(sessions) as session:
         assert mail_queue.send_next(session, settings) is True
     with session_scope(sessions) as session:
@@ -200,8 +178,8 @@ def test_a_pending_invitation_expires_and_a_decided_one_keeps_its_status():
     assert invitation.current_status(now + timedelta(days=2)) == "accepted"
 
 
-def test_anonymous_idempotency_keys_are_per_client(app):
-    client, key = app.test_client(), "same-key-from-two-clients"
+def test_anonymous_idempotency_keys_are_per_client(harness):
+    client, key = harness.http, "same-key-from-two-clients"
 
     def sign_up_from(address: str, email: str):
         body = {"email": email, "password": "a long password", "name": "Ada"}

@@ -32,7 +32,7 @@ def Hostname(**kwargs) -> fields.String:  # noqa: N802
 URL_OR_ASSET_PATH = r"^\s*([hH][tT][tT][pP][sS]?://[^\s/?#]+([/?#]\S*)?|/api/v1/workspaces/[^/\s]+/assets/[^/\s]+)\s*$"
 
 
-def Url(**kwargs) -> fields.Url:  # noqa: N802
+def Url(**kwargs) -> fields.String:  # noqa: N802
     """An http(s) URL; the view also accepts the path of one of the workspace's uploaded assets."""
     return fields.String(validate=validate.Length(min=1, max=2048), metadata={"pattern": URL_OR_ASSET_PATH}, **kwargs)
 

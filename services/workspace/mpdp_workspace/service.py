@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from mpdp_common.service import Service
 
-from .api import api_keys, apps, settings, workspaces
+from .api_apikeys import api_keys
+from .api_apps import apps
+from .api_settings import settings
+from .api_workspaces import workspaces
 from .events import events
 from .models import ApiKey, Base, Member
 
