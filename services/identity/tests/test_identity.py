@@ -14,7 +14,7 @@ from mpdp_common.crypto import secret_box
 from mpdp_common.db import session_scope, utcnow
 from mpdp_common.testing import Harness
 from mpdp_identity import mail_queue, mailer
-from mpdp_identity.models import Invitation, Member, QueuedMail, WorkspaceMailSettings
+from mpdp_identity.models import Invitation, Member, QueuedMail, RefreshToken, WorkspaceMailSettings
 from mpdp_identity.service import service
 
 
@@ -192,3 +192,21 @@ def test_anonymous_idempotency_keys_are_per_client(harness):
     again = sign_up_from("198.51.100.7", "first@example.com")
     assert again.headers["Idempotent-Replayed"] == "true" and again.get_json() == first.get_json()
     assert sign_up_from("198.51.100.7", "third@example.com").status_code == 422
+
+
+def test_a_just_rotated_refresh_token_answers_its_pair_again_until_that_pair_is_spent(harness):
+    client = harness.http
+    first = sign_up(client)["refresh_token"]
+    rotated = client.post("/api/v1/auth/refresh", json={"refresh_token": first}).get_json()
+    again = client.post("/api/v1/auth/refresh", json={"refresh_token": first}).get_json()
+    assert again == rotated
+    newest = client.post("/api/v1/auth/refresh", json={"refresh_token": rotated["refresh_token"]})
+    assert newest.status_code == 200
+    with session_scope(harness.sessions) as session:  # a spent pair is not kept
+        assert [token.rotation_encrypted is None for token in session.scalars(select(RefreshToken).order_by(RefreshToken.created_at))] == [
+            True,
+            False,
+            True,
+        ]
+    assert client.post("/api/v1/auth/refresh", json={"refresh_token": first}).status_code == 401
+    assert client.post("/api/v1/auth/refresh", json={"refresh_token": newest.get_json()["refresh_token"]}).status_code == 401
