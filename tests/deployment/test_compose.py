@@ -25,6 +25,8 @@ def test_every_service_runs_its_processes():
         if service.events is not None:
             assert SERVICES[f"{name}-relay"]["command"] == ["mpdpctl", "relay", name]
             assert SERVICES[f"{name}-consumer"]["command"] == ["mpdpctl", "consume", name]
+        for worker in service.workers:
+            assert SERVICES[f"{name}-{worker}"]["command"] == ["mpdpctl", "work", name, worker]
 
 
 def test_start_order_follows_health():

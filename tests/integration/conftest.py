@@ -94,6 +94,11 @@ class Platform:
             MPDP_WEB_THREADS="8",
             MPDP_GATEWAY_CLIENT_TIMEOUT="4",
             MPDP_LOG_LEVEL="INFO",
+            # the tests' own SMTP servers listen on this host
+            MPDP_SMTP_ALLOW_PRIVATE_HOSTS="1",
+            # every test speaks from this host, and the OpenAPI conformance run sends thousands of requests
+            MPDP_RATE_LIMIT_PER_CLIENT="100000/minute",
+            MPDP_RATE_LIMIT_PER_TOKEN="100000/minute",
             **{f"MPDP_{name.upper()}_PORT": str(port) for name, port in self.ports.items()},
             **{f"MPDP_{name.upper()}_INTERNAL_PORT": str(port) for name, port in self.internal_ports.items()},
         )

@@ -3,11 +3,15 @@ HTTP server itself makes before any application code runs."""
 
 from __future__ import annotations
 
+import base64
 import json
 import socket
+from functools import partial
 from urllib.parse import urlparse
 
 import requests
+
+from .conftest import eventually
 
 
 def raw_exchange(base: str, request: bytes) -> tuple[int, dict[str, str], bytes]:
@@ -72,3 +76,30 @@ def test_retry_after_is_only_on_answers_that_ask_to_wait(make_user):
     me = user.get("/api/v1/me")
     assert me.status_code == 200 and "Retry-After" not in me.headers
     assert "Retry-After" not in requests.get(user.base + "/api/v1/openapi.json", timeout=30).headers
+
+
+def test_inputs_that_once_crashed_a_service_are_4xx_problems(client, make_user, make_workspace):
+    surrogate = '{"email": "\\ud800x@example.com", "password": "a long password", "name": "\\ud800x"}'
+    for path in ("/api/v1/accounts", "/api/v1/auth/token"):
+        answer = client.post(path, data=surrogate, headers={"Content-Type": "application/json"})
+        assert answer.status_code == 400 and answer.headers["Content-Type"] == "application/problem+json"
+
+    admin = make_user("admin")
+    ws = make_workspace(admin)
+    cursor = base64.urlsafe_b64encode(json.dumps(["0001-01-01T00:00:00+14:00", "x"]).encode()).decode()
+
+    def refused_cursor(listing: str):
+        answer = admin.get(f"/api/v1/workspaces/{ws}/{listing}?cursor={cursor}")
+        # 404 until the service has learned of the new workspace's admin from identity's event
+        return answer.status_code != 404 and (answer.status_code, answer.json())
+
+    for listing in ("members", "apps", "miniprograms"):
+        status, problem = eventually(partial(refused_cursor, listing))
+        assert status == 422 and "cursor" in problem["errors"], (listing, problem)
+
+    parameters: dict = {"type": "string"}
+    for _ in range(300):
+        parameters = {"type": "array", "items": parameters}
+    jsapi = {"name": "deep", "platforms": ["ios"], "parameters": parameters}
+    answer = admin.post(f"/api/v1/workspaces/{ws}/jsapis", json=jsapi)
+    assert answer.status_code == 422 and "parameters" in answer.json()["errors"]

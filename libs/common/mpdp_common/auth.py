@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 import jwt
 from flask import current_app, g, request
+from flask_smorest import Blueprint
 from sqlalchemy import select
 
 from .apikeys import is_api_key
@@ -160,9 +161,11 @@ PUBLIC_ENDPOINTS = {"api-docs.openapi_json", "static"}
 
 
 def public(view: Callable) -> Callable:
-    """Mark an endpoint as open to anonymous callers; every other endpoint needs a token."""
-    view._mpdp_public = True  # type: ignore[attr-defined]
-    return view
+    """Mark an endpoint as open to anonymous callers; every other endpoint needs a token. Its
+    OpenAPI operation says so too (no security requirement)."""
+    documented = Blueprint.doc(security=[])(view)
+    documented._mpdp_public = True
+    return documented
 
 
 def authenticate_request() -> None:

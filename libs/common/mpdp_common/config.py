@@ -56,6 +56,13 @@ def _float(name: str, default: float) -> float:
         raise SystemExit(f"configuration error: {name}={raw!r} is not a number") from None
 
 
+def _flag(name: str) -> bool:
+    raw = (_env(name, "") or "").lower()
+    if raw not in ("", "0", "1", "false", "true", "no", "yes"):
+        raise SystemExit(f"configuration error: {name}={raw!r} is not 1/0, true/false or yes/no")
+    return raw in ("1", "true", "yes")
+
+
 def _list(name: str, default: str = "") -> tuple[str, ...]:
     return tuple(item.strip() for item in (_env(name, default) or "").split(",") if item.strip())
 
@@ -109,6 +116,9 @@ class Settings:
     s3_bucket: str = "mpdp-packages"
     #: gateway: the built web console (console/dist), served at /
     console_dir: str = "console/dist"
+    #: identity's mail worker: SMTP servers on private, local or special addresses are refused
+    #: (SSRF) unless the operator allows them, as the tests do for their own local servers
+    smtp_allow_private_hosts: bool = False
 
     @classmethod
     def from_env(cls, service: str = "") -> Settings:
@@ -159,6 +169,7 @@ class Settings:
             s3_endpoint_url=_env("MPDP_S3_ENDPOINT_URL", cls.s3_endpoint_url),
             s3_bucket=_env("MPDP_S3_BUCKET", cls.s3_bucket),
             console_dir=_env("MPDP_CONSOLE_DIR", cls.console_dir),
+            smtp_allow_private_hosts=_flag("MPDP_SMTP_ALLOW_PRIVATE_HOSTS"),
         )
         return base.for_service(service) if service else base
 

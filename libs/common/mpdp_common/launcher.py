@@ -6,6 +6,7 @@ mpdpctl migrate [NAME..]  create databases, apply migrations, declare the broker
 mpdpctl web NAME          the service's HTTP API under gunicorn
 mpdpctl relay NAME        the service's outbox relay
 mpdpctl consume NAME      the service's event consumer
+mpdpctl work NAME WORKER  one of the service's own workers (identity mailer)
 mpdpctl keygen PATH       create the identity signing key unless it exists
 """
 
@@ -162,6 +163,15 @@ def dead_letters(name: str, *, replay: bool, as_json: bool) -> None:
     print(f"{len(found)} dead letter(s) {verb} {name}" + ("" if replay or not found else "; --replay sends them back"))
 
 
+def work(name: str, worker: str) -> None:
+    service = _service(name)
+    if worker not in service.workers:
+        raise SystemExit(f"{name} has no worker {worker!r}; it has: {', '.join(service.workers) or 'none'}")
+    settings = Settings.from_env(service.name)
+    configure_logging(service.name, settings.log_level)
+    service.workers[worker](settings, _stop_on_signals())
+
+
 # -- the whole platform ---------------------------------------------------------------------------
 
 
@@ -237,6 +247,8 @@ def run_real(settings: Settings) -> None:
             if service.events is not None:
                 supervisor.start(env, "relay", name)
                 supervisor.start(env, "consume", name)
+            for worker in service.workers:
+                supervisor.start(env, "work", name, worker)
         if wait_until_ready({name: readiness_url(settings, name) for name in services}, stop.is_set):
             log.info("MPDP is running (real mode): %s  (Ctrl-C stops it)", settings.service_urls["gateway"])
         elif not stop.is_set():
@@ -270,6 +282,8 @@ def run_embedded(settings: Settings) -> None:
         if service.events is not None:
             spawn(service.run_consumer, service_settings, stop)
             spawn(service.run_relay, service_settings, stop)
+        for run_worker in service.workers.values():
+            spawn(run_worker, service_settings, stop)
         app = service.create_app(service_settings)
         for port in filter(None, (service_settings.port, service_settings.internal_port)):
             server = make_server(service_settings.host, port, app, threaded=True)
@@ -313,6 +327,9 @@ def main(argv: list[str] | None = None) -> None:
     commands.add_parser("migrate").add_argument("names", nargs="*")
     for name in ("web", "relay", "consume"):
         commands.add_parser(name).add_argument("name")
+    worker = commands.add_parser("work")
+    worker.add_argument("name")
+    worker.add_argument("worker")
     commands.add_parser("keygen").add_argument("path")
     dead = commands.add_parser("dead-letters", help="list a service's dead letters, or replay them once the cause is fixed")
     dead.add_argument("name")
@@ -336,6 +353,8 @@ def main(argv: list[str] | None = None) -> None:
         consume(args.name)
     elif args.command == "dead-letters":
         dead_letters(args.name, replay=args.replay, as_json=args.json)
+    elif args.command == "work":
+        work(args.name, args.worker)
     elif args.command == "keygen":
         print(ensure_signing_key(args.path))
 

@@ -22,6 +22,24 @@ class Timestamp(fields.DateTime):
         return value.strftime(RFC3339)
 
 
+class StrictBoolean(fields.Boolean):
+    """A JSON true or false; not "yes", "1" or 1, which marshmallow's Boolean would take."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, bool):
+            raise self.make_error("invalid")
+        return value
+
+
+class StrictInteger(fields.Integer):
+    """A JSON integer; not "5", 5.0 or true, which marshmallow's Integer would take."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.make_error("invalid")
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
 def Role(**kwargs) -> fields.String:  # noqa: N802
     return fields.String(validate=validate.OneOf(ROLES), **kwargs)
 
@@ -33,4 +51,8 @@ class ProblemSchema(Schema):
     title = fields.String()
     status = fields.Integer()
     detail = fields.String()
-    errors = fields.Dict(keys=fields.String(), values=fields.List(fields.String()))
+    errors = fields.Dict(
+        keys=fields.String(),
+        values=fields.Raw(),
+        metadata={"description": "Per field, its messages; a nested object's fields nest the same way."},
+    )

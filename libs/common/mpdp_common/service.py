@@ -40,6 +40,9 @@ class Service:
     web_worker: str = "mpdp_common.httpserver.ProblemWorker"
     #: how this service verifies tokens when it cannot use the JWKS endpoint (identity itself)
     key_source: Callable[[Settings], Callable] | None = None
+    #: processes of its own beside web, relay and consumer (identity's mail worker), by name; each
+    #: runs until the event is set, and the launcher starts and restarts it like the others
+    workers: dict[str, Callable[[Settings, threading.Event], None]] = field(default_factory=dict)
 
     @property
     def has_database(self) -> bool:

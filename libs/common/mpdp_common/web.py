@@ -9,10 +9,12 @@ import re
 import time
 import uuid
 from dataclasses import dataclass
+from http import HTTPStatus
 from typing import Any
 
 from flask import Flask, Response, current_app, g, jsonify, request
 from flask_smorest import Api
+from flask_smorest.utils import prepare_response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import OperationalError
@@ -23,7 +25,7 @@ from . import logs
 from .auth import TokenVerifier, authenticate_request, public
 from .config import Settings
 from .db import make_engine
-from .errors import Problem, http_exception_response, problem_response, register_error_handlers
+from .errors import PROBLEM_JSON, Problem, http_exception_response, problem_response, register_error_handlers
 from .events.brokers import BrokerUnavailable, broker_for
 from .request_db import close_request_session
 from .schemas import ProblemSchema
@@ -72,6 +74,19 @@ class ProblemApi(Api):
 
     def handle_http_exception(self, error):
         return http_exception_response(error)
+
+    def _register_responses(self):
+        """flask-smorest's error responses (one per status, and the default), documented as the
+        problem documents that they are on the wire."""
+        for status in HTTPStatus:
+            response: dict[str, Any] = {"description": status.phrase}
+            if not (100 <= status < 200) and status not in (204, 304):
+                response["schema"] = self.ERROR_SCHEMA
+            prepare_response(response, self.spec, PROBLEM_JSON)
+            self.spec.components.response(status.name, response, lazy=True)
+        response = {"description": "Default error response", "schema": self.ERROR_SCHEMA}
+        prepare_response(response, self.spec, PROBLEM_JSON)
+        self.spec.components.response("DEFAULT_ERROR", response, lazy=True)
 
 
 def create_app(service: Service, settings: Settings) -> Flask:
@@ -153,9 +168,13 @@ def _check_request_body_and_path() -> None:
         raise Problem(404, "No such resource.")
     if request.routing_exception is not None:
         return  # Flask answers it (404, or 405 naming the methods the route takes)
-    if request.method not in JSON_METHODS or not (request.content_length or request.headers.get("Transfer-Encoding")):
-        return
     view = current_app.view_functions.get(request.endpoint or "")
+    if request.method not in JSON_METHODS:
+        return
+    if not (request.content_length or request.headers.get("Transfer-Encoding")):
+        if _needs_a_json_body(view):
+            raise Problem(400, "This endpoint needs a JSON body (send {} when there is nothing to set).")
+        return
     allowed = getattr(view, "_mpdp_accepts", {"application/json"})
     if "*/*" in allowed:
         return
@@ -176,6 +195,12 @@ def _check_request_body_and_path() -> None:
             raise Problem(400, "The request body is not valid JSON.") from None
         if _holds_lone_surrogate(body):
             raise Problem(400, "The request body holds a lone surrogate escape (like \\ud800), which is no Unicode character.")
+
+
+def _needs_a_json_body(view) -> bool:
+    """As the OpenAPI document says: flask-smorest marks a JSON body that a view takes as required."""
+    parameters = (getattr(view, "_apidoc", None) or {}).get("arguments", {}).get("parameters", [])
+    return any(parameter["in"] == "json" and parameter.get("required", True) for parameter in parameters)
 
 
 def _refuse_chunked_body_over_the_limit() -> None:

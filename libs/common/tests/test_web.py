@@ -166,3 +166,15 @@ def test_a_chunked_json_body_over_the_limit_is_413_not_broken_json(app):
 
     assert is_problem(chunked(b'{"name": "' + b"n" * 8192 + b'"}'), 413)
     assert chunked(b'{"name": "chunky"}').status_code == 201
+
+
+def test_the_openapi_document_tells_the_truth_about_errors_tokens_and_bodies(app):
+    client = app.test_client()
+    document = client.get("/openapi.json").get_json()
+    for name, response in document["components"]["responses"].items():
+        assert list(response["content"]) == ["application/problem+json"], name
+    assert document["paths"]["/api/v1/things"]["post"]["security"] == []  # a public endpoint
+    assert document["paths"]["/api/v1/things"]["post"]["requestBody"]["required"] is True
+    missing = client.post("/api/v1/things")
+    assert is_problem(missing, 400) and "body" in missing.get_json()["detail"]
+    assert is_problem(client.post("/api/v1/things", data="", content_type="application/json"), 400)

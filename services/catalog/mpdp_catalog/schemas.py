@@ -6,7 +6,7 @@ from jsonschema.exceptions import SchemaError
 from jsonschema.validators import Draft202012Validator, validator_for
 from marshmallow import Schema, ValidationError, fields, validate
 
-from mpdp_common.schemas import Timestamp
+from mpdp_common.schemas import StrictBoolean, Timestamp
 
 #: semver.org's own expression for a semantic version
 SEMVER = re.compile(
@@ -148,13 +148,15 @@ class JsapiCreateSchema(Schema):
     )
     description = Description(load_default="")
     platforms = fields.List(fields.String(validate=validate.OneOf(PLATFORMS)), required=True, validate=validate.Length(min=1, max=10))
-    parameters = fields.Raw(load_default=None, allow_none=True, validate=_optional_json_schema)
+    parameters = fields.Raw(
+        load_default=None, allow_none=True, validate=_optional_json_schema, metadata={"type": "object", "description": "A JSON Schema"}
+    )
 
 
 class JsapiPatchSchema(Schema):
     description = Description()
     platforms = fields.List(fields.String(validate=validate.OneOf(PLATFORMS)), validate=validate.Length(min=1, max=10))
-    parameters = fields.Raw(allow_none=True, validate=_optional_json_schema)
+    parameters = fields.Raw(allow_none=True, validate=_optional_json_schema, metadata={"type": "object", "description": "A JSON Schema"})
 
 
 class JsapiSchema(Schema):
@@ -175,7 +177,7 @@ class FeatureCreateSchema(Schema):
     name = Name(required=True)
     description = Description(load_default="")
     activation = fields.String(required=True, validate=validate.OneOf(["direct", "approval"]))
-    visible_to_all = fields.Boolean(load_default=True)
+    visible_to_all = StrictBoolean(load_default=True)
     jsapi_ids = Ids(load_default=list)
 
 
@@ -183,7 +185,7 @@ class FeaturePatchSchema(Schema):
     name = Name()
     description = Description()
     activation = fields.String(validate=validate.OneOf(["direct", "approval"]))
-    visible_to_all = fields.Boolean()
+    visible_to_all = StrictBoolean()
     jsapi_ids = Ids()
 
 

@@ -128,6 +128,20 @@ def test_rate_limits_per_token_and_per_client(upstream, gateway):
     assert "Retry-After" not in client.get("/healthz").headers
 
 
+def test_an_encoded_question_mark_in_the_path_stays_in_the_path(upstream, gateway):
+    echoed = gateway(upstream).post("/api/v1/invitations/a%3Fb%23c%25d/accept?x=1%262")
+    assert echoed.get_json()["path"] == "/api/v1/invitations/a?b#c%d/accept?x=1%262"  # as the service decodes it
+
+
+def test_retry_after_is_sent_only_with_429_and_503(upstream, gateway):
+    client = gateway(upstream, rate_limit_per_client="100/minute")
+    answered = client.get("/api/v1/me")
+    assert answered.status_code == 200 and "X-RateLimit-Remaining" in answered.headers
+    assert "Retry-After" not in answered.headers
+    down = gateway(closed_port()).get("/api/v1/me")
+    assert down.status_code == 503 and int(down.headers["Retry-After"]) > 0
+
+
 def test_bodies_over_the_json_cap_are_refused_before_forwarding(upstream, gateway):
     client = gateway(upstream, max_body_bytes=1024)
     response = client.post("/api/v1/accounts", data=b"x" * 2048, headers={"Content-Type": "application/json"})

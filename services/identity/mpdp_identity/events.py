@@ -12,7 +12,7 @@ from mpdp_common.config import Settings
 from mpdp_common.crypto import secret_box
 from mpdp_common.events import Event, EventSpec
 
-from . import mailer
+from . import mail_queue, mailer
 from .models import ApiKey, Base, Member, WorkspaceMailSettings
 
 log = logging.getLogger(__name__)
@@ -76,16 +76,16 @@ def on_workspace_settings_updated(session: Session, event: Event) -> None:
 
 @events.handles("identity.invitation.created")
 def on_invitation_created(session: Session, event: Event) -> None:
-    """Email the invitation through the workspace's SMTP server, when it has one; a failure
-    raises, and the bus retries."""
+    """Queue the invitation's email for the workspace's SMTP server, when it has one; the mail
+    worker sends it, so that this handler never waits for SMTP."""
     invitation = event.payload
     mail = session.get(WorkspaceMailSettings, event.workspace_id)
-    if mail is None or not mail.smtp_host:
+    if mail is None or not mail.smtp_host or not invitation.get("token_encrypted"):
         log.info("workspace %s has no service email; invitation %s not emailed", event.workspace_id, invitation["invitation_id"])
         return
-    token = secret_box(Settings.from_env("identity")).decrypt(invitation["token_encrypted"])
+    settings = Settings.from_env("identity")
+    token = secret_box(settings).decrypt(invitation["token_encrypted"])
     message = mailer.invitation_message(
-        mail, email=invitation["email"], role=invitation["role"], token=token, expires_at=invitation["expires_at"].isoformat()
+        mail, email=invitation["email"], role=invitation["role"], token=token, expires_at=invitation["expires_at"]
     )
-    mailer.send(mail, message)
-    log.info("invitation %s emailed through %s:%s", invitation["invitation_id"], mail.smtp_host, mail.smtp_port)
+    mail_queue.enqueue(session, settings, event.workspace_id, message)

@@ -1,15 +1,19 @@
 """Invitation emails, sent through the SMTP server of the workspace that invites (its service
-email setting). Sending runs in identity's consumer: a failure raises, so that the bus retries it
-and finally parks it in the dead-letter queue."""
+email setting). Sending runs in the mail worker (mail_queue.py), never in an event handler. The
+server's name is resolved and judged public right before connecting, and the connection goes to
+the very address judged (TLS still verifies the name), so that a name re-pointed at an internal
+address after it was saved (DNS rebinding) reaches nothing inside."""
 
 from __future__ import annotations
 
 import ipaddress
 import logging
 import smtplib
+import socket
 import ssl
 from email.message import EmailMessage
 
+from mpdp_common.addresses import public_addresses
 from mpdp_common.config import Settings
 from mpdp_common.crypto import secret_box
 
@@ -39,35 +43,55 @@ def invitation_message(mail: WorkspaceMailSettings, *, email: str, role: str, to
     return message
 
 
-def _on_this_host(host: str) -> bool:
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return host == "localhost"
+class _PinnedSMTP(smtplib.SMTP):
+    """SMTP to `address`, whatever the server's name resolves to by now."""
+
+    def __init__(self, address: str, **kwargs):
+        self.address = address
+        super().__init__(**kwargs)
+
+    def _get_socket(self, host, port, timeout):
+        return socket.create_connection((self.address, port), timeout, self.source_address)
 
 
-def send(mail: WorkspaceMailSettings, message: EmailMessage) -> None:
+class _PinnedSMTPS(smtplib.SMTP_SSL):
+    """SMTP over TLS to `address`; the certificate is checked against the server's name."""
+
+    def __init__(self, address: str, **kwargs):
+        self.address = address
+        super().__init__(**kwargs)
+
+    def _get_socket(self, host, port, timeout):
+        return self.context.wrap_socket(socket.create_connection((self.address, port), timeout, self.source_address), server_hostname=host)
+
+
+def _connect(address: str, host: str, port: int) -> smtplib.SMTP:
+    connection: smtplib.SMTP
+    if port == 465:
+        connection = _PinnedSMTPS(address, timeout=SMTP_TIMEOUT_SECONDS, context=ssl.create_default_context())
+    else:
+        connection = _PinnedSMTP(address, timeout=SMTP_TIMEOUT_SECONDS)
+    connection.connect(host, port)
+    return connection
+
+
+def send(mail: WorkspaceMailSettings, message: EmailMessage, *, allow_private_hosts: bool = False) -> None:
     """Deliver `message` through the workspace's SMTP server: TLS from the start on port 465,
     else STARTTLS when the server offers it; a login when a user name is set, never over a
-    plain connection to another host. Raises on any failure."""
+    plain connection to another host. Raises on any failure, NotPublic for an internal address."""
     host, port = mail.smtp_host, mail.smtp_port
     if not host or not port:
         raise RuntimeError(f"workspace {mail.workspace_id} has no SMTP server")
-    context = ssl.create_default_context()
-    connection: smtplib.SMTP
-    if port == 465:
-        connection = smtplib.SMTP_SSL(host, port, timeout=SMTP_TIMEOUT_SECONDS, context=context)
-    else:
-        connection = smtplib.SMTP(host, port, timeout=SMTP_TIMEOUT_SECONDS)
-    with connection as smtp:
+    address = public_addresses(host, port, allow_private=allow_private_hosts)[0]
+    with _connect(address, host, port) as smtp:
         smtp.ehlo()
         encrypted = port == 465
         if not encrypted and smtp.has_extn("starttls"):
-            smtp.starttls(context=context)
+            smtp.starttls(context=ssl.create_default_context())
             smtp.ehlo()
             encrypted = True
         if mail.smtp_username:
-            if not encrypted and not _on_this_host(host):
+            if not encrypted and not ipaddress.ip_address(address).is_loopback:
                 raise RuntimeError(f"{host} offers no TLS; the SMTP password is not sent in the clear")
             password = (
                 secret_box(Settings.from_env("identity")).decrypt(mail.smtp_password_encrypted) if mail.smtp_password_encrypted else ""

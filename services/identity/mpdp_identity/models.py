@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from mpdp_common.apikeys import ApiKeyColumns
@@ -82,6 +82,27 @@ class Invitation(Base):
         if self.status == "pending" and self.expires_at <= (now or utcnow()):
             return "expired"
         return self.status
+
+
+class QueuedMail(Base):
+    """An email on its way out through its workspace's SMTP server, sent by the mail worker
+    (mail_queue.py) with retries of its own, so that no event handler waits for SMTP."""
+
+    __tablename__ = "mail_queue"
+
+    id: Mapped[str] = id_column()
+    workspace_id: Mapped[str] = mapped_column(String(32), nullable=False)
+    #: the whole message as SecretBox ciphertext (an invitation holds its token); dropped once sent or given up
+    message_encrypted: Mapped[str | None] = mapped_column(Text)
+    #: pending, sent or failed
+    status: Mapped[str] = mapped_column(String(16), nullable=False, default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False, default=utcnow)
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    created_at: Mapped[datetime] = created_at_column()
+
+    __table_args__ = (Index("ix_mail_queue_due", "status", "next_attempt_at"),)
 
 
 class ApiKey(ApiKeyColumns, Base):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from mpdp_common.service import Service
 
+from . import mail_queue
 from .api import accounts, members, wellknown
 from .events import events
 from .models import ApiKey, Base, Member
@@ -28,4 +29,5 @@ service = Service(
     api_key_model=ApiKey,
     setup=_setup,
     key_source=_key_source,
+    workers={"mailer": mail_queue.run_worker},
 )

@@ -105,6 +105,8 @@ def rotate(session: Session, signer: Signer, presented: str) -> dict:
     successor, pair = _issue(session, signer, current.account_id, current.family_id)
     current.used_at, current.replaced_by = utcnow(), successor.id
     current.rotation_encrypted = secret_box(signer.settings).encrypt(json.dumps(pair))
+    # The pair the previous token was rotated into is spent now: it is not kept any longer.
+    session.execute(update(RefreshToken).where(RefreshToken.replaced_by == current.id).values(rotation_encrypted=None))
     return pair
 
 
@@ -120,5 +122,7 @@ def _answer_again(session: Session, signer: Signer, spent: RefreshToken) -> dict
 
 def revoke_family(session: Session, family_id: str) -> None:
     session.execute(
-        update(RefreshToken).where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None)).values(revoked_at=utcnow())
+        update(RefreshToken)
+        .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
+        .values(revoked_at=utcnow(), rotation_encrypted=None)
     )

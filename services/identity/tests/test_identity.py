@@ -7,11 +7,14 @@ from email.message import EmailMessage
 
 import jwt
 import pytest
+from sqlalchemy import select
 
-from mpdp_common.db import session_scope
+from mpdp_common.addresses import NotPublic
+from mpdp_common.crypto import secret_box
+from mpdp_common.db import session_scope, utcnow
 from mpdp_common.testing import Harness
-from mpdp_identity import mailer
-from mpdp_identity.models import Invitation, Member, WorkspaceMailSettings
+from mpdp_identity import mail_queue, mailer
+from mpdp_identity.models import Invitation, Member, QueuedMail, RefreshToken, WorkspaceMailSettings
 from mpdp_identity.service import service
 
 
@@ -88,11 +91,11 @@ def test_an_smtp_password_is_not_sent_in_the_clear_to_another_host(monkeypatch):
         def send_message(self, message):
             return None
 
-    monkeypatch.setattr(mailer.smtplib, "SMTP", PlainServer)
+    monkeypatch.setattr(mailer, "_connect", lambda address, host, port: PlainServer())
     mail = WorkspaceMailSettings(
         workspace_id="w1",
         sender="noreply@acme.example",
-        smtp_host="smtp.acme.example",
+        smtp_host="93.184.215.14",
         smtp_port=587,
         smtp_username="mailer",
         smtp_password_encrypted=None,
@@ -100,7 +103,70 @@ def test_an_smtp_password_is_not_sent_in_the_clear_to_another_host(monkeypatch):
     with pytest.raises(RuntimeError, match="no TLS"):
         mailer.send(mail, EmailMessage())
     mail.smtp_host = "127.0.0.1"
-    mailer.send(mail, EmailMessage())  # a server on this host may take a login without TLS
+    mailer.send(mail, EmailMessage(), allow_private_hosts=True)  # a server on this host may take a login without TLS
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "2130706433", "0x7f000001", "127.1", "169.254.169.254", "10.0.0.1"])
+def test_mail_is_never_sent_to_an_internal_address_even_when_a_name_moves_there(monkeypatch, host):
+    connected = []
+    monkeypatch.setattr(mailer, "_connect", lambda address, host, port: connected.append(address))
+    mail = WorkspaceMailSettings(workspace_id="w1", sender="noreply@acme.example", smtp_host=host, smtp_port=25)
+    with pytest.raises(NotPublic):
+        mailer.send(mail, EmailMessage())
+    assert connected == []
+
+
+def test_invitations_are_queued_and_the_worker_retries_with_backoff(harness, monkeypatch):
+    settings = harness.settings
+    monkeypatch.setenv("MPDP_SECRET_KEY", settings.secret_key)  # the consumer reads its settings from the environment
+    harness.deliver(
+        "workspace.settings.updated",
+        {
+            "workspace_id": "w1",
+            "revision": 1,
+            "logo_url": None,
+            "favicon_url": None,
+            "service_email": {
+                "sender": "noreply@acme.example",
+                "smtp_host": "93.184.215.14",
+                "smtp_port": 25,
+                "smtp_username": None,
+                "smtp_password_encrypted": None,
+            },
+            "domains": {"primary": None, "alternatives": []},
+            "tester_whitelist_enabled": False,
+            "about_us_url": None,
+            "terms_of_service_url": None,
+        },
+    )
+    token = secret_box(settings).encrypt("invitation-token")
+    payload = {"invitation_id": "i1", "email": "bob@example.com", "role": "developer", "expires_at": "2026-12-01T00:00:00Z"}
+    harness.deliver("identity.invitation.created", payload | {"token_encrypted": token}, "w1")
+
+    attempts = []
+
+    def refuse(server, message, allow_private_hosts=False):
+        attempts.append(message)
+        raise ConnectionRefusedError("no")
+
+    monkeypatch.setattr(mailer, "send", refuse)
+    sessions = harness.sessions
+    with session_scope(sessions) as session:
+        assert mail_queue.send_next(session, settings) is True
+    with session_scope(sessions) as session:
+        queued = session.scalars(select(QueuedMail)).one()
+        assert queued.status == "pending" and queued.attempts == 1 and "ConnectionRefusedError" in queued.last_error
+        assert queued.next_attempt_at > utcnow() + mail_queue.RETRY_DELAYS[0] - timedelta(seconds=5)
+        assert "invitation-token" not in queued.message_encrypted
+        assert mail_queue.send_next(session, settings) is False  # not due yet
+        queued.next_attempt_at = utcnow()
+    monkeypatch.setattr(mailer, "send", lambda server, message, allow_private_hosts=False: attempts.append(message))
+    with session_scope(sessions) as session:
+        assert mail_queue.send_next(session, settings) is True
+    with session_scope(sessions) as session:
+        queued = session.scalars(select(QueuedMail)).one()
+        assert queued.status == "sent" and queued.message_encrypted is None
+    assert "invitation-token" in attempts[-1].get_content() and attempts[-1]["To"] == "bob@example.com"
 
 
 def test_a_pending_invitation_expires_and_a_decided_one_keeps_its_status():
@@ -126,3 +192,21 @@ def test_anonymous_idempotency_keys_are_per_client(harness):
     again = sign_up_from("198.51.100.7", "first@example.com")
     assert again.headers["Idempotent-Replayed"] == "true" and again.get_json() == first.get_json()
     assert sign_up_from("198.51.100.7", "third@example.com").status_code == 422
+
+
+def test_a_just_rotated_refresh_token_answers_its_pair_again_until_that_pair_is_spent(harness):
+    client = harness.http
+    first = sign_up(client)["refresh_token"]
+    rotated = client.post("/api/v1/auth/refresh", json={"refresh_token": first}).get_json()
+    again = client.post("/api/v1/auth/refresh", json={"refresh_token": first}).get_json()
+    assert again == rotated
+    newest = client.post("/api/v1/auth/refresh", json={"refresh_token": rotated["refresh_token"]})
+    assert newest.status_code == 200
+    with session_scope(harness.sessions) as session:  # a spent pair is not kept
+        assert [token.rotation_encrypted is None for token in session.scalars(select(RefreshToken).order_by(RefreshToken.created_at))] == [
+            True,
+            False,
+            True,
+        ]
+    assert client.post("/api/v1/auth/refresh", json={"refresh_token": first}).status_code == 401
+    assert client.post("/api/v1/auth/refresh", json={"refresh_token": newest.get_json()["refresh_token"]}).status_code == 401

@@ -4,7 +4,9 @@ import re
 
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates, validates_schema
 
-from mpdp_common.schemas import Timestamp
+from mpdp_common.addresses import NotPublic, Unresolvable, public_addresses
+from mpdp_common.schemas import StrictBoolean, StrictInteger, Timestamp
+from mpdp_common.web import current_settings
 
 
 def not_blank(value: str) -> None:
@@ -26,9 +28,13 @@ def Hostname(**kwargs) -> fields.String:  # noqa: N802
     return fields.String(validate=validate.Regexp(HOSTNAME, error="Not a host name."), **kwargs)
 
 
+#: as the view checks it: an http(s) URL with a host, or the path of an asset uploaded to the workspace
+URL_OR_ASSET_PATH = r"^\s*([hH][tT][tT][pP][sS]?://[^\s/?#]+([/?#]\S*)?|/api/v1/workspaces/[^/\s]+/assets/[^/\s]+)\s*$"
+
+
 def Url(**kwargs) -> fields.String:  # noqa: N802
     """An http(s) URL; the view also accepts the path of one of the workspace's uploaded assets."""
-    return fields.String(validate=validate.Length(min=1, max=2048), **kwargs)
+    return fields.String(validate=validate.Length(min=1, max=2048), metadata={"pattern": URL_OR_ASSET_PATH}, **kwargs)
 
 
 def normalize_fingerprint(value: str) -> str:
@@ -98,7 +104,7 @@ class DeveloperWorkspaceSchema(Schema):
 class ServiceEmailSchema(Schema):
     sender = Email(required=True)
     smtp_host = Hostname(required=True)
-    smtp_port = fields.Integer(required=True, validate=validate.Range(min=1, max=65535))
+    smtp_port = StrictInteger(required=True, validate=validate.Range(min=1, max=65535))
     smtp_username = fields.String(validate=validate.Length(max=254), load_default=None, allow_none=True)
     smtp_password = fields.String(
         load_only=True,
@@ -107,6 +113,15 @@ class ServiceEmailSchema(Schema):
         metadata={"description": "Write-only; left out, the stored password is kept."},
     )
     smtp_password_set = fields.Boolean(dump_only=True)
+
+    @validates("smtp_host")
+    def _public_host(self, value, **kwargs):
+        try:
+            public_addresses(value, 25, allow_private=current_settings().smtp_allow_private_hosts)
+        except Unresolvable:
+            pass  # it may resolve later; the mail worker judges it again before every connection
+        except NotPublic as error:
+            raise ValidationError(f"Not a public mail server: {error}") from None
 
 
 class DomainsSchema(Schema):
@@ -124,7 +139,7 @@ class SettingsSchema(Schema):
     favicon_url = Url(allow_none=True, load_default=None)
     service_email = fields.Nested(ServiceEmailSchema, allow_none=True, load_default=None)
     domains = fields.Nested(DomainsSchema, allow_none=True, load_default=None)
-    tester_whitelist_enabled = fields.Boolean(load_default=False)
+    tester_whitelist_enabled = StrictBoolean(load_default=False)
     about_us_url = Url(allow_none=True, load_default=None)
     terms_of_service_url = Url(allow_none=True, load_default=None)
     updated_at = Timestamp(dump_only=True, allow_none=True)
@@ -147,7 +162,9 @@ class AssetSchema(Schema):
 
 class AppBaseSchema(Schema):
     name = Name()
-    platforms = fields.List(fields.String(validate=validate.OneOf(["ios", "android"])), validate=validate.Length(min=1, max=2))
+    platforms = fields.List(
+        fields.String(validate=validate.OneOf(["ios", "android"])), validate=validate.Length(min=1, max=2), metadata={"uniqueItems": True}
+    )
     bundle_id = fields.String(validate=[validate.Length(max=155), validate.Regexp(BUNDLE_ID, error="Not a bundle id (com.example.app).")])
     android_cert_fingerprints = fields.List(
         fields.String(validate=validate.Regexp(FINGERPRINT, error="Not a SHA-256 fingerprint (32 hex bytes, AB:CD:...).")),
@@ -173,7 +190,10 @@ class AppBaseSchema(Schema):
 class AppCreateSchema(AppBaseSchema):
     name = Name(required=True)
     platforms = fields.List(
-        fields.String(validate=validate.OneOf(["ios", "android"])), required=True, validate=validate.Length(min=1, max=2)
+        fields.String(validate=validate.OneOf(["ios", "android"])),
+        required=True,
+        validate=validate.Length(min=1, max=2),
+        metadata={"uniqueItems": True},
     )
     bundle_id = fields.String(
         required=True, validate=[validate.Length(max=155), validate.Regexp(BUNDLE_ID, error="Not a bundle id (com.example.app).")]
@@ -205,7 +225,7 @@ class AppKeyCreateSchema(Schema):
 
 
 class AppKeyRotateSchema(Schema):
-    grace_seconds = fields.Integer(load_default=24 * 3600, validate=validate.Range(min=0, max=MAX_GRACE_SECONDS))
+    grace_seconds = StrictInteger(load_default=24 * 3600, validate=validate.Range(min=0, max=MAX_GRACE_SECONDS))
     label = fields.String(validate=validate.Length(max=100), load_default=None, allow_none=True)
 
 

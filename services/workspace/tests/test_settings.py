@@ -198,3 +198,12 @@ def test_svgs_as_drawing_tools_write_them_pass():
         "<title>", '<sodipodi:namedview xmlns:sodipodi="http://sodipodi.sourceforge.net/DTD/sodipodi-0.dtd" pagecolor="#ffffff"/><title>'
     )
     assert sniff(namedview.encode()) == SVG
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "169.254.169.254", "10.0.0.1", "0.0.0.0", "2130706433", "0x7f000001", "127.1"])
+def test_an_smtp_host_inside_the_platform_network_is_refused(harness, host):
+    ws = harness.tenant("alice")
+    settings = SETTINGS | {"service_email": SETTINGS["service_email"] | {"smtp_host": host}}
+    answer = harness.call("PUT", f"/api/v1/workspaces/{ws}/settings", "alice", json=settings)
+    assert answer.status_code == 422, answer.get_data(as_text=True)
+    assert "smtp_host" in answer.get_json()["errors"]["service_email"]

@@ -1,0 +1,89 @@
+"""Identity's outgoing mail: event handlers only queue a message (a row, in their transaction);
+the mail worker (`mpdpctl work identity mailer`) sends it through the workspace's SMTP server,
+with retries and backoff of its own. A slow, silent or refusing SMTP server so holds up only its
+own mail, never the membership events behind it."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import logging
+import threading
+from datetime import timedelta
+from email.message import EmailMessage
+
+from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from mpdp_common.config import Settings
+from mpdp_common.crypto import secret_box
+from mpdp_common.db import make_engine, session_scope, utcnow
+
+from . import mailer
+from .models import QueuedMail, WorkspaceMailSettings
+
+log = logging.getLogger(__name__)
+
+#: the wait after each failed attempt; after the last, the mail is given up (status "failed")
+RETRY_DELAYS = tuple(timedelta(seconds=seconds) for seconds in (10, 30, 120, 600, 1800, 3600))
+
+
+def enqueue(session: Session, settings: Settings, workspace_id: str, message: EmailMessage) -> None:
+    session.add(
+        QueuedMail(
+            workspace_id=workspace_id,
+            message_encrypted=secret_box(settings).encrypt(message.as_string()),
+            status="pending",
+            attempts=0,
+            next_attempt_at=utcnow(),
+        )
+    )
+
+
+def send_next(session: Session, settings: Settings) -> bool:
+    """Try the oldest due mail that no other worker holds; False when none is due."""
+    mail = session.scalars(
+        select(QueuedMail)
+        .where(QueuedMail.status == "pending", QueuedMail.next_attempt_at <= utcnow())
+        .order_by(QueuedMail.next_attempt_at)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+    ).first()
+    if mail is None:
+        return False
+    mail.attempts += 1
+    server = session.get(WorkspaceMailSettings, mail.workspace_id)
+    try:
+        if server is None or not server.smtp_host:
+            raise RuntimeError("the workspace has no service email any more")
+        message = email.message_from_string(secret_box(settings).decrypt(mail.message_encrypted), policy=email.policy.default)
+        mailer.send(server, message, allow_private_hosts=settings.smtp_allow_private_hosts)
+    except Exception as error:
+        mail.last_error = f"{error.__class__.__name__}: {error}"[:500]
+        if mail.attempts > len(RETRY_DELAYS):
+            mail.status, mail.message_encrypted = "failed", None
+            log.error("mail %s given up after %d attempts: %s", mail.id, mail.attempts, mail.last_error)
+        else:
+            mail.next_attempt_at = utcnow() + RETRY_DELAYS[mail.attempts - 1]
+            log.warning("mail %s not sent (attempt %d), retried at %s: %s", mail.id, mail.attempts, mail.next_attempt_at, mail.last_error)
+    else:
+        mail.status, mail.sent_at, mail.message_encrypted = "sent", utcnow(), None
+        log.info("mail %s sent through %s:%s", mail.id, server.smtp_host, server.smtp_port)
+    return True
+
+
+def run_worker(settings: Settings, stop: threading.Event) -> None:
+    """Send due mail until `stop` is set; between batches, poll like the outbox relay does."""
+    sessions = sessionmaker(make_engine(settings.database_url), expire_on_commit=False)
+    log.info("mail worker started")
+    while not stop.is_set():
+        try:
+            with session_scope(sessions) as session:
+                sent_one = send_next(session, settings)
+        except OperationalError as error:
+            log.warning("database unavailable (%s); the mail worker waits", error.__class__.__name__)
+            stop.wait(5)
+            continue
+        if not sent_one:
+            stop.wait(settings.outbox_poll_seconds)
