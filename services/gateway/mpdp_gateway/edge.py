@@ -29,7 +29,8 @@ from .routes import service_for
 
 log = logging.getLogger("mpdp.access")
 
-PROXIED_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD")
+#: OPTIONS too: the owning service knows which methods a path takes (its Allow header)
+PROXIED_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 INTERNAL_PATHS = frozenset({"/metrics", "/readyz"})
 CORS_PATHS = ("/api/", "/client/")
 CORS_ALLOWED_HEADERS = "Authorization, Content-Type, Idempotency-Key, X-Request-Id"
@@ -53,8 +54,8 @@ class Edge:
             environ.get("PATH_INFO") in INTERNAL_PATHS and environ.get("SERVER_PORT") != self.internal_port
         )
         cors = self._cors(environ, raw_path)
-        if cors is not None and environ["REQUEST_METHOD"] == "OPTIONS":
-            return self._options(environ, start_response, cors)
+        if cors is not None and environ["REQUEST_METHOD"] == "OPTIONS" and environ.get("HTTP_ACCESS_CONTROL_REQUEST_METHOD"):
+            return self._preflight(start_response, cors)
         service = None if refused else service_for(raw_path)
         if service is None and not refused:
             return self.app(environ, _adding(cors, start_response) if cors else start_response)
@@ -76,7 +77,7 @@ class Edge:
             if not verdict.allowed:
                 raise Problem(429, "Too many requests; try again after the number of seconds in Retry-After.")
             if method not in PROXIED_METHODS:
-                raise Problem(405, f"{method} is not allowed here.", headers={"Allow": ", ".join((*PROXIED_METHODS, "OPTIONS"))})
+                raise Problem(405, f"{method} is not allowed here.", headers={"Allow": ", ".join(PROXIED_METHODS)})
             # A bad token is refused here, before it costs a service anything (services verify
             # again); workspace API keys are checked by the services, which keep their read model.
             if token is not None and raw_path.startswith("/api/") and not is_api_key(token):
@@ -116,10 +117,11 @@ class Edge:
             return [("Vary", "Origin")]
         return [("Access-Control-Allow-Origin", origin), ("Access-Control-Expose-Headers", CORS_EXPOSED_HEADERS), ("Vary", "Origin")]
 
-    def _options(self, environ, start_response, cors: list[tuple[str, str]]):
-        """OPTIONS is answered here, a CORS preflight included, and never forwarded."""
-        headers = [("Allow", ", ".join((*PROXIED_METHODS, "OPTIONS"))), ("Content-Length", "0"), *cors]
-        if len(cors) > 1 and environ.get("HTTP_ACCESS_CONTROL_REQUEST_METHOD"):
+    def _preflight(self, start_response, cors: list[tuple[str, str]]):
+        """A CORS preflight is answered here; any other OPTIONS goes to the service, which knows
+        the methods of its paths."""
+        headers = [("Content-Length", "0"), *cors]
+        if len(cors) > 1:
             headers += [
                 ("Access-Control-Allow-Methods", ", ".join(PROXIED_METHODS)),
                 ("Access-Control-Allow-Headers", CORS_ALLOWED_HEADERS),

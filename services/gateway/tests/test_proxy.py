@@ -266,10 +266,13 @@ def test_a_body_that_stops_short_is_a_408_and_is_not_forwarded(upstream, gateway
     assert response.status_code == 408 and response.content_type == "application/problem+json"
 
 
-def test_a_method_the_gateway_does_not_forward_is_a_405_and_options_are_answered_here(upstream, gateway):
+def test_a_method_the_gateway_does_not_forward_is_a_405_and_only_preflights_are_answered_here(upstream, gateway):
     client = gateway(upstream)
     refused = client.open("/api/v1/me", method="TRACE")
     assert refused.status_code == 405 and "GET" in refused.headers["Allow"]
     preflight = client.options("/api/v1/me", headers={"Origin": "http://localhost:3000", "Access-Control-Request-Method": "POST"})
     assert preflight.status_code == 200 and preflight.headers["Access-Control-Allow-Origin"] == "http://localhost:3000"
     assert "POST" in preflight.headers["Access-Control-Allow-Methods"]
+    # Any other OPTIONS is the service's to answer: it knows which methods the path takes.
+    asked = client.options("/api/v1/me")
+    assert asked.status_code == 200 and asked.get_json()["method"] == "OPTIONS"
