@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from mpdp_common.crypto import SecretBox
 from mpdp_common.service import Service
 
+from .api_delivery import client
 from .api_features import features, jsapis
+from .api_launches import launches
 from .api_miniprograms import miniprograms
 from .api_versions import setup_uploads, versions
 from .blobs import blob_store_for
@@ -14,13 +17,15 @@ from .models import ApiKey, Base, Member
 
 def _setup(app, settings) -> None:
     app.extensions.setdefault("catalog_blobs", blob_store_for(settings))
+    # Derives the app keys' signing secrets, which delivery requests are signed with.
+    app.extensions["catalog_box"] = SecretBox(settings.secret_key)
     setup_uploads(app, settings)
 
 
 service = Service(
     name="catalog",
     package="mpdp_catalog",
-    blueprints=[miniprograms, versions, jsapis, features],
+    blueprints=[miniprograms, versions, jsapis, features, launches, client],
     metadata=Base.metadata,
     events=events,
     membership_model=Member,
