@@ -59,6 +59,10 @@ def _not_by_api_key(what: str) -> None:
 # -- workspaces -----------------------------------------------------------------------------------
 
 
+#: a developer workspace application that its applicant sees, though not a member
+APPLICATION_STATUSES = ("pending_approval", "rejected", "withdrawn")
+
+
 def _workspace_view(workspace: Workspace, role: str | None = None) -> dict:
     return {name: getattr(workspace, name) for name in schemas.WorkspaceSchema().fields if name != "role"} | {"role": role}
 
@@ -133,7 +137,7 @@ def list_workspaces(query):
             Workspace.status != "deleted",
             or_(
                 Workspace.id.in_(memberships),
-                (Workspace.created_by == caller.account_id) & Workspace.status.in_(("pending_approval", "rejected")),
+                (Workspace.created_by == caller.account_id) & Workspace.status.in_(APPLICATION_STATUSES),
             ),
         )
         roles = None
@@ -159,7 +163,7 @@ def get_workspace(ws):
         workspace is not None
         and not caller.is_api_key
         and workspace.created_by == caller.account_id
-        and workspace.status in ("pending_approval", "rejected")
+        and workspace.status in APPLICATION_STATUSES
     ):
         return _workspace_view(workspace)
     workspace, member = active_workspace(ws)

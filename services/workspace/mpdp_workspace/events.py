@@ -90,6 +90,17 @@ def on_approval_decided(session: Session, event: Event) -> None:
         )
 
 
+@events.handles("approval.approval.withdrawn")
+def on_approval_withdrawn(session: Session, event: Event) -> None:
+    """The applicant withdrew a developer workspace application: it will not become active."""
+    withdrawal = event.payload
+    if withdrawal["type"] != "developer_workspace":
+        return
+    workspace = session.get(Workspace, withdrawal["subject"]["id"], with_for_update=True)
+    if workspace is not None and workspace.kind == "developer" and workspace.status == "pending_approval":
+        workspace.status = "withdrawn"
+
+
 # -- catalog facts that decide whether a developer workspace may be deleted -----------------------
 
 
