@@ -191,7 +191,7 @@ def api_key(platform, ws: str, role: str = "developer") -> str:
         "workspace",
         "workspace.api_key.created",
         ws,
-        {"api_key_id": secrets.token_hex(16), "workspace_id": ws, "role": role, "token_hash": digest, "label": "ci"},
+        {"api_key_id": secrets.token_hex(16), "workspace_id": ws, "role": role, "token_hash": digest, "label": "ci", "revoked_at": None},
     )
     return token
 

@@ -51,8 +51,8 @@ def follow_api_keys(events: EventSpec, model: type) -> None:
         if key is None:
             key = model(id=state["api_key_id"], workspace_id=state["workspace_id"], role=state["role"], token_hash=state["token_hash"])
             session.add(key)
-        if state.get("revoked_at"):
-            key.revoked_at = datetime.fromisoformat(state["revoked_at"])
+        if state["revoked_at"] is not None:
+            key.revoked_at = state["revoked_at"]
 
     for event_type in API_KEY_EVENTS:
         events.handles(event_type)(apply)

@@ -64,10 +64,6 @@ class AppKeyColumns:
         return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
 
 
-def _time(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
-
-
 def follow_app_keys(events: EventSpec, model: type) -> None:
     """Register the handlers that keep `model` (an AppKeyColumns table) up to date."""
 
@@ -83,19 +79,19 @@ def follow_app_keys(events: EventSpec, model: type) -> None:
         state = event.payload
         key = key_for(session, state["key_id"], state["app_id"], state["workspace_id"])
         if key.expires_at is None:
-            key.expires_at = _time(state.get("expires_at"))
+            key.expires_at = state["expires_at"]
 
     @events.handles("workspace.app_key.revoked")
     def on_revoked(session: Session, event: Event) -> None:
         state = event.payload
         key = key_for(session, state["key_id"], state["app_id"], state["workspace_id"])
-        key.revoked_at = key.revoked_at or _time(state.get("revoked_at")) or utcnow()
+        key.revoked_at = key.revoked_at or state["revoked_at"]
 
     @events.handles("workspace.app_key.rotated")
     def on_rotated(session: Session, event: Event) -> None:
         state = event.payload
         key = key_for(session, state["old_key_id"], state["app_id"], state["workspace_id"])
-        key.expires_at = _time(state["old_expires_at"])
+        key.expires_at = state["old_expires_at"]
         key_for(session, state["new_key_id"], state["app_id"], state["workspace_id"])
 
 

@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from mpdp_common.apikeys import follow_api_keys
+from mpdp_common.contracts.approval import DECIDED, WITHDRAWN, Decision, Subject
 from mpdp_common.db import utcnow
 from mpdp_common.events import Event, EventSpec
 from mpdp_common.membership import follow_members
@@ -22,13 +23,13 @@ from .models import ApiKey, Approval, AuditEntry, Base, Member
 
 log = logging.getLogger(__name__)
 
+#: publishes what mpdp_common.contracts.approval declares
 events = EventSpec("approval", Base.metadata)
-events.publishes("approval.approval.decided", "approval.approval.withdrawn")
 follow_members(events, Member)
 follow_api_keys(events, ApiKey)
 
-#: The catalog's request events share one shape: request_id, workspace_id, title, subject,
-#: requested_by, and details of their own.
+#: The catalog's request events share one shape (mpdp_common.contracts.catalog.ApprovalRequest),
+#: with details of their own.
 CATALOG_REQUESTS = {
     "catalog.launch.submitted": "launch",
     "catalog.miniprogram.offline_requested": "offline",
@@ -111,31 +112,21 @@ def on_launch_withdrawn(session: Session, event: Event) -> None:
 # -- decisions ------------------------------------------------------------------------------------
 
 
-def _time(value) -> str:
-    return value.strftime(RFC3339)
-
-
 def decide(session: Session, approval: Approval, status: str, by: str, comment: str | None) -> None:
     approval.status, approval.decided_by, approval.decided_at, approval.comment = status, by, utcnow(), comment
     audit(session, approval, status, by, comment)
-    events.publish(
-        session,
-        "approval.approval.decided",
-        {
-            "approval_id": approval.id,
-            "workspace_id": approval.workspace_id,
-            "type": approval.type,
-            "title": approval.title,
-            "subject": approval.subject,
-            "status": status,
-            "applicant_id": approval.applicant_id,
-            "decided_by": by,
-            "decided_at": _time(approval.decided_at),
-            "comment": comment,
-        },
+    decision = Decision(
+        approval_id=approval.id,
         workspace_id=approval.workspace_id,
-        aggregate_id=approval.id,
+        type=approval.type,
+        status=status,  # type: ignore[arg-type]
+        subject=Subject(kind=approval.subject_kind, id=approval.subject_id),
+        applicant_id=approval.applicant_id,
+        decided_by=by,
+        decided_at=approval.decided_at,
+        comment=comment,
     )
+    events.publish(session, DECIDED, decision.payload(), workspace_id=approval.workspace_id, aggregate_id=approval.id)
 
 
 def withdraw(session: Session, approval: Approval, by: str) -> None:
@@ -143,7 +134,7 @@ def withdraw(session: Session, approval: Approval, by: str) -> None:
     audit(session, approval, "withdrawn", by)
     events.publish(
         session,
-        "approval.approval.withdrawn",
+        WITHDRAWN,
         {
             "approval_id": approval.id,
             "workspace_id": approval.workspace_id,
@@ -151,7 +142,7 @@ def withdraw(session: Session, approval: Approval, by: str) -> None:
             "subject": approval.subject,
             "applicant_id": approval.applicant_id,
             "withdrawn_by": by,
-            "withdrawn_at": _time(approval.decided_at),
+            "withdrawn_at": approval.decided_at.strftime(RFC3339),
         },
         workspace_id=approval.workspace_id,
         aggregate_id=approval.id,

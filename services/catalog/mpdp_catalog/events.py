@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from mpdp_common.apikeys import follow_api_keys
 from mpdp_common.appkeys import follow_app_keys
+from mpdp_common.contracts.approval import DECIDED, WITHDRAWN, Decision
 from mpdp_common.db import utcnow
 from mpdp_common.events import Event, EventSpec
 from mpdp_common.membership import follow_members
@@ -17,17 +18,8 @@ from .models import ApiKey, App, AppKey, Assignment, Base, FeatureActivation, La
 
 log = logging.getLogger(__name__)
 
+#: publishes what mpdp_common.contracts.catalog declares
 events = EventSpec("catalog", Base.metadata)
-events.publishes(
-    "catalog.miniprogram.created",
-    "catalog.version.uploaded",
-    "catalog.feature.activation_requested",
-    "catalog.launch.submitted",
-    "catalog.launch.withdrawn",
-    "catalog.launch.status_changed",
-    "catalog.miniprogram.offline_requested",
-    "catalog.miniprogram.online_requested",
-)
 follow_members(events, Member)
 follow_api_keys(events, ApiKey)
 # Host apps sign their delivery requests with these keys.
@@ -48,8 +40,8 @@ def assign(session: Session, workspace_id: str, miniprogram_ids: list[str], acco
 def on_invitation_accepted(session: Session, event: Event) -> None:
     """An invitation may name the mini programs the new member works on."""
     payload = event.payload
-    if event.workspace_id and payload.get("miniprogram_ids"):
-        assign(session, event.workspace_id, list(payload["miniprogram_ids"]), payload["account_id"])
+    if event.workspace_id and payload["miniprogram_ids"]:
+        assign(session, event.workspace_id, payload["miniprogram_ids"], payload["account_id"])
 
 
 @events.handles("workspace.workspace.created")
@@ -61,9 +53,9 @@ def on_workspace_created(session: Session, event: Event) -> None:
         session.add(
             Workspace(
                 id=payload["workspace_id"],
-                name=payload.get("name") or "",
-                kind=payload.get("kind") or "tenant",
-                parent_id=payload.get("parent_id"),
+                name=payload["name"],
+                kind=payload["kind"],
+                parent_id=payload["parent_id"],
             )
         )
 
@@ -97,75 +89,75 @@ def on_settings_updated(session: Session, event: Event) -> None:
 # -- decisions of the approval service ------------------------------------------------------------
 
 
-def _waiting_launch(session: Session, decision: dict) -> Launch | None:
+def _waiting_launch(session: Session, approval_id: str, subject_kind: str, subject_id: str) -> Launch | None:
     """The launch that waits for this very approval (a late decision of an older request is ignored)."""
-    subject = decision["subject"]
-    if subject["kind"] != "launch":
+    if subject_kind != "launch":
         return None
-    launch = session.get(Launch, subject["id"], with_for_update=True)
-    if launch is None or launch.pending_request_id != decision["approval_id"]:
-        log.info("approval %s decides no waiting launch; ignored", decision["approval_id"])
+    launch = session.get(Launch, subject_id, with_for_update=True)
+    if launch is None or launch.pending_request_id != approval_id:
+        log.info("approval %s decides no waiting launch; ignored", approval_id)
         return None
     return launch
 
 
-def _decide_launch(session: Session, decision: dict) -> None:
+def _decide_launch(session: Session, decision: Decision) -> None:
     from . import lifecycle  # lifecycle publishes through this module's spec
 
-    launch = _waiting_launch(session, decision)
+    launch = _waiting_launch(session, decision.approval_id, decision.subject.kind, decision.subject.id)
     if launch is None:
         return
     kind = launch.pending_request_type
     launch.pending_request_id = launch.pending_request_type = None
-    approved = decision["status"] == "approved"
-    action = ("approve" if approved else "reject") if kind == "launch" else kind if approved else None
-    if action is None:
+    if kind == "launch":
+        action = "approve" if decision.approved else "reject"
+    elif decision.approved:
+        action = kind  # offline or online
+    else:
         return
     if launch.status not in lifecycle.ALLOWED_FROM[action]:
-        log.info("approval %s: launch %s is %s now; decision not applied", decision["approval_id"], launch.id, launch.status)
+        log.info("approval %s: launch %s is %s now; decision not applied", decision.approval_id, launch.id, launch.status)
         return
     if action == "online":
         for released in lifecycle.others_on_app(session, launch, "released"):
-            lifecycle.move(session, released, "archive", decision["decided_by"])
+            lifecycle.move(session, released, "archive", decision.decided_by)
         session.flush()
-    lifecycle.move(session, launch, action, decision["decided_by"])
+    lifecycle.move(session, launch, action, decision.decided_by)
 
 
-def _decide_feature(session: Session, decision: dict) -> None:
-    activation = session.get(FeatureActivation, decision["subject"]["id"], with_for_update=True)
+def _decide_feature(session: Session, decision: Decision) -> None:
+    activation = session.get(FeatureActivation, decision.subject.id, with_for_update=True)
     if activation is None or activation.status != "pending_approval":
         return
-    activation.status = "active" if decision["status"] == "approved" else "rejected"
-    activation.decided_at, activation.decided_by = utcnow(), decision["decided_by"]
+    activation.status = "active" if decision.approved else "rejected"
+    activation.decided_at, activation.decided_by = utcnow(), decision.decided_by
 
 
-@events.handles("approval.approval.decided")
+@events.handles(DECIDED)
 def on_approval_decided(session: Session, event: Event) -> None:
     """Launches (and their offline and online requests) and feature activations wait for approvals."""
-    decision = event.payload
-    if decision["status"] not in ("approved", "rejected"):
-        return
-    if decision["type"] in ("launch", "offline", "online"):
+    decision = Decision.from_event(event)
+    if decision.type in ("launch", "offline", "online"):
         _decide_launch(session, decision)
-    elif decision["type"] == "feature" and decision["subject"]["kind"] == "feature_activation":
+    elif decision.concerns("feature", "feature_activation"):
         _decide_feature(session, decision)
 
 
-@events.handles("approval.approval.withdrawn")
+@events.handles(WITHDRAWN)
 def on_approval_withdrawn(session: Session, event: Event) -> None:
     """The applicant withdrew: the subject goes back to where it was before the request."""
     from . import lifecycle
 
     withdrawal = event.payload
+    subject = withdrawal["subject"]
     if withdrawal["type"] in ("launch", "offline", "online"):
-        launch = _waiting_launch(session, withdrawal)
+        launch = _waiting_launch(session, withdrawal["approval_id"], subject["kind"], subject["id"])
         if launch is None:
             return
         kind = launch.pending_request_type
         launch.pending_request_id = launch.pending_request_type = None
         if kind == "launch" and launch.status == "under_review":
             lifecycle.move(session, launch, "withdraw", withdrawal["withdrawn_by"])
-    elif withdrawal["type"] == "feature" and withdrawal["subject"]["kind"] == "feature_activation":
-        activation = session.get(FeatureActivation, withdrawal["subject"]["id"], with_for_update=True)
+    elif withdrawal["type"] == "feature" and subject["kind"] == "feature_activation":
+        activation = session.get(FeatureActivation, subject["id"], with_for_update=True)
         if activation is not None and activation.status == "pending_approval":
             session.delete(activation)

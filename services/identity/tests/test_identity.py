@@ -10,10 +10,10 @@ import jwt
 import pytest
 from sqlalchemy import select
 
+from mpdp_common import testing
 from mpdp_common.config import Settings
 from mpdp_common.crypto import generate_secret_key
 from mpdp_common.db import session_scope
-from mpdp_common.events import Event
 from mpdp_common.keys import ensure_signing_key
 from mpdp_identity import mailer
 from mpdp_identity.events import events
@@ -42,8 +42,7 @@ def sign_up(client, email="ada@example.com", password="a long password"):
 
 
 def deliver(app, event_type, payload, workspace_id=None):
-    with session_scope(app.extensions["mpdp"].session_factory) as session:
-        events.handlers[event_type](session, Event(type=event_type, payload=payload, producer="workspace", workspace_id=workspace_id))
+    testing.deliver(events, app.extensions["mpdp"].engine, event_type, payload, workspace_id=workspace_id)
 
 
 def published(app, event_type):
