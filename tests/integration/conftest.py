@@ -98,6 +98,8 @@ class Platform:
             MPDP_WEB_WORKERS="1",
             MPDP_WEB_THREADS="8",
             MPDP_LOG_LEVEL="INFO",
+            # Every test client, host apps included, calls from 127.0.0.1.
+            MPDP_RATE_LIMIT_PER_CLIENT="100000/minute",
             **{f"MPDP_{name.upper()}_PORT": str(port) for name, port in self.ports.items()},
         )
         for name in SERVICE_PORTS:
