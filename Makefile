@@ -32,6 +32,7 @@ bench: setup backing-services
 	$(BIN)/python bench/gateway.py
 	$(BIN)/python bench/events.py
 	$(BIN)/python bench/upload.py
+	$(BIN)/python bench/delivery.py
 
 clean:
 	rm -rf $(VENV) var

@@ -1,0 +1,115 @@
+"""The hottest path: signed GET /client/v1/miniprograms through the gateway against the catalog
+directly, the same load in the same run. Prints requests/s, p50 and p99 latency, and the ratio;
+the goal on a 2-core machine is p99 under 25 ms through the gateway and at least 70 % of the
+direct throughput. The machine's load average is printed too: other work on it moves the figures.
+
+    .venv/bin/python bench/delivery.py [--requests 4000] [--concurrency 8]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import hmac
+import os
+import threading
+import time
+from urllib.parse import urlencode
+
+import requests
+from _platform import percentile, running_platform
+
+
+def signed_headers(key_id: str, secret: str, path: str, query: str) -> dict[str, str]:
+    timestamp = str(int(time.time()))
+    signature = hmac.new(secret.encode(), f"{timestamp}\nGET\n{path}\n{query}".encode(), hashlib.sha256).hexdigest()
+    return {"X-MPDP-Key": key_id, "X-MPDP-Timestamp": timestamp, "X-MPDP-Signature": signature}
+
+
+def load(base: str, key_id: str, secret: str, total: int, concurrency: int) -> tuple[float, list[float]]:
+    """`total` requests from `concurrency` clients, each for another user (a phone starting the app)."""
+    latencies: list[float] = []
+    lock = threading.Lock()
+    per_worker = total // concurrency
+    path = "/client/v1/miniprograms"
+
+    def worker(number: int):
+        session = requests.Session()
+        mine = []
+        for request in range(per_worker):
+            query = urlencode({"user_id": f"user-{number}-{request}"})
+            headers = signed_headers(key_id, secret, path, query)
+            started = time.perf_counter()
+            response = session.get(f"{base}{path}?{query}", headers=headers, timeout=10)
+            mine.append(time.perf_counter() - started)
+            assert response.status_code == 200 and response.json()["items"], response.text
+        with lock:
+            latencies.extend(mine)
+
+    threads = [threading.Thread(target=worker, args=(number,)) for number in range(concurrency)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return len(latencies) / (time.perf_counter() - started), latencies
+
+
+def released_with_a_grayscale(platform) -> tuple[str, str]:
+    """A workspace whose host app delivers one mini program released and its next version at 50 %;
+    answers the app key's id and secret."""
+    from tests.integration.client import Client
+    from tests.integration.conftest import eventually
+    from tests.integration.test_catalog import Team, join, make_package, new_miniprogram
+    from tests.integration.test_delivery import host_app, new_version
+    from tests.integration.test_launches import approved_launch, launch_path, new_app, released_launch
+
+    client = Client(platform.gateway)
+    admin, reviewer, developer = client.new_account("admin"), client.new_account("reviewer"), client.new_account("developer")
+    ws = admin.post("/api/v1/workspaces", json={"name": "Bench", "kind": "tenant"}).json()["id"]
+    eventually(lambda: any(m["workspace_id"] == ws for m in admin.get("/api/v1/me").json()["memberships"]))
+    mp = new_miniprogram(admin, ws)["id"]
+    join(admin, reviewer, ws, "reviewer", [mp])
+    join(admin, developer, ws, "developer", [mp])
+    eventually(lambda: developer.get(f"/api/v1/workspaces/{ws}/miniprograms/{mp}").status_code == 200)
+    team = Team(ws, mp, admin, reviewer, developer, developer, developer)
+    app = new_app(team)
+    released_launch(team, new_version(team, "1.0.0", make_package()), app)
+    grayscale = approved_launch(team, new_version(team, "1.1.0", make_package()), app)
+    assert developer.post(launch_path(team, grayscale["id"], "publish"), json={"percentage": 50}).status_code == 200
+    phones = host_app(team, app)
+    eventually(lambda: phones.miniprograms("warm-up").json()["items"])
+    return phones.key_id, phones.secret
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--requests", type=int, default=4000)
+    parser.add_argument("--concurrency", type=int, default=8)
+    args = parser.parse_args()
+    with running_platform(MPDP_RATE_LIMIT_PER_CLIENT="1000000/minute", MPDP_RATE_LIMIT_PER_TOKEN="1000000/minute") as platform:
+        key_id, secret = released_with_a_grayscale(platform)
+        targets = {"catalog directly": platform.url("catalog"), "through the gateway": platform.gateway}
+        for base in targets.values():  # warm up connections and workers
+            load(base, key_id, secret, 400, args.concurrency)
+        results: dict[str, list] = {name: [] for name in targets}
+        load_before = os.getloadavg()[0]
+        for _round in range(2):  # interleaved, so that a slow moment hurts both alike
+            for name, base in targets.items():
+                results[name].append(load(base, key_id, secret, args.requests // 2, args.concurrency))
+        print(f"signed GET /client/v1/miniprograms, {args.requests} requests per target, {args.concurrency} concurrent clients")
+        print(f"  machine: {os.cpu_count()} cores, load average {load_before:.1f} before and {os.getloadavg()[0]:.1f} after")
+        summary = {}
+        for name, runs in results.items():
+            latencies = [value for _, values in runs for value in values]
+            rate = sum(rate for rate, _ in runs) / len(runs)
+            summary[name] = rate
+            print(
+                f"  {name:22s} {rate:8.0f} req/s   p50 {percentile(latencies, 0.5) * 1000:6.1f} ms"
+                f"   p99 {percentile(latencies, 0.99) * 1000:6.1f} ms"
+            )
+        print(f"  gateway/direct throughput ratio: {summary['through the gateway'] / summary['catalog directly']:.2f}")
+
+
+if __name__ == "__main__":
+    main()
