@@ -14,6 +14,8 @@ from .conftest import eventually
 from .test_catalog import Team, team, upload  # noqa: F401 - team is a fixture
 
 APP = {"platforms": ["ios", "android"], "bundle_id": "com.acme.super"}
+#: a decision crosses two services and two event hops; on a loaded machine that takes a while
+HOPS = 30.0
 
 
 def new_app(team: Team, name: str | None = None) -> str:
@@ -52,7 +54,8 @@ def approval_for(reviewer: Client, ws: str, subject_id: str, status: str = "pend
             item
             for item in reviewer.get(f"/api/v1/workspaces/{ws}/approvals", params={"status": status, "limit": 200}).json().get("items", [])
             if item["subject"]["id"] == subject_id
-        ]
+        ],
+        timeout=HOPS,
     )
     return found[0]
 
@@ -72,7 +75,7 @@ def approved_launch(team: Team, version_id: str, app_id: str) -> dict:
     assert team.developer.post(launch_path(team, launch["id"], "submit")).status_code == 200
     approval = approval_for(team.reviewer, team.ws, launch["id"])
     assert decide(team.reviewer, team.ws, approval["id"], "approve").status_code == 200
-    eventually(lambda: launch_status(team, launch["id"]) in ("ready", "pilot"))
+    eventually(lambda: launch_status(team, launch["id"]) in ("ready", "pilot"), timeout=HOPS)
     return team.admin.get(launch_path(team, launch["id"])).json()
 
 
@@ -107,7 +110,7 @@ def test_whole_lifecycle_through_an_approval(team):
     approved = decide(team.reviewer, team.ws, approval["id"], "approve", comment=None)
     assert approved.status_code == 200 and approved.json()["status"] == "approved"
     assert approved.json()["decided_by"] == team.reviewer.account["id"]
-    eventually(lambda: launch_status(team, launch["id"]) == "ready")
+    eventually(lambda: launch_status(team, launch["id"]) == "ready", timeout=HOPS)
 
     grayscale = team.developer.post(launch_path(team, launch["id"], "publish"), json={"percentage": 30})
     assert grayscale.status_code == 200 and grayscale.json()["status"] == "grayscale" and grayscale.json()["percentage"] == 30
@@ -156,7 +159,7 @@ def test_four_eyes_roles_and_rejection(team):
     assert decide(team.reviewer, team.ws, approval["id"], "reject", comment="   ").status_code == 422
     rejected = decide(team.reviewer, team.ws, approval["id"], "reject", comment="the icon is blurry")
     assert rejected.status_code == 200 and rejected.json()["comment"] == "the icon is blurry"
-    eventually(lambda: launch_status(team, launch["id"]) == "rejected")
+    eventually(lambda: launch_status(team, launch["id"]) == "rejected", timeout=HOPS)
 
     # A decided approval never changes again.
     for decision in ("approve", "reject"):
@@ -188,7 +191,7 @@ def test_withdraw_from_either_side(team):
     assert team.reviewer.post(f"{team.base}/approvals/{approval['id']}/withdraw").status_code == 403
     withdrawn = team.developer.post(f"{team.base}/approvals/{approval['id']}/withdraw")
     assert withdrawn.status_code == 200 and withdrawn.json()["status"] == "withdrawn"
-    eventually(lambda: launch_status(team, launch["id"]) == "created")
+    eventually(lambda: launch_status(team, launch["id"]) == "created", timeout=HOPS)
     assert decide(team.reviewer, team.ws, approval["id"], "approve").status_code == 409
 
     # Through the catalog: the approval becomes withdrawn.
@@ -243,19 +246,19 @@ def test_offline_online_and_rollback(team):
     approval = approval_for(team.reviewer, team.ws, second["id"])
     assert approval["type"] == "offline" and approval["id"] == offline.json()["approval_id"]
     assert decide(team.reviewer, team.ws, approval["id"], "approve").status_code == 200
-    eventually(lambda: launch_status(team, second["id"]) == "offline")
+    eventually(lambda: launch_status(team, second["id"]) == "offline", timeout=HOPS)
 
     online = team.developer.post(f"{team.base}/miniprograms/{team.mp}/online", json={"app_id": app, "reason": "fixed"})
     assert online.status_code == 202
     approval = approval_for(team.reviewer, team.ws, second["id"])
     assert approval["type"] == "online"
     assert decide(team.reviewer, team.ws, approval["id"], "reject", comment="not yet").status_code == 200
-    eventually(lambda: team.developer.get(f"{team.base}/approvals/{approval['id']}").json()["status"] == "rejected")
+    eventually(lambda: team.developer.get(f"{team.base}/approvals/{approval['id']}").json()["status"] == "rejected", timeout=HOPS)
     assert launch_status(team, second["id"]) == "offline"
     online = team.developer.post(f"{team.base}/miniprograms/{team.mp}/online", json={"app_id": app, "reason": "fixed now"})
     approval = approval_for(team.reviewer, team.ws, second["id"])
     assert decide(team.reviewer, team.ws, approval["id"], "approve").status_code == 200
-    eventually(lambda: launch_status(team, second["id"]) == "released")
+    eventually(lambda: launch_status(team, second["id"]) == "released", timeout=HOPS)
 
     # Rollback: not while a grayscale runs; then the earlier release is back.
     third = approved_launch(team, v3, app)

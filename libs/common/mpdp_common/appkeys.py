@@ -37,10 +37,6 @@ def app_key_secret(box: SecretBox, key_id: str) -> str:
     return box.derive("app-key", key_id)
 
 
-def secret_digest(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()
-
-
 def string_to_sign(timestamp: str, method: str, path: str, query: str) -> str:
     return f"{timestamp}\n{method.upper()}\n{path}\n{query}"
 
@@ -60,8 +56,15 @@ class AppKeyColumns:
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
     def usable(self, now: datetime | None = None) -> bool:
-        now = now or utcnow()
-        return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
+        return self.status(now) in ("active", "expiring")
+
+    def status(self, now: datetime | None = None) -> str:
+        """active; expiring (rotated, until expires_at) then expired; or revoked."""
+        if self.revoked_at is not None:
+            return "revoked"
+        if self.expires_at is not None:
+            return "expiring" if self.expires_at > (now or utcnow()) else "expired"
+        return "active"
 
 
 def follow_app_keys(events: EventSpec, model: type) -> None:

@@ -119,3 +119,12 @@ def test_a_signed_request_names_its_key(sessions):
             with pytest.raises(Problem) as refused:
                 verify_signed_request(session, KnownKey, box, headers=bad, method="GET", path="/client/v1/miniprograms", query="")
             assert refused.value.status == 401
+
+
+def test_a_key_is_active_expiring_expired_or_revoked():
+    now = datetime.now(UTC)
+    assert KnownKey(key_id="k").status(now) == "active"
+    rotated = KnownKey(key_id="k", expires_at=now + timedelta(minutes=1))
+    assert rotated.status(now) == "expiring" and rotated.usable(now)
+    assert rotated.status(now + timedelta(minutes=2)) == "expired" and not rotated.usable(now + timedelta(minutes=2))
+    assert KnownKey(key_id="k", expires_at=now + timedelta(minutes=1), revoked_at=now).status(now) == "revoked"

@@ -11,9 +11,9 @@ from flask_smorest import Blueprint
 from sqlalchemy import select
 
 from mpdp_common.auth import require_member
-from mpdp_common.db import db_session
 from mpdp_common.errors import conflict, forbidden, not_found
 from mpdp_common.pagination import page_schema, paginate
+from mpdp_common.request_db import db_session
 
 from . import schemas
 from .events import decide, withdraw

@@ -10,14 +10,16 @@ from __future__ import annotations
 import hashlib
 import json
 
-from flask import Response, current_app, request
+from flask import Response, request
 from flask_smorest import Blueprint
 from sqlalchemy import select
 
 from mpdp_common.appkeys import KEY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, verify_signed_request
 from mpdp_common.auth import public
-from mpdp_common.db import db_session
+from mpdp_common.crypto import secret_box
 from mpdp_common.errors import not_found, validation_failed
+from mpdp_common.request_db import db_session
+from mpdp_common.web import current_settings
 
 from . import delivery
 from .api_versions import package_response
@@ -45,7 +47,7 @@ def signed_app_key() -> AppKey:
     return verify_signed_request(
         db_session(),
         AppKey,
-        current_app.extensions["catalog_box"],
+        secret_box(current_settings()),
         headers=request.headers,
         method=request.method,
         path=request.path,

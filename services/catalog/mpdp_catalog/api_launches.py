@@ -9,10 +9,11 @@ from __future__ import annotations
 from flask_smorest import Blueprint
 from sqlalchemy import select
 
-from mpdp_common.db import commit_or_conflict, db_session, new_id
+from mpdp_common.db import new_id
 from mpdp_common.errors import conflict, not_found, validation_failed
 from mpdp_common.idempotency import idempotent
 from mpdp_common.pagination import page_schema, paginate
+from mpdp_common.request_db import commit_or_conflict, db_session
 
 from . import lifecycle, schemas
 from .access import miniprogram_for

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from mpdp_common.crypto import SecretBox
 from mpdp_common.service import Service
 
 from .api_delivery import client
@@ -17,8 +16,6 @@ from .models import ApiKey, Base, Member
 
 def _setup(app, settings) -> None:
     app.extensions.setdefault("catalog_blobs", blob_store_for(settings))
-    # Derives the app keys' signing secrets, which delivery requests are signed with.
-    app.extensions["catalog_box"] = SecretBox(settings.secret_key)
     setup_uploads(app, settings)
 
 

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from marshmallow import fields, validate
 
+from ..schemas import Role
 from . import Payload, declare
-
-ROLES = ("admin", "reviewer", "developer")
 
 
 @declare("identity.account.registered")
@@ -28,7 +27,7 @@ class MemberState(Payload):
 
     workspace_id = fields.String()
     account_id = fields.String()
-    role = fields.String(validate=validate.OneOf(ROLES))
+    role = Role()
     status = fields.String(validate=validate.OneOf(("active", "blocked", "removed")))
     revision = fields.Integer()
 
@@ -37,7 +36,7 @@ class MemberState(Payload):
 class InvitationCreated(Payload):
     invitation_id = fields.String()
     email = fields.String()
-    role = fields.String(validate=validate.OneOf(ROLES))
+    role = Role()
     expires_at = fields.DateTime()
     #: for the email that identity's consumer sends; only holders of the platform secret can read it
     token_encrypted = fields.String()
@@ -47,5 +46,5 @@ class InvitationCreated(Payload):
 class InvitationAccepted(Payload):
     invitation_id = fields.String()
     account_id = fields.String()
-    role = fields.String(validate=validate.OneOf(ROLES))
+    role = Role()
     miniprogram_ids = fields.List(fields.String())

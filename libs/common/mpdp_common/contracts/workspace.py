@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from marshmallow import fields, validate
 
+from ..schemas import Role
 from . import Payload, declare
 
 KINDS = ("tenant", "developer")
@@ -136,6 +137,6 @@ class ApiKeyState(Payload):
 
     api_key_id = fields.String()
     workspace_id = fields.String()
-    role = fields.String(validate=validate.OneOf(("admin", "reviewer", "developer")))
+    role = Role()
     token_hash = fields.String()
     revoked_at = fields.DateTime(allow_none=True)
