@@ -11,13 +11,10 @@ from __future__ import annotations
 import argparse
 import hashlib
 import hmac
-import os
-import threading
 import time
 from urllib.parse import urlencode
 
-import requests
-from _platform import percentile, running_platform
+from _platform import compare_direct_and_gateway, concurrently, running_platform
 
 
 def signed_headers(key_id: str, secret: str, path: str, query: str) -> dict[str, str]:
@@ -26,33 +23,19 @@ def signed_headers(key_id: str, secret: str, path: str, query: str) -> dict[str,
     return {"X-MPDP-Key": key_id, "X-MPDP-Timestamp": timestamp, "X-MPDP-Signature": signature}
 
 
-def load(base: str, key_id: str, secret: str, total: int, concurrency: int) -> tuple[float, list[float]]:
-    """`total` requests from `concurrency` clients, each for another user (a phone starting the app)."""
-    latencies: list[float] = []
-    lock = threading.Lock()
-    per_worker = total // concurrency
+def load(key_id: str, secret: str):
+    """Each request for another user, as phones starting the app would ask."""
     path = "/client/v1/miniprograms"
 
-    def worker(number: int):
-        session = requests.Session()
-        mine = []
-        for request in range(per_worker):
-            query = urlencode({"user_id": f"user-{number}-{request}"})
-            headers = signed_headers(key_id, secret, path, query)
-            started = time.perf_counter()
-            response = session.get(f"{base}{path}?{query}", headers=headers, timeout=10)
-            mine.append(time.perf_counter() - started)
+    def one_round(base: str, total: int, concurrency: int):
+        def fetch(session, worker, number):
+            query = urlencode({"user_id": f"user-{worker}-{number}"})
+            response = session.get(f"{base}{path}?{query}", headers=signed_headers(key_id, secret, path, query), timeout=10)
             assert response.status_code == 200 and response.json()["items"], response.text
-        with lock:
-            latencies.extend(mine)
 
-    threads = [threading.Thread(target=worker, args=(number,)) for number in range(concurrency)]
-    started = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return len(latencies) / (time.perf_counter() - started), latencies
+        return concurrently(fetch, total, concurrency)
+
+    return one_round
 
 
 def released_with_a_grayscale(platform) -> tuple[str, str]:
@@ -90,25 +73,8 @@ def main() -> None:
     with running_platform(MPDP_RATE_LIMIT_PER_CLIENT="1000000/minute", MPDP_RATE_LIMIT_PER_TOKEN="1000000/minute") as platform:
         key_id, secret = released_with_a_grayscale(platform)
         targets = {"catalog directly": platform.url("catalog"), "through the gateway": platform.gateway}
-        for base in targets.values():  # warm up connections and workers
-            load(base, key_id, secret, 400, args.concurrency)
-        results: dict[str, list] = {name: [] for name in targets}
-        load_before = os.getloadavg()[0]
-        for _round in range(2):  # interleaved, so that a slow moment hurts both alike
-            for name, base in targets.items():
-                results[name].append(load(base, key_id, secret, args.requests // 2, args.concurrency))
-        print(f"signed GET /client/v1/miniprograms, {args.requests} requests per target, {args.concurrency} concurrent clients")
-        print(f"  machine: {os.cpu_count()} cores, load average {load_before:.1f} before and {os.getloadavg()[0]:.1f} after")
-        summary = {}
-        for name, runs in results.items():
-            latencies = [value for _, values in runs for value in values]
-            rate = sum(rate for rate, _ in runs) / len(runs)
-            summary[name] = rate
-            print(
-                f"  {name:22s} {rate:8.0f} req/s   p50 {percentile(latencies, 0.5) * 1000:6.1f} ms"
-                f"   p99 {percentile(latencies, 0.99) * 1000:6.1f} ms"
-            )
-        print(f"  gateway/direct throughput ratio: {summary['through the gateway'] / summary['catalog directly']:.2f}")
+        title = "signed GET /client/v1/miniprograms"
+        compare_direct_and_gateway(title, targets, load(key_id, secret), args.requests, args.concurrency)
 
 
 if __name__ == "__main__":

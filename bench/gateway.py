@@ -7,36 +7,8 @@ directly, the same load in the same run. Prints requests/s, p50 and p99 latency,
 from __future__ import annotations
 
 import argparse
-import threading
-import time
 
-import requests
-from _platform import percentile, running_platform
-
-
-def load(url: str, token: str, total: int, concurrency: int) -> tuple[float, list[float]]:
-    latencies: list[float] = []
-    lock = threading.Lock()
-    per_worker = total // concurrency
-
-    def worker():
-        session = requests.Session()
-        mine = []
-        for _ in range(per_worker):
-            started = time.perf_counter()
-            response = session.get(url, headers={"Authorization": f"Bearer {token}"}, timeout=10)
-            mine.append(time.perf_counter() - started)
-            assert response.status_code == 200, response.text
-        with lock:
-            latencies.extend(mine)
-
-    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
-    started = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return len(latencies) / (time.perf_counter() - started), latencies
+from _platform import compare_direct_and_gateway, concurrently, running_platform
 
 
 def main() -> None:
@@ -48,24 +20,16 @@ def main() -> None:
         from tests.integration.client import Client
 
         user = Client(platform.gateway).new_account("bench")
+
+        def load(base: str, total: int, concurrency: int):
+            def me(session, _worker, _number):
+                response = session.get(f"{base}/api/v1/me", headers={"Authorization": f"Bearer {user.token}"}, timeout=10)
+                assert response.status_code == 200, response.text
+
+            return concurrently(me, total, concurrency)
+
         targets = {"identity directly": platform.url("identity"), "through the gateway": platform.gateway}
-        for base in targets.values():  # warm up connections, JWKS cache, workers
-            load(f"{base}/api/v1/me", user.token, 200, args.concurrency)
-        results: dict[str, list] = {name: [] for name in targets}
-        for _round in range(2):  # interleaved, so that a slow moment hurts both alike
-            for name, base in targets.items():
-                results[name].append(load(f"{base}/api/v1/me", user.token, args.requests // 2, args.concurrency))
-        print(f"GET /api/v1/me, {args.requests} requests per target, {args.concurrency} concurrent clients")
-        summary = {}
-        for name, runs in results.items():
-            latencies = [value for _, values in runs for value in values]
-            rate = sum(rate for rate, _ in runs) / len(runs)
-            summary[name] = rate
-            print(
-                f"  {name:22s} {rate:8.0f} req/s   p50 {percentile(latencies, 0.5) * 1000:6.1f} ms"
-                f"   p99 {percentile(latencies, 0.99) * 1000:6.1f} ms"
-            )
-        print(f"  gateway/direct throughput ratio: {summary['through the gateway'] / summary['identity directly']:.2f}")
+        compare_direct_and_gateway("GET /api/v1/me", targets, load, args.requests, args.concurrency)
 
 
 if __name__ == "__main__":
