@@ -1,7 +1,7 @@
 """Delivery to host apps: what a user may run, and its package, for requests signed with an app key.
 
 This is the hottest path of the platform (every app start of every user): one read of the app's
-rows in the delivery read model (delivery.py) after the HMAC check, no marshmallow, and an ETag
+rows in the delivery read model (delivery.py), with the app key, and the HMAC check, no marshmallow, and an ETag
 so that an app whose answer has not changed gets a 304.
 """
 
@@ -67,8 +67,14 @@ def deliverable_miniprograms():
     user_id = request.args.get("user_id", "")
     if not 0 < len(user_id) <= 128:
         raise validation_failed({"user_id": ["Name the host app's user (1 to 128 characters)."]})
-    key = signed_app_key()
-    rows = db_session().scalars(select(Deliverable).where(Deliverable.app_id == key.app_id)).all()
+    # One read: the key with its app's rows. The key lands in the session, where the signature
+    # check finds it; the rows are used only once the signature holds.
+    key_id = (request.headers.get(KEY_HEADER) or "").strip()
+    found = db_session().execute(
+        select(AppKey, Deliverable).outerjoin(Deliverable, Deliverable.app_id == AppKey.app_id).where(AppKey.key_id == key_id)
+    )
+    rows = [row for _key, row in found if row is not None]
+    signed_app_key()
     body = json.dumps({"items": delivery.choose(rows, user_id)}, separators=(",", ":"))
     etag = hashlib.sha256(body.encode()).hexdigest()[:32]
     if request.if_none_match.contains(etag):

@@ -27,13 +27,13 @@ RELEASERS = ("admin", "developer")
 ONE_IN_PROGRESS = "Another launch of this mini program on this app is on its way (under review to grayscale); finish or cancel it first."
 
 
-def _views(launches_: list[Launch]) -> list[dict]:
+def _views(items: list[Launch]) -> list[dict]:
     session = db_session()
-    ids = [launch.id for launch in launches_]
+    ids = [launch.id for launch in items]
     history: dict[str, list] = {ident: [] for ident in ids}
     for step in session.scalars(select(LaunchStep).where(LaunchStep.launch_id.in_(ids)).order_by(LaunchStep.seq)):
         history[step.launch_id].append(step)
-    version_ids = {launch.version_id for launch in launches_}
+    version_ids = {launch.version_id for launch in items}
     versions = dict(session.execute(select(Version.id, Version.version).where(Version.id.in_(version_ids))).all())
     return [
         {column: getattr(launch, column) for column in ("id", "miniprogram_id", "version_id", "app_id", "status", "percentage")}
@@ -45,7 +45,7 @@ def _views(launches_: list[Launch]) -> list[dict]:
             "updated_at": launch.updated_at,
             "history": history[launch.id],
         }
-        for launch in launches_
+        for launch in items
     ]
 
 
