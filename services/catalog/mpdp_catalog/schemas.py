@@ -6,6 +6,7 @@ from jsonschema.exceptions import SchemaError
 from jsonschema.validators import Draft202012Validator, validator_for
 from marshmallow import Schema, ValidationError, fields, validate
 
+from mpdp_common.contracts.catalog import LAUNCH_STATUSES
 from mpdp_common.schemas import Timestamp
 
 #: semver.org's own expression for a semantic version
@@ -222,7 +223,7 @@ class LaunchQuery(Schema):
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
     cursor = fields.String(load_default=None)
     app_id = fields.String(validate=validate.Length(min=1, max=64))
-    status = fields.String(validate=validate.Length(min=1, max=16))
+    status = fields.String(validate=validate.OneOf(LAUNCH_STATUSES))
 
 
 class PublishSchema(Schema):
