@@ -72,9 +72,9 @@ def deliverable_miniprograms():
     key_id = (request.headers.get(KEY_HEADER) or "").strip()
     found = db_session().execute(
         select(AppKey, Deliverable).outerjoin(Deliverable, Deliverable.app_id == AppKey.app_id).where(AppKey.key_id == key_id)
-    )
-    rows = [row for _key, row in found if row is not None]
+    ).all()  # holding the key: the session keeps it only while something refers to it
     signed_app_key()
+    rows = [row for _key, row in found if row is not None]
     body = json.dumps({"items": delivery.choose(rows, user_id)}, separators=(",", ":"))
     etag = hashlib.sha256(body.encode()).hexdigest()[:32]
     if request.if_none_match.contains(etag):
