@@ -40,7 +40,7 @@ REQUEST_FIELDS = {"request_id", "workspace_id", "title", "subject", "requested_b
 
 
 def audit(session: Session, approval: Approval, action: str, actor_id: str, comment: str | None = None) -> None:
-    seq = session.scalar(select(func.coalesce(func.max(AuditEntry.seq), 0)).where(AuditEntry.approval_id == approval.id)) + 1
+    seq = (session.scalar(select(func.max(AuditEntry.seq)).where(AuditEntry.approval_id == approval.id)) or 0) + 1
     session.add(AuditEntry(approval_id=approval.id, seq=seq, action=action, actor_id=actor_id, at=utcnow(), comment=comment))
 
 
@@ -119,7 +119,7 @@ def decide(session: Session, approval: Approval, status: str, by: str, comment: 
         approval_id=approval.id,
         workspace_id=approval.workspace_id,
         type=approval.type,
-        status=status,  # type: ignore[arg-type]
+        status=status,
         subject=Subject(kind=approval.subject_kind, id=approval.subject_id),
         applicant_id=approval.applicant_id,
         decided_by=by,

@@ -70,9 +70,11 @@ def deliverable_miniprograms():
     # One read: the key with its app's rows. The key lands in the session, where the signature
     # check finds it; the rows are used only once the signature holds.
     key_id = (request.headers.get(KEY_HEADER) or "").strip()
-    found = db_session().execute(
-        select(AppKey, Deliverable).outerjoin(Deliverable, Deliverable.app_id == AppKey.app_id).where(AppKey.key_id == key_id)
-    ).all()  # holding the key: the session keeps it only while something refers to it
+    found = (
+        db_session()
+        .execute(select(AppKey, Deliverable).outerjoin(Deliverable, Deliverable.app_id == AppKey.app_id).where(AppKey.key_id == key_id))
+        .all()
+    )  # holding the key: the session keeps it only while something refers to it
     signed_app_key()
     rows = [row for _key, row in found if row is not None]
     body = json.dumps({"items": delivery.choose(rows, user_id)}, separators=(",", ":"))

@@ -77,6 +77,7 @@ def choose(rows: list[Deliverable], user_id: str) -> list[dict]:
     for miniprogram_id in sorted(by_program):
         channels = by_program[miniprogram_id]
         pilot, grayscale = channels.get("pilot"), channels.get("grayscale")
+        chosen: Deliverable | None
         if pilot is not None and user_id in pilot.testers:
             chosen = pilot
         elif grayscale is not None and bucket(grayscale.launch_id, user_id) < grayscale.percentage:

@@ -110,7 +110,7 @@ def _decide_launch(session: Session, decision: Decision) -> None:
     launch.pending_request_id = launch.pending_request_type = None
     if kind == "launch":
         action = "approve" if decision.approved else "reject"
-    elif decision.approved:
+    elif decision.approved and kind is not None:
         action = kind  # offline or online
     else:
         return

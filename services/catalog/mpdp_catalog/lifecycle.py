@@ -87,11 +87,10 @@ def move(session: Session, launch: Launch, action: str, by: str, *, percentage: 
         launch.percentage = percentage
     at = utcnow()
     launch.updated_at = at
-    seq = session.scalar(select(func.coalesce(func.max(LaunchStep.seq), 0)).where(LaunchStep.launch_id == launch.id)) + 1
+    seq = (session.scalar(select(func.max(LaunchStep.seq)).where(LaunchStep.launch_id == launch.id)) or 0) + 1
     session.add(LaunchStep(launch_id=launch.id, seq=seq, status=launch.status, at=at, by=by, percentage=launch.percentage))
     if launch.status == "released":
-        miniprogram = session.get(MiniProgram, launch.miniprogram_id)
-        miniprogram.status = "published"
+        session.get_one(MiniProgram, launch.miniprogram_id).status = "published"
     session.flush()
     events.publish(
         session,
