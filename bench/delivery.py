@@ -3,7 +3,7 @@ directly, the same load in the same run. Prints requests/s, p50 and p99 latency,
 the goal on a 2-core machine is p99 under 25 ms through the gateway and at least 70 % of the
 direct throughput. The machine's load average is printed too: other work on it moves the figures.
 
-    .venv/bin/python bench/delivery.py [--requests 4000] [--concurrency 8]
+    .venv/bin/python bench/delivery.py [--requests 4000] [--concurrency 8] [--workers 2]
 """
 
 from __future__ import annotations
@@ -69,8 +69,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--requests", type=int, default=4000)
     parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=2, help="web processes per service")
     args = parser.parse_args()
-    with running_platform(MPDP_RATE_LIMIT_PER_CLIENT="1000000/minute", MPDP_RATE_LIMIT_PER_TOKEN="1000000/minute") as platform:
+    # The deployment's default of two web processes per service (the tests run one).
+    limits = {"MPDP_RATE_LIMIT_PER_CLIENT": "1000000/minute", "MPDP_RATE_LIMIT_PER_TOKEN": "1000000/minute"}
+    with running_platform(MPDP_WEB_WORKERS=str(args.workers), **limits) as platform:
         key_id, secret = released_with_a_grayscale(platform)
         targets = {"catalog directly": platform.url("catalog"), "through the gateway": platform.gateway}
         title = "signed GET /client/v1/miniprograms"
