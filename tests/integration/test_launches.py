@@ -4,14 +4,18 @@ second person approved."""
 
 from __future__ import annotations
 
+import os
 import secrets
+import signal
 import threading
+import time
 
 import pytest
 
 from .client import Client
 from .conftest import eventually
 from .test_catalog import Team, team, upload  # noqa: F401 - team is a fixture
+from .test_events_and_faults import _children
 
 APP = {"platforms": ["ios", "android"], "bundle_id": "com.acme.super"}
 #: a decision crosses two services and two event hops; on a loaded machine that takes a while
@@ -285,3 +289,19 @@ def test_whitelist_on_means_pilot(team, whitelist):
     version = new_version(team, "1.0.0")
     launch = approved_launch(team, version, app)
     assert launch["status"] == "pilot"
+
+
+def test_a_decision_made_while_the_catalog_consumer_is_down_is_applied_when_it_returns(team, platform):
+    app = new_app(team)
+    launch = create_launch(team.developer, team, new_version(team, "1.0.0"), app)
+    assert team.developer.post(launch_path(team, launch["id"], "submit")).status_code == 200
+    approval = approval_for(team.reviewer, team.ws, launch["id"])
+    (consumer,) = _children(platform, "consume", "catalog")
+    os.kill(consumer, signal.SIGSTOP)
+    try:
+        assert decide(team.reviewer, team.ws, approval["id"], "approve").status_code == 200
+        time.sleep(2)
+        assert launch_status(team, launch["id"]) == "under_review"
+    finally:
+        os.kill(consumer, signal.SIGCONT)
+    eventually(lambda: launch_status(team, launch["id"]) == "ready", timeout=HOPS)
