@@ -11,8 +11,9 @@ from __future__ import annotations
 import argparse
 import hashlib
 import hmac
+import socket
 import time
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlparse
 
 from _platform import compare_direct_and_gateway, concurrently, running_platform
 
@@ -65,14 +66,30 @@ def released_with_a_grayscale(platform) -> tuple[str, str]:
     return phones.key_id, phones.secret
 
 
+def answers(url: str) -> bool:
+    parsed = urlparse(url)
+    try:
+        socket.create_connection((parsed.hostname or "127.0.0.1", parsed.port or 6379), timeout=1).close()
+        return True
+    except OSError:
+        print(f"{url} does not answer: the gateway keeps its rate limits in memory")
+        return False
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--requests", type=int, default=4000)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--workers", type=int, default=2, help="web processes per service")
+    parser.add_argument(
+        "--limit-storage", default="redis://127.0.0.1:6379", help="the gateway's rate-limit storage, when it answers ('' for memory)"
+    )
     args = parser.parse_args()
-    # The deployment's default of two web processes per service (the tests run one).
+    # The deployment's default of two web processes per service (the tests run one), whose
+    # gateway processes share their rate limits through Redis, as the README says they must.
     limits = {"MPDP_RATE_LIMIT_PER_CLIENT": "1000000/minute", "MPDP_RATE_LIMIT_PER_TOKEN": "1000000/minute"}
+    if args.limit_storage and answers(args.limit_storage):
+        limits["MPDP_RATE_LIMIT_STORAGE_URI"] = args.limit_storage
     with running_platform(MPDP_WEB_WORKERS=str(args.workers), **limits) as platform:
         key_id, secret = released_with_a_grayscale(platform)
         targets = {"catalog directly": platform.url("catalog"), "through the gateway": platform.gateway}
