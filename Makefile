@@ -52,6 +52,7 @@ bench: setup backing-services
 	$(BIN)/python bench/gateway.py
 	$(BIN)/python bench/events.py
 	$(BIN)/python bench/upload.py
+	$(BIN)/python bench/delivery.py
 
 soak: setup backing-services
 	$(BIN)/python bench/soak.py

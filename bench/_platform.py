@@ -5,8 +5,12 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
+import threading
+import time
 from contextlib import contextmanager
 from pathlib import Path
+
+import requests
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -33,3 +37,51 @@ def running_platform(**env):
 def percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))]
+
+
+def concurrently(call, total: int, concurrency: int) -> tuple[float, list[float]]:
+    """`total` requests from `concurrency` threads, each with its own `requests.Session`:
+    `call(session, worker, number)` makes one. Answers requests/s and every latency (seconds)."""
+    latencies: list[float] = []
+    lock = threading.Lock()
+
+    def worker(index: int) -> None:
+        session, mine = requests.Session(), []
+        for number in range(total // concurrency):
+            started = time.perf_counter()
+            call(session, index, number)
+            mine.append(time.perf_counter() - started)
+        with lock:
+            latencies.extend(mine)
+
+    threads = [threading.Thread(target=worker, args=(index,)) for index in range(concurrency)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return len(latencies) / (time.perf_counter() - started), latencies
+
+
+def compare_direct_and_gateway(title: str, targets: dict[str, str], load, total: int, concurrency: int) -> None:
+    """Warm both targets up, load them in interleaved rounds (a slow moment hurts both alike) and
+    print requests/s, p50 and p99 per target and the gateway/direct ratio. `targets` names the
+    direct target first, the gateway second; `load(base, total, concurrency)` runs one round."""
+    for base in targets.values():
+        load(base, 200, concurrency)
+    results: dict[str, list] = {name: [] for name in targets}
+    load_before = os.getloadavg()[0]
+    for _round in range(2):
+        for name, base in targets.items():
+            results[name].append(load(base, total // 2, concurrency))
+    print(f"{title}, {total} requests per target, {concurrency} concurrent clients")
+    print(f"  machine: {os.cpu_count()} cores, load average {load_before:.1f} before and {os.getloadavg()[0]:.1f} after")
+    rates = []
+    for name, runs in results.items():
+        latencies = [value for _, values in runs for value in values]
+        rates.append(sum(rate for rate, _ in runs) / len(runs))
+        print(
+            f"  {name:22s} {rates[-1]:8.0f} req/s   p50 {percentile(latencies, 0.5) * 1000:6.1f} ms"
+            f"   p99 {percentile(latencies, 0.99) * 1000:6.1f} ms"
+        )
+    print(f"  gateway/direct throughput ratio: {rates[1] / rates[0]:.2f}")

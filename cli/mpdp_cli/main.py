@@ -4,6 +4,14 @@
     mpdp logout
     mpdp upload PATH --workspace W --miniprogram M --version V [--notes N]
                                            upload a folder or a zip as a new version
+    mpdp miniprograms -w W                 list the mini programs you see
+    mpdp versions -w W -m M                list a mini program's versions
+    mpdp launch create -w W -m M --version V --app APP [--submit]
+                                           create a launch (and submit it for approval)
+    mpdp launch submit|show|cancel -w W -m M LAUNCH
+    mpdp launch publish -w W -m M LAUNCH --percentage P [--wait SECONDS]
+                                           publish once approved: grayscale under 100, released at 100
+    mpdp launch list -w W -m M             (listings and launch commands take --json, for scripts)
 
 Environment: MPDP_URL (default http://127.0.0.1:8080), MPDP_API_KEY (a workspace API key, for CI:
 no login needed), MPDP_PASSWORD (for a non-interactive login).
@@ -19,7 +27,7 @@ import sys
 
 import requests
 
-from . import credentials
+from . import credentials, release
 from .credentials import CliError, problem_text
 from .upload import MultipartBody, Progress, package_file
 
@@ -91,6 +99,7 @@ def parser() -> argparse.ArgumentParser:
     upload.add_argument("--notes", default="")
     upload.add_argument("--quiet", "-q", action="store_true", help="no progress display")
     upload.set_defaults(run=cmd_upload)
+    release.add_commands(commands)
     return root
 
 

@@ -467,7 +467,7 @@ def test_features_only_in_tenant_workspaces(platform, make_user):
     assert new_miniprogram(owner, ws)["status"] == "draft"
 
 
-def test_feature_activation_direct_and_by_approval(team, platform, catalog_events):
+def test_feature_activation_direct_and_by_approval(team, catalog_events):
     direct = new_feature(team.admin, team.ws)
     gated = new_feature(team.admin, team.ws, activation="approval")
     gated_too = new_feature(team.admin, team.ws, activation="approval")
@@ -484,41 +484,42 @@ def test_feature_activation_direct_and_by_approval(team, platform, catalog_event
     requested = eventually(
         lambda: [e for e in catalog_events("catalog.feature.activation_requested") if e["aggregate_id"] == pending["request_id"]]
     )
+    miniprogram_name = team.admin.get(f"{team.base}/miniprograms/{team.mp}").json()["name"]
     assert requested[0]["payload"] == {
         "request_id": pending["request_id"],
+        "workspace_id": team.ws,
+        "title": f"Feature {gated['name']} for {miniprogram_name}",
+        "subject": {"kind": "feature_activation", "id": pending["request_id"]},
+        "requested_by": team.developer.account["id"],
         "miniprogram_id": team.mp,
         "feature_id": gated["id"],
-        "workspace_id": team.ws,
-        "requested_by": team.developer.account["id"],
     }
 
-    def decide(request_id: str, status: str) -> None:
-        publish_event(
-            platform,
-            "approval",
-            "approval.approval.decided",
-            team.ws,
-            {
-                "approval_id": secrets.token_hex(16),
-                "workspace_id": team.ws,
-                "type": "feature",
-                "subject": {"kind": "feature_activation", "id": request_id},
-                "status": status,
-                "applicant_id": team.developer.account["id"],
-                "decided_by": team.reviewer.account["id"],
-                "decided_at": "2026-11-25T10:00:00Z",
-                "comment": "ok" if status == "approved" else "no",
-            },
-        )
+    def approval(request_id: str) -> dict:
+        """Opened by the approval service from the catalog's event."""
+        return eventually(
+            lambda: [
+                item
+                for item in team.reviewer.get(f"{team.base}/approvals", params={"type": "feature"}).json()["items"]
+                if item["subject"] == {"kind": "feature_activation", "id": request_id}
+            ]
+        )[0]
 
     def statuses() -> dict:
         return {item["feature_id"]: item["status"] for item in team.reviewer.get(path).json()["items"]}
 
-    decide(pending["request_id"], "approved")
-    decide(rejected_one["request_id"], "rejected")
+    assert approval(pending["request_id"])["title"] == f"Feature {gated['name']} for {miniprogram_name}"
+    approved = team.reviewer.post(f"{team.base}/approvals/{approval(pending['request_id'])['id']}/approve", json={})
+    assert approved.status_code == 200
+    rejected = team.reviewer.post(f"{team.base}/approvals/{approval(rejected_one['request_id'])['id']}/reject", json={"comment": "no"})
+    assert rejected.status_code == 200
     eventually(lambda: statuses() == {direct["id"]: "active", gated["id"]: "active", gated_too["id"]: "rejected"})
-    # A rejected request may be made again.
-    assert team.developer.post(path, json={"feature_id": gated_too["id"]}).json()["status"] == "pending_approval"
+    # A rejected request may be made again; withdrawn by its applicant, it is as if never made.
+    again = team.developer.post(path, json={"feature_id": gated_too["id"]}).json()
+    assert again["status"] == "pending_approval"
+    withdrawn = team.developer.post(f"{team.base}/approvals/{approval(again['request_id'])['id']}/withdraw")
+    assert withdrawn.status_code == 200
+    eventually(lambda: gated_too["id"] not in statuses())
 
 
 # -- who may do what ------------------------------------------------------------------------------

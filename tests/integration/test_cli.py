@@ -132,3 +132,47 @@ def test_an_error_that_is_not_a_problem_document_is_reported_as_it_came():
         response = requests.Response()
         response.status_code, response._content = 502, body
         assert problem_text(response).startswith("HTTP 502: ")
+
+
+def test_a_pipeline_uploads_submits_and_publishes_once_approved(team, platform, tmp_path):  # noqa: F811
+    from .test_launches import approval_for, decide, new_app
+
+    key = team.admin.post(f"{team.base}/api-keys", json={"label": "ci", "role": "developer"})
+    assert key.status_code == 201, key.text
+    ci = {"MPDP_API_KEY": key.json()["token"]}
+    home = tmp_path / "ci-home"
+    home.mkdir()
+    app = new_app(team)
+    package = tmp_path / "build.zip"
+    package.write_bytes(make_package())
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        done = mpdp(platform, home, *args, **ci)
+        assert done.returncode == 0, done.stderr
+        return done
+
+    for _attempt in range(50):  # the catalog learns of the key by an event
+        uploaded = mpdp(platform, home, "upload", str(package), "-w", team.ws, "-m", team.mp, "-v", "3.1.0", "-q", **ci)
+        if uploaded.returncode == 0 or "401" not in uploaded.stderr:
+            break
+    assert uploaded.returncode == 0, uploaded.stderr
+    listed = json.loads(run("miniprograms", "-w", team.ws, "--json").stdout)
+    assert team.mp in [item["id"] for item in listed]
+    assert "3.1.0" in run("versions", "-w", team.ws, "-m", team.mp).stdout
+
+    launch = json.loads(
+        run("launch", "create", "-w", team.ws, "-m", team.mp, "--version", "3.1.0", "--app", app, "--submit", "--json").stdout
+    )
+    assert launch["status"] == "under_review" and launch["version"] == "3.1.0"
+    early = mpdp(platform, home, "launch", "publish", "-w", team.ws, "-m", team.mp, launch["id"], "-p", "100", **ci)
+    assert early.returncode == 1 and "under_review" in early.stderr
+
+    approval = approval_for(team.reviewer, team.ws, launch["id"])
+    assert decide(team.reviewer, team.ws, approval["id"], "approve").status_code == 200
+    waited = ("--wait", "30", "--poll", "0.2", "--json")
+    published = json.loads(run("launch", "publish", "-w", team.ws, "-m", team.mp, launch["id"], "-p", "100", *waited).stdout)
+    assert published["status"] == "released"
+    shown = run("launch", "show", "-w", team.ws, "-m", team.mp, launch["id"]).stdout
+    assert f"launch {launch['id']}: released" in shown
+    assert [line.split()[1] for line in shown.splitlines()[1:]] == ["under_review", "ready", "released"]
+    assert launch["id"] in run("launch", "list", "-w", team.ws, "-m", team.mp).stdout

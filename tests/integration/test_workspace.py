@@ -235,18 +235,20 @@ def test_developer_workspace_applied_for_approved_and_deleted(team, platform):
         == 404
     )
 
-    decision = {
-        "approval_id": secrets.token_hex(8),
-        "workspace_id": ws,
-        "type": "developer_workspace",
-        "subject": {"kind": "developer_workspace", "id": dev_ws},
-        "status": "approved",
-        "applicant_id": developer.account["id"],
-        "decided_by": admin.account["id"],
-        "decided_at": "2026-11-25T10:00:00Z",
-        "comment": "welcome",
-    }
-    platform.publish("approval", envelope("approval.approval.decided", decision, ws), "approval.approval.decided")
+    def decide(dev_ws: str, decision: str, **body) -> None:
+        """As the tenant's admin, through the approval service that the application opened."""
+        approval = eventually(
+            lambda: [
+                item
+                for item in admin.get(f"/api/v1/workspaces/{ws}/approvals", params={"type": "developer_workspace"}).json()["items"]
+                if item["subject"] == {"kind": "developer_workspace", "id": dev_ws}
+            ]
+        )[0]
+        assert approval["applicant_id"] == developer.account["id"] and approval["status"] == "pending"
+        answer = admin.post(f"/api/v1/workspaces/{ws}/approvals/{approval['id']}/{decision}", json=body)
+        assert answer.status_code == 200, answer.text
+
+    decide(dev_ws, "approve", comment="welcome")
     eventually(lambda: any(m["workspace_id"] == dev_ws and m["role"] == "admin" for m in developer.get("/api/v1/me").json()["memberships"]))
     eventually(lambda: developer.get(f"/api/v1/workspaces/{dev_ws}").json().get("status") == "active")
     assert developer.get(f"/api/v1/workspaces/{dev_ws}").json()["role"] == "admin"
@@ -294,11 +296,7 @@ def test_developer_workspace_applied_for_approved_and_deleted(team, platform):
     old_upload = uploaded | {"version_id": "v-3", "miniprogram_id": "mp-c", "uploaded_at": "2020-01-01T00:00:00Z"}
     second = developer.post("/api/v1/workspaces", json={"name": "Old", "kind": "developer", "parent_id": ws, "business_type": "self"})
     old_ws = second.json()["id"]
-    platform.publish(
-        "approval",
-        envelope("approval.approval.decided", decision | {"subject": {"kind": "developer_workspace", "id": old_ws}}, ws),
-        "approval.approval.decided",
-    )
+    decide(old_ws, "approve")
     platform.publish(
         "catalog", envelope("catalog.version.uploaded", old_upload | {"workspace_id": old_ws}, old_ws), "catalog.version.uploaded"
     )
@@ -311,9 +309,21 @@ def test_developer_workspace_applied_for_approved_and_deleted(team, platform):
 
     # A rejected application.
     third = developer.post("/api/v1/workspaces", json={"name": "No", "kind": "developer", "parent_id": ws, "business_type": "self"})
-    rejected = decision | {"subject": {"kind": "developer_workspace", "id": third.json()["id"]}, "status": "rejected"}
-    platform.publish("approval", envelope("approval.approval.decided", rejected, ws), "approval.approval.decided")
+    decide(third.json()["id"], "reject", comment="not a business we know")
     eventually(lambda: developer.get(f"/api/v1/workspaces/{third.json()['id']}").json().get("status") == "rejected")
+
+    # An application withdrawn by its applicant; nobody else may withdraw it.
+    fourth = developer.post("/api/v1/workspaces", json={"name": "Maybe", "kind": "developer", "parent_id": ws, "business_type": "self"})
+    mine = eventually(
+        lambda: [
+            item
+            for item in developer.get(f"/api/v1/workspaces/{ws}/approvals", params={"mine": "true"}).json()["items"]
+            if item["subject"]["id"] == fourth.json()["id"]
+        ]
+    )[0]
+    assert admin.post(f"/api/v1/workspaces/{ws}/approvals/{mine['id']}/withdraw").status_code == 403
+    assert developer.post(f"/api/v1/workspaces/{ws}/approvals/{mine['id']}/withdraw").status_code == 200
+    eventually(lambda: developer.get(f"/api/v1/workspaces/{fourth.json()['id']}").json().get("status") == "withdrawn")
 
 
 SMTP_SETTINGS = {"sender": "noreply@acme.example", "smtp_host": "127.0.0.1", "smtp_username": "mailer"}

@@ -12,7 +12,7 @@ from mpdp_common.idempotency import idempotent
 from mpdp_common.pagination import PageQuery, page_schema, paginate
 from mpdp_common.request_db import commit_or_conflict, db_session
 
-from . import schemas
+from . import delivery, schemas
 from .access import developer_ids, miniprogram_for, sees_all, sees_hidden_features
 from .events import events
 from .models import Assignment, Feature, FeatureActivation, Member, MiniProgram, Tester
@@ -84,6 +84,8 @@ def patch_miniprogram(body, ws, mp):
         if taken:
             raise conflict("A mini program with that name exists in this workspace.")
         miniprogram.name = name
+        session.flush()
+        delivery.refresh_miniprogram(session, mp)
     if "description" in body:
         miniprogram.description = body["description"]
     commit_or_conflict(db_session(), "A mini program with that name exists in this workspace.")
@@ -147,6 +149,8 @@ def put_testers(body, ws, mp):
     wanted = list(dict.fromkeys(user_id.strip() for user_id in body["user_ids"]))
     session.execute(delete(Tester).where(Tester.miniprogram_id == mp))
     session.add_all(Tester(miniprogram_id=mp, user_id=user_id) for user_id in wanted)
+    session.flush()
+    delivery.refresh_miniprogram(session, mp)
     session.commit()
     return {"user_ids": wanted}
 
@@ -196,10 +200,12 @@ def request_feature(body, ws, mp):
             "catalog.feature.activation_requested",
             {
                 "request_id": activation.id,
+                "workspace_id": ws,
+                "title": f"Feature {feature.name} for {miniprogram.name}",
+                "subject": {"kind": "feature_activation", "id": activation.id},
+                "requested_by": member.account_id,
                 "miniprogram_id": miniprogram.id,
                 "feature_id": feature.id,
-                "workspace_id": ws,
-                "requested_by": member.account_id,
             },
             workspace_id=ws,
             aggregate_id=activation.id,

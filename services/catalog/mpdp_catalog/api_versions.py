@@ -215,19 +215,22 @@ def get_version(ws, mp, version_id):
 )
 def download(ws, mp, version_id):
     version = _version(ws, mp, version_id)
+    return package_response(version.id, version.version, version.sha256)
+
+
+def package_response(version_id: str, version: str, sha256: str) -> Response:
+    """The package's exact bytes, with its SHA-256 as ETag; HTTP Range lets a client resume."""
     db_session().close()  # a long download holds no database connection
-    name = f"{version.version}.zip"
+    name = f"{version}.zip"
     try:
-        blob = blob_store().open(version.sha256)
+        blob = blob_store().open(sha256)
     except Exception:
-        log.exception("the package %s of version %s is missing from the blob store", version.sha256, version.id)
+        log.exception("the package %s of version %s is missing from the blob store", sha256, version_id)
         raise Problem(503, "The package cannot be read from storage right now; try again shortly.") from None
     if blob.path is not None:
-        return send_file(
-            blob.path, mimetype="application/zip", as_attachment=True, download_name=name, etag=version.sha256, conditional=True
-        )
-    etag = f'"{version.sha256}"'
-    if request.if_none_match.contains(version.sha256):
+        return send_file(blob.path, mimetype="application/zip", as_attachment=True, download_name=name, etag=sha256, conditional=True)
+    etag = f'"{sha256}"'
+    if request.if_none_match.contains(sha256):
         return Response(status=304, headers={"ETag": etag})
     return Response(
         blob.chunks,

@@ -2,10 +2,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from mpdp_common.apikeys import ApiKeyColumns
+from mpdp_common.appkeys import AppKeyColumns
 from mpdp_common.db import UtcDateTime, created_at_column, id_column, utcnow
 from mpdp_common.idempotency import define_idempotency_table
 from mpdp_common.membership import MembershipColumns
@@ -146,6 +147,104 @@ class Workspace(Base):
     #: tenant or developer
     kind: Mapped[str] = mapped_column(String(16), nullable=False)
     parent_id: Mapped[str | None] = mapped_column(String(32))
+
+
+#: the statuses in which a launch is on its way: at most one per mini program and app at a time
+IN_PROGRESS = ("under_review", "pilot", "ready", "grayscale")
+_IN_PROGRESS_SQL = text("status IN ('under_review', 'pilot', 'ready', 'grayscale')")
+_RELEASED_SQL = text("status = 'released'")
+
+
+class Launch(Base):
+    """A version of a mini program on its way to a host app's users; see launches.py for its states."""
+
+    __tablename__ = "launches"
+    __table_args__ = (
+        # Two concurrent submits cannot both win: the database keeps one launch in progress.
+        Index(
+            "uq_launches_in_progress",
+            "miniprogram_id",
+            "app_id",
+            unique=True,
+            postgresql_where=_IN_PROGRESS_SQL,
+            sqlite_where=_IN_PROGRESS_SQL,
+        ),
+        Index("uq_launches_released", "miniprogram_id", "app_id", unique=True, postgresql_where=_RELEASED_SQL, sqlite_where=_RELEASED_SQL),
+    )
+
+    id: Mapped[str] = id_column()
+    workspace_id: Mapped[str] = mapped_column(String(32), nullable=False)
+    miniprogram_id: Mapped[str] = mapped_column(ForeignKey("miniprograms.id", ondelete="CASCADE"), nullable=False, index=True)
+    version_id: Mapped[str] = mapped_column(ForeignKey("versions.id", ondelete="CASCADE"), nullable=False)
+    app_id: Mapped[str] = mapped_column(String(32), nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False, default="created")
+    #: the share of users of a grayscale launch (100 once released)
+    percentage: Mapped[int | None] = mapped_column(Integer)
+    #: the approval this launch waits for (its id is the request id), and its type: launch, offline or online
+    pending_request_id: Mapped[str | None] = mapped_column(String(32))
+    pending_request_type: Mapped[str | None] = mapped_column(String(16))
+    created_by: Mapped[str] = mapped_column(String(64), nullable=False)
+    created_at: Mapped[datetime] = created_at_column()
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow, nullable=False)
+
+
+class LaunchStep(Base):
+    """One entry of a launch's history: the status it reached, when, by whom."""
+
+    __tablename__ = "launch_history"
+
+    launch_id: Mapped[str] = mapped_column(ForeignKey("launches.id", ondelete="CASCADE"), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    at: Mapped[datetime] = created_at_column()
+    by: Mapped[str] = mapped_column(String(64), nullable=False)
+    percentage: Mapped[int | None] = mapped_column(Integer)
+
+
+class Deliverable(Base):
+    """What a host app delivers, one row per app, mini program and channel (released, grayscale,
+    pilot): the read model behind /client/v1, rewritten whenever a launch of that pair changes."""
+
+    __tablename__ = "deliverables"
+
+    app_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    miniprogram_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16), primary_key=True)
+    launch_id: Mapped[str] = mapped_column(String(32), nullable=False)
+    name: Mapped[str] = mapped_column(String(100), nullable=False)
+    version_id: Mapped[str] = mapped_column(String(32), nullable=False)
+    version: Mapped[str] = mapped_column(String(64), nullable=False)
+    sha256: Mapped[str] = mapped_column(String(64), nullable=False)
+    size: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    percentage: Mapped[int] = mapped_column(Integer, nullable=False, default=100)
+    #: the whitelisted testers of a pilot
+    testers: Mapped[list] = mapped_column(JSON, nullable=False, default=list)
+
+
+class App(Base):
+    """Read model of the host apps, from workspace.app.* events."""
+
+    __tablename__ = "apps"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(String(32), nullable=False, index=True)
+    name: Mapped[str] = mapped_column(String(200), nullable=False, default="")
+
+
+class WorkspaceSettings(Base):
+    """Read model of the settings a launch needs (is the tester whitelist on?), from workspace.settings.updated."""
+
+    __tablename__ = "workspace_settings"
+
+    workspace_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    tester_whitelist_enabled: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    revision: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+
+
+class AppKey(AppKeyColumns, Base):
+    """Read model of the host apps' keys, from workspace.app_key.* events."""
+
+    __tablename__ = "app_keys"
 
 
 class Member(MembershipColumns, Base):

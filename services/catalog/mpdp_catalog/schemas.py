@@ -6,6 +6,7 @@ from jsonschema.exceptions import SchemaError
 from jsonschema.validators import Draft202012Validator, validator_for
 from marshmallow import Schema, ValidationError, fields, validate
 
+from mpdp_common.contracts.catalog import LAUNCH_STATUSES
 from mpdp_common.schemas import StrictBoolean, Timestamp
 
 #: semver.org's own expression for a semantic version
@@ -226,3 +227,62 @@ class FeatureActivationSchema(Schema):
     requested_by = fields.String()
     created_at = Timestamp()
     decided_at = Timestamp(allow_none=True)
+
+
+# -- launches -------------------------------------------------------------------------------------
+
+
+class LaunchCreateSchema(Schema):
+    version_id = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    app_id = fields.String(required=True, validate=validate.Length(min=1, max=64))
+
+
+class LaunchQuery(Schema):
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+    cursor = fields.String(load_default=None)
+    app_id = fields.String(validate=validate.Length(min=1, max=64))
+    status = fields.String(validate=validate.OneOf(LAUNCH_STATUSES))
+
+
+class PublishSchema(Schema):
+    percentage = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=100))
+
+
+class AvailabilityRequestSchema(Schema):
+    app_id = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    reason = fields.String(required=True, validate=[validate.Length(min=1, max=2000), _not_blank])
+
+
+class RollbackSchema(Schema):
+    app_id = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    version_id = fields.String(required=True, validate=validate.Length(min=1, max=64))
+
+
+class LaunchStepSchema(Schema):
+    status = fields.String()
+    at = Timestamp()
+    by = fields.String()
+    percentage = fields.Integer(allow_none=True)
+
+
+class LaunchSchema(Schema):
+    id = fields.String()
+    miniprogram_id = fields.String()
+    version_id = fields.String()
+    version = fields.String()
+    app_id = fields.String()
+    status = fields.String()
+    percentage = fields.Integer(allow_none=True)
+    approval_id = fields.String(allow_none=True, metadata={"description": "the pending approval this launch waits for"})
+    created_by = fields.String()
+    created_at = Timestamp()
+    updated_at = Timestamp()
+    history = fields.List(fields.Nested(LaunchStepSchema))
+
+
+class AvailabilityRequestedSchema(Schema):
+    approval_id = fields.String()
+    type = fields.String(metadata={"description": "offline or online"})
+    launch_id = fields.String()
+    app_id = fields.String()
+    status = fields.String(metadata={"description": "pending_approval"})

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from mpdp_common.service import Service
 
+from .api_delivery import client
 from .api_features import features, jsapis
+from .api_launches import launches
 from .api_miniprograms import miniprograms
 from .api_versions import setup_uploads, versions
 from .blobs import blob_store_for
@@ -20,7 +22,7 @@ def _setup(app, settings) -> None:
 service = Service(
     name="catalog",
     package="mpdp_catalog",
-    blueprints=[miniprograms, versions, jsapis, features],
+    blueprints=[miniprograms, versions, jsapis, features, launches, client],
     metadata=Base.metadata,
     events=events,
     membership_model=Member,

@@ -11,6 +11,8 @@ ROUTES: list[tuple[re.Pattern[str], str]] = [
         (r"^/api/v1/workspaces/[^/]+/(members|invitations)(/|$)", "identity"),
         (r"^/\.well-known/", "identity"),
         (r"^/api/v1/workspaces/[^/]+/(miniprograms|jsapis|features)(/|$)", "catalog"),
+        (r"^/api/v1/workspaces/[^/]+/approvals(/|$)", "approval"),
+        (r"^/client/v1/", "catalog"),
         (r"^/api/v1/workspaces(/|$)", "workspace"),
     ]
 ]

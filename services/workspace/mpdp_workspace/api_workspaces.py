@@ -21,6 +21,10 @@ from .models import Member, MiniProgram, Workspace
 workspaces = Blueprint("workspaces", __name__, url_prefix="/api/v1", description="Workspaces and developer workspaces")
 
 
+#: a developer workspace application that its applicant sees, though not a member
+APPLICATION_STATUSES = ("pending_approval", "rejected", "withdrawn")
+
+
 def _not_by_api_key(what: str) -> None:
     if current_caller().is_api_key:
         raise forbidden(f"An API key acts in its own workspace only; it cannot {what}.")
@@ -100,7 +104,7 @@ def list_workspaces(query):
             Workspace.status != "deleted",
             or_(
                 Workspace.id.in_(memberships),
-                (Workspace.created_by == caller.account_id) & Workspace.status.in_(("pending_approval", "rejected")),
+                (Workspace.created_by == caller.account_id) & Workspace.status.in_(APPLICATION_STATUSES),
             ),
         )
         roles = None
@@ -126,7 +130,7 @@ def get_workspace(ws):
         workspace is not None
         and not caller.is_api_key
         and workspace.created_by == caller.account_id
-        and workspace.status in ("pending_approval", "rejected")
+        and workspace.status in APPLICATION_STATUSES
     ):
         return _workspace_view(workspace)
     workspace, member = active_workspace(ws)

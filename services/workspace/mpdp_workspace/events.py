@@ -7,7 +7,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from mpdp_common.contracts.approval import DECIDED, Decision
+from mpdp_common.contracts.approval import DECIDED, WITHDRAWN, Decision
 from mpdp_common.events import Event, EventSpec
 from mpdp_common.membership import follow_members
 
@@ -74,6 +74,17 @@ def on_approval_decided(session: Session, event: Event) -> None:
             workspace_id=workspace.id,
             aggregate_id=workspace.id,
         )
+
+
+@events.handles(WITHDRAWN)
+def on_approval_withdrawn(session: Session, event: Event) -> None:
+    """The applicant withdrew a developer workspace application: it will not become active."""
+    withdrawal = event.payload
+    if withdrawal["type"] != "developer_workspace":
+        return
+    workspace = session.get(Workspace, withdrawal["subject"]["id"], with_for_update=True)
+    if workspace is not None and workspace.kind == "developer" and workspace.status == "pending_approval":
+        workspace.status = "withdrawn"
 
 
 # -- catalog facts that decide whether a developer workspace may be deleted -----------------------

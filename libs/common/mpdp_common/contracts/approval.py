@@ -21,6 +21,7 @@ from marshmallow import fields, validate
 from . import Payload, declare
 
 DECIDED = "approval.approval.decided"
+WITHDRAWN = "approval.approval.withdrawn"
 
 
 class SubjectShape(Payload):
@@ -41,6 +42,19 @@ class ApprovalDecided(Payload):
     decided_by = fields.String()
     decided_at = fields.DateTime()
     comment = fields.String(allow_none=True)
+
+
+@declare(WITHDRAWN)
+class ApprovalWithdrawn(Payload):
+    """The applicant withdrew a pending approval: its subject goes back to where it was before."""
+
+    approval_id = fields.String()
+    workspace_id = fields.String()
+    type = fields.String()
+    subject = fields.Nested(SubjectShape)
+    applicant_id = fields.String()
+    withdrawn_by = fields.String()
+    withdrawn_at = fields.DateTime()
 
 
 @dataclass(frozen=True)

@@ -2,9 +2,36 @@
 
 from __future__ import annotations
 
-from marshmallow import fields
+from marshmallow import fields, validate
 
 from . import Payload, declare
+from .approval import SubjectShape
+
+LAUNCH_STATUSES = (
+    "created",
+    "under_review",
+    "pilot",
+    "ready",
+    "grayscale",
+    "released",
+    "rejected",
+    "canceled",
+    "archived",
+    "offline",
+    "rollback",
+)
+
+
+class ApprovalRequest(Payload):
+    """What every catalog request for an approval carries; the approval service opens it from these
+    fields alone. `request_id` becomes the approval's id, so the catalog knows which decision is
+    the one its subject waits for."""
+
+    request_id = fields.String()
+    workspace_id = fields.String()
+    title = fields.String()
+    subject = fields.Nested(SubjectShape)
+    requested_by = fields.String()
 
 
 @declare("catalog.miniprogram.created")
@@ -28,14 +55,43 @@ class VersionUploaded(Payload):
 
 
 @declare("catalog.feature.activation_requested")
-class FeatureActivationRequested(Payload):
-    """A feature whose activation needs an approval; `request_id` is the approval's subject."""
+class FeatureActivationRequested(ApprovalRequest):
+    """A feature whose activation needs an approval (type feature, subject feature_activation)."""
 
-    request_id = fields.String()
     miniprogram_id = fields.String()
     feature_id = fields.String()
+
+
+@declare("catalog.launch.submitted")
+class LaunchSubmitted(ApprovalRequest):
+    """A launch under review: an approval of type launch, subject the launch."""
+
+    launch_id = fields.String()
+    miniprogram_id = fields.String()
+    version_id = fields.String()
+    version = fields.String()
+    app_id = fields.String()
+
+
+@declare("catalog.launch.withdrawn")
+class LaunchWithdrawn(Payload):
+    """The launch went back from under review to created: its approval is withdrawn."""
+
+    request_id = fields.String()
+    launch_id = fields.String()
     workspace_id = fields.String()
-    requested_by = fields.String()
+    withdrawn_by = fields.String()
+
+
+@declare("catalog.miniprogram.offline_requested", "catalog.miniprogram.online_requested")
+class AvailabilityRequested(ApprovalRequest):
+    """Taking a mini program offline on one app, or bringing it back (approval type offline or
+    online, subject the launch released or offline there)."""
+
+    launch_id = fields.String()
+    miniprogram_id = fields.String()
+    app_id = fields.String()
+    reason = fields.String()
 
 
 @declare("catalog.launch.status_changed")
@@ -47,4 +103,8 @@ class LaunchStatusChanged(Payload):
     workspace_id = fields.String()
     app_id = fields.String()
     version_id = fields.String()
-    status = fields.String()
+    status = fields.String(validate=validate.OneOf(LAUNCH_STATUSES))
+    previous_status = fields.String(load_default=None, allow_none=True)
+    #: the share of users of a grayscale (100 when released)
+    percentage = fields.Integer(load_default=None, allow_none=True)
+    changed_by = fields.String(load_default=None, allow_none=True)

@@ -1,0 +1,107 @@
+"""Approvals: the lists reviewers and applicants read, and the decisions.
+
+Developers see only their own requests; reviewers and admins see every approval of the
+workspace. Reviewers and admins decide, never on their own request (four eyes); only the
+applicant withdraws, and only while the approval is pending. A decided approval never changes.
+"""
+
+from __future__ import annotations
+
+from flask_smorest import Blueprint
+from sqlalchemy import select
+
+from mpdp_common.auth import require_member
+from mpdp_common.errors import conflict, forbidden, not_found
+from mpdp_common.pagination import page_schema, paginate
+from mpdp_common.request_db import db_session
+
+from . import schemas
+from .events import decide, withdraw
+from .models import Approval, AuditEntry
+
+approvals = Blueprint("approvals", __name__, url_prefix="/api/v1", description="Approvals: requests that a second person decides")
+
+PATH = "/workspaces/<ws>/approvals"
+DECIDERS = ("admin", "reviewer")
+
+
+def _sees_all(member) -> bool:
+    return member.role in DECIDERS
+
+
+def _approval(ws: str, approval_id: str, member, *, lock: bool = False) -> Approval:
+    approval = db_session().get(Approval, approval_id, with_for_update=lock)
+    if approval is None or approval.workspace_id != ws or not (_sees_all(member) or approval.applicant_id == member.account_id):
+        raise not_found("approval")
+    return approval
+
+
+def _detail(approval: Approval) -> dict:
+    trail = db_session().scalars(select(AuditEntry).where(AuditEntry.approval_id == approval.id).order_by(AuditEntry.seq)).all()
+    return {name: getattr(approval, name) for name in schemas.ApprovalSchema().fields} | {"trail": trail}
+
+
+def _pending(approval: Approval) -> None:
+    if approval.status != "pending":
+        raise conflict(f"This approval is {approval.status} already; a decided approval never changes.")
+
+
+@approvals.route(PATH, methods=["GET"])
+@approvals.arguments(schemas.ApprovalQuery, location="query")
+@approvals.response(200, page_schema(schemas.ApprovalSchema))
+def list_approvals(query, ws):
+    """`?status=pending` is the reviewers' queue, `?mine=true` the caller's own applications."""
+    member = require_member(ws)
+    stmt = select(Approval).where(Approval.workspace_id == ws)
+    if query["mine"] or not _sees_all(member):
+        stmt = stmt.where(Approval.applicant_id == member.account_id)
+    if query.get("status"):
+        stmt = stmt.where(Approval.status == query["status"])
+    if query.get("type"):
+        stmt = stmt.where(Approval.type == query["type"])
+    return paginate(db_session(), stmt, query, Approval.created_at, Approval.id)
+
+
+@approvals.route(f"{PATH}/<approval_id>", methods=["GET"])
+@approvals.response(200, schemas.ApprovalDetailSchema)
+def get_approval(ws, approval_id):
+    return _detail(_approval(ws, approval_id, require_member(ws)))
+
+
+def _decide(ws: str, approval_id: str, status: str, comment: str | None) -> dict:
+    member = require_member(ws, *DECIDERS)
+    approval = _approval(ws, approval_id, member, lock=True)
+    if approval.applicant_id == member.account_id:
+        raise forbidden("Nobody decides their own request: another reviewer or admin must.")
+    _pending(approval)
+    decide(db_session(), approval, status, member.account_id, comment)
+    db_session().commit()
+    return _detail(approval)
+
+
+@approvals.route(f"{PATH}/<approval_id>/approve", methods=["POST"])
+@approvals.arguments(schemas.ApproveSchema)
+@approvals.response(200, schemas.ApprovalDetailSchema)
+def approve(body, ws, approval_id):
+    return _decide(ws, approval_id, "approved", body["comment"])
+
+
+@approvals.route(f"{PATH}/<approval_id>/reject", methods=["POST"])
+@approvals.arguments(schemas.RejectSchema)
+@approvals.response(200, schemas.ApprovalDetailSchema)
+def reject(body, ws, approval_id):
+    return _decide(ws, approval_id, "rejected", body["comment"].strip())
+
+
+@approvals.route(f"{PATH}/<approval_id>/withdraw", methods=["POST"])
+@approvals.response(200, schemas.ApprovalDetailSchema)
+def withdraw_approval(ws, approval_id):
+    """The subject goes back to where it was before the request (a launch to created)."""
+    member = require_member(ws)
+    approval = _approval(ws, approval_id, member, lock=True)
+    if approval.applicant_id != member.account_id:
+        raise forbidden("Only the applicant withdraws a request.")
+    _pending(approval)
+    withdraw(db_session(), approval, member.account_id)
+    db_session().commit()
+    return _detail(approval)

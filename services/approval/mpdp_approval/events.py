@@ -1,0 +1,149 @@
+"""What the approval service publishes, and the request events that open approvals.
+
+An approval is opened only by the event of the service that owns its subject, in the workspace
+that event names; the decision goes back as `approval.approval.decided` (or
+`approval.approval.withdrawn`), which the owner applies in its own consumer.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from mpdp_common.apikeys import follow_api_keys
+from mpdp_common.contracts.approval import DECIDED, WITHDRAWN, Decision, Subject
+from mpdp_common.db import utcnow
+from mpdp_common.events import Event, EventSpec
+from mpdp_common.membership import follow_members
+from mpdp_common.schemas import RFC3339
+
+from .models import ApiKey, Approval, AuditEntry, Base, Member
+
+log = logging.getLogger(__name__)
+
+#: publishes what mpdp_common.contracts.approval declares
+events = EventSpec("approval", Base.metadata)
+follow_members(events, Member)
+follow_api_keys(events, ApiKey)
+
+#: The catalog's request events share one shape (mpdp_common.contracts.catalog.ApprovalRequest),
+#: with details of their own.
+CATALOG_REQUESTS = {
+    "catalog.launch.submitted": "launch",
+    "catalog.miniprogram.offline_requested": "offline",
+    "catalog.miniprogram.online_requested": "online",
+    "catalog.feature.activation_requested": "feature",
+}
+REQUEST_FIELDS = {"request_id", "workspace_id", "title", "subject", "requested_by"}
+
+
+def audit(session: Session, approval: Approval, action: str, actor_id: str, comment: str | None = None) -> None:
+    seq = (session.scalar(select(func.max(AuditEntry.seq)).where(AuditEntry.approval_id == approval.id)) or 0) + 1
+    session.add(AuditEntry(approval_id=approval.id, seq=seq, action=action, actor_id=actor_id, at=utcnow(), comment=comment))
+
+
+def open_approval(
+    session: Session, *, approval_id: str, workspace_id: str, type: str, title: str, subject: dict, applicant_id: str, details: dict
+) -> None:
+    if session.get(Approval, approval_id) is not None:
+        return
+    approval = Approval(
+        id=approval_id,
+        workspace_id=workspace_id,
+        type=type,
+        status="pending",
+        title=title[:300],
+        subject_kind=subject["kind"],
+        subject_id=subject["id"],
+        details=details,
+        applicant_id=applicant_id,
+        created_at=utcnow(),
+    )
+    session.add(approval)
+    session.flush()
+    audit(session, approval, "opened", applicant_id)
+
+
+def _open_catalog_request(session: Session, event: Event) -> None:
+    request = event.payload
+    open_approval(
+        session,
+        approval_id=request["request_id"],
+        workspace_id=request["workspace_id"],
+        type=CATALOG_REQUESTS[event.type],
+        title=request["title"],
+        subject=request["subject"],
+        applicant_id=request["requested_by"],
+        details={name: value for name, value in request.items() if name not in REQUEST_FIELDS},
+    )
+
+
+for _event_type in CATALOG_REQUESTS:
+    events.handles(_event_type)(_open_catalog_request)
+
+
+@events.handles("workspace.developer_workspace.requested")
+def on_developer_workspace_requested(session: Session, event: Event) -> None:
+    """Opened in the parent tenant, whose reviewers and admins decide."""
+    request = event.payload
+    open_approval(
+        session,
+        approval_id=event.aggregate_id or request["workspace_id"],
+        workspace_id=request["parent_id"],
+        type="developer_workspace",
+        title=f"Developer workspace {request['name']} ({request['business_type']})",
+        subject={"kind": "developer_workspace", "id": request["workspace_id"]},
+        applicant_id=request["requested_by"],
+        details={"name": request["name"], "business_type": request["business_type"]},
+    )
+
+
+@events.handles("catalog.launch.withdrawn")
+def on_launch_withdrawn(session: Session, event: Event) -> None:
+    """The applicant took the launch back to created in the catalog: its approval is withdrawn."""
+    approval = session.get(Approval, event.payload["request_id"], with_for_update=True)
+    if approval is None or approval.status != "pending":
+        return
+    withdraw(session, approval, event.payload["withdrawn_by"])
+
+
+# -- decisions ------------------------------------------------------------------------------------
+
+
+def decide(session: Session, approval: Approval, status: str, by: str, comment: str | None) -> None:
+    approval.status, approval.decided_by, approval.decided_at, approval.comment = status, by, utcnow(), comment
+    audit(session, approval, status, by, comment)
+    decision = Decision(
+        approval_id=approval.id,
+        workspace_id=approval.workspace_id,
+        type=approval.type,
+        status=status,
+        subject=Subject(kind=approval.subject_kind, id=approval.subject_id),
+        applicant_id=approval.applicant_id,
+        decided_by=by,
+        decided_at=approval.decided_at,
+        comment=comment,
+    )
+    events.publish(session, DECIDED, decision.payload(), workspace_id=approval.workspace_id, aggregate_id=approval.id)
+
+
+def withdraw(session: Session, approval: Approval, by: str) -> None:
+    approval.status, approval.decided_by, approval.decided_at = "withdrawn", by, utcnow()
+    audit(session, approval, "withdrawn", by)
+    events.publish(
+        session,
+        WITHDRAWN,
+        {
+            "approval_id": approval.id,
+            "workspace_id": approval.workspace_id,
+            "type": approval.type,
+            "subject": approval.subject,
+            "applicant_id": approval.applicant_id,
+            "withdrawn_by": by,
+            "withdrawn_at": approval.decided_at.strftime(RFC3339),
+        },
+        workspace_id=approval.workspace_id,
+        aggregate_id=approval.id,
+    )

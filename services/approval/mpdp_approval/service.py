@@ -1,0 +1,19 @@
+"""The approval service, as the launcher, the app factory and the event runtime see it."""
+
+from __future__ import annotations
+
+from mpdp_common.service import Service
+
+from .api import approvals
+from .events import events
+from .models import ApiKey, Base, Member
+
+service = Service(
+    name="approval",
+    package="mpdp_approval",
+    blueprints=[approvals],
+    metadata=Base.metadata,
+    events=events,
+    membership_model=Member,
+    api_key_model=ApiKey,
+)

@@ -1,0 +1,97 @@
+"""Delivery to host apps: what a user may run, and its package, for requests signed with an app key.
+
+This is the hottest path of the platform (every app start of every user): one read of the app's
+rows in the delivery read model (delivery.py), with the app key, and the HMAC check, no marshmallow, and an ETag
+so that an app whose answer has not changed gets a 304.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from flask import Response, request
+from flask_smorest import Blueprint
+from sqlalchemy import select
+
+from mpdp_common.appkeys import KEY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, verify_signed_request
+from mpdp_common.auth import public
+from mpdp_common.crypto import secret_box
+from mpdp_common.errors import not_found, validation_failed
+from mpdp_common.request_db import db_session
+from mpdp_common.web import current_settings
+
+from . import delivery
+from .api_versions import package_response
+from .models import AppKey, Deliverable
+
+client = Blueprint("client", __name__, url_prefix="/client/v1", description="Delivery to host apps, signed with an app key")
+
+SIGNED = {
+    "security": [],
+    "parameters": [
+        {"in": "header", "name": KEY_HEADER, "required": True, "schema": {"type": "string"}},
+        {"in": "header", "name": TIMESTAMP_HEADER, "required": True, "schema": {"type": "string"}, "description": "unix seconds"},
+        {
+            "in": "header",
+            "name": SIGNATURE_HEADER,
+            "required": True,
+            "schema": {"type": "string"},
+            "description": 'hex(HMAC-SHA256(secret, "{timestamp}\\n{method}\\n{path}\\n{query}"))',
+        },
+    ],
+}
+
+
+def signed_app_key() -> AppKey:
+    return verify_signed_request(
+        db_session(),
+        AppKey,
+        secret_box(current_settings()),
+        headers=request.headers,
+        method=request.method,
+        path=request.path,
+        query=request.query_string.decode("latin-1"),
+    )
+
+
+@client.route("/miniprograms", methods=["GET"])
+@public
+@client.doc(
+    security=[],
+    summary="The mini programs this app may run for one user",
+    parameters=SIGNED["parameters"] + [{"in": "query", "name": "user_id", "required": True, "schema": {"type": "string"}}],
+    responses={"200": {"description": "items [{miniprogram_id, name, version, version_id, channel, package_url, sha256, size}]"}},
+)
+def deliverable_miniprograms():
+    user_id = request.args.get("user_id", "")
+    if not 0 < len(user_id) <= 128:
+        raise validation_failed({"user_id": ["Name the host app's user (1 to 128 characters)."]})
+    # One read: the key with its app's rows. The key lands in the session, where the signature
+    # check finds it; the rows are used only once the signature holds.
+    key_id = (request.headers.get(KEY_HEADER) or "").strip()
+    found = (
+        db_session()
+        .execute(select(AppKey, Deliverable).outerjoin(Deliverable, Deliverable.app_id == AppKey.app_id).where(AppKey.key_id == key_id))
+        .all()
+    )  # holding the key: the session keeps it only while something refers to it
+    signed_app_key()
+    rows = [row for _key, row in found if row is not None]
+    body = json.dumps({"items": delivery.choose(rows, user_id)}, separators=(",", ":"))
+    etag = hashlib.sha256(body.encode()).hexdigest()[:32]
+    if request.if_none_match.contains(etag):
+        return Response(status=304, headers={"ETag": f'"{etag}"', "Cache-Control": "no-cache"})
+    return Response(body, mimetype="application/json", headers={"ETag": f'"{etag}"', "Cache-Control": "no-cache"})
+
+
+@client.route("/miniprograms/<mp>/versions/<version_id>/package", methods=["GET"])
+@public
+@client.doc(**SIGNED, summary="A package this app delivers: exact bytes, ETag, Range")
+def deliverable_package(mp, version_id):
+    key = signed_app_key()
+    row = db_session().scalar(
+        select(Deliverable).where(Deliverable.app_id == key.app_id, Deliverable.miniprogram_id == mp, Deliverable.version_id == version_id)
+    )
+    if row is None:
+        raise not_found("package for this app")
+    return package_response(row.version_id, row.version, row.sha256)

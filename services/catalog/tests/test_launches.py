@@ -1,0 +1,134 @@
+"""Launches in-process on SQLite: the database keeps one launch in progress per app, decisions
+of the approval service move them, and delivery answers signed requests from its read model."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+
+import pytest
+from sqlalchemy.exc import IntegrityError
+
+from mpdp_catalog.models import Launch, MiniProgram, Version
+from mpdp_common.appkeys import app_key_secret
+from mpdp_common.crypto import secret_box
+from mpdp_common.db import session_scope
+
+WS, APP = "w1", "app1"
+BASE = f"/api/v1/workspaces/{WS}/miniprograms/mp1"
+
+
+@pytest.fixture
+def catalog(harness):
+    """A workspace with an app, a key, and a mini program with two versions, as the events and uploads leave them."""
+    harness.deliver(
+        "workspace.workspace.created", {"workspace_id": WS, "name": "Acme", "kind": "tenant", "parent_id": None, "created_by": "ada"}
+    )
+    for account, role in (("ada", "admin"), ("rex", "reviewer"), ("dev", "developer")):
+        harness.member(WS, account, role)
+    harness.deliver(
+        "workspace.app.created",
+        {"app_id": APP, "workspace_id": WS, "name": "Super", "platforms": ["ios"], "bundle_id": "b", "android_cert_fingerprints": []},
+    )
+    harness.deliver("workspace.app_key.created", {"id": "k", "key_id": "mak_1", "app_id": APP, "workspace_id": WS, "expires_at": None})
+    with session_scope(harness.sessions) as session:
+        session.add(MiniProgram(id="mp1", workspace_id=WS, name="Shop", created_by="ada"))
+        for number in ("1", "2"):
+            session.add(
+                Version(
+                    id=f"v{number}",
+                    miniprogram_id="mp1",
+                    workspace_id=WS,
+                    version=f"{number}.0.0",
+                    size=10,
+                    sha256=number * 64,
+                    entry_page="index",
+                    pages=["index"],
+                    uploaded_by="dev",
+                )
+            )
+    return harness
+
+
+def launch(catalog, version_id: str) -> str:
+    answer = catalog.call("POST", f"{BASE}/launches", "ada", json={"version_id": version_id, "app_id": APP})
+    assert answer.status_code == 201, answer.get_json()
+    return answer.get_json()["id"]
+
+
+def decide(catalog, request_id: str, launch_id: str, status: str) -> None:
+    decision = {
+        "approval_id": request_id,
+        "workspace_id": WS,
+        "type": "launch",
+        "status": status,
+        "subject": {"kind": "launch", "id": launch_id},
+        "applicant_id": "ada",
+        "decided_by": "rex",
+        "decided_at": "2026-11-28T10:00:00+00:00",
+        "comment": None,
+    }
+    catalog.deliver("approval.approval.decided", decision, WS)
+
+
+def test_the_database_keeps_one_launch_in_progress_per_app(catalog):
+    first, second = launch(catalog, "v1"), launch(catalog, "v2")
+    with pytest.raises(IntegrityError), session_scope(catalog.sessions) as session:
+        for ident in (first, second):
+            session.get_one(Launch, ident).status = "under_review"
+            session.flush()
+    assert catalog.call("POST", f"{BASE}/launches/{first}/submit", "ada").status_code == 200
+    refused = catalog.call("POST", f"{BASE}/launches/{second}/submit", "ada")
+    assert refused.status_code == 409 and first in refused.get_json()["detail"]
+
+
+def test_only_the_decision_the_launch_waits_for_moves_it(catalog):
+    ident = launch(catalog, "v1")
+    assert catalog.call("POST", f"{BASE}/launches/{ident}/submit", "ada").status_code == 200
+    [submitted] = catalog.published("catalog.launch.submitted")
+    request_id = submitted["payload"]["request_id"]
+    assert submitted["payload"]["title"] == "Launch Shop 1.0.0 on Super"
+
+    # Reviewers see the launches of the mini programs they are assigned to; rex is not.
+    assert catalog.call("GET", f"{BASE}/launches/{ident}", "rex").status_code == 404
+    decide(catalog, "an-older-request", ident, "approved")
+    assert catalog.call("GET", f"{BASE}/launches/{ident}", "ada").get_json()["status"] == "under_review"
+    decide(catalog, request_id, ident, "approved")
+    detail = catalog.call("GET", f"{BASE}/launches/{ident}", "ada").get_json()
+    assert detail["status"] == "ready" and detail["approval_id"] is None
+    assert [(step["status"], step["by"]) for step in detail["history"]] == [("under_review", "ada"), ("ready", "rex")]
+    changes = [event["payload"]["status"] for event in catalog.published("catalog.launch.status_changed")]
+    assert changes == ["under_review", "ready"]
+    # Delivered again, the same decision changes nothing more.
+    decide(catalog, request_id, ident, "approved")
+    assert len(catalog.published("catalog.launch.status_changed")) == 2
+
+
+def test_delivery_answers_signed_requests_from_the_read_model(catalog):
+    ident = launch(catalog, "v1")
+    assert catalog.call("POST", f"{BASE}/launches/{ident}/submit", "ada").status_code == 200
+    decide(catalog, catalog.published("catalog.launch.submitted")[0]["payload"]["request_id"], ident, "approved")
+    assert catalog.call("POST", f"{BASE}/launches/{ident}/publish", "dev", json={"percentage": 100}).status_code == 404
+    assert catalog.call("POST", f"{BASE}/launches/{ident}/publish", "ada", json={"percentage": 0}).status_code == 422
+    assert catalog.call("POST", f"{BASE}/launches/{ident}/publish", "ada", json={"percentage": 100}).status_code == 200
+    secret = app_key_secret(secret_box(catalog.settings), "mak_1")
+
+    def signed(query: str, *, key: str = "mak_1", key_secret: str = secret, skew: int = 0):
+        timestamp = str(int(time.time()) + skew)
+        signature = hmac.new(
+            key_secret.encode(), f"{timestamp}\nGET\n/client/v1/miniprograms\n{query}".encode(), hashlib.sha256
+        ).hexdigest()
+        headers = {"X-MPDP-Key": key, "X-MPDP-Timestamp": timestamp, "X-MPDP-Signature": signature}
+        return catalog.http.get(f"/client/v1/miniprograms?{query}", headers=headers)
+
+    answer = signed("user_id=ada")
+    assert answer.status_code == 200
+    assert [(item["version"], item["channel"], item["sha256"]) for item in answer.get_json()["items"]] == [("1.0.0", "released", "1" * 64)]
+    assert signed("user_id=ada", key_secret="wrong").status_code == 401
+    assert signed("user_id=ada", key="mak_unknown").status_code == 401
+    assert signed("user_id=ada", skew=-400).status_code == 401
+    catalog.deliver(
+        "workspace.app_key.revoked", {"key_id": "mak_1", "app_id": APP, "workspace_id": WS, "revoked_at": "2026-11-28T10:00:00+00:00"}
+    )
+    assert signed("user_id=ada").status_code == 401
