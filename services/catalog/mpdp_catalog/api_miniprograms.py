@@ -15,7 +15,7 @@ from mpdp_common.pagination import PageQuery, page_schema, paginate
 from . import schemas
 from .access import developer_ids, miniprogram_for, sees_all, sees_hidden_features
 from .events import events
-from .models import Assignment, Feature, FeatureActivation, Member, MiniProgram, Tester
+from .models import Assignment, Feature, FeatureActivation, Member, MiniProgram, TelemetryId, Tester
 
 miniprograms = Blueprint("miniprograms", __name__, url_prefix="/api/v1", description="Mini programs, their developers and testers")
 
@@ -38,13 +38,24 @@ def create(body, ws):
     name = body["name"].strip()
     if session.scalar(select(MiniProgram.id).where(MiniProgram.workspace_id == ws, MiniProgram.name == name)):
         raise conflict("A mini program with that name exists in this workspace.")
-    miniprogram = MiniProgram(workspace_id=ws, name=name, description=body["description"], created_by=member.account_id)
+    telemetry_id = TelemetryId()
+    session.add(telemetry_id)
+    session.flush()
+    miniprogram = MiniProgram(
+        workspace_id=ws, telemetry_id=telemetry_id.id, name=name, description=body["description"], created_by=member.account_id
+    )
     session.add(miniprogram)
     session.flush()
     events.publish(
         session,
         "catalog.miniprogram.created",
-        {"miniprogram_id": miniprogram.id, "workspace_id": ws, "name": miniprogram.name, "created_by": member.account_id},
+        {
+            "miniprogram_id": miniprogram.id,
+            "telemetry_id": miniprogram.telemetry_id,
+            "workspace_id": ws,
+            "name": miniprogram.name,
+            "created_by": member.account_id,
+        },
         workspace_id=ws,
         aggregate_id=miniprogram.id,
     )
