@@ -14,7 +14,7 @@ from mpdp_common.pagination import PageQuery, page_schema, paginate
 
 from . import schemas
 from .access import developer_ids, miniprogram_for, sees_all, sees_hidden_features
-from .events import events
+from .events import events, publish_assignment
 from .models import Assignment, Feature, FeatureActivation, Member, MiniProgram, TelemetryId, Tester
 
 miniprograms = Blueprint("miniprograms", __name__, url_prefix="/api/v1", description="Mini programs, their developers and testers")
@@ -122,14 +122,17 @@ def put_developers(body, ws, mp):
         raise validation_failed({"account_ids": [f"Not an active member of this workspace: {', '.join(unknown)}."]})
     # Reviewers assigned by their invitation stay; the developers not named are unassigned.
     reviewers = select(Member.account_id).where(Member.workspace_id == ws, Member.role == "reviewer", Member.status == "active")
-    session.execute(
-        delete(Assignment).where(
-            Assignment.miniprogram_id == mp, Assignment.account_id.not_in(wanted), Assignment.account_id.not_in(reviewers)
-        )
-    )
+    unassigned = session.scalars(
+        delete(Assignment)
+        .where(Assignment.miniprogram_id == mp, Assignment.account_id.not_in(wanted), Assignment.account_id.not_in(reviewers))
+        .returning(Assignment.account_id)
+    ).all()
+    for account_id in unassigned:
+        publish_assignment(session, "catalog.assignment.removed", ws, mp, account_id)
     for account_id in wanted:
         if session.get(Assignment, (mp, account_id)) is None:
             session.add(Assignment(miniprogram_id=mp, account_id=account_id, workspace_id=ws))
+            publish_assignment(session, "catalog.assignment.added", ws, mp, account_id)
     session.commit()
     return {"account_ids": developer_ids([miniprogram.id])[miniprogram.id]}
 

@@ -17,6 +17,8 @@ events.publishes(
     "catalog.miniprogram.created",
     "catalog.version.uploaded",
     "catalog.feature.activation_requested",
+    "catalog.assignment.added",
+    "catalog.assignment.removed",
 )
 follow_members(events, Member)
 follow_api_keys(events, ApiKey)
@@ -30,6 +32,18 @@ def assign(session: Session, workspace_id: str, miniprogram_ids: list[str], acco
     for miniprogram_id in known:
         if session.get(Assignment, (miniprogram_id, account_id)) is None:
             session.add(Assignment(miniprogram_id=miniprogram_id, account_id=account_id, workspace_id=workspace_id))
+            publish_assignment(session, "catalog.assignment.added", workspace_id, miniprogram_id, account_id)
+
+
+def publish_assignment(session: Session, event_type: str, workspace_id: str, miniprogram_id: str, account_id: str) -> None:
+    """Other services that show a mini program's data to its assigned members (telemetry) follow these."""
+    events.publish(
+        session,
+        event_type,
+        {"miniprogram_id": miniprogram_id, "account_id": account_id, "workspace_id": workspace_id},
+        workspace_id=workspace_id,
+        aggregate_id=miniprogram_id,
+    )
 
 
 @events.handles("identity.invitation.accepted")
