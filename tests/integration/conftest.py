@@ -98,6 +98,8 @@ class Platform:
             MPDP_WEB_WORKERS="1",
             MPDP_WEB_THREADS="8",
             MPDP_LOG_LEVEL="INFO",
+            # Low enough for a test to reach it with a few batches; each test uses its own app key.
+            MPDP_INGEST_RATE_LIMIT="30000/minute",
             **{f"MPDP_{name.upper()}_PORT": str(port) for name, port in self.ports.items()},
         )
         for name in SERVICE_PORTS:

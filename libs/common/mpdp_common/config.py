@@ -92,6 +92,9 @@ class Settings:
     blob_store: str = "local"
     s3_endpoint_url: str = ""
     s3_bucket: str = "mpdp-packages"
+    #: telemetry: events one app key may send per period (limits' notation), and how long raw events are kept
+    ingest_rate_limit: str = "1200000/minute"
+    telemetry_retention_days: int = 90
 
     @classmethod
     def from_env(cls, service: str = "") -> Settings:
@@ -137,6 +140,8 @@ class Settings:
             blob_store=_env("MPDP_BLOB_STORE", cls.blob_store),
             s3_endpoint_url=_env("MPDP_S3_ENDPOINT_URL", cls.s3_endpoint_url),
             s3_bucket=_env("MPDP_S3_BUCKET", cls.s3_bucket),
+            ingest_rate_limit=_env("MPDP_INGEST_RATE_LIMIT", cls.ingest_rate_limit),
+            telemetry_retention_days=_int("MPDP_TELEMETRY_RETENTION_DAYS", cls.telemetry_retention_days),
         )
         return base.for_service(service) if service else base
 

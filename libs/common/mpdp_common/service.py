@@ -35,6 +35,9 @@ class Service:
     setup: Callable[[Flask, Settings], None] | None = None
     #: how this service verifies tokens when it cannot use the JWKS endpoint (identity itself)
     key_source: Callable[[Settings], Callable] | None = None
+    #: background work that the consumer process runs beside the event consumer, each in a thread
+    #: until `stop` is set (telemetry folds raw events into its rollups)
+    workers: list[Callable[[Settings, threading.Event], None]] = field(default_factory=list)
 
     @property
     def has_database(self) -> bool:
@@ -62,7 +65,12 @@ class Service:
         self.relay(settings).run(stop)
 
     def run_consumer(self, settings: Settings, stop: threading.Event) -> None:
+        threads = [threading.Thread(target=work, args=(settings, stop), name=work.__name__, daemon=True) for work in self.workers]
+        for thread in threads:
+            thread.start()
         self.consumer(settings).run(stop)
+        for thread in threads:
+            thread.join(10)
 
 
 def installed_services() -> dict[str, Service]:

@@ -10,8 +10,11 @@ ROUTES: list[tuple[re.Pattern[str], str]] = [
         (r"^/api/v1/(accounts|auth|me|invitations)(/|$)", "identity"),
         (r"^/api/v1/workspaces/[^/]+/(members|invitations)(/|$)", "identity"),
         (r"^/\.well-known/", "identity"),
+        (r"^/api/v1/workspaces/[^/]+/(analytics|quality)(/|$)", "telemetry"),
+        (r"^/api/v1/workspaces/[^/]+/miniprograms/[^/]+/dsn$", "telemetry"),
         (r"^/api/v1/workspaces/[^/]+/(miniprograms|jsapis|features)(/|$)", "catalog"),
         (r"^/api/v1/workspaces(/|$)", "workspace"),
+        (r"^/ingest/", "telemetry"),
     ]
 ]
 

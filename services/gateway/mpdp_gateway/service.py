@@ -27,6 +27,10 @@ def _token_key() -> str:
     return "token:" + hashlib.sha256((bearer_token() or "").encode()).hexdigest()
 
 
+def _is_ingest() -> bool:
+    return request.path.startswith("/ingest/")
+
+
 def _setup(app: Flask, settings: Settings) -> None:
     app.config["MAX_CONTENT_LENGTH"] = settings.gateway_max_body_bytes
     CORS(
@@ -52,7 +56,8 @@ def _setup(app: Flask, settings: Settings) -> None:
     app.add_url_rule("/api/v1/openapi.json", "public_openapi", openapi, methods=["GET"])
 
     proxied = accepts("*/*")(public(forward))
-    proxied = limiter.limit(settings.rate_limit_per_client, key_func=_client_key)(proxied)
+    # Ingest is limited per app key by telemetry: the phones of a whole carrier may share one address.
+    proxied = limiter.limit(settings.rate_limit_per_client, key_func=_client_key, exempt_when=_is_ingest)(proxied)
     proxied = limiter.limit(settings.rate_limit_per_token, key_func=_token_key, exempt_when=lambda: bearer_token() is None)(proxied)
     for prefix in ("/api/", "/client/", "/ingest/", "/.well-known/"):
         app.add_url_rule(f"{prefix}<path:path>", f"proxy_{prefix.strip('/.').replace('-', '_')}", proxied, methods=METHODS)

@@ -1,0 +1,35 @@
+"""The telemetry service, as the launcher, the app factory and the event runtime see it."""
+
+from __future__ import annotations
+
+import threading
+
+from mpdp_common.config import Settings
+from mpdp_common.db import make_engine
+from mpdp_common.service import Service
+
+from .api_analytics import analytics
+from .api_ingest import ingest, setup_rate_limits
+from .api_quality import quality
+from .api_sentry import sentry_envelope  # noqa: F401 - registers the Sentry endpoints on `ingest`
+from .events import events
+from .models import ApiKey, Base, Member
+from .rollups import keep_folding
+
+
+def fold_raw_events(settings: Settings, stop: threading.Event) -> None:
+    """The folder: raw events into the daily rollups, in the consumer process."""
+    keep_folding(make_engine(settings.database_url), stop, settings.telemetry_retention_days)
+
+
+service = Service(
+    name="telemetry",
+    package="mpdp_telemetry",
+    blueprints=[ingest, analytics, quality],
+    metadata=Base.metadata,
+    events=events,
+    membership_model=Member,
+    api_key_model=ApiKey,
+    setup=setup_rate_limits,
+    workers=[fold_raw_events],
+)
