@@ -20,9 +20,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import pika  # noqa: E402
 from _platform import percentile  # noqa: E402
+from marshmallow import fields  # noqa: E402
 from sqlalchemy import String, func, insert, select  # noqa: E402
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker  # noqa: E402
 
+from mpdp_common.contracts import Payload, declare  # noqa: E402
 from mpdp_common.db import drop_database, ensure_database, make_engine, session_scope, utcnow  # noqa: E402
 from mpdp_common.events import Event, EventSpec  # noqa: E402
 from mpdp_common.events.brokers import RabbitMQBroker, Subscription  # noqa: E402
@@ -42,8 +44,12 @@ class Effect(Base):
     event_id: Mapped[str] = mapped_column(String(32), primary_key=True)
 
 
+@declare("benchsource.thing.happened")
+class ThingHappened(Payload):
+    n = fields.Integer()
+
+
 producer = EventSpec("benchsource", Base.metadata)
-producer.publishes("benchsource.thing.happened")
 consumer_spec = EventSpec("benchsink", Base.metadata)
 
 

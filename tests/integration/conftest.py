@@ -241,7 +241,7 @@ def workspace_created_event(workspace_id: str, created_by: str, event_id: str | 
             "workspace_id": workspace_id,
             "aggregate_id": workspace_id,
             "correlation_id": None,
-            "payload": {"workspace_id": workspace_id, "name": "Acme", "kind": "tenant", "created_by": created_by},
+            "payload": {"workspace_id": workspace_id, "name": "Acme", "kind": "tenant", "parent_id": None, "created_by": created_by},
         }
     ).encode()
 

@@ -191,7 +191,7 @@ def api_key(platform, ws: str, role: str = "developer") -> str:
         "workspace",
         "workspace.api_key.created",
         ws,
-        {"api_key_id": secrets.token_hex(16), "workspace_id": ws, "role": role, "token_hash": digest, "label": "ci"},
+        {"api_key_id": secrets.token_hex(16), "workspace_id": ws, "role": role, "token_hash": digest, "label": "ci", "revoked_at": None},
     )
     return token
 
@@ -523,7 +523,9 @@ def test_feature_activation_direct_and_by_approval(team, platform, catalog_event
                 "type": "feature",
                 "subject": {"kind": "feature_activation", "id": request_id},
                 "status": status,
+                "applicant_id": team.developer.account["id"],
                 "decided_by": team.reviewer.account["id"],
+                "decided_at": "2026-11-25T10:00:00Z",
                 "comment": "ok" if status == "approved" else "no",
             },
         )

@@ -241,7 +241,9 @@ def test_developer_workspace_applied_for_approved_and_deleted(team, platform):
         "type": "developer_workspace",
         "subject": {"kind": "developer_workspace", "id": dev_ws},
         "status": "approved",
+        "applicant_id": developer.account["id"],
         "decided_by": admin.account["id"],
+        "decided_at": "2026-11-25T10:00:00Z",
         "comment": "welcome",
     }
     platform.publish("approval", envelope("approval.approval.decided", decision, ws), "approval.approval.decided")

@@ -6,13 +6,13 @@ The workspace service issues them; every other service keeps a read model of the
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from datetime import datetime
 
 from sqlalchemy import String
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from .crypto import digest
 from .db import UtcDateTime
 from .events import Event, EventSpec
 
@@ -28,10 +28,6 @@ def new_api_key() -> tuple[str, str]:
     """A new token and the SHA-256 digest under which it is kept (256 random bits need no slow hash)."""
     token = API_KEY_PREFIX + secrets.token_urlsafe(32)
     return token, digest(token)
-
-
-def digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 class ApiKeyColumns:
@@ -51,8 +47,8 @@ def follow_api_keys(events: EventSpec, model: type) -> None:
         if key is None:
             key = model(id=state["api_key_id"], workspace_id=state["workspace_id"], role=state["role"], token_hash=state["token_hash"])
             session.add(key)
-        if state.get("revoked_at"):
-            key.revoked_at = datetime.fromisoformat(state["revoked_at"])
+        if state["revoked_at"] is not None:
+            key.revoked_at = state["revoked_at"]
 
     for event_type in API_KEY_EVENTS:
         events.handles(event_type)(apply)

@@ -37,10 +37,6 @@ def app_key_secret(box: SecretBox, key_id: str) -> str:
     return box.derive("app-key", key_id)
 
 
-def secret_digest(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()
-
-
 def string_to_sign(timestamp: str, method: str, path: str, query: str) -> str:
     return f"{timestamp}\n{method.upper()}\n{path}\n{query}"
 
@@ -60,12 +56,15 @@ class AppKeyColumns:
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
     def usable(self, now: datetime | None = None) -> bool:
-        now = now or utcnow()
-        return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
+        return self.status(now) in ("active", "expiring")
 
-
-def _time(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
+    def status(self, now: datetime | None = None) -> str:
+        """active; expiring (rotated, until expires_at) then expired; or revoked."""
+        if self.revoked_at is not None:
+            return "revoked"
+        if self.expires_at is not None:
+            return "expiring" if self.expires_at > (now or utcnow()) else "expired"
+        return "active"
 
 
 def follow_app_keys(events: EventSpec, model: type) -> None:
@@ -83,19 +82,19 @@ def follow_app_keys(events: EventSpec, model: type) -> None:
         state = event.payload
         key = key_for(session, state["key_id"], state["app_id"], state["workspace_id"])
         if key.expires_at is None:
-            key.expires_at = _time(state.get("expires_at"))
+            key.expires_at = state["expires_at"]
 
     @events.handles("workspace.app_key.revoked")
     def on_revoked(session: Session, event: Event) -> None:
         state = event.payload
         key = key_for(session, state["key_id"], state["app_id"], state["workspace_id"])
-        key.revoked_at = key.revoked_at or _time(state.get("revoked_at")) or utcnow()
+        key.revoked_at = key.revoked_at or state["revoked_at"]
 
     @events.handles("workspace.app_key.rotated")
     def on_rotated(session: Session, event: Event) -> None:
         state = event.payload
         key = key_for(session, state["old_key_id"], state["app_id"], state["workspace_id"])
-        key.expires_at = _time(state["old_expires_at"])
+        key.expires_at = state["old_expires_at"]
         key_for(session, state["new_key_id"], state["app_id"], state["workspace_id"])
 
 

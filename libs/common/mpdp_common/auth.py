@@ -7,7 +7,6 @@ call to another service per request.
 
 from __future__ import annotations
 
-import functools
 import logging
 import threading
 import time
@@ -19,14 +18,14 @@ import jwt
 from flask import current_app, g, request
 from sqlalchemy import select
 
-from .apikeys import digest, is_api_key
-from .db import db_session
+from .apikeys import is_api_key
+from .crypto import digest
 from .errors import Problem
+from .request_db import db_session
 
 log = logging.getLogger(__name__)
 
 ALGORITHMS = ["EdDSA"]
-ROLES = ("admin", "reviewer", "developer")
 
 
 @dataclass(frozen=True)
@@ -180,17 +179,3 @@ def require_member(workspace_id: str, *roles: str):
     if roles and member.role not in roles:
         raise Problem(403, f"This needs the role {' or '.join(roles)}; yours is {member.role}.")
     return member
-
-
-def roles_required(*roles: str):
-    """Decorator for views whose first URL argument is the workspace id `ws`."""
-
-    def decorate(view: Callable) -> Callable:
-        @functools.wraps(view)
-        def wrapper(*args, **kwargs):
-            require_member(kwargs["ws"], *roles)
-            return view(*args, **kwargs)
-
-        return wrapper
-
-    return decorate

@@ -1,15 +1,34 @@
 """The platform secret (MPDP_SECRET_KEY): encrypts what must be used again later (an SMTP
-password) and derives per-object secrets that are never stored (an app key's signing secret)."""
+password) and derives per-object secrets that are never stored (an app key's signing secret).
+And the one digest under which tokens and secrets are kept."""
 
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import os
 import secrets
 
 from cryptography.fernet import Fernet, InvalidToken
+
+from .config import Settings
+
+
+def digest(value: str | bytes) -> str:
+    """The SHA-256 of `value`, in hex: how a high-entropy token or secret is kept (it needs no slow hash)."""
+    return hashlib.sha256(value.encode() if isinstance(value, str) else value).hexdigest()
+
+
+def secret_box(settings: Settings) -> SecretBox:
+    """The platform secret of `settings`, as every process reaches it (web, relay and consumer)."""
+    return _box_for(settings.secret_key)
+
+
+@functools.lru_cache(maxsize=4)
+def _box_for(secret_key: str) -> SecretBox:
+    return SecretBox(secret_key)
 
 
 def generate_secret_key() -> str:

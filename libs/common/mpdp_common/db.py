@@ -1,4 +1,6 @@
-"""SQLAlchemy 2 engines and sessions, one engine per service per process."""
+"""SQLAlchemy 2 engines and sessions, one engine per service per process. Nothing here knows
+about HTTP: the relay and the consumer import it without the web layer (the request's session
+is in `request_db`)."""
 
 from __future__ import annotations
 
@@ -8,13 +10,9 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
-from flask import current_app, g
 from sqlalchemy import DateTime, Engine, String, TypeDecorator, create_engine, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
-
-from .errors import conflict
 
 
 def utcnow() -> datetime:
@@ -108,26 +106,4 @@ def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
         session.rollback()
         raise
     finally:
-        session.close()
-
-
-def commit_or_conflict(session: Session, detail: str) -> None:
-    """Commit; a unique constraint that a concurrent request won answers 409 with `detail`."""
-    try:
-        session.commit()
-    except IntegrityError:
-        session.rollback()
-        raise conflict(detail) from None
-
-
-def db_session() -> Session:
-    """The session of the current request, opened on first use and closed at teardown."""
-    if "db_session" not in g:
-        g.db_session = current_app.extensions["mpdp"].session_factory()
-    return g.db_session
-
-
-def close_request_session(_exc: BaseException | None = None) -> None:
-    session = g.pop("db_session", None)
-    if session is not None:
         session.close()

@@ -10,7 +10,6 @@ told to retry (409) until the first has finished.
 from __future__ import annotations
 
 import functools
-import hashlib
 from datetime import timedelta
 
 from flask import Response, current_app, g, request
@@ -18,9 +17,10 @@ from sqlalchemy import Column, Integer, MetaData, String, Table, Text, delete, i
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker
 
-from .crypto import SecretBox
+from .crypto import digest, secret_box
 from .db import UtcDateTime, session_scope, utcnow
 from .errors import Problem, validation_failed
+from .web import current_settings
 
 KEPT_FOR = timedelta(hours=24)
 HEADER = "Idempotency-Key"
@@ -42,18 +42,7 @@ def define_idempotency_table(metadata: MetaData) -> Table:
 
 
 def _digest(*parts: str | bytes) -> str:
-    hasher = hashlib.sha256()
-    for part in parts:
-        hasher.update(part if isinstance(part, bytes) else part.encode())
-        hasher.update(b"\x00")
-    return hasher.hexdigest()
-
-
-def _box() -> SecretBox:
-    box = current_app.extensions.get("mpdp_secret_box")
-    if box is None:
-        box = current_app.extensions["mpdp_secret_box"] = SecretBox(current_app.extensions["mpdp"].settings.secret_key)
-    return box
+    return digest(b"".join((part if isinstance(part, bytes) else part.encode()) + b"\x00" for part in parts))
 
 
 def idempotent(view):
@@ -83,7 +72,7 @@ def idempotent(view):
                 raise validation_failed({HEADER: ["This key was used with another body; use a new key."]})
             if row.status_code is None:
                 raise Problem(409, "A request with this Idempotency-Key is still running; retry shortly.", headers={"Retry-After": "1"})
-            replay = Response(_box().decrypt(row.body), status=row.status_code, content_type=row.content_type)
+            replay = Response(secret_box(current_settings()).decrypt(row.body), status=row.status_code, content_type=row.content_type)
             replay.headers["Idempotent-Replayed"] = "true"
             return replay
         try:
@@ -106,7 +95,7 @@ def idempotent(view):
                     .values(
                         status_code=response.status_code,
                         content_type=response.content_type,
-                        body=_box().encrypt(response.get_data(as_text=True)),
+                        body=secret_box(current_settings()).encrypt(response.get_data(as_text=True)),
                     )
                 )
             else:

@@ -7,6 +7,8 @@ from datetime import UTC
 from marshmallow import Schema, fields, validate
 
 RFC3339 = "%Y-%m-%dT%H:%M:%SZ"
+#: a member's or an API key's role in a workspace
+ROLES = ("admin", "reviewer", "developer")
 
 
 class Timestamp(fields.DateTime):
@@ -21,7 +23,7 @@ class Timestamp(fields.DateTime):
 
 
 def Role(**kwargs) -> fields.String:  # noqa: N802
-    return fields.String(validate=validate.OneOf(["admin", "reviewer", "developer"]), **kwargs)
+    return fields.String(validate=validate.OneOf(ROLES), **kwargs)
 
 
 class ProblemSchema(Schema):

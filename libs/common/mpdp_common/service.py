@@ -7,8 +7,8 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
+from typing import TYPE_CHECKING
 
-from flask import Flask
 from sqlalchemy import MetaData
 
 from .config import Settings
@@ -17,6 +17,9 @@ from .events import EventSpec
 from .events.brokers import broker_for, subscription_for
 from .events.consumer import Consumer
 from .events.relay import Relay
+
+if TYPE_CHECKING:  # the relay and the consumer run without the web layer
+    from flask import Flask
 
 
 @dataclass

@@ -21,9 +21,10 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from . import logs
 from .auth import TokenVerifier, authenticate_request, public
 from .config import Settings
-from .db import close_request_session, make_engine
+from .db import make_engine
 from .errors import Problem, http_exception_response, problem_response, register_error_handlers
 from .events.brokers import BrokerUnavailable, broker_for
+from .request_db import close_request_session
 from .schemas import ProblemSchema
 from .service import Service
 
@@ -46,6 +47,11 @@ class Runtime:
     engine: Engine | None
     session_factory: sessionmaker[Session] | None
     verifier: TokenVerifier
+
+
+def current_settings() -> Settings:
+    """The settings of the service that answers the current request."""
+    return current_app.extensions["mpdp"].settings
 
 
 def accepts(*mimetypes: str):

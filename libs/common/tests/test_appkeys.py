@@ -8,11 +8,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy.orm import DeclarativeBase, sessionmaker
 
+from mpdp_common import testing
 from mpdp_common.appkeys import AppKeyColumns, app_key_secret, follow_app_keys, sign, verify_signature, verify_signed_request
 from mpdp_common.crypto import SecretBox, generate_secret_key
-from mpdp_common.db import make_engine, session_scope
+from mpdp_common.db import make_engine
 from mpdp_common.errors import Problem
-from mpdp_common.events import Event, EventSpec
+from mpdp_common.events import EventSpec
 
 
 class Base(DeclarativeBase):
@@ -27,6 +28,9 @@ spec = EventSpec("reader", Base.metadata)
 follow_app_keys(spec, KnownKey)
 
 
+NOW = datetime.now(UTC).isoformat()
+
+
 @pytest.fixture
 def sessions(tmp_path):
     engine = make_engine(f"sqlite:///{tmp_path}/keys.db")
@@ -36,8 +40,7 @@ def sessions(tmp_path):
 
 
 def deliver(sessions, event_type: str, payload: dict) -> None:
-    with session_scope(sessions) as session:
-        spec.handlers[event_type](session, Event(type=event_type, payload=payload, producer="workspace"))
+    testing.deliver(spec, sessions.kw["bind"], event_type, payload)
 
 
 def test_the_secret_is_derived_alike_by_every_holder_of_the_platform_secret():
@@ -76,8 +79,8 @@ def test_signatures_are_checked_with_five_minutes_of_skew():
 
 
 def test_the_read_model_follows_creation_rotation_and_revocation(sessions):
-    deliver(sessions, "workspace.app_key.created", {"key_id": "k1", "app_id": "a", "workspace_id": "w", "expires_at": None})
-    deliver(sessions, "workspace.app_key.created", {"key_id": "k2", "app_id": "a", "workspace_id": "w", "expires_at": None})
+    deliver(sessions, "workspace.app_key.created", {"id": "i1", "key_id": "k1", "app_id": "a", "workspace_id": "w", "expires_at": None})
+    deliver(sessions, "workspace.app_key.created", {"id": "i2", "key_id": "k2", "app_id": "a", "workspace_id": "w", "expires_at": None})
     soon = datetime.now(UTC) + timedelta(minutes=5)
     deliver(
         sessions,
@@ -87,19 +90,19 @@ def test_the_read_model_follows_creation_rotation_and_revocation(sessions):
     with sessions() as session:
         old, new = session.get(KnownKey, "k1"), session.get(KnownKey, "k2")
         assert old.usable() and not old.usable(soon + timedelta(seconds=1)) and new.usable()
-    deliver(sessions, "workspace.app_key.revoked", {"key_id": "k2", "app_id": "a", "workspace_id": "w"})
+    deliver(sessions, "workspace.app_key.revoked", {"key_id": "k2", "app_id": "a", "workspace_id": "w", "revoked_at": NOW})
     # A revocation that arrives before the creation still wins.
-    deliver(sessions, "workspace.app_key.revoked", {"key_id": "k3", "app_id": "a", "workspace_id": "w"})
-    deliver(sessions, "workspace.app_key.created", {"key_id": "k3", "app_id": "a", "workspace_id": "w", "expires_at": None})
+    deliver(sessions, "workspace.app_key.revoked", {"key_id": "k3", "app_id": "a", "workspace_id": "w", "revoked_at": NOW})
+    deliver(sessions, "workspace.app_key.created", {"id": "i3", "key_id": "k3", "app_id": "a", "workspace_id": "w", "expires_at": None})
     with sessions() as session:
         assert not session.get(KnownKey, "k2").usable() and not session.get(KnownKey, "k3").usable()
 
 
 def test_a_signed_request_names_its_key(sessions):
     box = SecretBox(generate_secret_key())
-    deliver(sessions, "workspace.app_key.created", {"key_id": "k1", "app_id": "a", "workspace_id": "w", "expires_at": None})
-    deliver(sessions, "workspace.app_key.created", {"key_id": "gone", "app_id": "a", "workspace_id": "w", "expires_at": None})
-    deliver(sessions, "workspace.app_key.revoked", {"key_id": "gone", "app_id": "a", "workspace_id": "w"})
+    deliver(sessions, "workspace.app_key.created", {"id": "i1", "key_id": "k1", "app_id": "a", "workspace_id": "w", "expires_at": None})
+    deliver(sessions, "workspace.app_key.created", {"id": "i4", "key_id": "gone", "app_id": "a", "workspace_id": "w", "expires_at": None})
+    deliver(sessions, "workspace.app_key.revoked", {"key_id": "gone", "app_id": "a", "workspace_id": "w", "revoked_at": NOW})
     stamp = str(int(time.time()))
 
     def headers(key_id: str) -> dict:
@@ -116,3 +119,12 @@ def test_a_signed_request_names_its_key(sessions):
             with pytest.raises(Problem) as refused:
                 verify_signed_request(session, KnownKey, box, headers=bad, method="GET", path="/client/v1/miniprograms", query="")
             assert refused.value.status == 401
+
+
+def test_a_key_is_active_expiring_expired_or_revoked():
+    now = datetime.now(UTC)
+    assert KnownKey(key_id="k").status(now) == "active"
+    rotated = KnownKey(key_id="k", expires_at=now + timedelta(minutes=1))
+    assert rotated.status(now) == "expiring" and rotated.usable(now)
+    assert rotated.status(now + timedelta(minutes=2)) == "expired" and not rotated.usable(now + timedelta(minutes=2))
+    assert KnownKey(key_id="k", expires_at=now + timedelta(minutes=1), revoked_at=now).status(now) == "revoked"

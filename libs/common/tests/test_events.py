@@ -6,11 +6,13 @@ import threading
 import time
 
 import pytest
+from marshmallow import fields
 from sqlalchemy import String, func, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 
+from mpdp_common.contracts import ContractViolation, Payload, declare
 from mpdp_common.db import make_engine, session_scope
-from mpdp_common.events import Event, EventSpec, UnknownEventType
+from mpdp_common.events import DuplicateHandler, Event, EventSpec, UnknownEventType
 from mpdp_common.events.brokers import MemoryBroker, Subscription
 from mpdp_common.events.consumer import Consumer
 from mpdp_common.events.relay import Relay
@@ -26,8 +28,14 @@ class Note(Base):
     text: Mapped[str] = mapped_column(String(100))
 
 
+@declare("alpha.note.written")
+class NoteWritten(Payload):
+    id = fields.String()
+    text = fields.String()
+    explode = fields.Boolean(load_default=False)
+
+
 producer = EventSpec("alpha", Base.metadata)
-producer.publishes("alpha.note.written")
 
 consumer_spec = EventSpec("beta", Base.metadata)
 failures: list[str] = []
@@ -35,10 +43,23 @@ failures: list[str] = []
 
 @consumer_spec.handles("alpha.note.written")
 def copy_note(session, event: Event) -> None:
-    if event.payload.get("explode"):
+    if event.payload["explode"]:
         failures.append(event.id)
         raise RuntimeError("this handler cannot take it")
     session.add(Note(id=event.payload["id"] + "-copy", text=event.payload["text"]))
+
+
+@declare("alpha.note.written", version=2)
+class NoteWrittenV2(Payload):
+    """A breaking change: `text` became `body`."""
+
+    id = fields.String()
+    body = fields.String()
+
+
+@consumer_spec.handles("alpha.note.written", version=2)
+def copy_note_v2(session, event: Event) -> None:
+    session.add(Note(id=event.payload["id"] + "-v2", text=event.payload["body"]))
 
 
 @pytest.fixture
@@ -119,8 +140,8 @@ def test_only_declared_types_can_be_published(bus):
     sessions, _, _ = bus
     with session_scope(sessions) as session, pytest.raises(UnknownEventType):
         producer.publish(session, "alpha.note.deleted", {})
-    with pytest.raises(UnknownEventType):
-        producer.publishes("beta.note.written")
+    with session_scope(sessions) as session, pytest.raises(UnknownEventType):
+        producer.publish(session, "beta.note.written", {"id": "n5", "text": "not alpha's"})
 
 
 def test_envelope_round_trips_and_rejects_garbage():
@@ -142,3 +163,45 @@ def test_a_batch_commits_its_good_events_and_returns_only_the_failure(bus):
     # Delivered again, the same events change nothing.
     assert consumer.deliver_batch(good) == [None, None, None]
     assert copies(sessions) == 3
+
+
+def test_a_new_payload_version_is_published_beside_the_old_and_each_reaches_its_handler(bus):
+    sessions, _, _ = bus
+    with session_scope(sessions) as session:
+        old = producer.publish(session, "alpha.note.written", {"id": "v", "text": "both"})
+        new = producer.publish(session, "alpha.note.written", {"id": "v", "body": "both"}, version=2)
+    assert (old.version, new.version) == (1, 2)
+    with session_scope(sessions) as session:
+        assert wait_for(lambda: session.get(Note, "v-copy") is not None and session.get(Note, "v-v2") is not None)
+        session.expire_all()
+        assert session.get(Note, "v-v2").text == "both"
+
+
+def test_a_payload_off_its_contract_is_refused_when_published_and_when_consumed(bus):
+    sessions, _, consumer = bus
+    for wrong in ({"id": "x"}, {"id": "x", "text": 1}, {"id": "x", "text": "t", "surprise": True}):
+        with session_scope(sessions) as session, pytest.raises(ContractViolation):
+            producer.publish(session, "alpha.note.written", wrong)
+    with session_scope(sessions) as session:
+        assert session.scalar(select(func.count()).select_from(producer.outbox)) == 0
+    # Sent by something that skipped the check: the consumer refuses it, and will be asked again.
+    forged = Event(type="alpha.note.written", payload={"id": "forged"}, producer="alpha")
+    assert isinstance(consumer.deliver(forged), ContractViolation)
+    with session_scope(sessions) as session:
+        assert session.scalar(select(func.count()).select_from(consumer_spec.inbox)) == 0
+    # A field the consumer does not know is ignored: adding one is not a breaking change.
+    assert consumer.deliver(Event(type="alpha.note.written", payload={"id": "n6", "text": "t", "added": 1}, producer="alpha")) is None
+    assert copies(sessions) == 1
+
+
+def test_handlers_are_keyed_on_type_and_version_and_registered_once():
+    spec = EventSpec("gamma", Base.metadata)
+    spec.handles("alpha.note.written")(copy_note)
+    spec.handles("alpha.note.written", version=2)(copy_note_v2)
+    with pytest.raises(DuplicateHandler):
+        spec.handles("alpha.note.written")(copy_note_v2)
+    with pytest.raises(UnknownEventType):
+        spec.handles("alpha.note.written", version=3)
+    with pytest.raises(UnknownEventType):
+        spec.handles("alpha.note.erased")
+    assert spec.consumed_producers == {"alpha": ["alpha.note.written"]}

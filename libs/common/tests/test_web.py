@@ -14,8 +14,8 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from mpdp_common.auth import public
 from mpdp_common.config import Settings
-from mpdp_common.db import db_session
 from mpdp_common.logs import redact_path
+from mpdp_common.request_db import db_session
 from mpdp_common.service import Service
 
 

@@ -9,10 +9,11 @@ from flask_smorest import Blueprint
 from sqlalchemy import select
 
 from mpdp_common.auth import require_member
-from mpdp_common.db import commit_or_conflict, db_session, utcnow
+from mpdp_common.db import utcnow
 from mpdp_common.errors import conflict, not_found, validation_failed
 from mpdp_common.idempotency import idempotent
 from mpdp_common.pagination import PageQuery, page_schema, paginate
+from mpdp_common.request_db import commit_or_conflict, db_session
 
 from . import schemas
 from .access import sees_hidden_features

@@ -11,19 +11,22 @@ from __future__ import annotations
 import logging
 import os
 import time
+from functools import cached_property
+from typing import cast
 
-from flask import Request, Response, current_app, g, request, send_file
+from flask import Request, Response, current_app, request, send_file
 from flask_smorest import Blueprint
 from marshmallow import ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
+from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from mpdp_common.db import db_session
 from mpdp_common.errors import Problem, conflict, not_found, validation_failed
 from mpdp_common.pagination import PageQuery, page_schema, paginate
+from mpdp_common.request_db import db_session
 from mpdp_common.schemas import RFC3339
-from mpdp_common.web import accepts
+from mpdp_common.web import accepts, current_settings
 
 from . import schemas
 from .access import miniprogram_for
@@ -42,20 +45,32 @@ FORM_OVERHEAD = 64 * 1024
 
 
 class CatalogRequest(Request):
-    """Spools uploaded files to disk through a hashing `Spool` while an upload view allows it."""
+    """A request whose upload view can have its file parts spooled to disk through hashing `Spool`s."""
+
+    #: the largest file part, once the view has asked for spooling; None: Werkzeug's own handling
+    spool_limit: int | None = None
+
+    def spooled_form(self, limit: int) -> tuple[MultiDict, MultiDict]:
+        """The form fields and the files of this request, each file spooled, none over `limit` bytes."""
+        self.max_content_length = limit + FORM_OVERHEAD
+        self.spool_limit = limit
+        return self.form, self.files
 
     def _get_file_stream(self, total_content_length, content_type, filename=None, content_length=None):
-        limit = g.get("spool_limit")
-        if limit is None:
+        if self.spool_limit is None:
             return super()._get_file_stream(total_content_length, content_type, filename, content_length)
-        spool = Spool(spool_directory(current_app.extensions["mpdp"].settings), limit)
-        g.setdefault("spools", []).append(spool)
+        spool = Spool(spool_directory(current_settings()), self.spool_limit)
+        self.spools.append(spool)
         return spool
+
+    @cached_property
+    def spools(self) -> list[Spool]:
+        return []
 
 
 def discard_spools(_exc: BaseException | None = None) -> None:
     """teardown_request: whatever an upload spooled and nobody took over is deleted."""
-    for spool in g.pop("spools", []):
+    for spool in cast(CatalogRequest, request).spools:
         spool.discard()
 
 
@@ -66,9 +81,7 @@ def blob_store() -> BlobStore:
 def _read_upload(limit: int) -> tuple[dict, Spool]:
     if (request.content_length or 0) > limit + FORM_OVERHEAD:
         raise RequestEntityTooLarge(f"The package is over the limit of {limit} bytes.")
-    request.max_content_length = limit + FORM_OVERHEAD
-    g.spool_limit = limit
-    form, files = request.form, request.files
+    form, files = cast(CatalogRequest, request).spooled_form(limit)
     fields = {name: form.get(name) for name in form}
     errors: dict[str, list[str]] = {}
     try:
@@ -114,8 +127,7 @@ def _forget_blob(sha256: str) -> None:
 @accepts("multipart/form-data")
 def upload(ws, mp):
     member, miniprogram = miniprogram_for(ws, mp, "admin", "developer")
-    settings = current_app.extensions["mpdp"].settings
-    fields, spool = _read_upload(settings.max_package_bytes)
+    fields, spool = _read_upload(current_settings().max_package_bytes)
     session = db_session()
     if session.scalar(select(Version.id).where(Version.miniprogram_id == mp, Version.version == fields["version"])):
         raise conflict(f"Version {fields['version']} of this mini program exists; a version number is never reused.")

@@ -6,20 +6,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mpdp_common.apikeys import follow_api_keys
+from mpdp_common.contracts.approval import DECIDED, Decision
 from mpdp_common.db import utcnow
 from mpdp_common.events import Event, EventSpec
 from mpdp_common.membership import follow_members
 
 from .models import ApiKey, Assignment, Base, FeatureActivation, Member, MiniProgram, Workspace
 
+#: publishes what mpdp_common.contracts.catalog declares
 events = EventSpec("catalog", Base.metadata)
-events.publishes(
-    "catalog.miniprogram.created",
-    "catalog.version.uploaded",
-    "catalog.feature.activation_requested",
-    "catalog.assignment.added",
-    "catalog.assignment.removed",
-)
 follow_members(events, Member)
 follow_api_keys(events, ApiKey)
 
@@ -50,8 +45,8 @@ def publish_assignment(session: Session, event_type: str, workspace_id: str, min
 def on_invitation_accepted(session: Session, event: Event) -> None:
     """An invitation may name the mini programs the new member works on."""
     payload = event.payload
-    if event.workspace_id and payload.get("miniprogram_ids"):
-        assign(session, event.workspace_id, list(payload["miniprogram_ids"]), payload["account_id"])
+    if event.workspace_id and payload["miniprogram_ids"]:
+        assign(session, event.workspace_id, payload["miniprogram_ids"], payload["account_id"])
 
 
 @events.handles("workspace.workspace.created")
@@ -63,27 +58,21 @@ def on_workspace_created(session: Session, event: Event) -> None:
         session.add(
             Workspace(
                 id=payload["workspace_id"],
-                name=payload.get("name") or "",
-                kind=payload.get("kind") or "tenant",
-                parent_id=payload.get("parent_id"),
+                name=payload["name"],
+                kind=payload["kind"],
+                parent_id=payload["parent_id"],
             )
         )
 
 
-@events.handles("approval.approval.decided")
+@events.handles(DECIDED)
 def on_approval_decided(session: Session, event: Event) -> None:
     """An approval of type feature decides a pending feature activation."""
-    payload = event.payload
-    subject = payload.get("subject") or {}
-    if payload.get("type") != "feature" or subject.get("kind") != "feature_activation":
+    decision = Decision.from_event(event)
+    if not decision.concerns("feature", "feature_activation"):
         return
-    activation = session.get(FeatureActivation, subject.get("id"), with_for_update=True)
+    activation = session.get(FeatureActivation, decision.subject.id, with_for_update=True)
     if activation is None or activation.status != "pending_approval":
         return
-    if payload.get("status") == "approved":
-        activation.status = "active"
-    elif payload.get("status") == "rejected":
-        activation.status = "rejected"
-    else:
-        return
-    activation.decided_at, activation.decided_by = utcnow(), payload.get("decided_by")
+    activation.status = "active" if decision.approved else "rejected"
+    activation.decided_at, activation.decided_by = utcnow(), decision.decided_by

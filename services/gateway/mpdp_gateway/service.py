@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
-
 from flask import Flask, jsonify, request
 from flask_cors import CORS
 from flask_limiter import Limiter
 
 from mpdp_common.auth import bearer_token, public
 from mpdp_common.config import Settings
+from mpdp_common.crypto import digest
 from mpdp_common.service import Service
 from mpdp_common.web import accepts
 
@@ -24,7 +23,7 @@ def _client_key() -> str:
 
 
 def _token_key() -> str:
-    return "token:" + hashlib.sha256((bearer_token() or "").encode()).hexdigest()
+    return "token:" + digest(bearer_token() or "")
 
 
 def _is_ingest() -> bool:

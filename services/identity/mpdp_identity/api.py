@@ -12,15 +12,18 @@ from flask_smorest import Blueprint
 from sqlalchemy import func, select
 
 from mpdp_common.auth import current_caller, public, require_member, unauthorized
-from mpdp_common.db import db_session, utcnow
+from mpdp_common.crypto import digest, secret_box
+from mpdp_common.db import utcnow
 from mpdp_common.errors import Problem, conflict, not_found
 from mpdp_common.idempotency import idempotent
 from mpdp_common.pagination import PageQuery, page_schema, paginate
+from mpdp_common.request_db import db_session
+from mpdp_common.web import current_settings
 
 from . import schemas
 from .events import events, publish_member
 from .models import Account, Invitation, Member, RefreshToken
-from .tokens import issue_pair, revoke_family, rotate, token_hash
+from .tokens import issue_pair, revoke_family, rotate
 
 INVITATION_LIFETIME = timedelta(days=3)
 passwords = PasswordHasher()
@@ -34,10 +37,6 @@ wellknown = Blueprint("wellknown", __name__, url_prefix="/.well-known", descript
 
 def _signer():
     return current_app.extensions["identity_signer"]
-
-
-def _box():
-    return current_app.extensions["identity_box"]
 
 
 def normalize_email(email: str) -> str:
@@ -107,7 +106,7 @@ def refresh(body):
 @public
 def logout(body):
     session = db_session()
-    token = session.scalar(select(RefreshToken).where(RefreshToken.token_hash == token_hash(body["refresh_token"])))
+    token = session.scalar(select(RefreshToken).where(RefreshToken.token_hash == digest(body["refresh_token"])))
     if token is not None:
         revoke_family(session, token.family_id)
         session.commit()
@@ -143,10 +142,7 @@ def jwks():
 
 
 def _invitation_view(invitation: Invitation) -> dict:
-    status = invitation.status
-    if status == "pending" and invitation.expires_at <= utcnow():
-        status = "expired"
-    return {column: getattr(invitation, column) for column in schemas.InvitationSchema().fields} | {"status": status}
+    return {column: getattr(invitation, column) for column in schemas.InvitationSchema().fields} | {"status": invitation.current_status()}
 
 
 @members.route("/workspaces/<ws>/invitations", methods=["POST"])
@@ -180,7 +176,7 @@ def invite(body, ws):
         email=email,
         role=body["role"],
         miniprogram_ids=body["miniprogram_ids"],
-        token_hash=token_hash(token),
+        token_hash=digest(token),
         invited_by=inviter.account_id,
         expires_at=utcnow() + INVITATION_LIFETIME,
     )
@@ -195,7 +191,7 @@ def invite(body, ws):
             "role": invitation.role,
             "expires_at": invitation.expires_at.isoformat(),
             # For the email that the consumer sends; only holders of the platform secret can read it.
-            "token_encrypted": _box().encrypt(token),
+            "token_encrypted": secret_box(current_settings()).encrypt(token),
         },
         workspace_id=ws,
         aggregate_id=invitation.id,
@@ -221,8 +217,9 @@ def withdraw_invitation(ws, invitation_id):
     invitation = session.get(Invitation, invitation_id, with_for_update=True)
     if invitation is None or invitation.workspace_id != ws:
         raise not_found("invitation")
-    if _invitation_view(invitation)["status"] != "pending":
-        raise conflict(f"Only a pending invitation can be withdrawn; this one is {_invitation_view(invitation)['status']}.")
+    status = invitation.current_status()
+    if status != "pending":
+        raise conflict(f"Only a pending invitation can be withdrawn; this one is {status}.")
     invitation.status = "withdrawn"
     session.commit()
 
@@ -231,13 +228,13 @@ def withdraw_invitation(ws, invitation_id):
 @members.response(200, schemas.AcceptedSchema)
 def accept_invitation(token):
     session = db_session()
-    invitation = session.scalar(select(Invitation).where(Invitation.token_hash == token_hash(token)).with_for_update())
+    invitation = session.scalar(select(Invitation).where(Invitation.token_hash == digest(token)).with_for_update())
     if invitation is None:
         raise not_found("invitation")
     account = session.get(Account, current_caller().account_id)
     if account is None or account.email != invitation.email:
         raise Problem(403, "This invitation was sent to another email address.")
-    status = _invitation_view(invitation)["status"]
+    status = invitation.current_status()
     if status != "pending":
         raise conflict(f"This invitation is {status}.")
     member = session.get(Member, (invitation.workspace_id, account.id), with_for_update=True)

@@ -8,6 +8,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mpdp_common.apikeys import follow_api_keys
+from mpdp_common.config import Settings
+from mpdp_common.crypto import secret_box
 from mpdp_common.events import Event, EventSpec
 
 from . import mailer
@@ -15,17 +17,8 @@ from .models import ApiKey, Base, Member, WorkspaceMailSettings
 
 log = logging.getLogger(__name__)
 
+#: publishes what mpdp_common.contracts.identity declares
 events = EventSpec("identity", Base.metadata)
-events.publishes(
-    "identity.account.registered",
-    "identity.member.added",
-    "identity.member.role_changed",
-    "identity.member.blocked",
-    "identity.member.unblocked",
-    "identity.member.removed",
-    "identity.invitation.created",
-    "identity.invitation.accepted",
-)
 follow_api_keys(events, ApiKey)
 
 
@@ -71,10 +64,13 @@ def on_workspace_settings_updated(session: Session, event: Event) -> None:
         session.add(mail)
     elif state["revision"] <= mail.revision:
         return
-    email = state.get("service_email") or {}
-    mail.sender, mail.smtp_host, mail.smtp_port = email.get("sender"), email.get("smtp_host"), email.get("smtp_port")
-    mail.smtp_username, mail.smtp_password_encrypted = email.get("smtp_username"), email.get("smtp_password_encrypted")
-    mail.primary_domain = (state.get("domains") or {}).get("primary")
+    email = state["service_email"]
+    if email is None:
+        mail.sender = mail.smtp_host = mail.smtp_port = mail.smtp_username = mail.smtp_password_encrypted = None
+    else:
+        mail.sender, mail.smtp_host, mail.smtp_port = email["sender"], email["smtp_host"], email["smtp_port"]
+        mail.smtp_username, mail.smtp_password_encrypted = email["smtp_username"], email["smtp_password_encrypted"]
+    mail.primary_domain = state["domains"]["primary"]
     mail.revision = state["revision"]
 
 
@@ -84,12 +80,12 @@ def on_invitation_created(session: Session, event: Event) -> None:
     raises, and the bus retries."""
     invitation = event.payload
     mail = session.get(WorkspaceMailSettings, event.workspace_id)
-    if mail is None or not mail.smtp_host or not invitation.get("token_encrypted"):
+    if mail is None or not mail.smtp_host:
         log.info("workspace %s has no service email; invitation %s not emailed", event.workspace_id, invitation["invitation_id"])
         return
-    token = mailer.secret_box().decrypt(invitation["token_encrypted"])
+    token = secret_box(Settings.from_env("identity")).decrypt(invitation["token_encrypted"])
     message = mailer.invitation_message(
-        mail, email=invitation["email"], role=invitation["role"], token=token, expires_at=invitation["expires_at"]
+        mail, email=invitation["email"], role=invitation["role"], token=token, expires_at=invitation["expires_at"].isoformat()
     )
     mailer.send(mail, message)
     log.info("invitation %s emailed through %s:%s", invitation["invitation_id"], mail.smtp_host, mail.smtp_port)

@@ -4,7 +4,6 @@ and finally parks it in the dead-letter queue."""
 
 from __future__ import annotations
 
-import functools
 import ipaddress
 import logging
 import smtplib
@@ -12,19 +11,13 @@ import ssl
 from email.message import EmailMessage
 
 from mpdp_common.config import Settings
-from mpdp_common.crypto import SecretBox
+from mpdp_common.crypto import secret_box
 
 from .models import WorkspaceMailSettings
 
 log = logging.getLogger(__name__)
 
 SMTP_TIMEOUT_SECONDS = 10
-
-
-@functools.cache
-def secret_box() -> SecretBox:
-    """The platform secret of this process (the consumer has no app to hold it)."""
-    return SecretBox(Settings.from_env("identity").secret_key)
 
 
 def invitation_message(mail: WorkspaceMailSettings, *, email: str, role: str, token: str, expires_at: str) -> EmailMessage:
@@ -72,6 +65,8 @@ def send(mail: WorkspaceMailSettings, message: EmailMessage) -> None:
         if mail.smtp_username:
             if not encrypted and not _on_this_host(mail.smtp_host):
                 raise RuntimeError(f"{mail.smtp_host} offers no TLS; the SMTP password is not sent in the clear")
-            password = secret_box().decrypt(mail.smtp_password_encrypted) if mail.smtp_password_encrypted else ""
+            password = (
+                secret_box(Settings.from_env("identity")).decrypt(mail.smtp_password_encrypted) if mail.smtp_password_encrypted else ""
+            )
             smtp.login(mail.smtp_username, password)
         smtp.send_message(message)

@@ -64,6 +64,12 @@ class Invitation(Base):
     accepted_by: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime] = created_at_column()
 
+    def current_status(self, now: datetime | None = None) -> str:
+        """The stored status, except that a pending invitation past its expiry is expired."""
+        if self.status == "pending" and self.expires_at <= (now or utcnow()):
+            return "expired"
+        return self.status
+
 
 class ApiKey(ApiKeyColumns, Base):
     """Read model of the workspace API keys, from workspace.api_key.* events."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from mpdp_common.crypto import SecretBox
 from mpdp_common.service import Service
 
 from .api import accounts, members, wellknown
@@ -13,7 +12,6 @@ from .tokens import Signer
 
 def _setup(app, settings) -> None:
     app.extensions.setdefault("identity_signer", Signer.from_settings(settings))
-    app.extensions.setdefault("identity_box", SecretBox(settings.secret_key))
 
 
 def _key_source(settings):

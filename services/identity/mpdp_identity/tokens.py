@@ -16,15 +16,11 @@ from sqlalchemy.orm import Session
 
 from mpdp_common.auth import unauthorized
 from mpdp_common.config import Settings
+from mpdp_common.crypto import digest
 from mpdp_common.db import new_id, utcnow
 from mpdp_common.keys import load_signing_key
 
 from .models import RefreshToken
-
-
-def token_hash(token: str) -> str:
-    """Refresh and invitation tokens carry 256 random bits, so a plain SHA-256 is a safe digest."""
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 class Signer:
@@ -71,7 +67,7 @@ def issue_pair(session: Session, signer: Signer, account_id: str, family_id: str
         RefreshToken(
             family_id=family_id or new_id(),
             account_id=account_id,
-            token_hash=token_hash(refresh),
+            token_hash=digest(refresh),
             expires_at=utcnow() + timedelta(seconds=signer.settings.refresh_token_ttl_seconds),
         )
     )
@@ -85,7 +81,7 @@ def issue_pair(session: Session, signer: Signer, account_id: str, family_id: str
 
 def rotate(session: Session, signer: Signer, presented: str) -> dict:
     """Spend a refresh token for a new pair. Presenting a spent one revokes its whole chain."""
-    current = session.query(RefreshToken).filter_by(token_hash=token_hash(presented)).with_for_update().one_or_none()
+    current = session.query(RefreshToken).filter_by(token_hash=digest(presented)).with_for_update().one_or_none()
     if current is None or current.expires_at <= utcnow():
         raise unauthorized("The refresh token is not valid.")
     if current.used_at is not None or current.revoked_at is not None:

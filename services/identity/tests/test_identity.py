@@ -4,20 +4,21 @@ from __future__ import annotations
 
 import json
 import os
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 
 import jwt
 import pytest
 from sqlalchemy import select
 
+from mpdp_common import testing
 from mpdp_common.config import Settings
 from mpdp_common.crypto import generate_secret_key
 from mpdp_common.db import session_scope
-from mpdp_common.events import Event
 from mpdp_common.keys import ensure_signing_key
 from mpdp_identity import mailer
 from mpdp_identity.events import events
-from mpdp_identity.models import Base, Member, WorkspaceMailSettings
+from mpdp_identity.models import Base, Invitation, Member, WorkspaceMailSettings
 from mpdp_identity.service import service
 
 
@@ -42,8 +43,7 @@ def sign_up(client, email="ada@example.com", password="a long password"):
 
 
 def deliver(app, event_type, payload, workspace_id=None):
-    with session_scope(app.extensions["mpdp"].session_factory) as session:
-        events.handlers[event_type](session, Event(type=event_type, payload=payload, producer="workspace", workspace_id=workspace_id))
+    testing.deliver(events, app.extensions["mpdp"].engine, event_type, payload, workspace_id=workspace_id)
 
 
 def published(app, event_type):
@@ -124,3 +124,12 @@ def test_an_smtp_password_is_not_sent_in_the_clear_to_another_host(monkeypatch):
         mailer.send(mail, EmailMessage())
     mail.smtp_host = "127.0.0.1"
     mailer.send(mail, EmailMessage())  # a server on this host may take a login without TLS
+
+
+def test_a_pending_invitation_expires_and_a_decided_one_keeps_its_status():
+    now = datetime.now(UTC)
+    invitation = Invitation(status="pending", expires_at=now + timedelta(days=1))
+    assert invitation.current_status(now) == "pending"
+    assert invitation.current_status(now + timedelta(days=2)) == "expired"
+    invitation.status = "accepted"
+    assert invitation.current_status(now + timedelta(days=2)) == "accepted"

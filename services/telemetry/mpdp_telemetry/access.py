@@ -7,8 +7,8 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from mpdp_common.auth import current_caller, require_member
-from mpdp_common.db import db_session
 from mpdp_common.errors import not_found
+from mpdp_common.request_db import db_session
 
 from .models import Assignment, MiniProgram
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from flask_smorest import Blueprint
 
-from mpdp_common.db import db_session
 from mpdp_common.errors import validation_failed
+from mpdp_common.request_db import db_session
 
 from . import reports, schemas
 from .access import miniprogram_for

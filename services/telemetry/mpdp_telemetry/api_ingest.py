@@ -21,8 +21,9 @@ from sqlalchemy import or_, select
 
 from mpdp_common.appkeys import KEY_HEADER
 from mpdp_common.auth import public
-from mpdp_common.db import db_session, utcnow
+from mpdp_common.db import utcnow
 from mpdp_common.errors import Problem
+from mpdp_common.request_db import db_session
 from mpdp_common.web import accepts
 
 from . import raw_events, schemas

@@ -9,9 +9,9 @@ from flask import request
 from flask_smorest import Blueprint
 from sqlalchemy import or_, select
 
-from mpdp_common.db import db_session
 from mpdp_common.errors import not_found
 from mpdp_common.pagination import paginate
+from mpdp_common.request_db import db_session
 
 from . import crashes, reports, schemas
 from .access import miniprogram_for, visible_miniprogram_ids

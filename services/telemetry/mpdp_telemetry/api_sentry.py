@@ -11,8 +11,8 @@ from flask import jsonify, request
 from sqlalchemy import select
 
 from mpdp_common.auth import public
-from mpdp_common.db import db_session
 from mpdp_common.errors import Problem
+from mpdp_common.request_db import db_session
 from mpdp_common.web import accepts
 
 from . import crashes

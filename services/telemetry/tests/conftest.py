@@ -12,9 +12,8 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from mpdp_common.config import Settings
-from mpdp_common.db import session_scope
-from mpdp_common.events import Event
 from mpdp_common.migrations import upgrade
+from mpdp_common.testing import deliver
 from mpdp_telemetry.events import events
 from mpdp_telemetry.rollups import fold_pending
 from mpdp_telemetry.service import service
@@ -37,12 +36,13 @@ class Harness:
         return self.http.get(path, headers={"Authorization": f"Bearer {self.token(account)}"}, **kwargs)
 
     def deliver(self, event_type: str, payload: dict) -> None:
-        with session_scope(self.sessions) as session:
-            events.handlers[event_type](session, Event(type=event_type, payload=payload, producer=event_type.split(".")[0]))
+        deliver(events, self.engine, event_type, payload)
 
     def workspace(self, admin: str, **members: str) -> str:
         ws = secrets.token_hex(8)
-        self.deliver("workspace.workspace.created", {"workspace_id": ws, "kind": "tenant"})
+        self.deliver(
+            "workspace.workspace.created", {"workspace_id": ws, "name": "Acme", "kind": "tenant", "parent_id": None, "created_by": admin}
+        )
         for account, role in {admin: "admin", **members}.items():
             self.deliver(
                 "identity.member.added", {"workspace_id": ws, "account_id": account, "role": role, "status": "active", "revision": 1}
@@ -51,12 +51,17 @@ class Harness:
 
     def miniprogram(self, ws: str, telemetry_id: int) -> str:
         miniprogram_id = secrets.token_hex(8)
-        self.deliver("catalog.miniprogram.created", {"miniprogram_id": miniprogram_id, "workspace_id": ws, "telemetry_id": telemetry_id})
+        self.deliver(
+            "catalog.miniprogram.created",
+            {"miniprogram_id": miniprogram_id, "telemetry_id": telemetry_id, "workspace_id": ws, "name": "Shop", "created_by": "ada"},
+        )
         return miniprogram_id
 
     def app_key(self, ws: str, app_id: str = "app1") -> str:
         key_id = f"mak_{secrets.token_hex(6)}"
-        self.deliver("workspace.app_key.created", {"key_id": key_id, "app_id": app_id, "workspace_id": ws, "expires_at": None})
+        self.deliver(
+            "workspace.app_key.created", {"id": key_id, "key_id": key_id, "app_id": app_id, "workspace_id": ws, "expires_at": None}
+        )
         return key_id
 
     def fold(self) -> None:

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from mpdp_common.contracts.approval import DECIDED, Decision
 from mpdp_common.events import Event, EventSpec
 from mpdp_common.membership import follow_members
 
@@ -14,22 +15,8 @@ from .models import Base, Launch, Member, MiniProgram, Workspace
 
 log = logging.getLogger(__name__)
 
+#: publishes what mpdp_common.contracts.workspace declares
 events = EventSpec("workspace", Base.metadata)
-events.publishes(
-    "workspace.workspace.created",
-    "workspace.workspace.updated",
-    "workspace.workspace.deleted",
-    "workspace.developer_workspace.requested",
-    "workspace.developer_workspace.rejected",
-    "workspace.settings.updated",
-    "workspace.app.created",
-    "workspace.app.updated",
-    "workspace.app_key.created",
-    "workspace.app_key.revoked",
-    "workspace.app_key.rotated",
-    "workspace.api_key.created",
-    "workspace.api_key.revoked",
-)
 follow_members(events, Member)
 
 
@@ -60,26 +47,25 @@ def expect_admin(session: Session, workspace_id: str, account_id: str) -> None:
 # -- approvals ------------------------------------------------------------------------------------
 
 
-@events.handles("approval.approval.decided")
+@events.handles(DECIDED)
 def on_approval_decided(session: Session, event: Event) -> None:
     """A developer workspace application was decided in its parent tenant."""
-    decision = event.payload
-    subject = decision.get("subject") or {}
-    if decision.get("type") != "developer_workspace" or subject.get("kind") != "developer_workspace":
+    decision = Decision.from_event(event)
+    if not decision.concerns("developer_workspace", "developer_workspace"):
         return
-    workspace = session.get(Workspace, subject["id"], with_for_update=True)
-    if workspace is None or workspace.kind != "developer" or workspace.parent_id != decision.get("workspace_id"):
-        log.warning("approval %s decides unknown developer workspace %s", decision.get("approval_id"), subject.get("id"))
+    workspace = session.get(Workspace, decision.subject.id, with_for_update=True)
+    if workspace is None or workspace.kind != "developer" or workspace.parent_id != decision.workspace_id:
+        log.warning("approval %s decides unknown developer workspace %s", decision.approval_id, decision.subject.id)
         return
     if workspace.status != "pending_approval":
         log.info("developer workspace %s is %s already; decision ignored", workspace.id, workspace.status)
         return
-    if decision["status"] == "approved":
+    if decision.approved:
         workspace.status = "active"
         expect_admin(session, workspace.id, workspace.created_by)
         session.flush()
         publish_created(session, workspace)
-    elif decision["status"] == "rejected":
+    else:
         workspace.status = "rejected"
         events.publish(
             session,
@@ -104,14 +90,14 @@ def _miniprogram(session: Session, miniprogram_id: str, workspace_id: str) -> Mi
 @events.handles("catalog.miniprogram.created")
 def on_miniprogram_created(session: Session, event: Event) -> None:
     state = event.payload
-    _miniprogram(session, state["miniprogram_id"], state["workspace_id"]).name = state.get("name")
+    _miniprogram(session, state["miniprogram_id"], state["workspace_id"]).name = state["name"]
 
 
 @events.handles("catalog.version.uploaded")
 def on_version_uploaded(session: Session, event: Event) -> None:
     state = event.payload
     program = _miniprogram(session, state["miniprogram_id"], state["workspace_id"])
-    uploaded_at = datetime.fromisoformat(state["uploaded_at"].replace("Z", "+00:00"))
+    uploaded_at = state["uploaded_at"]
     if program.last_upload_at is None or uploaded_at > program.last_upload_at:
         program.last_upload_at = uploaded_at
 

@@ -1,15 +1,19 @@
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint, exists, select
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, object_session
 
 from mpdp_common.apikeys import ApiKeyColumns
 from mpdp_common.appkeys import AppKeyColumns
 from mpdp_common.db import UtcDateTime, created_at_column, id_column, new_id, utcnow
 from mpdp_common.idempotency import define_idempotency_table
 from mpdp_common.membership import MembershipColumns
+
+#: a developer workspace with a version uploaded more recently than this cannot be deleted
+RECENT_UPLOAD = timedelta(days=30)
+PUBLISHED_LAUNCH_STATUSES = ("released", "grayscale")
 
 
 class Base(DeclarativeBase):
@@ -36,6 +40,19 @@ class Workspace(Base):
     created_by: Mapped[str] = mapped_column(String(64), nullable=False)
     created_at: Mapped[datetime] = created_at_column()
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow, nullable=False)
+
+    def deletion_refusal(self) -> str | None:
+        """Why this developer workspace cannot be deleted yet, from the catalog's facts kept here
+        (a published launch, a recent upload); None when it can."""
+        session = object_session(self)
+        assert session is not None
+        published = exists().where(Launch.workspace_id == self.id, Launch.status.in_(PUBLISHED_LAUNCH_STATUSES))
+        if session.scalar(select(published)):
+            return "This developer workspace has a published mini program; take it offline first."
+        recent = exists().where(MiniProgram.workspace_id == self.id, MiniProgram.last_upload_at > utcnow() - RECENT_UPLOAD)
+        if session.scalar(select(recent)):
+            return "A version was uploaded to this developer workspace in the last 30 days."
+        return None
 
 
 class WorkspaceSettings(Base):

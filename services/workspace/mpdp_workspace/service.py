@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-from mpdp_common.crypto import SecretBox
 from mpdp_common.service import Service
 
-from .api import api_keys, apps, settings, workspaces
+from .api_apikeys import api_keys
+from .api_apps import apps
+from .api_settings import settings
+from .api_workspaces import workspaces
 from .events import events
 from .models import ApiKey, Base, Member
-
-
-def _setup(app, settings) -> None:
-    app.extensions.setdefault("workspace_box", SecretBox(settings.secret_key))
-
 
 service = Service(
     name="workspace",
@@ -23,5 +20,4 @@ service = Service(
     membership_model=Member,
     # The service owns the API keys: its own table authenticates them, with no event round trip.
     api_key_model=ApiKey,
-    setup=_setup,
 )

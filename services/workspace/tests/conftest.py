@@ -16,7 +16,7 @@ from sqlalchemy import select
 from mpdp_common.config import Settings
 from mpdp_common.crypto import SecretBox, generate_secret_key
 from mpdp_common.db import session_scope
-from mpdp_common.events import Event
+from mpdp_common.testing import deliver
 from mpdp_workspace.events import events
 from mpdp_workspace.models import Base
 from mpdp_workspace.service import service
@@ -50,11 +50,7 @@ class Harness:
 
     def deliver(self, event_type: str, payload: dict, workspace_id: str | None = None, **envelope) -> None:
         """Run this service's handler for an event, as the consumer would."""
-        with session_scope(self.sessions) as session:
-            events.handlers[event_type](
-                session,
-                Event(type=event_type, payload=payload, producer=event_type.split(".")[0], workspace_id=workspace_id, **envelope),
-            )
+        deliver(events, self.app.extensions["mpdp"].engine, event_type, payload, workspace_id=workspace_id, **envelope)
 
     def member(self, ws: str, account_id: str, role: str, status: str = "active", revision: int = 1) -> None:
         self.deliver(

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from mpdp_common.appkeys import app_key_secret, secret_digest
+from mpdp_common.appkeys import app_key_secret
+from mpdp_common.crypto import digest
 from mpdp_common.db import utcnow
 from mpdp_workspace.models import AppKey
 
@@ -79,7 +80,7 @@ def test_app_keys_show_the_secret_once_and_keep_only_its_hash(harness):
     assert key["secret"] == app_key_secret(harness.box, key["key_id"]) and key["status"] == "active"
     with harness.sessions() as session:
         stored = session.get(AppKey, key["key_id"])
-        assert stored.secret_hash == secret_digest(key["secret"]) and key["secret"] not in str(vars(stored))
+        assert stored.secret_hash == digest(key["secret"]) and key["secret"] not in str(vars(stored))
     assert harness.published("workspace.app_key.created")[0]["payload"] == {
         "id": key["id"],
         "key_id": key["key_id"],

@@ -1,8 +1,9 @@
-"""Domain events: the envelope, each service's declaration of what it publishes and handles,
-and the outbox writer that records an event in the same transaction as the change it reports.
+"""Domain events: the envelope, each service's declaration of what it handles, and the outbox
+writer that records an event in the same transaction as the change it reports. The payload of
+every (type, version) is declared in `mpdp_common.contracts` (see there how), checked when
+published and when consumed.
 
     events = EventSpec("identity", Base.metadata)
-    events.publishes("identity.member.added", ...)
 
     @events.handles("workspace.workspace.created")
     def on_workspace_created(session, event): ...
@@ -15,12 +16,14 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from sqlalchemy import MetaData, event, insert, text
 from sqlalchemy.orm import Session
 
+from .. import contracts
+from ..contracts import ContractViolation, UnknownEventType
 from ..db import new_id, utcnow
 from ..logs import request_id
 from .tables import define_event_tables
@@ -55,37 +58,49 @@ class Event:
         return cls(**known)
 
 
-class UnknownEventType(ValueError):
-    pass
+class DuplicateHandler(ValueError):
+    """Two handlers for one (type, version) in one service: found when the service is imported."""
+
+
+__all__ = ["ContractViolation", "DuplicateHandler", "Event", "EventSpec", "Handler", "UnknownEventType"]
 
 
 class EventSpec:
-    """What one service publishes and which handler takes which event type: declared in one place."""
+    """One service's events: it publishes what `mpdp_common.contracts.<service>` declares, and
+    handles, by (type, version), what its handlers are registered for."""
 
     def __init__(self, service: str, metadata: MetaData):
         self.service = service
         self.outbox, self.inbox = define_event_tables(metadata)
-        self.published: dict[str, int] = {}
-        self.handlers: dict[str, Handler] = {}
+        self.handlers: dict[tuple[str, int], Handler] = {}
 
-    def publishes(self, *types: str, version: int = 1) -> None:
-        for event_type in types:
-            if not event_type.startswith(f"{self.service}."):
-                raise UnknownEventType(f"{self.service} may only publish {self.service}.* events, not {event_type}")
-            self.published[event_type] = version
+    def handles(self, event_type: str, version: int = 1) -> Callable[[Handler], Handler]:
+        """Register the handler of a declared (type, version); a second one for the same key is an error."""
+        contracts.contract(event_type, version)
 
-    def handles(self, event_type: str) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
-            self.handlers[event_type] = handler
+            if (event_type, version) in self.handlers:
+                known = self.handlers[(event_type, version)]
+                raise DuplicateHandler(
+                    f"{self.service} handles {event_type} v{version} twice: {known.__qualname__} and {handler.__qualname__}"
+                )
+            self.handlers[(event_type, version)] = handler
             return handler
 
         return register
+
+    def handler_for(self, event: Event) -> Handler | None:
+        return self.handlers.get((event.type, event.version))
+
+    def read(self, event: Event) -> Event:
+        """The event with its payload as declared (ContractViolation when it is not)."""
+        return replace(event, payload=contracts.read(event.type, event.version, event.payload))
 
     @property
     def consumed_producers(self) -> dict[str, list[str]]:
         """Handled event types grouped by the service that produces them."""
         grouped: dict[str, list[str]] = {}
-        for event_type in sorted(self.handlers):
+        for event_type in sorted({event_type for event_type, _ in self.handlers}):
             grouped.setdefault(event_type.split(".", 1)[0], []).append(event_type)
         return grouped
 
@@ -95,15 +110,18 @@ class EventSpec:
         event_type: str,
         payload: dict[str, Any],
         *,
+        version: int = 1,
         workspace_id: str | None = None,
         aggregate_id: str | None = None,
     ) -> Event:
-        """Write the event to the outbox inside the caller's transaction; the relay sends it after commit."""
-        if event_type not in self.published:
-            raise UnknownEventType(f"{self.service} does not declare that it publishes {event_type}")
+        """Write the event to the outbox inside the caller's transaction; the relay sends it after commit.
+        The payload must match the declared contract of (type, version)."""
+        if not event_type.startswith(f"{self.service}."):
+            raise UnknownEventType(f"{self.service} may only publish {self.service}.* events, not {event_type}")
+        contracts.checked(event_type, version, payload)
         envelope = Event(
             type=event_type,
-            version=self.published[event_type],
+            version=version,
             payload=payload,
             producer=self.service,
             workspace_id=workspace_id,

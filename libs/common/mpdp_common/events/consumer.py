@@ -17,7 +17,7 @@ import threading
 
 from sqlalchemy import Engine, insert, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
 from ..db import session_scope, utcnow
 from ..logs import request_id
@@ -37,76 +37,57 @@ class Consumer:
     def deliver_batch(self, events: list[Event]) -> list[Exception | None]:
         """Handle the events; for each, None when its effect is committed, else the error."""
         if len(events) == 1:
-            return [self._deliver_alone(events[0])]
-        inbox = self.spec.inbox
+            return [self.deliver(events[0])]
         try:
-            with session_scope(self.sessions) as session:
-                seen = set(
-                    session.scalars(
-                        select(inbox.c.event_id).where(
-                            inbox.c.consumer == self.spec.service, inbox.c.event_id.in_([event.id for event in events])
-                        )
-                    )
-                )
-                fresh = []
-                for event in events:
-                    handler = self.spec.handlers.get(event.type)
-                    if handler is None or event.id in seen:
-                        continue
-                    seen.add(event.id)
-                    fresh.append({"consumer": self.spec.service, "event_id": event.id, "type": event.type, "processed_at": utcnow()})
-                    token = request_id.set(event.correlation_id or event.id)
-                    try:
-                        handler(session, event)
-                    finally:
-                        request_id.reset(token)
-                if fresh:
-                    session.execute(insert(inbox), fresh)
+            self._handle(events)
         except Exception as error:
             # Which event failed is found by handling them one at a time; the others still commit.
             log.info("batch of %d events failed (%r); handling them one by one", len(events), error)
-            return [self._deliver_alone(event) for event in events]
+            return [self.deliver(event) for event in events]
         return [None] * len(events)
 
-    def _deliver_alone(self, event: Event) -> Exception | None:
+    def deliver(self, event: Event) -> Exception | None:
+        """Handle one event: None when its effect is committed (or was already), else the error."""
         try:
-            self.deliver(event)
-            return None
+            self._handle([event])
+        except IntegrityError as error:
+            # Another delivery of the same event may have committed first.
+            with session_scope(self.sessions) as session:
+                if not self._seen(session, [event]):
+                    return error
+            log.info("duplicate %s %s skipped", event.type, event.id)
         except Exception as error:
             return error
+        return None
 
-    def _apply(self, session, event: Event) -> None:
-        handler = self.spec.handlers.get(event.type)
-        if handler is None:
-            log.info("no handler for %s, skipped", event.type)
-            return
-        if self._seen(session, event):
-            log.info("duplicate %s %s skipped", event.type, event.id)
-            return
-        session.execute(
-            insert(self.spec.inbox).values(consumer=self.spec.service, event_id=event.id, type=event.type, processed_at=utcnow())
-        )
-        handler(session, event)
+    def _handle(self, events: list[Event]) -> None:
+        """Run the handlers of `events` and record them in the inbox, in one transaction; an event
+        already in the inbox, or without a handler here, is skipped."""
+        with session_scope(self.sessions) as session:
+            seen = self._seen(session, events)
+            fresh = []
+            for event in events:
+                handler = self.spec.handler_for(event)
+                if handler is None:
+                    log.info("no handler for %s v%d, skipped", event.type, event.version)
+                    continue
+                if event.id in seen:
+                    log.info("duplicate %s %s skipped", event.type, event.id)
+                    continue
+                seen.add(event.id)
+                fresh.append({"consumer": self.spec.service, "event_id": event.id, "type": event.type, "processed_at": utcnow()})
+                token = request_id.set(event.correlation_id or event.id)
+                try:
+                    handler(session, self.spec.read(event))
+                finally:
+                    request_id.reset(token)
+            if fresh:
+                session.execute(insert(self.spec.inbox), fresh)
 
-    def deliver(self, event: Event) -> None:
-        token = request_id.set(event.correlation_id or event.id)
-        try:
-            with session_scope(self.sessions) as session:
-                self._apply(session, event)
-        except IntegrityError:
-            # Another delivery of the same event committed first.
-            with session_scope(self.sessions) as session:
-                if not self._seen(session, event):
-                    raise
-            log.info("duplicate %s %s skipped", event.type, event.id)
-        finally:
-            request_id.reset(token)
-
-    def _seen(self, session, event: Event) -> bool:
+    def _seen(self, session: Session, events: list[Event]) -> set[str]:
         inbox = self.spec.inbox
-        return bool(
-            session.execute(select(inbox.c.event_id).where(inbox.c.consumer == self.spec.service, inbox.c.event_id == event.id)).first()
-        )
+        ids = [event.id for event in events]
+        return set(session.scalars(select(inbox.c.event_id).where(inbox.c.consumer == self.spec.service, inbox.c.event_id.in_(ids))))
 
     def run(self, stop: threading.Event) -> None:
         if not self.subscription.bindings:

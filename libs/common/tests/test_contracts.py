@@ -1,0 +1,72 @@
+"""The declared event contracts: one declaration per (type, version), and the one shape of an
+approval decision that its producer and every consumer share."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from marshmallow import fields
+
+from mpdp_common import contracts
+from mpdp_common.contracts import ContractViolation, Payload, declare
+from mpdp_common.contracts.approval import DECIDED, Decision, Subject
+from mpdp_common.events import Event
+
+
+def test_every_platform_event_is_declared_by_its_producer():
+    declared = contracts.declared()
+    assert ("identity.member.blocked", 1) in declared and (DECIDED, 1) in declared
+    for event_type, version in declared:
+        producer, entity, verb = event_type.split(".")
+        assert producer in ("identity", "workspace", "catalog", "approval") and entity and verb
+        assert isinstance(contracts.contract(event_type, version), Payload)
+
+
+def test_every_field_is_required_unless_it_has_a_default():
+    @declare("delta.thing.happened")
+    class ThingHappened(Payload):
+        name = fields.String()
+        note = fields.String(allow_none=True)
+        size = fields.Integer(load_default=0)
+
+    with pytest.raises(ContractViolation) as refused:
+        contracts.checked("delta.thing.happened", 1, {})
+    assert set(refused.value.errors) == {"name", "note"}
+    assert contracts.read("delta.thing.happened", 1, {"name": "n", "note": None}) == {"name": "n", "note": None, "size": 0}
+
+
+def test_a_type_and_version_is_declared_once():
+    @declare("delta.other.happened")
+    class First(Payload):
+        a = fields.String()
+
+    with pytest.raises(ValueError):
+
+        @declare("delta.other.happened")
+        class Second(Payload):
+            b = fields.String()
+
+    with pytest.raises(contracts.UnknownEventType):
+        contracts.contract("nobody.thing.happened")
+
+
+def test_an_approval_decision_round_trips_through_its_one_shape():
+    decision = Decision(
+        approval_id="ap1",
+        workspace_id="w1",
+        type="feature",
+        status="approved",
+        subject=Subject(kind="feature_activation", id="fa1"),
+        applicant_id="dev",
+        decided_by="rev",
+        decided_at=datetime(2026, 11, 25, 10, 0, tzinfo=UTC),
+        comment=None,
+    )
+    contracts.checked(DECIDED, 1, decision.payload())
+    event = Event(type=DECIDED, payload=contracts.read(DECIDED, 1, decision.payload()), producer="approval")
+    assert Decision.from_event(event) == decision
+    assert decision.approved and decision.concerns("feature", "feature_activation")
+    assert not decision.concerns("feature", "launch") and not decision.concerns("launch", "feature_activation")
+    with pytest.raises(ContractViolation):
+        contracts.checked(DECIDED, 1, decision.payload() | {"status": "withdrawn"})

@@ -1,0 +1,19 @@
+"""Who may act in which workspace."""
+
+from __future__ import annotations
+
+from mpdp_common.auth import require_member
+from mpdp_common.errors import not_found
+from mpdp_common.request_db import db_session
+
+from .models import Workspace
+
+
+def active_workspace(ws: str, *roles: str) -> tuple[Workspace, object]:
+    """The workspace and the caller's membership; 404 for non-members and for a workspace that is
+    not active (pending, rejected or deleted), 403 for a blocked member or a role not in `roles`."""
+    member = require_member(ws, *roles)
+    workspace = db_session().get(Workspace, ws)
+    if workspace is None or workspace.status != "active":
+        raise not_found("workspace")
+    return workspace, member
