@@ -1,8 +1,8 @@
 """Raw events on disk: written a whole batch at a time, read back in commit order by the folder,
 dropped a day at a time after the retention period.
 
-On PostgreSQL a batch is COPYed into a temporary staging table and moved into `raw_events` with
-`ON CONFLICT DO NOTHING`, which drops events already kept (a batch a phone sent twice). Rows carry
+A batch goes in with `ON CONFLICT DO NOTHING` (by COPY on PostgreSQL, see bulk.py), which drops
+events already kept (a batch a phone sent twice). Rows carry
 the id of the transaction that wrote them; the folder reads only transactions older than every
 running one (`pg_snapshot_xmin`), so a batch committed late is never skipped. On SQLite (the
 embedded mode) one writer at a time makes the rowid that order.
@@ -18,6 +18,8 @@ from datetime import date, timedelta
 from sqlalchemy import Connection, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
+
+from . import bulk
 
 log = logging.getLogger(__name__)
 
@@ -82,21 +84,8 @@ def write(session: Session, rows: list[tuple]) -> None:
     """Add `rows` (tuples in COLUMNS order) in the session's transaction; events already kept are skipped."""
     if not rows:
         return
-    connection = session.connection()
-    ensure_partitions(connection, {row[0] for row in rows})
-    if not is_postgres(connection):
-        placeholders = ", ".join(f":{name}" for name in COLUMNS)
-        session.execute(
-            text(f"INSERT OR IGNORE INTO raw_events ({_LIST}) VALUES ({placeholders})"),
-            [dict(zip(COLUMNS, row, strict=True)) for row in rows],
-        )
-        return
-    with connection.connection.driver_connection.cursor() as cursor:
-        cursor.execute("CREATE TEMP TABLE IF NOT EXISTS raw_staging (LIKE raw_events) ON COMMIT DELETE ROWS")
-        with cursor.copy(f"COPY raw_staging ({_LIST}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
-        cursor.execute(f"INSERT INTO raw_events ({_LIST}) SELECT {_LIST} FROM raw_staging ON CONFLICT DO NOTHING")
+    ensure_partitions(session.connection(), {row[0] for row in rows})
+    bulk.insert_new(session, "raw_events", COLUMNS, rows)
 
 
 def pending(connection: Connection, position: int, limit: int) -> tuple[list[tuple], int]:

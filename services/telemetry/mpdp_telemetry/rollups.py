@@ -23,8 +23,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from mpdp_common.db import session_scope, utcnow
 
-from . import raw_events
-from .models import ALL, DailyCount, FoldPosition, MiniProgram, SessionDay, StartupTime, UserNumber, UserSet
+from . import bulk, raw_events
+from .models import ALL, DailyCount, FoldPosition, MiniProgram, StartupTime, UserNumber, UserSet
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +123,7 @@ def _number_users(session: Session, miniprogram_id: str, first_days: dict[str, d
         chunk = users[start : start + CHUNK]
         rows = session.execute(
             select(UserNumber.user_id, UserNumber.number, UserNumber.first_day).where(
-                UserNumber.miniprogram_id == miniprogram_id, UserNumber.user_id.in_(chunk)
+                UserNumber.miniprogram_id == miniprogram_id, bulk.among(session, UserNumber.user_id, chunk)
             )
         )
         for user_id, number, first_day in rows:
@@ -144,21 +144,24 @@ def _number_users(session: Session, miniprogram_id: str, first_days: dict[str, d
         rows = []
         for offset, user_id in enumerate(new):
             numbers[user_id] = first + offset
-            rows.append({"miniprogram_id": miniprogram_id, "user_id": user_id, "number": first + offset, "first_day": first_days[user_id]})
+            rows.append((miniprogram_id, user_id, first + offset, first_days[user_id]))
             bits[(miniprogram_id, first_days[user_id], ALL, ALL, "new", ALL)].add(first + offset)
-        for start in range(0, len(rows), CHUNK):
-            session.execute(_insert(session, UserNumber), rows[start : start + CHUNK])
+        bulk.insert_new(session, "user_numbers", ("miniprogram_id", "user_id", "number", "first_day"), rows)
     return numbers
 
 
 def _count_sessions(session: Session, first_seen: dict[tuple, tuple], counts: dict) -> None:
     """A session counts once, on each day it sends events, for the host app and version it first showed."""
-    stmt = _insert(session, SessionDay).on_conflict_do_nothing().returning(SessionDay.miniprogram_id, SessionDay.day, SessionDay.session_id)
-    rows = [{"miniprogram_id": key[0], "day": key[1], "session_id": key[2]} for key in first_seen]
-    for start in range(0, len(rows), CHUNK):
-        for miniprogram_id, day, session_id in session.execute(stmt, rows[start : start + CHUNK]):
-            app_id, version = first_seen[(miniprogram_id, day, session_id)]
-            counts[(miniprogram_id, day, app_id, version, "sessions", ALL)] += 1
+    new = bulk.insert_new(
+        session,
+        "session_days",
+        ("miniprogram_id", "day", "session_id"),
+        list(first_seen),
+        returning=("miniprogram_id", "day", "session_id"),
+    )
+    for miniprogram_id, day, session_id in new:
+        app_id, version = first_seen[(miniprogram_id, day, session_id)]
+        counts[(miniprogram_id, day, app_id, version, "sessions", ALL)] += 1
 
 
 def fold(session: Session, rows: list[tuple]) -> None:
@@ -195,11 +198,14 @@ def fold(session: Session, rows: list[tuple]) -> None:
     numbers = {miniprogram_id: _number_users(session, miniprogram_id, users, bits, unbits) for miniprogram_id, users in first_days.items()}
     for day, miniprogram_id, app_id, version, kind, user_id, _session_id, page, _duration_ms, name in rows:
         number = numbers[miniprogram_id][user_id]
-        bits[(miniprogram_id, day, app_id, version, "active", ALL)].add(number)
-        if kind == "page_view":
-            bits[(miniprogram_id, day, app_id, version, "page", page)].add(number)
-        elif kind == "custom":
-            bits[(miniprogram_id, day, app_id, version, "event", name)].add(number)
+        # Each set is kept per host app and version, and once more for all of them: an unfiltered
+        # report reads one row a day instead of one per host app and version.
+        for where in ((miniprogram_id, day, app_id, version), (miniprogram_id, day, ALL, ALL)):
+            bits[(*where, "active", ALL)].add(number)
+            if kind == "page_view":
+                bits[(*where, "page", page)].add(number)
+            elif kind == "custom":
+                bits[(*where, "event", name)].add(number)
     _count_sessions(session, sessions, counts)
     _add_counts(session, counts)
     _add_startup_times(session, times)
