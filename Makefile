@@ -32,6 +32,8 @@ bench: setup backing-services
 	$(BIN)/python bench/gateway.py
 	$(BIN)/python bench/events.py
 	$(BIN)/python bench/upload.py
+	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/analytics.py
 
 clean:
 	rm -rf $(VENV) var
