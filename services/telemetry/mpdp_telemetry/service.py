@@ -17,6 +17,15 @@ from .models import ApiKey, Base, Member
 from .rollups import keep_folding
 
 
+def _setup(app, settings: Settings) -> None:
+    setup_rate_limits(app, settings)
+    spec = app.extensions["flask-smorest"]["apis"][""]["ext_obj"].spec
+    spec.components.security_scheme("appKey", {"type": "apiKey", "in": "header", "name": "X-MPDP-Key"})
+    spec.components.security_scheme(
+        "sentryKey", {"type": "apiKey", "in": "header", "name": "X-Sentry-Auth", "description": "or the sentry_key query parameter"}
+    )
+
+
 def fold_raw_events(settings: Settings, stop: threading.Event) -> None:
     """The folder: raw events into the daily rollups, in the consumer process."""
     keep_folding(make_engine(settings.database_url), stop, settings.telemetry_retention_days)
@@ -30,6 +39,6 @@ service = Service(
     events=events,
     membership_model=Member,
     api_key_model=ApiKey,
-    setup=setup_rate_limits,
+    setup=_setup,
     workers=[fold_raw_events],
 )
