@@ -22,7 +22,7 @@ import requests
 from .client import Client
 from .conftest import eventually
 from .test_catalog import join, new_miniprogram
-from .test_events_and_faults import _children
+from .test_events_and_faults import _children, children_of
 
 
 @dataclass
@@ -454,7 +454,7 @@ def test_killing_the_telemetry_processes_during_ingest_loses_no_accepted_event(p
     try:
         eventually(lambda: len(accepted) >= 10, timeout=30)
         web = _children(platform, "web", "telemetry")
-        workers = [pid for master in web for pid in _children_of(master)]
+        workers = [pid for master in web for pid in children_of(master)]
         consumer = _children(platform, "consume", "telemetry")
         for pid in [*web, *workers, *consumer]:
             os.kill(pid, signal.SIGKILL)
@@ -467,16 +467,3 @@ def test_killing_the_telemetry_processes_during_ingest_loses_no_accepted_event(p
             thread.join(60)
     assert _children(platform, "consume", "telemetry") not in ([], consumer)
     folded(shop, sum(accepted), now.date(), now.date(), timeout=120)
-
-
-def _children_of(parent: int) -> list[int]:
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as handle:
-                    if int(handle.read().rsplit(")", 1)[1].split()[1]) == parent:
-                        found.append(int(entry))
-            except (OSError, ValueError, IndexError):
-                continue
-    return found

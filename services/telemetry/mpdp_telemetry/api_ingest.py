@@ -17,7 +17,7 @@ from flask_smorest import Blueprint
 from limits import parse
 from limits.storage import storage_from_string
 from limits.strategies import SlidingWindowCounterRateLimiter
-from sqlalchemy import or_, select
+from sqlalchemy import select
 
 from mpdp_common.appkeys import KEY_HEADER
 from mpdp_common.auth import public
@@ -83,7 +83,7 @@ def miniprograms_reported(key: AppKey, ids: set[str]) -> dict[str, MiniProgram]:
     if not ids:
         return {}
     served = workspaces_served(key)
-    rows = db_session().scalars(select(MiniProgram).where(MiniProgram.id.in_(ids), or_(MiniProgram.workspace_id.in_(served))))
+    rows = db_session().scalars(select(MiniProgram).where(MiniProgram.id.in_(ids), MiniProgram.workspace_id.in_(served)))
     return {miniprogram.id: miniprogram for miniprogram in rows}
 
 
@@ -191,7 +191,8 @@ def post_events():
     check_rate(key, len(events))
     now = utcnow()
     skew = skew_of(sent_at, now)
-    miniprograms = miniprograms_reported(key, {event.get("miniprogram_id") for event in events if isinstance(event, dict)} - {None})
+    named = {event.get("miniprogram_id") for event in events if isinstance(event, dict) and isinstance(event.get("miniprogram_id"), str)}
+    miniprograms = miniprograms_reported(key, named)
     rows, rejected, seen = [], [], set()
     for index, event in enumerate(events):
         try:

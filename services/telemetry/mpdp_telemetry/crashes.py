@@ -19,11 +19,11 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from mpdp_common.db import new_id, utcnow
 
+from . import bulk
 from .models import CrashEvent, Issue, IssueUser, IssueVersion, MiniProgram, ReleaseSession, SessionAggregate
 
 HANDLED_ITEMS = {"event", "session", "sessions"}
@@ -171,10 +171,6 @@ def user_of(event: dict) -> str | None:
     return None
 
 
-def _insert(session: Session, model):
-    return (postgresql if session.get_bind().dialect.name == "postgresql" else sqlite).insert(model)
-
-
 def record_event(session: Session, miniprogram: MiniProgram, event: dict) -> str | None:
     """Group one error event into its issue; the issue's id (None for a resent event)."""
     now = utcnow()
@@ -185,7 +181,7 @@ def record_event(session: Session, miniprogram: MiniProgram, event: dict) -> str
     title, culprit = title_and_culprit(event)
     level = str(event.get("level") or "error")[:16]
     session.execute(
-        _insert(session, Issue)
+        bulk.insert(session, Issue)
         .values(
             id=new_id(),
             workspace_id=miniprogram.workspace_id,
@@ -206,7 +202,7 @@ def record_event(session: Session, miniprogram: MiniProgram, event: dict) -> str
     )
     issue = session.scalar(select(Issue).where(Issue.miniprogram_id == miniprogram.id, Issue.fingerprint == fingerprint).with_for_update())
     taken = session.execute(
-        _insert(session, CrashEvent)
+        bulk.insert(session, CrashEvent)
         .values(miniprogram_id=miniprogram.id, event_id=event_id, issue_id=issue.id, received_at=now)
         .on_conflict_do_nothing()
         .returning(CrashEvent.event_id)
@@ -227,11 +223,11 @@ def record_event(session: Session, miniprogram: MiniProgram, event: dict) -> str
     user = user_of(event)
     if user is not None:
         added = session.execute(
-            _insert(session, IssueUser).values(issue_id=issue.id, user_id=user).on_conflict_do_nothing().returning(IssueUser.user_id)
+            bulk.insert(session, IssueUser).values(issue_id=issue.id, user_id=user).on_conflict_do_nothing().returning(IssueUser.user_id)
         ).first()
         if added is not None:
             issue.users += 1
-    stmt = _insert(session, IssueVersion).values(
+    stmt = bulk.insert(session, IssueVersion).values(
         issue_id=issue.id, version=version, day=seen_at.date(), miniprogram_id=miniprogram.id, count=1
     )
     session.execute(stmt.on_conflict_do_update(index_elements=["issue_id", "version", "day"], set_={"count": IssueVersion.count + 1}))
@@ -263,7 +259,7 @@ def record_session(session: Session, miniprogram: MiniProgram, update_: dict) ->
     started = _time(update_.get("started"), utcnow())
     did = update_.get("did")
     session.execute(
-        _insert(session, ReleaseSession)
+        bulk.insert(session, ReleaseSession)
         .values(
             miniprogram_id=miniprogram.id,
             session_id=session_id,
@@ -299,7 +295,7 @@ def record_session_aggregates(session: Session, miniprogram: MiniProgram, payloa
         total[1] += max(counts["crashed"], 0)
         total[2] += max(counts["errored"], 0)
     for day, (total, crashed, errored) in totals.items():
-        stmt = _insert(session, SessionAggregate).values(
+        stmt = bulk.insert(session, SessionAggregate).values(
             miniprogram_id=miniprogram.id, day=day, release=release, total=total, crashed=crashed, errored=errored
         )
         session.execute(

@@ -18,7 +18,6 @@ from collections import defaultdict
 from datetime import date, timedelta
 
 from sqlalchemy import Engine, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 from mpdp_common.db import session_scope, utcnow
@@ -56,16 +55,11 @@ def as_int(bits: bytes) -> int:
 # -- writing --------------------------------------------------------------------------------------
 
 
-def _insert(session: Session, model):
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    return dialect.insert(model)
-
-
 def _add_counts(session: Session, counts: dict[tuple, int]) -> None:
     if not counts:
         return
     names = ("miniprogram_id", "day", "app_id", "version", "metric", "key")
-    stmt = _insert(session, DailyCount)
+    stmt = bulk.insert(session, DailyCount)
     stmt = stmt.on_conflict_do_update(index_elements=list(names), set_={"value": DailyCount.value + stmt.excluded.value})
     rows = [dict(zip(names, key, strict=True), value=value) for key, value in counts.items()]
     for start in range(0, len(rows), CHUNK):
@@ -76,7 +70,7 @@ def _add_startup_times(session: Session, times: dict[tuple, int]) -> None:
     if not times:
         return
     names = ("miniprogram_id", "day", "app_id", "version", "duration_ms")
-    stmt = _insert(session, StartupTime)
+    stmt = bulk.insert(session, StartupTime)
     stmt = stmt.on_conflict_do_update(index_elements=list(names), set_={"count": StartupTime.count + stmt.excluded.count})
     session.execute(stmt, [dict(zip(names, key, strict=True), count=count) for key, count in times.items()])
 
@@ -109,7 +103,7 @@ def _apply_bits(session: Session, additions: dict[tuple, set[int]], removals: di
         for number in removals.get(key, ()):
             clear_bit(bits, number)
         upserts.append(dict(zip(names, key, strict=True), bits=bytes(bits)))
-    stmt = _insert(session, UserSet)
+    stmt = bulk.insert(session, UserSet)
     stmt = stmt.on_conflict_do_update(index_elements=list(names), set_={"bits": stmt.excluded.bits})
     for start in range(0, len(upserts), 500):
         session.execute(stmt, upserts[start : start + 500])
