@@ -46,15 +46,28 @@ def counts(session: Session, miniprogram_id, start, end, app_id, version, metric
 
 def user_sets(session: Session, miniprogram_id, start, end, app_id, version, kind: str) -> dict[tuple, int]:
     """The users behind `kind` by (day, key), as integers whose bits are the users' numbers."""
+    conditions = [UserSet.miniprogram_id == miniprogram_id, UserSet.day >= start, UserSet.day <= end, UserSet.kind == kind]
+    if app_id or version:
+        # The sets of each host app and version, united below; the rows for all of them are left out.
+        conditions.append(UserSet.app_id == app_id if app_id else UserSet.app_id != ALL)
+        conditions.append(UserSet.version == version if version else UserSet.version != ALL)
+    else:
+        conditions += [UserSet.app_id == ALL, UserSet.version == ALL]
     found: dict[tuple, int] = defaultdict(int)
-    rows = session.execute(
-        select(UserSet.day, UserSet.key, UserSet.bits).where(
-            *_where(UserSet, miniprogram_id, start, end, app_id, version), UserSet.kind == kind
-        )
-    )
-    for day, key, bits in rows:
+    for day, key, bits in _binary_rows(session, select(UserSet.day, UserSet.key, UserSet.bits).where(*conditions)):
         found[(day, key)] |= as_int(bits)
     return found
+
+
+def _binary_rows(session: Session, stmt) -> list[tuple]:
+    """The rows of `stmt`, fetched from PostgreSQL in binary: bitmaps arrive as bytes, not as hex text twice their size."""
+    connection = session.connection()
+    if connection.dialect.name != "postgresql":
+        return list(connection.execute(stmt))
+    compiled = stmt.compile(dialect=connection.dialect)
+    with connection.connection.driver_connection.cursor(binary=True) as cursor:
+        cursor.execute(str(compiled), compiled.params)
+        return cursor.fetchall()
 
 
 def _average(total: int, count: int) -> int | None:

@@ -135,9 +135,6 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('raw_events', schema=None) as batch_op:
         batch_op.create_index('ix_raw_events_txid', ['txid'], unique=False)
-    if op.get_bind().dialect.name == 'postgresql':
-        # The writing transaction's id orders the folding (see mpdp_telemetry.raw_events).
-        op.execute("ALTER TABLE raw_events ALTER COLUMN txid SET DEFAULT (pg_current_xact_id()::text::bigint)")
 
     op.create_table('release_sessions',
     sa.Column('miniprogram_id', sa.String(length=32), nullable=False),
@@ -198,6 +195,11 @@ def upgrade() -> None:
     sa.Column('parent_id', sa.String(length=32), nullable=True),
     sa.PrimaryKeyConstraint('id')
     )
+    if op.get_bind().dialect.name == 'postgresql':
+        # The writing transaction's id orders the folding (see mpdp_telemetry.raw_events).
+        op.execute("ALTER TABLE raw_events ALTER COLUMN txid SET DEFAULT (pg_current_xact_id()::text::bigint)")
+        # Bitmaps barely compress; stored as they are, a report reads them several times faster.
+        op.execute("ALTER TABLE user_sets ALTER COLUMN bits SET STORAGE EXTERNAL")
     op.bulk_insert(
         sa.table('fold_positions', sa.column('name', sa.String()), sa.column('position', sa.BigInteger()), sa.column('updated_at', sa.DateTime(timezone=True))),
         [{'name': 'raw_events', 'position': 0, 'updated_at': datetime.now(UTC)}],
