@@ -34,7 +34,8 @@ ingest = Blueprint("ingest", __name__, url_prefix="/ingest", description="Events
 
 MAX_EVENTS = 1000
 TYPES = {"app_launch", "page_view", "session_end", "js_error", "custom"}
-#: how far back an event may be dated (after the skew correction), and how far ahead
+#: how far back an event may be dated (after the skew correction; less when raw events are kept
+#: for a shorter time, so that no event goes to a dropped partition), and how far ahead
 MAX_AGE = timedelta(days=30)
 MAX_AHEAD = timedelta(hours=1)
 MAX_PROPERTIES_BYTES = 4096
@@ -105,7 +106,11 @@ def _text(event: dict, name: str, limit: int, required: bool = True) -> str | No
     return value
 
 
-def _row(event, skew: timedelta, now: datetime, key: AppKey, miniprograms: dict) -> tuple:
+def max_age() -> timedelta:
+    return min(MAX_AGE, timedelta(days=current_app.extensions["mpdp"].settings.telemetry_retention_days - 1))
+
+
+def _row(event, skew: timedelta, now: datetime, key: AppKey, miniprograms: dict, oldest: datetime) -> tuple:
     """The raw_events row of one event, or ValueError with the reason it is refused."""
     if not isinstance(event, dict):
         raise ValueError("an event is a JSON object")
@@ -117,8 +122,8 @@ def _row(event, skew: timedelta, now: datetime, key: AppKey, miniprograms: dict)
         occurred_at = _time(event.get("timestamp")) + skew
     except (ValueError, TypeError):
         raise ValueError("timestamp must be an RFC 3339 time with a zone, like 2026-11-24T10:00:00Z") from None
-    if occurred_at < now - MAX_AGE or occurred_at > now + MAX_AHEAD:
-        raise ValueError(f"timestamp is more than {MAX_AGE.days} days old or in the future, after correcting the device clock")
+    if occurred_at < oldest or occurred_at > now + MAX_AHEAD:
+        raise ValueError(f"timestamp is more than {(now - oldest).days} days old or in the future, after correcting the device clock")
     if texts["miniprogram_id"] not in miniprograms:
         raise ValueError("miniprogram_id names no mini program this app key reports for")
     page = _text(event, "page", 255, required=kind == "page_view")
@@ -193,10 +198,10 @@ def post_events():
     skew = skew_of(sent_at, now)
     named = {event.get("miniprogram_id") for event in events if isinstance(event, dict) and isinstance(event.get("miniprogram_id"), str)}
     miniprograms = miniprograms_reported(key, named)
-    rows, rejected, seen = [], [], set()
+    rows, rejected, seen, oldest = [], [], set(), now - max_age()
     for index, event in enumerate(events):
         try:
-            row = _row(event, skew, now, key, miniprograms)
+            row = _row(event, skew, now, key, miniprograms, oldest)
         except ValueError as error:
             rejected.append({"index": index, "reason": str(error)})
             continue
