@@ -25,8 +25,11 @@ run: setup backing-services
 test: setup backing-services
 	$(BIN)/pytest
 
+# ruff's rules and format, and the type checker (its settings are in pyproject.toml)
 lint: setup
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 bench: setup backing-services
 	$(BIN)/python bench/gateway.py

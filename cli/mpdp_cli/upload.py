@@ -51,11 +51,12 @@ class MultipartBody:
             f'--{self.boundary}\r\nContent-Disposition: form-data; name="{file_field}"; filename="{file_name}"\r\n'
             "Content-Type: application/zip\r\n\r\n"
         ).encode()
-        self._parts = [head, None, f"\r\n--{self.boundary}--\r\n".encode()]
+        tail = f"\r\n--{self.boundary}--\r\n".encode()
+        self._parts: list[bytes | None] = [head, None, tail]
         self._file_path = file_path
         self._file: BinaryIO | None = None
         self.file_size = os.path.getsize(file_path)
-        self.length = len(head) + self.file_size + len(self._parts[2])
+        self.length = len(head) + self.file_size + len(tail)
         self.sent = 0
         self._progress = progress
 

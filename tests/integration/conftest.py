@@ -16,16 +16,17 @@ import socket
 import subprocess
 import sys
 import time
-from contextlib import closing
+from collections.abc import Callable, Iterator
+from contextlib import closing, contextmanager
 from pathlib import Path
-from urllib.parse import urlparse
 
 import pika
 import pytest
-import requests
 from sqlalchemy import create_engine, text
 
-from mpdp_common.config import SERVICE_PORTS
+from mpdp_common.config import SERVICE_PORTS, Settings
+from mpdp_common.events.brokers import topology_names
+from mpdp_common.launcher import reachable, wait_until_ready
 from mpdp_common.service import installed_services
 
 from .client import Client
@@ -33,15 +34,6 @@ from .client import Client
 LOCAL_DATABASE = "postgresql+psycopg://postgres@127.0.0.1:5432"
 LOCAL_BROKER = "amqp://guest:guest@127.0.0.1:5672/%2F"
 SERVICES = list(installed_services())
-
-
-def _answers(url: str, default_port: int) -> bool:
-    parsed = urlparse(url.replace("+psycopg", ""))
-    try:
-        with socket.create_connection((parsed.hostname, parsed.port or default_port), timeout=2):
-            return True
-    except OSError:
-        return False
 
 
 def _free_port() -> int:
@@ -55,7 +47,7 @@ def backing_services():
     database = os.environ.get("MPDP_TEST_DATABASE_URL", LOCAL_DATABASE)
     broker = os.environ.get("MPDP_TEST_AMQP_URL", LOCAL_BROKER)
     containers = []
-    if not (_answers(database, 5432) and _answers(broker, 5672)):
+    if not (reachable(database, 5432) and reachable(broker, 5672)):
         try:
             from testcontainers.postgres import PostgresContainer
             from testcontainers.rabbitmq import RabbitMqContainer
@@ -131,19 +123,10 @@ class Platform:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        deadline = time.monotonic() + 90
-        pending = list(SERVICES)
-        while pending:
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the platform did not start; its log:\n{self.log_path.read_text()[-5000:]}")
-            path = "/healthz" if pending[0] == "gateway" else "/readyz"
-            try:
-                if requests.get(self.url(pending[0]) + path, timeout=1).status_code == 200:
-                    pending.pop(0)
-                    continue
-            except requests.RequestException:
-                pass
-            time.sleep(0.2)
+        process = self.process
+        urls = {name: self.url(name) for name in SERVICES}
+        if not wait_until_ready(urls, SERVICES, given_up=lambda: process.poll() is not None, timeout=90):
+            raise RuntimeError(f"the platform did not start; its log:\n{self.log_path.read_text()[-5000:]}")
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
@@ -173,11 +156,12 @@ class Platform:
 
     def cleanup(self) -> None:
         try:
+            exchanges, queues = topology_names(Settings(event_prefix=self.prefix), SERVICE_PORTS)
             connection, channel = self.broker_channel()
-            for service in SERVICE_PORTS:
-                for suffix in ("", ".retry", ".dead"):
-                    channel.queue_delete(f"{self.prefix}.{service}{suffix}")
-                channel.exchange_delete(f"{self.prefix}.{service}")
+            for queue in queues:
+                channel.queue_delete(queue)
+            for exchange in exchanges:
+                channel.exchange_delete(exchange)
             connection.close()
         except pika.exceptions.AMQPError:
             pass
@@ -189,6 +173,42 @@ class Platform:
             for name in list(names):
                 conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@contextmanager
+def listening(platform: Platform, producer: str) -> Iterator[Callable[[], list[dict]]]:
+    """A durable queue of the test's own bound to everything `producer` publishes. `drain()`
+    answers the events that arrived since its last call, over a fresh connection each time so
+    that it works across a broker restart (nothing while the broker is down)."""
+    queue = f"{platform.prefix}.test-{producer}-{secrets.token_hex(3)}"
+    connection, channel = platform.broker_channel()
+    channel.exchange_declare(f"{platform.prefix}.{producer}", exchange_type="topic", durable=True)
+    channel.queue_declare(queue, durable=True)
+    channel.queue_bind(queue, f"{platform.prefix}.{producer}", routing_key=f"{producer}.#")
+    connection.close()
+
+    def drain() -> list[dict]:
+        got: list[dict] = []
+        try:
+            connection, channel = platform.broker_channel()
+        except pika.exceptions.AMQPError:
+            return got
+        try:
+            while True:
+                method, _properties, body = channel.basic_get(queue, auto_ack=True)
+                if method is None:
+                    break
+                got.append(json.loads(body))
+        finally:
+            connection.close()
+        return got
+
+    try:
+        yield drain
+    finally:
+        connection, channel = platform.broker_channel()
+        channel.queue_delete(queue)
+        connection.close()
 
 
 @pytest.fixture(scope="session")

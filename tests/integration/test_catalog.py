@@ -19,7 +19,7 @@ import requests
 from mpdp_common.apikeys import new_api_key
 
 from .client import Client
-from .conftest import eventually
+from .conftest import eventually, listening
 
 # -- packages -------------------------------------------------------------------------------------
 
@@ -141,31 +141,15 @@ def team(make_user, make_workspace) -> Team:
 
 @pytest.fixture
 def catalog_events(platform):
-    """A queue of the test's own bound to everything the catalog publishes."""
-    queue = f"{platform.prefix}.test-catalog-{secrets.token_hex(3)}"
-    connection, channel = platform.broker_channel()
-    channel.exchange_declare(f"{platform.prefix}.catalog", exchange_type="topic", durable=True)
-    channel.queue_declare(queue, durable=True)
-    channel.queue_bind(queue, f"{platform.prefix}.catalog", routing_key="catalog.#")
-    connection.close()
-    seen: list[dict] = []
+    """Everything the catalog published while the test ran, by type."""
+    with listening(platform, "catalog") as drain:
+        seen: list[dict] = []
 
-    def received(event_type: str) -> list[dict]:
-        connection, channel = platform.broker_channel()
-        try:
-            while True:
-                method, _properties, body = channel.basic_get(queue, auto_ack=True)
-                if method is None:
-                    break
-                seen.append(json.loads(body))
-        finally:
-            connection.close()
-        return [item for item in seen if item["type"] == event_type]
+        def received(event_type: str) -> list[dict]:
+            seen.extend(drain())
+            return [item for item in seen if item["type"] == event_type]
 
-    yield received
-    connection, channel = platform.broker_channel()
-    channel.queue_delete(queue)
-    connection.close()
+        yield received
 
 
 def publish_event(platform, producer: str, event_type: str, workspace_id: str, payload: dict) -> None:

@@ -8,43 +8,16 @@ import secrets
 import signal
 import subprocess
 
-import pika
 import pytest
 
-from .conftest import eventually, workspace_created_event
+from .conftest import eventually, listening, workspace_created_event
 
 
 @pytest.fixture
 def identity_events(platform):
-    """A durable queue of the test's own bound to everything identity publishes; each call
-    drains it over a fresh connection, so that it works across a broker restart."""
-    queue = f"{platform.prefix}.test-listener-{secrets.token_hex(3)}"
-    connection, channel = platform.broker_channel()
-    channel.exchange_declare(f"{platform.prefix}.identity", exchange_type="topic", durable=True)
-    channel.queue_declare(queue, durable=True)
-    channel.queue_bind(queue, f"{platform.prefix}.identity", routing_key="identity.#")
-    connection.close()
-
-    def received(event_type: str | None = None) -> list[dict]:
-        got = []
-        try:
-            connection, channel = platform.broker_channel()
-        except pika.exceptions.AMQPError:
-            return []
-        try:
-            while True:
-                method, _properties, body = channel.basic_get(queue, auto_ack=True)
-                if method is None:
-                    break
-                got.append(json.loads(body))
-        finally:
-            connection.close()
-        return [item for item in got if event_type is None or item["type"] == event_type]
-
-    yield received
-    connection, channel = platform.broker_channel()
-    channel.queue_delete(queue)
-    connection.close()
+    """Each call answers what identity published since the last call (of one type, if given)."""
+    with listening(platform, "identity") as drain:
+        yield lambda event_type=None: [item for item in drain() if event_type is None or item["type"] == event_type]
 
 
 def memberships(user, ws):

@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import jwt
 from flask import current_app, g, request
@@ -40,6 +40,19 @@ class Caller:
     @property
     def is_api_key(self) -> bool:
         return self.api_key_workspace is not None
+
+
+class Membership(Protocol):
+    """What authorization reads of a member: a row of the membership read model, or an API key's."""
+
+    @property
+    def workspace_id(self) -> str: ...
+    @property
+    def account_id(self) -> str: ...
+    @property
+    def role(self) -> str: ...
+    @property
+    def status(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -158,7 +171,7 @@ def current_caller() -> Caller:
     return caller
 
 
-def require_member(workspace_id: str, *roles: str):
+def require_member(workspace_id: str, *roles: str) -> Membership:
     """The caller's membership in the workspace, or the right problem.
 
     Non-members get 404 (a workspace's existence is not revealed), blocked members 403, and
@@ -166,9 +179,9 @@ def require_member(workspace_id: str, *roles: str):
     """
     caller = current_caller()
     if caller.is_api_key:
-        member = (
-            ApiKeyMembership(workspace_id, caller.account_id, caller.api_key_role) if caller.api_key_workspace == workspace_id else None
-        )
+        member: Membership | None = None
+        if caller.api_key_workspace == workspace_id and caller.api_key_role is not None:
+            member = ApiKeyMembership(workspace_id, caller.account_id, caller.api_key_role)
     else:
         model = current_app.extensions["mpdp"].service.membership_model
         member = db_session().get(model, (workspace_id, caller.account_id))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field, replace
+from typing import overload
 
 SERVICE_PORTS = {
     "gateway": 8080,
@@ -17,6 +18,14 @@ SERVICE_PORTS = {
     "approval": 8104,
     "telemetry": 8105,
 }
+
+
+@overload
+def _env(name: str) -> str | None: ...
+
+
+@overload
+def _env(name: str, default: str) -> str: ...
 
 
 def _env(name: str, default: str | None = None) -> str | None:

@@ -21,6 +21,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from urllib.parse import urlparse
 
 import requests
@@ -36,7 +37,8 @@ from .service import Service, installed_services
 log = logging.getLogger("mpdpctl")
 
 
-def _reachable(url: str, default_port: int) -> bool:
+def reachable(url: str, default_port: int) -> bool:
+    """Whether the server of a database or broker URL accepts connections."""
     parsed = urlparse(url.replace("postgresql+psycopg", "postgresql"))
     try:
         with socket.create_connection((parsed.hostname or "127.0.0.1", parsed.port or default_port), timeout=1):
@@ -165,14 +167,16 @@ class Supervisor:
                 process.kill()
 
 
-def _wait_until_ready(settings: Settings, names: list[str], stop: threading.Event, timeout: float = 60) -> bool:
+def wait_until_ready(service_urls: dict[str, str], names: list[str], given_up: Callable[[], bool], timeout: float = 60) -> bool:
+    """Whether every named service answers its readiness probe (the gateway: its health) within
+    `timeout` seconds, unless `given_up()` says to stop waiting first."""
     deadline = time.monotonic() + timeout
     pending = list(names)
-    while pending and time.monotonic() < deadline and not stop.is_set():
+    while pending and time.monotonic() < deadline and not given_up():
         name = pending[0]
         path = "/healthz" if name == "gateway" else "/readyz"
         try:
-            if requests.get(settings.service_urls[name] + path, timeout=1).status_code == 200:
+            if requests.get(service_urls[name] + path, timeout=1).status_code == 200:
                 pending.pop(0)
                 continue
         except requests.RequestException:
@@ -199,7 +203,7 @@ def run_real(settings: Settings) -> None:
             if service.events is not None:
                 supervisor.start(env, "relay", name)
                 supervisor.start(env, "consume", name)
-        if _wait_until_ready(settings, list(services), stop):
+        if wait_until_ready(settings.service_urls, list(services), stop.is_set):
             log.info("MPDP is running (real mode): %s  (Ctrl-C stops it)", settings.service_urls["gateway"])
         elif not stop.is_set():
             log.error("some services did not become ready; see their logs above")
@@ -249,8 +253,8 @@ def run_embedded(settings: Settings) -> None:
 def run(settings: Settings) -> None:
     if settings.mode == "embedded":
         return run_embedded(Settings.from_env())
-    database_up = _reachable(settings.database_server_url, 5432)
-    broker_up = _reachable(settings.amqp_url, 5672)
+    database_up = reachable(settings.database_server_url, 5432)
+    broker_up = reachable(settings.amqp_url, 5672)
     if database_up and broker_up:
         return run_real(settings)
     missing = [name for name, up in (("PostgreSQL", database_up), ("RabbitMQ", broker_up)) if not up]

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import os
-from importlib import import_module
+from importlib.resources import files
 
 import sqlalchemy as sa
 from alembic import command, context
@@ -14,9 +13,8 @@ from .db import ensure_database, make_engine
 
 
 def alembic_config(package: str, database_url: str) -> Config:
-    module = import_module(package)
     config = Config()
-    config.set_main_option("script_location", os.path.join(os.path.dirname(module.__file__), "migrations"))
+    config.set_main_option("script_location", str(files(package) / "migrations"))
     config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
     return config
 

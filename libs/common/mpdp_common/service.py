@@ -51,9 +51,15 @@ class Service:
 
         return create_app(self, settings or Settings.from_env(self.name))
 
+    @property
+    def event_spec(self) -> EventSpec:
+        if self.events is None:
+            raise ValueError(f"the {self.name} service has no events")
+        return self.events
+
     def relay(self, settings: Settings) -> Relay:
         return Relay(
-            self.events,
+            self.event_spec,
             make_engine(settings.database_url),
             broker_for(settings),
             exchange=settings.exchange,
@@ -62,7 +68,8 @@ class Service:
         )
 
     def consumer(self, settings: Settings) -> Consumer:
-        return Consumer(self.events, make_engine(settings.database_url), broker_for(settings), subscription_for(settings, self.events))
+        spec = self.event_spec
+        return Consumer(spec, make_engine(settings.database_url), broker_for(settings), subscription_for(settings, spec))
 
     def run_relay(self, settings: Settings, stop: threading.Event) -> None:
         self.relay(settings).run(stop)

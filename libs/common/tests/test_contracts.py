@@ -70,3 +70,8 @@ def test_an_approval_decision_round_trips_through_its_one_shape():
     assert not decision.concerns("feature", "launch") and not decision.concerns("launch", "feature_activation")
     with pytest.raises(ContractViolation):
         contracts.checked(DECIDED, 1, decision.payload() | {"status": "withdrawn"})
+    # A producer sends exactly the declared fields, nested ones too; a consumer ignores the others.
+    padded = decision.payload() | {"subject": {"kind": "feature_activation", "id": "fa1", "extra": 1}}
+    with pytest.raises(ContractViolation):
+        contracts.checked(DECIDED, 1, padded)
+    assert contracts.read(DECIDED, 1, padded)["subject"] == {"kind": "feature_activation", "id": "fa1"}

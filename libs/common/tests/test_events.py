@@ -147,7 +147,7 @@ def test_only_declared_types_can_be_published(bus):
 def test_envelope_round_trips_and_rejects_garbage():
     event = Event(type="alpha.note.written", payload={"a": 1}, producer="alpha", workspace_id="w1", correlation_id="r1")
     assert Event.from_json(event.to_json()) == event
-    for garbage in (b"[]", b'{"type": "x"}', b"not json"):
+    for garbage in (b"[]", b'{"type": "x"}', b"not json", b'{"id": "1", "type": "x", "producer": "p", "payload": {}, "version": "2"}'):
         with pytest.raises(ValueError):
             Event.from_json(garbage)
 

@@ -13,10 +13,10 @@ from sqlalchemy import String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from mpdp_common.auth import public
-from mpdp_common.config import Settings
 from mpdp_common.logs import redact_path
 from mpdp_common.request_db import db_session
 from mpdp_common.service import Service
+from mpdp_common.testing import Harness
 
 
 class Base(DeclarativeBase):
@@ -55,10 +55,9 @@ def boom():
 @pytest.fixture
 def app(tmp_path):
     service = Service(name="demo", package="mpdp_common", blueprints=[blueprint], metadata=Base.metadata)
-    settings = replace(Settings.from_env("demo"), database_url=f"sqlite:///{tmp_path}/demo.db", max_body_bytes=4096)
-    app = service.create_app(settings)
-    Base.metadata.create_all(app.extensions["mpdp"].engine)
-    return app
+    harness = Harness(service, tmp_path, max_body_bytes=4096)
+    yield harness.app
+    harness.close()
 
 
 def is_problem(response, status):

@@ -89,11 +89,12 @@ def _read_upload(limit: int) -> tuple[dict, Spool]:
     except ValidationError as error:
         errors.update(error.messages)  # type: ignore[arg-type]
     package = files.get("package")
-    if package is None or not isinstance(package.stream, Spool):
+    spool = package.stream if package is not None else None
+    if not isinstance(spool, Spool):
         errors["package"] = ["Attach the package (a zip) as the file part named package."]
-    if errors:
+    if errors or spool is None:
         raise validation_failed(errors)
-    return fields, package.stream
+    return fields, spool
 
 
 def _lock_blob(session, sha256: str) -> None:

@@ -6,13 +6,13 @@ import json
 import socket
 import threading
 import time
-from dataclasses import replace
 
 import pytest
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
 from mpdp_common.config import Settings
+from mpdp_common.testing import Harness
 from mpdp_gateway.service import service
 
 
@@ -47,18 +47,18 @@ def closed_port() -> str:
         return f"http://127.0.0.1:{sock.getsockname()[1]}"
 
 
-def gateway(identity_url: str, **overrides):
-    settings = Settings.from_env("gateway")
-    settings = replace(
-        settings,
-        service_urls=dict(settings.service_urls, identity=identity_url),
-        upstream_read_timeout=0.5,
-        **overrides,
-    )
-    return service.create_app(settings).test_client()
+@pytest.fixture
+def gateway(tmp_path):
+    """Starts a gateway whose identity service is at `identity_url`; answers its test client."""
+
+    def start(identity_url: str, **overrides):
+        service_urls = dict(Settings.from_env("gateway").service_urls, identity=identity_url)
+        return Harness(service, tmp_path, service_urls=service_urls, upstream_read_timeout=0.5, **overrides).http
+
+    return start
 
 
-def test_forwards_method_path_query_and_body_and_strips_hop_by_hop_headers(upstream):
+def test_forwards_method_path_query_and_body_and_strips_hop_by_hop_headers(upstream, gateway):
     client = gateway(upstream)
     response = client.post(
         "/api/v1/accounts?x=1&y=2",
@@ -82,14 +82,14 @@ def test_forwards_method_path_query_and_body_and_strips_hop_by_hop_headers(upstr
     assert response.headers["X-Request-Id"] == "abc-123"
 
 
-def test_streams_the_answer_without_its_hop_by_hop_headers(upstream):
+def test_streams_the_answer_without_its_hop_by_hop_headers(upstream, gateway):
     response = gateway(upstream).get("/api/v1/me/stream")
     assert response.data == b"chunk-0;chunk-1;chunk-2;chunk-3;chunk-4;"
     assert "X-Secret-Hop" in response.headers  # an end-to-end header the service chose to send
     assert response.headers.get("Connection") is None
 
 
-def test_a_service_that_is_down_is_a_503_problem():
+def test_a_service_that_is_down_is_a_503_problem(gateway):
     response = gateway(closed_port()).get("/api/v1/me")
     assert response.status_code == 503
     assert response.headers["Content-Type"] == "application/problem+json"
@@ -97,18 +97,18 @@ def test_a_service_that_is_down_is_a_503_problem():
     assert "identity" in response.get_json()["detail"]
 
 
-def test_a_slow_service_is_a_504_problem(upstream):
+def test_a_slow_service_is_a_504_problem(upstream, gateway):
     response = gateway(upstream).get("/api/v1/me/slow")
     assert response.status_code == 504
     assert response.get_json()["status"] == 504
 
 
-def test_unknown_paths_are_404_problems(upstream):
+def test_unknown_paths_are_404_problems(upstream, gateway):
     response = gateway(upstream).get("/api/v1/nothing-here")
     assert response.status_code == 404 and response.headers["Content-Type"] == "application/problem+json"
 
 
-def test_rate_limits_per_token_and_per_client(upstream):
+def test_rate_limits_per_token_and_per_client(upstream, gateway):
     client = gateway(upstream, rate_limit_per_token="3/minute", rate_limit_per_client="5/minute")
     first, second = {"Authorization": "Bearer mpdp_ak_first"}, {"Authorization": "Bearer mpdp_ak_second"}
     assert [client.get("/api/v1/me", headers=first).status_code for _ in range(3)] == [200, 200, 200]
@@ -122,7 +122,7 @@ def test_rate_limits_per_token_and_per_client(upstream):
     assert "Retry-After" not in client.get("/healthz").headers
 
 
-def test_bodies_over_the_json_cap_are_refused_before_forwarding(upstream):
+def test_bodies_over_the_json_cap_are_refused_before_forwarding(upstream, gateway):
     client = gateway(upstream, max_body_bytes=1024)
     response = client.post("/api/v1/accounts", data=b"x" * 2048, headers={"Content-Type": "application/json"})
     assert response.status_code == 413
@@ -139,7 +139,7 @@ def _redis_answers() -> bool:
 
 
 @pytest.mark.skipif(not _redis_answers(), reason="no Redis on 127.0.0.1:6379 for the shared limiter storage")
-def test_gateway_processes_share_limits_through_redis(upstream):
+def test_gateway_processes_share_limits_through_redis(upstream, gateway):
     storage = {"rate_limit_storage_uri": "redis://127.0.0.1:6379/0", "rate_limit_per_token": "2/minute"}
     first, second = gateway(upstream, **storage), gateway(upstream, **storage)
     token = {"Authorization": f"Bearer mpdp_ak_shared-{time.time_ns()}"}

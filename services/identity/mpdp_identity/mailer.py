@@ -50,21 +50,25 @@ def send(mail: WorkspaceMailSettings, message: EmailMessage) -> None:
     """Deliver `message` through the workspace's SMTP server: TLS from the start on port 465,
     else STARTTLS when the server offers it; a login when a user name is set, never over a
     plain connection to another host. Raises on any failure."""
+    host, port = mail.smtp_host, mail.smtp_port
+    if not host or not port:
+        raise RuntimeError(f"workspace {mail.workspace_id} has no SMTP server")
     context = ssl.create_default_context()
-    if mail.smtp_port == 465:
-        connection = smtplib.SMTP_SSL(mail.smtp_host, mail.smtp_port, timeout=SMTP_TIMEOUT_SECONDS, context=context)
+    connection: smtplib.SMTP
+    if port == 465:
+        connection = smtplib.SMTP_SSL(host, port, timeout=SMTP_TIMEOUT_SECONDS, context=context)
     else:
-        connection = smtplib.SMTP(mail.smtp_host, mail.smtp_port, timeout=SMTP_TIMEOUT_SECONDS)
+        connection = smtplib.SMTP(host, port, timeout=SMTP_TIMEOUT_SECONDS)
     with connection as smtp:
         smtp.ehlo()
-        encrypted = mail.smtp_port == 465
+        encrypted = port == 465
         if not encrypted and smtp.has_extn("starttls"):
             smtp.starttls(context=context)
             smtp.ehlo()
             encrypted = True
         if mail.smtp_username:
-            if not encrypted and not _on_this_host(mail.smtp_host):
-                raise RuntimeError(f"{mail.smtp_host} offers no TLS; the SMTP password is not sent in the clear")
+            if not encrypted and not _on_this_host(host):
+                raise RuntimeError(f"{host} offers no TLS; the SMTP password is not sent in the clear")
             password = (
                 secret_box(Settings.from_env("identity")).decrypt(mail.smtp_password_encrypted) if mail.smtp_password_encrypted else ""
             )

@@ -2,39 +2,24 @@
 
 from __future__ import annotations
 
-import json
-import os
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 
 import jwt
 import pytest
-from sqlalchemy import select
 
-from mpdp_common import testing
-from mpdp_common.config import Settings
-from mpdp_common.crypto import generate_secret_key
 from mpdp_common.db import session_scope
-from mpdp_common.keys import ensure_signing_key
+from mpdp_common.testing import Harness
 from mpdp_identity import mailer
-from mpdp_identity.events import events
-from mpdp_identity.models import Base, Invitation, Member, WorkspaceMailSettings
+from mpdp_identity.models import Invitation, Member, WorkspaceMailSettings
 from mpdp_identity.service import service
 
 
 @pytest.fixture
-def app(tmp_path):
-    settings = Settings(
-        service="identity",
-        mode="embedded",
-        database_url=f"sqlite:///{tmp_path}/identity.db",
-        amqp_url="memory://",
-        secret_key=generate_secret_key(),
-        jwt_private_key_file=ensure_signing_key(os.path.join(tmp_path, "signing.pem")),
-    )
-    app = service.create_app(settings)
-    Base.metadata.create_all(app.extensions["mpdp"].engine)
-    return app
+def harness(tmp_path):
+    harness = Harness(service, tmp_path)
+    yield harness
+    harness.close()
 
 
 def sign_up(client, email="ada@example.com", password="a long password"):
@@ -42,18 +27,8 @@ def sign_up(client, email="ada@example.com", password="a long password"):
     return client.post("/api/v1/auth/token", json={"email": email, "password": password}).get_json()
 
 
-def deliver(app, event_type, payload, workspace_id=None):
-    testing.deliver(events, app.extensions["mpdp"].engine, event_type, payload, workspace_id=workspace_id)
-
-
-def published(app, event_type):
-    with session_scope(app.extensions["mpdp"].session_factory) as session:
-        rows = session.execute(select(events.outbox.c.envelope).order_by(events.outbox.c.seq)).scalars().all()
-    return [json.loads(row) for row in rows if json.loads(row)["type"] == event_type]
-
-
-def test_tokens_are_eddsa_jwts_with_a_key_id_the_jwks_names(app):
-    client = app.test_client()
+def test_tokens_are_eddsa_jwts_with_a_key_id_the_jwks_names(harness):
+    client = harness.http
     pair = sign_up(client)
     header = jwt.get_unverified_header(pair["access_token"])
     assert header["alg"] == "EdDSA"
@@ -62,8 +37,8 @@ def test_tokens_are_eddsa_jwts_with_a_key_id_the_jwks_names(app):
     assert me.status_code == 200 and me.get_json()["email"] == "ada@example.com"
 
 
-def test_rotation_and_reuse_detection(app):
-    client = app.test_client()
+def test_rotation_and_reuse_detection(harness):
+    client = harness.http
     first = sign_up(client)["refresh_token"]
     second = client.post("/api/v1/auth/refresh", json={"refresh_token": first}).get_json()["refresh_token"]
     third = client.post("/api/v1/auth/refresh", json={"refresh_token": second}).get_json()["refresh_token"]
@@ -72,19 +47,21 @@ def test_rotation_and_reuse_detection(app):
     assert client.post("/api/v1/auth/refresh", json={"refresh_token": third}).status_code == 401
 
 
-def test_workspace_events_make_and_unmake_members(app):
-    client = app.test_client()
+def test_workspace_events_make_and_unmake_members(harness):
+    client = harness.http
     pair = sign_up(client)
     account_id = client.get("/api/v1/me", headers={"Authorization": f"Bearer {pair['access_token']}"}).get_json()["id"]
     created = {"workspace_id": "w1", "name": "Acme", "kind": "tenant", "parent_id": None, "created_by": account_id}
-    deliver(app, "workspace.workspace.created", created, "w1")
-    deliver(app, "workspace.workspace.created", created, "w1")  # a repeat changes nothing
-    assert [(e["payload"]["role"], e["payload"]["revision"]) for e in published(app, "identity.member.added")] == [("admin", 1)]
+    harness.deliver("workspace.workspace.created", created, "w1")
+    harness.deliver("workspace.workspace.created", created, "w1")  # a repeat changes nothing
+    assert [(e["payload"]["role"], e["payload"]["revision"]) for e in harness.published("identity.member.added")] == [("admin", 1)]
 
-    deliver(app, "workspace.workspace.deleted", {"workspace_id": "w1", "kind": "tenant", "parent_id": None, "deleted_by": account_id}, "w1")
-    removed = published(app, "identity.member.removed")
+    harness.deliver(
+        "workspace.workspace.deleted", {"workspace_id": "w1", "kind": "tenant", "parent_id": None, "deleted_by": account_id}, "w1"
+    )
+    removed = harness.published("identity.member.removed")
     assert [(e["payload"]["status"], e["payload"]["revision"]) for e in removed] == [("removed", 2)]
-    with session_scope(app.extensions["mpdp"].session_factory) as session:
+    with session_scope(harness.sessions) as session:
         assert session.get(Member, ("w1", account_id)).status == "removed"
 
 

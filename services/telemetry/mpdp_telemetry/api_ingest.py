@@ -196,7 +196,7 @@ def post_events():
     check_rate(key, len(events))
     now = utcnow()
     skew = skew_of(sent_at, now)
-    named = {event.get("miniprogram_id") for event in events if isinstance(event, dict) and isinstance(event.get("miniprogram_id"), str)}
+    named = {str(event["miniprogram_id"]) for event in events if isinstance(event, dict) and isinstance(event.get("miniprogram_id"), str)}
     miniprograms = miniprograms_reported(key, named)
     rows, rejected, seen, oldest = [], [], set(), now - max_age()
     for index, event in enumerate(events):

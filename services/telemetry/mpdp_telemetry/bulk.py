@@ -25,7 +25,7 @@ def insert_new(session: Session, table: str, columns: tuple[str, ...], rows: lis
         positions = [columns.index(name) for name in returning]
         return [tuple(row[i] for i in positions) for row in rows if session.execute(insert, dict(zip(columns, row, strict=True))).first()]
     staging = f"staging_{table}"
-    with connection.connection.driver_connection.cursor() as cursor:
+    with driver_cursor(connection) as cursor:
         cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS {staging} (LIKE {table}) ON COMMIT DELETE ROWS")
         cursor.execute(f"TRUNCATE {staging}")
         with cursor.copy(f"COPY {staging} ({names}) FROM STDIN") as copy:
@@ -45,3 +45,10 @@ def among(session: Session, column, values: list[str]):
 def insert(session: Session, model):
     """An INSERT with the dialect's `on_conflict_do_nothing` / `on_conflict_do_update`."""
     return (postgresql if session.get_bind().dialect.name == "postgresql" else sqlite).insert(model)
+
+
+def driver_cursor(connection, **options):
+    """A psycopg cursor on the connection's own driver connection (COPY, binary results)."""
+    driver = connection.connection.driver_connection
+    assert driver is not None, "a connection in use has its driver connection"
+    return driver.cursor(**options)

@@ -200,7 +200,9 @@ def record_event(session: Session, miniprogram: MiniProgram, event: dict) -> str
         )
         .on_conflict_do_nothing()
     )
-    issue = session.scalar(select(Issue).where(Issue.miniprogram_id == miniprogram.id, Issue.fingerprint == fingerprint).with_for_update())
+    issue = session.execute(
+        select(Issue).where(Issue.miniprogram_id == miniprogram.id, Issue.fingerprint == fingerprint).with_for_update()
+    ).scalar_one()
     taken = session.execute(
         bulk.insert(session, CrashEvent)
         .values(miniprogram_id=miniprogram.id, event_id=event_id, issue_id=issue.id, received_at=now)
@@ -250,9 +252,9 @@ def record_session(session: Session, miniprogram: MiniProgram, update_: dict) ->
     session_id = str(update_.get("sid") or "")[:64]
     if not session_id:
         return
-    attrs = update_.get("attrs") if isinstance(update_.get("attrs"), dict) else {}
+    attrs = _object(update_.get("attrs"))
     status = str(update_.get("status") or "ok")
-    errors = update_.get("errors") if isinstance(update_.get("errors"), int) else 0
+    errors = _count(update_, "errors")
     if status in ("ok", "exited") and errors > 0:
         status = "errored"
     status = status if status in _SEVERITY else "ok"
@@ -271,7 +273,11 @@ def record_session(session: Session, miniprogram: MiniProgram, update_: dict) ->
         )
         .on_conflict_do_nothing()
     )
-    stored = session.get(ReleaseSession, (miniprogram.id, session_id), with_for_update=True)
+    stored = session.execute(
+        select(ReleaseSession)
+        .where(ReleaseSession.miniprogram_id == miniprogram.id, ReleaseSession.session_id == session_id)
+        .with_for_update()
+    ).scalar_one()
     if _SEVERITY[status] > _SEVERITY.get(stored.status, 0):
         stored.status = status
     stored.errors = max(stored.errors, errors)
@@ -280,20 +286,17 @@ def record_session(session: Session, miniprogram: MiniProgram, update_: dict) ->
 
 
 def record_session_aggregates(session: Session, miniprogram: MiniProgram, payload: dict) -> None:
-    attrs = payload.get("attrs") if isinstance(payload.get("attrs"), dict) else {}
-    release = version_of(attrs.get("release"))
+    release = version_of(_object(payload.get("attrs")).get("release"))
     totals: dict[date, list[int]] = {}
     for bucket in payload.get("aggregates") or []:
         if not isinstance(bucket, dict):
             continue
-        counts = {
-            name: bucket.get(name) if isinstance(bucket.get(name), int) else 0 for name in ("exited", "errored", "abnormal", "crashed")
-        }
+        counts = {name: _count(bucket, name) for name in ("exited", "errored", "abnormal", "crashed")}
         day = _time(bucket.get("started"), utcnow()).date()
-        total = totals.setdefault(day, [0, 0, 0])
-        total[0] += sum(max(value, 0) for value in counts.values())
-        total[1] += max(counts["crashed"], 0)
-        total[2] += max(counts["errored"], 0)
+        figures = totals.setdefault(day, [0, 0, 0])
+        figures[0] += sum(counts.values())
+        figures[1] += counts["crashed"]
+        figures[2] += counts["errored"]
     for day, (total, crashed, errored) in totals.items():
         stmt = bulk.insert(session, SessionAggregate).values(
             miniprogram_id=miniprogram.id, day=day, release=release, total=total, crashed=crashed, errored=errored
@@ -308,6 +311,16 @@ def record_session_aggregates(session: Session, miniprogram: MiniProgram, payloa
                 },
             )
         )
+
+
+def _object(value: Any) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
+def _count(item: dict, name: str) -> int:
+    """A non-negative count from an SDK's payload (0 when it is missing or not a count)."""
+    value = item.get(name)
+    return max(value, 0) if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
 def set_status(session: Session, issue: Issue, status: str) -> None:

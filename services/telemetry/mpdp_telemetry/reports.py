@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from mpdp_common.db import utcnow
 
+from . import bulk
 from .models import ALL, DailyCount, StartupTime, UserSet
 from .rollups import as_int
 
@@ -63,9 +64,9 @@ def _binary_rows(session: Session, stmt) -> list[tuple]:
     """The rows of `stmt`, fetched from PostgreSQL in binary: bitmaps arrive as bytes, not as hex text twice their size."""
     connection = session.connection()
     if connection.dialect.name != "postgresql":
-        return list(connection.execute(stmt))
+        return [tuple(row) for row in connection.execute(stmt)]
     compiled = stmt.compile(dialect=connection.dialect)
-    with connection.connection.driver_connection.cursor(binary=True) as cursor:
+    with bulk.driver_cursor(connection, binary=True) as cursor:
         cursor.execute(str(compiled), compiled.params)
         return cursor.fetchall()
 
@@ -81,13 +82,14 @@ def overview(session: Session, miniprogram_id: str, start: date, end: date, app_
         per_day[(day, metric)] += value
     active = user_sets(session, miniprogram_id, start, end, app_id, version, "active")
     new = user_sets(session, miniprogram_id, start, end, None, None, "new")
-    series, everyone, total = [], 0, defaultdict(int)
+    series, everyone = [], 0
+    total: dict[str, int] = defaultdict(int)
     for day in days(start, end):
         seen = active.get((day, ALL), 0)
         # New users under a filter: new to the mini program that day, and seen where the filter looks.
         newcomers = new.get((day, ALL), 0) & seen
         everyone |= seen
-        row = {
+        row: dict = {
             "date": day,
             "active_users": seen.bit_count(),
             "new_users": newcomers.bit_count(),
@@ -164,7 +166,8 @@ def tracked_events(session: Session, miniprogram_id: str, start: date, end: date
 def tracked_event(session: Session, miniprogram_id: str, name: str, start: date, end: date, app_id=None, version=None) -> dict:
     figures = counts(session, miniprogram_id, start, end, app_id, version, ["events"])
     sets = user_sets(session, miniprogram_id, start, end, app_id, version, "event")
-    series, everyone = [], 0
+    series: list[dict] = []
+    everyone = 0
     for day in days(start, end):
         bits = sets.get((day, name), 0)
         everyone |= bits
@@ -176,7 +179,7 @@ def tracked_event(session: Session, miniprogram_id: str, name: str, start: date,
 def percentiles(histogram: dict[int, int]) -> dict:
     """Nearest-rank p50, p90 and p99 of launch times kept as (duration -> launches)."""
     launches = sum(histogram.values())
-    found = {"launches": launches, "p50": None, "p90": None, "p99": None}
+    found: dict[str, int | None] = {"launches": launches, "p50": None, "p90": None, "p99": None}
     if not launches:
         return found
     ranks = {name: -(-launches * share // 100) for name, share in (("p50", 50), ("p90", 90), ("p99", 99))}

@@ -132,15 +132,15 @@ def _number_users(session: Session, miniprogram_id: str, first_days: dict[str, d
                 bits[(miniprogram_id, first_days[user_id], ALL, ALL, "new", ALL)].add(number)
     new = [user_id for user_id in users if user_id not in numbers]
     if new:
-        miniprogram = session.get(MiniProgram, miniprogram_id, with_for_update=True)
+        miniprogram = session.execute(select(MiniProgram).where(MiniProgram.id == miniprogram_id).with_for_update()).scalar_one()
         first = miniprogram.user_count
         miniprogram.user_count = first + len(new)
-        rows = []
+        numbered = []
         for offset, user_id in enumerate(new):
             numbers[user_id] = first + offset
-            rows.append((miniprogram_id, user_id, first + offset, first_days[user_id]))
+            numbered.append((miniprogram_id, user_id, first + offset, first_days[user_id]))
             bits[(miniprogram_id, first_days[user_id], ALL, ALL, "new", ALL)].add(first + offset)
-        bulk.insert_new(session, "user_numbers", ("miniprogram_id", "user_id", "number", "first_day"), rows)
+        bulk.insert_new(session, "user_numbers", ("miniprogram_id", "user_id", "number", "first_day"), numbered)
     return numbers
 
 
@@ -209,8 +209,9 @@ def fold(session: Session, rows: list[tuple]) -> None:
 def fold_pending(engine: Engine, limit: int = BATCH) -> int:
     """One pass: fold what has been written since the last one; the number of raw rows folded."""
     with session_scope(sessionmaker(engine)) as session:
-        # The row (made by the migration) is locked: one folder at a time, however many consumers run.
-        position = session.get(FoldPosition, POSITION, with_for_update=True)
+        # The position's row is locked: one folder at a time, however many consumers run.
+        session.execute(bulk.insert(session, FoldPosition).values(name=POSITION, position=0, updated_at=utcnow()).on_conflict_do_nothing())
+        position = session.execute(select(FoldPosition).where(FoldPosition.name == POSITION).with_for_update()).scalar_one()
         rows, after = raw_events.pending(session.connection(), position.position, limit)
         if rows:
             fold(session, rows)

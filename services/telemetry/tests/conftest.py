@@ -1,42 +1,20 @@
-"""The telemetry app on a SQLite file (the embedded mode's storage), with tokens signed by a key
-of the test's own, and read models filled through the same handlers the consumer runs."""
+"""The telemetry app through the shared unit-test harness, on SQLite (the embedded mode's storage),
+with helpers that fill its read models as the other services' events would."""
 
 from __future__ import annotations
 
-import dataclasses
 import secrets
-import time
 
-import jwt
 import pytest
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from mpdp_common.config import Settings
-from mpdp_common.migrations import upgrade
-from mpdp_common.testing import deliver
-from mpdp_telemetry.events import events
+from mpdp_common.testing import Harness
 from mpdp_telemetry.rollups import fold_pending
 from mpdp_telemetry.service import service
 
 
-class Harness:
-    def __init__(self, app, signing_key):
-        self.app = app
-        self.http = app.test_client()
-        self.signing_key = signing_key
-        self.engine = app.extensions["mpdp"].engine
-        self.sessions = app.extensions["mpdp"].session_factory
-
-    def token(self, account_id: str) -> str:
-        now = int(time.time())
-        claims = {"iss": "mpdp-identity", "aud": "mpdp", "sub": account_id, "iat": now, "exp": now + 300, "jti": secrets.token_hex(4)}
-        return jwt.encode(claims, self.signing_key, algorithm="EdDSA")
-
+class Telemetry(Harness):
     def get(self, path: str, account: str, **kwargs):
-        return self.http.get(path, headers={"Authorization": f"Bearer {self.token(account)}"}, **kwargs)
-
-    def deliver(self, event_type: str, payload: dict) -> None:
-        deliver(events, self.engine, event_type, payload)
+        return self.call("GET", path, account, **kwargs)
 
     def workspace(self, admin: str, **members: str) -> str:
         ws = secrets.token_hex(8)
@@ -44,9 +22,7 @@ class Harness:
             "workspace.workspace.created", {"workspace_id": ws, "name": "Acme", "kind": "tenant", "parent_id": None, "created_by": admin}
         )
         for account, role in {admin: "admin", **members}.items():
-            self.deliver(
-                "identity.member.added", {"workspace_id": ws, "account_id": account, "role": role, "status": "active", "revision": 1}
-            )
+            self.member(ws, account, role)
         return ws
 
     def miniprogram(self, ws: str, telemetry_id: int) -> str:
@@ -71,17 +47,6 @@ class Harness:
 
 @pytest.fixture
 def harness(tmp_path):
-    signing_key = Ed25519PrivateKey.generate()
-    settings = Settings(
-        service="telemetry",
-        mode="embedded",
-        database_url=f"sqlite:///{tmp_path}/telemetry.db",
-        amqp_url="memory://",
-        jwks_url="http://127.0.0.1:9/unused",
-        ingest_rate_limit="3000/minute",
-    )
-    upgrade("mpdp_telemetry", settings.database_url)
-    testing = dataclasses.replace(service, key_source=lambda _settings: lambda _token: signing_key.public_key())
-    app = testing.create_app(settings)
-    yield Harness(app, signing_key)
-    app.extensions["mpdp"].engine.dispose()
+    harness = Telemetry(service, tmp_path, ingest_rate_limit="3000/minute")
+    yield harness
+    harness.close()

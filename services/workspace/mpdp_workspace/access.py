@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from mpdp_common.auth import require_member
+from mpdp_common.auth import Membership, require_member
 from mpdp_common.errors import not_found
 from mpdp_common.request_db import db_session
 
 from .models import Workspace
 
 
-def active_workspace(ws: str, *roles: str) -> tuple[Workspace, object]:
+def active_workspace(ws: str, *roles: str) -> tuple[Workspace, Membership]:
     """The workspace and the caller's membership; 404 for non-members and for a workspace that is
     not active (pending, rejected or deleted), 403 for a blocked member or a role not in `roles`."""
     member = require_member(ws, *roles)

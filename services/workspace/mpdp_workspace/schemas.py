@@ -26,7 +26,7 @@ def Hostname(**kwargs) -> fields.String:  # noqa: N802
     return fields.String(validate=validate.Regexp(HOSTNAME, error="Not a host name."), **kwargs)
 
 
-def Url(**kwargs) -> fields.Url:  # noqa: N802
+def Url(**kwargs) -> fields.String:  # noqa: N802
     """An http(s) URL; the view also accepts the path of one of the workspace's uploaded assets."""
     return fields.String(validate=validate.Length(min=1, max=2048), **kwargs)
 

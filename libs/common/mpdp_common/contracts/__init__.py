@@ -36,7 +36,7 @@ import pkgutil
 from collections.abc import Callable
 from typing import Any
 
-from marshmallow import EXCLUDE, RAISE, Schema, ValidationError
+from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields
 from marshmallow.utils import missing
 
 
@@ -61,9 +61,12 @@ class Payload(Schema):
     def on_bind_field(self, field_name: str, field_obj) -> None:
         if field_obj.load_default is missing:
             field_obj.required = True
+        if isinstance(field_obj, fields.Nested) and self.unknown == RAISE:
+            field_obj.unknown = RAISE
 
 
-_declared: dict[tuple[str, int], Payload] = {}
+#: (type, version) -> the schema as consumers read it, and as producers are held to it
+_declared: dict[tuple[str, int], tuple[Payload, Payload]] = {}
 
 
 def declare(*event_types: str, version: int = 1) -> Callable[[type[Payload]], type[Payload]]:
@@ -72,9 +75,9 @@ def declare(*event_types: str, version: int = 1) -> Callable[[type[Payload]], ty
     def register(schema: type[Payload]) -> type[Payload]:
         for event_type in event_types:
             known = _declared.get((event_type, version))
-            if known is not None and _name(type(known)) != _name(schema):
-                raise ValueError(f"{event_type} v{version} is declared twice: {_name(type(known))} and {_name(schema)}")
-            _declared[(event_type, version)] = schema()
+            if known is not None and _name(type(known[0])) != _name(schema):
+                raise ValueError(f"{event_type} v{version} is declared twice: {_name(type(known[0]))} and {_name(schema)}")
+            _declared[(event_type, version)] = (schema(), schema(unknown=RAISE))
         return schema
 
     return register
@@ -86,6 +89,10 @@ def _name(schema: type) -> str:
 
 def contract(event_type: str, version: int = 1) -> Payload:
     """The declared payload of `event_type` at `version`; its producer's module loads on first use."""
+    return _schemas(event_type, version)[0]
+
+
+def _schemas(event_type: str, version: int) -> tuple[Payload, Payload]:
     key = (event_type, version)
     if key not in _declared:
         _load(event_type.split(".", 1)[0])
@@ -97,7 +104,7 @@ def contract(event_type: str, version: int = 1) -> Payload:
 def checked(event_type: str, version: int, payload: dict[str, Any]) -> None:
     """What a producer publishes: exactly the declared fields, each valid."""
     try:
-        contract(event_type, version).load(payload, unknown=RAISE)
+        _schemas(event_type, version)[1].load(payload)
     except ValidationError as error:
         raise ContractViolation(event_type, version, error.messages) from None
 

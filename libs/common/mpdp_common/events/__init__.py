@@ -55,6 +55,8 @@ class Event:
         missing = {"id", "type", "producer", "payload"} - known.keys()
         if missing:
             raise ValueError(f"event envelope lacks {sorted(missing)}")
+        if not isinstance(known.get("version", 1), int) or isinstance(known.get("version"), bool):
+            raise ValueError("an event's version is an integer")
         return cls(**known)
 
 

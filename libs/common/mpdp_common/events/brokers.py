@@ -217,9 +217,9 @@ class RabbitMQBroker(Broker):
                 log.error("unreadable message %s parked in %s: %s", properties.message_id, subscription.dead_queue, error)
                 channel.basic_publish("", subscription.dead_queue, body, properties)
         errors = deliver([item for item, _ in readable]) if readable else []
-        for (item, properties), error in zip(readable, errors, strict=True):
-            if error is not None:
-                self._send_back(channel, subscription, item, properties, error)
+        for (item, properties), failure in zip(readable, errors, strict=True):
+            if failure is not None:
+                self._send_back(channel, subscription, item, properties, failure)
         # Every message before the last is in this batch: one ack covers them all.
         channel.basic_ack(batch[-1][0].delivery_tag, multiple=True)
 
@@ -250,7 +250,7 @@ class RabbitMQBroker(Broker):
 
 
 def _properties(item: Event, attempt: int, error: str | None = None) -> pika.BasicProperties:
-    headers = {ATTEMPT_HEADER: attempt}
+    headers: dict[str, int | str] = {ATTEMPT_HEADER: attempt}
     if error:
         headers["x-mpdp-last-error"] = error
     return pika.BasicProperties(

@@ -4,8 +4,6 @@ Revision ID: 0001
 Revises: 
 Create Date: 2026-11-28 10:28:53.246510
 """
-from datetime import UTC, datetime
-
 from alembic import op
 import sqlalchemy as sa
 
@@ -200,10 +198,6 @@ def upgrade() -> None:
         op.execute("ALTER TABLE raw_events ALTER COLUMN txid SET DEFAULT (pg_current_xact_id()::text::bigint)")
         # Bitmaps barely compress; stored as they are, a report reads them several times faster.
         op.execute("ALTER TABLE user_sets ALTER COLUMN bits SET STORAGE EXTERNAL")
-    op.bulk_insert(
-        sa.table('fold_positions', sa.column('name', sa.String()), sa.column('position', sa.BigInteger()), sa.column('updated_at', sa.DateTime(timezone=True))),
-        [{'name': 'raw_events', 'position': 0, 'updated_at': datetime.now(UTC)}],
-    )
 
 
 def downgrade() -> None:

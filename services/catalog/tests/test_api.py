@@ -1,0 +1,149 @@
+"""The catalog's HTTP API in-process on SQLite and the in-process broker: who sees which mini
+program, versions uploaded and downloaded, features decided by approvals, workspace API keys."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import zipfile
+
+from mpdp_common.apikeys import new_api_key
+
+WS = "w1"
+BASE = f"/api/v1/workspaces/{WS}"
+
+
+def team(harness) -> None:
+    """A tenant workspace as the workspace and identity events announce it."""
+    harness.deliver(
+        "workspace.workspace.created", {"workspace_id": WS, "name": "Acme", "kind": "tenant", "parent_id": None, "created_by": "ada"}
+    )
+    for account, role in (("ada", "admin"), ("rex", "reviewer"), ("dev", "developer"), ("other", "developer")):
+        harness.member(WS, account, role)
+
+
+def new_miniprogram(harness, name: str = "Shop") -> str:
+    answer = harness.call("POST", f"{BASE}/miniprograms", "ada", json={"name": name})
+    assert answer.status_code == 201, answer.get_data(as_text=True)
+    return answer.get_json()["id"]
+
+
+def package(**extra: str) -> bytes:
+    files = {"app.json": json.dumps({"pages": ["pages/index/index"]}), "pages/index/index.js": "Page({})", **extra}
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, content in files.items():
+            archive.writestr(name, content)
+    return buffer.getvalue()
+
+
+def upload(harness, mp: str, version: str, data: bytes, account: str = "dev"):
+    form = {"version": version, "notes": "first", "package": (io.BytesIO(data), "app.zip")}
+    return harness.call("POST", f"{BASE}/miniprograms/{mp}/versions", account, data=form, content_type="multipart/form-data")
+
+
+def test_admins_create_mini_programs_that_only_assigned_members_see(harness):
+    team(harness)
+    mp = new_miniprogram(harness)
+    [created] = harness.published("catalog.miniprogram.created")
+    telemetry_id = harness.call("GET", f"{BASE}/miniprograms/{mp}", "ada").get_json()["telemetry_id"]
+    assert telemetry_id >= 1
+    assert created["payload"] == {
+        "miniprogram_id": mp,
+        "telemetry_id": telemetry_id,
+        "workspace_id": WS,
+        "name": "Shop",
+        "created_by": "ada",
+    }
+    assert harness.call("POST", f"{BASE}/miniprograms", "ada", json={"name": "Shop"}).status_code == 409
+    assert harness.call("POST", f"{BASE}/miniprograms", "dev", json={"name": "Mine"}).status_code == 403
+    assert harness.call("GET", f"{BASE}/miniprograms", "stranger").status_code == 404
+
+    assert harness.call("GET", f"{BASE}/miniprograms/{mp}", "dev").status_code == 404
+    assert harness.call("PUT", f"{BASE}/miniprograms/{mp}/developers", "ada", json={"account_ids": ["dev"]}).status_code == 200
+    assert harness.call("GET", f"{BASE}/miniprograms/{mp}", "dev").get_json()["developer_ids"] == ["dev"]
+    assert [
+        (event["payload"]["account_id"], event["payload"]["miniprogram_id"]) for event in harness.published("catalog.assignment.added")
+    ] == [("dev", mp)]
+    assert [item["id"] for item in harness.call("GET", f"{BASE}/miniprograms", "dev").get_json()["items"]] == [mp]
+    assert harness.call("GET", f"{BASE}/miniprograms", "other").get_json()["items"] == []
+    refused = harness.call("PUT", f"{BASE}/miniprograms/{mp}/developers", "ada", json={"account_ids": ["stranger"]})
+    assert refused.status_code == 422 and "account_ids" in refused.get_json()["errors"]
+
+
+def test_a_version_is_validated_stored_announced_and_downloaded_as_uploaded(harness):
+    team(harness)
+    mp = new_miniprogram(harness)
+    harness.call("PUT", f"{BASE}/miniprograms/{mp}/developers", "ada", json={"account_ids": ["dev"]})
+    data = package()
+    answer = upload(harness, mp, "1.0.0", data)
+    assert answer.status_code == 201, answer.get_data(as_text=True)
+    version = answer.get_json()
+    assert version["sha256"] == hashlib.sha256(data).hexdigest() and version["size"] == len(data)
+    assert version["entry_page"] == "pages/index/index"
+    [uploaded] = harness.published("catalog.version.uploaded")
+    assert uploaded["payload"]["version_id"] == version["id"] and uploaded["payload"]["sha256"] == version["sha256"]
+
+    download = harness.call("GET", f"{BASE}/miniprograms/{mp}/versions/{version['id']}/package", "rex")
+    assert download.status_code == 404  # a reviewer not assigned to it does not see it
+    download = harness.call("GET", f"{BASE}/miniprograms/{mp}/versions/{version['id']}/package", "dev")
+    assert download.status_code == 200 and download.get_data() == data
+
+    assert upload(harness, mp, "1.0.0", package(**{"extra.txt": "x"})).status_code == 409
+    broken = upload(harness, mp, "1.0.1", b"not a zip")
+    assert broken.status_code == 422 and "package" in broken.get_json()["errors"]
+    assert upload(harness, mp, "1.0.2", data, account="other").status_code == 404
+    assert len(harness.published("catalog.version.uploaded")) == 1
+
+
+def test_a_gated_feature_is_activated_by_the_approval_decision(harness):
+    team(harness)
+    mp = new_miniprogram(harness)
+    harness.call("PUT", f"{BASE}/miniprograms/{mp}/developers", "ada", json={"account_ids": ["dev"]})
+    body = {"name": "Payments", "description": "", "activation": "approval", "jsapi_ids": []}
+    feature = harness.call("POST", f"{BASE}/features", "ada", json=body).get_json()
+    requested = harness.call("POST", f"{BASE}/miniprograms/{mp}/features", "dev", json={"feature_id": feature["id"]}).get_json()
+    assert requested["status"] == "pending_approval"
+    [event] = harness.published("catalog.feature.activation_requested")
+    assert event["payload"]["request_id"] == requested["request_id"]
+
+    decision = {
+        "approval_id": "ap1",
+        "workspace_id": WS,
+        "type": "feature",
+        "subject": {"kind": "feature_activation", "id": requested["request_id"]},
+        "status": "approved",
+        "applicant_id": "dev",
+        "decided_by": "rex",
+        "decided_at": "2026-11-25T10:00:00Z",
+        "comment": None,
+    }
+    harness.deliver("approval.approval.decided", decision | {"type": "launch", "subject": {"kind": "launch", "id": "l1"}}, WS)
+    statuses = lambda: [item["status"] for item in harness.call("GET", f"{BASE}/miniprograms/{mp}/features", "dev").get_json()["items"]]  # noqa: E731
+    assert statuses() == ["pending_approval"]
+    harness.deliver("approval.approval.decided", decision, WS)
+    assert statuses() == ["active"]
+
+
+def test_a_workspace_api_key_acts_with_its_role_until_it_is_revoked(harness):
+    team(harness)
+    mp = new_miniprogram(harness)
+    token, token_hash = new_api_key()
+    key = {"api_key_id": "k1", "workspace_id": WS, "role": "developer", "token_hash": token_hash, "revoked_at": None}
+    harness.deliver("workspace.api_key.created", key, WS)
+    assert [item["id"] for item in harness.call("GET", f"{BASE}/miniprograms", bearer=token).get_json()["items"]] == [mp]
+    assert harness.call("POST", f"{BASE}/miniprograms", bearer=token, json={"name": "x"}).status_code == 403
+    assert harness.call("GET", "/api/v1/workspaces/w2/miniprograms", bearer=token).status_code == 404
+    harness.deliver("workspace.api_key.revoked", key | {"revoked_at": "2026-11-25T10:00:00+00:00"}, WS)
+    assert harness.call("GET", f"{BASE}/miniprograms", bearer=token).status_code == 401
+
+
+def test_an_accepted_invitation_assigns_the_mini_programs_it_names(harness):
+    team(harness)
+    mp, other = new_miniprogram(harness), new_miniprogram(harness, "Pay")
+    harness.member(WS, "newcomer", "developer")
+    accepted = {"invitation_id": "i1", "account_id": "newcomer", "role": "developer", "miniprogram_ids": [mp, "unknown"]}
+    harness.deliver("identity.invitation.accepted", accepted, WS)
+    assert [item["id"] for item in harness.call("GET", f"{BASE}/miniprograms", "newcomer").get_json()["items"]] == [mp]
+    assert harness.call("GET", f"{BASE}/miniprograms/{other}", "newcomer").status_code == 404
