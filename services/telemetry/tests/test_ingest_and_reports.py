@@ -108,3 +108,35 @@ def test_a_tracked_events_daily_series(harness):
     assert answer.status_code == 200, answer.get_data(as_text=True)
     assert answer.get_json()["items"] == [{"name": "buy", "count": 3, "users": 2}]
     assert [(row["count"], row["users"]) for row in answer.get_json()["series"]] == [(1, 1), (2, 2)]
+
+
+def test_release_health_from_session_updates_and_aggregates(harness):
+    ws = harness.workspace("ada")
+    mp = harness.miniprogram(ws, 41)
+    key = harness.app_key(ws)
+    started = _now().isoformat().replace("+00:00", "Z")
+    items = [
+        (
+            {"type": "session"},
+            {"sid": "a", "did": "u1", "init": True, "started": started, "status": "ok", "attrs": {"release": "shop@2.0.0"}},
+        ),
+        (
+            {"type": "session"},
+            {"sid": "a", "did": "u1", "started": started, "status": "crashed", "errors": 1, "attrs": {"release": "shop@2.0.0"}},
+        ),
+        ({"type": "session"}, {"sid": "a", "did": "u1", "started": started, "status": "exited", "attrs": {"release": "shop@2.0.0"}}),
+        ({"type": "session"}, {"sid": "b", "did": "u2", "started": started, "status": "exited", "attrs": {"release": "shop@2.0.0"}}),
+        ({"type": "sessions"}, {"aggregates": [{"started": started, "exited": 6, "crashed": 2}], "attrs": {"release": "shop@2.0.0"}}),
+        ({"type": "profile"}, {"ignored": True}),
+    ]
+    body = b"{}\n" + b"".join(json.dumps(header).encode() + b"\n" + json.dumps(payload).encode() + b"\n" for header, payload in items)
+    answer = harness.http.post(
+        f"/ingest/sentry/api/41/envelope/?sentry_key={key}", data=gzip.compress(body), headers={"Content-Encoding": "gzip"}
+    )
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+    summary = harness.get(f"/api/v1/workspaces/{ws}/quality/summary?miniprogram_id={mp}", "ada").get_json()
+    # Sessions a and b, kept at their worst status, and 8 counted by the SDK: 3 of 10 crashed.
+    assert (summary["sessions"], summary["crashed_sessions"], summary["crash_free_sessions"]) == (10, 3, 0.7)
+    assert (summary["users"], summary["crashed_users"], summary["crash_free_users"]) == (2, 1, 0.5)
+    assert [row["version"] for row in summary["by_version"]] == ["2.0.0"]
+    assert harness.http.post(f"/ingest/sentry/api/42/envelope/?sentry_key={key}", data=body).status_code == 404
