@@ -59,8 +59,7 @@ def ingest_key(key_id: str | None) -> AppKey:
 
 def check_rate(key: AppKey, events: int) -> None:
     """Per app key, counted in events: 429 with Retry-After once the key has sent its share."""
-    runtime = current_app.extensions["telemetry_limiter"]
-    limit, limiter = runtime
+    limit, limiter = current_app.extensions["telemetry_limiter"]
     if not limiter.hit(limit, key.key_id, cost=max(events, 1)):
         reset_at, _remaining = limiter.get_window_stats(limit, key.key_id)
         retry_after = max(1, math.ceil(reset_at - time.time()))
