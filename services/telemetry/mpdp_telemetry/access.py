@@ -24,9 +24,13 @@ def miniprogram_for(ws: str, miniprogram_id: str, *roles: str):
     miniprogram = session.get(MiniProgram, miniprogram_id)
     if miniprogram is None or miniprogram.workspace_id != ws:
         raise not_found("mini program")
-    if not sees_all(member) and session.get(Assignment, (miniprogram_id, member.account_id)) is None:
+    if not sees(member, miniprogram_id):
         raise not_found("mini program")
     return member, miniprogram
+
+
+def sees(member, miniprogram_id: str) -> bool:
+    return sees_all(member) or db_session().get(Assignment, (miniprogram_id, member.account_id)) is not None
 
 
 def visible_miniprogram_ids(ws: str) -> list[str] | None:

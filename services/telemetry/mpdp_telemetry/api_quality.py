@@ -9,12 +9,13 @@ from flask import request
 from flask_smorest import Blueprint
 from sqlalchemy import or_, select
 
+from mpdp_common.auth import require_member
 from mpdp_common.errors import not_found
 from mpdp_common.pagination import paginate
 from mpdp_common.request_db import db_session
 
 from . import crashes, reports, schemas
-from .access import miniprogram_for, visible_miniprogram_ids
+from .access import miniprogram_for, sees, visible_miniprogram_ids
 from .models import AppKey, Issue, IssueVersion, Workspace
 
 quality = Blueprint("quality", __name__, url_prefix="/api/v1", description="Crashes, release health and launch times")
@@ -39,15 +40,10 @@ def _view(issue: Issue, versions: list[str]) -> dict:
 
 
 def _issue(ws: str, issue_id: str, *roles: str) -> Issue:
+    member = require_member(ws, *roles)
     issue = db_session().get(Issue, issue_id)
-    if issue is None or issue.workspace_id != ws:
+    if issue is None or issue.workspace_id != ws or not sees(member, issue.miniprogram_id):
         raise not_found("issue")
-    try:
-        miniprogram_for(ws, issue.miniprogram_id, *roles)
-    except Exception as error:
-        if getattr(error, "status", None) == 404:
-            raise not_found("issue") from None
-        raise
     return issue
 
 
