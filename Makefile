@@ -53,6 +53,8 @@ bench: setup backing-services
 	$(BIN)/python bench/events.py
 	$(BIN)/python bench/upload.py
 	$(BIN)/python bench/delivery.py
+	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/analytics.py
 
 soak: setup backing-services
 	$(BIN)/python bench/soak.py

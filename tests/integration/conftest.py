@@ -99,6 +99,8 @@ class Platform:
             # every test speaks from this host, and the OpenAPI conformance run sends thousands of requests
             MPDP_RATE_LIMIT_PER_CLIENT="100000/minute",
             MPDP_RATE_LIMIT_PER_TOKEN="100000/minute",
+            # Low enough for a test to reach it with a few batches; each test uses its own app key.
+            MPDP_INGEST_RATE_LIMIT="30000/minute",
             **{f"MPDP_{name.upper()}_PORT": str(port) for name, port in self.ports.items()},
             **{f"MPDP_{name.upper()}_INTERNAL_PORT": str(port) for name, port in self.internal_ports.items()},
         )

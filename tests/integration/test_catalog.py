@@ -212,8 +212,11 @@ def test_miniprogram_create_list_patch_and_event(team, catalog_events):
 
     event = eventually(lambda: [e for e in catalog_events("catalog.miniprogram.created") if e["aggregate_id"] == created["id"]])[0]
     assert event["workspace_id"] == team.ws and event["producer"] == "catalog"
+    assert isinstance(created["telemetry_id"], int) and created["telemetry_id"] > 0
+    assert created["telemetry_id"] != team.admin.get(f"{team.base}/miniprograms/{team.mp}").json()["telemetry_id"]
     assert event["payload"] == {
         "miniprogram_id": created["id"],
+        "telemetry_id": created["telemetry_id"],
         "workspace_id": team.ws,
         "name": "Coffee",
         "created_by": team.admin.account["id"],

@@ -137,8 +137,8 @@ def test_a_stopped_broker_fails_no_request_and_loses_no_event(platform, client, 
     eventually(lambda: memberships(admin, second), timeout=60, interval=0.5)
 
 
-def _children(platform, *words: str) -> list[int]:
-    """PIDs of the platform's processes whose command line has all of `words`."""
+def children_of(parent: int, *words: str) -> list[int]:
+    """PIDs of the processes started by `parent` whose command line has all of `words`."""
     found = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -147,12 +147,17 @@ def _children(platform, *words: str) -> list[int]:
             with open(f"/proc/{entry}/cmdline", "rb") as handle:
                 argv = handle.read().decode(errors="replace").split("\0")
             with open(f"/proc/{entry}/stat") as handle:
-                parent = int(handle.read().rsplit(")", 1)[1].split()[1])
+                ppid = int(handle.read().rsplit(")", 1)[1].split()[1])
         except (OSError, ValueError, IndexError):
             continue
-        if parent == platform.process.pid and all(word in argv for word in words):
+        if ppid == parent and all(word in argv for word in words):
             found.append(int(entry))
     return found
+
+
+def _children(platform, *words: str) -> list[int]:
+    """PIDs of the platform's processes whose command line has all of `words`."""
+    return children_of(platform.process.pid, *words)
 
 
 def test_a_killed_relay_or_consumer_loses_nothing(platform, make_user, identity_events):

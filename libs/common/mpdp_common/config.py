@@ -119,6 +119,9 @@ class Settings:
     #: identity's mail worker: SMTP servers on private, local or special addresses are refused
     #: (SSRF) unless the operator allows them, as the tests do for their own local servers
     smtp_allow_private_hosts: bool = False
+    #: telemetry: events one app key may send per period (limits' notation), and how long raw events are kept
+    ingest_rate_limit: str = "1200000/minute"
+    telemetry_retention_days: int = 90
 
     @classmethod
     def from_env(cls, service: str = "") -> Settings:
@@ -170,6 +173,8 @@ class Settings:
             s3_bucket=_env("MPDP_S3_BUCKET", cls.s3_bucket),
             console_dir=_env("MPDP_CONSOLE_DIR", cls.console_dir),
             smtp_allow_private_hosts=_flag("MPDP_SMTP_ALLOW_PRIVATE_HOSTS"),
+            ingest_rate_limit=_env("MPDP_INGEST_RATE_LIMIT", cls.ingest_rate_limit),
+            telemetry_retention_days=_int("MPDP_TELEMETRY_RETENTION_DAYS", cls.telemetry_retention_days),
         )
         return base.for_service(service) if service else base
 

@@ -6,7 +6,7 @@ mpdpctl migrate [NAME..]  create databases, apply migrations, declare the broker
 mpdpctl web NAME          the service's HTTP API under gunicorn
 mpdpctl relay NAME        the service's outbox relay
 mpdpctl consume NAME      the service's event consumer
-mpdpctl work NAME WORKER  one of the service's own workers (identity mailer)
+mpdpctl work NAME WORKER  one of the service's own workers (identity mailer, telemetry folder)
 mpdpctl keygen PATH       create the identity signing key unless it exists
 """
 

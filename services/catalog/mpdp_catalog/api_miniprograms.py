@@ -14,8 +14,8 @@ from mpdp_common.request_db import commit_or_conflict, db_session
 
 from . import delivery, schemas
 from .access import developer_ids, miniprogram_for, sees_all, sees_hidden_features
-from .events import events
-from .models import Assignment, Feature, FeatureActivation, Member, MiniProgram, Tester
+from .events import events, publish_assignment
+from .models import Assignment, Feature, FeatureActivation, Member, MiniProgram, TelemetryId, Tester
 
 miniprograms = Blueprint("miniprograms", __name__, url_prefix="/api/v1", description="Mini programs, their developers and testers")
 
@@ -38,13 +38,24 @@ def create(body, ws):
     name = body["name"].strip()
     if session.scalar(select(MiniProgram.id).where(MiniProgram.workspace_id == ws, MiniProgram.name == name)):
         raise conflict("A mini program with that name exists in this workspace.")
-    miniprogram = MiniProgram(workspace_id=ws, name=name, description=body["description"], created_by=member.account_id)
+    telemetry_id = TelemetryId()
+    session.add(telemetry_id)
+    session.flush()
+    miniprogram = MiniProgram(
+        workspace_id=ws, telemetry_id=telemetry_id.id, name=name, description=body["description"], created_by=member.account_id
+    )
     session.add(miniprogram)
     session.flush()
     events.publish(
         session,
         "catalog.miniprogram.created",
-        {"miniprogram_id": miniprogram.id, "workspace_id": ws, "name": miniprogram.name, "created_by": member.account_id},
+        {
+            "miniprogram_id": miniprogram.id,
+            "telemetry_id": miniprogram.telemetry_id,
+            "workspace_id": ws,
+            "name": miniprogram.name,
+            "created_by": member.account_id,
+        },
         workspace_id=ws,
         aggregate_id=miniprogram.id,
     )
@@ -113,14 +124,17 @@ def put_developers(body, ws, mp):
         raise validation_failed({"account_ids": [f"Not an active member of this workspace: {', '.join(unknown)}."]})
     # Reviewers assigned by their invitation stay; the developers not named are unassigned.
     reviewers = select(Member.account_id).where(Member.workspace_id == ws, Member.role == "reviewer", Member.status == "active")
-    session.execute(
-        delete(Assignment).where(
-            Assignment.miniprogram_id == mp, Assignment.account_id.not_in(wanted), Assignment.account_id.not_in(reviewers)
-        )
-    )
+    unassigned = session.scalars(
+        delete(Assignment)
+        .where(Assignment.miniprogram_id == mp, Assignment.account_id.not_in(wanted), Assignment.account_id.not_in(reviewers))
+        .returning(Assignment.account_id)
+    ).all()
+    for account_id in unassigned:
+        publish_assignment(session, "catalog.assignment.removed", ws, mp, account_id)
     for account_id in wanted:
         if session.get(Assignment, (mp, account_id)) is None:
             session.add(Assignment(miniprogram_id=mp, account_id=account_id, workspace_id=ws))
+            publish_assignment(session, "catalog.assignment.added", ws, mp, account_id)
     session.commit()
     return {"account_ids": developer_ids([miniprogram.id])[miniprogram.id]}
 

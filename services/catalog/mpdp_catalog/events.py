@@ -34,6 +34,18 @@ def assign(session: Session, workspace_id: str, miniprogram_ids: list[str], acco
     for miniprogram_id in known:
         if session.get(Assignment, (miniprogram_id, account_id)) is None:
             session.add(Assignment(miniprogram_id=miniprogram_id, account_id=account_id, workspace_id=workspace_id))
+            publish_assignment(session, "catalog.assignment.added", workspace_id, miniprogram_id, account_id)
+
+
+def publish_assignment(session: Session, event_type: str, workspace_id: str, miniprogram_id: str, account_id: str) -> None:
+    """Other services that show a mini program's data to its assigned members (telemetry) follow these."""
+    events.publish(
+        session,
+        event_type,
+        {"miniprogram_id": miniprogram_id, "account_id": account_id, "workspace_id": workspace_id},
+        workspace_id=workspace_id,
+        aggregate_id=miniprogram_id,
+    )
 
 
 @events.handles("identity.invitation.accepted")

@@ -18,9 +18,11 @@ class Base(DeclarativeBase):
 
 class MiniProgram(Base):
     __tablename__ = "miniprograms"
-    __table_args__ = (UniqueConstraint("workspace_id", "name"),)
+    __table_args__ = (UniqueConstraint("workspace_id", "name"), UniqueConstraint("telemetry_id", name="uq_miniprograms_telemetry_id"))
 
     id: Mapped[str] = id_column()
+    #: the numeric id that crash reports name (a Sentry DSN's project id), from TelemetryId
+    telemetry_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
     workspace_id: Mapped[str] = mapped_column(String(32), nullable=False, index=True)
     name: Mapped[str] = mapped_column(String(100), nullable=False)
     description: Mapped[str] = mapped_column(Text, nullable=False, default="")
@@ -29,6 +31,16 @@ class MiniProgram(Base):
     created_by: Mapped[str] = mapped_column(String(64), nullable=False)
     created_at: Mapped[datetime] = created_at_column()
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow, nullable=False)
+
+
+class TelemetryId(Base):
+    """Every telemetry id ever handed out. An autoincrement key that never reuses a value (a
+    PostgreSQL sequence, SQLite's AUTOINCREMENT), so that an old DSN never reaches a new mini program."""
+
+    __tablename__ = "telemetry_ids"
+    __table_args__ = {"sqlite_autoincrement": True}
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True)
 
 
 class Assignment(Base):

@@ -85,6 +85,7 @@ class MiniProgramPatchSchema(Schema):
 
 class MiniProgramSchema(Schema):
     id = fields.String()
+    telemetry_id = fields.Integer(metadata={"description": "the project id of the mini program's crash-report DSN"})
     workspace_id = fields.String()
     name = fields.String()
     description = fields.String()

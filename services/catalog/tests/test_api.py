@@ -47,7 +47,15 @@ def test_admins_create_mini_programs_that_only_assigned_members_see(harness):
     team(harness)
     mp = new_miniprogram(harness)
     [created] = harness.published("catalog.miniprogram.created")
-    assert created["payload"] == {"miniprogram_id": mp, "workspace_id": WS, "name": "Shop", "created_by": "ada"}
+    telemetry_id = harness.call("GET", f"{BASE}/miniprograms/{mp}", "ada").get_json()["telemetry_id"]
+    assert telemetry_id >= 1
+    assert created["payload"] == {
+        "miniprogram_id": mp,
+        "telemetry_id": telemetry_id,
+        "workspace_id": WS,
+        "name": "Shop",
+        "created_by": "ada",
+    }
     assert harness.call("POST", f"{BASE}/miniprograms", "ada", json={"name": "Shop"}).status_code == 409
     assert harness.call("POST", f"{BASE}/miniprograms", "dev", json={"name": "Mine"}).status_code == 403
     assert harness.call("GET", f"{BASE}/miniprograms", "stranger").status_code == 404
@@ -55,6 +63,9 @@ def test_admins_create_mini_programs_that_only_assigned_members_see(harness):
     assert harness.call("GET", f"{BASE}/miniprograms/{mp}", "dev").status_code == 404
     assert harness.call("PUT", f"{BASE}/miniprograms/{mp}/developers", "ada", json={"account_ids": ["dev"]}).status_code == 200
     assert harness.call("GET", f"{BASE}/miniprograms/{mp}", "dev").get_json()["developer_ids"] == ["dev"]
+    assert [
+        (event["payload"]["account_id"], event["payload"]["miniprogram_id"]) for event in harness.published("catalog.assignment.added")
+    ] == [("dev", mp)]
     assert [item["id"] for item in harness.call("GET", f"{BASE}/miniprograms", "dev").get_json()["items"]] == [mp]
     assert harness.call("GET", f"{BASE}/miniprograms", "other").get_json()["items"] == []
     refused = harness.call("PUT", f"{BASE}/miniprograms/{mp}/developers", "ada", json={"account_ids": ["stranger"]})

@@ -33,7 +33,7 @@ def catalog(harness):
     )
     harness.deliver("workspace.app_key.created", {"id": "k", "key_id": "mak_1", "app_id": APP, "workspace_id": WS, "expires_at": None})
     with session_scope(harness.sessions) as session:
-        session.add(MiniProgram(id="mp1", workspace_id=WS, name="Shop", created_by="ada"))
+        session.add(MiniProgram(id="mp1", telemetry_id=1, workspace_id=WS, name="Shop", created_by="ada"))
         for number in ("1", "2"):
             session.add(
                 Version(

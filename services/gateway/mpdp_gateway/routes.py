@@ -10,10 +10,13 @@ ROUTES: list[tuple[re.Pattern[str], str]] = [
         (r"^/api/v1/(accounts|auth|me|invitations)(/|$)", "identity"),
         (r"^/api/v1/workspaces/[^/]+/(members|invitations)(/|$)", "identity"),
         (r"^/\.well-known/", "identity"),
+        (r"^/api/v1/workspaces/[^/]+/(analytics|quality)(/|$)", "telemetry"),
+        (r"^/api/v1/workspaces/[^/]+/miniprograms/[^/]+/dsn$", "telemetry"),
         (r"^/api/v1/workspaces/[^/]+/(miniprograms|jsapis|features)(/|$)", "catalog"),
         (r"^/api/v1/workspaces/[^/]+/approvals(/|$)", "approval"),
         (r"^/client/v1/", "catalog"),
         (r"^/api/v1/workspaces(/|$)", "workspace"),
+        (r"^/ingest/", "telemetry"),
     ]
 ]
 

@@ -37,6 +37,8 @@ class ApprovalRequest(Payload):
 @declare("catalog.miniprogram.created")
 class MiniProgramCreated(Payload):
     miniprogram_id = fields.String()
+    #: the number crash reports name it by (a Sentry DSN's project id); added later, hence the default
+    telemetry_id = fields.Integer(load_default=None, allow_none=True)
     workspace_id = fields.String()
     name = fields.String()
     created_by = fields.String()
@@ -52,6 +54,15 @@ class VersionUploaded(Payload):
     size = fields.Integer()
     uploaded_by = fields.String()
     uploaded_at = fields.DateTime()
+
+
+@declare("catalog.assignment.added", "catalog.assignment.removed")
+class AssignmentChanged(Payload):
+    """A member assigned to a mini program, or no longer: besides admins, who sees and works on it."""
+
+    miniprogram_id = fields.String()
+    account_id = fields.String()
+    workspace_id = fields.String()
 
 
 @declare("catalog.feature.activation_requested")

@@ -1,0 +1,25 @@
+"""The route table sends each public path to the service that owns it."""
+
+from __future__ import annotations
+
+import pytest
+
+from mpdp_gateway.routes import service_for
+
+
+@pytest.mark.parametrize(
+    ("path", "service"),
+    [
+        ("/ingest/v1/events", "telemetry"),
+        ("/ingest/sentry/api/17/envelope/", "telemetry"),
+        ("/api/v1/workspaces/w1/analytics/overview", "telemetry"),
+        ("/api/v1/workspaces/w1/quality/issues/i1", "telemetry"),
+        ("/api/v1/workspaces/w1/miniprograms/m1/dsn", "telemetry"),
+        ("/api/v1/workspaces/w1/miniprograms/m1", "catalog"),
+        ("/api/v1/workspaces/w1/miniprograms/m1/dsn/extra", "catalog"),
+        ("/api/v1/workspaces/w1/analyticsx", "workspace"),
+        ("/api/v1/workspaces/w1/members", "identity"),
+    ],
+)
+def test_paths_go_to_their_service(path, service):
+    assert service_for(path) == service

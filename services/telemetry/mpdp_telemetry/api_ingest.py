@@ -1,0 +1,213 @@
+"""`POST /ingest/v1/events`: analytics events from host apps, a batch at a time.
+
+Each event is checked on its own: the good ones are kept even when others in the batch are
+refused (by index, with the reason). The answer 202 comes after the batch is committed to the
+raw events table, so nothing answered 202 can be lost by a crash.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from datetime import UTC, datetime, timedelta
+
+from flask import current_app, request
+from flask_smorest import Blueprint
+from limits import parse
+from limits.storage import storage_from_string
+from limits.strategies import SlidingWindowCounterRateLimiter
+from sqlalchemy import select
+
+from mpdp_common.appkeys import KEY_HEADER
+from mpdp_common.auth import public
+from mpdp_common.db import utcnow
+from mpdp_common.errors import Problem
+from mpdp_common.request_db import db_session
+from mpdp_common.web import accepts
+
+from . import raw_events, schemas
+from .bodies import request_body
+from .models import AppKey, MiniProgram, Workspace
+
+ingest = Blueprint("ingest", __name__, url_prefix="/ingest", description="Events and crash reports from host apps")
+
+MAX_EVENTS = 1000
+TYPES = {"app_launch", "page_view", "session_end", "js_error", "custom"}
+#: how far back an event may be dated (after the skew correction; less when raw events are kept
+#: for a shorter time, so that no event goes to a dropped partition), and how far ahead
+MAX_AGE = timedelta(days=30)
+MAX_AHEAD = timedelta(hours=1)
+MAX_PROPERTIES_BYTES = 4096
+_TEXT_LIMITS = {"event_id": 64, "version": 64, "user_id": 128, "session_id": 128, "miniprogram_id": 32}
+
+
+def _unauthorized(detail: str) -> Problem:
+    return Problem(401, detail, headers={"WWW-Authenticate": 'MPDP-Key realm="mpdp"'})
+
+
+def ingest_key(key_id: str | None) -> AppKey:
+    """The usable app key named by the request, or 401."""
+    key_id = (key_id or "").strip()
+    if not key_id:
+        raise _unauthorized(f"Send the app key id in {KEY_HEADER}.")
+    key = db_session().get(AppKey, key_id[:64])
+    if key is None or not key.usable():
+        raise _unauthorized("The app key is unknown, revoked or expired.")
+    return key
+
+
+def check_rate(key: AppKey, events: int) -> None:
+    """Per app key, counted in events: 429 with Retry-After once the key has sent its share."""
+    limit, limiter = current_app.extensions["telemetry_limiter"]
+    if not limiter.hit(limit, key.key_id, cost=max(events, 1)):
+        reset_at, _remaining = limiter.get_window_stats(limit, key.key_id)
+        retry_after = max(1, math.ceil(reset_at - time.time()))
+        raise Problem(429, f"This app key sent more than {limit} events; try again later.", headers={"Retry-After": str(retry_after)})
+
+
+def setup_rate_limits(app, settings) -> None:
+    app.extensions["telemetry_limiter"] = (
+        parse(settings.ingest_rate_limit),
+        SlidingWindowCounterRateLimiter(storage_from_string(settings.rate_limit_storage_uri)),
+    )
+
+
+def workspaces_served(key: AppKey) -> set[str]:
+    """A tenant's host apps report for its own mini programs and those of its developer workspaces."""
+    children = db_session().scalars(select(Workspace.id).where(Workspace.parent_id == key.workspace_id))
+    return {key.workspace_id, *children}
+
+
+def miniprograms_reported(key: AppKey, ids: set[str]) -> dict[str, MiniProgram]:
+    if not ids:
+        return {}
+    served = workspaces_served(key)
+    rows = db_session().scalars(select(MiniProgram).where(MiniProgram.id.in_(ids), MiniProgram.workspace_id.in_(served)))
+    return {miniprogram.id: miniprogram for miniprogram in rows}
+
+
+def _time(value) -> datetime:
+    if not isinstance(value, str):
+        raise ValueError
+    moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        raise ValueError
+    return moment.astimezone(UTC)
+
+
+def _text(event: dict, name: str, limit: int, required: bool = True) -> str | None:
+    value = event.get(name)
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or not value.strip() or len(value) > limit or "\x00" in value:
+        raise ValueError(f"{name} must be a non-empty string of at most {limit} characters")
+    return value
+
+
+def max_age() -> timedelta:
+    return min(MAX_AGE, timedelta(days=current_app.extensions["mpdp"].settings.telemetry_retention_days - 1))
+
+
+def _row(event, skew: timedelta, now: datetime, key: AppKey, miniprograms: dict, oldest: datetime) -> tuple:
+    """The raw_events row of one event, or ValueError with the reason it is refused."""
+    if not isinstance(event, dict):
+        raise ValueError("an event is a JSON object")
+    texts = {name: _text(event, name, limit) for name, limit in _TEXT_LIMITS.items()}
+    kind = event.get("type")
+    if kind not in TYPES:
+        raise ValueError(f"type must be one of {', '.join(sorted(TYPES))}")
+    try:
+        occurred_at = _time(event.get("timestamp")) + skew
+    except (ValueError, TypeError):
+        raise ValueError("timestamp must be an RFC 3339 time with a zone, like 2026-11-24T10:00:00Z") from None
+    if occurred_at < oldest or occurred_at > now + MAX_AHEAD:
+        raise ValueError(f"timestamp is more than {(now - oldest).days} days old or in the future, after correcting the device clock")
+    if texts["miniprogram_id"] not in miniprograms:
+        raise ValueError("miniprogram_id names no mini program this app key reports for")
+    page = _text(event, "page", 255, required=kind == "page_view")
+    name = _text(event, "name", 100, required=kind == "custom")
+    duration = event.get("duration_ms")
+    if kind == "session_end" and duration is None:
+        raise ValueError("a session_end needs duration_ms")
+    if duration is not None and (not isinstance(duration, int) or isinstance(duration, bool) or not 0 <= duration <= 86_400_000):
+        raise ValueError("duration_ms must be an integer from 0 to 86400000")
+    properties = event.get("properties")
+    if properties is not None:
+        if not isinstance(properties, dict):
+            raise ValueError("properties must be a JSON object")
+        properties = json.dumps(properties, separators=(",", ":"), ensure_ascii=False)
+        if len(properties) > MAX_PROPERTIES_BYTES or "\\u0000" in properties:
+            raise ValueError(f"properties must be at most {MAX_PROPERTIES_BYTES} bytes of JSON without NUL characters")
+    return (
+        occurred_at.date(),
+        texts["miniprogram_id"],
+        texts["event_id"],
+        occurred_at,
+        now,
+        key.app_id,
+        kind,
+        texts["version"],
+        texts["user_id"],
+        texts["session_id"],
+        page,
+        duration,
+        name if kind == "custom" else None,
+        properties,
+    )
+
+
+def parse_batch(raw: bytes) -> tuple[object, list]:
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        raise Problem(400, "The request body is not valid JSON.") from None
+    if not isinstance(body, dict) or not isinstance(body.get("events"), list):
+        raise Problem(422, "Some fields are not valid.", type="urn:mpdp:problem:validation", errors={"events": ["Send a list of events."]})
+    if len(body["events"]) > MAX_EVENTS:
+        raise Problem(413, f"A batch holds at most {MAX_EVENTS} events; this one has {len(body['events'])}.")
+    return body.get("sent_at"), body["events"]
+
+
+def skew_of(sent_at, now: datetime) -> timedelta:
+    """How far the device's clock is behind the server's: added to every timestamp of the batch."""
+    if sent_at is None:
+        return timedelta(0)
+    try:
+        return now - _time(sent_at)
+    except (ValueError, TypeError):
+        raise Problem(
+            422, "Some fields are not valid.", type="urn:mpdp:problem:validation", errors={"sent_at": ["Not an RFC 3339 time with a zone."]}
+        ) from None
+
+
+@ingest.route("/v1/events", methods=["POST"])
+@public
+@accepts("*/*")
+@ingest.response(202, schemas.IngestResultSchema)
+@ingest.doc(security=[{"appKey": []}])
+def post_events():
+    """Take a batch of analytics events (`X-MPDP-Key` names the host app's key; gzip accepted)."""
+    key = ingest_key(request.headers.get(KEY_HEADER))
+    if request.mimetype != "application/json":
+        raise Problem(415, f"Send the body as application/json, not {request.mimetype or 'no content type'}.")
+    sent_at, events = parse_batch(request_body())
+    check_rate(key, len(events))
+    now = utcnow()
+    skew = skew_of(sent_at, now)
+    named = {str(event["miniprogram_id"]) for event in events if isinstance(event, dict) and isinstance(event.get("miniprogram_id"), str)}
+    miniprograms = miniprograms_reported(key, named)
+    rows, rejected, seen, oldest = [], [], set(), now - max_age()
+    for index, event in enumerate(events):
+        try:
+            row = _row(event, skew, now, key, miniprograms, oldest)
+        except ValueError as error:
+            rejected.append({"index": index, "reason": str(error)})
+            continue
+        if (row[1], row[2]) not in seen:  # the same event twice in one batch is kept once
+            seen.add((row[1], row[2]))
+            rows.append(row)
+    session = db_session()
+    raw_events.write(session, rows)
+    session.commit()
+    return {"accepted": len(events) - len(rejected), "rejected": rejected}

@@ -1,0 +1,140 @@
+"""Quality for the console: crash groups (issues) and their states, release health, launch times,
+and the crash-report DSN a host app configures its Sentry SDK with."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from flask import request
+from flask_smorest import Blueprint
+from sqlalchemy import or_, select
+
+from mpdp_common.auth import require_member
+from mpdp_common.errors import not_found
+from mpdp_common.pagination import paginate
+from mpdp_common.request_db import db_session
+
+from . import crashes, reports, schemas
+from .access import miniprogram_for, sees, visible_miniprogram_ids
+from .models import AppKey, Issue, IssueVersion, Workspace
+
+quality = Blueprint("quality", __name__, url_prefix="/api/v1", description="Crashes, release health and launch times")
+
+PATH = "/workspaces/<ws>/quality"
+
+
+def _versions(issue_ids: list[str]) -> dict[str, list[str]]:
+    found: dict[str, set[str]] = defaultdict(set)
+    if issue_ids:
+        for issue_id, version in db_session().execute(
+            select(IssueVersion.issue_id, IssueVersion.version).where(IssueVersion.issue_id.in_(issue_ids))
+        ):
+            found[issue_id].add(version)
+    return {issue_id: sorted(found[issue_id], key=crashes.version_key) for issue_id in issue_ids}
+
+
+def _view(issue: Issue, versions: list[str]) -> dict:
+    return {column: getattr(issue, column) for column in schemas.IssueDetailSchema().fields if column != "versions"} | {
+        "versions": versions
+    }
+
+
+def _issue(ws: str, issue_id: str, *roles: str) -> Issue:
+    member = require_member(ws, *roles)
+    issue = db_session().get(Issue, issue_id)
+    if issue is None or issue.workspace_id != ws or not sees(member, issue.miniprogram_id):
+        raise not_found("issue")
+    return issue
+
+
+@quality.route(f"{PATH}/issues", methods=["GET"])
+@quality.arguments(schemas.IssuesQuery, location="query")
+@quality.response(200, schemas.IssuesSchema)
+def list_issues(query, ws):
+    """Crash groups of the mini programs the caller sees, oldest first; filter by mini program, status, version."""
+    stmt = select(Issue).where(Issue.workspace_id == ws)
+    if query["miniprogram_id"]:
+        miniprogram_for(ws, query["miniprogram_id"])
+        stmt = stmt.where(Issue.miniprogram_id == query["miniprogram_id"])
+    else:
+        visible = visible_miniprogram_ids(ws)
+        if visible is not None:
+            stmt = stmt.where(Issue.miniprogram_id.in_(visible))
+    if query["status"]:
+        stmt = stmt.where(Issue.status == query["status"])
+    if query["version"]:
+        stmt = stmt.where(Issue.id.in_(select(IssueVersion.issue_id).where(IssueVersion.version == query["version"])))
+    page = paginate(db_session(), stmt, query, Issue.first_seen, Issue.id)
+    versions = _versions([issue.id for issue in page["items"]])
+    return page | {"items": [_view(issue, versions[issue.id]) for issue in page["items"]]}
+
+
+@quality.route(f"{PATH}/issues/<issue_id>", methods=["GET"])
+@quality.response(200, schemas.IssueDetailSchema)
+def get_issue(ws, issue_id):
+    """One crash group with its latest event (the whole stack trace)."""
+    issue = _issue(ws, issue_id)
+    return _view(issue, _versions([issue.id])[issue.id])
+
+
+@quality.route(f"{PATH}/issues/<issue_id>", methods=["PATCH"])
+@quality.arguments(schemas.IssuePatchSchema)
+@quality.response(200, schemas.IssueDetailSchema)
+def patch_issue(body, ws, issue_id):
+    """Resolve, ignore or reopen; a resolved issue that recurs in a newer version reopens with `regressed: true`."""
+    _issue(ws, issue_id, "admin", "developer")
+    session = db_session()
+    issue = session.get(Issue, issue_id, with_for_update=True)
+    crashes.set_status(session, issue, body["status"])
+    session.commit()
+    return _view(issue, _versions([issue.id])[issue.id])
+
+
+@quality.route(f"{PATH}/summary", methods=["GET"])
+@quality.arguments(schemas.RangeQuery, location="query")
+@quality.response(200, schemas.SummarySchema)
+def summary(query, ws):
+    """Crash-free users and sessions (Sentry's release health) and error counts, overall and per version."""
+    miniprogram_for(ws, query["miniprogram_id"])
+    session = db_session()
+    health = crashes.release_health(session, query["miniprogram_id"], query["start"], query["end"], query["version"])
+    js_errors = reports.js_errors(session, query["miniprogram_id"], query["start"], query["end"], query["app_id"], query["version"])
+    return health | {"js_errors": js_errors}
+
+
+@quality.route(f"{PATH}/startup", methods=["GET"])
+@quality.arguments(schemas.RangeQuery, location="query")
+@quality.response(200, schemas.StartupSchema)
+def startup(query, ws):
+    """Launch time percentiles (p50, p90, p99 of app_launch duration_ms) overall, per day and per version."""
+    miniprogram_for(ws, query["miniprogram_id"])
+    return reports.startup(
+        db_session(), query["miniprogram_id"], query["start"], query["end"], app_id=query["app_id"], version=query["version"]
+    )
+
+
+@quality.route("/workspaces/<ws>/miniprograms/<mp>/dsn", methods=["GET"])
+@quality.arguments(schemas.DsnQuery, location="query")
+@quality.response(200, schemas.DsnSchema)
+def dsn(query, ws, mp):
+    """The crash-report DSN for a host app (`?app_id=`; any app of the workspace without it), from its newest active key."""
+    _member, miniprogram = miniprogram_for(ws, mp)
+    session = db_session()
+    if miniprogram.telemetry_id is None:
+        raise not_found("telemetry id for this mini program")
+    parent = session.scalar(select(Workspace.parent_id).where(Workspace.id == ws))
+    stmt = select(AppKey).where(or_(AppKey.workspace_id == ws, AppKey.workspace_id == parent), AppKey.revoked_at.is_(None))
+    if query["app_id"]:
+        stmt = stmt.where(AppKey.app_id == query["app_id"])
+    keys = [key for key in session.scalars(stmt.order_by(AppKey.learned_at.desc(), AppKey.key_id.desc())) if key.usable()]
+    if not keys:
+        raise not_found("active app key for that host app")
+    key = keys[0]
+    scheme = request.headers.get("X-Forwarded-Proto") or request.scheme
+    host = request.headers.get("X-Forwarded-Host") or request.host
+    return {
+        "dsn": f"{scheme}://{key.key_id}@{host}/ingest/sentry/{miniprogram.telemetry_id}",
+        "app_id": key.app_id,
+        "key_id": key.key_id,
+        "telemetry_id": miniprogram.telemetry_id,
+    }

@@ -1,0 +1,99 @@
+"""Sentry's ingestion endpoints, so that the official Sentry SDKs report crashes unchanged with
+the DSN `http://<app key id>@<gateway>/ingest/sentry/<telemetry_id>`."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+
+from flask import jsonify, request
+from sqlalchemy import select
+
+from mpdp_common.auth import public
+from mpdp_common.errors import Problem
+from mpdp_common.request_db import db_session
+from mpdp_common.web import accepts
+
+from . import crashes
+from .api_ingest import check_rate, ingest, ingest_key, workspaces_served
+from .bodies import request_body
+from .models import AppKey, MiniProgram
+
+log = logging.getLogger(__name__)
+_AUTH_KEY = re.compile(r"sentry_key\s*=\s*([^,\s]+)")
+
+
+def _sentry_key() -> str | None:
+    """The DSN's public key, from `X-Sentry-Auth` (or `Authorization: Sentry ...`) or the `sentry_key` query."""
+    for header in ("X-Sentry-Auth", "Authorization"):
+        match = _AUTH_KEY.search(request.headers.get(header, ""))
+        if match:
+            return match[1]
+    return request.args.get("sentry_key")
+
+
+def _project(telemetry_id: int, key: AppKey) -> MiniProgram:
+    miniprogram = db_session().scalar(select(MiniProgram).where(MiniProgram.telemetry_id == telemetry_id))
+    if miniprogram is None:
+        raise Problem(404, "No such project: the DSN's project id names no mini program.")
+    if miniprogram.workspace_id not in workspaces_served(key):
+        raise Problem(403, "This key does not report for that project.")
+    return miniprogram
+
+
+def _take(miniprogram: MiniProgram, item_type: str, payload) -> str | None:
+    session = db_session()
+    if not isinstance(payload, dict):
+        raise Problem(400, f"A {item_type} item is not a JSON object.")
+    if item_type == "event":
+        if payload.get("type") not in (None, "error", "default"):
+            return None
+        return crashes.record_event(session, miniprogram, payload)
+    if item_type == "session":
+        crashes.record_session(session, miniprogram, payload)
+    elif item_type == "sessions":
+        crashes.record_session_aggregates(session, miniprogram, payload)
+    return None
+
+
+def _json(payload: bytes, what: str):
+    try:
+        return json.loads(payload)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        raise Problem(400, f"The {what} is not valid JSON.") from None
+
+
+@ingest.route("/sentry/api/<int:telemetry_id>/envelope/", methods=["POST"])
+@public
+@accepts("*/*")
+@ingest.doc(security=[{"sentryKey": []}])
+def sentry_envelope(telemetry_id: int):
+    """Sentry's envelope endpoint: `event`, `session` and `sessions` items are kept, others ignored."""
+    key = ingest_key(_sentry_key())
+    miniprogram = _project(telemetry_id, key)
+    try:
+        header, items = crashes.parse_envelope(request_body())
+    except crashes.BadEnvelope as error:
+        raise Problem(400, f"Not a Sentry envelope: {error}.") from None
+    wanted = [(item_header["type"], payload) for item_header, payload in items if item_header.get("type") in crashes.HANDLED_ITEMS]
+    check_rate(key, len(wanted))
+    for item_type, payload in wanted:
+        _take(miniprogram, item_type, _json(payload, f"{item_type} item"))
+    db_session().commit()
+    return jsonify(id=header.get("event_id"))
+
+
+@ingest.route("/sentry/api/<int:telemetry_id>/store/", methods=["POST"])
+@public
+@accepts("*/*")
+@ingest.doc(security=[{"sentryKey": []}])
+def sentry_store(telemetry_id: int):
+    """Sentry's older endpoint: the body is one event."""
+    key = ingest_key(_sentry_key())
+    miniprogram = _project(telemetry_id, key)
+    event = _json(request_body(), "event")
+    check_rate(key, 1)
+    _take(miniprogram, "event", event)
+    db_session().commit()
+    return jsonify(id=event.get("event_id") if isinstance(event, dict) else None)

@@ -1,0 +1,399 @@
+"""Crash reports in Sentry's envelope protocol: parsing envelopes, grouping error events into
+issues, and the release health that session items report.
+
+An envelope is a JSON header line, then items: each a JSON header line (`type`, optional `length`)
+and a payload of `length` bytes, or up to the end of the line when no length is given.
+
+Grouping, in Sentry's order of preference: the client's `fingerprint` (where `{{ default }}` stands
+for the default grouping); else the exception types with the in-app stack frames (module or file,
+and function: never line numbers, which move with every edit); else the exception types and
+values; else the message.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from mpdp_common.db import new_id, utcnow
+
+from . import bulk
+from .models import CrashEvent, Issue, IssueUser, IssueVersion, MiniProgram, ReleaseSession, SessionAggregate
+
+HANDLED_ITEMS = {"event", "session", "sessions"}
+_DEFAULT = re.compile(r"^\{\{\s*default\s*\}\}$")
+UNKNOWN_VERSION = "unknown"
+
+
+class BadEnvelope(ValueError):
+    pass
+
+
+def parse_envelope(body: bytes) -> tuple[dict, list[tuple[dict, bytes]]]:
+    """The envelope's header and its items as (item header, payload)."""
+    header_line, _, rest = body.partition(b"\n")
+    try:
+        header = json.loads(header_line or b"{}")
+    except ValueError:
+        raise BadEnvelope("the envelope header is not JSON") from None
+    items = []
+    position = 0
+    while position < len(rest):
+        end = rest.find(b"\n", position)
+        line = rest[position : end if end >= 0 else len(rest)]
+        position = end + 1 if end >= 0 else len(rest)
+        if not line.strip():
+            continue
+        try:
+            item_header = json.loads(line)
+        except ValueError:
+            raise BadEnvelope("an item header is not JSON") from None
+        if not isinstance(item_header, dict):
+            raise BadEnvelope("an item header is not a JSON object")
+        length = item_header.get("length")
+        if isinstance(length, int) and length >= 0:
+            payload = rest[position : position + length]
+            if len(payload) < length:
+                raise BadEnvelope("an item is shorter than its length")
+            position += length
+            if rest[position : position + 1] == b"\n":
+                position += 1
+        else:
+            end = rest.find(b"\n", position)
+            payload = rest[position : end if end >= 0 else len(rest)]
+            position = end + 1 if end >= 0 else len(rest)
+        items.append((item_header, payload))
+    return header if isinstance(header, dict) else {}, items
+
+
+def version_of(release: Any) -> str:
+    """Sentry releases are often `package@1.2.0`: the version is what follows the last @."""
+    if not isinstance(release, str) or not release.strip():
+        return UNKNOWN_VERSION
+    return release.rsplit("@", 1)[-1][:64]
+
+
+def version_key(version: str) -> tuple:
+    """Orders versions like semver: numbers numerically, a pre-release before its release."""
+    core, _, pre = version.partition("+")[0].partition("-")
+    numbers = tuple(int(part) if part.isdigit() else -1 for part in core.split("."))
+    return numbers, 0 if pre else 1, pre
+
+
+def _time(value: Any, default: datetime) -> datetime:
+    try:
+        if isinstance(value, int | float):
+            return datetime.fromtimestamp(value, UTC)
+        if isinstance(value, str):
+            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    except (ValueError, OverflowError, OSError):
+        pass
+    return default
+
+
+def _exceptions(event: dict) -> list[dict]:
+    values = event.get("exception")
+    if isinstance(values, dict):
+        values = values.get("values")
+    return [value for value in values or [] if isinstance(value, dict)]
+
+
+def _frames(exception: dict) -> list[dict]:
+    stacktrace = exception.get("stacktrace") or {}
+    return [frame for frame in (stacktrace.get("frames") or []) if isinstance(frame, dict)]
+
+
+def _message(event: dict) -> str:
+    logentry = event.get("logentry") or {}
+    message = event.get("message")
+    if isinstance(message, dict):
+        message = message.get("formatted") or message.get("message")
+    return str(logentry.get("formatted") or logentry.get("message") or message or "")
+
+
+def default_grouping(event: dict) -> list[str]:
+    exceptions = _exceptions(event)
+    by_frames = []
+    for exception in exceptions:
+        in_app = [frame for frame in _frames(exception) if frame.get("in_app")]
+        if in_app:
+            by_frames.append(str(exception.get("type") or ""))
+            by_frames += [f"{frame.get('module') or frame.get('filename') or '?'}:{frame.get('function') or '?'}" for frame in in_app]
+    if by_frames:
+        return ["frames", *by_frames]
+    if exceptions:
+        return ["exception", *(f"{exception.get('type')}: {exception.get('value')}" for exception in exceptions)]
+    return ["message", _message(event)]
+
+
+def fingerprint_of(event: dict) -> str:
+    components = default_grouping(event)
+    client = event.get("fingerprint")
+    if isinstance(client, list) and client:
+        expanded: list[str] = []
+        for part in client:
+            if isinstance(part, str) and _DEFAULT.match(part):
+                expanded += components
+            else:
+                expanded.append(str(part))
+        components = ["fingerprint", *expanded]
+    return hashlib.sha256(json.dumps(components).encode()).hexdigest()[:40]
+
+
+def title_and_culprit(event: dict) -> tuple[str, str]:
+    exceptions = _exceptions(event)
+    if exceptions:
+        last = exceptions[-1]
+        title = f"{last.get('type') or 'Error'}: {last.get('value') or ''}".rstrip(": ")
+        in_app = [frame for frame in _frames(last) if frame.get("in_app")] or _frames(last)
+        culprit = ""
+        if in_app:
+            frame = in_app[-1]
+            culprit = f"{frame.get('module') or frame.get('filename') or '?'} in {frame.get('function') or '?'}"
+        return title[:255], str(event.get("culprit") or culprit or event.get("transaction") or "")[:255]
+    return (_message(event) or "(no message)")[:255], str(event.get("culprit") or event.get("transaction") or "")[:255]
+
+
+def user_of(event: dict) -> str | None:
+    user = event.get("user")
+    if not isinstance(user, dict):
+        return None
+    for field in ("id", "email", "username", "ip_address"):
+        if user.get(field):
+            return str(user[field])[:128]
+    return None
+
+
+def record_event(session: Session, miniprogram: MiniProgram, event: dict) -> str | None:
+    """Group one error event into its issue; the issue's id (None for a resent event)."""
+    now = utcnow()
+    event_id = str(event.get("event_id") or new_id())[:64]
+    fingerprint = fingerprint_of(event)
+    version = version_of(event.get("release"))
+    seen_at = min(_time(event.get("timestamp"), now), now)
+    title, culprit = title_and_culprit(event)
+    level = str(event.get("level") or "error")[:16]
+    session.execute(
+        bulk.insert(session, Issue)
+        .values(
+            id=new_id(),
+            workspace_id=miniprogram.workspace_id,
+            miniprogram_id=miniprogram.id,
+            fingerprint=fingerprint,
+            title=title,
+            culprit=culprit,
+            level=level,
+            status="unresolved",
+            regressed=False,
+            count=0,
+            users=0,
+            first_seen=seen_at,
+            last_seen=seen_at,
+            latest_event=event,
+        )
+        .on_conflict_do_nothing()
+    )
+    issue = session.execute(
+        select(Issue).where(Issue.miniprogram_id == miniprogram.id, Issue.fingerprint == fingerprint).with_for_update()
+    ).scalar_one()
+    taken = session.execute(
+        bulk.insert(session, CrashEvent)
+        .values(miniprogram_id=miniprogram.id, event_id=event_id, issue_id=issue.id, received_at=now)
+        .on_conflict_do_nothing()
+        .returning(CrashEvent.event_id)
+    ).first()
+    if taken is None:
+        return None
+    if (
+        issue.status == "resolved"
+        and version != UNKNOWN_VERSION
+        and issue.resolved_in
+        and version_key(version) > version_key(issue.resolved_in)
+    ):
+        issue.status, issue.regressed = "unresolved", True
+    issue.count += 1
+    issue.first_seen = min(issue.first_seen, seen_at)
+    if seen_at >= issue.last_seen:
+        issue.last_seen, issue.latest_event, issue.title, issue.culprit, issue.level = seen_at, event, title, culprit, level
+    user = user_of(event)
+    if user is not None:
+        added = session.execute(
+            bulk.insert(session, IssueUser).values(issue_id=issue.id, user_id=user).on_conflict_do_nothing().returning(IssueUser.user_id)
+        ).first()
+        if added is not None:
+            issue.users += 1
+    stmt = bulk.insert(session, IssueVersion).values(
+        issue_id=issue.id, version=version, day=seen_at.date(), miniprogram_id=miniprogram.id, count=1
+    )
+    session.execute(stmt.on_conflict_do_update(index_elements=["issue_id", "version", "day"], set_={"count": IssueVersion.count + 1}))
+    return issue.id
+
+
+def newest_version(session: Session, issue_id: str) -> str | None:
+    versions = session.scalars(select(IssueVersion.version).where(IssueVersion.issue_id == issue_id).distinct()).all()
+    known = [version for version in versions if version != UNKNOWN_VERSION]
+    return max(known, key=version_key) if known else None
+
+
+# -- release health -------------------------------------------------------------------------------
+
+#: a session is kept at its worst status: a crash is never undone by a later update
+_SEVERITY = {"ok": 0, "exited": 1, "errored": 2, "abnormal": 3, "crashed": 4}
+
+
+def record_session(session: Session, miniprogram: MiniProgram, update_: dict) -> None:
+    session_id = str(update_.get("sid") or "")[:64]
+    if not session_id:
+        return
+    attrs = _object(update_.get("attrs"))
+    status = str(update_.get("status") or "ok")
+    errors = _count(update_, "errors")
+    if status in ("ok", "exited") and errors > 0:
+        status = "errored"
+    status = status if status in _SEVERITY else "ok"
+    started = _time(update_.get("started"), utcnow())
+    did = update_.get("did")
+    session.execute(
+        bulk.insert(session, ReleaseSession)
+        .values(
+            miniprogram_id=miniprogram.id,
+            session_id=session_id,
+            day=started.date(),
+            release=version_of(attrs.get("release")),
+            distinct_id=str(did)[:128] if did else None,
+            status=status,
+            errors=max(errors, 0),
+        )
+        .on_conflict_do_nothing()
+    )
+    stored = session.execute(
+        select(ReleaseSession)
+        .where(ReleaseSession.miniprogram_id == miniprogram.id, ReleaseSession.session_id == session_id)
+        .with_for_update()
+    ).scalar_one()
+    if _SEVERITY[status] > _SEVERITY.get(stored.status, 0):
+        stored.status = status
+    stored.errors = max(stored.errors, errors)
+    if did and not stored.distinct_id:
+        stored.distinct_id = str(did)[:128]
+
+
+def record_session_aggregates(session: Session, miniprogram: MiniProgram, payload: dict) -> None:
+    release = version_of(_object(payload.get("attrs")).get("release"))
+    totals: dict[date, list[int]] = {}
+    for bucket in payload.get("aggregates") or []:
+        if not isinstance(bucket, dict):
+            continue
+        counts = {name: _count(bucket, name) for name in ("exited", "errored", "abnormal", "crashed")}
+        day = _time(bucket.get("started"), utcnow()).date()
+        figures = totals.setdefault(day, [0, 0, 0])
+        figures[0] += sum(counts.values())
+        figures[1] += counts["crashed"]
+        figures[2] += counts["errored"]
+    for day, (total, crashed, errored) in totals.items():
+        stmt = bulk.insert(session, SessionAggregate).values(
+            miniprogram_id=miniprogram.id, day=day, release=release, total=total, crashed=crashed, errored=errored
+        )
+        session.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["miniprogram_id", "day", "release"],
+                set_={
+                    "total": SessionAggregate.total + stmt.excluded.total,
+                    "crashed": SessionAggregate.crashed + stmt.excluded.crashed,
+                    "errored": SessionAggregate.errored + stmt.excluded.errored,
+                },
+            )
+        )
+
+
+def _object(value: Any) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
+def _count(item: dict, name: str) -> int:
+    """A non-negative count from an SDK's payload (0 when it is missing or not a count)."""
+    value = item.get(name)
+    return max(value, 0) if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def set_status(session: Session, issue: Issue, status: str) -> None:
+    """Resolving remembers the newest version seen, so that an event of a newer one reopens the issue."""
+    if status == "resolved" and issue.status != "resolved":
+        issue.resolved_in = newest_version(session, issue.id)
+    if status != "resolved":
+        issue.resolved_in = None
+    if status != "unresolved":
+        issue.regressed = False
+    issue.status = status
+
+
+def release_health(session: Session, miniprogram_id: str, start: date, end: date, version: str | None = None) -> dict:
+    """Crash-free sessions and users per release (from session items) and error events, for a range of days."""
+    per_version: dict[str, dict] = {}
+
+    def figures(name: str) -> dict:
+        return per_version.setdefault(
+            name, {"sessions": 0, "crashed_sessions": 0, "users": set(), "crashed_users": set(), "error_count": 0}
+        )
+
+    sessions = select(ReleaseSession.release, ReleaseSession.status, ReleaseSession.distinct_id).where(
+        ReleaseSession.miniprogram_id == miniprogram_id, ReleaseSession.day >= start, ReleaseSession.day <= end
+    )
+    aggregates = select(SessionAggregate.release, func.sum(SessionAggregate.total), func.sum(SessionAggregate.crashed)).where(
+        SessionAggregate.miniprogram_id == miniprogram_id, SessionAggregate.day >= start, SessionAggregate.day <= end
+    )
+    errors = select(IssueVersion.version, func.sum(IssueVersion.count)).where(
+        IssueVersion.miniprogram_id == miniprogram_id, IssueVersion.day >= start, IssueVersion.day <= end
+    )
+    if version:
+        sessions = sessions.where(ReleaseSession.release == version)
+        aggregates = aggregates.where(SessionAggregate.release == version)
+        errors = errors.where(IssueVersion.version == version)
+    for release, status, distinct_id in session.execute(sessions):
+        row = figures(release)
+        row["sessions"] += 1
+        crashed = status in ("crashed", "abnormal")
+        row["crashed_sessions"] += crashed
+        if distinct_id:
+            row["users"].add(distinct_id)
+            if crashed:
+                row["crashed_users"].add(distinct_id)
+    for release, total, crashed in session.execute(aggregates.group_by(SessionAggregate.release)):
+        row = figures(release)
+        row["sessions"] += int(total)
+        row["crashed_sessions"] += int(crashed)
+    for name, count in session.execute(errors.group_by(IssueVersion.version)):
+        figures(name)["error_count"] += int(count)
+
+    def summarize(sessions_: int, crashed: int, users: set, crashed_users: set, error_count: int) -> dict:
+        return {
+            "sessions": sessions_,
+            "crashed_sessions": crashed,
+            "crash_free_sessions": round(1 - crashed / sessions_, 4) if sessions_ else None,
+            "users": len(users),
+            "crashed_users": len(crashed_users),
+            "crash_free_users": round(1 - len(crashed_users) / len(users), 4) if users else None,
+            "error_count": error_count,
+        }
+
+    by_version = [
+        {"version": name} | summarize(row["sessions"], row["crashed_sessions"], row["users"], row["crashed_users"], row["error_count"])
+        for name, row in sorted(per_version.items(), key=lambda item: version_key(item[0]), reverse=True)
+    ]
+    everyone = set().union(*(row["users"] for row in per_version.values()))
+    crashed_anywhere = set().union(*(row["crashed_users"] for row in per_version.values()))
+    overall = summarize(
+        sum(row["sessions"] for row in per_version.values()),
+        sum(row["crashed_sessions"] for row in per_version.values()),
+        everyone,
+        crashed_anywhere,
+        sum(row["error_count"] for row in per_version.values()),
+    )
+    return overall | {"by_version": by_version}

@@ -1,0 +1,270 @@
+"""The telemetry database: read models fed by events, the raw events host apps send, the daily
+rollups that the console reads, and the crash groups (issues) built from Sentry envelopes."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import JSON, BigInteger, Boolean, Date, Index, Integer, LargeBinary, String
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from mpdp_common.apikeys import ApiKeyColumns
+from mpdp_common.appkeys import AppKeyColumns
+from mpdp_common.db import UtcDateTime, created_at_column, utcnow
+from mpdp_common.membership import MembershipColumns
+
+#: `app_id` and `version` of a rollup row that holds every host app or version, and `key` of one that has none
+ALL = ""
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+# -- read models ----------------------------------------------------------------------------------
+
+
+class Member(MembershipColumns, Base):
+    __tablename__ = "members"
+
+
+class ApiKey(ApiKeyColumns, Base):
+    __tablename__ = "api_keys"
+
+
+class AppKey(AppKeyColumns, Base):
+    """Host-app keys (`workspace.app_key.*`): an ingest request names one in `X-MPDP-Key`."""
+
+    __tablename__ = "app_keys"
+
+    #: when this service learned of the key: the DSN shows an app's newest key
+    learned_at: Mapped[datetime] = created_at_column()
+
+
+class Workspace(Base):
+    """Which workspace is a developer workspace of which tenant: a tenant's host apps report for
+    the mini programs of its developer workspaces too."""
+
+    __tablename__ = "workspaces"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    parent_id: Mapped[str | None] = mapped_column(String(32))
+
+
+class MiniProgram(Base):
+    """Mini programs (`catalog.miniprogram.created`), and the dense numbers given to their users."""
+
+    __tablename__ = "miniprograms"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(String(32), nullable=False, index=True)
+    telemetry_id: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+    name: Mapped[str] = mapped_column(String(100), nullable=False, default="")
+    #: how many distinct users it has had: the next user's position in the user bitmaps
+    user_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+
+
+class Assignment(Base):
+    """Reviewers and developers assigned to a mini program (`catalog.assignment.*`): who besides
+    the admins sees its analytics and crashes."""
+
+    __tablename__ = "assignments"
+
+    miniprogram_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    account_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(String(32), nullable=False)
+
+
+# -- raw events -----------------------------------------------------------------------------------
+
+
+class RawEvent(Base):
+    """What host apps sent, one row per accepted event. On PostgreSQL the table is partitioned by
+    `day` (one partition a day, dropped after the retention period; the rollups stay), written by
+    COPY, and folded into the rollups in the order of `txid`, the writing transaction's id."""
+
+    __tablename__ = "raw_events"
+    __table_args__ = (Index("ix_raw_events_txid", "txid"), {"postgresql_partition_by": "RANGE (day)"})
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    miniprogram_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    #: the event's time, corrected by the client's clock skew
+    occurred_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+    app_id: Mapped[str] = mapped_column(String(32), nullable=False)
+    type: Mapped[str] = mapped_column(String(16), nullable=False)
+    version: Mapped[str] = mapped_column(String(64), nullable=False)
+    user_id: Mapped[str] = mapped_column(String(128), nullable=False)
+    session_id: Mapped[str] = mapped_column(String(128), nullable=False)
+    page: Mapped[str | None] = mapped_column(String(255))
+    duration_ms: Mapped[int | None] = mapped_column(BigInteger)
+    name: Mapped[str | None] = mapped_column(String(100))
+    properties: Mapped[dict | None] = mapped_column(JSON)
+    #: PostgreSQL: the id of the transaction that wrote the row (set by the column default)
+    txid: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class FoldPosition(Base):
+    """How far the raw events have been folded into the rollups (a transaction id, or a rowid on SQLite)."""
+
+    __tablename__ = "fold_positions"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    position: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False, default=utcnow)
+
+
+# -- rollups --------------------------------------------------------------------------------------
+
+
+class UserNumber(Base):
+    """Each user of a mini program gets a dense number, its bit in the user bitmaps, and the day it was first seen."""
+
+    __tablename__ = "user_numbers"
+
+    miniprogram_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    number: Mapped[int] = mapped_column(Integer, nullable=False)
+    first_day: Mapped[date] = mapped_column(Date, nullable=False)
+
+
+class DailyCount(Base):
+    """Additive figures per day, host app and version: page views, sessions, durations, custom events."""
+
+    __tablename__ = "daily_counts"
+
+    miniprogram_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    app_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    version: Mapped[str] = mapped_column(String(64), primary_key=True)
+    metric: Mapped[str] = mapped_column(String(24), primary_key=True)
+    #: the page or custom event name the figure is about, or ALL
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+
+
+class UserSet(Base):
+    """The exact set of users behind a figure, as a bitmap of their numbers: unions over days,
+    host apps and versions give exact distinct counts for any filter and date range."""
+
+    __tablename__ = "user_sets"
+
+    miniprogram_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    app_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    version: Mapped[str] = mapped_column(String(64), primary_key=True)
+    #: active (users seen), new (first seen that day; app and version ALL), page, event
+    kind: Mapped[str] = mapped_column(String(8), primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    bits: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+
+
+class SessionDay(Base):
+    """Sessions seen per day, so that a session is counted once whatever number of events it sends."""
+
+    __tablename__ = "session_days"
+
+    miniprogram_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    session_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+
+
+class StartupTime(Base):
+    """How many launches took exactly `duration_ms`: exact percentiles from a few rows a day."""
+
+    __tablename__ = "startup_times"
+
+    miniprogram_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    app_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    version: Mapped[str] = mapped_column(String(64), primary_key=True)
+    duration_ms: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    count: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+
+
+# -- crash reports --------------------------------------------------------------------------------
+
+
+class Issue(Base):
+    """A crash group: the error events that share a fingerprint."""
+
+    __tablename__ = "issues"
+    __table_args__ = (Index("ix_issues_miniprogram_fingerprint", "miniprogram_id", "fingerprint", unique=True),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(String(32), nullable=False, index=True)
+    miniprogram_id: Mapped[str] = mapped_column(String(32), nullable=False)
+    fingerprint: Mapped[str] = mapped_column(String(64), nullable=False)
+    title: Mapped[str] = mapped_column(String(255), nullable=False)
+    culprit: Mapped[str] = mapped_column(String(255), nullable=False, default="")
+    level: Mapped[str] = mapped_column(String(16), nullable=False, default="error")
+    #: unresolved, resolved or ignored
+    status: Mapped[str] = mapped_column(String(16), nullable=False, default="unresolved")
+    regressed: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    #: the newest version seen when it was resolved: an event of a newer version reopens it
+    resolved_in: Mapped[str | None] = mapped_column(String(64))
+    count: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    users: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    first_seen: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+    last_seen: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+    latest_event: Mapped[dict] = mapped_column(JSON, nullable=False)
+
+
+class IssueVersion(Base):
+    """Events of an issue per version and day: the versions it appears in, and error counts."""
+
+    __tablename__ = "issue_versions"
+
+    issue_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    version: Mapped[str] = mapped_column(String(64), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    miniprogram_id: Mapped[str] = mapped_column(String(32), nullable=False, index=True)
+    count: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+
+
+class IssueUser(Base):
+    __tablename__ = "issue_users"
+
+    issue_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+
+
+class CrashEvent(Base):
+    """The event ids already taken, so that a resent crash report counts once."""
+
+    __tablename__ = "crash_events"
+
+    miniprogram_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    issue_id: Mapped[str] = mapped_column(String(32), nullable=False)
+    received_at: Mapped[datetime] = created_at_column()
+
+
+class ReleaseSession(Base):
+    """One session of Sentry's release health, kept at its worst status: crash-free users and sessions per release."""
+
+    __tablename__ = "release_sessions"
+    __table_args__ = (Index("ix_release_sessions_miniprogram_day", "miniprogram_id", "day"),)
+
+    miniprogram_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    session_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, nullable=False)
+    release: Mapped[str] = mapped_column(String(64), nullable=False)
+    #: the user or device (Sentry's `did`), when the SDK names one
+    distinct_id: Mapped[str | None] = mapped_column(String(128))
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    errors: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+
+
+class SessionAggregate(Base):
+    """Sessions that SDKs report pre-counted (the `sessions` item of server-side SDKs), per day and release."""
+
+    __tablename__ = "session_aggregates"
+
+    miniprogram_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    release: Mapped[str] = mapped_column(String(64), primary_key=True)
+    total: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    crashed: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    errored: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)

@@ -1,0 +1,209 @@
+from __future__ import annotations
+
+from datetime import timedelta
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from mpdp_common.db import utcnow
+from mpdp_common.schemas import Timestamp
+
+#: the longest date range a report covers, in days (ten years)
+MAX_RANGE_DAYS = 3660
+ISSUE_STATUSES = ["unresolved", "resolved", "ignored"]
+
+Id = lambda **kwargs: fields.String(validate=validate.Length(min=1, max=64), **kwargs)  # noqa: E731
+
+
+# -- ingest ---------------------------------------------------------------------------------------
+
+
+class RejectedSchema(Schema):
+    index = fields.Integer()
+    reason = fields.String()
+
+
+class IngestResultSchema(Schema):
+    accepted = fields.Integer(metadata={"description": "events kept (a resent event counts here and once in the figures)"})
+    rejected = fields.List(fields.Nested(RejectedSchema))
+
+
+# -- queries --------------------------------------------------------------------------------------
+
+
+class RangeQuery(Schema):
+    """`from` and `to` are UTC days, both included; by default the last 7 days."""
+
+    miniprogram_id = Id(required=True)
+    start = fields.Date(data_key="from", load_default=None)
+    end = fields.Date(data_key="to", load_default=None)
+    app_id = Id(load_default=None)
+    version = fields.String(validate=validate.Length(min=1, max=64), load_default=None)
+
+    @validates_schema
+    def _range(self, data, **_kwargs):
+        end = data.get("end") or utcnow().date()
+        start = data.get("start") or end - timedelta(days=6)
+        if start > end:
+            raise ValidationError("Must not be after `to`.", "from")
+        if (end - start).days >= MAX_RANGE_DAYS:
+            raise ValidationError(f"A range covers at most {MAX_RANGE_DAYS} days.", "from")
+        data["start"], data["end"] = start, end
+
+
+class PagedRangeQuery(RangeQuery):
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+    cursor = fields.String(load_default=None)
+
+
+class EventsQuery(PagedRangeQuery):
+    name = fields.String(validate=validate.Length(min=1, max=100), load_default=None)
+
+
+class IssuesQuery(Schema):
+    miniprogram_id = Id(load_default=None)
+    status = fields.String(validate=validate.OneOf(ISSUE_STATUSES), load_default=None)
+    version = fields.String(validate=validate.Length(min=1, max=64), load_default=None)
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+    cursor = fields.String(load_default=None)
+
+
+class DsnQuery(Schema):
+    app_id = Id(load_default=None)
+
+
+# -- answers --------------------------------------------------------------------------------------
+
+
+class OverviewDaySchema(Schema):
+    date = fields.Date()
+    active_users = fields.Integer()
+    new_users = fields.Integer()
+    sessions = fields.Integer()
+    page_views = fields.Integer()
+    avg_session_duration_ms = fields.Integer(allow_none=True)
+
+
+class OverviewTotalsSchema(Schema):
+    active_users = fields.Integer(metadata={"description": "distinct users over the whole range"})
+    new_users = fields.Integer()
+    sessions = fields.Integer()
+    page_views = fields.Integer()
+    avg_session_duration_ms = fields.Integer(allow_none=True)
+
+
+class OverviewSchema(Schema):
+    series = fields.List(fields.Nested(OverviewDaySchema))
+    totals = fields.Nested(OverviewTotalsSchema)
+
+
+class PageSchema(Schema):
+    page = fields.String()
+    views = fields.Integer()
+    visitors = fields.Integer(metadata={"description": "distinct users over the whole range"})
+    avg_duration_ms = fields.Integer(allow_none=True)
+
+
+class PagesSchema(Schema):
+    items = fields.List(fields.Nested(PageSchema))
+    next_cursor = fields.String(allow_none=True)
+
+
+class CohortSchema(Schema):
+    cohort_date = fields.Date()
+    users = fields.Integer()
+    retained = fields.List(
+        fields.Integer(allow_none=True), metadata={"description": "users of the cohort seen 0..7 days later; null for days still to come"}
+    )
+
+
+class TrackedEventSchema(Schema):
+    name = fields.String()
+    count = fields.Integer()
+    users = fields.Integer()
+
+
+class EventDaySchema(Schema):
+    date = fields.Date()
+    count = fields.Integer()
+    users = fields.Integer()
+
+
+class EventsSchema(Schema):
+    items = fields.List(fields.Nested(TrackedEventSchema), metadata={"description": "every tracked event, or with ?name= that one"})
+    next_cursor = fields.String(allow_none=True)
+    series = fields.List(fields.Nested(EventDaySchema), metadata={"description": "with ?name=: that event per day"})
+
+
+class PercentilesSchema(Schema):
+    launches = fields.Integer()
+    p50 = fields.Integer(allow_none=True)
+    p90 = fields.Integer(allow_none=True)
+    p99 = fields.Integer(allow_none=True)
+
+
+class StartupDaySchema(PercentilesSchema):
+    date = fields.Date()
+
+
+class StartupVersionSchema(PercentilesSchema):
+    version = fields.String()
+
+
+class StartupSchema(Schema):
+    overall = fields.Nested(PercentilesSchema)
+    by_day = fields.List(fields.Nested(StartupDaySchema))
+    by_version = fields.List(fields.Nested(StartupVersionSchema))
+
+
+class HealthSchema(Schema):
+    sessions = fields.Integer()
+    crashed_sessions = fields.Integer()
+    crash_free_sessions = fields.Float(allow_none=True, metadata={"description": "share of sessions without a crash, 0 to 1"})
+    users = fields.Integer()
+    crashed_users = fields.Integer()
+    crash_free_users = fields.Float(allow_none=True, metadata={"description": "share of users without a crash, 0 to 1"})
+    error_count = fields.Integer()
+
+
+class VersionHealthSchema(HealthSchema):
+    version = fields.String()
+
+
+class SummarySchema(HealthSchema):
+    js_errors = fields.Integer(metadata={"description": "js_error events sent to /ingest/v1/events"})
+    by_version = fields.List(fields.Nested(VersionHealthSchema))
+
+
+class IssueSchema(Schema):
+    id = fields.String()
+    miniprogram_id = fields.String()
+    title = fields.String()
+    culprit = fields.String()
+    level = fields.String()
+    status = fields.String()
+    regressed = fields.Boolean()
+    count = fields.Integer()
+    users = fields.Integer()
+    first_seen = Timestamp()
+    last_seen = Timestamp()
+    versions = fields.List(fields.String())
+
+
+class IssueDetailSchema(IssueSchema):
+    latest_event = fields.Dict()
+
+
+class IssuesSchema(Schema):
+    items = fields.List(fields.Nested(IssueSchema))
+    next_cursor = fields.String(allow_none=True)
+
+
+class IssuePatchSchema(Schema):
+    status = fields.String(required=True, validate=validate.OneOf(ISSUE_STATUSES))
+
+
+class DsnSchema(Schema):
+    dsn = fields.String()
+    app_id = fields.String()
+    key_id = fields.String()
+    telemetry_id = fields.Integer()

@@ -1,0 +1,44 @@
+"""The telemetry service, as the launcher, the app factory and the event runtime see it."""
+
+from __future__ import annotations
+
+import threading
+
+from mpdp_common.config import Settings
+from mpdp_common.db import make_engine
+from mpdp_common.service import Service
+
+from .api_analytics import analytics
+from .api_ingest import ingest, setup_rate_limits
+from .api_quality import quality
+from .api_sentry import sentry_envelope  # noqa: F401 - registers the Sentry endpoints on `ingest`
+from .events import events
+from .models import ApiKey, Base, Member
+from .rollups import keep_folding
+
+
+def _setup(app, settings: Settings) -> None:
+    setup_rate_limits(app, settings)
+    spec = app.extensions["flask-smorest"]["apis"][""]["ext_obj"].spec
+    spec.components.security_scheme("appKey", {"type": "apiKey", "in": "header", "name": "X-MPDP-Key"})
+    spec.components.security_scheme(
+        "sentryKey", {"type": "apiKey", "in": "header", "name": "X-Sentry-Auth", "description": "or the sentry_key query parameter"}
+    )
+
+
+def fold_raw_events(settings: Settings, stop: threading.Event) -> None:
+    """The folder: raw events into the daily rollups, a worker process of its own (`mpdpctl work telemetry folder`)."""
+    keep_folding(make_engine(settings.database_url), stop, settings.telemetry_retention_days)
+
+
+service = Service(
+    name="telemetry",
+    package="mpdp_telemetry",
+    blueprints=[ingest, analytics, quality],
+    metadata=Base.metadata,
+    events=events,
+    membership_model=Member,
+    api_key_model=ApiKey,
+    setup=_setup,
+    workers={"folder": fold_raw_events},
+)

@@ -1,0 +1,142 @@
+"""Ingest, folding and the reports on SQLite, the embedded mode's storage."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from datetime import UTC, datetime, timedelta
+
+
+def _now():
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+def _event(miniprogram_id, number, user, kind="page_view", at=None, **extra):
+    return {
+        "event_id": f"e{number}",
+        "type": kind,
+        "timestamp": (at or _now()).isoformat().replace("+00:00", "Z"),
+        "miniprogram_id": miniprogram_id,
+        "version": "1.0.0",
+        "user_id": user,
+        "session_id": f"s-{user}",
+        **extra,
+    }
+
+
+def _send(harness, key_id, events, sent_at=None, **kwargs):
+    body = json.dumps({"sent_at": (sent_at or _now()).isoformat(), "events": events}).encode()
+    headers = {"X-MPDP-Key": key_id, **kwargs.pop("headers", {})}
+    if kwargs.pop("gzipped", False):
+        body, headers["Content-Encoding"] = gzip.compress(body), "gzip"
+    return harness.http.post("/ingest/v1/events", data=body, headers=headers, content_type="application/json")
+
+
+def test_a_batch_is_counted_once_and_bad_events_are_refused_by_index(harness):
+    ws = harness.workspace("ada")
+    mp = harness.miniprogram(ws, 1)
+    other = harness.miniprogram(harness.workspace("bob"), 2)
+    key = harness.app_key(ws)
+    events = [
+        _event(mp, 1, "u1", page="home", duration_ms=1000),
+        _event(mp, 2, "u2", page="home"),
+        _event(mp, 3, "u1", page="cart", duration_ms=3000),
+        _event(mp, 4, "u1", kind="custom", name="buy"),
+        _event(other, 5, "u3", page="home"),
+        _event(mp, 6, "u1", kind="weird"),
+        _event(mp, 7, "u1", kind="custom"),
+    ]
+    answer = _send(harness, key, events, gzipped=True)
+    assert answer.status_code == 202, answer.get_data(as_text=True)
+    assert answer.get_json()["accepted"] == 4
+    assert [item["index"] for item in answer.get_json()["rejected"]] == [4, 5, 6]
+    assert _send(harness, key, events).status_code == 202  # a phone's retry
+    harness.fold()
+
+    today = _now().date().isoformat()
+    overview = harness.get(f"/api/v1/workspaces/{ws}/analytics/overview?miniprogram_id={mp}&from={today}&to={today}", "ada").get_json()
+    assert overview["totals"] == {"active_users": 2, "new_users": 2, "sessions": 2, "page_views": 3, "avg_session_duration_ms": None}
+    pages = harness.get(f"/api/v1/workspaces/{ws}/analytics/pages?miniprogram_id={mp}&from={today}&to={today}", "ada").get_json()
+    assert pages["items"] == [
+        {"page": "home", "views": 2, "visitors": 2, "avg_duration_ms": 1000},
+        {"page": "cart", "views": 1, "visitors": 1, "avg_duration_ms": 3000},
+    ]
+    tracked = harness.get(f"/api/v1/workspaces/{ws}/analytics/events?miniprogram_id={mp}", "ada").get_json()
+    assert tracked["items"] == [{"name": "buy", "count": 1, "users": 1}]
+
+
+def test_unknown_keys_and_oversized_batches(harness):
+    ws = harness.workspace("ada")
+    mp = harness.miniprogram(ws, 1)
+    assert _send(harness, "mak_nope", [_event(mp, 1, "u1", page="p")]).status_code == 401
+    key = harness.app_key(ws)
+    assert _send(harness, key, [_event(mp, n, "u1", page="p") for n in range(1001)]).status_code == 413
+    bomb = gzip.compress(b"[" + b" " * (11 * 1024 * 1024) + b"]")
+    answer = harness.http.post(
+        "/ingest/v1/events", data=bomb, headers={"X-MPDP-Key": key, "Content-Encoding": "gzip"}, content_type="application/json"
+    )
+    assert answer.status_code == 413
+
+
+def test_clock_skew_moves_events_to_the_servers_day(harness):
+    ws = harness.workspace("ada")
+    mp = harness.miniprogram(ws, 1)
+    key = harness.app_key(ws)
+    device_now = _now() - timedelta(days=3)  # the phone's clock is three days behind
+    assert _send(harness, key, [_event(mp, 1, "u1", page="p", at=device_now)], sent_at=device_now).status_code == 202
+    harness.fold()
+    today = _now().date()
+    overview = harness.get(
+        f"/api/v1/workspaces/{ws}/analytics/overview?miniprogram_id={mp}&from={today - timedelta(days=3)}&to={today}", "ada"
+    ).get_json()
+    assert [row["page_views"] for row in overview["series"]] == [0, 0, 0, 1]
+
+
+def test_a_tracked_events_daily_series(harness):
+    ws = harness.workspace("ada")
+    mp = harness.miniprogram(ws, 1)
+    key = harness.app_key(ws)
+    yesterday = _now() - timedelta(days=1)
+    events = [
+        _event(mp, 1, "u1", kind="custom", name="buy", at=yesterday),
+        _event(mp, 2, "u1", kind="custom", name="buy"),
+        _event(mp, 3, "u2", kind="custom", name="buy"),
+    ]
+    assert _send(harness, key, events).status_code == 202
+    harness.fold()
+    answer = harness.get(f"/api/v1/workspaces/{ws}/analytics/events?miniprogram_id={mp}&from={yesterday.date()}&name=buy", "ada")
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+    assert answer.get_json()["items"] == [{"name": "buy", "count": 3, "users": 2}]
+    assert [(row["count"], row["users"]) for row in answer.get_json()["series"]] == [(1, 1), (2, 2)]
+
+
+def test_release_health_from_session_updates_and_aggregates(harness):
+    ws = harness.workspace("ada")
+    mp = harness.miniprogram(ws, 41)
+    key = harness.app_key(ws)
+    started = _now().isoformat().replace("+00:00", "Z")
+    items = [
+        (
+            {"type": "session"},
+            {"sid": "a", "did": "u1", "init": True, "started": started, "status": "ok", "attrs": {"release": "shop@2.0.0"}},
+        ),
+        (
+            {"type": "session"},
+            {"sid": "a", "did": "u1", "started": started, "status": "crashed", "errors": 1, "attrs": {"release": "shop@2.0.0"}},
+        ),
+        ({"type": "session"}, {"sid": "a", "did": "u1", "started": started, "status": "exited", "attrs": {"release": "shop@2.0.0"}}),
+        ({"type": "session"}, {"sid": "b", "did": "u2", "started": started, "status": "exited", "attrs": {"release": "shop@2.0.0"}}),
+        ({"type": "sessions"}, {"aggregates": [{"started": started, "exited": 6, "crashed": 2}], "attrs": {"release": "shop@2.0.0"}}),
+        ({"type": "profile"}, {"ignored": True}),
+    ]
+    body = b"{}\n" + b"".join(json.dumps(header).encode() + b"\n" + json.dumps(payload).encode() + b"\n" for header, payload in items)
+    answer = harness.http.post(
+        f"/ingest/sentry/api/41/envelope/?sentry_key={key}", data=gzip.compress(body), headers={"Content-Encoding": "gzip"}
+    )
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+    summary = harness.get(f"/api/v1/workspaces/{ws}/quality/summary?miniprogram_id={mp}", "ada").get_json()
+    # Sessions a and b, kept at their worst status, and 8 counted by the SDK: 3 of 10 crashed.
+    assert (summary["sessions"], summary["crashed_sessions"], summary["crash_free_sessions"]) == (10, 3, 0.7)
+    assert (summary["users"], summary["crashed_users"], summary["crash_free_users"]) == (2, 1, 0.5)
+    assert [row["version"] for row in summary["by_version"]] == ["2.0.0"]
+    assert harness.http.post(f"/ingest/sentry/api/42/envelope/?sentry_key={key}", data=body).status_code == 404
