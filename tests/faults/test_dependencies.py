@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import time
+from contextlib import closing
 from pathlib import Path
 from statistics import median
 
@@ -175,3 +177,53 @@ def test_readiness_names_what_is_down(faulty):
         assert me.status_code in (401, 503)
     finally:
         faulty.postgres.start()
+
+
+def test_an_smtp_server_down_then_back(faulty):
+    """Invitations wait in identity's mail queue while the workspace's SMTP server is down, are
+    retried with backoff, and are delivered once it is back; nothing else waits meanwhile."""
+    from aiosmtpd.controller import Controller
+
+    from tests.integration.client import Client
+
+    class Inbox:
+        def __init__(self):
+            self.recipients: list[str] = []
+
+        async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook name
+            self.recipients += envelope.rcpt_tos
+            return "250 OK"
+
+    with closing(socket.socket()) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # nothing listens there yet: the server is down
+    admin = Client(faulty.gateway).new_account("admin")
+    ws = admin.post("/api/v1/workspaces", json={"name": "Mail", "kind": "tenant"}).json()["id"]
+    deadline = time.monotonic() + 15
+    while (
+        admin.put(
+            f"/api/v1/workspaces/{ws}/settings",
+            json={"service_email": {"sender": "noreply@acme.example", "smtp_host": "127.0.0.1", "smtp_port": port}},
+        ).status_code
+        != 200
+    ):
+        assert time.monotonic() < deadline, "the workspace never became the admin's"
+        time.sleep(0.2)
+    time.sleep(1)  # identity's copy of the SMTP settings arrives by event
+    invited = admin.post(f"/api/v1/workspaces/{ws}/invitations", json={"email": "guest@example.com", "role": "developer"})
+    assert invited.status_code == 201, invited.text
+
+    started = time.monotonic()
+    assert commit_to_effect_seconds(faulty.gateway) < 5  # membership events do not wait on the mail
+    time.sleep(max(0.0, 3 - (time.monotonic() - started)))
+
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        deadline = time.monotonic() + 60
+        while "guest@example.com" not in inbox.recipients:
+            assert time.monotonic() < deadline, "the invitation never went out once the SMTP server was back"
+            time.sleep(0.5)
+    finally:
+        controller.stop()
