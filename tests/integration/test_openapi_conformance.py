@@ -16,7 +16,8 @@ SEED = 20261128
 EXAMPLES_PER_OPERATION = 5
 #: Operations with fields whose validity no OpenAPI 3.0 schema can state: ids that must name stored
 #: resources (JSAPIs, uploaded assets), fields that depend on another (a tenant has no parent), JSON
-#: Schemas as values. There, well-formed but wrong values are rightly 422.
+#: Schemas as values, date ranges bounded by the distance between `from` and `to` (the console's
+#: reports). There, well-formed but wrong values are rightly 422.
 STORED_OR_CONDITIONAL = [
     ("POST", "/api/v1/workspaces"),
     ("PUT", "/api/v1/workspaces/{ws}/settings"),
@@ -24,6 +25,8 @@ STORED_OR_CONDITIONAL = [
     ("PATCH", "/api/v1/workspaces/{ws}/features/{feature_id}"),
     ("POST", "/api/v1/workspaces/{ws}/jsapis"),
     ("PATCH", "/api/v1/workspaces/{ws}/jsapis/{jsapi_id}"),
+    *[("GET", f"/api/v1/workspaces/{{ws}}/analytics/{report}") for report in ("overview", "pages", "retention", "events")],
+    *[("GET", f"/api/v1/workspaces/{{ws}}/quality/{report}") for report in ("summary", "startup")],
 ]
 
 
