@@ -7,6 +7,7 @@ import { paths } from "../api/paths";
 import type { Approval, ApprovalStatus } from "../api/types";
 import { useAuth } from "../auth";
 import { CursorTable } from "../components/CursorTable";
+import { ItemTitle } from "../components/Details";
 import { ProblemAlert } from "../components/Problem";
 import { can, useMemberNames, useWorkspace, when } from "../workspace";
 
@@ -88,9 +89,7 @@ export function ApprovalDetail() {
         </Tag>
       }
     >
-      <Typography.Title level={4} style={{ marginTop: 0 }}>
-        {data.title}
-      </Typography.Title>
+      <ItemTitle>{data.title}</ItemTitle>
       <Descriptions
         bordered
         column={2}

@@ -1,11 +1,14 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { Button, Card, Checkbox, Descriptions, Form, Input, Modal, Popconfirm, Space, Table, Tag, Typography } from "antd";
+import { Button, Card, Checkbox, Form, Input, Popconfirm, Space, Table, Tag, Typography } from "antd";
 import { useEffect, useState } from "react";
-import { Link, useNavigate, useParams } from "react-router-dom";
+import { Link, useParams } from "react-router-dom";
 import { api } from "../api/client";
 import { paths } from "../api/paths";
 import type { App, AppKey, Page } from "../api/types";
+import { CreateListCard, useCreateThenOpen } from "../components/CreateList";
 import { CursorTable } from "../components/CursorTable";
+import { EditableDetails } from "../components/Details";
+import { FormActions } from "../components/FormActions";
 import { ProblemAlert, showFieldErrors } from "../components/Problem";
 import { SecretOnce } from "../components/SecretOnce";
 import { can, useWorkspace, when } from "../workspace";
@@ -28,32 +31,24 @@ function AppForm({ initial, onSubmit, busy, error, submitText, onCancel }: { ini
       <Form.Item label="Bundle ID" name="bundle_id" rules={[{ required: true, message: "The app's bundle id, like com.example.app." }]}>
         <Input placeholder="com.example.superapp" />
       </Form.Item>
-      <ProblemAlert error={error} style={{ marginBottom: 12 }} />
-      <Space>
-        <Button type="primary" htmlType="submit" loading={busy}>
-          {submitText}
-        </Button>
-        {onCancel && <Button onClick={onCancel}>Cancel</Button>}
-      </Space>
+      <FormActions error={error} busy={busy} submitText={submitText} onCancel={onCancel} />
     </Form>
   );
 }
 
 export function Apps() {
   const { ws, role } = useWorkspace();
-  const [creating, setCreating] = useState(false);
-  const queries = useQueryClient();
-  const navigate = useNavigate();
-  const create = useMutation({
-    mutationFn: (body: object) => api.post<App>(paths.apps(ws), body),
-    onSuccess: async (created) => {
-      await queries.invalidateQueries({ queryKey: ["apps", ws] });
-      setCreating(false);
-      navigate(`/workspaces/${ws}/apps/${created.id}`);
-    },
-  });
+  const { creating, setCreating, form } = useCreateThenOpen<App>(paths.apps(ws), ["apps", ws], (created) => `/workspaces/${ws}/apps/${created.id}`);
   return (
-    <Card title="Host apps" extra={can.administer(role) && <Button type="primary" onClick={() => setCreating(true)}>Add app</Button>}>
+    <CreateListCard
+      title="Host apps"
+      addText="Add app"
+      canAdd={can.administer(role)}
+      creating={creating}
+      setCreating={setCreating}
+      dialogTitle="Add a host app"
+      form={<AppForm {...form} submitText="Add" />}
+    >
       <CursorTable<App>
         queryKey={["apps", ws]}
         path={paths.apps(ws)}
@@ -65,10 +60,7 @@ export function Apps() {
           { title: "Created", dataIndex: "created_at", render: when },
         ]}
       />
-      <Modal open={creating} title="Add a host app" footer={null} onCancel={() => setCreating(false)} destroyOnHidden>
-        <AppForm onSubmit={(body) => create.mutate(body)} busy={create.isPending} error={create.error} submitText="Add" />
-      </Modal>
-    </Card>
+    </CreateListCard>
   );
 }
 
@@ -156,10 +148,9 @@ export function AppDetail() {
       {editing ? (
         <AppForm initial={app.data} onSubmit={(body) => save.mutate(body)} busy={save.isPending} error={save.error} submitText="Save" onCancel={() => setEditing(false)} />
       ) : (
-        <Descriptions
-          bordered
-          column={1}
-          extra={can.administer(role) && <Button onClick={() => setEditing(true)}>Edit</Button>}
+        <EditableDetails
+          canEdit={can.administer(role)}
+          onEdit={() => setEditing(true)}
           items={[
             { label: "Name", children: app.data.name },
             { label: "Platforms", children: app.data.platforms.join(", ") },

@@ -1,11 +1,14 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { Button, Card, Descriptions, Form, Input, Modal, Radio, Select, Space, Switch, Tabs, Tag, Timeline, Typography } from "antd";
+import { Card, Form, Input, Radio, Select, Switch, Tabs, Tag, Timeline, Typography } from "antd";
 import { useEffect, useState } from "react";
-import { Link, useNavigate, useParams } from "react-router-dom";
+import { Link, useParams } from "react-router-dom";
 import { api } from "../api/client";
 import { paths } from "../api/paths";
 import type { Feature, FeatureRevision, Jsapi, Page } from "../api/types";
+import { CreateListCard, useCreateThenOpen } from "../components/CreateList";
 import { CursorTable } from "../components/CursorTable";
+import { EditableDetails } from "../components/Details";
+import { FormActions } from "../components/FormActions";
 import { DiffView } from "../components/DiffView";
 import { ProblemAlert, showFieldErrors } from "../components/Problem";
 import { can, useMemberNames, useWorkspace, when } from "../workspace";
@@ -49,32 +52,25 @@ function FeatureForm({ initial, onSubmit, busy, error, submitText, onCancel }: {
       <Form.Item label="JSAPIs" name="jsapi_ids">
         <Select mode="multiple" options={jsapis.items.map((item) => ({ value: item.id, label: item.name }))} placeholder="The JSAPIs this feature opens" />
       </Form.Item>
-      <ProblemAlert error={error} style={{ marginBottom: 12 }} />
-      <Space>
-        <Button type="primary" htmlType="submit" loading={busy}>
-          {submitText}
-        </Button>
-        {onCancel && <Button onClick={onCancel}>Cancel</Button>}
-      </Space>
+      <FormActions error={error} busy={busy} submitText={submitText} onCancel={onCancel} />
     </Form>
   );
 }
 
 export function Features() {
   const { ws, role } = useWorkspace();
-  const [creating, setCreating] = useState(false);
-  const queries = useQueryClient();
-  const navigate = useNavigate();
-  const create = useMutation({
-    mutationFn: (body: object) => api.post<Feature>(paths.features(ws), body),
-    onSuccess: async (created) => {
-      await queries.invalidateQueries({ queryKey: ["features", ws] });
-      setCreating(false);
-      navigate(`/workspaces/${ws}/features/${created.id}`);
-    },
-  });
+  const { creating, setCreating, form } = useCreateThenOpen<Feature>(paths.features(ws), ["features", ws], (created) => `/workspaces/${ws}/features/${created.id}`);
   return (
-    <Card title="Features" extra={can.administer(role) && <Button type="primary" onClick={() => setCreating(true)}>Add feature</Button>}>
+    <CreateListCard
+      title="Features"
+      addText="Add feature"
+      canAdd={can.administer(role)}
+      creating={creating}
+      setCreating={setCreating}
+      dialogTitle="Add feature"
+      dialogWidth={600}
+      form={<FeatureForm {...form} submitText="Add" />}
+    >
       <CursorTable<Feature>
         queryKey={["features", ws]}
         path={paths.features(ws)}
@@ -87,10 +83,7 @@ export function Features() {
           { title: "Created", dataIndex: "created_at", render: when },
         ]}
       />
-      <Modal open={creating} title="Add feature" footer={null} onCancel={() => setCreating(false)} destroyOnHidden width={600}>
-        <FeatureForm onSubmit={(body) => create.mutate(body)} busy={create.isPending} error={create.error} submitText="Add" />
-      </Modal>
-    </Card>
+    </CreateListCard>
   );
 }
 
@@ -147,10 +140,9 @@ export function FeatureDetail() {
   const details = editing ? (
     <FeatureForm initial={data} onSubmit={(body) => save.mutate(body)} busy={save.isPending} error={save.error} submitText="Save" onCancel={() => setEditing(false)} />
   ) : (
-    <Descriptions
-      bordered
-      column={1}
-      extra={can.administer(role) && <Button onClick={() => setEditing(true)}>Edit</Button>}
+    <EditableDetails
+      canEdit={can.administer(role)}
+      onEdit={() => setEditing(true)}
       items={[
         { label: "Name", children: data.name },
         { label: "Description", children: data.description },

@@ -1,11 +1,14 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { Button, Card, Checkbox, Descriptions, Form, Input, Modal, Space, Tag, Typography } from "antd";
+import { Card, Checkbox, Form, Input, Tag, Typography } from "antd";
 import { useEffect, useState } from "react";
-import { Link, useNavigate, useParams } from "react-router-dom";
+import { Link, useParams } from "react-router-dom";
 import { api } from "../api/client";
 import { paths } from "../api/paths";
 import type { Jsapi } from "../api/types";
+import { CreateListCard, useCreateThenOpen } from "../components/CreateList";
 import { CursorTable } from "../components/CursorTable";
+import { EditableDetails } from "../components/Details";
+import { FormActions } from "../components/FormActions";
 import { ProblemAlert, showFieldErrors } from "../components/Problem";
 import { can, useWorkspace, when } from "../workspace";
 
@@ -75,32 +78,25 @@ function JsapiForm({ initial, onSubmit, busy, error, submitText, onCancel, nameE
       >
         <Input.TextArea rows={6} style={{ fontFamily: "monospace" }} />
       </Form.Item>
-      <ProblemAlert error={error} style={{ marginBottom: 12 }} />
-      <Space>
-        <Button type="primary" htmlType="submit" loading={busy}>
-          {submitText}
-        </Button>
-        {onCancel && <Button onClick={onCancel}>Cancel</Button>}
-      </Space>
+      <FormActions error={error} busy={busy} submitText={submitText} onCancel={onCancel} />
     </Form>
   );
 }
 
 export function Jsapis() {
   const { ws, role } = useWorkspace();
-  const [creating, setCreating] = useState(false);
-  const queries = useQueryClient();
-  const navigate = useNavigate();
-  const create = useMutation({
-    mutationFn: (body: object) => api.post<Jsapi>(paths.jsapis(ws), body),
-    onSuccess: async (created) => {
-      await queries.invalidateQueries({ queryKey: ["jsapis", ws] });
-      setCreating(false);
-      navigate(`/workspaces/${ws}/jsapis/${created.id}`);
-    },
-  });
+  const { creating, setCreating, form } = useCreateThenOpen<Jsapi>(paths.jsapis(ws), ["jsapis", ws], (created) => `/workspaces/${ws}/jsapis/${created.id}`);
   return (
-    <Card title="JSAPIs" extra={can.administer(role) && <Button type="primary" onClick={() => setCreating(true)}>New JSAPI</Button>}>
+    <CreateListCard
+      title="JSAPIs"
+      addText="New JSAPI"
+      canAdd={can.administer(role)}
+      creating={creating}
+      setCreating={setCreating}
+      dialogTitle="New JSAPI"
+      dialogWidth={600}
+      form={<JsapiForm nameEditable {...form} submitText="Create" />}
+    >
       <CursorTable<Jsapi>
         queryKey={["jsapis", ws]}
         path={paths.jsapis(ws)}
@@ -112,10 +108,7 @@ export function Jsapis() {
           { title: "Created", dataIndex: "created_at", render: when },
         ]}
       />
-      <Modal open={creating} title="New JSAPI" footer={null} onCancel={() => setCreating(false)} destroyOnHidden width={600}>
-        <JsapiForm nameEditable onSubmit={(body) => create.mutate(body)} busy={create.isPending} error={create.error} submitText="Create" />
-      </Modal>
-    </Card>
+    </CreateListCard>
   );
 }
 
@@ -139,10 +132,9 @@ export function JsapiDetail() {
       {editing ? (
         <JsapiForm initial={jsapi.data} nameEditable={false} onSubmit={(body) => save.mutate(body)} busy={save.isPending} error={save.error} submitText="Save" onCancel={() => setEditing(false)} />
       ) : (
-        <Descriptions
-          bordered
-          column={1}
-          extra={can.administer(role) && <Button onClick={() => setEditing(true)}>Edit</Button>}
+        <EditableDetails
+          canEdit={can.administer(role)}
+          onEdit={() => setEditing(true)}
           items={[
             { label: "Name", children: jsapi.data.name },
             { label: "Description", children: jsapi.data.description },

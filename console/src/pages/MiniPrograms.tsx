@@ -1,12 +1,14 @@
 import { InboxOutlined } from "@ant-design/icons";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { App as AntApp, Button, Card, Descriptions, Form, Input, Modal, Progress, Select, Space, Tabs, Tag, Typography, Upload } from "antd";
+import { App as AntApp, Button, Card, Form, Input, Modal, Progress, Select, Space, Tabs, Tag, Typography, Upload } from "antd";
 import { useState } from "react";
 import { Link, useNavigate, useParams } from "react-router-dom";
 import { api, session, upload } from "../api/client";
 import { paths } from "../api/paths";
 import type { App, Feature, Member, MiniProgram, MiniProgramFeature, Page, Version } from "../api/types";
 import { CursorTable } from "../components/CursorTable";
+import { EditableDetails } from "../components/Details";
+import { EditForm } from "../components/FormActions";
 import { ProblemAlert, showFieldErrors } from "../components/Problem";
 import { bytes, can, useWorkspace, when } from "../workspace";
 import { Launches } from "./Launches";
@@ -85,27 +87,19 @@ function Details({ miniprogram }: { miniprogram: MiniProgram }) {
   });
   if (editing)
     return (
-      <Form form={form} layout="vertical" style={{ maxWidth: 520 }} initialValues={miniprogram} onFinish={(values) => save.mutate(values)}>
+      <EditForm form={form} maxWidth={520} initialValues={miniprogram} onSave={(values) => save.mutate(values)} error={save.error} busy={save.isPending} onCancel={() => setEditing(false)}>
         <Form.Item label="Name" name="name" rules={[{ required: true, whitespace: true }]}>
           <Input />
         </Form.Item>
         <Form.Item label="Description" name="description">
           <Input.TextArea rows={3} />
         </Form.Item>
-        <ProblemAlert error={save.error} style={{ marginBottom: 12 }} />
-        <Space>
-          <Button type="primary" htmlType="submit" loading={save.isPending}>
-            Save
-          </Button>
-          <Button onClick={() => setEditing(false)}>Cancel</Button>
-        </Space>
-      </Form>
+      </EditForm>
     );
   return (
-    <Descriptions
-      bordered
-      column={1}
-      extra={can.administer(role) && <Button onClick={() => setEditing(true)}>Edit</Button>}
+    <EditableDetails
+      canEdit={can.administer(role)}
+      onEdit={() => setEditing(true)}
       items={[
         { label: "Name", children: miniprogram.name },
         { label: "Description", children: miniprogram.description || "—" },

@@ -7,6 +7,7 @@ import { paths } from "../api/paths";
 import type { Issue, QualitySummary } from "../api/types";
 import { LineChart } from "../components/Charts";
 import { CursorTable } from "../components/CursorTable";
+import { ItemTitle } from "../components/Details";
 import { ProblemAlert } from "../components/Problem";
 import { useScope, type Scope } from "../components/Scope";
 import { can, useWorkspace, when } from "../workspace";
@@ -139,9 +140,7 @@ export function IssueDetail() {
   const frames = framesOf(data.latest_event);
   return (
     <Card title={<Link to={`/workspaces/${ws}/quality`}>Quality</Link>} extra={<Tag color={ISSUE_COLORS[data.status]}>{data.regressed ? "regressed" : data.status}</Tag>}>
-      <Typography.Title level={4} style={{ marginTop: 0 }}>
-        {data.title}
-      </Typography.Title>
+      <ItemTitle>{data.title}</ItemTitle>
       <Descriptions
         bordered
         column={2}

@@ -1,6 +1,6 @@
 import { UploadOutlined } from "@ant-design/icons";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { App as AntApp, Button, Card, Col, Form, Image, Input, InputNumber, Progress, Row, Select, Space, Switch, Typography, Upload } from "antd";
+import { App as AntApp, Button, Card, Col, Form, type FormItemProps, Image, Input, InputNumber, Progress, Row, Select, Space, Switch, Typography, Upload } from "antd";
 import { useState } from "react";
 import { api, upload } from "../api/client";
 import { paths } from "../api/paths";
@@ -49,6 +49,15 @@ function ImageSetting({ kind, label, url, accept }: { kind: "logo" | "favicon"; 
       </Space>
       <ProblemAlert error={error} style={{ marginTop: 8 }} />
     </Card>
+  );
+}
+
+/** A form field in a cell of a grid row. */
+function FieldCell({ span, children, ...item }: FormItemProps & { span: number; children: React.ReactNode }) {
+  return (
+    <Col span={span}>
+      <Form.Item {...item}>{children}</Form.Item>
+    </Col>
   );
 }
 
@@ -129,31 +138,21 @@ export function SettingsPage() {
       >
         <Typography.Title level={5}>Service email</Typography.Title>
         <Row gutter={12}>
-          <Col span={12}>
-            <Form.Item label="Sender" name="sender" rules={[{ type: "email", message: "An email address." }]}>
-              <Input placeholder="noreply@example.com" />
-            </Form.Item>
-          </Col>
-          <Col span={8}>
-            <Form.Item label="SMTP host" name="smtp_host">
-              <Input placeholder="smtp.example.com" />
-            </Form.Item>
-          </Col>
-          <Col span={4}>
-            <Form.Item label="Port" name="smtp_port">
-              <InputNumber min={1} max={65535} style={{ width: "100%" }} />
-            </Form.Item>
-          </Col>
-          <Col span={12}>
-            <Form.Item label="SMTP username" name="smtp_username">
-              <Input autoComplete="off" />
-            </Form.Item>
-          </Col>
-          <Col span={12}>
-            <Form.Item label="SMTP password" name="smtp_password" extra="Left empty, the stored password is kept.">
-              <Input.Password autoComplete="new-password" />
-            </Form.Item>
-          </Col>
+          <FieldCell span={12} label="Sender" name="sender" rules={[{ type: "email", message: "An email address." }]}>
+            <Input placeholder="noreply@example.com" />
+          </FieldCell>
+          <FieldCell span={8} label="SMTP host" name="smtp_host">
+            <Input placeholder="smtp.example.com" />
+          </FieldCell>
+          <FieldCell span={4} label="Port" name="smtp_port">
+            <InputNumber min={1} max={65535} style={{ width: "100%" }} />
+          </FieldCell>
+          <FieldCell span={12} label="SMTP username" name="smtp_username">
+            <Input autoComplete="off" />
+          </FieldCell>
+          <FieldCell span={12} label="SMTP password" name="smtp_password" extra="Left empty, the stored password is kept.">
+            <Input.Password autoComplete="new-password" />
+          </FieldCell>
         </Row>
         <Typography.Title level={5}>Domains</Typography.Title>
         <Form.Item label="Primary domain" name="primary">

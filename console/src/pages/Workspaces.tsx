@@ -1,11 +1,13 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { App as AntApp, Button, Card, Descriptions, Form, Input, Modal, Popconfirm, Radio, Select, Space, Table, Tabs, Tag, Typography } from "antd";
+import { App as AntApp, Button, Card, Form, Input, Modal, Popconfirm, Radio, Select, Space, Table, Tabs, Tag, Typography } from "antd";
 import { useState } from "react";
 import { Link, Navigate, useNavigate } from "react-router-dom";
 import { api } from "../api/client";
 import { paths } from "../api/paths";
 import type { ApiKey, DeveloperWorkspace, Me, Page, Workspace } from "../api/types";
 import { CursorTable } from "../components/CursorTable";
+import { EditableDetails } from "../components/Details";
+import { EditForm } from "../components/FormActions";
 import { ProblemAlert, showFieldErrors } from "../components/Problem";
 import { SecretOnce } from "../components/SecretOnce";
 import { can, ROLE_LABELS, useWorkspace, when } from "../workspace";
@@ -145,7 +147,7 @@ function GeneralInfo() {
   const data = workspace.data;
   if (editing && data)
     return (
-      <Form form={form} layout="vertical" style={{ maxWidth: 480 }} initialValues={data} onFinish={(values) => save.mutate(values)}>
+      <EditForm form={form} maxWidth={480} initialValues={data} onSave={(values) => save.mutate(values)} error={save.error} busy={save.isPending} onCancel={() => setEditing(false)}>
         <Form.Item label="Name" name="name" rules={[{ required: true, whitespace: true }]}>
           <Input />
         </Form.Item>
@@ -155,20 +157,12 @@ function GeneralInfo() {
         <Form.Item label="Contact email" name="contact_email" rules={[{ type: "email" }]}>
           <Input />
         </Form.Item>
-        <ProblemAlert error={save.error} style={{ marginBottom: 12 }} />
-        <Space>
-          <Button type="primary" htmlType="submit" loading={save.isPending}>
-            Save
-          </Button>
-          <Button onClick={() => setEditing(false)}>Cancel</Button>
-        </Space>
-      </Form>
+      </EditForm>
     );
   return (
-    <Descriptions
-      bordered
-      column={1}
-      extra={can.administer(role) && <Button onClick={() => setEditing(true)}>Edit</Button>}
+    <EditableDetails
+      canEdit={can.administer(role)}
+      onEdit={() => setEditing(true)}
       items={[
         { label: "Name", children: data?.name },
         { label: "Kind", children: data?.kind },
