@@ -60,7 +60,7 @@ def record(session, event: Event) -> None:
 
 
 def _broker() -> RabbitMQBroker:
-    return RabbitMQBroker(BROKER, max_attempts=3, retry_delay_ms=1000, prefetch=200)
+    return RabbitMQBroker(BROKER, max_attempts=3, retry_delay_ms=1000, prefetch=Settings.event_prefetch)
 
 
 def run_relay(database: str, prefix: str, stop) -> None:

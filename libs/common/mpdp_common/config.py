@@ -80,7 +80,9 @@ class Settings:
     event_prefix: str = "mpdp"
     event_max_attempts: int = 5
     event_retry_delay_ms: int = 5000
-    event_prefetch: int = 100
+    #: also the largest batch a consumer handles in one transaction; a deep window keeps the next
+    #: batch waiting at the consumer while the current one commits
+    event_prefetch: int = 1000
     outbox_batch_size: int = 500
     outbox_poll_seconds: float = 1.0
     host: str = "127.0.0.1"
