@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import re
+import subprocess
 import sys
 import tempfile
 import threading
@@ -85,3 +87,22 @@ def compare_direct_and_gateway(title: str, targets: dict[str, str], load, total:
             f"   p99 {percentile(latencies, 0.99) * 1000:6.1f} ms"
         )
     print(f"  gateway/direct throughput ratio: {rates[1] / rates[0]:.2f}")
+
+
+_LATENCY = re.compile(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s)\s*$", re.MULTILINE)
+_SCALE = {"us": 1e-3, "ms": 1.0, "s": 1e3}
+
+
+def wrk(url: str, headers: dict[str, str], clients: int, seconds: int) -> tuple[int, float, float, float]:
+    """(requests, requests/s, p50 ms, p99 ms) from one run of `wrk`, a load generator that costs
+    the machine far less than Python threads; every answer must be a 2xx."""
+    command = ["wrk", f"-t{min(clients, 2)}", f"-c{clients}", f"-d{seconds}s", "--latency"]
+    for name, value in headers.items():
+        command += ["-H", f"{name}: {value}"]
+    answer = subprocess.run([*command, url], capture_output=True, text=True, check=True).stdout
+    if "Non-2xx" in answer:
+        raise SystemExit(f"some answers were not 2xx:\n{answer}")
+    latencies = {share: float(value) * _SCALE[unit] for share, value, unit in _LATENCY.findall(answer)}
+    total = int(re.search(r"(\d+) requests in", answer).group(1))
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", answer).group(1))
+    return total, rate, latencies["50"], latencies["99"]

@@ -14,18 +14,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import shutil
-import subprocess
 import threading
 import time
 
 import requests
-from _platform import percentile, running_platform
+from _platform import percentile, running_platform, wrk
 
 TICKS = os.sysconf("SC_CLK_TCK")
-_LATENCY = re.compile(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s)\s*$", re.MULTILINE)
-_SCALE = {"us": 1e-3, "ms": 1.0, "s": 1e3}
 
 
 def _children() -> dict[int, list[int]]:
@@ -79,18 +75,7 @@ def cpu_seconds(pids: list[int]) -> float:
 
 def wrk_load(url: str, token: str, clients: int, seconds: int) -> tuple[int, float, float, float]:
     """(requests, requests/s, p50 ms, p99 ms) from one wrk run."""
-    answer = subprocess.run(
-        ["wrk", f"-t{min(clients, 2)}", f"-c{clients}", f"-d{seconds}s", "--latency", "-H", f"Authorization: Bearer {token}", url],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    if "Non-2xx" in answer:
-        raise SystemExit(f"some answers were not 200:\n{answer}")
-    latencies = {share: float(value) * _SCALE[unit] for share, value, unit in _LATENCY.findall(answer)}
-    total = int(re.search(r"(\d+) requests in", answer).group(1))
-    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", answer).group(1))
-    return total, rate, latencies["50"], latencies["99"]
+    return wrk(url, {"Authorization": f"Bearer {token}"}, clients, seconds)
 
 
 def python_load(url: str, token: str, clients: int, seconds: int) -> tuple[int, float, float, float]:
