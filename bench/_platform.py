@@ -106,3 +106,22 @@ def wrk(url: str, headers: dict[str, str], clients: int, seconds: int) -> tuple[
     total = int(re.search(r"(\d+) requests in", answer).group(1))
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", answer).group(1))
     return total, rate, latencies["50"], latencies["99"]
+
+
+def descendants(*roots: int) -> list[int]:
+    """Every process below `roots` (the roots included), read from /proc."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as stat:
+                    parent = int(stat.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(parent, []).append(int(entry))
+    found, pending = set(), list(roots)
+    while pending:
+        pid = pending.pop()
+        found.add(pid)
+        pending.extend(children.get(pid, []))
+    return sorted(found)

@@ -19,29 +19,15 @@ import threading
 import time
 
 import requests
-from _platform import percentile, running_platform, wrk
+from _platform import descendants, percentile, running_platform, wrk
 
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def _children() -> dict[int, list[int]]:
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as stat:
-                    parent = int(stat.read().rsplit(")", 1)[1].split()[1])
-            except OSError:
-                continue
-            children.setdefault(parent, []).append(int(entry))
-    return children
-
-
 def web_processes(root: int, service: str) -> list[int]:
     """The gunicorn master and workers of `service` under the platform's launcher."""
-    children = _children()
-    masters = [pid for pid in _with_descendants(children, [root]) if _command(pid)[-3:-1] == ["web", service]]
-    return _with_descendants(children, masters)
+    masters = [pid for pid in descendants(root) if _command(pid)[-3:-1] == ["web", service]]
+    return descendants(*masters) if masters else []
 
 
 def _command(pid: int) -> list[str]:
@@ -50,15 +36,6 @@ def _command(pid: int) -> list[str]:
             return cmdline.read().split("\0")
     except OSError:
         return []
-
-
-def _with_descendants(children: dict[int, list[int]], roots: list[int]) -> list[int]:
-    found, pending = [], list(roots)
-    while pending:
-        pid = pending.pop()
-        found.append(pid)
-        pending.extend(children.get(pid, []))
-    return sorted(set(found))
 
 
 def cpu_seconds(pids: list[int]) -> float:

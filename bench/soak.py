@@ -19,27 +19,9 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from _platform import running_platform
+from _platform import descendants, running_platform
 
 STEP_TIMEOUT = 10
-
-
-def _children(pid: int) -> list[int]:
-    """Every descendant of `pid`, read from /proc."""
-    parents: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            parents.setdefault(ppid, []).append(int(entry.name))
-    found, todo = [], [pid]
-    while todo:
-        for child in parents.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return found
 
 
 def _describe(pid: int) -> tuple[str, int] | None:
@@ -56,7 +38,7 @@ def memory(root_pid: int) -> dict[str, int]:
     """RSS in KiB by process, named by its command line (gunicorn workers numbered by pid order)."""
     seen: Counter[str] = Counter()
     result = {}
-    for pid in sorted(_children(root_pid)):
+    for pid in (pid for pid in descendants(root_pid) if pid != root_pid):
         described = _describe(pid)
         if described is None:
             continue
