@@ -7,7 +7,6 @@ call to another service per request.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import threading
 import time
@@ -106,11 +105,11 @@ class TokenVerifier:
             client = _ThrottledJWKClient(jwks_url, cache_keys=True, lifespan=300, timeout=3)
             key_for = lambda token: client.get_signing_key_from_jwt(token).key  # noqa: E731
         self._key_for = key_for
-        self._verified: dict[bytes, dict[str, Any]] = {}
+        self._verified: dict[str, dict[str, Any]] = {}
         self._lock = threading.Lock()
 
     def verify(self, token: str) -> dict[str, Any]:
-        key = hashlib.sha256(token.encode()).digest()
+        key = digest(token)
         now = time.time()
         claims = self._verified.get(key)
         if claims is not None and claims["exp"] > now:

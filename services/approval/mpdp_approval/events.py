@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from mpdp_common.apikeys import follow_api_keys
 from mpdp_common.contracts.approval import DECIDED, WITHDRAWN, Decision, Subject
+from mpdp_common.contracts.catalog import ApprovalRequest
 from mpdp_common.db import utcnow
 from mpdp_common.events import Event, EventSpec
 from mpdp_common.membership import follow_members
@@ -36,7 +37,8 @@ CATALOG_REQUESTS = {
     "catalog.miniprogram.online_requested": "online",
     "catalog.feature.activation_requested": "feature",
 }
-REQUEST_FIELDS = {"request_id", "workspace_id", "title", "subject", "requested_by"}
+#: the fields every request carries; whatever else a request type adds goes into the details
+REQUEST_FIELDS = frozenset(ApprovalRequest._declared_fields)
 
 
 def audit(session: Session, approval: Approval, action: str, actor_id: str, comment: str | None = None) -> None:

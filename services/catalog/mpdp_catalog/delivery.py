@@ -17,7 +17,8 @@ from sqlalchemy.orm import Session
 
 from .models import Deliverable, Launch, MiniProgram, Tester, Version
 
-CHANNEL_OF = {"released": "released", "grayscale": "grayscale", "pilot": "pilot"}
+#: the launch statuses that deliver a version, each to its own audience
+CHANNELS = ("released", "grayscale", "pilot")
 
 
 def bucket(launch_id: str, user_id: str) -> int:
@@ -33,7 +34,7 @@ def refresh(session: Session, miniprogram_id: str, app_id: str) -> None:
         select(Launch, Version, MiniProgram)
         .join(Version, Version.id == Launch.version_id)
         .join(MiniProgram, MiniProgram.id == Launch.miniprogram_id)
-        .where(Launch.miniprogram_id == miniprogram_id, Launch.app_id == app_id, Launch.status.in_(list(CHANNEL_OF)))
+        .where(Launch.miniprogram_id == miniprogram_id, Launch.app_id == app_id, Launch.status.in_(CHANNELS))
     ).all()
     testers: list[str] | None = None
     for launch, version, miniprogram in rows:
@@ -43,7 +44,7 @@ def refresh(session: Session, miniprogram_id: str, app_id: str) -> None:
             Deliverable(
                 app_id=app_id,
                 miniprogram_id=miniprogram_id,
-                channel=CHANNEL_OF[launch.status],
+                channel=launch.status,
                 launch_id=launch.id,
                 name=miniprogram.name,
                 version_id=version.id,

@@ -163,7 +163,7 @@ class Workspace(Base):
 
 #: the statuses in which a launch is on its way: at most one per mini program and app at a time
 IN_PROGRESS = ("under_review", "pilot", "ready", "grayscale")
-_IN_PROGRESS_SQL = text("status IN ('under_review', 'pilot', 'ready', 'grayscale')")
+_IN_PROGRESS_SQL = text("status IN (" + ", ".join(f"'{status}'" for status in IN_PROGRESS) + ")")
 _RELEASED_SQL = text("status = 'released'")
 
 

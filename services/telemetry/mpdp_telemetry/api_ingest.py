@@ -22,7 +22,7 @@ from sqlalchemy import select
 from mpdp_common.appkeys import KEY_HEADER
 from mpdp_common.auth import public
 from mpdp_common.db import utcnow
-from mpdp_common.errors import Problem
+from mpdp_common.errors import Problem, validation_failed
 from mpdp_common.request_db import db_session
 from mpdp_common.web import accepts
 
@@ -163,7 +163,7 @@ def parse_batch(raw: bytes) -> tuple[object, list]:
     except (ValueError, UnicodeDecodeError, RecursionError):
         raise Problem(400, "The request body is not valid JSON.") from None
     if not isinstance(body, dict) or not isinstance(body.get("events"), list):
-        raise Problem(422, "Some fields are not valid.", type="urn:mpdp:problem:validation", errors={"events": ["Send a list of events."]})
+        raise validation_failed({"events": ["Send a list of events."]})
     if len(body["events"]) > MAX_EVENTS:
         raise Problem(413, f"A batch holds at most {MAX_EVENTS} events; this one has {len(body['events'])}.")
     return body.get("sent_at"), body["events"]
@@ -176,9 +176,7 @@ def skew_of(sent_at, now: datetime) -> timedelta:
     try:
         return now - _time(sent_at)
     except (ValueError, TypeError):
-        raise Problem(
-            422, "Some fields are not valid.", type="urn:mpdp:problem:validation", errors={"sent_at": ["Not an RFC 3339 time with a zone."]}
-        ) from None
+        raise validation_failed({"sent_at": ["Not an RFC 3339 time with a zone."]}) from None
 
 
 @ingest.route("/v1/events", methods=["POST"])
