@@ -112,6 +112,7 @@ def _apply_bits(session: Session, additions: dict[tuple, set[int]], removals: di
 def _number_users(session: Session, miniprogram_id: str, first_days: dict[str, date], bits: dict, unbits: dict) -> dict[str, int]:
     """Each user's number, numbering the new ones; a user now seen earlier than before moves to that day's new users."""
     numbers: dict[str, int] = {}
+    moved: list[dict] = []
     users = list(first_days)
     for start in range(0, len(users), CHUNK):
         chunk = users[start : start + CHUNK]
@@ -123,13 +124,12 @@ def _number_users(session: Session, miniprogram_id: str, first_days: dict[str, d
         for user_id, number, first_day in rows:
             numbers[user_id] = number
             if first_days[user_id] < first_day:
-                session.execute(
-                    update(UserNumber)
-                    .where(UserNumber.miniprogram_id == miniprogram_id, UserNumber.user_id == user_id)
-                    .values(first_day=first_days[user_id])
-                )
+                moved.append({"miniprogram_id": miniprogram_id, "user_id": user_id, "first_day": first_days[user_id]})
                 unbits[(miniprogram_id, first_day, ALL, ALL, "new", ALL)].add(number)
                 bits[(miniprogram_id, first_days[user_id], ALL, ALL, "new", ALL)].add(number)
+    if moved:
+        # One statement for every user seen earlier than before, by primary key.
+        session.execute(update(UserNumber), moved)
     new = [user_id for user_id in users if user_id not in numbers]
     if new:
         miniprogram = session.execute(select(MiniProgram).where(MiniProgram.id == miniprogram_id).with_for_update()).scalar_one()

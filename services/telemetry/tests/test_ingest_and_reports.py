@@ -140,3 +140,23 @@ def test_release_health_from_session_updates_and_aggregates(harness):
     assert (summary["users"], summary["crashed_users"], summary["crash_free_users"]) == (2, 1, 0.5)
     assert [row["version"] for row in summary["by_version"]] == ["2.0.0"]
     assert harness.http.post(f"/ingest/sentry/api/42/envelope/?sentry_key={key}", data=body).status_code == 404
+
+
+def test_a_user_seen_earlier_than_before_becomes_new_on_that_day(harness):
+    ws = harness.workspace("ada")
+    mp = harness.miniprogram(ws, 1)
+    key = harness.app_key(ws)
+    today = _now()
+    yesterday = today - timedelta(days=1)
+    assert _send(harness, key, [_event(mp, 1, "u1", page="home", at=today)]).status_code == 202
+    harness.fold()
+    # A phone that was offline sends what it saw the day before.
+    assert _send(harness, key, [_event(mp, 2, "u1", page="home", at=yesterday)]).status_code == 202
+    harness.fold()
+
+    span = f"miniprogram_id={mp}&from={yesterday.date().isoformat()}&to={today.date().isoformat()}"
+    series = harness.get(f"/api/v1/workspaces/{ws}/analytics/overview?{span}", "ada").get_json()["series"]
+    assert [(row["date"], row["new_users"], row["active_users"]) for row in series] == [
+        (yesterday.date().isoformat(), 1, 1),
+        (today.date().isoformat(), 0, 1),
+    ]
