@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PACKAGES := libs/common $(sort $(wildcard services/*)) cli
 
-.PHONY: run test faults setup backing-services console lint bench soak clean
+.PHONY: run test faults setup backing-services console browser lint bench soak clean
 
 $(STAMP): constraints.txt requirements-dev.txt $(addsuffix /pyproject.toml,$(PACKAGES))
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,10 +31,17 @@ console: console/dist/index.html
 backing-services:
 	@scripts/backing-services
 
+# The console's browser tests drive Debian's Chromium: Playwright downloads no browser.
+export MPDP_CHROMIUM ?= /usr/lib/chromium/chromium
+
+browser:
+	@test -x $(MPDP_CHROMIUM) || { echo "installing Chromium for the browser tests"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
 run: setup backing-services console
 	$(BIN)/mpdpctl run
 
-test: setup backing-services console
+test: setup backing-services console browser
 	cd console && npm test --silent
 	$(BIN)/pytest
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import time
 from urllib.parse import urlencode
 
@@ -58,6 +59,12 @@ def new_version(team: Team, version: str, package: bytes) -> str:
     return answer.json()["id"]
 
 
+def about(reached: int, users: int, share: float) -> bool:
+    """Whether `reached` of `users` is the share a fair hash gives, within five standard
+    deviations of the binomial: a wrong share fails, chance alone almost never does."""
+    return abs(reached / users - share) < 5 * math.sqrt(share * (1 - share) / users)
+
+
 def test_released_and_grayscale_versions_with_packages(team):
     app_id, other_app_id = new_app(team), new_app(team)
     phones, other_phones = host_app(team, app_id), host_app(team, other_app_id)
@@ -92,14 +99,14 @@ def test_released_and_grayscale_versions_with_packages(team):
     users = [f"user-{number}" for number in range(400)]
     eventually(lambda: any(phones.versions(user) == {team.mp: "2.0.0"} for user in users[:40]))
     at_30 = {user for user in users if phones.versions(user) == {team.mp: "2.0.0"}}
-    assert abs(len(at_30) / len(users) - 0.30) < 0.07, len(at_30)
+    assert about(len(at_30), len(users), 0.30), len(at_30)
     assert {user for user in users[:50] if phones.versions(user) == {team.mp: "2.0.0"}} == at_30 & set(users[:50])
     assert all(phones.versions(user) == {team.mp: "1.0.0"} for user in set(users[:60]) - at_30)
 
     assert team.developer.post(launch_path(team, grayscale["id"], "publish"), json={"percentage": 60}).status_code == 200
     eventually(lambda: len({user for user in users[:60] if phones.versions(user) == {team.mp: "2.0.0"}}) > len(at_30 & set(users[:60])))
     at_60 = {user for user in users if phones.versions(user) == {team.mp: "2.0.0"}}
-    assert at_30 <= at_60 and abs(len(at_60) / len(users) - 0.60) < 0.07, len(at_60)
+    assert at_30 <= at_60 and about(len(at_60), len(users), 0.60), len(at_60)
 
     assert team.developer.post(launch_path(team, grayscale["id"], "publish"), json={"percentage": 100}).status_code == 200
     eventually(lambda: all(phones.versions(user) == {team.mp: "2.0.0"} for user in users[:20]))

@@ -160,10 +160,11 @@ export function LaunchDetail() {
   const launch = useQuery({ queryKey: ["launch", ws, mp, id], queryFn: () => api.get<Launch>(paths.launch(ws, mp, id)) });
   const act = useMutation({
     mutationFn: ({ action, body }: { action: "submit" | "withdraw" | "publish" | "cancel"; body?: object }) => api.post<Launch>(paths.launchAction(ws, mp, id, action), body),
-    onSuccess: async () => {
+    onSuccess: () => {
       setPercentage(null);
-      await queries.invalidateQueries({ queryKey: ["launch", ws, mp, id] });
-      await queries.invalidateQueries({ queryKey: ["launches", ws, mp] });
+      void queries.invalidateQueries({ queryKey: ["launches", ws, mp] });
+      // Busy until the launch's new status is on screen, so no action is offered for the old one.
+      return queries.invalidateQueries({ queryKey: ["launch", ws, mp, id] });
     },
   });
   if (launch.error) return <ProblemAlert error={launch.error} />;

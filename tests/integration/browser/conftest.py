@@ -119,9 +119,18 @@ def make_tenant(make_workspace):
     return make
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    if report.when == "call":
+        item.call_failed = report.failed
+    return report
+
+
 @pytest.fixture
-def open_console(browser, platform, console_build):
-    """`open_console(user)`: a new browser context (its own storage) signed in as `user`."""
+def open_console(request, browser, platform, console_build):
+    """`open_console(user)`: a new browser context (its own storage) signed in as `user`. When
+    the test fails, each tab's screen is saved and its text printed, to show what it showed."""
     contexts = []
 
     def open_as(user: Client | None = None) -> Console:
@@ -132,8 +141,20 @@ def open_console(browser, platform, console_build):
         return console.sign_in(user) if user else console
 
     yield open_as
-    for context in contexts:
+    for number, context in enumerate(contexts):
+        if getattr(request.node, "call_failed", False):
+            for tab in context.pages:
+                _show_failure(tab, f"{request.node.name}-{number}")
         context.close()
+
+
+def _show_failure(tab: Page, name: str) -> None:
+    try:
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        tab.screenshot(path=str(SCREENSHOTS / f"failed-{re.sub(r'[^A-Za-z0-9_.-]', '_', name)}.png"), full_page=True)
+        print(f"--- {name}: {tab.url}\n{tab.inner_text('body', timeout=2000)[:3000]}")
+    except Exception as error:  # the tab may be gone with the failure it shows
+        print(f"--- {name}: could not be shown ({error!r})")
 
 
 def package(pages: tuple[str, ...] = ("pages/index/index",), filler_bytes: int = 0) -> bytes:
