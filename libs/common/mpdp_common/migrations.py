@@ -92,6 +92,23 @@ def drop_event_tables() -> None:
     op.drop_table("outbox")
 
 
+def index_unsent_outbox_rows() -> None:
+    """Replace the outbox's (published_at, seq) index with one over the unsent rows alone: the
+    relay's `WHERE published_at IS NULL ORDER BY seq` read the sent rows kept for inspection on
+    every batch, a cost that grew with the outbox."""
+    op = _op()
+    op.drop_index("ix_outbox_unpublished", table_name="outbox")
+    unsent = sa.text("published_at IS NULL")
+    op.create_index("ix_outbox_unsent", "outbox", ["seq"], postgresql_where=unsent, sqlite_where=unsent)
+
+
+def index_outbox_by_publication() -> None:
+    """The downgrade of `index_unsent_outbox_rows`."""
+    op = _op()
+    op.drop_index("ix_outbox_unsent", table_name="outbox")
+    op.create_index("ix_outbox_unpublished", "outbox", ["published_at", "seq"], unique=False)
+
+
 def create_members_read_model() -> None:
     """`members`, the membership read model (mpdp_common.membership.MembershipColumns)."""
     _op().create_table(

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import threading
 import time
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from marshmallow import fields
-from sqlalchemy import String, func, select
+from sqlalchemy import String, func, insert, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 
 from mpdp_common.contracts import ContractViolation, Payload, declare
@@ -205,3 +206,28 @@ def test_handlers_are_keyed_on_type_and_version_and_registered_once():
     with pytest.raises(UnknownEventType):
         spec.handles("alpha.note.erased")
     assert spec.consumed_producers == {"alpha": ["alpha.note.written"]}
+
+
+def test_sent_events_are_kept_three_days_and_unsent_ones_until_they_are_sent(tmp_path):
+    engine = make_engine(f"sqlite:///{tmp_path}/outbox.db")
+    Base.metadata.create_all(engine)
+    outbox, now = producer.outbox, datetime.now(UTC)
+    rows = [  # (event id, created, sent)
+        ("old-sent", now - timedelta(days=5), now - timedelta(days=5)),
+        ("old-unsent", now - timedelta(days=4), None),
+        ("recent-sent", now - timedelta(days=1), now - timedelta(days=1)),
+        ("new-unsent", now, None),
+    ]
+    with engine.begin() as connection:
+        connection.execute(
+            insert(outbox),
+            [
+                {"event_id": name, "type": "alpha.note.written", "envelope": "{}", "created_at": created, "published_at": sent}
+                for name, created, sent in rows
+            ],
+        )
+    Relay(
+        producer, engine, MemoryBroker(max_attempts=3, retry_delay_ms=20), exchange="t.alpha", batch_size=50, poll_seconds=0.05
+    )._cleanup_sent()
+    with engine.connect() as connection:
+        assert sorted(connection.scalars(select(outbox.c.event_id))) == ["new-unsent", "old-unsent", "recent-sent"]
