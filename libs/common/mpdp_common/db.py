@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 
 from sqlalchemy import DateTime, Engine, String, TypeDecorator, create_engine, event, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
@@ -107,3 +108,9 @@ def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+def dialect_insert(session: Session, table):
+    """An INSERT of the session's dialect, which has `on_conflict_do_nothing` and
+    `on_conflict_do_update` (PostgreSQL in production, SQLite in the embedded mode)."""
+    return (postgresql if session.get_bind().dialect.name == "postgresql" else sqlite).insert(table)

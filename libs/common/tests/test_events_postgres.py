@@ -163,3 +163,30 @@ def test_events_wait_uncounted_while_the_consumers_database_is_down():
         _connections(url, allowed=True)
         engine.dispose()
         drop_database(url)
+
+
+def test_the_same_event_delivered_twice_at_once_or_twice_in_a_batch_has_one_effect():
+    url = f"{SERVER}/mpdp_inbox_{secrets.token_hex(4)}"
+    ensure_database(url)
+    engine = make_engine(url)
+    Base.metadata.create_all(engine)
+    try:
+        broker = MemoryBroker(max_attempts=3, retry_delay_ms=20)
+        consumers = [Consumer(sink, engine, broker, Subscription(queue="t.sink", bindings={})) for _ in range(2)]
+        events = [Event(type="relaypg.thing.happened", payload={"n": n}, producer="relaypg") for n in range(50)]
+        outcomes: list[list] = []
+        # Two consumers hand the same events over at the same moment, as after a redelivery.
+        threads = [threading.Thread(target=lambda c=consumer: outcomes.append(c.deliver_batch(events))) for consumer in consumers]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+        assert outcomes == [[None] * 50, [None] * 50]
+        assert consumers[0].deliver_batch([events[0], events[0], *events[1:3]]) == [None] * 4
+        with session_scope(sessionmaker(engine)) as session:
+            assert sorted(session.scalars(select(Effect.event_id))) == sorted(event.id for event in events)
+            inbox = sink.inbox
+            assert session.scalar(select(text("count(*)")).select_from(inbox)) == 50
+    finally:
+        engine.dispose()
+        drop_database(url)
