@@ -125,3 +125,33 @@ def descendants(*roots: int) -> list[int]:
         found.add(pid)
         pending.extend(children.get(pid, []))
     return sorted(found)
+
+
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """CPU time (user and system) the processes have used so far."""
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        except OSError:
+            pass
+    return total / _TICKS
+
+
+def processes_named(*names: str) -> list[int]:
+    """The processes whose command name is one of `names` (such as the database's and the broker's)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/comm") as comm:
+                    if comm.read().strip() in names:
+                        found.append(int(entry))
+            except OSError:
+                continue
+    return found

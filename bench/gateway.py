@@ -19,9 +19,7 @@ import threading
 import time
 
 import requests
-from _platform import descendants, percentile, running_platform, wrk
-
-TICKS = os.sysconf("SC_CLK_TCK")
+from _platform import cpu_seconds, descendants, percentile, running_platform, wrk
 
 
 def web_processes(root: int, service: str) -> list[int]:
@@ -36,18 +34,6 @@ def _command(pid: int) -> list[str]:
             return cmdline.read().split("\0")
     except OSError:
         return []
-
-
-def cpu_seconds(pids: list[int]) -> float:
-    total = 0
-    for pid in pids:
-        try:
-            with open(f"/proc/{pid}/stat") as stat:
-                fields = stat.read().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])
-        except OSError:
-            pass
-    return total / TICKS
 
 
 def wrk_load(url: str, token: str, clients: int, seconds: int) -> tuple[int, float, float, float]:
