@@ -4,12 +4,37 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
+import time
 
 import requests
 
 from .routes import routed_services, service_for
 
 log = logging.getLogger(__name__)
+
+
+class MergedOpenApi:
+    """The merged document, fetched from the services at most once a minute: it is public, and
+    each fetch asks every service. One missing a service is not kept, so that it shows up as soon
+    as the service answers again."""
+
+    lifetime_seconds = 60.0
+
+    def __init__(self, service_urls: dict[str, str], timeout: float):
+        self.service_urls, self.timeout = service_urls, timeout
+        self._document: dict | None = None
+        self._fetched_at = 0.0
+        self._lock = threading.Lock()
+
+    def get(self) -> dict:
+        with self._lock:  # one fetch at a time; the others take what it brings
+            if self._document is None or time.monotonic() - self._fetched_at > self.lifetime_seconds:
+                document = merged_openapi(self.service_urls, self.timeout)
+                if "description" in document["info"]:  # a service was unavailable
+                    return document
+                self._document, self._fetched_at = document, time.monotonic()
+            return self._document
 
 
 def merged_openapi(service_urls: dict[str, str], timeout: float) -> dict:

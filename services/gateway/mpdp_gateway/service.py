@@ -14,13 +14,15 @@ from mpdp_common.service import Service
 
 from .console import serve_console
 from .edge import Edge
-from .openapi import merged_openapi
+from .openapi import MergedOpenApi
 
 
 def _setup(app: Flask, settings: Settings) -> None:
+    document = MergedOpenApi(settings.service_urls, settings.upstream_connect_timeout + 3)
+
     @public
     def openapi():
-        return jsonify(merged_openapi(settings.service_urls, settings.upstream_connect_timeout + 3))
+        return jsonify(document.get())
 
     app.add_url_rule("/api/v1/openapi.json", "public_openapi", openapi, methods=["GET"])
     serve_console(app, settings)
