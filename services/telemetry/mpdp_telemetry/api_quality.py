@@ -11,7 +11,7 @@ from sqlalchemy import or_, select
 
 from mpdp_common.auth import require_member
 from mpdp_common.errors import not_found
-from mpdp_common.pagination import paginate
+from mpdp_common.pagination import page_schema, paginate
 from mpdp_common.request_db import db_session
 
 from . import crashes, reports, schemas
@@ -49,7 +49,7 @@ def _issue(ws: str, issue_id: str, *roles: str) -> Issue:
 
 @quality.route(f"{PATH}/issues", methods=["GET"])
 @quality.arguments(schemas.IssuesQuery, location="query")
-@quality.response(200, schemas.IssuesSchema)
+@quality.response(200, page_schema(schemas.IssueSchema))
 def list_issues(query, ws):
     """Crash groups of the mini programs the caller sees, oldest first; filter by mini program, status, version."""
     stmt = select(Issue).where(Issue.workspace_id == ws)

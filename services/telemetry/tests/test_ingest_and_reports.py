@@ -56,11 +56,16 @@ def test_a_batch_is_counted_once_and_bad_events_are_refused_by_index(harness):
     today = _now().date().isoformat()
     overview = harness.get(f"/api/v1/workspaces/{ws}/analytics/overview?miniprogram_id={mp}&from={today}&to={today}", "ada").get_json()
     assert overview["totals"] == {"active_users": 2, "new_users": 2, "sessions": 2, "page_views": 3, "avg_session_duration_ms": None}
-    pages = harness.get(f"/api/v1/workspaces/{ws}/analytics/pages?miniprogram_id={mp}&from={today}&to={today}", "ada").get_json()
+    ranking = f"/api/v1/workspaces/{ws}/analytics/pages?miniprogram_id={mp}&from={today}&to={today}"
+    pages = harness.get(ranking, "ada").get_json()
     assert pages["items"] == [
         {"page": "home", "views": 2, "visitors": 2, "avg_duration_ms": 1000},
         {"page": "cart", "views": 1, "visitors": 1, "avg_duration_ms": 3000},
     ]
+    first = harness.get(f"{ranking}&limit=1", "ada").get_json()
+    second = harness.get(f"{ranking}&limit=1&cursor={first['next_cursor']}", "ada").get_json()
+    assert [first["items"][0]["page"], second["items"][0]["page"], second["next_cursor"]] == ["home", "cart", None]
+    assert harness.get(f"{ranking}&limit=201", "ada").status_code == 422
     tracked = harness.get(f"/api/v1/workspaces/{ws}/analytics/events?miniprogram_id={mp}", "ada").get_json()
     assert tracked["items"] == [{"name": "buy", "count": 1, "users": 1}]
 
