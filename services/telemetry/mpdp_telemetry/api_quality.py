@@ -15,7 +15,7 @@ from mpdp_common.pagination import page_schema, paginate
 from mpdp_common.request_db import db_session
 
 from . import crashes, reports, schemas
-from .access import miniprogram_for, sees, visible_miniprogram_ids
+from .access import access, miniprogram_for
 from .models import AppKey, Issue, IssueVersion, Workspace
 
 quality = Blueprint("quality", __name__, url_prefix="/api/v1", description="Crashes, release health and launch times")
@@ -42,7 +42,7 @@ def _view(issue: Issue, versions: list[str]) -> dict:
 def _issue(ws: str, issue_id: str, *roles: str) -> Issue:
     member = require_member(ws, *roles)
     issue = db_session().get(Issue, issue_id)
-    if issue is None or issue.workspace_id != ws or not sees(member, issue.miniprogram_id):
+    if issue is None or issue.workspace_id != ws or not access.sees(member, issue.miniprogram_id):
         raise not_found("issue")
     return issue
 
@@ -57,9 +57,7 @@ def list_issues(query, ws):
         miniprogram_for(ws, query["miniprogram_id"])
         stmt = stmt.where(Issue.miniprogram_id == query["miniprogram_id"])
     else:
-        visible = visible_miniprogram_ids(ws)
-        if visible is not None:
-            stmt = stmt.where(Issue.miniprogram_id.in_(visible))
+        stmt = access.visible(stmt, require_member(ws), Issue.miniprogram_id)
     if query["status"]:
         stmt = stmt.where(Issue.status == query["status"])
     if query["version"]:

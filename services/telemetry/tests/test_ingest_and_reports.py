@@ -165,3 +165,29 @@ def test_a_user_seen_earlier_than_before_becomes_new_on_that_day(harness):
         (yesterday.date().isoformat(), 1, 1),
         (today.date().isoformat(), 0, 1),
     ]
+
+
+def test_reviewers_see_the_crashes_of_the_mini_programs_assigned_to_them(harness):
+    ws = harness.workspace("ada", rex="reviewer")
+    shop, games = harness.miniprogram(ws, 51), harness.miniprogram(ws, 52)
+    harness.deliver("catalog.assignment.added", {"miniprogram_id": shop, "account_id": "rex", "workspace_id": ws})
+    key = harness.app_key(ws)
+    for telemetry_id in (51, 52):
+        crash = {"event_id": f"{telemetry_id:032x}", "exception": {"values": [{"type": "ValueError", "value": "boom"}]}}
+        answer = harness.http.post(f"/ingest/sentry/api/{telemetry_id}/store/?sentry_key={key}", json=crash)
+        assert answer.status_code == 200, answer.get_data(as_text=True)
+
+    def issues(account):
+        return {
+            item["miniprogram_id"]: item["id"]
+            for item in harness.get(f"/api/v1/workspaces/{ws}/quality/issues", account).get_json()["items"]
+        }
+
+    everything = issues("ada")
+    assert set(everything) == {shop, games}
+    assert set(issues("rex")) == {shop}
+    assert harness.get(f"/api/v1/workspaces/{ws}/quality/issues/{everything[shop]}", "rex").status_code == 200
+    assert harness.get(f"/api/v1/workspaces/{ws}/quality/issues/{everything[games]}", "rex").status_code == 404
+    assert harness.get(f"/api/v1/workspaces/{ws}/quality/summary?miniprogram_id={games}", "rex").status_code == 404
+    harness.deliver("catalog.assignment.removed", {"miniprogram_id": shop, "account_id": "rex", "workspace_id": ws})
+    assert issues("rex") == {}
