@@ -73,7 +73,8 @@ def test_a_batch_is_counted_once_and_bad_events_are_refused_by_index(harness):
 def test_unknown_keys_and_oversized_batches(harness):
     ws = harness.workspace("ada")
     mp = harness.miniprogram(ws, 1)
-    assert _send(harness, "mak_nope", [_event(mp, 1, "u1", page="p")]).status_code == 401
+    unknown = _send(harness, "mak_nope", [_event(mp, 1, "u1", page="p")])
+    assert unknown.status_code == 401 and unknown.headers["WWW-Authenticate"] == 'MPDP-Key realm="mpdp"'
     key = harness.app_key(ws)
     assert _send(harness, key, [_event(mp, n, "u1", page="p") for n in range(1001)]).status_code == 413
     bomb = gzip.compress(b"[" + b" " * (11 * 1024 * 1024) + b"]")
