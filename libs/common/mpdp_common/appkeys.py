@@ -7,6 +7,8 @@ the keys (which exist, which are revoked or expire when) from `workspace.app_key
 
 A signed request carries `X-MPDP-Key: <key_id>`, `X-MPDP-Timestamp: <unix seconds>` and
 `X-MPDP-Signature: hex(HMAC-SHA256(secret, "{timestamp}\\n{method}\\n{path}\\n{query}"))`.
+What a host app reports (analytics events, crash reports) only names its key, unsigned: those
+keys are public, like a Sentry DSN, and can only write.
 """
 
 from __future__ import annotations
@@ -30,6 +32,9 @@ MAX_SKEW_SECONDS = 300
 KEY_HEADER = "X-MPDP-Key"
 TIMESTAMP_HEADER = "X-MPDP-Timestamp"
 SIGNATURE_HEADER = "X-MPDP-Signature"
+#: the `WWW-Authenticate` scheme of a 401: a request that must be signed, one that names its key only
+SIGNED_SCHEME = "MPDP-HMAC"
+NAMED_KEY_SCHEME = "MPDP-Key"
 
 
 def app_key_secret(box: SecretBox, key_id: str) -> str:
@@ -98,8 +103,20 @@ def follow_app_keys(events: EventSpec, model: type) -> None:
         key_for(session, state["new_key_id"], state["app_id"], state["workspace_id"])
 
 
-def _unauthorized(detail: str) -> Problem:
-    return Problem(401, detail, headers={"WWW-Authenticate": 'MPDP-HMAC realm="mpdp"'})
+def _unauthorized(detail: str, scheme: str = SIGNED_SCHEME) -> Problem:
+    return Problem(401, detail, headers={"WWW-Authenticate": f'{scheme} realm="mpdp"'})
+
+
+def usable_app_key(session: Session, model: type, key_id: str | None, *, scheme: str):
+    """The active or expiring app key (a row of `model`) named `key_id`, or a 401 problem that
+    challenges with `scheme`."""
+    key_id = (key_id or "").strip()
+    if not key_id:
+        raise _unauthorized(f"Send the app key id in {KEY_HEADER}.", scheme)
+    key = session.get(model, key_id)
+    if key is None or not key.usable():
+        raise _unauthorized("The app key is unknown, revoked or expired.", scheme)
+    return key
 
 
 def verify_signature(
@@ -133,14 +150,9 @@ def verify_signed_request(
     """The app key (a row of `model`) that signed this request, or a 401 problem.
 
     `headers` is any mapping with the request's headers (a Flask `request.headers`)."""
-    key_id = (headers.get(KEY_HEADER) or "").strip()
-    if not key_id:
-        raise _unauthorized(f"Send the app key id in {KEY_HEADER}.")
-    key = session.get(model, key_id)
-    if key is None or not key.usable():
-        raise _unauthorized("The app key is unknown, revoked or expired.")
+    key = usable_app_key(session, model, headers.get(KEY_HEADER), scheme=SIGNED_SCHEME)
     verify_signature(
-        app_key_secret(box, key_id),
+        app_key_secret(box, key.key_id),
         timestamp=headers.get(TIMESTAMP_HEADER),
         method=method,
         path=path,

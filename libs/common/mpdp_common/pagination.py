@@ -19,10 +19,12 @@ class PageQuery(Schema):
     cursor = fields.String(load_default=None)
 
 
-def page_schema(item_schema: type[Schema]) -> type[Schema]:
-    """The list envelope around `item_schema`, named for the OpenAPI document."""
+def page_schema(item_schema: type[Schema], **beside: fields.Field) -> type[Schema]:
+    """The list envelope around `item_schema`, named for the OpenAPI document; `beside` are the
+    fields of a list that answers more than its items."""
     name = item_schema.__name__.removesuffix("Schema") + "Page"
-    return type(name, (Schema,), {"items": fields.List(fields.Nested(item_schema)), "next_cursor": fields.String(allow_none=True)})
+    envelope = {"items": fields.List(fields.Nested(item_schema)), "next_cursor": fields.String(allow_none=True)}
+    return type(name, (Schema,), envelope | beside)
 
 
 def _decode(cursor: str) -> tuple[datetime, str]:

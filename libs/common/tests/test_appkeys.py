@@ -9,7 +9,16 @@ import pytest
 from sqlalchemy.orm import DeclarativeBase, sessionmaker
 
 from mpdp_common import testing
-from mpdp_common.appkeys import AppKeyColumns, app_key_secret, follow_app_keys, sign, verify_signature, verify_signed_request
+from mpdp_common.appkeys import (
+    NAMED_KEY_SCHEME,
+    AppKeyColumns,
+    app_key_secret,
+    follow_app_keys,
+    sign,
+    usable_app_key,
+    verify_signature,
+    verify_signed_request,
+)
 from mpdp_common.crypto import SecretBox, generate_secret_key
 from mpdp_common.db import make_engine
 from mpdp_common.errors import Problem
@@ -119,6 +128,20 @@ def test_a_signed_request_names_its_key(sessions):
             with pytest.raises(Problem) as refused:
                 verify_signed_request(session, KnownKey, box, headers=bad, method="GET", path="/client/v1/miniprograms", query="")
             assert refused.value.status == 401
+            assert refused.value.headers["WWW-Authenticate"] == 'MPDP-HMAC realm="mpdp"'
+
+
+def test_a_report_names_its_key_unsigned(sessions):
+    deliver(sessions, "workspace.app_key.created", {"id": "i1", "key_id": "k1", "app_id": "a", "workspace_id": "w", "expires_at": None})
+    deliver(sessions, "workspace.app_key.revoked", {"key_id": "k1", "app_id": "a", "workspace_id": "w", "revoked_at": NOW})
+    deliver(sessions, "workspace.app_key.created", {"id": "i2", "key_id": "k2", "app_id": "a", "workspace_id": "w", "expires_at": None})
+    with sessions() as session:
+        assert usable_app_key(session, KnownKey, " k2 ", scheme=NAMED_KEY_SCHEME).app_id == "a"
+        for bad in ("k1", "k2k2", "unknown", "", None):
+            with pytest.raises(Problem) as refused:
+                usable_app_key(session, KnownKey, bad, scheme=NAMED_KEY_SCHEME)
+            assert refused.value.status == 401
+            assert refused.value.headers["WWW-Authenticate"] == 'MPDP-Key realm="mpdp"'
 
 
 def test_a_key_is_active_expiring_expired_or_revoked():

@@ -13,7 +13,7 @@ from mpdp_common.pagination import PageQuery, page_schema, paginate
 from mpdp_common.request_db import commit_or_conflict, db_session
 
 from . import delivery, schemas
-from .access import developer_ids, miniprogram_for, sees_all, sees_hidden_features
+from .access import access, developer_ids, miniprogram_for, sees_hidden_features
 from .events import events, publish_assignment
 from .models import Assignment, Feature, FeatureActivation, Member, MiniProgram, TelemetryId, Tester
 
@@ -68,9 +68,7 @@ def create(body, ws):
 @miniprograms.response(200, page_schema(schemas.MiniProgramSchema))
 def list_miniprograms(query, ws):
     member = require_member(ws)
-    stmt = select(MiniProgram).where(MiniProgram.workspace_id == ws)
-    if not sees_all(member):
-        stmt = stmt.join(Assignment, Assignment.miniprogram_id == MiniProgram.id).where(Assignment.account_id == member.account_id)
+    stmt = access.visible(select(MiniProgram).where(MiniProgram.workspace_id == ws), member, MiniProgram.id)
     page = paginate(db_session(), stmt, query, MiniProgram.created_at, MiniProgram.id)
     developers = developer_ids([item.id for item in page["items"]])
     return page | {"items": [_view(item, developers[item.id]) for item in page["items"]]}

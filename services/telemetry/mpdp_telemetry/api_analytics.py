@@ -6,6 +6,7 @@ from __future__ import annotations
 from flask_smorest import Blueprint
 
 from mpdp_common.errors import validation_failed
+from mpdp_common.pagination import page_schema
 from mpdp_common.request_db import db_session
 
 from . import reports, schemas
@@ -43,7 +44,7 @@ def overview(query, ws):
 
 @analytics.route(f"{PATH}/pages", methods=["GET"])
 @analytics.arguments(schemas.PagedRangeQuery, location="query")
-@analytics.response(200, schemas.PagesSchema)
+@analytics.response(200, page_schema(schemas.PageStatsSchema))
 def pages(query, ws):
     """Pages by views: views, distinct visitors over the range, average time on the page."""
     miniprogram_for(ws, query["miniprogram_id"])
@@ -61,7 +62,7 @@ def retention(query, ws):
 
 @analytics.route(f"{PATH}/events", methods=["GET"])
 @analytics.arguments(schemas.EventsQuery, location="query")
-@analytics.response(200, schemas.EventsSchema)
+@analytics.response(200, schemas.TrackedEventPage)
 def events(query, ws):
     """Tracked (custom) events with their counts and users; `?name=` gives that event's daily series."""
     miniprogram_for(ws, query["miniprogram_id"])

@@ -11,11 +11,11 @@ from sqlalchemy import or_, select
 
 from mpdp_common.auth import require_member
 from mpdp_common.errors import not_found
-from mpdp_common.pagination import paginate
+from mpdp_common.pagination import page_schema, paginate
 from mpdp_common.request_db import db_session
 
 from . import crashes, reports, schemas
-from .access import miniprogram_for, sees, visible_miniprogram_ids
+from .access import access, miniprogram_for
 from .models import AppKey, Issue, IssueVersion, Workspace
 
 quality = Blueprint("quality", __name__, url_prefix="/api/v1", description="Crashes, release health and launch times")
@@ -42,14 +42,14 @@ def _view(issue: Issue, versions: list[str]) -> dict:
 def _issue(ws: str, issue_id: str, *roles: str) -> Issue:
     member = require_member(ws, *roles)
     issue = db_session().get(Issue, issue_id)
-    if issue is None or issue.workspace_id != ws or not sees(member, issue.miniprogram_id):
+    if issue is None or issue.workspace_id != ws or not access.sees(member, issue.miniprogram_id):
         raise not_found("issue")
     return issue
 
 
 @quality.route(f"{PATH}/issues", methods=["GET"])
 @quality.arguments(schemas.IssuesQuery, location="query")
-@quality.response(200, schemas.IssuesSchema)
+@quality.response(200, page_schema(schemas.IssueSchema))
 def list_issues(query, ws):
     """Crash groups of the mini programs the caller sees, oldest first; filter by mini program, status, version."""
     stmt = select(Issue).where(Issue.workspace_id == ws)
@@ -57,9 +57,7 @@ def list_issues(query, ws):
         miniprogram_for(ws, query["miniprogram_id"])
         stmt = stmt.where(Issue.miniprogram_id == query["miniprogram_id"])
     else:
-        visible = visible_miniprogram_ids(ws)
-        if visible is not None:
-            stmt = stmt.where(Issue.miniprogram_id.in_(visible))
+        stmt = access.visible(stmt, require_member(ws), Issue.miniprogram_id)
     if query["status"]:
         stmt = stmt.where(Issue.status == query["status"])
     if query["version"]:

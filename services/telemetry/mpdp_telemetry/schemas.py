@@ -5,6 +5,7 @@ from datetime import timedelta
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from mpdp_common.db import utcnow
+from mpdp_common.pagination import PageQuery, page_schema
 from mpdp_common.schemas import Timestamp
 
 #: the longest date range a report covers, in days (ten years)
@@ -50,21 +51,18 @@ class RangeQuery(Schema):
         data["start"], data["end"] = start, end
 
 
-class PagedRangeQuery(RangeQuery):
-    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
-    cursor = fields.String(load_default=None)
+class PagedRangeQuery(PageQuery, RangeQuery):
+    """A report that lists: a range of days, a page of rows at a time."""
 
 
 class EventsQuery(PagedRangeQuery):
     name = fields.String(validate=validate.Length(min=1, max=100), load_default=None)
 
 
-class IssuesQuery(Schema):
+class IssuesQuery(PageQuery):
     miniprogram_id = Id(load_default=None)
     status = fields.String(validate=validate.OneOf(ISSUE_STATUSES), load_default=None)
     version = fields.String(validate=validate.Length(min=1, max=64), load_default=None)
-    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
-    cursor = fields.String(load_default=None)
 
 
 class DsnQuery(Schema):
@@ -96,16 +94,11 @@ class OverviewSchema(Schema):
     totals = fields.Nested(OverviewTotalsSchema)
 
 
-class PageSchema(Schema):
+class PageStatsSchema(Schema):
     page = fields.String()
     views = fields.Integer()
     visitors = fields.Integer(metadata={"description": "distinct users over the whole range"})
     avg_duration_ms = fields.Integer(allow_none=True)
-
-
-class PagesSchema(Schema):
-    items = fields.List(fields.Nested(PageSchema))
-    next_cursor = fields.String(allow_none=True)
 
 
 class CohortSchema(Schema):
@@ -128,10 +121,10 @@ class EventDaySchema(Schema):
     users = fields.Integer()
 
 
-class EventsSchema(Schema):
-    items = fields.List(fields.Nested(TrackedEventSchema), metadata={"description": "every tracked event, or with ?name= that one"})
-    next_cursor = fields.String(allow_none=True)
-    series = fields.List(fields.Nested(EventDaySchema), metadata={"description": "with ?name=: that event per day"})
+#: every tracked event, or with `?name=` that one and its series per day
+TrackedEventPage = page_schema(
+    TrackedEventSchema, series=fields.List(fields.Nested(EventDaySchema), metadata={"description": "with ?name=: that event per day"})
+)
 
 
 class PercentilesSchema(Schema):
@@ -191,11 +184,6 @@ class IssueSchema(Schema):
 
 class IssueDetailSchema(IssueSchema):
     latest_event = fields.Dict()
-
-
-class IssuesSchema(Schema):
-    items = fields.List(fields.Nested(IssueSchema))
-    next_cursor = fields.String(allow_none=True)
 
 
 class IssuePatchSchema(Schema):

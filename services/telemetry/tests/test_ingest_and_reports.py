@@ -56,11 +56,16 @@ def test_a_batch_is_counted_once_and_bad_events_are_refused_by_index(harness):
     today = _now().date().isoformat()
     overview = harness.get(f"/api/v1/workspaces/{ws}/analytics/overview?miniprogram_id={mp}&from={today}&to={today}", "ada").get_json()
     assert overview["totals"] == {"active_users": 2, "new_users": 2, "sessions": 2, "page_views": 3, "avg_session_duration_ms": None}
-    pages = harness.get(f"/api/v1/workspaces/{ws}/analytics/pages?miniprogram_id={mp}&from={today}&to={today}", "ada").get_json()
+    ranking = f"/api/v1/workspaces/{ws}/analytics/pages?miniprogram_id={mp}&from={today}&to={today}"
+    pages = harness.get(ranking, "ada").get_json()
     assert pages["items"] == [
         {"page": "home", "views": 2, "visitors": 2, "avg_duration_ms": 1000},
         {"page": "cart", "views": 1, "visitors": 1, "avg_duration_ms": 3000},
     ]
+    first = harness.get(f"{ranking}&limit=1", "ada").get_json()
+    second = harness.get(f"{ranking}&limit=1&cursor={first['next_cursor']}", "ada").get_json()
+    assert [first["items"][0]["page"], second["items"][0]["page"], second["next_cursor"]] == ["home", "cart", None]
+    assert harness.get(f"{ranking}&limit=201", "ada").status_code == 422
     tracked = harness.get(f"/api/v1/workspaces/{ws}/analytics/events?miniprogram_id={mp}", "ada").get_json()
     assert tracked["items"] == [{"name": "buy", "count": 1, "users": 1}]
 
@@ -68,7 +73,8 @@ def test_a_batch_is_counted_once_and_bad_events_are_refused_by_index(harness):
 def test_unknown_keys_and_oversized_batches(harness):
     ws = harness.workspace("ada")
     mp = harness.miniprogram(ws, 1)
-    assert _send(harness, "mak_nope", [_event(mp, 1, "u1", page="p")]).status_code == 401
+    unknown = _send(harness, "mak_nope", [_event(mp, 1, "u1", page="p")])
+    assert unknown.status_code == 401 and unknown.headers["WWW-Authenticate"] == 'MPDP-Key realm="mpdp"'
     key = harness.app_key(ws)
     assert _send(harness, key, [_event(mp, n, "u1", page="p") for n in range(1001)]).status_code == 413
     bomb = gzip.compress(b"[" + b" " * (11 * 1024 * 1024) + b"]")
@@ -160,3 +166,29 @@ def test_a_user_seen_earlier_than_before_becomes_new_on_that_day(harness):
         (yesterday.date().isoformat(), 1, 1),
         (today.date().isoformat(), 0, 1),
     ]
+
+
+def test_reviewers_see_the_crashes_of_the_mini_programs_assigned_to_them(harness):
+    ws = harness.workspace("ada", rex="reviewer")
+    shop, games = harness.miniprogram(ws, 51), harness.miniprogram(ws, 52)
+    harness.deliver("catalog.assignment.added", {"miniprogram_id": shop, "account_id": "rex", "workspace_id": ws})
+    key = harness.app_key(ws)
+    for telemetry_id in (51, 52):
+        crash = {"event_id": f"{telemetry_id:032x}", "exception": {"values": [{"type": "ValueError", "value": "boom"}]}}
+        answer = harness.http.post(f"/ingest/sentry/api/{telemetry_id}/store/?sentry_key={key}", json=crash)
+        assert answer.status_code == 200, answer.get_data(as_text=True)
+
+    def issues(account):
+        return {
+            item["miniprogram_id"]: item["id"]
+            for item in harness.get(f"/api/v1/workspaces/{ws}/quality/issues", account).get_json()["items"]
+        }
+
+    everything = issues("ada")
+    assert set(everything) == {shop, games}
+    assert set(issues("rex")) == {shop}
+    assert harness.get(f"/api/v1/workspaces/{ws}/quality/issues/{everything[shop]}", "rex").status_code == 200
+    assert harness.get(f"/api/v1/workspaces/{ws}/quality/issues/{everything[games]}", "rex").status_code == 404
+    assert harness.get(f"/api/v1/workspaces/{ws}/quality/summary?miniprogram_id={games}", "rex").status_code == 404
+    harness.deliver("catalog.assignment.removed", {"miniprogram_id": shop, "account_id": "rex", "workspace_id": ws})
+    assert issues("rex") == {}
