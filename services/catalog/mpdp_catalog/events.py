@@ -131,7 +131,7 @@ def _decide_launch(session: Session, decision: Decision) -> None:
         return
     if action == "online":
         for released in lifecycle.others_on_app(session, launch, "released"):
-            lifecycle.move(session, released, "archive", decision.decided_by)
+            lifecycle.move(session, released, "archive", decision.decided_by, refresh_delivery=False)
         session.flush()
     lifecycle.move(session, launch, action, decision.decided_by)
 
