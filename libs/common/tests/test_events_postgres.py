@@ -13,6 +13,7 @@ from marshmallow import fields
 from sqlalchemy import String, create_engine, select, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 
+from mpdp_common.config import Settings
 from mpdp_common.contracts import Payload, declare
 from mpdp_common.db import drop_database, ensure_database, make_engine, session_scope
 from mpdp_common.events import Event, EventSpec
@@ -139,7 +140,7 @@ def test_events_wait_uncounted_while_the_consumers_database_is_down():
     subscription = Subscription(queue="t.down", bindings={"t.relaypg": ["relaypg.thing.happened"]})
     broker.declare(subscription)
     stop = threading.Event()
-    thread = threading.Thread(target=Consumer(sink, engine, broker, subscription).run, args=(stop,), daemon=True)
+    thread = threading.Thread(target=Consumer(sink, engine, broker, subscription, Settings()).run, args=(stop,), daemon=True)
     thread.start()
     try:
         _connections(url, allowed=False)

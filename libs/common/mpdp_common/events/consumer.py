@@ -19,6 +19,7 @@ from sqlalchemy import Engine, insert, select, text
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from ..config import Settings
 from ..db import session_scope, utcnow
 from ..logs import request_id
 from . import Event, EventSpec
@@ -28,9 +29,10 @@ log = logging.getLogger(__name__)
 
 
 class Consumer:
-    def __init__(self, spec: EventSpec, engine: Engine, broker: Broker, subscription: Subscription):
+    def __init__(self, spec: EventSpec, engine: Engine, broker: Broker, subscription: Subscription, settings: Settings):
         self.spec = spec
-        self.sessions = sessionmaker(engine, expire_on_commit=False)
+        # A handler reaches the settings through its session (events.handler_settings).
+        self.sessions = sessionmaker(engine, expire_on_commit=False, info={"settings": settings})
         self.broker = broker
         self.subscription = subscription
 
