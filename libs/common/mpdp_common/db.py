@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 
 from sqlalchemy import DateTime, Engine, String, TypeDecorator, create_engine, event, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
@@ -66,6 +67,12 @@ def make_engine(url: str) -> Engine:
 
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10, pool_timeout=5)
+
+
+def dialect_insert(session: Session, model) -> postgresql.Insert | sqlite.Insert:
+    """An INSERT into `model` in the dialect of the session's database (PostgreSQL, or the
+    embedded mode's SQLite), which takes `on_conflict_do_nothing` and `on_conflict_do_update`."""
+    return (postgresql if session.get_bind().dialect.name == "postgresql" else sqlite).insert(model)
 
 
 def ensure_database(url: str) -> None:
