@@ -7,7 +7,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from mpdp_common.contracts.approval import DECIDED, WITHDRAWN, Decision
+from mpdp_common.contracts.approval import DECIDED, WITHDRAWN, Decision, Withdrawal
 from mpdp_common.events import Event, EventSpec
 from mpdp_common.membership import follow_members
 
@@ -79,10 +79,10 @@ def on_approval_decided(session: Session, event: Event) -> None:
 @events.handles(WITHDRAWN)
 def on_approval_withdrawn(session: Session, event: Event) -> None:
     """The applicant withdrew a developer workspace application: it will not become active."""
-    withdrawal = event.payload
-    if withdrawal["type"] != "developer_workspace":
+    withdrawal = Withdrawal.from_event(event)
+    if withdrawal.type != "developer_workspace":
         return
-    workspace = session.get(Workspace, withdrawal["subject"]["id"], with_for_update=True)
+    workspace = session.get(Workspace, withdrawal.subject.id, with_for_update=True)
     if workspace is not None and workspace.kind == "developer" and workspace.status == "pending_approval":
         workspace.status = "withdrawn"
 
