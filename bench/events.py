@@ -92,7 +92,7 @@ class TimedConsumer(Consumer):
 def run_consumer(database: str, prefix: str, stop, done) -> None:
     done.cancel_join_thread()  # exit without waiting for the main process to read every note
     subscription = Subscription(queue=f"{prefix}.benchsink", bindings={f"{prefix}.benchsource": ["benchsource.thing.happened"]})
-    TimedConsumer(consumer_spec, make_engine(database), _broker(), subscription, done=done).run(stop)
+    TimedConsumer(consumer_spec, make_engine(database), _broker(), subscription, Settings(), done=done).run(stop)
 
 
 def main() -> None:

@@ -69,6 +69,12 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10, pool_timeout=5)
 
 
+def dialect_insert(session: Session, model) -> postgresql.Insert | sqlite.Insert:
+    """An INSERT into `model` in the dialect of the session's database (PostgreSQL, or the
+    embedded mode's SQLite), which takes `on_conflict_do_nothing` and `on_conflict_do_update`."""
+    return (postgresql if session.get_bind().dialect.name == "postgresql" else sqlite).insert(model)
+
+
 def ensure_database(url: str) -> None:
     """Create the PostgreSQL database named by `url` if it does not exist yet."""
     parsed = make_url(url)
@@ -108,9 +114,3 @@ def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
         raise
     finally:
         session.close()
-
-
-def dialect_insert(session: Session, table):
-    """An INSERT of the session's dialect, which has `on_conflict_do_nothing` and
-    `on_conflict_do_update` (PostgreSQL in production, SQLite in the embedded mode)."""
-    return (postgresql if session.get_bind().dialect.name == "postgresql" else sqlite).insert(table)

@@ -71,7 +71,7 @@ class Service:
 
     def consumer(self, settings: Settings) -> Consumer:
         spec = self.event_spec
-        return Consumer(spec, make_engine(settings.database_url), broker_for(settings), subscription_for(settings, spec))
+        return Consumer(spec, make_engine(settings.database_url), broker_for(settings), subscription_for(settings, spec), settings)
 
     def run_relay(self, settings: Settings, stop: threading.Event) -> None:
         self.relay(settings).run(stop)

@@ -71,12 +71,15 @@ def unit_settings(service: str, tmp_path: str | os.PathLike, **overrides: Any) -
     )
 
 
-def deliver(spec: EventSpec, engine: Engine, event_type: str, payload: dict[str, Any], *, version: int = 1, **envelope: Any) -> Event:
-    """Hand one event to `spec`'s handler as its consumer does; raise what the handler raised."""
+def deliver(
+    spec: EventSpec, engine: Engine, settings: Settings, event_type: str, payload: dict[str, Any], *, version: int = 1, **envelope: Any
+) -> Event:
+    """Hand one event to `spec`'s handler as a consumer running with `settings` does; raise what the handler raised."""
     event = Event(type=event_type, version=version, payload=payload, producer=event_type.split(".", 1)[0], **envelope)
     if spec.handler_for(event) is None:
         raise UnknownEventType(f"{spec.service} has no handler for {event_type} v{version}")
-    consumer = Consumer(spec, engine, MemoryBroker(max_attempts=1, retry_delay_ms=0), Subscription(queue=spec.service, bindings={}))
+    broker = MemoryBroker(max_attempts=1, retry_delay_ms=0)
+    consumer = Consumer(spec, engine, broker, Subscription(queue=spec.service, bindings={}), settings)
     error = consumer.deliver(event)
     if error is not None:
         raise error
@@ -140,7 +143,7 @@ class Harness:
 
     def deliver(self, event_type: str, payload: dict, workspace_id: str | None = None, **envelope: Any) -> Event:
         """Run this service's handler for an event, as its consumer would."""
-        return deliver(self.events, self.engine, event_type, payload, workspace_id=workspace_id, **envelope)
+        return deliver(self.events, self.engine, self.settings, event_type, payload, workspace_id=workspace_id, **envelope)
 
     def member(self, ws: str, account_id: str, role: str, status: str = "active", revision: int = 1) -> None:
         """Make `account_id` a member of `ws` in this service's read model, as identity's event does."""

@@ -19,6 +19,7 @@ from mpdp_common.appkeys import (
     verify_signature,
     verify_signed_request,
 )
+from mpdp_common.config import Settings
 from mpdp_common.crypto import SecretBox, generate_secret_key
 from mpdp_common.db import make_engine
 from mpdp_common.errors import Problem
@@ -49,7 +50,7 @@ def sessions(tmp_path):
 
 
 def deliver(sessions, event_type: str, payload: dict) -> None:
-    testing.deliver(spec, sessions.kw["bind"], event_type, payload)
+    testing.deliver(spec, sessions.kw["bind"], Settings(), event_type, payload)
 
 
 def test_the_secret_is_derived_alike_by_every_holder_of_the_platform_secret():

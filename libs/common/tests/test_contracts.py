@@ -10,7 +10,7 @@ from marshmallow import fields
 
 from mpdp_common import contracts
 from mpdp_common.contracts import ContractViolation, Payload, declare
-from mpdp_common.contracts.approval import DECIDED, Decision, Subject
+from mpdp_common.contracts.approval import DECIDED, WITHDRAWN, Decision, Subject, Withdrawal
 from mpdp_common.events import Event
 
 
@@ -75,3 +75,22 @@ def test_an_approval_decision_round_trips_through_its_one_shape():
     with pytest.raises(ContractViolation):
         contracts.checked(DECIDED, 1, padded)
     assert contracts.read(DECIDED, 1, padded)["subject"] == {"kind": "feature_activation", "id": "fa1"}
+
+
+def test_an_approval_withdrawal_round_trips_through_its_one_shape():
+    withdrawal = Withdrawal(
+        approval_id="ap1",
+        workspace_id="w1",
+        type="developer_workspace",
+        subject=Subject(kind="developer_workspace", id="dw1"),
+        applicant_id="dev",
+        withdrawn_by="dev",
+        withdrawn_at=datetime(2026, 11, 25, 10, 0, 0, 250000, tzinfo=UTC),
+    )
+    payload = withdrawal.payload()
+    assert payload["withdrawn_at"] == "2026-11-25T10:00:00.250000+00:00"
+    contracts.checked(WITHDRAWN, 1, payload)
+    event = Event(type=WITHDRAWN, payload=contracts.read(WITHDRAWN, 1, payload), producer="approval")
+    assert Withdrawal.from_event(event) == withdrawal
+    assert withdrawal.concerns("developer_workspace", "developer_workspace")
+    assert not withdrawal.concerns("developer_workspace", "launch")

@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import String, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 
+from mpdp_common.config import Settings
 from mpdp_common.contracts import Payload, declare
 from mpdp_common.db import make_engine, session_scope
 from mpdp_common.events import Event, EventSpec
@@ -80,7 +81,7 @@ def consumer(tmp_path):
     broker = _broker()
     broker.declare(subscription)
     stop = threading.Event()
-    thread = threading.Thread(target=Consumer(sink, engine, broker, subscription).run, args=(stop,), daemon=True)
+    thread = threading.Thread(target=Consumer(sink, engine, broker, subscription, Settings()).run, args=(stop,), daemon=True)
     thread.start()
     yield prefix, subscription, sessionmaker(engine)
     stop.set()

@@ -11,6 +11,7 @@ from marshmallow import fields
 from sqlalchemy import String, func, insert, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 
+from mpdp_common.config import Settings
 from mpdp_common.contracts import ContractViolation, Payload, declare
 from mpdp_common.db import make_engine, session_scope
 from mpdp_common.events import DuplicateHandler, Event, EventSpec, UnknownEventType
@@ -69,7 +70,7 @@ def bus(tmp_path):
     Base.metadata.create_all(engine)
     broker = MemoryBroker(max_attempts=3, retry_delay_ms=20)
     subscription = Subscription(queue="t.beta", bindings={"t.alpha": ["alpha.note.written"]})
-    consumer = Consumer(consumer_spec, engine, broker, subscription)
+    consumer = Consumer(consumer_spec, engine, broker, subscription, Settings())
     relay = Relay(producer, engine, broker, exchange="t.alpha", batch_size=50, poll_seconds=0.05)
     stop = threading.Event()
     threads = [threading.Thread(target=consumer.run, args=(stop,)), threading.Thread(target=relay.run, args=(stop,))]

@@ -13,6 +13,7 @@ from marshmallow import fields
 from sqlalchemy import String, create_engine, select, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 
+from mpdp_common.config import Settings
 from mpdp_common.contracts import Payload, declare
 from mpdp_common.db import drop_database, ensure_database, make_engine, session_scope
 from mpdp_common.events import Event, EventSpec
@@ -139,7 +140,7 @@ def test_events_wait_uncounted_while_the_consumers_database_is_down():
     subscription = Subscription(queue="t.down", bindings={"t.relaypg": ["relaypg.thing.happened"]})
     broker.declare(subscription)
     stop = threading.Event()
-    thread = threading.Thread(target=Consumer(sink, engine, broker, subscription).run, args=(stop,), daemon=True)
+    thread = threading.Thread(target=Consumer(sink, engine, broker, subscription, Settings()).run, args=(stop,), daemon=True)
     thread.start()
     try:
         _connections(url, allowed=False)
@@ -172,7 +173,7 @@ def test_the_same_event_delivered_twice_at_once_or_twice_in_a_batch_has_one_effe
     Base.metadata.create_all(engine)
     try:
         broker = MemoryBroker(max_attempts=3, retry_delay_ms=20)
-        consumers = [Consumer(sink, engine, broker, Subscription(queue="t.sink", bindings={})) for _ in range(2)]
+        consumers = [Consumer(sink, engine, broker, Subscription(queue="t.sink", bindings={}), Settings()) for _ in range(2)]
         events = [Event(type="relaypg.thing.happened", payload={"n": n}, producer="relaypg") for n in range(50)]
         outcomes: list[list] = []
         # Two consumers hand the same events over at the same moment, as after a redelivery.

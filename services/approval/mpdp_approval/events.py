@@ -13,12 +13,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from mpdp_common.apikeys import follow_api_keys
-from mpdp_common.contracts.approval import DECIDED, WITHDRAWN, Decision, Subject
+from mpdp_common.contracts.approval import DECIDED, WITHDRAWN, Decision, Subject, Withdrawal
 from mpdp_common.contracts.catalog import ApprovalRequest
 from mpdp_common.db import utcnow
 from mpdp_common.events import Event, EventSpec
 from mpdp_common.membership import follow_members
-from mpdp_common.schemas import RFC3339
 
 from .models import ApiKey, Approval, AuditEntry, Base, Member
 
@@ -134,18 +133,13 @@ def decide(session: Session, approval: Approval, status: str, by: str, comment: 
 def withdraw(session: Session, approval: Approval, by: str) -> None:
     approval.status, approval.decided_by, approval.decided_at = "withdrawn", by, utcnow()
     audit(session, approval, "withdrawn", by)
-    events.publish(
-        session,
-        WITHDRAWN,
-        {
-            "approval_id": approval.id,
-            "workspace_id": approval.workspace_id,
-            "type": approval.type,
-            "subject": approval.subject,
-            "applicant_id": approval.applicant_id,
-            "withdrawn_by": by,
-            "withdrawn_at": approval.decided_at.strftime(RFC3339),
-        },
+    withdrawal = Withdrawal(
+        approval_id=approval.id,
         workspace_id=approval.workspace_id,
-        aggregate_id=approval.id,
+        type=approval.type,
+        subject=Subject(kind=approval.subject_kind, id=approval.subject_id),
+        applicant_id=approval.applicant_id,
+        withdrawn_by=by,
+        withdrawn_at=approval.decided_at,
     )
+    events.publish(session, WITHDRAWN, withdrawal.payload(), workspace_id=approval.workspace_id, aggregate_id=approval.id)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from mpdp_approval.models import Approval
 from mpdp_common.contracts.approval import DECIDED, WITHDRAWN
+from mpdp_common.db import session_scope
 
 
 def test_a_request_event_opens_a_pending_approval_with_its_trail(approvals):
@@ -76,7 +78,18 @@ def test_only_the_applicant_withdraws(approvals):
     withdrawn = approvals.ask("POST", f"/approvals/{approval_id}/withdraw", "dev")
     assert withdrawn.status_code == 200 and withdrawn.get_json()["status"] == "withdrawn"
     [event] = approvals.published(WITHDRAWN)
-    assert event["payload"]["withdrawn_by"] == "dev" and event["payload"]["type"] == "launch"
+    with session_scope(approvals.sessions) as session:
+        withdrawn_at = session.get_one(Approval, approval_id).decided_at
+    # The moment is written like every other time the approval service publishes, to the microsecond.
+    assert event["payload"] == {
+        "approval_id": approval_id,
+        "workspace_id": "ws1",
+        "type": "launch",
+        "subject": {"kind": "launch", "id": event["payload"]["subject"]["id"]},
+        "applicant_id": "dev",
+        "withdrawn_by": "dev",
+        "withdrawn_at": withdrawn_at.isoformat(),
+    }
     assert approvals.ask("POST", f"/approvals/{approval_id}/approve", "rex", json={}).status_code == 409
 
 

@@ -273,7 +273,7 @@ def rollback(body, ws, mp):
     if target is None:
         raise conflict("That version was never released on this app, so there is nothing to roll back to.")
     if current is not None:
-        lifecycle.move(session, current, "roll_back", member.account_id)
+        lifecycle.move(session, current, "roll_back", member.account_id, refresh_delivery=False)
         session.flush()
     lifecycle.move(session, target, "restore", member.account_id)
     commit_or_conflict(session, "The release of this mini program on this app changed at the same time; try again.")

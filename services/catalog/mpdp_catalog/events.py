@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from mpdp_common.apikeys import follow_api_keys
 from mpdp_common.appkeys import follow_app_keys
-from mpdp_common.contracts.approval import DECIDED, WITHDRAWN, Decision
+from mpdp_common.contracts.approval import DECIDED, WITHDRAWN, Decision, Withdrawal
 from mpdp_common.db import utcnow
 from mpdp_common.events import Event, EventSpec
 from mpdp_common.membership import follow_members
@@ -131,7 +131,7 @@ def _decide_launch(session: Session, decision: Decision) -> None:
         return
     if action == "online":
         for released in lifecycle.others_on_app(session, launch, "released"):
-            lifecycle.move(session, released, "archive", decision.decided_by)
+            lifecycle.move(session, released, "archive", decision.decided_by, refresh_delivery=False)
         session.flush()
     lifecycle.move(session, launch, action, decision.decided_by)
 
@@ -159,17 +159,16 @@ def on_approval_withdrawn(session: Session, event: Event) -> None:
     """The applicant withdrew: the subject goes back to where it was before the request."""
     from . import lifecycle
 
-    withdrawal = event.payload
-    subject = withdrawal["subject"]
-    if withdrawal["type"] in ("launch", "offline", "online"):
-        launch = _waiting_launch(session, withdrawal["approval_id"], subject["kind"], subject["id"])
+    withdrawal = Withdrawal.from_event(event)
+    if withdrawal.type in ("launch", "offline", "online"):
+        launch = _waiting_launch(session, withdrawal.approval_id, withdrawal.subject.kind, withdrawal.subject.id)
         if launch is None:
             return
         kind = launch.pending_request_type
         launch.pending_request_id = launch.pending_request_type = None
         if kind == "launch" and launch.status == "under_review":
-            lifecycle.move(session, launch, "withdraw", withdrawal["withdrawn_by"])
-    elif withdrawal["type"] == "feature" and subject["kind"] == "feature_activation":
-        activation = session.get(FeatureActivation, subject["id"], with_for_update=True)
+            lifecycle.move(session, launch, "withdraw", withdrawal.withdrawn_by)
+    elif withdrawal.concerns("feature", "feature_activation"):
+        activation = session.get(FeatureActivation, withdrawal.subject.id, with_for_update=True)
         if activation is not None and activation.status == "pending_approval":
             session.delete(activation)

@@ -78,8 +78,12 @@ def whitelist_enabled(session: Session, workspace_id: str) -> bool:
     return bool(settings and settings.tester_whitelist_enabled)
 
 
-def move(session: Session, launch: Launch, action: str, by: str, *, percentage: int | None = None) -> None:
-    """Apply `action` to the (locked) launch: status, history, event, and the delivery read model."""
+def move(session: Session, launch: Launch, action: str, by: str, *, percentage: int | None = None, refresh_delivery: bool = True) -> None:
+    """Apply `action` to the (locked) launch: status, history, event, and the delivery read model.
+
+    A user action that moves several launches of one (app, mini program) passes
+    `refresh_delivery=False` to all but its last move, which rewrites the rows once for them all.
+    """
     whitelist = action == "approve" and whitelist_enabled(session, launch.workspace_id)
     previous = launch.status
     launch.status = next_status(previous, action, percentage=percentage, whitelist=whitelist)
@@ -109,7 +113,8 @@ def move(session: Session, launch: Launch, action: str, by: str, *, percentage: 
         workspace_id=launch.workspace_id,
         aggregate_id=launch.id,
     )
-    delivery.refresh(session, launch.miniprogram_id, launch.app_id)
+    if refresh_delivery:
+        delivery.refresh(session, launch.miniprogram_id, launch.app_id)
 
 
 def others_on_app(session: Session, launch: Launch, *statuses: str) -> list[Launch]:
@@ -133,6 +138,6 @@ def publish(session: Session, launch: Launch, percentage: int, by: str) -> None:
     check(launch.status, "publish")
     if percentage == 100:
         for older in others_on_app(session, launch, "released", "offline"):
-            move(session, older, "archive", by)
+            move(session, older, "archive", by, refresh_delivery=False)
         session.flush()
     move(session, launch, "publish", by, percentage=percentage)

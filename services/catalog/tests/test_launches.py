@@ -8,9 +8,11 @@ import hmac
 import time
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from mpdp_catalog.models import Launch, MiniProgram, Version
+from mpdp_catalog import delivery
+from mpdp_catalog.models import Deliverable, Launch, MiniProgram, Version
 from mpdp_common.appkeys import app_key_secret
 from mpdp_common.crypto import secret_box
 from mpdp_common.db import session_scope
@@ -132,3 +134,38 @@ def test_delivery_answers_signed_requests_from_the_read_model(catalog):
         "workspace.app_key.revoked", {"key_id": "mak_1", "app_id": APP, "workspace_id": WS, "revoked_at": "2026-11-28T10:00:00+00:00"}
     )
     assert signed("user_id=ada").status_code == 401
+
+
+def test_an_action_that_moves_several_launches_rewrites_what_the_app_delivers_once(catalog, monkeypatch):
+    def release(version_id: str) -> str:
+        ident = launch(catalog, version_id)
+        assert catalog.call("POST", f"{BASE}/launches/{ident}/submit", "ada").status_code == 200
+        decide(catalog, catalog.published("catalog.launch.submitted")[-1]["payload"]["request_id"], ident, "approved")
+        assert catalog.call("POST", f"{BASE}/launches/{ident}/publish", "ada", json={"percentage": 100}).status_code == 200
+        return ident
+
+    def delivered() -> list[tuple[str, str]]:
+        with session_scope(catalog.sessions) as session:
+            return [(row.channel, row.version_id) for row in session.scalars(select(Deliverable))]
+
+    refreshes = []
+    rewrite = delivery.refresh
+
+    def counted(session, miniprogram_id: str, app_id: str) -> None:
+        refreshes.append((miniprogram_id, app_id))
+        rewrite(session, miniprogram_id, app_id)
+
+    monkeypatch.setattr(delivery, "refresh", counted)
+    first = release("v1")
+    refreshes.clear()
+    second = release("v2")
+    # Submit, approve and publish: one rewrite each, though publishing archived the first release too.
+    assert refreshes == [("mp1", APP)] * 3
+    assert delivered() == [("released", "v2")]
+
+    refreshes.clear()
+    rolled = catalog.call("POST", f"{BASE}/rollback", "ada", json={"app_id": APP, "version_id": "v1"})
+    assert rolled.status_code == 200 and rolled.get_json()["id"] == first
+    assert refreshes == [("mp1", APP)]
+    assert delivered() == [("released", "v1")]
+    assert catalog.call("GET", f"{BASE}/launches/{second}", "ada").get_json()["status"] == "rollback"

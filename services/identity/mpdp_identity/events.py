@@ -8,9 +8,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mpdp_common.apikeys import follow_api_keys
-from mpdp_common.config import Settings
 from mpdp_common.crypto import secret_box
-from mpdp_common.events import Event, EventSpec
+from mpdp_common.events import Event, EventSpec, handler_settings
 
 from . import mail_queue, mailer
 from .models import ApiKey, Base, Member, WorkspaceMailSettings
@@ -83,7 +82,7 @@ def on_invitation_created(session: Session, event: Event) -> None:
     if mail is None or not mail.smtp_host or not invitation.get("token_encrypted"):
         log.info("workspace %s has no service email; invitation %s not emailed", event.workspace_id, invitation["invitation_id"])
         return
-    settings = Settings.from_env("identity")
+    settings = handler_settings(session)
     token = secret_box(settings).decrypt(invitation["token_encrypted"])
     message = mailer.invitation_message(
         mail, email=invitation["email"], role=invitation["role"], token=token, expires_at=invitation["expires_at"]

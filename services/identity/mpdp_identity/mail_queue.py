@@ -58,7 +58,7 @@ def send_next(session: Session, settings: Settings) -> bool:
         if server is None or not server.smtp_host:
             raise RuntimeError("the workspace has no service email any more")
         message = email.message_from_string(secret_box(settings).decrypt(mail.message_encrypted), policy=email.policy.default)
-        mailer.send(server, message, allow_private_hosts=settings.smtp_allow_private_hosts)
+        mailer.send(server, message, settings)
     except Exception as error:
         mail.last_error = f"{error.__class__.__name__}: {error}"[:500]
         if mail.attempts > len(RETRY_DELAYS):

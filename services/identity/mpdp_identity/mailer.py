@@ -75,14 +75,15 @@ def _connect(address: str, host: str, port: int) -> smtplib.SMTP:
     return connection
 
 
-def send(mail: WorkspaceMailSettings, message: EmailMessage, *, allow_private_hosts: bool = False) -> None:
+def send(mail: WorkspaceMailSettings, message: EmailMessage, settings: Settings) -> None:
     """Deliver `message` through the workspace's SMTP server: TLS from the start on port 465,
     else STARTTLS when the server offers it; a login when a user name is set, never over a
-    plain connection to another host. Raises on any failure, NotPublic for an internal address."""
+    plain connection to another host. Raises on any failure, NotPublic for an internal address
+    (unless `settings` allow private hosts)."""
     host, port = mail.smtp_host, mail.smtp_port
     if not host or not port:
         raise RuntimeError(f"workspace {mail.workspace_id} has no SMTP server")
-    address = public_addresses(host, port, allow_private=allow_private_hosts)[0]
+    address = public_addresses(host, port, allow_private=settings.smtp_allow_private_hosts)[0]
     with _connect(address, host, port) as smtp:
         smtp.ehlo()
         encrypted = port == 465
@@ -93,8 +94,6 @@ def send(mail: WorkspaceMailSettings, message: EmailMessage, *, allow_private_ho
         if mail.smtp_username:
             if not encrypted and not ipaddress.ip_address(address).is_loopback:
                 raise RuntimeError(f"{host} offers no TLS; the SMTP password is not sent in the clear")
-            password = (
-                secret_box(Settings.from_env("identity")).decrypt(mail.smtp_password_encrypted) if mail.smtp_password_encrypted else ""
-            )
+            password = secret_box(settings).decrypt(mail.smtp_password_encrypted) if mail.smtp_password_encrypted else ""
             smtp.login(mail.smtp_username, password)
         smtp.send_message(message)

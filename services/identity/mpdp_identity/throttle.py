@@ -9,11 +9,10 @@ import math
 from datetime import timedelta
 
 from sqlalchemy import case, delete, literal
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from mpdp_common.crypto import digest
-from mpdp_common.db import UtcDateTime, utcnow
+from mpdp_common.db import UtcDateTime, dialect_insert, utcnow
 from mpdp_common.errors import Problem
 
 from .models import LoginThrottle
@@ -28,9 +27,8 @@ def count_attempt(session: Session, email: str) -> None:
     A right password then forgets the count (`forget`); a wrong one leaves it counted."""
     now = utcnow()
     expired = LoginThrottle.window_started_at <= now - WINDOW
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
     statement = (
-        insert(LoginThrottle)
+        dialect_insert(session, LoginThrottle)
         .values(email_digest=digest(email), attempts=1, window_started_at=now)
         .on_conflict_do_update(
             index_elements=[LoginThrottle.email_digest],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 
@@ -12,7 +13,7 @@ from sqlalchemy import select
 from mpdp_common.addresses import NotPublic
 from mpdp_common.crypto import secret_box
 from mpdp_common.db import session_scope, utcnow
-from mpdp_common.testing import Harness
+from mpdp_common.testing import Harness, unit_settings
 from mpdp_identity import mail_queue, mailer
 from mpdp_identity.models import Invitation, Member, QueuedMail, RefreshToken, WorkspaceMailSettings
 from mpdp_identity.service import service
@@ -68,11 +69,10 @@ def test_workspace_events_make_and_unmake_members(harness):
         assert session.get(Member, ("w1", account_id)).status == "removed"
 
 
-def test_an_smtp_password_is_not_sent_in_the_clear_to_another_host(monkeypatch):
-    class PlainServer:
-        def __init__(self, *args, **kwargs):
-            self.logged_in = False
+def test_an_smtp_password_is_not_sent_in_the_clear_to_another_host(monkeypatch, tmp_path):
+    logins = []
 
+    class PlainServer:
         def __enter__(self):
             return self
 
@@ -86,39 +86,42 @@ def test_an_smtp_password_is_not_sent_in_the_clear_to_another_host(monkeypatch):
             return False
 
         def login(self, user, password):
-            self.logged_in = True
+            logins.append((user, password))
 
         def send_message(self, message):
             return None
 
     monkeypatch.setattr(mailer, "_connect", lambda address, host, port: PlainServer())
+    settings = unit_settings("identity", tmp_path)
     mail = WorkspaceMailSettings(
         workspace_id="w1",
         sender="noreply@acme.example",
         smtp_host="93.184.215.14",
         smtp_port=587,
         smtp_username="mailer",
-        smtp_password_encrypted=None,
+        smtp_password_encrypted=secret_box(settings).encrypt("smtp-pass"),
     )
     with pytest.raises(RuntimeError, match="no TLS"):
-        mailer.send(mail, EmailMessage())
+        mailer.send(mail, EmailMessage(), settings)
+    assert logins == []
     mail.smtp_host = "127.0.0.1"
-    mailer.send(mail, EmailMessage(), allow_private_hosts=True)  # a server on this host may take a login without TLS
+    # A server on this host may take a login without TLS.
+    mailer.send(mail, EmailMessage(), dataclasses.replace(settings, smtp_allow_private_hosts=True))
+    assert logins == [("mailer", "smtp-pass")]
 
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "2130706433", "0x7f000001", "127.1", "169.254.169.254", "10.0.0.1"])
-def test_mail_is_never_sent_to_an_internal_address_even_when_a_name_moves_there(monkeypatch, host):
+def test_mail_is_never_sent_to_an_internal_address_even_when_a_name_moves_there(monkeypatch, tmp_path, host):
     connected = []
     monkeypatch.setattr(mailer, "_connect", lambda address, host, port: connected.append(address))
     mail = WorkspaceMailSettings(workspace_id="w1", sender="noreply@acme.example", smtp_host=host, smtp_port=25)
     with pytest.raises(NotPublic):
-        mailer.send(mail, EmailMessage())
+        mailer.send(mail, EmailMessage(), unit_settings("identity", tmp_path))
     assert connected == []
 
 
 def test_invitations_are_queued_and_the_worker_retries_with_backoff(harness, monkeypatch):
     settings = harness.settings
-    monkeypatch.setenv("MPDP_SECRET_KEY", settings.secret_key)  # the consumer reads its settings from the environment
     harness.deliver(
         "workspace.settings.updated",
         {
@@ -145,7 +148,7 @@ def test_invitations_are_queued_and_the_worker_retries_with_backoff(harness, mon
 
     attempts = []
 
-    def refuse(server, message, allow_private_hosts=False):
+    def refuse(server, message, settings):
         attempts.append(message)
         raise ConnectionRefusedError("no")
 
@@ -160,7 +163,7 @@ def test_invitations_are_queued_and_the_worker_retries_with_backoff(harness, mon
         assert "invitation-token" not in queued.message_encrypted
         assert mail_queue.send_next(session, settings) is False  # not due yet
         queued.next_attempt_at = utcnow()
-    monkeypatch.setattr(mailer, "send", lambda server, message, allow_private_hosts=False: attempts.append(message))
+    monkeypatch.setattr(mailer, "send", lambda server, message, settings: attempts.append(message))
     with session_scope(sessions) as session:
         assert mail_queue.send_next(session, settings) is True
     with session_scope(sessions) as session:

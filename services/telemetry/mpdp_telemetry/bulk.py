@@ -5,7 +5,6 @@ embedded mode) row by row, which is what its one writer does anyway."""
 from __future__ import annotations
 
 from sqlalchemy import ARRAY, String, any_, bindparam, text
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 
@@ -40,11 +39,6 @@ def among(session: Session, column, values: list[str]):
     if session.get_bind().dialect.name == "postgresql":
         return column == any_(bindparam("among", values, type_=ARRAY(String)))
     return column.in_(values)
-
-
-def insert(session: Session, model):
-    """An INSERT with the dialect's `on_conflict_do_nothing` / `on_conflict_do_update`."""
-    return (postgresql if session.get_bind().dialect.name == "postgresql" else sqlite).insert(model)
 
 
 def driver_cursor(connection, **options):

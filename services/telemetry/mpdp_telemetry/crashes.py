@@ -21,9 +21,8 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from mpdp_common.db import new_id, utcnow
+from mpdp_common.db import dialect_insert, new_id, utcnow
 
-from . import bulk
 from .models import CrashEvent, Issue, IssueUser, IssueVersion, MiniProgram, ReleaseSession, SessionAggregate
 
 HANDLED_ITEMS = {"event", "session", "sessions"}
@@ -181,7 +180,7 @@ def record_event(session: Session, miniprogram: MiniProgram, event: dict) -> str
     title, culprit = title_and_culprit(event)
     level = str(event.get("level") or "error")[:16]
     session.execute(
-        bulk.insert(session, Issue)
+        dialect_insert(session, Issue)
         .values(
             id=new_id(),
             workspace_id=miniprogram.workspace_id,
@@ -204,7 +203,7 @@ def record_event(session: Session, miniprogram: MiniProgram, event: dict) -> str
         select(Issue).where(Issue.miniprogram_id == miniprogram.id, Issue.fingerprint == fingerprint).with_for_update()
     ).scalar_one()
     taken = session.execute(
-        bulk.insert(session, CrashEvent)
+        dialect_insert(session, CrashEvent)
         .values(miniprogram_id=miniprogram.id, event_id=event_id, issue_id=issue.id, received_at=now)
         .on_conflict_do_nothing()
         .returning(CrashEvent.event_id)
@@ -225,11 +224,11 @@ def record_event(session: Session, miniprogram: MiniProgram, event: dict) -> str
     user = user_of(event)
     if user is not None:
         added = session.execute(
-            bulk.insert(session, IssueUser).values(issue_id=issue.id, user_id=user).on_conflict_do_nothing().returning(IssueUser.user_id)
+            dialect_insert(session, IssueUser).values(issue_id=issue.id, user_id=user).on_conflict_do_nothing().returning(IssueUser.user_id)
         ).first()
         if added is not None:
             issue.users += 1
-    stmt = bulk.insert(session, IssueVersion).values(
+    stmt = dialect_insert(session, IssueVersion).values(
         issue_id=issue.id, version=version, day=seen_at.date(), miniprogram_id=miniprogram.id, count=1
     )
     session.execute(stmt.on_conflict_do_update(index_elements=["issue_id", "version", "day"], set_={"count": IssueVersion.count + 1}))
@@ -261,7 +260,7 @@ def record_session(session: Session, miniprogram: MiniProgram, update_: dict) ->
     started = _time(update_.get("started"), utcnow())
     did = update_.get("did")
     session.execute(
-        bulk.insert(session, ReleaseSession)
+        dialect_insert(session, ReleaseSession)
         .values(
             miniprogram_id=miniprogram.id,
             session_id=session_id,
@@ -298,7 +297,7 @@ def record_session_aggregates(session: Session, miniprogram: MiniProgram, payloa
         figures[1] += counts["crashed"]
         figures[2] += counts["errored"]
     for day, (total, crashed, errored) in totals.items():
-        stmt = bulk.insert(session, SessionAggregate).values(
+        stmt = dialect_insert(session, SessionAggregate).values(
             miniprogram_id=miniprogram.id, day=day, release=release, total=total, crashed=crashed, errored=errored
         )
         session.execute(

@@ -20,7 +20,7 @@ from datetime import date, timedelta
 from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from mpdp_common.db import session_scope, utcnow
+from mpdp_common.db import dialect_insert, session_scope, utcnow
 
 from . import bulk, raw_events
 from .models import ALL, DailyCount, FoldPosition, MiniProgram, StartupTime, UserNumber, UserSet
@@ -59,7 +59,7 @@ def _add_counts(session: Session, counts: dict[tuple, int]) -> None:
     if not counts:
         return
     names = ("miniprogram_id", "day", "app_id", "version", "metric", "key")
-    stmt = bulk.insert(session, DailyCount)
+    stmt = dialect_insert(session, DailyCount)
     stmt = stmt.on_conflict_do_update(index_elements=list(names), set_={"value": DailyCount.value + stmt.excluded.value})
     rows = [dict(zip(names, key, strict=True), value=value) for key, value in counts.items()]
     for start in range(0, len(rows), CHUNK):
@@ -70,7 +70,7 @@ def _add_startup_times(session: Session, times: dict[tuple, int]) -> None:
     if not times:
         return
     names = ("miniprogram_id", "day", "app_id", "version", "duration_ms")
-    stmt = bulk.insert(session, StartupTime)
+    stmt = dialect_insert(session, StartupTime)
     stmt = stmt.on_conflict_do_update(index_elements=list(names), set_={"count": StartupTime.count + stmt.excluded.count})
     session.execute(stmt, [dict(zip(names, key, strict=True), count=count) for key, count in times.items()])
 
@@ -103,7 +103,7 @@ def _apply_bits(session: Session, additions: dict[tuple, set[int]], removals: di
         for number in removals.get(key, ()):
             clear_bit(bits, number)
         upserts.append(dict(zip(names, key, strict=True), bits=bytes(bits)))
-    stmt = bulk.insert(session, UserSet)
+    stmt = dialect_insert(session, UserSet)
     stmt = stmt.on_conflict_do_update(index_elements=list(names), set_={"bits": stmt.excluded.bits})
     for start in range(0, len(upserts), 500):
         session.execute(stmt, upserts[start : start + 500])
@@ -210,7 +210,8 @@ def fold_pending(engine: Engine, limit: int = BATCH) -> int:
     """One pass: fold what has been written since the last one; the number of raw rows folded."""
     with session_scope(sessionmaker(engine)) as session:
         # The position's row is locked: one folder at a time, however many consumers run.
-        session.execute(bulk.insert(session, FoldPosition).values(name=POSITION, position=0, updated_at=utcnow()).on_conflict_do_nothing())
+        start = dialect_insert(session, FoldPosition).values(name=POSITION, position=0, updated_at=utcnow())
+        session.execute(start.on_conflict_do_nothing())
         position = session.execute(select(FoldPosition).where(FoldPosition.name == POSITION).with_for_update()).scalar_one()
         rows, after = raw_events.pending(session.connection(), position.position, limit)
         if rows:

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from mpdp_common.contracts.approval import DECIDED, WITHDRAWN, Decision
+from mpdp_common.contracts.approval import DECIDED, WITHDRAWN, Decision, Withdrawal
 from mpdp_common.events import Event, EventSpec
 from mpdp_common.membership import follow_members
 
@@ -47,18 +47,28 @@ def expect_admin(session: Session, workspace_id: str, account_id: str) -> None:
 # -- approvals ------------------------------------------------------------------------------------
 
 
+def _pending_application(session: Session, outcome: Decision | Withdrawal) -> Workspace | None:
+    """The developer workspace application, still pending in the approval's tenant, that a
+    decision or withdrawal is about; None when it is about another subject, another tenant's
+    workspace, or an application decided already."""
+    if not outcome.concerns("developer_workspace", "developer_workspace"):
+        return None
+    workspace = session.get(Workspace, outcome.subject.id, with_for_update=True)
+    if workspace is None or workspace.kind != "developer" or workspace.parent_id != outcome.workspace_id:
+        log.warning("approval %s is about unknown developer workspace %s", outcome.approval_id, outcome.subject.id)
+        return None
+    if workspace.status != "pending_approval":
+        log.info("developer workspace %s is %s already; approval %s ignored", workspace.id, workspace.status, outcome.approval_id)
+        return None
+    return workspace
+
+
 @events.handles(DECIDED)
 def on_approval_decided(session: Session, event: Event) -> None:
     """A developer workspace application was decided in its parent tenant."""
     decision = Decision.from_event(event)
-    if not decision.concerns("developer_workspace", "developer_workspace"):
-        return
-    workspace = session.get(Workspace, decision.subject.id, with_for_update=True)
-    if workspace is None or workspace.kind != "developer" or workspace.parent_id != decision.workspace_id:
-        log.warning("approval %s decides unknown developer workspace %s", decision.approval_id, decision.subject.id)
-        return
-    if workspace.status != "pending_approval":
-        log.info("developer workspace %s is %s already; decision ignored", workspace.id, workspace.status)
+    workspace = _pending_application(session, decision)
+    if workspace is None:
         return
     if decision.approved:
         workspace.status = "active"
@@ -79,11 +89,8 @@ def on_approval_decided(session: Session, event: Event) -> None:
 @events.handles(WITHDRAWN)
 def on_approval_withdrawn(session: Session, event: Event) -> None:
     """The applicant withdrew a developer workspace application: it will not become active."""
-    withdrawal = event.payload
-    if withdrawal["type"] != "developer_workspace":
-        return
-    workspace = session.get(Workspace, withdrawal["subject"]["id"], with_for_update=True)
-    if workspace is not None and workspace.kind == "developer" and workspace.status == "pending_approval":
+    workspace = _pending_application(session, Withdrawal.from_event(event))
+    if workspace is not None:
         workspace.status = "withdrawn"
 
 

@@ -131,6 +131,36 @@ def test_developer_workspace_is_requested_then_approved(harness):
     assert harness.call("GET", f"/api/v1/workspaces/{dev_ws}", "carol").get_json()["status"] == "active"
 
 
+def _withdraw(harness, parent: str, subject: dict) -> None:
+    harness.deliver(
+        "approval.approval.withdrawn",
+        {
+            "approval_id": "ap1",
+            "workspace_id": parent,
+            "type": "developer_workspace",
+            "subject": subject,
+            "applicant_id": "carol",
+            "withdrawn_by": "carol",
+            "withdrawn_at": "2026-11-25T10:00:00+00:00",
+        },
+        parent,
+    )
+
+
+def test_only_the_withdrawal_of_its_own_application_withdraws_a_developer_workspace(harness):
+    ws, other = harness.tenant("alice", carol="developer"), harness.tenant("olga")
+    dev_ws = _request_developer_workspace(harness, ws, "carol")
+
+    def status() -> str:
+        return harness.call("GET", f"/api/v1/workspaces/{dev_ws}", "carol").get_json()["status"]
+
+    _withdraw(harness, ws, {"kind": "launch", "id": dev_ws})
+    _withdraw(harness, other, {"kind": "developer_workspace", "id": dev_ws})
+    assert status() == "pending_approval"
+    _withdraw(harness, ws, {"kind": "developer_workspace", "id": dev_ws})
+    assert status() == "withdrawn"
+
+
 def test_developer_workspace_rejected_and_bad_parents(harness):
     ws = harness.tenant("alice", carol="developer", dave="blocked")
     dev_ws = _request_developer_workspace(harness, ws, "carol")

@@ -1,7 +1,9 @@
-"""What the approval service publishes, and the one way its consumers read a decision.
+"""What the approval service publishes, and the one way its consumers read a decision or a
+withdrawal.
 
 The subject of an approval belongs to another service (a developer workspace to workspace, a
-feature activation or a launch to catalog); that service applies the decision in its consumer:
+feature activation or a launch to catalog); that service applies the decision (or the
+withdrawal, `Withdrawal.from_event`) in its consumer:
 
     @events.handles(DECIDED)
     def on_approval_decided(session, event):
@@ -14,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 from marshmallow import fields, validate
 
@@ -64,31 +66,47 @@ class Subject:
 
 
 @dataclass(frozen=True)
-class Decision:
+class _Outcome:
+    """What a decision and a withdrawal both say: which approval, and what it was about."""
+
     approval_id: str
     workspace_id: str
     type: str
-    status: Literal["approved", "rejected"]
     subject: Subject
     applicant_id: str
-    decided_by: str
-    decided_at: datetime
-    comment: str | None
 
     @classmethod
-    def from_event(cls, event: Any) -> Decision:
-        """The decision carried by an `approval.approval.decided` event as the consumer hands it over."""
+    def from_event(cls, event: Any) -> Self:
+        """The outcome carried by the event as the consumer hands it over."""
         payload = dict(event.payload)
         subject = payload.pop("subject")
         return cls(subject=Subject(kind=subject["kind"], id=subject["id"]), **payload)
-
-    @property
-    def approved(self) -> bool:
-        return self.status == "approved"
 
     def concerns(self, approval_type: str, subject_kind: str) -> bool:
         return self.type == approval_type and self.subject.kind == subject_kind
 
     def payload(self) -> dict[str, Any]:
-        """What the approval service publishes."""
-        return asdict(self) | {"decided_at": self.decided_at.isoformat()}
+        """What the approval service publishes, its times in ISO 8601."""
+        return {name: value.isoformat() if isinstance(value, datetime) else value for name, value in asdict(self).items()}
+
+
+@dataclass(frozen=True)
+class Decision(_Outcome):
+    """An `approval.approval.decided` event."""
+
+    status: Literal["approved", "rejected"]
+    decided_by: str
+    decided_at: datetime
+    comment: str | None
+
+    @property
+    def approved(self) -> bool:
+        return self.status == "approved"
+
+
+@dataclass(frozen=True)
+class Withdrawal(_Outcome):
+    """An `approval.approval.withdrawn` event."""
+
+    withdrawn_by: str
+    withdrawn_at: datetime

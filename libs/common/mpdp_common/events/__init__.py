@@ -23,6 +23,7 @@ from sqlalchemy import MetaData, event, insert, text
 from sqlalchemy.orm import Session
 
 from .. import contracts
+from ..config import Settings
 from ..contracts import ContractViolation, UnknownEventType
 from ..db import new_id, utcnow
 from ..logs import request_id
@@ -64,7 +65,13 @@ class DuplicateHandler(ValueError):
     """Two handlers for one (type, version) in one service: found when the service is imported."""
 
 
-__all__ = ["ContractViolation", "DuplicateHandler", "Event", "EventSpec", "Handler", "UnknownEventType"]
+__all__ = ["ContractViolation", "DuplicateHandler", "Event", "EventSpec", "Handler", "UnknownEventType", "handler_settings"]
+
+
+def handler_settings(session: Session) -> Settings:
+    """The settings of the consumer that runs the handler holding `session`, loaded once by its process."""
+    settings: Settings = session.info["settings"]
+    return settings
 
 
 class EventSpec:

@@ -21,6 +21,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from ..config import Settings
 from ..db import dialect_insert, session_scope, utcnow
 from ..logs import request_id
 from . import Event, EventSpec
@@ -30,9 +31,10 @@ log = logging.getLogger(__name__)
 
 
 class Consumer:
-    def __init__(self, spec: EventSpec, engine: Engine, broker: Broker, subscription: Subscription):
+    def __init__(self, spec: EventSpec, engine: Engine, broker: Broker, subscription: Subscription, settings: Settings):
         self.spec = spec
-        self.sessions = sessionmaker(engine, expire_on_commit=False)
+        # A handler reaches the settings through its session (events.handler_settings).
+        self.sessions = sessionmaker(engine, expire_on_commit=False, info={"settings": settings})
         self.broker = broker
         self.subscription = subscription
 
@@ -110,11 +112,10 @@ class Consumer:
             )
             consumer, processed_at = literal(self.spec.service, String), literal(now, inbox.c.processed_at.type)
             columns = select(consumer, arrived.c.event_id, arrived.c.type, processed_at)
-            claim = dialect_insert(session, inbox).from_select(["consumer", "event_id", "type", "processed_at"], columns)
-            return set(session.scalars(claim.on_conflict_do_nothing().returning(inbox.c.event_id)))
+            inserted = dialect_insert(session, inbox).from_select(["consumer", "event_id", "type", "processed_at"], columns)
+            return set(session.scalars(inserted.on_conflict_do_nothing().returning(inbox.c.event_id)))
         rows = [{"consumer": self.spec.service, "event_id": event.id, "type": event.type, "processed_at": now} for event in events]
-        claim = dialect_insert(session, inbox).on_conflict_do_nothing().returning(inbox.c.event_id)
-        return set(session.scalars(claim, rows))
+        return set(session.scalars(dialect_insert(session, inbox).on_conflict_do_nothing().returning(inbox.c.event_id), rows))
 
     def run(self, stop: threading.Event) -> None:
         if not self.subscription.bindings:
