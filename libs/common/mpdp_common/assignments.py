@@ -5,6 +5,11 @@ assigned to (the catalog owns the assignments; a service that shows a mini progr
 them as a read model). A workspace API key acts for the whole workspace with its role, like the
 automation it is. A mini program that the caller may not see answers 404, like one that does not
 exist.
+
+An assignment that ends is kept, unassigned, with its revision: each `catalog.assignment.*` event
+carries the whole state and a revision, so a read model applies them in any order (an older
+revision than the one stored changes nothing), and a late `added` cannot bring back an assignment
+that a newer `removed` ended.
 """
 
 from __future__ import annotations
@@ -12,11 +17,48 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Boolean, Integer, Select, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from .auth import Membership, current_caller, require_member
 from .errors import not_found
+from .events import Event, EventSpec
 from .request_db import db_session
+
+ASSIGNMENT_EVENTS = ("catalog.assignment.added", "catalog.assignment.removed")
+
+
+class AssignmentColumns:
+    """The state that the catalog's assignments and every read model of them share, beside their
+    key `(miniprogram_id, account_id)` and `workspace_id`."""
+
+    #: false once the member is unassigned: the row stays, so that its revision outlives it
+    assigned: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
+    revision: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+
+
+def follow_assignments(events: EventSpec, model: type) -> None:
+    """Register the handlers that keep `model` (an AssignmentColumns table) up to date."""
+
+    def apply(session: Session, event: Event) -> None:
+        state = event.payload
+        assignment = session.get(model, (state["miniprogram_id"], state["account_id"]), with_for_update=True)
+        if assignment is None:
+            session.add(
+                model(
+                    miniprogram_id=state["miniprogram_id"],
+                    account_id=state["account_id"],
+                    workspace_id=state["workspace_id"],
+                    assigned=state["assigned"],
+                    revision=state["revision"],
+                )
+            )
+        elif state["revision"] >= assignment.revision:
+            # An equal revision is the same state again, or two events from before revisions: the later one wins.
+            assignment.assigned, assignment.revision = state["assigned"], state["revision"]
+
+    for event_type in ASSIGNMENT_EVENTS:
+        events.handles(event_type)(apply)
 
 
 def sees_all(member: Membership) -> bool:
@@ -26,7 +68,7 @@ def sees_all(member: Membership) -> bool:
 @dataclass(frozen=True)
 class MiniProgramAccess:
     """The rule over one service's tables: its mini programs (with `workspace_id`) and their
-    assignments (keyed by `(miniprogram_id, account_id)`)."""
+    assignments (AssignmentColumns, keyed by `(miniprogram_id, account_id)`)."""
 
     miniprogram_model: type[Any]
     assignment_model: type[Any]
@@ -35,7 +77,8 @@ class MiniProgramAccess:
         return sees_all(member) or self.is_assigned(miniprogram_id, member.account_id)
 
     def is_assigned(self, miniprogram_id: str, account_id: str) -> bool:
-        return db_session().get(self.assignment_model, (miniprogram_id, account_id)) is not None
+        assignment = db_session().get(self.assignment_model, (miniprogram_id, account_id))
+        return assignment is not None and assignment.assigned
 
     def miniprogram_for(self, ws: str, miniprogram_id: str, *roles: str, lock: bool = False) -> tuple[Membership, Any]:
         """The caller's membership and the mini program, or 404/403 as the caller deserves."""
@@ -50,5 +93,5 @@ class MiniProgramAccess:
         if sees_all(member):
             return stmt
         assignment = self.assignment_model
-        assigned = select(assignment.miniprogram_id).where(assignment.account_id == member.account_id)
+        assigned = select(assignment.miniprogram_id).where(assignment.account_id == member.account_id, assignment.assigned)
         return stmt.where(miniprogram_id_column.in_(assigned))

@@ -26,7 +26,7 @@ def developer_ids(miniprogram_ids: list[str]) -> dict[str, list[str]]:
     found: dict[str, list[str]] = {ident: [] for ident in miniprogram_ids}
     rows = db_session().execute(
         select(Assignment.miniprogram_id, Assignment.account_id)
-        .where(Assignment.miniprogram_id.in_(miniprogram_ids))
+        .where(Assignment.miniprogram_id.in_(miniprogram_ids), Assignment.assigned)
         .order_by(Assignment.assigned_at, Assignment.account_id)
     )
     for miniprogram_id, account_id in rows:

@@ -14,7 +14,7 @@ from mpdp_common.request_db import commit_or_conflict, db_session
 
 from . import delivery, schemas
 from .access import access, developer_ids, miniprogram_for, sees_hidden_features
-from .events import events, publish_assignment
+from .events import events, set_assignment
 from .models import Assignment, Feature, FeatureActivation, Member, MiniProgram, TelemetryId, Tester
 
 miniprograms = Blueprint("miniprograms", __name__, url_prefix="/api/v1", description="Mini programs, their developers and testers")
@@ -123,16 +123,17 @@ def put_developers(body, ws, mp):
     # Reviewers assigned by their invitation stay; the developers not named are unassigned.
     reviewers = select(Member.account_id).where(Member.workspace_id == ws, Member.role == "reviewer", Member.status == "active")
     unassigned = session.scalars(
-        delete(Assignment)
-        .where(Assignment.miniprogram_id == mp, Assignment.account_id.not_in(wanted), Assignment.account_id.not_in(reviewers))
-        .returning(Assignment.account_id)
+        select(Assignment.account_id).where(
+            Assignment.miniprogram_id == mp,
+            Assignment.assigned,
+            Assignment.account_id.not_in(wanted),
+            Assignment.account_id.not_in(reviewers),
+        )
     ).all()
     for account_id in unassigned:
-        publish_assignment(session, "catalog.assignment.removed", ws, mp, account_id)
+        set_assignment(session, ws, mp, account_id, assigned=False)
     for account_id in wanted:
-        if session.get(Assignment, (mp, account_id)) is None:
-            session.add(Assignment(miniprogram_id=mp, account_id=account_id, workspace_id=ws))
-            publish_assignment(session, "catalog.assignment.added", ws, mp, account_id)
+        set_assignment(session, ws, mp, account_id, assigned=True)
     session.commit()
     return {"account_ids": developer_ids([miniprogram.id])[miniprogram.id]}
 

@@ -29,20 +29,38 @@ follow_app_keys(events, AppKey)
 def assign(session: Session, workspace_id: str, miniprogram_ids: list[str], account_id: str) -> None:
     """Add `account_id` to the mini programs of `workspace_id` among `miniprogram_ids` (others are ignored)."""
     known = session.scalars(
-        select(MiniProgram.id).where(MiniProgram.workspace_id == workspace_id, MiniProgram.id.in_(miniprogram_ids))
+        select(MiniProgram.id)
+        .where(MiniProgram.workspace_id == workspace_id, MiniProgram.id.in_(miniprogram_ids))
+        .order_by(MiniProgram.id)
+        .with_for_update()
     ).all()
     for miniprogram_id in known:
-        if session.get(Assignment, (miniprogram_id, account_id)) is None:
-            session.add(Assignment(miniprogram_id=miniprogram_id, account_id=account_id, workspace_id=workspace_id))
-            publish_assignment(session, "catalog.assignment.added", workspace_id, miniprogram_id, account_id)
+        set_assignment(session, workspace_id, miniprogram_id, account_id, assigned=True)
 
 
-def publish_assignment(session: Session, event_type: str, workspace_id: str, miniprogram_id: str, account_id: str) -> None:
-    """Other services that show a mini program's data to its assigned members (telemetry) follow these."""
+def set_assignment(session: Session, workspace_id: str, miniprogram_id: str, account_id: str, *, assigned: bool) -> None:
+    """Assign a member to a mini program or unassign them, and publish the new state if it changed.
+    The caller holds the mini program's row lock, so that revisions count its changes one at a time.
+    Other services that show a mini program's data to its assigned members (telemetry) follow these."""
+    assignment = session.get(Assignment, (miniprogram_id, account_id)) or Assignment(
+        miniprogram_id=miniprogram_id, account_id=account_id, workspace_id=workspace_id, assigned=False, revision=0
+    )
+    if assignment.assigned == assigned:
+        return
+    session.add(assignment)
+    assignment.assigned, assignment.revision = assigned, assignment.revision + 1
+    if assigned:
+        assignment.assigned_at = utcnow()
     events.publish(
         session,
-        event_type,
-        {"miniprogram_id": miniprogram_id, "account_id": account_id, "workspace_id": workspace_id},
+        "catalog.assignment.added" if assigned else "catalog.assignment.removed",
+        {
+            "miniprogram_id": miniprogram_id,
+            "account_id": account_id,
+            "workspace_id": workspace_id,
+            "assigned": assigned,
+            "revision": assignment.revision,
+        },
         workspace_id=workspace_id,
         aggregate_id=miniprogram_id,
     )

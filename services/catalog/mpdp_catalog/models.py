@@ -7,6 +7,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from mpdp_common.apikeys import ApiKeyColumns
 from mpdp_common.appkeys import AppKeyColumns
+from mpdp_common.assignments import AssignmentColumns
 from mpdp_common.db import UtcDateTime, created_at_column, id_column, utcnow
 from mpdp_common.idempotency import define_idempotency_table
 from mpdp_common.membership import MembershipColumns
@@ -43,14 +44,15 @@ class TelemetryId(Base):
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True)
 
 
-class Assignment(Base):
-    """A member assigned to a mini program: who, besides the admins, sees and works on it."""
+class Assignment(AssignmentColumns, Base):
+    """A member assigned to a mini program, or no longer: who, besides the admins, sees and works on it."""
 
     __tablename__ = "assignments"
 
     miniprogram_id: Mapped[str] = mapped_column(ForeignKey("miniprograms.id", ondelete="CASCADE"), primary_key=True)
     account_id: Mapped[str] = mapped_column(String(32), primary_key=True, index=True)
     workspace_id: Mapped[str] = mapped_column(String(32), nullable=False)
+    #: when the member was last assigned
     assigned_at: Mapped[datetime] = created_at_column()
 
 

@@ -72,6 +72,29 @@ def test_admins_create_mini_programs_that_only_assigned_members_see(harness):
     assert refused.status_code == 422 and "account_ids" in refused.get_json()["errors"]
 
 
+def test_each_change_of_an_assignment_is_published_whole_with_the_next_revision(harness):
+    team(harness)
+    mp = new_miniprogram(harness)
+    developers = f"{BASE}/miniprograms/{mp}/developers"
+    assert harness.call("PUT", developers, "ada", json={"account_ids": ["dev"]}).status_code == 200
+    assert harness.call("PUT", developers, "ada", json={"account_ids": []}).status_code == 200
+    # The ended assignment is kept for its revision, and grants nothing.
+    assert harness.call("GET", developers, "ada").get_json()["account_ids"] == []
+    assert harness.call("GET", f"{BASE}/miniprograms/{mp}", "dev").status_code == 404
+    assert harness.call("GET", f"{BASE}/miniprograms", "dev").get_json()["items"] == []
+    accepted = {"invitation_id": "i1", "account_id": "dev", "role": "developer", "miniprogram_ids": [mp]}
+    harness.deliver("identity.invitation.accepted", accepted, WS)
+    assert harness.call("PUT", developers, "ada", json={"account_ids": ["dev"]}).status_code == 200  # already assigned: no event
+    assert harness.call("GET", f"{BASE}/miniprograms/{mp}", "dev").status_code == 200
+
+    state = {"miniprogram_id": mp, "account_id": "dev", "workspace_id": WS}
+    assert [(event["type"], event["payload"]) for event in harness.published() if event["type"].startswith("catalog.assignment.")] == [
+        ("catalog.assignment.added", state | {"assigned": True, "revision": 1}),
+        ("catalog.assignment.removed", state | {"assigned": False, "revision": 2}),
+        ("catalog.assignment.added", state | {"assigned": True, "revision": 3}),
+    ]
+
+
 def test_a_version_is_validated_stored_announced_and_downloaded_as_uploaded(harness):
     team(harness)
     mp = new_miniprogram(harness)

@@ -7,6 +7,7 @@ from sqlalchemy.orm import Session
 
 from mpdp_common.apikeys import follow_api_keys
 from mpdp_common.appkeys import follow_app_keys
+from mpdp_common.assignments import follow_assignments
 from mpdp_common.events import Event, EventSpec
 from mpdp_common.membership import follow_members
 
@@ -16,6 +17,8 @@ events = EventSpec("telemetry", Base.metadata)
 follow_members(events, Member)
 follow_api_keys(events, ApiKey)
 follow_app_keys(events, AppKey)
+# Who besides the admins sees a mini program's analytics and crashes.
+follow_assignments(events, Assignment)
 
 
 @events.handles("workspace.workspace.created")
@@ -34,20 +37,3 @@ def on_miniprogram_created(session: Session, event: Event) -> None:
         session.add(miniprogram)
     miniprogram.telemetry_id = payload.get("telemetry_id")
     miniprogram.name = payload.get("name") or ""
-
-
-@events.handles("catalog.assignment.added")
-def on_assignment_added(session: Session, event: Event) -> None:
-    payload = event.payload
-    if session.get(Assignment, (payload["miniprogram_id"], payload["account_id"])) is None:
-        session.add(
-            Assignment(miniprogram_id=payload["miniprogram_id"], account_id=payload["account_id"], workspace_id=payload["workspace_id"])
-        )
-
-
-@events.handles("catalog.assignment.removed")
-def on_assignment_removed(session: Session, event: Event) -> None:
-    payload = event.payload
-    assignment = session.get(Assignment, (payload["miniprogram_id"], payload["account_id"]))
-    if assignment is not None:
-        session.delete(assignment)

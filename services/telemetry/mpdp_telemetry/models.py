@@ -10,6 +10,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from mpdp_common.apikeys import ApiKeyColumns
 from mpdp_common.appkeys import AppKeyColumns
+from mpdp_common.assignments import AssignmentColumns
 from mpdp_common.db import UtcDateTime, created_at_column, utcnow
 from mpdp_common.membership import MembershipColumns
 
@@ -64,9 +65,9 @@ class MiniProgram(Base):
     user_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
 
 
-class Assignment(Base):
-    """Reviewers and developers assigned to a mini program (`catalog.assignment.*`): who besides
-    the admins sees its analytics and crashes."""
+class Assignment(AssignmentColumns, Base):
+    """Reviewers and developers assigned to a mini program, or no longer (`catalog.assignment.*`):
+    who besides the admins sees its analytics and crashes."""
 
     __tablename__ = "assignments"
 

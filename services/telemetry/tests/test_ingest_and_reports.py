@@ -171,7 +171,8 @@ def test_a_user_seen_earlier_than_before_becomes_new_on_that_day(harness):
 def test_reviewers_see_the_crashes_of_the_mini_programs_assigned_to_them(harness):
     ws = harness.workspace("ada", rex="reviewer")
     shop, games = harness.miniprogram(ws, 51), harness.miniprogram(ws, 52)
-    harness.deliver("catalog.assignment.added", {"miniprogram_id": shop, "account_id": "rex", "workspace_id": ws})
+    assignment = {"miniprogram_id": shop, "account_id": "rex", "workspace_id": ws}
+    harness.deliver("catalog.assignment.added", assignment | {"assigned": True, "revision": 1})
     key = harness.app_key(ws)
     for telemetry_id in (51, 52):
         crash = {"event_id": f"{telemetry_id:032x}", "exception": {"values": [{"type": "ValueError", "value": "boom"}]}}
@@ -190,5 +191,23 @@ def test_reviewers_see_the_crashes_of_the_mini_programs_assigned_to_them(harness
     assert harness.get(f"/api/v1/workspaces/{ws}/quality/issues/{everything[shop]}", "rex").status_code == 200
     assert harness.get(f"/api/v1/workspaces/{ws}/quality/issues/{everything[games]}", "rex").status_code == 404
     assert harness.get(f"/api/v1/workspaces/{ws}/quality/summary?miniprogram_id={games}", "rex").status_code == 404
-    harness.deliver("catalog.assignment.removed", {"miniprogram_id": shop, "account_id": "rex", "workspace_id": ws})
+    harness.deliver("catalog.assignment.removed", assignment | {"assigned": False, "revision": 2})
     assert issues("rex") == {}
+
+
+def test_an_assignment_event_older_than_the_one_applied_changes_nothing(harness):
+    ws = harness.workspace("ada", dev="developer")
+    shop = harness.miniprogram(ws, 53)
+    overview = f"/api/v1/workspaces/{ws}/analytics/overview?miniprogram_id={shop}&from=2026-11-01&to=2026-11-02"
+    assignment = {"miniprogram_id": shop, "account_id": "dev", "workspace_id": ws}
+    # The removal overtook the assignment it ends, as when the assignment's first delivery failed and was retried.
+    harness.deliver("catalog.assignment.removed", assignment | {"assigned": False, "revision": 2})
+    harness.deliver("catalog.assignment.added", assignment | {"assigned": True, "revision": 1})
+    assert harness.get(overview, "dev").status_code == 404
+    assert harness.get(overview, "ada").status_code == 200
+
+    harness.deliver("catalog.assignment.added", assignment | {"assigned": True, "revision": 3})
+    assert harness.get(overview, "dev").status_code == 200
+    # An event published before assignments had revisions is older than any that has one.
+    harness.deliver("catalog.assignment.removed", assignment)
+    assert harness.get(overview, "dev").status_code == 200

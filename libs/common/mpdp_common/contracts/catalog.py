@@ -56,13 +56,28 @@ class VersionUploaded(Payload):
     uploaded_at = fields.DateTime()
 
 
-@declare("catalog.assignment.added", "catalog.assignment.removed")
-class AssignmentChanged(Payload):
-    """A member assigned to a mini program, or no longer: besides admins, who sees and works on it."""
+class AssignmentState(Payload):
+    """An assignment's whole state: whether a member is assigned to a mini program (besides admins,
+    who sees and works on it). Read models apply the highest revision, in whatever order events come.
+
+    Events published before assignments carried their state are still read: `assigned` as their
+    type says, and revision 0, older than any event that has one."""
 
     miniprogram_id = fields.String()
     account_id = fields.String()
     workspace_id = fields.String()
+    #: counts the changes of this member's assignment to this mini program, removals included
+    revision = fields.Integer(load_default=0)
+
+
+@declare("catalog.assignment.added")
+class AssignmentAdded(AssignmentState):
+    assigned = fields.Boolean(load_default=True, validate=validate.Equal(True))
+
+
+@declare("catalog.assignment.removed")
+class AssignmentRemoved(AssignmentState):
+    assigned = fields.Boolean(load_default=False, validate=validate.Equal(False))
 
 
 @declare("catalog.feature.activation_requested")
