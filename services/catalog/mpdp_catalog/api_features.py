@@ -173,7 +173,7 @@ def patch_feature(body, ws, feature_id):
 
 
 @features.route("/workspaces/<ws>/features/<feature_id>/history", methods=["GET"])
-@features.arguments(schemas.HistoryQuery, location="query")
+@features.arguments(PageQuery, location="query")
 @features.response(200, page_schema(schemas.FeatureRevisionSchema))
 def feature_history(query, ws, feature_id):
     """The revisions, oldest first; the cursor is the last revision number seen."""
