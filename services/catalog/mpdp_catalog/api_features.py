@@ -12,7 +12,7 @@ from mpdp_common.auth import require_member
 from mpdp_common.db import utcnow
 from mpdp_common.errors import conflict, not_found, validation_failed
 from mpdp_common.idempotency import idempotent
-from mpdp_common.pagination import PageQuery, page_schema, paginate
+from mpdp_common.pagination import PageQuery, not_a_cursor, page_schema, paginate
 from mpdp_common.request_db import commit_or_conflict, db_session
 
 from . import schemas
@@ -182,7 +182,7 @@ def feature_history(query, ws, feature_id):
     after = 0
     if query["cursor"]:
         if not re.fullmatch(r"[0-9]{1,9}", query["cursor"]):
-            raise validation_failed({"cursor": ["Not a cursor this list handed out."]})
+            raise not_a_cursor()
         after = int(query["cursor"])
     rows = (
         db_session()
