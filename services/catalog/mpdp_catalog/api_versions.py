@@ -26,7 +26,6 @@ from mpdp_common.db import on_postgresql
 from mpdp_common.errors import Problem, conflict, not_found, validation_failed
 from mpdp_common.pagination import PageQuery, page_schema, paginate
 from mpdp_common.request_db import db_session
-from mpdp_common.schemas import RFC3339
 from mpdp_common.web import accepts, current_settings
 
 from . import schemas
@@ -166,7 +165,7 @@ def upload(ws, mp):
                 "sha256": version.sha256,
                 "size": version.size,
                 "uploaded_by": version.uploaded_by,
-                "uploaded_at": version.created_at.strftime(RFC3339),
+                "uploaded_at": version.created_at.isoformat(),
             },
             workspace_id=ws,
             aggregate_id=version.id,
