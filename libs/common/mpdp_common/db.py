@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
-from sqlalchemy import DateTime, Engine, String, TypeDecorator, create_engine, event, text
+from sqlalchemy import Connection, DateTime, Engine, String, TypeDecorator, create_engine, event, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
@@ -69,10 +69,15 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10, pool_timeout=5)
 
 
+def on_postgresql(bind: Session | Connection | Engine) -> bool:
+    """Whether `bind` works on PostgreSQL; if not, on the embedded mode's SQLite."""
+    return (bind.get_bind() if isinstance(bind, Session) else bind).dialect.name == "postgresql"
+
+
 def dialect_insert(session: Session, model) -> postgresql.Insert | sqlite.Insert:
     """An INSERT into `model` in the dialect of the session's database (PostgreSQL, or the
     embedded mode's SQLite), which takes `on_conflict_do_nothing` and `on_conflict_do_update`."""
-    return (postgresql if session.get_bind().dialect.name == "postgresql" else sqlite).insert(model)
+    return (postgresql if on_postgresql(session) else sqlite).insert(model)
 
 
 def ensure_database(url: str) -> None:

@@ -11,12 +11,17 @@ from marshmallow import Schema, fields, validate
 from sqlalchemy import Select, and_, or_
 from sqlalchemy.orm import Session
 
-from .errors import validation_failed
+from .errors import Problem, validation_failed
 
 
 class PageQuery(Schema):
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
     cursor = fields.String(load_default=None)
+
+
+def not_a_cursor() -> Problem:
+    """The answer to a cursor that no page of the list handed out."""
+    return validation_failed({"cursor": ["Not a cursor this list handed out."]})
 
 
 def page_schema(item_schema: type[Schema], **beside: fields.Field) -> type[Schema]:
@@ -34,7 +39,7 @@ def _decode(cursor: str) -> tuple[datetime, str]:
         # zone may not exist in UTC.
         return datetime.fromisoformat(created_at).astimezone(UTC), str(ident)
     except Exception:
-        raise validation_failed({"cursor": ["Not a cursor this list handed out."]}) from None
+        raise not_a_cursor() from None
 
 
 def _encode(created_at: datetime, ident: str) -> str:

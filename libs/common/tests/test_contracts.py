@@ -1,5 +1,6 @@
-"""The declared event contracts: one declaration per (type, version), and the one shape of an
-approval decision that its producer and every consumer share."""
+"""The declared event contracts: one declaration per (type, version), the one shape of an
+approval decision that its producer and every consumer share, and events written before a
+change of format that still read."""
 
 from __future__ import annotations
 
@@ -94,3 +95,20 @@ def test_an_approval_withdrawal_round_trips_through_its_one_shape():
     assert Withdrawal.from_event(event) == withdrawal
     assert withdrawal.concerns("developer_workspace", "developer_workspace")
     assert not withdrawal.concerns("developer_workspace", "launch")
+
+
+def test_an_upload_time_reads_the_same_to_the_second_with_z_or_to_the_microsecond():
+    """Versions uploaded before their events carried microseconds wrote `...Z`; both still read."""
+    uploaded = {
+        "version_id": "v1",
+        "miniprogram_id": "mp1",
+        "workspace_id": "w1",
+        "version": "1.0.0",
+        "sha256": "0" * 64,
+        "size": 10,
+        "uploaded_by": "dev",
+    }
+    at = datetime(2026, 11, 25, 10, 0, 7, 250000, tzinfo=UTC)
+    for written, meant in (("2026-11-25T10:00:07Z", at.replace(microsecond=0)), (at.isoformat(), at)):
+        contracts.checked("catalog.version.uploaded", 1, uploaded | {"uploaded_at": written})
+        assert contracts.read("catalog.version.uploaded", 1, uploaded | {"uploaded_at": written})["uploaded_at"] == meant

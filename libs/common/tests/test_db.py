@@ -1,4 +1,5 @@
-"""The INSERT that skips or updates a row already there, on both databases a service runs on."""
+"""The INSERT that skips or updates a row already there, on both databases a service runs on,
+and which of the two a session works on."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import pytest
 from sqlalchemy import Integer, String, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 
-from mpdp_common.db import dialect_insert, drop_database, ensure_database, make_engine, session_scope
+from mpdp_common.db import dialect_insert, drop_database, ensure_database, make_engine, on_postgresql, session_scope
 from mpdp_common.testing import TEST_DATABASE_SERVER, postgres_answers
 
 
@@ -47,3 +48,9 @@ def test_a_conflicting_row_is_skipped_or_updated(sessions):
             session.execute(stmt.on_conflict_do_update(index_elements=["name"], set_={"value": Counter.value + stmt.excluded.value}))
     with session_scope(sessions) as session:
         assert dict(session.execute(select(Counter.name, Counter.value)).tuples().all()) == {"skipped": 1, "summed": 3}
+
+
+def test_a_session_its_connection_and_its_engine_tell_the_same_database(sessions):
+    postgresql = sessions.kw["bind"].url.get_backend_name() == "postgresql"
+    with session_scope(sessions) as session:
+        assert [on_postgresql(session), on_postgresql(session.connection()), on_postgresql(session.get_bind())] == [postgresql] * 3

@@ -12,7 +12,7 @@ from mpdp_common.auth import require_member
 from mpdp_common.db import utcnow
 from mpdp_common.errors import conflict, not_found, validation_failed
 from mpdp_common.idempotency import idempotent
-from mpdp_common.pagination import PageQuery, page_schema, paginate
+from mpdp_common.pagination import PageQuery, not_a_cursor, page_schema, paginate
 from mpdp_common.request_db import commit_or_conflict, db_session
 
 from . import schemas
@@ -173,7 +173,7 @@ def patch_feature(body, ws, feature_id):
 
 
 @features.route("/workspaces/<ws>/features/<feature_id>/history", methods=["GET"])
-@features.arguments(schemas.HistoryQuery, location="query")
+@features.arguments(PageQuery, location="query")
 @features.response(200, page_schema(schemas.FeatureRevisionSchema))
 def feature_history(query, ws, feature_id):
     """The revisions, oldest first; the cursor is the last revision number seen."""
@@ -182,7 +182,7 @@ def feature_history(query, ws, feature_id):
     after = 0
     if query["cursor"]:
         if not re.fullmatch(r"[0-9]{1,9}", query["cursor"]):
-            raise validation_failed({"cursor": ["Not a cursor this list handed out."]})
+            raise not_a_cursor()
         after = int(query["cursor"])
     rows = (
         db_session()

@@ -22,10 +22,10 @@ from sqlalchemy.exc import IntegrityError
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from mpdp_common.db import on_postgresql
 from mpdp_common.errors import Problem, conflict, not_found, validation_failed
 from mpdp_common.pagination import PageQuery, page_schema, paginate
 from mpdp_common.request_db import db_session
-from mpdp_common.schemas import RFC3339
 from mpdp_common.web import accepts, current_settings
 
 from . import schemas
@@ -101,7 +101,7 @@ def _lock_blob(session, sha256: str) -> None:
     """Serialize, per blob, "store it and commit a version" against "no version has it: delete it",
     so that a failed upload never deletes bytes that a concurrent identical upload is committing.
     The lock ends with the transaction. (The embedded mode's SQLite has one writer at a time.)"""
-    if session.get_bind().dialect.name == "postgresql":
+    if on_postgresql(session):
         session.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(sha256, 0))))
 
 
@@ -165,7 +165,7 @@ def upload(ws, mp):
                 "sha256": version.sha256,
                 "size": version.size,
                 "uploaded_by": version.uploaded_by,
-                "uploaded_at": version.created_at.strftime(RFC3339),
+                "uploaded_at": version.created_at.isoformat(),
             },
             workspace_id=ws,
             aggregate_id=version.id,

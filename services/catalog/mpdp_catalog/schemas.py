@@ -7,6 +7,7 @@ from jsonschema.validators import Draft202012Validator, validator_for
 from marshmallow import Schema, ValidationError, fields, validate
 
 from mpdp_common.contracts.catalog import LAUNCH_STATUSES
+from mpdp_common.pagination import PageQuery
 from mpdp_common.schemas import StrictBoolean, Timestamp
 
 #: semver.org's own expression for a semantic version
@@ -211,11 +212,6 @@ class FeatureRevisionSchema(Schema):
     changes = fields.Dict(metadata={"description": "{field: {old, new}} for every field that changed"})
 
 
-class HistoryQuery(Schema):
-    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
-    cursor = fields.String(load_default=None)
-
-
 class FeatureRequestSchema(Schema):
     feature_id = fields.String(required=True, validate=validate.Length(min=1, max=64))
 
@@ -238,9 +234,7 @@ class LaunchCreateSchema(Schema):
     app_id = fields.String(required=True, validate=validate.Length(min=1, max=64))
 
 
-class LaunchQuery(Schema):
-    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
-    cursor = fields.String(load_default=None)
+class LaunchQuery(PageQuery):
     app_id = fields.String(validate=validate.Length(min=1, max=64))
     status = fields.String(validate=validate.OneOf(LAUNCH_STATUSES))
 

@@ -8,6 +8,7 @@ import io
 import json
 import zipfile
 
+from mpdp_catalog.models import Version
 from mpdp_common.apikeys import new_api_key
 
 WS = "w1"
@@ -107,6 +108,9 @@ def test_a_version_is_validated_stored_announced_and_downloaded_as_uploaded(harn
     assert version["entry_page"] == "pages/index/index"
     [uploaded] = harness.published("catalog.version.uploaded")
     assert uploaded["payload"]["version_id"] == version["id"] and uploaded["payload"]["sha256"] == version["sha256"]
+    # The upload time to the microsecond, in ISO 8601 as every event writes its times.
+    with harness.sessions() as session:
+        assert uploaded["payload"]["uploaded_at"] == session.get(Version, version["id"]).created_at.isoformat()
 
     download = harness.call("GET", f"{BASE}/miniprograms/{mp}/versions/{version['id']}/package", "rex")
     assert download.status_code == 404  # a reviewer not assigned to it does not see it

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from flask_smorest import Blueprint
 
-from mpdp_common.errors import validation_failed
-from mpdp_common.pagination import page_schema
+from mpdp_common.pagination import not_a_cursor, page_schema
 from mpdp_common.request_db import db_session
 
 from . import reports, schemas
@@ -28,7 +27,7 @@ def page_of(items: list, query: dict) -> dict:
     except ValueError:
         offset = -1
     if offset < 0:
-        raise validation_failed({"cursor": ["Not a cursor this list handed out."]})
+        raise not_a_cursor()
     end = offset + query["limit"]
     return {"items": items[offset:end], "next_cursor": str(end) if end < len(items) else None}
 

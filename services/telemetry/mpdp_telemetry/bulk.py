@@ -7,6 +7,8 @@ from __future__ import annotations
 from sqlalchemy import ARRAY, String, any_, bindparam, text
 from sqlalchemy.orm import Session
 
+from mpdp_common.db import on_postgresql
+
 
 def insert_new(session: Session, table: str, columns: tuple[str, ...], rows: list[tuple], returning: tuple[str, ...] = ()) -> list[tuple]:
     """Insert the rows whose key is not in `table` yet; with `returning`, those columns of the rows inserted."""
@@ -15,7 +17,7 @@ def insert_new(session: Session, table: str, columns: tuple[str, ...], rows: lis
     names = ", ".join(columns)
     back = f" RETURNING {', '.join(returning)}" if returning else ""
     connection = session.connection()
-    if connection.dialect.name != "postgresql":
+    if not on_postgresql(connection):
         insert = text(f"INSERT INTO {table} ({names}) VALUES ({', '.join(':' + name for name in columns)}) ON CONFLICT DO NOTHING{back}")
         if not returning:
             session.execute(insert, [dict(zip(columns, row, strict=True)) for row in rows])
@@ -36,7 +38,7 @@ def insert_new(session: Session, table: str, columns: tuple[str, ...], rows: lis
 
 def among(session: Session, column, values: list[str]):
     """`column IN values`, sent to PostgreSQL as one array parameter rather than thousands of them."""
-    if session.get_bind().dialect.name == "postgresql":
+    if on_postgresql(session):
         return column == any_(bindparam("among", values, type_=ARRAY(String)))
     return column.in_(values)
 

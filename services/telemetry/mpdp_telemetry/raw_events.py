@@ -19,6 +19,8 @@ from sqlalchemy import Connection, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
+from mpdp_common.db import on_postgresql
+
 from . import bulk
 
 log = logging.getLogger(__name__)
@@ -48,17 +50,13 @@ _known_partitions: set[date] = set()
 _partition_lock = threading.Lock()
 
 
-def is_postgres(bind) -> bool:
-    return bind.dialect.name == "postgresql"
-
-
 def partition_name(day: date) -> str:
     return f"raw_events_p{day:%Y%m%d}"
 
 
 def ensure_partitions(connection: Connection, days) -> None:
     """Create the daily partitions that `days` need (PostgreSQL), each in its own short transaction."""
-    if not is_postgres(connection):
+    if not on_postgresql(connection):
         return
     missing = sorted(set(days) - _known_partitions)
     if not missing:
@@ -91,7 +89,7 @@ def write(session: Session, rows: list[tuple]) -> None:
 def pending(connection: Connection, position: int, limit: int) -> tuple[list[tuple], int]:
     """Rows not folded yet, whole transactions at a time, and the position after them."""
     columns = ", ".join(FOLDED)
-    if not is_postgres(connection):
+    if not on_postgresql(connection):
         rows = connection.execute(
             text(f"SELECT rowid, {columns} FROM raw_events WHERE rowid > :after ORDER BY rowid LIMIT :limit"),
             {"after": position, "limit": limit},
@@ -116,7 +114,7 @@ def pending(connection: Connection, position: int, limit: int) -> tuple[list[tup
 
 def drop_partitions_before(connection: Connection, oldest_kept: date) -> list[str]:
     """Drop the raw partitions of days before `oldest_kept` (PostgreSQL); the rollups stay."""
-    if not is_postgres(connection):
+    if not on_postgresql(connection):
         connection.execute(text("DELETE FROM raw_events WHERE day < :day"), {"day": oldest_kept})
         return []
     names = connection.execute(

@@ -13,7 +13,7 @@ from datetime import date, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from mpdp_common.db import utcnow
+from mpdp_common.db import on_postgresql, utcnow
 
 from . import bulk
 from .models import ALL, DailyCount, StartupTime, UserSet
@@ -63,7 +63,7 @@ def user_sets(session: Session, miniprogram_id, start, end, app_id, version, kin
 def _binary_rows(session: Session, stmt) -> list[tuple]:
     """The rows of `stmt`, fetched from PostgreSQL in binary: bitmaps arrive as bytes, not as hex text twice their size."""
     connection = session.connection()
-    if connection.dialect.name != "postgresql":
+    if not on_postgresql(connection):
         return [tuple(row) for row in connection.execute(stmt)]
     compiled = stmt.compile(dialect=connection.dialect)
     with bulk.driver_cursor(connection, binary=True) as cursor:

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from .. import contracts
 from ..config import Settings
 from ..contracts import ContractViolation, UnknownEventType
-from ..db import new_id, utcnow
+from ..db import new_id, on_postgresql, utcnow
 from ..logs import request_id
 from .tables import define_event_tables
 
@@ -138,7 +138,7 @@ class EventSpec:
             correlation_id=request_id.get(),
         )
         session.execute(insert(self.outbox).values(event_id=envelope.id, type=event_type, envelope=envelope.to_json(), created_at=utcnow()))
-        if session.get_bind().dialect.name == "postgresql":
+        if on_postgresql(session):
             # Delivered to the relay's LISTEN only when this transaction commits.
             session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": outbox_channel(self.service)})
         session.info.setdefault("outbox_services", set()).add(self.service)

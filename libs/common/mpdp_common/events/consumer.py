@@ -22,7 +22,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..config import Settings
-from ..db import dialect_insert, session_scope, utcnow
+from ..db import dialect_insert, on_postgresql, session_scope, utcnow
 from ..logs import request_id
 from . import Event, EventSpec
 from .brokers import Broker, DependencyUnavailable, Subscription
@@ -100,7 +100,7 @@ class Consumer:
         that are new. A concurrent delivery of the same event waits on the row until this
         transaction ends, then finds it taken."""
         now, inbox = utcnow(), self.spec.inbox
-        if session.get_bind().dialect.name == "postgresql":
+        if on_postgresql(session):
             # Two array parameters instead of four per event: far less for the driver to adapt.
             arrived = (
                 func.unnest(

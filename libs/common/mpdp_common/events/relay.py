@@ -18,7 +18,7 @@ from sqlalchemy import BigInteger, Engine, any_, bindparam, delete, select, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import sessionmaker
 
-from ..db import session_scope, utcnow
+from ..db import on_postgresql, session_scope, utcnow
 from . import EventSpec, local_wakeup, outbox_channel
 from .brokers import Broker, BrokerUnavailable, Outgoing
 
@@ -43,7 +43,7 @@ class Relay:
         """Send one batch of unsent events; return how many went out."""
         outbox = self.spec.outbox
         with session_scope(self.sessions) as session:
-            if session.get_bind().dialect.name == "postgresql":
+            if on_postgresql(session):
                 # An index scan in seq order, whatever the statistics say: it stops after the batch
                 # and marks the index entries of sent rows dead as it passes them, where a bitmap
                 # scan would read every sent row still in the index on every batch.
@@ -107,7 +107,7 @@ class Relay:
 
 def _among(column, values: list[int], session):
     """`column IN values`; on PostgreSQL one array parameter, which is far cheaper to send than hundreds."""
-    if session.get_bind().dialect.name == "postgresql":
+    if on_postgresql(session):
         return column == any_(bindparam("seqs", values, type_=ARRAY(BigInteger)))
     return column.in_(values)
 
@@ -180,6 +180,6 @@ class _PostgresWaiter:
 
 
 def _waiter_for(engine: Engine, service: str):
-    if engine.dialect.name == "postgresql":
+    if on_postgresql(engine):
         return _PostgresWaiter(engine, service)
     return _LocalWaiter(service)

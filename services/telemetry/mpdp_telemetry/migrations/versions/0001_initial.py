@@ -7,6 +7,7 @@ Create Date: 2026-11-28 10:28:53.246510
 from alembic import op
 import sqlalchemy as sa
 
+from mpdp_common.db import on_postgresql
 from mpdp_common.migrations import create_api_keys_read_model, create_event_tables, create_members_read_model, drop_api_keys_read_model, drop_event_tables, drop_members_read_model
 
 
@@ -193,7 +194,7 @@ def upgrade() -> None:
     sa.Column('parent_id', sa.String(length=32), nullable=True),
     sa.PrimaryKeyConstraint('id')
     )
-    if op.get_bind().dialect.name == 'postgresql':
+    if on_postgresql(op.get_bind()):
         # The writing transaction's id orders the folding (see mpdp_telemetry.raw_events).
         op.execute("ALTER TABLE raw_events ALTER COLUMN txid SET DEFAULT (pg_current_xact_id()::text::bigint)")
         # Bitmaps barely compress; stored as they are, a report reads them several times faster.
