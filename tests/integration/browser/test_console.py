@@ -112,7 +112,9 @@ def test_an_admin_builds_a_mini_program_and_a_reviewer_joins(open_console, make_
     console.page.get_by_placeholder("1.0.0").fill("1.0.0")
     console.page.locator("input[type=file]").set_input_files(str(bad))
     console.page.get_by_role("button", name="Upload version").last.click()
-    expect(console.page.get_by_text("The package is not a zip archive.").first).to_be_visible()
+    refusal = console.page.get_by_text("The package is not a zip archive.")
+    expect(refusal).to_be_visible()
+    expect(refusal).to_have_count(1)
     console.screenshot("version-upload-error")
 
     good = tmp_path / "coffee-1.0.0.zip"
