@@ -275,6 +275,11 @@ def test_a_developer_is_not_offered_admin_actions_and_errors_read_well(open_cons
     console.go(f"/workspaces/{ws}/miniprograms/no-such-program")
     expect(console.page.get_by_role("alert")).to_contain_text("not found", ignore_case=True)
     console.screenshot("not-found")
+    # A page the console does not have leads back to the workspaces.
+    console.go("/no/such/page")
+    console.screenshot("page-not-found")
+    console.page.get_by_role("link", name="Your workspaces").click()
+    expect(console.page).to_have_url(re.compile(r"/workspaces$"))
 
     # The admin blocks the developer: the 403 is shown where it happened.
     assert admin.post(f"/api/v1/workspaces/{ws}/members/{developer.account['id']}/block").status_code == 200
