@@ -24,9 +24,17 @@ def test_the_gateway_serves_the_console_with_strict_headers(platform, console_bu
         assert page.status_code == 200 and '<div id="root">' in page.text, path
         assert "frame-ancestors 'none'" in page.headers["Content-Security-Policy"]
         assert page.headers["X-Frame-Options"] == "DENY" and page.headers["Referrer-Policy"] == "same-origin"
-    script = re.search(r'src="(/assets/[^"]+\.js)"', requests.get(platform.gateway + "/", timeout=10).text).group(1)
-    asset = requests.get(platform.gateway + script, timeout=10)
-    assert asset.status_code == 200 and asset.headers["Cache-Control"] == "public, max-age=31536000, immutable"
+    index = requests.get(platform.gateway + "/", timeout=10).text
+    assert re.search(r'src="/assets/index-[^"]+\.js"', index)
+    # every file of the build, the pages fetched later included, under its fingerprinted name
+    built = sorted((ROOT / "console" / "dist" / "assets").iterdir())
+    assert len([file for file in built if file.suffix == ".js"]) > 10
+    for file in built:
+        asset = requests.get(f"{platform.gateway}/assets/{file.name}", timeout=10)
+        assert asset.status_code == 200 and asset.content == file.read_bytes(), file.name
+        assert asset.headers["Cache-Control"] == "public, max-age=31536000, immutable", file.name
+        if file.suffix == ".js":
+            assert asset.headers["Content-Type"].startswith("text/javascript"), file.name
     assert requests.get(platform.gateway + "/api/v1/nothing", timeout=10).headers["Content-Type"] == "application/problem+json"
 
 
