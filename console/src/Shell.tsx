@@ -12,8 +12,8 @@ import {
   HomeOutlined,
 } from "@ant-design/icons";
 import { useQuery } from "@tanstack/react-query";
-import { Layout, Menu, Select, Space, Tag, Typography, Button } from "antd";
-import { useEffect } from "react";
+import { Layout, Menu, Select, Space, Tag, Typography, Button, Card } from "antd";
+import { Suspense, useEffect } from "react";
 import { Outlet, useLocation, useNavigate, useParams } from "react-router-dom";
 import { api } from "./api/client";
 import { paths } from "./api/paths";
@@ -91,7 +91,10 @@ export function Shell() {
           </Layout.Sider>
         )}
         <Layout.Content style={{ padding: 24, maxWidth: 1280 }}>
-          <Outlet />
+          {/* the header and menu stay while a page's code arrives */}
+          <Suspense fallback={<Card loading />}>
+            <Outlet />
+          </Suspense>
         </Layout.Content>
       </Layout>
     </Layout>

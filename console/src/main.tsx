@@ -17,6 +17,16 @@ const queries = new QueryClient({
   },
 });
 
+// A tab opened before the console was rebuilt asks for page files that are gone; loading the page
+// again brings the new index.html, which names the new files. At most once a minute, so that files
+// missing for another reason do not reload the page forever.
+window.addEventListener("vite:preloadError", () => {
+  const reloadedAt = Number(sessionStorage.getItem("mpdp.reloaded_at"));
+  if (Date.now() - reloadedAt < 60_000) return;
+  sessionStorage.setItem("mpdp.reloaded_at", String(Date.now()));
+  window.location.reload();
+});
+
 createRoot(document.getElementById("root")!).render(
   <StrictMode>
     <ConfigProvider theme={{ token: { colorPrimary: "#1677ff", borderRadius: 6 } }}>

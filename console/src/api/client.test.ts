@@ -70,7 +70,10 @@ describe("the API client", () => {
     expect(error).toBeInstanceOf(ApiError);
     expect(error.status).toBe(422);
     expect(error.message).toBe("Some fields are not valid.");
-    expect(error.fieldErrors()).toEqual({ name: ["Too long."], service_email: ["Not a port."] });
+    expect(error.fieldErrors()).toEqual([
+      { name: ["name"], errors: ["Too long."] },
+      { name: ["service_email", "smtp_port"], errors: ["Not a port."] },
+    ]);
   });
 
   it("leaves empty query values out of the URL", async () => {

@@ -9,7 +9,19 @@ export interface Problem {
   title: string;
   status: number;
   detail?: string;
-  errors?: Record<string, string[] | Record<string, string[]>>;
+  errors?: FieldMessages;
+}
+
+type FieldMessages = { [field: string]: string[] | FieldMessages };
+
+/** The server's messages for one field of the body that was sent; a nested field by its path. */
+export interface FieldError {
+  name: string[];
+  errors: string[];
+}
+
+function flatten(messages: FieldMessages, prefix: string[] = []): FieldError[] {
+  return Object.entries(messages).flatMap(([field, value]) => (Array.isArray(value) ? [{ name: [...prefix, field], errors: value.map(String) }] : flatten(value, [...prefix, field])));
 }
 
 export class ApiError extends Error {
@@ -22,13 +34,9 @@ export class ApiError extends Error {
     this.problem = problem;
   }
 
-  /** The server's message for one field of the form that was sent, if it named that field. */
-  fieldErrors(): Record<string, string[]> {
-    const out: Record<string, string[]> = {};
-    for (const [field, messages] of Object.entries(this.problem.errors ?? {})) {
-      out[field] = Array.isArray(messages) ? messages : Object.values(messages).flat();
-    }
-    return out;
+  /** The server's messages for the fields of the body that was sent, nested ones too. */
+  fieldErrors(): FieldError[] {
+    return flatten(this.problem.errors ?? {});
   }
 }
 

@@ -4,9 +4,10 @@ import { ProblemAlert } from "./Problem";
 /** The end of a form: the problem the last submission met, then the submit button and, when the
  * form can be left, a Cancel button. */
 export function FormActions({ error, busy, submitText, onCancel }: { error: unknown; busy: boolean; submitText: string; onCancel?: () => void }) {
+  const form = Form.useFormInstance();
   return (
     <>
-      <ProblemAlert error={error} style={{ marginBottom: 12 }} />
+      <ProblemAlert error={error} form={form} style={{ marginBottom: 12 }} />
       <Space>
         <Button type="primary" htmlType="submit" loading={busy}>
           {submitText}

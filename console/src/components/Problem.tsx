@@ -1,5 +1,5 @@
 import { Alert, type FormInstance } from "antd";
-import { ApiError } from "../api/client";
+import { ApiError, type FieldError } from "../api/client";
 
 const HINTS: Record<number, string> = {
   403: "Your role in this workspace does not allow this.",
@@ -8,19 +8,30 @@ const HINTS: Record<number, string> = {
   422: "Some fields are not valid.",
 };
 
-/** An API error as a person reads it: what went wrong, and each field's message. */
-export function ProblemAlert({ error, style }: { error: unknown; style?: React.CSSProperties }) {
+/** The server's field messages split into those that name a field of the form and the rest. */
+function byForm(error: ApiError, form?: FormInstance): { onForm: FieldError[]; elsewhere: FieldError[] } {
+  const known = new Set((form?.getFieldsError() ?? []).map((field) => [field.name].flat().join(".")));
+  const fields = error.fieldErrors();
+  const isOnForm = (field: FieldError) => known.has(field.name.join("."));
+  return { onForm: fields.filter(isOnForm), elsewhere: fields.filter((field) => !isOnForm(field)) };
+}
+
+/** An API error as a person reads it: what went wrong, and each field's message. Given the form
+ * that was sent, it leaves out the messages that showFieldErrors put beside that form's fields, and
+ * is not shown at all when those say everything. */
+export function ProblemAlert({ error, form, style }: { error: unknown; form?: FormInstance; style?: React.CSSProperties }) {
   if (!error) return null;
   if (!(error instanceof ApiError)) return <Alert type="error" showIcon title={String((error as Error).message ?? error)} style={style} />;
-  const fields = Object.entries(error.fieldErrors());
+  const { onForm, elsewhere } = byForm(error, form);
+  if (onForm.length > 0 && elsewhere.length === 0) return null;
   const description = (
     <>
       {error.problem.detail && error.problem.detail !== error.problem.title ? <div>{error.problem.detail}</div> : HINTS[error.status] && <div>{HINTS[error.status]}</div>}
-      {fields.length > 0 && (
+      {elsewhere.length > 0 && (
         <ul style={{ margin: "4px 0 0", paddingLeft: 18 }}>
-          {fields.map(([field, messages]) => (
-            <li key={field}>
-              <b>{field}</b>: {messages.join(" ")}
+          {elsewhere.map(({ name, errors }) => (
+            <li key={name.join(".")}>
+              <b>{name.join(".")}</b>: {errors.join(" ")}
             </li>
           ))}
         </ul>
@@ -30,18 +41,8 @@ export function ProblemAlert({ error, style }: { error: unknown; style?: React.C
   return <Alert type="error" showIcon role="alert" title={error.problem.title} description={description} style={style} />;
 }
 
-type Nested = { [field: string]: string[] | Nested };
-
-function flatten(errors: Nested, prefix: string[] = []): { name: string[]; errors: string[] }[] {
-  return Object.entries(errors).flatMap(([field, value]) => (Array.isArray(value) ? [{ name: [...prefix, field], errors: value.map(String) }] : flatten(value, [...prefix, field])));
-}
-
-/** Put the server's per-field messages (nested ones too) on the form fields they belong to; true
- * if any matched a field of the form. */
-export function showFieldErrors(form: FormInstance, error: unknown): boolean {
-  if (!(error instanceof ApiError)) return false;
-  const known = new Set(form.getFieldsError().map((field) => [field.name].flat().join(".")));
-  const fields = flatten((error.problem.errors ?? {}) as Nested).filter((field) => known.has(field.name.join(".")));
-  form.setFields(fields);
-  return fields.length > 0;
+/** Put the server's per-field messages (nested ones too) on the form fields they belong to; pass
+ * the same form to the ProblemAlert of that error so that it does not repeat them. */
+export function showFieldErrors(form: FormInstance, error: unknown) {
+  if (error instanceof ApiError) form.setFields(byForm(error, form).onForm);
 }

@@ -55,5 +55,6 @@ describe("the sign-up form", () => {
     show();
     await fill("a long enough password", "a long enough password");
     expect(await screen.findByText("Not a valid email address.")).toBeInTheDocument();
+    expect(screen.queryByRole("alert")).toBeNull();
   });
 });

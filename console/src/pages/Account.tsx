@@ -89,7 +89,8 @@ export function SignUp() {
             await signIn(email, password);
             navigate(next, { replace: true });
           } catch (failure) {
-            if (!showFieldErrors(form, failure)) setError(failure);
+            showFieldErrors(form, failure);
+            setError(failure);
           } finally {
             setBusy(false);
           }
@@ -117,7 +118,7 @@ export function SignUp() {
         >
           <Input.Password autoComplete="new-password" />
         </Form.Item>
-        <ProblemAlert error={error} style={{ marginBottom: 16 }} />
+        <ProblemAlert error={error} form={form} style={{ marginBottom: 16 }} />
         <Button type="primary" htmlType="submit" block loading={busy}>
           Create account
         </Button>

@@ -73,7 +73,7 @@ function NewLaunch({ mp, open, onClose }: { mp: string; open: boolean; onClose: 
           <Select options={names.apps.map((app) => ({ value: app.id, label: app.name }))} placeholder={names.apps.length ? "Host app" : "An admin adds host apps under Apps"} />
         </Form.Item>
       </Form>
-      <ProblemAlert error={create.error} />
+      <ProblemAlert error={create.error} form={form} />
     </Modal>
   );
 }
@@ -110,7 +110,7 @@ function MiniProgramAction({ mp, action, onClose }: { mp: string; action: "offli
           </Form.Item>
         )}
       </Form>
-      <ProblemAlert error={run.error} />
+      <ProblemAlert error={run.error} form={form} />
     </Modal>
   );
 }

@@ -42,7 +42,7 @@ function Invite({ open, onClose, onInvited }: { open: boolean; onClose: () => vo
           </Form.Item>
         )}
       </Form>
-      <ProblemAlert error={invite.error} />
+      <ProblemAlert error={invite.error} form={form} />
     </Modal>
   );
 }

@@ -37,7 +37,7 @@ function CreateMiniProgram({ open, onClose }: { open: boolean; onClose: () => vo
           <Input.TextArea rows={3} maxLength={4000} />
         </Form.Item>
       </Form>
-      <ProblemAlert error={create.error} />
+      <ProblemAlert error={create.error} form={form} />
     </Modal>
   );
 }
@@ -168,7 +168,7 @@ function UploadVersion({ mp, onDone }: { mp: string; onDone: () => void }) {
         <Input.TextArea rows={2} />
       </Form.Item>
       {progress !== null && <Progress percent={progress} status="active" data-testid="upload-progress" />}
-      <ProblemAlert error={error} style={{ marginBottom: 12 }} />
+      <ProblemAlert error={error} form={form} style={{ marginBottom: 12 }} />
       <Button type="primary" htmlType="submit" loading={progress !== null}>
         Upload version
       </Button>

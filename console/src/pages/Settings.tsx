@@ -171,7 +171,7 @@ export function SettingsPage() {
         <Form.Item label="Terms of Service URL" name="terms_of_service_url" rules={[{ type: "url", message: "An http(s) URL." }]}>
           <Input placeholder="https://example.com/terms" />
         </Form.Item>
-        <ProblemAlert error={save.error} style={{ marginBottom: 12 }} />
+        <ProblemAlert error={save.error} form={form} style={{ marginBottom: 12 }} />
         <Button type="primary" htmlType="submit" loading={save.isPending}>
           Save settings
         </Button>

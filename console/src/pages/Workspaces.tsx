@@ -48,7 +48,7 @@ function CreateTenant({ open, onClose }: { open: boolean; onClose: () => void })
           <Input placeholder="Acme Super App" autoFocus />
         </Form.Item>
       </Form>
-      <ProblemAlert error={create.error} />
+      <ProblemAlert error={create.error} form={form} />
     </Modal>
   );
 }
@@ -79,7 +79,7 @@ function ApplyDeveloper({ open, onClose, tenants }: { open: boolean; onClose: ()
           <Radio.Group options={[{ value: "self", label: "Our own business" }, { value: "isv", label: "Independent software vendor" }]} />
         </Form.Item>
       </Form>
-      <ProblemAlert error={apply.error} />
+      <ProblemAlert error={apply.error} form={form} />
     </Modal>
   );
 }
@@ -208,7 +208,7 @@ function ApiKeys() {
           Create API key
         </Button>
       </Form>
-      <ProblemAlert error={create.error ?? revoke.error} style={{ marginBottom: 12 }} />
+      <ProblemAlert error={create.error ?? revoke.error} form={form} style={{ marginBottom: 12 }} />
       <CursorTable<ApiKey>
         queryKey={["api-keys", ws]}
         path={paths.apiKeys(ws)}

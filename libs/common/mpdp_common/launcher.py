@@ -26,8 +26,6 @@ import time
 from collections.abc import Callable
 from urllib.parse import urlparse
 
-import requests
-
 from .config import Settings
 from .crypto import ensure_secret_key_file
 from .events.brokers import BrokerUnavailable, broker_for, subscription_for
@@ -93,7 +91,20 @@ def migrate(names: list[str]) -> None:
                 log.warning("%s: broker topology not declared yet (%s); the consumer will declare it", service.name, error)
 
 
+#: the service whose web workers run under gevent (its Service.web_worker, mpdp_gateway.server)
+GEVENT_SERVICE = "gateway"
+
+
 def web(name: str) -> None:
+    if name == GEVENT_SERVICE:
+        # Each gevent worker patches the standard library as it starts, but it is forked from this
+        # process, which imports urllib3 and PyJWT as it loads the services: classes they took from
+        # ssl before the patch would stay blocking. So ssl is patched here, before they are imported
+        # (nothing in this process uses TLS), and the workers patch the rest as before.
+        from gevent import monkey
+
+        monkey.patch_ssl()
+
     from gunicorn.app.base import BaseApplication
 
     from .httpserver import LIMIT_REQUEST_FIELD_SIZE, LIMIT_REQUEST_LINE
@@ -216,6 +227,8 @@ def readiness_url(settings: Settings, name: str) -> str:
 def wait_until_ready(readiness_urls: dict[str, str], given_up: Callable[[], bool], timeout: float = 60) -> bool:
     """Whether every service answers its readiness probe (`readiness_urls`, by name) within
     `timeout` seconds, unless `given_up()` says to stop waiting first."""
+    import requests  # not at the top: see web()
+
     deadline = time.monotonic() + timeout
     pending = list(readiness_urls.values())
     while pending and time.monotonic() < deadline and not given_up():

@@ -19,8 +19,16 @@ class EdgeWorker(ProblemAnswers, GeventWorker):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.client_timeout = Settings.from_env("gateway").gateway_client_timeout
+        self.quitting = False
 
     def handle(self, listener, client, addr):
         # In place of GeventWorker.handle, which makes the socket block without a time limit.
         client.settimeout(self.client_timeout)
         AsyncWorker.handle(self, listener, client, addr)
+
+    def handle_quit(self, sig, frame):
+        # Ctrl-C reaches the worker and its arbiter, which passes it on as SIGQUIT; a second quit
+        # would exit again while the first is exiting, and print its SystemExit.
+        if not self.quitting:
+            self.quitting = True
+            super().handle_quit(sig, frame)

@@ -24,9 +24,17 @@ def test_the_gateway_serves_the_console_with_strict_headers(platform, console_bu
         assert page.status_code == 200 and '<div id="root">' in page.text, path
         assert "frame-ancestors 'none'" in page.headers["Content-Security-Policy"]
         assert page.headers["X-Frame-Options"] == "DENY" and page.headers["Referrer-Policy"] == "same-origin"
-    script = re.search(r'src="(/assets/[^"]+\.js)"', requests.get(platform.gateway + "/", timeout=10).text).group(1)
-    asset = requests.get(platform.gateway + script, timeout=10)
-    assert asset.status_code == 200 and asset.headers["Cache-Control"] == "public, max-age=31536000, immutable"
+    index = requests.get(platform.gateway + "/", timeout=10).text
+    assert re.search(r'src="/assets/index-[^"]+\.js"', index)
+    # every file of the build, the pages fetched later included, under its fingerprinted name
+    built = sorted((ROOT / "console" / "dist" / "assets").iterdir())
+    assert len([file for file in built if file.suffix == ".js"]) > 10
+    for file in built:
+        asset = requests.get(f"{platform.gateway}/assets/{file.name}", timeout=10)
+        assert asset.status_code == 200 and asset.content == file.read_bytes(), file.name
+        assert asset.headers["Cache-Control"] == "public, max-age=31536000, immutable", file.name
+        if file.suffix == ".js":
+            assert asset.headers["Content-Type"].startswith("text/javascript"), file.name
     assert requests.get(platform.gateway + "/api/v1/nothing", timeout=10).headers["Content-Type"] == "application/problem+json"
 
 
@@ -112,7 +120,9 @@ def test_an_admin_builds_a_mini_program_and_a_reviewer_joins(open_console, make_
     console.page.get_by_placeholder("1.0.0").fill("1.0.0")
     console.page.locator("input[type=file]").set_input_files(str(bad))
     console.page.get_by_role("button", name="Upload version").last.click()
-    expect(console.page.get_by_text("The package is not a zip archive.").first).to_be_visible()
+    refusal = console.page.get_by_text("The package is not a zip archive.")
+    expect(refusal).to_be_visible()
+    expect(refusal).to_have_count(1)
     console.screenshot("version-upload-error")
 
     good = tmp_path / "coffee-1.0.0.zip"
@@ -273,6 +283,11 @@ def test_a_developer_is_not_offered_admin_actions_and_errors_read_well(open_cons
     console.go(f"/workspaces/{ws}/miniprograms/no-such-program")
     expect(console.page.get_by_role("alert")).to_contain_text("not found", ignore_case=True)
     console.screenshot("not-found")
+    # A page the console does not have leads back to the workspaces.
+    console.go("/no/such/page")
+    console.screenshot("page-not-found")
+    console.page.get_by_role("link", name="Your workspaces").click()
+    expect(console.page).to_have_url(re.compile(r"/workspaces$"))
 
     # The admin blocks the developer: the 403 is shown where it happened.
     assert admin.post(f"/api/v1/workspaces/{ws}/members/{developer.account['id']}/block").status_code == 200
