@@ -1,6 +1,8 @@
-"""The event bus on PostgreSQL and RabbitMQ: the time from a committed change to the consumer's
-committed effect (p50/p99 over 1,000 events, one transaction each), and events/s through the
-relay for a backlog. The relay and the consumer run as their own processes, as in production.
+"""The event bus on PostgreSQL and RabbitMQ: events/s for a backlog through the relay alone (the
+consumer stopped), the consumer alone, and both at once, end to end, with the CPU each part spends
+per event; then the time from a committed change to the consumer's committed effect (p50/p99 over
+1,000 events, one transaction each). The relay and the consumer run as their own processes, as in
+production.
 
     .venv/bin/python bench/events.py [--events 1000] [--backlog 20000]
 """
@@ -11,6 +13,7 @@ import argparse
 import multiprocessing
 import os
 import secrets
+import signal
 import sys
 import threading
 import time
@@ -91,8 +94,7 @@ class TimedConsumer(Consumer):
 
 def run_consumer(database: str, prefix: str, stop, done) -> None:
     done.cancel_join_thread()  # exit without waiting for the main process to read every note
-    subscription = Subscription(queue=f"{prefix}.benchsink", bindings={f"{prefix}.benchsource": ["benchsource.thing.happened"]})
-    TimedConsumer(consumer_spec, make_engine(database), _broker(), subscription, Settings(), done=done).run(stop)
+    TimedConsumer(consumer_spec, make_engine(database), _broker(), subscription_of(prefix), Settings(), done=done).run(stop)
 
 
 def main() -> None:
@@ -108,13 +110,12 @@ def main() -> None:
     engine = make_engine(database)
     Base.metadata.create_all(engine)
     sessions = sessionmaker(engine)
+    outbox = producer.outbox
+    _broker().declare(subscription_of(prefix))  # the queue keeps what the relay sends before the consumer runs
     context = multiprocessing.get_context("spawn")
     stop, done = context.Event(), context.Queue()
-    consumer = context.Process(target=run_consumer, args=(database, prefix, stop, done))
-    consumer.start()
-    time.sleep(2)  # the consumer declares its queue
     relay = context.Process(target=run_relay, args=(database, prefix, stop))
-    relay.start()
+    consumer = context.Process(target=run_consumer, args=(database, prefix, stop, done))
     committed: dict[str, float] = {}
     finished: dict[str, float] = {}
 
@@ -126,14 +127,57 @@ def main() -> None:
             except Exception:
                 pass
 
+    def count(query) -> int:
+        with session_scope(sessions) as session:
+            return session.scalar(query)
+
+    unsent = select(func.count()).select_from(outbox).where(outbox.c.published_at.is_(None))
+    effects = select(func.count()).select_from(Effect)
+
+    def until(done_when, timeout: float = 300) -> float:
+        started = time.monotonic()
+        while not done_when() and time.monotonic() - started < timeout:
+            time.sleep(0.05)
+        return time.monotonic() - started
+
     try:
+        relay.start()
         # Warm up: both processes connected and their first transactions behind them.
         for _ in range(20):
             with session_scope(sessions) as session:
                 producer.publish(session, "benchsource.thing.happened", {"n": 0})
+        until(lambda: count(unsent) == 0)
+        consumer.start()
         collect(20, 60)
         finished.clear()
+        parts = {
+            "relay": [relay.pid],
+            "consumer": [consumer.pid],
+            "PostgreSQL": server_processes(sessions),
+            "RabbitMQ": processes_named("beam.smp"),
+        }
 
+        print(f"backlog of {args.backlog} events each way, machine load average {os.getloadavg()[0]:.1f}")
+        # The relay alone: the consumer stopped at the queue, as when it is down or behind.
+        consumer_paused(parts["consumer"], True)
+        write_backlog(sessions, args.backlog)
+        print(f"  relay alone: {args.backlog / until(lambda: count(unsent) == 0):,.0f} events/s published with confirmation")
+        consumer_paused(parts["consumer"], False)
+        print(f"  consumer alone: {args.backlog / until(lambda: count(effects) >= 20 + args.backlog):,.0f} events/s with committed effects")
+
+        cpu_before = {name: cpu_seconds(pids) for name, pids in parts.items()}
+        write_backlog(sessions, args.backlog)
+        relay_seconds = until(lambda: count(unsent) == 0)
+        total_seconds = relay_seconds + until(lambda: count(effects) >= 20 + 2 * args.backlog)
+        spent = {name: (cpu_seconds(pids) - cpu_before[name]) / args.backlog * 1e6 for name, pids in parts.items()}
+        print(
+            f"  both at once: relay {args.backlog / relay_seconds:,.0f} events/s, end to end {args.backlog / total_seconds:,.0f} events/s"
+        )
+        shares = ", ".join(f"{name} {micros:.0f} µs" for name, micros in spent.items())
+        print(f"  CPU per event: {shares} (the machine has {os.cpu_count()} cores)")
+
+        collect(2 * args.backlog, 60)  # the backlogs' notes, out of the way
+        finished.clear()
         collector = threading.Thread(target=collect, args=(args.events, 120))
         collector.start()
         gap = 1.0 / args.rate
@@ -147,56 +191,12 @@ def main() -> None:
         print(f"commit -> committed effect, {len(latencies)} of {args.events} events, one transaction each, {args.rate:.0f}/s offered")
         p50, p99 = percentile(latencies, 0.5) * 1000, percentile(latencies, 0.99) * 1000
         print(f"  p50 {p50:.1f} ms   p99 {p99:.1f} ms   max {max(latencies) * 1000:.1f} ms")
-
-        # Throughput: a backlog written while the relay waits, then drained.
-        outbox = producer.outbox
-        with session_scope(sessions) as session:
-            rows = []
-            for _ in range(args.backlog):
-                item = Event(type="benchsource.thing.happened", payload={"n": 2}, producer="benchsource")
-                rows.append({"event_id": item.id, "type": item.type, "envelope": item.to_json(), "created_at": utcnow()})
-            session.execute(insert(outbox), rows)
-            session.execute(select(func.pg_notify("mpdp_outbox_benchsource", "")))
-        with session_scope(sessions) as session:
-            parts = {
-                "relay": [relay.pid],
-                "consumer": [consumer.pid],
-                # the relay's and the consumer's connections and the server's writers, not other work
-                "PostgreSQL": list(
-                    session.scalars(
-                        text(
-                            "SELECT pid FROM pg_stat_activity WHERE (datname = current_database() AND pid <> pg_backend_pid())"
-                            " OR backend_type IN ('walwriter', 'checkpointer', 'background writer')"
-                        )
-                    )
-                ),
-                "RabbitMQ": processes_named("beam.smp"),
-            }
-        cpu_before = {name: cpu_seconds(pids) for name, pids in parts.items()}
-        started = time.monotonic()
-        while True:
-            with session_scope(sessions) as session:
-                left = session.scalar(select(func.count()).select_from(outbox).where(outbox.c.published_at.is_(None)))
-            if left == 0 or time.monotonic() - started > 300:
-                break
-            time.sleep(0.05)
-        relay_seconds = time.monotonic() - started
-        while True:
-            with session_scope(sessions) as session:
-                effects = session.scalar(select(func.count()).select_from(Effect))
-            if effects >= 20 + args.events + args.backlog or time.monotonic() - started > 300:
-                break
-            time.sleep(0.1)
-        total_seconds = time.monotonic() - started
-        spent = {name: (cpu_seconds(pids) - cpu_before[name]) / args.backlog * 1e6 for name, pids in parts.items()}
-        print(f"backlog of {args.backlog} events, machine load average {os.getloadavg()[0]:.1f}")
-        print(f"  relay: {args.backlog / relay_seconds:,.0f} events/s published with confirmation")
-        print(f"  end to end: {args.backlog / total_seconds:,.0f} events/s with committed effects")
-        shares = ", ".join(f"{name} {micros:.0f} µs" for name, micros in spent.items())
-        print(f"  CPU per event: {shares} (the machine has {os.cpu_count()} cores)")
     finally:
         stop.set()
         for process in (relay, consumer):
+            if process.pid is None:
+                continue
+            consumer_paused([process.pid], False)
             process.join(10)
             if process.is_alive():
                 process.terminate()
@@ -208,6 +208,36 @@ def main() -> None:
             channel.queue_delete(queue)
         channel.exchange_delete(f"{prefix}.benchsource")
         connection.close()
+
+
+def subscription_of(prefix: str) -> Subscription:
+    return Subscription(queue=f"{prefix}.benchsink", bindings={f"{prefix}.benchsource": ["benchsource.thing.happened"]})
+
+
+def write_backlog(sessions, size: int) -> None:
+    """`size` events written in one transaction, relayed once it commits."""
+    with session_scope(sessions) as session:
+        rows = []
+        for _ in range(size):
+            item = Event(type="benchsource.thing.happened", payload={"n": 2}, producer="benchsource")
+            rows.append({"event_id": item.id, "type": item.type, "envelope": item.to_json(), "created_at": utcnow()})
+        session.execute(insert(producer.outbox), rows)
+        session.execute(select(func.pg_notify("mpdp_outbox_benchsource", "")))
+
+
+def server_processes(sessions) -> list[int]:
+    """The relay's and the consumer's PostgreSQL connections and the server's writers, not other work."""
+    with session_scope(sessions) as session:
+        query = (
+            "SELECT pid FROM pg_stat_activity WHERE (datname = current_database() AND pid <> pg_backend_pid())"
+            " OR backend_type IN ('walwriter', 'checkpointer', 'background writer')"
+        )
+        return list(session.scalars(text(query)))
+
+
+def consumer_paused(pids: list[int], paused: bool) -> None:
+    for pid in pids:
+        os.kill(pid, signal.SIGSTOP if paused else signal.SIGCONT)
 
 
 if __name__ == "__main__":
