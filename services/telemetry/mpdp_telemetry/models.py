@@ -72,7 +72,8 @@ class Assignment(AssignmentColumns, Base):
     __tablename__ = "assignments"
 
     miniprogram_id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    account_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    # indexed alone too: which mini programs one member sees is asked on every list and report
+    account_id: Mapped[str] = mapped_column(String(32), primary_key=True, index=True)
     workspace_id: Mapped[str] = mapped_column(String(32), nullable=False)
 
 
