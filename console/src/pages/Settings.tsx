@@ -69,9 +69,9 @@ export function SettingsPage() {
   const settings = useQuery({ queryKey: ["settings", ws], queryFn: () => api.get<Settings>(paths.settings(ws)) });
   const save = useMutation({
     mutationFn: (body: Settings) => api.put<Settings>(paths.settings(ws), body),
-    onSuccess: async () => {
+    onSuccess: () => {
       message.success("Settings saved");
-      await queries.invalidateQueries({ queryKey: ["settings", ws] });
+      void queries.invalidateQueries({ queryKey: ["settings", ws] });
     },
     onError: (error) => showFieldErrors(form, error),
   });
