@@ -25,6 +25,8 @@ from mpdp_common.testing import TEST_DATABASE_SERVER, postgres_answers
 SERVER = TEST_DATABASE_SERVER
 #: Long enough that an event arriving sooner can only have been woken by NOTIFY.
 POLL_SECONDS = 3.0
+#: What a commit woken by NOTIFY takes at most, with room for a busy machine; well under a poll.
+WOKEN_WITHIN = 1.5
 
 
 class Base(DeclarativeBase):
@@ -103,7 +105,7 @@ def _terminate_listener(url: str) -> int:
 def test_a_commit_wakes_the_relay_at_once(relay_on_postgres):
     url, sessions, broker, subscription = relay_on_postgres
     time.sleep(0.3)
-    assert _commit_and_time(sessions, broker, subscription) < 0.8
+    assert _commit_and_time(sessions, broker, subscription) < WOKEN_WITHIN
 
 
 def test_the_relay_listens_again_after_its_connection_is_killed(relay_on_postgres):
@@ -114,7 +116,7 @@ def test_the_relay_listens_again_after_its_connection_is_killed(relay_on_postgre
     _commit_and_time(sessions, broker, subscription)
     time.sleep(0.3)
     latencies = [_commit_and_time(sessions, broker, subscription) for _ in range(3)]
-    assert max(latencies) < 0.8, latencies
+    assert max(latencies) < WOKEN_WITHIN, latencies
 
 
 def _connections(url: str, allowed: bool) -> None:
