@@ -7,6 +7,12 @@ member who was removed or blocked since is refused as the view would refuse them
 role changed is answered by the view again (which refuses what the new role may not do). A key
 sent without a token is scoped to the client's address, so that two clients cannot collide.
 
+A view whose access is finer than membership and role (a mini program's assigned developers, a
+workspace that must be active) names its own check as `authorize`: it runs with the route's
+arguments before the store is read, so a replay goes only to a caller the view would still let
+make the request, and one it would refuse gets the view's refusal (403/404) and learns nothing of
+the key.
+
 The kept answer may hold a secret that is shown once (an API key's token), so it is stored
 encrypted with the platform secret, and the body is known by its HMAC only (a sign-up's holds a
 password). A placeholder row is committed before the create runs, so that two concurrent requests
@@ -18,7 +24,9 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
+from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 from flask import Response, current_app, g, request
 from sqlalchemy import Column, Integer, MetaData, String, Table, Text, delete, insert, select, update
@@ -71,8 +79,12 @@ def _caller_scope(view_kwargs: dict) -> str:
     return f"{caller.account_id}:{workspace_id}:{member.role}"
 
 
-def idempotent(view):
-    """Put directly under the route decorator of a POST that creates something."""
+def idempotent(view: Callable | None = None, *, authorize: Callable[..., Any] | None = None):
+    """Put directly under the route decorator of a POST that creates something: `@idempotent`, or
+    `@idempotent(authorize=check)` where `check(**route_arguments)` raises what the view raises
+    for a caller it refuses."""
+    if view is None:
+        return functools.partial(idempotent, authorize=authorize)
 
     @functools.wraps(view)
     def wrapper(*args, **kwargs):
@@ -85,6 +97,8 @@ def idempotent(view):
         table = define_idempotency_table(runtime.service.metadata)
         sessions: sessionmaker = runtime.session_factory
         scope = _digest(_caller_scope(kwargs), request.method, request.path, key)
+        if authorize is not None:
+            authorize(**kwargs)
         fingerprint = hmac.new(current_settings().secret_key.encode(), request.get_data(), hashlib.sha256).hexdigest()
 
         with session_scope(sessions) as session:

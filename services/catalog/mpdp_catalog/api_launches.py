@@ -49,6 +49,11 @@ def _views(items: list[Launch]) -> list[dict]:
     ]
 
 
+def _releaser(ws: str, mp: str):
+    """The caller's membership and the mini program, if the caller is an admin or one of its assigned developers."""
+    return miniprogram_for(ws, mp, *RELEASERS)
+
+
 def _launch(ws: str, mp: str, launch_id: str, *roles: str):
     member, miniprogram = miniprogram_for(ws, mp, *roles)
     launch = db_session().get(Launch, launch_id, with_for_update=bool(roles))
@@ -65,11 +70,11 @@ def _app(ws: str, app_id: str) -> App:
 
 
 @launches.route(f"{PATH}/launches", methods=["POST"])
-@idempotent
+@idempotent(authorize=_releaser)
 @launches.arguments(schemas.LaunchCreateSchema)
 @launches.response(201, schemas.LaunchSchema)
 def create_launch(body, ws, mp):
-    member, _miniprogram = miniprogram_for(ws, mp, *RELEASERS)
+    member, _miniprogram = _releaser(ws, mp)
     session = db_session()
     version = session.get(Version, body["version_id"])
     if version is None or version.miniprogram_id != mp:

@@ -180,7 +180,7 @@ def get_testers(ws, mp):
 
 
 @miniprograms.route(f"{PATH}/<mp>/features", methods=["POST"])
-@idempotent
+@idempotent(authorize=_require_admin_or_assigned_developer)
 @miniprograms.arguments(schemas.FeatureRequestSchema)
 @miniprograms.response(201, schemas.FeatureActivationSchema)
 def request_feature(body, ws, mp):

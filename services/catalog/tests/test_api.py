@@ -153,6 +153,25 @@ def test_a_gated_feature_is_activated_by_the_approval_decision(harness):
     assert statuses() == ["active"]
 
 
+def test_a_retried_feature_request_is_answered_again_only_while_its_developer_is_assigned(harness):
+    team(harness)
+    mp = new_miniprogram(harness)
+    developers = f"{BASE}/miniprograms/{mp}/developers"
+    assert harness.call("PUT", developers, "ada", json={"account_ids": ["dev"]}).status_code == 200
+    maps = {"name": "Maps", "description": "", "activation": "direct", "jsapi_ids": []}
+    feature = harness.call("POST", f"{BASE}/features", "ada", json=maps)
+    path, body, retry = f"{BASE}/miniprograms/{mp}/features", {"feature_id": feature.get_json()["id"]}, {"Idempotency-Key": "maps"}
+    first = harness.call("POST", path, "dev", json=body, headers=retry)
+    assert first.status_code == 201
+    again = harness.call("POST", path, "dev", json=body, headers=retry)
+    assert again.status_code == 201 and again.headers["Idempotent-Replayed"] == "true" and again.get_json() == first.get_json()
+
+    assert harness.call("PUT", developers, "ada", json={"account_ids": []}).status_code == 200
+    assert harness.call("POST", path, "dev", json=body).status_code == 404
+    refused = harness.call("POST", path, "dev", json=body, headers=retry)
+    assert refused.status_code == 404 and "Idempotent-Replayed" not in refused.headers
+
+
 def test_a_workspace_api_key_acts_with_its_role_until_it_is_revoked(harness):
     team(harness)
     mp = new_miniprogram(harness)

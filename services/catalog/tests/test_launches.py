@@ -169,3 +169,19 @@ def test_an_action_that_moves_several_launches_rewrites_what_the_app_delivers_on
     assert refreshes == [("mp1", APP)]
     assert delivered() == [("released", "v1")]
     assert catalog.call("GET", f"{BASE}/launches/{second}", "ada").get_json()["status"] == "rollback"
+
+
+def test_a_retried_launch_is_answered_again_only_while_its_developer_is_assigned(catalog):
+    developers = f"{BASE}/developers"
+    assert catalog.call("PUT", developers, "ada", json={"account_ids": ["dev"]}).status_code == 200
+    body, retry = {"version_id": "v1", "app_id": APP}, {"Idempotency-Key": "launch-v1"}
+    first = catalog.call("POST", f"{BASE}/launches", "dev", json=body, headers=retry)
+    assert first.status_code == 201
+    again = catalog.call("POST", f"{BASE}/launches", "dev", json=body, headers=retry)
+    assert again.status_code == 201 and again.headers["Idempotent-Replayed"] == "true" and again.get_json() == first.get_json()
+
+    assert catalog.call("PUT", developers, "ada", json={"account_ids": []}).status_code == 200
+    assert catalog.call("POST", f"{BASE}/launches", "dev", json=body).status_code == 404
+    refused = catalog.call("POST", f"{BASE}/launches", "dev", json=body, headers=retry)
+    assert refused.status_code == 404 and "Idempotent-Replayed" not in refused.headers
+    assert first.get_json()["id"] not in refused.get_data(as_text=True)
