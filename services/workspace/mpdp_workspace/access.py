@@ -17,3 +17,9 @@ def active_workspace(ws: str, *roles: str) -> tuple[Workspace, Membership]:
     if workspace is None or workspace.status != "active":
         raise not_found("workspace")
     return workspace, member
+
+
+def admin_of_active_workspace(ws: str, **_route_arguments: str) -> None:
+    """`active_workspace(ws, "admin")` as `idempotent` authorizes a replay with it: a workspace
+    deleted since refuses a retried create as it refuses a new one."""
+    active_workspace(ws, "admin")

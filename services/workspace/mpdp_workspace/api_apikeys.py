@@ -14,7 +14,7 @@ from mpdp_common.pagination import PageQuery, page_schema, paginate
 from mpdp_common.request_db import db_session
 
 from . import schemas
-from .access import active_workspace
+from .access import active_workspace, admin_of_active_workspace
 from .events import events
 from .models import ApiKey
 
@@ -33,7 +33,7 @@ def _api_key_state(key: ApiKey) -> dict:
 
 
 @api_keys.route("/workspaces/<ws>/api-keys", methods=["POST"])
-@idempotent
+@idempotent(authorize=admin_of_active_workspace)
 @api_keys.arguments(schemas.ApiKeyCreateSchema)
 @api_keys.response(201, schemas.ApiKeyCreatedSchema)
 def create_api_key(body, ws):

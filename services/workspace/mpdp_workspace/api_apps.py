@@ -19,7 +19,7 @@ from mpdp_common.request_db import commit_or_conflict, db_session
 from mpdp_common.web import current_settings
 
 from . import schemas
-from .access import active_workspace
+from .access import active_workspace, admin_of_active_workspace
 from .events import events
 from .models import App, AppKey
 
@@ -53,7 +53,7 @@ def _name_taken(session, ws: str, name: str, but: str | None = None) -> None:
 
 
 @apps.route("/workspaces/<ws>/apps", methods=["POST"])
-@idempotent
+@idempotent(authorize=admin_of_active_workspace)
 @apps.arguments(schemas.AppCreateSchema)
 @apps.response(201, schemas.AppSchema)
 def create_host_app(body, ws):
@@ -153,7 +153,7 @@ def _key(session, ws: str, app_id: str, key_id: str) -> AppKey:
 
 
 @apps.route("/workspaces/<ws>/apps/<app_id>/keys", methods=["POST"])
-@idempotent
+@idempotent(authorize=admin_of_active_workspace)
 @apps.arguments(schemas.AppKeyCreateSchema)
 @apps.response(201, schemas.AppKeyCreatedSchema)
 def create_key(body, ws, app_id):
@@ -194,7 +194,7 @@ def revoke_key(ws, app_id, key_id):
 
 
 @apps.route("/workspaces/<ws>/apps/<app_id>/keys/<key_id>/rotate", methods=["POST"])
-@idempotent
+@idempotent(authorize=admin_of_active_workspace)
 @apps.arguments(schemas.AppKeyRotateSchema)
 @apps.response(201, schemas.AppKeyRotatedSchema)
 def rotate_key(body, ws, app_id, key_id):
