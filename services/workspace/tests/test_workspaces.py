@@ -246,3 +246,18 @@ def test_the_openapi_document_names_every_endpoint(harness):
     } <= set(paths)
     assert "multipart/form-data" in paths["/api/v1/workspaces/{ws}/settings/{kind}"]["post"]["requestBody"]["content"]
     assert {"201", "202"} <= set(paths["/api/v1/workspaces"]["post"]["responses"])
+
+
+def test_a_retried_api_key_create_is_refused_once_its_workspace_is_deleted(harness):
+    ws = harness.tenant("alice")
+    dev_ws = _request_developer_workspace(harness, ws, "alice")
+    _decide(harness, ws, dev_ws, "approved")
+    path, body, retry = f"/api/v1/workspaces/{dev_ws}/api-keys", {"label": "ci", "role": "developer"}, {"Idempotency-Key": "ci"}
+    first = harness.call("POST", path, "alice", json=body, headers=retry)
+    assert first.status_code == 201
+    again = harness.call("POST", path, "alice", json=body, headers=retry)
+    assert again.headers["Idempotent-Replayed"] == "true" and again.get_json()["token"] == first.get_json()["token"]
+
+    assert harness.call("DELETE", f"/api/v1/workspaces/{ws}/developer-workspaces/{dev_ws}", "alice").status_code == 204
+    refused = harness.call("POST", path, "alice", json=body, headers=retry)
+    assert refused.status_code == 404 and first.get_json()["token"] not in refused.get_data(as_text=True)
