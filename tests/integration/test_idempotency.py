@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 
 from .conftest import eventually
+from .test_catalog import Team, new_feature, team  # noqa: F401 - team is a fixture
 
 
 def test_a_retried_account_create_answers_the_first_response(client):
@@ -73,3 +74,18 @@ def test_a_replay_is_authorized_like_the_first_request(make_user, make_workspace
     assert alice.delete(f"/api/v1/workspaces/{ws}/members/{bob.account['id']}").status_code == 204
     status, text = eventually(lambda: (answer := replayed())[0] != 403 and answer)
     assert status == 404 and first.json()["token"] not in text
+
+
+def test_a_replay_under_a_mini_program_goes_only_to_a_developer_still_assigned(team: Team):
+    path, key = f"{team.base}/miniprograms/{team.mp}/features", secrets.token_hex(8)
+    body = {"feature_id": new_feature(team.admin, team.ws)["id"]}
+    first = team.developer.post(path, json=body, headers={"Idempotency-Key": key})
+    assert first.status_code == 201, first.text
+    again = team.developer.post(path, json=body, headers={"Idempotency-Key": key})
+    assert again.status_code == 201 and again.headers["Idempotent-Replayed"] == "true" and again.json() == first.json()
+
+    developers = f"{team.base}/miniprograms/{team.mp}/developers"
+    assert team.admin.put(developers, json={"account_ids": []}).status_code == 200
+    assert team.developer.post(path, json=body).status_code == 404
+    refused = team.developer.post(path, json=body, headers={"Idempotency-Key": key})
+    assert refused.status_code == 404 and "Idempotent-Replayed" not in refused.headers
