@@ -17,7 +17,7 @@ $(STAMP): constraints.txt requirements-dev.txt $(addsuffix /pyproject.toml,$(PAC
 setup: $(STAMP)
 
 # The web console: installed from its lock file, built again only when its sources change.
-CONSOLE_SOURCES := $(shell find console/src console/public -type f 2>/dev/null) $(addprefix console/,index.html vite.config.ts tsconfig.json package.json)
+CONSOLE_SOURCES := $(shell find console/src console/public -type f 2>/dev/null) $(addprefix console/,index.html vite.config.ts precompress.ts tsconfig.json package.json)
 
 console/node_modules/.installed: console/package-lock.json
 	cd console && npm ci --no-audit --no-fund --loglevel=error

@@ -1,12 +1,13 @@
 /// <reference types="vitest/config" />
 import react from "@vitejs/plugin-react";
 import { defineConfig } from "vite";
+import { precompress } from "./precompress.ts";
 
 // `npm run dev` serves the console on :3000 and sends API calls to a running platform.
 const gateway = process.env.MPDP_GATEWAY ?? "http://127.0.0.1:8080";
 
 export default defineConfig({
-  plugins: [react()],
+  plugins: [react(), precompress()],
   server: {
     port: 3000,
     proxy: Object.fromEntries(["/api", "/.well-known", "/ingest", "/client"].map((prefix) => [prefix, gateway])),

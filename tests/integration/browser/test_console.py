@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import re
 import secrets
 from pathlib import Path
@@ -26,15 +27,26 @@ def test_the_gateway_serves_the_console_with_strict_headers(platform, console_bu
         assert page.headers["X-Frame-Options"] == "DENY" and page.headers["Referrer-Policy"] == "same-origin"
     index = requests.get(platform.gateway + "/", timeout=10).text
     assert re.search(r'src="/assets/index-[^"]+\.js"', index)
-    # every file of the build, the pages fetched later included, under its fingerprinted name
-    built = sorted((ROOT / "console" / "dist" / "assets").iterdir())
+    # every file of the build, the pages fetched later included, under its fingerprinted name, as
+    # it is and in the gzip copy the build wrote beside it
+    built = sorted(file for file in (ROOT / "console" / "dist" / "assets").iterdir() if file.suffix not in (".gz", ".br"))
     assert len([file for file in built if file.suffix == ".js"]) > 10
+    assert len([file for file in built if file.with_name(file.name + ".gz").is_file()]) > 10
     for file in built:
-        asset = requests.get(f"{platform.gateway}/assets/{file.name}", timeout=10)
-        assert asset.status_code == 200 and asset.content == file.read_bytes(), file.name
-        assert asset.headers["Cache-Control"] == "public, max-age=31536000, immutable", file.name
-        if file.suffix == ".js":
-            assert asset.headers["Content-Type"].startswith("text/javascript"), file.name
+        for coding in ("identity", "gzip"):
+            asset = requests.get(f"{platform.gateway}/assets/{file.name}", headers={"Accept-Encoding": coding}, stream=True, timeout=10)
+            sent = asset.raw.read(decode_content=False)
+            assert asset.status_code == 200 and asset.headers["Content-Length"] == str(len(sent)), file.name
+            copy = file.with_name(file.name + ".gz")
+            if coding == "gzip" and copy.is_file():
+                assert asset.headers["Content-Encoding"] == "gzip" and sent == copy.read_bytes(), file.name
+                assert gzip.decompress(sent) == file.read_bytes(), file.name
+            else:
+                assert "Content-Encoding" not in asset.headers and sent == file.read_bytes(), file.name
+            assert ("Accept-Encoding" in asset.headers.get("Vary", "")) == copy.is_file(), file.name
+            assert asset.headers["Cache-Control"] == "public, max-age=31536000, immutable", file.name
+            if file.suffix == ".js":
+                assert asset.headers["Content-Type"].startswith("text/javascript"), file.name
     assert requests.get(platform.gateway + "/api/v1/nothing", timeout=10).headers["Content-Type"] == "application/problem+json"
 
 
@@ -54,9 +66,13 @@ def test_every_path_the_console_calls_is_in_the_merged_openapi(public_paths):
 
 def test_a_newcomer_signs_up_creates_a_workspace_and_signs_out(open_console):
     console = open_console()
+    scripts = []
+    console.page.on("response", lambda response: scripts.append(response) if response.url.endswith(".js") else None)
     console.go("/")
     expect(console.page).to_have_url(re.compile(r"/sign-in"))
     console.screenshot("sign-in")
+    # the browser is sent the build's compressed copies of the scripts
+    assert len(scripts) > 3 and {response.header_value("content-encoding") for response in scripts} <= {"br", "gzip"}
     console.page.get_by_role("link", name="Create an account").click()
     console.page.get_by_label("Name").fill("Ada")
     email = f"ada-{secrets.token_hex(4)}@example.com"
