@@ -10,7 +10,7 @@ from typing import Any
 
 from flask import Flask, Response, json, request
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
-from werkzeug.exceptions import HTTPException, MethodNotAllowed, RequestEntityTooLarge
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger(__name__)
@@ -118,8 +118,9 @@ def http_exception_response(error: HTTPException) -> Response:
     status = error.code or 500
     data = getattr(error, "data", None) or {}
     headers = dict(data.get("headers") or {})
-    if isinstance(error, MethodNotAllowed) and error.valid_methods:
-        headers["Allow"] = ", ".join(error.valid_methods)
+    # The exception's own headers (Allow, Content-Range, Retry-After...) belong to the answer; its
+    # Content-Type is for the HTML page the problem document replaces.
+    headers.update((name, value) for name, value in error.get_headers() if name.lower() != "content-type")
     messages = data.get("messages")
     if status == 422 and messages is not None:
         return problem_response(
