@@ -94,4 +94,4 @@ def deliverable_package(mp, version_id):
     )
     if row is None:
         raise not_found("package for this app")
-    return package_response(row.version_id, row.version, row.sha256)
+    return package_response(row.version_id, row.version, row.sha256, row.size)

@@ -14,7 +14,7 @@ import time
 from functools import cached_property
 from typing import cast
 
-from flask import Request, Response, current_app, request, send_file
+from flask import Request, Response, current_app, request
 from flask_smorest import Blueprint
 from marshmallow import ValidationError
 from sqlalchemy import func, select
@@ -215,28 +215,32 @@ def get_version(ws, mp, version_id):
 )
 def download(ws, mp, version_id):
     version = _version(ws, mp, version_id)
-    return package_response(version.id, version.version, version.sha256)
+    return package_response(version.id, version.version, version.sha256, version.size)
 
 
-def package_response(version_id: str, version: str, sha256: str) -> Response:
-    """The package's exact bytes, with its SHA-256 as ETag; HTTP Range lets a client resume."""
+def package_response(version_id: str, version: str, sha256: str, size: int) -> Response:
+    """The package's exact bytes with its SHA-256 as ETag: conditional (If-None-Match) and ranged
+    (a single Range, If-Range) so that a client resumes, from whichever blob store keeps it."""
     db_session().close()  # a long download holds no database connection
-    name = f"{version}.zip"
+    response = Response(mimetype="application/zip")
+    response.headers.set("Content-Disposition", "attachment", filename=f"{version}.zip")
+    response.cache_control.no_cache = True
+    response.set_etag(sha256)
+    # Werkzeug answers from the ETag and the size alone, as send_file would for a file: 304, 206
+    # with its Content-Range, or 416 (so for several ranges too). Only then is the store read, for
+    # exactly the bytes answered.
+    response.make_conditional(request, accept_ranges=True, complete_length=size)
+    if response.status_code not in (200, 206):  # 304, or 412 for an If-Match naming other bytes
+        return response
+    asked = request.range if response.status_code == 206 else None  # a 200 answers the whole package
+    byte_range = asked.range_for_length(size) if asked else None
     try:
-        blob = blob_store().open(sha256)
+        blob = blob_store().open(sha256, byte_range)
     except Exception:
         log.exception("the package %s of version %s is missing from the blob store", sha256, version_id)
         raise Problem(503, "The package cannot be read from storage right now; try again shortly.") from None
-    if blob.path is not None:
-        return send_file(blob.path, mimetype="application/zip", as_attachment=True, download_name=name, etag=sha256, conditional=True)
-    etag = f'"{sha256}"'
-    if request.if_none_match.contains(sha256):
-        return Response(status=304, headers={"ETag": etag})
-    return Response(
-        blob.chunks,
-        mimetype="application/zip",
-        headers={"Content-Length": str(blob.size), "ETag": etag, "Content-Disposition": f'attachment; filename="{name}"'},
-    )
+    response.response, response.content_length = blob.chunks, blob.size
+    return response
 
 
 #: A spool file this old belongs to no upload in progress: its worker was killed mid-upload.

@@ -17,7 +17,7 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Protocol
+from typing import BinaryIO, Protocol
 
 from werkzeug.exceptions import RequestEntityTooLarge
 
@@ -87,21 +87,24 @@ class Spool:
             pass
 
 
+#: The bytes [start, stop) of a blob, as Werkzeug's `Range.range_for_length` gives them.
+ByteRange = tuple[int, int]
+
+
 @dataclass
 class Blob:
-    """An open stored blob: its size and a stream of its bytes."""
+    """An open stored blob, or the slice of it asked for: its size and a stream of its bytes."""
 
     size: int
     chunks: Iterator[bytes]
-    #: a local file path when the store has one (answered with sendfile and Range support)
-    path: str | None = None
 
 
 class BlobStore(Protocol):
     def put(self, spool: Spool) -> bool:
         """Take over the spooled file under its SHA-256; True if it was not stored before."""
 
-    def open(self, sha256: str) -> Blob: ...
+    def open(self, sha256: str, byte_range: ByteRange | None = None) -> Blob:
+        """The blob's bytes, or only those in `byte_range`, which must lie within the blob."""
 
     def exists(self, sha256: str) -> bool: ...
 
@@ -114,9 +117,12 @@ def _key(sha256: str) -> str:
     return f"sha256/{sha256[:2]}/{sha256}"
 
 
-def _file_chunks(path: str) -> Iterator[bytes]:
-    with open(path, "rb") as stream:
-        while chunk := stream.read(CHUNK):
+def _file_chunks(stream: BinaryIO, start: int, stop: int) -> Iterator[bytes]:
+    with stream:
+        stream.seek(start)
+        remaining = stop - start
+        while remaining > 0 and (chunk := stream.read(min(CHUNK, remaining))):
+            remaining -= len(chunk)
             yield chunk
 
 
@@ -141,9 +147,10 @@ class LocalBlobStore:
             shutil.move(spool.path, target)
         return True
 
-    def open(self, sha256: str) -> Blob:
-        path = self.path(sha256)
-        return Blob(size=os.path.getsize(path), chunks=_file_chunks(path), path=path)
+    def open(self, sha256: str, byte_range: ByteRange | None = None) -> Blob:
+        stream = open(self.path(sha256), "rb")  # a missing blob fails here, before the answer starts
+        start, stop = byte_range or (0, os.fstat(stream.fileno()).st_size)
+        return Blob(size=stop - start, chunks=_file_chunks(stream, start, stop))
 
     def exists(self, sha256: str) -> bool:
         return os.path.exists(self.path(sha256))
@@ -179,8 +186,9 @@ class S3BlobStore:
         finally:
             spool.discard()
 
-    def open(self, sha256: str) -> Blob:
-        answer = self.client.get_object(Bucket=self.bucket, Key=self.key(sha256))
+    def open(self, sha256: str, byte_range: ByteRange | None = None) -> Blob:
+        ranged = {"Range": f"bytes={byte_range[0]}-{byte_range[1] - 1}"} if byte_range else {}
+        answer = self.client.get_object(Bucket=self.bucket, Key=self.key(sha256), **ranged)
         body = answer["Body"]
 
         def chunks() -> Iterator[bytes]:

@@ -8,7 +8,7 @@ import os
 import pytest
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from mpdp_catalog.blobs import LocalBlobStore, S3BlobStore, Spool
+from mpdp_catalog.blobs import CHUNK, LocalBlobStore, S3BlobStore, Spool
 
 
 def spooled(directory, content: bytes, limit: int = 1 << 20) -> Spool:
@@ -46,7 +46,10 @@ def test_the_local_store_is_content_addressed(tmp_path):
     assert os.listdir(tmp_path / "uploads") == []
     sha = hashlib.sha256(content).hexdigest()
     blob = store.open(sha)
-    assert blob.size == len(content) and b"".join(blob.chunks) == content and blob.path == store.path(sha)
+    assert blob.size == len(content) and b"".join(blob.chunks) == content
+    part = store.open(sha, (CHUNK - 10, CHUNK + 20))  # across a chunk's end
+    assert part.size == 30 and b"".join(part.chunks) == content[CHUNK - 10 : CHUNK + 20]
+    assert b"".join(store.open(sha, (len(content) - 5, len(content))).chunks) == content[-5:]
     assert store.exists(sha)
     store.delete(sha)
     assert not store.exists(sha)
@@ -54,28 +57,8 @@ def test_the_local_store_is_content_addressed(tmp_path):
         store.path("../../etc/passwd")
 
 
-@pytest.fixture
-def s3(monkeypatch):
-    moto_server = pytest.importorskip("moto.server")
-    import boto3
-
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(name, value)
-    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0)
-    server.start()
-    host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
-    boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket="packages")
-    yield endpoint
-    server.stop()
-
-
-def test_the_s3_store_streams_both_ways(tmp_path, s3):
-    store = S3BlobStore("packages", s3)
+def test_the_s3_store_streams_both_ways(tmp_path, s3_endpoint):
+    store = S3BlobStore("packages", s3_endpoint)
     content = os.urandom(9 * 1024 * 1024)  # over boto3's multipart threshold
     spool = spooled(tmp_path / "uploads", content, limit=10 * 1024 * 1024)
     sha = spool.sha256
@@ -84,8 +67,10 @@ def test_the_s3_store_streams_both_ways(tmp_path, s3):
     assert store.put(spooled(tmp_path / "uploads", content, limit=10 * 1024 * 1024)) is False
     assert os.listdir(tmp_path / "uploads") == []
     blob = store.open(sha)
-    assert blob.size == len(content) and blob.path is None
+    assert blob.size == len(content)
     assert hashlib.sha256(b"".join(blob.chunks)).hexdigest() == sha
+    part = store.open(sha, (5_000_000, 5_000_100))
+    assert part.size == 100 and b"".join(part.chunks) == content[5_000_000:5_000_100]
     store.delete(sha)
     assert not store.exists(sha)
 
