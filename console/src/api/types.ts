@@ -186,6 +186,8 @@ export interface Approval {
   decided_at: string | null;
   decided_by: string | null;
   comment: string | null;
+  /** every step, oldest first: opened, approved, rejected, withdrawn; only in an approval's detail */
+  trail?: { action: string; by: string; at: string; comment: string | null }[];
 }
 
 export interface DailyActivity {

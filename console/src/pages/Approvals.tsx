@@ -1,5 +1,5 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { Button, Card, Descriptions, Form, Input, Modal, Select, Space, Tabs, Tag, Typography } from "antd";
+import { Button, Card, Descriptions, Form, Input, Modal, Select, Space, Tabs, Tag, Timeline, Typography } from "antd";
 import { useState } from "react";
 import { Link, useParams, useSearchParams } from "react-router-dom";
 import { api } from "../api/client";
@@ -82,6 +82,7 @@ export function ApprovalDetail() {
   if (!data) return <Card loading />;
   const own = data.applicant_id === me?.id;
   const pending = data.status === "pending";
+  const withdrawn = data.status === "withdrawn";
   return (
     <Card title={<Link to={`/workspaces/${ws}/approvals`}>Approvals</Link>} extra={
         <Tag color={APPROVAL_COLORS[data.status]} data-testid="approval-status">
@@ -99,8 +100,8 @@ export function ApprovalDetail() {
           { label: "Subject", children: `${label(data.subject.kind)} ${data.subject.id}` },
           { label: "Applicant", children: own ? "you" : person(data.applicant_id) },
           { label: "Requested", children: when(data.created_at) },
-          { label: "Decided", children: when(data.decided_at) },
-          { label: "Decided by", children: person(data.decided_by) },
+          { label: withdrawn ? "Withdrawn" : "Decided", children: when(data.decided_at) },
+          { label: withdrawn ? "Withdrawn by" : "Decided by", children: person(data.decided_by) },
           { label: "Comment", children: data.comment ?? "—" },
         ]}
       />
@@ -125,6 +126,21 @@ export function ApprovalDetail() {
         </Space>
       )}
       {!deciding && <ProblemAlert error={act.error} style={{ marginTop: 12 }} />}
+      <Typography.Title level={5} style={{ marginTop: 24 }}>
+        Trail
+      </Typography.Title>
+      <Timeline
+        items={(data.trail ?? []).map((step) => ({
+          color: step.action === "opened" ? "blue" : APPROVAL_COLORS[step.action as ApprovalStatus] === "default" ? "gray" : APPROVAL_COLORS[step.action as ApprovalStatus],
+          content: (
+            <>
+              <b>{step.action}</b> · {when(step.at)}
+              <Typography.Text type="secondary"> · by {person(step.by)}</Typography.Text>
+              {step.comment && <div>{step.comment}</div>}
+            </>
+          ),
+        }))}
+      />
       <Modal
         open={deciding !== null}
         title={deciding === "approve" ? "Approve" : "Reject"}

@@ -103,19 +103,37 @@ def on_developer_workspace_requested(session: Session, event: Event) -> None:
 
 @events.handles("catalog.launch.withdrawn")
 def on_launch_withdrawn(session: Session, event: Event) -> None:
-    """The applicant took the launch back to created in the catalog: its approval is withdrawn."""
+    """The applicant took the launch back to created in the catalog: its approval is withdrawn,
+    whether or not a reviewer decided it meanwhile.
+
+    The catalog publishes this only while the launch waits for this very approval, and ignores
+    any decision of it from then on. So a decision taken here in the same moment, before this
+    event arrived, was never applied: the approval ends withdrawn like the launch, its decision
+    kept in the trail, and nothing is published, since the launch already went back. Either order
+    tells one story: the launch in created, the approval withdrawn by its applicant.
+    """
     approval = session.get(Approval, event.payload["request_id"], with_for_update=True)
-    if approval is None or approval.status != "pending":
+    if approval is None or approval.status == "withdrawn":
         return
-    withdraw(session, approval, event.payload["withdrawn_by"])
+    by = event.payload["withdrawn_by"]
+    if approval.status == "pending":
+        withdraw(session, approval, by)
+    else:
+        late = f"Withdrawn at the catalog before the decision ({approval.status}) reached it; the decision was not applied."
+        close(session, approval, "withdrawn", by, late)
 
 
 # -- decisions ------------------------------------------------------------------------------------
 
 
-def decide(session: Session, approval: Approval, status: str, by: str, comment: str | None) -> None:
+def close(session: Session, approval: Approval, status: str, by: str, comment: str | None = None) -> None:
+    """The approval's final status, who set it, when and why, in its fields and its trail."""
     approval.status, approval.decided_by, approval.decided_at, approval.comment = status, by, utcnow(), comment
     audit(session, approval, status, by, comment)
+
+
+def decide(session: Session, approval: Approval, status: str, by: str, comment: str | None) -> None:
+    close(session, approval, status, by, comment)
     decision = Decision(
         approval_id=approval.id,
         workspace_id=approval.workspace_id,
@@ -131,8 +149,7 @@ def decide(session: Session, approval: Approval, status: str, by: str, comment: 
 
 
 def withdraw(session: Session, approval: Approval, by: str) -> None:
-    approval.status, approval.decided_by, approval.decided_at = "withdrawn", by, utcnow()
-    audit(session, approval, "withdrawn", by)
+    close(session, approval, "withdrawn", by)
     withdrawal = Withdrawal(
         approval_id=approval.id,
         workspace_id=approval.workspace_id,

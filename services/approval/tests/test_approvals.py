@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from mpdp_approval.models import Approval
 from mpdp_common.contracts.approval import DECIDED, WITHDRAWN
 from mpdp_common.db import session_scope
@@ -93,12 +95,40 @@ def test_only_the_applicant_withdraws(approvals):
     assert approvals.ask("POST", f"/approvals/{approval_id}/approve", "rex", json={}).status_code == 409
 
 
+def launch_withdrawn(approvals, approval_id: str, launch_id: str) -> None:
+    approvals.deliver(
+        "catalog.launch.withdrawn", {"request_id": approval_id, "launch_id": launch_id, "workspace_id": "ws1", "withdrawn_by": "dev"}
+    )
+
+
 def test_a_launch_withdrawn_at_the_catalog_withdraws_its_approval(approvals):
     approval_id = approvals.launch_submitted("dev", launch_id="l9")
-    approvals.deliver(
-        "catalog.launch.withdrawn", {"request_id": approval_id, "launch_id": "l9", "workspace_id": "ws1", "withdrawn_by": "dev"}
-    )
-    assert approvals.ask("GET", f"/approvals/{approval_id}", "dev").get_json()["status"] == "withdrawn"
+    launch_withdrawn(approvals, approval_id, "l9")
+    approval = approvals.ask("GET", f"/approvals/{approval_id}", "dev").get_json()
+    assert approval["status"] == "withdrawn" and approval["decided_by"] == "dev"
+    assert [(step["action"], step["by"]) for step in approval["trail"]] == [("opened", "dev"), ("withdrawn", "dev")]
+    # A reviewer who decides a moment later finds it withdrawn.
+    late = approvals.ask("POST", f"/approvals/{approval_id}/approve", "rex", json={})
+    assert late.status_code == 409 and "withdrawn" in late.get_json()["detail"]
+    assert approvals.published(DECIDED) == []
+
+
+@pytest.mark.parametrize("decision, body", [("approve", {"comment": "ship it"}), ("reject", {"comment": "blurry icon"})])
+def test_a_launch_withdrawn_at_the_catalog_as_it_was_decided_ends_withdrawn_with_its_decision_in_the_trail(approvals, decision, body):
+    approval_id = approvals.launch_submitted("dev", launch_id="l9")
+    decided = approvals.ask("POST", f"/approvals/{approval_id}/{decision}", "rex", json=body).get_json()["status"]
+    for _redelivered in range(2):
+        launch_withdrawn(approvals, approval_id, "l9")
+
+    approval = approvals.ask("GET", f"/approvals/{approval_id}", "rex").get_json()
+    assert approval["status"] == "withdrawn" and approval["decided_by"] == "dev"
+    assert approval["comment"] == f"Withdrawn at the catalog before the decision ({decided}) reached it; the decision was not applied."
+    trail = [(step["action"], step["by"], step["comment"]) for step in approval["trail"]]
+    assert trail == [("opened", "dev", None), (decided, "rex", body["comment"]), ("withdrawn", "dev", approval["comment"])]
+    assert [item["id"] for item in approvals.ask("GET", "/approvals?status=withdrawn", "rex").get_json()["items"]] == [approval_id]
+    assert approvals.ask("GET", f"/approvals?status={decided}", "rex").get_json()["items"] == []
+    # The catalog already took the launch back: only the decision it ignores was ever published.
+    assert len(approvals.published(DECIDED)) == 1 and approvals.published(WITHDRAWN) == []
 
 
 def test_who_sees_which_approvals_and_the_filters(approvals):

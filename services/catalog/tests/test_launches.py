@@ -107,6 +107,22 @@ def test_only_the_decision_the_launch_waits_for_moves_it(catalog):
     assert len(catalog.published("catalog.launch.status_changed")) == 2
 
 
+def test_a_launch_withdrawn_as_it_was_approved_stays_created(catalog):
+    ident = launch(catalog, "v1")
+    assert catalog.call("POST", f"{BASE}/launches/{ident}/submit", "ada").status_code == 200
+    [submitted] = catalog.published("catalog.launch.submitted")
+    assert catalog.call("POST", f"{BASE}/launches/{ident}/withdraw", "ada").status_code == 200
+    [withdrawn] = catalog.published("catalog.launch.withdrawn")
+    assert withdrawn["payload"]["request_id"] == submitted["payload"]["request_id"]
+    published = len(catalog.published())
+
+    # The approval service tells this decision apart by the withdrawal it receives; nothing goes back.
+    decide(catalog, submitted["payload"]["request_id"], ident, "approved")
+    detail = catalog.call("GET", f"{BASE}/launches/{ident}", "ada").get_json()
+    assert detail["status"] == "created" and [step["status"] for step in detail["history"]] == ["under_review", "created"]
+    assert len(catalog.published()) == published
+
+
 def test_delivery_answers_signed_requests_from_the_read_model(catalog):
     ident = launch(catalog, "v1")
     assert catalog.call("POST", f"{BASE}/launches/{ident}/submit", "ada").status_code == 200
