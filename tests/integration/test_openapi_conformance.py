@@ -17,7 +17,8 @@ EXAMPLES_PER_OPERATION = 5
 #: Operations with fields whose validity no OpenAPI 3.0 schema can state: ids that must name stored
 #: resources (JSAPIs, uploaded assets), fields that depend on another (a tenant has no parent), JSON
 #: Schemas as values, date ranges bounded by the distance between `from` and `to` (the console's
-#: reports). There, well-formed but wrong values are rightly 422.
+#: reports), cursors that go on only in the `sort` that made them. There, well-formed but wrong
+#: values are rightly 422.
 STORED_OR_CONDITIONAL = [
     ("POST", "/api/v1/workspaces"),
     ("PUT", "/api/v1/workspaces/{ws}/settings"),
@@ -26,7 +27,7 @@ STORED_OR_CONDITIONAL = [
     ("POST", "/api/v1/workspaces/{ws}/jsapis"),
     ("PATCH", "/api/v1/workspaces/{ws}/jsapis/{jsapi_id}"),
     *[("GET", f"/api/v1/workspaces/{{ws}}/analytics/{report}") for report in ("overview", "pages", "retention", "events")],
-    *[("GET", f"/api/v1/workspaces/{{ws}}/quality/{report}") for report in ("summary", "startup")],
+    *[("GET", f"/api/v1/workspaces/{{ws}}/quality/{report}") for report in ("summary", "startup", "issues")],
 ]
 
 

@@ -16,7 +16,11 @@ interface Props<T> extends Omit<TableProps<T>, "dataSource" | "pagination"> {
 
 /** A table over one of the API's cursor-paged lists, a page at a time, with previous and next. */
 export function CursorTable<T extends object>({ path, query, pageSize = 20, empty, queryKey, ...table }: Props<T>) {
-  const [cursors, setCursors] = useState<(string | null)[]>([null]);
+  // Another filter or order is another list: its pages start again, and the old cursors would be refused.
+  const list = JSON.stringify(query ?? {});
+  const [paging, setPaging] = useState<{ list: string; cursors: (string | null)[] }>({ list, cursors: [null] });
+  const cursors = paging.list === list ? paging.cursors : [null];
+  const setCursors = (next: (string | null)[]) => setPaging({ list, cursors: next });
   const cursor = cursors[cursors.length - 1];
   const page = useQuery({
     queryKey: [...(queryKey ?? [path]), query ?? {}, cursor, pageSize],

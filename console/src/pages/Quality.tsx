@@ -1,5 +1,5 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { Button, Card, Col, Descriptions, Empty, Row, Segmented, Space, Statistic, Table, Tag, Typography } from "antd";
+import { Button, Card, Col, Descriptions, Empty, Row, Segmented, Select, Space, Statistic, Table, Tag, Typography } from "antd";
 import { useState } from "react";
 import { Link, useParams } from "react-router-dom";
 import { api } from "../api/client";
@@ -54,10 +54,48 @@ function Startup({ ws, scope }: { ws: string; scope: Scope }) {
   );
 }
 
+const ISSUE_SORTS = [
+  { value: "last_seen", label: "Latest crash" },
+  { value: "events", label: "Most events" },
+  { value: "first_seen", label: "Newest" },
+];
+
+/** A mini program's crash groups of one status, in the order the operator picks: what crashes now, by default. */
+export function Issues({ ws, miniprogramId }: { ws: string; miniprogramId: string }) {
+  const [status, setStatus] = useState<string>("unresolved");
+  const [sort, setSort] = useState<string>("last_seen");
+  return (
+    <Card
+      size="small"
+      title="Issues"
+      extra={
+        <Space>
+          <Select aria-label="Order issues by" value={sort} onChange={setSort} options={ISSUE_SORTS} style={{ width: 140 }} />
+          <Segmented value={status} onChange={(value) => setStatus(String(value))} options={["unresolved", "resolved", "ignored"]} />
+        </Space>
+      }
+    >
+      <CursorTable<Issue>
+        queryKey={["issues", ws]}
+        path={paths.quality(ws, "issues")}
+        query={{ miniprogram_id: miniprogramId, status, sort }}
+        empty={status === "unresolved" ? "No unresolved crashes: nothing to fix right now." : `No ${status} issues.`}
+        columns={[
+          { title: "Issue", dataIndex: "title", render: (title, row) => <Link to={`/workspaces/${ws}/quality/${row.id}`}>{title}</Link> },
+          { title: "Where", dataIndex: "culprit", ellipsis: true },
+          { title: "Events", dataIndex: "count" },
+          { title: "Users", dataIndex: "users" },
+          { title: "Last seen", dataIndex: "last_seen", render: when },
+          { title: "Status", dataIndex: "status", render: (value: Issue["status"], row) => <Tag color={ISSUE_COLORS[value]}>{row.regressed ? "regressed" : value}</Tag> },
+        ]}
+      />
+    </Card>
+  );
+}
+
 export function QualityPage() {
   const { ws } = useWorkspace();
   const { scope, picker, none, error } = useScope(ws);
-  const [status, setStatus] = useState<string>("unresolved");
   const summary = useQuery({
     queryKey: ["quality", ws, "summary", scope],
     queryFn: () => api.get<QualitySummary>(paths.quality(ws, "summary"), { ...scope }),
@@ -81,22 +119,7 @@ export function QualityPage() {
               <Statistic title="Errors" value={summary.data?.error_count ?? 0} loading={summary.isLoading} />
             </Col>
           </Row>
-          <Card size="small" title="Issues" extra={<Segmented value={status} onChange={(value) => setStatus(String(value))} options={["unresolved", "resolved", "ignored"]} />}>
-            <CursorTable<Issue>
-              queryKey={["issues", ws]}
-              path={paths.quality(ws, "issues")}
-              query={{ miniprogram_id: scope.miniprogram_id, status }}
-              empty={status === "unresolved" ? "No unresolved crashes: nothing to fix right now." : `No ${status} issues.`}
-              columns={[
-                { title: "Issue", dataIndex: "title", render: (title, row) => <Link to={`/workspaces/${ws}/quality/${row.id}`}>{title}</Link> },
-                { title: "Where", dataIndex: "culprit", ellipsis: true },
-                { title: "Events", dataIndex: "count" },
-                { title: "Users", dataIndex: "users" },
-                { title: "Last seen", dataIndex: "last_seen", render: when },
-                { title: "Status", dataIndex: "status", render: (value: Issue["status"], row) => <Tag color={ISSUE_COLORS[value]}>{row.regressed ? "regressed" : value}</Tag> },
-              ]}
-            />
-          </Card>
+          <Issues ws={ws} miniprogramId={scope.miniprogram_id} />
           <Card size="small" title="Startup time (app_launch duration)">
             <Startup ws={ws} scope={scope} />
           </Card>

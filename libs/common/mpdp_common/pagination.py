@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from marshmallow import Schema, fields, validate
-from sqlalchemy import Select, and_, or_
+from sqlalchemy import Integer, Select, tuple_
 from sqlalchemy.orm import Session
 
 from .errors import Problem, validation_failed
@@ -32,28 +32,48 @@ def page_schema(item_schema: type[Schema], **beside: fields.Field) -> type[Schem
     return type(name, (Schema,), envelope | beside)
 
 
-def _decode(cursor: str) -> tuple[datetime, str]:
+def _decode(cursor: str, key_column: Any, order: str | None) -> tuple[Any, str]:
     try:
-        created_at, ident = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+        *named, value, ident = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+        if named != ([order] if order else []):
+            raise ValueError("a cursor of another order")
+        if isinstance(key_column.type, Integer):
+            if type(value) is not int or not -(2**63) <= value < 2**63:
+                raise ValueError("not a count")
+            return value, str(ident)
         # In UTC here, as the database would compare it: a time near year 1 or 9999 in another
         # zone may not exist in UTC.
-        return datetime.fromisoformat(created_at).astimezone(UTC), str(ident)
+        return datetime.fromisoformat(value).astimezone(UTC), str(ident)
     except Exception:
         raise not_a_cursor() from None
 
 
-def _encode(created_at: datetime, ident: str) -> str:
-    return base64.urlsafe_b64encode(json.dumps([created_at.isoformat(), ident]).encode()).decode()
+def _encode(value: Any, ident: str, order: str | None) -> str:
+    key = value.isoformat() if isinstance(value, datetime) else value
+    return base64.urlsafe_b64encode(json.dumps([*([order] if order else []), key, ident]).encode()).decode()
 
 
-def paginate(session: Session, stmt: Select, query: dict[str, Any], time_column: Any, id_column: Any) -> dict[str, Any]:
-    """One page of `stmt`'s rows, oldest first, ordered by (time_column, id_column)."""
+def paginate(
+    session: Session,
+    stmt: Select,
+    query: dict[str, Any],
+    key_column: Any,
+    id_column: Any,
+    *,
+    descending: bool = False,
+    order: str | None = None,
+) -> dict[str, Any]:
+    """One page of `stmt`'s rows ordered by (key_column, id_column), a time or a count, oldest or
+    smallest first unless `descending`. A list with several orders names them: a cursor carries
+    its `order` and is refused by another."""
+    keyset = tuple_(key_column, id_column)
     if query.get("cursor"):
-        after_time, after_id = _decode(query["cursor"])
-        stmt = stmt.where(or_(time_column > after_time, and_(time_column == after_time, id_column > after_id)))
-    rows = session.scalars(stmt.order_by(time_column, id_column).limit(query["limit"] + 1)).all()
+        after = _decode(query["cursor"], key_column, order)
+        stmt = stmt.where(keyset < after if descending else keyset > after)
+    direction = (key_column.desc(), id_column.desc()) if descending else (key_column, id_column)
+    rows = session.scalars(stmt.order_by(*direction).limit(query["limit"] + 1)).all()
     items, more = rows[: query["limit"]], len(rows) > query["limit"]
     if not more:
         return {"items": items, "next_cursor": None}
     last = items[-1]
-    return {"items": items, "next_cursor": _encode(getattr(last, time_column.key), getattr(last, id_column.key))}
+    return {"items": items, "next_cursor": _encode(getattr(last, key_column.key), getattr(last, id_column.key), order)}

@@ -21,6 +21,8 @@ from .models import AppKey, Issue, IssueVersion, Workspace
 quality = Blueprint("quality", __name__, url_prefix="/api/v1", description="Crashes, release health and launch times")
 
 PATH = "/workspaces/<ws>/quality"
+#: the column each `sort` of the issues list orders by, largest first
+ISSUE_ORDERS = {"last_seen": Issue.last_seen, "events": Issue.count, "first_seen": Issue.first_seen}
 
 
 def _versions(issue_ids: list[str]) -> dict[str, list[str]]:
@@ -51,7 +53,8 @@ def _issue(ws: str, issue_id: str, *roles: str) -> Issue:
 @quality.arguments(schemas.IssuesQuery, location="query")
 @quality.response(200, page_schema(schemas.IssueSchema))
 def list_issues(query, ws):
-    """Crash groups of the mini programs the caller sees, oldest first; filter by mini program, status, version."""
+    """Crash groups of the mini programs the caller sees, by `sort` (the latest crash first by default); filter by mini
+    program, status, version."""
     stmt = select(Issue).where(Issue.workspace_id == ws)
     if query["miniprogram_id"]:
         miniprogram_for(ws, query["miniprogram_id"])
@@ -62,7 +65,8 @@ def list_issues(query, ws):
         stmt = stmt.where(Issue.status == query["status"])
     if query["version"]:
         stmt = stmt.where(Issue.id.in_(select(IssueVersion.issue_id).where(IssueVersion.version == query["version"])))
-    page = paginate(db_session(), stmt, query, Issue.first_seen, Issue.id)
+    sort = query["sort"]
+    page = paginate(db_session(), stmt, query, ISSUE_ORDERS[sort], Issue.id, descending=True, order=sort)
     versions = _versions([issue.id for issue in page["items"]])
     return page | {"items": [_view(issue, versions[issue.id]) for issue in page["items"]]}
 

@@ -192,7 +192,13 @@ class Issue(Base):
     """A crash group: the error events that share a fingerprint."""
 
     __tablename__ = "issues"
-    __table_args__ = (Index("ix_issues_miniprogram_fingerprint", "miniprogram_id", "fingerprint", unique=True),)
+    __table_args__ = (
+        Index("ix_issues_miniprogram_fingerprint", "miniprogram_id", "fingerprint", unique=True),
+        # the orders of a mini program's issues list, read backwards: the latest, the most frequent, the newest
+        Index("ix_issues_miniprogram_last_seen", "miniprogram_id", "last_seen", "id"),
+        Index("ix_issues_miniprogram_count", "miniprogram_id", "count", "id"),
+        Index("ix_issues_miniprogram_first_seen", "miniprogram_id", "first_seen", "id"),
+    )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     workspace_id: Mapped[str] = mapped_column(String(32), nullable=False, index=True)

@@ -11,6 +11,8 @@ from mpdp_common.schemas import Timestamp
 #: the longest date range a report covers, in days (ten years)
 MAX_RANGE_DAYS = 3660
 ISSUE_STATUSES = ["unresolved", "resolved", "ignored"]
+#: how the issues list can be ordered, each the largest (newest) first
+ISSUE_SORTS = ["last_seen", "events", "first_seen"]
 
 Id = lambda **kwargs: fields.String(validate=validate.Length(min=1, max=64), **kwargs)  # noqa: E731
 
@@ -63,6 +65,14 @@ class IssuesQuery(PageQuery):
     miniprogram_id = Id(load_default=None)
     status = fields.String(validate=validate.OneOf(ISSUE_STATUSES), load_default=None)
     version = fields.String(validate=validate.Length(min=1, max=64), load_default=None)
+    sort = fields.String(
+        validate=validate.OneOf(ISSUE_SORTS),
+        load_default="last_seen",
+        metadata={
+            "description": "last_seen: the latest crash first; events: the most crash events first; first_seen: the newest "
+            "issue first. Ties go by id; a cursor goes on in the order that made it."
+        },
+    )
 
 
 class DsnQuery(Schema):

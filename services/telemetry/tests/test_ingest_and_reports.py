@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import gzip
 import json
 from datetime import UTC, datetime, timedelta
@@ -211,3 +212,80 @@ def test_an_assignment_event_older_than_the_one_applied_changes_nothing(harness)
     # An event published before assignments had revisions is older than any that has one.
     harness.deliver("catalog.assignment.removed", assignment)
     assert harness.get(overview, "dev").status_code == 200
+
+
+class Crashes:
+    """A mini program of ada's, and the crashes its host app reports."""
+
+    def __init__(self, harness, telemetry_id):
+        self.harness, self.telemetry_id = harness, telemetry_id
+        self.ws = harness.workspace("ada")
+        self.miniprogram_id = harness.miniprogram(self.ws, telemetry_id)
+        self.key = harness.app_key(self.ws)
+        self.sent = 0
+
+    def crash(self, message, at):
+        self.sent += 1
+        event = {"event_id": f"{self.sent:032x}", "message": message, "timestamp": at.isoformat()}
+        answer = self.harness.http.post(f"/ingest/sentry/api/{self.telemetry_id}/store/?sentry_key={self.key}", json=event)
+        assert answer.status_code == 200, answer.get_data(as_text=True)
+
+    def page(self, **params):
+        path = f"/api/v1/workspaces/{self.ws}/quality/issues"
+        return self.harness.get(path, "ada", query_string={"miniprogram_id": self.miniprogram_id, **params})
+
+    def titles(self, **params):
+        answer = self.page(**params)
+        assert answer.status_code == 200, answer.get_data(as_text=True)
+        return [item["title"] for item in answer.get_json()["items"]]
+
+    def every_page(self, **params):
+        items, cursor = [], None
+        while True:
+            answer = self.page(limit=2, **params, **({"cursor": cursor} if cursor else {})).get_json()
+            items += answer["items"]
+            cursor = answer["next_cursor"]
+            if cursor is None:
+                return items
+
+
+def test_issues_are_listed_by_the_latest_crash_the_most_events_or_the_newest(harness):
+    crashes, now = Crashes(harness, 61), _now()
+    for message, days_ago in [("old", 5), ("busy", 3), ("busy", 2.5), ("busy", 2), ("new", 1), ("old", 1 / 24)]:
+        crashes.crash(message, now - timedelta(days=days_ago))
+    assert crashes.titles() == ["old", "new", "busy"]
+    assert crashes.titles(sort="last_seen") == ["old", "new", "busy"]
+    assert crashes.titles(sort="events") == ["busy", "old", "new"]
+    assert crashes.titles(sort="first_seen") == ["new", "busy", "old"]
+    refused = crashes.page(sort="oldest")
+    assert refused.status_code == 422 and "sort" in refused.get_json()["errors"]
+
+
+def test_paging_through_issues_that_crashed_at_the_same_moment_gives_each_once(harness):
+    crashes, moment = Crashes(harness, 62), _now() - timedelta(hours=1)
+    for number in range(5):
+        crashes.crash(f"crash {number}", moment)
+    crashes.crash("crash 0", moment - timedelta(hours=1))
+    for sort in ("last_seen", "events", "first_seen"):
+        items = crashes.every_page(sort=sort)
+        assert len(items) == 5 and {item["title"] for item in items} == {f"crash {number}" for number in range(5)}, sort
+        # equal values go by id, largest first, as on the pages of any other order
+        tied = [item for item in items if item["title"] != "crash 0"]
+        assert [item["id"] for item in tied] == sorted((item["id"] for item in tied), reverse=True), sort
+    assert crashes.every_page(sort="events")[0]["title"] == "crash 0"
+    assert crashes.every_page(sort="first_seen")[-1]["title"] == "crash 0"
+
+
+def test_a_cursor_goes_on_only_in_the_order_that_made_it(harness):
+    crashes, now = Crashes(harness, 63), _now()
+    for number in range(3):
+        crashes.crash(f"crash {number}", now - timedelta(hours=number))
+    for made_by, used_with in [("events", "last_seen"), ("last_seen", "first_seen"), ("first_seen", "events")]:
+        cursor = crashes.page(sort=made_by, limit=1).get_json()["next_cursor"]
+        assert crashes.page(sort=made_by, cursor=cursor).status_code == 200
+        refused = crashes.page(sort=used_with, cursor=cursor)
+        assert refused.status_code == 422 and refused.get_json()["errors"] == {"cursor": ["Not a cursor this list handed out."]}
+    # past PostgreSQL's bigint, or not a count at all
+    for forged in (["events", 2**63, "x"], ["events", "many", "x"], ["events", True, "x"]):
+        cursor = base64.urlsafe_b64encode(json.dumps(forged).encode()).decode()
+        assert crashes.page(sort="events", cursor=cursor).status_code == 422, forged
