@@ -226,7 +226,8 @@ def test_a_mini_program_announced_again_keeps_its_users_and_assignments(harness)
     dsn = harness.get(f"/api/v1/workspaces/{ws}/miniprograms/{shop}/dsn", "ada").get_json()
 
     harness.deliver("catalog.miniprogram.created", created | {"miniprogram_id": shop})
-    assert _send(harness, key, [_event(shop, 3, "u3", page="home")]).status_code == 202  # a new user takes the next place, not a known one's
+    # A new user takes the next place in the user bitmaps, not a known user's.
+    assert _send(harness, key, [_event(shop, 3, "u3", page="home")]).status_code == 202
     harness.fold()
 
     today = _now().date().isoformat()
