@@ -7,6 +7,8 @@ mpdpctl web NAME          the service's HTTP API under gunicorn
 mpdpctl relay NAME        the service's outbox relay
 mpdpctl consume NAME      the service's event consumer
 mpdpctl work NAME WORKER  one of the service's own workers (identity mailer, telemetry folder)
+mpdpctl dead-letters NAME the events the service's consumer parked, and why; --replay sends them back
+mpdpctl announce NAME     publish again the state the service owns (catalog), for services that follow it
 mpdpctl keygen PATH       create the identity signing key unless it exists
 """
 
@@ -23,11 +25,13 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from urllib.parse import urlparse
 
 from .config import Settings
 from .crypto import ensure_secret_key_file
+from .db import make_engine
 from .events.brokers import BrokerUnavailable, broker_for, subscription_for
 from .keys import ensure_signing_key
 from .logs import configure_logging, gunicorn_log_config
@@ -172,6 +176,23 @@ def dead_letters(name: str, *, replay: bool, as_json: bool) -> None:
         print(f"{item.event_id or '-'}  {item.type or '-'}  after {item.attempts} attempts: {item.error or 'no error recorded'}")
     verb = "sent back to" if replay else "parked for"
     print(f"{len(found)} dead letter(s) {verb} {name}" + ("" if replay or not found else "; --replay sends them back"))
+
+
+def announce(name: str) -> None:
+    """Write the state a service owns to its outbox again as its events; the relay delivers them."""
+    service = _service(name)
+    if service.announce is None:
+        announcing = [other.name for other in installed_services().values() if other.announce is not None]
+        raise SystemExit(f"{name} has no state to announce; services that do: {', '.join(announcing) or 'none'}")
+    engine = make_engine(Settings.from_env(service.name).database_url)
+    written: Counter[str] = Counter()
+    try:
+        for event_type, count in service.announce(engine):
+            written[event_type] += count
+            print(f"{event_type}: {written[event_type]} written", flush=True)
+    finally:
+        engine.dispose()
+    print(f"{written.total()} event(s) written to the {name} outbox; its relay delivers them")
 
 
 def work(name: str, worker: str) -> None:
@@ -348,6 +369,10 @@ def main(argv: list[str] | None = None) -> None:
     dead.add_argument("name")
     dead.add_argument("--replay", action="store_true", help="send every dead letter back to the service's queue")
     dead.add_argument("--json", action="store_true", help="machine-readable output")
+    announcing = commands.add_parser(
+        "announce", help="publish again the state a service owns, for services deployed after it was made or to repair a read model"
+    )
+    announcing.add_argument("name")
     args = parser.parse_args(argv)
     settings = Settings.from_env()
     configure_logging("mpdpctl", settings.log_level)
@@ -366,6 +391,8 @@ def main(argv: list[str] | None = None) -> None:
         consume(args.name)
     elif args.command == "dead-letters":
         dead_letters(args.name, replay=args.replay, as_json=args.json)
+    elif args.command == "announce":
+        announce(args.name)
     elif args.command == "work":
         work(args.name, args.worker)
     elif args.command == "keygen":

@@ -4,12 +4,12 @@ launcher need to know about it, declared in the service's `service.py`."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING
 
-from sqlalchemy import MetaData
+from sqlalchemy import Engine, MetaData
 
 from .config import Settings
 from .db import make_engine
@@ -43,6 +43,10 @@ class Service:
     #: processes of its own beside web, relay and consumer (identity's mail worker), by name; each
     #: runs until the event is set, and the launcher starts and restarts it like the others
     workers: dict[str, Callable[[Settings, threading.Event], None]] = field(default_factory=dict)
+    #: publishes again, through its outbox, the state it owns as its ordinary full-state events, for
+    #: consumers deployed after that state was made (`mpdpctl announce`); yields how many events of
+    #: each type each committed batch wrote
+    announce: Callable[[Engine], Iterator[tuple[str, int]]] | None = None
 
     @property
     def has_database(self) -> bool:

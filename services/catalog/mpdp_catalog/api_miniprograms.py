@@ -14,7 +14,7 @@ from mpdp_common.request_db import commit_or_conflict, db_session
 
 from . import delivery, schemas
 from .access import access, developer_ids, miniprogram_for, sees_hidden_features
-from .events import events, set_assignment
+from .events import events, publish_miniprogram_created, set_assignment
 from .models import Assignment, Feature, FeatureActivation, Member, MiniProgram, TelemetryId, Tester
 
 miniprograms = Blueprint("miniprograms", __name__, url_prefix="/api/v1", description="Mini programs, their developers and testers")
@@ -46,19 +46,7 @@ def create(body, ws):
     )
     session.add(miniprogram)
     session.flush()
-    events.publish(
-        session,
-        "catalog.miniprogram.created",
-        {
-            "miniprogram_id": miniprogram.id,
-            "telemetry_id": miniprogram.telemetry_id,
-            "workspace_id": ws,
-            "name": miniprogram.name,
-            "created_by": member.account_id,
-        },
-        workspace_id=ws,
-        aggregate_id=miniprogram.id,
-    )
+    publish_miniprogram_created(session, miniprogram)
     commit_or_conflict(db_session(), "A mini program with that name exists in this workspace.")
     return _view(miniprogram, [])
 

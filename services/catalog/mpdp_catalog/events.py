@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import logging
+from collections import Counter
+from collections.abc import Iterator
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import Engine, select, tuple_
+from sqlalchemy.orm import Session, sessionmaker
 
 from mpdp_common.apikeys import follow_api_keys
 from mpdp_common.appkeys import follow_app_keys
 from mpdp_common.contracts.approval import DECIDED, WITHDRAWN, Decision, Withdrawal
-from mpdp_common.db import utcnow
+from mpdp_common.db import session_scope, utcnow
 from mpdp_common.events import Event, EventSpec
 from mpdp_common.membership import follow_members
 
@@ -51,19 +53,68 @@ def set_assignment(session: Session, workspace_id: str, miniprogram_id: str, acc
     assignment.assigned, assignment.revision = assigned, assignment.revision + 1
     if assigned:
         assignment.assigned_at = utcnow()
-    events.publish(
+    publish_assignment(session, assignment)
+
+
+def publish_assignment(session: Session, assignment: Assignment) -> Event:
+    """Publish an assignment's whole state, as `catalog.assignment.added` or `.removed`."""
+    return events.publish(
         session,
-        "catalog.assignment.added" if assigned else "catalog.assignment.removed",
+        "catalog.assignment.added" if assignment.assigned else "catalog.assignment.removed",
         {
-            "miniprogram_id": miniprogram_id,
-            "account_id": account_id,
-            "workspace_id": workspace_id,
-            "assigned": assigned,
+            "miniprogram_id": assignment.miniprogram_id,
+            "account_id": assignment.account_id,
+            "workspace_id": assignment.workspace_id,
+            "assigned": assignment.assigned,
             "revision": assignment.revision,
         },
-        workspace_id=workspace_id,
-        aggregate_id=miniprogram_id,
+        workspace_id=assignment.workspace_id,
+        aggregate_id=assignment.miniprogram_id,
     )
+
+
+def publish_miniprogram_created(session: Session, miniprogram: MiniProgram) -> Event:
+    """What the services that show a mini program learn of it: its telemetry id makes its crash-report DSN."""
+    return events.publish(
+        session,
+        "catalog.miniprogram.created",
+        {
+            "miniprogram_id": miniprogram.id,
+            "telemetry_id": miniprogram.telemetry_id,
+            "workspace_id": miniprogram.workspace_id,
+            "name": miniprogram.name,
+            "created_by": miniprogram.created_by,
+        },
+        workspace_id=miniprogram.workspace_id,
+        aggregate_id=miniprogram.id,
+    )
+
+
+#: rows re-published in one transaction by `announce`
+ANNOUNCE_BATCH = 500
+
+
+def announce(engine: Engine) -> Iterator[tuple[str, int]]:
+    """Publish again every mini program's `created` and every assignment's state, for services
+    that came after them; consumers take them as the idempotent full-state events they are.
+    Yields how many events of each type each committed batch wrote."""
+    sessions = sessionmaker(engine)
+    for model, key, publish in (
+        (MiniProgram, (MiniProgram.id,), publish_miniprogram_created),
+        (Assignment, (Assignment.miniprogram_id, Assignment.account_id), publish_assignment),
+    ):
+        after = None
+        while True:
+            with session_scope(sessions) as session:
+                batch = select(model).order_by(*key).limit(ANNOUNCE_BATCH)
+                if after is not None:
+                    batch = batch.where(tuple_(*key) > after)
+                rows = session.scalars(batch).all()
+                if not rows:
+                    break
+                written = Counter(publish(session, row).type for row in rows)
+                after = tuple(getattr(rows[-1], column.key) for column in key)
+            yield from written.items()
 
 
 @events.handles("identity.invitation.accepted")

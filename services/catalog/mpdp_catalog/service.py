@@ -10,7 +10,7 @@ from .api_launches import launches
 from .api_miniprograms import miniprograms
 from .api_versions import setup_uploads, versions
 from .blobs import blob_store_for
-from .events import events
+from .events import announce, events
 from .models import ApiKey, Base, Member
 
 
@@ -28,4 +28,5 @@ service = Service(
     membership_model=Member,
     api_key_model=ApiKey,
     setup=_setup,
+    announce=announce,
 )

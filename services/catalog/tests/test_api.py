@@ -1,5 +1,6 @@
 """The catalog's HTTP API in-process on SQLite and the in-process broker: who sees which mini
-program, versions uploaded and downloaded, features decided by approvals, workspace API keys."""
+program, versions uploaded and downloaded, features decided by approvals, workspace API keys,
+and the whole state published again by `mpdpctl announce catalog`."""
 
 from __future__ import annotations
 
@@ -9,7 +10,11 @@ import json
 import os
 import zipfile
 
+import pytest
+
+from mpdp_catalog import events
 from mpdp_catalog.models import Version
+from mpdp_common import contracts, launcher
 from mpdp_common.apikeys import new_api_key
 
 WS = "w1"
@@ -231,3 +236,71 @@ def test_an_accepted_invitation_assigns_the_mini_programs_it_names(harness):
     harness.deliver("identity.invitation.accepted", accepted, WS)
     assert [item["id"] for item in harness.call("GET", f"{BASE}/miniprograms", "newcomer").get_json()["items"]] == [mp]
     assert harness.call("GET", f"{BASE}/miniprograms/{other}", "newcomer").status_code == 404
+
+
+# -- the whole state, announced again ---------------------------------------------------------------
+
+
+def _state(envelope: dict) -> dict:
+    """The payload as a consumer reads it, through the contract."""
+    return contracts.read(envelope["type"], envelope["version"], envelope["payload"])
+
+
+@pytest.fixture
+def catalog(harness):
+    """Three mini programs; dev assigned to Shop and unassigned again, other assigned to Shop."""
+    team(harness)
+    for name in ("Shop", "Games", "News"):
+        new_miniprogram(harness, name)
+    shop = harness.published("catalog.miniprogram.created")[0]["payload"]["miniprogram_id"]
+    developers = f"{BASE}/miniprograms/{shop}/developers"
+    assert harness.call("PUT", developers, "ada", json={"account_ids": ["dev", "other"]}).status_code == 200
+    assert harness.call("PUT", developers, "ada", json={"account_ids": ["other"]}).status_code == 200
+    return shop
+
+
+def test_every_mini_program_and_assignment_is_published_again_as_its_current_state(harness, catalog, monkeypatch):
+    created = [_state(envelope) for envelope in harness.published("catalog.miniprogram.created")]
+    already = len(harness.published())
+    monkeypatch.setattr(events, "ANNOUNCE_BATCH", 2)  # more rows than a batch holds
+
+    written = list(events.announce(harness.engine))
+
+    announced = harness.published()[already:]
+    assert sorted(_state(item)["name"] for item in announced if item["type"] == "catalog.miniprogram.created") == ["Games", "News", "Shop"]
+    assert sorted(
+        (_state(item) for item in announced if item["type"] == "catalog.miniprogram.created"), key=lambda state: state["name"]
+    ) == sorted(created, key=lambda state: state["name"])
+    assignments = sorted(
+        (item["type"], _state(item)["account_id"], _state(item)["assigned"], _state(item)["revision"])
+        for item in announced
+        if item["type"].startswith("catalog.assignment.")
+    )
+    assert assignments == [("catalog.assignment.added", "other", True, 1), ("catalog.assignment.removed", "dev", False, 2)]
+    assert {_state(item)["miniprogram_id"] for item in announced if item["type"].startswith("catalog.assignment.")} == {catalog}
+    assert all(item["workspace_id"] == "w1" for item in announced)
+    assert written == [
+        ("catalog.miniprogram.created", 2),
+        ("catalog.miniprogram.created", 1),
+        ("catalog.assignment.removed", 1),
+        ("catalog.assignment.added", 1),
+    ]
+
+
+def test_mpdpctl_announce_writes_the_catalog_state_to_its_outbox(harness, catalog, monkeypatch, capsys):
+    already = len(harness.published())
+    monkeypatch.setenv("MPDP_CATALOG_DATABASE_URL", harness.settings.database_url)
+
+    launcher.main(["announce", "catalog"])
+
+    assert len(harness.published()[already:]) == 5
+    output = capsys.readouterr().out
+    assert "catalog.miniprogram.created: 3 written" in output
+    assert "catalog.assignment.added: 1 written" in output
+    assert "catalog.assignment.removed: 1 written" in output
+    assert "5 event(s) written to the catalog outbox" in output
+
+
+def test_mpdpctl_announce_names_the_services_that_announce():
+    with pytest.raises(SystemExit, match="identity has no state to announce; services that do: catalog"):
+        launcher.main(["announce", "identity"])

@@ -214,6 +214,29 @@ def test_an_assignment_event_older_than_the_one_applied_changes_nothing(harness)
     assert harness.get(overview, "dev").status_code == 200
 
 
+def test_a_mini_program_announced_again_keeps_its_users_and_assignments(harness):
+    """`mpdpctl announce catalog` re-publishes `catalog.miniprogram.created` for every mini program."""
+    ws = harness.workspace("ada", dev="developer")
+    key = harness.app_key(ws)
+    created = {"telemetry_id": 54, "workspace_id": ws, "name": "Shop", "created_by": "ada"}
+    shop = harness.miniprogram(ws, 54)
+    harness.deliver("catalog.assignment.added", {"miniprogram_id": shop, "account_id": "dev", "workspace_id": ws, "revision": 1})
+    assert _send(harness, key, [_event(shop, 1, "u1", page="home"), _event(shop, 2, "u2", page="home")]).status_code == 202
+    harness.fold()
+    dsn = harness.get(f"/api/v1/workspaces/{ws}/miniprograms/{shop}/dsn", "ada").get_json()
+
+    harness.deliver("catalog.miniprogram.created", created | {"miniprogram_id": shop})
+    # A new user takes the next place in the user bitmaps, not a known user's.
+    assert _send(harness, key, [_event(shop, 3, "u3", page="home")]).status_code == 202
+    harness.fold()
+
+    today = _now().date().isoformat()
+    overview = f"/api/v1/workspaces/{ws}/analytics/overview?miniprogram_id={shop}&from={today}&to={today}"
+    assert harness.get(overview, "ada").get_json()["totals"]["active_users"] == 3
+    assert harness.get(overview, "dev").status_code == 200
+    assert harness.get(f"/api/v1/workspaces/{ws}/miniprograms/{shop}/dsn", "ada").get_json() == dsn
+
+
 class Crashes:
     """A mini program of ada's, and the crashes its host app reports."""
 
