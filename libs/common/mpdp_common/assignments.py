@@ -18,11 +18,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Boolean, Integer, Select, select
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column
 
 from .auth import Membership, current_caller, require_member
 from .errors import not_found
-from .events import Event, EventSpec
+from .events import EventSpec, follow_state
 from .request_db import db_session
 
 ASSIGNMENT_EVENTS = ("catalog.assignment.added", "catalog.assignment.removed")
@@ -39,26 +39,15 @@ class AssignmentColumns:
 
 def follow_assignments(events: EventSpec, model: type) -> None:
     """Register the handlers that keep `model` (an AssignmentColumns table) up to date."""
-
-    def apply(session: Session, event: Event) -> None:
-        state = event.payload
-        assignment = session.get(model, (state["miniprogram_id"], state["account_id"]), with_for_update=True)
-        if assignment is None:
-            session.add(
-                model(
-                    miniprogram_id=state["miniprogram_id"],
-                    account_id=state["account_id"],
-                    workspace_id=state["workspace_id"],
-                    assigned=state["assigned"],
-                    revision=state["revision"],
-                )
-            )
-        elif state["revision"] >= assignment.revision:
-            # An equal revision is the same state again, or two events from before revisions: the later one wins.
-            assignment.assigned, assignment.revision = state["assigned"], state["revision"]
-
-    for event_type in ASSIGNMENT_EVENTS:
-        events.handles(event_type)(apply)
+    # An equal revision is the same state again, or two events from before revisions: the later one wins.
+    follow_state(
+        events,
+        ASSIGNMENT_EVENTS,
+        model,
+        key=("miniprogram_id", "account_id"),
+        fields=("workspace_id", "assigned"),
+        equal_revision_applies=True,
+    )
 
 
 def sees_all(member: Membership) -> bool:

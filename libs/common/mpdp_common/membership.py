@@ -7,9 +7,9 @@ apply events in any order: an older revision than the one stored changes nothing
 from __future__ import annotations
 
 from sqlalchemy import Integer, String
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column
 
-from .events import Event, EventSpec
+from .events import EventSpec, follow_state
 
 MEMBER_EVENTS = (
     "identity.member.added",
@@ -42,22 +42,4 @@ class MembershipColumns:
 
 def follow_members(events: EventSpec, model: type) -> None:
     """Register the handlers that keep `model` (a MembershipColumns table) up to date."""
-
-    def apply(session: Session, event: Event) -> None:
-        state = event.payload
-        member = session.get(model, (state["workspace_id"], state["account_id"]), with_for_update=True)
-        if member is None:
-            session.add(
-                model(
-                    workspace_id=state["workspace_id"],
-                    account_id=state["account_id"],
-                    role=state["role"],
-                    status=state["status"],
-                    revision=state["revision"],
-                )
-            )
-        elif state["revision"] > member.revision:
-            member.role, member.status, member.revision = state["role"], state["status"], state["revision"]
-
-    for event_type in MEMBER_EVENTS:
-        events.handles(event_type)(apply)
+    follow_state(events, MEMBER_EVENTS, model, key=("workspace_id", "account_id"), fields=("role", "status"))

@@ -65,7 +65,7 @@ class DuplicateHandler(ValueError):
     """Two handlers for one (type, version) in one service: found when the service is imported."""
 
 
-__all__ = ["ContractViolation", "DuplicateHandler", "Event", "EventSpec", "Handler", "UnknownEventType", "handler_settings"]
+__all__ = ["ContractViolation", "DuplicateHandler", "Event", "EventSpec", "Handler", "UnknownEventType", "follow_state", "handler_settings"]
 
 
 def handler_settings(session: Session) -> Settings:
@@ -143,6 +143,34 @@ class EventSpec:
             session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": outbox_channel(self.service)})
         session.info.setdefault("outbox_services", set()).add(self.service)
         return envelope
+
+
+def follow_state(
+    events: EventSpec,
+    event_types: tuple[str, ...],
+    model: type,
+    key: tuple[str, ...],
+    fields: tuple[str, ...],
+    *,
+    equal_revision_applies: bool = False,
+) -> None:
+    """Keep `model`, a read model of another service's rows, at the newest state its events carry.
+
+    Each event holds a row's whole state and its revision, so they apply in any order: the row
+    keyed by `key` is made from the first event that names it, and later takes `fields` only from
+    a newer revision (or an equal one, with `equal_revision_applies`)."""
+
+    def apply(session: Session, event: Event) -> None:
+        state = event.payload
+        row = session.get(model, tuple(state[name] for name in key), with_for_update=True)
+        if row is None:
+            session.add(model(**{name: state[name] for name in (*key, *fields, "revision")}))
+        elif state["revision"] > row.revision or (equal_revision_applies and state["revision"] == row.revision):
+            for name in (*fields, "revision"):
+                setattr(row, name, state[name])
+
+    for event_type in event_types:
+        events.handles(event_type)(apply)
 
 
 def outbox_channel(service: str) -> str:
