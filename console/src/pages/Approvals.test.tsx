@@ -80,14 +80,14 @@ describe("an approval's detail", () => {
     expect(screen.getByText("You requested this, so another reviewer decides it.")).toBeInTheDocument();
   });
 
-  it("tells a launch withdrawn as it was approved: withdrawn by its applicant, the approval kept in the trail", async () => {
-    const late = "Withdrawn at the catalog before the decision (approved) reached it; the decision was not applied.";
+  it("tells a launch withdrawn as it was approved: the decision kept, the withdrawal in the trail", async () => {
+    const late = "The launch was withdrawn at the catalog before this decision reached it; the decision was not applied.";
     serve(member("rita", "reviewer"), {
       ...pending,
-      status: "withdrawn",
-      decided_at: "2026-11-24T10:05:00Z",
-      decided_by: "dev",
-      comment: late,
+      status: "approved",
+      decided_at: "2026-11-24T10:04:59Z",
+      decided_by: "rita",
+      comment: "Looks good",
       trail: [
         { action: "opened", by: "dev", at: "2026-11-24T10:00:00Z", comment: null },
         { action: "approved", by: "rita", at: "2026-11-24T10:04:59Z", comment: "Looks good" },
@@ -95,9 +95,8 @@ describe("an approval's detail", () => {
       ],
     });
     show();
-    expect(await screen.findByTestId("approval-status")).toHaveTextContent("withdrawn");
-    expect(screen.getByText("Withdrawn by")).toBeInTheDocument();
-    expect(screen.queryByText("Decided by")).toBeNull();
+    expect(await screen.findByTestId("approval-status")).toHaveTextContent("approved");
+    expect(screen.getByText("Decided by")).toBeInTheDocument();
     const steps = document.querySelectorAll(".ant-timeline-item");
     expect([...steps].map((step) => step.querySelector("b")?.textContent)).toEqual(["opened", "approved", "withdrawn"]);
     expect(steps[1]).toHaveTextContent("Looks good");

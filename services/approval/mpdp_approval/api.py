@@ -3,7 +3,8 @@
 Developers see only their own requests; reviewers and admins see every approval of the
 workspace. Reviewers and admins decide, never on their own request (four eyes); only the
 applicant withdraws, and only while the approval is pending. A decided approval never changes
-here (a launch withdrawn at the catalog as it was decided: see events.on_launch_withdrawn).
+(a launch withdrawn at the catalog as it was decided only adds to its trail: see
+events.on_launch_withdrawn).
 """
 
 from __future__ import annotations

@@ -103,14 +103,13 @@ def on_developer_workspace_requested(session: Session, event: Event) -> None:
 
 @events.handles("catalog.launch.withdrawn")
 def on_launch_withdrawn(session: Session, event: Event) -> None:
-    """The applicant took the launch back to created in the catalog: its approval is withdrawn,
-    whether or not a reviewer decided it meanwhile.
+    """The applicant took the launch back to created in the catalog: a pending approval is withdrawn.
 
     The catalog publishes this only while the launch waits for this very approval, and ignores
     any decision of it from then on. So a decision taken here in the same moment, before this
-    event arrived, was never applied: the approval ends withdrawn like the launch, its decision
-    kept in the trail, and nothing is published, since the launch already went back. Either order
-    tells one story: the launch in created, the approval withdrawn by its applicant.
+    event arrived, was never applied. A decided approval never changes, so it keeps its decision,
+    and its trail says that the launch was withdrawn before the decision reached it. Nothing is
+    published: the launch already went back.
     """
     approval = session.get(Approval, event.payload["request_id"], with_for_update=True)
     if approval is None or approval.status == "withdrawn":
@@ -118,9 +117,11 @@ def on_launch_withdrawn(session: Session, event: Event) -> None:
     by = event.payload["withdrawn_by"]
     if approval.status == "pending":
         withdraw(session, approval, by)
-    else:
-        late = f"Withdrawn at the catalog before the decision ({approval.status}) reached it; the decision was not applied."
-        close(session, approval, "withdrawn", by, late)
+        return
+    already = session.scalar(select(AuditEntry.seq).where(AuditEntry.approval_id == approval.id, AuditEntry.action == "withdrawn"))
+    if already is None:
+        note = "The launch was withdrawn at the catalog before this decision reached it; the decision was not applied."
+        audit(session, approval, "withdrawn", by, note)
 
 
 # -- decisions ------------------------------------------------------------------------------------

@@ -29,8 +29,7 @@ class Approval(Base):
     id: Mapped[str] = id_column()
     workspace_id: Mapped[str] = mapped_column(String(32), nullable=False)
     type: Mapped[str] = mapped_column(String(32), nullable=False)
-    #: pending, then approved, rejected or withdrawn, and never again changed; except that a launch
-    #: withdrawn at the catalog as it was decided ends withdrawn, its decision kept in the trail
+    #: pending, then approved, rejected or withdrawn, and never again changed
     status: Mapped[str] = mapped_column(String(16), nullable=False, default="pending")
     title: Mapped[str] = mapped_column(String(300), nullable=False)
     subject_kind: Mapped[str] = mapped_column(String(32), nullable=False)
