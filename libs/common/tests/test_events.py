@@ -17,6 +17,7 @@ from mpdp_common.db import make_engine, session_scope
 from mpdp_common.events import DuplicateHandler, Event, EventSpec, UnknownEventType
 from mpdp_common.events.brokers import MemoryBroker, Subscription
 from mpdp_common.events.consumer import Consumer
+from mpdp_common.events import relay as relay_module
 from mpdp_common.events.relay import Relay
 
 
@@ -215,7 +216,10 @@ def test_handlers_are_keyed_on_type_and_version_and_registered_once():
     assert spec.consumed_producers == {"alpha": ["alpha.note.written"]}
 
 
-def test_sent_events_are_kept_three_days_and_unsent_ones_until_they_are_sent(tmp_path):
+@pytest.mark.parametrize("seconds_since_boot", [30.0, 10_000_000.0])
+def test_sent_events_are_kept_three_days_and_unsent_ones_until_they_are_sent(tmp_path, monkeypatch, seconds_since_boot):
+    # The monotonic clock counts from boot: a relay on a machine up for half a minute cleans up too.
+    monkeypatch.setattr(relay_module.time, "monotonic", lambda: seconds_since_boot)
     engine = make_engine(f"sqlite:///{tmp_path}/outbox.db")
     Base.metadata.create_all(engine)
     outbox, now = producer.outbox, datetime.now(UTC)
@@ -238,3 +242,34 @@ def test_sent_events_are_kept_three_days_and_unsent_ones_until_they_are_sent(tmp
     )._cleanup_sent()
     with engine.connect() as connection:
         assert sorted(connection.scalars(select(outbox.c.event_id))) == ["new-unsent", "old-unsent", "recent-sent"]
+
+
+def test_the_relay_cleans_up_at_its_start_and_then_every_ten_minutes(tmp_path, monkeypatch):
+    clock = [5.0]
+    monkeypatch.setattr(relay_module.time, "monotonic", lambda: clock[0])
+    engine = make_engine(f"sqlite:///{tmp_path}/outbox.db")
+    Base.metadata.create_all(engine)
+    outbox, long_ago = producer.outbox, datetime.now(UTC) - timedelta(days=5)
+
+    def add_old_sent_event(name: str) -> None:
+        with engine.begin() as connection:
+            connection.execute(
+                insert(outbox),
+                {"event_id": name, "type": "alpha.note.written", "envelope": "{}", "created_at": long_ago, "published_at": long_ago},
+            )
+
+    def kept() -> list[str]:
+        with engine.connect() as connection:
+            return sorted(connection.scalars(select(outbox.c.event_id)))
+
+    relay = Relay(producer, engine, MemoryBroker(max_attempts=3, retry_delay_ms=20), exchange="t.alpha", batch_size=50, poll_seconds=0.05)
+    add_old_sent_event("first")
+    relay._cleanup_sent()
+    assert kept() == []
+    add_old_sent_event("second")
+    clock[0] += relay_module.CLEANUP_INTERVAL_SECONDS - 1
+    relay._cleanup_sent()
+    assert kept() == ["second"]
+    clock[0] += 1
+    relay._cleanup_sent()
+    assert kept() == []

@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 
 #: How long sent rows stay in the outbox for inspection before they are deleted.
 SENT_RETENTION = timedelta(days=3)
+CLEANUP_INTERVAL_SECONDS = 600
 
 
 class Relay:
@@ -37,7 +38,9 @@ class Relay:
         self.exchange = exchange
         self.batch_size = batch_size
         self.poll_seconds = poll_seconds
-        self._last_cleanup = 0.0
+        # A deadline on the monotonic clock, not a last time: that clock counts from boot, so a
+        # "last cleanup at 0" would look recent for the first minutes of a machine's life.
+        self._next_cleanup: float | None = None
 
     def relay_batch(self) -> int:
         """Send one batch of unsent events; return how many went out."""
@@ -92,9 +95,9 @@ class Relay:
 
     def _cleanup_sent(self) -> None:
         now = time.monotonic()
-        if now - self._last_cleanup < 600:
+        if self._next_cleanup is not None and now < self._next_cleanup:
             return
-        self._last_cleanup = now
+        self._next_cleanup = now + CLEANUP_INTERVAL_SECONDS
         outbox = self.spec.outbox
         with session_scope(self.sessions) as session:
             # Rows are in seq order of creation: the first one young enough to keep bounds the
