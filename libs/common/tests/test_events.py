@@ -15,9 +15,9 @@ from mpdp_common.config import Settings
 from mpdp_common.contracts import ContractViolation, Payload, declare
 from mpdp_common.db import make_engine, session_scope
 from mpdp_common.events import DuplicateHandler, Event, EventSpec, UnknownEventType
+from mpdp_common.events import relay as relay_module
 from mpdp_common.events.brokers import MemoryBroker, Subscription
 from mpdp_common.events.consumer import Consumer
-from mpdp_common.events import relay as relay_module
 from mpdp_common.events.relay import Relay
 
 
