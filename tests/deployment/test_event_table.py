@@ -3,7 +3,10 @@ producer, and which services take it."""
 
 from __future__ import annotations
 
+import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 from mpdp_common import contracts
@@ -55,3 +58,17 @@ def test_the_taken_by_column_names_exactly_the_services_that_handle_the_event():
             expected = named & set(handled)
         actual = {name for name, keys in handled.items() if key in keys}
         assert actual == expected, f"{key[0]} v{key[1]}: the README says {takers!r}, the handlers are in {sorted(actual)}"
+
+
+def test_mpdpctl_events_prints_every_event_with_its_producer_and_handlers():
+    printed = subprocess.run(
+        [sys.executable, "-m", "mpdp_common.launcher", "events", "--json"], capture_output=True, text=True, check=True, timeout=60
+    )
+    rows = {(row["type"], row["version"]): row for row in json.loads(printed.stdout)}
+    assert sorted(rows) == contracts.declared()
+    handled = handlers()
+    for key, row in rows.items():
+        assert row["producer"] == key[0].split(".")[0]
+        assert sorted(taker.split(":")[0] for taker in row["handlers"]) == sorted(name for name, keys in handled.items() if key in keys)
+    assert rows[("workspace.workspace.created", 1)]["handlers"], "a consumed event names its handlers"
+    assert rows[("identity.account.registered", 1)]["handlers"] == [], "an event nobody takes is listed as such"

@@ -195,6 +195,28 @@ def announce(name: str) -> None:
     print(f"{written.total()} event(s) written to the {name} outbox; its relay delivers them")
 
 
+def event_map() -> list[tuple[str, int, str, list[str]]]:
+    """Every declared (type, version) with its producer and the `service: module.handler` that take it."""
+    from . import contracts
+
+    takers: dict[tuple[str, int], list[str]] = {}
+    for name, service in sorted(installed_services().items()):
+        for key, handler in (service.events.handlers if service.events else {}).items():
+            takers.setdefault(key, []).append(f"{name}: {handler.__module__}.{handler.__qualname__}")
+    return [(event_type, version, event_type.split(".")[0], takers.get((event_type, version), [])) for event_type, version in contracts.declared()]
+
+
+def print_events(as_json: bool) -> None:
+    rows = event_map()
+    if as_json:
+        print(json.dumps([{"type": t, "version": v, "producer": p, "handlers": h} for t, v, p, h in rows], indent=2))
+        return
+    for event_type, version, producer, handlers in rows:
+        print(f"{event_type} v{version}  (from {producer})")
+        for handler in handlers or ["not handled by any service"]:
+            print(f"    {handler}")
+
+
 def work(name: str, worker: str) -> None:
     service = _service(name)
     if worker not in service.workers:
@@ -373,6 +395,8 @@ def main(argv: list[str] | None = None) -> None:
         "announce", help="publish again the state a service owns, for services deployed after it was made or to repair a read model"
     )
     announcing.add_argument("name")
+    events = commands.add_parser("events", help="every event type and version, its producer, and the handlers that consume it")
+    events.add_argument("--json", action="store_true", help="machine-readable output")
     args = parser.parse_args(argv)
     settings = Settings.from_env()
     configure_logging("mpdpctl", settings.log_level)
@@ -393,6 +417,8 @@ def main(argv: list[str] | None = None) -> None:
         dead_letters(args.name, replay=args.replay, as_json=args.json)
     elif args.command == "announce":
         announce(args.name)
+    elif args.command == "events":
+        print_events(args.json)
     elif args.command == "work":
         work(args.name, args.worker)
     elif args.command == "keygen":

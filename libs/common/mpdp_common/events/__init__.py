@@ -169,6 +169,8 @@ def follow_state(
             for name in (*fields, "revision"):
                 setattr(row, name, state[name])
 
+    # Named after what it keeps, for `mpdpctl events` and the consumer's logs.
+    apply.__qualname__ = f"follow_state({model.__module__}.{model.__qualname__})"
     for event_type in event_types:
         events.handles(event_type)(apply)
 
