@@ -203,7 +203,10 @@ def event_map() -> list[tuple[str, int, str, list[str]]]:
     for name, service in sorted(installed_services().items()):
         for key, handler in (service.events.handlers if service.events else {}).items():
             takers.setdefault(key, []).append(f"{name}: {handler.__module__}.{handler.__qualname__}")
-    return [(event_type, version, event_type.split(".")[0], takers.get((event_type, version), [])) for event_type, version in contracts.declared()]
+    return [
+        (event_type, version, event_type.split(".")[0], takers.get((event_type, version), []))
+        for event_type, version in contracts.declared()
+    ]
 
 
 def print_events(as_json: bool) -> None:
