@@ -9,6 +9,7 @@ import secrets
 import time
 from datetime import UTC, datetime, timedelta
 
+import pytest
 import sqlalchemy
 
 
@@ -387,3 +388,51 @@ def test_the_stored_event_is_cut_and_the_issue_list_never_loads_stored_events(ha
     assert len(stored["extra"]["rows"]) == 50
     assert [frame["function"] for frame in stored["exception"]["values"][0]["stacktrace"]["frames"]][::249] == ["f750", "f999"]
     assert len(stored["breadcrumbs"]["values"]) <= 100 and len(json.dumps(stored)) < 1_500_000
+
+
+_DEEP = b"[" * 200_000 + b"]" * 200_000
+_EVENT_HEADER = b'{"type":"event"}\n'
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "title"),
+    [
+        (_DEEP + b"\n" + _EVENT_HEADER + b'{"message":"m"}\n', 400, None),
+        (b'{}\n{"type":' + _DEEP + b"}\n{}\n", 400, None),
+        (b'{}\n{"type":[]}\n{}\n', 400, None),
+        (b'{}\n{"type":"event"}\n{"message":"\\ud800"}\n', 400, None),
+        (b'{}\n{"type":"session"}\n{"sid":"\\udfff","status":"ok"}\n', 400, None),
+        (b'{}\n{"type":"event"}\n{"message":"m","extra":{"x":NaN}}\n', 400, None),
+        (b'{}\n{"type":"event"}\n{"message":"five","exception":5}\n', 200, "five"),
+        (b'{}\n{"type":"event"}\n{"message":"values","exception":{"values":5}}\n', 200, "values"),
+        (b'{}\n{"type":"event"}\n{"exception":{"values":[{"type":"E","value":"st","stacktrace":[1]}]}}\n', 200, "E: st"),
+        (b'{}\n{"type":"event"}\n{"exception":{"values":[{"type":"E","value":"fr","stacktrace":{"frames":7}}]}}\n', 200, "E: fr"),
+        (b'{}\n{"type":"event"}\n{"logentry":"str","stacktrace":[1]}\n', 200, "str"),
+        (b'{}\n{"type":"event"}\n{"message":"old","timestamp":"0001-01-01T00:00:00+01:00"}\n', 200, "old"),
+        (b'{}\n{"type":"session"}\n{"sid":"s1","status":"ok","started":"0001-01-01T00:00:00+01:00"}\n', 200, None),
+    ],
+    ids=[
+        "deep envelope header",
+        "deep item header",
+        "item type a list",
+        "lone surrogate in an event",
+        "lone surrogate in a session",
+        "NaN",
+        "exception: 5",
+        "exception.values: 5",
+        "stacktrace: [1]",
+        "frames: 7",
+        "logentry: str",
+        "timestamp in year 0 in UTC",
+        "session started in year 0 in UTC",
+    ],
+)
+def test_malformed_sentry_payloads_are_refused_or_have_the_bad_part_dropped_never_a_500(harness, body, status, title):
+    crashes = Crashes(harness, 66)
+    answer = harness.http.post(f"/ingest/sentry/api/66/envelope/?sentry_key={crashes.key}", data=body)
+    assert answer.status_code == status, answer.get_data(as_text=True)
+    if status >= 400:
+        assert answer.content_type == "application/problem+json"
+    assert crashes.titles() == ([title] if title else [])
+    summary = harness.get(f"/api/v1/workspaces/{crashes.ws}/quality/summary?miniprogram_id={crashes.miniprogram_id}", "ada")
+    assert summary.status_code == 200
