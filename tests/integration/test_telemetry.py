@@ -427,6 +427,36 @@ def test_sentry_endpoints_refuse_bad_keys_and_take_the_store_endpoint(platform, 
     )
 
 
+def test_sentry_envelopes_over_the_limits_or_malformed_are_answered_at_once_with_problems(platform, shop):
+    url = f"{platform.gateway}/ingest/sentry/api/{shop.mp['telemetry_id']}/envelope/?sentry_key={shop.key_id}"
+    headers = {"Content-Type": "application/x-sentry-envelope"}
+    events = b"".join(b'{"type":"event"}\n{"event_id":"%032x","message":"crash %d"}\n' % (number, number) for number in range(5000))
+    started = time.monotonic()
+    refused = requests.post(url, data=b"{}\n" + events, headers=headers, timeout=10)
+    assert refused.status_code == 413 and refused.headers["Content-Type"] == "application/problem+json", refused.text
+    assert time.monotonic() - started < 3
+    sessions = b"".join(b'{"type":"session"}\n{"sid":"s%d","status":"ok"}\n' % number for number in range(101))
+    assert requests.post(url, data=b"{}\n" + sessions, headers=headers, timeout=10).status_code == 413
+
+    deep = b"[" * 200_000 + b"]" * 200_000
+    malformed = {
+        deep + b'\n{"type":"event"}\n{}\n': 400,
+        b'{}\n{"type":' + deep + b"}\n{}\n": 400,
+        b'{}\n{"type":[]}\n{}\n': 400,
+        b'{}\n{"type":"event"}\n{"message":"\\ud800"}\n': 400,
+        b'{}\n{"type":"event"}\n{"message":"dropped parts","exception":5,"stacktrace":[1],"logentry":"str",'
+        b'"timestamp":"0001-01-01T00:00:00+01:00"}\n': 200,
+        b'{}\n{"type":"event"}\n{"exception":{"values":[{"type":"E","value":"v","stacktrace":{"frames":7}}]}}\n': 200,
+    }
+    for body, status in malformed.items():
+        answer = requests.post(url, data=gzip.compress(body), headers=headers | {"Content-Encoding": "gzip"}, timeout=10)
+        assert answer.status_code == status, (body[:80], answer.text)
+    titles = eventually(lambda: (lambda found: found if len(found) == 2 else None)({item["title"] for item in issues(shop)}))
+    assert titles == {"str", "E: v"}
+    summary = shop.admin.get(f"{shop.base}/quality/summary", params={"miniprogram_id": shop.mp["id"]})
+    assert summary.status_code == 200, summary.text
+
+
 def test_killing_the_telemetry_processes_during_ingest_loses_no_accepted_event(platform, shop):
     now = datetime.now(UTC)
     accepted = []

@@ -193,7 +193,7 @@ def _check_request_body_and_path() -> None:
             raise
         except HTTPException:
             raise Problem(400, "The request body is not valid JSON.") from None
-        if _holds_lone_surrogate(body):
+        if holds_lone_surrogate(body):
             raise Problem(400, "The request body holds a lone surrogate escape (like \\ud800), which is no Unicode character.")
 
 
@@ -213,7 +213,7 @@ def _refuse_chunked_body_over_the_limit() -> None:
         raise RequestEntityTooLarge()
 
 
-def _holds_lone_surrogate(document: Any) -> bool:
+def holds_lone_surrogate(document: Any) -> bool:
     """JSON lets `\\ud800` stand alone; Python parses it, but no UTF-8 text (nor database) can hold it."""
     pending = [document]
     while pending:

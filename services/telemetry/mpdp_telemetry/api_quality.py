@@ -8,6 +8,7 @@ from collections import defaultdict
 from flask import request
 from flask_smorest import Blueprint
 from sqlalchemy import or_, select
+from sqlalchemy.orm import defer
 
 from mpdp_common.auth import require_member
 from mpdp_common.errors import not_found
@@ -35,10 +36,12 @@ def _versions(issue_ids: list[str]) -> dict[str, list[str]]:
     return {issue_id: sorted(found[issue_id], key=crashes.version_key) for issue_id in issue_ids}
 
 
-def _view(issue: Issue, versions: list[str]) -> dict:
-    return {column: getattr(issue, column) for column in schemas.IssueDetailSchema().fields if column != "versions"} | {
-        "versions": versions
-    }
+_LISTED = [name for name in schemas.IssueSchema().fields if name != "versions"]
+_DETAILED = [name for name in schemas.IssueDetailSchema().fields if name != "versions"]
+
+
+def _view(issue: Issue, versions: list[str], columns: list[str] = _DETAILED) -> dict:
+    return {column: getattr(issue, column) for column in columns} | {"versions": versions}
 
 
 def _issue(ws: str, issue_id: str, *roles: str) -> Issue:
@@ -55,7 +58,8 @@ def _issue(ws: str, issue_id: str, *roles: str) -> Issue:
 def list_issues(query, ws):
     """Crash groups of the mini programs the caller sees, by `sort` (the latest crash first by default); filter by mini
     program, status, version."""
-    stmt = select(Issue).where(Issue.workspace_id == ws)
+    # An issue's latest event can be large: a list never loads it (nor reads it row by row).
+    stmt = select(Issue).options(defer(Issue.latest_event, raiseload=True)).where(Issue.workspace_id == ws)
     if query["miniprogram_id"]:
         miniprogram_for(ws, query["miniprogram_id"])
         stmt = stmt.where(Issue.miniprogram_id == query["miniprogram_id"])
@@ -68,7 +72,7 @@ def list_issues(query, ws):
     sort = query["sort"]
     page = paginate(db_session(), stmt, query, ISSUE_ORDERS[sort], Issue.id, descending=True, order=sort)
     versions = _versions([issue.id for issue in page["items"]])
-    return page | {"items": [_view(issue, versions[issue.id]) for issue in page["items"]]}
+    return page | {"items": [_view(issue, versions[issue.id], _LISTED) for issue in page["items"]]}
 
 
 @quality.route(f"{PATH}/issues/<issue_id>", methods=["GET"])

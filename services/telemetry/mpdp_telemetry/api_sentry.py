@@ -13,7 +13,7 @@ from sqlalchemy import select
 from mpdp_common.auth import public
 from mpdp_common.errors import Problem
 from mpdp_common.request_db import db_session
-from mpdp_common.web import accepts
+from mpdp_common.web import accepts, holds_lone_surrogate
 
 from . import crashes
 from .api_ingest import check_rate, ingest, ingest_key, workspaces_served
@@ -57,11 +57,20 @@ def _take(miniprogram: MiniProgram, item_type: str, payload) -> str | None:
     return None
 
 
+def _refuse_constant(name: str):
+    raise ValueError(f"{name} is not JSON")
+
+
 def _json(payload: bytes, what: str):
+    """A payload as Sentry's relay reads it: strict JSON (no NaN, no lone surrogate such as `\\ud800`,
+    which no database text can hold), else 400."""
     try:
-        return json.loads(payload)
+        document = json.loads(payload, parse_constant=_refuse_constant)
     except (ValueError, UnicodeDecodeError, RecursionError):
         raise Problem(400, f"The {what} is not valid JSON.") from None
+    if holds_lone_surrogate(document):
+        raise Problem(400, f"The {what} holds a lone surrogate escape (like \\ud800), which is no Unicode character.")
+    return document
 
 
 @ingest.route("/sentry/api/<int:telemetry_id>/envelope/", methods=["POST"])
@@ -69,17 +78,21 @@ def _json(payload: bytes, what: str):
 @accepts("*/*")
 @ingest.doc(security=[{"sentryKey": []}])
 def sentry_envelope(telemetry_id: int):
-    """Sentry's envelope endpoint: `event`, `session` and `sessions` items are kept, others ignored."""
+    """Sentry's envelope endpoint: `event`, `session` and `sessions` items are kept, others ignored; at most one
+    event or transaction, 100 sessions and 100 attachments an envelope (413 beyond)."""
     key = ingest_key(_sentry_key())
     miniprogram = _project(telemetry_id, key)
     try:
         header, items = crashes.parse_envelope(request_body())
     except crashes.BadEnvelope as error:
         raise Problem(400, f"Not a Sentry envelope: {error}.") from None
-    wanted = [(item_header["type"], payload) for item_header, payload in items if item_header.get("type") in crashes.HANDLED_ITEMS]
+    except crashes.EnvelopeOverLimit as error:
+        raise Problem(413, f"Too many items: {error}.") from None
+    wanted = [(item_header["type"], payload) for item_header, payload in items if item_header["type"] in crashes.HANDLED_ITEMS]
     check_rate(key, len(wanted))
-    for item_type, payload in wanted:
-        _take(miniprogram, item_type, _json(payload, f"{item_type} item"))
+    # All parsed before any is kept: a bad item refuses the envelope as a whole, as Sentry's relay does.
+    for item_type, document in [(item_type, _json(payload, f"{item_type} item")) for item_type, payload in wanted]:
+        _take(miniprogram, item_type, document)
     db_session().commit()
     return jsonify(id=header.get("event_id"))
 

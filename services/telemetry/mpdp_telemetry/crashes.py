@@ -7,7 +7,8 @@ and a payload of `length` bytes, or up to the end of the line when no length is 
 Grouping, in Sentry's order of preference: the client's `fingerprint` (where `{{ default }}` stands
 for the default grouping); else the exception types with the in-app stack frames (module or file,
 and function: never line numbers, which move with every edit); else the exception types and
-values; else the message.
+values; else the message. An exception that the SDK made up to carry a stack (`mechanism.synthetic`,
+as the JavaScript SDKs' `captureMessage` sends) counts as no exception: the message groups it.
 """
 
 from __future__ import annotations
@@ -15,11 +16,14 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, date, datetime
+from itertools import islice
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from mpdp_common.db import dialect_insert, new_id, utcnow
 
@@ -29,19 +33,36 @@ HANDLED_ITEMS = {"event", "session", "sessions"}
 _DEFAULT = re.compile(r"^\{\{\s*default\s*\}\}$")
 UNKNOWN_VERSION = "unknown"
 
+#: Sentry's limits on one envelope, by the kind of item counted: one event (or transaction), 100
+#: sessions (single or aggregated), 100 attachments (taken and not kept), and as many of any
+#: other kind, which is skipped
+ENVELOPE_LIMITS = {"event": 1, "session": 100, "attachment": 100}
+MAX_OTHER_ITEMS = 100
+_COUNTED_AS = {"transaction": "event", "sessions": "session"}
+
 
 class BadEnvelope(ValueError):
     pass
 
 
-def parse_envelope(body: bytes) -> tuple[dict, list[tuple[dict, bytes]]]:
-    """The envelope's header and its items as (item header, payload)."""
-    header_line, _, rest = body.partition(b"\n")
+class EnvelopeOverLimit(ValueError):
+    pass
+
+
+def _header(line: bytes, what: str) -> Any:
     try:
-        header = json.loads(header_line or b"{}")
-    except ValueError:
-        raise BadEnvelope("the envelope header is not JSON") from None
+        return json.loads(line)
+    except (ValueError, RecursionError):
+        raise BadEnvelope(f"{what} is not JSON") from None
+
+
+def parse_envelope(body: bytes) -> tuple[dict, list[tuple[dict, bytes]]]:
+    """The envelope's header and its items as (item header, payload); over a limit it stops at
+    the first item too many, so that no more of the envelope is read."""
+    header_line, _, rest = body.partition(b"\n")
+    header = _header(header_line or b"{}", "the envelope header")
     items = []
+    counts: Counter[str] = Counter()
     position = 0
     while position < len(rest):
         end = rest.find(b"\n", position)
@@ -49,12 +70,17 @@ def parse_envelope(body: bytes) -> tuple[dict, list[tuple[dict, bytes]]]:
         position = end + 1 if end >= 0 else len(rest)
         if not line.strip():
             continue
-        try:
-            item_header = json.loads(line)
-        except ValueError:
-            raise BadEnvelope("an item header is not JSON") from None
+        item_header = _header(line, "an item header")
         if not isinstance(item_header, dict):
             raise BadEnvelope("an item header is not a JSON object")
+        kind = item_header.get("type")
+        if not isinstance(kind, str):
+            raise BadEnvelope("an item header has no type")
+        counted = _COUNTED_AS.get(kind, kind)
+        counts[counted] += 1
+        limit = ENVELOPE_LIMITS.get(counted, MAX_OTHER_ITEMS)
+        if counts[counted] > limit:
+            raise EnvelopeOverLimit(f"an envelope holds at most {limit} {counted} item{'s' if limit > 1 else ''}")
         length = item_header.get("length")
         if isinstance(length, int) and length >= 0:
             payload = rest[position : position + length]
@@ -79,42 +105,167 @@ def version_of(release: Any) -> str:
 
 
 def version_key(version: str) -> tuple:
-    """Orders versions like semver: numbers numerically, a pre-release before its release."""
+    """Orders versions like semver: numbers numerically, a pre-release before its release. A part
+    is a number only when it is ASCII digits: `str.isdigit` also takes `²`, which `int` refuses."""
     core, _, pre = version.partition("+")[0].partition("-")
-    numbers = tuple(int(part) if part.isdigit() else -1 for part in core.split("."))
+    numbers = tuple(int(part) if part.isascii() and part.isdigit() else -1 for part in core.split("."))
     return numbers, 0 if pre else 1, pre
 
 
 def _time(value: Any, default: datetime) -> datetime:
+    """A Sentry timestamp (seconds or RFC 3339) in UTC; `default` when it is none, or names no
+    moment that UTC can hold (`0001-01-01T00:00:00+01:00` is in the year 0 there)."""
     try:
         if isinstance(value, int | float):
             return datetime.fromtimestamp(value, UTC)
         if isinstance(value, str):
             moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-            return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+            return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
     except (ValueError, OverflowError, OSError):
         pass
     return default
 
 
-def _exceptions(event: dict) -> list[dict]:
+# -- Sentry's sizes -------------------------------------------------------------------------------
+
+#: what Sentry keeps of an event (its relay's trimming, its server's limits): the newest 250 frames
+#: of a stack trace, the newest 100 breadcrumbs, the last 25 exceptions of a chain; data bags
+#: (extra, contexts, tags, frame variables, anything else) 7 levels deep and 50 items wide; text
+#: of 8,192 characters; and about 1 MB (Sentry's event size) for the whole event
+MAX_FRAMES = 250
+MAX_BREADCRUMBS = 100
+MAX_EXCEPTIONS = 25
+BAG_DEPTH = 7
+BAG_BREADTH = 50
+MAX_TEXT = 8192
+MAX_EVENT_CHARS = 1_000_000
+_DROPPED = object()
+
+
+def cut_event(event: dict) -> dict:
+    """The event cut to Sentry's sizes, its parts in the shapes Sentry's protocol gives them: a part
+    of the wrong shape (`exception: 5`, `frames: 7`) is dropped, as Sentry's relay drops it."""
+    return _Cut().fields(
+        event,
+        {
+            "exception": _Cut.exceptions,
+            "threads": _Cut.threads,
+            "stacktrace": _Cut.stacktrace,
+            "logentry": _Cut.logentry,
+            "breadcrumbs": _Cut.breadcrumbs,
+        },
+    )
+
+
+class _Cut:
+    """One event's cut: every part takes from one budget of characters, so that the event stays
+    within Sentry's size however its parts are shaped."""
+
+    def __init__(self) -> None:
+        self.left = MAX_EVENT_CHARS
+
+    def fields(self, value: dict, structured: dict[str, Callable[[_Cut, Any], Any]]) -> dict:
+        """An object of the protocol: its `structured` fields first, then the others as data bags."""
+        cut = {}
+        for key, part in structured.items():
+            if key in value and (kept := part(self, value[key])) is not _DROPPED:
+                cut[key] = kept
+        for key, item in value.items():
+            if self.left <= 0:
+                break
+            if key not in structured and (kept := self.bag(item)) is not _DROPPED:
+                cut[key[:MAX_TEXT]] = kept
+                self.left -= len(key)
+        return cut
+
+    def bag(self, value: Any, depth: int = BAG_DEPTH) -> Any:
+        if self.left <= 0:
+            return _DROPPED
+        if isinstance(value, str):
+            value = value[:MAX_TEXT]
+            self.left -= len(value) + 2
+            return value
+        if not isinstance(value, dict | list):
+            self.left -= 8
+            return value
+        if depth == 0:
+            return _DROPPED
+        self.left -= 2
+        if isinstance(value, list):
+            return [kept for item in islice(value, BAG_BREADTH) if (kept := self.bag(item, depth - 1)) is not _DROPPED]
+        cut = {}
+        for key, item in islice(value.items(), BAG_BREADTH):
+            if (kept := self.bag(item, depth - 1)) is not _DROPPED:
+                cut[key[:MAX_TEXT]] = kept
+                self.left -= len(key)
+        return cut
+
+    def objects(self, values: Any, keep: slice, part: Callable[[_Cut, dict], Any]) -> Any:
+        """`{values: [...]}` (or the bare list), the `keep` slice of its objects, each cut by `part`."""
+        if isinstance(values, dict):
+            values = values.get("values")
+        if not isinstance(values, list):
+            return _DROPPED
+        return {"values": [part(self, value) for value in values[keep] if isinstance(value, dict)]}
+
+    def exceptions(self, values: Any) -> Any:
+        return self.objects(values, slice(-MAX_EXCEPTIONS, None), lambda cut, value: cut.fields(value, {"stacktrace": _Cut.stacktrace}))
+
+    def threads(self, values: Any) -> Any:
+        return self.objects(values, slice(BAG_BREADTH), lambda cut, value: cut.fields(value, {"stacktrace": _Cut.stacktrace}))
+
+    def breadcrumbs(self, values: Any) -> Any:
+        return self.objects(values, slice(-MAX_BREADCRUMBS, None), lambda cut, value: cut.fields(value, {}))
+
+    def stacktrace(self, value: Any) -> Any:
+        if not isinstance(value, dict):
+            return _DROPPED
+        return self.fields(value, {"frames": _Cut.frames})
+
+    def frames(self, frames: Any) -> Any:
+        if not isinstance(frames, list):
+            return _DROPPED
+        return [self.fields(frame, {}) for frame in frames[-MAX_FRAMES:] if isinstance(frame, dict)]
+
+    def logentry(self, value: Any) -> Any:
+        """Sentry's relay takes a bare string for a log entry's text."""
+        if isinstance(value, str):
+            value = {"formatted": value}
+        return self.fields(value, {}) if isinstance(value, dict) else _DROPPED
+
+
+def _synthetic(exception: dict) -> bool:
+    """An exception the SDK made up to carry a stack (a JavaScript `captureMessage`, or a thrown
+    string): it says where the message was sent from, not what went wrong."""
+    mechanism = exception.get("mechanism")
+    return isinstance(mechanism, dict) and mechanism.get("synthetic") is True
+
+
+def _all_exceptions(event: dict) -> list[dict]:
     values = event.get("exception")
     if isinstance(values, dict):
         values = values.get("values")
-    return [value for value in values or [] if isinstance(value, dict)]
+    return [value for value in values if isinstance(value, dict)] if isinstance(values, list) else []
+
+
+def _exceptions(event: dict) -> list[dict]:
+    return [value for value in _all_exceptions(event) if not _synthetic(value)]
 
 
 def _frames(exception: dict) -> list[dict]:
-    stacktrace = exception.get("stacktrace") or {}
-    return [frame for frame in (stacktrace.get("frames") or []) if isinstance(frame, dict)]
+    stacktrace = exception.get("stacktrace")
+    frames = stacktrace.get("frames") if isinstance(stacktrace, dict) else None
+    return [frame for frame in frames if isinstance(frame, dict)] if isinstance(frames, list) else []
 
 
 def _message(event: dict) -> str:
-    logentry = event.get("logentry") or {}
+    logentry = event.get("logentry")
+    logentry = logentry if isinstance(logentry, dict) else {}
     message = event.get("message")
     if isinstance(message, dict):
         message = message.get("formatted") or message.get("message")
-    return str(logentry.get("formatted") or logentry.get("message") or message or "")
+    synthetic = [value.get("value") for value in _all_exceptions(event) if _synthetic(value)]
+    return str(logentry.get("formatted") or logentry.get("message") or message or (synthetic[-1] if synthetic else "") or "")
 
 
 def default_grouping(event: dict) -> list[str]:
@@ -171,7 +322,9 @@ def user_of(event: dict) -> str | None:
 
 
 def record_event(session: Session, miniprogram: MiniProgram, event: dict) -> str | None:
-    """Group one error event into its issue; the issue's id (None for a resent event)."""
+    """Group one error event into its issue, kept cut to Sentry's sizes; the issue's id (None for
+    a resent event)."""
+    event = cut_event(event)
     now = utcnow()
     event_id = str(event.get("event_id") or new_id())[:64]
     fingerprint = fingerprint_of(event)
@@ -200,7 +353,10 @@ def record_event(session: Session, miniprogram: MiniProgram, event: dict) -> str
         .on_conflict_do_nothing()
     )
     issue = session.execute(
-        select(Issue).where(Issue.miniprogram_id == miniprogram.id, Issue.fingerprint == fingerprint).with_for_update()
+        select(Issue)
+        .options(defer(Issue.latest_event))  # replaced, never read
+        .where(Issue.miniprogram_id == miniprogram.id, Issue.fingerprint == fingerprint)
+        .with_for_update()
     ).scalar_one()
     taken = session.execute(
         dialect_insert(session, CrashEvent)

@@ -84,3 +84,129 @@ def test_bodies_inflate_within_the_cap():
     with pytest.raises(Problem) as broken:
         inflate(gzip.compress(data)[:-10], "gzip")
     assert broken.value.status == 400
+
+
+def test_version_parts_are_numbers_only_when_they_are_ascii_digits():
+    # '²'.isdigit() is true, and int('²') raises: such a part orders as text, before any number.
+    ordered = sorted(["1.10", "1.²", "1.2", "1.٣", "1"], key=crashes.version_key)
+    assert ordered[-2:] == ["1.2", "1.10"] and set(ordered[:3]) == {"1", "1.²", "1.٣"}
+    assert crashes.version_key("1.²") < crashes.version_key("1.0")
+
+
+def _items(*kinds: str) -> bytes:
+    return b"{}\n" + b"".join(b'{"type":"%s"}\n{}\n' % kind.encode() for kind in kinds)
+
+
+@pytest.mark.parametrize(
+    ("kinds", "refused"),
+    [
+        (["event"], None),
+        (["event", "event"], "at most 1 event item"),
+        (["transaction", "event"], "at most 1 event item"),
+        (["session"] * 60 + ["sessions"] * 40 + ["attachment"] * 100 + ["event"], None),
+        (["session"] * 100 + ["sessions"], "at most 100 session items"),
+        (["attachment"] * 101, "at most 100 attachment items"),
+        (["client_report"] * 101, "at most 100 client_report items"),
+    ],
+)
+def test_an_envelope_holds_one_event_100_sessions_and_100_attachments(kinds, refused):
+    if refused is None:
+        assert len(crashes.parse_envelope(_items(*kinds))[1]) == len(kinds)
+    else:
+        with pytest.raises(crashes.EnvelopeOverLimit, match=refused):
+            crashes.parse_envelope(_items(*kinds))
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"[" * 200_000 + b"]" * 200_000 + b"\n",
+        b'{}\n{"type":' + b"[" * 200_000 + b"]" * 200_000 + b"}\n{}\n",
+        b'{}\n{"type":[]}\n{}\n',
+        b'{}\n{"length":2}\n{}\n',
+    ],
+    ids=["deep envelope header", "deep item header", "type not a string", "no type"],
+)
+def test_envelope_headers_of_the_wrong_shape_are_bad_envelopes(body):
+    with pytest.raises(crashes.BadEnvelope):
+        crashes.parse_envelope(body)
+
+
+def test_events_are_cut_to_sentrys_sizes():
+    frames = [{"function": f"f{number}", "in_app": True, "vars": {"deep": [[[[[[[["x"]]]]]]]]}} for number in range(1000)]
+    event = {
+        "exception": {"values": [{"type": "E", "value": "v" * 100_000, "stacktrace": {"frames": frames}}] * 30},
+        "breadcrumbs": {"values": [{"message": f"crumb {number}"} for number in range(500)]},
+        "extra": {"list": [{}] * 1_000_000, "wide": {f"k{number}": number for number in range(1000)}},
+        "threads": {"values": [{"id": 1, "stacktrace": {"frames": frames}}]},
+    }
+    cut = crashes.cut_event(event)
+    exceptions = cut["exception"]["values"]
+    assert len(exceptions) == crashes.MAX_EXCEPTIONS
+    kept = exceptions[-1]["stacktrace"]["frames"]
+    # The newest frames are kept: the last one is where it crashed.
+    assert [frame["function"] for frame in kept] == [f"f{number}" for number in range(750, 1000)]
+    assert len(exceptions[-1]["value"]) == crashes.MAX_TEXT
+    assert [crumb["message"] for crumb in cut["breadcrumbs"]["values"]] == [f"crumb {number}" for number in range(400, 500)]
+    assert len(cut["extra"]["list"]) == len(cut["extra"]["wide"]) == crashes.BAG_BREADTH
+    # Data bags end 7 levels down: `vars` is one, `deep` the 2nd, the 7th list would be the 8th.
+    depth, value = 0, kept[-1]["vars"]
+    while isinstance(value, dict | list):
+        depth, value = depth + 1, value.get("deep") if isinstance(value, dict) else (value[0] if value else None)
+    assert depth == crashes.BAG_DEPTH
+    assert len(json.dumps(cut)) < 1.5 * crashes.MAX_EVENT_CHARS
+    assert crashes.fingerprint_of(cut) == crashes.fingerprint_of(crashes.cut_event(event))
+
+
+@pytest.mark.parametrize(
+    ("event", "kept"),
+    [
+        ({"message": "m", "exception": 5}, {"message": "m"}),
+        ({"message": "m", "exception": {"values": 5}}, {"message": "m"}),
+        ({"exception": {"values": [5, {"type": "E", "stacktrace": [1]}]}}, {"exception": {"values": [{"type": "E"}]}}),
+        ({"exception": [{"type": "E", "stacktrace": {"frames": 7}}]}, {"exception": {"values": [{"type": "E", "stacktrace": {}}]}}),
+        ({"stacktrace": [1], "logentry": "disk full"}, {"logentry": {"formatted": "disk full"}}),
+        ({"logentry": 5, "breadcrumbs": "x"}, {}),
+    ],
+)
+def test_parts_of_the_wrong_shape_are_dropped_as_sentrys_relay_drops_them(event, kept):
+    cut = crashes.cut_event(event)
+    assert cut == kept
+    crashes.fingerprint_of(cut), crashes.title_and_culprit(cut)
+
+
+def _browser_message(message: str) -> dict:
+    """What `Sentry.captureMessage(message)` of @sentry/browser sends with `attachStacktrace`: the
+    stack of the call, in a made-up exception marked synthetic."""
+    frames = [
+        {
+            "filename": "https://shop.example/assets/index-4f2a.js",
+            "function": "HTMLButtonElement.r",
+            "lineno": 1,
+            "colno": 9041,
+            "in_app": True,
+        },
+        {"filename": "https://shop.example/assets/index-4f2a.js", "function": "captureMessage", "lineno": 1, "colno": 311, "in_app": True},
+    ]
+    return {
+        "message": message,
+        "level": "info",
+        "platform": "javascript",
+        "exception": {
+            "values": [
+                {"value": message, "stacktrace": {"frames": frames}, "mechanism": {"type": "generic", "handled": True, "synthetic": True}}
+            ]
+        },
+    }
+
+
+def test_a_message_with_a_synthetic_stack_is_grouped_by_its_message():
+    paid, failed = _browser_message("payment accepted"), _browser_message("payment failed")
+    assert crashes.fingerprint_of(paid) != crashes.fingerprint_of(failed)
+    assert crashes.fingerprint_of(paid) == crashes.fingerprint_of(_browser_message("payment accepted"))
+    assert crashes.fingerprint_of(paid) == crashes.fingerprint_of({"message": "payment accepted"})
+    assert crashes.title_and_culprit(paid)[0] == "payment accepted"
+    # A real exception still groups by its frames.
+    real = _browser_message("x")
+    del real["exception"]["values"][0]["mechanism"]["synthetic"]
+    assert crashes.fingerprint_of(real) == crashes.fingerprint_of(_browser_message("y") | {"exception": real["exception"]})

@@ -5,7 +5,12 @@ from __future__ import annotations
 import base64
 import gzip
 import json
+import secrets
+import time
 from datetime import UTC, datetime, timedelta
+
+import pytest
+import sqlalchemy
 
 
 def _now():
@@ -312,3 +317,122 @@ def test_a_cursor_goes_on_only_in_the_order_that_made_it(harness):
     for forged in (["events", 2**63, "x"], ["events", "many", "x"], ["events", True, "x"]):
         cursor = base64.urlsafe_b64encode(json.dumps(forged).encode()).decode()
         assert crashes.page(sort="events", cursor=cursor).status_code == 422, forged
+
+
+def test_a_release_with_a_non_ascii_digit_keeps_the_quality_pages_working(harness):
+    crashes = Crashes(harness, 63)
+    for release in ("shop@1.²", "shop@1.2", "shop@1.10"):
+        event = {"event_id": secrets.token_hex(16), "message": "boom", "release": release}
+        assert harness.http.post(f"/ingest/sentry/api/63/store/?sentry_key={crashes.key}", json=event).status_code == 200
+    items = crashes.page().get_json()["items"]
+    assert items[0]["versions"] == ["1.²", "1.2", "1.10"]
+    summary = harness.get(f"/api/v1/workspaces/{crashes.ws}/quality/summary?miniprogram_id={crashes.miniprogram_id}", "ada")
+    assert summary.status_code == 200, summary.get_data(as_text=True)
+    assert [row["version"] for row in summary.get_json()["by_version"]] == ["1.10", "1.2", "1.²"]
+    resolved = harness.call("PATCH", f"/api/v1/workspaces/{crashes.ws}/quality/issues/{items[0]['id']}", "ada", json={"status": "resolved"})
+    assert resolved.status_code == 200, resolved.get_data(as_text=True)
+
+
+def _envelope(*items: tuple[dict, object]) -> bytes:
+    return b"{}\n" + b"".join(json.dumps(header).encode() + b"\n" + json.dumps(payload).encode() + b"\n" for header, payload in items)
+
+
+def test_an_envelope_over_sentrys_limits_is_refused_at_once_and_nothing_of_it_kept(harness):
+    crashes = Crashes(harness, 64)
+    url = f"/ingest/sentry/api/64/envelope/?sentry_key={crashes.key}"
+    events = [({"type": "event"}, {"event_id": f"{number:032x}", "message": f"crash {number}"}) for number in range(5000)]
+    started = time.monotonic()
+    refused = harness.http.post(url, data=_envelope(*events))
+    assert refused.status_code == 413 and refused.content_type == "application/problem+json"
+    assert "at most 1 event item" in refused.get_json()["detail"]
+    assert time.monotonic() - started < 2
+    sessions = [({"type": "session"}, {"sid": f"s{number}", "status": "ok"}) for number in range(101)]
+    assert harness.http.post(url, data=_envelope(*sessions)).status_code == 413
+    assert crashes.titles() == []
+    # One event with its 100 attachments and 100 sessions is what an SDK may send.
+    attachments = [({"type": "attachment", "length": 5, "filename": "log.txt"}, "abc")] * 100
+    accepted = harness.http.post(url, data=_envelope(events[0], *sessions[:100], *attachments))
+    assert accepted.status_code == 200, accepted.get_data(as_text=True)
+    assert crashes.titles() == ["crash 0"]
+
+
+def test_the_stored_event_is_cut_and_the_issue_list_never_loads_stored_events(harness):
+    crashes = Crashes(harness, 65)
+    frames = [{"function": f"f{number}", "module": "app", "in_app": True} for number in range(1000)]
+    for number in range(3):
+        event = {
+            "event_id": secrets.token_hex(16),
+            "exception": {"values": [{"type": f"Error{number}", "value": "v", "stacktrace": {"frames": frames}}]},
+            "extra": {"rows": [{}] * 1_000_000},
+            "breadcrumbs": [{"message": "m" * 10_000}] * 200,
+        }
+        body = gzip.compress(json.dumps(event).encode())
+        answer = harness.http.post(
+            f"/ingest/sentry/api/65/store/?sentry_key={crashes.key}", data=body, headers={"Content-Encoding": "gzip"}
+        )
+        assert answer.status_code == 200, answer.get_data(as_text=True)
+
+    statements = []
+    listen = lambda _conn, _cursor, statement, *_args: statements.append(statement)  # noqa: E731
+    sqlalchemy.event.listen(harness.engine, "before_cursor_execute", listen)
+    try:
+        listed = crashes.page(limit=200)
+    finally:
+        sqlalchemy.event.remove(harness.engine, "before_cursor_execute", listen)
+    assert listed.status_code == 200 and len(listed.get_json()["items"]) == 3
+    assert "latest_event" not in listed.get_json()["items"][0]
+    assert statements and not [statement for statement in statements if "latest_event" in statement]
+
+    detail = harness.get(f"/api/v1/workspaces/{crashes.ws}/quality/issues/{listed.get_json()['items'][0]['id']}", "ada").get_json()
+    stored = detail["latest_event"]
+    assert len(stored["extra"]["rows"]) == 50
+    assert [frame["function"] for frame in stored["exception"]["values"][0]["stacktrace"]["frames"]][::249] == ["f750", "f999"]
+    assert len(stored["breadcrumbs"]["values"]) <= 100 and len(json.dumps(stored)) < 1_500_000
+
+
+_DEEP = b"[" * 200_000 + b"]" * 200_000
+_EVENT_HEADER = b'{"type":"event"}\n'
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "title"),
+    [
+        (_DEEP + b"\n" + _EVENT_HEADER + b'{"message":"m"}\n', 400, None),
+        (b'{}\n{"type":' + _DEEP + b"}\n{}\n", 400, None),
+        (b'{}\n{"type":[]}\n{}\n', 400, None),
+        (b'{}\n{"type":"event"}\n{"message":"\\ud800"}\n', 400, None),
+        (b'{}\n{"type":"session"}\n{"sid":"\\udfff","status":"ok"}\n', 400, None),
+        (b'{}\n{"type":"event"}\n{"message":"m","extra":{"x":NaN}}\n', 400, None),
+        (b'{}\n{"type":"event"}\n{"message":"five","exception":5}\n', 200, "five"),
+        (b'{}\n{"type":"event"}\n{"message":"values","exception":{"values":5}}\n', 200, "values"),
+        (b'{}\n{"type":"event"}\n{"exception":{"values":[{"type":"E","value":"st","stacktrace":[1]}]}}\n', 200, "E: st"),
+        (b'{}\n{"type":"event"}\n{"exception":{"values":[{"type":"E","value":"fr","stacktrace":{"frames":7}}]}}\n', 200, "E: fr"),
+        (b'{}\n{"type":"event"}\n{"logentry":"str","stacktrace":[1]}\n', 200, "str"),
+        (b'{}\n{"type":"event"}\n{"message":"old","timestamp":"0001-01-01T00:00:00+01:00"}\n', 200, "old"),
+        (b'{}\n{"type":"session"}\n{"sid":"s1","status":"ok","started":"0001-01-01T00:00:00+01:00"}\n', 200, None),
+    ],
+    ids=[
+        "deep envelope header",
+        "deep item header",
+        "item type a list",
+        "lone surrogate in an event",
+        "lone surrogate in a session",
+        "NaN",
+        "exception: 5",
+        "exception.values: 5",
+        "stacktrace: [1]",
+        "frames: 7",
+        "logentry: str",
+        "timestamp in year 0 in UTC",
+        "session started in year 0 in UTC",
+    ],
+)
+def test_malformed_sentry_payloads_are_refused_or_have_the_bad_part_dropped_never_a_500(harness, body, status, title):
+    crashes = Crashes(harness, 66)
+    answer = harness.http.post(f"/ingest/sentry/api/66/envelope/?sentry_key={crashes.key}", data=body)
+    assert answer.status_code == status, answer.get_data(as_text=True)
+    if status >= 400:
+        assert answer.content_type == "application/problem+json"
+    assert crashes.titles() == ([title] if title else [])
+    summary = harness.get(f"/api/v1/workspaces/{crashes.ws}/quality/summary?miniprogram_id={crashes.miniprogram_id}", "ada")
+    assert summary.status_code == 200
