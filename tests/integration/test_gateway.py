@@ -131,8 +131,9 @@ def test_service_endpoints(platform):
     assert requests.get(f"{identity}/healthz", timeout=5).json() == {"status": "ok"}
     ready = requests.get(f"{identity}/readyz", timeout=5).json()
     assert ready["checks"] == {"database": "ok", "broker": "ok"}
-    metrics = requests.get(f"{identity}/metrics", timeout=5).text
-    assert 'mpdp_http_requests_total{endpoint="accounts.me",method="GET",service="identity",status="401"}' in metrics
+    metrics = requests.get(f"{identity}/metrics", timeout=5)
+    assert metrics.headers["Content-Type"] == "text/plain; version=1.0.0; charset=utf-8"
+    assert 'mpdp_http_requests_total{endpoint="accounts.me",method="GET",service="identity",status="401"}' in metrics.text
     assert requests.get(f"{identity}/openapi.json", timeout=5).json()["info"]["title"] == "MPDP identity"
     # Service endpoints are not routed publicly, and the gateway's own are on its internal listener.
     for path in ("/metrics", "/readyz"):
@@ -140,9 +141,10 @@ def test_service_endpoints(platform):
         assert hidden.status_code == 404 and hidden.headers["Content-Type"] == "application/problem+json"
     assert requests.get(f"{platform.gateway}/healthz", timeout=5).json() == {"status": "ok"}
     assert requests.get(f"{platform.internal_url('gateway')}/readyz", timeout=5).json()["status"] == "ready"
-    gateway_metrics = requests.get(f"{platform.internal_url('gateway')}/metrics", timeout=5).text
-    assert 'mpdp_http_requests_total{endpoint="proxy_identity",method="GET",service="gateway",status="200"}' in gateway_metrics
-    assert 'service="identity"' not in gateway_metrics
+    gateway_metrics = requests.get(f"{platform.internal_url('gateway')}/metrics", timeout=5)
+    assert gateway_metrics.headers["Content-Type"] == "text/plain; version=1.0.0; charset=utf-8"
+    assert 'mpdp_http_requests_total{endpoint="proxy_identity",method="GET",service="gateway",status="200"}' in gateway_metrics.text
+    assert 'service="identity"' not in gateway_metrics.text
 
 
 def test_values_the_database_cannot_hold_are_refused_cleanly(make_user, client):

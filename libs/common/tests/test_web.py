@@ -117,6 +117,12 @@ def test_readiness_names_the_database_when_it_is_down(app):
     assert down.get_json()["checks"]["database"].startswith("unavailable")
 
 
+def test_metrics_are_prometheus_text_with_one_charset(app):
+    answer = app.test_client().get("/metrics")
+    assert answer.status_code == 200
+    assert answer.headers["Content-Type"] == "text/plain; version=1.0.0; charset=utf-8"
+
+
 def test_invitation_tokens_are_masked_in_logged_paths():
     assert redact_path("/api/v1/invitations/s3cr3t-token/accept") == "/api/v1/invitations/***/accept"
     assert redact_path("/api/v1/workspaces/w1/invitations/abc") == "/api/v1/workspaces/w1/invitations/abc"
