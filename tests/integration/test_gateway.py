@@ -162,16 +162,56 @@ def test_values_the_database_cannot_hold_are_refused_cleanly(make_user, client):
         "/api/v1/workspaces/x/../../../../metrics",
         "/.well-known/..%2fmetrics",
         "/api/v1/accounts/..%2f..%2f..%2freadyz",
+        "//metrics",
+        "///metrics",
+        "//readyz",
+        "/metrics/",
+        "//metrics//",
     ],
 )
 def test_only_public_routes_are_reachable(platform, path):
     """Sent as is (an HTTP library would tidy the dots away): a service's own endpoints stay private."""
-    host, port = platform.gateway.removeprefix("http://").split(":")
-    connection = http.client.HTTPConnection(host, int(port), timeout=5)
-    connection.request("GET", path)
-    answer = connection.getresponse()
-    body = answer.read()
-    connection.close()
+    answer, body = sent_as_is(platform, "GET", path)
     assert answer.status == 404
     assert answer.getheader("Content-Type") == "application/problem+json"
     assert b"process_" not in body and b"checks" not in body
+
+
+def sent_as_is(platform, method: str, path: str, headers: dict | None = None) -> tuple[http.client.HTTPResponse, bytes]:
+    host, port = platform.gateway.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=5)
+    try:
+        connection.request(method, path, headers=headers or {})
+        answer = connection.getresponse()
+        return answer, answer.read()
+    finally:
+        connection.close()
+
+
+def test_no_answer_points_at_an_address_behind_the_gateway(platform, make_user):
+    """Merged or missing slashes were redirected by the services to their own address."""
+    token = {"Authorization": f"Bearer {make_user('slashes').token}"}
+    behind = {port for port in [*platform.ports.values(), *platform.internal_ports.values()] if port != platform.ports["gateway"]}
+    paths = [
+        "/api/v1/workspaces//x",
+        "/api/v1/workspaces/x//members",
+        "/api/v1/workspaces/x//approvals",
+        "/api/v1/workspaces/x//analytics/overview",
+        "/api/v1/workspaces/x/miniprograms//y",
+        "/api/v1//me",
+        "/api/v1/me/",
+        "/api/v1/workspaces/",
+        "/client/v1//miniprograms",
+        "/client/v1/miniprograms/",
+        "/ingest//v1/events",
+        "/ingest/sentry/api/1/envelope",
+        "/ingest/sentry/api/1//envelope/",
+        "/.well-known//jwks.json",
+    ]
+    for path in paths:
+        for method in ("GET", "POST"):
+            answer, _body = sent_as_is(platform, method, path, token)
+            location = answer.getheader("Location") or ""
+            assert not any(f":{port}" in location for port in behind), (method, path, answer.status, location)
+            assert not 300 <= answer.status < 400, (method, path, answer.status, location)
+

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 import uuid
 from http import HTTPStatus
@@ -51,7 +52,7 @@ class Edge:
     def __call__(self, environ, start_response):
         raw_path = client_path(environ)
         refused = AMBIGUOUS_PATH.search(raw_path) or (
-            environ.get("PATH_INFO") in INTERNAL_PATHS and environ.get("SERVER_PORT") != self.internal_port
+            _without_extra_slashes(environ.get("PATH_INFO", "")) in INTERNAL_PATHS and environ.get("SERVER_PORT") != self.internal_port
         )
         cors = self._cors(environ, raw_path)
         if cors is not None and environ["REQUEST_METHOD"] == "OPTIONS" and environ.get("HTTP_ACCESS_CONTROL_REQUEST_METHOD"):
@@ -138,6 +139,11 @@ def _adding(headers: list[tuple[str, str]], start_response):
         return start_response(status, [*response_headers, *headers], exc_info)
 
     return start
+
+
+def _without_extra_slashes(path: str) -> str:
+    """`//metrics/` as `/metrics`: what a router that merges slashes would serve for it."""
+    return re.sub("/{2,}", "/", path).rstrip("/") or "/"
 
 
 def _bearer_token(environ) -> str | None:
