@@ -6,6 +6,7 @@ import base64
 import http.client
 import json
 import time
+from datetime import UTC, datetime
 
 import jwt
 import pytest
@@ -13,6 +14,8 @@ import requests
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from mpdp_common.keys import load_signing_key
+
+from .test_telemetry import event, send, shop  # noqa: F401 - shop is a fixture
 
 
 def _claims(sub: str, **overrides) -> dict:
@@ -105,7 +108,7 @@ def test_cors_for_the_console(platform):
         },
         timeout=5,
     )
-    assert preflight.status_code == 200
+    assert preflight.status_code == 204
     assert preflight.headers["Access-Control-Allow-Origin"] == "http://localhost:3000"
     assert "authorization" in preflight.headers["Access-Control-Allow-Headers"].lower()
     other = requests.options(
@@ -215,3 +218,32 @@ def test_no_answer_points_at_an_address_behind_the_gateway(platform, make_user):
             assert not any(f":{port}" in location for port in behind), (method, path, answer.status, location)
             assert not 300 <= answer.status < 400, (method, path, answer.status, location)
 
+
+def test_ingest_answers_cors_for_any_origin(platform, shop):  # noqa: F811
+    page = {"Origin": "https://shop.example"}
+    asked = "content-type, content-encoding, x-mpdp-key, x-sentry-auth, sentry-trace, baggage"
+    envelope = f"/ingest/sentry/api/{shop.mp['telemetry_id']}/envelope/"
+    for path in ("/ingest/v1/events", envelope):
+        preflight = requests.options(
+            platform.gateway + path,
+            headers={**page, "Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": asked},
+            timeout=5,
+        )
+        assert preflight.status_code == 204 and preflight.headers["Access-Control-Allow-Origin"] == "*"
+        allowed = {name.strip().lower() for name in preflight.headers["Access-Control-Allow-Headers"].split(",")}
+        assert set(asked.split(", ")) <= allowed and "POST" in preflight.headers["Access-Control-Allow-Methods"]
+        assert "Access-Control-Allow-Credentials" not in preflight.headers
+
+    def readable(answer: requests.Response) -> bool:
+        exposed = {name.strip() for name in answer.headers.get("Access-Control-Expose-Headers", "").split(",")}
+        return answer.headers.get("Access-Control-Allow-Origin") == "*" and {"Retry-After", "X-Sentry-Rate-Limits"} <= exposed
+
+    now = datetime.now(UTC)
+    accepted = send(platform, shop.key_id, [event(shop, "page_view", "u", now, page="home")], headers=page)
+    assert accepted.status_code == 202 and readable(accepted)
+    unknown = send(platform, "mak_unknown", [], headers=page)
+    assert unknown.status_code == 401 and readable(unknown)
+    too_many = send(platform, shop.key_id, [event(shop, "page_view", "u", now, page="home")] * 1001, headers=page)
+    assert too_many.status_code == 413 and readable(too_many)
+    unsigned = requests.post(platform.gateway + envelope, data=b"{}\n", headers=page, timeout=5)
+    assert 400 <= unsigned.status_code < 500 and readable(unsigned)
