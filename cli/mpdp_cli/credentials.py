@@ -10,12 +10,10 @@ from pathlib import Path
 
 import requests
 
+from .failures import CliError, ExitCode, exit_code_for, problem_text, refused
+
 #: refresh this long before the access token expires, so that it does not expire in flight
 EARLY_SECONDS = 30
-
-
-class CliError(Exception):
-    """A failure to report in one line, without a traceback."""
 
 
 def credentials_path() -> Path:
@@ -56,23 +54,10 @@ def _store(url: str, email: str, pair: dict) -> None:
     save(data)
 
 
-def problem_text(response: requests.Response) -> str:
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    if not isinstance(body, dict):  # not a problem document: a proxy's page, say
-        return f"HTTP {response.status_code}: {response.text[:200]}"
-    text = f"{response.status_code} {body.get('title', '')}: {body.get('detail', '')}".strip()
-    for field, messages in (body.get("errors") or {}).items():
-        text += f"\n  {field}: {' '.join(messages) if isinstance(messages, list) else messages}"
-    return text
-
-
 def login(session: requests.Session, url: str, email: str, password: str) -> dict:
     response = session.post(f"{url}/api/v1/auth/token", json={"email": email, "password": password}, timeout=30)
     if response.status_code != 200:
-        raise CliError(f"sign-in failed: {problem_text(response)}")
+        raise refused(response, "sign-in failed: ")
     _store(url, email, response.json())
     return load()["profiles"][url]
 
@@ -97,11 +82,13 @@ def bearer(session: requests.Session, url: str) -> str:
         return api_key
     profile = load().get("profiles", {}).get(url)
     if profile is None:
-        raise CliError(f"not signed in to {url}: run `mpdp login`, or set MPDP_API_KEY")
+        raise CliError(f"not signed in to {url}: run `mpdp login`, or set MPDP_API_KEY", ExitCode.AUTH)
     if profile["expires_at"] - EARLY_SECONDS > time.time():
         return profile["access_token"]
     response = session.post(f"{url}/api/v1/auth/refresh", json={"refresh_token": profile["refresh_token"]}, timeout=30)
     if response.status_code != 200:
-        raise CliError(f"the session has ended ({problem_text(response)}); run `mpdp login` again")
+        if exit_code_for(response.status_code) == ExitCode.AUTH:
+            raise CliError(f"the session has ended ({problem_text(response)}); run `mpdp login` again", ExitCode.AUTH)
+        raise refused(response, "the session could not be renewed: ")
     _store(url, profile["email"], response.json())
     return response.json()["access_token"]

@@ -14,7 +14,7 @@
     mpdp launch list -w W -m M             (listings and launch commands take --json, for scripts)
 
 Environment: MPDP_URL (default http://127.0.0.1:8080), MPDP_API_KEY (a workspace API key, for CI:
-no login needed), MPDP_PASSWORD (for a non-interactive login).
+no login needed), MPDP_PASSWORD (for a login without a terminal).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ import sys
 import requests
 
 from . import credentials, release
-from .credentials import CliError, problem_text
+from .failures import EXIT_CODES, CliError, ExitCode, refused
 from .upload import MultipartBody, Progress, package_file
 
 DEFAULT_URL = "http://127.0.0.1:8080"
@@ -41,8 +41,15 @@ def _session() -> requests.Session:
 
 
 def cmd_login(args, session: requests.Session) -> int:
+    # Without a terminal there is no one to ask: getpass would read stdin, warn and meet its end.
+    asking = sys.stdin.isatty()
+    if not args.email and not asking:
+        raise CliError("no terminal to ask for the email: pass --email", ExitCode.USAGE)
     email = args.email or input("Email: ").strip()
-    password = os.environ.get("MPDP_PASSWORD") or getpass.getpass("Password: ")
+    password = os.environ.get("MPDP_PASSWORD")
+    if not password and not asking:
+        raise CliError("no terminal to ask for the password: set MPDP_PASSWORD to sign in without one", ExitCode.AUTH)
+    password = password or getpass.getpass("Password: ")
     credentials.login(session, args.url, email, password)
     print(f"signed in to {args.url} as {email}", file=sys.stderr)
     return 0
@@ -59,9 +66,9 @@ def cmd_upload(args, session: requests.Session) -> int:
     try:
         path, temporary = package_file(args.path)
     except FileNotFoundError:
-        raise CliError(f"no such file or folder: {args.path}") from None
+        raise CliError(f"no such file or folder: {args.path}", ExitCode.USAGE) from None
     except OSError as error:
-        raise CliError(f"cannot package {args.path}: {error}") from None
+        raise CliError(f"cannot package {args.path}: {error}", ExitCode.USAGE) from None
     try:
         fields = {"version": args.version}
         if args.notes:
@@ -78,13 +85,15 @@ def cmd_upload(args, session: requests.Session) -> int:
         if temporary:
             os.unlink(path)
     if response.status_code != 201:
-        raise CliError(f"upload refused: {problem_text(response)}")
+        raise refused(response, "upload refused: ")
     print(json.dumps(response.json(), indent=2))
     return 0
 
 
 def parser() -> argparse.ArgumentParser:
-    root = argparse.ArgumentParser(prog="mpdp", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    root = argparse.ArgumentParser(
+        prog="mpdp", description=__doc__, epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     root.add_argument("--url", default=os.environ.get("MPDP_URL", DEFAULT_URL), help="the platform (MPDP_URL)")
     commands = root.add_subparsers(dest="command", required=True)
     login = commands.add_parser("login", help="sign in and keep the session")
@@ -104,16 +113,19 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = parser().parse_args(argv)
+    args = parser().parse_args(argv)  # exits with 2 (ExitCode.USAGE) on bad arguments
     args.url = args.url.rstrip("/")
     try:
         code = args.run(args, _session())
     except CliError as error:
         print(f"mpdp: {error}", file=sys.stderr)
-        code = 1
+        code = error.code
     except requests.RequestException as error:
         print(f"mpdp: cannot reach {args.url}: {error.__class__.__name__}", file=sys.stderr)
-        code = 1
-    except (KeyboardInterrupt, EOFError):
-        code = 130
-    sys.exit(code)
+        code = ExitCode.UNAVAILABLE
+    except EOFError:
+        print("mpdp: the input ended before the answer", file=sys.stderr)
+        code = ExitCode.USAGE
+    except KeyboardInterrupt:
+        code = ExitCode.INTERRUPTED
+    sys.exit(int(code))

@@ -11,7 +11,7 @@ import time
 import requests
 
 from . import credentials
-from .credentials import CliError, problem_text
+from .failures import CliError, ExitCode, refused
 
 #: a launch in these statuses can be published
 PUBLISHABLE = ("pilot", "ready", "grayscale")
@@ -27,7 +27,7 @@ class Api:
     def call(self, method: str, path: str, expected: int = 200, **kwargs) -> dict:
         response = self.session.request(method, f"{self.url}/api/v1{path}", headers=self.headers, timeout=30, **kwargs)
         if response.status_code != expected:
-            raise CliError(problem_text(response))
+            raise refused(response)
         return response.json()
 
     def every(self, path: str) -> list[dict]:
@@ -75,7 +75,7 @@ def _version_id(api: Api, args) -> str:
     for item in api.every(f"{_miniprogram_path(args)}/versions"):
         if args.version in (item["id"], item["version"]):
             return item["id"]
-    raise CliError(f"mini program {args.miniprogram} has no version {args.version}")
+    raise CliError(f"mini program {args.miniprogram} has no version {args.version}", ExitCode.NOT_FOUND)
 
 
 def cmd_launch_create(args, session) -> int:
@@ -111,7 +111,9 @@ def cmd_launch_publish(args, session) -> int:
             break
         time.sleep(min(args.poll, max(0.0, deadline - time.monotonic())))
     if status not in PUBLISHABLE:
-        raise CliError(f"launch {args.launch} is {status}; it can be published once approved (pilot or ready) or in grayscale")
+        raise CliError(
+            f"launch {args.launch} is {status}; it can be published once approved (pilot or ready) or in grayscale", ExitCode.CONFLICT
+        )
     return _launch_action(args, session, "publish", json={"percentage": args.percentage})
 
 

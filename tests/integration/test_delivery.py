@@ -155,3 +155,28 @@ def test_signatures_are_checked(team):
     started = time.monotonic()
     eventually(lambda: refused(phones.miniprograms("ada")), timeout=1.0, interval=0.05)
     assert time.monotonic() - started < 1.0
+
+
+def test_signing_headers_that_no_key_could_have_sent_are_401s(team):
+    """Sent as raw bytes, as a broken or hostile client would: not ASCII, other scripts' digits, huge."""
+    phones = host_app(team, new_app(team))
+    path, query = "/client/v1/miniprograms", urlencode({"user_id": "ada"})
+    signed = phones.headers("GET", path, query)
+    eastern_digits = "".join(chr(0x0660 + int(digit)) for digit in signed["X-MPDP-Timestamp"])  # int() takes them
+    for header, value in (
+        ("X-MPDP-Signature", "é".encode() + signed["X-MPDP-Signature"].encode()[2:]),
+        ("X-MPDP-Signature", "ü".encode("latin-1") * 64),
+        ("X-MPDP-Signature", b"f" * 8000),
+        ("X-MPDP-Timestamp", eastern_digits.encode()),
+        ("X-MPDP-Timestamp", b"9" * 5000),
+        ("X-MPDP-Key", phones.key_id.encode() + "é".encode()),
+        ("X-MPDP-Key", b"k" * 8000),
+    ):
+        answer = requests.get(f"{phones.base}{path}?{query}", headers={**signed, header: value}, timeout=10)
+        assert answer.status_code == 401, (header, value[:20], answer.status_code, answer.text[:200])
+        assert answer.headers["Content-Type"] == "application/problem+json"
+    assert requests.get(f"{phones.base}{path}?{query}", headers=phones.headers("GET", path, query), timeout=10).status_code == 200
+    # Ingest names its key alone, unsigned.
+    for key in (phones.key_id.encode() + "é".encode(), "é".encode("latin-1"), b"k" * 8000):
+        answer = requests.post(f"{phones.base}/ingest/v1/events", json={"events": []}, headers={"X-MPDP-Key": key}, timeout=10)
+        assert answer.status_code == 401, (key[:20], answer.status_code, answer.text[:200])

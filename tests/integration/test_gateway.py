@@ -6,6 +6,7 @@ import base64
 import http.client
 import json
 import time
+from datetime import UTC, datetime
 
 import jwt
 import pytest
@@ -13,6 +14,8 @@ import requests
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from mpdp_common.keys import load_signing_key
+
+from .test_telemetry import event, send, shop  # noqa: F401 - shop is a fixture
 
 
 def _claims(sub: str, **overrides) -> dict:
@@ -105,7 +108,7 @@ def test_cors_for_the_console(platform):
         },
         timeout=5,
     )
-    assert preflight.status_code == 200
+    assert preflight.status_code == 204
     assert preflight.headers["Access-Control-Allow-Origin"] == "http://localhost:3000"
     assert "authorization" in preflight.headers["Access-Control-Allow-Headers"].lower()
     other = requests.options(
@@ -131,8 +134,9 @@ def test_service_endpoints(platform):
     assert requests.get(f"{identity}/healthz", timeout=5).json() == {"status": "ok"}
     ready = requests.get(f"{identity}/readyz", timeout=5).json()
     assert ready["checks"] == {"database": "ok", "broker": "ok"}
-    metrics = requests.get(f"{identity}/metrics", timeout=5).text
-    assert 'mpdp_http_requests_total{endpoint="accounts.me",method="GET",service="identity",status="401"}' in metrics
+    metrics = requests.get(f"{identity}/metrics", timeout=5)
+    assert metrics.headers["Content-Type"] == "text/plain; version=1.0.0; charset=utf-8"
+    assert 'mpdp_http_requests_total{endpoint="accounts.me",method="GET",service="identity",status="401"}' in metrics.text
     assert requests.get(f"{identity}/openapi.json", timeout=5).json()["info"]["title"] == "MPDP identity"
     # Service endpoints are not routed publicly, and the gateway's own are on its internal listener.
     for path in ("/metrics", "/readyz"):
@@ -140,9 +144,10 @@ def test_service_endpoints(platform):
         assert hidden.status_code == 404 and hidden.headers["Content-Type"] == "application/problem+json"
     assert requests.get(f"{platform.gateway}/healthz", timeout=5).json() == {"status": "ok"}
     assert requests.get(f"{platform.internal_url('gateway')}/readyz", timeout=5).json()["status"] == "ready"
-    gateway_metrics = requests.get(f"{platform.internal_url('gateway')}/metrics", timeout=5).text
-    assert 'mpdp_http_requests_total{endpoint="proxy_identity",method="GET",service="gateway",status="200"}' in gateway_metrics
-    assert 'service="identity"' not in gateway_metrics
+    gateway_metrics = requests.get(f"{platform.internal_url('gateway')}/metrics", timeout=5)
+    assert gateway_metrics.headers["Content-Type"] == "text/plain; version=1.0.0; charset=utf-8"
+    assert 'mpdp_http_requests_total{endpoint="proxy_identity",method="GET",service="gateway",status="200"}' in gateway_metrics.text
+    assert 'service="identity"' not in gateway_metrics.text
 
 
 def test_values_the_database_cannot_hold_are_refused_cleanly(make_user, client):
@@ -160,16 +165,85 @@ def test_values_the_database_cannot_hold_are_refused_cleanly(make_user, client):
         "/api/v1/workspaces/x/../../../../metrics",
         "/.well-known/..%2fmetrics",
         "/api/v1/accounts/..%2f..%2f..%2freadyz",
+        "//metrics",
+        "///metrics",
+        "//readyz",
+        "/metrics/",
+        "//metrics//",
     ],
 )
 def test_only_public_routes_are_reachable(platform, path):
     """Sent as is (an HTTP library would tidy the dots away): a service's own endpoints stay private."""
-    host, port = platform.gateway.removeprefix("http://").split(":")
-    connection = http.client.HTTPConnection(host, int(port), timeout=5)
-    connection.request("GET", path)
-    answer = connection.getresponse()
-    body = answer.read()
-    connection.close()
+    answer, body = sent_as_is(platform, "GET", path)
     assert answer.status == 404
     assert answer.getheader("Content-Type") == "application/problem+json"
     assert b"process_" not in body and b"checks" not in body
+
+
+def sent_as_is(platform, method: str, path: str, headers: dict | None = None) -> tuple[http.client.HTTPResponse, bytes]:
+    host, port = platform.gateway.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=5)
+    try:
+        connection.request(method, path, headers=headers or {})
+        answer = connection.getresponse()
+        return answer, answer.read()
+    finally:
+        connection.close()
+
+
+def test_no_answer_points_at_an_address_behind_the_gateway(platform, make_user):
+    """Merged or missing slashes were redirected by the services to their own address."""
+    token = {"Authorization": f"Bearer {make_user('slashes').token}"}
+    behind = {port for port in [*platform.ports.values(), *platform.internal_ports.values()] if port != platform.ports["gateway"]}
+    paths = [
+        "/api/v1/workspaces//x",
+        "/api/v1/workspaces/x//members",
+        "/api/v1/workspaces/x//approvals",
+        "/api/v1/workspaces/x//analytics/overview",
+        "/api/v1/workspaces/x/miniprograms//y",
+        "/api/v1//me",
+        "/api/v1/me/",
+        "/api/v1/workspaces/",
+        "/client/v1//miniprograms",
+        "/client/v1/miniprograms/",
+        "/ingest//v1/events",
+        "/ingest/sentry/api/1/envelope",
+        "/ingest/sentry/api/1//envelope/",
+        "/.well-known//jwks.json",
+    ]
+    for path in paths:
+        for method in ("GET", "POST"):
+            answer, _body = sent_as_is(platform, method, path, token)
+            location = answer.getheader("Location") or ""
+            assert not any(f":{port}" in location for port in behind), (method, path, answer.status, location)
+            assert not 300 <= answer.status < 400, (method, path, answer.status, location)
+
+
+def test_ingest_answers_cors_for_any_origin(platform, shop):  # noqa: F811
+    page = {"Origin": "https://shop.example"}
+    asked = "content-type, content-encoding, x-mpdp-key, x-sentry-auth, sentry-trace, baggage"
+    envelope = f"/ingest/sentry/api/{shop.mp['telemetry_id']}/envelope/"
+    for path in ("/ingest/v1/events", envelope):
+        preflight = requests.options(
+            platform.gateway + path,
+            headers={**page, "Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": asked},
+            timeout=5,
+        )
+        assert preflight.status_code == 204 and preflight.headers["Access-Control-Allow-Origin"] == "*"
+        allowed = {name.strip().lower() for name in preflight.headers["Access-Control-Allow-Headers"].split(",")}
+        assert set(asked.split(", ")) <= allowed and "POST" in preflight.headers["Access-Control-Allow-Methods"]
+        assert "Access-Control-Allow-Credentials" not in preflight.headers
+
+    def readable(answer: requests.Response) -> bool:
+        exposed = {name.strip() for name in answer.headers.get("Access-Control-Expose-Headers", "").split(",")}
+        return answer.headers.get("Access-Control-Allow-Origin") == "*" and {"Retry-After", "X-Sentry-Rate-Limits"} <= exposed
+
+    now = datetime.now(UTC)
+    accepted = send(platform, shop.key_id, [event(shop, "page_view", "u", now, page="home")], headers=page)
+    assert accepted.status_code == 202 and readable(accepted)
+    unknown = send(platform, "mak_unknown", [], headers=page)
+    assert unknown.status_code == 401 and readable(unknown)
+    too_many = send(platform, shop.key_id, [event(shop, "page_view", "u", now, page="home")] * 1001, headers=page)
+    assert too_many.status_code == 413 and readable(too_many)
+    unsigned = requests.post(platform.gateway + envelope, data=b"{}\n", headers=page, timeout=5)
+    assert 400 <= unsigned.status_code < 500 and readable(unsigned)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import time
 from datetime import datetime
 
@@ -35,6 +36,10 @@ SIGNATURE_HEADER = "X-MPDP-Signature"
 #: the `WWW-Authenticate` scheme of a 401: a request that must be signed, one that names its key only
 SIGNED_SCHEME = "MPDP-HMAC"
 NAMED_KEY_SCHEME = "MPDP-Key"
+#: the longest key id there is: a longer one is unknown without a look-up
+KEY_ID_MAX_LENGTH = 64
+#: unix seconds as ASCII digits (int() would also take "1_700", " 17 " and other scripts' digits)
+UNIX_SECONDS = re.compile(r"[0-9]{1,12}")
 
 
 def app_key_secret(box: SecretBox, key_id: str) -> str:
@@ -53,7 +58,7 @@ def sign(secret: str, timestamp: str, method: str, path: str, query: str = "") -
 class AppKeyColumns:
     """Columns shared by the workspace service's app keys and every other service's read model."""
 
-    key_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key_id: Mapped[str] = mapped_column(String(KEY_ID_MAX_LENGTH), primary_key=True)
     app_id: Mapped[str] = mapped_column(String(32), nullable=False, index=True)
     workspace_id: Mapped[str] = mapped_column(String(32), nullable=False, index=True)
     #: set when the key was rotated: it stays valid until then
@@ -113,7 +118,7 @@ def usable_app_key(session: Session, model: type, key_id: str | None, *, scheme:
     key_id = (key_id or "").strip()
     if not key_id:
         raise _unauthorized(f"Send the app key id in {KEY_HEADER}.", scheme)
-    key = session.get(model, key_id)
+    key = session.get(model, key_id) if len(key_id) <= KEY_ID_MAX_LENGTH else None
     if key is None or not key.usable():
         raise _unauthorized("The app key is unknown, revoked or expired.", scheme)
     return key
@@ -133,14 +138,14 @@ def verify_signature(
     """Check one signed request; a missing, stale or wrong signature is a 401 problem."""
     if not timestamp or not signature:
         raise _unauthorized(f"Sign the request: send {TIMESTAMP_HEADER} and {SIGNATURE_HEADER}.")
-    try:
-        sent = int(timestamp)
-    except ValueError:
-        raise _unauthorized(f"{TIMESTAMP_HEADER} must be unix seconds.") from None
-    if abs((time.time() if now is None else now) - sent) > max_skew:
+    if not UNIX_SECONDS.fullmatch(timestamp):
+        raise _unauthorized(f"{TIMESTAMP_HEADER} must be unix seconds.")
+    if abs((time.time() if now is None else now) - int(timestamp)) > max_skew:
         raise _unauthorized(f"{TIMESTAMP_HEADER} is more than {max_skew // 60} minutes off the server's clock.")
     expected = sign(secret, timestamp, method, path, query)
-    if not hmac.compare_digest(expected, signature.strip().lower()):
+    given = signature.strip().lower()
+    # compare_digest takes only ASCII text; anything else is no hex signature anyway.
+    if not (given.isascii() and hmac.compare_digest(expected, given)):
         raise _unauthorized("The request signature does not match.")
 
 

@@ -92,6 +92,11 @@ class ProblemApi(Api):
 def create_app(service: Service, settings: Settings) -> Flask:
     logs.configure_logging(service.name, settings.log_level)
     app = Flask(f"mpdp_{service.name}")
+    # Behind the gateway, a path is served as the client sent it or not at all: werkzeug would
+    # otherwise answer `//x` (or `/x` for a rule `/x/`) with a redirect to this service's own
+    # address, which is not the client's to know, and would serve `//metrics` as `/metrics`.
+    app.url_map.merge_slashes = False
+    app.url_map.strict_slashes = False
     app.config.update(
         API_TITLE=f"MPDP {service.name}",
         API_VERSION="v1",
@@ -290,5 +295,5 @@ def _add_operational_endpoints(app: Flask) -> None:
         if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
             registry = CollectorRegistry()
             multiprocess.MultiProcessCollector(registry)
-            return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
-        return Response(generate_latest(), mimetype=CONTENT_TYPE_LATEST)
+            return Response(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)
+        return Response(generate_latest(), content_type=CONTENT_TYPE_LATEST)

@@ -75,6 +75,12 @@ def test_signatures_are_checked_with_five_minutes_of_skew():
         dict(timestamp=None, signature=signature),
         dict(timestamp=stamp, signature=None),
         dict(timestamp="yesterday", signature=signature),
+        # what int() takes but no unix seconds are: the same instant in other digits, or padded
+        dict(timestamp="".join(chr(0x0660 + int(digit)) for digit in stamp), signature=signature),
+        dict(timestamp=f" {stamp}", signature=signature),
+        dict(timestamp="9" * 5000, signature=signature),
+        # compare_digest raises on text that is not ASCII
+        dict(timestamp=stamp, signature="é" + signature[1:]),
     ]
     for case in bad:
         with pytest.raises(Problem) as refused:
@@ -138,7 +144,7 @@ def test_a_report_names_its_key_unsigned(sessions):
     deliver(sessions, "workspace.app_key.created", {"id": "i2", "key_id": "k2", "app_id": "a", "workspace_id": "w", "expires_at": None})
     with sessions() as session:
         assert usable_app_key(session, KnownKey, " k2 ", scheme=NAMED_KEY_SCHEME).app_id == "a"
-        for bad in ("k1", "k2k2", "unknown", "", None):
+        for bad in ("k1", "k2k2", "unknown", "", None, "k2é", "k2" * 5000):
             with pytest.raises(Problem) as refused:
                 usable_app_key(session, KnownKey, bad, scheme=NAMED_KEY_SCHEME)
             assert refused.value.status == 401

@@ -117,6 +117,23 @@ def test_readiness_names_the_database_when_it_is_down(app):
     assert down.get_json()["checks"]["database"].startswith("unavailable")
 
 
+def test_metrics_are_prometheus_text_with_one_charset(app):
+    answer = app.test_client().get("/metrics")
+    assert answer.status_code == 200
+    assert answer.headers["Content-Type"] == "text/plain; version=1.0.0; charset=utf-8"
+
+
+def test_a_path_is_served_as_sent_never_redirected(app):
+    """A redirect from a service behind the gateway would name the service's own address."""
+    client = app.test_client()
+    assert client.post("/api/v1/things", json={"name": "a"}).status_code == 201
+    for path in ("/api//v1/things", "/api/v1//things"):
+        answer = client.get(path)
+        assert is_problem(answer, 404) and "Location" not in answer.headers
+    trailing = client.get("/api/v1/things/")
+    assert trailing.status_code == 200 and "Location" not in trailing.headers
+
+
 def test_invitation_tokens_are_masked_in_logged_paths():
     assert redact_path("/api/v1/invitations/s3cr3t-token/accept") == "/api/v1/invitations/***/accept"
     assert redact_path("/api/v1/workspaces/w1/invitations/abc") == "/api/v1/workspaces/w1/invitations/abc"

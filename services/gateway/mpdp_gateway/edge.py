@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 import uuid
 from http import HTTPStatus
+from typing import NamedTuple
 
 from mpdp_common import logs
 from mpdp_common.apikeys import is_api_key
@@ -32,9 +34,32 @@ log = logging.getLogger("mpdp.access")
 #: OPTIONS too: the owning service knows which methods a path takes (its Allow header)
 PROXIED_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 INTERNAL_PATHS = frozenset({"/metrics", "/readyz"})
+#: the console's paths, for the origins in MPDP_CORS_ORIGINS
 CORS_PATHS = ("/api/", "/client/")
 CORS_ALLOWED_HEADERS = "Authorization, Content-Type, Idempotency-Key, X-Request-Id"
 CORS_EXPOSED_HEADERS = "X-Request-Id, Retry-After, Location"
+#: ingest, for any origin: its keys are public and can only write. Sentry's browser SDK may send
+#: its auth and tracing headers, and reads its rate limits from the answer.
+INGEST_PATH = "/ingest/"
+INGEST_ALLOWED_HEADERS = "Content-Type, Content-Encoding, X-MPDP-Key, X-Request-Id, X-Sentry-Auth, sentry-trace, baggage"
+INGEST_EXPOSED_HEADERS = "X-Request-Id, Retry-After, X-Sentry-Rate-Limits"
+
+
+class Cors(NamedTuple):
+    """The CORS headers of every answer on a path, and those a preflight adds."""
+
+    answer: list[tuple[str, str]]
+    preflight: list[tuple[str, str]]
+
+
+INGEST_CORS = Cors(
+    answer=[("Access-Control-Allow-Origin", "*"), ("Access-Control-Expose-Headers", INGEST_EXPOSED_HEADERS)],
+    preflight=[
+        ("Access-Control-Allow-Methods", "POST"),
+        ("Access-Control-Allow-Headers", INGEST_ALLOWED_HEADERS),
+        ("Access-Control-Max-Age", "600"),
+    ],
+)
 
 
 class Edge:
@@ -51,17 +76,17 @@ class Edge:
     def __call__(self, environ, start_response):
         raw_path = client_path(environ)
         refused = AMBIGUOUS_PATH.search(raw_path) or (
-            environ.get("PATH_INFO") in INTERNAL_PATHS and environ.get("SERVER_PORT") != self.internal_port
+            _without_extra_slashes(environ.get("PATH_INFO", "")) in INTERNAL_PATHS and environ.get("SERVER_PORT") != self.internal_port
         )
         cors = self._cors(environ, raw_path)
         if cors is not None and environ["REQUEST_METHOD"] == "OPTIONS" and environ.get("HTTP_ACCESS_CONTROL_REQUEST_METHOD"):
             return self._preflight(start_response, cors)
         service = None if refused else service_for(raw_path)
         if service is None and not refused:
-            return self.app(environ, _adding(cors, start_response) if cors else start_response)
+            return self.app(environ, _adding(cors.answer, start_response) if cors else start_response)
         return self._forward(environ, start_response, service, raw_path, cors)
 
-    def _forward(self, environ, start_response, service: str | None, raw_path: str, cors: list | None):
+    def _forward(self, environ, start_response, service: str | None, raw_path: str, cors: Cors | None):
         started = time.perf_counter()
         incoming = environ.get("HTTP_X_REQUEST_ID", "")
         request_id = incoming if REQUEST_ID.match(incoming) else uuid.uuid4().hex
@@ -90,7 +115,7 @@ class Edge:
         if verdict is not None:
             answer.headers.extend(verdict.headers())
         if cors:
-            answer.headers.extend(cors)
+            answer.headers.extend(cors.answer)
         start_response(answer.status, answer.headers)
         self._record(method, raw_path, service, answer.status, started, request_id)
         return answer.body
@@ -110,26 +135,31 @@ class Edge:
             finally:
                 logs.request_id.reset(context)
 
-    def _cors(self, environ, raw_path: str) -> list[tuple[str, str]] | None:
-        """The CORS headers of an answer to an allowed origin on the public API; None elsewhere."""
+    def _cors(self, environ, raw_path: str) -> Cors | None:
+        """The CORS of a request from a browser: ingest's for any origin, the public API's for
+        the console's origins (only `Vary` for any other); None where CORS does not apply."""
         origin = environ.get("HTTP_ORIGIN")
-        if origin is None or not raw_path.startswith(CORS_PATHS):
+        if origin is None:
+            return None
+        if raw_path.startswith(INGEST_PATH):
+            return INGEST_CORS
+        if not raw_path.startswith(CORS_PATHS):
             return None
         if origin not in self.origins:
-            return [("Vary", "Origin")]
-        return [("Access-Control-Allow-Origin", origin), ("Access-Control-Expose-Headers", CORS_EXPOSED_HEADERS), ("Vary", "Origin")]
-
-    def _preflight(self, start_response, cors: list[tuple[str, str]]):
-        """A CORS preflight is answered here; any other OPTIONS goes to the service, which knows
-        the methods of its paths."""
-        headers = [("Content-Length", "0"), *cors]
-        if len(cors) > 1:
-            headers += [
+            return Cors([("Vary", "Origin")], [])
+        return Cors(
+            [("Access-Control-Allow-Origin", origin), ("Access-Control-Expose-Headers", CORS_EXPOSED_HEADERS), ("Vary", "Origin")],
+            [
                 ("Access-Control-Allow-Methods", ", ".join(PROXIED_METHODS)),
                 ("Access-Control-Allow-Headers", CORS_ALLOWED_HEADERS),
                 ("Access-Control-Max-Age", "600"),
-            ]
-        start_response("200 OK", headers)
+            ],
+        )
+
+    def _preflight(self, start_response, cors: Cors):
+        """A CORS preflight is answered here; any other OPTIONS goes to the service, which knows
+        the methods of its paths."""
+        start_response("204 No Content", [*cors.answer, *cors.preflight])
         return [b""]
 
 
@@ -138,6 +168,11 @@ def _adding(headers: list[tuple[str, str]], start_response):
         return start_response(status, [*response_headers, *headers], exc_info)
 
     return start
+
+
+def _without_extra_slashes(path: str) -> str:
+    """`//metrics/` as `/metrics`: what a router that merges slashes would serve for it."""
+    return re.sub("/{2,}", "/", path).rstrip("/") or "/"
 
 
 def _bearer_token(environ) -> str | None:

@@ -23,6 +23,9 @@ def upstream_app(environ, start_response):
     request = Request(environ)
     if request.path.endswith("/slow"):
         time.sleep(1.5)
+    if request.path.endswith("/limited"):
+        headers = {"Retry-After": "7", "X-Sentry-Rate-Limits": "7:error:key"}
+        return Response('{"status": 429}', status=429, headers=headers, content_type="application/problem+json")(environ, start_response)
     if request.path.endswith("/stream"):
         body = iter([b"chunk-%d;" % n for n in range(5)])
         return Response(body, headers={"Connection": "close, X-Secret-Hop", "X-Secret-Hop": "1"})(environ, start_response)
@@ -55,8 +58,10 @@ def closed_port() -> str:
 def gateway(tmp_path):
     """Starts a gateway whose identity service is at `identity_url`; answers its test client."""
 
-    def start(identity_url: str, **overrides):
+    def start(identity_url: str, telemetry_url: str | None = None, **overrides):
         service_urls = dict(Settings.from_env("gateway").service_urls, identity=identity_url)
+        if telemetry_url:
+            service_urls["telemetry"] = telemetry_url
         return Harness(
             service, tmp_path, service_urls=service_urls, upstream_read_timeout=0.5, **{"rate_limit_storage_uri": "memory://", **overrides}
         ).http
@@ -271,8 +276,33 @@ def test_a_method_the_gateway_does_not_forward_is_a_405_and_only_preflights_are_
     refused = client.open("/api/v1/me", method="TRACE")
     assert refused.status_code == 405 and "GET" in refused.headers["Allow"]
     preflight = client.options("/api/v1/me", headers={"Origin": "http://localhost:3000", "Access-Control-Request-Method": "POST"})
-    assert preflight.status_code == 200 and preflight.headers["Access-Control-Allow-Origin"] == "http://localhost:3000"
+    assert preflight.status_code == 204 and preflight.headers["Access-Control-Allow-Origin"] == "http://localhost:3000"
     assert "POST" in preflight.headers["Access-Control-Allow-Methods"]
     # Any other OPTIONS is the service's to answer: it knows which methods the path takes.
     asked = client.options("/api/v1/me")
     assert asked.status_code == 200 and asked.get_json()["method"] == "OPTIONS"
+
+
+def test_ingest_answers_cors_for_any_origin_on_every_answer(upstream, gateway):
+    client = gateway(closed_port(), telemetry_url=upstream)
+    page = {"Origin": "https://shop.example"}
+    asked = "content-type, content-encoding, x-mpdp-key, x-sentry-auth, sentry-trace, baggage"
+    for path in ("/ingest/v1/events", "/ingest/sentry/api/1/envelope/"):
+        preflight = client.options(path, headers={**page, "Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": asked})
+        assert preflight.status_code == 204 and preflight.data == b""
+        assert preflight.headers["Access-Control-Allow-Origin"] == "*"
+        assert "POST" in preflight.headers["Access-Control-Allow-Methods"]
+        allowed = {name.strip().lower() for name in preflight.headers["Access-Control-Allow-Headers"].split(",")}
+        assert set(asked.split(", ")) <= allowed
+        assert "Access-Control-Allow-Credentials" not in preflight.headers
+    exposed = "Access-Control-Expose-Headers"
+    accepted = client.post("/ingest/v1/events", json={}, headers=page)
+    assert accepted.status_code == 200 and accepted.headers["Access-Control-Allow-Origin"] == "*"
+    assert accepted.get_json()["method"] == "POST"
+    limited = client.post("/ingest/sentry/api/1/limited", data=b"{}", headers=page)
+    assert limited.status_code == 429 and limited.headers["Access-Control-Allow-Origin"] == "*"
+    assert {"Retry-After", "X-Sentry-Rate-Limits"} <= {name.strip() for name in limited.headers[exposed].split(",")}
+    # The gateway's own problems carry them too: a page can read why it was refused.
+    down = gateway(closed_port(), telemetry_url=closed_port()).post("/ingest/v1/events", json={}, headers=page)
+    assert down.status_code == 503 and down.headers["Access-Control-Allow-Origin"] == "*" and "Retry-After" in down.headers[exposed]
+    assert "Access-Control-Allow-Origin" not in client.post("/ingest/v1/events", json={}).headers
