@@ -436,3 +436,65 @@ def test_malformed_sentry_payloads_are_refused_or_have_the_bad_part_dropped_neve
     assert crashes.titles() == ([title] if title else [])
     summary = harness.get(f"/api/v1/workspaces/{crashes.ws}/quality/summary?miniprogram_id={crashes.miniprogram_id}", "ada")
     assert summary.status_code == 200
+
+
+def _page_views_and_users(harness, ws, mp):
+    harness.fold()
+    today = _now().date().isoformat()
+    overview = harness.get(f"/api/v1/workspaces/{ws}/analytics/overview?miniprogram_id={mp}&from={today}&to={today}", "ada").get_json()
+    return overview["totals"]["page_views"], overview["totals"]["active_users"]
+
+
+def test_times_past_what_a_time_can_hold_are_refused_by_index_or_as_the_batchs_sent_at(harness):
+    ws = harness.workspace("ada")
+    mp = harness.miniprogram(ws, 45)
+    key = harness.app_key(ws)
+    device_now = _now() - timedelta(days=2)  # the device's clock is behind: its skew moves every time later
+    events = [
+        _event(mp, 1, "u1", page="home", at=device_now),
+        _event(mp, 2, "u1", page="home") | {"timestamp": "9999-12-31T23:59:59Z"},
+        _event(mp, 3, "u1", page="home") | {"timestamp": "0001-01-01T00:00:00+01:00"},
+        _event(mp, 4, "u1", page="home") | {"timestamp": "9999-12-31T23:59:59-01:00"},
+        _event(mp, 5, "u1", page="home") | {"timestamp": "10000-01-01T00:00:00Z"},
+        _event(mp, 6, "u1", page="home") | {"timestamp": 1e20},
+        _event(mp, 7, "u2", page="home", at=device_now),
+    ]
+    answer = _send(harness, key, events, sent_at=device_now)
+    assert answer.status_code == 202, answer.get_data(as_text=True)
+    assert answer.get_json()["accepted"] == 2
+    assert [item["index"] for item in answer.get_json()["rejected"]] == [1, 2, 3, 4, 5]
+    assert _page_views_and_users(harness, ws, mp) == (2, 2)
+
+    for sent_at in ("0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00", "-9999-01-01T00:00:00Z", 1e20, -1e20):
+        body = json.dumps({"sent_at": sent_at, "events": [_event(mp, 8, "u1", page="home")]})
+        refused = harness.http.post("/ingest/v1/events", data=body, headers={"X-MPDP-Key": key}, content_type="application/json")
+        assert refused.status_code == 422, (sent_at, refused.get_data(as_text=True))
+        assert refused.get_json()["errors"] == {"sent_at": ["Not an RFC 3339 time with a zone."]}
+
+
+def test_lone_surrogates_are_refused_by_index_or_as_the_batchs_sent_at(harness):
+    ws = harness.workspace("ada")
+    mp = harness.miniprogram(ws, 46)
+    key = harness.app_key(ws)
+    events = [
+        _event(mp, 1, "u1", page="home"),
+        _event(mp, 2, "u1", kind="custom", name="buy\ud800"),
+        _event(mp, 3, "u1", kind="custom", name="buy", properties={"colour": "\udfff"}),
+        _event(mp, 4, "u1", kind="custom", name="buy", properties={"\ud800": 1}),
+        _event(mp, 5, "u1", page="\ud800"),
+        _event(mp, 6, "\ud800", page="home"),
+        _event(mp, 7, "u1", page="home", version="1.0\ud800"),
+        _event(mp, 8, "u1", page="home") | {"miniprogram_id": "\ud800"},
+        _event(mp, 9, "u2", kind="custom", name="buy", properties={"colour": "red"}),
+    ]
+    answer = _send(harness, key, events)
+    assert answer.status_code == 202, answer.get_data(as_text=True)
+    assert answer.get_json()["accepted"] == 2
+    assert [item["index"] for item in answer.get_json()["rejected"]] == list(range(1, 8))
+    assert _page_views_and_users(harness, ws, mp) == (1, 2)
+    tracked = harness.get(f"/api/v1/workspaces/{ws}/analytics/events?miniprogram_id={mp}", "ada").get_json()
+    assert tracked["items"] == [{"name": "buy", "count": 1, "users": 1}]
+
+    body = json.dumps({"sent_at": "2026-01-01T00:00:00Z\ud800", "events": [_event(mp, 10, "u1", page="home")]})
+    refused = harness.http.post("/ingest/v1/events", data=body, headers={"X-MPDP-Key": key}, content_type="application/json")
+    assert refused.status_code == 422 and refused.get_json()["errors"] == {"sent_at": ["Not an RFC 3339 time with a zone."]}
