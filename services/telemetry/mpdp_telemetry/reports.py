@@ -212,5 +212,22 @@ def startup(session: Session, miniprogram_id: str, start: date, end: date, app_i
     }
 
 
+def launched_sessions(session: Session, miniprogram_id: str, start: date, end: date, app_id=None, version=None) -> dict[str, list]:
+    """Release health from ingest per version: `[sessions, crashed sessions, users, crashed users]`, the users as bitmaps."""
+    found: dict[str, list] = defaultdict(lambda: [0, 0, 0, 0])
+    figures = select(DailyCount.version, DailyCount.metric, func.sum(DailyCount.value)).where(
+        *_where(DailyCount, miniprogram_id, start, end, app_id, version), DailyCount.metric.in_(("launched", "crashed"))
+    )
+    for name, metric, value in session.execute(figures.group_by(DailyCount.version, DailyCount.metric)):
+        found[name][0 if metric == "launched" else 1] += int(value)
+    # Kept per host app and version only: these figures are always wanted per version.
+    sets = select(UserSet.version, UserSet.kind, UserSet.bits).where(
+        *_where(UserSet, miniprogram_id, start, end, app_id, version), UserSet.kind.in_(("launched", "crashed"))
+    )
+    for name, kind, bits in _binary_rows(session, sets):
+        found[name][2 if kind == "launched" else 3] |= as_int(bits)
+    return found
+
+
 def js_errors(session: Session, miniprogram_id: str, start: date, end: date, app_id=None, version=None) -> int:
     return sum(counts(session, miniprogram_id, start, end, app_id, version, ["js_errors"]).values())
