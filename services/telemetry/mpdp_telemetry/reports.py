@@ -65,7 +65,7 @@ def _binary_rows(session: Session, stmt) -> list[tuple]:
     connection = session.connection()
     if not on_postgresql(connection):
         return [tuple(row) for row in connection.execute(stmt)]
-    compiled = stmt.compile(dialect=connection.dialect)
+    compiled = stmt.compile(dialect=connection.dialect, compile_kwargs={"render_postcompile": True})
     with bulk.driver_cursor(connection, binary=True) as cursor:
         cursor.execute(str(compiled), compiled.params)
         return cursor.fetchall()
