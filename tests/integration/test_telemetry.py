@@ -225,6 +225,38 @@ def test_bad_events_are_refused_by_index_and_the_rest_kept(platform, shop, make_
     folded(shop, 1, now.date(), now.date())
 
 
+def test_crash_free_figures_count_the_sessions_sent_to_ingest(platform, shop):
+    """Four users' sessions through ingest, without any Sentry session; anna crashes twice."""
+    now = datetime.now(UTC)
+    first = [event(shop, "app_launch", user, now, duration_ms=300, session_id=f"{user}-1") for user in ("anna", "ben", "cleo", "dave")]
+    first += [
+        event(shop, "js_error", "anna", now, session_id="anna-1"),
+        event(shop, "app_launch", "anna", now, duration_ms=300, session_id="anna-2", version="1.1.0"),
+        event(shop, "page_view", "ben", now, page="home", session_id="ben-1"),
+    ]
+    assert send(platform, shop.key_id, first).json() == {"accepted": len(first), "rejected": []}
+    folded(shop, 1, now.date(), now.date())
+    # The second crash's error arrives in a later batch than its session's launch.
+    second = [event(shop, "js_error", "anna", now, session_id="anna-2", version="1.1.0")]
+    assert send(platform, shop.key_id, second).json() == {"accepted": 1, "rejected": []}
+
+    def health(user: Client, **params) -> tuple:
+        summary = report(user, shop, "quality/summary", now.date(), now.date(), **params)
+        return tuple(
+            summary[name] for name in ("sessions", "crashed_sessions", "crash_free_sessions", "users", "crashed_users", "crash_free_users")
+        )
+
+    # Five sessions, anna's two crashed; four users, anna crashed.
+    assert eventually(lambda: health(shop.admin) if health(shop.admin)[1] == 2 else None, timeout=60) == (5, 2, 0.6, 4, 1, 0.75)
+    summary = report(shop.reviewer, shop, "quality/summary", now.date(), now.date())
+    assert summary["js_errors"] == 2
+    assert [(row["version"], row["crash_free_sessions"], row["crash_free_users"]) for row in summary["by_version"]] == [
+        ("1.1.0", 0.0, 0.0),
+        ("1.0.0", 0.75, 0.75),
+    ]
+    assert health(shop.reviewer, version="1.0.0") == (4, 1, 0.75, 4, 1, 0.75)
+
+
 def test_keys_sizes_bombs_and_rates_are_refused_with_problems(platform, shop):
     now = datetime.now(UTC)
     one = [event(shop, "page_view", "u", now, page="home")]

@@ -24,7 +24,7 @@ from mpdp_common.auth import public
 from mpdp_common.db import utcnow
 from mpdp_common.errors import Problem, validation_failed
 from mpdp_common.request_db import db_session
-from mpdp_common.web import accepts
+from mpdp_common.web import accepts, holds_lone_surrogate
 
 from . import raw_events, schemas
 from .bodies import request_body
@@ -78,12 +78,16 @@ def miniprograms_reported(key: AppKey, ids: set[str]) -> dict[str, MiniProgram]:
 
 
 def _time(value) -> datetime:
+    """An RFC 3339 time with a zone, in UTC; ValueError otherwise (as for a time that UTC cannot hold, like year 1 at +01:00)."""
     if not isinstance(value, str):
         raise ValueError
     moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     if moment.tzinfo is None:
         raise ValueError
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        raise ValueError from None
 
 
 def _text(event: dict, name: str, limit: int, required: bool = True) -> str | None:
@@ -103,15 +107,21 @@ def _row(event, skew: timedelta, now: datetime, key: AppKey, miniprograms: dict,
     """The raw_events row of one event, or ValueError with the reason it is refused."""
     if not isinstance(event, dict):
         raise ValueError("an event is a JSON object")
+    if holds_lone_surrogate(event):
+        raise ValueError("an event's text holds a lone surrogate escape (like \\ud800), which is no Unicode character")
     texts = {name: _text(event, name, limit) for name, limit in _TEXT_LIMITS.items()}
     kind = event.get("type")
     if kind not in TYPES:
         raise ValueError(f"type must be one of {', '.join(sorted(TYPES))}")
     try:
-        occurred_at = _time(event.get("timestamp")) + skew
+        stamped = _time(event.get("timestamp"))
     except (ValueError, TypeError):
         raise ValueError("timestamp must be an RFC 3339 time with a zone, like 2026-11-24T10:00:00Z") from None
-    if occurred_at < oldest or occurred_at > now + MAX_AHEAD:
+    try:
+        occurred_at: datetime | None = stamped + skew
+    except OverflowError:  # the device's clock correction moves it past what a time can hold: far out of range too
+        occurred_at = None
+    if occurred_at is None or occurred_at < oldest or occurred_at > now + MAX_AHEAD:
         raise ValueError(f"timestamp is more than {(now - oldest).days} days old or in the future, after correcting the device clock")
     if texts["miniprogram_id"] not in miniprograms:
         raise ValueError("miniprogram_id names no mini program this app key reports for")
@@ -183,7 +193,11 @@ def post_events():
     check_rate(key, len(events))
     now = utcnow()
     skew = skew_of(sent_at, now)
-    named = {str(event["miniprogram_id"]) for event in events if isinstance(event, dict) and isinstance(event.get("miniprogram_id"), str)}
+    named = {
+        event["miniprogram_id"]
+        for event in events
+        if isinstance(event, dict) and isinstance(event.get("miniprogram_id"), str) and not holds_lone_surrogate(event["miniprogram_id"])
+    }
     miniprograms = miniprograms_reported(key, named)
     rows, rejected, seen, oldest = [], [], set(), now - max_age()
     for index, event in enumerate(events):

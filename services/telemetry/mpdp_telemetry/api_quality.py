@@ -17,6 +17,7 @@ from mpdp_common.request_db import db_session
 
 from . import crashes, reports, schemas
 from .access import access, miniprogram_for
+from .health import release_health
 from .models import AppKey, Issue, IssueVersion, Workspace
 
 quality = Blueprint("quality", __name__, url_prefix="/api/v1", description="Crashes, release health and launch times")
@@ -100,10 +101,11 @@ def patch_issue(body, ws, issue_id):
 @quality.arguments(schemas.RangeQuery, location="query")
 @quality.response(200, schemas.SummarySchema)
 def summary(query, ws):
-    """Crash-free users and sessions (Sentry's release health) and error counts, overall and per version."""
+    """Crash-free users and sessions (of Sentry's sessions and of ingest's app launches) and error counts, overall and per
+    version."""
     miniprogram_for(ws, query["miniprogram_id"])
     session = db_session()
-    health = crashes.release_health(session, query["miniprogram_id"], query["start"], query["end"], query["version"])
+    health = release_health(session, query["miniprogram_id"], query["start"], query["end"], query["app_id"], query["version"])
     js_errors = reports.js_errors(session, query["miniprogram_id"], query["start"], query["end"], query["app_id"], query["version"])
     return health | {"js_errors": js_errors}
 

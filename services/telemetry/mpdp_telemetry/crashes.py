@@ -22,7 +22,7 @@ from datetime import UTC, date, datetime
 from itertools import islice
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, defer
 
 from mpdp_common.db import dialect_insert, new_id, utcnow
@@ -400,7 +400,9 @@ def newest_version(session: Session, issue_id: str) -> str | None:
 # -- release health -------------------------------------------------------------------------------
 
 #: a session is kept at its worst status: a crash is never undone by a later update
-_SEVERITY = {"ok": 0, "exited": 1, "errored": 2, "abnormal": 3, "crashed": 4}
+_SEVERITY = {"ok": 0, "exited": 1, "errored": 2, "unhandled": 3, "abnormal": 4, "crashed": 5}
+#: the statuses of a session that crashed: the JavaScript SDKs end one with an uncaught error as `unhandled`
+CRASHED = ("crashed", "abnormal", "unhandled")
 
 
 def record_session(session: Session, miniprogram: MiniProgram, update_: dict) -> None:
@@ -446,11 +448,11 @@ def record_session_aggregates(session: Session, miniprogram: MiniProgram, payloa
     for bucket in payload.get("aggregates") or []:
         if not isinstance(bucket, dict):
             continue
-        counts = {name: _count(bucket, name) for name in ("exited", "errored", "abnormal", "crashed")}
+        counts = {name: _count(bucket, name) for name in ("exited", "errored", *CRASHED)}
         day = _time(bucket.get("started"), utcnow()).date()
         figures = totals.setdefault(day, [0, 0, 0])
         figures[0] += sum(counts.values())
-        figures[1] += counts["crashed"]
+        figures[1] += sum(counts[name] for name in CRASHED)
         figures[2] += counts["errored"]
     for day, (total, crashed, errored) in totals.items():
         stmt = dialect_insert(session, SessionAggregate).values(
@@ -487,68 +489,3 @@ def set_status(session: Session, issue: Issue, status: str) -> None:
     if status != "unresolved":
         issue.regressed = False
     issue.status = status
-
-
-def release_health(session: Session, miniprogram_id: str, start: date, end: date, version: str | None = None) -> dict:
-    """Crash-free sessions and users per release (from session items) and error events, for a range of days."""
-    per_version: dict[str, dict] = {}
-
-    def figures(name: str) -> dict:
-        return per_version.setdefault(
-            name, {"sessions": 0, "crashed_sessions": 0, "users": set(), "crashed_users": set(), "error_count": 0}
-        )
-
-    sessions = select(ReleaseSession.release, ReleaseSession.status, ReleaseSession.distinct_id).where(
-        ReleaseSession.miniprogram_id == miniprogram_id, ReleaseSession.day >= start, ReleaseSession.day <= end
-    )
-    aggregates = select(SessionAggregate.release, func.sum(SessionAggregate.total), func.sum(SessionAggregate.crashed)).where(
-        SessionAggregate.miniprogram_id == miniprogram_id, SessionAggregate.day >= start, SessionAggregate.day <= end
-    )
-    errors = select(IssueVersion.version, func.sum(IssueVersion.count)).where(
-        IssueVersion.miniprogram_id == miniprogram_id, IssueVersion.day >= start, IssueVersion.day <= end
-    )
-    if version:
-        sessions = sessions.where(ReleaseSession.release == version)
-        aggregates = aggregates.where(SessionAggregate.release == version)
-        errors = errors.where(IssueVersion.version == version)
-    for release, status, distinct_id in session.execute(sessions):
-        row = figures(release)
-        row["sessions"] += 1
-        crashed = status in ("crashed", "abnormal")
-        row["crashed_sessions"] += crashed
-        if distinct_id:
-            row["users"].add(distinct_id)
-            if crashed:
-                row["crashed_users"].add(distinct_id)
-    for release, total, crashed in session.execute(aggregates.group_by(SessionAggregate.release)):
-        row = figures(release)
-        row["sessions"] += int(total)
-        row["crashed_sessions"] += int(crashed)
-    for name, count in session.execute(errors.group_by(IssueVersion.version)):
-        figures(name)["error_count"] += int(count)
-
-    def summarize(sessions_: int, crashed: int, users: set, crashed_users: set, error_count: int) -> dict:
-        return {
-            "sessions": sessions_,
-            "crashed_sessions": crashed,
-            "crash_free_sessions": round(1 - crashed / sessions_, 4) if sessions_ else None,
-            "users": len(users),
-            "crashed_users": len(crashed_users),
-            "crash_free_users": round(1 - len(crashed_users) / len(users), 4) if users else None,
-            "error_count": error_count,
-        }
-
-    by_version = [
-        {"version": name} | summarize(row["sessions"], row["crashed_sessions"], row["users"], row["crashed_users"], row["error_count"])
-        for name, row in sorted(per_version.items(), key=lambda item: version_key(item[0]), reverse=True)
-    ]
-    everyone = set().union(*(row["users"] for row in per_version.values()))
-    crashed_anywhere = set().union(*(row["crashed_users"] for row in per_version.values()))
-    overall = summarize(
-        sum(row["sessions"] for row in per_version.values()),
-        sum(row["crashed_sessions"] for row in per_version.values()),
-        everyone,
-        crashed_anywhere,
-        sum(row["error_count"] for row in per_version.values()),
-    )
-    return overall | {"by_version": by_version}

@@ -172,6 +172,23 @@ class SessionDay(Base):
     session_id: Mapped[str] = mapped_column(String(128), primary_key=True)
 
 
+class LaunchedSession(Base):
+    """Release health from ingest: a session is an `app_launch`'s session id, crashed once a `js_error`
+    came with it. Either may arrive first: the row remembers what was seen, so each session and each
+    crash is counted once, on the day, host app and version of its launch."""
+
+    __tablename__ = "launched_sessions"
+
+    miniprogram_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    session_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    #: the launch's day, host app, version and user number; null while only a js_error has been seen
+    day: Mapped[date | None] = mapped_column(Date)
+    app_id: Mapped[str | None] = mapped_column(String(32))
+    version: Mapped[str | None] = mapped_column(String(64))
+    user_number: Mapped[int | None] = mapped_column(Integer)
+    crashed: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+
+
 class StartupTime(Base):
     """How many launches took exactly `duration_ms`: exact percentiles from a few rows a day."""
 

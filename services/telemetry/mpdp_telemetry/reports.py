@@ -65,7 +65,7 @@ def _binary_rows(session: Session, stmt) -> list[tuple]:
     connection = session.connection()
     if not on_postgresql(connection):
         return [tuple(row) for row in connection.execute(stmt)]
-    compiled = stmt.compile(dialect=connection.dialect)
+    compiled = stmt.compile(dialect=connection.dialect, compile_kwargs={"render_postcompile": True})
     with bulk.driver_cursor(connection, binary=True) as cursor:
         cursor.execute(str(compiled), compiled.params)
         return cursor.fetchall()
@@ -210,6 +210,23 @@ def startup(session: Session, miniprogram_id: str, start: date, end: date, app_i
         "by_day": [{"date": day} | percentiles(by_day.get(day, {})) for day in days(start, end)],
         "by_version": [{"version": name} | percentiles(histogram) for name, histogram in sorted(by_version.items())],
     }
+
+
+def launched_sessions(session: Session, miniprogram_id: str, start: date, end: date, app_id=None, version=None) -> dict[str, list]:
+    """Release health from ingest per version: `[sessions, crashed sessions, users, crashed users]`, the users as bitmaps."""
+    found: dict[str, list] = defaultdict(lambda: [0, 0, 0, 0])
+    figures = select(DailyCount.version, DailyCount.metric, func.sum(DailyCount.value)).where(
+        *_where(DailyCount, miniprogram_id, start, end, app_id, version), DailyCount.metric.in_(("launched", "crashed"))
+    )
+    for name, metric, value in session.execute(figures.group_by(DailyCount.version, DailyCount.metric)):
+        found[name][0 if metric == "launched" else 1] += int(value)
+    # Kept per host app and version only: these figures are always wanted per version.
+    sets = select(UserSet.version, UserSet.kind, UserSet.bits).where(
+        *_where(UserSet, miniprogram_id, start, end, app_id, version), UserSet.kind.in_(("launched", "crashed"))
+    )
+    for name, kind, bits in _binary_rows(session, sets):
+        found[name][2 if kind == "launched" else 3] |= as_int(bits)
+    return found
 
 
 def js_errors(session: Session, miniprogram_id: str, start: date, end: date, app_id=None, version=None) -> int:

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from mpdp_common.db import dialect_insert, session_scope, utcnow
 
 from . import bulk, raw_events
-from .models import ALL, DailyCount, FoldPosition, MiniProgram, StartupTime, UserNumber, UserSet
+from .models import ALL, DailyCount, FoldPosition, LaunchedSession, MiniProgram, StartupTime, UserNumber, UserSet
 
 log = logging.getLogger(__name__)
 
@@ -158,12 +158,73 @@ def _count_sessions(session: Session, first_seen: dict[tuple, tuple], counts: di
         counts[(miniprogram_id, day, app_id, version, "sessions", ALL)] += 1
 
 
+def _count_launched_sessions(
+    session: Session, launches: dict[tuple, tuple], errored: set[tuple], numbers: dict[str, dict[str, int]], counts: dict, bits: dict
+) -> None:
+    """Release health from ingest: sessions launched and those of them that crashed, with their users.
+
+    A session and its crash are counted once each, on its launch's day, host app and version,
+    whichever of the launch and the first js_error arrives first; `launched_sessions` remembers
+    what each session has shown so far."""
+    keys = set(launches) | errored
+    if not keys:
+        return
+    by_miniprogram: dict[str, list[str]] = defaultdict(list)
+    for miniprogram_id, session_id in keys:
+        by_miniprogram[miniprogram_id].append(session_id)
+    stored: dict[tuple, tuple] = {}
+    for miniprogram_id, session_ids in by_miniprogram.items():
+        for start in range(0, len(session_ids), CHUNK):
+            rows = session.execute(
+                select(
+                    LaunchedSession.session_id,
+                    LaunchedSession.day,
+                    LaunchedSession.app_id,
+                    LaunchedSession.version,
+                    LaunchedSession.user_number,
+                    LaunchedSession.crashed,
+                ).where(
+                    LaunchedSession.miniprogram_id == miniprogram_id,
+                    bulk.among(session, LaunchedSession.session_id, session_ids[start : start + CHUNK]),
+                )
+            )
+            for session_id, *state in rows:
+                stored[(miniprogram_id, session_id)] = tuple(state)
+    names = ("miniprogram_id", "session_id", "day", "app_id", "version", "user_number", "crashed")
+    upserts = []
+    for key in keys:
+        before = stored.get(key, (None, None, None, None, False))
+        launch, was_crashed = before[:4], before[4]
+        counted = launch[0] is not None
+        if not counted and key in launches:
+            day, app_id, version, user_id = launches[key]
+            launch = (day, app_id, version, numbers[key[0]][user_id])
+        crashed = was_crashed or key in errored
+        if launch[0] is not None:
+            where = (key[0], *launch[:3])
+            if not counted:
+                counts[(*where, "launched", ALL)] += 1
+                bits[(*where, "launched", ALL)].add(launch[3])
+            if crashed and not (counted and was_crashed):
+                counts[(*where, "crashed", ALL)] += 1
+                bits[(*where, "crashed", ALL)].add(launch[3])
+        after = (*launch, crashed)
+        if after != before:
+            upserts.append(dict(zip(names, (*key, *after), strict=True)))
+    stmt = dialect_insert(session, LaunchedSession)
+    stmt = stmt.on_conflict_do_update(index_elements=list(names[:2]), set_={name: stmt.excluded[name] for name in names[2:]})
+    for start in range(0, len(upserts), CHUNK):
+        session.execute(stmt, upserts[start : start + CHUNK])
+
+
 def fold(session: Session, rows: list[tuple]) -> None:
     """Add `rows` (raw_events.FOLDED columns) to the rollups, in the caller's transaction."""
     counts: dict[tuple, int] = defaultdict(int)
     times: dict[tuple, int] = defaultdict(int)
     first_days: dict[str, dict[str, date]] = defaultdict(dict)
     sessions: dict[tuple, tuple] = {}
+    launches: dict[tuple, tuple] = {}
+    errored: set[tuple] = set()
     for day, miniprogram_id, app_id, version, kind, user_id, session_id, page, duration_ms, name in rows:
         seen = first_days[miniprogram_id].get(user_id)
         if seen is None or day < seen:
@@ -182,10 +243,12 @@ def fold(session: Session, rows: list[tuple]) -> None:
             counts[(*where, "events", name)] += 1
         elif kind == "app_launch":
             counts[(*where, "launches", ALL)] += 1
+            launches.setdefault((miniprogram_id, session_id), (day, app_id, version, user_id))
             if duration_ms is not None:
                 times[(*where, duration_ms)] += 1
         elif kind == "js_error":
             counts[(*where, "js_errors", ALL)] += 1
+            errored.add((miniprogram_id, session_id))
 
     bits: dict[tuple, set[int]] = defaultdict(set)
     unbits: dict[tuple, set[int]] = defaultdict(set)
@@ -201,6 +264,7 @@ def fold(session: Session, rows: list[tuple]) -> None:
             elif kind == "custom":
                 bits[(*where, "event", name)].add(number)
     _count_sessions(session, sessions, counts)
+    _count_launched_sessions(session, launches, errored, numbers, counts, bits)
     _add_counts(session, counts)
     _add_startup_times(session, times)
     _apply_bits(session, bits, unbits)

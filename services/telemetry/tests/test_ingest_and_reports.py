@@ -436,3 +436,166 @@ def test_malformed_sentry_payloads_are_refused_or_have_the_bad_part_dropped_neve
     assert crashes.titles() == ([title] if title else [])
     summary = harness.get(f"/api/v1/workspaces/{crashes.ws}/quality/summary?miniprogram_id={crashes.miniprogram_id}", "ada")
     assert summary.status_code == 200
+
+
+def _post_envelope(harness, key, telemetry_id, items):
+    answer = harness.http.post(f"/ingest/sentry/api/{telemetry_id}/envelope/?sentry_key={key}", data=_envelope(*items))
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+
+
+def _health(summary):
+    return (summary["sessions"], summary["crashed_sessions"], summary["crash_free_sessions"]), (
+        summary["users"],
+        summary["crashed_users"],
+        summary["crash_free_users"],
+    )
+
+
+def test_sessions_that_the_javascript_sdks_end_unhandled_are_crashed(harness):
+    ws = harness.workspace("ada")
+    mp = harness.miniprogram(ws, 43)
+    key = harness.app_key(ws)
+    started = _now().isoformat().replace("+00:00", "Z")
+    release = {"release": "shop@3.0.0"}
+    _post_envelope(
+        harness,
+        key,
+        43,
+        [
+            ({"type": "session"}, {"sid": "a", "did": "u1", "init": True, "started": started, "status": "ok", "attrs": release}),
+            # an uncaught error ends a browser's session as `unhandled`; a later `ok` does not undo it
+            ({"type": "session"}, {"sid": "a", "did": "u1", "started": started, "status": "unhandled", "errors": 1, "attrs": release}),
+            ({"type": "session"}, {"sid": "a", "did": "u1", "started": started, "status": "ok", "attrs": release}),
+            ({"type": "session"}, {"sid": "b", "did": "u2", "started": started, "status": "exited", "attrs": release}),
+            (
+                {"type": "sessions"},
+                {"aggregates": [{"started": started, "exited": 3, "errored": 1, "abnormal": 1, "unhandled": 1}], "attrs": release},
+            ),
+        ],
+    )
+    summary = harness.get(f"/api/v1/workspaces/{ws}/quality/summary?miniprogram_id={mp}", "ada").get_json()
+    # a, b and 6 pre-counted: a, one abnormal and one unhandled of 8 crashed; u1 of 2 users.
+    assert _health(summary) == ((8, 3, 0.625), (2, 1, 0.5))
+
+
+def test_crash_free_figures_count_the_sessions_sent_to_ingest(harness):
+    ws = harness.workspace("ada")
+    mp = harness.miniprogram(ws, 44)
+    key = harness.app_key(ws)
+    now = _now()
+    yesterday = now - timedelta(days=1)
+
+    def launch(number, user, session_id, at=now, version="1.0.0"):
+        return _event(mp, number, user, kind="app_launch", at=at, session_id=session_id, version=version, duration_ms=500)
+
+    def error(number, user, session_id, at=now, version="1.0.0"):
+        return _event(mp, number, user, kind="js_error", at=at, session_id=session_id, version=version)
+
+    assert (
+        _send(
+            harness,
+            key,
+            [
+                launch(1, "anna", "a1", at=yesterday),
+                error(2, "anna", "a1", at=yesterday),
+                error(3, "anna", "a1", at=yesterday),  # two errors, one crashed session
+                launch(4, "ben", "b1", at=yesterday),
+                launch(5, "ben", "b1", at=yesterday),  # launched twice, one session
+                launch(6, "cleo", "c1"),
+                _event(mp, 7, "cleo", page="home", session_id="c2"),  # never launched: no session of release health
+                error(8, "cleo", "c2"),
+            ],
+        ).status_code
+        == 202
+    )
+    harness.fold()
+    # anna's second crash: its error folded before its launch, each in a batch of its own
+    assert _send(harness, key, [error(9, "anna", "a2", version="1.1.0")]).status_code == 202
+    harness.fold()
+    assert _send(harness, key, [launch(10, "anna", "a2", version="1.1.0"), launch(11, "dave", "d1", version="1.1.0")]).status_code == 202
+    harness.fold()
+    assert _send(harness, key, [error(12, "anna", "a2", version="1.1.0")]).status_code == 202
+    harness.fold()
+
+    path = f"/api/v1/workspaces/{ws}/quality/summary?miniprogram_id={mp}&from={yesterday.date()}&to={now.date()}"
+    summary = harness.get(path, "ada").get_json()
+    # Five sessions of four users; anna's two crashed.
+    assert _health(summary) == ((5, 2, 0.6), (4, 1, 0.75))
+    assert summary["js_errors"] == 5
+    assert [(row["version"], *_health(row)) for row in summary["by_version"]] == [
+        ("1.1.0", (2, 1, 0.5), (2, 1, 0.5)),
+        ("1.0.0", (3, 1, round(2 / 3, 4)), (3, 1, round(2 / 3, 4))),
+    ]
+    assert _health(harness.get(f"{path}&version=1.1.0", "ada").get_json()) == ((2, 1, 0.5), (2, 1, 0.5))
+    assert _health(harness.get(f"{path}&app_id=app1", "ada").get_json()) == _health(summary)
+    assert _health(harness.get(f"{path}&app_id=another", "ada").get_json()) == ((0, 0, None), (0, 0, None))
+    today = harness.get(f"/api/v1/workspaces/{ws}/quality/summary?miniprogram_id={mp}&from={now.date()}&to={now.date()}", "ada")
+    assert _health(today.get_json()) == ((3, 1, round(2 / 3, 4)), (3, 1, round(2 / 3, 4)))
+
+    # A Sentry session of a user ingest knows is that same user: anna crashed, once.
+    started = now.isoformat().replace("+00:00", "Z")
+    crash = {"sid": "s1", "did": "anna", "started": started, "status": "crashed", "attrs": {"release": "shop@1.1.0"}}
+    _post_envelope(harness, key, 44, [({"type": "session"}, crash)])
+    assert _health(harness.get(path, "ada").get_json()) == ((6, 3, 0.5), (4, 1, 0.75))
+
+
+def _page_views_and_users(harness, ws, mp):
+    harness.fold()
+    today = _now().date().isoformat()
+    overview = harness.get(f"/api/v1/workspaces/{ws}/analytics/overview?miniprogram_id={mp}&from={today}&to={today}", "ada").get_json()
+    return overview["totals"]["page_views"], overview["totals"]["active_users"]
+
+
+def test_times_past_what_a_time_can_hold_are_refused_by_index_or_as_the_batchs_sent_at(harness):
+    ws = harness.workspace("ada")
+    mp = harness.miniprogram(ws, 45)
+    key = harness.app_key(ws)
+    device_now = _now() - timedelta(days=2)  # the device's clock is behind: its skew moves every time later
+    events = [
+        _event(mp, 1, "u1", page="home", at=device_now),
+        _event(mp, 2, "u1", page="home") | {"timestamp": "9999-12-31T23:59:59Z"},
+        _event(mp, 3, "u1", page="home") | {"timestamp": "0001-01-01T00:00:00+01:00"},
+        _event(mp, 4, "u1", page="home") | {"timestamp": "9999-12-31T23:59:59-01:00"},
+        _event(mp, 5, "u1", page="home") | {"timestamp": "10000-01-01T00:00:00Z"},
+        _event(mp, 6, "u1", page="home") | {"timestamp": 1e20},
+        _event(mp, 7, "u2", page="home", at=device_now),
+    ]
+    answer = _send(harness, key, events, sent_at=device_now)
+    assert answer.status_code == 202, answer.get_data(as_text=True)
+    assert answer.get_json()["accepted"] == 2
+    assert [item["index"] for item in answer.get_json()["rejected"]] == [1, 2, 3, 4, 5]
+    assert _page_views_and_users(harness, ws, mp) == (2, 2)
+
+    for sent_at in ("0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00", "-9999-01-01T00:00:00Z", 1e20, -1e20):
+        body = json.dumps({"sent_at": sent_at, "events": [_event(mp, 8, "u1", page="home")]})
+        refused = harness.http.post("/ingest/v1/events", data=body, headers={"X-MPDP-Key": key}, content_type="application/json")
+        assert refused.status_code == 422, (sent_at, refused.get_data(as_text=True))
+        assert refused.get_json()["errors"] == {"sent_at": ["Not an RFC 3339 time with a zone."]}
+
+
+def test_lone_surrogates_are_refused_by_index_or_as_the_batchs_sent_at(harness):
+    ws = harness.workspace("ada")
+    mp = harness.miniprogram(ws, 46)
+    key = harness.app_key(ws)
+    events = [
+        _event(mp, 1, "u1", page="home"),
+        _event(mp, 2, "u1", kind="custom", name="buy\ud800"),
+        _event(mp, 3, "u1", kind="custom", name="buy", properties={"colour": "\udfff"}),
+        _event(mp, 4, "u1", kind="custom", name="buy", properties={"\ud800": 1}),
+        _event(mp, 5, "u1", page="\ud800"),
+        _event(mp, 6, "\ud800", page="home"),
+        _event(mp, 7, "u1", page="home", version="1.0\ud800"),
+        _event(mp, 8, "u1", page="home") | {"miniprogram_id": "\ud800"},
+        _event(mp, 9, "u2", kind="custom", name="buy", properties={"colour": "red"}),
+    ]
+    answer = _send(harness, key, events)
+    assert answer.status_code == 202, answer.get_data(as_text=True)
+    assert answer.get_json()["accepted"] == 2
+    assert [item["index"] for item in answer.get_json()["rejected"]] == list(range(1, 8))
+    assert _page_views_and_users(harness, ws, mp) == (1, 2)
+    tracked = harness.get(f"/api/v1/workspaces/{ws}/analytics/events?miniprogram_id={mp}", "ada").get_json()
+    assert tracked["items"] == [{"name": "buy", "count": 1, "users": 1}]
+
+    body = json.dumps({"sent_at": "2026-01-01T00:00:00Z\ud800", "events": [_event(mp, 10, "u1", page="home")]})
+    refused = harness.http.post("/ingest/v1/events", data=body, headers={"X-MPDP-Key": key}, content_type="application/json")
+    assert refused.status_code == 422 and refused.get_json()["errors"] == {"sent_at": ["Not an RFC 3339 time with a zone."]}
