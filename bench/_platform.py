@@ -8,6 +8,7 @@ import argparse
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -23,7 +24,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tests.integration.conftest import LOCAL_BROKER, LOCAL_DATABASE, Platform  # noqa: E402
-
 
 # A file describing a running platform (see `shared_platform`): the benchmarks it suits use it
 # instead of starting their own, so that several short runs share one start.
@@ -49,6 +49,7 @@ def running_platform(**env):
     finally:
         platform.stop()
         platform.cleanup()
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 @contextmanager

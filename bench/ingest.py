@@ -106,7 +106,12 @@ def main() -> None:
         latencies = sorted(latency for outcome in outcomes for latency in outcome[2])
         print(f"senders: {args.senders} processes, batches of {args.batch} events, {elapsed:.1f} s, load average {os.getloadavg()[0]:.1f}")
         print(f"accepted: {accepted} events, {accepted / elapsed:,.0f} events/s ({len(latencies)} requests; refused {refused} events)")
-        found = {"accepted_events": accepted, "accepted_events_per_s": accepted / elapsed, "refused_events": refused, "requests": len(latencies)}
+        found = {
+            "accepted_events": accepted,
+            "accepted_events_per_s": accepted / elapsed,
+            "refused_events": refused,
+            "requests": len(latencies),
+        }
         if latencies:
             found.update(request_p50_ms=latencies[len(latencies) // 2] * 1000, request_p99_ms=latencies[int(len(latencies) * 0.99)] * 1000)
             print(f"request latency: p50 {found['request_p50_ms']:.0f} ms, p99 {found['request_p99_ms']:.0f} ms")
