@@ -1,9 +1,14 @@
-"""Shared by the benchmarks: the real platform of the integration tests, started for one run."""
+"""Shared by the benchmarks: the real platform of the integration tests, started for one run
+(or one already running, see `running_platform`), their arguments' short mode and the line of
+figures they end with."""
 
 from __future__ import annotations
 
+import argparse
+import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -11,6 +16,7 @@ import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
+from types import SimpleNamespace
 
 import requests
 
@@ -19,10 +25,19 @@ sys.path.insert(0, str(ROOT))
 
 from tests.integration.conftest import LOCAL_BROKER, LOCAL_DATABASE, Platform  # noqa: E402
 
+# A file describing a running platform (see `shared_platform`): the benchmarks it suits use it
+# instead of starting their own, so that several short runs share one start.
+SHARED_PLATFORM = "MPDP_BENCH_PLATFORM"
+
 
 @contextmanager
 def running_platform(**env):
-    """Start every service on the local PostgreSQL and RabbitMQ with a prefix of its own."""
+    """Start every service on the local PostgreSQL and RabbitMQ with a prefix of its own; or, when
+    `MPDP_BENCH_PLATFORM` names a shared platform started with every setting in `env`, use that."""
+    shared = _shared(env)
+    if shared is not None:
+        yield shared
+        return
     workdir = Path(tempfile.mkdtemp(prefix="mpdp-bench-"))
     platform = Platform(
         os.environ.get("MPDP_TEST_DATABASE_URL", LOCAL_DATABASE), os.environ.get("MPDP_TEST_AMQP_URL", LOCAL_BROKER), workdir
@@ -34,6 +49,56 @@ def running_platform(**env):
     finally:
         platform.stop()
         platform.cleanup()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+@contextmanager
+def shared_platform(description: Path, **env):
+    """A platform started with `env` and described in `description`, for benchmarks run with
+    `MPDP_BENCH_PLATFORM` set to that file."""
+    with running_platform(**env) as platform:
+        state = {name: getattr(platform, name) for name in ("database", "broker", "run_id", "prefix", "ports", "internal_ports")}
+        settings = {name: value for name, value in platform.env.items() if name.startswith("MPDP_")}
+        description.write_text(json.dumps({**state, "workdir": str(platform.workdir), "pid": platform.process.pid, "env": settings}))
+        yield platform
+
+
+def _shared(env: dict[str, str]) -> Platform | None:
+    path = os.environ.get(SHARED_PLATFORM)
+    if not path:
+        return None
+    described = json.loads(Path(path).read_text())
+    wanted = {"MPDP_LOG_LEVEL": "WARNING", **env}
+    differing = sorted(name for name, value in wanted.items() if described["env"].get(name) != value)
+    if differing:
+        print(f"the shared platform runs with other {', '.join(differing)}: starting one of its own", file=sys.stderr)
+        return None
+    platform = Platform(described["database"], described["broker"], Path(described["workdir"]))
+    for name in ("run_id", "prefix", "ports", "internal_ports", "env"):
+        setattr(platform, name, described[name])
+    platform.process = SimpleNamespace(pid=described["pid"])  # not ours to stop
+    return platform
+
+
+def arguments(parser: argparse.ArgumentParser, **short) -> argparse.Namespace:
+    """The command line's arguments. With `--short`, `short` replaces the defaults (arguments
+    given still win): small sizes, a run of a few seconds that shows the benchmark works, not
+    how fast the platform is."""
+    parser.add_argument("--short", action="store_true", help=f"a run of a few seconds: {_described(short)}")
+    if parser.parse_known_args()[0].short:
+        parser.set_defaults(**short)
+    return parser.parse_args()
+
+
+def _described(short: dict) -> str:
+    return ", ".join(f"--{name.replace('_', '-')} {value!r}" for name, value in short.items()).replace("%", "%%")
+
+
+def figures(bench: str, **values: float) -> None:
+    """End the benchmark's output with its figures on one line of JSON,
+    `{"bench": ..., "figures": {name: number}}`, for programs to read (the tests run every
+    benchmark's short mode and check its figures)."""
+    print(json.dumps({"bench": bench, "figures": values}), flush=True)
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -65,12 +130,13 @@ def concurrently(call, total: int, concurrency: int) -> tuple[float, list[float]
     return len(latencies) / (time.perf_counter() - started), latencies
 
 
-def compare_direct_and_gateway(title: str, targets: dict[str, str], load, total: int, concurrency: int) -> None:
+def compare_direct_and_gateway(title: str, targets: dict[str, str], load, total: int, concurrency: int) -> dict[str, float]:
     """Warm both targets up, load them in interleaved rounds (a slow moment hurts both alike) and
     print requests/s, p50 and p99 per target and the gateway/direct ratio. `targets` names the
-    direct target first, the gateway second; `load(base, total, concurrency)` runs one round."""
+    direct target first, the gateway second; `load(base, total, concurrency)` runs one round.
+    Answers the figures: `direct_` and `gateway_` `req_per_s`, `p50_ms`, `p99_ms`, and `ratio`."""
     for base in targets.values():
-        load(base, 200, concurrency)
+        load(base, min(200, total), concurrency)
     results: dict[str, list] = {name: [] for name in targets}
     load_before = os.getloadavg()[0]
     for _round in range(2):
@@ -78,15 +144,15 @@ def compare_direct_and_gateway(title: str, targets: dict[str, str], load, total:
             results[name].append(load(base, total // 2, concurrency))
     print(f"{title}, {total} requests per target, {concurrency} concurrent clients")
     print(f"  machine: {os.cpu_count()} cores, load average {load_before:.1f} before and {os.getloadavg()[0]:.1f} after")
-    rates = []
-    for name, runs in results.items():
+    rates, found = [], {}
+    for (name, runs), key in zip(results.items(), ("direct", "gateway"), strict=True):
         latencies = [value for _, values in runs for value in values]
         rates.append(sum(rate for rate, _ in runs) / len(runs))
-        print(
-            f"  {name:22s} {rates[-1]:8.0f} req/s   p50 {percentile(latencies, 0.5) * 1000:6.1f} ms"
-            f"   p99 {percentile(latencies, 0.99) * 1000:6.1f} ms"
-        )
+        p50, p99 = percentile(latencies, 0.5) * 1000, percentile(latencies, 0.99) * 1000
+        print(f"  {name:22s} {rates[-1]:8.0f} req/s   p50 {p50:6.1f} ms   p99 {p99:6.1f} ms")
+        found.update({f"{key}_req_per_s": rates[-1], f"{key}_p50_ms": p50, f"{key}_p99_ms": p99})
     print(f"  gateway/direct throughput ratio: {rates[1] / rates[0]:.2f}")
+    return {**found, "ratio": rates[1] / rates[0]}
 
 
 _LATENCY = re.compile(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s)\s*$", re.MULTILINE)

@@ -7,7 +7,7 @@ consumer's own folder (`rollups.fold_pending`) turns them into the daily rollups
 timed. The reports are then timed through the telemetry app (HTTP handling, token, authorization
 and the queries), on a database of their own.
 
-    .venv/bin/python bench/analytics.py [--events 10000000] [--days 30] [--users 200000] [--rounds 20]
+    .venv/bin/python bench/analytics.py [--events 10000000] [--days 30] [--users 200000] [--rounds 20] [--short]
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import jwt
-from _platform import LOCAL_DATABASE
+from _platform import LOCAL_DATABASE, arguments, figures
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from mpdp_common.config import Settings
@@ -95,28 +95,34 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--users", type=int, default=200_000)
     parser.add_argument("--rounds", type=int, default=20)
-    args = parser.parse_args()
+    args = arguments(parser, events=20_000, days=7, users=2_000, rounds=3)
     url = f"{os.environ.get('MPDP_TEST_DATABASE_URL', LOCAL_DATABASE)}/mpdp_bench_analytics_{secrets.token_hex(4)}"
     upgrade("mpdp_telemetry", url)
     engine = make_engine(url)
     signing_key = Ed25519PrivateKey.generate()
+    settings = Settings(
+        service="telemetry", database_url=url, amqp_url="memory://", jwks_url="http://127.0.0.1:9/unused", log_level="WARNING"
+    )
     try:
         ws, mp, admin = "bench-ws", "bench-mp", "bench-admin"
         deliver(
             telemetry_events,
             engine,
+            settings,
             "workspace.workspace.created",
             {"workspace_id": ws, "name": "Bench", "kind": "tenant", "parent_id": None, "created_by": admin},
         )
         deliver(
             telemetry_events,
             engine,
+            settings,
             "identity.member.added",
             {"workspace_id": ws, "account_id": admin, "role": "admin", "status": "active", "revision": 1},
         )
         deliver(
             telemetry_events,
             engine,
+            settings,
             "catalog.miniprogram.created",
             {"miniprogram_id": mp, "telemetry_id": 1, "workspace_id": ws, "name": "Bench", "created_by": admin},
         )
@@ -136,7 +142,6 @@ def main() -> None:
         folding = time.perf_counter() - started
         print(f"folded {folded:,} raw events into the rollups: {folding:.0f} s, {folded / folding:,.0f} events/s")
 
-        settings = Settings(service="telemetry", database_url=url, amqp_url="memory://", jwks_url="http://127.0.0.1:9/unused")
         app = dataclasses.replace(service, key_source=lambda _settings: lambda _token: signing_key.public_key()).create_app(settings)
         now = int(time.time())
         token = jwt.encode(
@@ -147,7 +152,13 @@ def main() -> None:
         start = end - timedelta(days=args.days - 1)
         query = f"miniprogram_id={mp}&from={start}&to={end}"
         print(f"reports for the {args.days} days, {args.rounds} rounds each (median, slowest), load average {os.getloadavg()[0]:.1f}:")
-        for name in ("analytics/overview", "analytics/pages", "analytics/retention", "analytics/overview&version=1.1.0"):
+        reports = {}
+        for name, key in (
+            ("analytics/overview", "overview"),
+            ("analytics/pages", "pages"),
+            ("analytics/retention", "retention"),
+            ("analytics/overview&version=1.1.0", "version_overview"),
+        ):
             path, _, extra = name.partition("&")
             timings = []
             for _ in range(args.rounds):
@@ -158,9 +169,25 @@ def main() -> None:
                 timings.append((time.perf_counter() - began) * 1000)
                 assert answer.status_code == 200, answer.get_data(as_text=True)
             print(f"  {name:36s} {statistics.median(timings):7.1f} ms  {max(timings):7.1f} ms")
+            reports.update({f"{key}_median_ms": statistics.median(timings), f"{key}_slowest_ms": max(timings)})
         overview = http.get(f"/api/v1/workspaces/{ws}/analytics/overview?{query}", headers={"Authorization": f"Bearer {token}"}).get_json()
         counted = overview["totals"]["page_views"]
         print(f"check: {counted:,} page views counted of {page_views:,} generated, {overview['totals']['active_users']:,} users")
+        figures(
+            "analytics",
+            events=args.events,
+            copy_seconds=copied,
+            copy_rows_per_s=args.events / copied,
+            folded_events=folded,
+            fold_seconds=folding,
+            fold_events_per_s=folded / folding,
+            **reports,
+            page_views_generated=page_views,
+            page_views_counted=counted,
+            active_users=overview["totals"]["active_users"],
+        )
+        if counted != page_views:
+            raise SystemExit(f"MISMATCH: {page_views - counted} generated page views not counted")
     finally:
         engine.dispose()
         drop_database(url)

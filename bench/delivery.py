@@ -5,7 +5,7 @@ direct throughput. The machine's load average is printed too: other work on it m
 With `wrk` installed, a second comparison drives the same request from `wrk` (signed once: a
 signature holds for five minutes), which costs the machine far less than Python threads.
 
-    .venv/bin/python bench/delivery.py [--requests 4000] [--concurrency 8] [--workers 2]
+    .venv/bin/python bench/delivery.py [--requests 4000] [--concurrency 8] [--workers 2] [--wrk-seconds 10] [--short]
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import socket
 import time
 from urllib.parse import urlencode, urlparse
 
-from _platform import compare_direct_and_gateway, concurrently, running_platform, wrk
+from _platform import arguments, compare_direct_and_gateway, concurrently, figures, running_platform, wrk
 
 
 def signed_headers(key_id: str, secret: str, path: str, query: str) -> dict[str, str]:
@@ -88,7 +88,8 @@ def main() -> None:
     parser.add_argument(
         "--limit-storage", default="redis://127.0.0.1:6379", help="the gateway's rate-limit storage, when it answers ('' for memory)"
     )
-    args = parser.parse_args()
+    parser.add_argument("--wrk-seconds", type=int, default=10, help="length of each wrk run, when wrk is installed")
+    args = arguments(parser, requests=200, concurrency=4, workers=1, limit_storage="", wrk_seconds=1)
     # The deployment's default of two web processes per service (the tests run one), whose
     # gateway processes share their rate limits through Redis, as the README says they must.
     limits = {"MPDP_RATE_LIMIT_PER_CLIENT": "1000000/minute", "MPDP_RATE_LIMIT_PER_TOKEN": "1000000/minute"}
@@ -98,17 +99,20 @@ def main() -> None:
         key_id, secret = released_with_a_grayscale(platform)
         targets = {"catalog directly": platform.url("catalog"), "through the gateway": platform.gateway}
         title = "signed GET /client/v1/miniprograms"
-        compare_direct_and_gateway(title, targets, load(key_id, secret), args.requests, args.concurrency)
+        found = compare_direct_and_gateway(title, targets, load(key_id, secret), args.requests, args.concurrency)
         if shutil.which("wrk"):
             path, query = "/client/v1/miniprograms", "user_id=user-wrk"
             headers = signed_headers(key_id, secret, path, query)
-            print(f"{title} from wrk, {args.concurrency} connections, 10 s each, one user")
+            print(f"{title} from wrk, {args.concurrency} connections, {args.wrk_seconds} s each, one user")
             rates = {}
-            for name, base in targets.items():
-                _total, rates[name], p50, p99 = wrk(f"{base}{path}?{query}", headers, args.concurrency, 10)
+            for (name, base), key in zip(targets.items(), ("direct", "gateway"), strict=True):
+                _total, rates[name], p50, p99 = wrk(f"{base}{path}?{query}", headers, args.concurrency, args.wrk_seconds)
                 print(f"  {name:22s} {rates[name]:8.0f} req/s   p50 {p50:6.2f} ms   p99 {p99:6.1f} ms")
-            print(f"  gateway/direct throughput ratio: {rates['through the gateway'] / rates['catalog directly']:.2f}")
+                found.update({f"wrk_{key}_req_per_s": rates[name], f"wrk_{key}_p50_ms": p50, f"wrk_{key}_p99_ms": p99})
+            found["wrk_ratio"] = rates["through the gateway"] / rates["catalog directly"]
+            print(f"  gateway/direct throughput ratio: {found['wrk_ratio']:.2f}")
             print(f"  machine load (1, 5, 15 min): {' '.join(f'{value:.1f}' for value in os.getloadavg())}")
+        figures("delivery", requests=args.requests, concurrency=args.concurrency, **found)
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ per event; then the time from a committed change to the consumer's committed eff
 1,000 events, one transaction each). The relay and the consumer run as their own processes, as in
 production.
 
-    .venv/bin/python bench/events.py [--events 1000] [--backlog 20000]
+    .venv/bin/python bench/events.py [--events 1000] [--backlog 20000] [--rate 200] [--short]
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import pika  # noqa: E402
-from _platform import cpu_seconds, percentile, processes_named  # noqa: E402
+from _platform import arguments, cpu_seconds, figures, percentile, processes_named  # noqa: E402
 from marshmallow import fields  # noqa: E402
 from sqlalchemy import String, func, insert, select, text  # noqa: E402
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker  # noqa: E402
@@ -102,7 +102,7 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=1000)
     parser.add_argument("--backlog", type=int, default=20000)
     parser.add_argument("--rate", type=float, default=200.0, help="changes per second in the latency run")
-    args = parser.parse_args()
+    args = arguments(parser, events=100, backlog=1000)
 
     prefix = f"mpdp_bench{secrets.token_hex(3)}"
     database = f"{SERVER}/{prefix}"
@@ -161,9 +161,11 @@ def main() -> None:
         # The relay alone: the consumer stopped at the queue, as when it is down or behind.
         consumer_paused(parts["consumer"], True)
         write_backlog(sessions, args.backlog)
-        print(f"  relay alone: {args.backlog / until(lambda: count(unsent) == 0):,.0f} events/s published with confirmation")
+        relay_alone = args.backlog / until(lambda: count(unsent) == 0)
+        print(f"  relay alone: {relay_alone:,.0f} events/s published with confirmation")
         consumer_paused(parts["consumer"], False)
-        print(f"  consumer alone: {args.backlog / until(lambda: count(effects) >= 20 + args.backlog):,.0f} events/s with committed effects")
+        consumer_alone = args.backlog / until(lambda: count(effects) >= 20 + args.backlog)
+        print(f"  consumer alone: {consumer_alone:,.0f} events/s with committed effects")
 
         cpu_before = {name: cpu_seconds(pids) for name, pids in parts.items()}
         write_backlog(sessions, args.backlog)
@@ -191,6 +193,20 @@ def main() -> None:
         print(f"commit -> committed effect, {len(latencies)} of {args.events} events, one transaction each, {args.rate:.0f}/s offered")
         p50, p99 = percentile(latencies, 0.5) * 1000, percentile(latencies, 0.99) * 1000
         print(f"  p50 {p50:.1f} ms   p99 {p99:.1f} ms   max {max(latencies) * 1000:.1f} ms")
+        figures(
+            "events",
+            backlog=args.backlog,
+            relay_alone_events_per_s=relay_alone,
+            consumer_alone_events_per_s=consumer_alone,
+            both_relay_events_per_s=args.backlog / relay_seconds,
+            both_end_to_end_events_per_s=args.backlog / total_seconds,
+            **{f"{name.lower()}_cpu_us_per_event": micros for name, micros in spent.items()},
+            latency_events_sent=args.events,
+            latency_events_done=len(latencies),
+            latency_p50_ms=p50,
+            latency_p99_ms=p99,
+            latency_max_ms=max(latencies) * 1000,
+        )
     finally:
         stop.set()
         for process in (relay, consumer):

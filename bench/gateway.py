@@ -7,7 +7,7 @@ of server is not a fair load generator), else from Python threads. Either way th
 holds on a shared, loaded machine is printed too: the CPU time the gateway's and identity's
 processes spent per request (their utime + stime from /proc, before and after).
 
-    .venv/bin/python bench/gateway.py [--seconds 10] [--concurrency 8]
+    .venv/bin/python bench/gateway.py [--seconds 10] [--concurrency 8] [--short]
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import threading
 import time
 
 import requests
-from _platform import cpu_seconds, descendants, percentile, running_platform, wrk
+from _platform import arguments, cpu_seconds, descendants, figures, percentile, running_platform, wrk
 
 
 def web_processes(root: int, service: str) -> list[int]:
@@ -71,7 +71,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=int, default=10, help="length of each run (two runs per path and load)")
     parser.add_argument("--concurrency", type=int, default=8)
-    args = parser.parse_args()
+    args = arguments(parser, seconds=1, concurrency=4)
     load = wrk_load if shutil.which("wrk") else python_load
     with running_platform(MPDP_RATE_LIMIT_PER_CLIENT="1000000/minute", MPDP_RATE_LIMIT_PER_TOKEN="1000000/minute") as platform:
         from tests.integration.client import Client
@@ -80,10 +80,11 @@ def main() -> None:
         targets = {"identity directly": platform.url("identity"), "through the gateway": platform.gateway}
         processes = {name: web_processes(platform.process.pid, name) for name in ("gateway", "identity")}
         for base in targets.values():  # warm up connections, caches, workers
-            load(f"{base}/api/v1/me", user.token, args.concurrency, 2)
+            load(f"{base}/api/v1/me", user.token, args.concurrency, min(2, args.seconds))
         print(f"GET /api/v1/me, load from {'wrk' if load is wrk_load else 'Python threads'}, {args.seconds} s per run, two runs each")
         rates: dict[tuple[str, int], float] = {}
-        for clients in (1, args.concurrency):
+        found: dict[str, float] = {}
+        for clients, load_name in ((1, "one_client"), (args.concurrency, "concurrent")):
             results: dict[str, list] = {name: [] for name in targets}
             cpu = {name: [0.0, 0.0, 0] for name in targets}  # gateway seconds, identity seconds, requests
             for _round in range(2):  # interleaved, so that a busy moment of the machine hurts both alike
@@ -96,7 +97,7 @@ def main() -> None:
                     cpu[name][1] += after["identity"] - before["identity"]
                     cpu[name][2] += outcome[0]
             print(f"  {clients} client(s):")
-            for name, runs in results.items():
+            for (name, runs), key in zip(results.items(), ("direct", "gateway"), strict=True):
                 rates[name, clients] = sum(run[1] for run in runs) / len(runs)
                 p50 = sum(run[2] for run in runs) / len(runs)
                 p99 = max(run[3] for run in runs)
@@ -105,9 +106,16 @@ def main() -> None:
                     f"    {name:22s} {rates[name, clients]:8.0f} req/s   p50 {p50:6.2f} ms   p99 {p99:6.1f} ms"
                     f"   CPU per request: gateway {gateway_us:5.0f} us, identity {identity_us:5.0f} us"
                 )
+                prefix = f"{load_name}_{key}"
+                found.update({f"{prefix}_req_per_s": rates[name, clients], f"{prefix}_p50_ms": p50, f"{prefix}_p99_ms": p99})
+                found[f"{prefix}_identity_cpu_us"] = identity_us
+                if key == "gateway":
+                    found[f"{prefix}_gateway_cpu_us"] = gateway_us
             ratio = rates["through the gateway", clients] / rates["identity directly", clients]
             print(f"    gateway/direct throughput ratio: {ratio:.2f}")
+            found[f"{load_name}_ratio"] = ratio
         print(f"  machine load (1, 5, 15 min): {' '.join(f'{value:.1f}' for value in os.getloadavg())} on {os.cpu_count()} CPUs")
+        figures("gateway", concurrency=args.concurrency, **found)
 
 
 if __name__ == "__main__":

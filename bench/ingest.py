@@ -3,7 +3,7 @@ concurrent senders, for a fixed time. Prints the events accepted per second, the
 consumer to fold them and checks that every accepted event is counted (page views in the
 overview), so that a fast but lossy ingest cannot pass.
 
-    .venv/bin/python bench/ingest.py [--seconds 20] [--senders 6] [--batch 500]
+    .venv/bin/python bench/ingest.py [--seconds 20] [--senders 6] [--batch 500] [--workers 2] [--fold-timeout 600] [--short]
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import time
 from datetime import UTC, datetime
 
 import requests
-from _platform import running_platform
+from _platform import arguments, figures, running_platform
 
 from tests.integration.client import Client
 
@@ -83,8 +83,10 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--senders", type=int, default=6)
     parser.add_argument("--batch", type=int, default=500)
-    args = parser.parse_args()
-    with running_platform(MPDP_INGEST_RATE_LIMIT="1000000000/minute", MPDP_WEB_WORKERS=os.environ.get("MPDP_WEB_WORKERS", "2")) as platform:
+    parser.add_argument("--workers", type=int, default=int(os.environ.get("MPDP_WEB_WORKERS", "2")), help="web processes per service")
+    parser.add_argument("--fold-timeout", type=float, default=600, help="seconds to wait for every accepted event to be counted")
+    args = arguments(parser, seconds=3, senders=2, batch=100, workers=1, fold_timeout=60)
+    with running_platform(MPDP_INGEST_RATE_LIMIT="1000000000/minute", MPDP_WEB_WORKERS=str(args.workers)) as platform:
         admin, ws, mp, key_id = prepare(platform.gateway)
         results = multiprocessing.Queue()
         until = time.time() + args.seconds
@@ -104,23 +106,31 @@ def main() -> None:
         latencies = sorted(latency for outcome in outcomes for latency in outcome[2])
         print(f"senders: {args.senders} processes, batches of {args.batch} events, {elapsed:.1f} s, load average {os.getloadavg()[0]:.1f}")
         print(f"accepted: {accepted} events, {accepted / elapsed:,.0f} events/s ({len(latencies)} requests; refused {refused} events)")
+        found = {
+            "accepted_events": accepted,
+            "accepted_events_per_s": accepted / elapsed,
+            "refused_events": refused,
+            "requests": len(latencies),
+        }
         if latencies:
-            print(
-                f"request latency: p50 {latencies[len(latencies) // 2] * 1000:.0f} ms, "
-                f"p99 {latencies[int(len(latencies) * 0.99)] * 1000:.0f} ms"
-            )
+            found.update(request_p50_ms=latencies[len(latencies) // 2] * 1000, request_p99_ms=latencies[int(len(latencies) * 0.99)] * 1000)
+            print(f"request latency: p50 {found['request_p50_ms']:.0f} ms, p99 {found['request_p99_ms']:.0f} ms")
 
         today = datetime.now(UTC).date().isoformat()
         waited = time.time()
         counted = 0
-        while time.time() - waited < 600:
+        while time.time() - waited < args.fold_timeout:
             overview = admin.get(f"/api/v1/workspaces/{ws}/analytics/overview", params={"miniprogram_id": mp, "from": today, "to": today})
             counted = overview.json()["totals"]["page_views"]
             if counted >= accepted:
                 break
             time.sleep(1)
-        print(f"folded: {counted} of {accepted} accepted events counted, {time.time() - waited:.1f} s after the senders stopped")
+        folded_after = time.time() - waited
+        print(f"folded: {counted} of {accepted} accepted events counted, {folded_after:.1f} s after the senders stopped")
         print("no loss" if counted == accepted else f"MISMATCH: {accepted - counted} accepted events not counted")
+        figures("ingest", **found, counted_events=counted, counted_after_s=folded_after)
+        if counted != accepted:
+            raise SystemExit(1)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 platform process at start and end and the count of errors. A process that grows beyond the
 bound, or any error, makes the run fail.
 
-    .venv/bin/python bench/soak.py [--seconds 600] [--clients 4] [--growth-mib 64]
+    .venv/bin/python bench/soak.py [--seconds 600] [--clients 4] [--growth-mib 64] [--short]
 
 Each client loops over what people do all day: read who they are, create a workspace, list its
 members, create a mini program, list mini programs, invite someone. Events flow behind every
@@ -19,7 +19,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from _platform import descendants, running_platform
+from _platform import arguments, descendants, figures, running_platform
 
 STEP_TIMEOUT = 10
 
@@ -99,7 +99,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=600)
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--growth-mib", type=float, default=64, help="largest RSS growth allowed for any process")
-    args = parser.parse_args()
+    args = arguments(parser, seconds=5, clients=2)
     with running_platform(MPDP_RATE_LIMIT_PER_CLIENT="1000000/minute", MPDP_RATE_LIMIT_PER_TOKEN="1000000/minute") as platform:
         root = platform.process.pid
         outcomes: Counter = Counter()
@@ -138,6 +138,7 @@ def main() -> None:
     print(f"\n  errors: {len(errors)}; largest growth {worst:+.1f} MiB (bound {args.growth_mib} MiB)")
     for line in errors[:20]:
         print(f"    {line}")
+    figures("soak", seconds=args.seconds, requests=sum(outcomes.values()), errors=len(errors), largest_growth_mib=worst)
     if errors or worst > args.growth_mib:
         raise SystemExit(1)
 

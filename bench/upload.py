@@ -2,7 +2,7 @@
 service directly, and the catalog web processes' peak memory while they take it (RSS summed over
 the gunicorn master and workers, sampled from /proc): the package must never be held in memory.
 
-    .venv/bin/python bench/upload.py [--size-mb 20] [--rounds 5]
+    .venv/bin/python bench/upload.py [--size-mb 20] [--rounds 5] [--short]
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import time
 import zipfile
 
 import requests
-from _platform import running_platform
+from _platform import arguments, figures, running_platform
 
 from mpdp_cli.upload import MultipartBody
 
@@ -104,7 +104,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--size-mb", type=int, default=20)
     parser.add_argument("--rounds", type=int, default=5)
-    args = parser.parse_args()
+    args = arguments(parser, size_mb=2, rounds=2)
     workdir = tempfile.mkdtemp(prefix="mpdp-bench-upload-")
     package = os.path.join(workdir, "package.zip")
     size = build_package(package, args.size_mb)
@@ -136,12 +136,21 @@ def main() -> None:
     mb = size / 1e6
     print(f"package: {mb:.1f} MB, {args.rounds} uploads per path, catalog web processes {pids} (gunicorn master + {len(pids) - 1} worker)")
     print(f"catalog RSS when idle after warm-up: {idle / 1e6:.1f} MB")
+    found = {"package_mb": mb, "idle_rss_mb": idle / 1e6}
     for label, (times, peak) in results.items():
         rates = [mb / elapsed for elapsed in times]
         print(
             f"{label:8s} median {statistics.median(rates):6.1f} MB/s  (best {max(rates):.1f}, worst {min(rates):.1f})  "
             f"median {statistics.median(times) * 1000:.0f} ms/upload  peak catalog RSS {peak / 1e6:.1f} MB "
             f"(+{(peak - idle) / 1e6:.1f} MB over idle)"
+        )
+        found.update(
+            {
+                f"{label}_mb_per_s": statistics.median(rates),
+                f"{label}_ms_per_upload": statistics.median(times) * 1000,
+                f"{label}_peak_rss_mb": peak / 1e6,
+                f"{label}_rss_growth_mb": (peak - idle) / 1e6,
+            }
         )
     ratio = statistics.median(results["gateway"][0]) / statistics.median(results["direct"][0])
     print(f"gateway/direct time ratio: {ratio:.2f}")
@@ -152,6 +161,7 @@ def main() -> None:
     )
     os.unlink(package)
     os.rmdir(workdir)
+    figures("upload", **found, time_ratio=ratio)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,125 @@
+"""Every benchmark still runs: each one's short mode, run as people run it
+(`python bench/<name>.py --short`), exits 0 and ends with its line of figures, each a number in
+the range it can take. The benchmarks that need the platform share one start of it (through
+`MPDP_BENCH_PLATFORM`), which keeps the whole module to a minute or two."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "bench"))
+
+from _platform import SHARED_PLATFORM, shared_platform  # noqa: E402
+
+# What every benchmark's short mode asks of its platform, so that each can use the shared one.
+SETTINGS = {
+    "MPDP_RATE_LIMIT_PER_CLIENT": "1000000/minute",
+    "MPDP_RATE_LIMIT_PER_TOKEN": "1000000/minute",
+    "MPDP_INGEST_RATE_LIMIT": "1000000000/minute",
+    "MPDP_WEB_WORKERS": "1",
+}
+
+
+@pytest.fixture(scope="module")
+def platform(tmp_path_factory):
+    description = tmp_path_factory.mktemp("bench") / "platform.json"
+    with shared_platform(description, **SETTINGS):
+        yield description
+
+
+def short_run(name: str, platform: Path | None = None) -> dict[str, float]:
+    """The figures of `bench/<name>.py --short`, run by this Python on the shared platform."""
+    env = {key: value for key, value in os.environ.items() if key != SHARED_PLATFORM}
+    if platform is not None:
+        env[SHARED_PLATFORM] = str(platform)
+    done = subprocess.run([sys.executable, f"bench/{name}.py", "--short"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=150)
+    output = f"stdout:\n{done.stdout[-4000:]}\nstderr:\n{done.stderr[-4000:]}"
+    assert done.returncode == 0, output
+    assert "starting one of its own" not in done.stderr, output
+    last = json.loads(done.stdout.strip().splitlines()[-1])
+    assert last["bench"] == name, output
+    for figure, value in last["figures"].items():
+        assert isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value), (figure, value)
+    return last["figures"]
+
+
+def positive(figures: dict[str, float], *names: str) -> None:
+    for name in names:
+        assert figures[name] > 0, (name, figures)
+
+
+def latencies(figures: dict[str, float], *prefixes: str) -> None:
+    """Each `<prefix>_p50_ms` positive, its p99 no lower, and both under a minute."""
+    for prefix in prefixes:
+        p50, p99 = figures[f"{prefix}_p50_ms"], figures[f"{prefix}_p99_ms"]
+        assert 0 < p50 <= p99 < 60_000, (prefix, figures)
+
+
+def test_analytics():
+    figures = short_run("analytics")
+    assert figures["events"] == 20_000 and figures["folded_events"] == figures["events"], figures
+    positive(figures, "copy_seconds", "copy_rows_per_s", "fold_seconds", "fold_events_per_s", "active_users")
+    for report in ("overview", "pages", "retention", "version_overview"):
+        assert 0 < figures[f"{report}_median_ms"] <= figures[f"{report}_slowest_ms"] < 60_000, (report, figures)
+    assert 0 < figures["page_views_counted"] == figures["page_views_generated"] < figures["events"], figures
+
+
+def test_events():
+    figures = short_run("events")
+    positive(
+        figures,
+        "relay_alone_events_per_s",
+        "consumer_alone_events_per_s",
+        "both_relay_events_per_s",
+        "both_end_to_end_events_per_s",
+        "relay_cpu_us_per_event",
+        "consumer_cpu_us_per_event",
+    )
+    assert figures["postgresql_cpu_us_per_event"] >= 0 and figures["rabbitmq_cpu_us_per_event"] >= 0, figures
+    assert figures["latency_events_done"] == figures["latency_events_sent"] > 0, figures
+    latencies(figures, "latency")
+    assert figures["latency_p99_ms"] <= figures["latency_max_ms"], figures
+
+
+def test_gateway(platform):
+    figures = short_run("gateway", platform)
+    for load in ("one_client", "concurrent"):
+        positive(figures, f"{load}_direct_req_per_s", f"{load}_gateway_req_per_s", f"{load}_ratio", f"{load}_gateway_gateway_cpu_us")
+        positive(figures, f"{load}_direct_identity_cpu_us", f"{load}_gateway_identity_cpu_us")
+        latencies(figures, f"{load}_direct", f"{load}_gateway")
+
+
+def test_upload(platform):
+    figures = short_run("upload", platform)
+    assert 2 <= figures["package_mb"] < 3, figures
+    positive(figures, "idle_rss_mb", "gateway_mb_per_s", "direct_mb_per_s", "gateway_ms_per_upload", "direct_ms_per_upload")
+    positive(figures, "time_ratio", "gateway_peak_rss_mb", "direct_peak_rss_mb")
+
+
+def test_delivery(platform):
+    figures = short_run("delivery", platform)
+    positive(figures, "direct_req_per_s", "gateway_req_per_s", "ratio")
+    latencies(figures, "direct", "gateway")
+
+
+def test_ingest(platform):
+    figures = short_run("ingest", platform)
+    positive(figures, "accepted_events", "accepted_events_per_s", "requests", "counted_after_s")
+    assert figures["refused_events"] == 0, figures
+    assert figures["counted_events"] == figures["accepted_events"], figures
+    latencies(figures, "request")
+
+
+def test_soak(platform):
+    figures = short_run("soak", platform)
+    positive(figures, "seconds", "requests")
+    assert figures["errors"] == 0, figures
+    assert figures["largest_growth_mib"] < 64, figures
