@@ -168,15 +168,15 @@ def publish_event(platform, producer: str, event_type: str, workspace_id: str, p
     platform.publish(producer, json.dumps(envelope).encode(), event_type)
 
 
-def api_key(platform, ws: str, role: str = "developer") -> str:
-    """A workspace API key, announced the way the workspace service does."""
+def api_key(platform, ws: str, role: str, created_by: str) -> str:
+    """A workspace API key that `created_by` made, announced the way the workspace service does."""
     token, digest = new_api_key()
     publish_event(
         platform,
         "workspace",
         "workspace.api_key.created",
         ws,
-        {"api_key_id": secrets.token_hex(16), "workspace_id": ws, "role": role, "token_hash": digest, "label": "ci", "revoked_at": None},
+        {"api_key_id": secrets.token_hex(16), "workspace_id": ws, "role": role, "token_hash": digest, "revoked_at": None, "created_by": created_by},
     )
     return token
 
@@ -623,11 +623,12 @@ def test_a_blocked_member_is_refused(team):
 
 
 def test_workspace_api_keys_upload_for_ci(team, platform):
-    developer_key = api_key(platform, team.ws, "developer")
-    reviewer_key = api_key(platform, team.ws, "reviewer")
+    admin_id = team.admin.account["id"]
+    developer_key = api_key(platform, team.ws, "developer", admin_id)
+    reviewer_key = api_key(platform, team.ws, "reviewer", admin_id)
     as_ci = Client(platform.gateway, developer_key)
     uploaded = eventually(lambda: upload(as_ci, team.ws, team.mp, "4.0.0"))
-    assert uploaded.json()["uploaded_by"].startswith("api-key:")
+    assert uploaded.json()["uploaded_by"] == admin_id  # a key acts for the admin who made it
     as_reviewer = Client(platform.gateway, reviewer_key)
     eventually(lambda: as_reviewer.get(f"{team.base}/miniprograms/{team.mp}"))
     assert upload(as_reviewer, team.ws, team.mp, "4.0.1").status_code == 403

@@ -31,7 +31,8 @@ ALGORITHMS = ["EdDSA"]
 
 @dataclass(frozen=True)
 class Caller:
-    """A signed-in account, or a workspace API key (which acts with its role in its workspace only)."""
+    """A signed-in account, or a workspace API key, which acts for the account that created it
+    (`account_id`) with the key's role, in the key's workspace only (see mpdp_common.apikeys)."""
 
     account_id: str
     token_id: str | None = None
@@ -41,6 +42,11 @@ class Caller:
     @property
     def is_api_key(self) -> bool:
         return self.api_key_workspace is not None
+
+    @property
+    def credential(self) -> str:
+        """The account, or the API key used for it: what tells callers' retries apart."""
+        return f"api-key:{self.token_id}" if self.is_api_key else self.account_id
 
 
 class Membership(Protocol):
@@ -57,7 +63,9 @@ class Membership(Protocol):
 
 
 @dataclass(frozen=True)
-class ApiKeyMembership:
+class Grant:
+    """A membership that is not a row of the read model: an API key's."""
+
     workspace_id: str
     account_id: str
     role: str
@@ -189,7 +197,10 @@ def _api_key_caller(token: str) -> Caller:
         key = db_session().scalar(select(model).where(model.token_hash == digest(token)))
     if key is None or key.revoked_at is not None:
         raise unauthorized("The API key is not valid or has been revoked.")
-    return Caller(account_id=f"api-key:{key.id}", token_id=key.id, api_key_workspace=key.workspace_id, api_key_role=key.role)
+    if key.created_by is None:
+        # A key that acted for nobody would let its creator approve their own requests with it.
+        raise unauthorized("The API key's creator is not known here yet; the operator runs `mpdpctl announce workspace`.")
+    return Caller(account_id=key.created_by, token_id=key.id, api_key_workspace=key.workspace_id, api_key_role=key.role)
 
 
 def current_caller() -> Caller:
@@ -209,7 +220,7 @@ def require_member(workspace_id: str, *roles: str) -> Membership:
     if caller.is_api_key:
         member: Membership | None = None
         if caller.api_key_workspace == workspace_id and caller.api_key_role is not None:
-            member = ApiKeyMembership(workspace_id, caller.account_id, caller.api_key_role)
+            member = Grant(workspace_id, caller.account_id, caller.api_key_role)
     else:
         model = current_app.extensions["mpdp"].service.membership_model
         member = db_session().get(model, (workspace_id, caller.account_id))
@@ -220,3 +231,4 @@ def require_member(workspace_id: str, *roles: str) -> Membership:
     if roles and member.role not in roles:
         raise Problem(403, f"This needs the role {' or '.join(roles)}; yours is {member.role}.")
     return member
+

@@ -219,7 +219,7 @@ def test_a_workspace_api_key_acts_with_its_role_until_it_is_revoked(harness):
     team(harness)
     mp = new_miniprogram(harness)
     token, token_hash = new_api_key()
-    key = {"api_key_id": "k1", "workspace_id": WS, "role": "developer", "token_hash": token_hash, "revoked_at": None}
+    key = {"api_key_id": "k1", "workspace_id": WS, "role": "developer", "token_hash": token_hash, "revoked_at": None, "created_by": "ada"}
     harness.deliver("workspace.api_key.created", key, WS)
     assert [item["id"] for item in harness.call("GET", f"{BASE}/miniprograms", bearer=token).get_json()["items"]] == [mp]
     assert harness.call("POST", f"{BASE}/miniprograms", bearer=token, json={"name": "x"}).status_code == 403
@@ -302,5 +302,5 @@ def test_mpdpctl_announce_writes_the_catalog_state_to_its_outbox(harness, catalo
 
 
 def test_mpdpctl_announce_names_the_services_that_announce():
-    with pytest.raises(SystemExit, match="identity has no state to announce; services that do: catalog"):
+    with pytest.raises(SystemExit, match="identity has no state to announce; services that do: catalog, workspace"):
         launcher.main(["announce", "identity"])
