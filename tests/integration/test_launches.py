@@ -213,6 +213,25 @@ def test_withdraw_from_either_side(team):
     assert team.developer.post(launch_path(team, launch["id"], "submit")).status_code == 409
 
 
+def test_a_developer_taken_off_the_mini_program_cannot_withdraw_its_launch_approval(team):
+    app, next_version = new_app(team), new_version(team, "1.1.0")
+    launch = create_launch(team.developer, team, new_version(team, "1.0.0"), app)
+    assert team.developer.post(launch_path(team, launch["id"], "submit")).status_code == 200
+    approval = approval_for(team.reviewer, team.ws, launch["id"])
+    developers = f"{team.base}/miniprograms/{team.mp}/developers"
+    assert team.admin.put(developers, json={"account_ids": []}).status_code == 200
+    # The catalog publishes the unassignment before this request; once the approval service has
+    # opened this one, it has applied the unassignment as well.
+    later = create_launch(team.admin, team, next_version, new_app(team))
+    assert team.admin.post(launch_path(team, later["id"], "submit")).status_code == 200
+    approval_for(team.reviewer, team.ws, later["id"])
+
+    refused = team.developer.post(f"{team.base}/approvals/{approval['id']}/withdraw")
+    assert refused.status_code == 403 and "no longer assigned" in refused.json()["detail"]
+    assert team.admin.get(f"{team.base}/approvals/{approval['id']}").json()["status"] == "pending"
+    assert launch_status(team, launch["id"]) == "under_review"
+
+
 def test_concurrent_submits_one_wins(team):
     app = new_app(team)
     version = new_version(team, "1.0.0")
