@@ -7,12 +7,16 @@ call to another service per request.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
+from urllib.parse import quote
 
 import jwt
 from flask import current_app, g, request
@@ -64,7 +68,8 @@ class Membership(Protocol):
 
 @dataclass(frozen=True)
 class Grant:
-    """A membership that is not a row of the read model: an API key's."""
+    """A membership that is not a row of the read model: an API key's, or one confirmed by the
+    workspace service before the read model heard of it."""
 
     workspace_id: str
     account_id: str
@@ -223,7 +228,7 @@ def require_member(workspace_id: str, *roles: str) -> Membership:
             member = Grant(workspace_id, caller.account_id, caller.api_key_role)
     else:
         model = current_app.extensions["mpdp"].service.membership_model
-        member = db_session().get(model, (workspace_id, caller.account_id))
+        member = db_session().get(model, (workspace_id, caller.account_id)) or _confirmed_membership(workspace_id)
     if member is None or member.status == "removed":
         raise Problem(404, "No such workspace.")
     if member.status == "blocked":
@@ -232,3 +237,37 @@ def require_member(workspace_id: str, *roles: str) -> Membership:
         raise Problem(403, f"This needs the role {' or '.join(roles)}; yours is {member.role}.")
     return member
 
+
+#: how long a membership unknown here waits for the workspace service's answer
+CONFIRM_TIMEOUT = 3.0
+
+
+def _confirmed_membership(workspace_id: str) -> Grant | None:
+    """The caller's membership as the workspace service answers the caller, for a membership this
+    service's read model has not heard of; None when it has none either.
+
+    A workspace's creator is its admin as soon as `POST /workspaces` answers, but the other
+    services learn it from events a moment later (`workspace.workspace.created`, then identity's
+    `identity.member.added`). What a client has just created it uses in its next request, so a
+    miss here is asked, once, of the service that created the workspace and knew its admin in
+    the same transaction. This is a synchronous call between services, on a miss only: a member
+    already known costs nothing, and an unknown workspace answers 404 there as fast as here. It
+    is asked with the caller's own token, so the answer is what the caller may read anyway.
+    """
+    service = current_app.extensions["mpdp"].service
+    if service.name == "workspace":
+        return None
+    settings = current_app.extensions["mpdp"].settings
+    url = f"{settings.service_urls['workspace']}/api/v1/workspaces/{quote(workspace_id, safe='')}"
+    asked = urllib.request.Request(url, headers={"Authorization": request.headers["Authorization"], "Accept": "application/json"})
+    try:
+        with urllib.request.urlopen(asked, timeout=CONFIRM_TIMEOUT) as answer:
+            role = json.load(answer).get("role")
+    except urllib.error.HTTPError:
+        return None  # not a member there either (404), or blocked (403): this service's answer stands
+    except (OSError, ValueError) as error:
+        log.warning("cannot confirm a membership in workspace %s with the workspace service: %s", workspace_id, error)
+        return None
+    if role not in ("admin", "reviewer", "developer"):
+        return None
+    return Grant(workspace_id, current_caller().account_id, role)
