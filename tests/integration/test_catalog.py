@@ -177,7 +177,14 @@ def api_key(platform, ws: str, role: str, created_by: str) -> str:
         "workspace",
         "workspace.api_key.created",
         ws,
-        {"api_key_id": secrets.token_hex(16), "workspace_id": ws, "role": role, "token_hash": digest, "revoked_at": None, "created_by": created_by},
+        {
+            "api_key_id": secrets.token_hex(16),
+            "workspace_id": ws,
+            "role": role,
+            "token_hash": digest,
+            "revoked_at": None,
+            "created_by": created_by,
+        },
     )
     return token
 
