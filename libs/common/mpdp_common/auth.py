@@ -2,7 +2,8 @@
 
 Access tokens are JWTs signed by the identity service (EdDSA) and verified here against its
 JWKS, fetched once and cached. Authorization reads the service's own membership read model: no
-call to another service per request.
+call to another service per request, except to confirm a membership that the read model has not
+heard of yet (a workspace created a moment ago; see `_confirmed_membership`).
 """
 
 from __future__ import annotations
@@ -240,6 +241,8 @@ def require_member(workspace_id: str, *roles: str) -> Membership:
 
 #: how long a membership unknown here waits for the workspace service's answer
 CONFIRM_TIMEOUT = 3.0
+#: straight to the workspace service, never through a proxy named by the environment: the request carries the caller's token
+_direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 def _confirmed_membership(workspace_id: str) -> Grant | None:
@@ -261,7 +264,7 @@ def _confirmed_membership(workspace_id: str) -> Grant | None:
     url = f"{settings.service_urls['workspace']}/api/v1/workspaces/{quote(workspace_id, safe='')}"
     asked = urllib.request.Request(url, headers={"Authorization": request.headers["Authorization"], "Accept": "application/json"})
     try:
-        with urllib.request.urlopen(asked, timeout=CONFIRM_TIMEOUT) as answer:
+        with _direct.open(asked, timeout=CONFIRM_TIMEOUT) as answer:
             role = json.load(answer).get("role")
     except urllib.error.HTTPError:
         return None  # not a member there either (404), or blocked (403): this service's answer stands
