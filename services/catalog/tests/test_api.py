@@ -228,6 +228,18 @@ def test_a_workspace_api_key_acts_with_its_role_until_it_is_revoked(harness):
     assert harness.call("GET", f"{BASE}/miniprograms", bearer=token).status_code == 401
 
 
+def test_a_workspace_api_key_acts_for_its_creator_and_is_refused_without_one(harness):
+    team(harness)
+    mp = new_miniprogram(harness)
+    token, token_hash = new_api_key()
+    key = {"api_key_id": "k2", "workspace_id": WS, "role": "developer", "token_hash": token_hash, "revoked_at": None}
+    harness.deliver("workspace.api_key.created", key, WS)  # announced before keys named their creator
+    refused = harness.call("GET", f"{BASE}/miniprograms/{mp}", bearer=token)
+    assert refused.status_code == 401 and "announce workspace" in refused.get_json()["detail"]
+    harness.deliver("workspace.api_key.created", key | {"created_by": "ada"}, WS)  # announced again
+    assert harness.call("GET", f"{BASE}/miniprograms/{mp}", bearer=token).status_code == 200
+
+
 def test_an_accepted_invitation_assigns_the_mini_programs_it_names(harness):
     team(harness)
     mp, other = new_miniprogram(harness), new_miniprogram(harness, "Pay")
