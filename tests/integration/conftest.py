@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pika
 import pytest
+import requests
 from sqlalchemy import create_engine, text
 
 from mpdp_common.config import INTERNAL_PORTS, SERVICE_PORTS, Settings
@@ -239,6 +240,59 @@ def platform(backing_services, tmp_path_factory):
     finally:
         running.stop()
         running.cleanup()
+
+
+def embedded_env(workdir: Path, ports: dict[str, int], console_dir: Path = CONSOLE_DIR) -> dict[str, str]:
+    """The environment of `mpdpctl run` where no database or broker answers: the embedded mode
+    (one process, SQLite files, the in-process broker), on the given public ports."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("MPDP_")}
+    env.update(
+        MPDP_DATABASE_URL=f"postgresql+psycopg://postgres@127.0.0.1:{_free_port()}",
+        MPDP_AMQP_URL=f"amqp://guest:guest@127.0.0.1:{_free_port()}/%2F",
+        MPDP_DATA_DIR=str(workdir),
+        MPDP_CONSOLE_DIR=str(console_dir),
+        **{f"MPDP_{name.upper()}_PORT": str(port) for name, port in ports.items()},
+        **{f"MPDP_{name.upper()}_INTERNAL_PORT": str(_free_port()) for name in INTERNAL_PORTS},
+    )
+    return env
+
+
+@pytest.fixture(scope="session")
+def embedded_platform(tmp_path_factory) -> Iterator[str]:
+    """The whole platform in embedded mode; yields its gateway's address."""
+    workdir = tmp_path_factory.mktemp("embedded")
+    ports = {name: _free_port() for name in SERVICE_PORTS}
+    gateway = f"http://127.0.0.1:{ports['gateway']}"
+    with open(workdir / "embedded.log", "wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "mpdp_common.launcher", "run"], env=embedded_env(workdir, ports), stdout=log, stderr=subprocess.STDOUT
+        )
+        try:
+
+            def up():
+                try:
+                    return requests.get(f"{gateway}/healthz", timeout=1).status_code == 200
+                except requests.RequestException:
+                    return process.poll() is not None
+
+            eventually(up, timeout=60, interval=0.2)
+            assert process.poll() is None, (workdir / "embedded.log").read_text()[-3000:]
+            yield gateway
+        finally:
+            process.send_signal(signal.SIGINT)
+            try:
+                process.wait(20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+@pytest.fixture(params=["postgresql", "embedded"])
+def gateway_in_each_mode(request) -> str:
+    """The gateway of the platform as deployed (PostgreSQL, RabbitMQ, a process per service), then
+    of the embedded mode (SQLite): for the rules that must hold on both databases."""
+    if request.param == "embedded":
+        return request.getfixturevalue("embedded_platform")
+    return request.getfixturevalue("platform").gateway
 
 
 @pytest.fixture

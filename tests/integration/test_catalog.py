@@ -9,6 +9,7 @@ import json
 import os
 import secrets
 import struct
+import time
 import zipfile
 import zlib
 from dataclasses import dataclass
@@ -168,15 +169,22 @@ def publish_event(platform, producer: str, event_type: str, workspace_id: str, p
     platform.publish(producer, json.dumps(envelope).encode(), event_type)
 
 
-def api_key(platform, ws: str, role: str = "developer") -> str:
-    """A workspace API key, announced the way the workspace service does."""
+def api_key(platform, ws: str, role: str, created_by: str) -> str:
+    """A workspace API key that `created_by` made, announced the way the workspace service does."""
     token, digest = new_api_key()
     publish_event(
         platform,
         "workspace",
         "workspace.api_key.created",
         ws,
-        {"api_key_id": secrets.token_hex(16), "workspace_id": ws, "role": role, "token_hash": digest, "label": "ci", "revoked_at": None},
+        {
+            "api_key_id": secrets.token_hex(16),
+            "workspace_id": ws,
+            "role": role,
+            "token_hash": digest,
+            "revoked_at": None,
+            "created_by": created_by,
+        },
     )
     return token
 
@@ -623,15 +631,33 @@ def test_a_blocked_member_is_refused(team):
 
 
 def test_workspace_api_keys_upload_for_ci(team, platform):
-    developer_key = api_key(platform, team.ws, "developer")
-    reviewer_key = api_key(platform, team.ws, "reviewer")
+    admin_id = team.admin.account["id"]
+    developer_key = api_key(platform, team.ws, "developer", admin_id)
+    reviewer_key = api_key(platform, team.ws, "reviewer", admin_id)
     as_ci = Client(platform.gateway, developer_key)
     uploaded = eventually(lambda: upload(as_ci, team.ws, team.mp, "4.0.0"))
-    assert uploaded.json()["uploaded_by"].startswith("api-key:")
+    assert uploaded.json()["uploaded_by"] == admin_id  # a key acts for the admin who made it
     as_reviewer = Client(platform.gateway, reviewer_key)
     eventually(lambda: as_reviewer.get(f"{team.base}/miniprograms/{team.mp}"))
     assert upload(as_reviewer, team.ws, team.mp, "4.0.1").status_code == 403
     assert Client(platform.gateway, "mpdp_ak_not-a-key").get(f"{team.base}/miniprograms").status_code == 401
+
+
+def test_a_workspace_just_created_takes_a_mini_program_in_the_next_request(gateway_in_each_mode):
+    admin, stranger = Client(gateway_in_each_mode).new_account("admin"), Client(gateway_in_each_mode).new_account("stranger")
+    for attempt in range(15):
+        created = admin.post("/api/v1/workspaces", json={"name": f"Acme {attempt}", "kind": "tenant"})
+        assert created.status_code == 201, created.text
+        ws = created.json()["id"]
+        miniprogram = admin.post(f"/api/v1/workspaces/{ws}/miniprograms", json={"name": "Shop"})
+        assert miniprogram.status_code == 201, (attempt, miniprogram.text)
+        assert admin.get(f"/api/v1/workspaces/{ws}/miniprograms/{miniprogram.json()['id']}").status_code == 200
+    # Someone else's new workspace, and one that does not exist, are still 404, at once.
+    for workspace_id in (ws, secrets.token_hex(16)):
+        started = time.monotonic()
+        refused = stranger.post(f"/api/v1/workspaces/{workspace_id}/miniprograms", json={"name": "Mine"})
+        assert refused.status_code == 404 and refused.json()["detail"] == "No such workspace."
+        assert time.monotonic() - started < 1.0
 
 
 def test_catalog_is_in_the_merged_openapi(client):

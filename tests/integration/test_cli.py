@@ -94,7 +94,7 @@ def test_login_then_upload_a_folder_with_progress(team, platform, tmp_path):  # 
 
 
 def test_ci_uploads_a_zip_with_a_workspace_api_key(team, platform, tmp_path):  # noqa: F811
-    key = api_key(platform, team.ws, "developer")
+    key = api_key(platform, team.ws, "developer", team.admin.account["id"])
     package = tmp_path / "build.zip"
     package.write_bytes(make_package())
     home = tmp_path / "ci-home"

@@ -10,10 +10,10 @@ import sys
 
 import requests
 
-from mpdp_common.config import INTERNAL_PORTS, SERVICE_PORTS
+from mpdp_common.config import SERVICE_PORTS
 
 from .client import Client
-from .conftest import _free_port, eventually
+from .conftest import _free_port, embedded_env, eventually
 
 
 def test_embedded_mode_runs_the_whole_platform_in_one_process(tmp_path):
@@ -21,15 +21,7 @@ def test_embedded_mode_runs_the_whole_platform_in_one_process(tmp_path):
     console = tmp_path / "console"
     console.mkdir()
     (console / "index.html").write_text('<div id="root"></div>')
-    env = {key: value for key, value in os.environ.items() if not key.startswith("MPDP_")}
-    env.update(
-        MPDP_DATABASE_URL=f"postgresql+psycopg://postgres@127.0.0.1:{_free_port()}",
-        MPDP_AMQP_URL=f"amqp://guest:guest@127.0.0.1:{_free_port()}/%2F",
-        MPDP_DATA_DIR=str(tmp_path),
-        MPDP_CONSOLE_DIR=str(console),
-        **{f"MPDP_{name.upper()}_PORT": str(port) for name, port in ports.items()},
-        **{f"MPDP_{name.upper()}_INTERNAL_PORT": str(_free_port()) for name in INTERNAL_PORTS},
-    )
+    env = embedded_env(tmp_path, ports, console)
     log = open(tmp_path / "embedded.log", "wb")
     process = subprocess.Popen([sys.executable, "-m", "mpdp_common.launcher", "run"], env=env, stdout=log, stderr=subprocess.STDOUT)
     gateway = f"http://127.0.0.1:{ports['gateway']}"

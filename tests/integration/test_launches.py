@@ -213,6 +213,25 @@ def test_withdraw_from_either_side(team):
     assert team.developer.post(launch_path(team, launch["id"], "submit")).status_code == 409
 
 
+def test_a_developer_taken_off_the_mini_program_cannot_withdraw_its_launch_approval(team):
+    app, next_version = new_app(team), new_version(team, "1.1.0")
+    launch = create_launch(team.developer, team, new_version(team, "1.0.0"), app)
+    assert team.developer.post(launch_path(team, launch["id"], "submit")).status_code == 200
+    approval = approval_for(team.reviewer, team.ws, launch["id"])
+    developers = f"{team.base}/miniprograms/{team.mp}/developers"
+    assert team.admin.put(developers, json={"account_ids": []}).status_code == 200
+    # The catalog publishes the unassignment before this request; once the approval service has
+    # opened this one, it has applied the unassignment as well.
+    later = create_launch(team.admin, team, next_version, new_app(team))
+    assert team.admin.post(launch_path(team, later["id"], "submit")).status_code == 200
+    approval_for(team.reviewer, team.ws, later["id"])
+
+    refused = team.developer.post(f"{team.base}/approvals/{approval['id']}/withdraw")
+    assert refused.status_code == 403 and "no longer assigned" in refused.json()["detail"]
+    assert team.admin.get(f"{team.base}/approvals/{approval['id']}").json()["status"] == "pending"
+    assert launch_status(team, launch["id"]) == "under_review"
+
+
 def test_concurrent_submits_one_wins(team):
     app = new_app(team)
     version = new_version(team, "1.0.0")
@@ -305,3 +324,74 @@ def test_a_decision_made_while_the_catalog_consumer_is_down_is_applied_when_it_r
     finally:
         os.kill(consumer, signal.SIGCONT)
     eventually(lambda: launch_status(team, launch["id"]) == "ready", timeout=HOPS)
+
+
+# -- four eyes through workspace API keys ------------------------------------------------------------
+
+
+def key_of(team: Team, role: str) -> Client:
+    """A workspace API key that the team's admin creates, once the approval service knows it."""
+    created = team.admin.post(f"{team.base}/api-keys", json={"label": f"ci {role}", "role": role})
+    assert created.status_code == 201, created.text
+    key = Client(team.admin.base, created.json()["token"])
+    eventually(lambda: key.get(f"{team.base}/approvals").status_code == 200, timeout=HOPS)
+    return key
+
+
+def test_an_admin_cannot_approve_their_own_launch_with_a_reviewer_key_they_created(team):
+    app = new_app(team)
+    version = new_version(team, "1.0.0")
+    launch = create_launch(team.admin, team, version, app)
+    assert team.admin.post(launch_path(team, launch["id"], "submit")).status_code == 200
+    approval = approval_for(team.reviewer, team.ws, launch["id"])
+    reviewer_key = key_of(team, "reviewer")
+
+    for decision in ("approve", "reject"):
+        own = decide(reviewer_key, team.ws, approval["id"], decision)
+        assert own.status_code == 403 and "own" in own.json()["detail"]
+    assert launch_status(team, launch["id"]) == "under_review"
+    assert team.admin.post(launch_path(team, launch["id"], "publish"), json={"percentage": 100}).status_code == 409
+
+    # Another account's request is decided with the key, in the name of the admin who made it.
+    other = create_launch(team.developer, team, new_version(team, "1.1.0"), new_app(team))
+    assert team.developer.post(launch_path(team, other["id"], "submit")).status_code == 200
+    theirs = approval_for(team.reviewer, team.ws, other["id"])
+    approved = decide(reviewer_key, team.ws, theirs["id"], "approve")
+    assert approved.status_code == 200 and approved.json()["decided_by"] == team.admin.account["id"]
+    assert [(step["action"], step["by"]) for step in approved.json()["trail"]] == [
+        ("opened", team.developer.account["id"]),
+        ("approved", team.admin.account["id"]),
+    ]
+
+
+def test_an_admin_cannot_approve_what_their_own_developer_key_submitted(team):
+    developer_key = key_of(team, "developer")
+    app = new_app(team)
+    version = eventually(lambda: upload(developer_key, team.ws, team.mp, "1.0.0")).json()["id"]
+    launch = create_launch(developer_key, team, version, app)
+    assert developer_key.post(launch_path(team, launch["id"], "submit")).status_code == 200
+    approval = approval_for(team.reviewer, team.ws, launch["id"])
+    assert approval["applicant_id"] == team.admin.account["id"]
+
+    own = decide(team.admin, team.ws, approval["id"], "approve")
+    assert own.status_code == 403 and "own" in own.json()["detail"]
+    detail = team.admin.get(f"{team.base}/approvals/{approval['id']}").json()
+    assert detail["status"] == "pending" and [(step["action"], step["by"]) for step in detail["trail"]] == [
+        ("opened", team.admin.account["id"])
+    ]
+    assert decide(team.reviewer, team.ws, approval["id"], "approve").status_code == 200
+    eventually(lambda: launch_status(team, launch["id"]) == "ready", timeout=HOPS)
+
+
+def test_an_admin_cannot_approve_taking_offline_what_their_developer_key_asked(team):
+    app = new_app(team)
+    released = released_launch(team, new_version(team, "1.0.0"), app)
+    developer_key = key_of(team, "developer")
+    asked = developer_key.post(f"{team.base}/miniprograms/{team.mp}/offline", json={"app_id": app, "reason": "payment bug"})
+    assert asked.status_code == 202, asked.text
+    approval = approval_for(team.reviewer, team.ws, released["id"])
+    assert approval["type"] == "offline" and approval["applicant_id"] == team.admin.account["id"]
+
+    own = decide(team.admin, team.ws, approval["id"], "approve")
+    assert own.status_code == 403 and "own" in own.json()["detail"]
+    assert launch_status(team, released["id"]) == "released"

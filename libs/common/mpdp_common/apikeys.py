@@ -2,6 +2,10 @@
 
 The workspace service issues them; every other service keeps a read model of their hashes from
 `workspace.api_key.*` events, so that it can authenticate them without a call per request.
+
+A key acts for the admin who created it, with the key's own role: what is done with a key is that
+account's doing. A launch submitted with a key is its creator's request, and a decision taken
+with a key its creator's decision, so nobody approves their own request through a key they made.
 """
 
 from __future__ import annotations
@@ -36,6 +40,8 @@ class ApiKeyColumns:
     role: Mapped[str] = mapped_column(String(16), nullable=False)
     token_hash: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    #: the account the key acts for; None only for a key announced before keys named their creator
+    created_by: Mapped[str | None] = mapped_column(String(64))
 
 
 def follow_api_keys(events: EventSpec, model: type) -> None:
@@ -49,6 +55,8 @@ def follow_api_keys(events: EventSpec, model: type) -> None:
             session.add(key)
         if state["revoked_at"] is not None:
             key.revoked_at = state["revoked_at"]
+        if state["created_by"] is not None:
+            key.created_by = state["created_by"]
 
     for event_type in API_KEY_EVENTS:
         events.handles(event_type)(apply)

@@ -2,17 +2,22 @@
 
 Access tokens are JWTs signed by the identity service (EdDSA) and verified here against its
 JWKS, fetched once and cached. Authorization reads the service's own membership read model: no
-call to another service per request.
+call to another service per request, except to confirm a membership that the read model has not
+heard of yet (a workspace created a moment ago; see `_confirmed_membership`).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
+from urllib.parse import quote
 
 import jwt
 from flask import current_app, g, request
@@ -31,7 +36,8 @@ ALGORITHMS = ["EdDSA"]
 
 @dataclass(frozen=True)
 class Caller:
-    """A signed-in account, or a workspace API key (which acts with its role in its workspace only)."""
+    """A signed-in account, or a workspace API key, which acts for the account that created it
+    (`account_id`) with the key's role, in the key's workspace only (see mpdp_common.apikeys)."""
 
     account_id: str
     token_id: str | None = None
@@ -41,6 +47,11 @@ class Caller:
     @property
     def is_api_key(self) -> bool:
         return self.api_key_workspace is not None
+
+    @property
+    def credential(self) -> str:
+        """The account, or the API key used for it: what tells callers' retries apart."""
+        return f"api-key:{self.token_id}" if self.is_api_key else self.account_id
 
 
 class Membership(Protocol):
@@ -57,7 +68,10 @@ class Membership(Protocol):
 
 
 @dataclass(frozen=True)
-class ApiKeyMembership:
+class Grant:
+    """A membership that is not a row of the read model: an API key's, or one confirmed by the
+    workspace service before the read model heard of it."""
+
     workspace_id: str
     account_id: str
     role: str
@@ -189,7 +203,10 @@ def _api_key_caller(token: str) -> Caller:
         key = db_session().scalar(select(model).where(model.token_hash == digest(token)))
     if key is None or key.revoked_at is not None:
         raise unauthorized("The API key is not valid or has been revoked.")
-    return Caller(account_id=f"api-key:{key.id}", token_id=key.id, api_key_workspace=key.workspace_id, api_key_role=key.role)
+    if key.created_by is None:
+        # A key that acted for nobody would let its creator approve their own requests with it.
+        raise unauthorized("The API key's creator is not known here yet; the operator runs `mpdpctl announce workspace`.")
+    return Caller(account_id=key.created_by, token_id=key.id, api_key_workspace=key.workspace_id, api_key_role=key.role)
 
 
 def current_caller() -> Caller:
@@ -209,10 +226,10 @@ def require_member(workspace_id: str, *roles: str) -> Membership:
     if caller.is_api_key:
         member: Membership | None = None
         if caller.api_key_workspace == workspace_id and caller.api_key_role is not None:
-            member = ApiKeyMembership(workspace_id, caller.account_id, caller.api_key_role)
+            member = Grant(workspace_id, caller.account_id, caller.api_key_role)
     else:
         model = current_app.extensions["mpdp"].service.membership_model
-        member = db_session().get(model, (workspace_id, caller.account_id))
+        member = db_session().get(model, (workspace_id, caller.account_id)) or _confirmed_membership(workspace_id)
     if member is None or member.status == "removed":
         raise Problem(404, "No such workspace.")
     if member.status == "blocked":
@@ -220,3 +237,40 @@ def require_member(workspace_id: str, *roles: str) -> Membership:
     if roles and member.role not in roles:
         raise Problem(403, f"This needs the role {' or '.join(roles)}; yours is {member.role}.")
     return member
+
+
+#: how long a membership unknown here waits for the workspace service's answer
+CONFIRM_TIMEOUT = 3.0
+#: straight to the workspace service, never through a proxy named by the environment: the request carries the caller's token
+_direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+def _confirmed_membership(workspace_id: str) -> Grant | None:
+    """The caller's membership as the workspace service answers the caller, for a membership this
+    service's read model has not heard of; None when it has none either.
+
+    A workspace's creator is its admin as soon as `POST /workspaces` answers, but the other
+    services learn it from events a moment later (`workspace.workspace.created`, then identity's
+    `identity.member.added`). What a client has just created it uses in its next request, so a
+    miss here is asked, once, of the service that created the workspace and knew its admin in
+    the same transaction. This is a synchronous call between services, on a miss only: a member
+    already known costs nothing, and an unknown workspace answers 404 there as fast as here. It
+    is asked with the caller's own token, so the answer is what the caller may read anyway.
+    """
+    service = current_app.extensions["mpdp"].service
+    if service.name == "workspace":
+        return None
+    settings = current_app.extensions["mpdp"].settings
+    url = f"{settings.service_urls['workspace']}/api/v1/workspaces/{quote(workspace_id, safe='')}"
+    asked = urllib.request.Request(url, headers={"Authorization": request.headers["Authorization"], "Accept": "application/json"})
+    try:
+        with _direct.open(asked, timeout=CONFIRM_TIMEOUT) as answer:
+            role = json.load(answer).get("role")
+    except urllib.error.HTTPError:
+        return None  # not a member there either (404), or blocked (403): this service's answer stands
+    except (OSError, ValueError) as error:
+        log.warning("cannot confirm a membership in workspace %s with the workspace service: %s", workspace_id, error)
+        return None
+    if role not in ("admin", "reviewer", "developer"):
+        return None
+    return Grant(workspace_id, current_caller().account_id, role)

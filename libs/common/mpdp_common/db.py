@@ -74,6 +74,24 @@ def on_postgresql(bind: Session | Connection | Engine) -> bool:
     return (bind.get_bind() if isinstance(bind, Session) else bind).dialect.name == "postgresql"
 
 
+def lock_database_on_sqlite(session: Session) -> None:
+    """On SQLite, take the database's write lock for the rest of the transaction (BEGIN IMMEDIATE).
+
+    SQLite ignores SELECT ... FOR UPDATE, and its deferred transactions read without waiting for
+    a concurrent writer: a rule checked before a change (the last admin stays an admin) would be
+    checked by two requests on the same rows and broken by both. Taking the write lock first makes
+    them take turns, as the row locks do on PostgreSQL, where this does nothing. Call it before
+    the transaction's first statement that reads what the rule reads; a transaction that wrote
+    already holds the lock.
+    """
+    if on_postgresql(session):
+        return
+    connection = session.connection()
+    dbapi_connection = connection.connection.dbapi_connection
+    if dbapi_connection is not None and not dbapi_connection.in_transaction:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
 def dialect_insert(session: Session, model) -> postgresql.Insert | sqlite.Insert:
     """An INSERT into `model` in the dialect of the session's database (PostgreSQL, or the
     embedded mode's SQLite), which takes `on_conflict_do_nothing` and `on_conflict_do_update`."""

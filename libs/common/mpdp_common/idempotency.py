@@ -74,9 +74,9 @@ def _caller_scope(view_kwargs: dict) -> str:
         return f"anonymous:{_client_address()}"
     workspace_id = view_kwargs.get("ws")
     if workspace_id is None:
-        return caller.account_id
+        return caller.credential
     member = require_member(workspace_id)  # a non-member's 404, a blocked member's 403
-    return f"{caller.account_id}:{workspace_id}:{member.role}"
+    return f"{caller.credential}:{workspace_id}:{member.role}"
 
 
 def idempotent(view: Callable | None = None, *, authorize: Callable[..., Any] | None = None):

@@ -8,7 +8,7 @@ mpdpctl relay NAME        the service's outbox relay
 mpdpctl consume NAME      the service's event consumer
 mpdpctl work NAME WORKER  one of the service's own workers (identity mailer, telemetry folder)
 mpdpctl dead-letters NAME the events the service's consumer parked, and why; --replay sends them back
-mpdpctl announce NAME     publish again the state the service owns (catalog), for services that follow it
+mpdpctl announce NAME     publish again the state the service owns (catalog, workspace), for services that follow it
 mpdpctl keygen PATH       create the identity signing key unless it exists
 """
 

@@ -148,6 +148,18 @@ def drop_api_keys_read_model() -> None:
     op.drop_table("api_keys")
 
 
+def add_api_key_creators() -> None:
+    """`api_keys.created_by`: the account a key acts for. Keys already known here stay without
+    one, and are refused, until `mpdpctl announce workspace` publishes them again."""
+    with _op().batch_alter_table("api_keys") as batch:
+        batch.add_column(sa.Column("created_by", sa.String(length=64), nullable=True))
+
+
+def drop_api_key_creators() -> None:
+    with _op().batch_alter_table("api_keys") as batch:
+        batch.drop_column("created_by")
+
+
 def create_idempotency_table() -> None:
     """`idempotency_keys` (mpdp_common.idempotency)."""
     _op().create_table(

@@ -2,7 +2,8 @@
 
 Developers see only their own requests; reviewers and admins see every approval of the
 workspace. Reviewers and admins decide, never on their own request (four eyes); only the
-applicant withdraws, and only while the approval is pending. A decided approval never changes
+applicant withdraws, only while the approval is pending, and a developer only while still
+assigned to the mini program it is about (as the catalog's own withdraw requires). A decided approval never changes
 (a launch withdrawn at the catalog as it was decided only adds to its trail: see
 events.on_launch_withdrawn).
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 from flask_smorest import Blueprint
 from sqlalchemy import select
 
+from mpdp_common.assignments import sees_all
 from mpdp_common.auth import require_member
 from mpdp_common.errors import conflict, forbidden, not_found
 from mpdp_common.pagination import page_schema, paginate
@@ -19,7 +21,7 @@ from mpdp_common.request_db import db_session
 
 from . import schemas
 from .events import decide, withdraw
-from .models import Approval, AuditEntry
+from .models import Approval, Assignment, AuditEntry
 
 approvals = Blueprint("approvals", __name__, url_prefix="/api/v1", description="Approvals: requests that a second person decides")
 
@@ -41,6 +43,15 @@ def _approval(ws: str, approval_id: str, member, *, lock: bool = False) -> Appro
 def _detail(approval: Approval) -> dict:
     trail = db_session().scalars(select(AuditEntry).where(AuditEntry.approval_id == approval.id).order_by(AuditEntry.seq)).all()
     return {name: getattr(approval, name) for name in schemas.ApprovalSchema().fields} | {"trail": trail}
+
+
+def _works_on_subject(member, approval: Approval) -> bool:
+    """Whether the member still works on the mini program the approval is about, if any."""
+    miniprogram_id = approval.details.get("miniprogram_id")
+    if miniprogram_id is None or sees_all(member):
+        return True
+    assignment = db_session().get(Assignment, (miniprogram_id, member.account_id))
+    return assignment is not None and assignment.assigned
 
 
 def _pending(approval: Approval) -> None:
@@ -104,6 +115,8 @@ def withdraw_approval(ws, approval_id):
     if approval.applicant_id != member.account_id:
         raise forbidden("Only the applicant withdraws a request.")
     _pending(approval)
+    if not _works_on_subject(member, approval):
+        raise forbidden("You are no longer assigned to this mini program, so you cannot withdraw its requests.")
     withdraw(db_session(), approval, member.account_id)
     db_session().commit()
     return _detail(approval)

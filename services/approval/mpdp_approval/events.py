@@ -13,13 +13,14 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from mpdp_common.apikeys import follow_api_keys
+from mpdp_common.assignments import follow_assignments
 from mpdp_common.contracts.approval import DECIDED, WITHDRAWN, Decision, Subject, Withdrawal
 from mpdp_common.contracts.catalog import ApprovalRequest
 from mpdp_common.db import utcnow
 from mpdp_common.events import Event, EventSpec
 from mpdp_common.membership import follow_members
 
-from .models import ApiKey, Approval, AuditEntry, Base, Member
+from .models import ApiKey, Approval, Assignment, AuditEntry, Base, Member
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +28,7 @@ log = logging.getLogger(__name__)
 events = EventSpec("approval", Base.metadata)
 follow_members(events, Member)
 follow_api_keys(events, ApiKey)
+follow_assignments(events, Assignment)
 
 #: The catalog's request events share one shape (mpdp_common.contracts.catalog.ApprovalRequest),
 #: with details of their own.

@@ -6,6 +6,7 @@ from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from mpdp_common.apikeys import ApiKeyColumns
+from mpdp_common.assignments import AssignmentColumns
 from mpdp_common.db import UtcDateTime, created_at_column, id_column
 from mpdp_common.membership import MembershipColumns
 
@@ -70,3 +71,14 @@ class ApiKey(ApiKeyColumns, Base):
     """Read model of the workspace API keys, from workspace.api_key.* events."""
 
     __tablename__ = "api_keys"
+
+
+class Assignment(AssignmentColumns, Base):
+    """Read model of who is assigned to which mini program, from catalog.assignment.* events: a
+    developer taken off a mini program no longer acts on its requests here either."""
+
+    __tablename__ = "assignments"
+
+    miniprogram_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    account_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(String(32), nullable=False)

@@ -37,6 +37,12 @@ class Approvals(Harness):
         )
         return request_id
 
+    def assignment(self, account: str, *, assigned: bool, revision: int) -> None:
+        """The catalog's word that `account` works on mp1, or no longer does."""
+        event_type = "catalog.assignment.added" if assigned else "catalog.assignment.removed"
+        state = {"miniprogram_id": "mp1", "account_id": account, "workspace_id": WS, "assigned": assigned, "revision": revision}
+        self.deliver(event_type, state, WS)
+
 
 @pytest.fixture
 def approvals(tmp_path):
@@ -44,5 +50,7 @@ def approvals(tmp_path):
     for account, role in {"ada": "admin", "rex": "reviewer", "dev": "developer", "dot": "developer"}.items():
         harness.member(WS, account, role)
     harness.member(WS, "bob", "developer", status="blocked")
+    for developer in ("dev", "dot"):
+        harness.assignment(developer, assigned=True, revision=1)
     yield harness
     harness.close()

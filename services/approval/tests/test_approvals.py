@@ -95,6 +95,18 @@ def test_only_the_applicant_withdraws(approvals):
     assert approvals.ask("POST", f"/approvals/{approval_id}/approve", "rex", json={}).status_code == 409
 
 
+def test_a_developer_taken_off_the_mini_program_no_longer_withdraws_its_requests(approvals):
+    approval_id = approvals.launch_submitted("dev")
+    approvals.assignment("dev", assigned=False, revision=2)
+    refused = approvals.ask("POST", f"/approvals/{approval_id}/withdraw", "dev")
+    assert refused.status_code == 403 and "no longer assigned" in refused.get_json()["detail"]
+    assert approvals.ask("GET", f"/approvals/{approval_id}", "dev").get_json()["status"] == "pending"
+    assert approvals.published(WITHDRAWN) == []
+    # Assigned again, they withdraw it.
+    approvals.assignment("dev", assigned=True, revision=3)
+    assert approvals.ask("POST", f"/approvals/{approval_id}/withdraw", "dev").status_code == 200
+
+
 def launch_withdrawn(approvals, approval_id: str, launch_id: str) -> None:
     approvals.deliver(
         "catalog.launch.withdrawn", {"request_id": approval_id, "launch_id": launch_id, "workspace_id": "ws1", "withdrawn_by": "dev"}

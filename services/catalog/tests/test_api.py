@@ -219,13 +219,25 @@ def test_a_workspace_api_key_acts_with_its_role_until_it_is_revoked(harness):
     team(harness)
     mp = new_miniprogram(harness)
     token, token_hash = new_api_key()
-    key = {"api_key_id": "k1", "workspace_id": WS, "role": "developer", "token_hash": token_hash, "revoked_at": None}
+    key = {"api_key_id": "k1", "workspace_id": WS, "role": "developer", "token_hash": token_hash, "revoked_at": None, "created_by": "ada"}
     harness.deliver("workspace.api_key.created", key, WS)
     assert [item["id"] for item in harness.call("GET", f"{BASE}/miniprograms", bearer=token).get_json()["items"]] == [mp]
     assert harness.call("POST", f"{BASE}/miniprograms", bearer=token, json={"name": "x"}).status_code == 403
     assert harness.call("GET", "/api/v1/workspaces/w2/miniprograms", bearer=token).status_code == 404
     harness.deliver("workspace.api_key.revoked", key | {"revoked_at": "2026-11-25T10:00:00+00:00"}, WS)
     assert harness.call("GET", f"{BASE}/miniprograms", bearer=token).status_code == 401
+
+
+def test_a_workspace_api_key_acts_for_its_creator_and_is_refused_without_one(harness):
+    team(harness)
+    mp = new_miniprogram(harness)
+    token, token_hash = new_api_key()
+    key = {"api_key_id": "k2", "workspace_id": WS, "role": "developer", "token_hash": token_hash, "revoked_at": None}
+    harness.deliver("workspace.api_key.created", key, WS)  # announced before keys named their creator
+    refused = harness.call("GET", f"{BASE}/miniprograms/{mp}", bearer=token)
+    assert refused.status_code == 401 and "announce workspace" in refused.get_json()["detail"]
+    harness.deliver("workspace.api_key.created", key | {"created_by": "ada"}, WS)  # announced again
+    assert harness.call("GET", f"{BASE}/miniprograms/{mp}", bearer=token).status_code == 200
 
 
 def test_an_accepted_invitation_assigns_the_mini_programs_it_names(harness):
@@ -302,5 +314,5 @@ def test_mpdpctl_announce_writes_the_catalog_state_to_its_outbox(harness, catalo
 
 
 def test_mpdpctl_announce_names_the_services_that_announce():
-    with pytest.raises(SystemExit, match="identity has no state to announce; services that do: catalog"):
+    with pytest.raises(SystemExit, match="identity has no state to announce; services that do: catalog, workspace"):
         launcher.main(["announce", "identity"])

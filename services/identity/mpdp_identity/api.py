@@ -13,7 +13,7 @@ from sqlalchemy import bindparam, func, select
 
 from mpdp_common.auth import current_caller, public, require_member, unauthorized
 from mpdp_common.crypto import digest, secret_box
-from mpdp_common.db import utcnow
+from mpdp_common.db import lock_database_on_sqlite, utcnow
 from mpdp_common.errors import Problem, conflict, not_found
 from mpdp_common.idempotency import idempotent
 from mpdp_common.pagination import PageQuery, page_schema, paginate
@@ -334,7 +334,9 @@ def _keep_an_admin(session, ws: str, losing: Member) -> None:
 def _lock_admins(session, ws: str) -> None:
     """Lock the workspace's active admins (always in one order, so two requests cannot deadlock):
     two admins demoting each other at once then take turns, and the second sees the first's
-    change, in both the caller's role check and the last-admin rule."""
+    change, in both the caller's role check and the last-admin rule. SQLite locks no rows: there
+    the whole database is locked instead."""
+    lock_database_on_sqlite(session)
     session.execute(
         select(Member.account_id)
         .where(Member.workspace_id == ws, Member.role == "admin", Member.status == "active")

@@ -1,5 +1,5 @@
-"""Workspace API keys: Bearer tokens for automation, each with one role in one workspace. Every
-other service learns them from `workspace.api_key.*` events."""
+"""Workspace API keys: Bearer tokens for automation, each with one role in one workspace, acting
+for the admin who created them. Every other service learns them from `workspace.api_key.*` events."""
 
 from __future__ import annotations
 
@@ -15,21 +15,10 @@ from mpdp_common.request_db import db_session
 
 from . import schemas
 from .access import active_workspace, admin_of_active_workspace
-from .events import events
+from .events import publish_api_key
 from .models import ApiKey
 
 api_keys = Blueprint("api_keys", __name__, url_prefix="/api/v1", description="Workspace API keys for automation")
-
-
-def _api_key_state(key: ApiKey) -> dict:
-    """Exactly what mpdp_common.apikeys.follow_api_keys reads."""
-    return {
-        "api_key_id": key.id,
-        "workspace_id": key.workspace_id,
-        "role": key.role,
-        "token_hash": key.token_hash,
-        "revoked_at": key.revoked_at.isoformat() if key.revoked_at else None,
-    }
 
 
 @api_keys.route("/workspaces/<ws>/api-keys", methods=["POST"])
@@ -51,7 +40,7 @@ def create_api_key(body, ws):
     )
     session.add(key)
     session.flush()
-    events.publish(session, "workspace.api_key.created", _api_key_state(key), workspace_id=ws, aggregate_id=key.id)
+    publish_api_key(session, "workspace.api_key.created", key)
     session.commit()
     return {name: getattr(key, name) for name in schemas.ApiKeySchema().fields} | {"token": token}
 
@@ -74,5 +63,5 @@ def revoke_api_key(ws, key_id):
         raise not_found("API key")
     if key.revoked_at is None:
         key.revoked_at = utcnow()
-        events.publish(session, "workspace.api_key.revoked", _api_key_state(key), workspace_id=ws, aggregate_id=key.id)
+        publish_api_key(session, "workspace.api_key.revoked", key)
         session.commit()

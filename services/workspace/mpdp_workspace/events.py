@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from datetime import datetime
 
-from sqlalchemy.orm import Session
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session, sessionmaker
 
 from mpdp_common.contracts.approval import DECIDED, WITHDRAWN, Decision, Withdrawal
+from mpdp_common.db import session_scope
 from mpdp_common.events import Event, EventSpec
 from mpdp_common.membership import follow_members
 
-from .models import Base, Launch, Member, MiniProgram, Workspace
+from .models import ApiKey, Base, Launch, Member, MiniProgram, Workspace
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +38,41 @@ def publish_created(session: Session, workspace: Workspace) -> None:
         workspace_id=workspace.id,
         aggregate_id=workspace.id,
     )
+
+
+def publish_api_key(session: Session, event_type: str, key: ApiKey) -> None:
+    """The key's whole state (mpdp_common.apikeys.follow_api_keys applies it), with its creator:
+    every service then takes what is done with the key as that account's doing."""
+    state = {
+        "api_key_id": key.id,
+        "workspace_id": key.workspace_id,
+        "role": key.role,
+        "token_hash": key.token_hash,
+        "revoked_at": key.revoked_at.isoformat() if key.revoked_at else None,
+        "created_by": key.created_by,
+    }
+    events.publish(session, event_type, state, workspace_id=key.workspace_id, aggregate_id=key.id)
+
+
+#: keys re-published in one transaction by `announce`
+ANNOUNCE_BATCH = 500
+
+
+def announce(engine: Engine) -> Iterator[tuple[str, int]]:
+    """Publish again every API key's state, revoked ones included, for services deployed after it
+    was made or whose read model lacks the keys' creators. Yields how many events each committed
+    batch wrote."""
+    sessions = sessionmaker(engine)
+    after = ""
+    while True:
+        with session_scope(sessions) as session:
+            keys = session.scalars(select(ApiKey).where(ApiKey.id > after).order_by(ApiKey.id).limit(ANNOUNCE_BATCH)).all()
+            if not keys:
+                return
+            for key in keys:
+                publish_api_key(session, "workspace.api_key.created", key)
+            after = keys[-1].id
+        yield "workspace.api_key.created", len(keys)
 
 
 def expect_admin(session: Session, workspace_id: str, account_id: str) -> None:

@@ -8,7 +8,7 @@ from .api_apikeys import api_keys
 from .api_apps import apps
 from .api_settings import settings
 from .api_workspaces import workspaces
-from .events import events
+from .events import announce, events
 from .models import ApiKey, Base, Member
 
 service = Service(
@@ -20,4 +20,5 @@ service = Service(
     membership_model=Member,
     # The service owns the API keys: its own table authenticates them, with no event round trip.
     api_key_model=ApiKey,
+    announce=announce,
 )

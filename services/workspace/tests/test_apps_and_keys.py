@@ -7,6 +7,7 @@ from datetime import timedelta
 from mpdp_common.appkeys import app_key_secret
 from mpdp_common.crypto import digest
 from mpdp_common.db import utcnow
+from mpdp_workspace import events
 from mpdp_workspace.models import AppKey
 
 FINGERPRINT = ":".join(["AB"] * 32)
@@ -133,7 +134,9 @@ def test_api_keys_act_with_their_role_in_their_workspace_only(harness):
     key = created.get_json()
     assert key["token"].startswith("mpdp_ak_")
     payload = harness.published("workspace.api_key.created")[0]["payload"]
-    assert set(payload) == {"api_key_id", "workspace_id", "role", "token_hash", "revoked_at"} and key["token"] not in str(payload)
+    assert set(payload) == {"api_key_id", "workspace_id", "role", "token_hash", "revoked_at", "created_by"}
+    assert key["token"] not in str(payload)
+    assert payload["created_by"] == "alice"
     listed = harness.call("GET", f"/api/v1/workspaces/{ws}/api-keys", "alice").get_json()["items"]
     assert [item["id"] for item in listed] == [key["id"]] and "token" not in listed[0]
 
@@ -149,3 +152,18 @@ def test_api_keys_act_with_their_role_in_their_workspace_only(harness):
     assert harness.published("workspace.api_key.revoked")[0]["payload"]["revoked_at"]
     assert harness.call("GET", f"/api/v1/workspaces/{ws}/apps", bearer=token).status_code == 401
     assert harness.call("GET", f"/api/v1/workspaces/{ws}/apps", bearer="mpdp_ak_forged").status_code == 401
+
+
+def test_announce_publishes_every_api_key_again_with_its_creator(harness):
+    ws = harness.tenant("alice")
+    keys = [
+        harness.call("POST", f"/api/v1/workspaces/{ws}/api-keys", "alice", json={"label": "ci", "role": role}).get_json()
+        for role in ("developer", "reviewer")
+    ]
+    assert harness.call("DELETE", f"/api/v1/workspaces/{ws}/api-keys/{keys[1]['id']}", "alice").status_code == 204
+    already = len(harness.published())
+    assert list(events.announce(harness.engine)) == [("workspace.api_key.created", 2)]
+    announced = {item["payload"]["api_key_id"]: item["payload"] for item in harness.published()[already:]}
+    assert set(announced) == {key["id"] for key in keys}
+    assert all(state["created_by"] == "alice" for state in announced.values())
+    assert announced[keys[0]["id"]]["revoked_at"] is None and announced[keys[1]["id"]]["revoked_at"] is not None

@@ -140,3 +140,5 @@ class ApiKeyState(Payload):
     role = Role()
     token_hash = fields.String()
     revoked_at = fields.DateTime(allow_none=True)
+    #: the admin the key acts for; added later, hence the default
+    created_by = fields.String(load_default=None, allow_none=True)
