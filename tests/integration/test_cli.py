@@ -220,7 +220,7 @@ def test_failures_before_the_platform_answers_have_their_own_exit_codes(tmp_path
 
 
 def test_a_pipeline_tells_refusals_apart_by_exit_code(team, platform, tmp_path):  # noqa: F811
-    key = api_key(platform, team.ws, "developer")
+    key = api_key(platform, team.ws, "developer", team.admin.account["id"])
     ci = {"MPDP_API_KEY": key}
     package = tmp_path / "build.zip"
     package.write_bytes(make_package())

@@ -8,18 +8,16 @@ heard of yet (a workspace created a moment ago; see `_confirmed_membership`).
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import quote
 
 import jwt
+import requests
 from flask import current_app, g, request
 from flask_smorest import Blueprint
 from sqlalchemy import select
@@ -242,7 +240,8 @@ def require_member(workspace_id: str, *roles: str) -> Membership:
 #: how long a membership unknown here waits for the workspace service's answer
 CONFIRM_TIMEOUT = 3.0
 #: straight to the workspace service, never through a proxy named by the environment: the request carries the caller's token
-_direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+_direct = requests.Session()
+_direct.trust_env = False
 
 
 def _confirmed_membership(workspace_id: str) -> Grant | None:
@@ -262,15 +261,16 @@ def _confirmed_membership(workspace_id: str) -> Grant | None:
         return None
     settings = current_app.extensions["mpdp"].settings
     url = f"{settings.service_urls['workspace']}/api/v1/workspaces/{quote(workspace_id, safe='')}"
-    asked = urllib.request.Request(url, headers={"Authorization": request.headers["Authorization"], "Accept": "application/json"})
+    headers = {"Authorization": request.headers["Authorization"], "Accept": "application/json"}
     try:
-        with _direct.open(asked, timeout=CONFIRM_TIMEOUT) as answer:
-            role = json.load(answer).get("role")
-    except urllib.error.HTTPError:
-        return None  # not a member there either (404), or blocked (403): this service's answer stands
-    except (OSError, ValueError) as error:
+        answer = _direct.get(url, headers=headers, timeout=CONFIRM_TIMEOUT, allow_redirects=False)
+        if answer.status_code != 200:
+            return None  # not a member there either (404), or blocked (403): this service's answer stands
+        body = answer.json()
+    except (requests.RequestException, ValueError) as error:
         log.warning("cannot confirm a membership in workspace %s with the workspace service: %s", workspace_id, error)
         return None
+    role = body.get("role") if isinstance(body, dict) else None
     if role not in ("admin", "reviewer", "developer"):
         return None
     return Grant(workspace_id, current_caller().account_id, role)
