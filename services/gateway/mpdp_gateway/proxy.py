@@ -65,10 +65,6 @@ class _Unreachable(Exception):
     """The service's port did not accept a connection in time."""
 
 
-class _ClientStalled(Exception):
-    """The client stopped sending its body (or went away) before the end."""
-
-
 class _Connection(http.client.HTTPConnection):
     def __init__(self, host: str, port: int, connect_timeout: float, read_timeout: float):
         super().__init__(host, port, timeout=connect_timeout, blocksize=CHUNK)

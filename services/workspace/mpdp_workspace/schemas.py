@@ -149,14 +149,6 @@ class UploadSchema(Schema):
     file = fields.Raw(required=True, metadata={"type": "string", "format": "binary"})
 
 
-class AssetSchema(Schema):
-    id = fields.String()
-    url = fields.String()
-    content_type = fields.String()
-    size = fields.Integer()
-    sha256 = fields.String()
-
-
 # -- host apps and their keys ---------------------------------------------------------------------
 
 
