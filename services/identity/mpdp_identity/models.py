@@ -15,6 +15,11 @@ class Base(DeclarativeBase):
     pass
 
 
+def normalize_email(email: str) -> str:
+    """The form an email is stored and looked up in: accounts and invitations match it case-blind."""
+    return email.strip().lower()
+
+
 class Account(Base):
     __tablename__ = "accounts"
 

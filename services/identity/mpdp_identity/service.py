@@ -5,7 +5,8 @@ from __future__ import annotations
 from mpdp_common.service import Service
 
 from . import mail_queue
-from .api import accounts, members, wellknown
+from .api_accounts import accounts, wellknown
+from .api_members import members
 from .events import events
 from .models import ApiKey, Base, Member
 from .tokens import Signer

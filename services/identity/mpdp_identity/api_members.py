@@ -1,17 +1,14 @@
-"""Identity's HTTP API: accounts and tokens, /me, invitations and members."""
+"""Identity's HTTP API for workspace members: invitations, the members list, roles, blocks and removals."""
 
 from __future__ import annotations
 
 import secrets
 from datetime import timedelta
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
-from flask import current_app
 from flask_smorest import Blueprint
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import func, select
 
-from mpdp_common.auth import current_caller, public, require_member, unauthorized
+from mpdp_common.auth import current_caller, require_member
 from mpdp_common.crypto import digest, secret_box
 from mpdp_common.db import lock_database_on_sqlite, utcnow
 from mpdp_common.errors import Problem, conflict, not_found
@@ -20,137 +17,13 @@ from mpdp_common.pagination import PageQuery, page_schema, paginate
 from mpdp_common.request_db import db_session
 from mpdp_common.web import current_settings
 
-from . import schemas, throttle
+from . import schemas
 from .events import events, publish_member
-from .models import Account, Invitation, Member, RefreshToken
-from .tokens import issue_pair, revoke_family, rotate
+from .models import Account, Invitation, Member, normalize_email
 
 INVITATION_LIFETIME = timedelta(days=3)
-passwords = PasswordHasher()
-# Verifying against this when an email is unknown keeps sign-in time the same for both cases.
-_DUMMY_HASH = passwords.hash(secrets.token_urlsafe(16))
 
-accounts = Blueprint("accounts", __name__, url_prefix="/api/v1", description="Accounts, tokens and the signed-in account")
 members = Blueprint("members", __name__, url_prefix="/api/v1", description="Workspace members and invitations")
-wellknown = Blueprint("wellknown", __name__, url_prefix="/.well-known", description="Token verification keys")
-
-
-def _signer():
-    return current_app.extensions["identity_signer"]
-
-
-def normalize_email(email: str) -> str:
-    return email.strip().lower()
-
-
-# -- accounts and tokens --------------------------------------------------------------------------
-
-
-@accounts.route("/accounts", methods=["POST"])
-@idempotent
-@accounts.arguments(schemas.AccountCreateSchema)
-@accounts.response(201, schemas.AccountSchema)
-@public
-def register(body):
-    session = db_session()
-    email = normalize_email(body["email"])
-    if session.scalar(select(Account.id).where(Account.email == email)):
-        raise conflict("An account with that email exists.")
-    account = Account(email=email, name=body["name"].strip(), password_hash=passwords.hash(body["password"]))
-    session.add(account)
-    session.flush()
-    events.publish(
-        session,
-        "identity.account.registered",
-        {"account_id": account.id, "email": account.email, "name": account.name},
-        aggregate_id=account.id,
-    )
-    session.commit()
-    return account
-
-
-@accounts.route("/auth/token", methods=["POST"])
-@accounts.arguments(schemas.CredentialsSchema)
-@accounts.response(200, schemas.TokenPairSchema)
-@public
-def sign_in(body):
-    session = db_session()
-    email = normalize_email(body["email"])
-    throttle.count_attempt(session, email)
-    account = session.scalar(select(Account).where(Account.email == email))
-    try:
-        passwords.verify(account.password_hash if account else _DUMMY_HASH, body["password"])
-    except (VerificationError, InvalidHashError):
-        account = None
-    if account is None:
-        raise unauthorized("The email or password is wrong.")
-    throttle.forget(session, email)
-    if passwords.check_needs_rehash(account.password_hash):
-        account.password_hash = passwords.hash(body["password"])
-    pair = issue_pair(session, _signer(), account.id)
-    session.commit()
-    return pair
-
-
-@accounts.route("/auth/refresh", methods=["POST"])
-@accounts.arguments(schemas.RefreshSchema)
-@accounts.response(200, schemas.TokenPairSchema)
-@public
-def refresh(body):
-    session = db_session()
-    pair = rotate(session, _signer(), body["refresh_token"])
-    session.commit()
-    return pair
-
-
-@accounts.route("/auth/logout", methods=["POST"])
-@accounts.arguments(schemas.RefreshSchema)
-@accounts.response(204)
-@public
-def logout(body):
-    session = db_session()
-    token = session.scalar(select(RefreshToken).where(RefreshToken.token_hash == digest(body["refresh_token"])))
-    if token is not None:
-        revoke_family(session, token.family_id)
-        session.commit()
-
-
-#: The signed-in account with its memberships, built once (the most frequent request of all).
-_ME = (
-    select(Account, Member)
-    .outerjoin(Member, (Member.account_id == Account.id) & (Member.status != "removed"))
-    .where(Account.id == bindparam("account_id"))
-    .order_by(Member.joined_at)
-)
-
-
-@accounts.route("/me", methods=["GET"])
-@accounts.response(200, schemas.MeSchema)
-def me():
-    caller = current_caller()
-    if caller.is_api_key:
-        raise unauthorized("The account of this token no longer exists.")
-    session = db_session()
-    # One statement, and outside a transaction: no BEGIN and ROLLBACK around it.
-    session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-    rows = session.execute(_ME, {"account_id": caller.account_id}).all()
-    if not rows:
-        raise unauthorized("The account of this token no longer exists.")
-    account = rows[0][0]
-    return {
-        "id": account.id,
-        "email": account.email,
-        "name": account.name,
-        "created_at": account.created_at,
-        "memberships": [member for _, member in rows if member is not None],
-    }
-
-
-@wellknown.route("/jwks.json", methods=["GET"])
-@wellknown.response(200, schemas.JwksSchema)
-@public
-def jwks():
-    return _signer().jwks()
 
 
 # -- invitations ----------------------------------------------------------------------------------
