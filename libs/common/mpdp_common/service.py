@@ -7,6 +7,7 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
+from types import ModuleType
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine, MetaData
@@ -30,6 +31,8 @@ class Service:
     blueprints: list = field(default_factory=list)
     metadata: MetaData | None = None
     events: EventSpec | None = None
+    #: the service's `handlers` module, whose `@events.handles` functions its import registers
+    handlers: ModuleType | None = None
     #: the MembershipColumns model that authorization reads
     membership_model: type | None = None
     #: the ApiKeyColumns model that authenticates workspace API keys

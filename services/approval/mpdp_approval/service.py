@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from mpdp_common.service import Service
 
+from . import handlers
 from .api import approvals
 from .events import events
 from .models import ApiKey, Base, Member
@@ -14,6 +15,7 @@ service = Service(
     blueprints=[approvals],
     metadata=Base.metadata,
     events=events,
+    handlers=handlers,
     membership_model=Member,
     api_key_model=ApiKey,
 )

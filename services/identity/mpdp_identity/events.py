@@ -1,90 +1,22 @@
-"""What identity publishes, and what it does with other services' events."""
+"""What identity publishes: member events, built from a member's whole state."""
 
 from __future__ import annotations
 
 import logging
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from mpdp_common.apikeys import follow_api_keys
-from mpdp_common.crypto import secret_box
-from mpdp_common.events import Event, EventSpec, handler_settings
+from mpdp_common.events import EventSpec
 
-from . import mail_queue, mailer
-from .models import ApiKey, Base, Member, WorkspaceMailSettings
+from .models import Base, Member
 
 log = logging.getLogger(__name__)
 
+
 #: publishes what mpdp_common.contracts.identity declares
 events = EventSpec("identity", Base.metadata)
-follow_api_keys(events, ApiKey)
 
 
 def publish_member(session: Session, event_type: str, member: Member) -> None:
     """Every member event carries the member's whole state, so that read models can apply it in any order."""
     events.publish(session, event_type, member.state(), workspace_id=member.workspace_id, aggregate_id=member.account_id)
-
-
-def add_admin(session: Session, workspace_id: str, account_id: str) -> None:
-    if session.get(Member, (workspace_id, account_id)) is not None:
-        return
-    member = Member(workspace_id=workspace_id, account_id=account_id, role="admin", status="active", revision=1)
-    session.add(member)
-    session.flush()
-    publish_member(session, "identity.member.added", member)
-
-
-@events.handles("workspace.workspace.created")
-def on_workspace_created(session: Session, event: Event) -> None:
-    """The account that creates a workspace becomes its first admin (a developer workspace is
-    announced as created only once its application is approved)."""
-    add_admin(session, event.payload["workspace_id"], event.payload["created_by"])
-
-
-@events.handles("workspace.workspace.deleted")
-def on_workspace_deleted(session: Session, event: Event) -> None:
-    """A deleted workspace has no members left: every service's read model drops them too."""
-    members = session.scalars(
-        select(Member).where(Member.workspace_id == event.payload["workspace_id"], Member.status != "removed").with_for_update()
-    ).all()
-    for member in members:
-        member.status, member.revision = "removed", member.revision + 1
-        publish_member(session, "identity.member.removed", member)
-
-
-@events.handles("workspace.settings.updated")
-def on_workspace_settings_updated(session: Session, event: Event) -> None:
-    """Keep the workspace's SMTP server, through which its invitations go out."""
-    state = event.payload
-    mail = session.get(WorkspaceMailSettings, state["workspace_id"], with_for_update=True)
-    if mail is None:
-        mail = WorkspaceMailSettings(workspace_id=state["workspace_id"], revision=0)
-        session.add(mail)
-    elif state["revision"] <= mail.revision:
-        return
-    email = state["service_email"]
-    if email is None:
-        mail.sender = mail.smtp_host = mail.smtp_port = mail.smtp_username = mail.smtp_password_encrypted = None
-    else:
-        mail.sender, mail.smtp_host, mail.smtp_port = email["sender"], email["smtp_host"], email["smtp_port"]
-        mail.smtp_username, mail.smtp_password_encrypted = email["smtp_username"], email["smtp_password_encrypted"]
-    mail.primary_domain = state["domains"]["primary"]
-    mail.revision = state["revision"]
-
-
-@events.handles("identity.invitation.created")
-def on_invitation_created(session: Session, event: Event) -> None:
-    """Queue the invitation's email for the workspace's SMTP server, when it has one; the mail
-    worker sends it, so that this handler never waits for SMTP."""
-    invitation = event.payload
-    mail = session.get(WorkspaceMailSettings, event.workspace_id)
-    if mail is None or not mail.smtp_host or not invitation.get("token_encrypted"):
-        log.info("workspace %s has no service email; invitation %s not emailed", event.workspace_id, invitation["invitation_id"])
-        return
-    settings = handler_settings(session)
-    token = secret_box(settings).decrypt(invitation["token_encrypted"])
-    message = mailer.invitation_message(
-        mail, email=invitation["email"], role=invitation["role"], token=token, expires_at=invitation["expires_at"]
-    )
-    mail_queue.enqueue(session, settings, event.workspace_id, message)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from mpdp_common.service import Service
 
-from . import mail_queue
+from . import handlers, mail_queue
 from .api_accounts import accounts, wellknown
 from .api_members import members
 from .events import events
@@ -26,6 +26,7 @@ service = Service(
     blueprints=[accounts, members, wellknown],
     metadata=Base.metadata,
     events=events,
+    handlers=handlers,
     membership_model=Member,
     api_key_model=ApiKey,
     setup=_setup,

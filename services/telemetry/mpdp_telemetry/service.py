@@ -8,6 +8,7 @@ from mpdp_common.config import Settings
 from mpdp_common.db import make_engine
 from mpdp_common.service import Service
 
+from . import handlers
 from .api_analytics import analytics
 from .api_ingest import ingest, setup_rate_limits
 from .api_quality import quality
@@ -37,6 +38,7 @@ service = Service(
     blueprints=[ingest, analytics, quality],
     metadata=Base.metadata,
     events=events,
+    handlers=handlers,
     membership_model=Member,
     api_key_model=ApiKey,
     setup=_setup,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from mpdp_common.service import Service
 
+from . import handlers
 from .api_apikeys import api_keys
 from .api_apps import apps
 from .api_settings import settings
@@ -17,6 +18,7 @@ service = Service(
     blueprints=[workspaces, settings, apps, api_keys],
     metadata=Base.metadata,
     events=events,
+    handlers=handlers,
     membership_model=Member,
     # The service owns the API keys: its own table authenticates them, with no event round trip.
     api_key_model=ApiKey,

@@ -1,0 +1,39 @@
+"""What telemetry does with other services' events: the read models of members, keys, assignments,
+workspaces and mini programs that ingest and the console's reports read."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from mpdp_common.apikeys import follow_api_keys
+from mpdp_common.appkeys import follow_app_keys
+from mpdp_common.assignments import follow_assignments
+from mpdp_common.events import Event
+from mpdp_common.membership import follow_members
+
+from .events import events
+from .models import ApiKey, AppKey, Assignment, Member, MiniProgram, Workspace
+
+follow_members(events, Member)
+follow_api_keys(events, ApiKey)
+follow_app_keys(events, AppKey)
+# Who besides the admins sees a mini program's analytics and crashes.
+follow_assignments(events, Assignment)
+
+
+@events.handles("workspace.workspace.created")
+def on_workspace_created(session: Session, event: Event) -> None:
+    payload = event.payload
+    if session.get(Workspace, payload["workspace_id"]) is None:
+        session.add(Workspace(id=payload["workspace_id"], parent_id=payload.get("parent_id")))
+
+
+@events.handles("catalog.miniprogram.created")
+def on_miniprogram_created(session: Session, event: Event) -> None:
+    payload = event.payload
+    miniprogram = session.get(MiniProgram, payload["miniprogram_id"], with_for_update=True)
+    if miniprogram is None:
+        miniprogram = MiniProgram(id=payload["miniprogram_id"], workspace_id=payload["workspace_id"], user_count=0)
+        session.add(miniprogram)
+    miniprogram.telemetry_id = payload.get("telemetry_id")
+    miniprogram.name = payload.get("name") or ""
