@@ -29,6 +29,7 @@ from mpdp_common.config import Settings
 from mpdp_common.db import drop_database, make_engine
 from mpdp_common.migrations import upgrade
 from mpdp_common.testing import deliver
+from mpdp_common.web import create_app
 from mpdp_telemetry import raw_events
 from mpdp_telemetry.events import events as telemetry_events
 from mpdp_telemetry.rollups import fold_pending
@@ -142,7 +143,7 @@ def main() -> None:
         folding = time.perf_counter() - started
         print(f"folded {folded:,} raw events into the rollups: {folding:.0f} s, {folded / folding:,.0f} events/s")
 
-        app = dataclasses.replace(service, key_source=lambda _settings: lambda _token: signing_key.public_key()).create_app(settings)
+        app = create_app(dataclasses.replace(service, key_source=lambda _settings: lambda _token: signing_key.public_key()), settings)
         now = int(time.time())
         token = jwt.encode(
             {"iss": "mpdp-identity", "aud": "mpdp", "sub": admin, "iat": now, "exp": now + 3600}, signing_key, algorithm="EdDSA"

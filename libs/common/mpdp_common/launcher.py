@@ -139,7 +139,9 @@ def web(name: str) -> None:
                 self.cfg.set("child_exit", lambda _server, worker: multiprocess.mark_process_dead(worker.pid))
 
         def load(self):
-            return service.create_app(settings)
+            from .web import create_app  # in the worker, after gevent's patches
+
+            return create_app(service, settings)
 
     ServiceApplication().run()
 
@@ -322,6 +324,8 @@ def run_embedded(settings: Settings) -> None:
     """Every service in this one process: the same code, SQLite files and the in-process broker."""
     from werkzeug.serving import make_server
 
+    from .web import create_app
+
     os.environ["MPDP_MODE"] = "embedded"
     _provide_local_secrets(settings, os.environ)
     services = installed_services()
@@ -343,7 +347,7 @@ def run_embedded(settings: Settings) -> None:
             spawn(service.run_relay, service_settings, stop)
         for run_worker in service.workers.values():
             spawn(run_worker, service_settings, stop)
-        app = service.create_app(service_settings)
+        app = create_app(service, service_settings)
         for port in filter(None, (service_settings.port, service_settings.internal_port)):
             server = make_server(service_settings.host, port, app, threaded=True)
             servers.append(server)

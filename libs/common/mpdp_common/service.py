@@ -55,11 +55,6 @@ class Service:
     def has_database(self) -> bool:
         return self.metadata is not None
 
-    def create_app(self, settings: Settings | None = None) -> Flask:
-        from .web import create_app
-
-        return create_app(self, settings or Settings.from_env(self.name))
-
     @property
     def event_spec(self) -> EventSpec:
         if self.events is None:

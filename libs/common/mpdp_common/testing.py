@@ -35,6 +35,7 @@ from .events.brokers import MemoryBroker, Subscription
 from .events.consumer import Consumer
 from .keys import ensure_signing_key
 from .service import Service
+from .web import create_app
 
 #: The PostgreSQL server the tests that need a real one use (each creates its own database on it).
 TEST_DATABASE_SERVER = os.environ.get("MPDP_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432")
@@ -100,7 +101,7 @@ class Harness:
             service = dataclasses.replace(service, key_source=lambda _settings: lambda _token: public_key)
         self.service = service
         self.settings = unit_settings(service.name, tmp_path, **overrides)
-        self.app = service.create_app(self.settings)
+        self.app = create_app(service, self.settings)
         self.http = self.app.test_client()
         if service.metadata is not None:
             service.metadata.create_all(self.engine)

@@ -20,6 +20,7 @@ from mpdp_common.db import drop_database, ensure_database
 from mpdp_common.request_db import db_session
 from mpdp_common.service import Service
 from mpdp_common.testing import TEST_DATABASE_SERVER, postgres_answers
+from mpdp_common.web import create_app
 
 SERVER = TEST_DATABASE_SERVER
 
@@ -53,7 +54,7 @@ def test_the_request_in_flight_when_the_database_goes_away_gets_a_problem():
     ensure_database(url)
     try:
         service = Service(name="lossdemo", package="mpdp_common", blueprints=[blueprint], metadata=Base.metadata)
-        app = service.create_app(replace(Settings.from_env("lossdemo"), database_url=url))
+        app = create_app(service, replace(Settings.from_env("lossdemo"), database_url=url))
         Base.metadata.create_all(app.extensions["mpdp"].engine)
 
         def cut_the_database():
@@ -83,7 +84,7 @@ def test_the_request_in_flight_when_the_database_goes_away_gets_a_problem():
 def test_an_error_escaping_the_handlers_is_still_a_problem(tmp_path):
     """A teardown that fails runs after Flask's error handlers; the answer stays a problem document."""
     service = Service(name="teardowndemo", package="mpdp_common", blueprints=[], metadata=Base.metadata)
-    app = service.create_app(replace(Settings.from_env("teardowndemo"), database_url=f"sqlite:///{tmp_path}/t.db"))
+    app = create_app(service, replace(Settings.from_env("teardowndemo"), database_url=f"sqlite:///{tmp_path}/t.db"))
 
     @app.teardown_appcontext
     def lose_the_database(_error):
@@ -104,7 +105,7 @@ def test_a_full_disk_is_a_507_problem(tmp_path):
         raise OSError(errno.ENOSPC, "No space left on device")
 
     service = Service(name="fulldemo", package="mpdp_common", blueprints=[full], metadata=Base.metadata)
-    app = service.create_app(replace(Settings.from_env("fulldemo"), database_url=f"sqlite:///{tmp_path}/f.db"))
+    app = create_app(service, replace(Settings.from_env("fulldemo"), database_url=f"sqlite:///{tmp_path}/f.db"))
     answer = app.test_client().post("/api/v1/store")
     assert answer.status_code == 507
     assert answer.content_type == "application/problem+json"

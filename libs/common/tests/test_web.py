@@ -23,6 +23,7 @@ from mpdp_common.pagination import PageQuery, page_schema, paginate
 from mpdp_common.request_db import db_session
 from mpdp_common.service import Service
 from mpdp_common.testing import Harness
+from mpdp_common.web import create_app
 
 
 class Base(DeclarativeBase):
@@ -112,7 +113,7 @@ def test_readiness_names_the_database_when_it_is_down(app):
     assert app.test_client().get("/readyz").get_json()["checks"] == {"database": "ok"}
     service = app.extensions["mpdp"].service
     unreachable = replace(app.extensions["mpdp"].settings, database_url="postgresql+psycopg://postgres@127.0.0.1:1/nowhere")
-    down = service.create_app(unreachable).test_client().get("/readyz")
+    down = create_app(service, unreachable).test_client().get("/readyz")
     assert is_problem(down, 503) and "database" in down.get_json()["detail"]
     assert down.get_json()["checks"]["database"].startswith("unavailable")
 

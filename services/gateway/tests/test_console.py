@@ -10,6 +10,7 @@ from dataclasses import replace
 import pytest
 
 from mpdp_common.config import Settings
+from mpdp_common.web import create_app
 from mpdp_gateway.service import service
 
 
@@ -39,7 +40,7 @@ def compressed_console(built_console):
 
 
 def gateway(console_dir):
-    return service.create_app(replace(Settings.from_env("gateway"), console_dir=str(console_dir))).test_client()
+    return create_app(service, replace(Settings.from_env("gateway"), console_dir=str(console_dir))).test_client()
 
 
 @pytest.mark.parametrize("path", ["/", "/sign-in", "/workspaces/ws1/miniprograms/mp1/versions"])
