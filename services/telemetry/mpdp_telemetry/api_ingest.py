@@ -90,10 +90,12 @@ def _time(value) -> datetime:
         raise ValueError from None
 
 
-def _text(event: dict, name: str, limit: int, required: bool = True) -> str | None:
+def _optional_text(event: dict, name: str, limit: int, required: bool) -> str | None:
+    return None if event.get(name) is None and not required else _text(event, name, limit)
+
+
+def _text(event: dict, name: str, limit: int) -> str:
     value = event.get(name)
-    if value is None and not required:
-        return None
     if not isinstance(value, str) or not value.strip() or len(value) > limit or "\x00" in value:
         raise ValueError(f"{name} must be a non-empty string of at most {limit} characters")
     return value
@@ -103,7 +105,7 @@ def max_age() -> timedelta:
     return min(MAX_AGE, timedelta(days=current_app.extensions["mpdp"].settings.telemetry_retention_days - 1))
 
 
-def _row(event, skew: timedelta, now: datetime, key: AppKey, miniprograms: dict, oldest: datetime) -> tuple:
+def _row(event, skew: timedelta, now: datetime, key: AppKey, miniprograms: dict, oldest: datetime) -> raw_events.RawEvent:
     """The raw_events row of one event, or ValueError with the reason it is refused."""
     if not isinstance(event, dict):
         raise ValueError("an event is a JSON object")
@@ -125,8 +127,8 @@ def _row(event, skew: timedelta, now: datetime, key: AppKey, miniprograms: dict,
         raise ValueError(f"timestamp is more than {(now - oldest).days} days old or in the future, after correcting the device clock")
     if texts["miniprogram_id"] not in miniprograms:
         raise ValueError("miniprogram_id names no mini program this app key reports for")
-    page = _text(event, "page", 255, required=kind == "page_view")
-    name = _text(event, "name", 100, required=kind == "custom")
+    page = _optional_text(event, "page", 255, required=kind == "page_view")
+    name = _optional_text(event, "name", 100, required=kind == "custom")
     duration = event.get("duration_ms")
     if kind == "session_end" and duration is None:
         raise ValueError("a session_end needs duration_ms")
@@ -139,21 +141,21 @@ def _row(event, skew: timedelta, now: datetime, key: AppKey, miniprograms: dict,
         properties = json.dumps(properties, separators=(",", ":"), ensure_ascii=False)
         if len(properties) > MAX_PROPERTIES_BYTES or "\\u0000" in properties:
             raise ValueError(f"properties must be at most {MAX_PROPERTIES_BYTES} bytes of JSON without NUL characters")
-    return (
-        occurred_at.date(),
-        texts["miniprogram_id"],
-        texts["event_id"],
-        occurred_at,
-        now,
-        key.app_id,
-        kind,
-        texts["version"],
-        texts["user_id"],
-        texts["session_id"],
-        page,
-        duration,
-        name if kind == "custom" else None,
-        properties,
+    return raw_events.RawEvent(
+        day=occurred_at.date(),
+        miniprogram_id=texts["miniprogram_id"],
+        event_id=texts["event_id"],
+        occurred_at=occurred_at,
+        received_at=now,
+        app_id=key.app_id,
+        type=kind,
+        version=texts["version"],
+        user_id=texts["user_id"],
+        session_id=texts["session_id"],
+        page=page,
+        duration_ms=duration,
+        name=name if kind == "custom" else None,
+        properties=properties,
     )
 
 
@@ -206,8 +208,8 @@ def post_events():
         except ValueError as error:
             rejected.append({"index": index, "reason": str(error)})
             continue
-        if (row[1], row[2]) not in seen:  # the same event twice in one batch is kept once
-            seen.add((row[1], row[2]))
+        if (row.miniprogram_id, row.event_id) not in seen:  # the same event twice in one batch is kept once
+            seen.add((row.miniprogram_id, row.event_id))
             rows.append(row)
     session = db_session()
     raw_events.write(session, rows)

@@ -4,13 +4,17 @@ embedded mode) row by row, which is what its one writer does anyway."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy import ARRAY, String, any_, bindparam, text
 from sqlalchemy.orm import Session
 
 from mpdp_common.db import on_postgresql
 
 
-def insert_new(session: Session, table: str, columns: tuple[str, ...], rows: list[tuple], returning: tuple[str, ...] = ()) -> list[tuple]:
+def insert_new(
+    session: Session, table: str, columns: tuple[str, ...], rows: Sequence[tuple], returning: tuple[str, ...] = ()
+) -> list[tuple]:
     """Insert the rows whose key is not in `table` yet; with `returning`, those columns of the rows inserted."""
     if not rows:
         return []

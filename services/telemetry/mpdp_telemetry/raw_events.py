@@ -13,7 +13,8 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
+from typing import NamedTuple
 
 from sqlalchemy import Connection, text
 from sqlalchemy.exc import DBAPIError
@@ -25,24 +26,43 @@ from . import bulk
 
 log = logging.getLogger(__name__)
 
-COLUMNS = (
-    "day",
-    "miniprogram_id",
-    "event_id",
-    "occurred_at",
-    "received_at",
-    "app_id",
-    "type",
-    "version",
-    "user_id",
-    "session_id",
-    "page",
-    "duration_ms",
-    "name",
-    "properties",
-)
-#: what the folder reads of each row, after its position
-FOLDED = ("day", "miniprogram_id", "app_id", "version", "type", "user_id", "session_id", "page", "duration_ms", "name")
+
+class RawEvent(NamedTuple):
+    """A raw_events row, as ingest writes it: a tuple, so that a batch goes to COPY as it is."""
+
+    day: date
+    miniprogram_id: str
+    event_id: str
+    occurred_at: datetime
+    received_at: datetime
+    app_id: str
+    type: str
+    version: str
+    user_id: str
+    session_id: str
+    page: str | None
+    duration_ms: int | None
+    name: str | None
+    properties: str | None
+
+
+class FoldedEvent(NamedTuple):
+    """What the folder reads of a raw_events row."""
+
+    day: date
+    miniprogram_id: str
+    app_id: str
+    version: str
+    type: str
+    user_id: str
+    session_id: str
+    page: str | None
+    duration_ms: int | None
+    name: str | None
+
+
+COLUMNS = RawEvent._fields
+FOLDED = FoldedEvent._fields
 _LIST = ", ".join(COLUMNS)
 _PARTITION = re.compile(r"^raw_events_p(\d{8})$")
 
@@ -78,15 +98,15 @@ def ensure_partitions(connection: Connection, days) -> None:
             _known_partitions.add(day)
 
 
-def write(session: Session, rows: list[tuple]) -> None:
-    """Add `rows` (tuples in COLUMNS order) in the session's transaction; events already kept are skipped."""
+def write(session: Session, rows: list[RawEvent]) -> None:
+    """Add `rows` in the session's transaction; events already kept are skipped."""
     if not rows:
         return
-    ensure_partitions(session.connection(), {row[0] for row in rows})
+    ensure_partitions(session.connection(), {row.day for row in rows})
     bulk.insert_new(session, "raw_events", COLUMNS, rows)
 
 
-def pending(connection: Connection, position: int, limit: int) -> tuple[list[tuple], int]:
+def pending(connection: Connection, position: int, limit: int) -> tuple[list[FoldedEvent], int]:
     """Rows not folded yet, whole transactions at a time, and the position after them."""
     columns = ", ".join(FOLDED)
     if not on_postgresql(connection):
@@ -95,21 +115,21 @@ def pending(connection: Connection, position: int, limit: int) -> tuple[list[tup
             {"after": position, "limit": limit},
         ).all()
         # SQLite hands back days as the text it stores them as.
-        return [(date.fromisoformat(row[1]), *row[2:]) for row in rows], (rows[-1][0] if rows else position)
+        return [FoldedEvent(date.fromisoformat(row[1]), *row[2:]) for row in rows], (rows[-1][0] if rows else position)
     horizon = connection.execute(text("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")).scalar_one()
     rows = connection.execute(
         text(f"SELECT txid, {columns} FROM raw_events WHERE txid >= :after AND txid < :horizon ORDER BY txid LIMIT :limit"),
         {"after": position, "horizon": horizon, "limit": limit + 1},
     ).all()
     if len(rows) <= limit:
-        return [tuple(row[1:]) for row in rows], max(position, horizon)
+        return [FoldedEvent(*row[1:]) for row in rows], max(position, horizon)
     last = rows[-1][0]
-    whole = [tuple(row[1:]) for row in rows if row[0] != last]
+    whole = [FoldedEvent(*row[1:]) for row in rows if row[0] != last]
     if whole:
         return whole, last
     # One transaction larger than the limit: it is taken whole.
     rows = connection.execute(text(f"SELECT {columns} FROM raw_events WHERE txid = :txid"), {"txid": last}).all()
-    return [tuple(row) for row in rows], last + 1
+    return [FoldedEvent(*row) for row in rows], last + 1
 
 
 def drop_partitions_before(connection: Connection, oldest_kept: date) -> list[str]:

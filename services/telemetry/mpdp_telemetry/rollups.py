@@ -217,8 +217,8 @@ def _count_launched_sessions(
         session.execute(stmt, upserts[start : start + CHUNK])
 
 
-def fold(session: Session, rows: list[tuple]) -> None:
-    """Add `rows` (raw_events.FOLDED columns) to the rollups, in the caller's transaction."""
+def fold(session: Session, rows: list[raw_events.FoldedEvent]) -> None:
+    """Add `rows` to the rollups, in the caller's transaction."""
     counts: dict[tuple, int] = defaultdict(int)
     times: dict[tuple, int] = defaultdict(int)
     first_days: dict[str, dict[str, date]] = defaultdict(dict)
