@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from mpdp_common.apikeys import follow_api_keys
 from mpdp_common.crypto import secret_box
-from mpdp_common.events import Event, handler_settings
+from mpdp_common.events import Event, follow_state, handler_settings
 
 from . import mail_queue, mailer
 from .events import events, publish_member
@@ -48,24 +48,21 @@ def on_workspace_deleted(session: Session, event: Event) -> None:
         publish_member(session, "identity.member.removed", member)
 
 
-@events.handles("workspace.settings.updated")
-def on_workspace_settings_updated(session: Session, event: Event) -> None:
-    """Keep the workspace's SMTP server, through which its invitations go out."""
-    state = event.payload
-    mail = session.get(WorkspaceMailSettings, state["workspace_id"], with_for_update=True)
-    if mail is None:
-        mail = WorkspaceMailSettings(workspace_id=state["workspace_id"], revision=0)
-        session.add(mail)
-    elif state["revision"] <= mail.revision:
-        return
-    email = state["service_email"]
-    if email is None:
-        mail.sender = mail.smtp_host = mail.smtp_port = mail.smtp_username = mail.smtp_password_encrypted = None
-    else:
-        mail.sender, mail.smtp_host, mail.smtp_port = email["sender"], email["smtp_host"], email["smtp_port"]
-        mail.smtp_username, mail.smtp_password_encrypted = email["smtp_username"], email["smtp_password_encrypted"]
-    mail.primary_domain = state["domains"]["primary"]
-    mail.revision = state["revision"]
+#: what identity keeps of a workspace's settings: its SMTP server, through which its invitations go out
+MAIL_FIELDS = ("sender", "smtp_host", "smtp_port", "smtp_username", "smtp_password_encrypted", "primary_domain")
+
+
+def _mail_settings(settings: dict) -> dict:
+    email = settings["service_email"] or {}
+    return {
+        "workspace_id": settings["workspace_id"],
+        "revision": settings["revision"],
+        "primary_domain": settings["domains"]["primary"],
+        **{name: email.get(name) for name in MAIL_FIELDS if name != "primary_domain"},
+    }
+
+
+follow_state(events, ("workspace.settings.updated",), WorkspaceMailSettings, ("workspace_id",), MAIL_FIELDS, state_of=_mail_settings)
 
 
 @events.handles("identity.invitation.created")

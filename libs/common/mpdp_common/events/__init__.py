@@ -153,15 +153,17 @@ def follow_state(
     fields: tuple[str, ...],
     *,
     equal_revision_applies: bool = False,
+    state_of: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
 ) -> None:
     """Keep `model`, a read model of another service's rows, at the newest state its events carry.
 
     Each event holds a row's whole state and its revision, so they apply in any order: the row
     keyed by `key` is made from the first event that names it, and later takes `fields` only from
-    a newer revision (or an equal one, with `equal_revision_applies`)."""
+    a newer revision (or an equal one, with `equal_revision_applies`). `state_of` gives the row's
+    state where the payload is not in the row's shape (it keeps the key and the revision)."""
 
     def apply(session: Session, event: Event) -> None:
-        state = event.payload
+        state = state_of(event.payload) if state_of else event.payload
         row = session.get(model, tuple(state[name] for name in key), with_for_update=True)
         if row is None:
             session.add(model(**{name: state[name] for name in (*key, *fields, "revision")}))
