@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from mpdp_common.service import Service
 
+from . import handlers  # noqa: F401 - registers what the catalog consumes
 from .api_delivery import client
 from .api_features import features, jsapis
 from .api_launches import launches
