@@ -1,7 +1,8 @@
 """Launches: releasing a version of a mini program to a host app, through an approval.
 
 Admins and the mini program's assigned developers create, submit, publish and cancel launches
-and request offline and online; reviewers see them. The states and their rules are lifecycle.py.
+and request offline and online; reviewers see them. These views authorize and read arguments;
+every rule of a launch's life is lifecycle.py.
 """
 
 from __future__ import annotations
@@ -9,16 +10,14 @@ from __future__ import annotations
 from flask_smorest import Blueprint
 from sqlalchemy import select
 
-from mpdp_common.db import new_id
-from mpdp_common.errors import conflict, not_found, validation_failed
+from mpdp_common.errors import not_found, validation_failed
 from mpdp_common.idempotency import idempotent
 from mpdp_common.pagination import page_schema, paginate
 from mpdp_common.request_db import commit_or_conflict, db_session
 
 from . import lifecycle, schemas
 from .access import miniprogram_for
-from .events import events
-from .models import IN_PROGRESS, App, Launch, LaunchStep, Version
+from .models import App, Launch, LaunchStep, Version
 
 launches = Blueprint("launches", __name__, url_prefix="/api/v1", description="Launches: releasing versions to host apps")
 
@@ -114,31 +113,7 @@ def submit(ws, mp, launch_id):
     """Under review, and an approval of type launch opens."""
     member, miniprogram, launch = _launch(ws, mp, launch_id, *RELEASERS)
     session = db_session()
-    lifecycle.check(launch.status, "submit")
-    busy = lifecycle.others_on_app(session, launch, *IN_PROGRESS)
-    if busy:
-        raise conflict(f"Launch {busy[0].id} of this mini program on this app is {busy[0].status}; finish or cancel it first.")
-    version, app = session.get(Version, launch.version_id), session.get(App, launch.app_id)
-    launch.pending_request_id, launch.pending_request_type = new_id(), "launch"
-    lifecycle.move(session, launch, "submit", member.account_id)
-    events.publish(
-        session,
-        "catalog.launch.submitted",
-        {
-            "request_id": launch.pending_request_id,
-            "workspace_id": ws,
-            "title": f"Launch {miniprogram.name} {version.version} on {app.name}",
-            "subject": {"kind": "launch", "id": launch.id},
-            "requested_by": member.account_id,
-            "launch_id": launch.id,
-            "miniprogram_id": mp,
-            "version_id": version.id,
-            "version": version.version,
-            "app_id": app.id,
-        },
-        workspace_id=ws,
-        aggregate_id=launch.id,
-    )
+    lifecycle.submit(session, launch, miniprogram, member.account_id)
     commit_or_conflict(session, ONE_IN_PROGRESS)
     return _views([launch])[0]
 
@@ -149,16 +124,7 @@ def withdraw(ws, mp, launch_id):
     """Back to created; its approval becomes withdrawn."""
     member, _miniprogram, launch = _launch(ws, mp, launch_id, *RELEASERS)
     session = db_session()
-    lifecycle.check(launch.status, "withdraw")
-    events.publish(
-        session,
-        "catalog.launch.withdrawn",
-        {"request_id": launch.pending_request_id, "launch_id": launch.id, "workspace_id": ws, "withdrawn_by": member.account_id},
-        workspace_id=ws,
-        aggregate_id=launch.id,
-    )
-    launch.pending_request_id = launch.pending_request_type = None
-    lifecycle.move(session, launch, "withdraw", member.account_id)
+    lifecycle.withdraw(session, launch, member.account_id)
     session.commit()
     return _views([launch])[0]
 
@@ -170,7 +136,7 @@ def publish(body, ws, mp, launch_id):
     """Grayscale under 100 %, released at 100 % (archiving the release before it)."""
     member, _miniprogram, launch = _launch(ws, mp, launch_id, *RELEASERS)
     session = db_session()
-    lifecycle.publish(session, launch, body["percentage"], member.account_id)
+    lifecycle.release(session, launch, body["percentage"], member.account_id)
     commit_or_conflict(session, "Another launch of this mini program on this app was released at the same time; try again.")
     return _views([launch])[0]
 
@@ -179,54 +145,20 @@ def publish(body, ws, mp, launch_id):
 @launches.response(200, schemas.LaunchSchema)
 def cancel(ws, mp, launch_id):
     member, _miniprogram, launch = _launch(ws, mp, launch_id, *RELEASERS)
-    lifecycle.move(db_session(), launch, "cancel", member.account_id)
-    db_session().commit()
+    session = db_session()
+    lifecycle.cancel(session, launch, member.account_id)
+    session.commit()
     return _views([launch])[0]
 
 
 # -- offline, online, rollback of what an app delivers ----------------------------------------------
 
 
-def _latest_on_app(mp: str, app_id: str, *statuses: str) -> Launch | None:
-    return db_session().scalar(
-        select(Launch)
-        .where(Launch.miniprogram_id == mp, Launch.app_id == app_id, Launch.status.in_(statuses))
-        .order_by(Launch.updated_at.desc())
-        .limit(1)
-        .with_for_update()
-    )
-
-
 def _request_availability(ws: str, mp: str, body: dict, kind: str) -> dict:
     member, miniprogram = miniprogram_for(ws, mp, *RELEASERS, lock=True)
     session = db_session()
     app = _app(ws, body["app_id"])
-    current = "released" if kind == "offline" else "offline"
-    launch = _latest_on_app(mp, app.id, current)
-    if launch is None:
-        raise conflict(f"This mini program has no {current} launch on this app.")
-    if launch.pending_request_id is not None:
-        raise conflict(f"A request to take it {launch.pending_request_type} waits for approval already.")
-    lifecycle.check(launch.status, f"request_{kind}")
-    launch.pending_request_id, launch.pending_request_type = new_id(), kind
-    title = f"Take {miniprogram.name} offline on {app.name}" if kind == "offline" else f"Bring {miniprogram.name} back online on {app.name}"
-    events.publish(
-        session,
-        f"catalog.miniprogram.{kind}_requested",
-        {
-            "request_id": launch.pending_request_id,
-            "workspace_id": ws,
-            "title": title,
-            "subject": {"kind": "launch", "id": launch.id},
-            "requested_by": member.account_id,
-            "launch_id": launch.id,
-            "miniprogram_id": mp,
-            "app_id": app.id,
-            "reason": body["reason"].strip(),
-        },
-        workspace_id=ws,
-        aggregate_id=mp,
-    )
+    launch = lifecycle.request_availability(session, miniprogram, app, kind, body["reason"], member.account_id)
     session.commit()
     return {"approval_id": launch.pending_request_id, "type": kind, "launch_id": launch.id, "app_id": app.id, "status": "pending_approval"}
 
@@ -255,31 +187,6 @@ def rollback(body, ws, mp):
     member, _miniprogram = miniprogram_for(ws, mp, *RELEASERS, lock=True)
     session = db_session()
     app = _app(ws, body["app_id"])
-    running = _latest_on_app(mp, app.id, "grayscale")
-    if running is not None:
-        raise conflict(f"Launch {running.id} runs a grayscale on this app; publish it to 100 or cancel it first.")
-    current = _latest_on_app(mp, app.id, "released", "offline")
-    if current is not None and current.version_id == body["version_id"]:
-        raise conflict("That version is the current release on this app.")
-    if current is not None and current.pending_request_id is not None:
-        raise conflict(f"A request to take the current release {current.pending_request_type} waits for approval; withdraw it first.")
-    target = session.scalar(
-        select(Launch)
-        .where(
-            Launch.miniprogram_id == mp,
-            Launch.app_id == app.id,
-            Launch.version_id == body["version_id"],
-            Launch.status.in_(lifecycle.ALLOWED_FROM["restore"]),
-        )
-        .order_by(Launch.updated_at.desc())
-        .limit(1)
-        .with_for_update()
-    )
-    if target is None:
-        raise conflict("That version was never released on this app, so there is nothing to roll back to.")
-    if current is not None:
-        lifecycle.move(session, current, "roll_back", member.account_id, refresh_delivery=False)
-        session.flush()
-    lifecycle.move(session, target, "restore", member.account_id)
+    target = lifecycle.roll_back(session, mp, app.id, body["version_id"], member.account_id)
     commit_or_conflict(session, "The release of this mini program on this app changed at the same time; try again.")
     return _views([target])[0]

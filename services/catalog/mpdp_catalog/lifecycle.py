@@ -1,9 +1,10 @@
-"""The life of a launch, and the one place where its status changes.
+"""The launch and every rule of its life: the one place where its status, and the approval it
+waits for, change.
 
     created ──submit──▶ under_review ──approved──▶ pilot (tester whitelist on) or ready
        ▲                    │  └──rejected──▶ rejected
        └─────withdraw───────┘
-    pilot, ready, grayscale ──publish p<100──▶ grayscale ──publish 100──▶ released
+    pilot, ready, grayscale ──release p<100──▶ grayscale ──release 100──▶ released
     created, pilot, ready, grayscale ──cancel──▶ canceled
     released ──offline approved──▶ offline ──online approved──▶ released
     released, offline ──a newer launch is released──▶ archived
@@ -11,20 +12,26 @@
 
 Every change is checked against this table (409 naming the current status), recorded in the
 launch's history, published as `catalog.launch.status_changed`, and rewrites what the host app
-delivers (delivery.py).
+delivers (delivery.py). Views authorize and read arguments, event handlers read the approval
+service's decisions, and both call one function here; the caller commits.
 """
 
 from __future__ import annotations
 
+import logging
+
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from mpdp_common.db import utcnow
+from mpdp_common.contracts.approval import Decision, Withdrawal
+from mpdp_common.db import new_id, utcnow
 from mpdp_common.errors import conflict
 
 from . import delivery
 from .events import events
-from .models import Launch, LaunchStep, MiniProgram, WorkspaceSettings
+from .models import IN_PROGRESS, App, Launch, LaunchStep, MiniProgram, Version, WorkspaceSettings
+
+log = logging.getLogger(__name__)
 
 #: action: the statuses it may start from
 ALLOWED_FROM: dict[str, tuple[str, ...]] = {
@@ -32,7 +39,7 @@ ALLOWED_FROM: dict[str, tuple[str, ...]] = {
     "withdraw": ("under_review",),
     "approve": ("under_review",),
     "reject": ("under_review",),
-    "publish": ("pilot", "ready", "grayscale"),
+    "release": ("pilot", "ready", "grayscale"),
     "cancel": ("created", "pilot", "ready", "grayscale"),
     "request_offline": ("released",),
     "offline": ("released",),
@@ -53,7 +60,16 @@ FIXED_TARGET = {
     "roll_back": "rollback",
     "restore": "released",
 }
-ACTION_NAMES = {"request_offline": "take offline", "request_online": "bring online", "roll_back": "roll back", "restore": "roll back to"}
+#: how a 409 names an action: as the endpoint the caller used
+ACTION_NAMES = {
+    "release": "publish",
+    "request_offline": "take offline",
+    "request_online": "bring online",
+    "roll_back": "roll back",
+    "restore": "roll back to",
+}
+#: the approval types whose subject is a launch
+REQUEST_TYPES = ("launch", "offline", "online")
 
 
 def check(status: str, action: str) -> None:
@@ -68,26 +84,220 @@ def next_status(status: str, action: str, *, percentage: int | None = None, whit
     check(status, action)
     if action == "approve":
         return "pilot" if whitelist else "ready"
-    if action == "publish":
+    if action == "release":
         return "released" if percentage == 100 else "grayscale"
     return FIXED_TARGET[action]
 
 
-def whitelist_enabled(session: Session, workspace_id: str) -> bool:
+# -- what users do --------------------------------------------------------------------------------
+
+
+def submit(session: Session, launch: Launch, miniprogram: MiniProgram, by: str) -> None:
+    """Under review, and an approval of type launch opens; refused while another launch of the
+    mini program on the app is on its way."""
+    check(launch.status, "submit")
+    busy = _others_on_app(session, launch, *IN_PROGRESS)
+    if busy:
+        raise conflict(f"Launch {busy[0].id} of this mini program on this app is {busy[0].status}; finish or cancel it first.")
+    version, app = session.get_one(Version, launch.version_id), session.get_one(App, launch.app_id)
+    request_id = _await_approval(launch, "launch")
+    _move(session, launch, "submit", by)
+    events.publish(
+        session,
+        "catalog.launch.submitted",
+        {
+            "request_id": request_id,
+            "workspace_id": launch.workspace_id,
+            "title": f"Launch {miniprogram.name} {version.version} on {app.name}",
+            "subject": {"kind": "launch", "id": launch.id},
+            "requested_by": by,
+            "launch_id": launch.id,
+            "miniprogram_id": launch.miniprogram_id,
+            "version_id": version.id,
+            "version": version.version,
+            "app_id": app.id,
+        },
+        workspace_id=launch.workspace_id,
+        aggregate_id=launch.id,
+    )
+
+
+def withdraw(session: Session, launch: Launch, by: str) -> None:
+    """Back to created; its approval becomes withdrawn."""
+    check(launch.status, "withdraw")
+    events.publish(
+        session,
+        "catalog.launch.withdrawn",
+        {"request_id": launch.pending_request_id, "launch_id": launch.id, "workspace_id": launch.workspace_id, "withdrawn_by": by},
+        workspace_id=launch.workspace_id,
+        aggregate_id=launch.id,
+    )
+    _stop_awaiting(launch)
+    _move(session, launch, "withdraw", by)
+
+
+def release(session: Session, launch: Launch, percentage: int, by: str) -> None:
+    """Grayscale under 100 %; at 100 the launch is released, and what was released (or offline) before is archived."""
+    check(launch.status, "release")
+    if percentage == 100:
+        for older in _others_on_app(session, launch, "released", "offline"):
+            _move(session, older, "archive", by, refresh_delivery=False)
+        session.flush()
+    _move(session, launch, "release", by, percentage=percentage)
+
+
+def cancel(session: Session, launch: Launch, by: str) -> None:
+    _move(session, launch, "cancel", by)
+
+
+def request_availability(session: Session, miniprogram: MiniProgram, app: App, kind: str, reason: str, by: str) -> Launch:
+    """An approval of type `kind` (offline or online) opens for the app's released (or offline)
+    launch, which changes once it is approved; the launch is returned."""
+    current = "released" if kind == "offline" else "offline"
+    launch = _latest_on_app(session, miniprogram.id, app.id, current)
+    if launch is None:
+        raise conflict(f"This mini program has no {current} launch on this app.")
+    if launch.pending_request_id is not None:
+        raise conflict(f"A request to take it {launch.pending_request_type} waits for approval already.")
+    check(launch.status, f"request_{kind}")
+    request_id = _await_approval(launch, kind)
+    title = f"Take {miniprogram.name} offline on {app.name}" if kind == "offline" else f"Bring {miniprogram.name} back online on {app.name}"
+    events.publish(
+        session,
+        f"catalog.miniprogram.{kind}_requested",
+        {
+            "request_id": request_id,
+            "workspace_id": launch.workspace_id,
+            "title": title,
+            "subject": {"kind": "launch", "id": launch.id},
+            "requested_by": by,
+            "launch_id": launch.id,
+            "miniprogram_id": miniprogram.id,
+            "app_id": app.id,
+            "reason": reason.strip(),
+        },
+        workspace_id=launch.workspace_id,
+        aggregate_id=miniprogram.id,
+    )
+    return launch
+
+
+def roll_back(session: Session, miniprogram_id: str, app_id: str, version_id: str, by: str) -> Launch:
+    """The latest earlier release of `version_id` on the app is released again and the current one
+    becomes rollback; refused while a grayscale runs there or the current release awaits a request.
+    The launch released again is returned."""
+    running = _latest_on_app(session, miniprogram_id, app_id, "grayscale")
+    if running is not None:
+        raise conflict(f"Launch {running.id} runs a grayscale on this app; publish it to 100 or cancel it first.")
+    current = _latest_on_app(session, miniprogram_id, app_id, "released", "offline")
+    if current is not None and current.version_id == version_id:
+        raise conflict("That version is the current release on this app.")
+    if current is not None and current.pending_request_id is not None:
+        raise conflict(f"A request to take the current release {current.pending_request_type} waits for approval; withdraw it first.")
+    target = session.scalar(
+        select(Launch)
+        .where(
+            Launch.miniprogram_id == miniprogram_id,
+            Launch.app_id == app_id,
+            Launch.version_id == version_id,
+            Launch.status.in_(ALLOWED_FROM["restore"]),
+        )
+        .order_by(Launch.updated_at.desc())
+        .limit(1)
+        .with_for_update()
+    )
+    if target is None:
+        raise conflict("That version was never released on this app, so there is nothing to roll back to.")
+    if current is not None:
+        _move(session, current, "roll_back", by, refresh_delivery=False)
+        session.flush()
+    _move(session, target, "restore", by)
+    return target
+
+
+# -- what the approval service decides ------------------------------------------------------------
+
+
+def apply_decision(session: Session, decision: Decision) -> None:
+    """A launch approved goes to pilot or ready, rejected to rejected; an offline or online
+    request approved takes the launch offline or brings it back (archiving what was released
+    meanwhile). A decision that comes too late to apply is ignored."""
+    launch = _waiting_launch(session, decision.approval_id, decision.subject.kind, decision.subject.id)
+    if launch is None:
+        return
+    kind = _stop_awaiting(launch)
+    if kind == "launch":
+        action = "approve" if decision.approved else "reject"
+    elif decision.approved and kind is not None:
+        action = kind  # offline or online
+    else:
+        return
+    if launch.status not in ALLOWED_FROM[action]:
+        log.info("approval %s: launch %s is %s now; decision not applied", decision.approval_id, launch.id, launch.status)
+        return
+    if action == "online":
+        for released in _others_on_app(session, launch, "released"):
+            _move(session, released, "archive", decision.decided_by, refresh_delivery=False)
+        session.flush()
+    _move(session, launch, action, decision.decided_by)
+
+
+def apply_withdrawal(session: Session, withdrawal: Withdrawal) -> None:
+    """The applicant withdrew at the approval service: the launch goes back to where it was
+    before the request (a launch under review to created)."""
+    launch = _waiting_launch(session, withdrawal.approval_id, withdrawal.subject.kind, withdrawal.subject.id)
+    if launch is None:
+        return
+    kind = _stop_awaiting(launch)
+    if kind == "launch" and launch.status == "under_review":
+        _move(session, launch, "withdraw", withdrawal.withdrawn_by)
+
+
+# -- the approval a launch waits for: opened and closed only here ---------------------------------
+
+
+def _await_approval(launch: Launch, kind: str) -> str:
+    """The id of the approval of type `kind` that the launch now waits for."""
+    launch.pending_request_id, launch.pending_request_type = new_id(), kind
+    return launch.pending_request_id
+
+
+def _stop_awaiting(launch: Launch) -> str | None:
+    """The type of the approval the launch waited for, which it no longer does."""
+    kind = launch.pending_request_type
+    launch.pending_request_id = launch.pending_request_type = None
+    return kind
+
+
+def _waiting_launch(session: Session, approval_id: str, subject_kind: str, subject_id: str) -> Launch | None:
+    """The launch that waits for this very approval (a late decision of an older request is ignored)."""
+    if subject_kind != "launch":
+        return None
+    launch = session.get(Launch, subject_id, with_for_update=True)
+    if launch is None or launch.pending_request_id != approval_id:
+        log.info("approval %s decides no waiting launch; ignored", approval_id)
+        return None
+    return launch
+
+
+# -- one change of status -------------------------------------------------------------------------
+
+
+def _whitelist_enabled(session: Session, workspace_id: str) -> bool:
     settings = session.get(WorkspaceSettings, workspace_id)
     return bool(settings and settings.tester_whitelist_enabled)
 
 
-def move(session: Session, launch: Launch, action: str, by: str, *, percentage: int | None = None, refresh_delivery: bool = True) -> None:
+def _move(session: Session, launch: Launch, action: str, by: str, *, percentage: int | None = None, refresh_delivery: bool = True) -> None:
     """Apply `action` to the (locked) launch: status, history, event, and the delivery read model.
 
-    A user action that moves several launches of one (app, mini program) passes
+    A change that moves several launches of one (app, mini program) passes
     `refresh_delivery=False` to all but its last move, which rewrites the rows once for them all.
     """
-    whitelist = action == "approve" and whitelist_enabled(session, launch.workspace_id)
+    whitelist = action == "approve" and _whitelist_enabled(session, launch.workspace_id)
     previous = launch.status
     launch.status = next_status(previous, action, percentage=percentage, whitelist=whitelist)
-    if action == "publish":
+    if action == "release":
         launch.percentage = percentage
     at = utcnow()
     launch.updated_at = at
@@ -117,7 +327,7 @@ def move(session: Session, launch: Launch, action: str, by: str, *, percentage: 
         delivery.refresh(session, launch.miniprogram_id, launch.app_id)
 
 
-def others_on_app(session: Session, launch: Launch, *statuses: str) -> list[Launch]:
+def _others_on_app(session: Session, launch: Launch, *statuses: str) -> list[Launch]:
     """The other launches of the same mini program on the same app in `statuses`, locked."""
     return list(
         session.scalars(
@@ -133,11 +343,12 @@ def others_on_app(session: Session, launch: Launch, *statuses: str) -> list[Laun
     )
 
 
-def publish(session: Session, launch: Launch, percentage: int, by: str) -> None:
-    """At 100 the launch is released, and what was released (or offline) before is archived."""
-    check(launch.status, "publish")
-    if percentage == 100:
-        for older in others_on_app(session, launch, "released", "offline"):
-            move(session, older, "archive", by, refresh_delivery=False)
-        session.flush()
-    move(session, launch, "publish", by, percentage=percentage)
+def _latest_on_app(session: Session, miniprogram_id: str, app_id: str, *statuses: str) -> Launch | None:
+    """The launch of the mini program on the app in `statuses` that changed last, locked."""
+    return session.scalar(
+        select(Launch)
+        .where(Launch.miniprogram_id == miniprogram_id, Launch.app_id == app_id, Launch.status.in_(statuses))
+        .order_by(Launch.updated_at.desc())
+        .limit(1)
+        .with_for_update()
+    )

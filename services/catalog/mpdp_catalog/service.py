@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from mpdp_common.service import Service
 
+from . import handlers
 from .api_delivery import client
 from .api_features import features, jsapis
 from .api_launches import launches
@@ -25,6 +26,7 @@ service = Service(
     blueprints=[miniprograms, versions, jsapis, features, launches, client],
     metadata=Base.metadata,
     events=events,
+    handlers=handlers,
     membership_model=Member,
     api_key_model=ApiKey,
     setup=_setup,

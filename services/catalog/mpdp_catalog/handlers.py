@@ -1,0 +1,110 @@
+"""What the catalog does with other services' events: the read models it keeps (members, API and
+app keys, workspaces, host apps, the tester whitelist switch) and the approvals its launches and
+feature activations wait for. Each handler reads its event and makes one call."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from mpdp_common.apikeys import follow_api_keys
+from mpdp_common.appkeys import follow_app_keys
+from mpdp_common.contracts.approval import DECIDED, WITHDRAWN, Decision, Withdrawal
+from mpdp_common.db import utcnow
+from mpdp_common.events import Event
+from mpdp_common.membership import follow_members
+
+from . import lifecycle
+from .events import assign, events
+from .models import ApiKey, App, AppKey, FeatureActivation, Member, Workspace, WorkspaceSettings
+
+follow_members(events, Member)
+follow_api_keys(events, ApiKey)
+# Host apps sign their delivery requests with these keys.
+follow_app_keys(events, AppKey)
+
+
+@events.handles("identity.invitation.accepted")
+def on_invitation_accepted(session: Session, event: Event) -> None:
+    """An invitation may name the mini programs the new member works on."""
+    payload = event.payload
+    if event.workspace_id and payload["miniprogram_ids"]:
+        assign(session, event.workspace_id, payload["miniprogram_ids"], payload["account_id"])
+
+
+@events.handles("workspace.workspace.created")
+def on_workspace_created(session: Session, event: Event) -> None:
+    """Features belong to tenant workspaces: remember which workspaces are developer workspaces."""
+    payload = event.payload
+    workspace = session.get(Workspace, payload["workspace_id"], with_for_update=True)
+    if workspace is None:
+        session.add(
+            Workspace(
+                id=payload["workspace_id"],
+                name=payload["name"],
+                kind=payload["kind"],
+                parent_id=payload["parent_id"],
+            )
+        )
+
+
+# -- what launches need to know: host apps and the tester whitelist switch -------------------------
+
+
+@events.handles("workspace.app.created")
+@events.handles("workspace.app.updated")
+def on_app(session: Session, event: Event) -> None:
+    state = event.payload
+    app = session.get(App, state["app_id"], with_for_update=True)
+    if app is None:
+        session.add(App(id=state["app_id"], workspace_id=state["workspace_id"], name=state["name"]))
+    else:
+        app.name = state["name"]
+
+
+@events.handles("workspace.settings.updated")
+def on_settings_updated(session: Session, event: Event) -> None:
+    """Approved launches go to pilot while the workspace's tester whitelist is on, else to ready."""
+    state = event.payload
+    settings = session.get(WorkspaceSettings, state["workspace_id"], with_for_update=True)
+    if settings is None:
+        settings = WorkspaceSettings(workspace_id=state["workspace_id"], revision=0)
+        session.add(settings)
+    if state["revision"] > settings.revision:
+        settings.tester_whitelist_enabled, settings.revision = bool(state["tester_whitelist_enabled"]), state["revision"]
+
+
+# -- decisions of the approval service ------------------------------------------------------------
+
+
+def _decide_feature(session: Session, decision: Decision) -> None:
+    activation = session.get(FeatureActivation, decision.subject.id, with_for_update=True)
+    if activation is None or activation.status != "pending_approval":
+        return
+    activation.status = "active" if decision.approved else "rejected"
+    activation.decided_at, activation.decided_by = utcnow(), decision.decided_by
+
+
+def _drop_feature_request(session: Session, withdrawal: Withdrawal) -> None:
+    activation = session.get(FeatureActivation, withdrawal.subject.id, with_for_update=True)
+    if activation is not None and activation.status == "pending_approval":
+        session.delete(activation)
+
+
+@events.handles(DECIDED)
+def on_approval_decided(session: Session, event: Event) -> None:
+    """Launches (and their offline and online requests) and feature activations wait for approvals."""
+    decision = Decision.from_event(event)
+    if decision.type in lifecycle.REQUEST_TYPES:
+        lifecycle.apply_decision(session, decision)
+    elif decision.concerns("feature", "feature_activation"):
+        _decide_feature(session, decision)
+
+
+@events.handles(WITHDRAWN)
+def on_approval_withdrawn(session: Session, event: Event) -> None:
+    """The applicant withdrew: the subject goes back to where it was before the request."""
+    withdrawal = Withdrawal.from_event(event)
+    if withdrawal.type in lifecycle.REQUEST_TYPES:
+        lifecycle.apply_withdrawal(session, withdrawal)
+    elif withdrawal.concerns("feature", "feature_activation"):
+        _drop_feature_request(session, withdrawal)
