@@ -257,15 +257,19 @@ def embedded_env(workdir: Path, ports: dict[str, int], console_dir: Path = CONSO
     return env
 
 
-@pytest.fixture(scope="session")
-def embedded_platform(tmp_path_factory) -> Iterator[str]:
-    """The whole platform in embedded mode; yields its gateway's address."""
-    workdir = tmp_path_factory.mktemp("embedded")
+@contextmanager
+def running_embedded(workdir: Path, console_dir: Path = CONSOLE_DIR) -> Iterator[tuple[str, subprocess.Popen]]:
+    """`mpdpctl run` in embedded mode, up and answering; yields its gateway's address and its
+    process, which is stopped with Ctrl-C at the end (its log is `embedded.log` in `workdir`)."""
     ports = {name: _free_port() for name in SERVICE_PORTS}
     gateway = f"http://127.0.0.1:{ports['gateway']}"
-    with open(workdir / "embedded.log", "wb") as log:
+    log_path = workdir / "embedded.log"
+    with open(log_path, "wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "mpdp_common.launcher", "run"], env=embedded_env(workdir, ports), stdout=log, stderr=subprocess.STDOUT
+            [sys.executable, "-m", "mpdp_common.launcher", "run"],
+            env=embedded_env(workdir, ports, console_dir),
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
         try:
 
@@ -276,14 +280,21 @@ def embedded_platform(tmp_path_factory) -> Iterator[str]:
                     return process.poll() is not None
 
             eventually(up, timeout=60, interval=0.2)
-            assert process.poll() is None, (workdir / "embedded.log").read_text()[-3000:]
-            yield gateway
+            assert process.poll() is None, log_path.read_text()[-3000:]
+            yield gateway, process
         finally:
             process.send_signal(signal.SIGINT)
             try:
                 process.wait(20)
             except subprocess.TimeoutExpired:
                 process.kill()
+
+
+@pytest.fixture(scope="session")
+def embedded_platform(tmp_path_factory) -> Iterator[str]:
+    """The whole platform in embedded mode; yields its gateway's address."""
+    with running_embedded(tmp_path_factory.mktemp("embedded")) as (gateway, _process):
+        yield gateway
 
 
 @pytest.fixture(params=["postgresql", "embedded"])
