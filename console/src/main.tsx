@@ -27,9 +27,14 @@ window.addEventListener("vite:preloadError", () => {
   window.location.reload();
 });
 
+// Ant Design animates every dialog and message; someone who asked their system for less motion
+// gets none (a dialog then opens and closes at once, which also makes the console's browser tests
+// independent of animation timing on a loaded machine).
+const reducedMotion = window.matchMedia?.("(prefers-reduced-motion: reduce)").matches ?? false;
+
 createRoot(document.getElementById("root")!).render(
   <StrictMode>
-    <ConfigProvider theme={{ token: { colorPrimary: "#1677ff", borderRadius: 6 } }}>
+    <ConfigProvider theme={{ token: { colorPrimary: "#1677ff", borderRadius: 6, motion: !reducedMotion } }}>
       <AntApp>
         <QueryClientProvider client={queries}>
           <BrowserRouter>

@@ -11,8 +11,7 @@ from marshmallow import fields
 
 from mpdp_common import contracts
 from mpdp_common.contracts import ContractViolation, Payload, declare
-from mpdp_common.contracts.approval import DECIDED, WITHDRAWN, Decision, Subject, Withdrawal
-from mpdp_common.events import Event
+from mpdp_common.contracts.approval import DECIDED, WITHDRAWN, approved, concerns
 
 
 def test_every_platform_event_is_declared_by_its_producer():
@@ -52,49 +51,50 @@ def test_a_type_and_version_is_declared_once():
         contracts.contract("nobody.thing.happened")
 
 
-def test_an_approval_decision_round_trips_through_its_one_shape():
-    decision = Decision(
-        approval_id="ap1",
-        workspace_id="w1",
-        type="feature",
-        status="approved",
-        subject=Subject(kind="feature_activation", id="fa1"),
-        applicant_id="dev",
-        decided_by="rev",
-        decided_at=datetime(2026, 11, 25, 10, 0, tzinfo=UTC),
-        comment=None,
-    )
-    contracts.checked(DECIDED, 1, decision.payload())
-    event = Event(type=DECIDED, payload=contracts.read(DECIDED, 1, decision.payload()), producer="approval")
-    assert Decision.from_event(event) == decision
-    assert decision.approved and decision.concerns("feature", "feature_activation")
-    assert not decision.concerns("feature", "launch") and not decision.concerns("launch", "feature_activation")
+def test_an_approval_decision_is_read_as_declared():
+    decision = {
+        "approval_id": "ap1",
+        "workspace_id": "w1",
+        "type": "feature",
+        "status": "approved",
+        "subject": {"kind": "feature_activation", "id": "fa1"},
+        "applicant_id": "dev",
+        "decided_by": "rev",
+        "decided_at": "2026-11-25T10:00:00+00:00",
+        "comment": None,
+    }
+    contracts.checked(DECIDED, 1, decision)
+    read = contracts.read(DECIDED, 1, decision)
+    assert read["decided_at"] == datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
+    assert approved(read) and concerns(read, "feature", "feature_activation")
+    assert not concerns(read, "feature", "launch") and not concerns(read, "launch", "feature_activation")
+    assert not approved(read | {"status": "rejected"})
     with pytest.raises(ContractViolation):
-        contracts.checked(DECIDED, 1, decision.payload() | {"status": "withdrawn"})
+        contracts.checked(DECIDED, 1, decision | {"status": "withdrawn"})
     # A producer sends exactly the declared fields, nested ones too; a consumer ignores the others.
-    padded = decision.payload() | {"subject": {"kind": "feature_activation", "id": "fa1", "extra": 1}}
+    padded = decision | {"subject": {"kind": "feature_activation", "id": "fa1", "extra": 1}}
     with pytest.raises(ContractViolation):
         contracts.checked(DECIDED, 1, padded)
     assert contracts.read(DECIDED, 1, padded)["subject"] == {"kind": "feature_activation", "id": "fa1"}
 
 
-def test_an_approval_withdrawal_round_trips_through_its_one_shape():
-    withdrawal = Withdrawal(
-        approval_id="ap1",
-        workspace_id="w1",
-        type="developer_workspace",
-        subject=Subject(kind="developer_workspace", id="dw1"),
-        applicant_id="dev",
-        withdrawn_by="dev",
-        withdrawn_at=datetime(2026, 11, 25, 10, 0, 0, 250000, tzinfo=UTC),
-    )
-    payload = withdrawal.payload()
-    assert payload["withdrawn_at"] == "2026-11-25T10:00:00.250000+00:00"
-    contracts.checked(WITHDRAWN, 1, payload)
-    event = Event(type=WITHDRAWN, payload=contracts.read(WITHDRAWN, 1, payload), producer="approval")
-    assert Withdrawal.from_event(event) == withdrawal
-    assert withdrawal.concerns("developer_workspace", "developer_workspace")
-    assert not withdrawal.concerns("developer_workspace", "launch")
+def test_an_approval_withdrawal_is_read_as_declared():
+    withdrawal = {
+        "approval_id": "ap1",
+        "workspace_id": "w1",
+        "type": "developer_workspace",
+        "subject": {"kind": "developer_workspace", "id": "dw1"},
+        "applicant_id": "dev",
+        "withdrawn_by": "dev",
+        "withdrawn_at": "2026-11-25T10:00:00.250000+00:00",
+    }
+    contracts.checked(WITHDRAWN, 1, withdrawal)
+    read = contracts.read(WITHDRAWN, 1, withdrawal)
+    assert read["withdrawn_at"] == datetime(2026, 11, 25, 10, 0, 0, 250000, tzinfo=UTC)
+    assert concerns(read, "developer_workspace", "developer_workspace")
+    assert not concerns(read, "developer_workspace", "launch")
+    with pytest.raises(ContractViolation):
+        contracts.checked(WITHDRAWN, 1, withdrawal | {"comment": "changed my mind"})
 
 
 def test_an_upload_time_reads_the_same_to_the_second_with_z_or_to_the_microsecond():

@@ -8,11 +8,13 @@ that event names (see handlers.py); the decision goes back as `approval.approval
 from __future__ import annotations
 
 import logging
+from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from mpdp_common.contracts.approval import DECIDED, WITHDRAWN, Decision, Subject, Withdrawal
+from mpdp_common.contracts.approval import DECIDED, WITHDRAWN
 from mpdp_common.db import utcnow
 from mpdp_common.events import EventSpec
 
@@ -52,37 +54,32 @@ def open_approval(
     audit(session, approval, "opened", applicant_id)
 
 
-def close(session: Session, approval: Approval, status: str, by: str, comment: str | None = None) -> None:
-    """The approval's final status, who set it, when and why, in its fields and its trail."""
-    approval.status, approval.decided_by, approval.decided_at, approval.comment = status, by, utcnow(), comment
+def close(session: Session, approval: Approval, status: str, by: str, comment: str | None = None) -> datetime:
+    """The approval's final status, who set it, when and why, in its fields and its trail; returns when."""
+    closed_at = utcnow()
+    approval.status, approval.decided_by, approval.decided_at, approval.comment = status, by, closed_at, comment
     audit(session, approval, status, by, comment)
+    return closed_at
 
 
 def decide(session: Session, approval: Approval, status: str, by: str, comment: str | None) -> None:
-    close(session, approval, status, by, comment)
-    decision = Decision(
-        approval_id=approval.id,
-        workspace_id=approval.workspace_id,
-        type=approval.type,
-        status=status,
-        subject=Subject(kind=approval.subject_kind, id=approval.subject_id),
-        applicant_id=approval.applicant_id,
-        decided_by=by,
-        decided_at=approval.decided_at,
-        comment=comment,
-    )
-    events.publish(session, DECIDED, decision.payload(), workspace_id=approval.workspace_id, aggregate_id=approval.id)
+    decided_at = close(session, approval, status, by, comment)
+    decision = _outcome(approval) | {"status": status, "decided_by": by, "decided_at": decided_at.isoformat(), "comment": comment}
+    events.publish(session, DECIDED, decision, workspace_id=approval.workspace_id, aggregate_id=approval.id)
 
 
 def withdraw(session: Session, approval: Approval, by: str) -> None:
-    close(session, approval, "withdrawn", by)
-    withdrawal = Withdrawal(
-        approval_id=approval.id,
-        workspace_id=approval.workspace_id,
-        type=approval.type,
-        subject=Subject(kind=approval.subject_kind, id=approval.subject_id),
-        applicant_id=approval.applicant_id,
-        withdrawn_by=by,
-        withdrawn_at=approval.decided_at,
-    )
-    events.publish(session, WITHDRAWN, withdrawal.payload(), workspace_id=approval.workspace_id, aggregate_id=approval.id)
+    withdrawn_at = close(session, approval, "withdrawn", by)
+    withdrawal = _outcome(approval) | {"withdrawn_by": by, "withdrawn_at": withdrawn_at.isoformat()}
+    events.publish(session, WITHDRAWN, withdrawal, workspace_id=approval.workspace_id, aggregate_id=approval.id)
+
+
+def _outcome(approval: Approval) -> dict[str, Any]:
+    """What a decision and a withdrawal both say: which approval, and what it was about."""
+    return {
+        "approval_id": approval.id,
+        "workspace_id": approval.workspace_id,
+        "type": approval.type,
+        "subject": {"kind": approval.subject_kind, "id": approval.subject_id},
+        "applicant_id": approval.applicant_id,
+    }

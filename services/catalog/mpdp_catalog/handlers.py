@@ -4,13 +4,16 @@ feature activations wait for. Each handler reads its event and makes one call.""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from sqlalchemy.orm import Session
 
 from mpdp_common.apikeys import follow_api_keys
 from mpdp_common.appkeys import follow_app_keys
-from mpdp_common.contracts.approval import DECIDED, WITHDRAWN, Decision, Withdrawal
+from mpdp_common.contracts.approval import DECIDED, WITHDRAWN, approved, concerns
 from mpdp_common.db import utcnow
-from mpdp_common.events import Event
+from mpdp_common.events import Event, follow_state
 from mpdp_common.membership import follow_members
 
 from . import lifecycle
@@ -61,31 +64,23 @@ def on_app(session: Session, event: Event) -> None:
         app.name = state["name"]
 
 
-@events.handles("workspace.settings.updated")
-def on_settings_updated(session: Session, event: Event) -> None:
-    """Approved launches go to pilot while the workspace's tester whitelist is on, else to ready."""
-    state = event.payload
-    settings = session.get(WorkspaceSettings, state["workspace_id"], with_for_update=True)
-    if settings is None:
-        settings = WorkspaceSettings(workspace_id=state["workspace_id"], revision=0)
-        session.add(settings)
-    if state["revision"] > settings.revision:
-        settings.tester_whitelist_enabled, settings.revision = bool(state["tester_whitelist_enabled"]), state["revision"]
+# Approved launches go to pilot while the workspace's tester whitelist is on, else to ready.
+follow_state(events, ("workspace.settings.updated",), WorkspaceSettings, ("workspace_id",), ("tester_whitelist_enabled",))
 
 
 # -- decisions of the approval service ------------------------------------------------------------
 
 
-def _decide_feature(session: Session, decision: Decision) -> None:
-    activation = session.get(FeatureActivation, decision.subject.id, with_for_update=True)
+def _decide_feature(session: Session, decision: Mapping[str, Any]) -> None:
+    activation = session.get(FeatureActivation, decision["subject"]["id"], with_for_update=True)
     if activation is None or activation.status != "pending_approval":
         return
-    activation.status = "active" if decision.approved else "rejected"
-    activation.decided_at, activation.decided_by = utcnow(), decision.decided_by
+    activation.status = "active" if approved(decision) else "rejected"
+    activation.decided_at, activation.decided_by = utcnow(), decision["decided_by"]
 
 
-def _drop_feature_request(session: Session, withdrawal: Withdrawal) -> None:
-    activation = session.get(FeatureActivation, withdrawal.subject.id, with_for_update=True)
+def _drop_feature_request(session: Session, withdrawal: Mapping[str, Any]) -> None:
+    activation = session.get(FeatureActivation, withdrawal["subject"]["id"], with_for_update=True)
     if activation is not None and activation.status == "pending_approval":
         session.delete(activation)
 
@@ -93,18 +88,16 @@ def _drop_feature_request(session: Session, withdrawal: Withdrawal) -> None:
 @events.handles(DECIDED)
 def on_approval_decided(session: Session, event: Event) -> None:
     """Launches (and their offline and online requests) and feature activations wait for approvals."""
-    decision = Decision.from_event(event)
-    if decision.type in lifecycle.REQUEST_TYPES:
-        lifecycle.apply_decision(session, decision)
-    elif decision.concerns("feature", "feature_activation"):
-        _decide_feature(session, decision)
+    if event.payload["type"] in lifecycle.REQUEST_TYPES:
+        lifecycle.apply_decision(session, event.payload)
+    elif concerns(event.payload, "feature", "feature_activation"):
+        _decide_feature(session, event.payload)
 
 
 @events.handles(WITHDRAWN)
 def on_approval_withdrawn(session: Session, event: Event) -> None:
     """The applicant withdrew: the subject goes back to where it was before the request."""
-    withdrawal = Withdrawal.from_event(event)
-    if withdrawal.type in lifecycle.REQUEST_TYPES:
-        lifecycle.apply_withdrawal(session, withdrawal)
-    elif withdrawal.concerns("feature", "feature_activation"):
-        _drop_feature_request(session, withdrawal)
+    if event.payload["type"] in lifecycle.REQUEST_TYPES:
+        lifecycle.apply_withdrawal(session, event.payload)
+    elif concerns(event.payload, "feature", "feature_activation"):
+        _drop_feature_request(session, event.payload)

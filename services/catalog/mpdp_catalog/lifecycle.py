@@ -19,11 +19,13 @@ service's decisions, and both call one function here; the caller commits.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from mpdp_common.contracts.approval import Decision, Withdrawal
+from mpdp_common.contracts.approval import approved
 from mpdp_common.db import new_id, utcnow
 from mpdp_common.errors import conflict
 
@@ -218,39 +220,39 @@ def roll_back(session: Session, miniprogram_id: str, app_id: str, version_id: st
 # -- what the approval service decides ------------------------------------------------------------
 
 
-def apply_decision(session: Session, decision: Decision) -> None:
+def apply_decision(session: Session, decision: Mapping[str, Any]) -> None:
     """A launch approved goes to pilot or ready, rejected to rejected; an offline or online
     request approved takes the launch offline or brings it back (archiving what was released
     meanwhile). A decision that comes too late to apply is ignored."""
-    launch = _waiting_launch(session, decision.approval_id, decision.subject.kind, decision.subject.id)
+    launch = _waiting_launch(session, decision["approval_id"], decision["subject"]["kind"], decision["subject"]["id"])
     if launch is None:
         return
     kind = _stop_awaiting(launch)
     if kind == "launch":
-        action = "approve" if decision.approved else "reject"
-    elif decision.approved and kind is not None:
+        action = "approve" if approved(decision) else "reject"
+    elif approved(decision) and kind is not None:
         action = kind  # offline or online
     else:
         return
     if launch.status not in ALLOWED_FROM[action]:
-        log.info("approval %s: launch %s is %s now; decision not applied", decision.approval_id, launch.id, launch.status)
+        log.info("approval %s: launch %s is %s now; decision not applied", decision["approval_id"], launch.id, launch.status)
         return
     if action == "online":
         for released in _others_on_app(session, launch, "released"):
-            _move(session, released, "archive", decision.decided_by, refresh_delivery=False)
+            _move(session, released, "archive", decision["decided_by"], refresh_delivery=False)
         session.flush()
-    _move(session, launch, action, decision.decided_by)
+    _move(session, launch, action, decision["decided_by"])
 
 
-def apply_withdrawal(session: Session, withdrawal: Withdrawal) -> None:
+def apply_withdrawal(session: Session, withdrawal: Mapping[str, Any]) -> None:
     """The applicant withdrew at the approval service: the launch goes back to where it was
     before the request (a launch under review to created)."""
-    launch = _waiting_launch(session, withdrawal.approval_id, withdrawal.subject.kind, withdrawal.subject.id)
+    launch = _waiting_launch(session, withdrawal["approval_id"], withdrawal["subject"]["kind"], withdrawal["subject"]["id"])
     if launch is None:
         return
     kind = _stop_awaiting(launch)
     if kind == "launch" and launch.status == "under_review":
-        _move(session, launch, "withdraw", withdrawal.withdrawn_by)
+        _move(session, launch, "withdraw", withdrawal["withdrawn_by"])
 
 
 # -- the approval a launch waits for: opened and closed only here ---------------------------------

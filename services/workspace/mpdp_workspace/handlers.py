@@ -4,11 +4,13 @@ or withdrawn, and the counts behind the removal rule (mini programs, versions, l
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.orm import Session
 
-from mpdp_common.contracts.approval import DECIDED, WITHDRAWN, Decision, Withdrawal
+from mpdp_common.contracts.approval import DECIDED, WITHDRAWN, approved, concerns
 from mpdp_common.events import Event
 from mpdp_common.membership import follow_members
 
@@ -20,18 +22,18 @@ log = logging.getLogger(__name__)
 follow_members(events, Member)
 
 
-def _pending_application(session: Session, outcome: Decision | Withdrawal) -> Workspace | None:
+def _pending_application(session: Session, outcome: Mapping[str, Any]) -> Workspace | None:
     """The developer workspace application, still pending in the approval's tenant, that a
     decision or withdrawal is about; None when it is about another subject, another tenant's
     workspace, or an application decided already."""
-    if not outcome.concerns("developer_workspace", "developer_workspace"):
+    if not concerns(outcome, "developer_workspace", "developer_workspace"):
         return None
-    workspace = session.get(Workspace, outcome.subject.id, with_for_update=True)
-    if workspace is None or workspace.kind != "developer" or workspace.parent_id != outcome.workspace_id:
-        log.warning("approval %s is about unknown developer workspace %s", outcome.approval_id, outcome.subject.id)
+    workspace = session.get(Workspace, outcome["subject"]["id"], with_for_update=True)
+    if workspace is None or workspace.kind != "developer" or workspace.parent_id != outcome["workspace_id"]:
+        log.warning("approval %s is about unknown developer workspace %s", outcome["approval_id"], outcome["subject"]["id"])
         return None
     if workspace.status != "pending_approval":
-        log.info("developer workspace %s is %s already; approval %s ignored", workspace.id, workspace.status, outcome.approval_id)
+        log.info("developer workspace %s is %s already; approval %s ignored", workspace.id, workspace.status, outcome["approval_id"])
         return None
     return workspace
 
@@ -39,11 +41,10 @@ def _pending_application(session: Session, outcome: Decision | Withdrawal) -> Wo
 @events.handles(DECIDED)
 def on_approval_decided(session: Session, event: Event) -> None:
     """A developer workspace application was decided in its parent tenant."""
-    decision = Decision.from_event(event)
-    workspace = _pending_application(session, decision)
+    workspace = _pending_application(session, event.payload)
     if workspace is None:
         return
-    if decision.approved:
+    if approved(event.payload):
         workspace.status = "active"
         expect_admin(session, workspace.id, workspace.created_by)
         session.flush()
@@ -62,7 +63,7 @@ def on_approval_decided(session: Session, event: Event) -> None:
 @events.handles(WITHDRAWN)
 def on_approval_withdrawn(session: Session, event: Event) -> None:
     """The applicant withdrew a developer workspace application: it will not become active."""
-    workspace = _pending_application(session, Withdrawal.from_event(event))
+    workspace = _pending_application(session, event.payload)
     if workspace is not None:
         workspace.status = "withdrawn"
 

@@ -134,7 +134,9 @@ def open_console(request, browser, platform, console_build):
     contexts = []
 
     def open_as(user: Client | None = None) -> Console:
-        context = browser.new_context(base_url=platform.gateway, viewport={"width": 1440, "height": 900})
+        # Reduced motion: dialogs open and close without animation, so a click is never taken
+        # in the middle of one (the console honours the setting as it would for any user).
+        context = browser.new_context(base_url=platform.gateway, viewport={"width": 1440, "height": 900}, reduced_motion="reduce")
         context.set_default_timeout(15_000)
         contexts.append(context)
         console = Console(context.new_page())

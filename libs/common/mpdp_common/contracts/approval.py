@@ -3,20 +3,18 @@ withdrawal.
 
 The subject of an approval belongs to another service (a developer workspace to workspace, a
 feature activation or a launch to catalog); that service applies the decision (or the
-withdrawal, `Withdrawal.from_event`) in its consumer:
+withdrawal) in its consumer, reading the payload as every consumer reads one:
 
     @events.handles(DECIDED)
     def on_approval_decided(session, event):
-        decision = Decision.from_event(event)
-        if decision.concerns("feature", "feature_activation"):
-            ...
+        if concerns(event.payload, "feature", "feature_activation") and approved(event.payload):
+            activate(event.payload["subject"]["id"], by=event.payload["decided_by"])
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from datetime import datetime
-from typing import Any, Literal, Self
+from collections.abc import Mapping
+from typing import Any
 
 from marshmallow import fields, validate
 
@@ -59,54 +57,10 @@ class ApprovalWithdrawn(Payload):
     withdrawn_at = fields.DateTime()
 
 
-@dataclass(frozen=True)
-class Subject:
-    kind: str
-    id: str
+def concerns(payload: Mapping[str, Any], approval_type: str, subject_kind: str) -> bool:
+    """Whether a decision or withdrawal is about an approval of `approval_type` on a `subject_kind`."""
+    return payload["type"] == approval_type and payload["subject"]["kind"] == subject_kind
 
 
-@dataclass(frozen=True)
-class _Outcome:
-    """What a decision and a withdrawal both say: which approval, and what it was about."""
-
-    approval_id: str
-    workspace_id: str
-    type: str
-    subject: Subject
-    applicant_id: str
-
-    @classmethod
-    def from_event(cls, event: Any) -> Self:
-        """The outcome carried by the event as the consumer hands it over."""
-        payload = dict(event.payload)
-        subject = payload.pop("subject")
-        return cls(subject=Subject(kind=subject["kind"], id=subject["id"]), **payload)
-
-    def concerns(self, approval_type: str, subject_kind: str) -> bool:
-        return self.type == approval_type and self.subject.kind == subject_kind
-
-    def payload(self) -> dict[str, Any]:
-        """What the approval service publishes, its times in ISO 8601."""
-        return {name: value.isoformat() if isinstance(value, datetime) else value for name, value in asdict(self).items()}
-
-
-@dataclass(frozen=True)
-class Decision(_Outcome):
-    """An `approval.approval.decided` event."""
-
-    status: Literal["approved", "rejected"]
-    decided_by: str
-    decided_at: datetime
-    comment: str | None
-
-    @property
-    def approved(self) -> bool:
-        return self.status == "approved"
-
-
-@dataclass(frozen=True)
-class Withdrawal(_Outcome):
-    """An `approval.approval.withdrawn` event."""
-
-    withdrawn_by: str
-    withdrawn_at: datetime
+def approved(decision: Mapping[str, Any]) -> bool:
+    return decision["status"] == "approved"
