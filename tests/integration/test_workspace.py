@@ -222,6 +222,29 @@ def test_an_api_key_is_a_bearer_token_with_its_role_until_revoked(team, make_use
     assert time.monotonic() - started < 1.0
 
 
+def test_an_api_key_holds_only_while_its_creators_membership_holds(team, make_user):
+    """A key acts for the account that made it: blocking that account blocks the key in every
+    service, unblocking gives it back, removing the account ends it."""
+    admin, ws = team["admin"], team["ws"]
+    second = make_user("second")
+    join(admin, second, ws, "admin")
+    key = second.post(f"/api/v1/workspaces/{ws}/api-keys", json={"label": "ci", "role": "developer"}).json()
+    headers = {"Authorization": f"Bearer {key['token']}"}
+    paths = [f"/api/v1/workspaces/{ws}/members", f"/api/v1/workspaces/{ws}/apps", f"/api/v1/workspaces/{ws}/miniprograms"]
+
+    def statuses() -> set[int]:
+        return {requests.get(admin.base + path, headers=headers, timeout=10).status_code for path in paths}
+
+    eventually(lambda: statuses() == {200})
+    member = f"/api/v1/workspaces/{ws}/members/{second.account['id']}"
+    assert admin.post(f"{member}/block").status_code == 200
+    eventually(lambda: statuses() == {403})
+    assert admin.post(f"{member}/unblock").status_code == 200
+    eventually(lambda: statuses() == {200})
+    assert admin.delete(member).status_code == 204
+    eventually(lambda: statuses() == {404})
+
+
 def test_developer_workspace_applied_for_approved_and_deleted(team, platform):
     admin, developer, ws = team["admin"], team["developer"], team["ws"]
     answer = developer.post("/api/v1/workspaces", json={"name": "Studio", "kind": "developer", "parent_id": ws, "business_type": "isv"})

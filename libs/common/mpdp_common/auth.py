@@ -221,12 +221,15 @@ def require_member(workspace_id: str, *roles: str) -> Membership:
     members whose role is not among `roles` 403.
     """
     caller = current_caller()
+    model = current_app.extensions["mpdp"].service.membership_model
     if caller.is_api_key:
         member: Membership | None = None
         if caller.api_key_workspace == workspace_id and caller.api_key_role is not None:
-            member = Grant(workspace_id, caller.account_id, caller.api_key_role)
+            # The key acts for its creator, so it holds while their own membership holds: blocked,
+            # it is blocked; removed, it is gone. A creator not heard of here yet leaves a new key its grant.
+            creator = db_session().get(model, (workspace_id, caller.account_id))
+            member = Grant(workspace_id, caller.account_id, caller.api_key_role, creator.status if creator else "active")
     else:
-        model = current_app.extensions["mpdp"].service.membership_model
         member = db_session().get(model, (workspace_id, caller.account_id)) or _confirmed_membership(workspace_id)
     if member is None or member.status == "removed":
         raise Problem(404, "No such workspace.")
