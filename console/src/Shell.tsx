@@ -15,9 +15,7 @@ import { useQuery } from "@tanstack/react-query";
 import { Layout, Menu, Select, Space, Tag, Typography, Button, Card } from "antd";
 import { Suspense, useEffect } from "react";
 import { Outlet, useLocation, useNavigate, useParams } from "react-router-dom";
-import { api } from "./api/client";
-import { paths } from "./api/paths";
-import type { Page, Workspace } from "./api/types";
+import { wholeLists } from "./api/queries";
 import { useAuth } from "./auth";
 import { can, ROLE_LABELS } from "./workspace";
 
@@ -26,7 +24,7 @@ export function Shell() {
   const { me, signOut, roleIn, reloadMe } = useAuth();
   const navigate = useNavigate();
   const location = useLocation();
-  const workspaces = useQuery({ queryKey: ["workspaces"], queryFn: () => api.get<Page<Workspace>>(paths.workspaces(), { limit: 200 }) });
+  const workspaces = useQuery(wholeLists.workspaces());
   const role = ws ? roleIn(ws) : undefined;
   // A workspace just created, joined or approved is known to identity a moment later.
   useEffect(() => {
