@@ -11,6 +11,9 @@ export const can = {
   decide: (role?: Role) => role === "admin" || role === "reviewer",
 };
 
+/** One of the things `can` tells whether a role may do. */
+export type Permission = keyof typeof can;
+
 export function useWorkspace(): { ws: string; role: Role | undefined } {
   const { ws = "" } = useParams();
   const { roleIn } = useAuth();
