@@ -7,8 +7,9 @@ import type { Plugin } from "vite";
 const COMPRESSIBLE = /\.(html|js|mjs|css|svg|json|map|txt|xml)$/;
 
 /** Writes `<file>.br` and `<file>.gz` beside each compressible file of the build, once, at their
- * strongest levels, for the gateway to answer browsers that accept them. A copy that would be no
- * smaller than its file is not written. */
+ * strongest levels, for the gateway to answer browsers that accept them. A file that either copy
+ * would not make smaller (a few bytes of text) gets neither: it is always sent as it is, so its
+ * answer never varies with the browser's Accept-Encoding. */
 export function precompress(): Plugin {
   let outDir = "";
   return {
@@ -26,9 +27,8 @@ export function precompress(): Plugin {
           br: brotliCompressSync(original, { params: { [constants.BROTLI_PARAM_QUALITY]: constants.BROTLI_MAX_QUALITY } }),
           gz: gzipSync(original, { level: 9 }),
         };
-        for (const [suffix, compressed] of Object.entries(copies)) {
-          if (compressed.length < original.length) writeFileSync(`${path}.${suffix}`, compressed);
-        }
+        if (Object.values(copies).some((compressed) => compressed.length >= original.length)) continue;
+        for (const [suffix, compressed] of Object.entries(copies)) writeFileSync(`${path}.${suffix}`, compressed);
       }
     },
   };

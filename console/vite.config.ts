@@ -17,7 +17,7 @@ export default defineConfig({
     chunkSizeWarningLimit: 600,
     rolldownOptions: {
       output: {
-        // Pages are fetched when first shown (Routes.tsx); the libraries are split from the console,
+        // Pages are fetched when first shown (routes.tsx); the libraries are split from the console,
         // which changes far more often, so that browsers keep them cached.
         codeSplitting: {
           groups: [

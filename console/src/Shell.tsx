@@ -1,32 +1,19 @@
-import {
-  ApiOutlined,
-  AppstoreOutlined,
-  AuditOutlined,
-  BarChartOutlined,
-  BugOutlined,
-  LogoutOutlined,
-  MobileOutlined,
-  SettingOutlined,
-  TeamOutlined,
-  ToolOutlined,
-  HomeOutlined,
-} from "@ant-design/icons";
+import { LogoutOutlined } from "@ant-design/icons";
 import { useQuery } from "@tanstack/react-query";
 import { Layout, Menu, Select, Space, Tag, Typography, Button, Card } from "antd";
 import { Suspense, useEffect } from "react";
-import { Outlet, useLocation, useNavigate, useParams } from "react-router-dom";
-import { api } from "./api/client";
-import { paths } from "./api/paths";
-import type { Page, Workspace } from "./api/types";
+import { generatePath, matchPath, Outlet, useLocation, useNavigate, useParams } from "react-router-dom";
+import { wholeLists } from "./api/queries";
 import { useAuth } from "./auth";
-import { can, ROLE_LABELS } from "./workspace";
+import { menuFor } from "./routes";
+import { ROLE_LABELS } from "./workspace";
 
 export function Shell() {
   const { ws } = useParams();
   const { me, signOut, roleIn, reloadMe } = useAuth();
   const navigate = useNavigate();
   const location = useLocation();
-  const workspaces = useQuery({ queryKey: ["workspaces"], queryFn: () => api.get<Page<Workspace>>(paths.workspaces(), { limit: 200 }) });
+  const workspaces = useQuery(wholeLists.workspaces());
   const role = ws ? roleIn(ws) : undefined;
   // A workspace just created, joined or approved is known to identity a moment later.
   useEffect(() => {
@@ -34,21 +21,9 @@ export function Shell() {
     const timer = setInterval(reloadMe, 1500);
     return () => clearInterval(timer);
   }, [ws, me, role, reloadMe]);
-  const section = location.pathname.split("/")[3] ?? "";
-  const items = ws
-    ? [
-        { key: "miniprograms", icon: <AppstoreOutlined />, label: "Mini programs" },
-        { key: "jsapis", icon: <ApiOutlined />, label: "JSAPIs" },
-        { key: "features", icon: <ToolOutlined />, label: "Features" },
-        { key: "analytics", icon: <BarChartOutlined />, label: "Analytics" },
-        { key: "quality", icon: <BugOutlined />, label: "Quality" },
-        { key: "approvals", icon: <AuditOutlined />, label: "Approvals" },
-        { key: "apps", icon: <MobileOutlined />, label: "Apps" },
-        { key: "members", icon: <TeamOutlined />, label: "Members" },
-        { key: "workspace", icon: <HomeOutlined />, label: "Workspace" },
-        ...(can.administer(role) ? [{ key: "settings", icon: <SettingOutlined />, label: "Settings" }] : []),
-      ]
-    : [];
+  // an entry's key is its route's path, so that the entry of the page shown, or of a page under it, is the one selected
+  const items = ws ? menuFor(role).map(({ path, label, icon }) => ({ key: path, label, icon })) : [];
+  const selected = items.filter(({ key }) => matchPath({ path: key, end: false }, location.pathname)).map(({ key }) => key);
   const active = (workspaces.data?.items ?? []).filter((item) => item.status === "active");
   return (
     <Layout style={{ minHeight: "100vh" }}>
@@ -87,7 +62,7 @@ export function Shell() {
       <Layout>
         {ws && (
           <Layout.Sider width={200} theme="light">
-            <Menu mode="inline" selectedKeys={[section]} items={items} onClick={({ key }) => navigate(`/workspaces/${ws}/${key}`)} style={{ height: "100%" }} />
+            <Menu mode="inline" selectedKeys={selected} items={items} onClick={({ key }) => navigate(generatePath(key, { ws }))} style={{ height: "100%" }} />
           </Layout.Sider>
         )}
         <Layout.Content style={{ padding: 24, maxWidth: 1280 }}>

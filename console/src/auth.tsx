@@ -1,6 +1,7 @@
 import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { createContext, useContext, useEffect, useState, type ReactNode } from "react";
 import { api, session } from "./api/client";
+import { keys } from "./api/keys";
 import { paths } from "./api/paths";
 import type { Me, Role } from "./api/types";
 
@@ -27,7 +28,7 @@ export function AuthProvider({ children }: { children: ReactNode }) {
       }),
     [queries],
   );
-  const me = useQuery({ queryKey: ["me"], queryFn: () => api.get<Me>(paths.me()), enabled: signedIn, staleTime: 30_000 });
+  const me = useQuery({ queryKey: keys.me(), queryFn: () => api.get<Me>(paths.me()), enabled: signedIn, staleTime: 30_000 });
   const value: Auth = {
     signedIn,
     me: me.data,
@@ -41,7 +42,7 @@ export function AuthProvider({ children }: { children: ReactNode }) {
       setSignedIn(false);
       queries.clear();
     },
-    reloadMe: () => void queries.invalidateQueries({ queryKey: ["me"] }),
+    reloadMe: () => void queries.invalidateQueries({ queryKey: keys.me() }),
     roleIn: (ws) => me.data?.memberships.find((m) => m.workspace_id === ws && m.status === "active")?.role,
   };
   return <AuthContext.Provider value={value}>{children}</AuthContext.Provider>;

@@ -4,7 +4,7 @@ import { StrictMode } from "react";
 import { createRoot } from "react-dom/client";
 import { BrowserRouter } from "react-router-dom";
 import { ApiError } from "./api/client";
-import { Routes } from "./Routes";
+import { Routes } from "./routes";
 import "./index.css";
 
 const queries = new QueryClient({

@@ -1,8 +1,7 @@
 import { useQuery } from "@tanstack/react-query";
 import { useParams } from "react-router-dom";
-import { api } from "./api/client";
-import { paths } from "./api/paths";
-import type { Member, Page, Role } from "./api/types";
+import { wholeLists } from "./api/queries";
+import type { Role } from "./api/types";
 import { useAuth } from "./auth";
 
 /** What each role may do (the API's Roles table); what a role may not do is not offered. */
@@ -11,6 +10,9 @@ export const can = {
   develop: (role?: Role) => role === "admin" || role === "developer",
   decide: (role?: Role) => role === "admin" || role === "reviewer",
 };
+
+/** One of the things `can` tells whether a role may do. */
+export type Permission = keyof typeof can;
 
 export function useWorkspace(): { ws: string; role: Role | undefined } {
   const { ws = "" } = useParams();
@@ -32,7 +34,7 @@ export function bytes(size: number): string {
 
 /** Member names by account id, to show people rather than ids (every member may read the list). */
 export function useMemberNames(ws: string): (id: string | null | undefined) => string {
-  const members = useQuery({ queryKey: ["members", ws, "all"], queryFn: () => api.get<Page<Member>>(paths.members(ws), { limit: 200 }), staleTime: 60_000 });
+  const members = useQuery(wholeLists.members(ws));
   return (id) => {
     if (!id) return "—";
     return members.data?.items.find((member) => member.account_id === id)?.name ?? id;

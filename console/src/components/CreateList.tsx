@@ -1,13 +1,13 @@
-import { useMutation, useQueryClient } from "@tanstack/react-query";
+import { type QueryKey, useMutation, useQueryClient } from "@tanstack/react-query";
 import { Button, Card, Modal } from "antd";
 import { useState } from "react";
 import { useNavigate } from "react-router-dom";
 import { api } from "../api/client";
 
 /** Creating an item from its list: whether the create dialog is open, and the mutation that posts
- * the body to `path`, refreshes the list under `listKey`, closes the dialog and opens the new item
+ * the body to `path`, refreshes the list under `listKey` (from `keys`), closes the dialog and opens the new item
  * at the page `to` names. `form` holds the props a create form takes. */
-export function useCreateThenOpen<T extends { id: string }>(path: string, listKey: readonly unknown[], to: (created: T) => string) {
+export function useCreateThenOpen<T extends { id: string }>(path: string, listKey: QueryKey, to: (created: T) => string) {
   const [creating, setCreating] = useState(false);
   const queries = useQueryClient();
   const navigate = useNavigate();

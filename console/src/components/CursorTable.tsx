@@ -1,7 +1,8 @@
-import { useQuery } from "@tanstack/react-query";
+import { type QueryKey, useQuery } from "@tanstack/react-query";
 import { Button, Empty, Space, Table, type TableProps } from "antd";
 import { useState, type ReactNode } from "react";
 import { api, type Query } from "../api/client";
+import { keys } from "../api/keys";
 import type { Page } from "../api/types";
 import { ProblemAlert } from "./Problem";
 
@@ -11,11 +12,12 @@ interface Props<T> extends Omit<TableProps<T>, "dataSource" | "pagination"> {
   pageSize?: number;
   /** What to do next when the list is empty. */
   empty: ReactNode;
-  queryKey?: unknown[];
+  /** The list's key from `keys`: its pages are cached under it, so invalidating it refreshes them all. */
+  listKey: QueryKey;
 }
 
 /** A table over one of the API's cursor-paged lists, a page at a time, with previous and next. */
-export function CursorTable<T extends object>({ path, query, pageSize = 20, empty, queryKey, ...table }: Props<T>) {
+export function CursorTable<T extends object>({ path, query, pageSize = 20, empty, listKey, ...table }: Props<T>) {
   // Another filter or order is another list: its pages start again, and the old cursors would be refused.
   const list = JSON.stringify(query ?? {});
   const [paging, setPaging] = useState<{ list: string; cursors: (string | null)[] }>({ list, cursors: [null] });
@@ -23,7 +25,7 @@ export function CursorTable<T extends object>({ path, query, pageSize = 20, empt
   const setCursors = (next: (string | null)[]) => setPaging({ list, cursors: next });
   const cursor = cursors[cursors.length - 1];
   const page = useQuery({
-    queryKey: [...(queryKey ?? [path]), query ?? {}, cursor, pageSize],
+    queryKey: keys.page(listKey, query ?? {}, cursor, pageSize),
     queryFn: () => api.get<Page<T>>(path, { ...query, limit: pageSize, cursor }),
     placeholderData: (previous) => previous,
   });

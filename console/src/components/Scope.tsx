@@ -2,9 +2,7 @@ import { useQuery } from "@tanstack/react-query";
 import { DatePicker, Select, Space } from "antd";
 import dayjs, { type Dayjs } from "dayjs";
 import { useState } from "react";
-import { api } from "../api/client";
-import { paths } from "../api/paths";
-import type { MiniProgram, Page } from "../api/types";
+import { wholeLists } from "../api/queries";
 
 export interface Scope {
   miniprogram_id?: string;
@@ -14,7 +12,7 @@ export interface Scope {
 
 /** The mini program and date range that the analytics and quality reports look at (last 14 days by default). */
 export function useScope(ws: string) {
-  const miniprograms = useQuery({ queryKey: ["miniprograms", ws, "all"], queryFn: () => api.get<Page<MiniProgram>>(paths.miniprograms(ws), { limit: 200 }) });
+  const miniprograms = useQuery(wholeLists.miniprograms(ws));
   const [chosen, setChosen] = useState<string>();
   const [range, setRange] = useState<[Dayjs, Dayjs]>([dayjs().subtract(13, "day"), dayjs()]);
   const items = miniprograms.data?.items ?? [];

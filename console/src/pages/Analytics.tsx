@@ -2,6 +2,7 @@ import { useQuery } from "@tanstack/react-query";
 import { Card, Col, Empty, Row, Statistic, Table, Tabs } from "antd";
 import { useState } from "react";
 import { api } from "../api/client";
+import { keys } from "../api/keys";
 import { paths } from "../api/paths";
 import type { Cohort, Overview, PageRank, TrackedEvent } from "../api/types";
 import { CohortHeatmap, LineChart } from "../components/Charts";
@@ -12,7 +13,7 @@ import { useWorkspace } from "../workspace";
 const seconds = (ms: number) => Math.round((ms ?? 0) / 100) / 10;
 
 function Behaviour({ ws, scope }: { ws: string; scope: Scope }) {
-  const overview = useQuery({ queryKey: ["analytics", ws, "overview", scope], queryFn: () => api.get<Overview>(paths.analytics(ws, "overview"), { ...scope }) });
+  const overview = useQuery({ queryKey: keys.analytics(ws, "overview", scope), queryFn: () => api.get<Overview>(paths.analytics(ws, "overview"), { ...scope }) });
   if (overview.error) return <ProblemAlert error={overview.error} />;
   const series = overview.data?.series ?? [];
   const labels = series.map((row) => row.date);
@@ -55,7 +56,7 @@ function Behaviour({ ws, scope }: { ws: string; scope: Scope }) {
 }
 
 function Pages({ ws, scope }: { ws: string; scope: Scope }) {
-  const pages = useQuery({ queryKey: ["analytics", ws, "pages", scope], queryFn: () => api.get<{ items: PageRank[] }>(paths.analytics(ws, "pages"), { ...scope }) });
+  const pages = useQuery({ queryKey: keys.analytics(ws, "pages", scope), queryFn: () => api.get<{ items: PageRank[] }>(paths.analytics(ws, "pages"), { ...scope }) });
   if (pages.error) return <ProblemAlert error={pages.error} />;
   return (
     <Table<PageRank>
@@ -77,7 +78,7 @@ function Pages({ ws, scope }: { ws: string; scope: Scope }) {
 
 function Retention({ ws, scope }: { ws: string; scope: Scope }) {
   const retention = useQuery({
-    queryKey: ["analytics", ws, "retention", scope],
+    queryKey: keys.analytics(ws, "retention", scope),
     queryFn: () => api.get<Cohort[] | { items: Cohort[] }>(paths.analytics(ws, "retention"), { ...scope }),
   });
   if (retention.error) return <ProblemAlert error={retention.error} />;
@@ -87,9 +88,9 @@ function Retention({ ws, scope }: { ws: string; scope: Scope }) {
 
 function Events({ ws, scope }: { ws: string; scope: Scope }) {
   const [name, setName] = useState<string>();
-  const events = useQuery({ queryKey: ["analytics", ws, "events", scope], queryFn: () => api.get<{ items: TrackedEvent[] }>(paths.analytics(ws, "events"), { ...scope }) });
+  const events = useQuery({ queryKey: keys.analytics(ws, "events", scope), queryFn: () => api.get<{ items: TrackedEvent[] }>(paths.analytics(ws, "events"), { ...scope }) });
   const daily = useQuery({
-    queryKey: ["analytics", ws, "events", scope, name],
+    queryKey: keys.eventCounts(ws, scope, name),
     queryFn: () => api.get<{ series?: { date: string; count: number }[]; items?: { date: string; count: number }[] }>(paths.analytics(ws, "events"), { ...scope, name }),
     enabled: !!name,
   });

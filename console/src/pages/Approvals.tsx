@@ -3,6 +3,7 @@ import { Button, Card, Descriptions, Form, Input, Modal, Select, Space, Tabs, Ta
 import { useState } from "react";
 import { Link, useParams, useSearchParams } from "react-router-dom";
 import { api } from "../api/client";
+import { keys } from "../api/keys";
 import { paths } from "../api/paths";
 import type { Approval, ApprovalStatus } from "../api/types";
 import { useAuth } from "../auth";
@@ -19,7 +20,7 @@ function ApprovalTable({ query, empty }: { query: Record<string, string | undefi
   const { ws } = useWorkspace();
   return (
     <CursorTable<Approval>
-      queryKey={["approvals", ws]}
+      listKey={keys.approvals(ws)}
       path={paths.approvals(ws)}
       query={query}
       empty={empty}
@@ -67,14 +68,14 @@ export function ApprovalDetail() {
   const queries = useQueryClient();
   const [deciding, setDeciding] = useState<"approve" | "reject" | null>(null);
   const [comment, setComment] = useState("");
-  const approval = useQuery({ queryKey: ["approval", ws, id], queryFn: () => api.get<Approval>(paths.approval(ws, id)) });
+  const approval = useQuery({ queryKey: keys.approval(ws, id), queryFn: () => api.get<Approval>(paths.approval(ws, id)) });
   const act = useMutation({
     mutationFn: (action: "approve" | "reject" | "withdraw") => api.post<Approval>(paths.approvalAction(ws, id, action), action === "withdraw" ? {} : { comment: comment || undefined }),
     onSuccess: async () => {
       setDeciding(null);
       setComment("");
-      await queries.invalidateQueries({ queryKey: ["approval", ws, id] });
-      await queries.invalidateQueries({ queryKey: ["approvals", ws] });
+      await queries.invalidateQueries({ queryKey: keys.approval(ws, id) });
+      await queries.invalidateQueries({ queryKey: keys.approvals(ws) });
     },
   });
   if (approval.error) return <ProblemAlert error={approval.error} />;

@@ -3,6 +3,7 @@ import { Button, Card, Checkbox, Form, Input, Popconfirm, Space, Table, Tag, Typ
 import { useEffect, useState } from "react";
 import { Link, useParams } from "react-router-dom";
 import { api } from "../api/client";
+import { keys } from "../api/keys";
 import { paths } from "../api/paths";
 import type { App, AppKey, Page } from "../api/types";
 import { CreateListCard, useCreateThenOpen } from "../components/CreateList";
@@ -38,7 +39,7 @@ function AppForm({ initial, onSubmit, busy, error, submitText, onCancel }: { ini
 
 export function Apps() {
   const { ws, role } = useWorkspace();
-  const { creating, setCreating, form } = useCreateThenOpen<App>(paths.apps(ws), ["apps", ws], (created) => `/workspaces/${ws}/apps/${created.id}`);
+  const { creating, setCreating, form } = useCreateThenOpen<App>(paths.apps(ws), keys.apps(ws), (created) => `/workspaces/${ws}/apps/${created.id}`);
   return (
     <CreateListCard
       title="Host apps"
@@ -50,7 +51,7 @@ export function Apps() {
       form={<AppForm {...form} submitText="Add" />}
     >
       <CursorTable<App>
-        queryKey={["apps", ws]}
+        listKey={keys.apps(ws)}
         path={paths.apps(ws)}
         empty={can.administer(role) ? "No host apps yet: add the app that will run your mini programs." : "No host apps yet."}
         columns={[
@@ -68,10 +69,10 @@ function Keys({ app }: { app: string }) {
   const { ws, role } = useWorkspace();
   const queries = useQueryClient();
   const [secret, setSecret] = useState<{ key_id: string; secret: string } | null>(null);
-  const keys = useQuery({ queryKey: ["app-keys", ws, app], queryFn: () => api.get<Page<AppKey>>(paths.appKeys(ws, app), { limit: 200 }) });
+  const appKeys = useQuery({ queryKey: keys.appKeys(ws, app), queryFn: () => api.get<Page<AppKey>>(paths.appKeys(ws, app), { limit: 200 }) });
   const done = (key?: AppKey) => {
     if (key?.secret) setSecret({ key_id: key.key_id, secret: key.secret });
-    return queries.invalidateQueries({ queryKey: ["app-keys", ws, app] });
+    return queries.invalidateQueries({ queryKey: keys.appKeys(ws, app) });
   };
   const create = useMutation({ mutationFn: () => api.post<AppKey>(paths.appKeys(ws, app), {}), onSuccess: done });
   const rotate = useMutation({ mutationFn: (id: string) => api.post<AppKey>(paths.appKeyRotate(ws, app, id), {}), onSuccess: done });
@@ -79,11 +80,11 @@ function Keys({ app }: { app: string }) {
   const admin = can.administer(role);
   return (
     <Card size="small" title="Keys" style={{ marginTop: 16 }} extra={admin && <Button type="primary" loading={create.isPending} onClick={() => create.mutate()}>Create key</Button>}>
-      <ProblemAlert error={keys.error ?? create.error ?? rotate.error ?? revoke.error} style={{ marginBottom: 12 }} />
+      <ProblemAlert error={appKeys.error ?? create.error ?? rotate.error ?? revoke.error} style={{ marginBottom: 12 }} />
       <Table<AppKey>
         rowKey="id"
-        loading={keys.isLoading}
-        dataSource={keys.data?.items ?? []}
+        loading={appKeys.isLoading}
+        dataSource={appKeys.data?.items ?? []}
         pagination={{ pageSize: 10, hideOnSinglePage: true }}
         locale={{ emptyText: admin ? "No keys yet: create one for the app to sign its requests." : "No keys yet." }}
         columns={[
@@ -133,11 +134,11 @@ export function AppDetail() {
   const { app: id = "" } = useParams();
   const [editing, setEditing] = useState(false);
   const queries = useQueryClient();
-  const app = useQuery({ queryKey: ["app", ws, id], queryFn: () => api.get<App>(paths.app(ws, id)) });
+  const app = useQuery({ queryKey: keys.app(ws, id), queryFn: () => api.get<App>(paths.app(ws, id)) });
   const save = useMutation({
     mutationFn: (body: object) => api.patch<App>(paths.app(ws, id), body),
     onSuccess: async () => {
-      await queries.invalidateQueries({ queryKey: ["app", ws, id] });
+      await queries.invalidateQueries({ queryKey: keys.app(ws, id) });
       setEditing(false);
     },
   });

@@ -3,8 +3,10 @@ import { Card, Form, Input, Radio, Select, Switch, Tabs, Tag, Timeline, Typograp
 import { useEffect, useState } from "react";
 import { Link, useParams } from "react-router-dom";
 import { api } from "../api/client";
+import { keys } from "../api/keys";
 import { paths } from "../api/paths";
-import type { Feature, FeatureRevision, Jsapi, Page } from "../api/types";
+import { wholeLists } from "../api/queries";
+import type { Feature, FeatureRevision, Page } from "../api/types";
 import { CreateListCard, useCreateThenOpen } from "../components/CreateList";
 import { CursorTable } from "../components/CursorTable";
 import { EditableDetails } from "../components/Details";
@@ -16,7 +18,7 @@ import { can, useMemberNames, useWorkspace, when } from "../workspace";
 const LABELS = { name: "Name", description: "Description", activation: "Activation", visible_to_all: "Visible to all", jsapi_ids: "JSAPIs" };
 
 function useJsapis(ws: string) {
-  const jsapis = useQuery({ queryKey: ["jsapis", ws, "all"], queryFn: () => api.get<Page<Jsapi>>(paths.jsapis(ws), { limit: 200 }) });
+  const jsapis = useQuery(wholeLists.jsapis(ws));
   const items = jsapis.data?.items ?? [];
   return { items, name: (id: string) => items.find((item) => item.id === id)?.name ?? id };
 }
@@ -59,7 +61,7 @@ function FeatureForm({ initial, onSubmit, busy, error, submitText, onCancel }: {
 
 export function Features() {
   const { ws, role } = useWorkspace();
-  const { creating, setCreating, form } = useCreateThenOpen<Feature>(paths.features(ws), ["features", ws], (created) => `/workspaces/${ws}/features/${created.id}`);
+  const { creating, setCreating, form } = useCreateThenOpen<Feature>(paths.features(ws), keys.features(ws), (created) => `/workspaces/${ws}/features/${created.id}`);
   return (
     <CreateListCard
       title="Features"
@@ -72,7 +74,7 @@ export function Features() {
       form={<FeatureForm {...form} submitText="Add" />}
     >
       <CursorTable<Feature>
-        queryKey={["features", ws]}
+        listKey={keys.features(ws)}
         path={paths.features(ws)}
         empty={can.administer(role) ? "No features yet: add one to bundle JSAPIs that mini programs can request." : "No features yet."}
         columns={[
@@ -91,7 +93,7 @@ function History({ id }: { id: string }) {
   const { ws } = useWorkspace();
   const jsapis = useJsapis(ws);
   const person = useMemberNames(ws);
-  const history = useQuery({ queryKey: ["feature-history", ws, id], queryFn: () => api.get<Page<FeatureRevision>>(paths.featureHistory(ws, id), { limit: 200 }) });
+  const history = useQuery({ queryKey: keys.featureHistory(ws, id), queryFn: () => api.get<Page<FeatureRevision>>(paths.featureHistory(ws, id), { limit: 200 }) });
   if (history.error) return <ProblemAlert error={history.error} />;
   const named = (changes: FeatureRevision["changes"]) =>
     Object.fromEntries(
@@ -125,12 +127,12 @@ export function FeatureDetail() {
   const [editing, setEditing] = useState(false);
   const queries = useQueryClient();
   const jsapis = useJsapis(ws);
-  const feature = useQuery({ queryKey: ["feature", ws, id], queryFn: () => api.get<Feature>(paths.feature(ws, id)) });
+  const feature = useQuery({ queryKey: keys.feature(ws, id), queryFn: () => api.get<Feature>(paths.feature(ws, id)) });
   const save = useMutation({
     mutationFn: (body: object) => api.patch<Feature>(paths.feature(ws, id), body),
     onSuccess: async () => {
-      await queries.invalidateQueries({ queryKey: ["feature", ws, id] });
-      await queries.invalidateQueries({ queryKey: ["feature-history", ws, id] });
+      await queries.invalidateQueries({ queryKey: keys.feature(ws, id) });
+      await queries.invalidateQueries({ queryKey: keys.featureHistory(ws, id) });
       setEditing(false);
     },
   });

@@ -3,6 +3,7 @@ import { Card, Checkbox, Form, Input, Tag, Typography } from "antd";
 import { useEffect, useState } from "react";
 import { Link, useParams } from "react-router-dom";
 import { api } from "../api/client";
+import { keys } from "../api/keys";
 import { paths } from "../api/paths";
 import type { Jsapi } from "../api/types";
 import { CreateListCard, useCreateThenOpen } from "../components/CreateList";
@@ -85,7 +86,7 @@ function JsapiForm({ initial, onSubmit, busy, error, submitText, onCancel, nameE
 
 export function Jsapis() {
   const { ws, role } = useWorkspace();
-  const { creating, setCreating, form } = useCreateThenOpen<Jsapi>(paths.jsapis(ws), ["jsapis", ws], (created) => `/workspaces/${ws}/jsapis/${created.id}`);
+  const { creating, setCreating, form } = useCreateThenOpen<Jsapi>(paths.jsapis(ws), keys.jsapis(ws), (created) => `/workspaces/${ws}/jsapis/${created.id}`);
   return (
     <CreateListCard
       title="JSAPIs"
@@ -98,7 +99,7 @@ export function Jsapis() {
       form={<JsapiForm nameEditable {...form} submitText="Create" />}
     >
       <CursorTable<Jsapi>
-        queryKey={["jsapis", ws]}
+        listKey={keys.jsapis(ws)}
         path={paths.jsapis(ws)}
         empty={can.administer(role) ? "No JSAPIs yet: add the first one that mini programs may call." : "No JSAPIs yet."}
         columns={[
@@ -117,11 +118,11 @@ export function JsapiDetail() {
   const { id = "" } = useParams();
   const [editing, setEditing] = useState(false);
   const queries = useQueryClient();
-  const jsapi = useQuery({ queryKey: ["jsapi", ws, id], queryFn: () => api.get<Jsapi>(paths.jsapi(ws, id)) });
+  const jsapi = useQuery({ queryKey: keys.jsapi(ws, id), queryFn: () => api.get<Jsapi>(paths.jsapi(ws, id)) });
   const save = useMutation({
     mutationFn: (body: object) => api.patch<Jsapi>(paths.jsapi(ws, id), body),
     onSuccess: async () => {
-      await queries.invalidateQueries({ queryKey: ["jsapi", ws, id] });
+      await queries.invalidateQueries({ queryKey: keys.jsapi(ws, id) });
       setEditing(false);
     },
   });

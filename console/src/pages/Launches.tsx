@@ -3,8 +3,10 @@ import { App as AntApp, Button, Card, Descriptions, Form, Input, Modal, Select, 
 import { useState } from "react";
 import { Link, useParams } from "react-router-dom";
 import { api } from "../api/client";
+import { keys } from "../api/keys";
 import { paths } from "../api/paths";
-import type { App, Launch, LaunchStatus, Page, Version } from "../api/types";
+import { wholeLists } from "../api/queries";
+import type { Launch, LaunchStatus } from "../api/types";
 import { CursorTable } from "../components/CursorTable";
 import { PercentageControl } from "../components/PercentageControl";
 import { ProblemAlert, showFieldErrors } from "../components/Problem";
@@ -40,8 +42,8 @@ export function launchActions(status: LaunchStatus): ("submit" | "withdraw" | "p
 }
 
 function useNames(ws: string, mp: string) {
-  const versions = useQuery({ queryKey: ["versions", ws, mp, "all"], queryFn: () => api.get<Page<Version>>(paths.versions(ws, mp), { limit: 200 }) });
-  const apps = useQuery({ queryKey: ["apps", ws, "all"], queryFn: () => api.get<Page<App>>(paths.apps(ws), { limit: 200 }) });
+  const versions = useQuery(wholeLists.versions(ws, mp));
+  const apps = useQuery(wholeLists.apps(ws));
   return {
     versions: versions.data?.items ?? [],
     apps: apps.data?.items ?? [],
@@ -58,7 +60,7 @@ function NewLaunch({ mp, open, onClose }: { mp: string; open: boolean; onClose: 
   const create = useMutation({
     mutationFn: (body: object) => api.post<Launch>(paths.launches(ws, mp), body),
     onSuccess: async () => {
-      await queries.invalidateQueries({ queryKey: ["launches", ws, mp] });
+      await queries.invalidateQueries({ queryKey: keys.launches(ws, mp) });
       onClose();
     },
     onError: (error) => showFieldErrors(form, error),
@@ -88,7 +90,7 @@ function MiniProgramAction({ mp, action, onClose }: { mp: string; action: "offli
     mutationFn: (body: object) => api.post(paths.miniprogramAction(ws, mp, action!), body),
     onSuccess: async () => {
       message.success(action === "rollback" ? "Rolled back" : `Requested: the ${action} waits for approval.`);
-      await queries.invalidateQueries({ queryKey: ["launches", ws, mp] });
+      await queries.invalidateQueries({ queryKey: keys.launches(ws, mp) });
       onClose();
     },
     onError: (error) => showFieldErrors(form, error),
@@ -133,7 +135,7 @@ export function Launches({ mp }: { mp: string }) {
         </Space>
       )}
       <CursorTable<Launch>
-        queryKey={["launches", ws, mp]}
+        listKey={keys.launches(ws, mp)}
         path={paths.launches(ws, mp)}
         empty={can.develop(role) ? "No launches yet: create one to release a version to a host app." : "No launches yet."}
         columns={[
@@ -157,14 +159,14 @@ export function LaunchDetail() {
   const names = useNames(ws, mp);
   const person = useMemberNames(ws);
   const [percentage, setPercentage] = useState<number | null>(null);
-  const launch = useQuery({ queryKey: ["launch", ws, mp, id], queryFn: () => api.get<Launch>(paths.launch(ws, mp, id)) });
+  const launch = useQuery({ queryKey: keys.launch(ws, mp, id), queryFn: () => api.get<Launch>(paths.launch(ws, mp, id)) });
   const act = useMutation({
     mutationFn: ({ action, body }: { action: "submit" | "withdraw" | "publish" | "cancel"; body?: object }) => api.post<Launch>(paths.launchAction(ws, mp, id, action), body),
     onSuccess: () => {
       setPercentage(null);
-      void queries.invalidateQueries({ queryKey: ["launches", ws, mp] });
+      void queries.invalidateQueries({ queryKey: keys.launches(ws, mp) });
       // Busy until the launch's new status is on screen, so no action is offered for the old one.
-      return queries.invalidateQueries({ queryKey: ["launch", ws, mp, id] });
+      return queries.invalidateQueries({ queryKey: keys.launch(ws, mp, id) });
     },
   });
   if (launch.error) return <ProblemAlert error={launch.error} />;

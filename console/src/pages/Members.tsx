@@ -2,8 +2,10 @@ import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { Button, Card, Form, Input, Modal, Popconfirm, Select, Space, Tag, Typography } from "antd";
 import { useState } from "react";
 import { api } from "../api/client";
+import { keys } from "../api/keys";
 import { paths } from "../api/paths";
-import type { Invitation, Member, MiniProgram, Page, Role } from "../api/types";
+import { wholeLists } from "../api/queries";
+import type { Invitation, Member, Role } from "../api/types";
 import { useAuth } from "../auth";
 import { CursorTable } from "../components/CursorTable";
 import { ProblemAlert, showFieldErrors } from "../components/Problem";
@@ -17,11 +19,11 @@ function Invite({ open, onClose, onInvited }: { open: boolean; onClose: () => vo
   const [form] = Form.useForm();
   const queries = useQueryClient();
   const role = Form.useWatch("role", form);
-  const miniprograms = useQuery({ queryKey: ["miniprograms", ws, "all"], queryFn: () => api.get<Page<MiniProgram>>(paths.miniprograms(ws), { limit: 200 }), enabled: open });
+  const miniprograms = useQuery({ ...wholeLists.miniprograms(ws), enabled: open });
   const invite = useMutation({
     mutationFn: (body: object) => api.post<Invitation>(paths.invitations(ws), body),
     onSuccess: async (invitation) => {
-      await queries.invalidateQueries({ queryKey: ["invitations", ws] });
+      await queries.invalidateQueries({ queryKey: keys.invitations(ws) });
       onInvited(invitation);
       onClose();
     },
@@ -55,7 +57,7 @@ export function Members() {
   const [link, setLink] = useState<string | null>(null);
   const [failed, setFailed] = useState<{ account: string; error: unknown } | null>(null);
   const admin = can.administer(role);
-  const refresh = () => queries.invalidateQueries({ queryKey: ["members", ws] });
+  const refresh = () => queries.invalidateQueries({ queryKey: keys.members(ws) });
   const change = useMutation({
     mutationFn: ({ account, action, role }: { account: string; action: "role" | "block" | "unblock" | "remove"; role?: Role }) => {
       if (action === "role") return api.patch(paths.member(ws, account), { role });
@@ -70,13 +72,13 @@ export function Members() {
   });
   const withdraw = useMutation({
     mutationFn: (id: string) => api.delete(paths.invitation(ws, id)),
-    onSuccess: () => queries.invalidateQueries({ queryKey: ["invitations", ws] }),
+    onSuccess: () => queries.invalidateQueries({ queryKey: keys.invitations(ws) }),
   });
   return (
     <Space orientation="vertical" size="large" style={{ width: "100%" }}>
       <Card title="Members" extra={admin && <Button type="primary" onClick={() => setInviting(true)}>Invite member</Button>}>
         <CursorTable<Member>
-          queryKey={["members", ws]}
+          listKey={keys.members(ws)}
           path={paths.members(ws)}
           rowKey="account_id"
           empty="No members yet."
@@ -127,7 +129,7 @@ export function Members() {
         <Card title="Invitations">
           <ProblemAlert error={withdraw.error} style={{ marginBottom: 12 }} />
           <CursorTable<Invitation>
-            queryKey={["invitations", ws]}
+            listKey={keys.invitations(ws)}
             path={paths.invitations(ws)}
             empty="No invitations: invite a member above."
             columns={[

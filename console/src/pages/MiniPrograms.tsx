@@ -4,8 +4,10 @@ import { App as AntApp, Button, Card, Form, Input, Modal, Progress, Select, Spac
 import { useState } from "react";
 import { Link, useNavigate, useParams } from "react-router-dom";
 import { api, session, upload } from "../api/client";
+import { keys } from "../api/keys";
 import { paths } from "../api/paths";
-import type { App, Feature, Member, MiniProgram, MiniProgramFeature, Page, Version } from "../api/types";
+import { wholeLists } from "../api/queries";
+import type { MiniProgram, MiniProgramFeature, Version } from "../api/types";
 import { CursorTable } from "../components/CursorTable";
 import { EditableDetails } from "../components/Details";
 import { EditForm } from "../components/FormActions";
@@ -21,7 +23,7 @@ function CreateMiniProgram({ open, onClose }: { open: boolean; onClose: () => vo
   const create = useMutation({
     mutationFn: (body: object) => api.post<MiniProgram>(paths.miniprograms(ws), body),
     onSuccess: async (created) => {
-      await queries.invalidateQueries({ queryKey: ["miniprograms", ws] });
+      await queries.invalidateQueries({ queryKey: keys.miniprograms(ws) });
       onClose();
       navigate(`/workspaces/${ws}/miniprograms/${created.id}`);
     },
@@ -57,7 +59,7 @@ export function MiniPrograms() {
       }
     >
       <CursorTable<MiniProgram>
-        queryKey={["miniprograms", ws]}
+        listKey={keys.miniprograms(ws)}
         path={paths.miniprograms(ws)}
         empty={can.administer(role) ? "No mini programs yet: create the first one." : "No mini programs are assigned to you yet: ask a workspace admin to assign you."}
         columns={[
@@ -80,7 +82,7 @@ function Details({ miniprogram }: { miniprogram: MiniProgram }) {
   const save = useMutation({
     mutationFn: (body: object) => api.patch<MiniProgram>(paths.miniprogram(ws, miniprogram.id), body),
     onSuccess: async () => {
-      await queries.invalidateQueries({ queryKey: ["miniprogram", ws, miniprogram.id] });
+      await queries.invalidateQueries({ queryKey: keys.miniprogram(ws, miniprogram.id) });
       setEditing(false);
     },
     onError: (error) => showFieldErrors(form, error),
@@ -193,7 +195,7 @@ function Versions({ mp }: { mp: string }) {
                 onDone={async () => {
                   message.success("Version uploaded");
                   setUploading(false);
-                  await queries.invalidateQueries({ queryKey: ["versions", ws, mp] });
+                  await queries.invalidateQueries({ queryKey: keys.versions(ws, mp) });
                 }}
               />
             </Card>
@@ -206,7 +208,7 @@ function Versions({ mp }: { mp: string }) {
       )}
       <ProblemAlert error={error} style={{ marginBottom: 12 }} />
       <CursorTable<Version>
-        queryKey={["versions", ws, mp]}
+        listKey={keys.versions(ws, mp)}
         path={paths.versions(ws, mp)}
         empty={can.develop(role) ? "No versions yet: upload the first package." : "No versions have been uploaded yet."}
         columns={[
@@ -234,22 +236,22 @@ function People({ miniprogram }: { miniprogram: MiniProgram }) {
   const { ws, role } = useWorkspace();
   const queries = useQueryClient();
   const { message } = AntApp.useApp();
-  const members = useQuery({ queryKey: ["members", ws, "all"], queryFn: () => api.get<Page<Member>>(paths.members(ws), { limit: 200 }), enabled: can.administer(role) });
-  const testers = useQuery({ queryKey: ["testers", ws, miniprogram.id], queryFn: () => api.get<{ user_ids: string[] }>(paths.testers(ws, miniprogram.id)) });
+  const members = useQuery({ ...wholeLists.members(ws), enabled: can.administer(role) });
+  const testers = useQuery({ queryKey: keys.testers(ws, miniprogram.id), queryFn: () => api.get<{ user_ids: string[] }>(paths.testers(ws, miniprogram.id)) });
   const [developers, setDevelopers] = useState<string[] | null>(null);
   const [testerText, setTesterText] = useState<string | null>(null);
   const assign = useMutation({
     mutationFn: (ids: string[]) => api.put(paths.developers(ws, miniprogram.id), { account_ids: ids }),
     onSuccess: async () => {
       message.success("Developers assigned");
-      await queries.invalidateQueries({ queryKey: ["miniprogram", ws, miniprogram.id] });
+      await queries.invalidateQueries({ queryKey: keys.miniprogram(ws, miniprogram.id) });
     },
   });
   const saveTesters = useMutation({
     mutationFn: (ids: string[]) => api.put(paths.testers(ws, miniprogram.id), { user_ids: ids }),
     onSuccess: async () => {
       message.success("Testers saved");
-      await queries.invalidateQueries({ queryKey: ["testers", ws, miniprogram.id] });
+      await queries.invalidateQueries({ queryKey: keys.testers(ws, miniprogram.id) });
     },
   });
   const byId = new Map((members.data?.items ?? []).map((member) => [member.account_id, member]));
@@ -300,11 +302,11 @@ function MiniProgramFeatures({ mp }: { mp: string }) {
   const { ws, role } = useWorkspace();
   const queries = useQueryClient();
   const [chosen, setChosen] = useState<string>();
-  const features = useQuery({ queryKey: ["features", ws, "all"], queryFn: () => api.get<Page<Feature>>(paths.features(ws), { limit: 200 }) });
+  const features = useQuery(wholeLists.features(ws));
   const names = new Map((features.data?.items ?? []).map((feature) => [feature.id, feature.name]));
   const request = useMutation({
     mutationFn: (feature_id: string) => api.post<MiniProgramFeature>(paths.miniprogramFeatures(ws, mp), { feature_id }),
-    onSuccess: () => queries.invalidateQueries({ queryKey: ["mp-features", ws, mp] }),
+    onSuccess: () => queries.invalidateQueries({ queryKey: keys.miniprogramFeatures(ws, mp) }),
   });
   return (
     <>
@@ -318,7 +320,7 @@ function MiniProgramFeatures({ mp }: { mp: string }) {
       )}
       <ProblemAlert error={request.error} style={{ marginBottom: 12 }} />
       <CursorTable<MiniProgramFeature>
-        queryKey={["mp-features", ws, mp]}
+        listKey={keys.miniprogramFeatures(ws, mp)}
         path={paths.miniprogramFeatures(ws, mp)}
         rowKey="feature_id"
         empty="This mini program uses no features yet: request one above."
@@ -334,8 +336,8 @@ function MiniProgramFeatures({ mp }: { mp: string }) {
 function CrashReporting({ mp }: { mp: string }) {
   const { ws } = useWorkspace();
   const [app, setApp] = useState<string>();
-  const apps = useQuery({ queryKey: ["apps", ws, "all"], queryFn: () => api.get<Page<App>>(paths.apps(ws), { limit: 200 }) });
-  const dsn = useQuery({ queryKey: ["dsn", ws, mp, app], queryFn: () => api.get<{ dsn: string }>(paths.dsn(ws, mp), { app_id: app }), enabled: !!app });
+  const apps = useQuery(wholeLists.apps(ws));
+  const dsn = useQuery({ queryKey: keys.dsn(ws, mp, app), queryFn: () => api.get<{ dsn: string }>(paths.dsn(ws, mp), { app_id: app }), enabled: !!app });
   return (
     <Space orientation="vertical">
       <Typography.Paragraph type="secondary">The standard Sentry SDKs report crashes with this DSN; pick the host app that embeds this mini program.</Typography.Paragraph>
@@ -354,7 +356,7 @@ export function MiniProgramDetail() {
   const { ws } = useWorkspace();
   const { mp = "", tab = "details" } = useParams();
   const navigate = useNavigate();
-  const miniprogram = useQuery({ queryKey: ["miniprogram", ws, mp], queryFn: () => api.get<MiniProgram>(paths.miniprogram(ws, mp)) });
+  const miniprogram = useQuery({ queryKey: keys.miniprogram(ws, mp), queryFn: () => api.get<MiniProgram>(paths.miniprogram(ws, mp)) });
   if (miniprogram.error) return <ProblemAlert error={miniprogram.error} />;
   if (!miniprogram.data) return <Card loading />;
   return (

@@ -3,6 +3,7 @@ import { Button, Card, Col, Descriptions, Empty, Row, Segmented, Select, Space, 
 import { useState } from "react";
 import { Link, useParams } from "react-router-dom";
 import { api } from "../api/client";
+import { keys } from "../api/keys";
 import { paths } from "../api/paths";
 import type { Issue, QualitySummary } from "../api/types";
 import { LineChart } from "../components/Charts";
@@ -26,7 +27,7 @@ interface Percentiles {
 
 function Startup({ ws, scope }: { ws: string; scope: Scope }) {
   const startup = useQuery({
-    queryKey: ["quality", ws, "startup", scope],
+    queryKey: keys.quality(ws, "startup", scope),
     queryFn: () => api.get<{ by_day?: Percentiles[]; by_version?: Percentiles[] }>(paths.quality(ws, "startup"), { ...scope }),
   });
   if (startup.error) return <ProblemAlert error={startup.error} />;
@@ -76,7 +77,7 @@ export function Issues({ ws, miniprogramId }: { ws: string; miniprogramId: strin
       }
     >
       <CursorTable<Issue>
-        queryKey={["issues", ws]}
+        listKey={keys.issues(ws)}
         path={paths.quality(ws, "issues")}
         query={{ miniprogram_id: miniprogramId, status, sort }}
         empty={status === "unresolved" ? "No unresolved crashes: nothing to fix right now." : `No ${status} issues.`}
@@ -97,7 +98,7 @@ export function QualityPage() {
   const { ws } = useWorkspace();
   const { scope, picker, none, error } = useScope(ws);
   const summary = useQuery({
-    queryKey: ["quality", ws, "summary", scope],
+    queryKey: keys.quality(ws, "summary", scope),
     queryFn: () => api.get<QualitySummary>(paths.quality(ws, "summary"), { ...scope }),
     enabled: !!scope.miniprogram_id,
   });
@@ -149,12 +150,12 @@ export function IssueDetail() {
   const { ws, role } = useWorkspace();
   const { issue: id = "" } = useParams();
   const queries = useQueryClient();
-  const issue = useQuery({ queryKey: ["issue", ws, id], queryFn: () => api.get<Issue>(paths.qualityIssue(ws, id)) });
+  const issue = useQuery({ queryKey: keys.issue(ws, id), queryFn: () => api.get<Issue>(paths.qualityIssue(ws, id)) });
   const change = useMutation({
     mutationFn: (status: Issue["status"]) => api.patch<Issue>(paths.qualityIssue(ws, id), { status }),
     onSuccess: async () => {
-      await queries.invalidateQueries({ queryKey: ["issue", ws, id] });
-      await queries.invalidateQueries({ queryKey: ["issues", ws] });
+      await queries.invalidateQueries({ queryKey: keys.issue(ws, id) });
+      await queries.invalidateQueries({ queryKey: keys.issues(ws) });
     },
   });
   if (issue.error) return <ProblemAlert error={issue.error} />;

@@ -3,6 +3,7 @@ import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { App as AntApp, Button, Card, Col, Form, type FormItemProps, Image, Input, InputNumber, Progress, Row, Select, Space, Switch, Typography, Upload } from "antd";
 import { useState } from "react";
 import { api, upload } from "../api/client";
+import { keys } from "../api/keys";
 import { paths } from "../api/paths";
 import type { Settings } from "../api/types";
 import { ProblemAlert, showFieldErrors } from "../components/Problem";
@@ -30,7 +31,7 @@ function ImageSetting({ kind, label, url, accept }: { kind: "logo" | "favicon"; 
               setProgress(0);
               try {
                 await upload<Settings>(paths.settingsUpload(ws, kind), body, setProgress);
-                await queries.invalidateQueries({ queryKey: ["settings", ws] });
+                await queries.invalidateQueries({ queryKey: keys.settings(ws) });
               } catch (failure) {
                 setError(failure);
               } finally {
@@ -66,12 +67,12 @@ export function SettingsPage() {
   const [form] = Form.useForm();
   const queries = useQueryClient();
   const { message } = AntApp.useApp();
-  const settings = useQuery({ queryKey: ["settings", ws], queryFn: () => api.get<Settings>(paths.settings(ws)) });
+  const settings = useQuery({ queryKey: keys.settings(ws), queryFn: () => api.get<Settings>(paths.settings(ws)) });
   const save = useMutation({
     mutationFn: (body: Settings) => api.put<Settings>(paths.settings(ws), body),
     onSuccess: () => {
       message.success("Settings saved");
-      void queries.invalidateQueries({ queryKey: ["settings", ws] });
+      void queries.invalidateQueries({ queryKey: keys.settings(ws) });
     },
     onError: (error) => showFieldErrors(form, error),
   });

@@ -3,8 +3,10 @@ import { App as AntApp, Button, Card, Form, Input, Modal, Popconfirm, Radio, Sel
 import { useState } from "react";
 import { Link, Navigate, useNavigate } from "react-router-dom";
 import { api } from "../api/client";
+import { keys } from "../api/keys";
 import { paths } from "../api/paths";
-import type { ApiKey, DeveloperWorkspace, Me, Page, Workspace } from "../api/types";
+import { wholeLists } from "../api/queries";
+import type { ApiKey, DeveloperWorkspace, Me, Workspace } from "../api/types";
 import { CursorTable } from "../components/CursorTable";
 import { EditableDetails } from "../components/Details";
 import { EditForm } from "../components/FormActions";
@@ -60,7 +62,7 @@ function ApplyDeveloper({ open, onClose, tenants }: { open: boolean; onClose: ()
   const apply = useMutation({
     mutationFn: (body: object) => api.post<Workspace>(paths.workspaces(), { ...body, kind: "developer" }),
     onSuccess: async () => {
-      await queries.invalidateQueries({ queryKey: ["workspaces"] });
+      await queries.invalidateQueries({ queryKey: keys.workspaces() });
       message.success("Applied: the tenant's reviewers will approve or reject it.");
       onClose();
     },
@@ -87,7 +89,7 @@ function ApplyDeveloper({ open, onClose, tenants }: { open: boolean; onClose: ()
 export function Workspaces() {
   const [creating, setCreating] = useState(false);
   const [applying, setApplying] = useState(false);
-  const workspaces = useQuery({ queryKey: ["workspaces"], queryFn: () => api.get<Page<Workspace>>(paths.workspaces(), { limit: 200 }) });
+  const workspaces = useQuery(wholeLists.workspaces());
   const items = workspaces.data?.items ?? [];
   const tenants = items.filter((item) => item.kind === "tenant" && item.status === "active");
   return (
@@ -133,12 +135,12 @@ function GeneralInfo() {
   const [form] = Form.useForm();
   const queries = useQueryClient();
   const [editing, setEditing] = useState(false);
-  const workspace = useQuery({ queryKey: ["workspace", ws], queryFn: () => api.get<Workspace>(paths.workspace(ws)) });
+  const workspace = useQuery({ queryKey: keys.workspace(ws), queryFn: () => api.get<Workspace>(paths.workspace(ws)) });
   const save = useMutation({
     mutationFn: (body: object) => api.patch<Workspace>(paths.workspace(ws), body),
     onSuccess: async () => {
-      await queries.invalidateQueries({ queryKey: ["workspace", ws] });
-      await queries.invalidateQueries({ queryKey: ["workspaces"] });
+      await queries.invalidateQueries({ queryKey: keys.workspace(ws) });
+      await queries.invalidateQueries({ queryKey: keys.workspaces() });
       setEditing(false);
     },
     onError: (error) => showFieldErrors(form, error),
@@ -186,13 +188,13 @@ function ApiKeys() {
     onSuccess: async (key) => {
       setToken(key.token ?? "");
       form.resetFields();
-      await queries.invalidateQueries({ queryKey: ["api-keys", ws] });
+      await queries.invalidateQueries({ queryKey: keys.apiKeys(ws) });
     },
     onError: (error) => showFieldErrors(form, error),
   });
   const revoke = useMutation({
     mutationFn: (id: string) => api.delete(paths.apiKey(ws, id)),
-    onSuccess: () => queries.invalidateQueries({ queryKey: ["api-keys", ws] }),
+    onSuccess: () => queries.invalidateQueries({ queryKey: keys.apiKeys(ws) }),
   });
   return (
     <>
@@ -210,7 +212,7 @@ function ApiKeys() {
       </Form>
       <ProblemAlert error={create.error ?? revoke.error} form={form} style={{ marginBottom: 12 }} />
       <CursorTable<ApiKey>
-        queryKey={["api-keys", ws]}
+        listKey={keys.apiKeys(ws)}
         path={paths.apiKeys(ws)}
         empty="No API keys yet: create one above for your automation."
         columns={[
@@ -239,13 +241,13 @@ function DeveloperWorkspaces() {
   const queries = useQueryClient();
   const remove = useMutation({
     mutationFn: (id: string) => api.delete(paths.developerWorkspace(ws, id)),
-    onSuccess: () => queries.invalidateQueries({ queryKey: ["developer-workspaces", ws] }),
+    onSuccess: () => queries.invalidateQueries({ queryKey: keys.developerWorkspaces(ws) }),
   });
   return (
     <>
       <ProblemAlert error={remove.error} style={{ marginBottom: 12 }} />
       <CursorTable<DeveloperWorkspace>
-        queryKey={["developer-workspaces", ws]}
+        listKey={keys.developerWorkspaces(ws)}
         path={paths.developerWorkspaces(ws)}
         empty="No developer workspaces: partners apply for one from their workspace list, and you approve it under Approvals."
         columns={[
