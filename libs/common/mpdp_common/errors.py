@@ -7,6 +7,7 @@ import json as stdlib_json
 import logging
 from http import HTTPStatus
 from typing import Any
+from wsgiref.types import InputStream
 
 from flask import Flask, Response, json, request
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
@@ -136,7 +137,7 @@ def http_exception_response(error: HTTPException) -> Response:
     return problem_response(status, detail, headers=headers)
 
 
-def drain(stream, remaining: int) -> None:
+def drain(stream: InputStream | None, remaining: int) -> None:
     """Read and throw away a refused body: most HTTP clients send the whole body before reading
     the answer; if the server closes the connection first, they report a broken connection
     instead of the 413."""
