@@ -17,9 +17,8 @@ import hashlib
 import hmac
 import re
 import time
-from collections.abc import Mapping
 from datetime import datetime
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from sqlalchemy import String
 from sqlalchemy.orm import Mapped, Session, mapped_column
@@ -77,6 +76,12 @@ class AppKeyColumns:
         if self.expires_at is not None:
             return "expiring" if self.expires_at > (now or utcnow()) else "expired"
         return "active"
+
+
+class HeaderLookup(Protocol):
+    """A request's headers, by name: Flask's `request.headers`, or a dict."""
+
+    def get(self, name: str, /) -> str | None: ...
 
 
 #: a service's mapped class of app keys (its AppKeyColumns table)
@@ -160,7 +165,7 @@ def verify_signed_request(
     model: type[AppKey],
     box: SecretBox,
     *,
-    headers: Mapping[str, str],
+    headers: HeaderLookup,
     method: str,
     path: str,
     query: str,
@@ -168,7 +173,7 @@ def verify_signed_request(
 ) -> AppKey:
     """The app key (a row of `model`) that signed this request, or a 401 problem.
 
-    `headers` is any mapping with the request's headers (a Flask `request.headers`)."""
+    `headers` holds the request's headers (a Flask `request.headers`, or a dict)."""
     key = usable_app_key(session, model, headers.get(KEY_HEADER), scheme=SIGNED_SCHEME)
     verify_signature(
         app_key_secret(box, key.key_id),

@@ -8,6 +8,8 @@ that event names (see handlers.py); the decision goes back as `approval.approval
 from __future__ import annotations
 
 import logging
+from datetime import datetime
+from typing import Literal
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -52,14 +54,16 @@ def open_approval(
     audit(session, approval, "opened", applicant_id)
 
 
-def close(session: Session, approval: Approval, status: str, by: str, comment: str | None = None) -> None:
-    """The approval's final status, who set it, when and why, in its fields and its trail."""
-    approval.status, approval.decided_by, approval.decided_at, approval.comment = status, by, utcnow(), comment
+def close(session: Session, approval: Approval, status: str, by: str, comment: str | None = None) -> datetime:
+    """The approval's final status, who set it, when and why, in its fields and its trail; answers when."""
+    closed_at = utcnow()
+    approval.status, approval.decided_by, approval.decided_at, approval.comment = status, by, closed_at, comment
     audit(session, approval, status, by, comment)
+    return closed_at
 
 
-def decide(session: Session, approval: Approval, status: str, by: str, comment: str | None) -> None:
-    close(session, approval, status, by, comment)
+def decide(session: Session, approval: Approval, status: Literal["approved", "rejected"], by: str, comment: str | None) -> None:
+    decided_at = close(session, approval, status, by, comment)
     decision = Decision(
         approval_id=approval.id,
         workspace_id=approval.workspace_id,
@@ -68,14 +72,14 @@ def decide(session: Session, approval: Approval, status: str, by: str, comment: 
         subject=Subject(kind=approval.subject_kind, id=approval.subject_id),
         applicant_id=approval.applicant_id,
         decided_by=by,
-        decided_at=approval.decided_at,
+        decided_at=decided_at,
         comment=comment,
     )
     events.publish(session, DECIDED, decision.payload(), workspace_id=approval.workspace_id, aggregate_id=approval.id)
 
 
 def withdraw(session: Session, approval: Approval, by: str) -> None:
-    close(session, approval, "withdrawn", by)
+    withdrawn_at = close(session, approval, "withdrawn", by)
     withdrawal = Withdrawal(
         approval_id=approval.id,
         workspace_id=approval.workspace_id,
@@ -83,6 +87,6 @@ def withdraw(session: Session, approval: Approval, by: str) -> None:
         subject=Subject(kind=approval.subject_kind, id=approval.subject_id),
         applicant_id=approval.applicant_id,
         withdrawn_by=by,
-        withdrawn_at=approval.decided_at,
+        withdrawn_at=withdrawn_at,
     )
     events.publish(session, WITHDRAWN, withdrawal.payload(), workspace_id=approval.workspace_id, aggregate_id=approval.id)
