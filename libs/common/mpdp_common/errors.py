@@ -171,7 +171,7 @@ def register_error_handlers(app: Flask) -> None:
         return http_exception_response(error)
 
     @app.errorhandler(OperationalError)
-    def _database_down(error: OperationalError) -> Response:
+    def _database_down(error: DBAPIError) -> Response:
         log.error("database unavailable: %s", error.orig.__class__.__name__ if error.orig else error)
         return problem_response(503, "The database is unavailable; try again shortly.", headers={"Retry-After": "5"})
 
@@ -192,7 +192,7 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(DBAPIError)
     def _database_error(error: DBAPIError) -> Response:
         if error.connection_invalidated:
-            return _database_down(error)  # type: ignore[arg-type]
+            return _database_down(error)
         log.exception("database error")
         return problem_response(500, "An unexpected error occurred; it has been logged.")
 

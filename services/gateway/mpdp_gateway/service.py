@@ -26,7 +26,7 @@ def _setup(app: Flask, settings: Settings) -> None:
 
     app.add_url_rule("/api/v1/openapi.json", "public_openapi", openapi, methods=["GET"])
     serve_console(app, settings)
-    app.wsgi_app = Edge(app.wsgi_app, settings, app.extensions["mpdp"].verifier)  # type: ignore[method-assign]
+    app.wsgi_app = Edge(app.wsgi_app, settings, app.extensions["mpdp"].verifier)  # type: ignore[method-assign]  # Flask's documented way to wrap it
 
 
 service = Service(name="gateway", package="mpdp_gateway", setup=_setup, web_worker="mpdp_gateway.server.EdgeWorker")
