@@ -40,7 +40,7 @@ def _session() -> requests.Session:
     return session
 
 
-def cmd_login(args, session: requests.Session) -> int:
+def cmd_login(args: argparse.Namespace, session: requests.Session) -> int:
     # Without a terminal there is no one to ask: getpass would read stdin, warn and meet its end.
     asking = sys.stdin.isatty()
     if not args.email and not asking:
@@ -55,13 +55,13 @@ def cmd_login(args, session: requests.Session) -> int:
     return 0
 
 
-def cmd_logout(args, session: requests.Session) -> int:
+def cmd_logout(args: argparse.Namespace, session: requests.Session) -> int:
     signed_out = credentials.logout(session, args.url)
     print(f"signed out of {args.url}" if signed_out else f"not signed in to {args.url}", file=sys.stderr)
     return 0
 
 
-def cmd_upload(args, session: requests.Session) -> int:
+def cmd_upload(args: argparse.Namespace, session: requests.Session) -> int:
     token = credentials.bearer(session, args.url)
     try:
         path, temporary = package_file(args.path)

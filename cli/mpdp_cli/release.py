@@ -7,6 +7,8 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from collections.abc import Iterable
+from typing import Any
 
 import requests
 
@@ -20,11 +22,11 @@ DEAD_ENDS = ("rejected", "canceled", "archived", "rollback", "released", "offlin
 
 
 class Api:
-    def __init__(self, args, session: requests.Session):
+    def __init__(self, args: argparse.Namespace, session: requests.Session):
         self.url, self.session = args.url, session
         self.headers = {"Authorization": f"Bearer {credentials.bearer(session, args.url)}"}
 
-    def call(self, method: str, path: str, expected: int = 200, **kwargs) -> dict:
+    def call(self, method: str, path: str, expected: int = 200, **kwargs: Any) -> dict:
         response = self.session.request(method, f"{self.url}/api/v1{path}", headers=self.headers, timeout=30, **kwargs)
         if response.status_code != expected:
             raise refused(response)
@@ -40,11 +42,11 @@ class Api:
                 return items
 
 
-def _miniprogram_path(args) -> str:
+def _miniprogram_path(args: argparse.Namespace) -> str:
     return f"/workspaces/{args.workspace}/miniprograms/{args.miniprogram}"
 
 
-def _print(args, answer, lines) -> int:
+def _print(args: argparse.Namespace, answer: dict | list[dict], lines: Iterable[str]) -> int:
     if args.json:
         print(json.dumps(answer, indent=2))
     else:
@@ -60,17 +62,17 @@ def _launch_lines(launch: dict) -> list[str]:
     return lines
 
 
-def cmd_miniprograms(args, session) -> int:
+def cmd_miniprograms(args: argparse.Namespace, session: requests.Session) -> int:
     items = Api(args, session).every(f"/workspaces/{args.workspace}/miniprograms")
     return _print(args, items, [f"{item['id']}  {item['status']:<10} {item['name']}" for item in items])
 
 
-def cmd_versions(args, session) -> int:
+def cmd_versions(args: argparse.Namespace, session: requests.Session) -> int:
     items = Api(args, session).every(f"{_miniprogram_path(args)}/versions")
     return _print(args, items, [f"{item['id']}  {item['version']:<14} {item['created_at']}  {item['sha256'][:12]}" for item in items])
 
 
-def _version_id(api: Api, args) -> str:
+def _version_id(api: Api, args: argparse.Namespace) -> str:
     """The id of `--version` (a version number or an id) among the mini program's versions."""
     for item in api.every(f"{_miniprogram_path(args)}/versions"):
         if args.version in (item["id"], item["version"]):
@@ -78,7 +80,7 @@ def _version_id(api: Api, args) -> str:
     raise CliError(f"mini program {args.miniprogram} has no version {args.version}", ExitCode.NOT_FOUND)
 
 
-def cmd_launch_create(args, session) -> int:
+def cmd_launch_create(args: argparse.Namespace, session: requests.Session) -> int:
     api = Api(args, session)
     body = {"version_id": _version_id(api, args), "app_id": args.app}
     launch = api.call("POST", f"{_miniprogram_path(args)}/launches", 201, json=body)
@@ -87,20 +89,20 @@ def cmd_launch_create(args, session) -> int:
     return _print(args, launch, _launch_lines(launch))
 
 
-def _launch_action(args, session, action: str, **kwargs) -> int:
+def _launch_action(args: argparse.Namespace, session: requests.Session, action: str, **kwargs: Any) -> int:
     launch = Api(args, session).call("POST", f"{_miniprogram_path(args)}/launches/{args.launch}/{action}", **kwargs)
     return _print(args, launch, _launch_lines(launch))
 
 
-def cmd_launch_submit(args, session) -> int:
+def cmd_launch_submit(args: argparse.Namespace, session: requests.Session) -> int:
     return _launch_action(args, session, "submit")
 
 
-def cmd_launch_cancel(args, session) -> int:
+def cmd_launch_cancel(args: argparse.Namespace, session: requests.Session) -> int:
     return _launch_action(args, session, "cancel")
 
 
-def cmd_launch_publish(args, session) -> int:
+def cmd_launch_publish(args: argparse.Namespace, session: requests.Session) -> int:
     """With --wait, first wait (up to that many seconds) for the approval."""
     api = Api(args, session)
     path = f"{_miniprogram_path(args)}/launches/{args.launch}"
@@ -117,20 +119,20 @@ def cmd_launch_publish(args, session) -> int:
     return _launch_action(args, session, "publish", json={"percentage": args.percentage})
 
 
-def cmd_launch_show(args, session) -> int:
+def cmd_launch_show(args: argparse.Namespace, session: requests.Session) -> int:
     launch = Api(args, session).call("GET", f"{_miniprogram_path(args)}/launches/{args.launch}")
     return _print(args, launch, _launch_lines(launch))
 
 
-def cmd_launch_list(args, session) -> int:
+def cmd_launch_list(args: argparse.Namespace, session: requests.Session) -> int:
     items = Api(args, session).every(f"{_miniprogram_path(args)}/launches")
     return _print(args, items, [_launch_lines(item)[0] for item in items])
 
 
-def add_commands(commands) -> None:
+def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the release subcommands to the parser's subcommands."""
 
-    def target(parser, miniprogram: bool = True):
+    def target(parser: argparse.ArgumentParser, miniprogram: bool = True) -> argparse.ArgumentParser:
         parser.add_argument("--workspace", "-w", required=True)
         if miniprogram:
             parser.add_argument("--miniprogram", "-m", required=True)

@@ -10,7 +10,7 @@ import tempfile
 import time
 import zipfile
 from collections.abc import Callable
-from typing import BinaryIO
+from typing import BinaryIO, TextIO
 
 CHUNK = 256 * 1024
 
@@ -95,7 +95,7 @@ class MultipartBody:
 class Progress:
     """`uploading  12.0/20.0 MB  60%  8.1 MB/s` on stderr, redrawn at most ten times a second."""
 
-    def __init__(self, stream=sys.stderr, label: str = "uploading"):
+    def __init__(self, stream: TextIO = sys.stderr, label: str = "uploading"):
         self.stream, self.label = stream, label
         self.started = time.monotonic()
         self.last = 0.0

@@ -17,9 +17,11 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
 from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -54,11 +56,12 @@ def _wait_for_port(port: int, timeout: float = 30) -> None:
 class OwnPostgres:
     """A PostgreSQL cluster of the suite's own, run as the `postgres` user (it refuses root)."""
 
-    def __init__(self, base: Path):
+    def __init__(self, base: Path, bin_dir: Path):
         self.base, self.port = base, _free_port()
+        self.bin_dir = bin_dir
         self.data = base / "data"
         shutil.chown(base, "postgres")
-        self._as_postgres(str(PG_BIN / "initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres", "--no-sync")
+        self._as_postgres(str(bin_dir / "initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres", "--no-sync")
 
     @property
     def url(self) -> str:
@@ -70,10 +73,10 @@ class OwnPostgres:
 
     def start(self) -> None:
         options = f"-p {self.port} -k {self.base} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300"
-        self._as_postgres(str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-o", options, "-l", str(self.base / "log"), "-w", "start")
+        self._as_postgres(str(self.bin_dir / "pg_ctl"), "-D", str(self.data), "-o", options, "-l", str(self.base / "log"), "-w", "start")
 
     def stop(self) -> None:
-        self._as_postgres(str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop")
+        self._as_postgres(str(self.bin_dir / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop")
 
 
 class OwnRedis:
@@ -108,12 +111,12 @@ def _can_mount() -> bool:
 
 
 @pytest.fixture(scope="session")
-def servers(tmp_path_factory):
+def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[OwnPostgres, OwnRedis]]:
     if PG_BIN is None or shutil.which("redis-server") is None:
         pytest.skip("the fault suite needs PostgreSQL's server binaries and redis-server on this machine")
     # Outside pytest's private temporary folder, which the postgres user may not enter.
     postgres_home = Path(tempfile.mkdtemp(prefix="mpdp-faults-pg-"))
-    postgres = OwnPostgres(postgres_home)
+    postgres = OwnPostgres(postgres_home, PG_BIN)
     redis = OwnRedis(tmp_path_factory.mktemp("redis"))
     postgres.start()
     redis.start()
@@ -139,7 +142,7 @@ class FaultPlatform:
 
 
 @pytest.fixture(scope="session")
-def faulty(servers, tmp_path_factory):
+def faulty(servers: tuple[OwnPostgres, OwnRedis], tmp_path_factory: pytest.TempPathFactory) -> Iterator[FaultPlatform]:
     postgres, redis = servers
     workdir = tmp_path_factory.mktemp("platform")
     # The catalog's packages on a small volume of their own, which the disk-full case fills.
@@ -195,7 +198,7 @@ class Load:
         time.sleep(1)
         return self
 
-    def __exit__(self, *_exc) -> None:
+    def __exit__(self, *_exc: object) -> None:
         self.stop.set()
         for thread in self.threads:
             thread.join(40)
@@ -211,7 +214,9 @@ class Load:
                     self.created[answer.json()["id"]] = user
             time.sleep(0.05)
 
-    def _call(self, session, operation, method, path, headers, body=None):
+    def _call(
+        self, session: requests.Session, operation: str, method: str, path: str, headers: dict[str, str], body: dict[str, Any] | None = None
+    ) -> requests.Response | None:
         try:
             answer = session.request(method, self.gateway + path, headers=headers, json=body, timeout=30)
         except requests.RequestException:
@@ -230,7 +235,7 @@ class Load:
         with self.lock:
             return [item for item in self.outcomes if start <= item.at < end]
 
-    def summary(self, outcomes: list[Outcome]) -> Counter:
+    def summary(self, outcomes: list[Outcome]) -> Counter[str]:
         return Counter(f"{item.operation} {item.status}" for item in outcomes)
 
     def every_workspace_reaches_its_creator(self, timeout: float = 60) -> None:

@@ -19,10 +19,12 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
 from pathlib import Path
+from typing import Protocol, TypeVar
 
 import pika
 import pytest
 import requests
+from pika.adapters.blocking_connection import BlockingChannel
 from sqlalchemy import create_engine, text
 
 from mpdp_common.config import INTERNAL_PORTS, SERVICE_PORTS, Settings
@@ -36,6 +38,7 @@ LOCAL_DATABASE = "postgresql+psycopg://postgres@127.0.0.1:5432"
 LOCAL_BROKER = "amqp://guest:guest@127.0.0.1:5672/%2F"
 CONSOLE_DIR = Path(__file__).resolve().parents[2] / "console" / "dist"
 SERVICES = list(installed_services())
+T = TypeVar("T")
 
 
 def _free_port() -> int:
@@ -45,7 +48,7 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def backing_services():
+def backing_services() -> Iterator[tuple[str, str]]:
     database = os.environ.get("MPDP_TEST_DATABASE_URL", LOCAL_DATABASE)
     broker = os.environ.get("MPDP_TEST_AMQP_URL", LOCAL_BROKER)
     containers = []
@@ -156,7 +159,7 @@ class Platform:
                 os.killpg(self.process.pid, signal.SIGKILL)
         self.log.close()
 
-    def broker_channel(self):
+    def broker_channel(self) -> tuple[pika.BlockingConnection, BlockingChannel]:
         connection = pika.BlockingConnection(pika.URLParameters(self.broker))
         return connection, connection.channel()
 
@@ -231,7 +234,7 @@ def listening(platform: Platform, producer: str) -> Iterator[Callable[[], list[d
 
 
 @pytest.fixture(scope="session")
-def platform(backing_services, tmp_path_factory):
+def platform(backing_services: tuple[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
     database, broker = backing_services
     running = Platform(database, broker, tmp_path_factory.mktemp("platform"))
     try:
@@ -273,7 +276,7 @@ def running_embedded(workdir: Path, console_dir: Path = CONSOLE_DIR) -> Iterator
         )
         try:
 
-            def up():
+            def up() -> bool:
                 try:
                     return requests.get(f"{gateway}/healthz", timeout=1).status_code == 200
                 except requests.RequestException:
@@ -291,14 +294,14 @@ def running_embedded(workdir: Path, console_dir: Path = CONSOLE_DIR) -> Iterator
 
 
 @pytest.fixture(scope="session")
-def embedded_platform(tmp_path_factory) -> Iterator[str]:
+def embedded_platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The whole platform in embedded mode; yields its gateway's address."""
     with running_embedded(tmp_path_factory.mktemp("embedded")) as (gateway, _process):
         yield gateway
 
 
 @pytest.fixture(params=["postgresql", "embedded"])
-def gateway_in_each_mode(request) -> str:
+def gateway_in_each_mode(request: pytest.FixtureRequest) -> str:
     """The gateway of the platform as deployed (PostgreSQL, RabbitMQ, a process per service), then
     of the embedded mode (SQLite): for the rules that must hold on both databases."""
     if request.param == "embedded":
@@ -307,12 +310,16 @@ def gateway_in_each_mode(request) -> str:
 
 
 @pytest.fixture
-def client(platform) -> Client:
+def client(platform: Platform) -> Client:
     return Client(platform.gateway)
 
 
+class MakeUser(Protocol):
+    def __call__(self, name: str = "user") -> Client: ...
+
+
 @pytest.fixture
-def make_user(client):
+def make_user(client: Client) -> MakeUser:
     """A new signed-in account: `make_user("alice")` -> Client with .account and a token."""
 
     def make(name: str = "user") -> Client:
@@ -321,7 +328,7 @@ def make_user(client):
     return make
 
 
-def eventually(check, timeout: float = 10.0, interval: float = 0.1):
+def eventually(check: Callable[[], T], timeout: float = 10.0, interval: float = 0.1) -> T:
     """Poll `check` until it returns something truthy; return that, or fail with its last value."""
     deadline = time.monotonic() + timeout
     last = None
@@ -350,7 +357,7 @@ def workspace_created_event(workspace_id: str, created_by: str, event_id: str | 
 
 
 @pytest.fixture
-def make_workspace(platform):
+def make_workspace(platform: Platform) -> Callable[[Client], str]:
     """A tenant workspace whose admin is `owner`, created through the workspace service; ready once
     identity, told by `workspace.workspace.created`, shows the owner as its admin."""
 

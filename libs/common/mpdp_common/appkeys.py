@@ -18,6 +18,7 @@ import hmac
 import re
 import time
 from datetime import datetime
+from typing import Protocol, TypeVar
 
 from sqlalchemy import String
 from sqlalchemy.orm import Mapped, Session, mapped_column
@@ -77,10 +78,20 @@ class AppKeyColumns:
         return "active"
 
 
+class HeaderLookup(Protocol):
+    """A request's headers, by name: Flask's `request.headers`, or a dict."""
+
+    def get(self, name: str, /) -> str | None: ...
+
+
+#: a service's mapped class of app keys (its AppKeyColumns table)
+AppKey = TypeVar("AppKey", bound=AppKeyColumns)
+
+
 def follow_app_keys(events: EventSpec, model: type) -> None:
     """Register the handlers that keep `model` (an AppKeyColumns table) up to date."""
 
-    def key_for(session: Session, key_id: str, app_id: str, workspace_id: str):
+    def key_for(session: Session, key_id: str, app_id: str, workspace_id: str) -> AppKeyColumns:
         key = session.get(model, key_id, with_for_update=True)
         if key is None:
             key = model(key_id=key_id, app_id=app_id, workspace_id=workspace_id)
@@ -112,7 +123,7 @@ def _unauthorized(detail: str, scheme: str = SIGNED_SCHEME) -> Problem:
     return Problem(401, detail, headers={"WWW-Authenticate": f'{scheme} realm="mpdp"'})
 
 
-def usable_app_key(session: Session, model: type, key_id: str | None, *, scheme: str):
+def usable_app_key(session: Session, model: type[AppKey], key_id: str | None, *, scheme: str) -> AppKey:
     """The active or expiring app key (a row of `model`) named `key_id`, or a 401 problem that
     challenges with `scheme`."""
     key_id = (key_id or "").strip()
@@ -150,11 +161,19 @@ def verify_signature(
 
 
 def verify_signed_request(
-    session: Session, model: type, box: SecretBox, *, headers, method: str, path: str, query: str, now: float | None = None
-):
+    session: Session,
+    model: type[AppKey],
+    box: SecretBox,
+    *,
+    headers: HeaderLookup,
+    method: str,
+    path: str,
+    query: str,
+    now: float | None = None,
+) -> AppKey:
     """The app key (a row of `model`) that signed this request, or a 401 problem.
 
-    `headers` is any mapping with the request's headers (a Flask `request.headers`)."""
+    `headers` holds the request's headers (a Flask `request.headers`, or a dict)."""
     key = usable_app_key(session, model, headers.get(KEY_HEADER), scheme=SIGNED_SCHEME)
     verify_signature(
         app_key_secret(box, key.key_id),

@@ -15,7 +15,7 @@ that a newer `removed` ended.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, Protocol, TypeVar
 
 from sqlalchemy import Boolean, Integer, Select, select
 from sqlalchemy.orm import Mapped, mapped_column
@@ -54,12 +54,24 @@ def sees_all(member: Membership) -> bool:
     return member.role == "admin" or current_caller().is_api_key
 
 
+class MiniProgramColumns(Protocol):
+    """What the rule reads of a mini program, in any service's table of them."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def workspace_id(self) -> str: ...
+
+
+MiniProgramRow = TypeVar("MiniProgramRow", bound=MiniProgramColumns)
+
+
 @dataclass(frozen=True)
-class MiniProgramAccess:
+class MiniProgramAccess(Generic[MiniProgramRow]):
     """The rule over one service's tables: its mini programs (with `workspace_id`) and their
     assignments (AssignmentColumns, keyed by `(miniprogram_id, account_id)`)."""
 
-    miniprogram_model: type[Any]
+    miniprogram_model: type[MiniProgramRow]
     assignment_model: type[Any]
 
     def sees(self, member: Membership, miniprogram_id: str) -> bool:
@@ -69,7 +81,7 @@ class MiniProgramAccess:
         assignment = db_session().get(self.assignment_model, (miniprogram_id, account_id))
         return assignment is not None and assignment.assigned
 
-    def miniprogram_for(self, ws: str, miniprogram_id: str, *roles: str, lock: bool = False) -> tuple[Membership, Any]:
+    def miniprogram_for(self, ws: str, miniprogram_id: str, *roles: str, lock: bool = False) -> tuple[Membership, MiniProgramRow]:
         """The caller's membership and the mini program, or 404/403 as the caller deserves."""
         member = require_member(ws, *roles)
         miniprogram = db_session().get(self.miniprogram_model, miniprogram_id, with_for_update=lock)

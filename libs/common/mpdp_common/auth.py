@@ -82,8 +82,8 @@ class _ThrottledJWKClient(jwt.PyJWKClient):
 
     REFRESH_INTERVAL = 30.0
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
+    def __init__(self, uri: str, *, cache_keys: bool, lifespan: float, timeout: float) -> None:
+        super().__init__(uri, cache_keys=cache_keys, lifespan=lifespan, timeout=timeout)
         self._lock = threading.Lock()
         self._last_refresh = float("-inf")
 
@@ -110,7 +110,7 @@ class TokenVerifier:
     #: Tokens remembered at most; beyond it, the expired ones are forgotten first, then all.
     CAPACITY = 50_000
 
-    def __init__(self, *, audience: str, issuer: str, jwks_url: str | None = None, key_for: Callable[[str], Any] | None = None):
+    def __init__(self, *, audience: str, issuer: str, jwks_url: str = "", key_for: Callable[[str], Any] | None = None):
         self.audience = audience
         self.issuer = issuer
         if key_for is None:

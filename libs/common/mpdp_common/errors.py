@@ -7,6 +7,7 @@ import json as stdlib_json
 import logging
 from http import HTTPStatus
 from typing import Any
+from wsgiref.types import InputStream
 
 from flask import Flask, Response, json, request
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
@@ -136,7 +137,7 @@ def http_exception_response(error: HTTPException) -> Response:
     return problem_response(status, detail, headers=headers)
 
 
-def drain(stream, remaining: int) -> None:
+def drain(stream: InputStream | None, remaining: int) -> None:
     """Read and throw away a refused body: most HTTP clients send the whole body before reading
     the answer; if the server closes the connection first, they report a broken connection
     instead of the 413."""
@@ -170,7 +171,7 @@ def register_error_handlers(app: Flask) -> None:
         return http_exception_response(error)
 
     @app.errorhandler(OperationalError)
-    def _database_down(error: OperationalError) -> Response:
+    def _database_down(error: DBAPIError) -> Response:
         log.error("database unavailable: %s", error.orig.__class__.__name__ if error.orig else error)
         return problem_response(503, "The database is unavailable; try again shortly.", headers={"Retry-After": "5"})
 
@@ -191,7 +192,7 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(DBAPIError)
     def _database_error(error: DBAPIError) -> Response:
         if error.connection_invalidated:
-            return _database_down(error)  # type: ignore[arg-type]
+            return _database_down(error)
         log.exception("database error")
         return problem_response(500, "An unexpected error occurred; it has been logged.")
 

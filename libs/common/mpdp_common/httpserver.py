@@ -11,6 +11,7 @@ from typing import Any
 
 from gunicorn import util
 from gunicorn.http import errors as http_errors
+from gunicorn.http.message import Request
 from gunicorn.workers.gthread import ThreadWorker
 
 from .errors import PROBLEM_JSON, problem_bytes
@@ -59,7 +60,8 @@ class ProblemAnswers:
 
     log: Any
 
-    def handle_error(self, req, client, addr, exc):
+    def handle_error(self, req: Request | None, client: socket.socket, addr: tuple[object, ...] | str, exc: Exception) -> None:
+        # `addr` is what accept() gave: (host, port...) over TCP, "" over a UNIX socket
         status, detail = refusal_for(exc)
         if status >= 500:
             self.log.exception("Error handling request")
@@ -72,7 +74,7 @@ class ProblemAnswers:
             self.log.debug("Failed to send the error answer.")
 
 
-def _linger(client) -> None:
+def _linger(client: socket.socket) -> None:
     """Closing a socket that still holds unread request bytes resets the connection, and the
     client may lose the answer with it: say that nothing more is sent, then read what is left."""
     client.shutdown(socket.SHUT_WR)

@@ -26,9 +26,10 @@ import hashlib
 import hmac
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
+from typing import Any, ParamSpec, TypeVar, overload
 
 from flask import Response, current_app, g, request
+from flask.typing import ResponseReturnValue
 from sqlalchemy import Column, Integer, MetaData, String, Table, Text, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker
@@ -41,6 +42,10 @@ from .web import current_settings
 
 KEPT_FOR = timedelta(hours=24)
 HEADER = "Idempotency-Key"
+
+P = ParamSpec("P")
+#: what a view under @idempotent answers (flask-smorest's response decorator has made it a Response)
+R = TypeVar("R", bound=ResponseReturnValue)
 
 
 def define_idempotency_table(metadata: MetaData) -> Table:
@@ -68,7 +73,7 @@ def _client_address() -> str:
     return forwarded[-1] if forwarded else request.remote_addr or ""
 
 
-def _caller_scope(view_kwargs: dict) -> str:
+def _caller_scope(view_kwargs: dict[str, Any]) -> str:
     caller = g.get("caller")
     if caller is None:
         return f"anonymous:{_client_address()}"
@@ -79,7 +84,15 @@ def _caller_scope(view_kwargs: dict) -> str:
     return f"{caller.credential}:{workspace_id}:{member.role}"
 
 
-def idempotent(view: Callable | None = None, *, authorize: Callable[..., Any] | None = None):
+@overload
+def idempotent(view: Callable[P, R], *, authorize: Callable[..., Any] | None = None) -> Callable[P, R | Response]: ...
+@overload
+def idempotent(
+    view: None = None, *, authorize: Callable[..., Any] | None = None
+) -> Callable[[Callable[P, R]], Callable[P, R | Response]]: ...
+def idempotent(
+    view: Callable[P, R] | None = None, *, authorize: Callable[..., Any] | None = None
+) -> Callable[P, R | Response] | Callable[[Callable[P, R]], Callable[P, R | Response]]:
     """Put directly under the route decorator of a POST that creates something: `@idempotent`, or
     `@idempotent(authorize=check)` where `check(**route_arguments)` raises what the view raises
     for a caller it refuses."""
@@ -87,7 +100,7 @@ def idempotent(view: Callable | None = None, *, authorize: Callable[..., Any] | 
         return functools.partial(idempotent, authorize=authorize)
 
     @functools.wraps(view)
-    def wrapper(*args, **kwargs):
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R | Response:
         key = request.headers.get(HEADER)
         if key is None:
             return view(*args, **kwargs)

@@ -26,7 +26,8 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, MutableMapping
+from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
 from .config import Settings
@@ -37,6 +38,9 @@ from .keys import ensure_signing_key
 from .logs import configure_logging, gunicorn_log_config
 from .migrations import upgrade
 from .service import Service, installed_services
+
+if TYPE_CHECKING:  # imported in the worker only, after gevent's patches (see web())
+    from flask import Flask
 
 log = logging.getLogger("mpdpctl")
 
@@ -69,7 +73,7 @@ def _default_key_file(settings: Settings) -> str:
     return os.path.join(settings.data_dir, "keys", "identity-signing.pem")
 
 
-def _provide_local_secrets(settings: Settings, env) -> None:
+def _provide_local_secrets(settings: Settings, env: MutableMapping[str, str]) -> None:
     """A developer's machine keeps generated keys in the data folder; deployments pass their own."""
     if not env.get("MPDP_JWT_PRIVATE_KEY_FILE"):
         env["MPDP_JWT_PRIVATE_KEY_FILE"] = ensure_signing_key(_default_key_file(settings))
@@ -117,7 +121,7 @@ def web(name: str) -> None:
     settings = Settings.from_env(service.name)
 
     class ServiceApplication(BaseApplication):
-        def load_config(self):
+        def load_config(self) -> None:
             # The internal listener (metrics, readiness) is for operators, not the public.
             internal = [f"{settings.host}:{settings.internal_port}"] if settings.internal_port else []
             self.cfg.set("bind", [f"{settings.host}:{settings.port}", *internal])
@@ -138,7 +142,7 @@ def web(name: str) -> None:
 
                 self.cfg.set("child_exit", lambda _server, worker: multiprocess.mark_process_dead(worker.pid))
 
-        def load(self):
+        def load(self) -> Flask:
             from .web import create_app  # in the worker, after gevent's patches
 
             return create_app(service, settings)
@@ -237,7 +241,7 @@ def work(name: str, worker: str) -> None:
 class Supervisor:
     """Starts child processes, restarts one that dies, and stops them all on Ctrl-C."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.children: dict[tuple[str, ...], tuple[subprocess.Popen, dict[str, str]]] = {}
 
     def start(self, env: dict[str, str], *command: str) -> None:
@@ -333,7 +337,7 @@ def run_embedded(settings: Settings) -> None:
     threads: list[threading.Thread] = []
     servers = []
 
-    def spawn(target, *args) -> None:
+    def spawn(target: Callable[..., object], *args: object) -> None:
         thread = threading.Thread(target=target, args=args, daemon=True)
         thread.start()
         threads.append(thread)

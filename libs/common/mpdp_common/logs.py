@@ -6,8 +6,11 @@ import contextvars
 import logging
 import re
 import sys
+from typing import Any
 
 from pythonjsonlogger.json import JsonFormatter
+
+from .config import Settings
 
 #: The id of the request (or of the event's correlation) being handled in this context.
 request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
@@ -40,7 +43,7 @@ FORMAT = "%(asctime)s %(levelname)s %(name)s %(service)s %(request_id)s %(messag
 RENAMED = {"asctime": "time", "levelname": "level", "name": "logger"}
 
 
-def gunicorn_log_config(settings) -> dict:
+def gunicorn_log_config(settings: Settings) -> dict[str, Any]:
     """gunicorn's own lines in the same JSON shape (its access log is off: the app logs requests)."""
     return {
         "version": 1,

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from importlib.resources import files
+from typing import Literal
 
 import sqlalchemy as sa
-from alembic import command, context
+from alembic import command, context, op
+from alembic.autogenerate.api import AutogenContext
 from alembic.config import Config
 from sqlalchemy import MetaData, engine_from_config, pool
 
@@ -27,7 +29,7 @@ def upgrade(package: str, database_url: str) -> None:
     command.upgrade(alembic_config(package, database_url), "head")
 
 
-def _render_item(type_, obj, autogen_context):
+def _render_item(type_: str, obj: object, autogen_context: AutogenContext) -> str | Literal[False]:
     """Autogenerate writes UtcDateTime as the plain column type it stores."""
     if type_ == "type" and obj.__class__.__name__ == "UtcDateTime":
         return "sa.DateTime(timezone=True)"
@@ -62,7 +64,6 @@ def run_env(metadata: MetaData) -> None:
 
 def create_event_tables() -> None:
     """The transactional outbox and the consumer inbox (see mpdp_common.events.tables)."""
-    op = _op()
     op.create_table(
         "outbox",
         sa.Column("seq", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
@@ -86,7 +87,6 @@ def create_event_tables() -> None:
 
 
 def drop_event_tables() -> None:
-    op = _op()
     op.drop_table("inbox")
     op.drop_index("ix_outbox_unpublished", table_name="outbox")
     op.drop_table("outbox")
@@ -96,7 +96,6 @@ def index_unsent_outbox_rows() -> None:
     """Replace the outbox's (published_at, seq) index with one over the unsent rows alone: the
     relay's `WHERE published_at IS NULL ORDER BY seq` read the sent rows kept for inspection on
     every batch, a cost that grew with the outbox."""
-    op = _op()
     op.drop_index("ix_outbox_unpublished", table_name="outbox")
     unsent = sa.text("published_at IS NULL")
     op.create_index("ix_outbox_unsent", "outbox", ["seq"], postgresql_where=unsent, sqlite_where=unsent)
@@ -104,14 +103,13 @@ def index_unsent_outbox_rows() -> None:
 
 def index_outbox_by_publication() -> None:
     """The downgrade of `index_unsent_outbox_rows`."""
-    op = _op()
     op.drop_index("ix_outbox_unsent", table_name="outbox")
     op.create_index("ix_outbox_unpublished", "outbox", ["published_at", "seq"], unique=False)
 
 
 def create_members_read_model() -> None:
     """`members`, the membership read model (mpdp_common.membership.MembershipColumns)."""
-    _op().create_table(
+    op.create_table(
         "members",
         sa.Column("workspace_id", sa.String(length=32), nullable=False),
         sa.Column("account_id", sa.String(length=32), nullable=False),
@@ -123,12 +121,11 @@ def create_members_read_model() -> None:
 
 
 def drop_members_read_model() -> None:
-    _op().drop_table("members")
+    op.drop_table("members")
 
 
 def create_api_keys_read_model() -> None:
     """`api_keys`, the workspace API key read model (mpdp_common.apikeys.ApiKeyColumns)."""
-    op = _op()
     op.create_table(
         "api_keys",
         sa.Column("id", sa.String(length=32), nullable=False),
@@ -143,7 +140,6 @@ def create_api_keys_read_model() -> None:
 
 
 def drop_api_keys_read_model() -> None:
-    op = _op()
     op.drop_index("ix_api_keys_workspace_id", table_name="api_keys")
     op.drop_table("api_keys")
 
@@ -151,18 +147,18 @@ def drop_api_keys_read_model() -> None:
 def add_api_key_creators() -> None:
     """`api_keys.created_by`: the account a key acts for. Keys already known here stay without
     one, and are refused, until `mpdpctl announce workspace` publishes them again."""
-    with _op().batch_alter_table("api_keys") as batch:
+    with op.batch_alter_table("api_keys") as batch:
         batch.add_column(sa.Column("created_by", sa.String(length=64), nullable=True))
 
 
 def drop_api_key_creators() -> None:
-    with _op().batch_alter_table("api_keys") as batch:
+    with op.batch_alter_table("api_keys") as batch:
         batch.drop_column("created_by")
 
 
 def create_idempotency_table() -> None:
     """`idempotency_keys` (mpdp_common.idempotency)."""
-    _op().create_table(
+    op.create_table(
         "idempotency_keys",
         sa.Column("scope", sa.String(length=64), nullable=False),
         sa.Column("fingerprint", sa.String(length=64), nullable=False),
@@ -175,10 +171,4 @@ def create_idempotency_table() -> None:
 
 
 def drop_idempotency_table() -> None:
-    _op().drop_table("idempotency_keys")
-
-
-def _op():
-    from alembic import op
-
-    return op
+    op.drop_table("idempotency_keys")

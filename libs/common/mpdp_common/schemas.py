@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import UTC
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
 
 from marshmallow import Schema, fields, validate
 
@@ -14,7 +16,7 @@ ROLES = ("admin", "reviewer", "developer")
 class Timestamp(fields.DateTime):
     """An RFC 3339 UTC time as the API writes it (`2026-11-24T10:00:00Z`)."""
 
-    def _serialize(self, value, attr, obj, **kwargs):
+    def _serialize(self, value: datetime | None, attr: str | None, obj: Any, **kwargs: Any) -> str | None:
         if value is None:
             return None
         if value.tzinfo is not None:
@@ -25,7 +27,7 @@ class Timestamp(fields.DateTime):
 class StrictBoolean(fields.Boolean):
     """A JSON true or false; not "yes", "1" or 1, which marshmallow's Boolean would take."""
 
-    def _deserialize(self, value, attr, data, **kwargs):
+    def _deserialize(self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any) -> bool:
         if not isinstance(value, bool):
             raise self.make_error("invalid")
         return value
@@ -34,13 +36,13 @@ class StrictBoolean(fields.Boolean):
 class StrictInteger(fields.Integer):
     """A JSON integer; not "5", 5.0 or true, which marshmallow's Integer would take."""
 
-    def _deserialize(self, value, attr, data, **kwargs):
+    def _deserialize(self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any) -> int:
         if isinstance(value, bool) or not isinstance(value, int):
             raise self.make_error("invalid")
         return super()._deserialize(value, attr, data, **kwargs)
 
 
-def Role(**kwargs) -> fields.String:  # noqa: N802
+def Role(**kwargs: Any) -> fields.String:  # noqa: N802
     return fields.String(validate=validate.OneOf(ROLES), **kwargs)
 
 

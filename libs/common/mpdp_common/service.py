@@ -8,19 +8,22 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from types import ModuleType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, MetaData
 
+from .apikeys import ApiKeyColumns
 from .config import Settings
 from .db import make_engine
 from .events import EventSpec
 from .events.brokers import broker_for, subscription_for
 from .events.consumer import Consumer
 from .events.relay import Relay
+from .membership import MembershipColumns
 
 if TYPE_CHECKING:  # the relay and the consumer run without the web layer
     from flask import Flask
+    from flask_smorest import Blueprint
 
 
 @dataclass
@@ -28,21 +31,21 @@ class Service:
     name: str
     #: the package holding the service's code and its `migrations/` folder
     package: str
-    blueprints: list = field(default_factory=list)
+    blueprints: list[Blueprint] = field(default_factory=list)
     metadata: MetaData | None = None
     events: EventSpec | None = None
     #: the service's `handlers` module, whose `@events.handles` functions its import registers
     handlers: ModuleType | None = None
     #: the MembershipColumns model that authorization reads
-    membership_model: type | None = None
+    membership_model: type[MembershipColumns] | None = None
     #: the ApiKeyColumns model that authenticates workspace API keys
-    api_key_model: type | None = None
+    api_key_model: type[ApiKeyColumns] | None = None
     #: service-specific setup, run by the app factory after the common parts
     setup: Callable[[Flask, Settings], None] | None = None
     #: the gunicorn worker class that serves its HTTP API
     web_worker: str = "mpdp_common.httpserver.ProblemWorker"
     #: how this service verifies tokens when it cannot use the JWKS endpoint (identity itself)
-    key_source: Callable[[Settings], Callable] | None = None
+    key_source: Callable[[Settings], Callable[[str], Any]] | None = None
     #: processes of its own beside web, relay and consumer (identity's mail worker), by name; each
     #: runs until the event is set, and the launcher starts and restarts it like the others
     workers: dict[str, Callable[[Settings, threading.Event], None]] = field(default_factory=dict)

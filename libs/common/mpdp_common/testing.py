@@ -26,6 +26,8 @@ from typing import Any
 import jwt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session, sessionmaker
+from werkzeug.test import TestResponse
 
 from .config import Settings
 from .crypto import generate_secret_key
@@ -111,7 +113,7 @@ class Harness:
         return self.app.extensions["mpdp"].engine
 
     @property
-    def sessions(self):
+    def sessions(self) -> sessionmaker[Session]:
         return self.app.extensions["mpdp"].session_factory
 
     @property
@@ -134,7 +136,7 @@ class Harness:
         }
         return jwt.encode(claims, self.signing_key, algorithm="EdDSA")
 
-    def call(self, method: str, path: str, account: str | None = None, *, bearer: str | None = None, **kwargs: Any):
+    def call(self, method: str, path: str, account: str | None = None, *, bearer: str | None = None, **kwargs: Any) -> TestResponse:
         """One request, as `account` (a token of the test's own) or with the `bearer` token given."""
         headers = kwargs.pop("headers", {})
         token = bearer or (self.token(account) if account else None)

@@ -8,9 +8,11 @@ import os
 import re
 import time
 import uuid
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from http import HTTPStatus
-from typing import Any
+from typing import Any, TypeVar
+from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
 from flask import Flask, Response, current_app, g, jsonify, request
 from flask_smorest import Api
@@ -40,6 +42,8 @@ REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 JSON_METHODS = {"POST", "PUT", "PATCH"}
 INFRA_ENDPOINTS = {"healthz", "readyz", "metrics", "api-docs.openapi_json"}
 
+View = TypeVar("View", bound=Callable[..., object])
+
 
 @dataclass
 class Runtime:
@@ -57,11 +61,11 @@ def current_settings() -> Settings:
     return current_app.extensions["mpdp"].settings
 
 
-def accepts(*mimetypes: str):
+def accepts(*mimetypes: str) -> Callable[[View], View]:
     """Mark a view that takes a body other than JSON (a multipart upload)."""
 
-    def decorate(view):
-        view._mpdp_accepts = set(mimetypes)
+    def decorate(view: View) -> View:
+        view._mpdp_accepts = set(mimetypes)  # type: ignore[attr-defined]  # a function takes attributes, a Callable type does not say so
         return view
 
     return decorate
@@ -72,10 +76,10 @@ class ProblemApi(Api):
 
     ERROR_SCHEMA = ProblemSchema
 
-    def handle_http_exception(self, error):
+    def handle_http_exception(self, error: HTTPException) -> Response:
         return http_exception_response(error)
 
-    def _register_responses(self):
+    def _register_responses(self) -> None:
         """flask-smorest's error responses (one per status, and the default), documented as the
         problem documents that they are on the wire."""
         for status in HTTPStatus:
@@ -144,10 +148,10 @@ class _ProblemOnEscape:
     """The last line: an error that escapes Flask's handlers (a teardown closing a session on a
     database that just went away, say) is answered as a problem document, not the server's HTML page."""
 
-    def __init__(self, wsgi_app):
+    def __init__(self, wsgi_app: WSGIApplication) -> None:
         self.wsgi_app = wsgi_app
 
-    def __call__(self, environ, start_response):
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         try:
             return self.wsgi_app(environ, start_response)
         except Exception as error:
@@ -202,7 +206,7 @@ def _check_request_body_and_path() -> None:
             raise Problem(400, "The request body holds a lone surrogate escape (like \\ud800), which is no Unicode character.")
 
 
-def _needs_a_json_body(view) -> bool:
+def _needs_a_json_body(view: Callable[..., object] | None) -> bool:
     """As the OpenAPI document says: flask-smorest marks a JSON body that a view takes as required."""
     parameters = (getattr(view, "_apidoc", None) or {}).get("arguments", {}).get("parameters", [])
     return any(parameter["in"] == "json" and parameter.get("required", True) for parameter in parameters)
@@ -263,12 +267,12 @@ def _finish_request(response: Response) -> Response:
 def _add_operational_endpoints(app: Flask) -> None:
     @app.get("/healthz")
     @public
-    def healthz():
+    def healthz() -> Response:
         return jsonify(status="ok")
 
     @app.get("/readyz")
     @public
-    def readyz():
+    def readyz() -> Response:
         runtime: Runtime = current_app.extensions["mpdp"]
         checks: dict[str, Any] = {}
         if runtime.engine is not None:
@@ -291,7 +295,7 @@ def _add_operational_endpoints(app: Flask) -> None:
 
     @app.get("/metrics")
     @public
-    def metrics():
+    def metrics() -> Response:
         if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
             registry = CollectorRegistry()
             multiprocess.MultiProcessCollector(registry)

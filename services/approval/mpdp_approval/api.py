@@ -10,11 +10,13 @@ events.on_launch_withdrawn).
 
 from __future__ import annotations
 
+from typing import Any, Literal
+
 from flask_smorest import Blueprint
 from sqlalchemy import select
 
 from mpdp_common.assignments import sees_all
-from mpdp_common.auth import require_member
+from mpdp_common.auth import Membership, require_member
 from mpdp_common.errors import conflict, forbidden, not_found
 from mpdp_common.pagination import page_schema, paginate
 from mpdp_common.request_db import db_session
@@ -29,11 +31,11 @@ PATH = "/workspaces/<ws>/approvals"
 DECIDERS = ("admin", "reviewer")
 
 
-def _sees_all(member) -> bool:
+def _sees_all(member: Membership) -> bool:
     return member.role in DECIDERS
 
 
-def _approval(ws: str, approval_id: str, member, *, lock: bool = False) -> Approval:
+def _approval(ws: str, approval_id: str, member: Membership, *, lock: bool = False) -> Approval:
     approval = db_session().get(Approval, approval_id, with_for_update=lock)
     if approval is None or approval.workspace_id != ws or not (_sees_all(member) or approval.applicant_id == member.account_id):
         raise not_found("approval")
@@ -45,7 +47,7 @@ def _detail(approval: Approval) -> dict:
     return {name: getattr(approval, name) for name in schemas.ApprovalSchema().fields} | {"trail": trail}
 
 
-def _works_on_subject(member, approval: Approval) -> bool:
+def _works_on_subject(member: Membership, approval: Approval) -> bool:
     """Whether the member still works on the mini program the approval is about, if any."""
     miniprogram_id = approval.details.get("miniprogram_id")
     if miniprogram_id is None or sees_all(member):
@@ -62,7 +64,7 @@ def _pending(approval: Approval) -> None:
 @approvals.route(PATH, methods=["GET"])
 @approvals.arguments(schemas.ApprovalQuery, location="query")
 @approvals.response(200, page_schema(schemas.ApprovalSchema))
-def list_approvals(query, ws):
+def list_approvals(query: dict[str, Any], ws: str) -> dict[str, Any]:
     """`?status=pending` is the reviewers' queue, `?mine=true` the caller's own applications."""
     member = require_member(ws)
     stmt = select(Approval).where(Approval.workspace_id == ws)
@@ -77,11 +79,11 @@ def list_approvals(query, ws):
 
 @approvals.route(f"{PATH}/<approval_id>", methods=["GET"])
 @approvals.response(200, schemas.ApprovalDetailSchema)
-def get_approval(ws, approval_id):
+def get_approval(ws: str, approval_id: str) -> dict:
     return _detail(_approval(ws, approval_id, require_member(ws)))
 
 
-def _decide(ws: str, approval_id: str, status: str, comment: str | None) -> dict:
+def _decide(ws: str, approval_id: str, status: Literal["approved", "rejected"], comment: str | None) -> dict:
     member = require_member(ws, *DECIDERS)
     approval = _approval(ws, approval_id, member, lock=True)
     if approval.applicant_id == member.account_id:
@@ -95,20 +97,20 @@ def _decide(ws: str, approval_id: str, status: str, comment: str | None) -> dict
 @approvals.route(f"{PATH}/<approval_id>/approve", methods=["POST"])
 @approvals.arguments(schemas.ApproveSchema)
 @approvals.response(200, schemas.ApprovalDetailSchema)
-def approve(body, ws, approval_id):
+def approve(body: dict[str, Any], ws: str, approval_id: str) -> dict:
     return _decide(ws, approval_id, "approved", body["comment"])
 
 
 @approvals.route(f"{PATH}/<approval_id>/reject", methods=["POST"])
 @approvals.arguments(schemas.RejectSchema)
 @approvals.response(200, schemas.ApprovalDetailSchema)
-def reject(body, ws, approval_id):
+def reject(body: dict[str, Any], ws: str, approval_id: str) -> dict:
     return _decide(ws, approval_id, "rejected", body["comment"].strip())
 
 
 @approvals.route(f"{PATH}/<approval_id>/withdraw", methods=["POST"])
 @approvals.response(200, schemas.ApprovalDetailSchema)
-def withdraw_approval(ws, approval_id):
+def withdraw_approval(ws: str, approval_id: str) -> dict:
     """The subject goes back to where it was before the request (a launch to created)."""
     member = require_member(ws)
     approval = _approval(ws, approval_id, member, lock=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from mpdp_common.assignments import MiniProgramAccess
+from mpdp_common.auth import Membership
 from mpdp_common.request_db import db_session
 
 from .models import Assignment, MiniProgram
@@ -17,7 +18,7 @@ access = MiniProgramAccess(MiniProgram, Assignment)
 miniprogram_for = access.miniprogram_for
 
 
-def sees_hidden_features(member) -> bool:
+def sees_hidden_features(member: Membership) -> bool:
     """Features not `visible_to_all` are for admins and reviewers; developers (and developer API keys) do not see them."""
     return member.role != "developer"
 

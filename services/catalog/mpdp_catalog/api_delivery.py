@@ -63,7 +63,7 @@ def signed_app_key() -> AppKey:
     parameters=SIGNED["parameters"] + [{"in": "query", "name": "user_id", "required": True, "schema": {"type": "string"}}],
     responses={"200": {"description": "items [{miniprogram_id, name, version, version_id, channel, package_url, sha256, size}]"}},
 )
-def deliverable_miniprograms():
+def deliverable_miniprograms() -> Response:
     user_id = request.args.get("user_id", "")
     if not 0 < len(user_id) <= 128:
         raise validation_failed({"user_id": ["Name the host app's user (1 to 128 characters)."]})
@@ -87,7 +87,7 @@ def deliverable_miniprograms():
 @client.route("/miniprograms/<mp>/versions/<version_id>/package", methods=["GET"])
 @public
 @client.doc(**SIGNED, summary="A package this app delivers: exact bytes, ETag, Range")
-def deliverable_package(mp, version_id):
+def deliverable_package(mp: str, version_id: str) -> Response:
     key = signed_app_key()
     row = db_session().scalar(
         select(Deliverable).where(Deliverable.app_id == key.app_id, Deliverable.miniprogram_id == mp, Deliverable.version_id == version_id)

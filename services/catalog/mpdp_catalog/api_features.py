@@ -4,11 +4,12 @@ features (bundles of JSAPIs that a tenant offers to mini programs, every change 
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from flask_smorest import Blueprint
 from sqlalchemy import select
 
-from mpdp_common.auth import require_member
+from mpdp_common.auth import Membership, require_member
 from mpdp_common.db import utcnow
 from mpdp_common.errors import conflict, not_found, validation_failed
 from mpdp_common.idempotency import idempotent
@@ -39,7 +40,7 @@ def _jsapi(ws: str, jsapi_id: str, lock: bool = False) -> Jsapi:
 @idempotent
 @jsapis.arguments(schemas.JsapiCreateSchema)
 @jsapis.response(201, schemas.JsapiSchema)
-def create_jsapi(body, ws):
+def create_jsapi(body: dict[str, Any], ws: str) -> Jsapi:
     member = require_member(ws, "admin")
     session = db_session()
     if session.scalar(select(Jsapi.id).where(Jsapi.workspace_id == ws, Jsapi.name == body["name"])):
@@ -53,14 +54,14 @@ def create_jsapi(body, ws):
 @jsapis.route("/workspaces/<ws>/jsapis", methods=["GET"])
 @jsapis.arguments(PageQuery, location="query")
 @jsapis.response(200, page_schema(schemas.JsapiSchema))
-def list_jsapis(query, ws):
+def list_jsapis(query: dict[str, Any], ws: str) -> dict[str, Any]:
     require_member(ws)
     return paginate(db_session(), select(Jsapi).where(Jsapi.workspace_id == ws), query, Jsapi.created_at, Jsapi.id)
 
 
 @jsapis.route("/workspaces/<ws>/jsapis/<jsapi_id>", methods=["GET"])
 @jsapis.response(200, schemas.JsapiSchema)
-def get_jsapi(ws, jsapi_id):
+def get_jsapi(ws: str, jsapi_id: str) -> Jsapi:
     require_member(ws)
     return _jsapi(ws, jsapi_id)
 
@@ -68,7 +69,7 @@ def get_jsapi(ws, jsapi_id):
 @jsapis.route("/workspaces/<ws>/jsapis/<jsapi_id>", methods=["PATCH"])
 @jsapis.arguments(schemas.JsapiPatchSchema)
 @jsapis.response(200, schemas.JsapiSchema)
-def patch_jsapi(body, ws, jsapi_id):
+def patch_jsapi(body: dict[str, Any], ws: str, jsapi_id: str) -> Jsapi:
     require_member(ws, "admin")
     jsapi = _jsapi(ws, jsapi_id, lock=True)
     for name, value in body.items():
@@ -96,7 +97,7 @@ def _check_jsapis(ws: str, jsapi_ids: list[str]) -> list[str]:
     return wanted
 
 
-def _feature(ws: str, feature_id: str, member, lock: bool = False) -> Feature:
+def _feature(ws: str, feature_id: str, member: Membership, lock: bool = False) -> Feature:
     feature = db_session().get(Feature, feature_id, with_for_update=lock)
     if feature is None or feature.workspace_id != ws or not (feature.visible_to_all or sees_hidden_features(member)):
         raise not_found("feature")
@@ -111,7 +112,7 @@ def _state(feature: Feature) -> dict:
 @idempotent
 @features.arguments(schemas.FeatureCreateSchema)
 @features.response(201, schemas.FeatureSchema)
-def create_feature(body, ws):
+def create_feature(body: dict[str, Any], ws: str) -> Feature:
     member = require_member(ws, "admin")
     _tenant_only(ws)
     session = db_session()
@@ -131,7 +132,7 @@ def create_feature(body, ws):
 @features.route("/workspaces/<ws>/features", methods=["GET"])
 @features.arguments(PageQuery, location="query")
 @features.response(200, page_schema(schemas.FeatureSchema))
-def list_features(query, ws):
+def list_features(query: dict[str, Any], ws: str) -> dict[str, Any]:
     member = require_member(ws)
     stmt = select(Feature).where(Feature.workspace_id == ws)
     if not sees_hidden_features(member):
@@ -141,14 +142,14 @@ def list_features(query, ws):
 
 @features.route("/workspaces/<ws>/features/<feature_id>", methods=["GET"])
 @features.response(200, schemas.FeatureSchema)
-def get_feature(ws, feature_id):
+def get_feature(ws: str, feature_id: str) -> Feature:
     return _feature(ws, feature_id, require_member(ws))
 
 
 @features.route("/workspaces/<ws>/features/<feature_id>", methods=["PATCH"])
 @features.arguments(schemas.FeaturePatchSchema)
 @features.response(200, schemas.FeatureSchema)
-def patch_feature(body, ws, feature_id):
+def patch_feature(body: dict[str, Any], ws: str, feature_id: str) -> Feature:
     """Every change becomes a revision: who, when, and each field's old and new value."""
     member = require_member(ws, "admin")
     feature = _feature(ws, feature_id, member, lock=True)
@@ -175,7 +176,7 @@ def patch_feature(body, ws, feature_id):
 @features.route("/workspaces/<ws>/features/<feature_id>/history", methods=["GET"])
 @features.arguments(PageQuery, location="query")
 @features.response(200, page_schema(schemas.FeatureRevisionSchema))
-def feature_history(query, ws, feature_id):
+def feature_history(query: dict[str, Any], ws: str, feature_id: str) -> dict[str, Any]:
     """The revisions, oldest first; the cursor is the last revision number seen."""
     member = require_member(ws)
     _feature(ws, feature_id, member)

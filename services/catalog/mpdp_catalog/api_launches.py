@@ -7,9 +7,12 @@ every rule of a launch's life is lifecycle.py.
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask_smorest import Blueprint
 from sqlalchemy import select
 
+from mpdp_common.auth import Membership
 from mpdp_common.errors import not_found, validation_failed
 from mpdp_common.idempotency import idempotent
 from mpdp_common.pagination import page_schema, paginate
@@ -17,7 +20,7 @@ from mpdp_common.request_db import commit_or_conflict, db_session
 
 from . import lifecycle, schemas
 from .access import miniprogram_for
-from .models import App, Launch, LaunchStep, Version
+from .models import App, Launch, LaunchStep, MiniProgram, Version
 
 launches = Blueprint("launches", __name__, url_prefix="/api/v1", description="Launches: releasing versions to host apps")
 
@@ -48,12 +51,12 @@ def _views(items: list[Launch]) -> list[dict]:
     ]
 
 
-def _releaser(ws: str, mp: str):
+def _releaser(ws: str, mp: str) -> tuple[Membership, MiniProgram]:
     """The caller's membership and the mini program, if the caller is an admin or one of its assigned developers."""
     return miniprogram_for(ws, mp, *RELEASERS)
 
 
-def _launch(ws: str, mp: str, launch_id: str, *roles: str):
+def _launch(ws: str, mp: str, launch_id: str, *roles: str) -> tuple[Membership, MiniProgram, Launch]:
     member, miniprogram = miniprogram_for(ws, mp, *roles)
     launch = db_session().get(Launch, launch_id, with_for_update=bool(roles))
     if launch is None or launch.miniprogram_id != mp:
@@ -72,7 +75,7 @@ def _app(ws: str, app_id: str) -> App:
 @idempotent(authorize=_releaser)
 @launches.arguments(schemas.LaunchCreateSchema)
 @launches.response(201, schemas.LaunchSchema)
-def create_launch(body, ws, mp):
+def create_launch(body: dict[str, Any], ws: str, mp: str) -> dict:
     member, _miniprogram = _releaser(ws, mp)
     session = db_session()
     version = session.get(Version, body["version_id"])
@@ -90,7 +93,7 @@ def create_launch(body, ws, mp):
 @launches.route(f"{PATH}/launches", methods=["GET"])
 @launches.arguments(schemas.LaunchQuery, location="query")
 @launches.response(200, page_schema(schemas.LaunchSchema))
-def list_launches(query, ws, mp):
+def list_launches(query: dict[str, Any], ws: str, mp: str) -> dict[str, Any]:
     miniprogram_for(ws, mp)
     stmt = select(Launch).where(Launch.miniprogram_id == mp)
     if query.get("app_id"):
@@ -103,13 +106,13 @@ def list_launches(query, ws, mp):
 
 @launches.route(f"{PATH}/launches/<launch_id>", methods=["GET"])
 @launches.response(200, schemas.LaunchSchema)
-def get_launch(ws, mp, launch_id):
+def get_launch(ws: str, mp: str, launch_id: str) -> dict:
     return _views([_launch(ws, mp, launch_id)[2]])[0]
 
 
 @launches.route(f"{PATH}/launches/<launch_id>/submit", methods=["POST"])
 @launches.response(200, schemas.LaunchSchema)
-def submit(ws, mp, launch_id):
+def submit(ws: str, mp: str, launch_id: str) -> dict:
     """Under review, and an approval of type launch opens."""
     member, miniprogram, launch = _launch(ws, mp, launch_id, *RELEASERS)
     session = db_session()
@@ -120,7 +123,7 @@ def submit(ws, mp, launch_id):
 
 @launches.route(f"{PATH}/launches/<launch_id>/withdraw", methods=["POST"])
 @launches.response(200, schemas.LaunchSchema)
-def withdraw(ws, mp, launch_id):
+def withdraw(ws: str, mp: str, launch_id: str) -> dict:
     """Back to created; its approval becomes withdrawn."""
     member, _miniprogram, launch = _launch(ws, mp, launch_id, *RELEASERS)
     session = db_session()
@@ -132,7 +135,7 @@ def withdraw(ws, mp, launch_id):
 @launches.route(f"{PATH}/launches/<launch_id>/publish", methods=["POST"])
 @launches.arguments(schemas.PublishSchema)
 @launches.response(200, schemas.LaunchSchema)
-def publish(body, ws, mp, launch_id):
+def publish(body: dict[str, Any], ws: str, mp: str, launch_id: str) -> dict:
     """Grayscale under 100 %, released at 100 % (archiving the release before it)."""
     member, _miniprogram, launch = _launch(ws, mp, launch_id, *RELEASERS)
     session = db_session()
@@ -143,7 +146,7 @@ def publish(body, ws, mp, launch_id):
 
 @launches.route(f"{PATH}/launches/<launch_id>/cancel", methods=["POST"])
 @launches.response(200, schemas.LaunchSchema)
-def cancel(ws, mp, launch_id):
+def cancel(ws: str, mp: str, launch_id: str) -> dict:
     member, _miniprogram, launch = _launch(ws, mp, launch_id, *RELEASERS)
     session = db_session()
     lifecycle.cancel(session, launch, member.account_id)
@@ -154,7 +157,7 @@ def cancel(ws, mp, launch_id):
 # -- offline, online, rollback of what an app delivers ----------------------------------------------
 
 
-def _request_availability(ws: str, mp: str, body: dict, kind: str) -> dict:
+def _request_availability(ws: str, mp: str, body: dict[str, Any], kind: str) -> dict:
     member, miniprogram = miniprogram_for(ws, mp, *RELEASERS, lock=True)
     session = db_session()
     app = _app(ws, body["app_id"])
@@ -166,7 +169,7 @@ def _request_availability(ws: str, mp: str, body: dict, kind: str) -> dict:
 @launches.route(f"{PATH}/offline", methods=["POST"])
 @launches.arguments(schemas.AvailabilityRequestSchema)
 @launches.response(202, schemas.AvailabilityRequestedSchema)
-def request_offline(body, ws, mp):
+def request_offline(body: dict[str, Any], ws: str, mp: str) -> dict:
     """An approval of type offline opens; approved, the released launch becomes offline."""
     return _request_availability(ws, mp, body, "offline")
 
@@ -174,7 +177,7 @@ def request_offline(body, ws, mp):
 @launches.route(f"{PATH}/online", methods=["POST"])
 @launches.arguments(schemas.AvailabilityRequestSchema)
 @launches.response(202, schemas.AvailabilityRequestedSchema)
-def request_online(body, ws, mp):
+def request_online(body: dict[str, Any], ws: str, mp: str) -> dict:
     """An approval of type online opens; approved, the launch that went offline is released again."""
     return _request_availability(ws, mp, body, "online")
 
@@ -182,7 +185,7 @@ def request_online(body, ws, mp):
 @launches.route(f"{PATH}/rollback", methods=["POST"])
 @launches.arguments(schemas.RollbackSchema)
 @launches.response(200, schemas.LaunchSchema)
-def rollback(body, ws, mp):
+def rollback(body: dict[str, Any], ws: str, mp: str) -> dict:
     """An earlier released version of this app is released again; the current one becomes rollback."""
     member, _miniprogram = miniprogram_for(ws, mp, *RELEASERS, lock=True)
     session = db_session()

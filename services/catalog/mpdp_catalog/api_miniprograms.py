@@ -3,10 +3,12 @@ request features for them."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask_smorest import Blueprint
 from sqlalchemy import delete, select
 
-from mpdp_common.auth import require_member
+from mpdp_common.auth import Membership, require_member
 from mpdp_common.errors import conflict, not_found, validation_failed
 from mpdp_common.idempotency import idempotent
 from mpdp_common.pagination import PageQuery, page_schema, paginate
@@ -32,7 +34,7 @@ def _view(miniprogram: MiniProgram, developers: list[str]) -> dict:
 @idempotent
 @miniprograms.arguments(schemas.MiniProgramCreateSchema)
 @miniprograms.response(201, schemas.MiniProgramSchema)
-def create(body, ws):
+def create(body: dict[str, Any], ws: str) -> dict:
     member = require_member(ws, "admin")
     session = db_session()
     name = body["name"].strip()
@@ -54,7 +56,7 @@ def create(body, ws):
 @miniprograms.route(PATH, methods=["GET"])
 @miniprograms.arguments(PageQuery, location="query")
 @miniprograms.response(200, page_schema(schemas.MiniProgramSchema))
-def list_miniprograms(query, ws):
+def list_miniprograms(query: dict[str, Any], ws: str) -> dict[str, Any]:
     member = require_member(ws)
     stmt = access.visible(select(MiniProgram).where(MiniProgram.workspace_id == ws), member, MiniProgram.id)
     page = paginate(db_session(), stmt, query, MiniProgram.created_at, MiniProgram.id)
@@ -64,7 +66,7 @@ def list_miniprograms(query, ws):
 
 @miniprograms.route(f"{PATH}/<mp>", methods=["GET"])
 @miniprograms.response(200, schemas.MiniProgramSchema)
-def get_miniprogram(ws, mp):
+def get_miniprogram(ws: str, mp: str) -> dict:
     _member, miniprogram = miniprogram_for(ws, mp)
     return _view(miniprogram, developer_ids([miniprogram.id])[miniprogram.id])
 
@@ -72,7 +74,7 @@ def get_miniprogram(ws, mp):
 @miniprograms.route(f"{PATH}/<mp>", methods=["PATCH"])
 @miniprograms.arguments(schemas.MiniProgramPatchSchema)
 @miniprograms.response(200, schemas.MiniProgramSchema)
-def patch_miniprogram(body, ws, mp):
+def patch_miniprogram(body: dict[str, Any], ws: str, mp: str) -> dict:
     _member, miniprogram = miniprogram_for(ws, mp, "admin", lock=True)
     session = db_session()
     if "name" in body:
@@ -95,7 +97,7 @@ def patch_miniprogram(body, ws, mp):
 @miniprograms.route(f"{PATH}/<mp>/developers", methods=["PUT"])
 @miniprograms.arguments(schemas.DevelopersSchema)
 @miniprograms.response(200, schemas.DevelopersSchema)
-def put_developers(body, ws, mp):
+def put_developers(body: dict[str, Any], ws: str, mp: str) -> dict[str, list[str]]:
     """Replace the members assigned to the mini program; each must be an active member of the workspace."""
     _member, miniprogram = miniprogram_for(ws, mp, "admin", lock=True)
     session = db_session()
@@ -128,7 +130,7 @@ def put_developers(body, ws, mp):
 
 @miniprograms.route(f"{PATH}/<mp>/developers", methods=["GET"])
 @miniprograms.response(200, schemas.DevelopersSchema)
-def get_developers(ws, mp):
+def get_developers(ws: str, mp: str) -> dict[str, list[str]]:
     _member, miniprogram = miniprogram_for(ws, mp)
     return {"account_ids": developer_ids([miniprogram.id])[miniprogram.id]}
 
@@ -136,14 +138,14 @@ def get_developers(ws, mp):
 # -- testers --------------------------------------------------------------------------------------
 
 
-def _require_admin_or_assigned_developer(ws: str, mp: str, lock: bool = False):
+def _require_admin_or_assigned_developer(ws: str, mp: str, lock: bool = False) -> tuple[Membership, MiniProgram]:
     return miniprogram_for(ws, mp, "admin", "developer", lock=lock)
 
 
 @miniprograms.route(f"{PATH}/<mp>/testers", methods=["PUT"])
 @miniprograms.arguments(schemas.TestersSchema)
 @miniprograms.response(200, schemas.TestersSchema)
-def put_testers(body, ws, mp):
+def put_testers(body: dict[str, Any], ws: str, mp: str) -> dict[str, list[str]]:
     """Replace the whitelist of host-app users who may open pilot versions (at most 100)."""
     _require_admin_or_assigned_developer(ws, mp, lock=True)
     session = db_session()
@@ -158,7 +160,7 @@ def put_testers(body, ws, mp):
 
 @miniprograms.route(f"{PATH}/<mp>/testers", methods=["GET"])
 @miniprograms.response(200, schemas.TestersSchema)
-def get_testers(ws, mp):
+def get_testers(ws: str, mp: str) -> dict[str, list[str]]:
     miniprogram_for(ws, mp)
     rows = db_session().scalars(select(Tester.user_id).where(Tester.miniprogram_id == mp).order_by(Tester.added_at, Tester.user_id))
     return {"user_ids": list(rows)}
@@ -171,7 +173,7 @@ def get_testers(ws, mp):
 @idempotent(authorize=_require_admin_or_assigned_developer)
 @miniprograms.arguments(schemas.FeatureRequestSchema)
 @miniprograms.response(201, schemas.FeatureActivationSchema)
-def request_feature(body, ws, mp):
+def request_feature(body: dict[str, Any], ws: str, mp: str) -> FeatureActivation:
     """A direct feature is active at once; one that needs approval waits for an approval of type feature."""
     member, miniprogram = _require_admin_or_assigned_developer(ws, mp, lock=True)
     session = db_session()
@@ -218,7 +220,7 @@ def request_feature(body, ws, mp):
 @miniprograms.route(f"{PATH}/<mp>/features", methods=["GET"])
 @miniprograms.arguments(PageQuery, location="query")
 @miniprograms.response(200, page_schema(schemas.FeatureActivationSchema))
-def list_miniprogram_features(query, ws, mp):
+def list_miniprogram_features(query: dict[str, Any], ws: str, mp: str) -> dict[str, Any]:
     miniprogram_for(ws, mp)
     stmt = select(FeatureActivation).where(FeatureActivation.miniprogram_id == mp)
     return paginate(db_session(), stmt, query, FeatureActivation.created_at, FeatureActivation.id)

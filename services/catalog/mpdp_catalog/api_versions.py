@@ -12,16 +12,18 @@ import logging
 import os
 import time
 from functools import cached_property
-from typing import cast
+from typing import IO, Any, cast
 
-from flask import Request, Response, current_app, request
+from flask import Flask, Request, Response, current_app, request
 from flask_smorest import Blueprint
 from marshmallow import ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from mpdp_common.config import Settings
 from mpdp_common.db import on_postgresql
 from mpdp_common.errors import Problem, conflict, not_found, validation_failed
 from mpdp_common.pagination import PageQuery, page_schema, paginate
@@ -56,7 +58,9 @@ class CatalogRequest(Request):
         self.spool_limit = limit
         return self.form, self.files
 
-    def _get_file_stream(self, total_content_length, content_type, filename=None, content_length=None):
+    def _get_file_stream(
+        self, total_content_length: int | None, content_type: str | None, filename: str | None = None, content_length: int | None = None
+    ) -> IO[bytes]:
         if self.spool_limit is None:
             return super()._get_file_stream(total_content_length, content_type, filename, content_length)
         spool = Spool(spool_directory(current_settings()), self.spool_limit)
@@ -97,7 +101,7 @@ def _read_upload(limit: int) -> tuple[dict, Spool]:
     return fields, spool
 
 
-def _lock_blob(session, sha256: str) -> None:
+def _lock_blob(session: Session, sha256: str) -> None:
     """Serialize, per blob, "store it and commit a version" against "no version has it: delete it",
     so that a failed upload never deletes bytes that a concurrent identical upload is committing.
     The lock ends with the transaction. (The embedded mode's SQLite has one writer at a time.)"""
@@ -126,7 +130,7 @@ def _forget_blob(sha256: str) -> None:
 )
 @versions.response(201, schemas.VersionSchema)
 @accepts("multipart/form-data")
-def upload(ws, mp):
+def upload(ws: str, mp: str) -> Version:
     member, miniprogram = miniprogram_for(ws, mp, "admin", "developer")
     fields, spool = _read_upload(current_settings().max_package_bytes)
     session = db_session()
@@ -185,7 +189,7 @@ def upload(ws, mp):
 @versions.route(PATH, methods=["GET"])
 @versions.arguments(PageQuery, location="query")
 @versions.response(200, page_schema(schemas.VersionSchema))
-def list_versions(query, ws, mp):
+def list_versions(query: dict[str, Any], ws: str, mp: str) -> dict[str, Any]:
     miniprogram_for(ws, mp)
     return paginate(db_session(), select(Version).where(Version.miniprogram_id == mp), query, Version.created_at, Version.id)
 
@@ -200,7 +204,7 @@ def _version(ws: str, mp: str, version_id: str) -> Version:
 
 @versions.route(f"{PATH}/<version_id>", methods=["GET"])
 @versions.response(200, schemas.VersionSchema)
-def get_version(ws, mp, version_id):
+def get_version(ws: str, mp: str, version_id: str) -> Version:
     return _version(ws, mp, version_id)
 
 
@@ -213,7 +217,7 @@ def get_version(ws, mp, version_id):
         }
     }
 )
-def download(ws, mp, version_id):
+def download(ws: str, mp: str, version_id: str) -> Response:
     version = _version(ws, mp, version_id)
     return package_response(version.id, version.version, version.sha256, version.size)
 
@@ -259,7 +263,7 @@ def sweep_stale_spools(directory: str) -> None:
             pass
 
 
-def setup_uploads(app, settings) -> None:
+def setup_uploads(app: Flask, settings: Settings) -> None:
     sweep_stale_spools(spool_directory(settings))
     app.request_class = CatalogRequest
     app.teardown_request(discard_spools)

@@ -17,7 +17,7 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import BinaryIO, Protocol
+from typing import Any, BinaryIO, Protocol
 
 from werkzeug.exceptions import RequestEntityTooLarge
 
@@ -165,7 +165,8 @@ class LocalBlobStore:
 class S3BlobStore:
     """Any S3-compatible object storage (AWS S3, MinIO, Ceph...)."""
 
-    def __init__(self, bucket: str, endpoint_url: str | None = None, prefix: str = "packages/", client=None):
+    # `client` is a boto3 S3 client, or one like it in tests: boto3 has no types to name it by
+    def __init__(self, bucket: str, endpoint_url: str | None = None, prefix: str = "packages/", client: Any = None):
         import boto3
 
         self.bucket = bucket

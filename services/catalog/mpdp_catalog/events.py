@@ -5,10 +5,11 @@ lifecycle (lifecycle.py); what the catalog does with other services' events is h
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import TypeVar
 
 from sqlalchemy import Engine, select, tuple_
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import InstrumentedAttribute, Session, sessionmaker
 
 from mpdp_common.db import session_scope, utcnow
 from mpdp_common.events import Event, EventSpec
@@ -83,6 +84,8 @@ def publish_miniprogram_created(session: Session, miniprogram: MiniProgram) -> E
 
 #: rows re-published in one transaction by `announce`
 ANNOUNCE_BATCH = 500
+#: a model whose rows `announce` publishes again
+Announced = TypeVar("Announced", bound=Base)
 
 
 def announce(engine: Engine) -> Iterator[tuple[str, int]]:
@@ -90,19 +93,26 @@ def announce(engine: Engine) -> Iterator[tuple[str, int]]:
     that came after them; consumers take them as the idempotent full-state events they are.
     Yields how many events of each type each committed batch wrote."""
     sessions = sessionmaker(engine)
-    for model, key, publish in (
-        (MiniProgram, (MiniProgram.id,), publish_miniprogram_created),
-        (Assignment, (Assignment.miniprogram_id, Assignment.account_id), publish_assignment),
-    ):
-        after = None
-        while True:
-            with session_scope(sessions) as session:
-                batch = select(model).order_by(*key).limit(ANNOUNCE_BATCH)
-                if after is not None:
-                    batch = batch.where(tuple_(*key) > after)
-                rows = session.scalars(batch).all()
-                if not rows:
-                    break
-                written = Counter(publish(session, row).type for row in rows)
-                after = tuple(getattr(rows[-1], column.key) for column in key)
-            yield from written.items()
+    yield from _announce_rows(sessions, MiniProgram, (MiniProgram.id,), publish_miniprogram_created)
+    yield from _announce_rows(sessions, Assignment, (Assignment.miniprogram_id, Assignment.account_id), publish_assignment)
+
+
+def _announce_rows(
+    sessions: sessionmaker[Session],
+    model: type[Announced],
+    key: tuple[InstrumentedAttribute[str], ...],
+    publish: Callable[[Session, Announced], Event],
+) -> Iterator[tuple[str, int]]:
+    """Every row of `model` through `publish`, in batches in the order of `key`."""
+    after: tuple[str, ...] | None = None
+    while True:
+        with session_scope(sessions) as session:
+            batch = select(model).order_by(*key).limit(ANNOUNCE_BATCH)
+            if after is not None:
+                batch = batch.where(tuple_(*key) > after)
+            rows = session.scalars(batch).all()
+            if not rows:
+                break
+            written = Counter(publish(session, row).type for row in rows)
+            after = tuple(getattr(rows[-1], column.key) for column in key)
+        yield from written.items()

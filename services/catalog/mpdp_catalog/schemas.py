@@ -38,7 +38,7 @@ def _semver(value: str) -> None:
         raise ValidationError("Not a semantic version (MAJOR.MINOR.PATCH, like 1.4.0 or 2.0.0-beta.1).")
 
 
-def _depth(document) -> int:
+def _depth(document: object) -> int:
     deepest, pending = 0, [(document, 1)]
     while pending:
         value, depth = pending.pop()
@@ -50,7 +50,7 @@ def _depth(document) -> int:
     return deepest
 
 
-def _json_schema(value) -> None:
+def _json_schema(value: object) -> None:
     if not isinstance(value, dict):
         raise ValidationError("Must be a JSON Schema object.")
     if _depth(value) > MAX_SCHEMA_DEPTH:
@@ -66,7 +66,7 @@ def _json_schema(value) -> None:
         raise ValidationError(f"Not a valid JSON Schema at {where}: {error.message}") from None
 
 
-def _optional_json_schema(value) -> None:
+def _optional_json_schema(value: object) -> None:
     if value is not None:
         _json_schema(value)
 

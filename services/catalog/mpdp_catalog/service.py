@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from flask import Flask
+
+from mpdp_common.config import Settings
 from mpdp_common.service import Service
 
 from . import handlers
@@ -15,7 +18,7 @@ from .events import announce, events
 from .models import ApiKey, Base, Member
 
 
-def _setup(app, settings) -> None:
+def _setup(app: Flask, settings: Settings) -> None:
     app.extensions.setdefault("catalog_blobs", blob_store_for(settings))
     setup_uploads(app, settings)
 

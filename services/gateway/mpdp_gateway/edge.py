@@ -14,8 +14,10 @@ import logging
 import re
 import time
 import uuid
+from collections.abc import Callable, Iterable
 from http import HTTPStatus
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
+from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
 from mpdp_common import logs
 from mpdp_common.apikeys import is_api_key
@@ -28,6 +30,9 @@ from mpdp_common.web import LATENCY, REQUEST_ID, REQUESTS
 from .limits import Limit, RateLimiter
 from .proxy import AMBIGUOUS_PATH, Answer, Proxy, client_path
 from .routes import service_for
+
+if TYPE_CHECKING:
+    from _typeshed import OptExcInfo
 
 log = logging.getLogger("mpdp.access")
 
@@ -63,7 +68,7 @@ INGEST_CORS = Cors(
 
 
 class Edge:
-    def __init__(self, app, settings: Settings, verifier: TokenVerifier):
+    def __init__(self, app: WSGIApplication, settings: Settings, verifier: TokenVerifier):
         self.app = app
         self.proxy = Proxy(settings)
         self.limiter = RateLimiter(settings.rate_limit_storage_uri, settings.event_prefix)
@@ -73,7 +78,7 @@ class Edge:
         self.origins = frozenset(settings.cors_origins)
         self.internal_port = str(settings.internal_port)
 
-    def __call__(self, environ, start_response):
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         raw_path = client_path(environ)
         refused = AMBIGUOUS_PATH.search(raw_path) or (
             _without_extra_slashes(environ.get("PATH_INFO", "")) in INTERNAL_PATHS and environ.get("SERVER_PORT") != self.internal_port
@@ -86,7 +91,9 @@ class Edge:
             return self.app(environ, _adding(cors.answer, start_response) if cors else start_response)
         return self._forward(environ, start_response, service, raw_path, cors)
 
-    def _forward(self, environ, start_response, service: str | None, raw_path: str, cors: Cors | None):
+    def _forward(
+        self, environ: WSGIEnvironment, start_response: StartResponse, service: str | None, raw_path: str, cors: Cors | None
+    ) -> Iterable[bytes]:
         started = time.perf_counter()
         incoming = environ.get("HTTP_X_REQUEST_ID", "")
         request_id = incoming if REQUEST_ID.match(incoming) else uuid.uuid4().hex
@@ -135,7 +142,7 @@ class Edge:
             finally:
                 logs.request_id.reset(context)
 
-    def _cors(self, environ, raw_path: str) -> Cors | None:
+    def _cors(self, environ: WSGIEnvironment, raw_path: str) -> Cors | None:
         """The CORS of a request from a browser: ingest's for any origin, the public API's for
         the console's origins (only `Vary` for any other); None where CORS does not apply."""
         origin = environ.get("HTTP_ORIGIN")
@@ -156,15 +163,15 @@ class Edge:
             ],
         )
 
-    def _preflight(self, start_response, cors: Cors):
+    def _preflight(self, start_response: StartResponse, cors: Cors) -> Iterable[bytes]:
         """A CORS preflight is answered here; any other OPTIONS goes to the service, which knows
         the methods of its paths."""
         start_response("204 No Content", [*cors.answer, *cors.preflight])
         return [b""]
 
 
-def _adding(headers: list[tuple[str, str]], start_response):
-    def start(status, response_headers, exc_info=None):
+def _adding(headers: list[tuple[str, str]], start_response: StartResponse) -> StartResponse:
+    def start(status: str, response_headers: list[tuple[str, str]], exc_info: OptExcInfo | None = None) -> Callable[[bytes], object]:
         return start_response(status, [*response_headers, *headers], exc_info)
 
     return start
@@ -175,7 +182,7 @@ def _without_extra_slashes(path: str) -> str:
     return re.sub("/{2,}", "/", path).rstrip("/") or "/"
 
 
-def _bearer_token(environ) -> str | None:
+def _bearer_token(environ: WSGIEnvironment) -> str | None:
     scheme, _, token = environ.get("HTTP_AUTHORIZATION", "").partition(" ")
     token = token.strip()
     return token if scheme.lower() == "bearer" and token else None

@@ -13,8 +13,10 @@ import logging
 import re
 import tempfile
 import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from urllib.parse import quote, urlsplit
+from wsgiref.types import InputStream, WSGIEnvironment
 
 from mpdp_common.config import Settings
 from mpdp_common.errors import DRAIN_LIMIT, Problem, drain
@@ -50,7 +52,7 @@ STREAMED_TYPES = frozenset({"multipart/form-data", "application/zip", "applicati
 AMBIGUOUS_PATH = re.compile(r"(^|/)\.{1,2}(/|$)|%2e|%2f|%5c|\\", re.IGNORECASE)
 
 
-def client_path(environ: dict) -> str:
+def client_path(environ: WSGIEnvironment) -> str:
     """The path exactly as the client sent it (percent-encoding kept), which is what is routed on
     and forwarded; PATH_INFO is already decoded."""
     raw = environ.get("RAW_URI") or environ.get("REQUEST_URI")
@@ -59,6 +61,10 @@ def client_path(environ: dict) -> str:
     if "://" in raw.split("/", 1)[0] + "/":  # absolute-form request target
         raw = "/" + raw.split("://", 1)[1].partition("/")[2]
     return raw.split("?", 1)[0].split("#", 1)[0]
+
+
+#: a request body as received: whole in memory, in a temporary file past IN_MEMORY_BODY, or none
+Body = bytes | tempfile.SpooledTemporaryFile[bytes] | None
 
 
 class _Unreachable(Exception):
@@ -87,7 +93,7 @@ class Upstreams:
     MAX_IDLE_CONNECTIONS = 64
 
     def __init__(self, settings: Settings):
-        self._addresses = {name: urlsplit(url) for name, url in settings.service_urls.items()}
+        self._addresses = {name: _host_and_port(url) for name, url in settings.service_urls.items()}
         self._idle: dict[str, list[_Connection]] = {name: [] for name in settings.service_urls}
         self.connect_timeout = settings.upstream_connect_timeout
         self.read_timeout = settings.upstream_read_timeout
@@ -102,8 +108,8 @@ class Upstreams:
             if time.monotonic() - connection.idle_since < self.MAX_IDLE_SECONDS:
                 return connection, True
             connection.close()
-        address = self._addresses[service]
-        return _Connection(address.hostname, address.port or 80, self.connect_timeout, self.read_timeout), False
+        host, port = self._addresses[service]
+        return _Connection(host, port, self.connect_timeout, self.read_timeout), False
 
     def give_back(self, service: str, connection: _Connection) -> None:
         idle = self._idle[service]
@@ -114,11 +120,18 @@ class Upstreams:
             connection.close()
 
 
+def _host_and_port(url: str) -> tuple[str, int]:
+    address = urlsplit(url)
+    if not address.hostname:
+        raise ValueError(f"the service URL {url!r} names no host")
+    return address.hostname, address.port or 80
+
+
 @dataclass
 class Answer:
     status: str
     headers: list[tuple[str, str]]
-    body: object  # an iterable of bytes
+    body: Iterable[bytes]
 
 
 class Proxy:
@@ -126,7 +139,7 @@ class Proxy:
         self.settings = settings
         self.upstreams = Upstreams(settings)
 
-    def forward(self, environ: dict, service: str, raw_path: str, request_id: str) -> Answer:
+    def forward(self, environ: WSGIEnvironment, service: str, raw_path: str, request_id: str) -> Answer:
         body, length = self._received_body(environ)
         query = environ.get("QUERY_STRING")
         target = raw_path + ("?" + query if query else "")
@@ -138,15 +151,17 @@ class Proxy:
         try:
             connection, response = self._send(service, method, target, body, headers, attempts)
         finally:
-            if hasattr(body, "close"):
+            if isinstance(body, tempfile.SpooledTemporaryFile):
                 body.close()
         return self._answer(service, connection, response)
 
-    def _send(self, service: str, method: str, target: str, body, headers: dict[str, str], attempts: int):
+    def _send(
+        self, service: str, method: str, target: str, body: Body, headers: dict[str, str], attempts: int
+    ) -> tuple[_Connection, http.client.HTTPResponse]:
         for attempt in range(attempts):
             connection, reused = self.upstreams.take(service)
             try:
-                if hasattr(body, "seek"):
+                if isinstance(body, tempfile.SpooledTemporaryFile):
                     body.seek(0)
                 connection.request(method, target, body=body, headers=headers)
                 return connection, connection.getresponse()
@@ -161,6 +176,7 @@ class Proxy:
                 if not (reused and attempt + 1 < attempts):
                     log.warning("%s failed to answer: %s", service, error.__class__.__name__)
                     raise _unavailable(service) from None
+        raise _unavailable(service)  # not reached: the last attempt answers or raises
 
     def _answer(self, service: str, connection: _Connection, response: http.client.HTTPResponse) -> Answer:
         # The service's request id is ours: it was sent along.
@@ -178,7 +194,7 @@ class Proxy:
             return Answer(status, headers, [data])
         return Answer(status, headers, self._relay(service, connection, response))
 
-    def _relay(self, service: str, connection: _Connection, response: http.client.HTTPResponse):
+    def _relay(self, service: str, connection: _Connection, response: http.client.HTTPResponse) -> Iterator[bytes]:
         try:
             while chunk := response.read1(CHUNK):
                 yield chunk
@@ -193,7 +209,7 @@ class Proxy:
         else:
             connection.close()
 
-    def _received_body(self, environ: dict):
+    def _received_body(self, environ: WSGIEnvironment) -> tuple[Body, int | None]:
         """The whole request body (bytes, or a temporary file) and its length; or (None, None)."""
         mimetype = environ.get("CONTENT_TYPE", "").split(";", 1)[0].strip().lower()
         cap = self.settings.gateway_max_body_bytes if mimetype in STREAMED_TYPES else self.settings.max_body_bytes
@@ -235,7 +251,7 @@ class Proxy:
         return spool, received
 
 
-def _read(stream, size: int) -> bytes:
+def _read(stream: InputStream, size: int) -> bytes:
     try:
         return stream.read(size)
     except Exception as error:  # a timeout, or the server's own "client went away"
@@ -254,7 +270,7 @@ def _stalled() -> Problem:
     return Problem(408, "The request body did not arrive in time.")
 
 
-def _forwarded_headers(environ: dict, request_id: str, length: int | None) -> dict[str, str]:
+def _forwarded_headers(environ: WSGIEnvironment, request_id: str, length: int | None) -> dict[str, str]:
     named_by_connection = {name.strip().lower() for name in environ.get("HTTP_CONNECTION", "").split(",")}
     headers = {}
     for key, value in environ.items():

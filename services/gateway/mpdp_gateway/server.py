@@ -8,6 +8,10 @@ dropped (see proxy.py: its body is received whole before a service is called).
 
 from __future__ import annotations
 
+import socket
+from types import FrameType
+from typing import Any
+
 from gunicorn.workers.base_async import AsyncWorker
 from gunicorn.workers.ggevent import GeventWorker
 
@@ -16,17 +20,17 @@ from mpdp_common.httpserver import ProblemAnswers
 
 
 class EdgeWorker(ProblemAnswers, GeventWorker):
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:  # gunicorn's arbiter's arguments, passed on as they come
         super().__init__(*args, **kwargs)
         self.client_timeout = Settings.from_env("gateway").gateway_client_timeout
         self.quitting = False
 
-    def handle(self, listener, client, addr):
+    def handle(self, listener: socket.socket, client: socket.socket, addr: tuple[object, ...] | str) -> None:
         # In place of GeventWorker.handle, which makes the socket block without a time limit.
         client.settimeout(self.client_timeout)
         AsyncWorker.handle(self, listener, client, addr)
 
-    def handle_quit(self, sig, frame):
+    def handle_quit(self, sig: int, frame: FrameType | None) -> None:
         # Ctrl-C reaches the worker and its arbiter, which passes it on as SIGQUIT; a second quit
         # would exit again while the first is exiting, and print its SystemExit.
         if not self.quitting:

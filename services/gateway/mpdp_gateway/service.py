@@ -6,7 +6,7 @@ path (see edge.py). It runs under gevent (see server.py), so that a slow client 
 
 from __future__ import annotations
 
-from flask import Flask, jsonify
+from flask import Flask, Response, jsonify
 
 from mpdp_common.auth import public
 from mpdp_common.config import Settings
@@ -21,12 +21,12 @@ def _setup(app: Flask, settings: Settings) -> None:
     document = MergedOpenApi(settings.service_urls, settings.upstream_connect_timeout + 3)
 
     @public
-    def openapi():
+    def openapi() -> Response:
         return jsonify(document.get())
 
     app.add_url_rule("/api/v1/openapi.json", "public_openapi", openapi, methods=["GET"])
     serve_console(app, settings)
-    app.wsgi_app = Edge(app.wsgi_app, settings, app.extensions["mpdp"].verifier)  # type: ignore[method-assign]
+    app.wsgi_app = Edge(app.wsgi_app, settings, app.extensions["mpdp"].verifier)  # type: ignore[method-assign]  # Flask's documented way to wrap it
 
 
 service = Service(name="gateway", package="mpdp_gateway", setup=_setup, web_worker="mpdp_gateway.server.EdgeWorker")

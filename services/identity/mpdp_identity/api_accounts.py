@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -19,7 +20,7 @@ from mpdp_common.request_db import db_session
 from . import schemas, throttle
 from .events import events
 from .models import Account, Member, RefreshToken, normalize_email
-from .tokens import issue_pair, revoke_family, rotate
+from .tokens import Signer, issue_pair, revoke_family, rotate
 
 passwords = PasswordHasher()
 # Verifying against this when an email is unknown keeps sign-in time the same for both cases.
@@ -29,7 +30,7 @@ accounts = Blueprint("accounts", __name__, url_prefix="/api/v1", description="Ac
 wellknown = Blueprint("wellknown", __name__, url_prefix="/.well-known", description="Token verification keys")
 
 
-def _signer():
+def _signer() -> Signer:
     return current_app.extensions["identity_signer"]
 
 
@@ -41,7 +42,7 @@ def _signer():
 @accounts.arguments(schemas.AccountCreateSchema)
 @accounts.response(201, schemas.AccountSchema)
 @public
-def register(body):
+def register(body: dict[str, Any]) -> Account:
     session = db_session()
     email = normalize_email(body["email"])
     if session.scalar(select(Account.id).where(Account.email == email)):
@@ -63,7 +64,7 @@ def register(body):
 @accounts.arguments(schemas.CredentialsSchema)
 @accounts.response(200, schemas.TokenPairSchema)
 @public
-def sign_in(body):
+def sign_in(body: dict[str, Any]) -> dict:
     session = db_session()
     email = normalize_email(body["email"])
     throttle.count_attempt(session, email)
@@ -86,7 +87,7 @@ def sign_in(body):
 @accounts.arguments(schemas.RefreshSchema)
 @accounts.response(200, schemas.TokenPairSchema)
 @public
-def refresh(body):
+def refresh(body: dict[str, Any]) -> dict:
     session = db_session()
     pair = rotate(session, _signer(), body["refresh_token"])
     session.commit()
@@ -97,7 +98,7 @@ def refresh(body):
 @accounts.arguments(schemas.RefreshSchema)
 @accounts.response(204)
 @public
-def logout(body):
+def logout(body: dict[str, Any]) -> None:
     session = db_session()
     token = session.scalar(select(RefreshToken).where(RefreshToken.token_hash == digest(body["refresh_token"])))
     if token is not None:
@@ -116,7 +117,7 @@ _ME = (
 
 @accounts.route("/me", methods=["GET"])
 @accounts.response(200, schemas.MeSchema)
-def me():
+def me() -> dict[str, Any]:
     caller = current_caller()
     if caller.is_api_key:
         raise unauthorized("The account of this token no longer exists.")
@@ -139,5 +140,5 @@ def me():
 @wellknown.route("/jwks.json", methods=["GET"])
 @wellknown.response(200, schemas.JwksSchema)
 @public
-def jwks():
+def jwks() -> dict:
     return _signer().jwks()

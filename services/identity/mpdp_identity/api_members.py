@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import secrets
 from datetime import timedelta
+from typing import Any
 
 from flask_smorest import Blueprint
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from mpdp_common.auth import current_caller, require_member
 from mpdp_common.crypto import digest, secret_box
@@ -37,7 +39,7 @@ def _invitation_view(invitation: Invitation) -> dict:
 @idempotent
 @members.arguments(schemas.InvitationCreateSchema)
 @members.response(201, schemas.InvitationCreatedSchema)
-def invite(body, ws):
+def invite(body: dict[str, Any], ws: str) -> dict:
     inviter = require_member(ws, "admin")
     session = db_session()
     email = normalize_email(body["email"])
@@ -91,7 +93,7 @@ def invite(body, ws):
 @members.route("/workspaces/<ws>/invitations", methods=["GET"])
 @members.arguments(PageQuery, location="query")
 @members.response(200, page_schema(schemas.InvitationSchema))
-def list_invitations(query, ws):
+def list_invitations(query: dict[str, Any], ws: str) -> dict[str, Any]:
     require_member(ws, "admin")
     page = paginate(db_session(), select(Invitation).where(Invitation.workspace_id == ws), query, Invitation.created_at, Invitation.id)
     return page | {"items": [_invitation_view(item) for item in page["items"]]}
@@ -99,7 +101,7 @@ def list_invitations(query, ws):
 
 @members.route("/workspaces/<ws>/invitations/<invitation_id>", methods=["DELETE"])
 @members.response(204)
-def withdraw_invitation(ws, invitation_id):
+def withdraw_invitation(ws: str, invitation_id: str) -> None:
     require_member(ws, "admin")
     session = db_session()
     invitation = session.get(Invitation, invitation_id, with_for_update=True)
@@ -114,7 +116,7 @@ def withdraw_invitation(ws, invitation_id):
 
 @members.route("/invitations/<token>/accept", methods=["POST"])
 @members.response(200, schemas.AcceptedSchema)
-def accept_invitation(token):
+def accept_invitation(token: str) -> dict[str, str]:
     session = db_session()
     invitation = session.scalar(select(Invitation).where(Invitation.token_hash == digest(token)).with_for_update())
     if invitation is None:
@@ -169,7 +171,7 @@ def _member_view(member: Member, account: Account) -> dict:
 @members.route("/workspaces/<ws>/members", methods=["GET"])
 @members.arguments(PageQuery, location="query")
 @members.response(200, page_schema(schemas.MemberSchema))
-def list_members(query, ws):
+def list_members(query: dict[str, Any], ws: str) -> dict[str, Any]:
     require_member(ws)
     session = db_session()
     page = paginate(
@@ -184,14 +186,14 @@ def list_members(query, ws):
     return page | {"items": [_member_view(member, by_id[member.account_id]) for member in page["items"]]}
 
 
-def _target(session, ws: str, account_id: str) -> Member:
+def _target(session: Session, ws: str, account_id: str) -> Member:
     member = session.get(Member, (ws, account_id), with_for_update=True)
     if member is None or member.status == "removed":
         raise not_found("member")
     return member
 
 
-def _keep_an_admin(session, ws: str, losing: Member) -> None:
+def _keep_an_admin(session: Session, ws: str, losing: Member) -> None:
     """409 when `losing` is the last active admin and is about to stop being one."""
     if losing.role != "admin" or losing.status != "active":
         return
@@ -204,7 +206,7 @@ def _keep_an_admin(session, ws: str, losing: Member) -> None:
         raise conflict("The workspace must keep at least one active admin.")
 
 
-def _lock_admins(session, ws: str) -> None:
+def _lock_admins(session: Session, ws: str) -> None:
     """Lock the workspace's active admins (always in one order, so two requests cannot deadlock):
     two admins demoting each other at once then take turns, and the second sees the first's
     change, in both the caller's role check and the last-admin rule. SQLite locks no rows: there
@@ -218,7 +220,7 @@ def _lock_admins(session, ws: str) -> None:
     )
 
 
-def _change(ws: str, account_id: str, event_type: str, **changes) -> dict:
+def _change(ws: str, account_id: str, event_type: str, **changes: str) -> dict:
     session = db_session()
     losing_an_admin = changes.get("role", "admin") != "admin" or changes.get("status", "active") != "active"
     if losing_an_admin:
@@ -240,23 +242,23 @@ def _change(ws: str, account_id: str, event_type: str, **changes) -> dict:
 @members.route("/workspaces/<ws>/members/<account_id>", methods=["PATCH"])
 @members.arguments(schemas.MemberPatchSchema)
 @members.response(200, schemas.MemberSchema)
-def change_role(body, ws, account_id):
+def change_role(body: dict[str, Any], ws: str, account_id: str) -> dict:
     return _change(ws, account_id, "identity.member.role_changed", role=body["role"])
 
 
 @members.route("/workspaces/<ws>/members/<account_id>/block", methods=["POST"])
 @members.response(200, schemas.MemberSchema)
-def block(ws, account_id):
+def block(ws: str, account_id: str) -> dict:
     return _change(ws, account_id, "identity.member.blocked", status="blocked")
 
 
 @members.route("/workspaces/<ws>/members/<account_id>/unblock", methods=["POST"])
 @members.response(200, schemas.MemberSchema)
-def unblock(ws, account_id):
+def unblock(ws: str, account_id: str) -> dict:
     return _change(ws, account_id, "identity.member.unblocked", status="active")
 
 
 @members.route("/workspaces/<ws>/members/<account_id>", methods=["DELETE"])
 @members.response(204)
-def remove(ws, account_id):
+def remove(ws: str, account_id: str) -> None:
     _change(ws, account_id, "identity.member.removed", status="removed")

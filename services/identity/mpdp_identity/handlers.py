@@ -79,4 +79,4 @@ def on_invitation_created(session: Session, event: Event) -> None:
     message = mailer.invitation_message(
         mail, email=invitation["email"], role=invitation["role"], token=token, expires_at=invitation["expires_at"]
     )
-    mail_queue.enqueue(session, settings, event.workspace_id, message)
+    mail_queue.enqueue(session, settings, mail.workspace_id, message)

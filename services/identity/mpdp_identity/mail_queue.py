@@ -57,6 +57,8 @@ def send_next(session: Session, settings: Settings) -> bool:
     try:
         if server is None or not server.smtp_host:
             raise RuntimeError("the workspace has no service email any more")
+        if mail.message_encrypted is None:
+            raise RuntimeError("the mail's message is no longer kept")
         message = email.message_from_string(secret_box(settings).decrypt(mail.message_encrypted), policy=email.policy.default)
         mailer.send(server, message, settings)
     except Exception as error:

@@ -46,22 +46,22 @@ def invitation_message(mail: WorkspaceMailSettings, *, email: str, role: str, to
 class _PinnedSMTP(smtplib.SMTP):
     """SMTP to `address`, whatever the server's name resolves to by now."""
 
-    def __init__(self, address: str, **kwargs):
+    def __init__(self, address: str, *, timeout: float):
         self.address = address
-        super().__init__(**kwargs)
+        super().__init__(timeout=timeout)
 
-    def _get_socket(self, host, port, timeout):
+    def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
         return socket.create_connection((self.address, port), timeout, self.source_address)
 
 
 class _PinnedSMTPS(smtplib.SMTP_SSL):
     """SMTP over TLS to `address`; the certificate is checked against the server's name."""
 
-    def __init__(self, address: str, **kwargs):
+    def __init__(self, address: str, *, timeout: float, context: ssl.SSLContext):
         self.address = address
-        super().__init__(**kwargs)
+        super().__init__(timeout=timeout, context=context)
 
-    def _get_socket(self, host, port, timeout):
+    def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
         return self.context.wrap_socket(socket.create_connection((self.address, port), timeout, self.source_address), server_hostname=host)
 
 

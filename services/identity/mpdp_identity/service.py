@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from flask import Flask
+
+from mpdp_common.config import Settings
 from mpdp_common.service import Service
 
 from . import handlers, mail_queue
@@ -12,11 +18,11 @@ from .models import ApiKey, Base, Member
 from .tokens import Signer
 
 
-def _setup(app, settings) -> None:
+def _setup(app: Flask, settings: Settings) -> None:
     app.extensions.setdefault("identity_signer", Signer.from_settings(settings))
 
 
-def _key_source(settings):
+def _key_source(settings: Settings) -> Callable[[str], Ed25519PublicKey]:
     return Signer.from_settings(settings).key_for
 
 

@@ -54,7 +54,7 @@ class Signer:
         }
         return jwt.encode(claims, self.private_key, algorithm="EdDSA", headers={"kid": self.kid})
 
-    def key_for(self, token: str):
+    def key_for(self, token: str) -> Ed25519PublicKey:
         """Identity verifies its own tokens with its own key: no HTTP call to itself."""
         if jwt.get_unverified_header(token).get("kid") != self.kid:
             raise jwt.InvalidKeyError("unknown key id")
@@ -112,7 +112,7 @@ def rotate(session: Session, signer: Signer, presented: str) -> dict:
 
 def _answer_again(session: Session, signer: Signer, spent: RefreshToken) -> dict | None:
     """The pair that `spent` was rotated into, while the grace window lasts and it is unspent."""
-    if spent.used_at < utcnow() - REFRESH_REUSE_GRACE or not spent.rotation_encrypted:
+    if spent.used_at is None or spent.used_at < utcnow() - REFRESH_REUSE_GRACE or not spent.rotation_encrypted:
         return None
     successor = session.get(RefreshToken, spent.replaced_by)
     if successor is None or successor.used_at is not None or successor.revoked_at is not None:

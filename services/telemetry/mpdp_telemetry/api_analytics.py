@@ -3,6 +3,8 @@ mini program, for any range of days, host app and version."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask_smorest import Blueprint
 
 from mpdp_common.pagination import not_a_cursor, page_schema
@@ -35,7 +37,7 @@ def page_of(items: list, query: dict) -> dict:
 @analytics.route(f"{PATH}/overview", methods=["GET"])
 @analytics.arguments(schemas.RangeQuery, location="query")
 @analytics.response(200, schemas.OverviewSchema)
-def overview(query, ws):
+def overview(query: dict[str, Any], ws: str) -> dict:
     """Per day: active users, new users, sessions, page views and the average session duration, with totals."""
     miniprogram_for(ws, query["miniprogram_id"])
     return reports.overview(db_session(), query["miniprogram_id"], **_filters(query))
@@ -44,7 +46,7 @@ def overview(query, ws):
 @analytics.route(f"{PATH}/pages", methods=["GET"])
 @analytics.arguments(schemas.PagedRangeQuery, location="query")
 @analytics.response(200, page_schema(schemas.PageStatsSchema))
-def pages(query, ws):
+def pages(query: dict[str, Any], ws: str) -> dict:
     """Pages by views: views, distinct visitors over the range, average time on the page."""
     miniprogram_for(ws, query["miniprogram_id"])
     return page_of(reports.pages(db_session(), query["miniprogram_id"], **_filters(query)), query)
@@ -53,7 +55,7 @@ def pages(query, ws):
 @analytics.route(f"{PATH}/retention", methods=["GET"])
 @analytics.arguments(schemas.RangeQuery, location="query")
 @analytics.response(200, schemas.CohortSchema(many=True))
-def retention(query, ws):
+def retention(query: dict[str, Any], ws: str) -> list[dict]:
     """Cohorts by first day: of the users first seen that day, how many came back 0..7 days later."""
     miniprogram_for(ws, query["miniprogram_id"])
     return reports.retention(db_session(), query["miniprogram_id"], **_filters(query))
@@ -62,7 +64,7 @@ def retention(query, ws):
 @analytics.route(f"{PATH}/events", methods=["GET"])
 @analytics.arguments(schemas.EventsQuery, location="query")
 @analytics.response(200, schemas.TrackedEventPage)
-def events(query, ws):
+def events(query: dict[str, Any], ws: str) -> dict:
     """Tracked (custom) events with their counts and users; `?name=` gives that event's daily series."""
     miniprogram_for(ws, query["miniprogram_id"])
     if query["name"]:

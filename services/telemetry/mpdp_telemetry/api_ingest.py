@@ -12,7 +12,7 @@ import math
 import time
 from datetime import UTC, datetime, timedelta
 
-from flask import current_app, request
+from flask import Flask, current_app, request
 from flask_smorest import Blueprint
 from limits import parse
 from limits.storage import storage_from_string
@@ -21,6 +21,7 @@ from sqlalchemy import select
 
 from mpdp_common.appkeys import KEY_HEADER, NAMED_KEY_SCHEME, usable_app_key
 from mpdp_common.auth import public
+from mpdp_common.config import Settings
 from mpdp_common.db import utcnow
 from mpdp_common.errors import Problem, validation_failed
 from mpdp_common.request_db import db_session
@@ -56,7 +57,7 @@ def check_rate(key: AppKey, events: int) -> None:
         raise Problem(429, f"This app key sent more than {limit} events; try again later.", headers={"Retry-After": str(retry_after)})
 
 
-def setup_rate_limits(app, settings) -> None:
+def setup_rate_limits(app: Flask, settings: Settings) -> None:
     app.extensions["telemetry_limiter"] = (
         parse(settings.ingest_rate_limit),
         SlidingWindowCounterRateLimiter(storage_from_string(settings.rate_limit_storage_uri)),
@@ -77,7 +78,7 @@ def miniprograms_reported(key: AppKey, ids: set[str]) -> dict[str, MiniProgram]:
     return {miniprogram.id: miniprogram for miniprogram in rows}
 
 
-def _time(value) -> datetime:
+def _time(value: object) -> datetime:
     """An RFC 3339 time with a zone, in UTC; ValueError otherwise (as for a time that UTC cannot hold, like year 1 at +01:00)."""
     if not isinstance(value, str):
         raise ValueError
@@ -105,7 +106,9 @@ def max_age() -> timedelta:
     return min(MAX_AGE, timedelta(days=current_app.extensions["mpdp"].settings.telemetry_retention_days - 1))
 
 
-def _row(event, skew: timedelta, now: datetime, key: AppKey, miniprograms: dict, oldest: datetime) -> raw_events.RawEvent:
+def _row(
+    event: object, skew: timedelta, now: datetime, key: AppKey, miniprograms: dict[str, MiniProgram], oldest: datetime
+) -> raw_events.RawEvent:
     """The raw_events row of one event, or ValueError with the reason it is refused."""
     if not isinstance(event, dict):
         raise ValueError("an event is a JSON object")
@@ -171,7 +174,7 @@ def parse_batch(raw: bytes) -> tuple[object, list]:
     return body.get("sent_at"), body["events"]
 
 
-def skew_of(sent_at, now: datetime) -> timedelta:
+def skew_of(sent_at: object, now: datetime) -> timedelta:
     """How far the device's clock is behind the server's: added to every timestamp of the batch."""
     if sent_at is None:
         return timedelta(0)
@@ -186,7 +189,7 @@ def skew_of(sent_at, now: datetime) -> timedelta:
 @accepts("*/*")
 @ingest.response(202, schemas.IngestResultSchema)
 @ingest.doc(security=[{"appKey": []}])
-def post_events():
+def post_events() -> dict[str, object]:
     """Take a batch of analytics events (`X-MPDP-Key` names the host app's key; gzip accepted)."""
     key = ingest_key(request.headers.get(KEY_HEADER))
     if request.mimetype != "application/json":

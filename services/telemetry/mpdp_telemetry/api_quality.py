@@ -4,6 +4,7 @@ and the crash-report DSN a host app configures its Sentry SDK with."""
 from __future__ import annotations
 
 from collections import defaultdict
+from typing import Any
 
 from flask import request
 from flask_smorest import Blueprint
@@ -56,7 +57,7 @@ def _issue(ws: str, issue_id: str, *roles: str) -> Issue:
 @quality.route(f"{PATH}/issues", methods=["GET"])
 @quality.arguments(schemas.IssuesQuery, location="query")
 @quality.response(200, page_schema(schemas.IssueSchema))
-def list_issues(query, ws):
+def list_issues(query: dict[str, Any], ws: str) -> dict[str, Any]:
     """Crash groups of the mini programs the caller sees, by `sort` (the latest crash first by default); filter by mini
     program, status, version."""
     # An issue's latest event can be large: a list never loads it (nor reads it row by row).
@@ -78,7 +79,7 @@ def list_issues(query, ws):
 
 @quality.route(f"{PATH}/issues/<issue_id>", methods=["GET"])
 @quality.response(200, schemas.IssueDetailSchema)
-def get_issue(ws, issue_id):
+def get_issue(ws: str, issue_id: str) -> dict:
     """One crash group with its latest event (the whole stack trace)."""
     issue = _issue(ws, issue_id)
     return _view(issue, _versions([issue.id])[issue.id])
@@ -87,7 +88,7 @@ def get_issue(ws, issue_id):
 @quality.route(f"{PATH}/issues/<issue_id>", methods=["PATCH"])
 @quality.arguments(schemas.IssuePatchSchema)
 @quality.response(200, schemas.IssueDetailSchema)
-def patch_issue(body, ws, issue_id):
+def patch_issue(body: dict[str, Any], ws: str, issue_id: str) -> dict:
     """Resolve, ignore or reopen; a resolved issue that recurs in a newer version reopens with `regressed: true`."""
     _issue(ws, issue_id, "admin", "developer")
     session = db_session()
@@ -100,7 +101,7 @@ def patch_issue(body, ws, issue_id):
 @quality.route(f"{PATH}/summary", methods=["GET"])
 @quality.arguments(schemas.RangeQuery, location="query")
 @quality.response(200, schemas.SummarySchema)
-def summary(query, ws):
+def summary(query: dict[str, Any], ws: str) -> dict:
     """Crash-free users and sessions (of Sentry's sessions and of ingest's app launches) and error counts, overall and per
     version."""
     miniprogram_for(ws, query["miniprogram_id"])
@@ -113,7 +114,7 @@ def summary(query, ws):
 @quality.route(f"{PATH}/startup", methods=["GET"])
 @quality.arguments(schemas.RangeQuery, location="query")
 @quality.response(200, schemas.StartupSchema)
-def startup(query, ws):
+def startup(query: dict[str, Any], ws: str) -> dict:
     """Launch time percentiles (p50, p90, p99 of app_launch duration_ms) overall, per day and per version."""
     miniprogram_for(ws, query["miniprogram_id"])
     return reports.startup(
@@ -124,7 +125,7 @@ def startup(query, ws):
 @quality.route("/workspaces/<ws>/miniprograms/<mp>/dsn", methods=["GET"])
 @quality.arguments(schemas.DsnQuery, location="query")
 @quality.response(200, schemas.DsnSchema)
-def dsn(query, ws, mp):
+def dsn(query: dict[str, Any], ws: str, mp: str) -> dict[str, str | int]:
     """The crash-report DSN for a host app (`?app_id=`; any app of the workspace without it), from its newest active key."""
     _member, miniprogram = miniprogram_for(ws, mp)
     session = db_session()

@@ -6,8 +6,9 @@ from __future__ import annotations
 import json
 import logging
 import re
+from typing import NoReturn
 
-from flask import jsonify, request
+from flask import Response, jsonify, request
 from sqlalchemy import select
 
 from mpdp_common.auth import public
@@ -42,7 +43,7 @@ def _project(telemetry_id: int, key: AppKey) -> MiniProgram:
     return miniprogram
 
 
-def _take(miniprogram: MiniProgram, item_type: str, payload) -> str | None:
+def _take(miniprogram: MiniProgram, item_type: str, payload: object) -> str | None:
     session = db_session()
     if not isinstance(payload, dict):
         raise Problem(400, f"A {item_type} item is not a JSON object.")
@@ -57,11 +58,11 @@ def _take(miniprogram: MiniProgram, item_type: str, payload) -> str | None:
     return None
 
 
-def _refuse_constant(name: str):
+def _refuse_constant(name: str) -> NoReturn:
     raise ValueError(f"{name} is not JSON")
 
 
-def _json(payload: bytes, what: str):
+def _json(payload: bytes, what: str) -> object:
     """A payload as Sentry's relay reads it: strict JSON (no NaN, no lone surrogate such as `\\ud800`,
     which no database text can hold), else 400."""
     try:
@@ -77,7 +78,7 @@ def _json(payload: bytes, what: str):
 @public
 @accepts("*/*")
 @ingest.doc(security=[{"sentryKey": []}])
-def sentry_envelope(telemetry_id: int):
+def sentry_envelope(telemetry_id: int) -> Response:
     """Sentry's envelope endpoint: `event`, `session` and `sessions` items are kept, others ignored; at most one
     event or transaction, 100 sessions and 100 attachments an envelope (413 beyond)."""
     key = ingest_key(_sentry_key())
@@ -101,7 +102,7 @@ def sentry_envelope(telemetry_id: int):
 @public
 @accepts("*/*")
 @ingest.doc(security=[{"sentryKey": []}])
-def sentry_store(telemetry_id: int):
+def sentry_store(telemetry_id: int) -> Response:
     """Sentry's older endpoint: the body is one event."""
     key = ingest_key(_sentry_key())
     miniprogram = _project(telemetry_id, key)

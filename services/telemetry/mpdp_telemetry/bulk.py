@@ -5,8 +5,10 @@ embedded mode) row by row, which is what its one writer does anyway."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import ARRAY, String, any_, bindparam, text
+import psycopg
+from sqlalchemy import ARRAY, ColumnElement, Connection, SQLColumnExpression, String, any_, bindparam, text
 from sqlalchemy.orm import Session
 
 from mpdp_common.db import on_postgresql
@@ -40,15 +42,15 @@ def insert_new(
         return [tuple(row) for row in cursor.fetchall()] if returning else []
 
 
-def among(session: Session, column, values: list[str]):
+def among(session: Session, column: SQLColumnExpression[str], values: list[str]) -> ColumnElement[bool]:
     """`column IN values`, sent to PostgreSQL as one array parameter rather than thousands of them."""
     if on_postgresql(session):
         return column == any_(bindparam("among", values, type_=ARRAY(String)))
     return column.in_(values)
 
 
-def driver_cursor(connection, **options):
+def driver_cursor(connection: Connection, *, binary: bool = False) -> psycopg.Cursor[Any]:
     """A psycopg cursor on the connection's own driver connection (COPY, binary results)."""
     driver = connection.connection.driver_connection
     assert driver is not None, "a connection in use has its driver connection"
-    return driver.cursor(**options)
+    return driver.cursor(binary=binary)

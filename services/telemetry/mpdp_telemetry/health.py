@@ -69,7 +69,9 @@ class Figures:
         }
 
 
-def release_health(session: Session, miniprogram_id: str, start: date, end: date, app_id=None, version=None) -> dict:
+def release_health(
+    session: Session, miniprogram_id: str, start: date, end: date, app_id: str | None = None, version: str | None = None
+) -> dict:
     """Crash-free sessions and users and error events for a range of days, overall and per version.
 
     `app_id` narrows ingest's figures only: Sentry's sessions do not say which host app sent them."""
@@ -86,7 +88,9 @@ def release_health(session: Session, miniprogram_id: str, start: date, end: date
     return overall.answer() | {"by_version": by_version}
 
 
-def _from_ingest(session: Session, per_version: dict, miniprogram_id, start, end, app_id, version) -> None:
+def _from_ingest(
+    session: Session, per_version: dict[str, Figures], miniprogram_id: str, start: date, end: date, app_id: str | None, version: str | None
+) -> None:
     for name, (sessions, crashed, users, crashed_users) in reports.launched_sessions(
         session, miniprogram_id, start, end, app_id, version
     ).items():
@@ -97,7 +101,9 @@ def _from_ingest(session: Session, per_version: dict, miniprogram_id, start, end
         figures.crashed_users.numbers |= crashed_users
 
 
-def _from_sentry(session: Session, per_version: dict, miniprogram_id, start, end, version) -> None:
+def _from_sentry(
+    session: Session, per_version: dict[str, Figures], miniprogram_id: str, start: date, end: date, version: str | None
+) -> None:
     sessions = select(ReleaseSession.release, ReleaseSession.status, ReleaseSession.distinct_id).where(
         ReleaseSession.miniprogram_id == miniprogram_id, ReleaseSession.day >= start, ReleaseSession.day <= end
     )

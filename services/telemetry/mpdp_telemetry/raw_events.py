@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 from typing import NamedTuple
 
@@ -74,7 +75,7 @@ def partition_name(day: date) -> str:
     return f"raw_events_p{day:%Y%m%d}"
 
 
-def ensure_partitions(connection: Connection, days) -> None:
+def ensure_partitions(connection: Connection, days: Iterable[date]) -> None:
     """Create the daily partitions that `days` need (PostgreSQL), each in its own short transaction."""
     if not on_postgresql(connection):
         return

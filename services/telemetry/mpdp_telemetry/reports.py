@@ -8,9 +8,11 @@ bodies of these functions, not their callers.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from datetime import date, timedelta
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.orm import Session
 
 from mpdp_common.db import on_postgresql, utcnow
@@ -26,7 +28,9 @@ def days(start: date, end: date) -> list[date]:
     return [start + timedelta(days=offset) for offset in range((end - start).days + 1)]
 
 
-def _where(model, miniprogram_id: str, start: date, end: date, app_id: str | None, version: str | None) -> list:
+def _where(
+    model: type[DailyCount | StartupTime | UserSet], miniprogram_id: str, start: date, end: date, app_id: str | None, version: str | None
+) -> list[ColumnElement[bool]]:
     conditions = [model.miniprogram_id == miniprogram_id, model.day >= start, model.day <= end]
     if app_id:
         conditions.append(model.app_id == app_id)
@@ -35,7 +39,9 @@ def _where(model, miniprogram_id: str, start: date, end: date, app_id: str | Non
     return conditions
 
 
-def counts(session: Session, miniprogram_id, start, end, app_id, version, metrics) -> dict[tuple, int]:
+def counts(
+    session: Session, miniprogram_id: str, start: date, end: date, app_id: str | None, version: str | None, metrics: Sequence[str]
+) -> dict[tuple, int]:
     """Summed figures by (day, metric, key)."""
     rows = session.execute(
         select(DailyCount.day, DailyCount.metric, DailyCount.key, func.sum(DailyCount.value))
@@ -45,7 +51,9 @@ def counts(session: Session, miniprogram_id, start, end, app_id, version, metric
     return {(day, metric, key): int(value) for day, metric, key, value in rows}
 
 
-def user_sets(session: Session, miniprogram_id, start, end, app_id, version, kind: str) -> dict[tuple, int]:
+def user_sets(
+    session: Session, miniprogram_id: str, start: date, end: date, app_id: str | None, version: str | None, kind: str
+) -> dict[tuple, int]:
     """The users behind `kind` by (day, key), as integers whose bits are the users' numbers."""
     conditions = [UserSet.miniprogram_id == miniprogram_id, UserSet.day >= start, UserSet.day <= end, UserSet.kind == kind]
     if app_id or version:
@@ -60,7 +68,7 @@ def user_sets(session: Session, miniprogram_id, start, end, app_id, version, kin
     return found
 
 
-def _binary_rows(session: Session, stmt) -> list[tuple]:
+def _binary_rows(session: Session, stmt: Select[Any]) -> list[tuple]:
     """The rows of `stmt`, fetched from PostgreSQL in binary: bitmaps arrive as bytes, not as hex text twice their size."""
     connection = session.connection()
     if not on_postgresql(connection):
@@ -75,7 +83,7 @@ def _average(total: int, count: int) -> int | None:
     return round(total / count) if count else None
 
 
-def overview(session: Session, miniprogram_id: str, start: date, end: date, app_id=None, version=None) -> dict:
+def overview(session: Session, miniprogram_id: str, start: date, end: date, app_id: str | None = None, version: str | None = None) -> dict:
     figures = counts(session, miniprogram_id, start, end, app_id, version, ["sessions", "page_views", "session_ends", "session_time"])
     per_day: dict[tuple, int] = defaultdict(int)
     for (day, metric, _key), value in figures.items():
@@ -112,7 +120,9 @@ def overview(session: Session, miniprogram_id: str, start: date, end: date, app_
     return {"series": series, "totals": totals}
 
 
-def pages(session: Session, miniprogram_id: str, start: date, end: date, app_id=None, version=None) -> list[dict]:
+def pages(
+    session: Session, miniprogram_id: str, start: date, end: date, app_id: str | None = None, version: str | None = None
+) -> list[dict]:
     """Every page seen in the range, most viewed first."""
     figures = counts(session, miniprogram_id, start, end, app_id, version, ["page_views", "page_time", "page_timed"])
     by_page: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
@@ -133,7 +143,9 @@ def pages(session: Session, miniprogram_id: str, start: date, end: date, app_id=
     return sorted(items, key=lambda item: (-item["views"], item["page"]))
 
 
-def retention(session: Session, miniprogram_id: str, start: date, end: date, app_id=None, version=None) -> list[dict]:
+def retention(
+    session: Session, miniprogram_id: str, start: date, end: date, app_id: str | None = None, version: str | None = None
+) -> list[dict]:
     """For each day's new users (the cohort), how many were seen again 0 to 7 days later."""
     today = utcnow().date()
     active = user_sets(session, miniprogram_id, start, end + timedelta(days=RETENTION_DAYS - 1), app_id, version, "active")
@@ -151,7 +163,9 @@ def retention(session: Session, miniprogram_id: str, start: date, end: date, app
     return cohorts
 
 
-def tracked_events(session: Session, miniprogram_id: str, start: date, end: date, app_id=None, version=None) -> list[dict]:
+def tracked_events(
+    session: Session, miniprogram_id: str, start: date, end: date, app_id: str | None = None, version: str | None = None
+) -> list[dict]:
     figures = counts(session, miniprogram_id, start, end, app_id, version, ["events"])
     totals: dict[str, int] = defaultdict(int)
     for (_day, _metric, name), value in figures.items():
@@ -163,7 +177,9 @@ def tracked_events(session: Session, miniprogram_id: str, start: date, end: date
     return sorted(items, key=lambda item: (-item["count"], item["name"]))
 
 
-def tracked_event(session: Session, miniprogram_id: str, name: str, start: date, end: date, app_id=None, version=None) -> dict:
+def tracked_event(
+    session: Session, miniprogram_id: str, name: str, start: date, end: date, app_id: str | None = None, version: str | None = None
+) -> dict:
     figures = counts(session, miniprogram_id, start, end, app_id, version, ["events"])
     sets = user_sets(session, miniprogram_id, start, end, app_id, version, "event")
     series: list[dict] = []
@@ -192,7 +208,7 @@ def percentiles(histogram: dict[int, int]) -> dict:
     return found
 
 
-def startup(session: Session, miniprogram_id: str, start: date, end: date, app_id=None, version=None) -> dict:
+def startup(session: Session, miniprogram_id: str, start: date, end: date, app_id: str | None = None, version: str | None = None) -> dict:
     rows = session.execute(
         select(StartupTime.day, StartupTime.version, StartupTime.duration_ms, func.sum(StartupTime.count))
         .where(*_where(StartupTime, miniprogram_id, start, end, app_id, version))
@@ -212,7 +228,9 @@ def startup(session: Session, miniprogram_id: str, start: date, end: date, app_i
     }
 
 
-def launched_sessions(session: Session, miniprogram_id: str, start: date, end: date, app_id=None, version=None) -> dict[str, list]:
+def launched_sessions(
+    session: Session, miniprogram_id: str, start: date, end: date, app_id: str | None = None, version: str | None = None
+) -> dict[str, list]:
     """Release health from ingest per version: `[sessions, crashed sessions, users, crashed users]`, the users as bitmaps."""
     found: dict[str, list] = defaultdict(lambda: [0, 0, 0, 0])
     figures = select(DailyCount.version, DailyCount.metric, func.sum(DailyCount.value)).where(
@@ -229,5 +247,5 @@ def launched_sessions(session: Session, miniprogram_id: str, start: date, end: d
     return found
 
 
-def js_errors(session: Session, miniprogram_id: str, start: date, end: date, app_id=None, version=None) -> int:
+def js_errors(session: Session, miniprogram_id: str, start: date, end: date, app_id: str | None = None, version: str | None = None) -> int:
     return sum(counts(session, miniprogram_id, start, end, app_id, version, ["js_errors"]).values())

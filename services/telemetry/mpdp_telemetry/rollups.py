@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import defaultdict
+from collections.abc import Iterable
 from datetime import date, timedelta
 
 from sqlalchemy import Engine, select, update
@@ -35,7 +36,7 @@ CHUNK = 5_000
 # -- bitmaps --------------------------------------------------------------------------------------
 
 
-def set_bits(bits: bytearray, numbers) -> None:
+def set_bits(bits: bytearray, numbers: Iterable[int]) -> None:
     for number in numbers:
         byte = number >> 3
         if byte >= len(bits):

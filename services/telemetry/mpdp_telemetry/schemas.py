@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
@@ -43,7 +44,7 @@ class RangeQuery(Schema):
     version = fields.String(validate=validate.Length(min=1, max=64), load_default=None)
 
     @validates_schema
-    def _range(self, data, **_kwargs):
+    def _range(self, data: dict[str, Any], **_kwargs: Any) -> None:
         end = data.get("end") or utcnow().date()
         start = data.get("start") or end - timedelta(days=6)
         if start > end:

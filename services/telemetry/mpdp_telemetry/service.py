@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import threading
 
+from flask import Flask
+
 from mpdp_common.config import Settings
 from mpdp_common.db import make_engine
 from mpdp_common.service import Service
@@ -18,7 +20,7 @@ from .models import ApiKey, Base, Member
 from .rollups import keep_folding
 
 
-def _setup(app, settings: Settings) -> None:
+def _setup(app: Flask, settings: Settings) -> None:
     setup_rate_limits(app, settings)
     spec = app.extensions["flask-smorest"]["apis"][""]["ext_obj"].spec
     spec.components.security_scheme("appKey", {"type": "apiKey", "in": "header", "name": "X-MPDP-Key"})

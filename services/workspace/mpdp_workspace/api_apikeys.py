@@ -3,6 +3,8 @@ for the admin who created them. Every other service learns them from `workspace.
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask_smorest import Blueprint
 from sqlalchemy import select
 
@@ -25,7 +27,7 @@ api_keys = Blueprint("api_keys", __name__, url_prefix="/api/v1", description="Wo
 @idempotent(authorize=admin_of_active_workspace)
 @api_keys.arguments(schemas.ApiKeyCreateSchema)
 @api_keys.response(201, schemas.ApiKeyCreatedSchema)
-def create_api_key(body, ws):
+def create_api_key(body: dict[str, Any], ws: str) -> dict:
     _, member = active_workspace(ws, "admin")
     session = db_session()
     token, token_hash = new_api_key()
@@ -48,14 +50,14 @@ def create_api_key(body, ws):
 @api_keys.route("/workspaces/<ws>/api-keys", methods=["GET"])
 @api_keys.arguments(PageQuery, location="query")
 @api_keys.response(200, page_schema(schemas.ApiKeySchema))
-def list_api_keys(query, ws):
+def list_api_keys(query: dict[str, Any], ws: str) -> dict[str, Any]:
     active_workspace(ws, "admin")
     return paginate(db_session(), select(ApiKey).where(ApiKey.workspace_id == ws), query, ApiKey.created_at, ApiKey.id)
 
 
 @api_keys.route("/workspaces/<ws>/api-keys/<key_id>", methods=["DELETE"])
 @api_keys.response(204)
-def revoke_api_key(ws, key_id):
+def revoke_api_key(ws: str, key_id: str) -> None:
     active_workspace(ws, "admin")
     session = db_session()
     key = session.get(ApiKey, key_id, with_for_update=True)

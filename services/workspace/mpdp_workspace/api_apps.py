@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import secrets
 from datetime import timedelta
+from typing import Any
 
 from flask_smorest import Blueprint
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from mpdp_common.appkeys import app_key_secret
 from mpdp_common.crypto import digest, secret_box
@@ -37,14 +39,14 @@ def _app_state(app: App) -> dict:
     }
 
 
-def _app(session, ws: str, app_id: str, *, lock: bool = False) -> App:
+def _app(session: Session, ws: str, app_id: str, *, lock: bool = False) -> App:
     app = session.get(App, app_id, with_for_update=lock)
     if app is None or app.workspace_id != ws:
         raise not_found("app")
     return app
 
 
-def _name_taken(session, ws: str, name: str, but: str | None = None) -> None:
+def _name_taken(session: Session, ws: str, name: str, but: str | None = None) -> None:
     stmt = select(App.id).where(App.workspace_id == ws, func.lower(App.name) == name.lower())
     if but:
         stmt = stmt.where(App.id != but)
@@ -56,7 +58,7 @@ def _name_taken(session, ws: str, name: str, but: str | None = None) -> None:
 @idempotent(authorize=admin_of_active_workspace)
 @apps.arguments(schemas.AppCreateSchema)
 @apps.response(201, schemas.AppSchema)
-def create_host_app(body, ws):
+def create_host_app(body: dict[str, Any], ws: str) -> App:
     _, member = active_workspace(ws, "admin")
     session = db_session()
     _name_taken(session, ws, body["name"])
@@ -71,14 +73,14 @@ def create_host_app(body, ws):
 @apps.route("/workspaces/<ws>/apps", methods=["GET"])
 @apps.arguments(PageQuery, location="query")
 @apps.response(200, page_schema(schemas.AppSchema))
-def list_host_apps(query, ws):
+def list_host_apps(query: dict[str, Any], ws: str) -> dict[str, Any]:
     active_workspace(ws)
     return paginate(db_session(), select(App).where(App.workspace_id == ws), query, App.created_at, App.id)
 
 
 @apps.route("/workspaces/<ws>/apps/<app_id>", methods=["GET"])
 @apps.response(200, schemas.AppSchema)
-def get_host_app(ws, app_id):
+def get_host_app(ws: str, app_id: str) -> App:
     active_workspace(ws)
     return _app(db_session(), ws, app_id)
 
@@ -86,7 +88,7 @@ def get_host_app(ws, app_id):
 @apps.route("/workspaces/<ws>/apps/<app_id>", methods=["PATCH"])
 @apps.arguments(schemas.AppPatchSchema)
 @apps.response(200, schemas.AppSchema)
-def patch_host_app(body, ws, app_id):
+def patch_host_app(body: dict[str, Any], ws: str, app_id: str) -> App:
     active_workspace(ws, "admin")
     session = db_session()
     app = _app(session, ws, app_id, lock=True)
@@ -120,7 +122,7 @@ def _key_view(key: AppKey) -> dict:
     }
 
 
-def _new_key(session, app: App, label: str | None, created_by: str) -> tuple[AppKey, str]:
+def _new_key(session: Session, app: App, label: str | None, created_by: str) -> tuple[AppKey, str]:
     key_id = f"mak_{secrets.token_hex(12)}"
     secret = app_key_secret(secret_box(current_settings()), key_id)
     key = AppKey(
@@ -145,7 +147,7 @@ def _new_key(session, app: App, label: str | None, created_by: str) -> tuple[App
     return key, secret
 
 
-def _key(session, ws: str, app_id: str, key_id: str) -> AppKey:
+def _key(session: Session, ws: str, app_id: str, key_id: str) -> AppKey:
     key = session.scalar(select(AppKey).where(AppKey.id == key_id).with_for_update())
     if key is None or key.app_id != app_id or key.workspace_id != ws:
         raise not_found("app key")
@@ -156,7 +158,7 @@ def _key(session, ws: str, app_id: str, key_id: str) -> AppKey:
 @idempotent(authorize=admin_of_active_workspace)
 @apps.arguments(schemas.AppKeyCreateSchema)
 @apps.response(201, schemas.AppKeyCreatedSchema)
-def create_key(body, ws, app_id):
+def create_key(body: dict[str, Any], ws: str, app_id: str) -> dict:
     _, member = active_workspace(ws, "admin")
     session = db_session()
     key, secret = _new_key(session, _app(session, ws, app_id), body.get("label"), member.account_id)
@@ -167,7 +169,7 @@ def create_key(body, ws, app_id):
 @apps.route("/workspaces/<ws>/apps/<app_id>/keys", methods=["GET"])
 @apps.arguments(PageQuery, location="query")
 @apps.response(200, page_schema(schemas.AppKeySchema))
-def list_keys(query, ws, app_id):
+def list_keys(query: dict[str, Any], ws: str, app_id: str) -> dict[str, Any]:
     active_workspace(ws, "admin")
     session = db_session()
     _app(session, ws, app_id)
@@ -177,7 +179,7 @@ def list_keys(query, ws, app_id):
 
 @apps.route("/workspaces/<ws>/apps/<app_id>/keys/<key_id>", methods=["DELETE"])
 @apps.response(204)
-def revoke_key(ws, app_id, key_id):
+def revoke_key(ws: str, app_id: str, key_id: str) -> None:
     active_workspace(ws, "admin")
     session = db_session()
     key = _key(session, ws, app_id, key_id)
@@ -197,7 +199,7 @@ def revoke_key(ws, app_id, key_id):
 @idempotent(authorize=admin_of_active_workspace)
 @apps.arguments(schemas.AppKeyRotateSchema)
 @apps.response(201, schemas.AppKeyRotatedSchema)
-def rotate_key(body, ws, app_id, key_id):
+def rotate_key(body: dict[str, Any], ws: str, app_id: str, key_id: str) -> dict:
     """A new key for the app; the old one keeps working for `grace_seconds` (at most 30 days)."""
     _, member = active_workspace(ws, "admin")
     session = db_session()

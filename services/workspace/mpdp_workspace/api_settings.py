@@ -5,10 +5,12 @@ revision, in `workspace.settings.updated`."""
 from __future__ import annotations
 
 import re
+from typing import Any
 from urllib.parse import urlparse
 
 from flask import Response, request
 from flask_smorest import Blueprint
+from sqlalchemy.orm import Session
 
 from mpdp_common.auth import public
 from mpdp_common.crypto import digest, secret_box
@@ -36,7 +38,7 @@ def asset_url(asset: Asset) -> str:
     return f"/api/v1/workspaces/{asset.workspace_id}/assets/{asset.id}"
 
 
-def _check_url(session, ws: str, value: str, purpose: str | None) -> str | None:
+def _check_url(session: Session, ws: str, value: str, purpose: str | None) -> str | None:
     """The problem with `value` as a settings URL, or None: an http(s) URL, or (for what can be
     uploaded) the path of an asset of this workspace uploaded for that purpose."""
     value = value.strip()
@@ -58,14 +60,14 @@ def _check_url(session, ws: str, value: str, purpose: str | None) -> str | None:
     return None
 
 
-def _settings_row(session, ws: str, *, lock: bool = False) -> WorkspaceSettings:
+def _settings_row(session: Session, ws: str, *, lock: bool = False) -> WorkspaceSettings:
     row = session.get(WorkspaceSettings, ws, with_for_update=lock)
     if row is None:
         row = WorkspaceSettings(workspace_id=ws, alternative_domains=[], tester_whitelist_enabled=False, revision=0)
     return row
 
 
-def _service_email(row: WorkspaceSettings, **password) -> dict | None:
+def _service_email(row: WorkspaceSettings, **password: bool | str | None) -> dict | None:
     """The SMTP settings, with the password as the caller says (never in plain text)."""
     if not row.smtp_host:
         return None
@@ -77,7 +79,7 @@ def _service_email(row: WorkspaceSettings, **password) -> dict | None:
     } | password
 
 
-def _settings_state(row: WorkspaceSettings, **password) -> dict:
+def _settings_state(row: WorkspaceSettings, **password: bool | str | None) -> dict:
     """The settings as the API answers them and as workspace.settings.updated carries them."""
     return {
         **{name: getattr(row, name) for name in URL_FIELDS},
@@ -93,7 +95,7 @@ def _settings_view(row: WorkspaceSettings) -> dict:
     }
 
 
-def _publish_settings(session, row: WorkspaceSettings) -> None:
+def _publish_settings(session: Session, row: WorkspaceSettings) -> None:
     """The whole settings, the SMTP password only as SecretBox ciphertext."""
     row.revision = (row.revision or 0) + 1
     session.add(row)
@@ -110,7 +112,7 @@ def _publish_settings(session, row: WorkspaceSettings) -> None:
 
 @settings.route("/workspaces/<ws>/settings", methods=["GET"])
 @settings.response(200, schemas.SettingsSchema)
-def get_settings(ws):
+def get_settings(ws: str) -> dict:
     active_workspace(ws)
     return _settings_view(_settings_row(db_session(), ws))
 
@@ -118,7 +120,7 @@ def get_settings(ws):
 @settings.route("/workspaces/<ws>/settings", methods=["PUT"])
 @settings.arguments(schemas.SettingsSchema)
 @settings.response(200, schemas.SettingsSchema)
-def put_settings(body, ws):
+def put_settings(body: dict[str, Any], ws: str) -> dict:
     """Replace the settings. `service_email.smtp_password` is write-only: left out, the stored
     password is kept; `null` or an empty string clears it."""
     active_workspace(ws, "admin")
@@ -189,7 +191,7 @@ def _upload(ws: str, purpose: str) -> dict:
 )
 @settings.response(200, schemas.SettingsSchema)
 @accepts("multipart/form-data")
-def upload_asset(ws, kind):
+def upload_asset(ws: str, kind: str) -> dict:
     if kind not in UPLOAD_PATHS:
         raise not_found("setting that takes an upload")
     return _upload(ws, UPLOAD_PATHS[kind])
@@ -198,7 +200,7 @@ def upload_asset(ws, kind):
 @settings.route("/workspaces/<ws>/assets/<asset_id>", methods=["GET"])
 @settings.response(200, description="The uploaded file, as uploaded.")
 @public
-def get_asset(ws, asset_id):
+def get_asset(ws: str, asset_id: str) -> Response:
     """Uploaded logos, favicons and terms are public, like any website's: the console and host
     apps show them without a token. Their ids cannot be guessed."""
     asset = db_session().get(Asset, asset_id)

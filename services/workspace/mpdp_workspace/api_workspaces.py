@@ -3,6 +3,8 @@ approval (`approval.approval.decided`, see events.py) and deleted by the tenant'
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Response, current_app
 from flask_smorest import Blueprint
 from sqlalchemy import func, or_, select
@@ -39,7 +41,7 @@ def _workspace_view(workspace: Workspace, role: str | None = None) -> dict:
 @workspaces.arguments(schemas.WorkspaceCreateSchema)
 @workspaces.response(201, schemas.WorkspaceSchema, description="A tenant workspace, active at once.")
 @workspaces.alt_response(202, schema=schemas.WorkspacePendingSchema, description="A developer workspace, pending approval.")
-def create_workspace(body):
+def create_workspace(body: dict[str, Any]) -> dict | Response:
     _not_by_api_key("create workspaces")
     caller = current_caller()
     session = db_session()
@@ -91,7 +93,7 @@ def create_workspace(body):
 @workspaces.route("/workspaces", methods=["GET"])
 @workspaces.arguments(PageQuery, location="query")
 @workspaces.response(200, page_schema(schemas.WorkspaceSchema))
-def list_workspaces(query):
+def list_workspaces(query: dict[str, Any]) -> dict[str, Any]:
     """The caller's workspaces, and the developer workspaces they applied for."""
     caller = current_caller()
     session = db_session()
@@ -123,7 +125,7 @@ def list_workspaces(query):
 
 @workspaces.route("/workspaces/<ws>", methods=["GET"])
 @workspaces.response(200, schemas.WorkspaceSchema)
-def get_workspace(ws):
+def get_workspace(ws: str) -> dict:
     caller = current_caller()
     workspace = db_session().get(Workspace, ws)
     if (
@@ -140,7 +142,7 @@ def get_workspace(ws):
 @workspaces.route("/workspaces/<ws>", methods=["PATCH"])
 @workspaces.arguments(schemas.WorkspacePatchSchema)
 @workspaces.response(200, schemas.WorkspaceSchema)
-def patch_workspace(body, ws):
+def patch_workspace(body: dict[str, Any], ws: str) -> dict:
     workspace, member = active_workspace(ws, "admin")
     session = db_session()
     if "name" in body:
@@ -177,7 +179,7 @@ def patch_workspace(body, ws):
 @workspaces.route("/workspaces/<ws>/developer-workspaces", methods=["GET"])
 @workspaces.arguments(PageQuery, location="query")
 @workspaces.response(200, page_schema(schemas.DeveloperWorkspaceSchema))
-def list_developer_workspaces(query, ws):
+def list_developer_workspaces(query: dict[str, Any], ws: str) -> dict[str, Any]:
     active_workspace(ws)
     session = db_session()
     page = paginate(
@@ -211,7 +213,7 @@ def list_developer_workspaces(query, ws):
 
 @workspaces.route("/workspaces/<ws>/developer-workspaces/<developer_ws>", methods=["DELETE"])
 @workspaces.response(204)
-def delete_developer_workspace(ws, developer_ws):
+def delete_developer_workspace(ws: str, developer_ws: str) -> None:
     active_workspace(ws, "admin")
     session = db_session()
     child = session.get(Workspace, developer_ws, with_for_update=True)

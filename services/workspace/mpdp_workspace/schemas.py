@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates, validates_schema
 
@@ -24,7 +25,7 @@ FINGERPRINT = re.compile(r"^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){31}$|^[0-9A-Fa-f]{64
 MAX_GRACE_SECONDS = 30 * 24 * 3600
 
 
-def Hostname(**kwargs) -> fields.String:  # noqa: N802
+def Hostname(**kwargs: Any) -> fields.String:  # noqa: N802
     return fields.String(validate=validate.Regexp(HOSTNAME, error="Not a host name."), **kwargs)
 
 
@@ -32,7 +33,7 @@ def Hostname(**kwargs) -> fields.String:  # noqa: N802
 URL_OR_ASSET_PATH = r"^\s*([hH][tT][tT][pP][sS]?://[^\s/?#]+([/?#]\S*)?|/api/v1/workspaces/[^/\s]+/assets/[^/\s]+)\s*$"
 
 
-def Url(**kwargs) -> fields.String:  # noqa: N802
+def Url(**kwargs: Any) -> fields.String:  # noqa: N802
     """An http(s) URL; the view also accepts the path of one of the workspace's uploaded assets."""
     return fields.String(validate=validate.Length(min=1, max=2048), metadata={"pattern": URL_OR_ASSET_PATH}, **kwargs)
 
@@ -52,7 +53,7 @@ class WorkspaceCreateSchema(Schema):
     business_type = fields.String(validate=validate.OneOf(["self", "isv"]), load_default=None)
 
     @validates_schema
-    def _developer_fields(self, data, **kwargs):
+    def _developer_fields(self, data: dict[str, Any], **kwargs: Any) -> None:
         if data.get("kind") == "developer":
             missing = {name: ["Required for a developer workspace."] for name in ("parent_id", "business_type") if not data.get(name)}
             if missing:
@@ -115,7 +116,7 @@ class ServiceEmailSchema(Schema):
     smtp_password_set = fields.Boolean(dump_only=True)
 
     @validates("smtp_host")
-    def _public_host(self, value, **kwargs):
+    def _public_host(self, value: str, **kwargs: Any) -> None:
         try:
             public_addresses(value, 25, allow_private=current_settings().smtp_allow_private_hosts)
         except Unresolvable:
@@ -129,7 +130,7 @@ class DomainsSchema(Schema):
     alternatives = fields.List(Hostname(), load_default=list, validate=validate.Length(max=20))
 
     @validates("alternatives")
-    def _unique(self, value, **kwargs):
+    def _unique(self, value: list[str], **kwargs: Any) -> None:
         if len({item.lower() for item in value}) != len(value):
             raise ValidationError("Each alternative domain once.")
 
@@ -164,12 +165,12 @@ class AppBaseSchema(Schema):
     )
 
     @validates("platforms")
-    def _unique_platforms(self, value, **kwargs):
+    def _unique_platforms(self, value: list[str], **kwargs: Any) -> None:
         if len(set(value)) != len(value):
             raise ValidationError("Each platform once.")
 
     @post_load
-    def _normalize(self, data, **kwargs):
+    def _normalize(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
         if "android_cert_fingerprints" in data:
             data["android_cert_fingerprints"] = list(
                 dict.fromkeys(normalize_fingerprint(item) for item in data["android_cert_fingerprints"])

@@ -9,30 +9,34 @@ import os
 import re
 import subprocess
 import zipfile
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
+from typing import Any, Protocol
 
 import pytest
 import requests
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect
 
 from ..client import Client
-from ..conftest import eventually
+from ..conftest import Platform, eventually
 
 ROOT = Path(__file__).resolve().parents[3]
 CHROMIUM = os.environ.get("MPDP_CHROMIUM", "/usr/lib/chromium/chromium")
 SCREENSHOTS = ROOT / "var" / "screenshots"
+#: whether a test's own call failed (not its setup or teardown), for its fixtures' teardown to read
+CALL_FAILED = pytest.StashKey[bool]()
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="session")
-def console_build():
+def console_build() -> None:
     """The console built from its current sources; make does nothing when the build is fresh."""
     subprocess.run(["make", "--no-print-directory", "-s", "console"], cwd=ROOT, check=True)
 
 
 @pytest.fixture(scope="session")
-def browser_type_launch_args(browser_type_launch_args):
+def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[str, Any]:
     # Debian's Chromium: no browser is downloaded for these tests.
     if not Path(CHROMIUM).exists():
         pytest.fail(f"the browser tests need Chromium at {CHROMIUM}: apt-get install -y chromium (or set MPDP_CHROMIUM)")
@@ -40,14 +44,14 @@ def browser_type_launch_args(browser_type_launch_args):
 
 
 @pytest.fixture(scope="session")
-def public_paths(platform) -> set[str]:
+def public_paths(platform: Platform) -> set[str]:
     """The paths of the gateway's merged OpenAPI, with every parameter written `{}`."""
     document = requests.get(platform.gateway + "/api/v1/openapi.json", timeout=30).json()
     return {re.sub(r"\{[^}]+\}", "{}", path) for path in document["paths"]}
 
 
 @pytest.fixture(autouse=True)
-def _skip_unless_served(request):
+def _skip_unless_served(request: pytest.FixtureRequest) -> None:
     """`@pytest.mark.needs_api("/api/v1/workspaces/{}/approvals")`: skipped while the platform
     does not serve that path (its service is not installed)."""
     marker = request.node.get_closest_marker("needs_api")
@@ -78,10 +82,10 @@ class Console:
         expect(self.page.get_by_test_id("account-name")).to_have_text(user.account["name"])
         return self
 
-    def button(self, name: str, exact: bool = True):
+    def button(self, name: str, exact: bool = True) -> Locator:
         return self.page.get_by_role("button", name=name, exact=exact)
 
-    def dialog(self):
+    def dialog(self) -> Locator:
         return self.page.get_by_role("dialog")
 
     def secret_shown_once(self) -> str:
@@ -91,10 +95,10 @@ class Console:
         expect(self.dialog()).to_have_count(0)
         return secret
 
-    def reload_until(self, ready, timeout: float = 20) -> None:
+    def reload_until(self, ready: Callable[[], object], timeout: float = 20) -> None:
         """Reload until `ready()`: for what the platform does a moment later, through events."""
 
-        def check() -> bool:
+        def check() -> object:
             self.page.reload(wait_until="networkidle")
             return ready()
 
@@ -107,7 +111,7 @@ class Console:
 
 
 @pytest.fixture
-def make_tenant(make_workspace):
+def make_tenant(make_workspace: Callable[[Client], str]) -> Callable[[Client], str]:
     """A tenant workspace whose admin is `owner`, once every service has heard of it (the catalog
     learns its members through events too)."""
 
@@ -120,18 +124,22 @@ def make_tenant(make_workspace):
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item, call):
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report = yield
     if report.when == "call":
-        item.call_failed = report.failed
+        item.stash[CALL_FAILED] = report.failed
     return report
 
 
+class OpenConsole(Protocol):
+    def __call__(self, user: Client | None = None) -> Console: ...
+
+
 @pytest.fixture
-def open_console(request, browser, platform, console_build):
+def open_console(request: pytest.FixtureRequest, browser: Browser, platform: Platform, console_build: None) -> Iterator[OpenConsole]:
     """`open_console(user)`: a new browser context (its own storage) signed in as `user`. When
     the test fails, each tab's screen is saved and its text printed, to show what it showed."""
-    contexts = []
+    contexts: list[BrowserContext] = []
 
     def open_as(user: Client | None = None) -> Console:
         # Reduced motion: dialogs open and close without animation, so a click is never taken
@@ -144,7 +152,7 @@ def open_console(request, browser, platform, console_build):
 
     yield open_as
     for number, context in enumerate(contexts):
-        if getattr(request.node, "call_failed", False):
+        if request.node.stash.get(CALL_FAILED, False):
             for tab in context.pages:
                 _show_failure(tab, f"{request.node.name}-{number}")
         context.close()

@@ -37,6 +37,7 @@ from collections.abc import Callable
 from typing import Any
 
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields
+from marshmallow.fields import Field
 from marshmallow.utils import missing
 
 
@@ -58,7 +59,7 @@ class Payload(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    def on_bind_field(self, field_name: str, field_obj) -> None:
+    def on_bind_field(self, field_name: str, field_obj: Field) -> None:
         if field_obj.load_default is missing:
             field_obj.required = True
         if isinstance(field_obj, fields.Nested) and self.unknown == RAISE:

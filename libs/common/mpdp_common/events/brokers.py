@@ -19,8 +19,11 @@ from dataclasses import dataclass
 
 import pika
 import pika.exceptions
+from pika.adapters.blocking_connection import BlockingChannel
+from pika.spec import Basic
 
-from . import Event
+from ..config import Settings
+from . import Event, EventSpec
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +80,9 @@ class DeadLetter:
     error: str
     body: bytes
 
+
+#: A message as the consuming channel hands it over: its delivery, properties and body.
+Message = tuple[Basic.Deliver, pika.BasicProperties, bytes]
 
 #: Takes a batch of events; answers, for each, None (handled) or the error that says "try again later".
 Delivery = Callable[[list[Event]], list[Exception | None]]
@@ -140,7 +146,7 @@ class RabbitMQBroker(Broker):
         except (pika.exceptions.AMQPError, OSError) as error:
             raise BrokerUnavailable(f"RabbitMQ at {self.parameters.host}:{self.parameters.port}: {error!r}") from error
 
-    def _publishing_channel(self, exchange: str):
+    def _publishing_channel(self, exchange: str) -> BlockingChannel:
         channel = getattr(self._local, "channel", None)
         if channel is None or channel.is_closed or channel.connection.is_closed:
             self._drop_publishing_channel()
@@ -194,7 +200,7 @@ class RabbitMQBroker(Broker):
 
     # -- consuming ---------------------------------------------------------------------------
 
-    def _declare_on(self, channel, subscription: Subscription) -> None:
+    def _declare_on(self, channel: BlockingChannel, subscription: Subscription) -> None:
         channel.queue_declare(subscription.queue, durable=True)
         channel.queue_declare(
             subscription.retry_queue,
@@ -226,7 +232,7 @@ class RabbitMQBroker(Broker):
                 self._declare_on(channel, subscription)
                 channel.confirm_delivery()
                 channel.basic_qos(prefetch_count=self.prefetch)
-                arrived: list = []
+                arrived: list[Message] = []
                 channel.basic_consume(
                     subscription.queue, lambda _ch, method, properties, body, sink=arrived: sink.append((method, properties, body))
                 )
@@ -251,7 +257,7 @@ class RabbitMQBroker(Broker):
                 if connection is not None:
                     _close_quietly(connection)
 
-    def _handle_batch(self, channel, subscription: Subscription, deliver: Delivery, batch: list) -> None:
+    def _handle_batch(self, channel: BlockingChannel, subscription: Subscription, deliver: Delivery, batch: list[Message]) -> None:
         readable = []
         for _method, properties, body in batch:
             try:
@@ -267,7 +273,9 @@ class RabbitMQBroker(Broker):
         # Every message before the last is in this batch: one ack covers them all.
         channel.basic_ack(batch[-1][0].delivery_tag, multiple=True)
 
-    def _send_back(self, channel, subscription: Subscription, item: Event, properties, error: Exception) -> None:
+    def _send_back(
+        self, channel: BlockingChannel, subscription: Subscription, item: Event, properties: pika.BasicProperties, error: Exception
+    ) -> None:
         """A failed event goes to the retry queue, or after the last attempt to the dead-letter queue."""
         attempt = int((properties.headers or {}).get(ATTEMPT_HEADER, 1))
         step = self._next_step(attempt)
@@ -429,7 +437,7 @@ _memory_brokers: dict[str, MemoryBroker] = {}
 _memory_lock = threading.Lock()
 
 
-def broker_for(settings) -> Broker:
+def broker_for(settings: Settings) -> Broker:
     """The broker named by settings.amqp_url; every `memory://` user in a process shares one."""
     if settings.amqp_url.startswith("memory://"):
         with _memory_lock:
@@ -446,14 +454,14 @@ def broker_for(settings) -> Broker:
     )
 
 
-def subscription_for(settings, spec) -> Subscription:
+def subscription_for(settings: Settings, spec: EventSpec) -> Subscription:
     return Subscription(
         queue=f"{settings.event_prefix}.{spec.service}",
         bindings={f"{settings.event_prefix}.{producer}": types for producer, types in spec.consumed_producers.items()},
     )
 
 
-def topology_names(settings, services: Iterable[str]) -> tuple[list[str], list[str]]:
+def topology_names(settings: Settings, services: Iterable[str]) -> tuple[list[str], list[str]]:
     """Every exchange and queue name the given services use: what a test run deletes afterwards."""
     exchanges = [f"{settings.event_prefix}.{name}" for name in services]
     queues = [f"{settings.event_prefix}.{name}{suffix}" for name in services for suffix in ("", ".retry", ".dead")]

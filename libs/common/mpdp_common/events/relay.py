@@ -14,9 +14,9 @@ import time
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import BigInteger, Engine, any_, bindparam, delete, select, text, update
+from sqlalchemy import BigInteger, ColumnElement, Engine, any_, bindparam, delete, select, text, update
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
 from ..db import on_postgresql, session_scope, utcnow
 from . import EventSpec, local_wakeup, outbox_channel
@@ -108,7 +108,7 @@ class Relay:
             session.execute(delete(outbox).where(old if kept is None else old & (outbox.c.seq < kept)))
 
 
-def _among(column, values: list[int], session):
+def _among(column: ColumnElement[int], values: list[int], session: Session) -> ColumnElement[bool]:
     """`column IN values`; on PostgreSQL one array parameter, which is far cheaper to send than hundreds."""
     if on_postgresql(session):
         return column == any_(bindparam("seqs", values, type_=ARRAY(BigInteger)))
@@ -182,7 +182,7 @@ class _PostgresWaiter:
         self._drop()
 
 
-def _waiter_for(engine: Engine, service: str):
+def _waiter_for(engine: Engine, service: str) -> _PostgresWaiter | _LocalWaiter:
     if on_postgresql(engine):
         return _PostgresWaiter(engine, service)
     return _LocalWaiter(service)
