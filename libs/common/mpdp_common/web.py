@@ -25,7 +25,7 @@ from . import logs
 from .auth import TokenVerifier, authenticate_request, public
 from .config import Settings
 from .db import make_engine
-from .errors import PROBLEM_JSON, Problem, http_exception_response, problem_response, register_error_handlers
+from .errors import DRAIN_LIMIT, PROBLEM_JSON, Problem, drain, http_exception_response, problem_response, register_error_handlers
 from .events.brokers import BrokerUnavailable, broker_for
 from .request_db import close_request_session
 from .schemas import ProblemSchema
@@ -132,6 +132,7 @@ def create_app(service: Service, settings: Settings) -> Flask:
     app.before_request(_check_request_body_and_path)
     app.before_request(authenticate_request)
     app.after_request(_finish_request)
+    app.after_request(_read_what_the_view_left)
     app.teardown_appcontext(close_request_session)
     _add_operational_endpoints(app)
     if service.setup:
@@ -234,6 +235,18 @@ def holds_lone_surrogate(document: Any) -> bool:
             except UnicodeEncodeError:
                 return True
     return False
+
+
+def _read_what_the_view_left(response: Response) -> Response:
+    """Read the rest of a body that the view did not read (one it refused first, say): after the
+    answer, gunicorn reads at most 64 KiB of it and otherwise closes the connection, though the
+    answer said keep-alive, and the gateway's next request on that connection would fail."""
+    if request.content_length or request.headers.get("Transfer-Encoding"):
+        try:
+            drain(request.stream, DRAIN_LIMIT)
+        except RequestEntityTooLarge:
+            pass  # answered as a 413, which read what it could
+    return response
 
 
 def _finish_request(response: Response) -> Response:
