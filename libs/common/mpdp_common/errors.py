@@ -10,8 +10,11 @@ from http import HTTPStatus
 from typing import Any
 
 from flask import Flask, Response, json, request
+from marshmallow import INCLUDE, fields, validate
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+
+from .schemas import ResponseSchema
 
 PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger(__name__)
@@ -53,6 +56,30 @@ def problem_type(status: int) -> str:
     """The `type` of a problem that has no meaning beyond its status."""
     name = STATUS_PROBLEM_NAMES.get(status) or re.sub(r"[^a-z0-9]+", "-", HTTPStatus(status).phrase.lower()).strip("-")
     return PROBLEM_TYPE_PREFIX + name
+
+
+class ProblemSchema(ResponseSchema):
+    """RFC 9457 problem details, the body of every error answer."""
+
+    class Meta:
+        unknown = INCLUDE  # a problem may carry members of its own (RFC 9457, section 3.2)
+
+    type = fields.String(
+        validate=validate.Regexp(f"^{PROBLEM_TYPE_PREFIX}[a-z0-9-]+$"),
+        metadata={
+            "description": f"`{PROBLEM_TYPE_PREFIX}<name>`; a problem with no meaning beyond its status is named for it: "
+            + ", ".join(f"{status} `{name}`" for status, name in STATUS_PROBLEM_NAMES.items())
+            + "."
+        },
+    )
+    title = fields.String()
+    status = fields.Integer(validate=validate.Range(min=400, max=599))
+    detail = fields.String()
+    errors = fields.Dict(
+        keys=fields.String(),
+        values=fields.Raw(),
+        metadata={"optional": True, "description": "With 422: per field, its messages; a nested object's fields nest the same way."},
+    )
 
 
 class Problem(Exception):
@@ -150,11 +177,11 @@ def _flatten_webargs_messages(messages: Any) -> dict[str, Any]:
     if not isinstance(messages, dict):
         return {"_body": messages if isinstance(messages, list) else [str(messages)]}
     flat: dict[str, Any] = {}
-    for location, fields in messages.items():
-        if isinstance(fields, dict):
-            flat.update(fields)
+    for location, found in messages.items():
+        if isinstance(found, dict):
+            flat.update(found)
         else:
-            flat[location] = fields
+            flat[location] = found
     return flat
 
 

@@ -25,10 +25,19 @@ from . import logs
 from .auth import TokenVerifier, authenticate_request, public
 from .config import Settings
 from .db import make_engine
-from .errors import DRAIN_LIMIT, PROBLEM_JSON, Problem, drain, http_exception_response, problem_response, register_error_handlers
+from .errors import (
+    DRAIN_LIMIT,
+    PROBLEM_JSON,
+    Problem,
+    ProblemSchema,
+    drain,
+    http_exception_response,
+    problem_response,
+    register_error_handlers,
+)
 from .events.brokers import BrokerUnavailable, broker_for
+from .openapi import BEARER, SECURITY_SCHEMES, OperationConventions, nullable_reference
 from .request_db import close_request_session
-from .schemas import ProblemSchema
 from .service import Service
 
 log = logging.getLogger("mpdp.access")
@@ -88,6 +97,10 @@ class ProblemApi(Api):
         prepare_response(response, self.spec, PROBLEM_JSON)
         self.spec.components.response("DEFAULT_ERROR", response, lazy=True)
 
+    def _register_pagination_header(self):
+        """Nothing: lists page by cursor (pagination.py), not with flask-smorest's pagination header,
+        whose schema would otherwise stand in every document."""
+
 
 def create_app(service: Service, settings: Settings) -> Flask:
     logs.configure_logging(service.name, settings.log_level)
@@ -121,9 +134,11 @@ def create_app(service: Service, settings: Settings) -> Flask:
         verifier=verifier,
     )
 
-    api = ProblemApi(app)
-    api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"})
-    api.spec.options["security"] = [{"bearerAuth": []}]
+    api = ProblemApi(app, spec_kwargs={"extra_plugins": [OperationConventions(app)]})
+    api.ma_plugin.converter.add_attribute_function(nullable_reference)
+    for name, scheme in SECURITY_SCHEMES.items():
+        api.spec.components.security_scheme(name, scheme)
+    api.spec.options["security"] = BEARER
     register_error_handlers(app)
     for blueprint in service.blueprints:
         api.register_blueprint(blueprint)
