@@ -9,6 +9,7 @@ from sqlalchemy import delete, select
 from mpdp_common.auth import require_member
 from mpdp_common.errors import conflict, not_found, validation_failed
 from mpdp_common.idempotency import idempotent
+from mpdp_common.openapi import problems
 from mpdp_common.pagination import PageQuery, page_schema, paginate
 from mpdp_common.request_db import commit_or_conflict, db_session
 
@@ -33,6 +34,9 @@ def _view(miniprogram: MiniProgram, developers: list[str]) -> dict:
 @miniprograms.arguments(schemas.MiniProgramCreateSchema)
 @miniprograms.response(201, schemas.MiniProgramSchema)
 def create(body, ws):
+    """Create a mini program
+
+    By an admin; 409 when the workspace has one of that name."""
     member = require_member(ws, "admin")
     session = db_session()
     name = body["name"].strip()
@@ -55,6 +59,9 @@ def create(body, ws):
 @miniprograms.arguments(PageQuery, location="query")
 @miniprograms.response(200, page_schema(schemas.MiniProgramSchema))
 def list_miniprograms(query, ws):
+    """List the mini programs the caller sees, oldest first
+
+    A developer sees those assigned to them."""
     member = require_member(ws)
     stmt = access.visible(select(MiniProgram).where(MiniProgram.workspace_id == ws), member, MiniProgram.id)
     page = paginate(db_session(), stmt, query, MiniProgram.created_at, MiniProgram.id)
@@ -65,6 +72,7 @@ def list_miniprograms(query, ws):
 @miniprograms.route(f"{PATH}/<mp>", methods=["GET"])
 @miniprograms.response(200, schemas.MiniProgramSchema)
 def get_miniprogram(ws, mp):
+    """One mini program"""
     _member, miniprogram = miniprogram_for(ws, mp)
     return _view(miniprogram, developer_ids([miniprogram.id])[miniprogram.id])
 
@@ -72,7 +80,11 @@ def get_miniprogram(ws, mp):
 @miniprograms.route(f"{PATH}/<mp>", methods=["PATCH"])
 @miniprograms.arguments(schemas.MiniProgramPatchSchema)
 @miniprograms.response(200, schemas.MiniProgramSchema)
+@problems(409)
 def patch_miniprogram(body, ws, mp):
+    """Rename a mini program or change its description
+
+    By an admin; 409 when another of the workspace has that name."""
     _member, miniprogram = miniprogram_for(ws, mp, "admin", lock=True)
     session = db_session()
     if "name" in body:
@@ -96,7 +108,9 @@ def patch_miniprogram(body, ws, mp):
 @miniprograms.arguments(schemas.DevelopersSchema)
 @miniprograms.response(200, schemas.DevelopersSchema)
 def put_developers(body, ws, mp):
-    """Replace the members assigned to the mini program; each must be an active member of the workspace."""
+    """Replace the developers assigned to a mini program
+
+    By an admin; each must be an active member of the workspace (422 otherwise)."""
     _member, miniprogram = miniprogram_for(ws, mp, "admin", lock=True)
     session = db_session()
     wanted = list(dict.fromkeys(body["account_ids"]))
@@ -129,6 +143,7 @@ def put_developers(body, ws, mp):
 @miniprograms.route(f"{PATH}/<mp>/developers", methods=["GET"])
 @miniprograms.response(200, schemas.DevelopersSchema)
 def get_developers(ws, mp):
+    """The members assigned to a mini program"""
     _member, miniprogram = miniprogram_for(ws, mp)
     return {"account_ids": developer_ids([miniprogram.id])[miniprogram.id]}
 
@@ -144,7 +159,9 @@ def _require_admin_or_assigned_developer(ws: str, mp: str, lock: bool = False):
 @miniprograms.arguments(schemas.TestersSchema)
 @miniprograms.response(200, schemas.TestersSchema)
 def put_testers(body, ws, mp):
-    """Replace the whitelist of host-app users who may open pilot versions (at most 100)."""
+    """Replace the testers whitelist
+
+    The host-app users (at most 100) who may open pilot versions; by an admin or an assigned developer."""
     _require_admin_or_assigned_developer(ws, mp, lock=True)
     session = db_session()
     wanted = list(dict.fromkeys(user_id.strip() for user_id in body["user_ids"]))
@@ -159,6 +176,7 @@ def put_testers(body, ws, mp):
 @miniprograms.route(f"{PATH}/<mp>/testers", methods=["GET"])
 @miniprograms.response(200, schemas.TestersSchema)
 def get_testers(ws, mp):
+    """The testers whitelist"""
     miniprogram_for(ws, mp)
     rows = db_session().scalars(select(Tester.user_id).where(Tester.miniprogram_id == mp).order_by(Tester.added_at, Tester.user_id))
     return {"user_ids": list(rows)}
@@ -170,9 +188,12 @@ def get_testers(ws, mp):
 @miniprograms.route(f"{PATH}/<mp>/features", methods=["POST"])
 @idempotent(authorize=_require_admin_or_assigned_developer)
 @miniprograms.arguments(schemas.FeatureRequestSchema)
-@miniprograms.response(201, schemas.FeatureActivationSchema)
+@miniprograms.response(201, schemas.MiniProgramFeatureSchema)
 def request_feature(body, ws, mp):
-    """A direct feature is active at once; one that needs approval waits for an approval of type feature."""
+    """Request a feature for a mini program
+
+    A direct feature is active at once; one that needs approval waits for an approval of type
+    feature. 409 while the feature is active or pending for it."""
     member, miniprogram = _require_admin_or_assigned_developer(ws, mp, lock=True)
     session = db_session()
     feature = session.get(Feature, body["feature_id"])
@@ -217,8 +238,9 @@ def request_feature(body, ws, mp):
 
 @miniprograms.route(f"{PATH}/<mp>/features", methods=["GET"])
 @miniprograms.arguments(PageQuery, location="query")
-@miniprograms.response(200, page_schema(schemas.FeatureActivationSchema))
+@miniprograms.response(200, page_schema(schemas.MiniProgramFeatureSchema))
 def list_miniprogram_features(query, ws, mp):
+    """The features requested for a mini program, oldest first"""
     miniprogram_for(ws, mp)
     stmt = select(FeatureActivation).where(FeatureActivation.miniprogram_id == mp)
     return paginate(db_session(), stmt, query, FeatureActivation.created_at, FeatureActivation.id)
