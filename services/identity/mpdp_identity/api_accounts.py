@@ -14,6 +14,7 @@ from mpdp_common.auth import current_caller, public, unauthorized
 from mpdp_common.crypto import digest
 from mpdp_common.errors import conflict
 from mpdp_common.idempotency import idempotent
+from mpdp_common.openapi import problems
 from mpdp_common.request_db import db_session
 
 from . import schemas, throttle
@@ -42,6 +43,9 @@ def _signer():
 @accounts.response(201, schemas.AccountSchema)
 @public
 def register(body):
+    """Sign up: create an account
+
+    409 when the email has an account."""
     session = db_session()
     email = normalize_email(body["email"])
     if session.scalar(select(Account.id).where(Account.email == email)):
@@ -63,7 +67,11 @@ def register(body):
 @accounts.arguments(schemas.CredentialsSchema)
 @accounts.response(200, schemas.TokenPairSchema)
 @public
+@problems(401, 429)
 def sign_in(body):
+    """Sign in: an access token and a refresh token for an email and password
+
+    401 when they are wrong; 429 after too many attempts for one email."""
     session = db_session()
     email = normalize_email(body["email"])
     throttle.count_attempt(session, email)
@@ -86,7 +94,11 @@ def sign_in(body):
 @accounts.arguments(schemas.RefreshSchema)
 @accounts.response(200, schemas.TokenPairSchema)
 @public
+@problems(401)
 def refresh(body):
+    """A new token pair for a refresh token, which is used up
+
+    401 for a refresh token that is not (or no longer) valid."""
     session = db_session()
     pair = rotate(session, _signer(), body["refresh_token"])
     session.commit()
@@ -98,6 +110,7 @@ def refresh(body):
 @accounts.response(204)
 @public
 def logout(body):
+    """Sign out: revoke a refresh token and those rotated from the same sign-in"""
     session = db_session()
     token = session.scalar(select(RefreshToken).where(RefreshToken.token_hash == digest(body["refresh_token"])))
     if token is not None:
@@ -116,7 +129,9 @@ _ME = (
 
 @accounts.route("/me", methods=["GET"])
 @accounts.response(200, schemas.MeSchema)
+@accounts.doc(operationId="accounts_get_me")
 def me():
+    """The signed-in account, with its memberships"""
     caller = current_caller()
     if caller.is_api_key:
         raise unauthorized("The account of this token no longer exists.")
@@ -138,6 +153,8 @@ def me():
 
 @wellknown.route("/jwks.json", methods=["GET"])
 @wellknown.response(200, schemas.JwksSchema)
+@wellknown.doc(operationId="wellknown_get_jwks")
 @public
 def jwks():
+    """The public keys that verify access tokens (JWKS)"""
     return _signer().jwks()
