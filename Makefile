@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PACKAGES := libs/common $(sort $(wildcard services/*)) cli
 
-.PHONY: run test faults setup backing-services console browser lint bench soak clean
+.PHONY: run test faults setup backing-services console browser lint openapi bench soak clean
 
 $(STAMP): constraints.txt requirements-dev.txt $(addsuffix /pyproject.toml,$(PACKAGES))
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -54,6 +54,10 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+
+# docs/openapi.json again from the code, after an endpoint or a schema changed
+openapi: setup
+	$(BIN)/python scripts/openapi.py
 
 bench: setup backing-services
 	$(BIN)/python bench/gateway.py

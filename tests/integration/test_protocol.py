@@ -103,3 +103,20 @@ def test_inputs_that_once_crashed_a_service_are_4xx_problems(client, make_user, 
     jsapi = {"name": "deep", "platforms": ["ios"], "parameters": parameters}
     answer = admin.post(f"/api/v1/workspaces/{ws}/jsapis", json=jsapi)
     assert answer.status_code == 422 and "parameters" in answer.json()["errors"]
+
+
+def test_a_large_body_a_service_refuses_unread_leaves_the_next_request_unharmed(platform):
+    # Ingest refuses an unknown key before it reads the batch. The gateway keeps its connection to
+    # the service for the next request, which must find it open.
+    batch = json.dumps({"events": [{"event_id": str(index), "type": "custom", "name": "x" * 200} for index in range(1000)]})
+    assert len(batch) > 200_000
+    for _ in range(3):
+        refused = requests.post(
+            f"{platform.gateway}/ingest/v1/events",
+            data=batch,
+            headers={"Content-Type": "application/json", "X-MPDP-Key": "nobody"},
+            timeout=10,
+        )
+        assert refused.status_code == 401
+        after = requests.post(f"{platform.gateway}/ingest/v1/events", json={"events": []}, headers={"X-MPDP-Key": "nobody"}, timeout=10)
+        assert after.status_code == 401, after.text

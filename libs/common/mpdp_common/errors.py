@@ -5,19 +5,82 @@ from __future__ import annotations
 import errno
 import json as stdlib_json
 import logging
+import re
 from http import HTTPStatus
 from typing import Any
 from wsgiref.types import InputStream
 
 from flask import Flask, Response, json, request
+from marshmallow import INCLUDE, fields, validate
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+
+from .schemas import ResponseSchema
 
 PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger(__name__)
 
 #: How much of a refused body is read and thrown away so that the client gets to see the 413.
 DRAIN_LIMIT = 256 * 1024 * 1024
+
+#: Every problem's `type` is `urn:mpdp:problem:<name>`: a problem with a meaning of its own has a
+#: name of its own, any other is named for its status, here: RFC 9110's reason phrase (written
+#: out, as Python's phrases changed between versions), and `validation` for 422.
+PROBLEM_TYPE_PREFIX = "urn:mpdp:problem:"
+STATUS_PROBLEM_NAMES = {
+    400: "bad-request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not-found",
+    405: "method-not-allowed",
+    406: "not-acceptable",
+    408: "request-timeout",
+    409: "conflict",
+    411: "length-required",
+    412: "precondition-failed",
+    413: "content-too-large",
+    414: "uri-too-long",
+    415: "unsupported-media-type",
+    416: "range-not-satisfiable",
+    422: "validation",
+    429: "too-many-requests",
+    431: "request-header-fields-too-large",
+    500: "internal-server-error",
+    502: "bad-gateway",
+    503: "service-unavailable",
+    504: "gateway-timeout",
+    507: "insufficient-storage",
+}
+
+
+def problem_type(status: int) -> str:
+    """The `type` of a problem that has no meaning beyond its status."""
+    name = STATUS_PROBLEM_NAMES.get(status) or re.sub(r"[^a-z0-9]+", "-", HTTPStatus(status).phrase.lower()).strip("-")
+    return PROBLEM_TYPE_PREFIX + name
+
+
+class ProblemSchema(ResponseSchema):
+    """RFC 9457 problem details, the body of every error answer."""
+
+    class Meta:
+        unknown = INCLUDE  # a problem may carry members of its own (RFC 9457, section 3.2)
+
+    type = fields.String(
+        validate=validate.Regexp(f"^{PROBLEM_TYPE_PREFIX}[a-z0-9-]+$"),
+        metadata={
+            "description": f"`{PROBLEM_TYPE_PREFIX}<name>`; a problem with no meaning beyond its status is named for it: "
+            + ", ".join(f"{status} `{name}`" for status, name in STATUS_PROBLEM_NAMES.items())
+            + "."
+        },
+    )
+    title = fields.String()
+    status = fields.Integer(validate=validate.Range(min=400, max=599))
+    detail = fields.String()
+    errors = fields.Dict(
+        keys=fields.String(),
+        values=fields.Raw(),
+        metadata={"optional": True, "description": "With 422: per field, its messages; a nested object's fields nest the same way."},
+    )
 
 
 class Problem(Exception):
@@ -29,7 +92,7 @@ class Problem(Exception):
         detail: str | None = None,
         *,
         title: str | None = None,
-        type: str = "about:blank",
+        type: str | None = None,
         errors: dict[str, list[str]] | None = None,
         headers: dict[str, str] | None = None,
     ):
@@ -37,7 +100,7 @@ class Problem(Exception):
         self.status = status
         self.detail = detail
         self.title = title or HTTPStatus(status).phrase
-        self.type = type
+        self.type = type or problem_type(status)
         self.errors = errors
         self.headers = headers or {}
 
@@ -47,20 +110,28 @@ def problem_document(
     detail: str | None = None,
     *,
     title: str | None = None,
-    type: str = "about:blank",
+    type: str | None = None,
     errors: dict[str, Any] | None = None,
     **extensions: Any,
 ) -> dict[str, Any]:
     body: dict[str, Any] = {
-        "type": type,
+        "type": type or problem_type(status),
         "title": title or HTTPStatus(status).phrase,
         "status": status,
         "detail": detail or HTTPStatus(status).description,
     }
     if errors:
-        body["errors"] = errors
+        body["errors"] = _with_text_keys(errors)
     body.update(extensions)
     return body
+
+
+def _with_text_keys(messages: Any) -> Any:
+    """marshmallow keys a list's messages by index: as JSON keys they are text anyway, and an int
+    beside a text key (`{1: [...], "_schema": [...]}`) could not even be sorted for the answer."""
+    if isinstance(messages, dict):
+        return {str(key): _with_text_keys(value) for key, value in messages.items()}
+    return messages
 
 
 def problem_bytes(status: int, detail: str) -> bytes:
@@ -73,7 +144,7 @@ def problem_response(
     detail: str | None = None,
     *,
     title: str | None = None,
-    type: str = "about:blank",
+    type: str | None = None,
     errors: dict[str, Any] | None = None,
     headers: dict[str, str] | None = None,
     **extensions: Any,
@@ -91,7 +162,7 @@ def not_found(what: str = "resource") -> Problem:
 
 
 def conflict(detail: str) -> Problem:
-    return Problem(409, detail, type="urn:mpdp:problem:conflict")
+    return Problem(409, detail)
 
 
 def forbidden(detail: str = "Your role does not allow this.") -> Problem:
@@ -99,7 +170,7 @@ def forbidden(detail: str = "Your role does not allow this.") -> Problem:
 
 
 def validation_failed(errors: dict[str, list[str]], detail: str = "Some fields are not valid.") -> Problem:
-    return Problem(422, detail, type="urn:mpdp:problem:validation", errors=errors)
+    return Problem(422, detail, errors=errors)
 
 
 def _flatten_webargs_messages(messages: Any) -> dict[str, Any]:
@@ -107,11 +178,11 @@ def _flatten_webargs_messages(messages: Any) -> dict[str, Any]:
     if not isinstance(messages, dict):
         return {"_body": messages if isinstance(messages, list) else [str(messages)]}
     flat: dict[str, Any] = {}
-    for location, fields in messages.items():
-        if isinstance(fields, dict):
-            flat.update(fields)
+    for location, found in messages.items():
+        if isinstance(found, dict):
+            flat.update(found)
         else:
-            flat[location] = fields
+            flat[location] = found
     return flat
 
 
@@ -127,7 +198,6 @@ def http_exception_response(error: HTTPException) -> Response:
         return problem_response(
             422,
             "Some fields are not valid.",
-            type="urn:mpdp:problem:validation",
             errors=_flatten_webargs_messages(messages),
             headers=headers,
         )
@@ -185,9 +255,7 @@ def register_error_handlers(app: Flask) -> None:
     def _concurrent_change(error: IntegrityError) -> Response:
         # The checks before a write passed, but a concurrent request wrote first.
         log.warning("integrity error: %s", error.orig.__class__.__name__ if error.orig else error)
-        return problem_response(
-            409, "The request conflicts with a change made at the same time; try again.", type="urn:mpdp:problem:conflict"
-        )
+        return problem_response(409, "The request conflicts with a change made at the same time; try again.")
 
     @app.errorhandler(DBAPIError)
     def _database_error(error: DBAPIError) -> Response:

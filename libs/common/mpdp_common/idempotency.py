@@ -38,10 +38,19 @@ from .auth import require_member
 from .crypto import digest, secret_box
 from .db import UtcDateTime, session_scope, utcnow
 from .errors import Problem, validation_failed
+from .openapi import documents
 from .web import current_settings
 
 KEPT_FOR = timedelta(hours=24)
 HEADER = "Idempotency-Key"
+PARAMETER = {
+    "in": "header",
+    "name": HEADER,
+    "required": False,
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+    "description": "Retrying with the same key and body within 24 hours answers the first response again and creates "
+    "nothing new; the same key with another body is a 422, and while the first request runs a 409.",
+}
 
 P = ParamSpec("P")
 #: what a view under @idempotent answers (flask-smorest's response decorator has made it a Response)
@@ -154,4 +163,4 @@ def idempotent(
                 session.execute(delete(table).where(table.c.scope == scope))
         return response
 
-    return wrapper
+    return documents(wrapper, parameters=[PARAMETER], problems=[409, 422])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -12,11 +13,27 @@ from sqlalchemy import Integer, Select, tuple_
 from sqlalchemy.orm import Session
 
 from .errors import Problem, validation_failed
+from .schemas import ResponseSchema
+
+#: what `paginate` hands out: URL-safe base64 (of the last row's key); empty is the first page
+KEYSET_CURSOR = "^[A-Za-z0-9_-]*={0,2}$"
+#: what a list that counts its rows hands out (a report's next row, a feature's last revision)
+NUMBERED_CURSOR = "^[0-9]{0,9}$"
+
+
+def _cursor(pattern: str) -> fields.String:
+    return fields.String(load_default=None, metadata={"pattern": pattern, "description": "the `next_cursor` of the page before"})
 
 
 class PageQuery(Schema):
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
-    cursor = fields.String(load_default=None)
+    cursor = _cursor(KEYSET_CURSOR)
+
+
+class NumberedPageQuery(PageQuery):
+    """The page query of a list whose cursor is a number (see `cursor_number`)."""
+
+    cursor = _cursor(NUMBERED_CURSOR)
 
 
 def not_a_cursor() -> Problem:
@@ -24,15 +41,30 @@ def not_a_cursor() -> Problem:
     return validation_failed({"cursor": ["Not a cursor this list handed out."]})
 
 
+def cursor_number(query: dict[str, Any]) -> int:
+    """The number a `NumberedPageQuery`'s cursor holds, 0 without one."""
+    cursor = query["cursor"]
+    if not cursor:
+        return 0
+    if not re.fullmatch(NUMBERED_CURSOR, cursor):
+        raise not_a_cursor()
+    return int(cursor)
+
+
 def page_schema(item_schema: type[Schema], **beside: fields.Field) -> type[Schema]:
     """The list envelope around `item_schema`, named for the OpenAPI document; `beside` are the
     fields of a list that answers more than its items."""
     name = item_schema.__name__.removesuffix("Schema") + "Page"
-    envelope = {"items": fields.List(fields.Nested(item_schema)), "next_cursor": fields.String(allow_none=True)}
-    return type(name, (Schema,), envelope | beside)
+    envelope = {
+        "items": fields.List(fields.Nested(item_schema)),
+        "next_cursor": fields.String(allow_none=True, metadata={"description": "the cursor of the next page; null on the last"}),
+    }
+    return type(name, (ResponseSchema,), envelope | beside)
 
 
 def _decode(cursor: str, key_column: Any, order: str | None) -> tuple[Any, str]:
+    if not re.fullmatch(KEYSET_CURSOR, cursor):  # base64 decoding would skip the characters it does not know
+        raise not_a_cursor()
     try:
         *named, value, ident = json.loads(base64.urlsafe_b64decode(cursor.encode()))
         if named != ([order] if order else []):

@@ -46,15 +46,12 @@ def Role(**kwargs: Any) -> fields.String:  # noqa: N802
     return fields.String(validate=validate.OneOf(ROLES), **kwargs)
 
 
-class ProblemSchema(Schema):
-    """RFC 9457 problem details, the body of every error answer."""
+class ResponseSchema(Schema):
+    """An answer's body, or a part of one: every field is always there (null where it allows
+    none), so the OpenAPI document lists them all as required; a field that an answer may leave
+    out says so with `metadata={"optional": True}`. It is only ever dumped, never loaded."""
 
-    type = fields.String()
-    title = fields.String()
-    status = fields.Integer()
-    detail = fields.String()
-    errors = fields.Dict(
-        keys=fields.String(),
-        values=fields.Raw(),
-        metadata={"description": "Per field, its messages; a nested object's fields nest the same way."},
-    )
+    def on_bind_field(self, field_name: str, field_obj: fields.Field) -> None:
+        super().on_bind_field(field_name, field_obj)
+        if not field_obj.metadata.get("optional"):
+            field_obj.required = True

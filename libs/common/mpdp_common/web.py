@@ -27,10 +27,19 @@ from . import logs
 from .auth import TokenVerifier, authenticate_request, public
 from .config import Settings
 from .db import make_engine
-from .errors import PROBLEM_JSON, Problem, http_exception_response, problem_response, register_error_handlers
+from .errors import (
+    DRAIN_LIMIT,
+    PROBLEM_JSON,
+    Problem,
+    ProblemSchema,
+    drain,
+    http_exception_response,
+    problem_response,
+    register_error_handlers,
+)
 from .events.brokers import BrokerUnavailable, broker_for
+from .openapi import BEARER, SECURITY_SCHEMES, OperationConventions, nullable_reference
 from .request_db import close_request_session
-from .schemas import ProblemSchema
 from .service import Service
 
 log = logging.getLogger("mpdp.access")
@@ -92,6 +101,10 @@ class ProblemApi(Api):
         prepare_response(response, self.spec, PROBLEM_JSON)
         self.spec.components.response("DEFAULT_ERROR", response, lazy=True)
 
+    def _register_pagination_header(self) -> None:
+        """Nothing: lists page by cursor (pagination.py), not with flask-smorest's pagination header,
+        whose schema would otherwise stand in every document."""
+
 
 def create_app(service: Service, settings: Settings) -> Flask:
     logs.configure_logging(service.name, settings.log_level)
@@ -125,9 +138,11 @@ def create_app(service: Service, settings: Settings) -> Flask:
         verifier=verifier,
     )
 
-    api = ProblemApi(app)
-    api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"})
-    api.spec.options["security"] = [{"bearerAuth": []}]
+    api = ProblemApi(app, spec_kwargs={"extra_plugins": [OperationConventions(app)]})
+    api.ma_plugin.converter.add_attribute_function(nullable_reference)
+    for name, scheme in SECURITY_SCHEMES.items():
+        api.spec.components.security_scheme(name, scheme)
+    api.spec.options["security"] = BEARER
     register_error_handlers(app)
     for blueprint in service.blueprints:
         api.register_blueprint(blueprint)
@@ -136,6 +151,7 @@ def create_app(service: Service, settings: Settings) -> Flask:
     app.before_request(_check_request_body_and_path)
     app.before_request(authenticate_request)
     app.after_request(_finish_request)
+    app.after_request(_read_what_the_view_left)
     app.teardown_appcontext(close_request_session)
     _add_operational_endpoints(app)
     if service.setup:
@@ -238,6 +254,18 @@ def holds_lone_surrogate(document: Any) -> bool:
             except UnicodeEncodeError:
                 return True
     return False
+
+
+def _read_what_the_view_left(response: Response) -> Response:
+    """Read the rest of a body that the view did not read (one it refused first, say): after the
+    answer, gunicorn reads at most 64 KiB of it and otherwise closes the connection, though the
+    answer said keep-alive, and the gateway's next request on that connection would fail."""
+    if request.content_length or request.headers.get("Transfer-Encoding"):
+        try:
+            drain(request.stream, DRAIN_LIMIT)
+        except RequestEntityTooLarge:
+            pass  # answered as a 413, which read what it could
+    return response
 
 
 def _finish_request(response: Response) -> Response:

@@ -12,7 +12,7 @@ from datetime import datetime
 
 import pytest
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields
+from marshmallow import Schema, ValidationError, fields, validate, validates
 from sqlalchemy import String, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -77,7 +77,10 @@ def app(tmp_path):
 
 
 def is_problem(response, status):
-    return response.status_code == status and response.headers["Content-Type"] == "application/problem+json"
+    """A problem document of that status, its `type` one of the platform's."""
+    if response.status_code != status or response.headers["Content-Type"] != "application/problem+json":
+        return False
+    return response.get_json()["type"].startswith("urn:mpdp:problem:")
 
 
 def test_errors_are_problems_without_internals(app, caplog):
@@ -94,6 +97,8 @@ def test_errors_are_problems_without_internals(app, caplog):
     assert is_problem(client.post("/api/v1/things", data="[" * 1500 + "]" * 1500, content_type="application/json"), 400)
     invalid = client.post("/api/v1/things", json={"name": 5, "color": "red"})
     assert is_problem(invalid, 422) and set(invalid.get_json()["errors"]) == {"name", "color"}
+    assert invalid.get_json()["type"] == "urn:mpdp:problem:validation"
+    assert client.get("/api/v1/nothing").get_json()["type"] == "urn:mpdp:problem:not-found"
 
 
 def test_a_repeated_create_is_a_conflict_not_a_crash(app):
@@ -196,3 +201,26 @@ def test_the_openapi_document_tells_the_truth_about_errors_tokens_and_bodies(app
     missing = client.post("/api/v1/things")
     assert is_problem(missing, 400) and "body" in missing.get_json()["detail"]
     assert is_problem(client.post("/api/v1/things", data="", content_type="application/json"), 400)
+
+
+class TagsSchema(Schema):
+    tags = fields.List(fields.String(validate=validate.Length(max=2)))
+
+    @validates("tags")
+    def _distinct(self, value, **_kwargs):
+        if len(set(value)) != len(value):
+            raise ValidationError("Each tag once.")
+
+
+@blueprint.route("/tags", methods=["PUT"])
+@blueprint.arguments(TagsSchema)
+@blueprint.response(200, TagsSchema)
+@public
+def put_tags(body):
+    return body
+
+
+def test_messages_by_list_index_beside_a_field_message_are_a_422(app):
+    answer = app.test_client().put("/api/v1/tags", json={"tags": ["a", "long", "a"]})
+    assert is_problem(answer, 422)
+    assert answer.get_json()["errors"] == {"tags": {"1": ["Longer than maximum length 2."], "_schema": ["Each tag once."]}}

@@ -18,6 +18,7 @@ from sqlalchemy import select
 from mpdp_common.assignments import sees_all
 from mpdp_common.auth import Membership, require_member
 from mpdp_common.errors import conflict, forbidden, not_found
+from mpdp_common.openapi import problems
 from mpdp_common.pagination import page_schema, paginate
 from mpdp_common.request_db import db_session
 
@@ -65,7 +66,10 @@ def _pending(approval: Approval) -> None:
 @approvals.arguments(schemas.ApprovalQuery, location="query")
 @approvals.response(200, page_schema(schemas.ApprovalSchema))
 def list_approvals(query: dict[str, Any], ws: str) -> dict[str, Any]:
-    """`?status=pending` is the reviewers' queue, `?mine=true` the caller's own applications."""
+    """List approvals, oldest first
+
+    `?status=pending` is the reviewers' queue, `?mine=true` the caller's own applications ("My
+    Applications"); a developer sees only their own requests."""
     member = require_member(ws)
     stmt = select(Approval).where(Approval.workspace_id == ws)
     if query["mine"] or not _sees_all(member):
@@ -80,6 +84,7 @@ def list_approvals(query: dict[str, Any], ws: str) -> dict[str, Any]:
 @approvals.route(f"{PATH}/<approval_id>", methods=["GET"])
 @approvals.response(200, schemas.ApprovalDetailSchema)
 def get_approval(ws: str, approval_id: str) -> dict:
+    """One approval, with its trail of every step"""
     return _detail(_approval(ws, approval_id, require_member(ws)))
 
 
@@ -97,21 +102,34 @@ def _decide(ws: str, approval_id: str, status: Literal["approved", "rejected"], 
 @approvals.route(f"{PATH}/<approval_id>/approve", methods=["POST"])
 @approvals.arguments(schemas.ApproveSchema)
 @approvals.response(200, schemas.ApprovalDetailSchema)
+@problems(409)
 def approve(body: dict[str, Any], ws: str, approval_id: str) -> dict:
+    """Approve a pending request
+
+    By a reviewer or an admin who is not the applicant (four eyes: 403 otherwise); 409 unless the
+    approval is pending."""
     return _decide(ws, approval_id, "approved", body["comment"])
 
 
 @approvals.route(f"{PATH}/<approval_id>/reject", methods=["POST"])
 @approvals.arguments(schemas.RejectSchema)
 @approvals.response(200, schemas.ApprovalDetailSchema)
+@problems(409)
 def reject(body: dict[str, Any], ws: str, approval_id: str) -> dict:
+    """Reject a pending request, with a comment
+
+    By a reviewer or an admin who is not the applicant; 409 unless the approval is pending."""
     return _decide(ws, approval_id, "rejected", body["comment"].strip())
 
 
 @approvals.route(f"{PATH}/<approval_id>/withdraw", methods=["POST"])
 @approvals.response(200, schemas.ApprovalDetailSchema)
+@problems(409)
 def withdraw_approval(ws: str, approval_id: str) -> dict:
-    """The subject goes back to where it was before the request (a launch to created)."""
+    """Withdraw one's own pending request
+
+    Only the applicant, only while pending (409 otherwise); the subject goes back to where it was
+    before the request (a launch to created)."""
     member = require_member(ws)
     approval = _approval(ws, approval_id, member, lock=True)
     if approval.applicant_id != member.account_id:

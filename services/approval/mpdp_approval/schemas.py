@@ -3,7 +3,7 @@ from __future__ import annotations
 from marshmallow import Schema, ValidationError, fields, validate
 
 from mpdp_common.pagination import PageQuery
-from mpdp_common.schemas import Timestamp
+from mpdp_common.schemas import ResponseSchema, Timestamp
 
 from .models import STATUSES, TYPES
 
@@ -19,26 +19,26 @@ class ApprovalQuery(PageQuery):
     mine = fields.Boolean(load_default=False, metadata={"description": "only the caller's own requests (My Applications)"})
 
 
-class SubjectSchema(Schema):
-    kind = fields.String()
+class SubjectSchema(ResponseSchema):
+    kind = fields.String(metadata={"description": "what the approval decides on: launch, feature_activation, developer_workspace"})
     id = fields.String()
 
 
-class AuditEntrySchema(Schema):
-    action = fields.String(metadata={"description": "opened, approved, rejected or withdrawn"})
+class AuditEntrySchema(ResponseSchema):
+    action = fields.String(validate=validate.OneOf(["opened", "approved", "rejected", "withdrawn"]))
     by = fields.String(attribute="actor_id")
     at = Timestamp()
     comment = fields.String(allow_none=True)
 
 
-class ApprovalSchema(Schema):
+class ApprovalSchema(ResponseSchema):
     id = fields.String()
     workspace_id = fields.String()
-    type = fields.String()
-    status = fields.String()
+    type = fields.String(validate=validate.OneOf(TYPES))
+    status = fields.String(validate=validate.OneOf(STATUSES))
     title = fields.String()
     subject = fields.Nested(SubjectSchema)
-    details = fields.Dict()
+    details = fields.Dict(metadata={"description": "what the request carries beyond the common fields, by type"})
     applicant_id = fields.String()
     created_at = Timestamp()
     decided_at = Timestamp(allow_none=True)

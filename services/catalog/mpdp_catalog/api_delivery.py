@@ -18,29 +18,33 @@ from mpdp_common.appkeys import KEY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, 
 from mpdp_common.auth import public
 from mpdp_common.crypto import secret_box
 from mpdp_common.errors import not_found, validation_failed
+from mpdp_common.openapi import APP_KEY, problems
 from mpdp_common.request_db import db_session
 from mpdp_common.web import current_settings
 
-from . import delivery
-from .api_versions import package_response
+from . import delivery, schemas
+from .api_versions import PACKAGE_DOC, package_response
 from .models import AppKey, Deliverable
 
 client = Blueprint("client", __name__, url_prefix="/client/v1", description="Delivery to host apps, signed with an app key")
 
-SIGNED = {
-    "security": [],
-    "parameters": [
-        {"in": "header", "name": KEY_HEADER, "required": True, "schema": {"type": "string"}},
-        {"in": "header", "name": TIMESTAMP_HEADER, "required": True, "schema": {"type": "string"}, "description": "unix seconds"},
-        {
-            "in": "header",
-            "name": SIGNATURE_HEADER,
-            "required": True,
-            "schema": {"type": "string"},
-            "description": 'hex(HMAC-SHA256(secret, "{timestamp}\\n{method}\\n{path}\\n{query}"))',
-        },
-    ],
-}
+#: the signature beside the app key (`appKey`, `X-MPDP-Key`); 401 when it is missing or wrong
+SIGNATURE_PARAMETERS = [
+    {
+        "in": "header",
+        "name": TIMESTAMP_HEADER,
+        "required": True,
+        "schema": {"type": "string", "pattern": "^[0-9]{1,12}$"},
+        "description": "unix seconds, within 5 minutes of the server's clock",
+    },
+    {
+        "in": "header",
+        "name": SIGNATURE_HEADER,
+        "required": True,
+        "schema": {"type": "string"},
+        "description": 'hex(HMAC-SHA256(secret, "{timestamp}\\n{method}\\n{path}\\n{query}"))',
+    },
+]
 
 
 def signed_app_key() -> AppKey:
@@ -57,13 +61,31 @@ def signed_app_key() -> AppKey:
 
 @client.route("/miniprograms", methods=["GET"])
 @public
+@client.response(200, schemas.DeliverablesSchema, headers={"ETag": {"schema": {"type": "string"}}})
 @client.doc(
-    security=[],
-    summary="The mini programs this app may run for one user",
-    parameters=SIGNED["parameters"] + [{"in": "query", "name": "user_id", "required": True, "schema": {"type": "string"}}],
-    responses={"200": {"description": "items [{miniprogram_id, name, version, version_id, channel, package_url, sha256, size}]"}},
+    security=APP_KEY,
+    operationId="client_list_miniprograms",
+    parameters=[
+        *SIGNATURE_PARAMETERS,
+        {"in": "query", "name": "user_id", "required": True, "schema": {"type": "string", "minLength": 1, "maxLength": 128}},
+        {
+            "in": "header",
+            "name": "If-None-Match",
+            "required": False,
+            "schema": {"type": "string"},
+            "description": "the ETag answered before",
+        },
+    ],
+    responses={
+        "304": {"description": "Not modified: If-None-Match named the answer's ETag", "headers": {"ETag": {"schema": {"type": "string"}}}}
+    },
 )
+@problems(422)
 def deliverable_miniprograms() -> Response:
+    """The mini programs this app may run for one user
+
+    For each mini program, the version the user gets: the released one, a grayscale one for the
+    share of users its percentage says (stable per user), a pilot one for whitelisted testers."""
     user_id = request.args.get("user_id", "")
     if not 0 < len(user_id) <= 128:
         raise validation_failed({"user_id": ["Name the host app's user (1 to 128 characters)."]})
@@ -86,8 +108,15 @@ def deliverable_miniprograms() -> Response:
 
 @client.route("/miniprograms/<mp>/versions/<version_id>/package", methods=["GET"])
 @public
-@client.doc(**SIGNED, summary="A package this app delivers: exact bytes, ETag, Range")
+@client.doc(
+    security=APP_KEY,
+    operationId="client_download_package",
+    parameters=SIGNATURE_PARAMETERS + PACKAGE_DOC["parameters"],
+    responses=PACKAGE_DOC["responses"],
+)
+@problems(416)
 def deliverable_package(mp: str, version_id: str) -> Response:
+    """Download a package this app delivers: the exact bytes, conditional and ranged"""
     key = signed_app_key()
     row = db_session().scalar(
         select(Deliverable).where(Deliverable.app_id == key.app_id, Deliverable.miniprogram_id == mp, Deliverable.version_id == version_id)

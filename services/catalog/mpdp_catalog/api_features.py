@@ -3,7 +3,6 @@ features (bundles of JSAPIs that a tenant offers to mini programs, every change 
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from flask_smorest import Blueprint
@@ -13,7 +12,8 @@ from mpdp_common.auth import Membership, require_member
 from mpdp_common.db import utcnow
 from mpdp_common.errors import conflict, not_found, validation_failed
 from mpdp_common.idempotency import idempotent
-from mpdp_common.pagination import PageQuery, not_a_cursor, page_schema, paginate
+from mpdp_common.openapi import problems
+from mpdp_common.pagination import NumberedPageQuery, PageQuery, cursor_number, page_schema, paginate
 from mpdp_common.request_db import commit_or_conflict, db_session
 
 from . import schemas
@@ -41,6 +41,9 @@ def _jsapi(ws: str, jsapi_id: str, lock: bool = False) -> Jsapi:
 @jsapis.arguments(schemas.JsapiCreateSchema)
 @jsapis.response(201, schemas.JsapiSchema)
 def create_jsapi(body: dict[str, Any], ws: str) -> Jsapi:
+    """Create a JSAPI
+
+    By an admin; 409 when the workspace has one of that name."""
     member = require_member(ws, "admin")
     session = db_session()
     if session.scalar(select(Jsapi.id).where(Jsapi.workspace_id == ws, Jsapi.name == body["name"])):
@@ -55,6 +58,7 @@ def create_jsapi(body: dict[str, Any], ws: str) -> Jsapi:
 @jsapis.arguments(PageQuery, location="query")
 @jsapis.response(200, page_schema(schemas.JsapiSchema))
 def list_jsapis(query: dict[str, Any], ws: str) -> dict[str, Any]:
+    """List the workspace's JSAPIs, oldest first"""
     require_member(ws)
     return paginate(db_session(), select(Jsapi).where(Jsapi.workspace_id == ws), query, Jsapi.created_at, Jsapi.id)
 
@@ -62,6 +66,7 @@ def list_jsapis(query: dict[str, Any], ws: str) -> dict[str, Any]:
 @jsapis.route("/workspaces/<ws>/jsapis/<jsapi_id>", methods=["GET"])
 @jsapis.response(200, schemas.JsapiSchema)
 def get_jsapi(ws: str, jsapi_id: str) -> Jsapi:
+    """One JSAPI"""
     require_member(ws)
     return _jsapi(ws, jsapi_id)
 
@@ -70,6 +75,9 @@ def get_jsapi(ws: str, jsapi_id: str) -> Jsapi:
 @jsapis.arguments(schemas.JsapiPatchSchema)
 @jsapis.response(200, schemas.JsapiSchema)
 def patch_jsapi(body: dict[str, Any], ws: str, jsapi_id: str) -> Jsapi:
+    """Change a JSAPI's description, platforms or parameters
+
+    By an admin."""
     require_member(ws, "admin")
     jsapi = _jsapi(ws, jsapi_id, lock=True)
     for name, value in body.items():
@@ -113,6 +121,10 @@ def _state(feature: Feature) -> dict:
 @features.arguments(schemas.FeatureCreateSchema)
 @features.response(201, schemas.FeatureSchema)
 def create_feature(body: dict[str, Any], ws: str) -> Feature:
+    """Create a feature
+
+    By an admin of a tenant workspace (409 in a developer workspace, or when the workspace has a
+    feature of that name); each JSAPI named must be one of the workspace's (422 otherwise)."""
     member = require_member(ws, "admin")
     _tenant_only(ws)
     session = db_session()
@@ -133,6 +145,9 @@ def create_feature(body: dict[str, Any], ws: str) -> Feature:
 @features.arguments(PageQuery, location="query")
 @features.response(200, page_schema(schemas.FeatureSchema))
 def list_features(query: dict[str, Any], ws: str) -> dict[str, Any]:
+    """List the features the caller sees, oldest first
+
+    Developers see only those visible to all."""
     member = require_member(ws)
     stmt = select(Feature).where(Feature.workspace_id == ws)
     if not sees_hidden_features(member):
@@ -143,14 +158,19 @@ def list_features(query: dict[str, Any], ws: str) -> dict[str, Any]:
 @features.route("/workspaces/<ws>/features/<feature_id>", methods=["GET"])
 @features.response(200, schemas.FeatureSchema)
 def get_feature(ws: str, feature_id: str) -> Feature:
+    """One feature"""
     return _feature(ws, feature_id, require_member(ws))
 
 
 @features.route("/workspaces/<ws>/features/<feature_id>", methods=["PATCH"])
 @features.arguments(schemas.FeaturePatchSchema)
 @features.response(200, schemas.FeatureSchema)
+@problems(409)
 def patch_feature(body: dict[str, Any], ws: str, feature_id: str) -> Feature:
-    """Every change becomes a revision: who, when, and each field's old and new value."""
+    """Change a feature
+
+    By an admin; every change becomes a revision: who, when, and each field's old and new value.
+    409 when another feature of the workspace has that name."""
     member = require_member(ws, "admin")
     feature = _feature(ws, feature_id, member, lock=True)
     session = db_session()
@@ -174,17 +194,16 @@ def patch_feature(body: dict[str, Any], ws: str, feature_id: str) -> Feature:
 
 
 @features.route("/workspaces/<ws>/features/<feature_id>/history", methods=["GET"])
-@features.arguments(PageQuery, location="query")
+@features.arguments(NumberedPageQuery, location="query")
 @features.response(200, page_schema(schemas.FeatureRevisionSchema))
+@features.doc(operationId="features_list_history")
 def feature_history(query: dict[str, Any], ws: str, feature_id: str) -> dict[str, Any]:
-    """The revisions, oldest first; the cursor is the last revision number seen."""
+    """A feature's revisions, oldest first
+
+    The cursor is the last revision number seen."""
     member = require_member(ws)
     _feature(ws, feature_id, member)
-    after = 0
-    if query["cursor"]:
-        if not re.fullmatch(r"[0-9]{1,9}", query["cursor"]):
-            raise not_a_cursor()
-        after = int(query["cursor"])
+    after = cursor_number(query)
     rows = (
         db_session()
         .scalars(

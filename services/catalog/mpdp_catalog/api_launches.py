@@ -15,6 +15,7 @@ from sqlalchemy import select
 from mpdp_common.auth import Membership
 from mpdp_common.errors import not_found, validation_failed
 from mpdp_common.idempotency import idempotent
+from mpdp_common.openapi import problems
 from mpdp_common.pagination import page_schema, paginate
 from mpdp_common.request_db import commit_or_conflict, db_session
 
@@ -76,6 +77,9 @@ def _app(ws: str, app_id: str) -> App:
 @launches.arguments(schemas.LaunchCreateSchema)
 @launches.response(201, schemas.LaunchSchema)
 def create_launch(body: dict[str, Any], ws: str, mp: str) -> dict:
+    """Create a launch of a version on a host app
+
+    By an admin or an assigned developer; it starts as created."""
     member, _miniprogram = _releaser(ws, mp)
     session = db_session()
     version = session.get(Version, body["version_id"])
@@ -94,6 +98,7 @@ def create_launch(body: dict[str, Any], ws: str, mp: str) -> dict:
 @launches.arguments(schemas.LaunchQuery, location="query")
 @launches.response(200, page_schema(schemas.LaunchSchema))
 def list_launches(query: dict[str, Any], ws: str, mp: str) -> dict[str, Any]:
+    """List a mini program's launches, oldest first"""
     miniprogram_for(ws, mp)
     stmt = select(Launch).where(Launch.miniprogram_id == mp)
     if query.get("app_id"):
@@ -107,13 +112,18 @@ def list_launches(query: dict[str, Any], ws: str, mp: str) -> dict[str, Any]:
 @launches.route(f"{PATH}/launches/<launch_id>", methods=["GET"])
 @launches.response(200, schemas.LaunchSchema)
 def get_launch(ws: str, mp: str, launch_id: str) -> dict:
+    """One launch, with its history"""
     return _views([_launch(ws, mp, launch_id)[2]])[0]
 
 
 @launches.route(f"{PATH}/launches/<launch_id>/submit", methods=["POST"])
 @launches.response(200, schemas.LaunchSchema)
+@problems(409)
 def submit(ws: str, mp: str, launch_id: str) -> dict:
-    """Under review, and an approval of type launch opens."""
+    """Submit a launch for review
+
+    From created to under_review, and an approval of type launch opens; 409 from another status,
+    or while another launch of the mini program on that app is on its way."""
     member, miniprogram, launch = _launch(ws, mp, launch_id, *RELEASERS)
     session = db_session()
     lifecycle.submit(session, launch, miniprogram, member.account_id)
@@ -123,8 +133,11 @@ def submit(ws: str, mp: str, launch_id: str) -> dict:
 
 @launches.route(f"{PATH}/launches/<launch_id>/withdraw", methods=["POST"])
 @launches.response(200, schemas.LaunchSchema)
+@problems(409)
 def withdraw(ws: str, mp: str, launch_id: str) -> dict:
-    """Back to created; its approval becomes withdrawn."""
+    """Withdraw a launch from review
+
+    From under_review back to created; its approval becomes withdrawn. 409 from another status."""
     member, _miniprogram, launch = _launch(ws, mp, launch_id, *RELEASERS)
     session = db_session()
     lifecycle.withdraw(session, launch, member.account_id)
@@ -135,8 +148,12 @@ def withdraw(ws: str, mp: str, launch_id: str) -> dict:
 @launches.route(f"{PATH}/launches/<launch_id>/publish", methods=["POST"])
 @launches.arguments(schemas.PublishSchema)
 @launches.response(200, schemas.LaunchSchema)
+@problems(409)
 def publish(body: dict[str, Any], ws: str, mp: str, launch_id: str) -> dict:
-    """Grayscale under 100 %, released at 100 % (archiving the release before it)."""
+    """Publish an approved launch to a share of users
+
+    From pilot, ready or grayscale: grayscale under 100 %, released at 100 % (archiving the
+    release before it). 409 from another status."""
     member, _miniprogram, launch = _launch(ws, mp, launch_id, *RELEASERS)
     session = db_session()
     lifecycle.release(session, launch, body["percentage"], member.account_id)
@@ -146,7 +163,11 @@ def publish(body: dict[str, Any], ws: str, mp: str, launch_id: str) -> dict:
 
 @launches.route(f"{PATH}/launches/<launch_id>/cancel", methods=["POST"])
 @launches.response(200, schemas.LaunchSchema)
+@problems(409)
 def cancel(ws: str, mp: str, launch_id: str) -> dict:
+    """Cancel a launch
+
+    From created, pilot, ready or grayscale to canceled; 409 from another status."""
     member, _miniprogram, launch = _launch(ws, mp, launch_id, *RELEASERS)
     session = db_session()
     lifecycle.cancel(session, launch, member.account_id)
@@ -169,24 +190,36 @@ def _request_availability(ws: str, mp: str, body: dict[str, Any], kind: str) -> 
 @launches.route(f"{PATH}/offline", methods=["POST"])
 @launches.arguments(schemas.AvailabilityRequestSchema)
 @launches.response(202, schemas.AvailabilityRequestedSchema)
+@problems(409)
 def request_offline(body: dict[str, Any], ws: str, mp: str) -> dict:
-    """An approval of type offline opens; approved, the released launch becomes offline."""
+    """Ask to take a mini program offline on a host app
+
+    An approval of type offline opens; approved, the released launch becomes offline. 409 without a
+    released launch on that app, or while a request waits."""
     return _request_availability(ws, mp, body, "offline")
 
 
 @launches.route(f"{PATH}/online", methods=["POST"])
 @launches.arguments(schemas.AvailabilityRequestSchema)
 @launches.response(202, schemas.AvailabilityRequestedSchema)
+@problems(409)
 def request_online(body: dict[str, Any], ws: str, mp: str) -> dict:
-    """An approval of type online opens; approved, the launch that went offline is released again."""
+    """Ask to bring a mini program back online on a host app
+
+    An approval of type online opens; approved, the launch that went offline is released again.
+    409 without an offline launch on that app, or while a request waits."""
     return _request_availability(ws, mp, body, "online")
 
 
 @launches.route(f"{PATH}/rollback", methods=["POST"])
 @launches.arguments(schemas.RollbackSchema)
 @launches.response(200, schemas.LaunchSchema)
+@problems(409)
 def rollback(body: dict[str, Any], ws: str, mp: str) -> dict:
-    """An earlier released version of this app is released again; the current one becomes rollback."""
+    """Roll back to a version released before on a host app
+
+    The launch that released it is released again; the current one becomes rollback. 409 while a
+    grayscale runs, for the current release, or for a version never released there."""
     member, _miniprogram = miniprogram_for(ws, mp, *RELEASERS, lock=True)
     session = db_session()
     app = _app(ws, body["app_id"])

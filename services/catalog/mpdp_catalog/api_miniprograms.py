@@ -11,6 +11,7 @@ from sqlalchemy import delete, select
 from mpdp_common.auth import Membership, require_member
 from mpdp_common.errors import conflict, not_found, validation_failed
 from mpdp_common.idempotency import idempotent
+from mpdp_common.openapi import problems
 from mpdp_common.pagination import PageQuery, page_schema, paginate
 from mpdp_common.request_db import commit_or_conflict, db_session
 
@@ -35,6 +36,9 @@ def _view(miniprogram: MiniProgram, developers: list[str]) -> dict:
 @miniprograms.arguments(schemas.MiniProgramCreateSchema)
 @miniprograms.response(201, schemas.MiniProgramSchema)
 def create(body: dict[str, Any], ws: str) -> dict:
+    """Create a mini program
+
+    By an admin; 409 when the workspace has one of that name."""
     member = require_member(ws, "admin")
     session = db_session()
     name = body["name"].strip()
@@ -57,6 +61,9 @@ def create(body: dict[str, Any], ws: str) -> dict:
 @miniprograms.arguments(PageQuery, location="query")
 @miniprograms.response(200, page_schema(schemas.MiniProgramSchema))
 def list_miniprograms(query: dict[str, Any], ws: str) -> dict[str, Any]:
+    """List the mini programs the caller sees, oldest first
+
+    A developer sees those assigned to them."""
     member = require_member(ws)
     stmt = access.visible(select(MiniProgram).where(MiniProgram.workspace_id == ws), member, MiniProgram.id)
     page = paginate(db_session(), stmt, query, MiniProgram.created_at, MiniProgram.id)
@@ -67,6 +74,7 @@ def list_miniprograms(query: dict[str, Any], ws: str) -> dict[str, Any]:
 @miniprograms.route(f"{PATH}/<mp>", methods=["GET"])
 @miniprograms.response(200, schemas.MiniProgramSchema)
 def get_miniprogram(ws: str, mp: str) -> dict:
+    """One mini program"""
     _member, miniprogram = miniprogram_for(ws, mp)
     return _view(miniprogram, developer_ids([miniprogram.id])[miniprogram.id])
 
@@ -74,7 +82,11 @@ def get_miniprogram(ws: str, mp: str) -> dict:
 @miniprograms.route(f"{PATH}/<mp>", methods=["PATCH"])
 @miniprograms.arguments(schemas.MiniProgramPatchSchema)
 @miniprograms.response(200, schemas.MiniProgramSchema)
+@problems(409)
 def patch_miniprogram(body: dict[str, Any], ws: str, mp: str) -> dict:
+    """Rename a mini program or change its description
+
+    By an admin; 409 when another of the workspace has that name."""
     _member, miniprogram = miniprogram_for(ws, mp, "admin", lock=True)
     session = db_session()
     if "name" in body:
@@ -98,7 +110,9 @@ def patch_miniprogram(body: dict[str, Any], ws: str, mp: str) -> dict:
 @miniprograms.arguments(schemas.DevelopersSchema)
 @miniprograms.response(200, schemas.DevelopersSchema)
 def put_developers(body: dict[str, Any], ws: str, mp: str) -> dict[str, list[str]]:
-    """Replace the members assigned to the mini program; each must be an active member of the workspace."""
+    """Replace the developers assigned to a mini program
+
+    By an admin; each must be an active member of the workspace (422 otherwise)."""
     _member, miniprogram = miniprogram_for(ws, mp, "admin", lock=True)
     session = db_session()
     wanted = list(dict.fromkeys(body["account_ids"]))
@@ -131,6 +145,7 @@ def put_developers(body: dict[str, Any], ws: str, mp: str) -> dict[str, list[str
 @miniprograms.route(f"{PATH}/<mp>/developers", methods=["GET"])
 @miniprograms.response(200, schemas.DevelopersSchema)
 def get_developers(ws: str, mp: str) -> dict[str, list[str]]:
+    """The members assigned to a mini program"""
     _member, miniprogram = miniprogram_for(ws, mp)
     return {"account_ids": developer_ids([miniprogram.id])[miniprogram.id]}
 
@@ -146,7 +161,9 @@ def _require_admin_or_assigned_developer(ws: str, mp: str, lock: bool = False) -
 @miniprograms.arguments(schemas.TestersSchema)
 @miniprograms.response(200, schemas.TestersSchema)
 def put_testers(body: dict[str, Any], ws: str, mp: str) -> dict[str, list[str]]:
-    """Replace the whitelist of host-app users who may open pilot versions (at most 100)."""
+    """Replace the testers whitelist
+
+    The host-app users (at most 100) who may open pilot versions; by an admin or an assigned developer."""
     _require_admin_or_assigned_developer(ws, mp, lock=True)
     session = db_session()
     wanted = list(dict.fromkeys(user_id.strip() for user_id in body["user_ids"]))
@@ -161,6 +178,7 @@ def put_testers(body: dict[str, Any], ws: str, mp: str) -> dict[str, list[str]]:
 @miniprograms.route(f"{PATH}/<mp>/testers", methods=["GET"])
 @miniprograms.response(200, schemas.TestersSchema)
 def get_testers(ws: str, mp: str) -> dict[str, list[str]]:
+    """The testers whitelist"""
     miniprogram_for(ws, mp)
     rows = db_session().scalars(select(Tester.user_id).where(Tester.miniprogram_id == mp).order_by(Tester.added_at, Tester.user_id))
     return {"user_ids": list(rows)}
@@ -172,9 +190,12 @@ def get_testers(ws: str, mp: str) -> dict[str, list[str]]:
 @miniprograms.route(f"{PATH}/<mp>/features", methods=["POST"])
 @idempotent(authorize=_require_admin_or_assigned_developer)
 @miniprograms.arguments(schemas.FeatureRequestSchema)
-@miniprograms.response(201, schemas.FeatureActivationSchema)
+@miniprograms.response(201, schemas.MiniProgramFeatureSchema)
 def request_feature(body: dict[str, Any], ws: str, mp: str) -> FeatureActivation:
-    """A direct feature is active at once; one that needs approval waits for an approval of type feature."""
+    """Request a feature for a mini program
+
+    A direct feature is active at once; one that needs approval waits for an approval of type
+    feature. 409 while the feature is active or pending for it."""
     member, miniprogram = _require_admin_or_assigned_developer(ws, mp, lock=True)
     session = db_session()
     feature = session.get(Feature, body["feature_id"])
@@ -219,8 +240,9 @@ def request_feature(body: dict[str, Any], ws: str, mp: str) -> FeatureActivation
 
 @miniprograms.route(f"{PATH}/<mp>/features", methods=["GET"])
 @miniprograms.arguments(PageQuery, location="query")
-@miniprograms.response(200, page_schema(schemas.FeatureActivationSchema))
+@miniprograms.response(200, page_schema(schemas.MiniProgramFeatureSchema))
 def list_miniprogram_features(query: dict[str, Any], ws: str, mp: str) -> dict[str, Any]:
+    """The features requested for a mini program, oldest first"""
     miniprogram_for(ws, mp)
     stmt = select(FeatureActivation).where(FeatureActivation.miniprogram_id == mp)
     return paginate(db_session(), stmt, query, FeatureActivation.created_at, FeatureActivation.id)

@@ -26,6 +26,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from mpdp_common.config import Settings
 from mpdp_common.db import on_postgresql
 from mpdp_common.errors import Problem, conflict, not_found, validation_failed
+from mpdp_common.openapi import problems
 from mpdp_common.pagination import PageQuery, page_schema, paginate
 from mpdp_common.request_db import db_session
 from mpdp_common.web import accepts, current_settings
@@ -44,6 +45,55 @@ versions = Blueprint("versions", __name__, url_prefix="/api/v1", description="Ve
 PATH = "/workspaces/<ws>/miniprograms/<mp>/versions"
 #: room for the multipart boundaries and the small form fields around the package
 FORM_OVERHEAD = 64 * 1024
+_ZIP = {"application/zip": {"schema": {"type": "string", "format": "binary"}}}
+_ETAG = {"ETag": {"description": "the package's SHA-256", "schema": {"type": "string"}}}
+#: how `package_response` answers, as the OpenAPI document says it
+PACKAGE_DOC: dict[str, Any] = {
+    "parameters": [
+        {
+            "in": "header",
+            "name": "Range",
+            "required": False,
+            "schema": {"type": "string"},
+            "description": "one range of bytes, to resume (`bytes=1024-`); several, or one past the end, are a 416",
+        },
+        {
+            "in": "header",
+            "name": "If-Range",
+            "required": False,
+            "schema": {"type": "string"},
+            "description": "the ETag: the range only while the package is these bytes, else the whole package",
+        },
+        {
+            "in": "header",
+            "name": "If-None-Match",
+            "required": False,
+            "schema": {"type": "string"},
+            "description": "an ETag: 304 when it is the package's",
+        },
+        {
+            "in": "header",
+            "name": "If-Match",
+            "required": False,
+            "schema": {"type": "string"},
+            "description": "an ETag: 412 unless it is the package's",
+        },
+    ],
+    "responses": {
+        "200": {
+            "description": "The exact bytes uploaded",
+            "headers": _ETAG | {"Accept-Ranges": {"schema": {"type": "string", "enum": ["bytes"]}}},
+            "content": _ZIP,
+        },
+        "206": {
+            "description": "The range asked for",
+            "headers": _ETAG | {"Content-Range": {"description": "`bytes <first>-<last>/<size>`", "schema": {"type": "string"}}},
+            "content": _ZIP,
+        },
+        "304": {"description": "Not modified: If-None-Match named the package's ETag", "headers": _ETAG},
+        "412": {"description": "If-Match named other bytes", "headers": _ETAG},
+    },
+}
 
 
 class CatalogRequest(Request):
@@ -124,13 +174,16 @@ def _forget_blob(sha256: str) -> None:
 
 
 @versions.route(PATH, methods=["POST"])
-@versions.doc(
-    requestBody={"required": True, "content": {"multipart/form-data": {"schema": schemas.VersionUploadFormSchema}}},
-    responses={"409": {"description": "That version exists"}, "413": {"description": "Over the size limit"}},
-)
+@versions.doc(requestBody={"required": True, "content": {"multipart/form-data": {"schema": schemas.VersionUploadFormSchema}}})
 @versions.response(201, schemas.VersionSchema)
 @accepts("multipart/form-data")
+@problems(409, 422)
 def upload(ws: str, mp: str) -> Version:
+    """Upload a version's package
+
+    A multipart form with `version` (semver, never reused: 409), `notes` and the `package` zip,
+    checked (422 for a bad zip) and kept by its SHA-256; by an admin or an assigned developer. A
+    package over the size limit is a 413."""
     member, miniprogram = miniprogram_for(ws, mp, "admin", "developer")
     fields, spool = _read_upload(current_settings().max_package_bytes)
     session = db_session()
@@ -190,6 +243,7 @@ def upload(ws: str, mp: str) -> Version:
 @versions.arguments(PageQuery, location="query")
 @versions.response(200, page_schema(schemas.VersionSchema))
 def list_versions(query: dict[str, Any], ws: str, mp: str) -> dict[str, Any]:
+    """List a mini program's versions, oldest first"""
     miniprogram_for(ws, mp)
     return paginate(db_session(), select(Version).where(Version.miniprogram_id == mp), query, Version.created_at, Version.id)
 
@@ -205,19 +259,15 @@ def _version(ws: str, mp: str, version_id: str) -> Version:
 @versions.route(f"{PATH}/<version_id>", methods=["GET"])
 @versions.response(200, schemas.VersionSchema)
 def get_version(ws: str, mp: str, version_id: str) -> Version:
+    """One version"""
     return _version(ws, mp, version_id)
 
 
 @versions.route(f"{PATH}/<version_id>/package", methods=["GET"])
-@versions.doc(
-    responses={
-        "200": {
-            "description": "The exact bytes uploaded; ETag is their SHA-256",
-            "content": {"application/zip": {"schema": {"type": "string", "format": "binary"}}},
-        }
-    }
-)
+@versions.doc(**PACKAGE_DOC)
+@problems(416)
 def download(ws: str, mp: str, version_id: str) -> Response:
+    """Download a version's package: the exact bytes uploaded, conditional and ranged"""
     version = _version(ws, mp, version_id)
     return package_response(version.id, version.version, version.sha256, version.size)
 

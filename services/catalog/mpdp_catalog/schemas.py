@@ -8,7 +8,9 @@ from marshmallow import Schema, ValidationError, fields, validate
 
 from mpdp_common.contracts.catalog import LAUNCH_STATUSES
 from mpdp_common.pagination import PageQuery
-from mpdp_common.schemas import StrictBoolean, Timestamp
+from mpdp_common.schemas import ResponseSchema, StrictBoolean, Timestamp
+
+from .delivery import CHANNELS
 
 #: semver.org's own expression for a semantic version
 SEMVER = re.compile(
@@ -16,7 +18,9 @@ SEMVER = re.compile(
     r"(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?"
     r"(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$"
 )
+SEMVER_ERROR = "Not a semantic version (MAJOR.MINOR.PATCH, like 1.4.0 or 2.0.0-beta.1)."
 PLATFORMS = ["ios", "android"]
+ACTIVATIONS = ["direct", "approval"]
 #: far deeper than any real parameter schema, far shallower than the validator's recursion
 MAX_SCHEMA_DEPTH = 32
 
@@ -31,11 +35,6 @@ Description = lambda **kwargs: fields.String(validate=validate.Length(max=4000),
 Ids = lambda **kwargs: fields.List(  # noqa: E731
     fields.String(validate=validate.Length(min=1, max=64)), validate=validate.Length(max=200), **kwargs
 )
-
-
-def _semver(value: str) -> None:
-    if not SEMVER.match(value):
-        raise ValidationError("Not a semantic version (MAJOR.MINOR.PATCH, like 1.4.0 or 2.0.0-beta.1).")
 
 
 def _depth(document: object) -> int:
@@ -84,13 +83,13 @@ class MiniProgramPatchSchema(Schema):
     description = Description()
 
 
-class MiniProgramSchema(Schema):
+class MiniProgramSchema(ResponseSchema):
     id = fields.String()
     telemetry_id = fields.Integer(metadata={"description": "the project id of the mini program's crash-report DSN"})
     workspace_id = fields.String()
     name = fields.String()
     description = fields.String()
-    status = fields.String()
+    status = fields.String(validate=validate.OneOf(["draft", "published"]), metadata={"description": "published once released"})
     developer_ids = fields.List(fields.String())
     created_by = fields.String()
     created_at = Timestamp()
@@ -115,7 +114,7 @@ class TestersSchema(Schema):
 class VersionUploadSchema(Schema):
     """The form fields of a version upload; the `package` file part is read separately."""
 
-    version = fields.String(required=True, validate=[validate.Length(max=64), _semver])
+    version = fields.String(required=True, validate=[validate.Length(max=64), validate.Regexp(SEMVER, error=SEMVER_ERROR)])
     notes = fields.String(load_default="", validate=validate.Length(max=4000))
 
 
@@ -125,16 +124,16 @@ class VersionUploadFormSchema(VersionUploadSchema):
     package = fields.Raw(required=True, metadata={"type": "string", "format": "binary", "description": "the zip"})
 
 
-class VersionSchema(Schema):
+class VersionSchema(ResponseSchema):
     id = fields.String()
     miniprogram_id = fields.String()
     version = fields.String()
     notes = fields.String()
-    size = fields.Integer()
+    size = fields.Integer(metadata={"description": "the package's bytes"})
     sha256 = fields.String()
     entry_page = fields.String()
     pages = fields.List(fields.String())
-    status = fields.String()
+    status = fields.String(validate=validate.OneOf(["uploaded"]))
     uploaded_by = fields.String()
     created_at = Timestamp()
 
@@ -162,13 +161,13 @@ class JsapiPatchSchema(Schema):
     parameters = fields.Raw(allow_none=True, validate=_optional_json_schema, metadata={"type": "object", "description": "A JSON Schema"})
 
 
-class JsapiSchema(Schema):
+class JsapiSchema(ResponseSchema):
     id = fields.String()
     workspace_id = fields.String()
     name = fields.String()
     description = fields.String()
-    platforms = fields.List(fields.String())
-    parameters = fields.Dict(allow_none=True)
+    platforms = fields.List(fields.String(validate=validate.OneOf(PLATFORMS)))
+    parameters = fields.Dict(allow_none=True, metadata={"description": "A JSON Schema of the call's parameters"})
     created_at = Timestamp()
     updated_at = Timestamp()
 
@@ -179,7 +178,7 @@ class JsapiSchema(Schema):
 class FeatureCreateSchema(Schema):
     name = Name(required=True)
     description = Description(load_default="")
-    activation = fields.String(required=True, validate=validate.OneOf(["direct", "approval"]))
+    activation = fields.String(required=True, validate=validate.OneOf(ACTIVATIONS))
     visible_to_all = StrictBoolean(load_default=True)
     jsapi_ids = Ids(load_default=list)
 
@@ -187,17 +186,17 @@ class FeatureCreateSchema(Schema):
 class FeaturePatchSchema(Schema):
     name = Name()
     description = Description()
-    activation = fields.String(validate=validate.OneOf(["direct", "approval"]))
+    activation = fields.String(validate=validate.OneOf(ACTIVATIONS))
     visible_to_all = StrictBoolean()
     jsapi_ids = Ids()
 
 
-class FeatureSchema(Schema):
+class FeatureSchema(ResponseSchema):
     id = fields.String()
     workspace_id = fields.String()
     name = fields.String()
     description = fields.String()
-    activation = fields.String()
+    activation = fields.String(validate=validate.OneOf(ACTIVATIONS))
     visible_to_all = fields.Boolean()
     jsapi_ids = fields.List(fields.String())
     revision = fields.Integer()
@@ -205,7 +204,7 @@ class FeatureSchema(Schema):
     updated_at = Timestamp()
 
 
-class FeatureRevisionSchema(Schema):
+class FeatureRevisionSchema(ResponseSchema):
     revision = fields.Integer()
     changed_by = fields.String()
     changed_at = Timestamp()
@@ -216,11 +215,11 @@ class FeatureRequestSchema(Schema):
     feature_id = fields.String(required=True, validate=validate.Length(min=1, max=64))
 
 
-class FeatureActivationSchema(Schema):
+class MiniProgramFeatureSchema(ResponseSchema):
     feature_id = fields.String()
     miniprogram_id = fields.String()
     request_id = fields.String(attribute="id")
-    status = fields.String()
+    status = fields.String(validate=validate.OneOf(["active", "pending_approval", "rejected"]))
     requested_by = fields.String()
     created_at = Timestamp()
     decided_at = Timestamp(allow_none=True)
@@ -253,21 +252,21 @@ class RollbackSchema(Schema):
     version_id = fields.String(required=True, validate=validate.Length(min=1, max=64))
 
 
-class LaunchStepSchema(Schema):
-    status = fields.String()
+class LaunchStepSchema(ResponseSchema):
+    status = fields.String(validate=validate.OneOf(LAUNCH_STATUSES))
     at = Timestamp()
     by = fields.String()
     percentage = fields.Integer(allow_none=True)
 
 
-class LaunchSchema(Schema):
+class LaunchSchema(ResponseSchema):
     id = fields.String()
     miniprogram_id = fields.String()
     version_id = fields.String()
     version = fields.String()
     app_id = fields.String()
-    status = fields.String()
-    percentage = fields.Integer(allow_none=True)
+    status = fields.String(validate=validate.OneOf(LAUNCH_STATUSES))
+    percentage = fields.Integer(allow_none=True, metadata={"description": "the share of users its last publish reached; null before it"})
     approval_id = fields.String(allow_none=True, metadata={"description": "the pending approval this launch waits for"})
     created_by = fields.String()
     created_at = Timestamp()
@@ -275,9 +274,29 @@ class LaunchSchema(Schema):
     history = fields.List(fields.Nested(LaunchStepSchema))
 
 
-class AvailabilityRequestedSchema(Schema):
+class AvailabilityRequestedSchema(ResponseSchema):
     approval_id = fields.String()
-    type = fields.String(metadata={"description": "offline or online"})
+    type = fields.String(validate=validate.OneOf(["offline", "online"]))
     launch_id = fields.String()
     app_id = fields.String()
-    status = fields.String(metadata={"description": "pending_approval"})
+    status = fields.String(validate=validate.OneOf(["pending_approval"]))
+
+
+# -- delivery -------------------------------------------------------------------------------------
+
+
+class DeliverableSchema(ResponseSchema):
+    miniprogram_id = fields.String()
+    name = fields.String()
+    version = fields.String()
+    version_id = fields.String()
+    channel = fields.String(validate=validate.OneOf(CHANNELS), metadata={"description": "why this user gets this version"})
+    package_url = fields.String(metadata={"description": "the package's path, downloaded with the same signing"})
+    sha256 = fields.String()
+    size = fields.Integer()
+
+
+class DeliverablesSchema(ResponseSchema):
+    """What a host app's user may run: one version of each mini program, if any."""
+
+    items = fields.List(fields.Nested(DeliverableSchema))

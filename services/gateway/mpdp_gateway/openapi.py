@@ -38,6 +38,19 @@ class MergedOpenApi:
 
 
 def merged_openapi(service_urls: dict[str, str], timeout: float) -> dict:
+    """The public document, from the documents the services serve now."""
+    documents: dict[str, dict | None] = {}
+    for service in routed_services():
+        try:
+            documents[service] = requests.get(f"{service_urls[service]}/openapi.json", timeout=timeout).json()
+        except (requests.RequestException, ValueError):
+            documents[service] = None
+    return merge(documents)
+
+
+def merge(documents: dict[str, dict | None]) -> dict:
+    """The public document from each routed service's own, None for a service that did not
+    answer; `scripts/openapi.py` makes docs/openapi.json with it from the code."""
     merged: dict = {
         "openapi": "3.0.3",
         "info": {"title": "MPDP public API", "version": "v1"},
@@ -49,9 +62,8 @@ def merged_openapi(service_urls: dict[str, str], timeout: float) -> dict:
     }
     unavailable = []
     for service in routed_services():
-        try:
-            document = requests.get(f"{service_urls[service]}/openapi.json", timeout=timeout).json()
-        except (requests.RequestException, ValueError):
+        document = documents.get(service)
+        if document is None:
             unavailable.append(service)
             continue
         document = _rename_colliding_schemas(document, merged["components"].get("schemas", {}), service)

@@ -15,6 +15,7 @@ from mpdp_common.auth import current_caller, public, unauthorized
 from mpdp_common.crypto import digest
 from mpdp_common.errors import conflict
 from mpdp_common.idempotency import idempotent
+from mpdp_common.openapi import problems
 from mpdp_common.request_db import db_session
 
 from . import schemas, throttle
@@ -43,6 +44,9 @@ def _signer() -> Signer:
 @accounts.response(201, schemas.AccountSchema)
 @public
 def register(body: dict[str, Any]) -> Account:
+    """Sign up: create an account
+
+    409 when the email has an account."""
     session = db_session()
     email = normalize_email(body["email"])
     if session.scalar(select(Account.id).where(Account.email == email)):
@@ -64,7 +68,11 @@ def register(body: dict[str, Any]) -> Account:
 @accounts.arguments(schemas.CredentialsSchema)
 @accounts.response(200, schemas.TokenPairSchema)
 @public
+@problems(401, 429)
 def sign_in(body: dict[str, Any]) -> dict:
+    """Sign in: an access token and a refresh token for an email and password
+
+    401 when they are wrong; 429 after too many attempts for one email."""
     session = db_session()
     email = normalize_email(body["email"])
     throttle.count_attempt(session, email)
@@ -87,7 +95,11 @@ def sign_in(body: dict[str, Any]) -> dict:
 @accounts.arguments(schemas.RefreshSchema)
 @accounts.response(200, schemas.TokenPairSchema)
 @public
+@problems(401)
 def refresh(body: dict[str, Any]) -> dict:
+    """A new token pair for a refresh token, which is used up
+
+    401 for a refresh token that is not (or no longer) valid."""
     session = db_session()
     pair = rotate(session, _signer(), body["refresh_token"])
     session.commit()
@@ -99,6 +111,7 @@ def refresh(body: dict[str, Any]) -> dict:
 @accounts.response(204)
 @public
 def logout(body: dict[str, Any]) -> None:
+    """Sign out: revoke a refresh token and those rotated from the same sign-in"""
     session = db_session()
     token = session.scalar(select(RefreshToken).where(RefreshToken.token_hash == digest(body["refresh_token"])))
     if token is not None:
@@ -117,7 +130,9 @@ _ME = (
 
 @accounts.route("/me", methods=["GET"])
 @accounts.response(200, schemas.MeSchema)
+@accounts.doc(operationId="accounts_get_me")
 def me() -> dict[str, Any]:
+    """The signed-in account, with its memberships"""
     caller = current_caller()
     if caller.is_api_key:
         raise unauthorized("The account of this token no longer exists.")
@@ -139,6 +154,8 @@ def me() -> dict[str, Any]:
 
 @wellknown.route("/jwks.json", methods=["GET"])
 @wellknown.response(200, schemas.JwksSchema)
+@wellknown.doc(operationId="wellknown_get_jwks")
 @public
 def jwks() -> dict:
+    """The public keys that verify access tokens (JWKS)"""
     return _signer().jwks()

@@ -15,6 +15,7 @@ from mpdp_common.crypto import digest, secret_box
 from mpdp_common.db import lock_database_on_sqlite, utcnow
 from mpdp_common.errors import Problem, conflict, not_found
 from mpdp_common.idempotency import idempotent
+from mpdp_common.openapi import problems
 from mpdp_common.pagination import PageQuery, page_schema, paginate
 from mpdp_common.request_db import db_session
 from mpdp_common.web import current_settings
@@ -40,6 +41,10 @@ def _invitation_view(invitation: Invitation) -> dict:
 @members.arguments(schemas.InvitationCreateSchema)
 @members.response(201, schemas.InvitationCreatedSchema)
 def invite(body: dict[str, Any], ws: str) -> dict:
+    """Invite someone by email, with a role
+
+    By an admin; the invitation's token is shown here once. 409 when the email belongs to a member
+    or has a pending invitation."""
     inviter = require_member(ws, "admin")
     session = db_session()
     email = normalize_email(body["email"])
@@ -94,6 +99,7 @@ def invite(body: dict[str, Any], ws: str) -> dict:
 @members.arguments(PageQuery, location="query")
 @members.response(200, page_schema(schemas.InvitationSchema))
 def list_invitations(query: dict[str, Any], ws: str) -> dict[str, Any]:
+    """List the workspace's invitations, oldest first"""
     require_member(ws, "admin")
     page = paginate(db_session(), select(Invitation).where(Invitation.workspace_id == ws), query, Invitation.created_at, Invitation.id)
     return page | {"items": [_invitation_view(item) for item in page["items"]]}
@@ -101,7 +107,11 @@ def list_invitations(query: dict[str, Any], ws: str) -> dict[str, Any]:
 
 @members.route("/workspaces/<ws>/invitations/<invitation_id>", methods=["DELETE"])
 @members.response(204)
+@problems(409)
 def withdraw_invitation(ws: str, invitation_id: str) -> None:
+    """Withdraw a pending invitation
+
+    By an admin; 409 for one that is no longer pending."""
     require_member(ws, "admin")
     session = db_session()
     invitation = session.get(Invitation, invitation_id, with_for_update=True)
@@ -116,7 +126,12 @@ def withdraw_invitation(ws: str, invitation_id: str) -> None:
 
 @members.route("/invitations/<token>/accept", methods=["POST"])
 @members.response(200, schemas.AcceptedSchema)
+@problems(403, 409)
 def accept_invitation(token: str) -> dict[str, str]:
+    """Accept an invitation: the signed-in account becomes a member
+
+    403 when it was sent to another email address; 409 when it is no longer pending, or the
+    account is a member already."""
     session = db_session()
     invitation = session.scalar(select(Invitation).where(Invitation.token_hash == digest(token)).with_for_update())
     if invitation is None:
@@ -172,6 +187,7 @@ def _member_view(member: Member, account: Account) -> dict:
 @members.arguments(PageQuery, location="query")
 @members.response(200, page_schema(schemas.MemberSchema))
 def list_members(query: dict[str, Any], ws: str) -> dict[str, Any]:
+    """List the workspace's members, by when they joined"""
     require_member(ws)
     session = db_session()
     page = paginate(
@@ -242,23 +258,39 @@ def _change(ws: str, account_id: str, event_type: str, **changes: str) -> dict:
 @members.route("/workspaces/<ws>/members/<account_id>", methods=["PATCH"])
 @members.arguments(schemas.MemberPatchSchema)
 @members.response(200, schemas.MemberSchema)
+@problems(409)
 def change_role(body: dict[str, Any], ws: str, account_id: str) -> dict:
+    """Change a member's role
+
+    By an admin; 409 when the workspace would be left without an active admin."""
     return _change(ws, account_id, "identity.member.role_changed", role=body["role"])
 
 
 @members.route("/workspaces/<ws>/members/<account_id>/block", methods=["POST"])
 @members.response(200, schemas.MemberSchema)
+@problems(409)
 def block(ws: str, account_id: str) -> dict:
+    """Block a member
+
+    Until unblocked, the member gets 403 on everything in the workspace. By an admin; 409 for the
+    last active admin."""
     return _change(ws, account_id, "identity.member.blocked", status="blocked")
 
 
 @members.route("/workspaces/<ws>/members/<account_id>/unblock", methods=["POST"])
 @members.response(200, schemas.MemberSchema)
 def unblock(ws: str, account_id: str) -> dict:
+    """Unblock a member
+
+    By an admin."""
     return _change(ws, account_id, "identity.member.unblocked", status="active")
 
 
 @members.route("/workspaces/<ws>/members/<account_id>", methods=["DELETE"])
 @members.response(204)
+@problems(409)
 def remove(ws: str, account_id: str) -> None:
+    """Remove a member from the workspace
+
+    By an admin; 409 for the last active admin."""
     _change(ws, account_id, "identity.member.removed", status="removed")

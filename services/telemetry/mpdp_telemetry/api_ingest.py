@@ -24,23 +24,20 @@ from mpdp_common.auth import public
 from mpdp_common.config import Settings
 from mpdp_common.db import utcnow
 from mpdp_common.errors import Problem, validation_failed
+from mpdp_common.openapi import APP_KEY, problems
 from mpdp_common.request_db import db_session
 from mpdp_common.web import accepts, holds_lone_surrogate
 
 from . import raw_events, schemas
-from .bodies import request_body
+from .bodies import ENCODING_PARAMETER, request_body
 from .models import AppKey, MiniProgram, Workspace
 
 ingest = Blueprint("ingest", __name__, url_prefix="/ingest", description="Events and crash reports from host apps")
 
-MAX_EVENTS = 1000
-TYPES = {"app_launch", "page_view", "session_end", "js_error", "custom"}
 #: how far back an event may be dated (after the skew correction; less when raw events are kept
 #: for a shorter time, so that no event goes to a dropped partition), and how far ahead
 MAX_AGE = timedelta(days=30)
 MAX_AHEAD = timedelta(hours=1)
-MAX_PROPERTIES_BYTES = 4096
-_TEXT_LIMITS = {"event_id": 64, "version": 64, "user_id": 128, "session_id": 128, "miniprogram_id": 32}
 
 
 def ingest_key(key_id: str | None) -> AppKey:
@@ -114,10 +111,10 @@ def _row(
         raise ValueError("an event is a JSON object")
     if holds_lone_surrogate(event):
         raise ValueError("an event's text holds a lone surrogate escape (like \\ud800), which is no Unicode character")
-    texts = {name: _text(event, name, limit) for name, limit in _TEXT_LIMITS.items()}
+    texts = {name: _text(event, name, limit) for name, limit in schemas.TEXT_LIMITS.items()}
     kind = event.get("type")
-    if kind not in TYPES:
-        raise ValueError(f"type must be one of {', '.join(sorted(TYPES))}")
+    if kind not in schemas.EVENT_TYPES:
+        raise ValueError(f"type must be one of {', '.join(sorted(schemas.EVENT_TYPES))}")
     try:
         stamped = _time(event.get("timestamp"))
     except (ValueError, TypeError):
@@ -135,15 +132,17 @@ def _row(
     duration = event.get("duration_ms")
     if kind == "session_end" and duration is None:
         raise ValueError("a session_end needs duration_ms")
-    if duration is not None and (not isinstance(duration, int) or isinstance(duration, bool) or not 0 <= duration <= 86_400_000):
-        raise ValueError("duration_ms must be an integer from 0 to 86400000")
+    if duration is not None and (
+        not isinstance(duration, int) or isinstance(duration, bool) or not 0 <= duration <= schemas.MAX_DURATION_MS
+    ):
+        raise ValueError(f"duration_ms must be an integer from 0 to {schemas.MAX_DURATION_MS}")
     properties = event.get("properties")
     if properties is not None:
         if not isinstance(properties, dict):
             raise ValueError("properties must be a JSON object")
         properties = json.dumps(properties, separators=(",", ":"), ensure_ascii=False)
-        if len(properties) > MAX_PROPERTIES_BYTES or "\\u0000" in properties:
-            raise ValueError(f"properties must be at most {MAX_PROPERTIES_BYTES} bytes of JSON without NUL characters")
+        if len(properties) > schemas.MAX_PROPERTIES_BYTES or "\\u0000" in properties:
+            raise ValueError(f"properties must be at most {schemas.MAX_PROPERTIES_BYTES} bytes of JSON without NUL characters")
     return raw_events.RawEvent(
         day=occurred_at.date(),
         miniprogram_id=texts["miniprogram_id"],
@@ -169,8 +168,8 @@ def parse_batch(raw: bytes) -> tuple[object, list]:
         raise Problem(400, "The request body is not valid JSON.") from None
     if not isinstance(body, dict) or not isinstance(body.get("events"), list):
         raise validation_failed({"events": ["Send a list of events."]})
-    if len(body["events"]) > MAX_EVENTS:
-        raise Problem(413, f"A batch holds at most {MAX_EVENTS} events; this one has {len(body['events'])}.")
+    if len(body["events"]) > schemas.MAX_EVENTS:
+        raise Problem(413, f"A batch holds at most {schemas.MAX_EVENTS} events; this one has {len(body['events'])}.")
     return body.get("sent_at"), body["events"]
 
 
@@ -188,9 +187,19 @@ def skew_of(sent_at: object, now: datetime) -> timedelta:
 @public
 @accepts("*/*")
 @ingest.response(202, schemas.IngestResultSchema)
-@ingest.doc(security=[{"appKey": []}])
+@ingest.doc(
+    security=APP_KEY,
+    operationId="ingest_send_events",
+    requestBody={"required": True, "content": {"application/json": {"schema": schemas.IngestBatchSchema}}},
+    parameters=[ENCODING_PARAMETER],
+)
+@problems(415, 422, 429)
 def post_events() -> dict[str, object]:
-    """Take a batch of analytics events (`X-MPDP-Key` names the host app's key; gzip accepted)."""
+    """Send a batch of analytics events
+
+    `X-MPDP-Key` names the host app's key. 202 once the batch is durably queued; an event that does
+    not fit is rejected by its index, the others are kept. Up to 1 MiB (by default), and 10 MiB once
+    a compressed body is inflated (413 beyond); 429 once the key has sent its share of events."""
     key = ingest_key(request.headers.get(KEY_HEADER))
     if request.mimetype != "application/json":
         raise Problem(415, f"Send the body as application/json, not {request.mimetype or 'no content type'}.")

@@ -58,8 +58,10 @@ def _issue(ws: str, issue_id: str, *roles: str) -> Issue:
 @quality.arguments(schemas.IssuesQuery, location="query")
 @quality.response(200, page_schema(schemas.IssueSchema))
 def list_issues(query: dict[str, Any], ws: str) -> dict[str, Any]:
-    """Crash groups of the mini programs the caller sees, by `sort` (the latest crash first by default); filter by mini
-    program, status, version."""
+    """List crash groups (issues)
+
+    Of the mini programs the caller sees, by `sort` (the latest crash first by default); filter by
+    mini program, status, version."""
     # An issue's latest event can be large: a list never loads it (nor reads it row by row).
     stmt = select(Issue).options(defer(Issue.latest_event, raiseload=True)).where(Issue.workspace_id == ws)
     if query["miniprogram_id"]:
@@ -80,7 +82,7 @@ def list_issues(query: dict[str, Any], ws: str) -> dict[str, Any]:
 @quality.route(f"{PATH}/issues/<issue_id>", methods=["GET"])
 @quality.response(200, schemas.IssueDetailSchema)
 def get_issue(ws: str, issue_id: str) -> dict:
-    """One crash group with its latest event (the whole stack trace)."""
+    """One crash group, with its latest event (the whole stack trace)"""
     issue = _issue(ws, issue_id)
     return _view(issue, _versions([issue.id])[issue.id])
 
@@ -89,7 +91,10 @@ def get_issue(ws: str, issue_id: str) -> dict:
 @quality.arguments(schemas.IssuePatchSchema)
 @quality.response(200, schemas.IssueDetailSchema)
 def patch_issue(body: dict[str, Any], ws: str, issue_id: str) -> dict:
-    """Resolve, ignore or reopen; a resolved issue that recurs in a newer version reopens with `regressed: true`."""
+    """Resolve, ignore or reopen a crash group
+
+    By an admin or an assigned developer; a resolved issue that recurs in a newer version reopens
+    with `regressed: true`."""
     _issue(ws, issue_id, "admin", "developer")
     session = db_session()
     issue = session.get(Issue, issue_id, with_for_update=True)
@@ -101,9 +106,11 @@ def patch_issue(body: dict[str, Any], ws: str, issue_id: str) -> dict:
 @quality.route(f"{PATH}/summary", methods=["GET"])
 @quality.arguments(schemas.RangeQuery, location="query")
 @quality.response(200, schemas.SummarySchema)
+@quality.doc(operationId="quality_get_summary")
 def summary(query: dict[str, Any], ws: str) -> dict:
-    """Crash-free users and sessions (of Sentry's sessions and of ingest's app launches) and error counts, overall and per
-    version."""
+    """Release health: crash-free users and sessions, errors
+
+    Of Sentry's sessions and of ingest's app launches, with error counts, overall and per version."""
     miniprogram_for(ws, query["miniprogram_id"])
     session = db_session()
     health = release_health(session, query["miniprogram_id"], query["start"], query["end"], query["app_id"], query["version"])
@@ -114,8 +121,11 @@ def summary(query: dict[str, Any], ws: str) -> dict:
 @quality.route(f"{PATH}/startup", methods=["GET"])
 @quality.arguments(schemas.RangeQuery, location="query")
 @quality.response(200, schemas.StartupSchema)
+@quality.doc(operationId="quality_get_startup")
 def startup(query: dict[str, Any], ws: str) -> dict:
-    """Launch time percentiles (p50, p90, p99 of app_launch duration_ms) overall, per day and per version."""
+    """Launch time percentiles
+
+    p50, p90 and p99 of app_launch duration_ms, overall, per day and per version."""
     miniprogram_for(ws, query["miniprogram_id"])
     return reports.startup(
         db_session(), query["miniprogram_id"], query["start"], query["end"], app_id=query["app_id"], version=query["version"]
@@ -125,8 +135,12 @@ def startup(query: dict[str, Any], ws: str) -> dict:
 @quality.route("/workspaces/<ws>/miniprograms/<mp>/dsn", methods=["GET"])
 @quality.arguments(schemas.DsnQuery, location="query")
 @quality.response(200, schemas.DsnSchema)
+@quality.doc(operationId="quality_get_dsn")
 def dsn(query: dict[str, Any], ws: str, mp: str) -> dict[str, str | int]:
-    """The crash-report DSN for a host app (`?app_id=`; any app of the workspace without it), from its newest active key."""
+    """A mini program's crash-report DSN for a host app
+
+    For `?app_id=` (any app of the workspace without it), from its newest active key; 404 without
+    one."""
     _member, miniprogram = miniprogram_for(ws, mp)
     session = db_session()
     if miniprogram.telemetry_id is None:

@@ -13,15 +13,21 @@ from sqlalchemy import select
 
 from mpdp_common.auth import public
 from mpdp_common.errors import Problem
+from mpdp_common.openapi import SENTRY_KEY, problems
 from mpdp_common.request_db import db_session
 from mpdp_common.web import accepts, holds_lone_surrogate
 
-from . import crashes
+from . import crashes, schemas
 from .api_ingest import check_rate, ingest, ingest_key, workspaces_served
-from .bodies import request_body
+from .bodies import ENCODING_PARAMETER, request_body
 from .models import AppKey, MiniProgram
 
 log = logging.getLogger(__name__)
+#: an envelope is taken whatever its media type says: browsers' SDKs send it as text/plain
+ENVELOPE_CONTENT = {
+    "application/x-sentry-envelope": {"schema": {"type": "string", "format": "binary"}},
+    "text/plain": {"schema": {"type": "string"}},
+}
 _AUTH_KEY = re.compile(r"sentry_key\s*=\s*([^,\s]+)")
 
 
@@ -77,10 +83,21 @@ def _json(payload: bytes, what: str) -> object:
 @ingest.route("/sentry/api/<int:telemetry_id>/envelope/", methods=["POST"])
 @public
 @accepts("*/*")
-@ingest.doc(security=[{"sentryKey": []}])
+@ingest.response(200, schemas.SentryAcceptedSchema)
+@ingest.doc(
+    security=SENTRY_KEY,
+    operationId="ingest_send_sentry_envelope",
+    requestBody={"required": True, "content": ENVELOPE_CONTENT},
+    parameters=[ENCODING_PARAMETER],
+)
+@problems(403, 429)
 def sentry_envelope(telemetry_id: int) -> Response:
-    """Sentry's envelope endpoint: `event`, `session` and `sessions` items are kept, others ignored; at most one
-    event or transaction, 100 sessions and 100 attachments an envelope (413 beyond)."""
+    """Send a Sentry envelope (crash reports and sessions)
+
+    Sentry's envelope endpoint, for the Sentry SDKs with the DSN the mini program's `dsn` gives:
+    `event`, `session` and `sessions` items are kept, others ignored; at most one event or
+    transaction, 100 sessions and 100 attachments an envelope (413 beyond). 403 when the key does
+    not report for that project; 429 once it has sent its share."""
     key = ingest_key(_sentry_key())
     miniprogram = _project(telemetry_id, key)
     try:
@@ -101,9 +118,18 @@ def sentry_envelope(telemetry_id: int) -> Response:
 @ingest.route("/sentry/api/<int:telemetry_id>/store/", methods=["POST"])
 @public
 @accepts("*/*")
-@ingest.doc(security=[{"sentryKey": []}])
+@ingest.response(200, schemas.SentryAcceptedSchema)
+@ingest.doc(
+    security=SENTRY_KEY,
+    operationId="ingest_send_sentry_event",
+    requestBody={"required": True, "content": {"application/json": {"schema": {"type": "object", "description": "a Sentry event"}}}},
+    parameters=[ENCODING_PARAMETER],
+)
+@problems(403, 429)
 def sentry_store(telemetry_id: int) -> Response:
-    """Sentry's older endpoint: the body is one event."""
+    """Send one Sentry event (Sentry's older store endpoint)
+
+    403 when the key does not report for that project; 429 once it has sent its share."""
     key = ingest_key(_sentry_key())
     miniprogram = _project(telemetry_id, key)
     event = _json(request_body(), "event")

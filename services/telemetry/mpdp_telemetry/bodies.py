@@ -12,6 +12,14 @@ from mpdp_common.errors import Problem
 #: the most a compressed body may inflate to
 MAX_INFLATED_BYTES = 10 * 1024 * 1024
 _WBITS = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
+#: as the OpenAPI document says it, for the endpoints whose bodies go through `request_body`
+ENCODING_PARAMETER = {
+    "in": "header",
+    "name": "Content-Encoding",
+    "required": False,
+    "schema": {"type": "string"},
+    "description": "gzip, x-gzip or deflate: the body is compressed (415 for another); none or identity: it is not",
+}
 
 
 def inflate(data: bytes, encoding: str, limit: int = MAX_INFLATED_BYTES) -> bytes:

@@ -6,8 +6,8 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from mpdp_common.db import utcnow
-from mpdp_common.pagination import PageQuery, page_schema
-from mpdp_common.schemas import Timestamp
+from mpdp_common.pagination import NumberedPageQuery, PageQuery, page_schema
+from mpdp_common.schemas import ResponseSchema, Timestamp
 
 #: the longest date range a report covers, in days (ten years)
 MAX_RANGE_DAYS = 3660
@@ -20,15 +20,72 @@ Id = lambda **kwargs: fields.String(validate=validate.Length(min=1, max=64), **k
 
 # -- ingest ---------------------------------------------------------------------------------------
 
+#: the most events a batch holds (413 beyond)
+MAX_EVENTS = 1000
+EVENT_TYPES = ["app_launch", "page_view", "session_end", "js_error", "custom"]
+MAX_PROPERTIES_BYTES = 4096
+#: the longest each text of an event may be
+TEXT_LIMITS = {"event_id": 64, "version": 64, "user_id": 128, "session_id": 128, "miniprogram_id": 32}
+MAX_DURATION_MS = 86_400_000
 
-class RejectedSchema(Schema):
-    index = fields.Integer()
+
+def _event_text(name: str, **kwargs: Any) -> fields.String:
+    return fields.String(validate=validate.Length(min=1, max=TEXT_LIMITS[name]), required=True, **kwargs)
+
+
+class IngestEventSchema(Schema):
+    """One analytics event as ingest keeps it: the view checks each event itself (an event that
+    does not fit is rejected by its index, the others are kept), so this schema only describes it."""
+
+    event_id = _event_text("event_id", metadata={"description": "the dedupe key: sent again, it counts once"})
+    type = fields.String(required=True, validate=validate.OneOf(EVENT_TYPES))
+    timestamp = fields.DateTime(
+        required=True,
+        metadata={
+            "description": "with a zone; after the skew correction, at most 30 days old (less when raw events are kept for less) "
+            "and 1 hour ahead"
+        },
+    )
+    miniprogram_id = _event_text("miniprogram_id", metadata={"description": "a mini program this app key reports for"})
+    version = _event_text("version")
+    user_id = _event_text("user_id")
+    session_id = _event_text("session_id")
+    page = fields.String(validate=validate.Length(min=1, max=255), allow_none=True, metadata={"description": "required for page_view"})
+    duration_ms = fields.Integer(
+        validate=validate.Range(min=0, max=MAX_DURATION_MS), allow_none=True, metadata={"description": "required for session_end"}
+    )
+    name = fields.String(validate=validate.Length(min=1, max=100), allow_none=True, metadata={"description": "required for custom"})
+    properties = fields.Dict(allow_none=True, metadata={"description": f"at most {MAX_PROPERTIES_BYTES} bytes of JSON"})
+
+
+class IngestBatchSchema(Schema):
+    """A batch of analytics events, as `POST /ingest/v1/events` reads it (gzip accepted)."""
+
+    sent_at = fields.DateTime(
+        allow_none=True, metadata={"description": "the device's clock when it sent the batch: every timestamp is corrected by its skew"}
+    )
+    events = fields.List(
+        fields.Nested(IngestEventSchema),
+        required=True,
+        validate=validate.Length(max=MAX_EVENTS),
+        metadata={"description": f"at most {MAX_EVENTS} (413 beyond)"},
+    )
+
+
+class RejectedSchema(ResponseSchema):
+    index = fields.Integer(metadata={"description": "the event's place in the batch, from 0"})
     reason = fields.String()
 
 
-class IngestResultSchema(Schema):
+class IngestResultSchema(ResponseSchema):
     accepted = fields.Integer(metadata={"description": "events kept (a resent event counts here and once in the figures)"})
     rejected = fields.List(fields.Nested(RejectedSchema))
+
+
+class SentryAcceptedSchema(ResponseSchema):
+    id = fields.String(
+        allow_none=True, metadata={"description": "the event_id the envelope's header (the event, for store) names, as sent"}
+    )
 
 
 # -- queries --------------------------------------------------------------------------------------
@@ -38,8 +95,14 @@ class RangeQuery(Schema):
     """`from` and `to` are UTC days, both included; by default the last 7 days."""
 
     miniprogram_id = Id(required=True)
-    start = fields.Date(data_key="from", load_default=None)
-    end = fields.Date(data_key="to", load_default=None)
+    start = fields.Date(
+        data_key="from",
+        load_default=None,
+        metadata={
+            "description": f"the first UTC day (default: 6 days before `to`); not after `to`, at most {MAX_RANGE_DAYS} days before it"
+        },
+    )
+    end = fields.Date(data_key="to", load_default=None, metadata={"description": "the last UTC day, included (default: today)"})
     app_id = Id(load_default=None)
     version = fields.String(validate=validate.Length(min=1, max=64), load_default=None)
 
@@ -54,7 +117,7 @@ class RangeQuery(Schema):
         data["start"], data["end"] = start, end
 
 
-class PagedRangeQuery(PageQuery, RangeQuery):
+class PagedRangeQuery(NumberedPageQuery, RangeQuery):
     """A report that lists: a range of days, a page of rows at a time."""
 
 
@@ -83,7 +146,7 @@ class DsnQuery(Schema):
 # -- answers --------------------------------------------------------------------------------------
 
 
-class OverviewDaySchema(Schema):
+class OverviewDaySchema(ResponseSchema):
     date = fields.Date()
     active_users = fields.Integer()
     new_users = fields.Integer()
@@ -92,7 +155,7 @@ class OverviewDaySchema(Schema):
     avg_session_duration_ms = fields.Integer(allow_none=True)
 
 
-class OverviewTotalsSchema(Schema):
+class OverviewTotalsSchema(ResponseSchema):
     active_users = fields.Integer(metadata={"description": "distinct users over the whole range"})
     new_users = fields.Integer()
     sessions = fields.Integer()
@@ -100,19 +163,19 @@ class OverviewTotalsSchema(Schema):
     avg_session_duration_ms = fields.Integer(allow_none=True)
 
 
-class OverviewSchema(Schema):
+class OverviewSchema(ResponseSchema):
     series = fields.List(fields.Nested(OverviewDaySchema))
     totals = fields.Nested(OverviewTotalsSchema)
 
 
-class PageStatsSchema(Schema):
+class PageStatsSchema(ResponseSchema):
     page = fields.String()
     views = fields.Integer()
     visitors = fields.Integer(metadata={"description": "distinct users over the whole range"})
     avg_duration_ms = fields.Integer(allow_none=True)
 
 
-class CohortSchema(Schema):
+class CohortSchema(ResponseSchema):
     cohort_date = fields.Date()
     users = fields.Integer()
     retained = fields.List(
@@ -120,13 +183,13 @@ class CohortSchema(Schema):
     )
 
 
-class TrackedEventSchema(Schema):
+class TrackedEventSchema(ResponseSchema):
     name = fields.String()
     count = fields.Integer()
     users = fields.Integer()
 
 
-class EventDaySchema(Schema):
+class EventDaySchema(ResponseSchema):
     date = fields.Date()
     count = fields.Integer()
     users = fields.Integer()
@@ -134,11 +197,12 @@ class EventDaySchema(Schema):
 
 #: every tracked event, or with `?name=` that one and its series per day
 TrackedEventPage = page_schema(
-    TrackedEventSchema, series=fields.List(fields.Nested(EventDaySchema), metadata={"description": "with ?name=: that event per day"})
+    TrackedEventSchema,
+    series=fields.List(fields.Nested(EventDaySchema), metadata={"optional": True, "description": "with ?name=: that event per day"}),
 )
 
 
-class PercentilesSchema(Schema):
+class PercentilesSchema(ResponseSchema):
     launches = fields.Integer()
     p50 = fields.Integer(allow_none=True)
     p90 = fields.Integer(allow_none=True)
@@ -153,19 +217,27 @@ class StartupVersionSchema(PercentilesSchema):
     version = fields.String()
 
 
-class StartupSchema(Schema):
+class StartupSchema(ResponseSchema):
     overall = fields.Nested(PercentilesSchema)
     by_day = fields.List(fields.Nested(StartupDaySchema))
     by_version = fields.List(fields.Nested(StartupVersionSchema))
 
 
-class HealthSchema(Schema):
+class HealthSchema(ResponseSchema):
     sessions = fields.Integer()
     crashed_sessions = fields.Integer()
-    crash_free_sessions = fields.Float(allow_none=True, metadata={"description": "share of sessions without a crash, 0 to 1"})
+    crash_free_sessions = fields.Float(
+        allow_none=True,
+        validate=validate.Range(min=0, max=1),
+        metadata={"description": "share of sessions without a crash; null without sessions"},
+    )
     users = fields.Integer()
     crashed_users = fields.Integer()
-    crash_free_users = fields.Float(allow_none=True, metadata={"description": "share of users without a crash, 0 to 1"})
+    crash_free_users = fields.Float(
+        allow_none=True,
+        validate=validate.Range(min=0, max=1),
+        metadata={"description": "share of users without a crash; null without users"},
+    )
     error_count = fields.Integer()
 
 
@@ -178,13 +250,13 @@ class SummarySchema(HealthSchema):
     by_version = fields.List(fields.Nested(VersionHealthSchema))
 
 
-class IssueSchema(Schema):
+class IssueSchema(ResponseSchema):
     id = fields.String()
     miniprogram_id = fields.String()
     title = fields.String()
     culprit = fields.String()
-    level = fields.String()
-    status = fields.String()
+    level = fields.String(metadata={"description": "the latest event's Sentry level (error, fatal, warning, ...)"})
+    status = fields.String(validate=validate.OneOf(ISSUE_STATUSES))
     regressed = fields.Boolean()
     count = fields.Integer()
     users = fields.Integer()
@@ -194,14 +266,14 @@ class IssueSchema(Schema):
 
 
 class IssueDetailSchema(IssueSchema):
-    latest_event = fields.Dict()
+    latest_event = fields.Dict(metadata={"description": "the latest crash event, as Sentry's event payload, with its stack trace"})
 
 
 class IssuePatchSchema(Schema):
     status = fields.String(required=True, validate=validate.OneOf(ISSUE_STATUSES))
 
 
-class DsnSchema(Schema):
+class DsnSchema(ResponseSchema):
     dsn = fields.String()
     app_id = fields.String()
     key_id = fields.String()

@@ -22,11 +22,6 @@ from .rollups import keep_folding
 
 def _setup(app: Flask, settings: Settings) -> None:
     setup_rate_limits(app, settings)
-    spec = app.extensions["flask-smorest"]["apis"][""]["ext_obj"].spec
-    spec.components.security_scheme("appKey", {"type": "apiKey", "in": "header", "name": "X-MPDP-Key"})
-    spec.components.security_scheme(
-        "sentryKey", {"type": "apiKey", "in": "header", "name": "X-Sentry-Auth", "description": "or the sentry_key query parameter"}
-    )
 
 
 def fold_raw_events(settings: Settings, stop: threading.Event) -> None:

@@ -28,6 +28,10 @@ api_keys = Blueprint("api_keys", __name__, url_prefix="/api/v1", description="Wo
 @api_keys.arguments(schemas.ApiKeyCreateSchema)
 @api_keys.response(201, schemas.ApiKeyCreatedSchema)
 def create_api_key(body: dict[str, Any], ws: str) -> dict:
+    """Create a workspace API key for automation
+
+    By an admin; the key acts for its creator with its own role, and its token is answered here
+    once."""
     _, member = active_workspace(ws, "admin")
     session = db_session()
     token, token_hash = new_api_key()
@@ -51,6 +55,7 @@ def create_api_key(body: dict[str, Any], ws: str) -> dict:
 @api_keys.arguments(PageQuery, location="query")
 @api_keys.response(200, page_schema(schemas.ApiKeySchema))
 def list_api_keys(query: dict[str, Any], ws: str) -> dict[str, Any]:
+    """List the workspace's API keys, without their tokens"""
     active_workspace(ws, "admin")
     return paginate(db_session(), select(ApiKey).where(ApiKey.workspace_id == ws), query, ApiKey.created_at, ApiKey.id)
 
@@ -58,6 +63,9 @@ def list_api_keys(query: dict[str, Any], ws: str) -> dict[str, Any]:
 @api_keys.route("/workspaces/<ws>/api-keys/<key_id>", methods=["DELETE"])
 @api_keys.response(204)
 def revoke_api_key(ws: str, key_id: str) -> None:
+    """Revoke a workspace API key
+
+    By an admin; it stops working everywhere within a second."""
     active_workspace(ws, "admin")
     session = db_session()
     key = session.get(ApiKey, key_id, with_for_update=True)

@@ -16,6 +16,7 @@ from mpdp_common.crypto import digest, secret_box
 from mpdp_common.db import new_id, utcnow
 from mpdp_common.errors import conflict, not_found
 from mpdp_common.idempotency import idempotent
+from mpdp_common.openapi import problems
 from mpdp_common.pagination import PageQuery, page_schema, paginate
 from mpdp_common.request_db import commit_or_conflict, db_session
 from mpdp_common.web import current_settings
@@ -58,7 +59,11 @@ def _name_taken(session: Session, ws: str, name: str, but: str | None = None) ->
 @idempotent(authorize=admin_of_active_workspace)
 @apps.arguments(schemas.AppCreateSchema)
 @apps.response(201, schemas.AppSchema)
+@apps.doc(operationId="apps_create")
 def create_host_app(body: dict[str, Any], ws: str) -> App:
+    """Register a host app
+
+    By an admin; 409 when the workspace has an app of that name."""
     _, member = active_workspace(ws, "admin")
     session = db_session()
     _name_taken(session, ws, body["name"])
@@ -73,14 +78,18 @@ def create_host_app(body: dict[str, Any], ws: str) -> App:
 @apps.route("/workspaces/<ws>/apps", methods=["GET"])
 @apps.arguments(PageQuery, location="query")
 @apps.response(200, page_schema(schemas.AppSchema))
+@apps.doc(operationId="apps_list")
 def list_host_apps(query: dict[str, Any], ws: str) -> dict[str, Any]:
+    """List the workspace's host apps, oldest first"""
     active_workspace(ws)
     return paginate(db_session(), select(App).where(App.workspace_id == ws), query, App.created_at, App.id)
 
 
 @apps.route("/workspaces/<ws>/apps/<app_id>", methods=["GET"])
 @apps.response(200, schemas.AppSchema)
+@apps.doc(operationId="apps_get")
 def get_host_app(ws: str, app_id: str) -> App:
+    """One host app"""
     active_workspace(ws)
     return _app(db_session(), ws, app_id)
 
@@ -88,7 +97,12 @@ def get_host_app(ws: str, app_id: str) -> App:
 @apps.route("/workspaces/<ws>/apps/<app_id>", methods=["PATCH"])
 @apps.arguments(schemas.AppPatchSchema)
 @apps.response(200, schemas.AppSchema)
+@apps.doc(operationId="apps_update")
+@problems(409)
 def patch_host_app(body: dict[str, Any], ws: str, app_id: str) -> App:
+    """Change a host app
+
+    By an admin; 409 when another app of the workspace has that name."""
     active_workspace(ws, "admin")
     session = db_session()
     app = _app(session, ws, app_id, lock=True)
@@ -159,6 +173,9 @@ def _key(session: Session, ws: str, app_id: str, key_id: str) -> AppKey:
 @apps.arguments(schemas.AppKeyCreateSchema)
 @apps.response(201, schemas.AppKeyCreatedSchema)
 def create_key(body: dict[str, Any], ws: str, app_id: str) -> dict:
+    """Issue a signing key for a host app
+
+    By an admin; the key's secret is answered here once."""
     _, member = active_workspace(ws, "admin")
     session = db_session()
     key, secret = _new_key(session, _app(session, ws, app_id), body.get("label"), member.account_id)
@@ -170,6 +187,7 @@ def create_key(body: dict[str, Any], ws: str, app_id: str) -> dict:
 @apps.arguments(PageQuery, location="query")
 @apps.response(200, page_schema(schemas.AppKeySchema))
 def list_keys(query: dict[str, Any], ws: str, app_id: str) -> dict[str, Any]:
+    """List a host app's keys, without their secrets"""
     active_workspace(ws, "admin")
     session = db_session()
     _app(session, ws, app_id)
@@ -180,6 +198,9 @@ def list_keys(query: dict[str, Any], ws: str, app_id: str) -> dict[str, Any]:
 @apps.route("/workspaces/<ws>/apps/<app_id>/keys/<key_id>", methods=["DELETE"])
 @apps.response(204)
 def revoke_key(ws: str, app_id: str, key_id: str) -> None:
+    """Revoke a host app's key
+
+    By an admin; it stops working everywhere within a second."""
     active_workspace(ws, "admin")
     session = db_session()
     key = _key(session, ws, app_id, key_id)
@@ -200,7 +221,10 @@ def revoke_key(ws: str, app_id: str, key_id: str) -> None:
 @apps.arguments(schemas.AppKeyRotateSchema)
 @apps.response(201, schemas.AppKeyRotatedSchema)
 def rotate_key(body: dict[str, Any], ws: str, app_id: str, key_id: str) -> dict:
-    """A new key for the app; the old one keeps working for `grace_seconds` (at most 30 days)."""
+    """Rotate a host app's key
+
+    A new key for the app (its secret answered once); the old one keeps working for
+    `grace_seconds` (at most 30 days). 409 unless the old key is active."""
     _, member = active_workspace(ws, "admin")
     session = db_session()
     old = _key(session, ws, app_id, key_id)

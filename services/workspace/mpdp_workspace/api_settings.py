@@ -16,6 +16,7 @@ from mpdp_common.auth import public
 from mpdp_common.crypto import digest, secret_box
 from mpdp_common.db import new_id
 from mpdp_common.errors import not_found, validation_failed
+from mpdp_common.openapi import problems
 from mpdp_common.request_db import db_session
 from mpdp_common.web import accepts, current_settings
 
@@ -24,6 +25,9 @@ from .access import active_workspace
 from .events import events
 from .models import Asset, WorkspaceSettings
 from .uploads import MULTIPART_OVERHEAD, PURPOSES, check_upload
+
+#: what the uploaded files are served as (`uploads.PURPOSES`)
+_ASSET_TYPES = sorted({content_type for types, _limit in PURPOSES.values() for content_type in types})
 
 settings = Blueprint("settings", __name__, url_prefix="/api/v1", description="Workspace settings and uploaded assets")
 
@@ -113,16 +117,20 @@ def _publish_settings(session: Session, row: WorkspaceSettings) -> None:
 @settings.route("/workspaces/<ws>/settings", methods=["GET"])
 @settings.response(200, schemas.SettingsSchema)
 def get_settings(ws: str) -> dict:
+    """The workspace's settings"""
     active_workspace(ws)
     return _settings_view(_settings_row(db_session(), ws))
 
 
 @settings.route("/workspaces/<ws>/settings", methods=["PUT"])
-@settings.arguments(schemas.SettingsSchema)
+@settings.arguments(schemas.SettingsPutSchema)
 @settings.response(200, schemas.SettingsSchema)
 def put_settings(body: dict[str, Any], ws: str) -> dict:
-    """Replace the settings. `service_email.smtp_password` is write-only: left out, the stored
-    password is kept; `null` or an empty string clears it."""
+    """Replace the workspace's settings
+
+    By an admin. `service_email.smtp_password` is write-only: left out, the stored password is
+    kept; `null` or an empty string clears it. A URL setting that takes an upload may name the
+    path of a file uploaded to this workspace for it."""
     active_workspace(ws, "admin")
     session = db_session()
     errors = {}
@@ -185,24 +193,39 @@ def _upload(ws: str, purpose: str) -> dict:
 
 @settings.route("/workspaces/<ws>/settings/<kind>", methods=["POST"])
 @settings.doc(
-    requestBody={"content": {"multipart/form-data": {"schema": schemas.UploadSchema}}},
-    description="Upload the logo (PNG or SVG, 512 KiB), the favicon (PNG, ICO or SVG, 256 KiB) or the terms of "
-    "service (PDF, 5 MiB): `kind` is logo, favicon or terms-of-service. The type is told from the content.",
+    requestBody={"required": True, "content": {"multipart/form-data": {"schema": schemas.UploadSchema}}},
+    parameters=[{"in": "path", "name": "kind", "required": True, "schema": {"type": "string", "enum": sorted(UPLOAD_PATHS)}}],
 )
 @settings.response(200, schemas.SettingsSchema)
 @accepts("multipart/form-data")
+@problems(422)
 def upload_asset(ws: str, kind: str) -> dict:
+    """Upload the logo, the favicon or the terms of service
+
+    By an admin: the logo (PNG or SVG, 512 KiB), the favicon (PNG, ICO or SVG, 256 KiB) or the
+    terms of service (PDF, 5 MiB), as the multipart field `file`; its type is told from the
+    content (422 for another). The setting then names the uploaded file."""
     if kind not in UPLOAD_PATHS:
         raise not_found("setting that takes an upload")
     return _upload(ws, UPLOAD_PATHS[kind])
 
 
 @settings.route("/workspaces/<ws>/assets/<asset_id>", methods=["GET"])
-@settings.response(200, description="The uploaded file, as uploaded.")
+@settings.doc(
+    responses={
+        "200": {
+            "description": "The uploaded file, as uploaded",
+            "headers": {"ETag": {"description": "the file's SHA-256", "schema": {"type": "string"}}},
+            "content": {content_type: {"schema": {"type": "string", "format": "binary"}} for content_type in _ASSET_TYPES},
+        }
+    }
+)
 @public
 def get_asset(ws: str, asset_id: str) -> Response:
-    """Uploaded logos, favicons and terms are public, like any website's: the console and host
-    apps show them without a token. Their ids cannot be guessed."""
+    """An uploaded logo, favicon or terms of service
+
+    Public, like any website's: the console and host apps show them without a token. Their ids
+    cannot be guessed."""
     asset = db_session().get(Asset, asset_id)
     if asset is None or asset.workspace_id != ws:
         raise not_found("file")

@@ -12,6 +12,7 @@ from sqlalchemy import func, or_, select
 from mpdp_common.auth import current_caller, require_member
 from mpdp_common.errors import conflict, forbidden, not_found, validation_failed
 from mpdp_common.idempotency import idempotent
+from mpdp_common.openapi import problems
 from mpdp_common.pagination import PageQuery, page_schema, paginate
 from mpdp_common.request_db import db_session
 
@@ -41,7 +42,13 @@ def _workspace_view(workspace: Workspace, role: str | None = None) -> dict:
 @workspaces.arguments(schemas.WorkspaceCreateSchema)
 @workspaces.response(201, schemas.WorkspaceSchema, description="A tenant workspace, active at once.")
 @workspaces.alt_response(202, schema=schemas.WorkspacePendingSchema, description="A developer workspace, pending approval.")
+@problems(403, 404)
 def create_workspace(body: dict[str, Any]) -> dict | Response:
+    """Create a tenant workspace, or apply for a developer workspace
+
+    A tenant is active at once and the caller becomes its admin (201). A developer workspace is
+    applied for by a member of its tenant (`parent_id`, 404 for others): it waits for an approval
+    of type developer_workspace in the tenant (202). Not with an API key (403)."""
     _not_by_api_key("create workspaces")
     caller = current_caller()
     session = db_session()
@@ -94,7 +101,7 @@ def create_workspace(body: dict[str, Any]) -> dict | Response:
 @workspaces.arguments(PageQuery, location="query")
 @workspaces.response(200, page_schema(schemas.WorkspaceSchema))
 def list_workspaces(query: dict[str, Any]) -> dict[str, Any]:
-    """The caller's workspaces, and the developer workspaces they applied for."""
+    """The caller's workspaces, and the developer workspaces they applied for"""
     caller = current_caller()
     session = db_session()
     if caller.is_api_key:
@@ -126,6 +133,7 @@ def list_workspaces(query: dict[str, Any]) -> dict[str, Any]:
 @workspaces.route("/workspaces/<ws>", methods=["GET"])
 @workspaces.response(200, schemas.WorkspaceSchema)
 def get_workspace(ws: str) -> dict:
+    """One workspace, with the caller's role in it"""
     caller = current_caller()
     workspace = db_session().get(Workspace, ws)
     if (
@@ -143,6 +151,9 @@ def get_workspace(ws: str) -> dict:
 @workspaces.arguments(schemas.WorkspacePatchSchema)
 @workspaces.response(200, schemas.WorkspaceSchema)
 def patch_workspace(body: dict[str, Any], ws: str) -> dict:
+    """Change a workspace's general info
+
+    By an admin."""
     workspace, member = active_workspace(ws, "admin")
     session = db_session()
     if "name" in body:
@@ -179,7 +190,9 @@ def patch_workspace(body: dict[str, Any], ws: str) -> dict:
 @workspaces.route("/workspaces/<ws>/developer-workspaces", methods=["GET"])
 @workspaces.arguments(PageQuery, location="query")
 @workspaces.response(200, page_schema(schemas.DeveloperWorkspaceSchema))
+@workspaces.doc(operationId="workspaces_list_developer_workspaces")
 def list_developer_workspaces(query: dict[str, Any], ws: str) -> dict[str, Any]:
+    """A tenant's developer workspaces, with their mini program counts"""
     active_workspace(ws)
     session = db_session()
     page = paginate(
@@ -213,7 +226,13 @@ def list_developer_workspaces(query: dict[str, Any], ws: str) -> dict[str, Any]:
 
 @workspaces.route("/workspaces/<ws>/developer-workspaces/<developer_ws>", methods=["DELETE"])
 @workspaces.response(204)
+@workspaces.doc(operationId="workspaces_delete_developer_workspace")
+@problems(409)
 def delete_developer_workspace(ws: str, developer_ws: str) -> None:
+    """Delete a developer workspace of a tenant
+
+    By an admin of the tenant; 409 while it has a published mini program or a version uploaded in
+    the last 30 days."""
     active_workspace(ws, "admin")
     session = db_session()
     child = session.get(Workspace, developer_ws, with_for_update=True)

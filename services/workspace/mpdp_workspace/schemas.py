@@ -3,10 +3,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from marshmallow import Schema, ValidationError, fields, post_load, validate, validates, validates_schema
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, validate, validates, validates_schema
 
 from mpdp_common.addresses import NotPublic, Unresolvable, public_addresses
-from mpdp_common.schemas import StrictBoolean, StrictInteger, Timestamp
+from mpdp_common.contracts.workspace import KINDS
+from mpdp_common.schemas import ROLES, ResponseSchema, StrictBoolean, StrictInteger, Timestamp
 from mpdp_common.web import current_settings
 
 
@@ -23,6 +24,11 @@ BUNDLE_ID = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*(\.[A-Za-z0-9_-]+)+$")
 FINGERPRINT = re.compile(r"^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){31}$|^[0-9A-Fa-f]{64}$")
 #: 30 days: the longest an old app key may stay valid after a rotation
 MAX_GRACE_SECONDS = 30 * 24 * 3600
+#: a workspace as its members and applicants see it (a deleted one is seen by nobody)
+WORKSPACE_STATUSES = ["active", "pending_approval", "rejected", "withdrawn"]
+BUSINESS_TYPES = ["self", "isv"]
+PLATFORMS = ["ios", "android"]
+API_KEY_ROLES = ["developer", "reviewer"]
 
 
 def Hostname(**kwargs: Any) -> fields.String:  # noqa: N802
@@ -48,9 +54,17 @@ def normalize_fingerprint(value: str) -> str:
 
 class WorkspaceCreateSchema(Schema):
     name = Name(required=True)
-    kind = fields.String(required=True, validate=validate.OneOf(["tenant", "developer"]))
-    parent_id = fields.String(validate=validate.Length(min=1, max=64), load_default=None)
-    business_type = fields.String(validate=validate.OneOf(["self", "isv"]), load_default=None)
+    kind = fields.String(required=True, validate=validate.OneOf(KINDS))
+    parent_id = fields.String(
+        validate=validate.Length(min=1, max=64),
+        load_default=None,
+        metadata={"description": "a developer workspace's tenant, which alone has one"},
+    )
+    business_type = fields.String(
+        validate=validate.OneOf(BUSINESS_TYPES),
+        load_default=None,
+        metadata={"description": "required for a developer workspace, which alone has one"},
+    )
 
     @validates_schema
     def _developer_fields(self, data: dict[str, Any], **kwargs: Any) -> None:
@@ -64,23 +78,23 @@ class WorkspaceCreateSchema(Schema):
                 raise ValidationError(extra)
 
 
-class WorkspaceSchema(Schema):
+class WorkspaceSchema(ResponseSchema):
     id = fields.String()
     name = fields.String()
-    kind = fields.String()
-    status = fields.String()
+    kind = fields.String(validate=validate.OneOf(KINDS))
+    status = fields.String(validate=validate.OneOf(WORKSPACE_STATUSES))
     parent_id = fields.String(allow_none=True)
-    business_type = fields.String(allow_none=True)
+    business_type = fields.String(allow_none=True, validate=validate.OneOf(BUSINESS_TYPES))
     business_address = fields.String(allow_none=True)
     contact_email = fields.String(allow_none=True)
-    role = fields.String(allow_none=True, metadata={"description": "The caller's role, when a member."})
+    role = fields.String(allow_none=True, validate=validate.OneOf(ROLES), metadata={"description": "The caller's role, when a member."})
     created_at = Timestamp()
     updated_at = Timestamp()
 
 
-class WorkspacePendingSchema(Schema):
+class WorkspacePendingSchema(ResponseSchema):
     id = fields.String()
-    status = fields.String()
+    status = fields.String(validate=validate.OneOf(["pending_approval"]))
 
 
 class WorkspacePatchSchema(Schema):
@@ -89,11 +103,11 @@ class WorkspacePatchSchema(Schema):
     contact_email = Email(allow_none=True)
 
 
-class DeveloperWorkspaceSchema(Schema):
+class DeveloperWorkspaceSchema(ResponseSchema):
     id = fields.String()
     name = fields.String()
-    status = fields.String()
-    business_type = fields.String()
+    status = fields.String(validate=validate.OneOf(WORKSPACE_STATUSES))
+    business_type = fields.String(validate=validate.OneOf(BUSINESS_TYPES))
     created_by = fields.String()
     miniprogram_count = fields.Integer()
     created_at = Timestamp()
@@ -102,7 +116,7 @@ class DeveloperWorkspaceSchema(Schema):
 # -- settings -------------------------------------------------------------------------------------
 
 
-class ServiceEmailSchema(Schema):
+class ServiceEmailPutSchema(Schema):
     sender = Email(required=True)
     smtp_host = Hostname(required=True)
     smtp_port = StrictInteger(required=True, validate=validate.Range(min=1, max=65535))
@@ -111,9 +125,8 @@ class ServiceEmailSchema(Schema):
         load_only=True,
         validate=validate.Length(max=1024),
         allow_none=True,
-        metadata={"description": "Write-only; left out, the stored password is kept."},
+        metadata={"description": "Never answered; left out, the stored password is kept, and null or empty clears it."},
     )
-    smtp_password_set = fields.Boolean(dump_only=True)
 
     @validates("smtp_host")
     def _public_host(self, value: str, **kwargs: Any) -> None:
@@ -125,7 +138,7 @@ class ServiceEmailSchema(Schema):
             raise ValidationError(f"Not a public mail server: {error}") from None
 
 
-class DomainsSchema(Schema):
+class DomainsPutSchema(Schema):
     primary = Hostname(required=True, allow_none=True)
     alternatives = fields.List(Hostname(), load_default=list, validate=validate.Length(max=20))
 
@@ -135,18 +148,48 @@ class DomainsSchema(Schema):
             raise ValidationError("Each alternative domain once.")
 
 
-class SettingsSchema(Schema):
+class SettingsPutSchema(Schema):
+    """The whole settings, as `PUT .../settings` replaces them: what is left out is cleared."""
+
     logo_url = Url(allow_none=True, load_default=None)
     favicon_url = Url(allow_none=True, load_default=None)
-    service_email = fields.Nested(ServiceEmailSchema, allow_none=True, load_default=None)
-    domains = fields.Nested(DomainsSchema, allow_none=True, load_default=None)
+    service_email = fields.Nested(ServiceEmailPutSchema, allow_none=True, load_default=None)
+    domains = fields.Nested(DomainsPutSchema, allow_none=True, load_default=None)
     tester_whitelist_enabled = StrictBoolean(load_default=False)
     about_us_url = Url(allow_none=True, load_default=None)
     terms_of_service_url = Url(allow_none=True, load_default=None)
-    updated_at = Timestamp(dump_only=True, allow_none=True)
+
+
+class ServiceEmailSchema(ResponseSchema):
+    sender = fields.String()
+    smtp_host = fields.String()
+    smtp_port = fields.Integer()
+    smtp_username = fields.String(allow_none=True)
+    smtp_password_set = fields.Boolean(metadata={"description": "whether a password is stored (it is never answered)"})
+
+
+class DomainsSchema(ResponseSchema):
+    primary = fields.String(allow_none=True)
+    alternatives = fields.List(fields.String())
+
+
+class SettingsSchema(ResponseSchema):
+    logo_url = fields.String(allow_none=True)
+    favicon_url = fields.String(allow_none=True)
+    service_email = fields.Nested(ServiceEmailSchema, allow_none=True, metadata={"description": "null: none set"})
+    domains = fields.Nested(DomainsSchema)
+    tester_whitelist_enabled = fields.Boolean()
+    about_us_url = fields.String(allow_none=True)
+    terms_of_service_url = fields.String(allow_none=True)
+    updated_at = Timestamp(allow_none=True, metadata={"description": "null until the settings are first saved"})
 
 
 class UploadSchema(Schema):
+    """The multipart body of an upload; its other parts are ignored."""
+
+    class Meta:
+        unknown = EXCLUDE
+
     file = fields.Raw(required=True, metadata={"type": "string", "format": "binary"})
 
 
@@ -156,7 +199,7 @@ class UploadSchema(Schema):
 class AppBaseSchema(Schema):
     name = Name()
     platforms = fields.List(
-        fields.String(validate=validate.OneOf(["ios", "android"])), validate=validate.Length(min=1, max=2), metadata={"uniqueItems": True}
+        fields.String(validate=validate.OneOf(PLATFORMS)), validate=validate.Length(min=1, max=2), metadata={"uniqueItems": True}
     )
     bundle_id = fields.String(validate=[validate.Length(max=155), validate.Regexp(BUNDLE_ID, error="Not a bundle id (com.example.app).")])
     android_cert_fingerprints = fields.List(
@@ -183,7 +226,7 @@ class AppBaseSchema(Schema):
 class AppCreateSchema(AppBaseSchema):
     name = Name(required=True)
     platforms = fields.List(
-        fields.String(validate=validate.OneOf(["ios", "android"])),
+        fields.String(validate=validate.OneOf(PLATFORMS)),
         required=True,
         validate=validate.Length(min=1, max=2),
         metadata={"uniqueItems": True},
@@ -202,11 +245,11 @@ class AppPatchSchema(AppBaseSchema):
     pass
 
 
-class AppSchema(Schema):
+class AppSchema(ResponseSchema):
     id = fields.String()
     workspace_id = fields.String()
     name = fields.String()
-    platforms = fields.List(fields.String())
+    platforms = fields.List(fields.String(validate=validate.OneOf(PLATFORMS)))
     bundle_id = fields.String()
     android_cert_fingerprints = fields.List(fields.String())
     created_at = Timestamp()
@@ -222,12 +265,15 @@ class AppKeyRotateSchema(Schema):
     label = fields.String(validate=validate.Length(max=100), load_default=None, allow_none=True)
 
 
-class AppKeySchema(Schema):
+class AppKeySchema(ResponseSchema):
     id = fields.String()
-    key_id = fields.String()
+    key_id = fields.String(metadata={"description": "what a host app sends as X-MPDP-Key"})
     app_id = fields.String()
     label = fields.String(allow_none=True)
-    status = fields.String(metadata={"description": "active, expiring, expired or revoked"})
+    status = fields.String(
+        validate=validate.OneOf(["active", "expiring", "expired", "revoked"]),
+        metadata={"description": "expiring: rotated, valid until expires_at"},
+    )
     expires_at = Timestamp(allow_none=True)
     revoked_at = Timestamp(allow_none=True)
     created_at = Timestamp()
@@ -246,14 +292,14 @@ class AppKeyRotatedSchema(AppKeyCreatedSchema):
 
 class ApiKeyCreateSchema(Schema):
     label = fields.String(required=True, validate=[validate.Length(min=1, max=100), not_blank])
-    role = fields.String(required=True, validate=validate.OneOf(["developer", "reviewer"]))
+    role = fields.String(required=True, validate=validate.OneOf(API_KEY_ROLES))
 
 
-class ApiKeySchema(Schema):
+class ApiKeySchema(ResponseSchema):
     id = fields.String()
     workspace_id = fields.String()
     label = fields.String()
-    role = fields.String()
+    role = fields.String(validate=validate.OneOf(API_KEY_ROLES))
     created_by = fields.String()
     created_at = Timestamp()
     revoked_at = Timestamp(allow_none=True)
