@@ -37,7 +37,7 @@ def _views(items: list[Launch]) -> list[dict]:
     for step in session.scalars(select(LaunchStep).where(LaunchStep.launch_id.in_(ids)).order_by(LaunchStep.seq)):
         history[step.launch_id].append(step)
     version_ids = {launch.version_id for launch in items}
-    versions = dict(session.execute(select(Version.id, Version.version).where(Version.id.in_(version_ids))).all())
+    versions: dict[str, str] = dict(session.execute(select(Version.id, Version.version).where(Version.id.in_(version_ids))).tuples().all())
     return [
         {column: getattr(launch, column) for column in ("id", "miniprogram_id", "version_id", "app_id", "status", "percentage")}
         | {

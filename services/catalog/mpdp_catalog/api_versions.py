@@ -115,7 +115,7 @@ class CatalogRequest(Request):
             return super()._get_file_stream(total_content_length, content_type, filename, content_length)
         spool = Spool(spool_directory(current_settings()), self.spool_limit)
         self.spools.append(spool)
-        return spool
+        return cast(IO[bytes], spool)  # a file as werkzeug uses one (write, seek, read), not a whole typing.IO
 
     @cached_property
     def spools(self) -> list[Spool]:
@@ -141,7 +141,7 @@ def _read_upload(limit: int) -> tuple[dict, Spool]:
     try:
         fields = schemas.VersionUploadSchema().load(fields)
     except ValidationError as error:
-        errors.update(error.messages)  # type: ignore[arg-type]
+        errors.update(cast(dict[str, list[str]], error.messages))  # a schema's messages are per field
     package = files.get("package")
     spool = package.stream if package is not None else None
     if not isinstance(spool, Spool):

@@ -244,7 +244,7 @@ def _change(ws: str, account_id: str, event_type: str, **changes: str) -> dict:
     require_member(ws, "admin")
     member = _target(session, ws, account_id)
     if all(getattr(member, name) == value for name, value in changes.items()):
-        return _member_view(member, session.get(Account, account_id))
+        return _member_view(member, session.get_one(Account, account_id))
     if losing_an_admin:
         _keep_an_admin(session, ws, member)
     for name, value in changes.items():
@@ -252,7 +252,7 @@ def _change(ws: str, account_id: str, event_type: str, **changes: str) -> dict:
     member.revision += 1
     publish_member(session, event_type, member)
     session.commit()
-    return _member_view(member, session.get(Account, account_id))
+    return _member_view(member, session.get_one(Account, account_id))
 
 
 @members.route("/workspaces/<ws>/members/<account_id>", methods=["PATCH"])

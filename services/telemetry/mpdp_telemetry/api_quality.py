@@ -97,7 +97,7 @@ def patch_issue(body: dict[str, Any], ws: str, issue_id: str) -> dict:
     with `regressed: true`."""
     _issue(ws, issue_id, "admin", "developer")
     session = db_session()
-    issue = session.get(Issue, issue_id, with_for_update=True)
+    issue = session.get_one(Issue, issue_id, with_for_update=True)  # _issue found it
     crashes.set_status(session, issue, body["status"])
     session.commit()
     return _view(issue, _versions([issue.id])[issue.id])

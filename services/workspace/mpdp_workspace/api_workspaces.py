@@ -125,7 +125,9 @@ def list_workspaces(query: dict[str, Any]) -> dict[str, Any]:
                 select(Member.workspace_id, Member.role).where(
                     Member.account_id == caller.account_id, Member.workspace_id.in_(ids), Member.status != "removed"
                 )
-            ).all()
+            )
+            .tuples()
+            .all()
         )
     return page | {"items": [_workspace_view(item, roles.get(item.id)) for item in page["items"]]}
 
@@ -203,10 +205,12 @@ def list_developer_workspaces(query: dict[str, Any], ws: str) -> dict[str, Any]:
         Workspace.id,
     )
     ids = [item.id for item in page["items"]]
-    counts = dict(
+    counts: dict[str, int] = dict(
         session.execute(
             select(MiniProgram.workspace_id, func.count()).where(MiniProgram.workspace_id.in_(ids)).group_by(MiniProgram.workspace_id)
-        ).all()
+        )
+        .tuples()
+        .all()
     )
     return page | {
         "items": [
