@@ -14,10 +14,11 @@ from mpdp_common.errors import not_found, validation_failed
 from mpdp_common.idempotency import idempotent
 from mpdp_common.pagination import page_schema, paginate
 from mpdp_common.request_db import commit_or_conflict, db_session
+from mpdp_common.web import current_settings
 
 from . import lifecycle, schemas
 from .access import miniprogram_for
-from .models import App, Launch, LaunchStep, Version
+from .models import App, Launch, LaunchStep, Rollout, Version
 
 launches = Blueprint("launches", __name__, url_prefix="/api/v1", description="Launches: releasing versions to host apps")
 
@@ -34,6 +35,7 @@ def _views(items: list[Launch]) -> list[dict]:
         history[step.launch_id].append(step)
     version_ids = {launch.version_id for launch in items}
     versions = dict(session.execute(select(Version.id, Version.version).where(Version.id.in_(version_ids))).all())
+    rollouts = {rollout.launch_id: rollout for rollout in session.scalars(select(Rollout).where(Rollout.launch_id.in_(ids)))}
     return [
         {column: getattr(launch, column) for column in ("id", "miniprogram_id", "version_id", "app_id", "status", "percentage")}
         | {
@@ -43,9 +45,24 @@ def _views(items: list[Launch]) -> list[dict]:
             "created_at": launch.created_at,
             "updated_at": launch.updated_at,
             "history": history[launch.id],
+            "rollout": _rollout_view(rollouts.get(launch.id)),
         }
         for launch in items
     ]
+
+
+def _rollout_view(rollout: Rollout | None) -> dict | None:
+    if rollout is None:
+        return None
+    return {
+        "steps": rollout.steps,
+        "current_step": rollout.current_step,
+        "next_step_at": rollout.next_step_at,
+        "paused": rollout.state == "paused",
+        "guard": rollout.guard,
+        "state": rollout.state,
+        "started_at": rollout.started_at,
+    }
 
 
 def _releaser(ws: str, mp: str):
@@ -147,6 +164,69 @@ def cancel(ws, mp, launch_id):
     member, _miniprogram, launch = _launch(ws, mp, launch_id, *RELEASERS)
     session = db_session()
     lifecycle.cancel(session, launch, member.account_id)
+    session.commit()
+    return _views([launch])[0]
+
+
+# -- rollout plans -------------------------------------------------------------------------------
+
+
+@launches.route(f"{PATH}/launches/<launch_id>/rollout", methods=["PUT"])
+@launches.arguments(schemas.RolloutPlanSchema)
+@launches.response(200, schemas.LaunchSchema)
+def plan_rollout(body, ws, mp, launch_id):
+    """From pilot, ready or grayscale: the plan replaces any before it and its first step is published at once; each next
+    step follows when the hold of the one before ends, the step at 100 % releasing the launch."""
+    member, _miniprogram, launch = _launch(ws, mp, launch_id, *RELEASERS)
+    steps = body["steps"] or lifecycle.PRESETS[body["preset"]]
+    shortest = current_settings().rollout_min_hold_seconds
+    if any(step["hold_seconds"] < shortest for step in steps[:-1]):
+        raise validation_failed({"steps": [f"Each step before the last is held at least {shortest} seconds."]})
+    session = db_session()
+    lifecycle.plan_rollout(session, launch, steps, body["guard"], member.account_id)
+    commit_or_conflict(session, "Another launch of this mini program on this app was released at the same time; try again.")
+    return _views([launch])[0]
+
+
+@launches.route(f"{PATH}/launches/<launch_id>/rollout", methods=["GET"])
+@launches.response(200, schemas.RolloutSchema)
+def get_rollout(ws, mp, launch_id):
+    """The launch's rollout plan; 404 without one."""
+    rollout = _views([_launch(ws, mp, launch_id)[2]])[0]["rollout"]
+    if rollout is None:
+        raise not_found("rollout")
+    return rollout
+
+
+@launches.route(f"{PATH}/launches/<launch_id>/rollout", methods=["DELETE"])
+@launches.response(200, schemas.LaunchSchema)
+def drop_rollout(ws, mp, launch_id):
+    """The plan and its guard are removed; the launch stays at its status and share."""
+    member, _miniprogram, launch = _launch(ws, mp, launch_id, *RELEASERS)
+    session = db_session()
+    lifecycle.drop_rollout(session, launch, member.account_id)
+    session.commit()
+    return _views([launch])[0]
+
+
+@launches.route(f"{PATH}/launches/<launch_id>/pause", methods=["POST"])
+@launches.response(200, schemas.LaunchSchema)
+def pause_rollout(ws, mp, launch_id):
+    """The running plan keeps its share and takes no step until resumed."""
+    member, _miniprogram, launch = _launch(ws, mp, launch_id, *RELEASERS)
+    session = db_session()
+    lifecycle.pause_rollout(session, launch, member.account_id)
+    session.commit()
+    return _views([launch])[0]
+
+
+@launches.route(f"{PATH}/launches/<launch_id>/resume", methods=["POST"])
+@launches.response(200, schemas.LaunchSchema)
+def resume_rollout(ws, mp, launch_id):
+    """The paused plan goes on: its next step comes when the rest of the hold has passed."""
+    member, _miniprogram, launch = _launch(ws, mp, launch_id, *RELEASERS)
+    session = db_session()
+    lifecycle.resume_rollout(session, launch, member.account_id)
     session.commit()
     return _views([launch])[0]
 

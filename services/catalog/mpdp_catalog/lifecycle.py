@@ -6,30 +6,35 @@ waits for, change.
        └─────withdraw───────┘
     pilot, ready, grayscale ──release p<100──▶ grayscale ──release 100──▶ released
     created, pilot, ready, grayscale ──cancel──▶ canceled
+    pilot, ready, grayscale ──plan──▶ its first step released at once; each next step when the
+        hold before it ends (the rollout worker), the step at 100 releasing it
     released ──offline approved──▶ offline ──online approved──▶ released
     released, offline ──a newer launch is released──▶ archived
     released, offline ──rollback to an earlier release──▶ rollback; that archived launch ──▶ released
 
 Every change is checked against this table (409 naming the current status), recorded in the
 launch's history, published as `catalog.launch.status_changed`, and rewrites what the host app
-delivers (delivery.py). Views authorize and read arguments, event handlers read the approval
-service's decisions, and both call one function here; the caller commits.
+delivers (delivery.py). A change of the rollout plan alone (pause, resume, removal) is published
+the same way, with the status unchanged. Views authorize and read arguments, event handlers read
+the approval service's decisions, the rollout worker takes due steps (rollouts.py), and each
+calls one function here; the caller commits.
 """
 
 from __future__ import annotations
 
 import logging
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from mpdp_common.contracts.approval import Decision, Withdrawal
 from mpdp_common.db import new_id, utcnow
-from mpdp_common.errors import conflict
+from mpdp_common.errors import conflict, not_found
 
 from . import delivery
 from .events import events
-from .models import IN_PROGRESS, App, Launch, LaunchStep, MiniProgram, Version, WorkspaceSettings
+from .models import IN_PROGRESS, App, Launch, LaunchStep, MiniProgram, Rollout, Version, WorkspaceSettings
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +53,7 @@ ALLOWED_FROM: dict[str, tuple[str, ...]] = {
     "archive": ("released", "offline"),
     "roll_back": ("released", "offline"),
     "restore": ("archived", "rollback"),
+    "plan": ("pilot", "ready", "grayscale"),
 }
 FIXED_TARGET = {
     "submit": "under_review",
@@ -67,9 +73,14 @@ ACTION_NAMES = {
     "request_online": "bring online",
     "roll_back": "roll back",
     "restore": "roll back to",
+    "plan": "plan a rollout",
 }
 #: the approval types whose subject is a launch
 REQUEST_TYPES = ("launch", "offline", "online")
+#: who took a step of a rollout plan, in the launch's history
+ROLLOUT = "rollout"
+#: the plans that `{"preset": name}` asks for: 1, 2, 5, 10, 20, 50 and 100 %, a day each
+PRESETS = {"phased_7_days": [{"percentage": share, "hold_seconds": 86_400} for share in (1, 2, 5, 10, 20, 50, 100)]}
 
 
 def check(status: str, action: str) -> None:
@@ -137,8 +148,14 @@ def withdraw(session: Session, launch: Launch, by: str) -> None:
 
 
 def release(session: Session, launch: Launch, percentage: int, by: str) -> None:
-    """Grayscale under 100 %; at 100 the launch is released, and what was released (or offline) before is archived."""
+    """Grayscale under 100 %; at 100 the launch is released, and what was released (or offline)
+    before is archived. A person's own publish ends the rollout plan, whose guard stays."""
     check(launch.status, "release")
+    _end_plan(session, launch)
+    _release(session, launch, percentage, by)
+
+
+def _release(session: Session, launch: Launch, percentage: int, by: str) -> None:
     if percentage == 100:
         for older in _others_on_app(session, launch, "released", "offline"):
             _move(session, older, "archive", by, refresh_delivery=False)
@@ -147,7 +164,95 @@ def release(session: Session, launch: Launch, percentage: int, by: str) -> None:
 
 
 def cancel(session: Session, launch: Launch, by: str) -> None:
+    check(launch.status, "cancel")
+    _end_plan(session, launch)
     _move(session, launch, "cancel", by)
+
+
+# -- rollout plans --------------------------------------------------------------------------------
+
+
+def plan_rollout(session: Session, launch: Launch, steps: list[dict], guard: dict | None, by: str) -> None:
+    """Replace the launch's plan with `steps` (rising to 100 %) and `guard`, and publish its
+    first step at once; the rollout worker publishes each next one when the hold before it ends."""
+    check(launch.status, "plan")
+    rollout = session.get(Rollout, launch.id, with_for_update=True)
+    if rollout is None:
+        rollout = Rollout(launch_id=launch.id)
+        session.add(rollout)
+    rollout.steps, rollout.guard, rollout.created_by, rollout.started_at = steps, guard, by, utcnow()
+    rollout.current_step = 0
+    session.flush()
+    _publish_step(session, launch, rollout, by, rollout.started_at)
+
+
+def take_due_step(session: Session, launch: Launch, now: datetime) -> bool:
+    """Publish the next step of the (locked) launch's plan if its hold has ended; False when no
+    step is due, so that a worker that comes second, or after a restart, takes nothing twice."""
+    rollout = session.get(Rollout, launch.id, with_for_update=True)
+    if rollout is None or rollout.state != "running" or rollout.next_step_at is None or rollout.next_step_at > now:
+        return False
+    if launch.status not in ALLOWED_FROM["release"] or rollout.current_step + 1 >= len(rollout.steps):
+        log.warning("launch %s is %s at step %d of its plan; the plan ends", launch.id, launch.status, rollout.current_step)
+        _end_plan(session, launch)
+        return False
+    rollout.current_step += 1
+    _publish_step(session, launch, rollout, ROLLOUT, now)
+    return True
+
+
+def pause_rollout(session: Session, launch: Launch, by: str) -> None:
+    """The plan keeps its share and takes no step; what is left of the hold waits for the resume."""
+    rollout = _plan_in(session, launch, "running", "pause")
+    assert rollout.next_step_at is not None, "a running plan has its next step's time"
+    rollout.hold_left_seconds = max(0.0, (rollout.next_step_at - utcnow()).total_seconds())
+    rollout.state, rollout.next_step_at = "paused", None
+    _publish_state(session, launch, launch.status, by)
+
+
+def resume_rollout(session: Session, launch: Launch, by: str) -> None:
+    """The plan goes on; its next step comes when the rest of the hold has passed."""
+    rollout = _plan_in(session, launch, "paused", "resume")
+    rollout.state, rollout.next_step_at = "running", utcnow() + timedelta(seconds=rollout.hold_left_seconds or 0)
+    rollout.hold_left_seconds = None
+    _publish_state(session, launch, launch.status, by)
+
+
+def drop_rollout(session: Session, launch: Launch, by: str) -> None:
+    """The plan and its guard are gone; the launch stays where it is."""
+    rollout = session.get(Rollout, launch.id, with_for_update=True)
+    if rollout is None:
+        raise not_found("rollout")
+    session.delete(rollout)
+    session.flush()
+    _publish_state(session, launch, launch.status, by)
+
+
+def _plan_in(session: Session, launch: Launch, state: str, action: str) -> Rollout:
+    rollout = session.get(Rollout, launch.id, with_for_update=True)
+    if rollout is None:
+        raise conflict(f"The launch has no rollout plan to {action}.")
+    if rollout.state != state:
+        raise conflict(f"The rollout is {rollout.state}; {action} needs it to be {state}.")
+    return rollout
+
+
+def _publish_step(session: Session, launch: Launch, rollout: Rollout, by: str, now: datetime) -> None:
+    """Publish the plan's current step, whose hold starts `now`; the step at 100 % ends the plan."""
+    step = rollout.steps[rollout.current_step]
+    if step["percentage"] == 100:
+        rollout.state, rollout.next_step_at = "completed", None
+    else:
+        rollout.state, rollout.next_step_at = "running", now + timedelta(seconds=step["hold_seconds"])
+    rollout.hold_left_seconds = None
+    _release(session, launch, step["percentage"], by)
+
+
+def _end_plan(session: Session, launch: Launch) -> None:
+    """A person's own publish or cancel: the plan takes no more steps; its guard stays."""
+    rollout = session.get(Rollout, launch.id, with_for_update=True)
+    if rollout is not None and rollout.state != "completed":
+        rollout.state, rollout.next_step_at, rollout.hold_left_seconds = "completed", None, None
 
 
 def request_availability(session: Session, miniprogram: MiniProgram, app: App, kind: str, reason: str, by: str) -> Launch:
@@ -306,6 +411,15 @@ def _move(session: Session, launch: Launch, action: str, by: str, *, percentage:
     if launch.status == "released":
         session.get_one(MiniProgram, launch.miniprogram_id).status = "published"
     session.flush()
+    _publish_state(session, launch, previous, by)
+    if refresh_delivery:
+        delivery.refresh(session, launch.miniprogram_id, launch.app_id)
+
+
+def _publish_state(session: Session, launch: Launch, previous: str | None, by: str) -> None:
+    """`catalog.launch.status_changed` with the launch's whole state, its rollout plan included."""
+    launch.revision += 1
+    rollout = session.get(Rollout, launch.id)
     events.publish(
         session,
         "catalog.launch.status_changed",
@@ -315,16 +429,31 @@ def _move(session: Session, launch: Launch, action: str, by: str, *, percentage:
             "workspace_id": launch.workspace_id,
             "app_id": launch.app_id,
             "version_id": launch.version_id,
+            "version": session.get_one(Version, launch.version_id).version,
             "status": launch.status,
             "previous_status": previous,
             "percentage": launch.percentage,
             "changed_by": by,
+            "revision": launch.revision,
+            "rollout": None if rollout is None else rollout_state(rollout),
+            "reason": None,
+            "figures": None,
         },
         workspace_id=launch.workspace_id,
         aggregate_id=launch.id,
     )
-    if refresh_delivery:
-        delivery.refresh(session, launch.miniprogram_id, launch.app_id)
+
+
+def rollout_state(rollout: Rollout) -> dict:
+    """The plan as `catalog.launch.status_changed` carries it."""
+    return {
+        "state": rollout.state,
+        "current_step": rollout.current_step,
+        "step_count": len(rollout.steps),
+        "started_at": rollout.started_at.isoformat(),
+        "next_step_at": rollout.next_step_at.isoformat() if rollout.next_step_at else None,
+        "guard": rollout.guard,
+    }
 
 
 def _others_on_app(session: Session, launch: Launch, *statuses: str) -> list[Launch]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from mpdp_common.service import Service
 
-from . import handlers
+from . import handlers, rollouts
 from .api_delivery import client
 from .api_features import features, jsapis
 from .api_launches import launches
@@ -31,4 +31,5 @@ service = Service(
     api_key_model=ApiKey,
     setup=_setup,
     announce=announce,
+    workers={"rollouts": rollouts.run_worker},
 )
