@@ -102,6 +102,8 @@ class Platform:
             MPDP_RATE_LIMIT_PER_TOKEN="100000/minute",
             # Low enough for a test to reach it with a few batches; each test uses its own app key.
             MPDP_INGEST_RATE_LIMIT="30000/minute",
+            # rollout guards judge every second, so that a test's holds of a few seconds are judged too
+            MPDP_RELEASE_GUARD_INTERVAL_SECONDS="1",
             **{f"MPDP_{name.upper()}_PORT": str(port) for name, port in self.ports.items()},
             **{f"MPDP_{name.upper()}_INTERNAL_PORT": str(port) for name, port in self.internal_ports.items()},
         )

@@ -24,7 +24,9 @@ launches = Blueprint("launches", __name__, url_prefix="/api/v1", description="La
 
 PATH = "/workspaces/<ws>/miniprograms/<mp>"
 RELEASERS = ("admin", "developer")
-ONE_IN_PROGRESS = "Another launch of this mini program on this app is on its way (under review to grayscale); finish or cancel it first."
+ONE_IN_PROGRESS = (
+    "Another launch of this mini program on this app is on its way (under review to grayscale, or halted); finish or cancel it first."
+)
 
 
 def _views(items: list[Launch]) -> list[dict]:

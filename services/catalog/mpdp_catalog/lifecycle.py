@@ -4,10 +4,11 @@ waits for, change.
     created ──submit──▶ under_review ──approved──▶ pilot (tester whitelist on) or ready
        ▲                    │  └──rejected──▶ rejected
        └─────withdraw───────┘
-    pilot, ready, grayscale ──release p<100──▶ grayscale ──release 100──▶ released
-    created, pilot, ready, grayscale ──cancel──▶ canceled
+    pilot, ready, grayscale, halted ──release p<100──▶ grayscale ──release 100──▶ released
+    created, pilot, ready, grayscale, halted ──cancel──▶ canceled
     pilot, ready, grayscale ──plan──▶ its first step released at once; each next step when the
         hold before it ends (the rollout worker), the step at 100 releasing it
+    grayscale ──its guard finds the version's health failing (telemetry)──▶ halted
     released ──offline approved──▶ offline ──online approved──▶ released
     released, offline ──a newer launch is released──▶ archived
     released, offline ──rollback to an earlier release──▶ rollback; that archived launch ──▶ released
@@ -29,6 +30,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from mpdp_common.contracts.approval import Decision, Withdrawal
+from mpdp_common.contracts.telemetry import Failing
 from mpdp_common.db import new_id, utcnow
 from mpdp_common.errors import conflict, not_found
 
@@ -44,8 +46,8 @@ ALLOWED_FROM: dict[str, tuple[str, ...]] = {
     "withdraw": ("under_review",),
     "approve": ("under_review",),
     "reject": ("under_review",),
-    "release": ("pilot", "ready", "grayscale"),
-    "cancel": ("created", "pilot", "ready", "grayscale"),
+    "release": ("pilot", "ready", "grayscale", "halted"),
+    "cancel": ("created", "pilot", "ready", "grayscale", "halted"),
     "request_offline": ("released",),
     "offline": ("released",),
     "request_online": ("offline",),
@@ -54,6 +56,7 @@ ALLOWED_FROM: dict[str, tuple[str, ...]] = {
     "roll_back": ("released", "offline"),
     "restore": ("archived", "rollback"),
     "plan": ("pilot", "ready", "grayscale"),
+    "halt": ("grayscale",),
 }
 FIXED_TARGET = {
     "submit": "under_review",
@@ -65,6 +68,7 @@ FIXED_TARGET = {
     "archive": "archived",
     "roll_back": "rollback",
     "restore": "released",
+    "halt": "halted",
 }
 #: how a 409 names an action: as the endpoint the caller used
 ACTION_NAMES = {
@@ -77,8 +81,8 @@ ACTION_NAMES = {
 }
 #: the approval types whose subject is a launch
 REQUEST_TYPES = ("launch", "offline", "online")
-#: who took a step of a rollout plan, in the launch's history
-ROLLOUT = "rollout"
+#: who took a step of a rollout plan, and who halted a launch, in its history
+ROLLOUT, GUARD = "rollout", "guard"
 #: the plans that `{"preset": name}` asks for: 1, 2, 5, 10, 20, 50 and 100 %, a day each
 PRESETS = {"phased_7_days": [{"percentage": share, "hold_seconds": 86_400} for share in (1, 2, 5, 10, 20, 50, 100)]}
 
@@ -226,6 +230,20 @@ def drop_rollout(session: Session, launch: Launch, by: str) -> None:
     session.delete(rollout)
     session.flush()
     _publish_state(session, launch, launch.status, by)
+
+
+def halt(session: Session, failing: Failing) -> None:
+    """The guard found the version's health failing: the launch is halted, its plan with it, and
+    its host app delivers the released version to everyone at once. A verdict that arrives once
+    the launch has left grayscale (released, canceled, halted already) changes nothing."""
+    launch = session.get(Launch, failing.launch_id, with_for_update=True)
+    if launch is None or launch.status not in ALLOWED_FROM["halt"]:
+        log.info("release health of launch %s failing, but it is %s; not halted", failing.launch_id, launch and launch.status)
+        return
+    rollout = session.get(Rollout, launch.id, with_for_update=True)
+    if rollout is not None:
+        rollout.state, rollout.next_step_at, rollout.hold_left_seconds = "halted", None, None
+    _move(session, launch, "halt", GUARD, reason=failing.reason, figures=failing.figures)
 
 
 def _plan_in(session: Session, launch: Launch, state: str, action: str) -> Rollout:
@@ -393,7 +411,17 @@ def _whitelist_enabled(session: Session, workspace_id: str) -> bool:
     return bool(settings and settings.tester_whitelist_enabled)
 
 
-def _move(session: Session, launch: Launch, action: str, by: str, *, percentage: int | None = None, refresh_delivery: bool = True) -> None:
+def _move(
+    session: Session,
+    launch: Launch,
+    action: str,
+    by: str,
+    *,
+    percentage: int | None = None,
+    refresh_delivery: bool = True,
+    reason: str | None = None,
+    figures: dict | None = None,
+) -> None:
     """Apply `action` to the (locked) launch: status, history, event, and the delivery read model.
 
     A change that moves several launches of one (app, mini program) passes
@@ -407,16 +435,22 @@ def _move(session: Session, launch: Launch, action: str, by: str, *, percentage:
     at = utcnow()
     launch.updated_at = at
     seq = (session.scalar(select(func.max(LaunchStep.seq)).where(LaunchStep.launch_id == launch.id)) or 0) + 1
-    session.add(LaunchStep(launch_id=launch.id, seq=seq, status=launch.status, at=at, by=by, percentage=launch.percentage))
+    session.add(
+        LaunchStep(
+            launch_id=launch.id, seq=seq, status=launch.status, at=at, by=by, percentage=launch.percentage, reason=reason, figures=figures
+        )
+    )
     if launch.status == "released":
         session.get_one(MiniProgram, launch.miniprogram_id).status = "published"
     session.flush()
-    _publish_state(session, launch, previous, by)
+    _publish_state(session, launch, previous, by, reason=reason, figures=figures)
     if refresh_delivery:
         delivery.refresh(session, launch.miniprogram_id, launch.app_id)
 
 
-def _publish_state(session: Session, launch: Launch, previous: str | None, by: str) -> None:
+def _publish_state(
+    session: Session, launch: Launch, previous: str | None, by: str, *, reason: str | None = None, figures: dict | None = None
+) -> None:
     """`catalog.launch.status_changed` with the launch's whole state, its rollout plan included."""
     launch.revision += 1
     rollout = session.get(Rollout, launch.id)
@@ -436,8 +470,8 @@ def _publish_state(session: Session, launch: Launch, previous: str | None, by: s
             "changed_by": by,
             "revision": launch.revision,
             "rollout": None if rollout is None else rollout_state(rollout),
-            "reason": None,
-            "figures": None,
+            "reason": reason,
+            "figures": figures,
         },
         workspace_id=launch.workspace_id,
         aggregate_id=launch.id,

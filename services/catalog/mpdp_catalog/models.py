@@ -164,7 +164,7 @@ class Workspace(Base):
 
 
 #: the statuses in which a launch is on its way: at most one per mini program and app at a time
-IN_PROGRESS = ("under_review", "pilot", "ready", "grayscale")
+IN_PROGRESS = ("under_review", "pilot", "ready", "grayscale", "halted")
 _IN_PROGRESS_SQL = text("status IN (" + ", ".join(f"'{status}'" for status in IN_PROGRESS) + ")")
 _RELEASED_SQL = text("status = 'released'")
 
@@ -229,7 +229,8 @@ class Rollout(Base):
 
 
 class LaunchStep(Base):
-    """One entry of a launch's history: the status it reached, when, by whom."""
+    """One entry of a launch's history: the status it reached, when, by whom (an account, the
+    rollout plan, or its guard), and for a guard's halt why, with the figures it judged."""
 
     __tablename__ = "launch_history"
 
@@ -239,6 +240,8 @@ class LaunchStep(Base):
     at: Mapped[datetime] = created_at_column()
     by: Mapped[str] = mapped_column(String(64), nullable=False)
     percentage: Mapped[int | None] = mapped_column(Integer)
+    reason: Mapped[str | None] = mapped_column(Text)
+    figures: Mapped[dict | None] = mapped_column(JSON)
 
 
 class Deliverable(Base):

@@ -323,8 +323,10 @@ class RollbackSchema(Schema):
 class LaunchStepSchema(Schema):
     status = fields.String()
     at = Timestamp()
-    by = fields.String()
+    by = fields.String(metadata={"description": "an account, `rollout` for a step of the plan, `guard` for a halt"})
     percentage = fields.Integer(allow_none=True)
+    reason = fields.String(allow_none=True, metadata={"description": "why the guard halted the launch"})
+    figures = fields.Dict(allow_none=True, metadata={"description": "the health the guard judged: {version, baseline}"})
 
 
 class LaunchSchema(Schema):

@@ -7,9 +7,11 @@ import dataclasses
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import select
 
 from mpdp_catalog import rollouts
-from mpdp_common.db import utcnow
+from mpdp_catalog.models import Deliverable
+from mpdp_common.db import session_scope, utcnow
 
 from .conftest import BASE
 from .test_launches import decide, launch
@@ -192,3 +194,72 @@ def test_the_shortest_hold_is_a_setting(catalog):
     assert (
         plan(catalog, ident, {"steps": [{"percentage": 5, "hold_seconds": 600}, {"percentage": 100, "hold_seconds": 0}]}).status_code == 200
     )
+
+
+def figures(sessions: int, crashed: int) -> dict:
+    share = round(1 - crashed / sessions, 4)
+    return {
+        "sessions": sessions,
+        "crashed_sessions": crashed,
+        "crash_free_sessions": share,
+        "users": sessions,
+        "crashed_users": crashed,
+        "crash_free_users": share,
+        "error_count": crashed,
+        "startup_p50_ms": 300,
+        "startup_p90_ms": 900,
+    }
+
+
+def failing(ident: str, revision: int) -> dict:
+    return {
+        "launch_id": ident,
+        "workspace_id": "w1",
+        "miniprogram_id": "mp1",
+        "app_id": "app1",
+        "version": "2.0.0",
+        "revision": revision,
+        "reason": "crash-free sessions 80.00 % are below the floor of 99.00 %",
+        "figures": {"version": figures(200, 40), "baseline": figures(2000, 2)},
+    }
+
+
+def delivered(catalog) -> set[tuple[str, str]]:
+    with session_scope(catalog.sessions) as session:
+        return {(row.channel, row.version_id) for row in session.scalars(select(Deliverable))}
+
+
+def test_the_guard_halts_the_launch_and_delivery_falls_back_to_the_release(catalog):
+    released = approved(catalog, "v1")
+    assert catalog.call("POST", f"{BASE}/launches/{released}/publish", "ada", json={"percentage": 100}).status_code == 200
+    ident = approved(catalog, "v2")
+    assert plan(catalog, ident, PLAN | {"guard": {"min_crash_free_sessions": 0.99}}).status_code == 200
+    assert delivered(catalog) == {("released", "v1"), ("grayscale", "v2")}
+
+    catalog.deliver("telemetry.release_health.failing", failing(ident, 7), "w1")
+    halted = detail(catalog, ident)
+    assert (halted["status"], halted["rollout"]["state"], halted["rollout"]["next_step_at"]) == ("halted", "halted", None)
+    step = halted["history"][-1]
+    assert (step["status"], step["by"], step["reason"]) == ("halted", "guard", failing(ident, 7)["reason"])
+    assert step["figures"]["version"]["crash_free_sessions"] == 0.8
+    assert delivered(catalog) == {("released", "v1")}
+    assert worker_at(catalog, 10 * HOUR) == 0
+    state = catalog.published("catalog.launch.status_changed")[-1]["payload"]
+    assert (state["status"], state["changed_by"], state["reason"]) == ("halted", "guard", step["reason"])
+    # A second verdict, or one about a launch that is no longer in grayscale, changes nothing.
+    catalog.deliver("telemetry.release_health.failing", failing(ident, 8), "w1")
+    assert len(detail(catalog, ident)["history"]) == len(halted["history"])
+
+    # Halted still counts as the launch in progress on this app; a person may publish it again.
+    other = launch(catalog, "v1")
+    assert catalog.call("POST", f"{BASE}/launches/{other}/submit", "ada").status_code == 409
+    assert catalog.call("POST", f"{BASE}/launches/{ident}/pause", "ada").status_code == 409
+    again = catalog.call("POST", f"{BASE}/launches/{ident}/publish", "ada", json={"percentage": 5}).get_json()
+    assert (again["status"], again["rollout"]["state"], again["rollout"]["guard"]["min_crash_free_sessions"]) == (
+        "grayscale",
+        "completed",
+        0.99,
+    )
+    catalog.deliver("telemetry.release_health.failing", failing(ident, 9), "w1")
+    assert catalog.call("POST", f"{BASE}/launches/{ident}/cancel", "ada").get_json()["status"] == "canceled"
+    assert catalog.call("POST", f"{BASE}/launches/{other}/submit", "ada").status_code == 200

@@ -140,3 +140,14 @@ def _user_numbers(session: Session, miniprogram_id: str, user_ids: list[str]) ->
         )
         found.update({user_id: number for user_id, number in session.execute(stmt)})
     return found
+
+
+def version_figures(session: Session, miniprogram_id: str, app_id: str, version: str, start: date, end: date) -> dict:
+    """One version's health on one host app for a range of days: what a launch's guard judges."""
+    figures = release_health(session, miniprogram_id, start, end, app_id, version)
+    startup = reports.startup(session, miniprogram_id, start, end, app_id, version)["overall"]
+    return {name: figures[name] for name in HEALTH_FIGURES} | {"startup_p50_ms": startup["p50"], "startup_p90_ms": startup["p90"]}
+
+
+#: the figures of release health that a launch's health names, besides its launch times
+HEALTH_FIGURES = ("sessions", "crashed_sessions", "crash_free_sessions", "users", "crashed_users", "crash_free_users", "error_count")

@@ -77,6 +77,39 @@ class Assignment(AssignmentColumns, Base):
     workspace_id: Mapped[str] = mapped_column(String(32), nullable=False)
 
 
+class Launch(Base):
+    """The catalog's launches (`catalog.launch.status_changed`, applied by revision): which version
+    each puts on which host app, its status, and the guard its version is held to in grayscale."""
+
+    __tablename__ = "launches"
+    __table_args__ = (Index("ix_launches_miniprogram_app", "miniprogram_id", "app_id", "status"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(String(32), nullable=False)
+    miniprogram_id: Mapped[str] = mapped_column(String(32), nullable=False)
+    app_id: Mapped[str] = mapped_column(String(32), nullable=False)
+    version: Mapped[str] = mapped_column(String(64), nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    revision: Mapped[int] = mapped_column(Integer, nullable=False)
+    #: when it changed at the catalog
+    changed_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+    #: when it was first published (grayscale or released), and when its rollout plan began
+    published_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    rollout_started_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    #: the rollout plan's guard, and when its current step's hold ends
+    guard: Mapped[dict | None] = mapped_column(JSON)
+    next_step_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    #: when the guard worker checks it next: null unless it is in grayscale with a guard
+    next_check_at: Mapped[datetime | None] = mapped_column(UtcDateTime, index=True)
+    #: the revision a failing verdict was published for: one verdict per state of the launch
+    failing_revision: Mapped[int | None] = mapped_column(Integer)
+
+    @property
+    def since(self) -> datetime:
+        """Where its health starts: the rollout's beginning, else its first publish, else its last change."""
+        return self.rollout_started_at or self.published_at or self.changed_at
+
+
 # -- raw events -----------------------------------------------------------------------------------
 
 
