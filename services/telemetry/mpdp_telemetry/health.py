@@ -98,7 +98,7 @@ def release_health(session: Session, miniprogram_id: str, start: date, end: date
 def version_figures(session: Session, miniprogram_id: str, app_id: str, version: str, start: date, end: date) -> dict:
     """One version's health on one host app for a range of days: what a launch's guard judges."""
     figures = release_health(session, miniprogram_id, start, end, app_id, version)
-    startup = reports.startup(session, miniprogram_id, start, end, app_id, version)["overall"]
+    startup = reports.startup_percentiles(session, miniprogram_id, start, end, app_id, version)
     return {name: figures[name] for name in HEALTH_FIGURES} | {"startup_p50_ms": startup["p50"], "startup_p90_ms": startup["p90"]}
 
 
