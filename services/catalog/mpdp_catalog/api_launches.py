@@ -39,7 +39,10 @@ def _views(items: list[Launch]) -> list[dict]:
     versions = dict(session.execute(select(Version.id, Version.version).where(Version.id.in_(version_ids))).all())
     rollouts = {rollout.launch_id: rollout for rollout in session.scalars(select(Rollout).where(Rollout.launch_id.in_(ids)))}
     return [
-        {column: getattr(launch, column) for column in ("id", "miniprogram_id", "version_id", "app_id", "status", "percentage")}
+        {
+            column: getattr(launch, column)
+            for column in ("id", "miniprogram_id", "version_id", "app_id", "status", "percentage", "min_host_version")
+        }
         | {
             "version": versions.get(launch.version_id),
             "approval_id": launch.pending_request_id,
@@ -99,7 +102,13 @@ def create_launch(body, ws, mp):
         raise validation_failed({"version_id": ["Not a version of this mini program."]})
     app = _app(ws, body["app_id"])
     launch = Launch(
-        workspace_id=ws, miniprogram_id=mp, version_id=version.id, app_id=app.id, status="created", created_by=member.account_id
+        workspace_id=ws,
+        miniprogram_id=mp,
+        version_id=version.id,
+        app_id=app.id,
+        status="created",
+        min_host_version=body["min_host_version"],
+        created_by=member.account_id,
     )
     session.add(launch)
     session.commit()

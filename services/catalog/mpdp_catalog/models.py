@@ -200,6 +200,8 @@ class Launch(Base):
     created_by: Mapped[str] = mapped_column(String(64), nullable=False)
     created_at: Mapped[datetime] = created_at_column()
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow, nullable=False)
+    #: the oldest host app version that can run it (semver); null for every host
+    min_host_version: Mapped[str | None] = mapped_column(String(64))
     #: counts the launch's published states (`catalog.launch.status_changed`), so that a read model applies the newest
     revision: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
 
@@ -246,7 +248,9 @@ class LaunchStep(Base):
 
 class Deliverable(Base):
     """What a host app delivers, one row per app, mini program and channel (released, grayscale,
-    pilot): the read model behind /client/v1, rewritten whenever a launch of that pair changes."""
+    pilot, and `previous1`, `previous2`... for the earlier releases that hosts too old for the
+    current one still run): the read model behind /client/v1, rewritten whenever a launch of
+    that pair changes."""
 
     __tablename__ = "deliverables"
 
@@ -262,6 +266,8 @@ class Deliverable(Base):
     percentage: Mapped[int] = mapped_column(Integer, nullable=False, default=100)
     #: the whitelisted testers of a pilot
     testers: Mapped[list] = mapped_column(JSON, nullable=False, default=list)
+    #: the oldest host app version that runs it, or null
+    min_host_version: Mapped[str | None] = mapped_column(String(64))
 
 
 class App(Base):

@@ -232,6 +232,12 @@ class FeatureActivationSchema(Schema):
 class LaunchCreateSchema(Schema):
     version_id = fields.String(required=True, validate=validate.Length(min=1, max=64))
     app_id = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    min_host_version = fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=[validate.Length(max=64), _semver],
+        metadata={"description": "the oldest host app version that runs it; older hosts keep the newest earlier release they run"},
+    )
 
 
 class LaunchQuery(PageQuery):
@@ -337,6 +343,7 @@ class LaunchSchema(Schema):
     app_id = fields.String()
     status = fields.String()
     percentage = fields.Integer(allow_none=True)
+    min_host_version = fields.String(allow_none=True)
     approval_id = fields.String(allow_none=True, metadata={"description": "the pending approval this launch waits for"})
     created_by = fields.String()
     created_at = Timestamp()

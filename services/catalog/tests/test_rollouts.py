@@ -4,16 +4,22 @@ rollout worker finds its hold over, pause and resume, and a person's own publish
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import hmac
+import time
 from datetime import timedelta
+from urllib.parse import urlencode
 
 import pytest
 from sqlalchemy import select
 
 from mpdp_catalog import rollouts
-from mpdp_catalog.models import Deliverable
+from mpdp_catalog.models import Deliverable, Version
+from mpdp_common.appkeys import app_key_secret
+from mpdp_common.crypto import secret_box
 from mpdp_common.db import session_scope, utcnow
 
-from .conftest import BASE
+from .conftest import APP, BASE
 from .test_launches import decide, launch
 
 HOUR = 3600
@@ -263,3 +269,71 @@ def test_the_guard_halts_the_launch_and_delivery_falls_back_to_the_release(catal
     catalog.deliver("telemetry.release_health.failing", failing(ident, 9), "w1")
     assert catalog.call("POST", f"{BASE}/launches/{ident}/cancel", "ada").get_json()["status"] == "canceled"
     assert catalog.call("POST", f"{BASE}/launches/{other}/submit", "ada").status_code == 200
+
+
+# -- hosts too old for the newest launch ---------------------------------------------------------
+
+
+def delivered_to(catalog, user: str, host_version: str | None = None):
+    query = urlencode({"user_id": user} | ({"host_version": host_version} if host_version else {}))
+    timestamp = str(int(time.time()))
+    secret = app_key_secret(secret_box(catalog.settings), "mak_1")
+    message = f"{timestamp}\nGET\n/client/v1/miniprograms\n{query}".encode()
+    signature = hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+    return catalog.http.get(
+        f"/client/v1/miniprograms?{query}", headers={"X-MPDP-Key": "mak_1", "X-MPDP-Timestamp": timestamp, "X-MPDP-Signature": signature}
+    )
+
+
+def released_for_hosts(catalog, version_id: str, min_host_version: str | None, percentage: int = 100) -> str:
+    body = {"version_id": version_id, "app_id": APP, "min_host_version": min_host_version}
+    ident = catalog.call("POST", f"{BASE}/launches", "ada", json=body).get_json()["id"]
+    assert catalog.call("POST", f"{BASE}/launches/{ident}/submit", "ada").status_code == 200
+    decide(catalog, catalog.published("catalog.launch.submitted")[-1]["payload"]["request_id"], ident, "approved")
+    assert catalog.call("POST", f"{BASE}/launches/{ident}/publish", "ada", json={"percentage": percentage}).status_code == 200
+    return ident
+
+
+def test_a_host_too_old_for_the_newest_launch_keeps_the_newest_it_can_run(catalog):
+    with session_scope(catalog.sessions) as session:
+        for number in ("3", "4"):
+            session.add(
+                Version(
+                    id=f"v{number}",
+                    miniprogram_id="mp1",
+                    workspace_id="w1",
+                    version=f"{number}.0.0",
+                    size=10,
+                    sha256=number * 64,
+                    entry_page="index",
+                    pages=["index"],
+                    uploaded_by="dev",
+                )
+            )
+    refused = catalog.call("POST", f"{BASE}/launches", "ada", json={"version_id": "v1", "app_id": APP, "min_host_version": "8.1"})
+    assert refused.status_code == 422 and "min_host_version" in refused.get_json()["errors"]
+    released_for_hosts(catalog, "v1", None)
+    released_for_hosts(catalog, "v2", "2.0.0")
+    created = released_for_hosts(catalog, "v3", "3.0.0")
+    assert detail(catalog, created)["min_host_version"] == "3.0.0"
+
+    def version(host: str | None) -> list[str]:
+        answer = delivered_to(catalog, "ada", host)
+        assert answer.status_code == 200, answer.get_json()
+        return [(item["version"], item["channel"]) for item in answer.get_json()["items"]]
+
+    assert version(None) == [("3.0.0", "released")]  # a host that does not say runs anything
+    assert version("3.0.0") == version("10.2.1") == [("3.0.0", "released")]
+    assert version("3.0.0-beta.1") == version("2.9.9") == [("2.0.0", "released")]
+    assert version("1.9.0") == [("1.0.0", "released")]
+    assert delivered_to(catalog, "ada", "2.x").status_code == 422
+
+    # A grayscale for hosts of 4.0.0 on: the others keep what they ran.
+    released_for_hosts(catalog, "v4", "4.0.0", percentage=50)
+    users = [f"user{number}" for number in range(50)]
+    new_hosts = {item["version"] for user in users for item in delivered_to(catalog, user, "4.1.0").get_json()["items"]}
+    old_hosts = {item["version"] for user in users for item in delivered_to(catalog, user, "3.5.0").get_json()["items"]}
+    assert new_hosts == {"4.0.0", "3.0.0"} and old_hosts == {"3.0.0"}
+    # The package of an earlier release is delivered to those hosts too.
+    with session_scope(catalog.sessions) as session:
+        assert {row.channel for row in session.scalars(select(Deliverable))} == {"released", "grayscale", "previous1", "previous2"}
