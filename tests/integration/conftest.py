@@ -146,7 +146,8 @@ class Platform:
         )
         process = self.process
         urls = {name: self.readiness_url(name) for name in SERVICES}
-        if not wait_until_ready(urls, given_up=lambda: process.poll() is not None, timeout=90):
+        # Migrating every database and starting some thirty processes takes minutes on a busy 2-core machine.
+        if not wait_until_ready(urls, given_up=lambda: process.poll() is not None, timeout=240):
             raise RuntimeError(f"the platform did not start; its log:\n{self.log_path.read_text()[-5000:]}")
 
     def stop(self) -> None:

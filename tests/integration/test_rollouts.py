@@ -16,15 +16,48 @@ from datetime import UTC, datetime
 
 import requests
 
+from mpdp_cli.failures import ExitCode
+
 from .client import Client
 from .conftest import eventually
 from .test_catalog import Team, team  # noqa: F401 - team is a fixture
-from .test_delivery import HostApp, host_app
+from .test_cli import mpdp
+from .test_delivery import HostApp
 from .test_events_and_faults import _children
-from .test_launches import HOPS, approved_launch, create_launch, launch_path, launch_status, new_app, new_version, released_launch
+from .test_launches import (
+    HOPS,
+    approval_for,
+    approved_launch,
+    create_launch,
+    decide,
+    launch_path,
+    launch_status,
+    new_app,
+    new_version,
+    released_launch,
+)
 
 #: users enough that every share of a grayscale has some of them
 USERS = [f"user-{number}" for number in range(200)]
+
+
+def host_app(team: Team, app_id: str) -> HostApp:
+    """A key of the app, once the catalog has heard of it (a busy machine takes its time)."""
+    created = team.admin.post(f"{team.base}/apps/{app_id}/keys", json={"label": "phones"})
+    assert created.status_code == 201, created.text
+    app = HostApp(team.admin.base, created.json()["key_id"], created.json()["secret"])
+    app.key_id = created.json()["key_id"]
+    eventually(lambda: app.miniprograms("warm-up").status_code == 200, timeout=HOPS)
+    return app
+
+
+def cli(platform, team: Team, home, *args: str) -> subprocess.CompletedProcess:
+    """`mpdp` as the team's developer, signed in on first use."""
+    if not home.exists():
+        home.mkdir()
+        signed_in = mpdp(platform, home, "login", "--email", team.developer.account["email"], MPDP_PASSWORD=team.developer.password)
+        assert signed_in.returncode == 0, signed_in.stderr
+    return mpdp(platform, home, *args)
 
 
 def plan(team: Team, launch_id: str, steps: list[tuple[int, int]], guard: dict | None = None) -> dict:
@@ -104,13 +137,32 @@ def test_a_killed_rollout_worker_and_a_second_one_neither_skip_nor_repeat_a_step
     assert [share for _status, share, _by in shares(done)] == [5, 10, 20, 40, 100]
 
 
+def test_the_command_line_plans_pauses_resumes_and_waits_for_a_verdict(team, platform, tmp_path):
+    app = new_app(team)
+    home = tmp_path / "home"
+    unapproved = create_launch(team.developer, team, new_version(team, "0.9.0"), new_app(team))
+    target = ("-w", team.ws, "-m", team.mp)
+    early = cli(platform, team, home, "launch", "rollout", *target, unapproved["id"], "--preset", "phased_7_days")
+    assert early.returncode == ExitCode.CONFLICT and "created" in early.stderr
+
+    launch = approved_launch(team, new_version(team, "1.0.0"), app)
+    guard = ("--min-crash-free-sessions", "0.99", "--min-sessions", "50")
+    planned = cli(platform, team, home, "launch", "rollout", *target, launch["id"], "--preset", "phased_7_days", *guard)
+    assert planned.returncode == 0, planned.stderr
+    assert "grayscale at 1%" in planned.stdout and "rollout running: step 1 of 7 (1%, 2%, 5%, 10%, 20%, 50%, 100%)" in planned.stdout
+    assert "guard: crash-free sessions at least 99.00% once 50 sessions" in planned.stdout
+    paused = cli(platform, team, home, "launch", "pause", *target, launch["id"], "--json")
+    assert paused.returncode == 0 and json.loads(paused.stdout)["rollout"]["state"] == "paused"
+    assert cli(platform, team, home, "launch", "resume", *target, launch["id"]).returncode == 0
+    waited = cli(platform, team, home, "launch", "health", *target, launch["id"], "--wait", "1", "--poll", "0.2")
+    assert waited.returncode == ExitCode.NO_VERDICT == 9 and "insufficient_data" in waited.stdout, waited.stderr
+    wrong = cli(platform, team, home, "launch", "rollout", *target, launch["id"], "--step", "10")
+    assert wrong.returncode == ExitCode.USAGE and "PERCENTAGE:HOLD_SECONDS" in wrong.stderr
+    falling = cli(platform, team, home, "launch", "rollout", *target, launch["id"], "--step", "50:60", "--step", "10:60", "--step", "100:0")
+    assert falling.returncode == ExitCode.INVALID and "422" in falling.stderr
+
+
 # -- the guard ---------------------------------------------------------------------------------------
-
-
-def ingest_key(team: Team, app_id: str) -> str:
-    created = team.admin.post(f"{team.base}/apps/{app_id}/keys", json={"label": "telemetry"})
-    assert created.status_code == 201, created.text
-    return created.json()["key_id"]
 
 
 def stamp(moment: datetime) -> str:
@@ -180,9 +232,10 @@ def health(user: Client, team: Team, launch_id: str) -> dict:
 GUARD = {"min_crash_free_sessions": 0.9, "min_sessions": 20}
 
 
-def test_the_guard_halts_a_grayscale_that_crashes_and_delivery_falls_back_at_once(team, platform):
+def test_the_guard_halts_a_grayscale_that_crashes_and_delivery_falls_back_at_once(team, platform, tmp_path):
     app = new_app(team)
-    phones, key_id = host_app(team, app), ingest_key(team, app)
+    phones = host_app(team, app)
+    key_id = phones.key_id  # the same key reports crashes
     released_launch(team, new_version(team, "1.0.0"), app)
     launch = approved_launch(team, new_version(team, "2.0.0"), app)
     plan(team, launch["id"], [(30, 600), (100, 0)], GUARD)
@@ -208,6 +261,11 @@ def test_the_guard_halts_a_grayscale_that_crashes_and_delivery_falls_back_at_onc
         {"version": "2.0.0", "baseline": "1.0.0"},
         0.9,
     )
+    # A pipeline gates on the verdict.
+    gate = cli(platform, team, tmp_path / "home", "launch", "health", "-w", team.ws, "-m", team.mp, launch["id"])
+    assert gate.returncode == ExitCode.UNHEALTHY == 8, gate.stderr
+    assert "failing: crash-free sessions 70.00% are below" in gate.stdout and "released  1.0.0: 30 sessions" in gate.stdout
+
     # Halted, it is still the launch in progress on this app; a person may cancel it.
     other = create_launch(team.developer, team, new_version(team, "2.0.1"), app)
     assert team.developer.post(launch_path(team, other["id"], "submit")).status_code == 409
@@ -215,9 +273,9 @@ def test_the_guard_halts_a_grayscale_that_crashes_and_delivery_falls_back_at_onc
     assert team.developer.post(launch_path(team, other["id"], "submit")).status_code == 200
 
 
-def test_a_healthy_grayscale_is_not_halted(team, platform):
+def test_a_healthy_grayscale_is_not_halted(team, platform, tmp_path):
     app = new_app(team)
-    key_id = ingest_key(team, app)
+    key_id = host_app(team, app).key_id
     released_launch(team, new_version(team, "1.0.0"), app)
     launch = approved_launch(team, new_version(team, "2.0.0"), app)
     plan(team, launch["id"], [(30, 8), (100, 0)], GUARD | {"max_drop_from_baseline": 0.05})
@@ -226,5 +284,39 @@ def test_a_healthy_grayscale_is_not_halted(team, platform):
     sentry_sessions(platform, team, key_id, "2.0.0", 10, 0)
     eventually(lambda: health(team.admin, team, launch["id"])["version"]["sessions"] == 35, timeout=60)
     assert health(team.admin, team, launch["id"])["verdict"] == "healthy"
+    gate = cli(platform, team, tmp_path / "home", "launch", "health", "-w", team.ws, "-m", team.mp, launch["id"], "--json")
+    assert gate.returncode == ExitCode.OK, gate.stderr
+    assert json.loads(gate.stdout)["verdict"] == "healthy"
     done = eventually(lambda: [found for found in [launch_of(team, launch["id"])] if found["status"] != "grayscale"], timeout=HOPS)[0]
     assert done["status"] == "released" and "halted" not in [step["status"] for step in done["history"]]
+
+
+# -- host versions -----------------------------------------------------------------------------------
+
+
+def test_a_host_too_old_for_the_newest_release_keeps_the_newest_it_can_run(team):
+    app = new_app(team)
+    phones = host_app(team, app)
+    released_launch(team, new_version(team, "1.0.0"), app)
+    body = {"version_id": new_version(team, "2.0.0"), "app_id": app, "min_host_version": "8.0.0"}
+    created = team.developer.post(f"{team.base}/miniprograms/{team.mp}/launches", json=body)
+    assert created.status_code == 201, created.text
+    newer = created.json()
+    assert newer["min_host_version"] == "8.0.0"
+    assert team.developer.post(launch_path(team, newer["id"], "submit")).status_code == 200
+    approval = approval_for(team.reviewer, team.ws, newer["id"])
+    assert decide(team.reviewer, team.ws, approval["id"], "approve").status_code == 200
+    eventually(lambda: launch_status(team, newer["id"]) == "ready", timeout=HOPS)
+    assert team.developer.post(launch_path(team, newer["id"], "publish"), json={"percentage": 100}).status_code == 200
+
+    def delivered(host_version: str | None) -> list[str]:
+        query = {"user_id": "ada"} | ({"host_version": host_version} if host_version else {})
+        answer = phones.get("/client/v1/miniprograms", query)
+        assert answer.status_code == 200, answer.text
+        return [item["version"] for item in answer.json()["items"]]
+
+    assert delivered(None) == delivered("8.0.0") == delivered("9.1.0") == ["2.0.0"]
+    assert delivered("7.9.3") == ["1.0.0"]
+    old = phones.get("/client/v1/miniprograms", {"user_id": "ada", "host_version": "7.9.3"}).json()["items"][0]
+    assert phones.get(old["package_url"]).status_code == 200
+    assert phones.get("/client/v1/miniprograms", {"user_id": "ada", "host_version": "seven"}).status_code == 422

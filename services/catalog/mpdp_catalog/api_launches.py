@@ -186,7 +186,7 @@ def cancel(ws, mp, launch_id):
 @launches.arguments(schemas.RolloutPlanSchema)
 @launches.response(200, schemas.LaunchSchema)
 def plan_rollout(body, ws, mp, launch_id):
-    """From pilot, ready or grayscale: the plan replaces any before it and its first step is published at once; each next
+    """From pilot, ready, grayscale or halted: the plan replaces any before it and its first step is published at once; each next
     step follows when the hold of the one before ends, the step at 100 % releasing the launch."""
     member, _miniprogram, launch = _launch(ws, mp, launch_id, *RELEASERS)
     steps = body["steps"] or lifecycle.PRESETS[body["preset"]]

@@ -6,7 +6,7 @@ waits for, change.
        └─────withdraw───────┘
     pilot, ready, grayscale, halted ──release p<100──▶ grayscale ──release 100──▶ released
     created, pilot, ready, grayscale, halted ──cancel──▶ canceled
-    pilot, ready, grayscale ──plan──▶ its first step released at once; each next step when the
+    pilot, ready, grayscale, halted ──plan──▶ its first step released at once; each next step when the
         hold before it ends (the rollout worker), the step at 100 releasing it
     grayscale ──its guard finds the version's health failing (telemetry)──▶ halted
     released ──offline approved──▶ offline ──online approved──▶ released
@@ -55,7 +55,7 @@ ALLOWED_FROM: dict[str, tuple[str, ...]] = {
     "archive": ("released", "offline"),
     "roll_back": ("released", "offline"),
     "restore": ("archived", "rollback"),
-    "plan": ("pilot", "ready", "grayscale"),
+    "plan": ("pilot", "ready", "grayscale", "halted"),
     "halt": ("grayscale",),
 }
 FIXED_TARGET = {

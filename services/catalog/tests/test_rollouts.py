@@ -267,6 +267,10 @@ def test_the_guard_halts_the_launch_and_delivery_falls_back_to_the_release(catal
         0.99,
     )
     catalog.deliver("telemetry.release_health.failing", failing(ident, 9), "w1")
+    assert detail(catalog, ident)["status"] == "halted"
+    # A new plan replaces the halted one, its guard with it.
+    replanned = plan(catalog, ident, PLAN | {"guard": {"min_crash_free_sessions": 0.5}}).get_json()
+    assert (replanned["status"], replanned["percentage"], replanned["rollout"]["state"]) == ("grayscale", 5, "running")
     assert catalog.call("POST", f"{BASE}/launches/{ident}/cancel", "ada").get_json()["status"] == "canceled"
     assert catalog.call("POST", f"{BASE}/launches/{other}/submit", "ada").status_code == 200
 
