@@ -1661,7 +1661,7 @@ export interface components {
         };
         AppKeyCreate: {
             /** @default null */
-            label: string | null;
+            label?: string | null;
         };
         AppKeyCreated: {
             app_id: string;
@@ -1690,9 +1690,9 @@ export interface components {
         };
         AppKeyRotate: {
             /** @default 86400 */
-            grace_seconds: number;
+            grace_seconds?: number;
             /** @default null */
-            label: string | null;
+            label?: string | null;
         };
         AppKeyRotated: {
             app_id: string;
@@ -1778,7 +1778,7 @@ export interface components {
         };
         Approve: {
             /** @default null */
-            comment: string | null;
+            comment?: string | null;
         };
         AuditEntry: {
             /** @enum {string} */
@@ -1889,11 +1889,11 @@ export interface components {
             /** @enum {string} */
             activation: "direct" | "approval";
             /** @default  */
-            description: string;
+            description?: string;
             jsapi_ids?: string[];
             name: string;
             /** @default true */
-            visible_to_all: boolean;
+            visible_to_all?: boolean;
         };
         FeaturePage: {
             items: components["schemas"]["Feature"][];
@@ -2074,13 +2074,13 @@ export interface components {
         };
         JsapiCreate: {
             /** @default  */
-            description: string;
+            description?: string;
             name: string;
             /**
              * @description A JSON Schema
              * @default null
              */
-            parameters: Record<string, never> | null;
+            parameters?: Record<string, unknown> | null;
             platforms: ("ios" | "android")[];
         };
         JsapiPage: {
@@ -2091,7 +2091,7 @@ export interface components {
         JsapiPatch: {
             description?: string;
             /** @description A JSON Schema */
-            parameters?: Record<string, never> | null;
+            parameters?: Record<string, unknown> | null;
             platforms?: ("ios" | "android")[];
         };
         Jwks: {
@@ -2192,7 +2192,7 @@ export interface components {
         };
         MiniProgramCreate: {
             /** @default  */
-            description: string;
+            description?: string;
             name: string;
         };
         MiniProgramFeature: {
@@ -2311,7 +2311,7 @@ export interface components {
             smtp_password?: string | null;
             smtp_port: number;
             /** @default null */
-            smtp_username: string | null;
+            smtp_username?: string | null;
         };
         Settings: {
             about_us_url: string | null;
@@ -2330,19 +2330,19 @@ export interface components {
         };
         SettingsPut: {
             /** @default null */
-            about_us_url: string | null;
+            about_us_url?: string | null;
             /** @default null */
-            domains: components["schemas"]["DomainsPut"] | null;
+            domains?: components["schemas"]["DomainsPut"] | null;
             /** @default null */
-            favicon_url: string | null;
+            favicon_url?: string | null;
             /** @default null */
-            logo_url: string | null;
+            logo_url?: string | null;
             /** @default null */
-            service_email: components["schemas"]["ServiceEmailPut"] | null;
+            service_email?: components["schemas"]["ServiceEmailPut"] | null;
             /** @default null */
-            terms_of_service_url: string | null;
+            terms_of_service_url?: string | null;
             /** @default false */
-            tester_whitelist_enabled: boolean;
+            tester_whitelist_enabled?: boolean;
         };
         Startup: {
             by_day: components["schemas"]["StartupDay"][];
@@ -2445,7 +2445,7 @@ export interface components {
         };
         VersionUploadForm: {
             /** @default  */
-            notes: string;
+            notes?: string;
             /**
              * Format: binary
              * @description the zip
@@ -2481,7 +2481,7 @@ export interface components {
              * @default null
              * @enum {string|null}
              */
-            business_type: "self" | "isv" | null;
+            business_type?: "self" | "isv" | null;
             /** @enum {string} */
             kind: "tenant" | "developer";
             name: string;
@@ -2489,7 +2489,7 @@ export interface components {
              * @description a developer workspace's tenant, which alone has one
              * @default null
              */
-            parent_id: string | null;
+            parent_id?: string | null;
         };
         WorkspacePage: {
             items: components["schemas"]["Workspace"][];
@@ -5524,7 +5524,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": Record<string, never>;
+                "application/json": Record<string, unknown>;
             };
         };
         responses: {
