@@ -33,4 +33,11 @@ describe("CohortHeatmap", () => {
     expect(screen.getByText("25%")).toBeInTheDocument();
     expect(screen.getByText("Day 2")).toBeInTheDocument();
   });
+
+  it("leaves the days that have not come yet empty rather than 0%", () => {
+    render(<CohortHeatmap cohorts={[{ cohort_date: "2026-11-01", users: 4, retained: [4, null] }]} />);
+    expect(screen.getByText("100%")).toBeInTheDocument();
+    expect(screen.queryByText("0%")).not.toBeInTheDocument();
+    expect(screen.getByTitle("Day 1 has not come yet")).toHaveTextContent("");
+  });
 });

@@ -1,4 +1,5 @@
 import { Empty, Tooltip } from "antd";
+import type { Cohort } from "../api/types";
 
 const COLORS = ["#1677ff", "#52c41a", "#fa8c16", "#eb2f96", "#722ed1"];
 
@@ -79,7 +80,7 @@ export function LineChart({ labels, lines, height = 220, unit = "" }: { labels: 
 }
 
 /** Retention cohorts as a heat map: one row per first day, one column per day after it. */
-export function CohortHeatmap({ cohorts }: { cohorts: { cohort_date: string; users: number; retained: number[] }[] }) {
+export function CohortHeatmap({ cohorts }: { cohorts: Cohort[] }) {
   if (cohorts.length === 0) return <Empty description="No cohorts in this date range yet." />;
   const days = Math.max(...cohorts.map((cohort) => cohort.retained.length));
   const cell: React.CSSProperties = { padding: "6px 8px", textAlign: "center", minWidth: 44, fontSize: 12 };
@@ -102,6 +103,8 @@ export function CohortHeatmap({ cohorts }: { cohorts: { cohort_date: string; use
             <td style={cell}>{cohort.cohort_date}</td>
             <td style={cell}>{cohort.users}</td>
             {cohort.retained.map((count, day) => {
+              // a day after the cohort's that has not come yet: nothing to measure
+              if (count === null) return <td key={day} style={cell} title={`Day ${day} has not come yet`} />;
               const share = cohort.users ? count / cohort.users : 0;
               return (
                 <Tooltip key={day} title={`${count} of ${cohort.users} users came back on day ${day}`}>

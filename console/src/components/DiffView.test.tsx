@@ -1,6 +1,6 @@
 import { render, screen } from "@testing-library/react";
 import { describe, expect, it } from "vitest";
-import { DiffView, diffTokens, diffValues } from "./DiffView";
+import { changesOf, DiffView, diffTokens, diffValues } from "./DiffView";
 
 describe("diffTokens", () => {
   it("keeps what is common and marks what was removed and added", () => {
@@ -56,5 +56,11 @@ describe("DiffView", () => {
     expect(screen.getByText("<img", { exact: false })).toHaveClass("diff-added");
     expect(screen.getByText("plain")).toHaveClass("diff-removed");
     expect(screen.getByText("approval")).toHaveClass("diff-added");
+  });
+});
+
+describe("changesOf", () => {
+  it("keeps each field's {old, new} and leaves out a value of another shape", () => {
+    expect(changesOf({ name: { old: "Maps", new: "Location" }, revision: 3, description: null })).toEqual({ name: { old: "Maps", new: "Location" } });
   });
 });

@@ -67,8 +67,18 @@ const STYLE: Record<Piece["kind"], React.CSSProperties> = {
   removed: { background: "#ffccc7", color: "#820014", textDecoration: "line-through" },
 };
 
+export type Change = { old: unknown; new: unknown };
+
+const isChange = (value: unknown): value is Change => typeof value === "object" && value !== null && "old" in value && "new" in value;
+
+/** A revision's changes as the API gives them: an open object whose values are `{old, new}` (the
+ * document says so only in words), so a value of another shape is left out rather than guessed. */
+export function changesOf(changes: Record<string, unknown>): Record<string, Change> {
+  return Object.fromEntries(Object.entries(changes).filter((entry): entry is [string, Change] => isChange(entry[1])));
+}
+
 /** The changes of one revision, `{field: {old, new}}`, each field as a diff. Text is shown as text. */
-export function DiffView({ changes, labels = {} }: { changes: Record<string, { old: unknown; new: unknown }>; labels?: Record<string, string> }) {
+export function DiffView({ changes, labels = {} }: { changes: Record<string, Change>; labels?: Record<string, string> }) {
   return (
     <div>
       {Object.entries(changes).map(([field, change]) => (

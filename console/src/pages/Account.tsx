@@ -4,6 +4,7 @@ import { useState } from "react";
 import { Link, useNavigate, useParams, useSearchParams } from "react-router-dom";
 import { api } from "../api/client";
 import { paths } from "../api/paths";
+import type { Accepted } from "../api/types";
 import { useAuth } from "../auth";
 import { ProblemAlert, showFieldErrors } from "../components/Problem";
 
@@ -135,7 +136,7 @@ export function AcceptInvitation() {
   const navigate = useNavigate();
   const queries = useQueryClient();
   const accept = useMutation({
-    mutationFn: () => api.post<{ workspace_id: string; role: string }>(paths.acceptInvitation(token)),
+    mutationFn: () => api.post<Accepted>(paths.acceptInvitation(token)),
     onSuccess: async (joined) => {
       await queries.invalidateQueries();
       navigate(`/workspaces/${joined.workspace_id}/miniprograms`);

@@ -4,34 +4,35 @@ import { useState } from "react";
 import { api } from "../api/client";
 import { keys } from "../api/keys";
 import { paths } from "../api/paths";
-import type { Cohort, Overview, PageRank, TrackedEvent } from "../api/types";
+import type { Cohort, Overview, PageRank, PageRanking, TrackedEvent, TrackedEvents } from "../api/types";
 import { CohortHeatmap, LineChart } from "../components/Charts";
 import { ProblemAlert } from "../components/Problem";
 import { useScope, type Scope } from "../components/Scope";
 import { useWorkspace } from "../workspace";
 
-const seconds = (ms: number) => Math.round((ms ?? 0) / 100) / 10;
+// null where nothing was measured: a gap in a chart, a dash in a table
+const seconds = (ms: number | null) => (ms === null ? null : Math.round(ms / 100) / 10);
 
 function Behaviour({ ws, scope }: { ws: string; scope: Scope }) {
   const overview = useQuery({ queryKey: keys.analytics(ws, "overview", scope), queryFn: () => api.get<Overview>(paths.analytics(ws, "overview"), { ...scope }) });
   if (overview.error) return <ProblemAlert error={overview.error} />;
   const series = overview.data?.series ?? [];
   const labels = series.map((row) => row.date);
-  const totals = overview.data?.totals ?? {};
+  const totals = overview.data?.totals;
   return (
     <>
       <Row gutter={16} style={{ marginBottom: 16 }}>
         <Col span={6}>
-          <Statistic title="Active users" value={totals.active_users ?? 0} loading={overview.isLoading} />
+          <Statistic title="Active users" value={totals?.active_users ?? 0} loading={overview.isLoading} />
         </Col>
         <Col span={6}>
-          <Statistic title="New users" value={totals.new_users ?? 0} loading={overview.isLoading} />
+          <Statistic title="New users" value={totals?.new_users ?? 0} loading={overview.isLoading} />
         </Col>
         <Col span={6}>
-          <Statistic title="Sessions" value={totals.sessions ?? 0} loading={overview.isLoading} />
+          <Statistic title="Sessions" value={totals?.sessions ?? 0} loading={overview.isLoading} />
         </Col>
         <Col span={6}>
-          <Statistic title="Page views" value={totals.page_views ?? 0} loading={overview.isLoading} />
+          <Statistic title="Page views" value={totals?.page_views ?? 0} loading={overview.isLoading} />
         </Col>
       </Row>
       <Row gutter={16}>
@@ -56,7 +57,7 @@ function Behaviour({ ws, scope }: { ws: string; scope: Scope }) {
 }
 
 function Pages({ ws, scope }: { ws: string; scope: Scope }) {
-  const pages = useQuery({ queryKey: keys.analytics(ws, "pages", scope), queryFn: () => api.get<{ items: PageRank[] }>(paths.analytics(ws, "pages"), { ...scope }) });
+  const pages = useQuery({ queryKey: keys.analytics(ws, "pages", scope), queryFn: () => api.get<PageRanking>(paths.analytics(ws, "pages"), { ...scope }) });
   if (pages.error) return <ProblemAlert error={pages.error} />;
   return (
     <Table<PageRank>
@@ -70,7 +71,7 @@ function Pages({ ws, scope }: { ws: string; scope: Scope }) {
         { title: "Page", dataIndex: "page" },
         { title: "Views", dataIndex: "views" },
         { title: "Visitors", dataIndex: "visitors" },
-        { title: "Average time on page (s)", dataIndex: "avg_duration_ms", render: seconds },
+        { title: "Average time on page (s)", dataIndex: "avg_duration_ms", render: (ms: number | null) => seconds(ms) ?? "—" },
       ]}
     />
   );
@@ -79,23 +80,22 @@ function Pages({ ws, scope }: { ws: string; scope: Scope }) {
 function Retention({ ws, scope }: { ws: string; scope: Scope }) {
   const retention = useQuery({
     queryKey: keys.analytics(ws, "retention", scope),
-    queryFn: () => api.get<Cohort[] | { items: Cohort[] }>(paths.analytics(ws, "retention"), { ...scope }),
+    queryFn: () => api.get<Cohort[]>(paths.analytics(ws, "retention"), { ...scope }),
   });
   if (retention.error) return <ProblemAlert error={retention.error} />;
-  const data = retention.data;
-  return <CohortHeatmap cohorts={Array.isArray(data) ? data : (data?.items ?? [])} />;
+  return <CohortHeatmap cohorts={retention.data ?? []} />;
 }
 
 function Events({ ws, scope }: { ws: string; scope: Scope }) {
   const [name, setName] = useState<string>();
-  const events = useQuery({ queryKey: keys.analytics(ws, "events", scope), queryFn: () => api.get<{ items: TrackedEvent[] }>(paths.analytics(ws, "events"), { ...scope }) });
+  const events = useQuery({ queryKey: keys.analytics(ws, "events", scope), queryFn: () => api.get<TrackedEvents>(paths.analytics(ws, "events"), { ...scope }) });
   const daily = useQuery({
     queryKey: keys.eventCounts(ws, scope, name),
-    queryFn: () => api.get<{ series?: { date: string; count: number }[]; items?: { date: string; count: number }[] }>(paths.analytics(ws, "events"), { ...scope, name }),
+    queryFn: () => api.get<TrackedEvents>(paths.analytics(ws, "events"), { ...scope, name }),
     enabled: !!name,
   });
   if (events.error) return <ProblemAlert error={events.error} />;
-  const series = daily.data?.series ?? daily.data?.items ?? [];
+  const series = daily.data?.series ?? [];
   return (
     <Row gutter={16}>
       <Col span={12}>

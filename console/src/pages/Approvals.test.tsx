@@ -4,24 +4,27 @@ import userEvent from "@testing-library/user-event";
 import { App as AntApp } from "antd";
 import { MemoryRouter, Route, Routes } from "react-router-dom";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import type { Approval, Me } from "../api/types";
+import type { ApprovalWithTrail, Me } from "../api/types";
 import { AuthProvider } from "../auth";
 import { ApprovalDetail } from "./Approvals";
 
-const pending: Approval = {
+const pending: ApprovalWithTrail = {
   id: "ap1",
+  workspace_id: "ws1",
   type: "launch",
   status: "pending",
   title: "Launch Coffee 1.0.0 on Super App",
   subject: { kind: "launch", id: "l1" },
+  details: {},
   applicant_id: "dev",
   created_at: "2026-11-24T10:00:00Z",
   decided_at: null,
   decided_by: null,
   comment: null,
+  trail: [{ action: "opened", by: "dev", at: "2026-11-24T10:00:00Z", comment: null }],
 };
 
-function serve(me: Me, approval: Approval) {
+function serve(me: Me, approval: ApprovalWithTrail) {
   const posts: { url: string; body: unknown }[] = [];
   vi.stubGlobal("fetch", async (url: string, init: RequestInit) => {
     if (url === "/api/v1/auth/refresh") return new Response(JSON.stringify({ access_token: "a", refresh_token: "r2", token_type: "Bearer", expires_in: 900 }), { status: 200 });
@@ -53,7 +56,7 @@ function show() {
   );
 }
 
-const member = (id: string, role: "admin" | "reviewer" | "developer"): Me => ({ id, email: `${id}@example.com`, name: id, memberships: [{ workspace_id: "ws1", role, status: "active" }] });
+const member = (id: string, role: "admin" | "reviewer" | "developer"): Me => ({ id, email: `${id}@example.com`, name: id, created_at: "2026-11-01T09:00:00Z", memberships: [{ workspace_id: "ws1", role, status: "active" }] });
 
 describe("an approval's detail", () => {
   beforeEach(() => sessionStorage.clear());

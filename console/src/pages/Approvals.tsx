@@ -5,7 +5,7 @@ import { Link, useParams, useSearchParams } from "react-router-dom";
 import { api } from "../api/client";
 import { keys } from "../api/keys";
 import { paths } from "../api/paths";
-import type { Approval, ApprovalStatus } from "../api/types";
+import type { Approval, ApprovalStatus, ApprovalWithTrail } from "../api/types";
 import { useAuth } from "../auth";
 import { CursorTable } from "../components/CursorTable";
 import { ItemTitle } from "../components/Details";
@@ -13,7 +13,7 @@ import { ProblemAlert } from "../components/Problem";
 import { can, useMemberNames, useWorkspace, when } from "../workspace";
 
 export const APPROVAL_COLORS: Record<ApprovalStatus, string> = { pending: "gold", approved: "green", rejected: "red", withdrawn: "default" };
-const TYPES = ["launch", "online", "offline", "developer_workspace", "feature", "miniprogram_change"];
+const TYPES: Approval["type"][] = ["launch", "online", "offline", "developer_workspace", "feature", "miniprogram_change"];
 const label = (text: string) => text.replace(/_/g, " ");
 
 function ApprovalTable({ query, empty }: { query: Record<string, string | undefined>; empty: string }) {
@@ -68,9 +68,9 @@ export function ApprovalDetail() {
   const queries = useQueryClient();
   const [deciding, setDeciding] = useState<"approve" | "reject" | null>(null);
   const [comment, setComment] = useState("");
-  const approval = useQuery({ queryKey: keys.approval(ws, id), queryFn: () => api.get<Approval>(paths.approval(ws, id)) });
+  const approval = useQuery({ queryKey: keys.approval(ws, id), queryFn: () => api.get<ApprovalWithTrail>(paths.approval(ws, id)) });
   const act = useMutation({
-    mutationFn: (action: "approve" | "reject" | "withdraw") => api.post<Approval>(paths.approvalAction(ws, id, action), action === "withdraw" ? {} : { comment: comment || undefined }),
+    mutationFn: (action: "approve" | "reject" | "withdraw") => api.post<ApprovalWithTrail>(paths.approvalAction(ws, id, action), action === "withdraw" ? {} : { comment: comment || undefined }),
     onSuccess: async () => {
       setDeciding(null);
       setComment("");
@@ -131,8 +131,8 @@ export function ApprovalDetail() {
         Trail
       </Typography.Title>
       <Timeline
-        items={(data.trail ?? []).map((step) => ({
-          color: step.action === "opened" ? "blue" : APPROVAL_COLORS[step.action as ApprovalStatus] === "default" ? "gray" : APPROVAL_COLORS[step.action as ApprovalStatus],
+        items={data.trail.map((step) => ({
+          color: step.action === "opened" ? "blue" : APPROVAL_COLORS[step.action] === "default" ? "gray" : APPROVAL_COLORS[step.action],
           content: (
             <>
               <b>{step.action}</b> · {when(step.at)}

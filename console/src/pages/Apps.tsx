@@ -5,7 +5,7 @@ import { Link, useParams } from "react-router-dom";
 import { api } from "../api/client";
 import { keys } from "../api/keys";
 import { paths } from "../api/paths";
-import type { App, AppKey, Page } from "../api/types";
+import type { App, AppKey, AppKeyCreated, AppKeyRotated, Page } from "../api/types";
 import { CreateListCard, useCreateThenOpen } from "../components/CreateList";
 import { CursorTable } from "../components/CursorTable";
 import { EditableDetails } from "../components/Details";
@@ -14,7 +14,7 @@ import { ProblemAlert, showFieldErrors } from "../components/Problem";
 import { SecretOnce } from "../components/SecretOnce";
 import { can, useWorkspace, when } from "../workspace";
 
-const KEY_COLORS: Record<string, string> = { active: "green", expiring: "gold", expired: "default", revoked: "red" };
+const KEY_COLORS: Record<AppKey["status"], string> = { active: "green", expiring: "gold", expired: "default", revoked: "red" };
 
 function AppForm({ initial, onSubmit, busy, error, submitText, onCancel }: { initial?: App; onSubmit: (body: object) => void; busy: boolean; error: unknown; submitText: string; onCancel?: () => void }) {
   const [form] = Form.useForm();
@@ -70,12 +70,12 @@ function Keys({ app }: { app: string }) {
   const queries = useQueryClient();
   const [secret, setSecret] = useState<{ key_id: string; secret: string } | null>(null);
   const appKeys = useQuery({ queryKey: keys.appKeys(ws, app), queryFn: () => api.get<Page<AppKey>>(paths.appKeys(ws, app), { limit: 200 }) });
-  const done = (key?: AppKey) => {
-    if (key?.secret) setSecret({ key_id: key.key_id, secret: key.secret });
+  const done = (key?: AppKeyCreated) => {
+    if (key) setSecret({ key_id: key.key_id, secret: key.secret });
     return queries.invalidateQueries({ queryKey: keys.appKeys(ws, app) });
   };
-  const create = useMutation({ mutationFn: () => api.post<AppKey>(paths.appKeys(ws, app), {}), onSuccess: done });
-  const rotate = useMutation({ mutationFn: (id: string) => api.post<AppKey>(paths.appKeyRotate(ws, app, id), {}), onSuccess: done });
+  const create = useMutation({ mutationFn: () => api.post<AppKeyCreated>(paths.appKeys(ws, app), {}), onSuccess: done });
+  const rotate = useMutation({ mutationFn: (id: string) => api.post<AppKeyRotated>(paths.appKeyRotate(ws, app, id), {}), onSuccess: done });
   const revoke = useMutation({ mutationFn: (id: string) => api.delete(paths.appKey(ws, app, id)), onSuccess: () => done() });
   const admin = can.administer(role);
   return (
@@ -90,7 +90,7 @@ function Keys({ app }: { app: string }) {
         columns={[
           { title: "Key ID", dataIndex: "key_id", render: (id) => <Typography.Text code copyable>{id}</Typography.Text> },
           { title: "Label", dataIndex: "label" },
-          { title: "Status", dataIndex: "status", render: (status) => <Tag color={KEY_COLORS[status]}>{status}</Tag> },
+          { title: "Status", dataIndex: "status", render: (status: AppKey["status"]) => <Tag color={KEY_COLORS[status]}>{status}</Tag> },
           { title: "Expires", dataIndex: "expires_at", render: when },
           { title: "Created", dataIndex: "created_at", render: when },
           ...(admin

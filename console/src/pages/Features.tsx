@@ -11,7 +11,7 @@ import { CreateListCard, useCreateThenOpen } from "../components/CreateList";
 import { CursorTable } from "../components/CursorTable";
 import { EditableDetails } from "../components/Details";
 import { FormActions } from "../components/FormActions";
-import { DiffView } from "../components/DiffView";
+import { changesOf, DiffView } from "../components/DiffView";
 import { ProblemAlert, showFieldErrors } from "../components/Problem";
 import { can, useMemberNames, useWorkspace, when } from "../workspace";
 
@@ -95,13 +95,10 @@ function History({ id }: { id: string }) {
   const person = useMemberNames(ws);
   const history = useQuery({ queryKey: keys.featureHistory(ws, id), queryFn: () => api.get<Page<FeatureRevision>>(paths.featureHistory(ws, id), { limit: 200 }) });
   if (history.error) return <ProblemAlert error={history.error} />;
+  const names = (ids: unknown) => (Array.isArray(ids) ? ids.map((id) => jsapis.name(String(id))) : []);
   const named = (changes: FeatureRevision["changes"]) =>
     Object.fromEntries(
-      Object.entries(changes).map(([field, change]) =>
-        field === "jsapi_ids"
-          ? [field, { old: ((change.old as string[]) ?? []).map(jsapis.name), new: ((change.new as string[]) ?? []).map(jsapis.name) }]
-          : [field, change],
-      ),
+      Object.entries(changesOf(changes)).map(([field, change]) => (field === "jsapi_ids" ? [field, { old: names(change.old), new: names(change.new) }] : [field, change])),
     );
   return (
     <Timeline

@@ -9,5 +9,6 @@ describe("launchActions", () => {
     expect(launchActions("grayscale")).toEqual(["publish", "cancel"]);
     expect(launchActions("released")).toEqual([]);
     expect(launchActions("canceled")).toEqual([]);
+    expect(launchActions("rollback")).toEqual([]);
   });
 });

@@ -23,6 +23,8 @@ export const LAUNCH_COLORS: Record<LaunchStatus, string> = {
   canceled: "default",
   archived: "default",
   offline: "volcano",
+  // the release a rollback replaced: it may be released again by a later rollback
+  rollback: "orange",
 };
 
 /** Which actions a launch in each status offers (the launch lifecycle). */
@@ -228,7 +230,7 @@ export function LaunchDetail() {
       </Typography.Title>
       <Timeline
         items={data.history.map((step) => ({
-          color: LAUNCH_COLORS[step.status as LaunchStatus] === "default" ? "gray" : LAUNCH_COLORS[step.status as LaunchStatus],
+          color: LAUNCH_COLORS[step.status] === "default" ? "gray" : LAUNCH_COLORS[step.status],
           content: (
             <>
               <b>{step.status.replace("_", " ")}</b>

@@ -5,7 +5,7 @@ import { api } from "../api/client";
 import { keys } from "../api/keys";
 import { paths } from "../api/paths";
 import { wholeLists } from "../api/queries";
-import type { Invitation, Member, Role } from "../api/types";
+import type { Invitation, InvitationCreated, Member, Role } from "../api/types";
 import { useAuth } from "../auth";
 import { CursorTable } from "../components/CursorTable";
 import { ProblemAlert, showFieldErrors } from "../components/Problem";
@@ -14,14 +14,14 @@ import { can, ROLE_LABELS, useWorkspace, when } from "../workspace";
 
 const ROLE_OPTIONS = (Object.keys(ROLE_LABELS) as Role[]).map((role) => ({ value: role, label: ROLE_LABELS[role] }));
 
-function Invite({ open, onClose, onInvited }: { open: boolean; onClose: () => void; onInvited: (invitation: Invitation) => void }) {
+function Invite({ open, onClose, onInvited }: { open: boolean; onClose: () => void; onInvited: (invitation: InvitationCreated) => void }) {
   const { ws } = useWorkspace();
   const [form] = Form.useForm();
   const queries = useQueryClient();
   const role = Form.useWatch("role", form);
   const miniprograms = useQuery({ ...wholeLists.miniprograms(ws), enabled: open });
   const invite = useMutation({
-    mutationFn: (body: object) => api.post<Invitation>(paths.invitations(ws), body),
+    mutationFn: (body: object) => api.post<InvitationCreated>(paths.invitations(ws), body),
     onSuccess: async (invitation) => {
       await queries.invalidateQueries({ queryKey: keys.invitations(ws) });
       onInvited(invitation);
@@ -150,7 +150,7 @@ export function Members() {
           />
         </Card>
       )}
-      <Invite open={inviting} onClose={() => setInviting(false)} onInvited={(invitation) => setLink(invitation.token ? `${window.location.origin}/invitations/${invitation.token}` : "")} />
+      <Invite open={inviting} onClose={() => setInviting(false)} onInvited={(invitation) => setLink(`${window.location.origin}/invitations/${invitation.token}`)} />
       <SecretOnce
         title="Invitation sent"
         secret={link}

@@ -8,8 +8,19 @@ import type { Me, MiniProgram } from "../api/types";
 import { AuthProvider } from "../auth";
 import { MiniProgramDetail } from "./MiniPrograms";
 
-const developer: Me = { id: "dev", email: "dev@example.com", name: "Dev", memberships: [{ workspace_id: "ws1", role: "developer", status: "active" }] };
-const coffee: MiniProgram = { id: "mp1", telemetry_id: 1, name: "Coffee", description: "", status: "active", created_at: "2026-11-24T10:00:00Z" };
+const developer: Me = { id: "dev", email: "dev@example.com", name: "Dev", created_at: "2026-11-01T09:00:00Z", memberships: [{ workspace_id: "ws1", role: "developer", status: "active" }] };
+const coffee: MiniProgram = {
+  id: "mp1",
+  workspace_id: "ws1",
+  telemetry_id: 1,
+  name: "Coffee",
+  description: "",
+  status: "draft",
+  developer_ids: ["dev"],
+  created_by: "admin",
+  created_at: "2026-11-24T10:00:00Z",
+  updated_at: "2026-11-24T10:00:00Z",
+};
 
 function json(body: unknown, status = 200): Response {
   return new Response(JSON.stringify(body), { status, headers: { "Content-Type": "application/json" } });

@@ -7,7 +7,7 @@ import { api, session, upload } from "../api/client";
 import { keys } from "../api/keys";
 import { paths } from "../api/paths";
 import { wholeLists } from "../api/queries";
-import type { MiniProgram, MiniProgramFeature, Version } from "../api/types";
+import type { Dsn, MiniProgram, MiniProgramFeature, Testers, Version } from "../api/types";
 import { CursorTable } from "../components/CursorTable";
 import { EditableDetails } from "../components/Details";
 import { EditForm } from "../components/FormActions";
@@ -237,7 +237,7 @@ function People({ miniprogram }: { miniprogram: MiniProgram }) {
   const queries = useQueryClient();
   const { message } = AntApp.useApp();
   const members = useQuery({ ...wholeLists.members(ws), enabled: can.administer(role) });
-  const testers = useQuery({ queryKey: keys.testers(ws, miniprogram.id), queryFn: () => api.get<{ user_ids: string[] }>(paths.testers(ws, miniprogram.id)) });
+  const testers = useQuery({ queryKey: keys.testers(ws, miniprogram.id), queryFn: () => api.get<Testers>(paths.testers(ws, miniprogram.id)) });
   const [developers, setDevelopers] = useState<string[] | null>(null);
   const [testerText, setTesterText] = useState<string | null>(null);
   const assign = useMutation({
@@ -266,17 +266,17 @@ function People({ miniprogram }: { miniprogram: MiniProgram }) {
               aria-label="Developers"
               style={{ width: "100%" }}
               placeholder="Members with the developer role"
-              value={developers ?? miniprogram.developer_ids ?? []}
+              value={developers ?? miniprogram.developer_ids}
               onChange={setDevelopers}
               options={(members.data?.items ?? []).filter((member) => member.role === "developer").map((member) => ({ value: member.account_id, label: `${member.name} <${member.email}>` }))}
             />
             <ProblemAlert error={assign.error} />
-            <Button type="primary" loading={assign.isPending} onClick={() => assign.mutate(developers ?? miniprogram.developer_ids ?? [])}>
+            <Button type="primary" loading={assign.isPending} onClick={() => assign.mutate(developers ?? miniprogram.developer_ids)}>
               Save developers
             </Button>
           </Space>
         ) : (
-          <Typography.Text>{(miniprogram.developer_ids ?? []).map((id) => byId.get(id)?.name ?? id).join(", ") || "No developers assigned."}</Typography.Text>
+          <Typography.Text>{miniprogram.developer_ids.map((id) => byId.get(id)?.name ?? id).join(", ") || "No developers assigned."}</Typography.Text>
         )}
       </Card>
       <Card size="small" title="Testers">
@@ -297,6 +297,8 @@ function People({ miniprogram }: { miniprogram: MiniProgram }) {
     </Space>
   );
 }
+
+const FEATURE_COLORS: Record<MiniProgramFeature["status"], string> = { active: "green", pending_approval: "gold", rejected: "red" };
 
 function MiniProgramFeatures({ mp }: { mp: string }) {
   const { ws, role } = useWorkspace();
@@ -326,7 +328,7 @@ function MiniProgramFeatures({ mp }: { mp: string }) {
         empty="This mini program uses no features yet: request one above."
         columns={[
           { title: "Feature", dataIndex: "feature_id", render: (id) => names.get(id) ?? id },
-          { title: "Status", dataIndex: "status", render: (status) => <Tag color={status === "active" ? "green" : "gold"}>{status.replace("_", " ")}</Tag> },
+          { title: "Status", dataIndex: "status", render: (status: MiniProgramFeature["status"]) => <Tag color={FEATURE_COLORS[status]}>{status.replace("_", " ")}</Tag> },
         ]}
       />
     </>
@@ -337,7 +339,7 @@ function CrashReporting({ mp }: { mp: string }) {
   const { ws } = useWorkspace();
   const [app, setApp] = useState<string>();
   const apps = useQuery(wholeLists.apps(ws));
-  const dsn = useQuery({ queryKey: keys.dsn(ws, mp, app), queryFn: () => api.get<{ dsn: string }>(paths.dsn(ws, mp), { app_id: app }), enabled: !!app });
+  const dsn = useQuery({ queryKey: keys.dsn(ws, mp, app), queryFn: () => api.get<Dsn>(paths.dsn(ws, mp), { app_id: app }), enabled: !!app });
   return (
     <Space orientation="vertical">
       <Typography.Paragraph type="secondary">The standard Sentry SDKs report crashes with this DSN; pick the host app that embeds this mini program.</Typography.Paragraph>

@@ -7,8 +7,20 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { Issue } from "../api/types";
 import { Issues } from "./Quality";
 
-const issue = (id: string, title: string, count: number): Issue =>
-  ({ id, title, count, culprit: "", users: 1, status: "unresolved", regressed: false, first_seen: "2026-11-20T10:00:00Z", last_seen: "2026-11-27T10:00:00Z" }) as Issue;
+const issue = (id: string, title: string, count: number): Issue => ({
+  id,
+  miniprogram_id: "mp1",
+  title,
+  count,
+  culprit: "",
+  level: "error",
+  users: 1,
+  status: "unresolved",
+  regressed: false,
+  versions: ["1.0.0"],
+  first_seen: "2026-11-20T10:00:00Z",
+  last_seen: "2026-11-27T10:00:00Z",
+});
 
 /** The issues list of the telemetry service: two pages in every order, the busiest first by events. */
 function serve() {

@@ -5,7 +5,7 @@ import { Link, useParams } from "react-router-dom";
 import { api } from "../api/client";
 import { keys } from "../api/keys";
 import { paths } from "../api/paths";
-import type { Issue, QualitySummary } from "../api/types";
+import type { Issue, IssueWithEvent, QualitySummary, StartupTimes } from "../api/types";
 import { LineChart } from "../components/Charts";
 import { CursorTable } from "../components/CursorTable";
 import { ItemTitle } from "../components/Details";
@@ -14,21 +14,13 @@ import { useScope, type Scope } from "../components/Scope";
 import { can, useWorkspace, when } from "../workspace";
 
 const ISSUE_COLORS: Record<Issue["status"], string> = { unresolved: "red", resolved: "green", ignored: "default" };
-const percent = (value: number | null | undefined) => (value === null || value === undefined ? "—" : `${(value <= 1 ? value * 100 : value).toFixed(2)}%`);
-
-interface Percentiles {
-  date?: string;
-  version?: string;
-  launches?: number;
-  p50: number | null;
-  p90: number | null;
-  p99: number | null;
-}
+/** A share (0..1) as a percentage; a dash where there was nothing to count. */
+const percent = (value: number | null | undefined) => (value === null || value === undefined ? "—" : `${(value * 100).toFixed(2)}%`);
 
 function Startup({ ws, scope }: { ws: string; scope: Scope }) {
   const startup = useQuery({
     queryKey: keys.quality(ws, "startup", scope),
-    queryFn: () => api.get<{ by_day?: Percentiles[]; by_version?: Percentiles[] }>(paths.quality(ws, "startup"), { ...scope }),
+    queryFn: () => api.get<StartupTimes>(paths.quality(ws, "startup"), { ...scope }),
   });
   if (startup.error) return <ProblemAlert error={startup.error} />;
   const days = startup.data?.by_day ?? [];
@@ -36,13 +28,13 @@ function Startup({ ws, scope }: { ws: string; scope: Scope }) {
     <Row gutter={16}>
       <Col span={14}>
         <LineChart
-          labels={days.map((row) => row.date ?? "")}
+          labels={days.map((row) => row.date)}
           unit="ms"
           lines={(["p50", "p90", "p99"] as const).map((key) => ({ name: key, values: days.map((row) => row[key]) }))}
         />
       </Col>
       <Col span={10}>
-        <Table<Percentiles>
+        <Table<StartupTimes["by_version"][number]>
           rowKey="version"
           size="small"
           dataSource={startup.data?.by_version ?? []}
@@ -139,7 +131,7 @@ interface Frame {
 }
 
 /** The frames of the latest event's stack trace, innermost first, wherever the SDK put them. */
-export function framesOf(event: Record<string, unknown> | undefined): Frame[] {
+export function framesOf(event: IssueWithEvent["latest_event"]): Frame[] {
   const exception = (event?.exception as { values?: { stacktrace?: { frames?: Frame[] } }[] } | undefined)?.values ?? [];
   const frames = exception.flatMap((value) => value.stacktrace?.frames ?? []);
   const direct = (event?.stacktrace as { frames?: Frame[] } | undefined)?.frames ?? [];
@@ -150,9 +142,9 @@ export function IssueDetail() {
   const { ws, role } = useWorkspace();
   const { issue: id = "" } = useParams();
   const queries = useQueryClient();
-  const issue = useQuery({ queryKey: keys.issue(ws, id), queryFn: () => api.get<Issue>(paths.qualityIssue(ws, id)) });
+  const issue = useQuery({ queryKey: keys.issue(ws, id), queryFn: () => api.get<IssueWithEvent>(paths.qualityIssue(ws, id)) });
   const change = useMutation({
-    mutationFn: (status: Issue["status"]) => api.patch<Issue>(paths.qualityIssue(ws, id), { status }),
+    mutationFn: (status: Issue["status"]) => api.patch<IssueWithEvent>(paths.qualityIssue(ws, id), { status }),
     onSuccess: async () => {
       await queries.invalidateQueries({ queryKey: keys.issue(ws, id) });
       await queries.invalidateQueries({ queryKey: keys.issues(ws) });
@@ -175,7 +167,7 @@ export function IssueDetail() {
           { label: "Users", children: data.users },
           { label: "First seen", children: when(data.first_seen) },
           { label: "Last seen", children: when(data.last_seen) },
-          { label: "Versions", children: (data.versions ?? []).join(", ") },
+          { label: "Versions", children: data.versions.join(", ") },
         ]}
       />
       {can.develop(role) && (
@@ -207,7 +199,7 @@ export function IssueDetail() {
         </pre>
       ) : (
         <pre data-testid="stack-trace" style={{ background: "#fafafa", padding: 12 }}>
-          {JSON.stringify(data.latest_event ?? {}, null, 2)}
+          {JSON.stringify(data.latest_event, null, 2)}
         </pre>
       )}
     </Card>

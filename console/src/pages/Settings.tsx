@@ -1,11 +1,11 @@
 import { UploadOutlined } from "@ant-design/icons";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { App as AntApp, Button, Card, Col, Form, type FormItemProps, Image, Input, InputNumber, Progress, Row, Select, Space, Switch, Typography, Upload } from "antd";
+import { App as AntApp, Button, Card, Col, Form, type FormItemProps, type FormRule, Image, Input, InputNumber, Progress, Row, Select, Space, Switch, Typography, Upload } from "antd";
 import { useState } from "react";
 import { api, upload } from "../api/client";
 import { keys } from "../api/keys";
 import { paths } from "../api/paths";
-import type { Settings } from "../api/types";
+import type { Settings, SettingsPut } from "../api/types";
 import { ProblemAlert, showFieldErrors } from "../components/Problem";
 import { can, useWorkspace } from "../workspace";
 
@@ -53,6 +53,12 @@ function ImageSetting({ kind, label, url, accept }: { kind: "logo" | "favicon"; 
   );
 }
 
+/** The service email's fields that the platform needs together: filling one asks for the others. */
+const EMAIL_FIELDS = ["sender", "smtp_host", "smtp_port"];
+const neededWithTheOthers = (message: string): FormRule[] => [
+  ({ getFieldValue }) => ({ required: EMAIL_FIELDS.some((field) => getFieldValue(field)), message }),
+];
+
 /** A form field in a cell of a grid row. */
 function FieldCell({ span, children, ...item }: FormItemProps & { span: number; children: React.ReactNode }) {
   return (
@@ -69,7 +75,7 @@ export function SettingsPage() {
   const { message } = AntApp.useApp();
   const settings = useQuery({ queryKey: keys.settings(ws), queryFn: () => api.get<Settings>(paths.settings(ws)) });
   const save = useMutation({
-    mutationFn: (body: Settings) => api.put<Settings>(paths.settings(ws), body),
+    mutationFn: (body: SettingsPut) => api.put<Settings>(paths.settings(ws), body),
     onSuccess: () => {
       message.success("Settings saved");
       void queries.invalidateQueries({ queryKey: keys.settings(ws) });
@@ -92,20 +98,22 @@ export function SettingsPage() {
     about_us_url?: string;
     terms_of_service_url?: string;
   }) => {
-    const email = values.sender || values.smtp_host;
+    // the form asks for all three once one is filled (neededWithTheOthers); none of them: no service email
+    const { sender, smtp_host, smtp_port } = values;
     save.mutate({
       logo_url: data.logo_url,
       favicon_url: data.favicon_url,
-      service_email: email
-        ? {
-            sender: values.sender || null,
-            smtp_host: values.smtp_host || null,
-            smtp_port: values.smtp_port ?? null,
-            smtp_username: values.smtp_username || null,
-            // left out, the stored password is kept
-            ...(values.smtp_password ? { smtp_password: values.smtp_password } : {}),
-          }
-        : null,
+      service_email:
+        sender && smtp_host && smtp_port
+          ? {
+              sender,
+              smtp_host,
+              smtp_port,
+              smtp_username: values.smtp_username || null,
+              // left out, the stored password is kept
+              ...(values.smtp_password ? { smtp_password: values.smtp_password } : {}),
+            }
+          : null,
       domains: values.primary || values.alternatives?.length ? { primary: values.primary || null, alternatives: values.alternatives ?? [] } : null,
       tester_whitelist_enabled: values.tester_whitelist_enabled,
       about_us_url: values.about_us_url || null,
@@ -130,8 +138,8 @@ export function SettingsPage() {
         initialValues={{
           ...data.service_email,
           smtp_password: "",
-          primary: data.domains?.primary,
-          alternatives: data.domains?.alternatives ?? [],
+          primary: data.domains.primary,
+          alternatives: data.domains.alternatives,
           tester_whitelist_enabled: data.tester_whitelist_enabled,
           about_us_url: data.about_us_url,
           terms_of_service_url: data.terms_of_service_url,
@@ -139,19 +147,24 @@ export function SettingsPage() {
       >
         <Typography.Title level={5}>Service email</Typography.Title>
         <Row gutter={12}>
-          <FieldCell span={12} label="Sender" name="sender" rules={[{ type: "email", message: "An email address." }]}>
+          <FieldCell span={12} label="Sender" name="sender" dependencies={EMAIL_FIELDS} rules={[{ type: "email", message: "An email address." }, ...neededWithTheOthers("The sender address, with the SMTP host and port.")]}>
             <Input placeholder="noreply@example.com" />
           </FieldCell>
-          <FieldCell span={8} label="SMTP host" name="smtp_host">
+          <FieldCell span={8} label="SMTP host" name="smtp_host" dependencies={EMAIL_FIELDS} rules={neededWithTheOthers("The SMTP host, with the sender and port.")}>
             <Input placeholder="smtp.example.com" />
           </FieldCell>
-          <FieldCell span={4} label="Port" name="smtp_port">
+          <FieldCell span={4} label="Port" name="smtp_port" dependencies={EMAIL_FIELDS} rules={neededWithTheOthers("The port.")}>
             <InputNumber min={1} max={65535} style={{ width: "100%" }} />
           </FieldCell>
           <FieldCell span={12} label="SMTP username" name="smtp_username">
             <Input autoComplete="off" />
           </FieldCell>
-          <FieldCell span={12} label="SMTP password" name="smtp_password" extra="Left empty, the stored password is kept.">
+          <FieldCell
+            span={12}
+            label="SMTP password"
+            name="smtp_password"
+            extra={data.service_email?.smtp_password_set ? "A password is stored: left empty, it is kept." : "No password is stored."}
+          >
             <Input.Password autoComplete="new-password" />
           </FieldCell>
         </Row>

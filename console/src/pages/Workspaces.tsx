@@ -6,7 +6,7 @@ import { api } from "../api/client";
 import { keys } from "../api/keys";
 import { paths } from "../api/paths";
 import { wholeLists } from "../api/queries";
-import type { ApiKey, DeveloperWorkspace, Me, Workspace } from "../api/types";
+import type { ApiKey, ApiKeyCreated, DeveloperWorkspace, Me, Role, Workspace, WorkspacePending } from "../api/types";
 import { CursorTable } from "../components/CursorTable";
 import { EditableDetails } from "../components/Details";
 import { EditForm } from "../components/FormActions";
@@ -14,7 +14,7 @@ import { ProblemAlert, showFieldErrors } from "../components/Problem";
 import { SecretOnce } from "../components/SecretOnce";
 import { can, ROLE_LABELS, useWorkspace, when } from "../workspace";
 
-const STATUS_COLORS: Record<string, string> = { active: "green", pending_approval: "gold", rejected: "red" };
+const STATUS_COLORS: Record<Workspace["status"] | DeveloperWorkspace["status"], string> = { active: "green", pending_approval: "gold", rejected: "red", withdrawn: "default" };
 
 /** Wait until identity, told by an event, lists the caller as a member of `ws`. */
 async function membershipOf(ws: string): Promise<void> {
@@ -60,7 +60,7 @@ function ApplyDeveloper({ open, onClose, tenants }: { open: boolean; onClose: ()
   const queries = useQueryClient();
   const { message } = AntApp.useApp();
   const apply = useMutation({
-    mutationFn: (body: object) => api.post<Workspace>(paths.workspaces(), { ...body, kind: "developer" }),
+    mutationFn: (body: object) => api.post<WorkspacePending>(paths.workspaces(), { ...body, kind: "developer" }),
     onSuccess: async () => {
       await queries.invalidateQueries({ queryKey: keys.workspaces() });
       message.success("Applied: the tenant's reviewers will approve or reject it.");
@@ -114,8 +114,8 @@ export function Workspaces() {
         columns={[
           { title: "Name", dataIndex: "name", render: (name, row) => (row.status === "active" ? <Link to={`/workspaces/${row.id}/miniprograms`}>{name}</Link> : name) },
           { title: "Kind", dataIndex: "kind" },
-          { title: "Your role", dataIndex: "role", render: (role) => (role ? ROLE_LABELS[role as keyof typeof ROLE_LABELS] : "—") },
-          { title: "Status", dataIndex: "status", render: (status) => <Tag color={STATUS_COLORS[status]}>{status.replace("_", " ")}</Tag> },
+          { title: "Your role", dataIndex: "role", render: (role: Role | null) => (role ? ROLE_LABELS[role] : "—") },
+          { title: "Status", dataIndex: "status", render: (status: Workspace["status"]) => <Tag color={STATUS_COLORS[status]}>{status.replace("_", " ")}</Tag> },
           { title: "Created", dataIndex: "created_at", render: when },
         ]}
       />
@@ -184,9 +184,9 @@ function ApiKeys() {
   const queries = useQueryClient();
   const [token, setToken] = useState<string | null>(null);
   const create = useMutation({
-    mutationFn: (body: object) => api.post<ApiKey>(paths.apiKeys(ws), body),
+    mutationFn: (body: object) => api.post<ApiKeyCreated>(paths.apiKeys(ws), body),
     onSuccess: async (key) => {
-      setToken(key.token ?? "");
+      setToken(key.token);
       form.resetFields();
       await queries.invalidateQueries({ queryKey: keys.apiKeys(ws) });
     },
@@ -252,7 +252,7 @@ function DeveloperWorkspaces() {
         empty="No developer workspaces: partners apply for one from their workspace list, and you approve it under Approvals."
         columns={[
           { title: "Name", dataIndex: "name" },
-          { title: "Status", dataIndex: "status", render: (status) => <Tag color={STATUS_COLORS[status]}>{status.replace("_", " ")}</Tag> },
+          { title: "Status", dataIndex: "status", render: (status: DeveloperWorkspace["status"]) => <Tag color={STATUS_COLORS[status]}>{status.replace("_", " ")}</Tag> },
           { title: "Mini programs", dataIndex: "miniprogram_count" },
           ...(can.administer(role)
             ? [
