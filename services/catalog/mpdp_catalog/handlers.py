@@ -45,7 +45,6 @@ def on_workspace_created(session: Session, event: Event) -> None:
         session.add(
             Workspace(
                 id=payload["workspace_id"],
-                name=payload["name"],
                 kind=payload["kind"],
                 parent_id=payload["parent_id"],
             )

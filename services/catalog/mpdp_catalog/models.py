@@ -157,7 +157,6 @@ class Workspace(Base):
     __tablename__ = "workspaces"
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    name: Mapped[str] = mapped_column(String(200), nullable=False, default="")
     #: tenant or developer
     kind: Mapped[str] = mapped_column(String(16), nullable=False)
     parent_id: Mapped[str | None] = mapped_column(String(32))
