@@ -66,6 +66,7 @@ bench: setup backing-services
 	$(BIN)/python bench/delivery.py
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/analytics.py
+	$(BIN)/python bench/release_health.py
 
 soak: setup backing-services
 	$(BIN)/python bench/soak.py

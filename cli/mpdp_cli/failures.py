@@ -17,6 +17,8 @@ class ExitCode(IntEnum):
     CONFLICT = 5
     INVALID = 6
     UNAVAILABLE = 7
+    UNHEALTHY = 8
+    NO_VERDICT = 9
     INTERRUPTED = 130
 
 
@@ -30,6 +32,8 @@ exit codes:
   5    conflict: the version already exists, or the launch is not in a state for this (409)
   6    refused as invalid: a bad package, version number or value (400, 413, 415, 422)
   7    the platform cannot be reached, is unavailable or busy: try again later (429, 502-504)
+  8    unhealthy: the launch's version fails its guard (mpdp launch health)
+  9    no verdict yet: the launch's version has fewer sessions than its guard needs (mpdp launch health)
   130  interrupted
 """
 

@@ -11,6 +11,11 @@
     mpdp launch submit|show|cancel -w W -m M LAUNCH
     mpdp launch publish -w W -m M LAUNCH --percentage P [--wait SECONDS]
                                            publish once approved: grayscale under 100, released at 100
+    mpdp launch rollout -w W -m M LAUNCH --preset phased_7_days | --step 10:3600 ... [--min-crash-free-sessions 0.99]
+                                           publish step by step; the guard halts it if its health fails
+    mpdp launch pause|resume -w W -m M LAUNCH
+    mpdp launch health -w W -m M LAUNCH [--wait SECONDS]
+                                           the verdict on its health; exit 0 healthy, 8 failing, 9 not enough data
     mpdp launch list -w W -m M             (listings and launch commands take --json, for scripts)
 
 Environment: MPDP_URL (default http://127.0.0.1:8080), MPDP_API_KEY (a workspace API key, for CI:

@@ -72,6 +72,17 @@ def test_analytics():
     assert 0 < figures["page_views_counted"] == figures["page_views_generated"] < figures["events"], figures
 
 
+def test_release_health():
+    figures = short_run("release_health")
+    assert figures["sessions"] == 12_000 and figures["folded_rows"] == figures["raw_rows"] > figures["sessions"], figures
+    positive(figures, "copy_seconds", "copy_rows_per_s", "fold_seconds", "fold_rows_per_s", "users_counted")
+    for report in ("summary", "health", "guard_check"):
+        assert 0 < figures[f"{report}_median_ms"] <= figures[f"{report}_slowest_ms"] < 60_000, (report, figures)
+    assert figures["sessions_counted"] == figures["sessions"], figures
+    assert 0 < figures["crashed_counted"] == figures["crashed_generated"] < figures["sessions"], figures
+    assert 0 < figures["guarded_sessions_counted"] == figures["guarded_sessions_generated"] < figures["sessions"], figures
+
+
 def test_events():
     figures = short_run("events")
     positive(

@@ -105,6 +105,8 @@ class Platform:
             MPDP_RATE_LIMIT_PER_TOKEN="100000/minute",
             # Low enough for a test to reach it with a few batches; each test uses its own app key.
             MPDP_INGEST_RATE_LIMIT="30000/minute",
+            # rollout guards judge every second, so that a test's holds of a few seconds are judged too
+            MPDP_RELEASE_GUARD_INTERVAL_SECONDS="1",
             **{f"MPDP_{name.upper()}_PORT": str(port) for name, port in self.ports.items()},
             **{f"MPDP_{name.upper()}_INTERNAL_PORT": str(port) for name, port in self.internal_ports.items()},
         )
@@ -147,7 +149,8 @@ class Platform:
         )
         process = self.process
         urls = {name: self.readiness_url(name) for name in SERVICES}
-        if not wait_until_ready(urls, given_up=lambda: process.poll() is not None, timeout=90):
+        # Migrating every database and starting some thirty processes takes minutes on a busy 2-core machine.
+        if not wait_until_ready(urls, given_up=lambda: process.poll() is not None, timeout=240):
             raise RuntimeError(f"the platform did not start; its log:\n{self.log_path.read_text()[-5000:]}")
 
     def stop(self) -> None:

@@ -116,6 +116,10 @@ class Settings:
     blob_store: str = "local"
     s3_endpoint_url: str = ""
     s3_bucket: str = "mpdp-packages"
+    #: catalog: the shortest hold a rollout step may ask for (a plan may hold a step 0 s to 30 days)
+    rollout_min_hold_seconds: int = 0
+    #: telemetry: how often each guarded launch's health is checked at least (besides each step's end)
+    release_guard_interval_seconds: float = 60.0
     #: gateway: the built web console (console/dist), served at /
     console_dir: str = "console/dist"
     #: identity's mail worker: SMTP servers on private, local or special addresses are refused
@@ -173,6 +177,8 @@ class Settings:
             blob_store=_env("MPDP_BLOB_STORE", cls.blob_store),
             s3_endpoint_url=_env("MPDP_S3_ENDPOINT_URL", cls.s3_endpoint_url),
             s3_bucket=_env("MPDP_S3_BUCKET", cls.s3_bucket),
+            rollout_min_hold_seconds=_int("MPDP_ROLLOUT_MIN_HOLD_SECONDS", cls.rollout_min_hold_seconds),
+            release_guard_interval_seconds=_float("MPDP_RELEASE_GUARD_INTERVAL_SECONDS", cls.release_guard_interval_seconds),
             console_dir=_env("MPDP_CONSOLE_DIR", cls.console_dir),
             smtp_allow_private_hosts=_flag("MPDP_SMTP_ALLOW_PRIVATE_HOSTS"),
             ingest_rate_limit=_env("MPDP_INGEST_RATE_LIMIT", cls.ingest_rate_limit),

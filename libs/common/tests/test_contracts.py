@@ -19,7 +19,7 @@ def test_every_platform_event_is_declared_by_its_producer():
     assert ("identity.member.blocked", 1) in declared and (DECIDED, 1) in declared
     for event_type, version in declared:
         producer, entity, verb = event_type.split(".")
-        assert producer in ("identity", "workspace", "catalog", "approval") and entity and verb
+        assert producer in ("identity", "workspace", "catalog", "approval", "telemetry") and entity and verb
         assert isinstance(contracts.contract(event_type, version), Payload)
 
 

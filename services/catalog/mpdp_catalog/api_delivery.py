@@ -25,6 +25,7 @@ from mpdp_common.web import current_settings
 from . import delivery, schemas
 from .api_versions import PACKAGE_DOC, package_response
 from .models import AppKey, Deliverable
+from .schemas import SEMVER
 
 client = Blueprint("client", __name__, url_prefix="/client/v1", description="Delivery to host apps, signed with an app key")
 
@@ -69,6 +70,14 @@ def signed_app_key() -> AppKey:
         *SIGNATURE_PARAMETERS,
         {"in": "query", "name": "user_id", "required": True, "schema": {"type": "string", "minLength": 1, "maxLength": 128}},
         {
+            "in": "query",
+            "name": "host_version",
+            "required": False,
+            "schema": {"type": "string", "maxLength": 64},
+            "description": "the host app's version (semver): a launch that needs a newer host is not offered, the newest "
+            "earlier release it runs is",
+        },
+        {
             "in": "header",
             "name": "If-None-Match",
             "required": False,
@@ -89,6 +98,9 @@ def deliverable_miniprograms() -> Response:
     user_id = request.args.get("user_id", "")
     if not 0 < len(user_id) <= 128:
         raise validation_failed({"user_id": ["Name the host app's user (1 to 128 characters)."]})
+    host_version = request.args.get("host_version")
+    if host_version is not None and (len(host_version) > 64 or not SEMVER.match(host_version)):
+        raise validation_failed({"host_version": ["The host app's version, a semantic version like 8.2.0."]})
     # One read: the key with its app's rows. The key lands in the session, where the signature
     # check finds it; the rows are used only once the signature holds.
     key_id = (request.headers.get(KEY_HEADER) or "").strip()
@@ -99,7 +111,7 @@ def deliverable_miniprograms() -> Response:
     )  # holding the key: the session keeps it only while something refers to it
     signed_app_key()
     rows = [row for _key, row in found if row is not None]
-    body = json.dumps({"items": delivery.choose(rows, user_id)}, separators=(",", ":"))
+    body = json.dumps({"items": delivery.choose(rows, user_id, host_version)}, separators=(",", ":"))
     etag = hashlib.sha256(body.encode()).hexdigest()[:32]
     if request.if_none_match.contains(etag):
         return Response(status=304, headers={"ETag": f'"{etag}"', "Cache-Control": "no-cache"})

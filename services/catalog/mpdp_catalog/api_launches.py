@@ -18,16 +18,19 @@ from mpdp_common.idempotency import idempotent
 from mpdp_common.openapi import problems
 from mpdp_common.pagination import page_schema, paginate
 from mpdp_common.request_db import commit_or_conflict, db_session
+from mpdp_common.web import current_settings
 
 from . import lifecycle, schemas
 from .access import miniprogram_for
-from .models import App, Launch, LaunchStep, MiniProgram, Version
+from .models import App, Launch, LaunchStep, MiniProgram, Rollout, Version
 
 launches = Blueprint("launches", __name__, url_prefix="/api/v1", description="Launches: releasing versions to host apps")
 
 PATH = "/workspaces/<ws>/miniprograms/<mp>"
 RELEASERS = ("admin", "developer")
-ONE_IN_PROGRESS = "Another launch of this mini program on this app is on its way (under review to grayscale); finish or cancel it first."
+ONE_IN_PROGRESS = (
+    "Another launch of this mini program on this app is on its way (under review to grayscale, or halted); finish or cancel it first."
+)
 
 
 def _views(items: list[Launch]) -> list[dict]:
@@ -38,8 +41,12 @@ def _views(items: list[Launch]) -> list[dict]:
         history[step.launch_id].append(step)
     version_ids = {launch.version_id for launch in items}
     versions: dict[str, str] = dict(session.execute(select(Version.id, Version.version).where(Version.id.in_(version_ids))).tuples().all())
+    rollouts = {rollout.launch_id: rollout for rollout in session.scalars(select(Rollout).where(Rollout.launch_id.in_(ids)))}
     return [
-        {column: getattr(launch, column) for column in ("id", "miniprogram_id", "version_id", "app_id", "status", "percentage")}
+        {
+            column: getattr(launch, column)
+            for column in ("id", "miniprogram_id", "version_id", "app_id", "status", "percentage", "min_host_version")
+        }
         | {
             "version": versions.get(launch.version_id),
             "approval_id": launch.pending_request_id,
@@ -47,9 +54,24 @@ def _views(items: list[Launch]) -> list[dict]:
             "created_at": launch.created_at,
             "updated_at": launch.updated_at,
             "history": history[launch.id],
+            "rollout": _rollout_view(rollouts.get(launch.id)),
         }
         for launch in items
     ]
+
+
+def _rollout_view(rollout: Rollout | None) -> dict | None:
+    if rollout is None:
+        return None
+    return {
+        "steps": rollout.steps,
+        "current_step": rollout.current_step,
+        "next_step_at": rollout.next_step_at,
+        "paused": rollout.state == "paused",
+        "guard": rollout.guard,
+        "state": rollout.state,
+        "started_at": rollout.started_at,
+    }
 
 
 def _releaser(ws: str, mp: str) -> tuple[Membership, MiniProgram]:
@@ -87,7 +109,13 @@ def create_launch(body: dict[str, Any], ws: str, mp: str) -> dict:
         raise validation_failed({"version_id": ["Not a version of this mini program."]})
     app = _app(ws, body["app_id"])
     launch = Launch(
-        workspace_id=ws, miniprogram_id=mp, version_id=version.id, app_id=app.id, status="created", created_by=member.account_id
+        workspace_id=ws,
+        miniprogram_id=mp,
+        version_id=version.id,
+        app_id=app.id,
+        status="created",
+        min_host_version=body["min_host_version"],
+        created_by=member.account_id,
     )
     session.add(launch)
     session.commit()
@@ -171,6 +199,84 @@ def cancel(ws: str, mp: str, launch_id: str) -> dict:
     member, _miniprogram, launch = _launch(ws, mp, launch_id, *RELEASERS)
     session = db_session()
     lifecycle.cancel(session, launch, member.account_id)
+    session.commit()
+    return _views([launch])[0]
+
+
+# -- rollout plans -------------------------------------------------------------------------------
+
+
+@launches.route(f"{PATH}/launches/<launch_id>/rollout", methods=["PUT"])
+@launches.arguments(schemas.RolloutPlanSchema)
+@launches.response(200, schemas.LaunchSchema)
+@problems(409)
+def plan_rollout(body: dict[str, Any], ws: str, mp: str, launch_id: str) -> dict:
+    """Give a launch a rollout plan, and publish its first step
+
+    From pilot, ready, grayscale or halted (else 409): the plan replaces any before it and its
+    first step is published at once; each next step follows when the hold of the one before
+    ends, the step at 100 % releasing the launch."""
+    member, _miniprogram, launch = _launch(ws, mp, launch_id, *RELEASERS)
+    steps = body["steps"] or lifecycle.PRESETS[body["preset"]]
+    shortest = current_settings().rollout_min_hold_seconds
+    if any(step["hold_seconds"] < shortest for step in steps[:-1]):
+        raise validation_failed({"steps": [f"Each step before the last is held at least {shortest} seconds."]})
+    session = db_session()
+    lifecycle.plan_rollout(session, launch, steps, body["guard"], member.account_id)
+    commit_or_conflict(session, "Another launch of this mini program on this app was released at the same time; try again.")
+    return _views([launch])[0]
+
+
+@launches.route(f"{PATH}/launches/<launch_id>/rollout", methods=["GET"])
+@launches.response(200, schemas.RolloutSchema)
+def get_rollout(ws: str, mp: str, launch_id: str) -> dict | None:
+    """A launch's rollout plan
+
+    404 without one."""
+    rollout = _views([_launch(ws, mp, launch_id)[2]])[0]["rollout"]
+    if rollout is None:
+        raise not_found("rollout")
+    return rollout
+
+
+@launches.route(f"{PATH}/launches/<launch_id>/rollout", methods=["DELETE"])
+@launches.response(200, schemas.LaunchSchema)
+@problems(409)
+def drop_rollout(ws: str, mp: str, launch_id: str) -> dict:
+    """Remove a launch's rollout plan
+
+    The plan and its guard are removed; the launch stays at its status and share."""
+    member, _miniprogram, launch = _launch(ws, mp, launch_id, *RELEASERS)
+    session = db_session()
+    lifecycle.drop_rollout(session, launch, member.account_id)
+    session.commit()
+    return _views([launch])[0]
+
+
+@launches.route(f"{PATH}/launches/<launch_id>/pause", methods=["POST"])
+@launches.response(200, schemas.LaunchSchema)
+@problems(409)
+def pause_rollout(ws: str, mp: str, launch_id: str) -> dict:
+    """Pause a rollout
+
+    The running plan keeps its share and takes no step until resumed; 409 unless it runs."""
+    member, _miniprogram, launch = _launch(ws, mp, launch_id, *RELEASERS)
+    session = db_session()
+    lifecycle.pause_rollout(session, launch, member.account_id)
+    session.commit()
+    return _views([launch])[0]
+
+
+@launches.route(f"{PATH}/launches/<launch_id>/resume", methods=["POST"])
+@launches.response(200, schemas.LaunchSchema)
+@problems(409)
+def resume_rollout(ws: str, mp: str, launch_id: str) -> dict:
+    """Resume a paused rollout
+
+    Its next step comes when the rest of the hold has passed; 409 unless it is paused."""
+    member, _miniprogram, launch = _launch(ws, mp, launch_id, *RELEASERS)
+    session = db_session()
+    lifecycle.resume_rollout(session, launch, member.account_id)
     session.commit()
     return _views([launch])[0]
 

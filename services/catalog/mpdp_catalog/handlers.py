@@ -1,6 +1,7 @@
 """What the catalog does with other services' events: the read models it keeps (members, API and
-app keys, workspaces, host apps, the tester whitelist switch) and the approvals its launches and
-feature activations wait for. Each handler reads its event and makes one call."""
+app keys, workspaces, host apps, the tester whitelist switch), the approvals its launches and
+feature activations wait for, and the guard's verdicts that halt a launch. Each handler reads its
+event and makes one call."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from sqlalchemy.orm import Session
 from mpdp_common.apikeys import follow_api_keys
 from mpdp_common.appkeys import follow_app_keys
 from mpdp_common.contracts.approval import DECIDED, WITHDRAWN, approved, concerns
+from mpdp_common.contracts.telemetry import FAILING
 from mpdp_common.db import utcnow
 from mpdp_common.events import Event, follow_state
 from mpdp_common.membership import follow_members
@@ -100,3 +102,12 @@ def on_approval_withdrawn(session: Session, event: Event) -> None:
         lifecycle.apply_withdrawal(session, event.payload)
     elif concerns(event.payload, "feature", "feature_activation"):
         _drop_feature_request(session, event.payload)
+
+
+# -- the guard's verdicts (telemetry) --------------------------------------------------------------
+
+
+@events.handles(FAILING)
+def on_release_health_failing(session: Session, event: Event) -> None:
+    """A launch's version fails its guard: the launch is halted, and its app delivers the released version."""
+    lifecycle.halt(session, event.payload)

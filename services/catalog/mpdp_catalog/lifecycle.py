@@ -4,22 +4,28 @@ waits for, change.
     created ──submit──▶ under_review ──approved──▶ pilot (tester whitelist on) or ready
        ▲                    │  └──rejected──▶ rejected
        └─────withdraw───────┘
-    pilot, ready, grayscale ──release p<100──▶ grayscale ──release 100──▶ released
-    created, pilot, ready, grayscale ──cancel──▶ canceled
+    pilot, ready, grayscale, halted ──release p<100──▶ grayscale ──release 100──▶ released
+    created, pilot, ready, grayscale, halted ──cancel──▶ canceled
+    pilot, ready, grayscale, halted ──plan──▶ its first step released at once; each next step when the
+        hold before it ends (the rollout worker), the step at 100 releasing it
+    grayscale ──its guard finds the version's health failing (telemetry)──▶ halted
     released ──offline approved──▶ offline ──online approved──▶ released
     released, offline ──a newer launch is released──▶ archived
     released, offline ──rollback to an earlier release──▶ rollback; that archived launch ──▶ released
 
 Every change is checked against this table (409 naming the current status), recorded in the
 launch's history, published as `catalog.launch.status_changed`, and rewrites what the host app
-delivers (delivery.py). Views authorize and read arguments, event handlers read the approval
-service's decisions, and both call one function here; the caller commits.
+delivers (delivery.py). A change of the rollout plan alone (pause, resume, removal) is published
+the same way, with the status unchanged. Views authorize and read arguments, event handlers read
+the approval service's decisions, the rollout worker takes due steps (rollouts.py), and each
+calls one function here; the caller commits.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
@@ -27,11 +33,11 @@ from sqlalchemy.orm import Session
 
 from mpdp_common.contracts.approval import approved
 from mpdp_common.db import new_id, utcnow
-from mpdp_common.errors import conflict
+from mpdp_common.errors import conflict, not_found
 
 from . import delivery
 from .events import events
-from .models import IN_PROGRESS, App, Launch, LaunchStep, MiniProgram, Version, WorkspaceSettings
+from .models import IN_PROGRESS, App, Launch, LaunchStep, MiniProgram, Rollout, Version, WorkspaceSettings
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +47,8 @@ ALLOWED_FROM: dict[str, tuple[str, ...]] = {
     "withdraw": ("under_review",),
     "approve": ("under_review",),
     "reject": ("under_review",),
-    "release": ("pilot", "ready", "grayscale"),
-    "cancel": ("created", "pilot", "ready", "grayscale"),
+    "release": ("pilot", "ready", "grayscale", "halted"),
+    "cancel": ("created", "pilot", "ready", "grayscale", "halted"),
     "request_offline": ("released",),
     "offline": ("released",),
     "request_online": ("offline",),
@@ -50,6 +56,8 @@ ALLOWED_FROM: dict[str, tuple[str, ...]] = {
     "archive": ("released", "offline"),
     "roll_back": ("released", "offline"),
     "restore": ("archived", "rollback"),
+    "plan": ("pilot", "ready", "grayscale", "halted"),
+    "halt": ("grayscale",),
 }
 FIXED_TARGET = {
     "submit": "under_review",
@@ -61,6 +69,7 @@ FIXED_TARGET = {
     "archive": "archived",
     "roll_back": "rollback",
     "restore": "released",
+    "halt": "halted",
 }
 #: how a 409 names an action: as the endpoint the caller used
 ACTION_NAMES = {
@@ -69,9 +78,14 @@ ACTION_NAMES = {
     "request_online": "bring online",
     "roll_back": "roll back",
     "restore": "roll back to",
+    "plan": "plan a rollout",
 }
 #: the approval types whose subject is a launch
 REQUEST_TYPES = ("launch", "offline", "online")
+#: who took a step of a rollout plan, and who halted a launch, in its history
+ROLLOUT, GUARD = "rollout", "guard"
+#: the plans that `{"preset": name}` asks for: 1, 2, 5, 10, 20, 50 and 100 %, a day each
+PRESETS = {"phased_7_days": [{"percentage": share, "hold_seconds": 86_400} for share in (1, 2, 5, 10, 20, 50, 100)]}
 
 
 def check(status: str, action: str) -> None:
@@ -139,8 +153,14 @@ def withdraw(session: Session, launch: Launch, by: str) -> None:
 
 
 def release(session: Session, launch: Launch, percentage: int, by: str) -> None:
-    """Grayscale under 100 %; at 100 the launch is released, and what was released (or offline) before is archived."""
+    """Grayscale under 100 %; at 100 the launch is released, and what was released (or offline)
+    before is archived. A person's own publish ends the rollout plan, whose guard stays."""
     check(launch.status, "release")
+    _end_plan(session, launch)
+    _release(session, launch, percentage, by)
+
+
+def _release(session: Session, launch: Launch, percentage: int, by: str) -> None:
     if percentage == 100:
         for older in _others_on_app(session, launch, "released", "offline"):
             _move(session, older, "archive", by, refresh_delivery=False)
@@ -149,7 +169,109 @@ def release(session: Session, launch: Launch, percentage: int, by: str) -> None:
 
 
 def cancel(session: Session, launch: Launch, by: str) -> None:
+    check(launch.status, "cancel")
+    _end_plan(session, launch)
     _move(session, launch, "cancel", by)
+
+
+# -- rollout plans --------------------------------------------------------------------------------
+
+
+def plan_rollout(session: Session, launch: Launch, steps: list[dict], guard: dict | None, by: str) -> None:
+    """Replace the launch's plan with `steps` (rising to 100 %) and `guard`, and publish its
+    first step at once; the rollout worker publishes each next one when the hold before it ends."""
+    check(launch.status, "plan")
+    rollout = session.get(Rollout, launch.id, with_for_update=True)
+    if rollout is None:
+        rollout = Rollout(launch_id=launch.id)
+        session.add(rollout)
+    rollout.steps, rollout.guard, rollout.created_by, rollout.started_at = steps, guard, by, utcnow()
+    rollout.current_step = 0
+    session.flush()
+    _publish_step(session, launch, rollout, by, rollout.started_at)
+
+
+def take_due_step(session: Session, launch: Launch, now: datetime) -> bool:
+    """Publish the next step of the (locked) launch's plan if its hold has ended; False when no
+    step is due, so that a worker that comes second, or after a restart, takes nothing twice."""
+    rollout = session.get(Rollout, launch.id, with_for_update=True)
+    if rollout is None or rollout.state != "running" or rollout.next_step_at is None or rollout.next_step_at > now:
+        return False
+    if launch.status not in ALLOWED_FROM["release"] or rollout.current_step + 1 >= len(rollout.steps):
+        log.warning("launch %s is %s at step %d of its plan; the plan ends", launch.id, launch.status, rollout.current_step)
+        _end_plan(session, launch)
+        return False
+    rollout.current_step += 1
+    _publish_step(session, launch, rollout, ROLLOUT, now)
+    return True
+
+
+def pause_rollout(session: Session, launch: Launch, by: str) -> None:
+    """The plan keeps its share and takes no step; what is left of the hold waits for the resume."""
+    rollout = _plan_in(session, launch, "running", "pause")
+    assert rollout.next_step_at is not None, "a running plan has its next step's time"
+    rollout.hold_left_seconds = max(0.0, (rollout.next_step_at - utcnow()).total_seconds())
+    rollout.state, rollout.next_step_at = "paused", None
+    _publish_state(session, launch, launch.status, by)
+
+
+def resume_rollout(session: Session, launch: Launch, by: str) -> None:
+    """The plan goes on; its next step comes when the rest of the hold has passed."""
+    rollout = _plan_in(session, launch, "paused", "resume")
+    rollout.state, rollout.next_step_at = "running", utcnow() + timedelta(seconds=rollout.hold_left_seconds or 0)
+    rollout.hold_left_seconds = None
+    _publish_state(session, launch, launch.status, by)
+
+
+def drop_rollout(session: Session, launch: Launch, by: str) -> None:
+    """The plan and its guard are gone; the launch stays where it is."""
+    rollout = session.get(Rollout, launch.id, with_for_update=True)
+    if rollout is None:
+        raise not_found("rollout")
+    session.delete(rollout)
+    session.flush()
+    _publish_state(session, launch, launch.status, by)
+
+
+def halt(session: Session, failing: Mapping[str, Any]) -> None:
+    """The guard found the version's health failing: the launch is halted, its plan with it, and
+    its host app delivers the released version to everyone at once. A verdict that arrives once
+    the launch has left grayscale (released, canceled, halted already) changes nothing."""
+    launch = session.get(Launch, failing["launch_id"], with_for_update=True)
+    if launch is None or launch.status not in ALLOWED_FROM["halt"]:
+        log.info("release health of launch %s failing, but it is %s; not halted", failing["launch_id"], launch and launch.status)
+        return
+    rollout = session.get(Rollout, launch.id, with_for_update=True)
+    if rollout is not None:
+        rollout.state, rollout.next_step_at, rollout.hold_left_seconds = "halted", None, None
+    _move(session, launch, "halt", GUARD, reason=failing["reason"], figures=failing["figures"])
+
+
+def _plan_in(session: Session, launch: Launch, state: str, action: str) -> Rollout:
+    rollout = session.get(Rollout, launch.id, with_for_update=True)
+    if rollout is None:
+        raise conflict(f"The launch has no rollout plan to {action}.")
+    if rollout.state != state:
+        raise conflict(f"The rollout is {rollout.state}; {action} needs it to be {state}.")
+    return rollout
+
+
+def _publish_step(session: Session, launch: Launch, rollout: Rollout, by: str, now: datetime) -> None:
+    """Publish the plan's current step, whose hold starts `now`; the step at 100 % ends the plan."""
+    step = rollout.steps[rollout.current_step]
+    if step["percentage"] == 100:
+        rollout.state, rollout.next_step_at = "completed", None
+    else:
+        rollout.state, rollout.next_step_at = "running", now + timedelta(seconds=step["hold_seconds"])
+    rollout.hold_left_seconds = None
+    _release(session, launch, step["percentage"], by)
+
+
+def _end_plan(session: Session, launch: Launch) -> None:
+    """A person's own publish or cancel: the plan takes no more steps; its guard stays."""
+    rollout = session.get(Rollout, launch.id, with_for_update=True)
+    if rollout is not None and rollout.state != "completed":
+        rollout.state, rollout.next_step_at, rollout.hold_left_seconds = "completed", None, None
 
 
 def request_availability(session: Session, miniprogram: MiniProgram, app: App, kind: str, reason: str, by: str) -> Launch:
@@ -290,7 +412,17 @@ def _whitelist_enabled(session: Session, workspace_id: str) -> bool:
     return bool(settings and settings.tester_whitelist_enabled)
 
 
-def _move(session: Session, launch: Launch, action: str, by: str, *, percentage: int | None = None, refresh_delivery: bool = True) -> None:
+def _move(
+    session: Session,
+    launch: Launch,
+    action: str,
+    by: str,
+    *,
+    percentage: int | None = None,
+    refresh_delivery: bool = True,
+    reason: str | None = None,
+    figures: dict | None = None,
+) -> None:
     """Apply `action` to the (locked) launch: status, history, event, and the delivery read model.
 
     A change that moves several launches of one (app, mini program) passes
@@ -304,10 +436,25 @@ def _move(session: Session, launch: Launch, action: str, by: str, *, percentage:
     at = utcnow()
     launch.updated_at = at
     seq = (session.scalar(select(func.max(LaunchStep.seq)).where(LaunchStep.launch_id == launch.id)) or 0) + 1
-    session.add(LaunchStep(launch_id=launch.id, seq=seq, status=launch.status, at=at, by=by, percentage=launch.percentage))
+    session.add(
+        LaunchStep(
+            launch_id=launch.id, seq=seq, status=launch.status, at=at, by=by, percentage=launch.percentage, reason=reason, figures=figures
+        )
+    )
     if launch.status == "released":
         session.get_one(MiniProgram, launch.miniprogram_id).status = "published"
     session.flush()
+    _publish_state(session, launch, previous, by, reason=reason, figures=figures)
+    if refresh_delivery:
+        delivery.refresh(session, launch.miniprogram_id, launch.app_id)
+
+
+def _publish_state(
+    session: Session, launch: Launch, previous: str | None, by: str, *, reason: str | None = None, figures: dict | None = None
+) -> None:
+    """`catalog.launch.status_changed` with the launch's whole state, its rollout plan included."""
+    launch.revision += 1
+    rollout = session.get(Rollout, launch.id)
     events.publish(
         session,
         "catalog.launch.status_changed",
@@ -317,16 +464,31 @@ def _move(session: Session, launch: Launch, action: str, by: str, *, percentage:
             "workspace_id": launch.workspace_id,
             "app_id": launch.app_id,
             "version_id": launch.version_id,
+            "version": session.get_one(Version, launch.version_id).version,
             "status": launch.status,
             "previous_status": previous,
             "percentage": launch.percentage,
             "changed_by": by,
+            "revision": launch.revision,
+            "rollout": None if rollout is None else rollout_state(rollout),
+            "reason": reason,
+            "figures": figures,
         },
         workspace_id=launch.workspace_id,
         aggregate_id=launch.id,
     )
-    if refresh_delivery:
-        delivery.refresh(session, launch.miniprogram_id, launch.app_id)
+
+
+def rollout_state(rollout: Rollout) -> dict:
+    """The plan as `catalog.launch.status_changed` carries it."""
+    return {
+        "state": rollout.state,
+        "current_step": rollout.current_step,
+        "step_count": len(rollout.steps),
+        "started_at": rollout.started_at.isoformat(),
+        "next_step_at": rollout.next_step_at.isoformat() if rollout.next_step_at else None,
+        "guard": rollout.guard,
+    }
 
 
 def _others_on_app(session: Session, launch: Launch, *statuses: str) -> list[Launch]:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy import JSON, BigInteger, Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from mpdp_common.apikeys import ApiKeyColumns
@@ -163,13 +163,13 @@ class Workspace(Base):
 
 
 #: the statuses in which a launch is on its way: at most one per mini program and app at a time
-IN_PROGRESS = ("under_review", "pilot", "ready", "grayscale")
+IN_PROGRESS = ("under_review", "pilot", "ready", "grayscale", "halted")
 _IN_PROGRESS_SQL = text("status IN (" + ", ".join(f"'{status}'" for status in IN_PROGRESS) + ")")
 _RELEASED_SQL = text("status = 'released'")
 
 
 class Launch(Base):
-    """A version of a mini program on its way to a host app's users; see launches.py for its states."""
+    """A version of a mini program on its way to a host app's users; see lifecycle.py for its states."""
 
     __tablename__ = "launches"
     __table_args__ = (
@@ -199,10 +199,39 @@ class Launch(Base):
     created_by: Mapped[str] = mapped_column(String(64), nullable=False)
     created_at: Mapped[datetime] = created_at_column()
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow, nullable=False)
+    #: the oldest host app version that can run it (semver); null for every host
+    min_host_version: Mapped[str | None] = mapped_column(String(64))
+    #: counts the launch's published states (`catalog.launch.status_changed`), so that a read model applies the newest
+    revision: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
+
+
+class Rollout(Base):
+    """A launch's rollout plan: the steps it publishes by itself, where it is, and when the next
+    step is due. The rollout worker takes a due step under the launch's row lock and moves
+    `next_step_at` in the same transaction, so that no step is taken twice or skipped."""
+
+    __tablename__ = "rollouts"
+
+    launch_id: Mapped[str] = mapped_column(ForeignKey("launches.id", ondelete="CASCADE"), primary_key=True)
+    #: [{percentage, hold_seconds}], rising to 100
+    steps: Mapped[list] = mapped_column(JSON, nullable=False)
+    #: the index of the step published last
+    current_step: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    #: running, paused, completed or halted
+    state: Mapped[str] = mapped_column(String(16), nullable=False, default="running")
+    #: when the current step's hold ends and the next step is published; null unless running
+    next_step_at: Mapped[datetime | None] = mapped_column(UtcDateTime, index=True)
+    #: while paused: the seconds of the current step's hold still to wait once resumed
+    hold_left_seconds: Mapped[float | None] = mapped_column(Float)
+    #: the floors the version's health is held to while the launch is in grayscale, or null
+    guard: Mapped[dict | None] = mapped_column(JSON)
+    started_at: Mapped[datetime] = created_at_column()
+    created_by: Mapped[str] = mapped_column(String(64), nullable=False)
 
 
 class LaunchStep(Base):
-    """One entry of a launch's history: the status it reached, when, by whom."""
+    """One entry of a launch's history: the status it reached, when, by whom (an account, the
+    rollout plan, or its guard), and for a guard's halt why, with the figures it judged."""
 
     __tablename__ = "launch_history"
 
@@ -212,11 +241,15 @@ class LaunchStep(Base):
     at: Mapped[datetime] = created_at_column()
     by: Mapped[str] = mapped_column(String(64), nullable=False)
     percentage: Mapped[int | None] = mapped_column(Integer)
+    reason: Mapped[str | None] = mapped_column(Text)
+    figures: Mapped[dict | None] = mapped_column(JSON)
 
 
 class Deliverable(Base):
     """What a host app delivers, one row per app, mini program and channel (released, grayscale,
-    pilot): the read model behind /client/v1, rewritten whenever a launch of that pair changes."""
+    pilot, and `previous1`, `previous2`... for the earlier releases that hosts too old for the
+    current one still run): the read model behind /client/v1, rewritten whenever a launch of
+    that pair changes."""
 
     __tablename__ = "deliverables"
 
@@ -232,6 +265,8 @@ class Deliverable(Base):
     percentage: Mapped[int] = mapped_column(Integer, nullable=False, default=100)
     #: the whitelisted testers of a pilot
     testers: Mapped[list] = mapped_column(JSON, nullable=False, default=list)
+    #: the oldest host app version that runs it, or null
+    min_host_version: Mapped[str | None] = mapped_column(String(64))
 
 
 class App(Base):

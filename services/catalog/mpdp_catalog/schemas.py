@@ -1,10 +1,11 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from jsonschema.exceptions import SchemaError
 from jsonschema.validators import Draft202012Validator, validator_for
-from marshmallow import Schema, ValidationError, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from mpdp_common.contracts.catalog import LAUNCH_STATUSES
 from mpdp_common.pagination import PageQuery
@@ -231,6 +232,12 @@ class MiniProgramFeatureSchema(ResponseSchema):
 class LaunchCreateSchema(Schema):
     version_id = fields.String(required=True, validate=validate.Length(min=1, max=64))
     app_id = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    min_host_version = fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=[validate.Length(max=64), validate.Regexp(SEMVER, error=SEMVER_ERROR)],
+        metadata={"description": "the oldest host app version that runs it; older hosts keep the newest earlier release they run"},
+    )
 
 
 class LaunchQuery(PageQuery):
@@ -240,6 +247,77 @@ class LaunchQuery(PageQuery):
 
 class PublishSchema(Schema):
     percentage = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=100))
+
+
+#: a rollout plan's limits: its number of steps, and the longest hold of one
+MAX_STEPS = 20
+MAX_HOLD_SECONDS = 30 * 86_400
+Share = lambda **kwargs: fields.Float(validate=validate.Range(min=0, max=1), allow_none=True, load_default=None, **kwargs)  # noqa: E731
+
+
+class RolloutStepSchema(Schema):
+    percentage = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=100))
+    hold_seconds = fields.Integer(
+        required=True,
+        strict=True,
+        validate=validate.Range(min=0, max=MAX_HOLD_SECONDS),
+        metadata={"description": "how long the step is held before the next one is published: 0 to 30 days"},
+    )
+
+
+class GuardSchema(Schema):
+    """Floors on the version's health on the launch's host app since the rollout began (shares 0 to 1)."""
+
+    min_crash_free_sessions = Share()
+    min_crash_free_users = Share()
+    min_sessions = fields.Integer(
+        strict=True, validate=validate.Range(min=1, max=1_000_000_000), load_default=100, metadata={"description": "no verdict before"}
+    )
+    max_drop_from_baseline = Share(metadata={"description": "how far below the released version's figure over the same time"})
+
+    @validates_schema
+    def _something_to_check(self, data: dict[str, Any], **_kwargs: Any) -> None:
+        if all(data.get(name) is None for name in ("min_crash_free_sessions", "min_crash_free_users", "max_drop_from_baseline")):
+            raise ValidationError("A guard names a floor (min_crash_free_sessions or min_crash_free_users) or max_drop_from_baseline.")
+
+
+class RolloutPlanSchema(Schema):
+    """`steps` or `preset`, and an optional `guard`."""
+
+    steps = fields.List(fields.Nested(RolloutStepSchema), validate=validate.Length(min=1, max=MAX_STEPS), load_default=None)
+    preset = fields.String(
+        validate=validate.OneOf(["phased_7_days"]),
+        load_default=None,
+        metadata={"description": "phased_7_days: 1, 2, 5, 10, 20, 50, 100 %, a day each"},
+    )
+    guard = fields.Nested(GuardSchema, allow_none=True, load_default=None)
+
+    @validates_schema
+    def _rising_to_100(self, data: dict[str, Any], **_kwargs: Any) -> None:
+        if (data.get("steps") is None) == (data.get("preset") is None):
+            raise ValidationError("Give either steps or a preset.", "steps")
+        steps = data.get("steps") or []
+        shares = [step["percentage"] for step in steps]
+        if shares and shares[0] == 100:
+            raise ValidationError("The first step is under 100 %: a plan that releases at once is a publish.", "steps")
+        if any(later <= earlier for earlier, later in zip(shares, shares[1:], strict=False)):
+            raise ValidationError("Each step publishes a larger share than the one before.", "steps")
+        if shares and shares[-1] != 100:
+            raise ValidationError("The last step is 100 %: a plan ends in a release.", "steps")
+
+
+class RolloutGuardSchema(ResponseSchema, GuardSchema):
+    """A plan's guard as a launch answers it: every floor named, null where it has none."""
+
+
+class RolloutSchema(ResponseSchema):
+    steps = fields.List(fields.Nested(RolloutStepSchema))
+    current_step = fields.Integer(metadata={"description": "the index in steps of the step published last"})
+    next_step_at = Timestamp(allow_none=True, metadata={"description": "when the next step is published; null unless running"})
+    paused = fields.Boolean()
+    guard = fields.Nested(RolloutGuardSchema, allow_none=True)
+    state = fields.String(validate=validate.OneOf(("running", "paused", "completed", "halted")))
+    started_at = Timestamp()
 
 
 class AvailabilityRequestSchema(Schema):
@@ -255,8 +333,10 @@ class RollbackSchema(Schema):
 class LaunchStepSchema(ResponseSchema):
     status = fields.String(validate=validate.OneOf(LAUNCH_STATUSES))
     at = Timestamp()
-    by = fields.String()
+    by = fields.String(metadata={"description": "an account, `rollout` for a step of the plan, `guard` for a halt"})
     percentage = fields.Integer(allow_none=True)
+    reason = fields.String(allow_none=True, metadata={"description": "why the guard halted the launch"})
+    figures = fields.Dict(allow_none=True, metadata={"description": "the health the guard judged: {version, baseline}"})
 
 
 class LaunchSchema(ResponseSchema):
@@ -267,11 +347,13 @@ class LaunchSchema(ResponseSchema):
     app_id = fields.String()
     status = fields.String(validate=validate.OneOf(LAUNCH_STATUSES))
     percentage = fields.Integer(allow_none=True, metadata={"description": "the share of users its last publish reached; null before it"})
+    min_host_version = fields.String(allow_none=True)
     approval_id = fields.String(allow_none=True, metadata={"description": "the pending approval this launch waits for"})
     created_by = fields.String()
     created_at = Timestamp()
     updated_at = Timestamp()
     history = fields.List(fields.Nested(LaunchStepSchema))
+    rollout = fields.Nested(RolloutSchema, allow_none=True, metadata={"description": "the rollout plan, or null without one"})
 
 
 class AvailabilityRequestedSchema(ResponseSchema):

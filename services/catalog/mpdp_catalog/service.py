@@ -7,7 +7,7 @@ from flask import Flask
 from mpdp_common.config import Settings
 from mpdp_common.service import Service
 
-from . import handlers
+from . import handlers, rollouts
 from .api_delivery import client
 from .api_features import features, jsapis
 from .api_launches import launches
@@ -34,4 +34,5 @@ service = Service(
     api_key_model=ApiKey,
     setup=_setup,
     announce=announce,
+    workers={"rollouts": rollouts.run_worker},
 )

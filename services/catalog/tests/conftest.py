@@ -1,10 +1,13 @@
-"""The catalog app through the shared unit-test harness, on either blob store."""
+"""The catalog app through the shared unit-test harness, on either blob store, and a workspace
+ready for launches."""
 
 from __future__ import annotations
 
 import pytest
 
+from mpdp_catalog.models import MiniProgram, Version
 from mpdp_catalog.service import service
+from mpdp_common.db import session_scope
 from mpdp_common.testing import Harness
 
 
@@ -45,3 +48,39 @@ def harness_on_each_store(request, tmp_path):
     harness = Harness(service, tmp_path, **store)
     yield harness
     harness.close()
+
+
+WS, APP = "w1", "app1"
+BASE = f"/api/v1/workspaces/{WS}/miniprograms/mp1"
+
+
+@pytest.fixture
+def catalog(harness):
+    """A workspace with an app, a key, and a mini program with two versions, as the events and uploads leave them."""
+    harness.deliver(
+        "workspace.workspace.created", {"workspace_id": WS, "name": "Acme", "kind": "tenant", "parent_id": None, "created_by": "ada"}
+    )
+    for account, role in (("ada", "admin"), ("rex", "reviewer"), ("dev", "developer")):
+        harness.member(WS, account, role)
+    harness.deliver(
+        "workspace.app.created",
+        {"app_id": APP, "workspace_id": WS, "name": "Super", "platforms": ["ios"], "bundle_id": "b", "android_cert_fingerprints": []},
+    )
+    harness.deliver("workspace.app_key.created", {"id": "k", "key_id": "mak_1", "app_id": APP, "workspace_id": WS, "expires_at": None})
+    with session_scope(harness.sessions) as session:
+        session.add(MiniProgram(id="mp1", telemetry_id=1, workspace_id=WS, name="Shop", created_by="ada"))
+        for number in ("1", "2"):
+            session.add(
+                Version(
+                    id=f"v{number}",
+                    miniprogram_id="mp1",
+                    workspace_id=WS,
+                    version=f"{number}.0.0",
+                    size=10,
+                    sha256=number * 64,
+                    entry_page="index",
+                    pages=["index"],
+                    uploaded_by="dev",
+                )
+            )
+    return harness

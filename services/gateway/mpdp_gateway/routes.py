@@ -12,6 +12,7 @@ ROUTES: list[tuple[re.Pattern[str], str]] = [
         (r"^/\.well-known/", "identity"),
         (r"^/api/v1/workspaces/[^/]+/(analytics|quality)(/|$)", "telemetry"),
         (r"^/api/v1/workspaces/[^/]+/miniprograms/[^/]+/dsn$", "telemetry"),
+        (r"^/api/v1/workspaces/[^/]+/miniprograms/[^/]+/launches/[^/]+/health$", "telemetry"),
         (r"^/api/v1/workspaces/[^/]+/(miniprograms|jsapis|features)(/|$)", "catalog"),
         (r"^/api/v1/workspaces/[^/]+/approvals(/|$)", "approval"),
         (r"^/client/v1/", "catalog"),

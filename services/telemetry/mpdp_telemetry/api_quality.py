@@ -12,14 +12,15 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import defer
 
 from mpdp_common.auth import require_member
+from mpdp_common.db import utcnow
 from mpdp_common.errors import not_found
 from mpdp_common.pagination import page_schema, paginate
 from mpdp_common.request_db import db_session
 
-from . import crashes, reports, schemas
+from . import crashes, guard, reports, schemas
 from .access import access, miniprogram_for
 from .health import release_health
-from .models import AppKey, Issue, IssueVersion, Workspace
+from .models import AppKey, Issue, IssueVersion, Launch, Workspace
 
 quality = Blueprint("quality", __name__, url_prefix="/api/v1", description="Crashes, release health and launch times")
 
@@ -130,6 +131,25 @@ def startup(query: dict[str, Any], ws: str) -> dict:
     return reports.startup(
         db_session(), query["miniprogram_id"], query["start"], query["end"], app_id=query["app_id"], version=query["version"]
     )
+
+
+@quality.route("/workspaces/<ws>/miniprograms/<mp>/launches/<launch_id>/health", methods=["GET"])
+@quality.arguments(schemas.LaunchHealthQuery, location="query")
+@quality.response(200, schemas.LaunchHealthSchema)
+def launch_health(query: dict[str, Any], ws: str, mp: str, launch_id: str) -> dict[str, Any]:
+    """A launch's health beside the released version's, with a verdict
+
+    The health of the launch's version on its host app since its rollout began (else its first
+    publish), beside the released version's over the same days, and the verdict of its guard (or
+    of the floors given in the query)."""
+    miniprogram_for(ws, mp)
+    session = db_session()
+    launch = session.get(Launch, launch_id)
+    if launch is None or launch.miniprogram_id != mp:
+        raise not_found("launch")
+    given = {name: value for name, value in query.items() if value is not None}
+    judged_by = (launch.guard or guard.DEFAULT_GUARD) | given if given else None
+    return guard.launch_health(session, launch, utcnow().date(), judged_by)
 
 
 @quality.route("/workspaces/<ws>/miniprograms/<mp>/dsn", methods=["GET"])

@@ -17,7 +17,7 @@ from mpdp_common.openapi import SENTRY_KEY, problems
 from mpdp_common.request_db import db_session
 from mpdp_common.web import accepts, holds_lone_surrogate
 
-from . import crashes, schemas
+from . import crashes, raw_events, schemas
 from .api_ingest import check_rate, ingest, ingest_key, workspaces_served
 from .bodies import ENCODING_PARAMETER, request_body
 from .models import AppKey, MiniProgram
@@ -49,19 +49,21 @@ def _project(telemetry_id: int, key: AppKey) -> MiniProgram:
     return miniprogram
 
 
-def _take(miniprogram: MiniProgram, item_type: str, payload: object) -> str | None:
+def _take(miniprogram: MiniProgram, key: AppKey, items: list[tuple[str, object]]) -> None:
+    """Keep the items: an error event grouped into its issue, pre-counted sessions added up, and
+    session updates written as raw events in one go, which the folder counts (release health)."""
     session = db_session()
-    if not isinstance(payload, dict):
-        raise Problem(400, f"A {item_type} item is not a JSON object.")
-    if item_type == "event":
-        if payload.get("type") not in (None, "error", "default"):
-            return None
-        return crashes.record_event(session, miniprogram, payload)
-    if item_type == "session":
-        crashes.record_session(session, miniprogram, payload)
-    elif item_type == "sessions":
-        crashes.record_session_aggregates(session, miniprogram, payload)
-    return None
+    updates = []
+    for item_type, payload in items:
+        if not isinstance(payload, dict):
+            raise Problem(400, f"A {item_type} item is not a JSON object.")
+        if item_type == "event" and payload.get("type") in (None, "error", "default"):
+            crashes.record_event(session, miniprogram, payload)
+        elif item_type == "session":
+            updates.append(crashes.session_update(miniprogram, key.app_id, payload))
+        elif item_type == "sessions":
+            crashes.record_session_aggregates(session, miniprogram, key.app_id, payload)
+    raw_events.write(session, [update for update in updates if update is not None])
 
 
 def _refuse_constant(name: str) -> NoReturn:
@@ -109,8 +111,7 @@ def sentry_envelope(telemetry_id: int) -> Response:
     wanted = [(item_header["type"], payload) for item_header, payload in items if item_header["type"] in crashes.HANDLED_ITEMS]
     check_rate(key, len(wanted))
     # All parsed before any is kept: a bad item refuses the envelope as a whole, as Sentry's relay does.
-    for item_type, document in [(item_type, _json(payload, f"{item_type} item")) for item_type, payload in wanted]:
-        _take(miniprogram, item_type, document)
+    _take(miniprogram, key, [(item_type, _json(payload, f"{item_type} item")) for item_type, payload in wanted])
     db_session().commit()
     return jsonify(id=header.get("event_id"))
 
@@ -134,6 +135,6 @@ def sentry_store(telemetry_id: int) -> Response:
     miniprogram = _project(telemetry_id, key)
     event = _json(request_body(), "event")
     check_rate(key, 1)
-    _take(miniprogram, "event", event)
+    _take(miniprogram, key, [("event", event)])
     db_session().commit()
     return jsonify(id=event.get("event_id") if isinstance(event, dict) else None)

@@ -27,7 +27,8 @@ from sqlalchemy.orm import Session, defer
 
 from mpdp_common.db import dialect_insert, new_id, utcnow
 
-from .models import CrashEvent, Issue, IssueUser, IssueVersion, MiniProgram, ReleaseSession, SessionAggregate
+from .models import CrashEvent, Issue, IssueUser, IssueVersion, MiniProgram, SessionAggregate
+from .raw_events import RawEvent
 
 HANDLED_ITEMS = {"event", "session", "sessions"}
 _DEFAULT = re.compile(r"^\{\{\s*default\s*\}\}$")
@@ -400,49 +401,54 @@ def newest_version(session: Session, issue_id: str) -> str | None:
 # -- release health -------------------------------------------------------------------------------
 
 #: a session is kept at its worst status: a crash is never undone by a later update
-_SEVERITY = {"ok": 0, "exited": 1, "errored": 2, "unhandled": 3, "abnormal": 4, "crashed": 5}
+SEVERITY = {"ok": 0, "exited": 1, "errored": 2, "unhandled": 3, "abnormal": 4, "crashed": 5}
 #: the statuses of a session that crashed: the JavaScript SDKs end one with an uncaught error as `unhandled`
 CRASHED = ("crashed", "abnormal", "unhandled")
+#: the raw event type of a Sentry session's update: not one ingest accepts, folded into release health
+SESSION = "session"
 
 
-def record_session(session: Session, miniprogram: MiniProgram, update_: dict) -> None:
-    session_id = str(update_.get("sid") or "")[:64]
+def _text(value: Any, limit: int) -> str:
+    """Text for the database, which holds no NUL character."""
+    return str(value).replace("\x00", "")[:limit]
+
+
+def session_update(miniprogram: MiniProgram, app_id: str, update_: dict) -> RawEvent | None:
+    """A Sentry session's update as a raw event (None without a session id), for the folder to
+    count: its session on the day it started, its worst status, its user (`did`). Updates that say
+    the same again are one event (their id is made of what they say)."""
+    session_id = _text(update_.get("sid") or "", 128)
     if not session_id:
-        return
-    attrs = _object(update_.get("attrs"))
+        return None
     status = str(update_.get("status") or "ok")
-    errors = _count(update_, "errors")
-    if status in ("ok", "exited") and errors > 0:
+    if status in ("ok", "exited") and _count(update_, "errors") > 0:
         status = "errored"
-    status = status if status in _SEVERITY else "ok"
-    started = _time(update_.get("started"), utcnow())
-    did = update_.get("did")
-    session.execute(
-        dialect_insert(session, ReleaseSession)
-        .values(
-            miniprogram_id=miniprogram.id,
-            session_id=session_id,
-            day=started.date(),
-            release=version_of(attrs.get("release")),
-            distinct_id=str(did)[:128] if did else None,
-            status=status,
-            errors=max(errors, 0),
-        )
-        .on_conflict_do_nothing()
+    status = status if status in SEVERITY else "ok"
+    now = utcnow()
+    started = min(_time(update_.get("started"), now), now)
+    did = _text(update_.get("did") or "", 128)
+    version = version_of(_object(update_.get("attrs")).get("release"))
+    said = hashlib.sha256(f"{session_id}\n{status}\n{did}".encode()).hexdigest()[:40]
+    return RawEvent(
+        day=started.date(),
+        miniprogram_id=miniprogram.id,
+        event_id=f"session:{said}",
+        occurred_at=started,
+        received_at=now,
+        app_id=app_id,
+        type=SESSION,
+        version=version,
+        user_id=did,
+        session_id=session_id,
+        page=None,
+        duration_ms=None,
+        name=status,
+        properties=None,
     )
-    stored = session.execute(
-        select(ReleaseSession)
-        .where(ReleaseSession.miniprogram_id == miniprogram.id, ReleaseSession.session_id == session_id)
-        .with_for_update()
-    ).scalar_one()
-    if _SEVERITY[status] > _SEVERITY.get(stored.status, 0):
-        stored.status = status
-    stored.errors = max(stored.errors, errors)
-    if did and not stored.distinct_id:
-        stored.distinct_id = str(did)[:128]
 
 
-def record_session_aggregates(session: Session, miniprogram: MiniProgram, payload: dict) -> None:
+def record_session_aggregates(session: Session, miniprogram: MiniProgram, app_id: str, payload: dict) -> None:
+    """Sessions an SDK counted itself (no session ids, no users), added per day, host app and version."""
     release = version_of(_object(payload.get("attrs")).get("release"))
     totals: dict[date, list[int]] = {}
     for bucket in payload.get("aggregates") or []:
@@ -456,11 +462,11 @@ def record_session_aggregates(session: Session, miniprogram: MiniProgram, payloa
         figures[2] += counts["errored"]
     for day, (total, crashed, errored) in totals.items():
         stmt = dialect_insert(session, SessionAggregate).values(
-            miniprogram_id=miniprogram.id, day=day, release=release, total=total, crashed=crashed, errored=errored
+            miniprogram_id=miniprogram.id, day=day, app_id=app_id, release=release, total=total, crashed=crashed, errored=errored
         )
         session.execute(
             stmt.on_conflict_do_update(
-                index_elements=["miniprogram_id", "day", "release"],
+                index_elements=["miniprogram_id", "day", "app_id", "release"],
                 set_={
                     "total": SessionAggregate.total + stmt.excluded.total,
                     "crashed": SessionAggregate.crashed + stmt.excluded.crashed,

@@ -1,5 +1,6 @@
-"""Telemetry's event spec. It publishes no domain events: analytics events are volume, written in bulk
-by ingest, never one by one through the outbox; handlers.py holds what it does with others' events."""
+"""Telemetry's event spec: it publishes what `mpdp_common.contracts.telemetry` declares (a guard's
+failing verdict, guard.py). Analytics events are volume, written in bulk by ingest, never one by
+one through the outbox; handlers.py holds what it does with others' events."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 """What telemetry does with other services' events: the read models of members, keys, assignments,
-workspaces and mini programs that ingest and the console's reports read."""
+workspaces and mini programs that ingest and the console's reports read, and of the launches
+whose guard it checks."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from mpdp_common.assignments import follow_assignments
 from mpdp_common.events import Event
 from mpdp_common.membership import follow_members
 
+from . import guard
 from .events import events
 from .models import ApiKey, AppKey, Assignment, Member, MiniProgram, Workspace
 
@@ -37,3 +39,9 @@ def on_miniprogram_created(session: Session, event: Event) -> None:
         session.add(miniprogram)
     miniprogram.telemetry_id = payload.get("telemetry_id")
     miniprogram.name = payload.get("name") or ""
+
+
+@events.handles("catalog.launch.status_changed")
+def on_launch_status_changed(session: Session, event: Event) -> None:
+    """Which version a launch puts on which host app, and the guard it is held to in grayscale."""
+    guard.follow_launch(session, event)

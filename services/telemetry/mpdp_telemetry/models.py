@@ -77,6 +77,39 @@ class Assignment(AssignmentColumns, Base):
     workspace_id: Mapped[str] = mapped_column(String(32), nullable=False)
 
 
+class Launch(Base):
+    """The catalog's launches (`catalog.launch.status_changed`, applied by revision): which version
+    each puts on which host app, its status, and the guard its version is held to in grayscale."""
+
+    __tablename__ = "launches"
+    __table_args__ = (Index("ix_launches_miniprogram_app", "miniprogram_id", "app_id", "status"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(String(32), nullable=False)
+    miniprogram_id: Mapped[str] = mapped_column(String(32), nullable=False)
+    app_id: Mapped[str] = mapped_column(String(32), nullable=False)
+    version: Mapped[str] = mapped_column(String(64), nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    revision: Mapped[int] = mapped_column(Integer, nullable=False)
+    #: when it changed at the catalog
+    changed_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+    #: when it was first published (grayscale or released), and when its rollout plan began
+    published_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    rollout_started_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    #: the rollout plan's guard, and when its current step's hold ends
+    guard: Mapped[dict | None] = mapped_column(JSON)
+    next_step_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    #: when the guard worker checks it next: null unless it is in grayscale with a guard
+    next_check_at: Mapped[datetime | None] = mapped_column(UtcDateTime, index=True)
+    #: the revision a failing verdict was published for: one verdict per state of the launch
+    failing_revision: Mapped[int | None] = mapped_column(Integer)
+
+    @property
+    def since(self) -> datetime:
+        """Where its health starts: the rollout's beginning, else its first publish, else its last change."""
+        return self.rollout_started_at or self.published_at or self.changed_at
+
+
 # -- raw events -----------------------------------------------------------------------------------
 
 
@@ -121,14 +154,16 @@ class FoldPosition(Base):
 
 
 class UserNumber(Base):
-    """Each user of a mini program gets a dense number, its bit in the user bitmaps, and the day it was first seen."""
+    """Each user of a mini program gets a dense number, its bit in the user bitmaps, and the day
+    ingest first saw it: null for a user only Sentry's sessions have named so far (not yet a new
+    or active user of the analytics)."""
 
     __tablename__ = "user_numbers"
 
     miniprogram_id: Mapped[str] = mapped_column(String(32), primary_key=True)
     user_id: Mapped[str] = mapped_column(String(128), primary_key=True)
     number: Mapped[int] = mapped_column(Integer, nullable=False)
-    first_day: Mapped[date] = mapped_column(Date, nullable=False)
+    first_day: Mapped[date | None] = mapped_column(Date)
 
 
 class DailyCount(Base):
@@ -267,28 +302,34 @@ class CrashEvent(Base):
 
 
 class ReleaseSession(Base):
-    """One session of Sentry's release health, kept at its worst status: crash-free users and sessions per release."""
+    """A session of Sentry's release health, as the folder has counted it so far: its day, host app,
+    version and user, and its worst status. Its updates arrive as raw events (type `session`)
+    in any order; each session is counted once, and its crash once, on its first day, host app
+    and version (`daily_counts` and `user_sets` `launched` and `crashed`, with ingest's sessions)."""
 
     __tablename__ = "release_sessions"
-    __table_args__ = (Index("ix_release_sessions_miniprogram_day", "miniprogram_id", "day"),)
 
     miniprogram_id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    session_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    session_id: Mapped[str] = mapped_column(String(128), primary_key=True)
     day: Mapped[date] = mapped_column(Date, nullable=False)
-    release: Mapped[str] = mapped_column(String(64), nullable=False)
-    #: the user or device (Sentry's `did`), when the SDK names one
-    distinct_id: Mapped[str | None] = mapped_column(String(128))
+    #: the host app of the key that reported it
+    app_id: Mapped[str] = mapped_column(String(32), nullable=False)
+    version: Mapped[str] = mapped_column(String(64), nullable=False)
+    #: the number of its user (Sentry's `did`), once one was named
+    user_number: Mapped[int | None] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(16), nullable=False)
-    errors: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
 
 
 class SessionAggregate(Base):
-    """Sessions that SDKs report pre-counted (the `sessions` item of server-side SDKs), per day and release."""
+    """Sessions that SDKs report pre-counted (the `sessions` item of server-side SDKs), per day, host app and version."""
 
     __tablename__ = "session_aggregates"
 
     miniprogram_id: Mapped[str] = mapped_column(String(32), primary_key=True)
     day: Mapped[date] = mapped_column(Date, primary_key=True)
+    #: the host app of the key that reported them ("" for those reported before keys named it)
+    app_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    #: the version the release names (see crashes.version_of)
     release: Mapped[str] = mapped_column(String(64), primary_key=True)
     total: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
     crashed: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)

@@ -228,6 +228,19 @@ def startup(session: Session, miniprogram_id: str, start: date, end: date, app_i
     }
 
 
+def startup_percentiles(
+    session: Session, miniprogram_id: str, start: date, end: date, app_id: str | None = None, version: str | None = None
+) -> dict:
+    """Launch time percentiles over the whole range alone: the database adds the days up, so one
+    row per distinct duration comes back."""
+    rows = session.execute(
+        select(StartupTime.duration_ms, func.sum(StartupTime.count))
+        .where(*_where(StartupTime, miniprogram_id, start, end, app_id, version))
+        .group_by(StartupTime.duration_ms)
+    )
+    return percentiles({duration: int(count) for duration, count in rows})
+
+
 def launched_sessions(
     session: Session, miniprogram_id: str, start: date, end: date, app_id: str | None = None, version: str | None = None
 ) -> dict[str, list]:

@@ -8,6 +8,13 @@ Distinct users are kept exactly as bitmaps: each user of a mini program gets a d
 every (day, host app, version[, page | event name]) has the bitmap of the users seen there. A
 union of bitmaps answers "how many users" for any filter and any range of days; a count per
 day would not add up across days.
+
+Release health is folded the same way from both of its sources: ingest's sessions (an
+`app_launch`, crashed when a `js_error` came with it) and Sentry's (each update of a session a
+raw event of type `session`, crashed at a crashed, abnormal or unhandled status). Each session
+and each crash counts once, on the day, host app and version where the session began, into the
+`launched` and `crashed` counts and user sets; a Sentry `did` is numbered like an ingest user
+(the same id is the same user), without a first day until ingest sees it.
 """
 
 from __future__ import annotations
@@ -24,7 +31,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from mpdp_common.db import dialect_insert, session_scope, utcnow
 
 from . import bulk, raw_events
-from .models import ALL, DailyCount, FoldPosition, LaunchedSession, MiniProgram, StartupTime, UserNumber, UserSet
+from .crashes import CRASHED, SESSION, SEVERITY
+from .models import ALL, DailyCount, FoldPosition, LaunchedSession, MiniProgram, ReleaseSession, StartupTime, UserNumber, UserSet
 
 log = logging.getLogger(__name__)
 
@@ -110,8 +118,10 @@ def _apply_bits(session: Session, additions: dict[tuple, set[int]], removals: di
         session.execute(stmt, upserts[start : start + 500])
 
 
-def _number_users(session: Session, miniprogram_id: str, first_days: dict[str, date], bits: dict, unbits: dict) -> dict[str, int]:
-    """Each user's number, numbering the new ones; a user now seen earlier than before moves to that day's new users."""
+def _number_users(session: Session, miniprogram_id: str, first_days: dict[str, date | None], bits: dict, unbits: dict) -> dict[str, int]:
+    """Each user's number, numbering the new ones; a user now seen earlier than before moves to
+    that day's new users. A first day of None (a user only a Sentry session names) is no day: such
+    a user is not new anywhere until ingest sees it."""
     numbers: dict[str, int] = {}
     moved: list[dict] = []
     users = list(first_days)
@@ -124,10 +134,12 @@ def _number_users(session: Session, miniprogram_id: str, first_days: dict[str, d
         )
         for user_id, number, first_day in rows:
             numbers[user_id] = number
-            if first_days[user_id] < first_day:
-                moved.append({"miniprogram_id": miniprogram_id, "user_id": user_id, "first_day": first_days[user_id]})
-                unbits[(miniprogram_id, first_day, ALL, ALL, "new", ALL)].add(number)
-                bits[(miniprogram_id, first_days[user_id], ALL, ALL, "new", ALL)].add(number)
+            seen = first_days[user_id]
+            if seen is not None and (first_day is None or seen < first_day):
+                moved.append({"miniprogram_id": miniprogram_id, "user_id": user_id, "first_day": seen})
+                if first_day is not None:
+                    unbits[(miniprogram_id, first_day, ALL, ALL, "new", ALL)].add(number)
+                bits[(miniprogram_id, seen, ALL, ALL, "new", ALL)].add(number)
     if moved:
         # One statement for every user seen earlier than before, by primary key.
         session.execute(update(UserNumber), moved)
@@ -140,7 +152,8 @@ def _number_users(session: Session, miniprogram_id: str, first_days: dict[str, d
         for offset, user_id in enumerate(new):
             numbers[user_id] = first + offset
             numbered.append((miniprogram_id, user_id, first + offset, first_days[user_id]))
-            bits[(miniprogram_id, first_days[user_id], ALL, ALL, "new", ALL)].add(first + offset)
+            if first_days[user_id] is not None:
+                bits[(miniprogram_id, first_days[user_id], ALL, ALL, "new", ALL)].add(first + offset)
         bulk.insert_new(session, "user_numbers", ("miniprogram_id", "user_id", "number", "first_day"), numbered)
     return numbers
 
@@ -218,14 +231,83 @@ def _count_launched_sessions(
         session.execute(stmt, upserts[start : start + CHUNK])
 
 
+def _count_release_sessions(
+    session: Session, updates: dict[tuple, list], numbers: dict[str, dict[str, int]], counts: dict, bits: dict
+) -> None:
+    """Release health from Sentry: each session counted once on the day, host app and version of
+    its first update, and its crash once, whatever the order its updates arrive in;
+    `release_sessions` keeps what has been counted of each. `updates` holds, per (mini program,
+    session), its first day, host app, version and user and its worst status in this batch."""
+    by_miniprogram: dict[str, list[str]] = defaultdict(list)
+    for miniprogram_id, session_id in updates:
+        by_miniprogram[miniprogram_id].append(session_id)
+    stored: dict[tuple, tuple] = {}
+    for miniprogram_id, session_ids in by_miniprogram.items():
+        for start in range(0, len(session_ids), CHUNK):
+            rows = session.execute(
+                select(
+                    ReleaseSession.session_id,
+                    ReleaseSession.day,
+                    ReleaseSession.app_id,
+                    ReleaseSession.version,
+                    ReleaseSession.user_number,
+                    ReleaseSession.status,
+                ).where(
+                    ReleaseSession.miniprogram_id == miniprogram_id,
+                    bulk.among(session, ReleaseSession.session_id, session_ids[start : start + CHUNK]),
+                )
+            )
+            for session_id, *state in rows:
+                stored[(miniprogram_id, session_id)] = tuple(state)
+    names = ("miniprogram_id", "session_id", "day", "app_id", "version", "user_number", "status")
+    upserts = []
+    for key, (day, app_id, version, user_id, status) in updates.items():
+        number = numbers[key[0]].get(user_id) if user_id else None
+        before = stored.get(key)
+        if before is None:
+            where, counted_number, was_crashed = (key[0], day, app_id, version), None, False
+            counts[(*where, "launched", ALL)] += 1
+        else:
+            where, counted_number, was_crashed = (key[0], *before[:3]), before[3], before[4] in CRASHED
+            if SEVERITY[before[4]] >= SEVERITY[status]:
+                status = before[4]
+        user = counted_number if counted_number is not None else number
+        crashed = status in CRASHED
+        if crashed and not was_crashed:
+            counts[(*where, "crashed", ALL)] += 1
+        if user is not None:
+            if counted_number is None:
+                bits[(*where, "launched", ALL)].add(user)
+            if crashed and (counted_number is None or not was_crashed):
+                bits[(*where, "crashed", ALL)].add(user)
+        after = (*where[1:], user, status)
+        if after != before:
+            upserts.append(dict(zip(names, (*key, *after), strict=True)))
+    stmt = dialect_insert(session, ReleaseSession)
+    stmt = stmt.on_conflict_do_update(index_elements=list(names[:2]), set_={name: stmt.excluded[name] for name in names[2:]})
+    for start in range(0, len(upserts), CHUNK):
+        session.execute(stmt, upserts[start : start + CHUNK])
+
+
 def fold(session: Session, rows: list[raw_events.FoldedEvent]) -> None:
     """Add `rows` to the rollups, in the caller's transaction."""
     counts: dict[tuple, int] = defaultdict(int)
     times: dict[tuple, int] = defaultdict(int)
-    first_days: dict[str, dict[str, date]] = defaultdict(dict)
+    first_days: dict[str, dict[str, date | None]] = defaultdict(dict)
     sessions: dict[tuple, tuple] = {}
     launches: dict[tuple, tuple] = {}
     errored: set[tuple] = set()
+    updates: dict[tuple, list] = {}
+    for row in rows:
+        if row.type == SESSION:
+            # A Sentry session's update: release health only, its `did` a user numbered like the others.
+            update_ = updates.setdefault((row.miniprogram_id, row.session_id), [row.day, row.app_id, row.version, row.user_id, row.name])
+            if SEVERITY[row.name or "ok"] > SEVERITY[update_[4]]:
+                update_[4] = row.name
+            update_[3] = update_[3] or row.user_id
+            if row.user_id:
+                first_days[row.miniprogram_id].setdefault(row.user_id, None)
+    rows = [row for row in rows if row.type != SESSION]
     for day, miniprogram_id, app_id, version, kind, user_id, session_id, page, duration_ms, name in rows:
         seen = first_days[miniprogram_id].get(user_id)
         if seen is None or day < seen:
@@ -266,6 +348,7 @@ def fold(session: Session, rows: list[raw_events.FoldedEvent]) -> None:
                 bits[(*where, "event", name)].add(number)
     _count_sessions(session, sessions, counts)
     _count_launched_sessions(session, launches, errored, numbers, counts, bits)
+    _count_release_sessions(session, updates, numbers, counts, bits)
     _add_counts(session, counts)
     _add_startup_times(session, times)
     _apply_bits(session, bits, unbits)

@@ -139,6 +139,15 @@ class IssuesQuery(PageQuery):
     )
 
 
+class LaunchHealthQuery(Schema):
+    """A guard to judge by instead of the launch's own (each field given replaces the launch's)."""
+
+    min_crash_free_sessions = fields.Float(validate=validate.Range(min=0, max=1), load_default=None)
+    min_crash_free_users = fields.Float(validate=validate.Range(min=0, max=1), load_default=None)
+    min_sessions = fields.Integer(validate=validate.Range(min=1, max=1_000_000_000), load_default=None)
+    max_drop_from_baseline = fields.Float(validate=validate.Range(min=0, max=1), load_default=None)
+
+
 class DsnQuery(Schema):
     app_id = Id(load_default=None)
 
@@ -248,6 +257,39 @@ class VersionHealthSchema(HealthSchema):
 class SummarySchema(HealthSchema):
     js_errors = fields.Integer(metadata={"description": "js_error events sent to /ingest/v1/events"})
     by_version = fields.List(fields.Nested(VersionHealthSchema))
+
+
+class LaunchFiguresSchema(HealthSchema):
+    startup_p50_ms = fields.Integer(allow_none=True)
+    startup_p90_ms = fields.Integer(allow_none=True)
+
+
+class GuardSchema(ResponseSchema):
+    min_crash_free_sessions = fields.Float(allow_none=True)
+    min_crash_free_users = fields.Float(allow_none=True)
+    min_sessions = fields.Integer()
+    max_drop_from_baseline = fields.Float(allow_none=True)
+
+
+class VersionsSchema(ResponseSchema):
+    version = fields.String()
+    baseline = fields.String(allow_none=True, metadata={"description": "the version released on that host app, or null"})
+
+
+class LaunchHealthSchema(ResponseSchema):
+    launch_id = fields.String()
+    app_id = fields.String()
+    versions = fields.Nested(VersionsSchema)
+    start = fields.Date(data_key="from", metadata={"description": "the day its rollout began (UTC)"})
+    end = fields.Date(data_key="to")
+    version = fields.Nested(LaunchFiguresSchema, metadata={"description": "the launch's version on its host app"})
+    baseline = fields.Nested(LaunchFiguresSchema, allow_none=True, metadata={"description": "the released version, same app and days"})
+    guard = fields.Nested(GuardSchema)
+    verdict = fields.String(
+        validate=validate.OneOf(("healthy", "failing", "insufficient_data")),
+        metadata={"description": "insufficient_data: fewer than min_sessions sessions"},
+    )
+    reason = fields.String(allow_none=True, metadata={"description": "which figure fails which floor"})
 
 
 class IssueSchema(ResponseSchema):

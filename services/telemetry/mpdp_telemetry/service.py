@@ -10,7 +10,7 @@ from mpdp_common.config import Settings
 from mpdp_common.db import make_engine
 from mpdp_common.service import Service
 
-from . import handlers
+from . import guard, handlers
 from .api_analytics import analytics
 from .api_ingest import ingest, setup_rate_limits
 from .api_quality import quality
@@ -39,5 +39,5 @@ service = Service(
     membership_model=Member,
     api_key_model=ApiKey,
     setup=_setup,
-    workers={"folder": fold_raw_events},
+    workers={"folder": fold_raw_events, "guard": guard.run_worker},
 )

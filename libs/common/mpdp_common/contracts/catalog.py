@@ -19,7 +19,10 @@ LAUNCH_STATUSES = (
     "archived",
     "offline",
     "rollback",
+    "halted",
 )
+#: where a launch's rollout plan is: taking its steps, paused, done with them, or stopped by its guard
+ROLLOUT_STATES = ("running", "paused", "completed", "halted")
 
 
 class ApprovalRequest(Payload):
@@ -120,17 +123,49 @@ class AvailabilityRequested(ApprovalRequest):
     reason = fields.String()
 
 
+class GuardShape(Payload):
+    """The floors a launch's version is held to on its host app while it is in grayscale (shares 0 to 1)."""
+
+    min_crash_free_sessions = fields.Float(allow_none=True)
+    min_crash_free_users = fields.Float(allow_none=True)
+    #: no verdict before the version has had this many sessions
+    min_sessions = fields.Integer()
+    #: how far below the released version's figure, over the same time, a figure may fall
+    max_drop_from_baseline = fields.Float(allow_none=True)
+
+
+class RolloutShape(Payload):
+    """A launch's rollout plan, as far as others need it: where it is, when its next step is due, its guard."""
+
+    state = fields.String(validate=validate.OneOf(ROLLOUT_STATES))
+    current_step = fields.Integer()
+    step_count = fields.Integer()
+    started_at = fields.DateTime()
+    next_step_at = fields.DateTime(allow_none=True)
+    guard = fields.Nested(GuardShape, allow_none=True)
+
+
 @declare("catalog.launch.status_changed")
 class LaunchStatusChanged(Payload):
-    """A launch's status at the catalog; the envelope's occurred_at orders a launch's events."""
+    """A launch's whole state at the catalog, published at each change of its status or of its
+    rollout plan (then with `status` equal to `previous_status`). `revision` counts them, so a
+    read model applies the newest whatever the order of arrival; events published before it was
+    added have revision 0, and the envelope's occurred_at orders them."""
 
     launch_id = fields.String()
     miniprogram_id = fields.String()
     workspace_id = fields.String()
     app_id = fields.String()
     version_id = fields.String()
+    #: the version number, like 1.2.0
+    version = fields.String(load_default=None, allow_none=True)
     status = fields.String(validate=validate.OneOf(LAUNCH_STATUSES))
     previous_status = fields.String(load_default=None, allow_none=True)
     #: the share of users of a grayscale (100 when released)
     percentage = fields.Integer(load_default=None, allow_none=True)
     changed_by = fields.String(load_default=None, allow_none=True)
+    revision = fields.Integer(load_default=0)
+    rollout = fields.Nested(RolloutShape, load_default=None, allow_none=True)
+    #: why the launch was halted, and the health figures that made its guard halt it
+    reason = fields.String(load_default=None, allow_none=True)
+    figures = fields.Dict(load_default=None, allow_none=True)
