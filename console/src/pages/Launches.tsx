@@ -25,6 +25,8 @@ export const LAUNCH_COLORS: Record<LaunchStatus, string> = {
   offline: "volcano",
   // the release a rollback replaced: it may be released again by a later rollback
   rollback: "orange",
+  // stopped by its guard: everyone gets the released version until a person publishes again or cancels
+  halted: "magenta",
 };
 
 /** Which actions a launch in each status offers (the launch lifecycle). */
@@ -37,6 +39,7 @@ export function launchActions(status: LaunchStatus): ("submit" | "withdraw" | "p
     case "pilot":
     case "ready":
     case "grayscale":
+    case "halted":
       return ["publish", "cancel"];
     default:
       return [];
