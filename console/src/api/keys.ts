@@ -33,6 +33,8 @@ export const keys = {
   dsn: (ws: string, mp: string, app: string | undefined) => ["dsn", ws, mp, app] as const,
   launches: list<[ws: string, mp: string]>("launches"),
   launch: (ws: string, mp: string, id: string) => ["launch", ws, mp, id] as const,
+  /** Under the launch's key: refreshing the launch refreshes its health too. */
+  launchHealth: (ws: string, mp: string, id: string) => ["launch", ws, mp, id, "health"] as const,
   jsapis: list<[ws: string]>("jsapis"),
   jsapi: (ws: string, id: string) => ["jsapi", ws, id] as const,
   features: list<[ws: string]>("features"),

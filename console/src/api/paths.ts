@@ -42,12 +42,16 @@ export const paths = {
   launch: (ws: string, mp: string, id: string) => `/api/v1/workspaces/${e(ws)}/miniprograms/${e(mp)}/launches/${e(id)}`,
   launchAction: (ws: string, mp: string, id: string, action: "submit" | "withdraw" | "publish" | "cancel") =>
     `/api/v1/workspaces/${e(ws)}/miniprograms/${e(mp)}/launches/${e(id)}/${action}`,
+  rollout: (ws: string, mp: string, id: string) => `/api/v1/workspaces/${e(ws)}/miniprograms/${e(mp)}/launches/${e(id)}/rollout`,
+  rolloutAction: (ws: string, mp: string, id: string, action: "pause" | "resume") =>
+    `/api/v1/workspaces/${e(ws)}/miniprograms/${e(mp)}/launches/${e(id)}/${action}`,
   miniprogramAction: (ws: string, mp: string, action: "offline" | "online" | "rollback") =>
     `/api/v1/workspaces/${e(ws)}/miniprograms/${e(mp)}/${action}`,
   approvals: (ws: string) => `/api/v1/workspaces/${e(ws)}/approvals`,
   approval: (ws: string, id: string) => `/api/v1/workspaces/${e(ws)}/approvals/${e(id)}`,
   approvalAction: (ws: string, id: string, action: "approve" | "reject" | "withdraw") => `/api/v1/workspaces/${e(ws)}/approvals/${e(id)}/${action}`,
   // served by the telemetry service
+  launchHealth: (ws: string, mp: string, id: string) => `/api/v1/workspaces/${e(ws)}/miniprograms/${e(mp)}/launches/${e(id)}/health`,
   dsn: (ws: string, mp: string) => `/api/v1/workspaces/${e(ws)}/miniprograms/${e(mp)}/dsn`,
   analytics: (ws: string, report: "overview" | "pages" | "retention" | "events") => `/api/v1/workspaces/${e(ws)}/analytics/${report}`,
   quality: (ws: string, report: "issues" | "summary" | "startup") => `/api/v1/workspaces/${e(ws)}/quality/${report}`,

@@ -34,6 +34,10 @@ export type Testers = Schemas["Testers"];
 
 export type Launch = Schemas["Launch"];
 export type LaunchStatus = Launch["status"];
+export type Rollout = Schemas["Rollout"];
+export type RolloutPlan = Schemas["RolloutPlan"];
+export type LaunchHealth = Schemas["LaunchHealth"];
+export type LaunchFigures = Schemas["LaunchFigures"];
 export type Approval = Schemas["Approval"];
 /** the ApprovalDetail schema, by another name than the page that shows it */
 export type ApprovalWithTrail = Schemas["ApprovalDetail"];

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { launchActions } from "./Launches";
+import { launchActions, publishQuestion } from "./Launches";
 
 describe("launchActions", () => {
   it("offers each status its next steps only", () => {
@@ -12,5 +12,12 @@ describe("launchActions", () => {
     expect(launchActions("released")).toEqual([]);
     expect(launchActions("canceled")).toEqual([]);
     expect(launchActions("rollback")).toEqual([]);
+  });
+});
+
+describe("publishQuestion", () => {
+  it("names the version, the share and the host app", () => {
+    expect(publishQuestion("1.2.0", "Super App", 20)).toBe("Publish 1.2.0 to 20% of the users of Super App?");
+    expect(publishQuestion("1.2.0", "Super App", 100)).toBe("Release 1.2.0 to every user of Super App?");
   });
 });

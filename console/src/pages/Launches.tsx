@@ -11,6 +11,7 @@ import { CursorTable } from "../components/CursorTable";
 import { PercentageControl } from "../components/PercentageControl";
 import { ProblemAlert, showFieldErrors } from "../components/Problem";
 import { can, useMemberNames, useWorkspace, when } from "../workspace";
+import { HealthCard, RolloutCard } from "./Rollout";
 
 export const LAUNCH_COLORS: Record<LaunchStatus, string> = {
   created: "default",
@@ -29,6 +30,9 @@ export const LAUNCH_COLORS: Record<LaunchStatus, string> = {
   halted: "magenta",
 };
 
+/** The statuses in which a launch's version has reached users, so its health means something. */
+const HAS_HEALTH: LaunchStatus[] = ["pilot", "grayscale", "released", "halted", "rollback", "offline"];
+
 /** Which actions a launch in each status offers (the launch lifecycle). */
 export function launchActions(status: LaunchStatus): ("submit" | "withdraw" | "publish" | "cancel")[] {
   switch (status) {
@@ -44,6 +48,11 @@ export function launchActions(status: LaunchStatus): ("submit" | "withdraw" | "p
     default:
       return [];
   }
+}
+
+/** What a person confirms before a publish: which version reaches which share of which host app's users. */
+export function publishQuestion(version: string, app: string, percentage: number): string {
+  return percentage === 100 ? `Release ${version} to every user of ${app}?` : `Publish ${version} to ${percentage}% of the users of ${app}?`;
 }
 
 function useNames(ws: string, mp: string) {
@@ -163,6 +172,7 @@ export function LaunchDetail() {
   const queries = useQueryClient();
   const names = useNames(ws, mp);
   const person = useMemberNames(ws);
+  const { modal } = AntApp.useApp();
   const [percentage, setPercentage] = useState<number | null>(null);
   const launch = useQuery({ queryKey: keys.launch(ws, mp, id), queryFn: () => api.get<Launch>(paths.launch(ws, mp, id)) });
   const act = useMutation({
@@ -179,6 +189,15 @@ export function LaunchDetail() {
   if (!data) return <Card loading />;
   const actions = can.develop(role) ? launchActions(data.status) : [];
   const floor = data.status === "grayscale" && data.percentage ? data.percentage : 1;
+  const publish = () => {
+    const share = percentage ?? Math.max(floor, 10);
+    modal.confirm({
+      title: publishQuestion(names.version(data.version_id), names.app(data.app_id), share),
+      content: data.rollout ? "A publish by hand ends the rollout plan; its guard stays." : undefined,
+      okText: "Publish",
+      onOk: () => act.mutateAsync({ action: "publish", body: { percentage: share } }),
+    });
+  };
   return (
     <Card title={<Link to={`/workspaces/${ws}/miniprograms/${mp}/launches`}>Launches</Link>} extra={
         <Tag color={LAUNCH_COLORS[data.status]} data-testid="launch-status">
@@ -215,7 +234,7 @@ export function LaunchDetail() {
               </Button>
             )}
             {actions.includes("publish") && (
-              <Button type="primary" loading={act.isPending} onClick={() => act.mutate({ action: "publish", body: { percentage: percentage ?? Math.max(floor, 10) } })}>
+              <Button type="primary" loading={act.isPending} onClick={publish}>
                 Publish
               </Button>
             )}
@@ -228,6 +247,8 @@ export function LaunchDetail() {
           <ProblemAlert error={act.error} style={{ marginTop: 12 }} />
         </Card>
       )}
+      <RolloutCard ws={ws} mp={mp} launch={data} mayPublish={can.develop(role)} />
+      {HAS_HEALTH.includes(data.status) && <HealthCard ws={ws} mp={mp} launch={data} />}
       <Typography.Title level={5} style={{ marginTop: 24 }}>
         History
       </Typography.Title>
