@@ -76,16 +76,39 @@ def test_a_launch_is_submitted_approved_by_a_reviewer_and_published(open_console
     reviewer.dialog().get_by_role("button", name="Approve").click()
     expect(reviewer.page.get_by_test_id("approval-status")).to_have_text("approved")
 
-    # the launch moves on once the decision reaches it; then the developer publishes in two steps
-    developer.reload_until(lambda: developer.button("Publish").is_visible())
+    # the launch moves on once the decision reaches it; the developer plans a phased rollout, whose
+    # first step reaches 1% of users at once
+    developer.reload_until(lambda: developer.button("Plan a rollout").is_visible())
+    developer.button("Plan a rollout").click()
+    expect(developer.dialog().get_by_label("Phased over 7 days")).to_be_checked()
+    developer.dialog().get_by_label("Crash-free sessions at least").fill("99.5")
+    developer.dialog().get_by_role("button", name="Start rollout").click()
+    rollout = developer.page.get_by_test_id("rollout-card")
+    expect(developer.page.get_by_test_id("rollout-state")).to_have_text("running")
+    expect(rollout.locator(".ant-steps-item")).to_have_count(7)
+    expect(rollout.locator(".ant-steps-item-process")).to_contain_text("1%")
+    expect(developer.page.get_by_test_id("rollout-next")).to_contain_text("Next step")
+    expect(status).to_have_text("grayscale")
+    developer.screenshot("launch-rollout")
+    developer.button("Pause").click()
+    expect(developer.page.get_by_test_id("rollout-state")).to_have_text("paused")
+    developer.button("Resume").click()
+    expect(developer.page.get_by_test_id("rollout-state")).to_have_text("running")
+
+    # then the developer publishes by hand in two steps, each confirmed
     developer.page.get_by_label("Percentage of users").fill("50")
     developer.page.get_by_label("Percentage of users").blur()
     expect(developer.page.get_by_test_id("percentage-meaning")).to_contain_text("about 50% of users")
     developer.button("Publish").click()
-    expect(status).to_have_text("grayscale")
+    expect(developer.dialog()).to_contain_text("Publish 1.0.0 to 50% of the users of Super App?")
+    developer.dialog().get_by_role("button", name="Publish").click()
+    expect(developer.dialog()).to_be_hidden()
+    expect(developer.page.locator(".ant-timeline-item").last).to_contain_text("grayscale to 50% of users")
     developer.page.get_by_label("Percentage of users").fill("100")
     developer.page.get_by_label("Percentage of users").blur()
     developer.button("Publish").click()
+    expect(developer.dialog()).to_contain_text("Release 1.0.0 to every user of Super App?")
+    developer.dialog().get_by_role("button", name="Publish").click()
     expect(status).to_have_text("released")
     timeline = developer.page.locator(".ant-timeline-item")
     expect(timeline).to_have_count(
