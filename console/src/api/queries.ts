@@ -2,7 +2,7 @@ import { queryOptions } from "@tanstack/react-query";
 import { api } from "./client";
 import { keys } from "./keys";
 import { paths } from "./paths";
-import type { App, Feature, Jsapi, Member, MiniProgram, Page, Version, Workspace } from "./types";
+import type { App, Feature, Jsapi, Launch, Member, MiniProgram, Page, Version, Workspace } from "./types";
 
 const whole = <T>(path: string) => api.get<Page<T>>(path, { limit: 200 });
 
@@ -14,6 +14,7 @@ export const wholeLists = {
   members: (ws: string) => queryOptions({ queryKey: keys.members.all(ws), queryFn: () => whole<Member>(paths.members(ws)), staleTime: 60_000 }),
   miniprograms: (ws: string) => queryOptions({ queryKey: keys.miniprograms.all(ws), queryFn: () => whole<MiniProgram>(paths.miniprograms(ws)) }),
   versions: (ws: string, mp: string) => queryOptions({ queryKey: keys.versions.all(ws, mp), queryFn: () => whole<Version>(paths.versions(ws, mp)) }),
+  launches: (ws: string, mp: string) => queryOptions({ queryKey: keys.launches.all(ws, mp), queryFn: () => whole<Launch>(paths.launches(ws, mp)) }),
   apps: (ws: string) => queryOptions({ queryKey: keys.apps.all(ws), queryFn: () => whole<App>(paths.apps(ws)) }),
   jsapis: (ws: string) => queryOptions({ queryKey: keys.jsapis.all(ws), queryFn: () => whole<Jsapi>(paths.jsapis(ws)) }),
   features: (ws: string) => queryOptions({ queryKey: keys.features.all(ws), queryFn: () => whole<Feature>(paths.features(ws)) }),

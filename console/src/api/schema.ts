@@ -1920,6 +1920,19 @@ export interface components {
             email: string;
             password: string;
         };
+        DayHealth: {
+            /** @description share of sessions without a crash; null without sessions */
+            crash_free_sessions: number | null;
+            /** @description share of users without a crash; null without users */
+            crash_free_users: number | null;
+            crashed_sessions: number;
+            crashed_users: number;
+            /** Format: date */
+            date: string;
+            error_count: number;
+            sessions: number;
+            users: number;
+        };
         Deliverable: {
             /**
              * @description why this user gets this version
@@ -2595,6 +2608,8 @@ export interface components {
             kind: string;
         };
         Summary: {
+            /** @description every day of the range, oldest first */
+            by_day: components["schemas"]["DayHealth"][];
             by_version: components["schemas"]["VersionHealth"][];
             /** @description share of sessions without a crash; null without sessions */
             crash_free_sessions: number | null;

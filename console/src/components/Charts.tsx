@@ -1,5 +1,5 @@
 import { Empty, Tooltip } from "antd";
-import type { Cohort } from "../api/types";
+import type { Cohort, Launch } from "../api/types";
 
 const COLORS = ["#1677ff", "#52c41a", "#fa8c16", "#eb2f96", "#722ed1"];
 
@@ -7,6 +7,29 @@ export interface Line {
   name: string;
   /** null where the day has no figure: the line breaks there */
   values: (number | null)[];
+}
+
+/** A release on the chart's x axis: a dashed line on its day, named in its tooltip. */
+export interface Marker {
+  date: string;
+  text: string;
+}
+
+/** What changed for users on which day: each launch's first grayscale, its release, a halt, an
+ * offline and a rollback, oldest first, so that a chart shows what a dip or a jump followed. */
+export function releaseMarkers(launches: Launch[], appName: (id: string) => string = (id) => id): Marker[] {
+  const said: Partial<Record<Launch["status"], string>> = { released: "released", halted: "halted", offline: "offline", rollback: "rolled back" };
+  const markers = launches.flatMap((launch) => {
+    const firstGrayscale = launch.history.find((step) => step.status === "grayscale");
+    return launch.history
+      .filter((step) => said[step.status] || step === firstGrayscale)
+      .map((step) => ({
+        at: step.at,
+        date: step.at.slice(0, 10),
+        text: `${launch.version} ${step === firstGrayscale ? `grayscale to ${step.percentage ?? 0}%` : said[step.status]} on ${appName(launch.app_id)}`,
+      }));
+  });
+  return markers.sort((a, b) => a.at.localeCompare(b.at)).map(({ date, text }) => ({ date, text }));
 }
 
 /** The runs of consecutive points that have a value, as [index, value] pairs. */
@@ -24,7 +47,19 @@ export function segments(values: (number | null)[]): [number, number][][] {
 }
 
 /** Lines over a shared x axis of labels (dates), drawn as SVG with a legend and axis labels. */
-export function LineChart({ labels, lines, height = 220, unit = "" }: { labels: string[]; lines: Line[]; height?: number; unit?: string }) {
+export function LineChart({
+  labels,
+  lines,
+  markers = [],
+  height = 220,
+  unit = "",
+}: {
+  labels: string[];
+  lines: Line[];
+  markers?: Marker[];
+  height?: number;
+  unit?: string;
+}) {
   if (labels.length === 0) return <Empty description="No data in this date range yet." />;
   const width = 640;
   const pad = { left: 48, right: 12, top: 12, bottom: 28 };
@@ -33,6 +68,12 @@ export function LineChart({ labels, lines, height = 220, unit = "" }: { labels: 
   const y = (v: number) => pad.top + (1 - v / max) * (height - pad.top - pad.bottom);
   const ticks = [0, max / 2, max];
   const every = Math.max(1, Math.ceil(labels.length / 7));
+  // one line a day, however many releases it saw, with all of them in its tooltip
+  const releasedOn = new Map<number, string[]>();
+  for (const marker of markers) {
+    const index = labels.indexOf(marker.date);
+    if (index >= 0) releasedOn.set(index, [...(releasedOn.get(index) ?? []), marker.text]);
+  }
   return (
     <div>
       <svg viewBox={`0 0 ${width} ${height}`} width="100%" role="img" aria-label={lines.map((line) => line.name).join(", ")}>
@@ -52,6 +93,13 @@ export function LineChart({ labels, lines, height = 220, unit = "" }: { labels: 
             </text>
           ) : null,
         )}
+        {[...releasedOn].map(([index, texts]) => (
+          <g key={`release-${index}`} data-testid="release-marker">
+            <line x1={x(index)} x2={x(index)} y1={pad.top} y2={height - pad.bottom} stroke="#000" strokeWidth="8" strokeOpacity="0" />
+            <line x1={x(index)} x2={x(index)} y1={pad.top} y2={height - pad.bottom} stroke="#8c8c8c" strokeDasharray="4 3" />
+            <title>{`${labels[index]}: ${texts.join("; ")}`}</title>
+          </g>
+        ))}
         {lines.map((line, n) => (
           <g key={line.name}>
             {segments(line.values).map((run) => (

@@ -3,6 +3,7 @@ import { DatePicker, Select, Space } from "antd";
 import dayjs, { type Dayjs } from "dayjs";
 import { useState } from "react";
 import { wholeLists } from "../api/queries";
+import { releaseMarkers, type Marker } from "./Charts";
 
 export interface Scope {
   miniprogram_id?: string;
@@ -32,4 +33,12 @@ export function useScope(ws: string) {
     </Space>
   );
   return { scope, picker, loading: miniprograms.isLoading, none: !miniprograms.isLoading && items.length === 0, error: miniprograms.error };
+}
+
+/** The releases of the scope's mini program, for its charts: a dashed line on each day one reached users. */
+export function useReleaseMarkers(ws: string, scope: Scope): Marker[] {
+  const launches = useQuery({ ...wholeLists.launches(ws, scope.miniprogram_id ?? ""), enabled: !!scope.miniprogram_id });
+  const apps = useQuery(wholeLists.apps(ws));
+  const names = new Map((apps.data?.items ?? []).map((app) => [app.id, app.name]));
+  return releaseMarkers(launches.data?.items ?? [], (id) => names.get(id) ?? id);
 }

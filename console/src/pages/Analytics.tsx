@@ -7,7 +7,7 @@ import { paths } from "../api/paths";
 import type { Cohort, Overview, PageRank, PageRanking, TrackedEvent, TrackedEvents } from "../api/types";
 import { CohortHeatmap, LineChart } from "../components/Charts";
 import { ProblemAlert } from "../components/Problem";
-import { useScope, type Scope } from "../components/Scope";
+import { useReleaseMarkers, useScope, type Scope } from "../components/Scope";
 import { useWorkspace } from "../workspace";
 
 // null where nothing was measured: a gap in a chart, a dash in a table
@@ -15,6 +15,7 @@ const seconds = (ms: number | null) => (ms === null ? null : Math.round(ms / 100
 
 function Behaviour({ ws, scope }: { ws: string; scope: Scope }) {
   const overview = useQuery({ queryKey: keys.analytics(ws, "overview", scope), queryFn: () => api.get<Overview>(paths.analytics(ws, "overview"), { ...scope }) });
+  const markers = useReleaseMarkers(ws, scope);
   if (overview.error) return <ProblemAlert error={overview.error} />;
   const series = overview.data?.series ?? [];
   const labels = series.map((row) => row.date);
@@ -38,17 +39,17 @@ function Behaviour({ ws, scope }: { ws: string; scope: Scope }) {
       <Row gutter={16}>
         <Col span={12}>
           <Card size="small" title="Daily active and new users">
-            <LineChart labels={labels} lines={[{ name: "Active users", values: series.map((row) => row.active_users) }, { name: "New users", values: series.map((row) => row.new_users) }]} />
+            <LineChart labels={labels} markers={markers} lines={[{ name: "Active users", values: series.map((row) => row.active_users) }, { name: "New users", values: series.map((row) => row.new_users) }]} />
           </Card>
         </Col>
         <Col span={12}>
           <Card size="small" title="Sessions and page views">
-            <LineChart labels={labels} lines={[{ name: "Sessions", values: series.map((row) => row.sessions) }, { name: "Page views", values: series.map((row) => row.page_views) }]} />
+            <LineChart labels={labels} markers={markers} lines={[{ name: "Sessions", values: series.map((row) => row.sessions) }, { name: "Page views", values: series.map((row) => row.page_views) }]} />
           </Card>
         </Col>
         <Col span={12} style={{ marginTop: 16 }}>
           <Card size="small" title="Average session duration">
-            <LineChart labels={labels} unit="s" lines={[{ name: "Seconds per session", values: series.map((row) => seconds(row.avg_session_duration_ms)) }]} />
+            <LineChart labels={labels} markers={markers} unit="s" lines={[{ name: "Seconds per session", values: series.map((row) => seconds(row.avg_session_duration_ms)) }]} />
           </Card>
         </Col>
       </Row>
@@ -94,6 +95,7 @@ function Events({ ws, scope }: { ws: string; scope: Scope }) {
     queryFn: () => api.get<TrackedEvents>(paths.analytics(ws, "events"), { ...scope, name }),
     enabled: !!name,
   });
+  const markers = useReleaseMarkers(ws, scope);
   if (events.error) return <ProblemAlert error={events.error} />;
   const series = daily.data?.series ?? [];
   return (
@@ -115,7 +117,7 @@ function Events({ ws, scope }: { ws: string; scope: Scope }) {
       </Col>
       <Col span={12}>
         <Card size="small" title={name ? `"${name}" per day` : "Daily series"}>
-          {name ? <LineChart labels={series.map((row) => row.date)} lines={[{ name, values: series.map((row) => row.count) }]} /> : <Empty description="Choose an event to see it per day." />}
+          {name ? <LineChart labels={series.map((row) => row.date)} markers={markers} lines={[{ name, values: series.map((row) => row.count) }]} /> : <Empty description="Choose an event to see it per day." />}
         </Card>
       </Col>
     </Row>

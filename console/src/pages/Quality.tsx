@@ -6,11 +6,11 @@ import { api } from "../api/client";
 import { keys } from "../api/keys";
 import { paths } from "../api/paths";
 import type { Issue, IssueWithEvent, QualitySummary, StartupTimes } from "../api/types";
-import { LineChart } from "../components/Charts";
+import { LineChart, type Marker } from "../components/Charts";
 import { CursorTable } from "../components/CursorTable";
 import { ItemTitle } from "../components/Details";
 import { ProblemAlert } from "../components/Problem";
-import { useScope, type Scope } from "../components/Scope";
+import { useReleaseMarkers, useScope, type Scope } from "../components/Scope";
 import { can, useWorkspace, when } from "../workspace";
 
 const ISSUE_COLORS: Record<Issue["status"], string> = { unresolved: "red", resolved: "green", ignored: "default" };
@@ -22,6 +22,7 @@ function Startup({ ws, scope }: { ws: string; scope: Scope }) {
     queryKey: keys.quality(ws, "startup", scope),
     queryFn: () => api.get<StartupTimes>(paths.quality(ws, "startup"), { ...scope }),
   });
+  const markers = useReleaseMarkers(ws, scope);
   if (startup.error) return <ProblemAlert error={startup.error} />;
   const days = startup.data?.by_day ?? [];
   return (
@@ -29,6 +30,7 @@ function Startup({ ws, scope }: { ws: string; scope: Scope }) {
       <Col span={14}>
         <LineChart
           labels={days.map((row) => row.date)}
+          markers={markers}
           unit="ms"
           lines={(["p50", "p90", "p99"] as const).map((key) => ({ name: key, values: days.map((row) => row[key]) }))}
         />
@@ -86,6 +88,25 @@ export function Issues({ ws, miniprogramId }: { ws: string; miniprogramId: strin
   );
 }
 
+/** A share (0..1) as a percentage with two decimals, for a chart; null stays a gap. */
+const chartPercent = (value: number | null) => (value === null ? null : Math.round(value * 10000) / 100);
+
+/** Each day's crash-free sessions and users, with the releases that reached users on those days. */
+function CrashFreeChart({ summary, markers }: { summary: QualitySummary | undefined; markers: Marker[] }) {
+  const days = summary?.by_day ?? [];
+  return (
+    <LineChart
+      labels={days.map((row) => row.date)}
+      markers={markers}
+      unit="%"
+      lines={[
+        { name: "Crash-free sessions", values: days.map((row) => chartPercent(row.crash_free_sessions)) },
+        { name: "Crash-free users", values: days.map((row) => chartPercent(row.crash_free_users)) },
+      ]}
+    />
+  );
+}
+
 export function QualityPage() {
   const { ws } = useWorkspace();
   const { scope, picker, none, error } = useScope(ws);
@@ -94,6 +115,7 @@ export function QualityPage() {
     queryFn: () => api.get<QualitySummary>(paths.quality(ws, "summary"), { ...scope }),
     enabled: !!scope.miniprogram_id,
   });
+  const markers = useReleaseMarkers(ws, scope);
   return (
     <Card title="Quality: crashes and startup" extra={picker}>
       <ProblemAlert error={error ?? summary.error} />
@@ -112,6 +134,9 @@ export function QualityPage() {
               <Statistic title="Errors" value={summary.data?.error_count ?? 0} loading={summary.isLoading} />
             </Col>
           </Row>
+          <Card size="small" title="Crash-free sessions and users per day">
+            <CrashFreeChart summary={summary.data} markers={markers} />
+          </Card>
           <Issues ws={ws} miniprogramId={scope.miniprogram_id} />
           <Card size="small" title="Startup time (app_launch duration)">
             <Startup ws={ws} scope={scope} />

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -62,31 +62,7 @@ def release_health(
 
     `app_id` narrows the sessions (each source names the host app that sent them), not the error
     events, which are counted per version of every host app."""
-    per_version: dict[str, Figures] = defaultdict(Figures)
-    for name, (sessions, crashed, users, crashed_users) in reports.launched_sessions(
-        session, miniprogram_id, start, end, app_id, version
-    ).items():
-        figures = per_version[name]
-        figures.sessions += sessions
-        figures.crashed_sessions += crashed
-        figures.users |= users
-        figures.crashed_users |= crashed_users
-    aggregates = select(SessionAggregate.release, func.sum(SessionAggregate.total), func.sum(SessionAggregate.crashed)).where(
-        SessionAggregate.miniprogram_id == miniprogram_id, SessionAggregate.day >= start, SessionAggregate.day <= end
-    )
-    errors = select(IssueVersion.version, func.sum(IssueVersion.count)).where(
-        IssueVersion.miniprogram_id == miniprogram_id, IssueVersion.day >= start, IssueVersion.day <= end
-    )
-    if app_id:
-        aggregates = aggregates.where(SessionAggregate.app_id == app_id)
-    if version:
-        aggregates = aggregates.where(SessionAggregate.release == version)
-        errors = errors.where(IssueVersion.version == version)
-    for release, total, crashed in session.execute(aggregates.group_by(SessionAggregate.release)):
-        per_version[release].sessions += int(total)
-        per_version[release].crashed_sessions += int(crashed)
-    for name, count in session.execute(errors.group_by(IssueVersion.version)):
-        per_version[name].error_count += int(count)
+    per_version, per_day = _figures(session, miniprogram_id, start, end, app_id, version)
     overall = Figures()
     for figures in per_version.values():
         overall.add(figures)
@@ -94,7 +70,43 @@ def release_health(
         {"version": name} | figures.answer()
         for name, figures in sorted(per_version.items(), key=lambda item: version_key(item[0]), reverse=True)
     ]
-    return overall.answer() | {"by_version": by_version}
+    # Every day of the range, those without sessions too: a chart's line breaks there.
+    days = [start + timedelta(days=offset) for offset in range((end - start).days + 1)]
+    by_day = [{"date": day} | per_day.get(day, Figures()).answer() for day in days]
+    return overall.answer() | {"by_version": by_version, "by_day": by_day}
+
+
+def _figures(
+    session: Session, miniprogram_id: str, start: date, end: date, app_id: str | None, version: str | None
+) -> tuple[dict[str, Figures], dict[date, Figures]]:
+    """The figures of each version and of each day, from the three places they are kept, each read once."""
+    per_version: dict[str, Figures] = defaultdict(Figures)
+    per_day: dict[date, Figures] = defaultdict(Figures)
+    for (day, name), (sessions, crashed, users, crashed_users) in reports.launched_sessions(
+        session, miniprogram_id, start, end, app_id, version
+    ).items():
+        figures = Figures(sessions, crashed, users, crashed_users)
+        per_version[name].add(figures)
+        per_day[day].add(figures)
+    aggregates = select(
+        SessionAggregate.day, SessionAggregate.release, func.sum(SessionAggregate.total), func.sum(SessionAggregate.crashed)
+    ).where(SessionAggregate.miniprogram_id == miniprogram_id, SessionAggregate.day >= start, SessionAggregate.day <= end)
+    errors = select(IssueVersion.day, IssueVersion.version, func.sum(IssueVersion.count)).where(
+        IssueVersion.miniprogram_id == miniprogram_id, IssueVersion.day >= start, IssueVersion.day <= end
+    )
+    if app_id:
+        aggregates = aggregates.where(SessionAggregate.app_id == app_id)
+    if version:
+        aggregates = aggregates.where(SessionAggregate.release == version)
+        errors = errors.where(IssueVersion.version == version)
+    for day, release, total, crashed in session.execute(aggregates.group_by(SessionAggregate.day, SessionAggregate.release)):
+        for figures in (per_version[release], per_day[day]):
+            figures.sessions += int(total)
+            figures.crashed_sessions += int(crashed)
+    for day, name, count in session.execute(errors.group_by(IssueVersion.day, IssueVersion.version)):
+        per_version[name].error_count += int(count)
+        per_day[day].error_count += int(count)
+    return per_version, per_day
 
 
 def version_figures(session: Session, miniprogram_id: str, app_id: str, version: str, start: date, end: date) -> dict:

@@ -243,20 +243,21 @@ def startup_percentiles(
 
 def launched_sessions(
     session: Session, miniprogram_id: str, start: date, end: date, app_id: str | None = None, version: str | None = None
-) -> dict[str, list]:
-    """Release health from ingest per version: `[sessions, crashed sessions, users, crashed users]`, the users as bitmaps."""
-    found: dict[str, list] = defaultdict(lambda: [0, 0, 0, 0])
-    figures = select(DailyCount.version, DailyCount.metric, func.sum(DailyCount.value)).where(
+) -> dict[tuple[date, str], list]:
+    """Release health from the folded sessions per day and version: `[sessions, crashed sessions,
+    users, crashed users]`, the users as bitmaps."""
+    found: dict[tuple[date, str], list] = defaultdict(lambda: [0, 0, 0, 0])
+    figures = select(DailyCount.day, DailyCount.version, DailyCount.metric, func.sum(DailyCount.value)).where(
         *_where(DailyCount, miniprogram_id, start, end, app_id, version), DailyCount.metric.in_(("launched", "crashed"))
     )
-    for name, metric, value in session.execute(figures.group_by(DailyCount.version, DailyCount.metric)):
-        found[name][0 if metric == "launched" else 1] += int(value)
+    for day, name, metric, value in session.execute(figures.group_by(DailyCount.day, DailyCount.version, DailyCount.metric)):
+        found[(day, name)][0 if metric == "launched" else 1] += int(value)
     # Kept per host app and version only: these figures are always wanted per version.
-    sets = select(UserSet.version, UserSet.kind, UserSet.bits).where(
+    sets = select(UserSet.day, UserSet.version, UserSet.kind, UserSet.bits).where(
         *_where(UserSet, miniprogram_id, start, end, app_id, version), UserSet.kind.in_(("launched", "crashed"))
     )
-    for name, kind, bits in _binary_rows(session, sets):
-        found[name][2 if kind == "launched" else 3] |= as_int(bits)
+    for day, name, kind, bits in _binary_rows(session, sets):
+        found[(day, name)][2 if kind == "launched" else 3] |= as_int(bits)
     return found
 
 

@@ -254,9 +254,14 @@ class VersionHealthSchema(HealthSchema):
     version = fields.String()
 
 
+class DayHealthSchema(HealthSchema):
+    date = fields.Date()
+
+
 class SummarySchema(HealthSchema):
     js_errors = fields.Integer(metadata={"description": "js_error events sent to /ingest/v1/events"})
     by_version = fields.List(fields.Nested(VersionHealthSchema))
+    by_day = fields.List(fields.Nested(DayHealthSchema), metadata={"description": "every day of the range, oldest first"})
 
 
 class LaunchFiguresSchema(HealthSchema):

@@ -528,6 +528,11 @@ def test_crash_free_figures_count_the_sessions_sent_to_ingest(harness):
         ("1.1.0", (2, 1, 0.5), (2, 1, 0.5)),
         ("1.0.0", (3, 1, round(2 / 3, 4)), (3, 1, round(2 / 3, 4))),
     ]
+    # Per day, each day of the range: yesterday's anna and ben, today's cleo, anna again and dave.
+    assert [(row["date"], *_health(row)) for row in summary["by_day"]] == [
+        (yesterday.date().isoformat(), (2, 1, 0.5), (2, 1, 0.5)),
+        (now.date().isoformat(), (3, 1, round(2 / 3, 4)), (3, 1, round(2 / 3, 4))),
+    ]
     assert _health(harness.get(f"{path}&version=1.1.0", "ada").get_json()) == ((2, 1, 0.5), (2, 1, 0.5))
     assert _health(harness.get(f"{path}&app_id=app1", "ada").get_json()) == _health(summary)
     assert _health(harness.get(f"{path}&app_id=another", "ada").get_json()) == ((0, 0, None), (0, 0, None))
