@@ -53,17 +53,20 @@ export function LineChart({
   markers = [],
   height = 220,
   unit = "",
+  top,
 }: {
   labels: string[];
   lines: Line[];
   markers?: Marker[];
   height?: number;
   unit?: string;
+  /** the y axis' top, where it is fixed (100 for a percentage); else the highest value */
+  top?: number;
 }) {
   if (labels.length === 0) return <Empty description="No data in this date range yet." />;
   const width = 640;
   const pad = { left: 48, right: 12, top: 12, bottom: 28 };
-  const max = Math.max(1, ...lines.flatMap((line) => line.values.filter((value): value is number => value !== null && value !== undefined)));
+  const max = top ?? Math.max(1, ...lines.flatMap((line) => line.values.filter((value): value is number => value !== null && value !== undefined)));
   const x = (i: number) => pad.left + (labels.length === 1 ? 0.5 : i / (labels.length - 1)) * (width - pad.left - pad.right);
   const y = (v: number) => pad.top + (1 - v / max) * (height - pad.top - pad.bottom);
   const ticks = [0, max / 2, max];

@@ -258,7 +258,8 @@ export function LaunchDetail() {
           content: (
             <>
               <b>{step.status.replace("_", " ")}</b>
-              {step.percentage ? ` to ${step.percentage}% of users` : ""} · {when(step.at)}
+              {/* a halt keeps nobody on the version: the share it was halted at is what it had reached */}
+              {step.percentage ? (step.status === "halted" ? ` at ${step.percentage}% of users` : ` to ${step.percentage}% of users`) : ""} · {when(step.at)}
               {step.by && <Typography.Text type="secondary"> · by {person(step.by)}</Typography.Text>}
             </>
           ),

@@ -91,19 +91,39 @@ export function Issues({ ws, miniprogramId }: { ws: string; miniprogramId: strin
 /** A share (0..1) as a percentage with two decimals, for a chart; null stays a gap. */
 const chartPercent = (value: number | null) => (value === null ? null : Math.round(value * 10000) / 100);
 
-/** Each day's crash-free sessions and users, with the releases that reached users on those days. */
-function CrashFreeChart({ summary, markers }: { summary: QualitySummary | undefined; markers: Marker[] }) {
+/** Each day's crash-free sessions and users, with the releases that reached users on those days, beside each version's. */
+function CrashFree({ summary, markers }: { summary: QualitySummary | undefined; markers: Marker[] }) {
   const days = summary?.by_day ?? [];
   return (
-    <LineChart
-      labels={days.map((row) => row.date)}
-      markers={markers}
-      unit="%"
-      lines={[
-        { name: "Crash-free sessions", values: days.map((row) => chartPercent(row.crash_free_sessions)) },
-        { name: "Crash-free users", values: days.map((row) => chartPercent(row.crash_free_users)) },
-      ]}
-    />
+    <Row gutter={16}>
+      <Col span={14}>
+        <LineChart
+          labels={days.map((row) => row.date)}
+          markers={markers}
+          unit="%"
+          top={100}
+          lines={[
+            { name: "Crash-free sessions", values: days.map((row) => chartPercent(row.crash_free_sessions)) },
+            { name: "Crash-free users", values: days.map((row) => chartPercent(row.crash_free_users)) },
+          ]}
+        />
+      </Col>
+      <Col span={10}>
+        <Table<QualitySummary["by_version"][number]>
+          rowKey="version"
+          size="small"
+          dataSource={summary?.by_version ?? []}
+          pagination={false}
+          locale={{ emptyText: "No sessions counted yet." }}
+          columns={[
+            { title: "Version", dataIndex: "version" },
+            { title: "Sessions", dataIndex: "sessions" },
+            { title: "Crash-free sessions", dataIndex: "crash_free_sessions", render: percent },
+            { title: "Crash-free users", dataIndex: "crash_free_users", render: percent },
+          ]}
+        />
+      </Col>
+    </Row>
   );
 }
 
@@ -135,7 +155,7 @@ export function QualityPage() {
             </Col>
           </Row>
           <Card size="small" title="Crash-free sessions and users per day">
-            <CrashFreeChart summary={summary.data} markers={markers} />
+            <CrashFree summary={summary.data} markers={markers} />
           </Card>
           <Issues ws={ws} miniprogramId={scope.miniprogram_id} />
           <Card size="small" title="Startup time (app_launch duration)">

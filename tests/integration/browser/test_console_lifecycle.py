@@ -14,6 +14,9 @@ import requests
 from playwright.sync_api import expect
 
 from ..conftest import eventually
+from ..test_catalog import Team, team  # noqa: F401 - team is a fixture
+from ..test_launches import HOPS, approved_launch, launch_path, new_app, new_version, released_launch
+from ..test_rollouts import GUARD, host_app, ingest_sessions, launch_of, plan
 from .conftest import package
 
 LAUNCHES = "/api/v1/workspaces/{}/miniprograms/{}/launches"
@@ -199,6 +202,43 @@ def _send_crash(gateway: str, key_id: str, telemetry_id: int) -> requests.Respon
         headers={"Content-Type": "application/x-sentry-envelope", "X-Sentry-Auth": f"Sentry sentry_version=7, sentry_key={key_id}"},
         timeout=10,
     )
+
+
+@pytest.mark.needs_api(LAUNCHES, ISSUES)
+def test_a_launch_its_guard_halted_says_why_beside_the_released_versions_health(open_console, platform, team: Team):
+    app = new_app(team)
+    phones = host_app(team, app)
+    released_launch(team, new_version(team, "1.0.0"), app)
+    launch = approved_launch(team, new_version(team, "2.0.0"), app)
+    plan(team, launch["id"], [(30, 600), (100, 0)], GUARD)
+    eventually(lambda: team.admin.get(launch_path(team, launch["id"], "health")).status_code == 200, timeout=HOPS)
+    ingest_sessions(platform, team, phones.key_id, "1.0.0", 30, 0)
+    ingest_sessions(platform, team, phones.key_id, "2.0.0", 20, 6)
+    eventually(lambda: launch_of(team, launch["id"])["status"] == "halted", timeout=60)
+
+    developer = open_console(team.developer).go(f"/workspaces/{team.ws}/miniprograms/{team.mp}/launches/{launch['id']}")
+    expect(developer.page.get_by_test_id("launch-status")).to_have_text("halted")
+    expect(developer.page.get_by_test_id("halt-reason")).to_contain_text("crash-free sessions 70.00% are below the floor of 90.00%")
+    expect(developer.page.get_by_test_id("health-verdict")).to_have_text("failing")
+    health = developer.page.get_by_role("table").filter(has_text="This version (2.0.0)")
+    expect(health).to_contain_text("Released (1.0.0)")
+    expect(health.get_by_role("row").filter(has_text="Crash-free sessions")).to_contain_text("70%")
+    expect(developer.page.locator(".ant-timeline-item").last).to_contain_text("halted at 30% of users")
+    # a halted launch is published again, or canceled, by a person
+    expect(developer.button("Publish")).to_be_enabled()
+    expect(developer.button("Cancel launch", exact=False)).to_be_visible()
+    developer.screenshot("launch-halted")
+
+    # the quality page marks the days releases reached users, and charts each day's crash-free share
+    developer.go(f"/workspaces/{team.ws}/quality")
+    chart = developer.page.get_by_role("img", name="Crash-free sessions, Crash-free users")
+    expect(chart).to_be_visible()
+    marker = chart.get_by_test_id("release-marker")
+    expect(marker).to_have_count(1)
+    expect(marker.locator("title")).to_contain_text("1.0.0 released on")
+    expect(marker.locator("title")).to_contain_text("2.0.0 grayscale to 30% on")
+    expect(marker.locator("title")).to_contain_text("2.0.0 halted on")
+    developer.screenshot("quality-releases")
 
 
 @pytest.mark.needs_api(OVERVIEW, ISSUES)
