@@ -412,11 +412,13 @@ def test_the_real_sentry_sdk_reports_grouped_issues_regressions_and_crash_free_f
     assert [frame["function"] for frame in frames][-1] == "checkout"
 
     today = datetime.now(UTC).date()
+
     # Sessions are counted by the folder, a moment after they arrive.
-    summary = eventually(
-        lambda: (lambda figures: figures if figures["crashed_sessions"] == 3 else None)(report(shop.admin, shop, "quality/summary", today, today)),
-        timeout=20,
-    )
+    def counted() -> dict | None:
+        figures = report(shop.admin, shop, "quality/summary", today, today)
+        return figures if figures["crashed_sessions"] == 3 else None
+
+    summary = eventually(counted, timeout=20)
     # Seven sessions of six users: three crashed, of two users (anna twice, ben).
     assert (summary["sessions"], summary["crashed_sessions"], summary["crash_free_sessions"]) == (7, 3, round(1 - 3 / 7, 4))
     assert (summary["users"], summary["crashed_users"], summary["crash_free_users"]) == (6, 2, round(1 - 2 / 6, 4))

@@ -14,7 +14,7 @@ import requests
 from playwright.sync_api import expect
 
 from ..conftest import eventually
-from ..test_catalog import Team, team  # noqa: F401 - team is a fixture
+from ..test_catalog import team  # noqa: F401 - team is a fixture
 from ..test_launches import HOPS, approved_launch, launch_path, new_app, new_version, released_launch
 from ..test_rollouts import GUARD, host_app, ingest_sessions, launch_of, plan
 from .conftest import package
@@ -205,7 +205,7 @@ def _send_crash(gateway: str, key_id: str, telemetry_id: int) -> requests.Respon
 
 
 @pytest.mark.needs_api(LAUNCHES, ISSUES)
-def test_a_launch_its_guard_halted_says_why_beside_the_released_versions_health(open_console, platform, team: Team):
+def test_a_launch_its_guard_halted_says_why_beside_the_released_versions_health(open_console, platform, team):
     app = new_app(team)
     phones = host_app(team, app)
     released_launch(team, new_version(team, "1.0.0"), app)
