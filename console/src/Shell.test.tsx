@@ -17,6 +17,14 @@ function serve(role: Role) {
   vi.stubGlobal("fetch", async (url: string) => {
     if (url === "/api/v1/auth/refresh") return json({ access_token: "a", refresh_token: "r2", token_type: "Bearer", expires_in: 900 });
     if (url === "/api/v1/me") return json(me);
+    if (url.startsWith("/api/v1/workspaces/ws1/approvals?"))
+      return json({
+        items: [
+          { id: "a1", status: "pending", applicant_id: "u2", type: "launch", title: "Launch 1.0.0" },
+          { id: "a2", status: "pending", applicant_id: "u1", type: "feature", title: "Uma's own request" },
+        ],
+        next_cursor: null,
+      });
     return json({ items: [{ id: "ws1", name: "Acme", kind: "tenant", status: "active", role, created_at: "2026-11-24T10:00:00Z" }], next_cursor: null });
   });
   sessionStorage.setItem("mpdp.refresh_token", "r");
@@ -63,5 +71,20 @@ describe("the workspace menu", () => {
     show("/workspaces/ws1/members");
     expect(await screen.findByText("Workspace Admin")).toBeInTheDocument();
     expect(screen.getByRole("menuitem", { name: /Settings/ })).toBeInTheDocument();
+  });
+
+  it("counts on Approvals what waits for this person's decision, not their own requests", async () => {
+    serve("reviewer");
+    show("/workspaces/ws1/members");
+    const badge = await screen.findByTestId("approvals-badge");
+    expect(badge).toHaveTextContent("1");
+    expect(screen.getByTitle("1 waiting for your decision")).toBeInTheDocument();
+  });
+
+  it("shows a developer, who decides nothing, no count", async () => {
+    serve("developer");
+    show("/workspaces/ws1/members");
+    expect(await screen.findByText("Workspace Developer")).toBeInTheDocument();
+    expect(screen.queryByTestId("approvals-badge")).not.toBeInTheDocument();
   });
 });

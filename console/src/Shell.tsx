@@ -1,12 +1,31 @@
-import { LogoutOutlined } from "@ant-design/icons";
+import { LogoutOutlined, MenuOutlined } from "@ant-design/icons";
 import { useQuery } from "@tanstack/react-query";
-import { Layout, Menu, Select, Space, Tag, Typography, Button, Card } from "antd";
-import { Suspense, useEffect } from "react";
+import { Badge, Button, Card, Drawer, Grid, Layout, Menu, Select, Space, Tag, Typography } from "antd";
+import { Suspense, useEffect, useState } from "react";
 import { generatePath, matchPath, Outlet, useLocation, useNavigate, useParams } from "react-router-dom";
+import { api } from "./api/client";
+import { keys } from "./api/keys";
+import { paths } from "./api/paths";
 import { wholeLists } from "./api/queries";
+import type { Approval, Page } from "./api/types";
 import { useAuth } from "./auth";
 import { menuFor } from "./routes";
-import { ROLE_LABELS } from "./workspace";
+import { can, ROLE_LABELS } from "./workspace";
+
+const APPROVALS = "/workspaces/:ws/approvals";
+/** How many waiting approvals the badge counts before it says "50+". */
+const BADGE_PAGE = 50;
+
+/** The approvals waiting for this person's decision: pending, and not their own request (four eyes). */
+function useWaitingApprovals(ws: string | undefined, decides: boolean, me: string | undefined): number {
+  const pending = useQuery({
+    queryKey: [...keys.approvals(ws ?? ""), "waiting"],
+    queryFn: () => api.get<Page<Approval>>(paths.approvals(ws ?? ""), { status: "pending", limit: BADGE_PAGE }),
+    enabled: !!ws && decides,
+    refetchInterval: 30_000,
+  });
+  return (pending.data?.items ?? []).filter((item) => item.status === "pending" && item.applicant_id !== me).length;
+}
 
 export function Shell() {
   const { ws } = useParams();
@@ -21,19 +40,51 @@ export function Shell() {
     const timer = setInterval(reloadMe, 1500);
     return () => clearInterval(timer);
   }, [ws, me, role, reloadMe]);
+  const waiting = useWaitingApprovals(ws, can.decide(role), me?.id);
+  // below a tablet's width the menu is a drawer and the header keeps what fits
+  const screens = Grid.useBreakpoint();
+  const narrow = screens.md === false;
+  const [drawer, setDrawer] = useState(false);
   // an entry's key is its route's path, so that the entry of the page shown, or of a page under it, is the one selected
-  const items = ws ? menuFor(role).map(({ path, label, icon }) => ({ key: path, label, icon })) : [];
+  const items = ws
+    ? menuFor(role).map(({ path, label, icon }) => ({
+        key: path,
+        icon,
+        label:
+          path === APPROVALS && waiting > 0 ? (
+            <Space size={6}>
+              {label}
+              <Badge count={waiting} overflowCount={BADGE_PAGE - 1} size="small" title={`${waiting} waiting for your decision`} data-testid="approvals-badge" />
+            </Space>
+          ) : (
+            label
+          ),
+      }))
+    : [];
   const selected = items.filter(({ key }) => matchPath({ path: key, end: false }, location.pathname)).map(({ key }) => key);
   const active = (workspaces.data?.items ?? []).filter((item) => item.status === "active");
+  const menu = (
+    <Menu
+      mode="inline"
+      selectedKeys={selected}
+      items={items}
+      onClick={({ key }) => {
+        setDrawer(false);
+        navigate(generatePath(key, { ws }));
+      }}
+      style={{ height: "100%", borderInlineEnd: narrow ? "none" : undefined }}
+    />
+  );
   return (
     <Layout style={{ minHeight: "100vh" }}>
-      <Layout.Header style={{ display: "flex", alignItems: "center", gap: 16, background: "#001529" }}>
+      <Layout.Header style={{ display: "flex", alignItems: "center", gap: narrow ? 8 : 16, background: "#001529", paddingInline: narrow ? 12 : 50 }}>
+        {narrow && ws && <Button type="text" aria-label="Menu" icon={<MenuOutlined style={{ color: "#fff" }} />} onClick={() => setDrawer(true)} />}
         <Typography.Title level={4} style={{ color: "#fff", margin: 0, cursor: "pointer", whiteSpace: "nowrap" }} onClick={() => navigate("/workspaces")}>
           MPDP
         </Typography.Title>
         <Select
           aria-label="Workspace"
-          style={{ minWidth: 220 }}
+          style={{ minWidth: narrow ? 0 : 220, flex: narrow ? 1 : undefined }}
           placeholder="Choose a workspace"
           value={ws}
           onChange={(value) => navigate(value === "__all" ? "/workspaces" : `/workspaces/${value}/miniprograms`)}
@@ -42,30 +93,45 @@ export function Shell() {
             { value: "__all", label: "All workspaces / create…" },
           ]}
         />
-        {role && <Tag color="blue">{ROLE_LABELS[role]}</Tag>}
-        <span style={{ flex: 1 }} />
+        {role && !narrow && <Tag color="blue">{ROLE_LABELS[role]}</Tag>}
+        {!narrow && <span style={{ flex: 1 }} />}
         <Space>
-          <Typography.Text style={{ color: "#fff" }} data-testid="account-name">
-            {me?.name}
-          </Typography.Text>
+          {!narrow && (
+            <Typography.Text style={{ color: "#fff" }} data-testid="account-name">
+              {me?.name}
+            </Typography.Text>
+          )}
           <Button
             icon={<LogoutOutlined />}
+            aria-label="Sign out"
             onClick={async () => {
               await signOut();
               navigate("/sign-in");
             }}
           >
-            Sign out
+            {narrow ? null : "Sign out"}
           </Button>
         </Space>
       </Layout.Header>
       <Layout>
-        {ws && (
+        {ws && !narrow && (
           <Layout.Sider width={200} theme="light">
-            <Menu mode="inline" selectedKeys={selected} items={items} onClick={({ key }) => navigate(generatePath(key, { ws }))} style={{ height: "100%" }} />
+            {menu}
           </Layout.Sider>
         )}
-        <Layout.Content style={{ padding: 24, maxWidth: 1280 }}>
+        {ws && narrow && (
+          <Drawer
+            placement="left"
+            open={drawer}
+            onClose={() => setDrawer(false)}
+            size={260}
+            title={role ? `${me?.name ?? ""} · ${ROLE_LABELS[role]}` : me?.name}
+            styles={{ body: { padding: 0 } }}
+          >
+            {menu}
+          </Drawer>
+        )}
+        <Layout.Content style={{ padding: narrow ? 12 : 24, maxWidth: 1280, minWidth: 0 }}>
           {/* the header and menu stay while a page's code arrives */}
           <Suspense fallback={<Card loading />}>
             <Outlet />

@@ -1,4 +1,4 @@
-import { queryOptions } from "@tanstack/react-query";
+import { type Query, queryOptions } from "@tanstack/react-query";
 import { api } from "./client";
 import { keys } from "./keys";
 import { paths } from "./paths";
@@ -19,3 +19,13 @@ export const wholeLists = {
   jsapis: (ws: string) => queryOptions({ queryKey: keys.jsapis.all(ws), queryFn: () => whole<Jsapi>(paths.jsapis(ws)) }),
   features: (ws: string) => queryOptions({ queryKey: keys.features.all(ws), queryFn: () => whole<Feature>(paths.features(ws)) }),
 };
+
+/** How often a page asks again about something the platform may change without the person
+ * looking at it (an approval decided elsewhere, a rollout's step, a guard's halt). */
+export const LIVE_INTERVAL_MS = 3000;
+
+/** A `refetchInterval` that polls while `changing` says the data may still change, and stops
+ * when it may not; TanStack Query pauses it while the tab is hidden. */
+export function whileChanging<T>(changing: (data: T) => boolean) {
+  return (query: Query<T, Error, T, readonly unknown[]>) => (query.state.data !== undefined && changing(query.state.data) ? LIVE_INTERVAL_MS : false);
+}

@@ -22,32 +22,32 @@ function Behaviour({ ws, scope }: { ws: string; scope: Scope }) {
   const totals = overview.data?.totals;
   return (
     <>
-      <Row gutter={16} style={{ marginBottom: 16 }}>
-        <Col span={6}>
+      <Row gutter={[16, 16]} style={{ marginBottom: 16 }}>
+        <Col xs={12} md={6}>
           <Statistic title="Active users" value={totals?.active_users ?? 0} loading={overview.isLoading} />
         </Col>
-        <Col span={6}>
+        <Col xs={12} md={6}>
           <Statistic title="New users" value={totals?.new_users ?? 0} loading={overview.isLoading} />
         </Col>
-        <Col span={6}>
+        <Col xs={12} md={6}>
           <Statistic title="Sessions" value={totals?.sessions ?? 0} loading={overview.isLoading} />
         </Col>
-        <Col span={6}>
+        <Col xs={12} md={6}>
           <Statistic title="Page views" value={totals?.page_views ?? 0} loading={overview.isLoading} />
         </Col>
       </Row>
-      <Row gutter={16}>
-        <Col span={12}>
+      <Row gutter={[16, 16]}>
+        <Col xs={24} md={12}>
           <Card size="small" title="Daily active and new users">
             <LineChart labels={labels} markers={markers} lines={[{ name: "Active users", values: series.map((row) => row.active_users) }, { name: "New users", values: series.map((row) => row.new_users) }]} />
           </Card>
         </Col>
-        <Col span={12}>
+        <Col xs={24} md={12}>
           <Card size="small" title="Sessions and page views">
             <LineChart labels={labels} markers={markers} lines={[{ name: "Sessions", values: series.map((row) => row.sessions) }, { name: "Page views", values: series.map((row) => row.page_views) }]} />
           </Card>
         </Col>
-        <Col span={12} style={{ marginTop: 16 }}>
+        <Col xs={24} md={12}>
           <Card size="small" title="Average session duration">
             <LineChart labels={labels} markers={markers} unit="s" lines={[{ name: "Seconds per session", values: series.map((row) => seconds(row.avg_session_duration_ms)) }]} />
           </Card>
@@ -99,8 +99,8 @@ function Events({ ws, scope }: { ws: string; scope: Scope }) {
   if (events.error) return <ProblemAlert error={events.error} />;
   const series = daily.data?.series ?? [];
   return (
-    <Row gutter={16}>
-      <Col span={12}>
+    <Row gutter={[16, 16]}>
+      <Col xs={24} md={12}>
         <Table<TrackedEvent>
           rowKey="name"
           loading={events.isLoading}
@@ -115,7 +115,7 @@ function Events({ ws, scope }: { ws: string; scope: Scope }) {
           ]}
         />
       </Col>
-      <Col span={12}>
+      <Col xs={24} md={12}>
         <Card size="small" title={name ? `"${name}" per day` : "Daily series"}>
           {name ? <LineChart labels={series.map((row) => row.date)} markers={markers} lines={[{ name, values: series.map((row) => row.count) }]} /> : <Empty description="Choose an event to see it per day." />}
         </Card>

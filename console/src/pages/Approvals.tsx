@@ -5,6 +5,7 @@ import { Link, useParams, useSearchParams } from "react-router-dom";
 import { api } from "../api/client";
 import { keys } from "../api/keys";
 import { paths } from "../api/paths";
+import { whileChanging } from "../api/queries";
 import type { Approval, ApprovalStatus, ApprovalWithTrail } from "../api/types";
 import { useAuth } from "../auth";
 import { CursorTable } from "../components/CursorTable";
@@ -35,25 +36,70 @@ function ApprovalTable({ query, empty }: { query: Record<string, string | undefi
   );
 }
 
+const STATUSES: ApprovalStatus[] = ["pending", "approved", "rejected", "withdrawn"];
+
 export function Approvals() {
   const { role } = useWorkspace();
+  // the tab and the filters live in the URL: a reload or a shared link shows the same list
   const [params, setParams] = useSearchParams();
-  const [type, setType] = useState<string>();
   const reviewer = can.decide(role);
   const tab = params.get("tab") ?? (reviewer ? "requests" : "mine");
+  const type = params.get("type") ?? undefined;
+  // requests to decide are the pending ones unless another status is asked for; "any" is every one
+  const status = params.get("status") ?? (tab === "requests" ? "pending" : "any");
+  const choose = (name: string, value: string | undefined) =>
+    setParams((current) => {
+      const next = new URLSearchParams(current);
+      if (value === undefined) next.delete(name);
+      else next.set(name, value);
+      return next;
+    });
   const filter = (
-    <Select allowClear placeholder="Every type" style={{ width: 200 }} value={type} onChange={setType} options={TYPES.map((value) => ({ value, label: label(value) }))} />
+    <Space wrap>
+      <Select
+        aria-label="Status"
+        style={{ width: 150 }}
+        value={status}
+        onChange={(value) => choose("status", value)}
+        options={[{ value: "any", label: "Any status" }, ...STATUSES.map((value) => ({ value, label: value }))]}
+      />
+      <Select
+        aria-label="Type"
+        allowClear
+        placeholder="Every type"
+        style={{ width: 200 }}
+        value={type}
+        onChange={(value) => choose("type", value)}
+        options={TYPES.map((value) => ({ value, label: label(value) }))}
+      />
+    </Space>
   );
+  const byStatus = status === "any" ? undefined : status;
   return (
     <Card title="Approvals" extra={filter}>
       <Tabs
         activeKey={tab}
-        onChange={(key) => setParams({ tab: key })}
+        onChange={(key) => setParams(type ? { tab: key, type } : { tab: key })}
         items={[
           ...(reviewer
-            ? [{ key: "requests", label: "Approval Requests", children: <ApprovalTable query={{ status: "pending", type }} empty="Nothing waits for your decision." /> }]
+            ? [
+                {
+                  key: "requests",
+                  label: "Approval Requests",
+                  children: <ApprovalTable query={{ status: byStatus, type }} empty={byStatus === "pending" ? "Nothing waits for your decision." : "No approvals with this status."} />,
+                },
+              ]
             : []),
-          { key: "mine", label: "My Applications", children: <ApprovalTable query={{ mine: "true", type }} empty="You have requested nothing yet: launches, features and developer workspaces you submit appear here." /> },
+          {
+            key: "mine",
+            label: "My Applications",
+            children: (
+              <ApprovalTable
+                query={{ mine: "true", status: byStatus, type }}
+                empty={byStatus ? "None of your requests has this status." : "You have requested nothing yet: launches, features and developer workspaces you submit appear here."}
+              />
+            ),
+          },
         ]}
       />
     </Card>
@@ -68,7 +114,12 @@ export function ApprovalDetail() {
   const queries = useQueryClient();
   const [deciding, setDeciding] = useState<"approve" | "reject" | null>(null);
   const [comment, setComment] = useState("");
-  const approval = useQuery({ queryKey: keys.approval(ws, id), queryFn: () => api.get<ApprovalWithTrail>(paths.approval(ws, id)) });
+  // a pending approval may be decided or withdrawn by someone else at any moment
+  const approval = useQuery({
+    queryKey: keys.approval(ws, id),
+    queryFn: () => api.get<ApprovalWithTrail>(paths.approval(ws, id)),
+    refetchInterval: whileChanging((data) => data.status === "pending"),
+  });
   const act = useMutation({
     mutationFn: (action: "approve" | "reject" | "withdraw") => api.post<ApprovalWithTrail>(paths.approvalAction(ws, id, action), action === "withdraw" ? {} : { comment: comment || undefined }),
     onSuccess: async () => {

@@ -5,7 +5,7 @@ import { Link, useParams } from "react-router-dom";
 import { api } from "../api/client";
 import { keys } from "../api/keys";
 import { paths } from "../api/paths";
-import { wholeLists } from "../api/queries";
+import { whileChanging, wholeLists } from "../api/queries";
 import type { Launch, LaunchStatus } from "../api/types";
 import { CursorTable } from "../components/CursorTable";
 import { PercentageControl } from "../components/PercentageControl";
@@ -32,6 +32,12 @@ export const LAUNCH_COLORS: Record<LaunchStatus, string> = {
 
 /** The statuses in which a launch's version has reached users, so its health means something. */
 const HAS_HEALTH: LaunchStatus[] = ["pilot", "grayscale", "released", "halted", "rollback", "offline"];
+
+/** Whether the platform may move the launch without its developer: a review, a rollout's next
+ * step or its guard. Its page asks again while so. */
+export function changesByItself(launch: Pick<Launch, "status" | "rollout">): boolean {
+  return launch.status === "under_review" || launch.rollout?.state === "running" || (launch.status === "grayscale" && !!launch.rollout);
+}
 
 /** Which actions a launch in each status offers (the launch lifecycle). */
 export function launchActions(status: LaunchStatus): ("submit" | "withdraw" | "publish" | "cancel")[] {
@@ -174,7 +180,7 @@ export function LaunchDetail() {
   const person = useMemberNames(ws);
   const { modal } = AntApp.useApp();
   const [percentage, setPercentage] = useState<number | null>(null);
-  const launch = useQuery({ queryKey: keys.launch(ws, mp, id), queryFn: () => api.get<Launch>(paths.launch(ws, mp, id)) });
+  const launch = useQuery({ queryKey: keys.launch(ws, mp, id), queryFn: () => api.get<Launch>(paths.launch(ws, mp, id)), refetchInterval: whileChanging<Launch>(changesByItself) });
   const act = useMutation({
     mutationFn: ({ action, body }: { action: "submit" | "withdraw" | "publish" | "cancel"; body?: object }) => api.post<Launch>(paths.launchAction(ws, mp, id, action), body),
     onSuccess: () => {

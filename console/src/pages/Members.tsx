@@ -5,7 +5,7 @@ import { api } from "../api/client";
 import { keys } from "../api/keys";
 import { paths } from "../api/paths";
 import { wholeLists } from "../api/queries";
-import type { Invitation, InvitationCreated, Member, Role } from "../api/types";
+import type { Invitation, InvitationCreated, Member, Role, Settings } from "../api/types";
 import { useAuth } from "../auth";
 import { CursorTable } from "../components/CursorTable";
 import { ProblemAlert, showFieldErrors } from "../components/Problem";
@@ -30,7 +30,20 @@ function Invite({ open, onClose, onInvited }: { open: boolean; onClose: () => vo
     onError: (error) => showFieldErrors(form, error),
   });
   return (
-    <Modal open={open} title="Invite a member" okText="Invite" onOk={() => form.submit()} onCancel={onClose} confirmLoading={invite.isPending} destroyOnHidden>
+    // each invitation starts empty: what the last one said is not this one's
+    <Modal
+      open={open}
+      title="Invite a member"
+      okText="Invite"
+      onOk={() => form.submit()}
+      onCancel={onClose}
+      afterClose={() => {
+        form.resetFields();
+        invite.reset();
+      }}
+      confirmLoading={invite.isPending}
+      destroyOnHidden
+    >
       <Form form={form} layout="vertical" initialValues={{ role: "developer", miniprogram_ids: [] }} onFinish={(values) => invite.mutate(values)}>
         <Form.Item label="Email" name="email" rules={[{ required: true, type: "email", message: "Enter the email address to invite." }]}>
           <Input autoFocus />
@@ -40,7 +53,13 @@ function Invite({ open, onClose, onInvited }: { open: boolean; onClose: () => vo
         </Form.Item>
         {role !== "admin" && (
           <Form.Item label="Mini programs" name="miniprogram_ids" extra="Reviewers and developers see only the mini programs assigned to them.">
-            <Select mode="multiple" options={(miniprograms.data?.items ?? []).map((item) => ({ value: item.id, label: item.name }))} />
+            <Select
+              mode="multiple"
+              placeholder="Search by name"
+              showSearch={{ optionFilterProp: "label" }}
+              loading={miniprograms.isLoading}
+              options={(miniprograms.data?.items ?? []).map((item) => ({ value: item.id, label: item.name }))}
+            />
           </Form.Item>
         )}
       </Form>
@@ -57,6 +76,9 @@ export function Members() {
   const [link, setLink] = useState<string | null>(null);
   const [failed, setFailed] = useState<{ account: string; error: unknown } | null>(null);
   const admin = can.administer(role);
+  // invitations are mailed through the workspace's service email alone
+  const settings = useQuery({ queryKey: keys.settings(ws), queryFn: () => api.get<Settings>(paths.settings(ws)), enabled: admin });
+  const emailed = !!settings.data?.service_email;
   const refresh = () => queries.invalidateQueries({ queryKey: keys.members(ws) });
   const change = useMutation({
     mutationFn: ({ account, action, role }: { account: string; action: "role" | "block" | "unblock" | "remove"; role?: Role }) => {
@@ -154,7 +176,13 @@ export function Members() {
       <SecretOnce
         title="Invitation sent"
         secret={link}
-        extra={<Typography.Paragraph>The invitation was emailed. You can also pass on this link; only the invited email address can accept it.</Typography.Paragraph>}
+        extra={
+          <Typography.Paragraph>
+            {emailed
+              ? "The invitation is being emailed from the workspace's service email. You can also pass on this link; only the invited email address can accept it."
+              : "This workspace has no service email, so nothing was emailed: pass on this link. Only the invited email address can accept it."}
+          </Typography.Paragraph>
+        }
         onClose={() => setLink(null)}
       />
     </Space>

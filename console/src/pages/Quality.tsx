@@ -26,8 +26,8 @@ function Startup({ ws, scope }: { ws: string; scope: Scope }) {
   if (startup.error) return <ProblemAlert error={startup.error} />;
   const days = startup.data?.by_day ?? [];
   return (
-    <Row gutter={16}>
-      <Col span={14}>
+    <Row gutter={[16, 16]}>
+      <Col xs={24} md={14}>
         <LineChart
           labels={days.map((row) => row.date)}
           markers={markers}
@@ -35,7 +35,7 @@ function Startup({ ws, scope }: { ws: string; scope: Scope }) {
           lines={(["p50", "p90", "p99"] as const).map((key) => ({ name: key, values: days.map((row) => row[key]) }))}
         />
       </Col>
-      <Col span={10}>
+      <Col xs={24} md={10}>
         <Table<StartupTimes["by_version"][number]>
           rowKey="version"
           size="small"
@@ -95,8 +95,8 @@ const chartPercent = (value: number | null) => (value === null ? null : Math.rou
 function CrashFree({ summary, markers }: { summary: QualitySummary | undefined; markers: Marker[] }) {
   const days = summary?.by_day ?? [];
   return (
-    <Row gutter={16}>
-      <Col span={14}>
+    <Row gutter={[16, 16]}>
+      <Col xs={24} md={14}>
         <LineChart
           labels={days.map((row) => row.date)}
           markers={markers}
@@ -108,7 +108,7 @@ function CrashFree({ summary, markers }: { summary: QualitySummary | undefined; 
           ]}
         />
       </Col>
-      <Col span={10}>
+      <Col xs={24} md={10}>
         <Table<QualitySummary["by_version"][number]>
           rowKey="version"
           size="small"
@@ -143,14 +143,14 @@ export function QualityPage() {
         <Empty description="No mini programs to report on yet." />
       ) : scope.miniprogram_id ? (
         <Space orientation="vertical" size="large" style={{ width: "100%" }}>
-          <Row gutter={16}>
-            <Col span={8}>
+          <Row gutter={[16, 16]}>
+            <Col xs={12} md={8}>
               <Statistic title="Crash-free users" value={percent(summary.data?.crash_free_users)} loading={summary.isLoading} />
             </Col>
-            <Col span={8}>
+            <Col xs={12} md={8}>
               <Statistic title="Crash-free sessions" value={percent(summary.data?.crash_free_sessions)} loading={summary.isLoading} />
             </Col>
-            <Col span={8}>
+            <Col xs={12} md={8}>
               <Statistic title="Errors" value={summary.data?.error_count ?? 0} loading={summary.isLoading} />
             </Col>
           </Row>

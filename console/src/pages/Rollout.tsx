@@ -6,6 +6,7 @@ import { useState } from "react";
 import { api, ApiError } from "../api/client";
 import { keys } from "../api/keys";
 import { paths } from "../api/paths";
+import { LIVE_INTERVAL_MS } from "../api/queries";
 import type { Launch, LaunchFigures, LaunchHealth, Rollout, RolloutPlan } from "../api/types";
 import { ProblemAlert, showFieldErrors } from "../components/Problem";
 import { when } from "../workspace";
@@ -207,7 +208,12 @@ const FIGURES: { label: string; of: (figures: LaunchFigures) => string }[] = [
 
 /** The version's figures on its host app beside the released version's over the same days, and the verdict. */
 export function HealthCard({ ws, mp, launch }: { ws: string; mp: string; launch: Launch }) {
-  const health = useQuery({ queryKey: keys.launchHealth(ws, mp, launch.id), queryFn: () => api.get<LaunchHealth>(paths.launchHealth(ws, mp, launch.id)) });
+  // a grayscale's figures grow as its users arrive
+  const health = useQuery({
+    queryKey: keys.launchHealth(ws, mp, launch.id),
+    queryFn: () => api.get<LaunchHealth>(paths.launchHealth(ws, mp, launch.id)),
+    refetchInterval: launch.status === "grayscale" ? 5 * LIVE_INTERVAL_MS : false,
+  });
   const reason = launch.status === "halted" ? haltReason(launch.history) : null;
   const data = health.data;
   // Telemetry learns of a launch a moment after it is made: until then it has no figures for it.

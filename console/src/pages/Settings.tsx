@@ -62,7 +62,7 @@ const neededWithTheOthers = (message: string): FormRule[] => [
 /** A form field in a cell of a grid row. */
 function FieldCell({ span, children, ...item }: FormItemProps & { span: number; children: React.ReactNode }) {
   return (
-    <Col span={span}>
+    <Col xs={24} md={span}>
       <Form.Item {...item}>{children}</Form.Item>
     </Col>
   );
@@ -122,11 +122,11 @@ export function SettingsPage() {
   };
   return (
     <Card title="Settings">
-      <Row gutter={16} style={{ marginBottom: 24 }}>
-        <Col span={12}>
+      <Row gutter={[16, 16]} style={{ marginBottom: 24 }}>
+        <Col xs={24} md={12}>
           <ImageSetting kind="logo" label="Logo" url={data.logo_url} accept=".png,.svg,image/png,image/svg+xml" />
         </Col>
-        <Col span={12}>
+        <Col xs={24} md={12}>
           <ImageSetting kind="favicon" label="Favicon" url={data.favicon_url} accept=".png,.ico,.svg,image/png,image/x-icon,image/svg+xml" />
         </Col>
       </Row>

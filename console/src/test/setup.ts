@@ -4,11 +4,18 @@ import { afterEach } from "vitest";
 
 afterEach(cleanup);
 
-// antd's responsive pieces ask matchMedia, which jsdom does not have.
+// antd's responsive pieces ask matchMedia, which jsdom does not have: the tests see a desktop's
+// window, 1280 px wide, as width queries go.
+const WIDTH = 1280;
+function widthMatches(query: string): boolean {
+  const min = /min-width:\s*(\d+)px/.exec(query);
+  const max = /max-width:\s*(\d+)px/.exec(query);
+  return (!min || WIDTH >= Number(min[1])) && (!max || WIDTH <= Number(max[1])) && (!!min || !!max);
+}
 Object.defineProperty(window, "matchMedia", {
   writable: true,
   value: (query: string) => ({
-    matches: false,
+    matches: widthMatches(query),
     media: query,
     onchange: null,
     addListener: () => {},

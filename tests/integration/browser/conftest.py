@@ -62,6 +62,10 @@ def _skip_unless_served(request: pytest.FixtureRequest) -> None:
             pytest.skip(f"the platform does not serve {', '.join(missing)}")
 
 
+#: the width below which the console is laid out for a phone (Ant Design's md breakpoint)
+PHONE_BREAKPOINT = 768
+
+
 class Console:
     """One person's browser tab on the console."""
 
@@ -79,7 +83,9 @@ class Console:
         self.page.get_by_label("Email").fill(user.account["email"])
         self.page.get_by_label("Password").fill(user.password)
         self.page.get_by_role("button", name="Sign in").click()
-        expect(self.page.get_by_test_id("account-name")).to_have_text(user.account["name"])
+        expect(self.page.get_by_role("button", name="Sign out")).to_be_visible()
+        if self.page.viewport_size and self.page.viewport_size["width"] >= PHONE_BREAKPOINT:
+            expect(self.page.get_by_test_id("account-name")).to_have_text(user.account["name"])
         return self
 
     def button(self, name: str, exact: bool = True) -> Locator:
@@ -132,7 +138,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 
 class OpenConsole(Protocol):
-    def __call__(self, user: Client | None = None) -> Console: ...
+    def __call__(self, user: Client | None = None, width: int = 1440) -> Console: ...
 
 
 @pytest.fixture
@@ -141,10 +147,11 @@ def open_console(request: pytest.FixtureRequest, browser: Browser, platform: Pla
     the test fails, each tab's screen is saved and its text printed, to show what it showed."""
     contexts: list[BrowserContext] = []
 
-    def open_as(user: Client | None = None) -> Console:
+    def open_as(user: Client | None = None, width: int = 1440) -> Console:
         # Reduced motion: dialogs open and close without animation, so a click is never taken
         # in the middle of one (the console honours the setting as it would for any user).
-        context = browser.new_context(base_url=platform.gateway, viewport={"width": 1440, "height": 900}, reduced_motion="reduce")
+        viewport = {"width": width, "height": 900 if width >= PHONE_BREAKPOINT else 844}
+        context = browser.new_context(base_url=platform.gateway, viewport=viewport, reduced_motion="reduce")
         context.set_default_timeout(15_000)
         contexts.append(context)
         console = Console(context.new_page())
