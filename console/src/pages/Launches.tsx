@@ -61,6 +61,51 @@ export function publishQuestion(version: string, app: string, percentage: number
   return percentage === 100 ? `Release ${version} to every user of ${app}?` : `Publish ${version} to ${percentage}% of the users of ${app}?`;
 }
 
+/** The statuses in which a launch puts, or is about to put, its version on its host app, in the
+ * order a glance reads them. */
+export const ON_HOST_APP: LaunchStatus[] = ["released", "grayscale", "halted", "pilot", "ready", "under_review", "offline"];
+
+/** A launch's place on its host app in a few words: "grayscale 20%", "under review". */
+export function stateLabel(launch: Pick<Launch, "status" | "percentage">): string {
+  const status = launch.status.replace("_", " ");
+  return (launch.status === "grayscale" || launch.status === "halted") && launch.percentage ? `${status} ${launch.percentage}%` : status;
+}
+
+/** Per host app, its launches that are on it or on their way, in ON_HOST_APP's order. */
+export function onHostApps(launches: Launch[]): Map<string, Launch[]> {
+  const byApp = new Map<string, Launch[]>();
+  for (const launch of launches.filter((item) => ON_HOST_APP.includes(item.status))) byApp.set(launch.app_id, [...(byApp.get(launch.app_id) ?? []), launch]);
+  for (const list of byApp.values()) list.sort((a, b) => ON_HOST_APP.indexOf(a.status) - ON_HOST_APP.indexOf(b.status));
+  return byApp;
+}
+
+/** What each host app has of this mini program: released, in grayscale and at what share, in pilot or under review. */
+export function AtAGlance({ mp }: { mp: string }) {
+  const { ws } = useWorkspace();
+  const names = useNames(ws, mp);
+  const launches = useQuery(wholeLists.launches(ws, mp));
+  const byApp = onHostApps(launches.data?.items ?? []);
+  if (!launches.data || byApp.size === 0) return null;
+  return (
+    <Card size="small" title="On host apps" style={{ marginBottom: 16 }} data-testid="at-a-glance">
+      <Space orientation="vertical" style={{ width: "100%" }}>
+        {[...byApp].map(([app, list]) => (
+          <Space key={app} wrap>
+            <Typography.Text strong>{names.app(app)}</Typography.Text>
+            {list.map((launch) => (
+              <Link key={launch.id} to={`/workspaces/${ws}/miniprograms/${mp}/launches/${launch.id}`}>
+                <Tag color={LAUNCH_COLORS[launch.status]}>
+                  {launch.version} · {stateLabel(launch)}
+                </Tag>
+              </Link>
+            ))}
+          </Space>
+        ))}
+      </Space>
+    </Card>
+  );
+}
+
 function useNames(ws: string, mp: string) {
   const versions = useQuery(wholeLists.versions(ws, mp));
   const apps = useQuery(wholeLists.apps(ws));
@@ -72,7 +117,7 @@ function useNames(ws: string, mp: string) {
   };
 }
 
-function NewLaunch({ mp, open, onClose }: { mp: string; open: boolean; onClose: () => void }) {
+export function NewLaunch({ mp, open, onClose, versionId }: { mp: string; open: boolean; onClose: () => void; versionId?: string }) {
   const { ws } = useWorkspace();
   const [form] = Form.useForm();
   const queries = useQueryClient();
@@ -87,7 +132,7 @@ function NewLaunch({ mp, open, onClose }: { mp: string; open: boolean; onClose: 
   });
   return (
     <Modal open={open} title="New launch" okText="Create launch" onOk={() => form.submit()} onCancel={onClose} confirmLoading={create.isPending} destroyOnHidden>
-      <Form form={form} layout="vertical" onFinish={(values) => create.mutate(values)}>
+      <Form form={form} layout="vertical" initialValues={{ version_id: versionId }} onFinish={(values) => create.mutate(values)}>
         <Form.Item label="Version" name="version_id" rules={[{ required: true, message: "Choose the version to release." }]}>
           <Select options={names.versions.map((version) => ({ value: version.id, label: version.version }))} placeholder={names.versions.length ? "Version" : "Upload a version first"} />
         </Form.Item>
@@ -142,16 +187,25 @@ export function Launches({ mp }: { mp: string }) {
   const names = useNames(ws, mp);
   const [creating, setCreating] = useState(false);
   const [action, setAction] = useState<"offline" | "online" | "rollback" | null>(null);
+  const all = useQuery(wholeLists.launches(ws, mp));
+  const has = (...statuses: LaunchStatus[]) => (all.data?.items ?? []).some((launch) => statuses.includes(launch.status));
   return (
     <>
+      <AtAGlance mp={mp} />
       {can.develop(role) && (
-        <Space style={{ marginBottom: 16 }}>
+        <Space style={{ marginBottom: 16 }} wrap>
           <Button type="primary" onClick={() => setCreating(true)}>
             New launch
           </Button>
-          <Button onClick={() => setAction("offline")}>Take offline</Button>
-          <Button onClick={() => setAction("online")}>Bring online</Button>
-          <Button onClick={() => setAction("rollback")}>Roll back</Button>
+          <Button onClick={() => setAction("offline")} disabled={!has("released")} title={has("released") ? undefined : "Nothing is released"}>
+            Take offline
+          </Button>
+          <Button onClick={() => setAction("online")} disabled={!has("offline")} title={has("offline") ? undefined : "Nothing is offline"}>
+            Bring online
+          </Button>
+          <Button onClick={() => setAction("rollback")} disabled={!has("archived", "rollback")} title={has("archived", "rollback") ? undefined : "No earlier release to go back to"}>
+            Roll back
+          </Button>
         </Space>
       )}
       <CursorTable<Launch>

@@ -13,7 +13,7 @@ import { EditableDetails } from "../components/Details";
 import { EditForm } from "../components/FormActions";
 import { ProblemAlert, showFieldErrors } from "../components/Problem";
 import { bytes, can, useWorkspace, when } from "../workspace";
-import { Launches } from "./Launches";
+import { AtAGlance, LAUNCH_COLORS, Launches, NewLaunch, onHostApps, stateLabel } from "./Launches";
 
 function CreateMiniProgram({ open, onClose }: { open: boolean; onClose: () => void }) {
   const { ws } = useWorkspace();
@@ -183,9 +183,17 @@ function Versions({ mp }: { mp: string }) {
   const queries = useQueryClient();
   const [uploading, setUploading] = useState(false);
   const [error, setError] = useState<unknown>(null);
+  const [releasing, setReleasing] = useState<string | null>(null);
   const { message } = AntApp.useApp();
+  const launches = useQuery(wholeLists.launches(ws, mp));
+  const apps = useQuery(wholeLists.apps(ws));
+  const appName = (id: string) => apps.data?.items.find((app) => app.id === id)?.name ?? id;
+  // a version's real state is where its launches put it: released on one app, in grayscale on another
+  const placed = [...onHostApps(launches.data?.items ?? []).values()].flat();
+  const stateOf = (version: Version) => placed.filter((launch) => launch.version_id === version.id);
   return (
     <>
+      <AtAGlance mp={mp} />
       {can.develop(role) && (
         <div style={{ marginBottom: 16 }}>
           {uploading ? (
@@ -215,19 +223,44 @@ function Versions({ mp }: { mp: string }) {
           { title: "Version", dataIndex: "version" },
           { title: "Size", dataIndex: "size", render: bytes },
           { title: "Entry page", dataIndex: "entry_page" },
-          { title: "Status", dataIndex: "status", render: (status) => <Tag>{status}</Tag> },
+          {
+            title: "State",
+            dataIndex: "status",
+            render: (status, version) => {
+              const found = stateOf(version);
+              return found.length ? (
+                <Space size={4} wrap>
+                  {found.map((launch) => (
+                    <Tag key={launch.id} color={LAUNCH_COLORS[launch.status]}>
+                      {stateLabel(launch)} on {appName(launch.app_id)}
+                    </Tag>
+                  ))}
+                </Space>
+              ) : (
+                <Tag>{status}</Tag>
+              );
+            },
+          },
           { title: "Uploaded", dataIndex: "created_at", render: when },
           { title: "SHA-256", dataIndex: "sha256", render: (sha) => <Typography.Text code copyable={{ text: sha }}>{String(sha).slice(0, 12)}</Typography.Text> },
           {
             title: "",
             render: (_, version) => (
-              <Button size="small" onClick={() => session.download(paths.versionPackage(ws, mp, version.id), `${version.version}.zip`).catch(setError)}>
-                Download
-              </Button>
+              <Space size={4}>
+                {can.develop(role) && (
+                  <Button size="small" type="primary" ghost onClick={() => setReleasing(version.id)}>
+                    Release…
+                  </Button>
+                )}
+                <Button size="small" onClick={() => session.download(paths.versionPackage(ws, mp, version.id), `${version.version}.zip`).catch(setError)}>
+                  Download
+                </Button>
+              </Space>
             ),
           },
         ]}
       />
+      {releasing && <NewLaunch mp={mp} open versionId={releasing} onClose={() => setReleasing(null)} />}
     </>
   );
 }
