@@ -1,8 +1,8 @@
 """Who sees which mini program, in every service that shows one.
 
-Admins see every mini program of their workspace; reviewers and developers only those they are
-assigned to (the catalog owns the assignments; a service that shows a mini program's data keeps
-them as a read model). A workspace API key acts for the whole workspace with its role, like the
+Admins and reviewers see every mini program of their workspace (a reviewer judges a request
+beside what is live, read-only); developers only those they are assigned to (the catalog owns the
+assignments; a service that shows a mini program's data keeps them as a read model). A workspace API key acts for the whole workspace with its role, like the
 automation it is. A mini program that the caller may not see answers 404, like one that does not
 exist.
 
@@ -50,8 +50,12 @@ def follow_assignments(events: EventSpec, model: type) -> None:
     )
 
 
+#: the roles that see every mini program of their workspace
+SEE_ALL = ("admin", "reviewer")
+
+
 def sees_all(member: Membership) -> bool:
-    return member.role == "admin" or current_caller().is_api_key
+    return member.role in SEE_ALL or current_caller().is_api_key
 
 
 class MiniProgramColumns(Protocol):

@@ -118,8 +118,10 @@ def test_a_version_is_validated_stored_announced_and_downloaded_as_uploaded(harn
     with harness.sessions() as session:
         assert uploaded["payload"]["uploaded_at"] == session.get(Version, version["id"]).created_at.isoformat()
 
-    download = harness.call("GET", f"{BASE}/miniprograms/{mp}/versions/{version['id']}/package", "rex")
-    assert download.status_code == 404  # a reviewer not assigned to it does not see it
+    download = harness.call("GET", f"{BASE}/miniprograms/{mp}/versions/{version['id']}/package", "other")
+    assert download.status_code == 404  # a developer not assigned to it does not see it
+    # a reviewer sees every mini program of the workspace, and its packages, to judge a launch
+    assert harness.call("GET", f"{BASE}/miniprograms/{mp}/versions/{version['id']}/package", "rex").status_code == 200
     download = harness.call("GET", f"{BASE}/miniprograms/{mp}/versions/{version['id']}/package", "dev")
     assert download.status_code == 200 and download.get_data() == data
 

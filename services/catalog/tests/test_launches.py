@@ -59,8 +59,9 @@ def test_only_the_decision_the_launch_waits_for_moves_it(catalog):
     request_id = submitted["payload"]["request_id"]
     assert submitted["payload"]["title"] == "Launch Shop 1.0.0 on Super"
 
-    # Reviewers see the launches of the mini programs they are assigned to; rex is not.
-    assert catalog.call("GET", f"{BASE}/launches/{ident}", "rex").status_code == 404
+    # Reviewers see every launch of their workspace, to judge it; they may not act on it.
+    assert catalog.call("GET", f"{BASE}/launches/{ident}", "rex").status_code == 200
+    assert catalog.call("POST", f"{BASE}/launches/{ident}/withdraw", "rex").status_code == 403
     decide(catalog, "an-older-request", ident, "approved")
     assert catalog.call("GET", f"{BASE}/launches/{ident}", "ada").get_json()["status"] == "under_review"
     decide(catalog, request_id, ident, "approved")
