@@ -6,7 +6,7 @@ import { MemoryRouter, Route, Routes } from "react-router-dom";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { ApprovalWithTrail, Me } from "../api/types";
 import { AuthProvider } from "../auth";
-import { ApprovalDetail } from "./Approvals";
+import { ApprovalDetail, changeFrom } from "./Approvals";
 
 const pending: ApprovalWithTrail = {
   id: "ap1",
@@ -113,5 +113,14 @@ describe("an approval's detail", () => {
     expect(await screen.findByText("Launch Coffee 1.0.0 on Super App")).toBeInTheDocument();
     await waitFor(() => expect(screen.queryByRole("button", { name: "Approve" })).toBeNull());
     expect(screen.queryByRole("button", { name: "Reject" })).toBeNull();
+  });
+});
+
+describe("changeFrom", () => {
+  it("names the pages a reviewed version adds and removes beside the live one, and its size change", () => {
+    const live = { pages: ["pages/index/index", "pages/cart/cart"], size: 4000 };
+    const reviewed = { pages: ["pages/index/index", "pages/pay/pay"], size: 5024 };
+    expect(changeFrom(live, reviewed)).toEqual({ added: ["pages/pay/pay"], removed: ["pages/cart/cart"], sizeChange: 1024 });
+    expect(changeFrom(undefined, reviewed)).toBeNull();
   });
 });

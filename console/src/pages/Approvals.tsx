@@ -2,16 +2,16 @@ import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { Button, Card, Descriptions, Form, Input, Modal, Select, Space, Tabs, Tag, Timeline, Typography } from "antd";
 import { useState } from "react";
 import { Link, useParams, useSearchParams } from "react-router-dom";
-import { api } from "../api/client";
+import { api, session } from "../api/client";
 import { keys } from "../api/keys";
 import { paths } from "../api/paths";
-import { whileChanging } from "../api/queries";
-import type { Approval, ApprovalStatus, ApprovalWithTrail } from "../api/types";
+import { whileChanging, wholeLists } from "../api/queries";
+import type { Approval, ApprovalStatus, ApprovalWithTrail, Version } from "../api/types";
 import { useAuth } from "../auth";
 import { CursorTable } from "../components/CursorTable";
 import { ItemTitle } from "../components/Details";
 import { ProblemAlert } from "../components/Problem";
-import { can, useMemberNames, useWorkspace, when } from "../workspace";
+import { bytes, can, useMemberNames, useWorkspace, when } from "../workspace";
 
 export const APPROVAL_COLORS: Record<ApprovalStatus, string> = { pending: "gold", approved: "green", rejected: "red", withdrawn: "default" };
 const TYPES: Approval["type"][] = ["launch", "online", "offline", "developer_workspace", "feature", "miniprogram_change"];
@@ -106,6 +106,77 @@ export function Approvals() {
   );
 }
 
+/** What changed from the version live on the host app to the one under review: its pages and its size. */
+export function changeFrom(live: Pick<Version, "pages" | "size"> | undefined, reviewed: Pick<Version, "pages" | "size">) {
+  if (!live) return null;
+  return {
+    added: reviewed.pages.filter((page) => !live.pages.includes(page)),
+    removed: live.pages.filter((page) => !reviewed.pages.includes(page)),
+    sizeChange: reviewed.size - live.size,
+  };
+}
+
+/** The request's subject as a reviewer judges it: links to the mini program and the launch, the
+ * version's package and notes, and what changes from the version live on that host app. */
+function Subject({ approval }: { approval: ApprovalWithTrail }) {
+  const { ws } = useWorkspace();
+  const details = approval.details as { miniprogram_id?: string; launch_id?: string; version_id?: string; app_id?: string; feature_id?: string; reason?: string };
+  const mp = details.miniprogram_id;
+  const miniprograms = useQuery({ ...wholeLists.miniprograms(ws), enabled: !!mp });
+  const versions = useQuery({ ...wholeLists.versions(ws, mp ?? ""), enabled: !!mp });
+  const launches = useQuery({ ...wholeLists.launches(ws, mp ?? ""), enabled: !!mp && !!details.app_id });
+  const apps = useQuery({ ...wholeLists.apps(ws), enabled: !!details.app_id });
+  const [error, setError] = useState<unknown>(null);
+  if (!mp) return null;
+  const name = miniprograms.data?.items.find((item) => item.id === mp)?.name ?? "the mini program";
+  const appName = apps.data?.items.find((app) => app.id === details.app_id)?.name ?? "its host app";
+  const reviewed = versions.data?.items.find((version) => version.id === details.version_id);
+  const released = launches.data?.items.find((launch) => launch.app_id === details.app_id && launch.status === "released" && launch.id !== details.launch_id);
+  const live = versions.data?.items.find((version) => version.id === released?.version_id);
+  const change = reviewed ? changeFrom(live, reviewed) : null;
+  return (
+    <Card size="small" title="What is asked" style={{ marginTop: 16 }} data-testid="approval-subject">
+      <Space wrap style={{ marginBottom: reviewed || details.reason ? 12 : 0 }}>
+        <Link to={`/workspaces/${ws}/miniprograms/${mp}`}>{name}</Link>
+        {details.launch_id && <Link to={`/workspaces/${ws}/miniprograms/${mp}/launches/${details.launch_id}`}>Open the launch</Link>}
+        {details.feature_id && <Link to={`/workspaces/${ws}/features/${details.feature_id}`}>Open the feature</Link>}
+      </Space>
+      {details.reason && <Typography.Paragraph>Reason given: {details.reason}</Typography.Paragraph>}
+      {reviewed && (
+        <Descriptions
+          size="small"
+          bordered
+          column={{ xs: 1, md: 2 }}
+          items={[
+            {
+              label: "Version",
+              children: (
+                <Space>
+                  {reviewed.version}
+                  <Button size="small" onClick={() => session.download(paths.versionPackage(ws, mp, reviewed.id), `${reviewed.version}.zip`).catch(setError)}>
+                    Download package
+                  </Button>
+                </Space>
+              ),
+            },
+            { label: "Size", children: bytes(reviewed.size) },
+            { label: "Notes", children: reviewed.notes || "—", span: 2 },
+            { label: `Live on ${appName}`, children: live ? live.version : "nothing released yet", span: 2 },
+            ...(change
+              ? [
+                  { label: "Pages added", children: change.added.length ? change.added.join(", ") : "none" },
+                  { label: "Pages removed", children: change.removed.length ? change.removed.join(", ") : "none" },
+                  { label: "Size change", children: `${change.sizeChange >= 0 ? "+" : "−"}${bytes(Math.abs(change.sizeChange))}`, span: 2 },
+                ]
+              : [{ label: "Pages", children: reviewed.pages.join(", "), span: 2 }]),
+          ]}
+        />
+      )}
+      <ProblemAlert error={error} style={{ marginTop: 8 }} />
+    </Card>
+  );
+}
+
 export function ApprovalDetail() {
   const { ws, role } = useWorkspace();
   const { id = "" } = useParams();
@@ -145,11 +216,10 @@ export function ApprovalDetail() {
       <ItemTitle>{data.title}</ItemTitle>
       <Descriptions
         bordered
-        column={2}
+        column={{ xs: 1, md: 2 }}
         items={[
           { label: "Type", children: label(data.type) },
           { label: "Status", children: data.status },
-          { label: "Subject", children: `${label(data.subject.kind)} ${data.subject.id}` },
           { label: "Applicant", children: own ? "you" : person(data.applicant_id) },
           { label: "Requested", children: when(data.created_at) },
           { label: withdrawn ? "Withdrawn" : "Decided", children: when(data.decided_at) },
@@ -157,6 +227,7 @@ export function ApprovalDetail() {
           { label: "Comment", children: data.comment ?? "—" },
         ]}
       />
+      <Subject approval={data} />
       {pending && (
         <Space style={{ marginTop: 16 }}>
           {can.decide(role) && !own && (

@@ -1,5 +1,5 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { App as AntApp, Button, Card, Descriptions, Form, Input, Modal, Select, Space, Tag, Timeline, Typography } from "antd";
+import { Alert, App as AntApp, Button, Card, Descriptions, Form, Input, Modal, Select, Space, Tag, Timeline, Typography } from "antd";
 import { useState } from "react";
 import { Link, useParams } from "react-router-dom";
 import { api } from "../api/client";
@@ -265,9 +265,19 @@ export function LaunchDetail() {
         </Tag>
       }
     >
+      {data.status === "rejected" && (
+        <Alert
+          type="error"
+          showIcon
+          style={{ marginBottom: 16 }}
+          data-testid="rejection"
+          title={`Rejected by ${person(data.history.at(-1)?.by ?? "")}`}
+          description={data.history.at(-1)?.reason ?? "The reviewer gave no reason."}
+        />
+      )}
       <Descriptions
         bordered
-        column={2}
+        column={{ xs: 1, md: 2 }}
         items={[
           { label: "Version", children: names.version(data.version_id) },
           { label: "Host app", children: names.app(data.app_id) },
@@ -321,6 +331,7 @@ export function LaunchDetail() {
               {/* a halt keeps nobody on the version: the share it was halted at is what it had reached */}
               {step.percentage ? (step.status === "halted" ? ` at ${step.percentage}% of users` : ` to ${step.percentage}% of users`) : ""} · {when(step.at)}
               {step.by && <Typography.Text type="secondary"> · by {person(step.by)}</Typography.Text>}
+              {step.reason && step.status !== "halted" && <div data-testid="step-reason">{step.reason}</div>}
             </>
           ),
         }))}

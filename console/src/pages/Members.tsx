@@ -51,8 +51,8 @@ function Invite({ open, onClose, onInvited }: { open: boolean; onClose: () => vo
         <Form.Item label="Role" name="role">
           <Select options={ROLE_OPTIONS} />
         </Form.Item>
-        {role !== "admin" && (
-          <Form.Item label="Mini programs" name="miniprogram_ids" extra="Reviewers and developers see only the mini programs assigned to them.">
+        {role === "developer" && (
+          <Form.Item label="Mini programs" name="miniprogram_ids" preserve={false} extra="Developers see and work on the mini programs assigned to them; admins and reviewers see every one.">
             <Select
               mode="multiple"
               placeholder="Search by name"

@@ -363,7 +363,8 @@ def apply_decision(session: Session, decision: Mapping[str, Any]) -> None:
         for released in _others_on_app(session, launch, "released"):
             _move(session, released, "archive", decision["decided_by"], refresh_delivery=False)
         session.flush()
-    _move(session, launch, action, decision["decided_by"])
+    # the reviewer's comment is the launch's history too: a developer reads why it was rejected there
+    _move(session, launch, action, decision["decided_by"], reason=decision.get("comment") or None)
 
 
 def apply_withdrawal(session: Session, withdrawal: Mapping[str, Any]) -> None:

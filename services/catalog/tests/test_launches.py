@@ -26,7 +26,7 @@ def launch(catalog, version_id: str) -> str:
     return answer.get_json()["id"]
 
 
-def decide(catalog, request_id: str, launch_id: str, status: str) -> None:
+def decide(catalog, request_id: str, launch_id: str, status: str, comment: str | None = None) -> None:
     decision = {
         "approval_id": request_id,
         "workspace_id": WS,
@@ -36,7 +36,7 @@ def decide(catalog, request_id: str, launch_id: str, status: str) -> None:
         "applicant_id": "ada",
         "decided_by": "rex",
         "decided_at": "2026-11-28T10:00:00+00:00",
-        "comment": None,
+        "comment": comment,
     }
     catalog.deliver("approval.approval.decided", decision, WS)
 
@@ -169,3 +169,12 @@ def test_a_retried_launch_is_answered_again_only_while_its_developer_is_assigned
     refused = catalog.call("POST", f"{BASE}/launches", "dev", json=body, headers=retry)
     assert refused.status_code == 404 and "Idempotent-Replayed" not in refused.headers
     assert first.get_json()["id"] not in refused.get_data(as_text=True)
+
+
+def test_a_rejection_says_why_in_the_launch_history(catalog):
+    ident = launch(catalog, "v1")
+    assert catalog.call("POST", f"{BASE}/launches/{ident}/submit", "ada").status_code == 200
+    [submitted] = catalog.published("catalog.launch.submitted")
+    decide(catalog, submitted["payload"]["request_id"], ident, "rejected", comment="The login page crashes on iOS 16.")
+    history = catalog.call("GET", f"{BASE}/launches/{ident}", "ada").get_json()["history"]
+    assert (history[-1]["status"], history[-1]["by"], history[-1]["reason"]) == ("rejected", "rex", "The login page crashes on iOS 16.")
