@@ -71,12 +71,31 @@ describe("LineChart's markers", () => {
   });
 });
 
+describe("LineChart's numbers", () => {
+  it("says there is no data when every day is null, rather than drawing zeros", () => {
+    render(<LineChart labels={["2026-11-01", "2026-11-02"]} lines={[{ name: "Seconds per session", values: [null, null] }]} />);
+    expect(screen.getByText("No data in this date range yet.")).toBeInTheDocument();
+  });
+
+  it("gives a small scale ticks that read differently", () => {
+    const { container } = render(<LineChart labels={["2026-11-01", "2026-11-02"]} lines={[{ name: "Sessions", values: [0, 1] }]} />);
+    const ticks = [...container.querySelectorAll("svg > g > text")].map((text) => text.textContent);
+    expect(ticks).toEqual(["0", "0.5", "1"]);
+  });
+});
+
 describe("CohortHeatmap", () => {
   it("shows each day's share of the cohort", () => {
     render(<CohortHeatmap cohorts={[{ cohort_date: "2026-11-01", users: 4, retained: [4, 1, 0] }]} />);
     expect(screen.getByText("100%")).toBeInTheDocument();
     expect(screen.getByText("25%")).toBeInTheDocument();
     expect(screen.getByText("Day 2")).toBeInTheDocument();
+  });
+
+  it("shows a dash, not 0%, for a day without new users", () => {
+    render(<CohortHeatmap cohorts={[{ cohort_date: "2026-11-01", users: 0, retained: [0, 0] }]} />);
+    expect(screen.queryByText("0%")).not.toBeInTheDocument();
+    expect(screen.getAllByText("—")).toHaveLength(2);
   });
 
   it("leaves the days that have not come yet empty rather than 0%", () => {

@@ -63,7 +63,9 @@ export function LineChart({
   /** the y axis' top, where it is fixed (100 for a percentage); else the highest value */
   top?: number;
 }) {
-  if (labels.length === 0) return <Empty description="No data in this date range yet." />;
+  // null is "no data", not zero: a range without a single figure is said, not drawn flat
+  if (labels.length === 0 || !lines.some((line) => line.values.some((value) => value !== null && value !== undefined)))
+    return <Empty description="No data in this date range yet." />;
   const width = 640;
   const pad = { left: 48, right: 12, top: 12, bottom: 28 };
   const max = top ?? Math.max(1, ...lines.flatMap((line) => line.values.filter((value): value is number => value !== null && value !== undefined)));
@@ -84,7 +86,8 @@ export function LineChart({
           <g key={tick}>
             <line x1={pad.left} x2={width - pad.right} y1={y(tick)} y2={y(tick)} stroke="#f0f0f0" />
             <text x={pad.left - 6} y={y(tick) + 4} textAnchor="end" fontSize="11" fill="#8c8c8c">
-              {Math.round(tick)}
+              {/* small scales keep a decimal, so that no two ticks read the same */}
+              {max < 10 ? Math.round(tick * 10) / 10 : Math.round(tick)}
               {unit}
             </text>
           </g>
@@ -156,6 +159,13 @@ export function CohortHeatmap({ cohorts }: { cohorts: Cohort[] }) {
             {cohort.retained.map((count, day) => {
               // a day after the cohort's that has not come yet: nothing to measure
               if (count === null) return <td key={day} style={cell} title={`Day ${day} has not come yet`} />;
+              // a day without a single new user has no share to show
+              if (!cohort.users)
+                return (
+                  <td key={day} style={cell} title="No new users on this day">
+                    —
+                  </td>
+                );
               const share = cohort.users ? count / cohort.users : 0;
               return (
                 <Tooltip key={day} title={`${count} of ${cohort.users} users came back on day ${day}`}>

@@ -4,6 +4,7 @@ import dayjs, { type Dayjs } from "dayjs";
 import { useState } from "react";
 import { wholeLists } from "../api/queries";
 import { releaseMarkers, type Marker } from "./Charts";
+import { useUrlState } from "./urlState";
 
 export interface Scope {
   miniprogram_id?: string;
@@ -14,10 +15,16 @@ export interface Scope {
 /** The mini program and date range that the analytics and quality reports look at (last 14 days by default). */
 export function useScope(ws: string) {
   const miniprograms = useQuery(wholeLists.miniprograms(ws));
-  const [chosen, setChosen] = useState<string>();
+  // the mini program chosen stays chosen from page to page (and in the URL, for a shared link)
+  const remembered = `mpdp.miniprogram.${ws}`;
+  const [chosen, choose] = useUrlState("miniprogram", localStorage.getItem(remembered) ?? "");
   const [range, setRange] = useState<[Dayjs, Dayjs]>([dayjs().subtract(13, "day"), dayjs()]);
   const items = miniprograms.data?.items ?? [];
-  const miniprogram_id = chosen ?? items[0]?.id;
+  const miniprogram_id = items.some((item) => item.id === chosen) ? chosen : items[0]?.id;
+  const setChosen = (id: string) => {
+    localStorage.setItem(remembered, id);
+    choose(id);
+  };
   const scope: Scope = { miniprogram_id, from: range[0].format("YYYY-MM-DD"), to: range[1].format("YYYY-MM-DD") };
   const picker = (
     <Space>

@@ -8,6 +8,7 @@ import type { Cohort, Overview, PageRank, PageRanking, TrackedEvent, TrackedEven
 import { CohortHeatmap, LineChart } from "../components/Charts";
 import { ProblemAlert } from "../components/Problem";
 import { useReleaseMarkers, useScope, type Scope } from "../components/Scope";
+import { useUrlState } from "../components/urlState";
 import { useWorkspace } from "../workspace";
 
 // null where nothing was measured: a gap in a chart, a dash in a table
@@ -127,6 +128,7 @@ function Events({ ws, scope }: { ws: string; scope: Scope }) {
 export function AnalyticsPage() {
   const { ws } = useWorkspace();
   const { scope, picker, none, error } = useScope(ws);
+  const [tab, setTab] = useUrlState("tab", "overview");
   return (
     <Card title="Analytics: user behaviour" extra={picker}>
       <ProblemAlert error={error} />
@@ -134,6 +136,8 @@ export function AnalyticsPage() {
         <Empty description="No mini programs to report on yet." />
       ) : scope.miniprogram_id ? (
         <Tabs
+          activeKey={tab}
+          onChange={setTab}
           items={[
             { key: "overview", label: "Overview", children: <Behaviour ws={ws} scope={scope} /> },
             { key: "pages", label: "Page ranking", children: <Pages ws={ws} scope={scope} /> },

@@ -1,6 +1,5 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { Button, Card, Col, Descriptions, Empty, Row, Segmented, Select, Space, Statistic, Table, Tag, Typography } from "antd";
-import { useState } from "react";
 import { Link, useParams } from "react-router-dom";
 import { api } from "../api/client";
 import { keys } from "../api/keys";
@@ -11,8 +10,11 @@ import { CursorTable } from "../components/CursorTable";
 import { ItemTitle } from "../components/Details";
 import { ProblemAlert } from "../components/Problem";
 import { useReleaseMarkers, useScope, type Scope } from "../components/Scope";
+import { useUrlState } from "../components/urlState";
 import { can, useWorkspace, when } from "../workspace";
 
+/** Sentry's levels: an info message is not a crash. */
+const LEVEL_COLORS: Record<string, string> = { fatal: "magenta", error: "red", warning: "orange", info: "blue", debug: "default" };
 const ISSUE_COLORS: Record<Issue["status"], string> = { unresolved: "red", resolved: "green", ignored: "default" };
 /** A share (0..1) as a percentage; a dash where there was nothing to count. */
 const percent = (value: number | null | undefined) => (value === null || value === undefined ? "—" : `${(value * 100).toFixed(2)}%`);
@@ -57,8 +59,8 @@ const ISSUE_SORTS = [
 
 /** A mini program's crash groups of one status, in the order the operator picks: what crashes now, by default. */
 export function Issues({ ws, miniprogramId }: { ws: string; miniprogramId: string }) {
-  const [status, setStatus] = useState<string>("unresolved");
-  const [sort, setSort] = useState<string>("last_seen");
+  const [status, setStatus] = useUrlState("status", "unresolved");
+  const [sort, setSort] = useUrlState("sort", "last_seen");
   return (
     <Card
       size="small"
@@ -77,6 +79,7 @@ export function Issues({ ws, miniprogramId }: { ws: string; miniprogramId: strin
         empty={status === "unresolved" ? "No unresolved crashes: nothing to fix right now." : `No ${status} issues.`}
         columns={[
           { title: "Issue", dataIndex: "title", render: (title, row) => <Link to={`/workspaces/${ws}/quality/${row.id}`}>{title}</Link> },
+          { title: "Level", dataIndex: "level", render: (level: string) => <Tag color={LEVEL_COLORS[level] ?? "default"}>{level}</Tag> },
           { title: "Where", dataIndex: "culprit", ellipsis: true },
           { title: "Events", dataIndex: "count" },
           { title: "Users", dataIndex: "users" },
@@ -144,14 +147,17 @@ export function QualityPage() {
       ) : scope.miniprogram_id ? (
         <Space orientation="vertical" size="large" style={{ width: "100%" }}>
           <Row gutter={[16, 16]}>
-            <Col xs={12} md={8}>
+            <Col xs={12} md={6}>
               <Statistic title="Crash-free users" value={percent(summary.data?.crash_free_users)} loading={summary.isLoading} />
             </Col>
-            <Col xs={12} md={8}>
+            <Col xs={12} md={6}>
               <Statistic title="Crash-free sessions" value={percent(summary.data?.crash_free_sessions)} loading={summary.isLoading} />
             </Col>
-            <Col xs={12} md={8}>
-              <Statistic title="Errors" value={summary.data?.error_count ?? 0} loading={summary.isLoading} />
+            <Col xs={12} md={6}>
+              <Statistic title="Crash reports" value={summary.data?.error_count ?? 0} loading={summary.isLoading} />
+            </Col>
+            <Col xs={12} md={6}>
+              <Statistic title="JS errors (ingest)" value={summary.data?.js_errors ?? 0} loading={summary.isLoading} />
             </Col>
           </Row>
           <Card size="small" title="Crash-free sessions and users per day">

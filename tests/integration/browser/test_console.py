@@ -247,9 +247,21 @@ def test_an_admin_builds_a_mini_program_and_a_reviewer_joins(open_console, make_
     console.dialog().get_by_label("Role").click()
     console.page.get_by_title("Workspace Reviewer").click()
     console.dialog().get_by_role("button", name="Invite").click()
+    # without a service email nothing is mailed, and the dialog says so
+    expect(console.dialog()).to_contain_text("nothing was emailed")
     link = console.secret_shown_once()
     expect(console.page.get_by_role("cell", name=reviewer.account["email"])).to_be_visible()
     console.screenshot("members")
+    # the next invitation starts empty: not the last one's email or role
+    console.button("Invite member").click()
+    expect(console.dialog().get_by_label("Email")).to_have_value("")
+    expect(console.dialog().locator(".ant-select-selection-item").first).to_have_text("Workspace Developer")
+    # its mini programs are found by name
+    console.dialog().get_by_label("Mini programs").fill("Coffee")
+    expect(console.page.locator(".ant-select-item-option").filter(has_text="Coffee <b>Shop</b>")).to_be_visible()
+    console.page.keyboard.press("Escape")
+    console.dialog().get_by_role("button", name="Cancel").click()
+    expect(console.dialog()).to_have_count(0)
 
     other = open_console(reviewer)
     other.go(link.replace(admin.base, ""))

@@ -74,14 +74,25 @@ def test_a_launch_is_submitted_approved_by_a_reviewer_and_published(open_console
     reviewer.reload_until(lambda: request.is_visible())
     reviewer.screenshot("approvals")
     request.click()
+    # the reviewer sees what is asked: the version's package beside what is live, and opens the launch
+    subject = reviewer.page.get_by_test_id("approval-subject")
+    expect(subject).to_contain_text("Live on Super App")
+    expect(subject).to_contain_text("nothing released yet")
+    expect(subject.get_by_role("button", name="Download package")).to_be_visible()
+    reviewer.screenshot("approval-subject")
+    subject.get_by_role("link", name="Open the launch").click()
+    expect(reviewer.page.get_by_test_id("launch-status")).to_have_text("under review")
+    expect(reviewer.button("Publish")).to_have_count(0)  # read-only for a reviewer
+    reviewer.page.go_back()
     reviewer.button("Approve").click()
     reviewer.dialog().get_by_label("Comment").fill("Looks good")
     reviewer.dialog().get_by_role("button", name="Approve").click()
     expect(reviewer.page.get_by_test_id("approval-status")).to_have_text("approved")
 
-    # the launch moves on once the decision reaches it; the developer plans a phased rollout, whose
-    # first step reaches 1% of users at once
-    developer.reload_until(lambda: developer.button("Plan a rollout").is_visible())
+    # the developer's page, left open, moves on by itself once the decision reaches the launch;
+    # the developer plans a phased rollout, whose first step reaches 1% of users at once
+    expect(status).to_have_text("ready", timeout=30_000)
+    expect(developer.page.locator(".ant-timeline-item").last).to_contain_text("Looks good")
     developer.button("Plan a rollout").click()
     expect(developer.dialog().get_by_label("Phased over 7 days")).to_be_checked()
     developer.dialog().get_by_label("Crash-free sessions at least").fill("99.5")
