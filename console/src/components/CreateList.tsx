@@ -19,7 +19,7 @@ export function useCreateThenOpen<T extends { id: string }>(path: string, listKe
       navigate(to(created));
     },
   });
-  const form = { onSubmit: (body: object) => create.mutate(body), busy: create.isPending, error: create.error };
+  const form = { onSubmit: (body: object) => create.mutate(body), busy: create.isPending, error: create.error, onCancel: () => setCreating(false) };
   return { creating, setCreating, create, form };
 }
 

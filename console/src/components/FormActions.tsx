@@ -1,19 +1,21 @@
 import { Button, Form, type FormInstance, Space } from "antd";
 import { ProblemAlert } from "./Problem";
 
-/** The end of a form: the problem the last submission met, then the submit button and, when the
- * form can be left, a Cancel button. */
+/** The end of a form: the problem the last submission met, then, on the right as in every dialog,
+ * a Cancel button when the form can be left and the submit button. */
 export function FormActions({ error, busy, submitText, onCancel }: { error: unknown; busy: boolean; submitText: string; onCancel?: () => void }) {
   const form = Form.useFormInstance();
   return (
     <>
       <ProblemAlert error={error} form={form} style={{ marginBottom: 12 }} />
-      <Space>
-        <Button type="primary" htmlType="submit" loading={busy}>
-          {submitText}
-        </Button>
-        {onCancel && <Button onClick={onCancel}>Cancel</Button>}
-      </Space>
+      <div style={{ display: "flex", justifyContent: "flex-end" }}>
+        <Space>
+          {onCancel && <Button onClick={onCancel}>Cancel</Button>}
+          <Button type="primary" htmlType="submit" loading={busy}>
+            {submitText}
+          </Button>
+        </Space>
+      </div>
     </>
   );
 }

@@ -3,7 +3,17 @@ import { Alert, Modal, Typography } from "antd";
 /** A secret the platform shows once (an app key's secret, an API key's token), with copy. */
 export function SecretOnce({ title, secret, extra, onClose }: { title: string; secret: string | null; extra?: React.ReactNode; onClose: () => void }) {
   return (
-    <Modal open={secret !== null} destroyOnHidden title={title} onOk={onClose} onCancel={onClose} cancelButtonProps={{ style: { display: "none" } }} okText="I have copied it">
+    // the secret, not the button that closes it, is what the dialog is for: focus goes to its copy button
+    <Modal
+      open={secret !== null}
+      destroyOnHidden
+      title={title}
+      onOk={onClose}
+      onCancel={onClose}
+      cancelButtonProps={{ style: { display: "none" } }}
+      okText="I have copied it"
+      afterOpenChange={(open) => open && document.querySelector<HTMLElement>("[data-testid=secret] .ant-typography-copy")?.focus()}
+    >
       <Alert type="warning" showIcon title="Copy it now: it is shown only this once and cannot be read again." style={{ marginBottom: 12 }} />
       {extra}
       <Typography.Paragraph copyable={{ text: secret ?? "" }} code data-testid="secret" style={{ wordBreak: "break-all" }}>
