@@ -379,12 +379,31 @@ function CrashReporting({ mp }: { mp: string }) {
       <Select style={{ width: 280 }} aria-label="Host app" placeholder="Host app" value={app} onChange={setApp} options={(apps.data?.items ?? []).map((item) => ({ value: item.id, label: item.name }))} />
       <ProblemAlert error={dsn.error} />
       {dsn.data && (
-        <Typography.Paragraph code copyable data-testid="dsn">
-          {dsn.data.dsn}
-        </Typography.Paragraph>
+        <>
+          <Typography.Paragraph code copyable data-testid="dsn">
+            {dsn.data.dsn}
+          </Typography.Paragraph>
+          <Typography.Text strong>In the mini program, with @sentry/browser</Typography.Text>
+          <Typography.Paragraph copyable={{ text: sentryInit(dsn.data.dsn) }} data-testid="sentry-snippet">
+            <pre style={{ margin: 0 }}>{sentryInit(dsn.data.dsn)}</pre>
+          </Typography.Paragraph>
+          <Typography.Text type="secondary">Name each build's release as its version (or `name@version`), so that its crashes count against that version.</Typography.Text>
+        </>
       )}
     </Space>
   );
+}
+
+/** The few lines a mini program needs to report its crashes, with its DSN filled in. */
+export function sentryInit(dsn: string): string {
+  return [
+    'import * as Sentry from "@sentry/browser";',
+    "",
+    "Sentry.init({",
+    `  dsn: "${dsn}",`,
+    '  release: "1.0.0", // the version uploaded to MPDP',
+    "});",
+  ].join("\n");
 }
 
 export function MiniProgramDetail() {

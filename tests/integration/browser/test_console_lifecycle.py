@@ -275,6 +275,7 @@ def test_analytics_and_quality_show_what_the_host_app_sent(open_console, platfor
     console.page.get_by_title("Super App").click()
     expect(console.page.get_by_test_id("dsn")).to_contain_text(f"{key['key_id']}@")
     expect(console.page.get_by_test_id("dsn")).to_contain_text(f"/ingest/sentry/{mp['telemetry_id']}")
+    expect(console.page.get_by_test_id("sentry-snippet")).to_contain_text(f'dsn: "http://{key["key_id"]}@')
 
     console.go(f"/workspaces/{ws}/analytics")
     expect(console.page.get_by_role("img", name="Active users, New users")).to_be_visible()
