@@ -1,6 +1,6 @@
 """What telemetry does with other services' events: the read models of members, keys, assignments,
-workspaces and mini programs that ingest and the console's reports read, and of the launches
-whose guard it checks."""
+workspaces and mini programs that ingest and the console's reports read, of the launches whose
+guard it checks, and of the versions' source maps that resolve their crashes."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from sqlalchemy.orm import Session
 from mpdp_common.apikeys import follow_api_keys
 from mpdp_common.appkeys import follow_app_keys
 from mpdp_common.assignments import follow_assignments
-from mpdp_common.events import Event
+from mpdp_common.events import Event, handler_settings
 from mpdp_common.membership import follow_members
 
-from . import guard
+from . import crashes, guard, sourcemaps
 from .events import events
 from .models import ApiKey, AppKey, Assignment, Member, MiniProgram, Workspace
 
@@ -45,3 +45,12 @@ def on_miniprogram_created(session: Session, event: Event) -> None:
 def on_launch_status_changed(session: Session, event: Event) -> None:
     """Which version a launch puts on which host app, and the guard it is held to in grayscale."""
     guard.follow_launch(session, event)
+
+
+@events.handles("catalog.version.sourcemaps_added")
+def on_sourcemaps_added(session: Session, event: Event) -> None:
+    """A version's maps: kept by reference, and its issues' latest events resolved through them at
+    once (the blobs are read here, off the ingest path)."""
+    sourcemaps.learn(session, event)
+    session.flush()
+    crashes.resolve_issues(session, handler_settings(session), event.payload["miniprogram_id"], event.payload["version"])

@@ -334,3 +334,22 @@ class SessionAggregate(Base):
     total: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
     crashed: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
     errored: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+
+
+class SourceMap(Base):
+    """A source map of a mini program's version, as `catalog.version.sourcemaps_added` names it:
+    the map and the minified file it maps are blobs of the package store, read by their SHA-256
+    when a crash of that version needs them (see sourcemaps.py)."""
+
+    __tablename__ = "sourcemaps"
+
+    miniprogram_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    version: Mapped[str] = mapped_column(String(64), primary_key=True)
+    #: the package's file that the map maps (`pages/index/index.js`)
+    js_path: Mapped[str] = mapped_column(String(1024), primary_key=True)
+    map_path: Mapped[str] = mapped_column(String(1024), nullable=False)
+    sha256: Mapped[str] = mapped_column(String(64), nullable=False)
+    size: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    source_sha256: Mapped[str] = mapped_column(String(64), nullable=False)
+    source_size: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    learned_at: Mapped[datetime] = created_at_column()
