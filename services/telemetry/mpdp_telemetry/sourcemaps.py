@@ -21,7 +21,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from urllib.parse import urlsplit
 
@@ -56,6 +56,15 @@ class ParsedMap:
     view: SourceMapView
     source: SourceView
     size: int
+    #: the original sources' lines by source index, split once (symbolic answers a line per call)
+    lines: dict[int, list[str]] = field(default_factory=dict)
+
+    def source_lines(self, index: int) -> list[str]:
+        found = self.lines.get(index)
+        if found is None:
+            content = self.view.get_source_contents(index)
+            found = self.lines[index] = content.splitlines() if content else []
+        return found
 
 
 @dataclass(frozen=True)
@@ -164,8 +173,8 @@ def resolve_frame(frame: dict, ref: MapRef, parsed: ParsedMap, with_context: boo
         "data": {"sourcemap": ref.map_path},
         "raw": frame,
     }
-    sources = parsed.view.get_sourceview(token.src_id) if with_context and token.src_id is not None else None
-    if sources is not None and token.src_line < len(sources):
+    sources = parsed.source_lines(token.src_id) if with_context and token.src_id is not None else []
+    if token.src_line < len(sources):
         resolved["pre_context"] = [_line(text) for text in sources[max(token.src_line - CONTEXT_LINES, 0) : token.src_line]]
         resolved["context_line"] = _line(sources[token.src_line])
         resolved["post_context"] = [_line(text) for text in sources[token.src_line + 1 : token.src_line + 1 + CONTEXT_LINES]]
