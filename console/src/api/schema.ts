@@ -1075,6 +1075,56 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/workspaces/{ws}/miniprograms/{mp}/launches/{launch_id}/health": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                ws: string;
+                mp: string;
+                launch_id: string;
+            };
+            cookie?: never;
+        };
+        /**
+         * A launch's health beside the released version's, with a verdict
+         * @description The health of the launch's version on its host app since its rollout began (else its first
+         *     publish), beside the released version's over the same days, and the verdict of its guard (or
+         *     of the floors given in the query).
+         */
+        get: operations["quality_launch_health"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/workspaces/{ws}/miniprograms/{mp}/launches/{launch_id}/pause": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                ws: string;
+                mp: string;
+                launch_id: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Pause a rollout
+         * @description The running plan keeps its share and takes no step until resumed; 409 unless it runs.
+         */
+        post: operations["launches_pause_rollout"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/workspaces/{ws}/miniprograms/{mp}/launches/{launch_id}/publish": {
         parameters: {
             query?: never;
@@ -1100,6 +1150,64 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/workspaces/{ws}/miniprograms/{mp}/launches/{launch_id}/resume": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                ws: string;
+                mp: string;
+                launch_id: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Resume a paused rollout
+         * @description Its next step comes when the rest of the hold has passed; 409 unless it is paused.
+         */
+        post: operations["launches_resume_rollout"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/workspaces/{ws}/miniprograms/{mp}/launches/{launch_id}/rollout": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                ws: string;
+                mp: string;
+                launch_id: string;
+            };
+            cookie?: never;
+        };
+        /**
+         * A launch's rollout plan
+         * @description 404 without one.
+         */
+        get: operations["launches_get_rollout"];
+        /**
+         * Give a launch a rollout plan, and publish its first step
+         * @description From pilot, ready, grayscale or halted (else 409): the plan replaces any before it and its
+         *     first step is published at once; each next step follows when the hold of the one before
+         *     ends, the step at 100 % releasing the launch.
+         */
+        put: operations["launches_plan_rollout"];
+        post?: never;
+        /**
+         * Remove a launch's rollout plan
+         * @description The plan and its guard are removed; the launch stays at its status and share.
+         */
+        delete: operations["launches_drop_rollout"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/workspaces/{ws}/miniprograms/{mp}/launches/{launch_id}/submit": {
         parameters: {
             query?: never;
@@ -1116,7 +1224,9 @@ export interface paths {
         /**
          * Submit a launch for review
          * @description From created to under_review, and an approval of type launch opens; 409 from another status,
-         *     or while another launch of the mini program on that app is on its way.
+         *     or while another launch of the mini program on that app is on its way, or (`type`
+         *     `urn:mpdp:problem:jsapis-not-granted`, with `jsapis`) while its version calls restricted
+         *     JSAPIs that no active feature of the mini program grants, checked as the grants are now.
          */
         post: operations["launches_submit"];
         delete?: never;
@@ -1262,7 +1372,10 @@ export interface paths {
          * Upload a version's package
          * @description A multipart form with `version` (semver, never reused: 409), `notes` and the `package` zip,
          *     checked (422 for a bad zip) and kept by its SHA-256; by an admin or an assigned developer. A
-         *     package over the size limit is a 413.
+         *     package over the workspace's `package_size_limit_bytes` (default 8 MiB) is a 413 that names
+         *     its `size` and the `limit`, refused while it streams in, before it is stored. The version
+         *     keeps a `report`: its pages and their sizes, the JSAPIs its code calls (every `.js` file
+         *     parsed) and those not granted to the mini program, its source maps (`*.js.map`) and warnings.
          */
         post: operations["versions_upload"];
         delete?: never;
@@ -1307,6 +1420,34 @@ export interface paths {
         get: operations["versions_download"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/workspaces/{ws}/miniprograms/{mp}/versions/{version_id}/sourcemaps": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                ws: string;
+                mp: string;
+                version_id: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Add source maps to a version
+         * @description Multipart `files`, each a source map named `<path>.js.map` after the package's `<path>.js`
+         *     (a bare `name.js.map` is taken for the one `.js` file of that name); a map for a file that
+         *     has one replaces it. By an admin or an assigned developer. The crashes of that version are
+         *     resolved through them from now on, and its issues' latest events at once. Answers every
+         *     source map of the version.
+         */
+        post: operations["versions_add_sourcemaps"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1419,7 +1560,8 @@ export interface paths {
         /**
          * Replace the workspace's settings
          * @description By an admin. `service_email.smtp_password` is write-only: left out, the stored password is
-         *     kept; `null` or an empty string clears it. A URL setting that takes an upload may name the
+         *     kept; `null` or an empty string clears it. `package_size_limit_bytes` left out is kept, `null`
+         *     is the default (8 MiB). A URL setting that takes an upload may name the
          *     path of a file uploaded to this workspace for it.
          */
         put: operations["settings_replace"];
@@ -1926,6 +2068,22 @@ export interface components {
             /** @description the cursor of the next page; null on the last */
             next_cursor: string | null;
         };
+        Guard: {
+            /**
+             * @description how far below the released version's figure over the same time
+             * @default null
+             */
+            max_drop_from_baseline?: number | null;
+            /** @default null */
+            min_crash_free_sessions?: number | null;
+            /** @default null */
+            min_crash_free_users?: number | null;
+            /**
+             * @description no verdict before
+             * @default 100
+             */
+            min_sessions?: number;
+        };
         IngestBatch: {
             /** @description at most 1000 (413 beyond) */
             events: components["schemas"]["IngestEvent"][];
@@ -2109,11 +2267,14 @@ export interface components {
             created_by: string;
             history: components["schemas"]["LaunchStep"][];
             id: string;
+            min_host_version: string | null;
             miniprogram_id: string;
             /** @description the share of users its last publish reached; null before it */
             percentage: number | null;
+            /** @description the rollout plan, or null without one */
+            rollout: components["schemas"]["Rollout"] | null;
             /** @enum {string} */
-            status: "created" | "under_review" | "pilot" | "ready" | "grayscale" | "released" | "rejected" | "canceled" | "archived" | "offline" | "rollback";
+            status: "created" | "under_review" | "pilot" | "ready" | "grayscale" | "released" | "rejected" | "canceled" | "archived" | "offline" | "rollback" | "halted";
             /** Format: date-time */
             updated_at: string;
             version: string;
@@ -2121,7 +2282,49 @@ export interface components {
         };
         LaunchCreate: {
             app_id: string;
+            /**
+             * @description the oldest host app version that runs it; older hosts keep the newest earlier release they run
+             * @default null
+             */
+            min_host_version?: string | null;
             version_id: string;
+        };
+        LaunchFigures: {
+            /** @description share of sessions without a crash; null without sessions */
+            crash_free_sessions: number | null;
+            /** @description share of users without a crash; null without users */
+            crash_free_users: number | null;
+            crashed_sessions: number;
+            crashed_users: number;
+            error_count: number;
+            sessions: number;
+            startup_p50_ms: number | null;
+            startup_p90_ms: number | null;
+            users: number;
+        };
+        LaunchHealth: {
+            app_id: string;
+            /** @description the released version, same app and days */
+            baseline: components["schemas"]["LaunchFigures"] | null;
+            /**
+             * Format: date
+             * @description the day its rollout began (UTC)
+             */
+            from: string;
+            guard: components["schemas"]["TelemetryGuard"];
+            launch_id: string;
+            /** @description which figure fails which floor */
+            reason: string | null;
+            /** Format: date */
+            to: string;
+            /**
+             * @description insufficient_data: fewer than min_sessions sessions
+             * @enum {string}
+             */
+            verdict: "healthy" | "failing" | "insufficient_data";
+            /** @description the launch's version on its host app */
+            version: components["schemas"]["LaunchFigures"];
+            versions: components["schemas"]["Versions"];
         };
         LaunchPage: {
             items: components["schemas"]["Launch"][];
@@ -2131,10 +2334,17 @@ export interface components {
         LaunchStep: {
             /** Format: date-time */
             at: string;
+            /** @description an account, `rollout` for a step of the plan, `guard` for a halt */
             by: string;
+            /** @description the health the guard judged: {version, baseline} */
+            figures: {
+                [key: string]: unknown;
+            } | null;
             percentage: number | null;
+            /** @description why the guard halted the launch */
+            reason: string | null;
             /** @enum {string} */
-            status: "created" | "under_review" | "pilot" | "ready" | "grayscale" | "released" | "rejected" | "canceled" | "archived" | "offline" | "rollback";
+            status: "created" | "under_review" | "pilot" | "ready" | "grayscale" | "released" | "rejected" | "canceled" | "archived" | "offline" | "rollback" | "halted";
         };
         Me: {
             /** Format: date-time */
@@ -2242,6 +2452,26 @@ export interface components {
             page_views: number;
             sessions: number;
         };
+        PackageReport: {
+            /** @description how many files the package holds */
+            files: number;
+            /** @description those of them that belong to a feature and that no active feature of the mini program granted, at upload; a launch's submit checks again */
+            jsapis_not_granted: string[];
+            /** @description the JSAPIs the code calls as `my.<name>(...)` */
+            jsapis_used: string[];
+            pages: components["schemas"]["PageSize"][];
+            /** @description the package's bytes */
+            size: number;
+            /** @description the version's source maps (`<path>.js.map`) */
+            sourcemaps: string[];
+            /** @description what the report could not look at, and why */
+            warnings: string[];
+        };
+        PageSize: {
+            page: string;
+            /** @description the bytes of the page's files (`<page>.js`, `.json`, the markup and styles) */
+            size: number;
+        };
         PageStats: {
             avg_duration_ms: number | null;
             page: string;
@@ -2291,6 +2521,55 @@ export interface components {
             app_id: string;
             version_id: string;
         };
+        Rollout: {
+            /** @description the index in steps of the step published last */
+            current_step: number;
+            guard: components["schemas"]["RolloutGuard"] | null;
+            /**
+             * Format: date-time
+             * @description when the next step is published; null unless running
+             */
+            next_step_at: string | null;
+            paused: boolean;
+            /** Format: date-time */
+            started_at: string;
+            /** @enum {string} */
+            state: "running" | "paused" | "completed" | "halted";
+            steps: components["schemas"]["RolloutStep"][];
+        };
+        RolloutGuard: {
+            /**
+             * @description how far below the released version's figure over the same time
+             * @default null
+             */
+            max_drop_from_baseline: number | null;
+            /** @default null */
+            min_crash_free_sessions: number | null;
+            /** @default null */
+            min_crash_free_users: number | null;
+            /**
+             * @description no verdict before
+             * @default 100
+             */
+            min_sessions: number;
+        };
+        RolloutPlan: {
+            /** @default null */
+            guard?: components["schemas"]["Guard"] | null;
+            /**
+             * @description phased_7_days: 1, 2, 5, 10, 20, 50, 100 %, a day each
+             * @default null
+             * @enum {string|null}
+             */
+            preset?: "phased_7_days" | null;
+            /** @default null */
+            steps?: components["schemas"]["RolloutStep"][] | null;
+        };
+        RolloutStep: {
+            /** @description how long the step is held before the next one is published: 0 to 30 days */
+            hold_seconds: number;
+            percentage: number;
+        };
         SentryAccepted: {
             /** @description the event_id the envelope's header (the event, for store) names, as sent */
             id: string | null;
@@ -2318,6 +2597,8 @@ export interface components {
             domains: components["schemas"]["Domains"];
             favicon_url: string | null;
             logo_url: string | null;
+            /** @description the largest package an upload may send (default 8 MiB) */
+            package_size_limit_bytes: number;
             /** @description null: none set */
             service_email: components["schemas"]["ServiceEmail"] | null;
             terms_of_service_url: string | null;
@@ -2337,12 +2618,22 @@ export interface components {
             favicon_url?: string | null;
             /** @default null */
             logo_url?: string | null;
+            /** @description the largest package an upload may send; left out: kept; null: the default, 8 MiB */
+            package_size_limit_bytes?: number | null;
             /** @default null */
             service_email?: components["schemas"]["ServiceEmailPut"] | null;
             /** @default null */
             terms_of_service_url?: string | null;
             /** @default false */
             tester_whitelist_enabled?: boolean;
+        };
+        SourceMaps: {
+            /** @description every source map of the version now */
+            sourcemaps: string[];
+        };
+        SourceMapsUploadForm: {
+            /** @description one or more source maps, each named `<path>.js.map` after the package's `<path>.js` */
+            files: string[];
         };
         Startup: {
             by_day: components["schemas"]["StartupDay"][];
@@ -2383,6 +2674,12 @@ export interface components {
             sessions: number;
             users: number;
         };
+        TelemetryGuard: {
+            max_drop_from_baseline: number | null;
+            min_crash_free_sessions: number | null;
+            min_crash_free_users: number | null;
+            min_sessions: number;
+        };
         Testers: {
             user_ids: string[];
         };
@@ -2418,6 +2715,8 @@ export interface components {
             miniprogram_id: string;
             notes: string;
             pages: string[];
+            /** @description null for versions uploaded before reports */
+            report: components["schemas"]["PackageReport"] | null;
             sha256: string;
             /** @description the package's bytes */
             size: number;
@@ -2451,6 +2750,11 @@ export interface components {
              * @description the zip
              */
             package: string;
+            version: string;
+        };
+        Versions: {
+            /** @description the version released on that host app, or null */
+            baseline: string | null;
             version: string;
         };
         Workspace: {
@@ -4539,7 +4843,7 @@ export interface operations {
                 /** @description the `next_cursor` of the page before */
                 cursor?: string | null;
                 app_id?: string;
-                status?: "created" | "under_review" | "pilot" | "ready" | "grayscale" | "released" | "rejected" | "canceled" | "archived" | "offline" | "rollback";
+                status?: "created" | "under_review" | "pilot" | "ready" | "grayscale" | "released" | "rejected" | "canceled" | "archived" | "offline" | "rollback" | "halted";
             };
             header?: never;
             path: {
@@ -4662,6 +4966,69 @@ export interface operations {
             default: components["responses"]["DEFAULT_ERROR"];
         };
     };
+    quality_launch_health: {
+        parameters: {
+            query?: {
+                min_crash_free_sessions?: number | null;
+                min_crash_free_users?: number | null;
+                min_sessions?: number | null;
+                max_drop_from_baseline?: number | null;
+            };
+            header?: never;
+            path: {
+                ws: string;
+                mp: string;
+                launch_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LaunchHealth"];
+                };
+            };
+            401: components["responses"]["UNAUTHORIZED"];
+            403: components["responses"]["FORBIDDEN"];
+            404: components["responses"]["NOT_FOUND"];
+            422: components["responses"]["UNPROCESSABLE_ENTITY"];
+            default: components["responses"]["DEFAULT_ERROR"];
+        };
+    };
+    launches_pause_rollout: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                ws: string;
+                mp: string;
+                launch_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Launch"];
+                };
+            };
+            401: components["responses"]["UNAUTHORIZED"];
+            403: components["responses"]["FORBIDDEN"];
+            404: components["responses"]["NOT_FOUND"];
+            409: components["responses"]["CONFLICT"];
+            default: components["responses"]["DEFAULT_ERROR"];
+        };
+    };
     launches_publish: {
         parameters: {
             query?: never;
@@ -4696,6 +5063,129 @@ export interface operations {
             413: components["responses"]["REQUEST_ENTITY_TOO_LARGE"];
             415: components["responses"]["UNSUPPORTED_MEDIA_TYPE"];
             422: components["responses"]["UNPROCESSABLE_ENTITY"];
+            default: components["responses"]["DEFAULT_ERROR"];
+        };
+    };
+    launches_resume_rollout: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                ws: string;
+                mp: string;
+                launch_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Launch"];
+                };
+            };
+            401: components["responses"]["UNAUTHORIZED"];
+            403: components["responses"]["FORBIDDEN"];
+            404: components["responses"]["NOT_FOUND"];
+            409: components["responses"]["CONFLICT"];
+            default: components["responses"]["DEFAULT_ERROR"];
+        };
+    };
+    launches_get_rollout: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                ws: string;
+                mp: string;
+                launch_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Rollout"];
+                };
+            };
+            401: components["responses"]["UNAUTHORIZED"];
+            403: components["responses"]["FORBIDDEN"];
+            404: components["responses"]["NOT_FOUND"];
+            default: components["responses"]["DEFAULT_ERROR"];
+        };
+    };
+    launches_plan_rollout: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                ws: string;
+                mp: string;
+                launch_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RolloutPlan"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Launch"];
+                };
+            };
+            400: components["responses"]["BAD_REQUEST"];
+            401: components["responses"]["UNAUTHORIZED"];
+            403: components["responses"]["FORBIDDEN"];
+            404: components["responses"]["NOT_FOUND"];
+            409: components["responses"]["CONFLICT"];
+            413: components["responses"]["REQUEST_ENTITY_TOO_LARGE"];
+            415: components["responses"]["UNSUPPORTED_MEDIA_TYPE"];
+            422: components["responses"]["UNPROCESSABLE_ENTITY"];
+            default: components["responses"]["DEFAULT_ERROR"];
+        };
+    };
+    launches_drop_rollout: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                ws: string;
+                mp: string;
+                launch_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Launch"];
+                };
+            };
+            401: components["responses"]["UNAUTHORIZED"];
+            403: components["responses"]["FORBIDDEN"];
+            404: components["responses"]["NOT_FOUND"];
+            409: components["responses"]["CONFLICT"];
             default: components["responses"]["DEFAULT_ERROR"];
         };
     };
@@ -5095,6 +5585,42 @@ export interface operations {
             default: components["responses"]["DEFAULT_ERROR"];
         };
     };
+    versions_add_sourcemaps: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                ws: string;
+                mp: string;
+                version_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": components["schemas"]["SourceMapsUploadForm"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SourceMaps"];
+                };
+            };
+            400: components["responses"]["BAD_REQUEST"];
+            401: components["responses"]["UNAUTHORIZED"];
+            403: components["responses"]["FORBIDDEN"];
+            404: components["responses"]["NOT_FOUND"];
+            413: components["responses"]["REQUEST_ENTITY_TOO_LARGE"];
+            415: components["responses"]["UNSUPPORTED_MEDIA_TYPE"];
+            422: components["responses"]["UNPROCESSABLE_ENTITY"];
+            default: components["responses"]["DEFAULT_ERROR"];
+        };
+    };
     quality_list_issues: {
         parameters: {
             query?: {
@@ -5362,6 +5888,8 @@ export interface operations {
         parameters: {
             query: {
                 user_id: string;
+                /** @description the host app's version (semver): a launch that needs a newer host is not offered, the newest earlier release it runs is */
+                host_version?: string;
             };
             header: {
                 /** @description unix seconds, within 5 minutes of the server's clock */
