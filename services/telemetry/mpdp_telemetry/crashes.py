@@ -330,7 +330,7 @@ def record_event(session: Session, miniprogram: MiniProgram, event: dict, settin
     issue's id (None for a resent event)."""
     event = cut_event(event)
     version = version_of(event.get("release"))
-    if settings is not None and version != UNKNOWN_VERSION:
+    if settings is not None and miniprogram.has_sourcemaps and version != UNKNOWN_VERSION:
         event = sourcemaps.resolve(session, settings, miniprogram.id, version, event)
     now = utcnow()
     event_id = str(event.get("event_id") or new_id())[:64]

@@ -4,6 +4,7 @@ guard it checks, and of the versions' source maps that resolve their crashes."""
 
 from __future__ import annotations
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mpdp_common.apikeys import follow_api_keys
@@ -14,7 +15,7 @@ from mpdp_common.membership import follow_members
 
 from . import crashes, guard, sourcemaps
 from .events import events
-from .models import ApiKey, AppKey, Assignment, Member, MiniProgram, Workspace
+from .models import ApiKey, AppKey, Assignment, Member, MiniProgram, SourceMap, Workspace
 
 follow_members(events, Member)
 follow_api_keys(events, ApiKey)
@@ -35,7 +36,10 @@ def on_miniprogram_created(session: Session, event: Event) -> None:
     payload = event.payload
     miniprogram = session.get(MiniProgram, payload["miniprogram_id"], with_for_update=True)
     if miniprogram is None:
-        miniprogram = MiniProgram(id=payload["miniprogram_id"], workspace_id=payload["workspace_id"], user_count=0)
+        has_maps = session.scalar(select(SourceMap.js_path).where(SourceMap.miniprogram_id == payload["miniprogram_id"]).limit(1))
+        miniprogram = MiniProgram(
+            id=payload["miniprogram_id"], workspace_id=payload["workspace_id"], user_count=0, has_sourcemaps=has_maps is not None
+        )
         session.add(miniprogram)
     miniprogram.telemetry_id = payload.get("telemetry_id")
     miniprogram.name = payload.get("name") or ""

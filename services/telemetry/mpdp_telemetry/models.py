@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import JSON, BigInteger, Boolean, Date, Index, Integer, LargeBinary, String
+from sqlalchemy import JSON, BigInteger, Boolean, Date, Index, Integer, LargeBinary, String, false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from mpdp_common.apikeys import ApiKeyColumns
@@ -63,6 +63,8 @@ class MiniProgram(Base):
     name: Mapped[str] = mapped_column(String(100), nullable=False, default="")
     #: how many distinct users it has had: the next user's position in the user bitmaps
     user_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    #: whether any of its versions has source maps: the crashes of one that never had any skip the lookup
+    has_sourcemaps: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False, server_default=false())
 
 
 class Assignment(AssignmentColumns, Base):

@@ -10,8 +10,8 @@ A frame belongs to the package file whose path its `abs_path` (or `filename`) en
 (`app:///pages/index/index.js` is `pages/index/index.js`). A resolved frame names the original
 file, line, column and function, with lines of source around it where the map has
 `sourcesContent`, and keeps the minified frame as `raw`. Parsed maps are kept in a cache bounded
-by their bytes, shared by the threads of a process. An event whose version has no maps costs one
-indexed read (none at all when it has no stack frames).
+by their bytes, shared by the threads of a process. A crash of a mini program that never had
+maps, or without stack frames, reads nothing more; one of a version without maps, one indexed read.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from mpdp_common.config import Settings
 from mpdp_common.db import utcnow
 from mpdp_common.events import Event
 
-from .models import SourceMap
+from .models import MiniProgram, SourceMap
 
 log = logging.getLogger(__name__)
 
@@ -246,6 +246,9 @@ def resolve(session: Session, settings: Settings, miniprogram_id: str, version: 
 def learn(session: Session, event: Event) -> list[MapRef]:
     """Keep the references of the maps a version got (a map for a file replaces the one it had)."""
     payload = event.payload
+    miniprogram = session.get(MiniProgram, payload["miniprogram_id"], with_for_update=True)
+    if miniprogram is not None:  # else its `created` event, when it comes, sees the maps
+        miniprogram.has_sourcemaps = True
     refs = []
     for item in payload["sourcemaps"]:
         row = session.get(SourceMap, (payload["miniprogram_id"], payload["version"], item["js_path"]), with_for_update=True)

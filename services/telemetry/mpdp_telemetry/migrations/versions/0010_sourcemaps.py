@@ -1,4 +1,5 @@
-"""the source maps of mini program versions, by reference to the package store's blobs
+"""the source maps of mini program versions, by reference to the package store's blobs, and
+whether a mini program has any
 
 Revision ID: 0010
 Revises: 0009
@@ -26,7 +27,11 @@ def upgrade() -> None:
         sa.Column("source_size", sa.BigInteger(), nullable=False),
         sa.Column("learned_at", sa.DateTime(timezone=True), nullable=False),
     )
+    with op.batch_alter_table("miniprograms") as batch:
+        batch.add_column(sa.Column("has_sourcemaps", sa.Boolean(), nullable=False, server_default=sa.false()))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("miniprograms") as batch:
+        batch.drop_column("has_sourcemaps")
     op.drop_table("sourcemaps")
