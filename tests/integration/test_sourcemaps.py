@@ -181,3 +181,30 @@ def test_the_workspace_limits_the_size_of_a_package(platform, shop):
     assert answer.headers["Content-Type"] == "application/problem+json"
     assert answer.json()["size"] == len(big) and answer.json()["limit"] == 100_000
     assert shop.admin.get(f"{shop.base}/miniprograms/{shop.mp['id']}/versions").json()["items"] == []
+
+
+def test_the_cli_sends_the_maps_and_prints_the_reports_warnings(platform, shop, tmp_path):
+    from .test_catalog import api_key
+    from .test_cli import mpdp
+
+    location = new_jsapi(shop.admin, shop.ws, name="getLocation")
+    new_feature(shop.admin, shop.ws, jsapi_ids=[location["id"]])
+    developers = f"{shop.base}/miniprograms/{shop.mp['id']}/developers"
+    assert shop.admin.put(developers, json={"account_ids": [shop.developer.account["id"]]}).status_code == 200
+    key = api_key(platform, shop.ws, "developer", shop.developer.account["id"])
+    bundle = tmp_path / "build.zip"
+    bundle.write_bytes(package(with_map=False))
+    maps = tmp_path / "maps" / "pages" / "index"
+    maps.mkdir(parents=True)
+    (maps / "index.js.map").write_bytes(MAP)
+    home = tmp_path / "home"
+    home.mkdir()
+    arguments = ("upload", str(bundle), "-w", shop.ws, "-m", shop.mp["id"], "-v", "5.0.0", "--sourcemaps", str(tmp_path / "maps"), "-q")
+    for _attempt in range(50):  # the catalog learns of the key by an event
+        uploaded = mpdp(platform, home, *arguments, MPDP_API_KEY=key)
+        if uploaded.returncode == 0 or "401" not in uploaded.stderr:
+            break
+    assert uploaded.returncode == 0, uploaded.stderr
+    assert json.loads(uploaded.stdout)["report"]["sourcemaps"] == ["pages/index/index.js.map"]
+    assert "source maps: pages/index/index.js.map" in uploaded.stderr
+    assert "warning: JSAPIs not granted to this mini program: getLocation" in uploaded.stderr

@@ -404,7 +404,10 @@ def _mapped_file(name: str, js_files: list[str] | None) -> str | None:
     a bare file name (`index.js.map`) maps the one `.js` file of that name, if there is one."""
     if not name.endswith(SOURCEMAP_SUFFIX):
         return None
-    js_path = name[: -len(".map")].lstrip("./")
+    js_path = name[: -len(".map")]
+    while js_path.startswith("./"):
+        js_path = js_path[2:]
+    js_path = js_path.lstrip("/")
     if js_files is None or js_path in js_files:
         return js_path
     alike = [path for path in js_files if path.endswith("/" + js_path)]
@@ -445,7 +448,7 @@ def add_sourcemaps(ws: str, mp: str, version_id: str) -> dict[str, Any]:
         elif problem := sourcemap_problem(_spooled_bytes(spool)):
             errors.append(f"{name}: {problem}.")
         else:
-            taken[js_path] = (js_path + ".map" if name.endswith(SOURCEMAP_SUFFIX) else name, spool)
+            taken[js_path] = (js_path + ".map", spool)
     if errors:
         raise validation_failed({"files": errors}, "Some source maps cannot be used.")
     sources = _package_sources(version, set(taken))
