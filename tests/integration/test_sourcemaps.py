@@ -94,7 +94,7 @@ def test_a_crash_of_a_minified_bundle_comes_back_in_its_original_source(platform
     assert report["jsapis_used"] == ["getLocation", "showToast"]
 
     send_crash(platform, shop, crash("shop@1.0.0"))
-    issue = eventually(lambda: resolved_issue(shop), timeout=30, interval=0.3)
+    issue = eventually(lambda: resolved_issue(shop), timeout=60, interval=0.5)
     frame = thrower(issue)
     assert (frame["filename"], frame["lineno"], frame["colno"]) == ("src/pages/index/index.js", 12, 11)
     assert frame["context_line"].strip() == 'throw new Error("Over budget: " + formatPrice(total));'
@@ -110,14 +110,14 @@ def test_a_crash_of_a_minified_bundle_comes_back_in_its_original_source(platform
         found = [issue for issue in issues(shop) if thrower(issue).get("function") == "checkout"]
         return next((issue for issue in found if issue["count"] >= 2), None)
 
-    assert eventually(grouped, timeout=30, interval=0.3)["culprit"] == "src/pages/index/index.js in checkout"
+    assert eventually(grouped, timeout=60, interval=0.5)["culprit"] == "src/pages/index/index.js in checkout"
 
 
 def test_maps_added_after_a_crash_resolve_it(platform, shop):
     uploaded = upload(shop.admin, shop.ws, shop.mp["id"], "2.0.0", package(with_map=False))
     assert uploaded.status_code == 201 and uploaded.json()["report"]["sourcemaps"] == []
     send_crash(platform, shop, crash("shop@2.0.0"))
-    [before] = eventually(lambda: issues(shop) or None, timeout=30, interval=0.3)
+    [before] = eventually(lambda: issues(shop) or None, timeout=60, interval=0.5)
     assert thrower(before)["function"] == "e" and "raw" not in thrower(before)
 
     path = f"{shop.base}/miniprograms/{shop.mp['id']}/versions/{uploaded.json()['id']}/sourcemaps"
@@ -127,7 +127,7 @@ def test_maps_added_after_a_crash_resolve_it(platform, shop):
     assert added.status_code == 201, added.text
     assert added.json() == {"sourcemaps": ["pages/index/index.js.map"]}
 
-    after = eventually(lambda: resolved_issue(shop), timeout=30, interval=0.3)
+    after = eventually(lambda: resolved_issue(shop), timeout=60, interval=0.5)
     assert after["id"] == before["id"] and thrower(after)["lineno"] == 12
     version = shop.admin.get(f"{shop.base}/miniprograms/{shop.mp['id']}/versions/{uploaded.json()['id']}").json()
     assert version["report"]["sourcemaps"] == ["pages/index/index.js.map"]

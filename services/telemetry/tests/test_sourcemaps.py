@@ -168,3 +168,17 @@ def test_an_unreadable_map_leaves_the_frames_as_they_came(harness):
     event = crash("e" * 32)
     assert sourcemaps.resolve_event(event, [ref], cache) is False
     assert event == crash("e" * 32) and cache.get(ref) is None and cache.loads == 0
+
+
+def test_an_issue_is_answered_resolved_even_when_its_crash_was_recorded_as_its_maps_came(harness, monkeypatch):
+    """The consumer resolved the issues it could see; a crash committed just after is resolved when read."""
+    from mpdp_telemetry import crashes
+
+    ws = harness.workspace("ada")
+    mp = harness.miniprogram(ws, 9)
+    key = harness.app_key(ws)
+    send(harness, key, 9, crash("f" * 32, release="3.0.0"))
+    monkeypatch.setattr(crashes, "resolve_issues", lambda *args: 0)  # as if the crash had not been committed yet
+    announce_maps(harness, ws, mp, "3.0.0")
+    [issue] = issues(harness, ws)
+    assert (frames_of(issue)[2]["function"], frames_of(issue)[2]["raw"]["function"]) == ("checkout", "e")
