@@ -1487,7 +1487,11 @@ export interface paths {
             };
             cookie?: never;
         };
-        /** One crash group, with its latest event (the whole stack trace) */
+        /**
+         * One crash group, with its latest event (the whole stack trace)
+         * @description Its frames are in the original source where its version has source maps (the minified
+         *     frame of each as `raw`), even when its latest event came just before them.
+         */
         get: operations["quality_get_issue"];
         put?: never;
         post?: never;
