@@ -396,7 +396,8 @@ def _package_sources(version: Version, js_paths: set[str]) -> dict[str, bytes]:
         raise Problem(503, "The package cannot be read from storage right now; try again shortly.") from None
     spool.flush()
     with zipfile.ZipFile(spool.path) as archive:
-        return {path: archive.read(path) for path in sorted(js_paths)}
+        held = set(archive.namelist())
+        return {path: archive.read(path) for path in sorted(js_paths) if path in held}
 
 
 def _mapped_file(name: str, js_files: list[str] | None) -> str | None:
@@ -452,6 +453,11 @@ def add_sourcemaps(ws: str, mp: str, version_id: str) -> dict[str, Any]:
     if errors:
         raise validation_failed({"files": errors}, "Some source maps cannot be used.")
     sources = _package_sources(version, set(taken))
+    missing = sorted(set(taken) - set(sources))  # only where the version's files were not listed at upload
+    if missing:
+        raise validation_failed(
+            {"files": [f"{path}.map: the package holds no {path}." for path in missing]}, "Some source maps cannot be used."
+        )
     session = db_session()
     blobs = _Blobs()
     try:
