@@ -134,3 +134,10 @@ def test_soak(platform):
     positive(figures, "seconds", "requests")
     assert figures["errors"] == 0, figures
     assert figures["largest_growth_mib"] < 64, figures
+
+
+def test_sourcemaps():
+    figures = short_run("sourcemaps")
+    positive(figures, "record_before_maps_us_per_event", "record_no_maps_at_all_us_per_event", "record_with_maps_us_per_event")
+    positive(figures, "lookup_without_maps_us_per_event", "resolve_frames_us_per_event", "parse_fixture_ms", "parse_big_ms")
+    assert figures["no_frames_us_per_event"] < figures["lookup_without_maps_us_per_event"], figures
