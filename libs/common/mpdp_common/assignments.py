@@ -1,10 +1,10 @@
 """Who sees which mini program, in every service that shows one.
 
 Admins and reviewers see every mini program of their workspace (a reviewer judges a request
-beside what is live, read-only); developers only those they are assigned to (the catalog owns the
-assignments; a service that shows a mini program's data keeps them as a read model). A workspace API key acts for the whole workspace with its role, like the
-automation it is. A mini program that the caller may not see answers 404, like one that does not
-exist.
+beside what is live, read-only); developers only those they are assigned to. The catalog owns the
+assignments; a service that shows a mini program's data keeps them as a read model. A workspace
+API key acts for the whole workspace with its role, like the automation it is. A mini program
+that the caller may not see answers 404, like one that does not exist.
 
 An assignment that ends is kept, unassigned, with its revision: each `catalog.assignment.*` event
 carries the whole state and a revision, so a read model applies them in any order (an older

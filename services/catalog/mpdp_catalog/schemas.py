@@ -373,7 +373,9 @@ class LaunchStepSchema(ResponseSchema):
     at = Timestamp()
     by = fields.String(metadata={"description": "an account, `rollout` for a step of the plan, `guard` for a halt"})
     percentage = fields.Integer(allow_none=True)
-    reason = fields.String(allow_none=True, metadata={"description": "why: the guard's reason for a halt, the reviewer's comment on an approval or a rejection"})
+    reason = fields.String(
+        allow_none=True, metadata={"description": "why: the guard's reason for a halt, the reviewer's comment on a decision"}
+    )
     figures = fields.Dict(allow_none=True, metadata={"description": "the health the guard judged: {version, baseline}"})
 
 

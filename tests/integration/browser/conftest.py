@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 import pytest
 import requests
-from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect
+from playwright.sync_api import Browser, BrowserContext, Locator, Page, ViewportSize, expect
 
 from ..client import Client
 from ..conftest import Platform, eventually
@@ -150,7 +150,7 @@ def open_console(request: pytest.FixtureRequest, browser: Browser, platform: Pla
     def open_as(user: Client | None = None, width: int = 1440) -> Console:
         # Reduced motion: dialogs open and close without animation, so a click is never taken
         # in the middle of one (the console honours the setting as it would for any user).
-        viewport = {"width": width, "height": 900 if width >= PHONE_BREAKPOINT else 844}
+        viewport: ViewportSize = {"width": width, "height": 900 if width >= PHONE_BREAKPOINT else 844}
         context = browser.new_context(base_url=platform.gateway, viewport=viewport, reduced_motion="reduce")
         context.set_default_timeout(15_000)
         contexts.append(context)
