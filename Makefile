@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-PACKAGES := libs/common $(sort $(wildcard services/*)) cli
+PACKAGES := libs/common $(sort $(wildcard services/*)) cli sdk/python
 
 .PHONY: run test faults setup backing-services console browser lint openapi bench soak clean
 
