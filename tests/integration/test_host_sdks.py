@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
 import subprocess
 import textwrap
 from dataclasses import dataclass
@@ -46,7 +47,7 @@ class Kit:
 def kit(platform, team) -> Kit:
     app_id = new_app(team)
     phones = host_app(team, app_id)
-    package = make_package(extra={"assets/big.bin": hashlib.sha256(b"seed").digest() * 8192})  # 256 KiB that do not compress
+    package = make_package(extra={"assets/big.bin": os.urandom(256 * 1024)})  # bytes that do not compress
     released_launch(team, new_version(team, "1.0.0", package), app_id)
     eventually(lambda: phones.versions("ada") == {team.mp: "1.0.0"})
     path = f"{team.base}/miniprograms/{team.mp}/dsn?app_id={app_id}"

@@ -34,6 +34,7 @@ IMPORTS = {
     "@sentry/feedback": f"{SENTRY}/feedback/build/npm/esm/index.js",
     "@sentry/replay": f"{SENTRY}/replay/build/npm/esm/index.js",
     "@sentry/replay-canvas": f"{SENTRY}/replay-canvas/build/npm/esm/index.js",
+    "web-vitals": "/node_modules/web-vitals/dist/web-vitals.js",
 }
 
 # A web host's page: the kit's ESM build and @sentry/browser, as a host's bundler would give them.
@@ -82,7 +83,7 @@ def host_page(kit: Kit, sdk_js_build: object) -> Iterator[str]:
                 self.send_header("Content-Length", str(len(page)))
                 self.end_headers()
                 self.wfile.write(page)
-            elif self.path.startswith(("/dist/esm/", f"{SENTRY}/")):
+            elif self.path.startswith(("/dist/esm/", f"{SENTRY}/", "/node_modules/web-vitals/")):
                 super().do_GET()
             else:
                 self.send_error(404)
@@ -107,8 +108,12 @@ def test_a_web_host_sends_analytics_and_crashes_across_origins(browser: Browser,
         tab = context.new_page()
         errors: list[str] = []
         tab.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+        tab.on("pageerror", lambda error: errors.append(str(error)))
         tab.goto(host_page)
-        tab.wait_for_function("document.body && document.body.dataset.sent", timeout=30_000)
+        try:
+            tab.wait_for_function("document.body && document.body.dataset.sent", timeout=30_000)
+        except Exception:
+            raise AssertionError(f"the page did not send its events: {errors}") from None
         assert tab.evaluate("document.body.dataset.sent") == "4", errors
         counted(kit, 2)
 
