@@ -5,9 +5,9 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-PACKAGES := libs/common $(sort $(wildcard services/*)) cli
+PACKAGES := libs/common $(sort $(wildcard services/*)) cli sdk/python
 
-.PHONY: run test faults setup backing-services console browser lint openapi bench soak clean
+.PHONY: run test faults setup backing-services console sdk-js browser lint openapi bench soak clean
 
 $(STAMP): constraints.txt requirements-dev.txt $(addsuffix /pyproject.toml,$(PACKAGES))
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,6 +28,18 @@ console/dist/index.html: console/node_modules/.installed $(CONSOLE_SOURCES)
 
 console: console/dist/index.html
 
+# The TypeScript host kit (sdk/js): installed from its lock file, built to ESM and CJS when its sources change.
+SDK_JS_SOURCES := $(shell find sdk/js/src sdk/js/scripts -type f 2>/dev/null) $(addprefix sdk/js/,package.json tsconfig.json tsconfig.esm.json tsconfig.cjs.json)
+
+sdk/js/node_modules/.installed: sdk/js/package-lock.json
+	cd sdk/js && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+sdk/js/dist/esm/index.js: sdk/js/node_modules/.installed $(SDK_JS_SOURCES)
+	cd sdk/js && npm run --silent build
+
+sdk-js: sdk/js/dist/esm/index.js
+
 backing-services:
 	@scripts/backing-services
 
@@ -41,8 +53,9 @@ browser:
 run: setup backing-services console
 	$(BIN)/mpdpctl run
 
-test: setup backing-services console browser
+test: setup backing-services console sdk-js browser
 	cd console && npm test --silent
+	cd sdk/js && node --test test/
 	$(BIN)/pytest
 
 # Dependencies stopped and processes killed under load: run alone, never beside another test run.
@@ -67,9 +80,10 @@ bench: setup backing-services
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/analytics.py
 	$(BIN)/python bench/release_health.py
+	$(BIN)/python bench/host_sdk.py
 
 soak: setup backing-services
 	$(BIN)/python bench/soak.py
 
 clean:
-	rm -rf $(VENV) var console/node_modules console/dist
+	rm -rf $(VENV) var console/node_modules console/dist sdk/js/node_modules sdk/js/dist

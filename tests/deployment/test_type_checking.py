@@ -12,4 +12,4 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_the_type_checker_finds_every_package():
     settings = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["mypy"]
     services = [f"services/{folder.name}" for folder in (ROOT / "services").iterdir() if (folder / "pyproject.toml").exists()]
-    assert sorted(settings["mypy_path"]) == sorted(["libs/common", "cli", *services])
+    assert sorted(settings["mypy_path"]) == sorted(["libs/common", "cli", "sdk/python", *services])

@@ -1,5 +1,5 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { Button, Card, Checkbox, Form, Input, Popconfirm, Space, Table, Tag, Typography } from "antd";
+import { Button, Card, Checkbox, Form, Input, Popconfirm, Space, Table, Tabs, Tag, Typography } from "antd";
 import { useEffect, useState } from "react";
 import { Link, useParams } from "react-router-dom";
 import { api } from "../api/client";
@@ -13,6 +13,7 @@ import { FormActions } from "../components/FormActions";
 import { ProblemAlert, showFieldErrors } from "../components/Problem";
 import { SecretOnce } from "../components/SecretOnce";
 import { can, useWorkspace, when } from "../workspace";
+import { pythonSnippet, typescriptSnippet } from "./hostKit";
 
 const KEY_COLORS: Record<AppKey["status"], string> = { active: "green", expiring: "gold", expired: "default", revoked: "red" };
 
@@ -124,6 +125,33 @@ function Keys({ app }: { app: string }) {
           </Typography.Paragraph>
         }
         onClose={() => setSecret(null)}
+      />
+      <HostKit keyId={appKeys.data?.items.find((key) => key.status === "active")?.key_id} />
+    </Card>
+  );
+}
+
+/** The host integration kit's snippet, for this platform and the app's newest active key. */
+export function HostKit({ keyId }: { keyId?: string }) {
+  const given = { baseUrl: window.location.origin, keyId: keyId ?? "mak_..." };
+  const code = (text: string) => (
+    <Typography.Paragraph copyable={{ text }}>
+      <pre data-testid="host-kit-snippet" style={{ margin: 0, fontSize: 12, overflowX: "auto" }}>
+        {text}
+      </pre>
+    </Typography.Paragraph>
+  );
+  return (
+    <Card size="small" type="inner" title="Integrate with the host kit" style={{ marginTop: 16 }}>
+      <Typography.Paragraph type="secondary">
+        The host kit signs delivery, verifies and caches packages, batches analytics and gives the crash-report DSN: <Typography.Text code>@mpdp/host</Typography.Text> (sdk/js) for web, web view and Node hosts,{" "}
+        <Typography.Text code>mpdp-host</Typography.Text> (sdk/python) for host backends. The secret is shown once, when a key is created.
+      </Typography.Paragraph>
+      <Tabs
+        items={[
+          { key: "typescript", label: "TypeScript", children: code(typescriptSnippet(given)) },
+          { key: "python", label: "Python", children: code(pythonSnippet(given)) },
+        ]}
       />
     </Card>
   );

@@ -1,0 +1,3 @@
+// The build starts from an empty dist/.
+import { rmSync } from "node:fs";
+rmSync(new URL("../dist", import.meta.url), { recursive: true, force: true });
