@@ -199,6 +199,10 @@ export const session = {
       forget();
     }
   },
+  /** New tokens for the same sign-in, e.g. once the email is verified (tokens say so). */
+  async renew(): Promise<boolean> {
+    return refresh();
+  },
   onSignedOut(listener: () => void): () => void {
     signedOutListeners.add(listener);
     return () => signedOutListeners.delete(listener);

@@ -5,6 +5,8 @@ const e = encodeURIComponent;
 
 export const paths = {
   accounts: () => `/api/v1/accounts`,
+  verifyEmail: () => `/api/v1/accounts/verify`,
+  resendVerification: () => `/api/v1/accounts/verify/resend`,
   me: () => `/api/v1/me`,
   acceptInvitation: (token: string) => `/api/v1/invitations/${e(token)}/accept`,
   workspaces: () => `/api/v1/workspaces`,

@@ -31,10 +31,53 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Sign up: create an account
-         * @description 409 when the email has an account.
+         * Sign up: create an account, and mail a link that verifies its email
+         * @description Until the link is followed the account signs in and reads, but cannot create a workspace or
+         *     accept an invitation. An email that has an account already answers the same (nothing is
+         *     made, and its owner is mailed that someone tried), so sign-up does not tell who has one.
          */
         post: operations["accounts_register"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/accounts/verify": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Verify an account's email with the token of the mailed link
+         * @description 400 for a token that is unknown, used or expired (24 hours). Tokens issued from now on say
+         *     so; a client signed in before refreshes its tokens.
+         */
+        post: operations["accounts_verify_email"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/accounts/verify/resend": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Mail the signed-in account another verification link
+         * @description At most once a minute (429 with Retry-After); nothing is sent for a verified email.
+         */
+        post: operations["accounts_resend_verification"];
         delete?: never;
         options?: never;
         head?: never;
@@ -52,6 +95,48 @@ export interface paths {
         put?: never;
         /** Sign out: revoke a refresh token and those rotated from the same sign-in */
         post: operations["accounts_logout"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/password-reset": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Ask for a password reset link by mail
+         * @description 202 whatever the email, so that the answer does not tell who has an account; a mail goes out
+         *     only where one exists (at most one a minute), with a link that works once, for an hour.
+         */
+        post: operations["accounts_request_password_reset"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/password-reset/confirm": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Choose a new password with the token of a reset link
+         * @description 400 for a token that is unknown, used or expired (1 hour). Every refresh token of the account
+         *     is revoked: it signs in again with the new password. Following the link also proves the email.
+         */
+        post: operations["accounts_confirm_password_reset"];
         delete?: never;
         options?: never;
         head?: never;
@@ -111,8 +196,9 @@ export interface paths {
         put?: never;
         /**
          * Accept an invitation: the signed-in account becomes a member
-         * @description 403 when it was sent to another email address; 409 when it is no longer pending, or the
-         *     account is a member already.
+         * @description 403 when it was sent to another email address, or the account's email is not verified yet
+         *     (`urn:mpdp:problem:email-unverified`); 409 when it is no longer pending, or the account is a
+         *     member already.
          */
         post: operations["members_accept_invitation"];
         delete?: never;
@@ -138,6 +224,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/me/password": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Change the signed-in account's password, giving the current one
+         * @description 403 when the current password is wrong (guesses are throttled as sign-ins are: 429). Every
+         *     refresh token of the account is revoked, this sign-in's too.
+         */
+        post: operations["accounts_change_password"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/workspaces": {
         parameters: {
             query?: never;
@@ -152,7 +259,8 @@ export interface paths {
          * Create a tenant workspace, or apply for a developer workspace
          * @description A tenant is active at once and the caller becomes its admin (201). A developer workspace is
          *     applied for by a member of its tenant (`parent_id`, 404 for others): it waits for an approval
-         *     of type developer_workspace in the tenant (202). Not with an API key (403).
+         *     of type developer_workspace in the tenant (202). Not with an API key (403), nor by an account
+         *     whose email is not verified yet (403 `urn:mpdp:problem:email-unverified`).
          */
         post: operations["workspaces_create"];
         delete?: never;
@@ -1686,6 +1794,8 @@ export interface components {
             /** Format: date-time */
             created_at: string;
             email: string;
+            /** @description whether its owner followed the link mailed at sign-up */
+            email_verified: boolean;
             id: string;
             name: string;
         };
@@ -2329,8 +2439,12 @@ export interface components {
             /** Format: date-time */
             created_at: string;
             email: string;
+            /** @description whether its owner followed the link mailed at sign-up */
+            email_verified: boolean;
             id: string;
             memberships: components["schemas"]["MembershipSummary"][];
+            /** @description whether sign-in asks for a TOTP code */
+            mfa_enabled: boolean;
             name: string;
         };
         Member: {
@@ -2442,6 +2556,17 @@ export interface components {
             items: components["schemas"]["PageStats"][];
             /** @description the cursor of the next page; null on the last */
             next_cursor: string | null;
+        };
+        PasswordChange: {
+            current_password: string;
+            new_password: string;
+        };
+        PasswordReset: {
+            email: string;
+        };
+        PasswordResetConfirm: {
+            password: string;
+            token: string;
         };
         Percentiles: {
             launches: number;
@@ -2632,6 +2757,9 @@ export interface components {
         Testers: {
             user_ids: string[];
         };
+        Token: {
+            token: string;
+        };
         TokenPair: {
             access_token: string;
             /** @description seconds the access token is valid for */
@@ -2655,6 +2783,11 @@ export interface components {
         Upload: {
             /** Format: binary */
             file: string;
+        };
+        Verified: {
+            email: string;
+            email_verified: boolean;
+            id: string;
         };
         Version: {
             /** Format: date-time */
@@ -2921,6 +3054,57 @@ export interface operations {
             default: components["responses"]["DEFAULT_ERROR"];
         };
     };
+    accounts_verify_email: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Token"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Verified"];
+                };
+            };
+            400: components["responses"]["BAD_REQUEST"];
+            413: components["responses"]["REQUEST_ENTITY_TOO_LARGE"];
+            415: components["responses"]["UNSUPPORTED_MEDIA_TYPE"];
+            422: components["responses"]["UNPROCESSABLE_ENTITY"];
+            default: components["responses"]["DEFAULT_ERROR"];
+        };
+    };
+    accounts_resend_verification: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Accepted */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: components["responses"]["UNAUTHORIZED"];
+            403: components["responses"]["FORBIDDEN"];
+            429: components["responses"]["TOO_MANY_REQUESTS"];
+            default: components["responses"]["DEFAULT_ERROR"];
+        };
+    };
     accounts_logout: {
         parameters: {
             query?: never;
@@ -2931,6 +3115,60 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": components["schemas"]["Refresh"];
+            };
+        };
+        responses: {
+            /** @description No Content */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BAD_REQUEST"];
+            413: components["responses"]["REQUEST_ENTITY_TOO_LARGE"];
+            415: components["responses"]["UNSUPPORTED_MEDIA_TYPE"];
+            422: components["responses"]["UNPROCESSABLE_ENTITY"];
+            default: components["responses"]["DEFAULT_ERROR"];
+        };
+    };
+    accounts_request_password_reset: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PasswordReset"];
+            };
+        };
+        responses: {
+            /** @description Accepted */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BAD_REQUEST"];
+            413: components["responses"]["REQUEST_ENTITY_TOO_LARGE"];
+            415: components["responses"]["UNSUPPORTED_MEDIA_TYPE"];
+            422: components["responses"]["UNPROCESSABLE_ENTITY"];
+            default: components["responses"]["DEFAULT_ERROR"];
+        };
+    };
+    accounts_confirm_password_reset: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PasswordResetConfirm"];
             };
         };
         responses: {
@@ -3055,6 +3293,36 @@ export interface operations {
                 };
             };
             401: components["responses"]["UNAUTHORIZED"];
+            default: components["responses"]["DEFAULT_ERROR"];
+        };
+    };
+    accounts_change_password: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PasswordChange"];
+            };
+        };
+        responses: {
+            /** @description No Content */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BAD_REQUEST"];
+            401: components["responses"]["UNAUTHORIZED"];
+            403: components["responses"]["FORBIDDEN"];
+            413: components["responses"]["REQUEST_ENTITY_TOO_LARGE"];
+            415: components["responses"]["UNSUPPORTED_MEDIA_TYPE"];
+            422: components["responses"]["UNPROCESSABLE_ENTITY"];
+            429: components["responses"]["TOO_MANY_REQUESTS"];
             default: components["responses"]["DEFAULT_ERROR"];
         };
     };

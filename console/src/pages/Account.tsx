@@ -1,8 +1,8 @@
 import { useMutation, useQueryClient } from "@tanstack/react-query";
-import { Button, Card, Form, Input, Result, Typography } from "antd";
-import { useState } from "react";
+import { Alert, Button, Card, Form, Input, Result, Typography } from "antd";
+import { useEffect, useRef, useState } from "react";
 import { Link, useNavigate, useParams, useSearchParams } from "react-router-dom";
-import { api } from "../api/client";
+import { api, session } from "../api/client";
 import { paths } from "../api/paths";
 import type { Accepted } from "../api/types";
 import { useAuth } from "../auth";
@@ -77,6 +77,22 @@ export function SignUp() {
   const [form] = Form.useForm();
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
+  const [mailedTo, setMailedTo] = useState<string | null>(null);
+  if (mailedTo)
+    return (
+      <Centered title="Check your mail">
+        <Result
+          status="success"
+          title="Your account is made"
+          subTitle={`We sent a link to ${mailedTo}: follow it to confirm your email. Until then you can look around, but not create or join a workspace.`}
+          extra={
+            <Button type="primary" onClick={() => navigate(next, { replace: true })}>
+              Continue
+            </Button>
+          }
+        />
+      </Centered>
+    );
   return (
     <Centered title="Create your account">
       <Form
@@ -88,7 +104,7 @@ export function SignUp() {
           try {
             await api.post(paths.accounts(), { name, email, password });
             await signIn(email, password);
-            navigate(next, { replace: true });
+            setMailedTo(email);
           } catch (failure) {
             showFieldErrors(form, failure);
             setError(failure);
@@ -154,6 +170,70 @@ export function AcceptInvitation() {
           </Button>
           <ProblemAlert error={accept.error} style={{ marginTop: 16, textAlign: "left" }} />
         </>
+      }
+    />
+  );
+}
+
+export function VerifyEmail() {
+  const [params] = useSearchParams();
+  const token = params.get("token") ?? "";
+  const { signedIn, reloadMe } = useAuth();
+  const verify = useMutation({
+    mutationFn: async () => {
+      await api.post(paths.verifyEmail(), { token });
+      // tokens say whether the email is verified: a signed-in tab takes new ones
+      if (signedIn) await session.renew();
+      reloadMe();
+    },
+  });
+  const started = useRef(false);
+  useEffect(() => {
+    if (token && !started.current) {
+      started.current = true;
+      verify.mutate();
+    }
+  }, [token, verify]);
+  return (
+    <Centered title="Confirm your email">
+      {verify.isSuccess ? (
+        <Result
+          status="success"
+          title="Your email is confirmed"
+          extra={
+            <Link to={signedIn ? "/workspaces" : "/sign-in"}>
+              <Button type="primary">{signedIn ? "Go to your workspaces" : "Sign in"}</Button>
+            </Link>
+          }
+        />
+      ) : verify.isError || !token ? (
+        <>
+          <ProblemAlert error={verify.error ?? new Error("This link has no token.")} style={{ marginBottom: 16 }} />
+          <Typography.Paragraph>The link may be used or expired: sign in and ask for another.</Typography.Paragraph>
+        </>
+      ) : (
+        <Typography.Paragraph>Confirming…</Typography.Paragraph>
+      )}
+    </Centered>
+  );
+}
+
+/** Shown to a signed-in person whose email is not confirmed yet, with a button to mail the link again. */
+export function VerifyEmailNotice() {
+  const { me } = useAuth();
+  const resend = useMutation({ mutationFn: () => api.post(paths.resendVerification()) });
+  if (!me || me.email_verified !== false) return null;
+  return (
+    <Alert
+      type="warning"
+      showIcon
+      style={{ marginBottom: 16 }}
+      title={`Confirm your email: follow the link we sent to ${me.email}. Until then you cannot create or join a workspace.`}
+      description={resend.isSuccess ? "Another link is on its way." : resend.isError ? <ProblemAlert error={resend.error} /> : undefined}
+      action={
+        <Button size="small" loading={resend.isPending} disabled={resend.isSuccess} onClick={() => resend.mutate()}>
+          Send the link again
+        </Button>
       }
     />
   );

@@ -2,26 +2,30 @@
 
 from __future__ import annotations
 
+import math
 import secrets
+from datetime import timedelta
 from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
 from flask_smorest import Blueprint
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, select, update
 
-from mpdp_common.auth import current_caller, public, unauthorized
+from mpdp_common.auth import Caller, current_caller, public, unauthorized
 from mpdp_common.crypto import digest
-from mpdp_common.errors import conflict
+from mpdp_common.db import new_id, utcnow
+from mpdp_common.errors import Problem
 from mpdp_common.idempotency import idempotent
 from mpdp_common.openapi import problems
 from mpdp_common.request_db import db_session
+from mpdp_common.web import current_settings
 
-from . import schemas, throttle
+from . import mail_queue, mailer, schemas, throttle
 from .events import events
-from .models import Account, Member, RefreshToken, normalize_email
-from .tokens import Signer, issue_pair, revoke_family, rotate
+from .models import Account, MailToken, Member, RefreshToken, normalize_email
+from .tokens import Signer, issue_pair, revoke_account, revoke_family, rotate
 
 passwords = PasswordHasher()
 # Verifying against this when an email is unknown keeps sign-in time the same for both cases.
@@ -35,6 +39,45 @@ def _signer() -> Signer:
     return current_app.extensions["identity_signer"]
 
 
+#: how long a mailed link works, and how soon another verification mail may be asked for
+VERIFICATION_LIFETIME = timedelta(hours=24)
+RESET_LIFETIME = timedelta(hours=1)
+RESEND_INTERVAL = timedelta(minutes=1)
+
+
+def _mail_token(session: Any, account: Account, purpose: str, lifetime: timedelta) -> str:
+    """A new single-use token for `purpose`; only its digest is stored."""
+    token = secrets.token_urlsafe(32)
+    session.add(MailToken(account_id=account.id, purpose=purpose, token_hash=digest(token), expires_at=utcnow() + lifetime))
+    return token
+
+
+def _spend_mail_token(session: Any, token: str, purpose: str) -> MailToken | None:
+    """The unused, unexpired token of `purpose`, now used; None for any other."""
+    found = session.scalar(select(MailToken).where(MailToken.token_hash == digest(token), MailToken.purpose == purpose).with_for_update())
+    if found is None or found.used_at is not None or found.expires_at <= utcnow():
+        return None
+    found.used_at = utcnow()
+    return found
+
+
+def _mail_verification(session: Any, account: Account) -> None:
+    settings = current_settings()
+    token = _mail_token(session, account, "verify_email", VERIFICATION_LIFETIME)
+    account.verification_mailed_at = utcnow()
+    mail_queue.enqueue(session, settings, None, mailer.verification_message(settings, to=account.email, name=account.name, token=token))
+
+
+def _signed_in_account(session: Any, caller: Caller) -> Account:
+    """The caller's own account (not by an API key: keys act in a workspace, never on an account)."""
+    if caller.is_api_key:
+        raise Problem(403, "An API key cannot act on an account; sign in as its owner.")
+    account = session.get(Account, caller.account_id)
+    if account is None:
+        raise unauthorized("The account of this token no longer exists.")
+    return account
+
+
 # -- accounts and tokens --------------------------------------------------------------------------
 
 
@@ -43,15 +86,23 @@ def _signer() -> Signer:
 @accounts.arguments(schemas.AccountCreateSchema)
 @accounts.response(201, schemas.AccountSchema)
 @public
-def register(body: dict[str, Any]) -> Account:
-    """Sign up: create an account
+def register(body: dict[str, Any]) -> dict[str, Any]:
+    """Sign up: create an account, and mail a link that verifies its email
 
-    409 when the email has an account."""
+    Until the link is followed the account signs in and reads, but cannot create a workspace or
+    accept an invitation. An email that has an account already answers the same (nothing is
+    made, and its owner is mailed that someone tried), so sign-up does not tell who has one."""
     session = db_session()
     email = normalize_email(body["email"])
-    if session.scalar(select(Account.id).where(Account.email == email)):
-        raise conflict("An account with that email exists.")
-    account = Account(email=email, name=body["name"].strip(), password_hash=passwords.hash(body["password"]))
+    name = body["name"].strip()
+    password_hash = passwords.hash(body["password"])  # hashed either way: both answers take as long
+    existing = session.scalar(select(Account).where(Account.email == email))
+    if existing is not None:
+        settings = current_settings()
+        mail_queue.enqueue(session, settings, None, mailer.account_exists_message(settings, to=existing.email))
+        session.commit()
+        return {"id": new_id(), "email": email, "name": name, "created_at": utcnow(), "email_verified": False}
+    account = Account(email=email, name=name, password_hash=password_hash)
     session.add(account)
     session.flush()
     events.publish(
@@ -60,8 +111,55 @@ def register(body: dict[str, Any]) -> Account:
         {"account_id": account.id, "email": account.email, "name": account.name},
         aggregate_id=account.id,
     )
+    _mail_verification(session, account)
     session.commit()
-    return account
+    return {"id": account.id, "email": account.email, "name": account.name, "created_at": account.created_at, "email_verified": False}
+
+
+@accounts.route("/accounts/verify", methods=["POST"])
+@accounts.arguments(schemas.TokenSchema)
+@accounts.response(200, schemas.VerifiedSchema)
+@public
+@problems(400)
+def verify_email(body: dict[str, Any]) -> dict[str, Any]:
+    """Verify an account's email with the token of the mailed link
+
+    400 for a token that is unknown, used or expired (24 hours). Tokens issued from now on say
+    so; a client signed in before refreshes its tokens."""
+    session = db_session()
+    token = _spend_mail_token(session, body["token"], "verify_email")
+    account = session.get(Account, token.account_id) if token else None
+    if token is None or account is None:
+        raise Problem(400, "This verification link is not valid: it is unknown, used or expired. Ask for another.")
+    if account.email_verified_at is None:
+        account.email_verified_at = utcnow()
+        events.publish(session, "identity.account.verified", {"account_id": account.id}, aggregate_id=account.id)
+    session.commit()
+    return {"id": account.id, "email": account.email, "email_verified": True}
+
+
+@accounts.route("/accounts/verify/resend", methods=["POST"])
+@accounts.response(202)
+@problems(403, 429)
+def resend_verification() -> None:
+    """Mail the signed-in account another verification link
+
+    At most once a minute (429 with Retry-After); nothing is sent for a verified email."""
+    session = db_session()
+    _signed_in_account(session, current_caller())
+    account = session.scalars(select(Account).where(Account.id == current_caller().account_id).with_for_update()).one()
+    if account.email_verified:
+        return
+    last = account.verification_mailed_at
+    if last is not None and last > utcnow() - RESEND_INTERVAL:
+        wait = math.ceil((last + RESEND_INTERVAL - utcnow()).total_seconds())
+        raise Problem(
+            429,
+            "A verification mail went out less than a minute ago; wait before asking again.",
+            headers={"Retry-After": str(max(wait, 1))},
+        )
+    _mail_verification(session, account)
+    session.commit()
 
 
 @accounts.route("/auth/token", methods=["POST"])
@@ -86,9 +184,98 @@ def sign_in(body: dict[str, Any]) -> dict:
     throttle.forget(session, email)
     if passwords.check_needs_rehash(account.password_hash):
         account.password_hash = passwords.hash(body["password"])
-    pair = issue_pair(session, _signer(), account.id)
+    pair = issue_pair(session, _signer(), account)
     session.commit()
     return pair
+
+
+@accounts.route("/auth/password-reset", methods=["POST"])
+@accounts.arguments(schemas.PasswordResetSchema)
+@accounts.response(202)
+@public
+def request_password_reset(body: dict[str, Any]) -> None:
+    """Ask for a password reset link by mail
+
+    202 whatever the email, so that the answer does not tell who has an account; a mail goes out
+    only where one exists (at most one a minute), with a link that works once, for an hour."""
+    session = db_session()
+    account = session.scalar(select(Account).where(Account.email == normalize_email(body["email"])).with_for_update())
+    if account is None:
+        return
+    recent = session.scalar(
+        select(MailToken.id).where(
+            MailToken.account_id == account.id,
+            MailToken.purpose == "reset_password",
+            MailToken.created_at > utcnow() - RESEND_INTERVAL,
+        )
+    )
+    if recent is not None:
+        return
+    settings = current_settings()
+    token = _mail_token(session, account, "reset_password", RESET_LIFETIME)
+    mail_queue.enqueue(session, settings, None, mailer.password_reset_message(settings, to=account.email, token=token))
+    session.commit()
+
+
+def _set_password(session: Any, account: Account, password: str) -> None:
+    """A new password: every refresh chain of the account is revoked, and its reset links spent."""
+    account.password_hash = passwords.hash(password)
+    revoke_account(session, account.id)
+    session.execute(
+        update(MailToken)
+        .where(MailToken.account_id == account.id, MailToken.purpose == "reset_password", MailToken.used_at.is_(None))
+        .values(used_at=utcnow())
+    )
+    events.publish(session, "identity.account.password_changed", {"account_id": account.id}, aggregate_id=account.id)
+
+
+@accounts.route("/auth/password-reset/confirm", methods=["POST"])
+@accounts.arguments(schemas.PasswordResetConfirmSchema)
+@accounts.response(204)
+@public
+@problems(400)
+def confirm_password_reset(body: dict[str, Any]) -> None:
+    """Choose a new password with the token of a reset link
+
+    400 for a token that is unknown, used or expired (1 hour). Every refresh token of the account
+    is revoked: it signs in again with the new password. Following the link also proves the email."""
+    session = db_session()
+    token = _spend_mail_token(session, body["token"], "reset_password")
+    account = session.get(Account, token.account_id, with_for_update=True) if token else None
+    if token is None or account is None:
+        raise Problem(400, "This reset link is not valid: it is unknown, used or expired. Ask for another.")
+    _set_password(session, account, body["password"])
+    if account.email_verified_at is None:
+        account.email_verified_at = utcnow()
+        events.publish(session, "identity.account.verified", {"account_id": account.id}, aggregate_id=account.id)
+    throttle.forget(session, account.email)
+    session.commit()
+
+
+@accounts.route("/me/password", methods=["POST"])
+@accounts.arguments(schemas.PasswordChangeSchema)
+@accounts.response(204)
+@problems(403, 429)
+def change_password(body: dict[str, Any]) -> None:
+    """Change the signed-in account's password, giving the current one
+
+    403 when the current password is wrong (guesses are throttled as sign-ins are: 429). Every
+    refresh token of the account is revoked, this sign-in's too."""
+    session = db_session()
+    account = _signed_in_account(session, current_caller())
+    _check_password(session, account, body["current_password"])
+    _set_password(session, account, body["new_password"])
+    session.commit()
+
+
+def _check_password(session: Any, account: Account, password: str) -> None:
+    """403 unless `password` is the account's; counted as a sign-in attempt (429 past the limit)."""
+    throttle.count_attempt(session, account.email)
+    try:
+        passwords.verify(account.password_hash, password)
+    except (VerificationError, InvalidHashError):
+        raise Problem(403, "The password is wrong.") from None
+    throttle.forget(session, account.email)
 
 
 @accounts.route("/auth/refresh", methods=["POST"])
@@ -148,6 +335,8 @@ def me() -> dict[str, Any]:
         "email": account.email,
         "name": account.name,
         "created_at": account.created_at,
+        "email_verified": account.email_verified,
+        "mfa_enabled": False,
         "memberships": [member for _, member in rows if member is not None],
     }
 

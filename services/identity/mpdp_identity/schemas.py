@@ -20,11 +20,39 @@ class AccountSchema(ResponseSchema):
     email = fields.String()
     name = fields.String()
     created_at = Timestamp()
+    email_verified = fields.Boolean(metadata={"description": "whether its owner followed the link mailed at sign-up"})
+
+
+class TokenSchema(Schema):
+    token = fields.String(required=True, load_only=True, validate=validate.Length(min=1, max=200))
+
+
+class VerifiedSchema(ResponseSchema):
+    id = fields.String()
+    email = fields.String()
+    email_verified = fields.Boolean()
 
 
 class CredentialsSchema(Schema):
     email = fields.String(required=True, validate=validate.Length(max=254))
     password = fields.String(required=True, load_only=True, validate=validate.Length(max=1024))
+
+
+Password = lambda **kwargs: fields.String(load_only=True, validate=validate.Length(min=10, max=1024), **kwargs)  # noqa: E731
+
+
+class PasswordResetSchema(Schema):
+    email = fields.String(required=True, validate=validate.Length(max=254))
+
+
+class PasswordResetConfirmSchema(Schema):
+    token = fields.String(required=True, load_only=True, validate=validate.Length(min=1, max=200))
+    password = Password(required=True)
+
+
+class PasswordChangeSchema(Schema):
+    current_password = fields.String(required=True, load_only=True, validate=validate.Length(max=1024))
+    new_password = Password(required=True)
 
 
 class RefreshSchema(Schema):
@@ -45,6 +73,7 @@ class MembershipSummarySchema(ResponseSchema):
 
 
 class MeSchema(AccountSchema):
+    mfa_enabled = fields.Boolean(metadata={"description": "whether sign-in asks for a TOTP code"})
     memberships = fields.List(fields.Nested(MembershipSummarySchema))
 
 

@@ -20,7 +20,7 @@ from mpdp_common.crypto import digest, secret_box
 from mpdp_common.db import new_id, utcnow
 from mpdp_common.keys import load_signing_key
 
-from .models import RefreshToken
+from .models import Account, RefreshToken
 
 #: how long a just-rotated refresh token answers its new pair again (parallel refreshes)
 REFRESH_REUSE_GRACE = timedelta(seconds=5)
@@ -42,15 +42,17 @@ class Signer:
     def from_settings(cls, settings: Settings) -> Signer:
         return cls(load_signing_key(settings.jwt_private_key_file), settings)
 
-    def access_token(self, account_id: str) -> str:
+    def access_token(self, account: Account) -> str:
         now = utcnow()
         claims = {
             "iss": self.settings.jwt_issuer,
             "aud": self.settings.jwt_audience,
-            "sub": account_id,
+            "sub": account.id,
             "iat": now,
             "exp": now + timedelta(seconds=self.settings.access_token_ttl_seconds),
             "jti": new_id(),
+            # what the other services check without asking identity (see mpdp_common.auth)
+            "email_verified": account.email_verified,
         }
         return jwt.encode(claims, self.private_key, algorithm="EdDSA", headers={"kid": self.kid})
 
@@ -64,18 +66,18 @@ class Signer:
         return {"keys": [self.jwk]}
 
 
-def _issue(session: Session, signer: Signer, account_id: str, family_id: str | None = None) -> tuple[RefreshToken, dict]:
+def _issue(session: Session, signer: Signer, account: Account, family_id: str | None = None) -> tuple[RefreshToken, dict]:
     refresh = secrets.token_urlsafe(32)
     token = RefreshToken(
         id=new_id(),
         family_id=family_id or new_id(),
-        account_id=account_id,
+        account_id=account.id,
         token_hash=digest(refresh),
         expires_at=utcnow() + timedelta(seconds=signer.settings.refresh_token_ttl_seconds),
     )
     session.add(token)
     pair = {
-        "access_token": signer.access_token(account_id),
+        "access_token": signer.access_token(account),
         "refresh_token": refresh,
         "token_type": "Bearer",
         "expires_in": signer.settings.access_token_ttl_seconds,
@@ -83,8 +85,8 @@ def _issue(session: Session, signer: Signer, account_id: str, family_id: str | N
     return token, pair
 
 
-def issue_pair(session: Session, signer: Signer, account_id: str, family_id: str | None = None) -> dict:
-    return _issue(session, signer, account_id, family_id)[1]
+def issue_pair(session: Session, signer: Signer, account: Account, family_id: str | None = None) -> dict:
+    return _issue(session, signer, account, family_id)[1]
 
 
 def rotate(session: Session, signer: Signer, presented: str) -> dict:
@@ -102,7 +104,7 @@ def rotate(session: Session, signer: Signer, presented: str) -> dict:
         revoke_family(session, current.family_id)
         session.commit()
         raise unauthorized("The refresh token was already used; every token of its sign-in is now revoked.")
-    successor, pair = _issue(session, signer, current.account_id, current.family_id)
+    successor, pair = _issue(session, signer, session.get_one(Account, current.account_id), current.family_id)
     current.used_at, current.replaced_by = utcnow(), successor.id
     current.rotation_encrypted = secret_box(signer.settings).encrypt(json.dumps(pair))
     # The pair the previous token was rotated into is spent now: it is not kept any longer.
@@ -118,6 +120,15 @@ def _answer_again(session: Session, signer: Signer, spent: RefreshToken) -> dict
     if successor is None or successor.used_at is not None or successor.revoked_at is not None:
         return None
     return json.loads(secret_box(signer.settings).decrypt(spent.rotation_encrypted))
+
+
+def revoke_account(session: Session, account_id: str) -> None:
+    """Every refresh chain of the account stops working (a password changed or reset, an erasure)."""
+    session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.account_id == account_id, RefreshToken.revoked_at.is_(None))
+        .values(revoked_at=utcnow(), rotation_encrypted=None)
+    )
 
 
 def revoke_family(session: Session, family_id: str) -> None:
