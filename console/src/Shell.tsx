@@ -2,7 +2,7 @@ import { LogoutOutlined } from "@ant-design/icons";
 import { useQuery } from "@tanstack/react-query";
 import { Layout, Menu, Select, Space, Tag, Typography, Button, Card } from "antd";
 import { Suspense, useEffect } from "react";
-import { generatePath, matchPath, Outlet, useLocation, useNavigate, useParams } from "react-router-dom";
+import { generatePath, Link, matchPath, Outlet, useLocation, useNavigate, useParams } from "react-router-dom";
 import { wholeLists } from "./api/queries";
 import { useAuth } from "./auth";
 import { menuFor } from "./routes";
@@ -45,9 +45,11 @@ export function Shell() {
         {role && <Tag color="blue">{ROLE_LABELS[role]}</Tag>}
         <span style={{ flex: 1 }} />
         <Space>
-          <Typography.Text style={{ color: "#fff" }} data-testid="account-name">
-            {me?.name}
-          </Typography.Text>
+          <Link to="/security" style={{ color: "#fff" }} title="Security: password and sessions">
+            <Typography.Text style={{ color: "#fff" }} data-testid="account-name">
+              {me?.name}
+            </Typography.Text>
+          </Link>
           <Button
             icon={<LogoutOutlined />}
             onClick={async () => {

@@ -148,3 +148,20 @@ def test_a_forgotten_password_is_reset_by_mail_and_a_known_one_changed(client, m
     assert changed.status_code == 204
     assert client.post("/api/v1/auth/refresh", json={"refresh_token": again.refresh_token}).status_code == 401
     signed_in(client, address, "the third password")
+
+
+def test_sessions_are_listed_with_their_client_and_one_can_be_ended(client, make_user):
+    user = make_user("travelling")
+    body = {"email": user.account["email"], "password": user.password}
+    phone = client.post("/api/v1/auth/token", json=body, headers={"User-Agent": "MPDP-Test-Phone/1"}).json()
+    listed = user.get("/api/v1/me/sessions").json()["items"]
+    assert len(listed) == 2
+    current = [s for s in listed if s["current"]]
+    other = [s for s in listed if not s["current"]]
+    assert len(current) == 1 and other[0]["user_agent"] == "MPDP-Test-Phone/1" and other[0]["ip"] == "127.0.0.1"
+    assert user.delete(f"/api/v1/me/sessions/{other[0]['id']}").status_code == 204
+    assert client.post("/api/v1/auth/refresh", json={"refresh_token": phone["refresh_token"]}).status_code == 401
+    assert [s["id"] for s in user.get("/api/v1/me/sessions").json()["items"]] == [current[0]["id"]]
+    assert user.delete(f"/api/v1/me/sessions/{other[0]['id']}").status_code == 204  # ended already: still its own
+    assert make_user("other").delete(f"/api/v1/me/sessions/{current[0]['id']}").status_code == 404
+    assert client.post("/api/v1/auth/refresh", json={"refresh_token": user.refresh_token}).status_code == 200

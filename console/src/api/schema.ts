@@ -245,6 +245,45 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/me/sessions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The signed-in account's sessions: one per sign-in (refresh chain) still valid, newest first */
+        get: operations["accounts_list_sessions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/me/sessions/{session_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                session_id: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * End one of the signed-in account's sessions: its refresh tokens stop working
+         * @description Its access tokens run out on their own (minutes). 404 for a session that is not the account's.
+         */
+        delete: operations["accounts_end_session"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/workspaces": {
         parameters: {
             query?: never;
@@ -2676,6 +2715,28 @@ export interface components {
             /** @default null */
             smtp_username?: string | null;
         };
+        Session: {
+            /**
+             * Format: date-time
+             * @description when it signed in
+             */
+            created_at: string;
+            /** @description whether the access token of this request came from it */
+            current: boolean;
+            /** @description the sign-in: one refresh chain */
+            id: string;
+            /** @description the client's address as the gateway saw it */
+            ip: string | null;
+            /**
+             * Format: date-time
+             * @description when its tokens were last refreshed (or made)
+             */
+            last_used_at: string;
+            user_agent: string | null;
+        };
+        SessionList: {
+            items: components["schemas"]["Session"][];
+        };
         Settings: {
             about_us_url: string | null;
             domains: components["schemas"]["Domains"];
@@ -3323,6 +3384,53 @@ export interface operations {
             415: components["responses"]["UNSUPPORTED_MEDIA_TYPE"];
             422: components["responses"]["UNPROCESSABLE_ENTITY"];
             429: components["responses"]["TOO_MANY_REQUESTS"];
+            default: components["responses"]["DEFAULT_ERROR"];
+        };
+    };
+    accounts_list_sessions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SessionList"];
+                };
+            };
+            401: components["responses"]["UNAUTHORIZED"];
+            403: components["responses"]["FORBIDDEN"];
+            default: components["responses"]["DEFAULT_ERROR"];
+        };
+    };
+    accounts_end_session: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                session_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No Content */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: components["responses"]["UNAUTHORIZED"];
+            403: components["responses"]["FORBIDDEN"];
+            404: components["responses"]["NOT_FOUND"];
             default: components["responses"]["DEFAULT_ERROR"];
         };
     };

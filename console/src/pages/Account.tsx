@@ -64,7 +64,7 @@ export function SignIn() {
         </Button>
       </Form>
       <Typography.Paragraph style={{ marginTop: 16, marginBottom: 0 }}>
-        New here? <Link to={`/sign-up?next=${encodeURIComponent(next)}`}>Create an account</Link>
+        New here? <Link to={`/sign-up?next=${encodeURIComponent(next)}`}>Create an account</Link> · <Link to="/forgot-password">Forgot your password?</Link>
       </Typography.Paragraph>
     </Centered>
   );
@@ -236,5 +236,65 @@ export function VerifyEmailNotice() {
         </Button>
       }
     />
+  );
+}
+
+export function ForgotPassword() {
+  const ask = useMutation({ mutationFn: (email: string) => api.post(paths.passwordReset(), { email }) });
+  return (
+    <Centered title="Forgot your password?">
+      {ask.isSuccess ? (
+        <Result status="success" title="Check your mail" subTitle="If an account has that email, a link to choose a new password is on its way. It works once, for an hour." />
+      ) : (
+        <Form layout="vertical" onFinish={({ email }) => ask.mutate(email)}>
+          <Form.Item label="Email" name="email" rules={[{ required: true, type: "email", message: "Enter your email address." }]}>
+            <Input autoComplete="username" autoFocus />
+          </Form.Item>
+          <ProblemAlert error={ask.error} style={{ marginBottom: 16 }} />
+          <Button type="primary" htmlType="submit" block loading={ask.isPending}>
+            Mail me a link
+          </Button>
+        </Form>
+      )}
+      <Typography.Paragraph style={{ marginTop: 16, marginBottom: 0 }}>
+        <Link to="/sign-in">Back to sign in</Link>
+      </Typography.Paragraph>
+    </Centered>
+  );
+}
+
+export function ResetPassword() {
+  const [params] = useSearchParams();
+  const token = params.get("token") ?? "";
+  const [form] = Form.useForm();
+  const reset = useMutation({
+    mutationFn: (password: string) => api.post(paths.passwordResetConfirm(), { token, password }),
+    onError: (failure) => showFieldErrors(form, failure),
+  });
+  return (
+    <Centered title="Choose a new password">
+      {reset.isSuccess ? (
+        <Result
+          status="success"
+          title="Your password is changed"
+          subTitle="You were signed out everywhere; sign in with the new password."
+          extra={
+            <Link to="/sign-in">
+              <Button type="primary">Sign in</Button>
+            </Link>
+          }
+        />
+      ) : (
+        <Form form={form} layout="vertical" onFinish={({ password }) => reset.mutate(password)}>
+          <Form.Item label="New password" name="password" rules={[{ required: true, min: 10, message: "Use at least 10 characters." }]}>
+            <Input.Password autoComplete="new-password" autoFocus />
+          </Form.Item>
+          <ProblemAlert error={reset.error} form={form} style={{ marginBottom: 16 }} />
+          <Button type="primary" htmlType="submit" block loading={reset.isPending} disabled={!token}>
+            Change password
+          </Button>
+        </Form>
+      )}
+    </Centered>
   );
 }

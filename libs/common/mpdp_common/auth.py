@@ -42,6 +42,8 @@ class Caller:
     api_key_role: str | None = None
     #: the access token's `email_verified` claim (tokens from before the claim, and keys, count as verified)
     email_verified: bool = True
+    #: the sign-in (refresh chain) the access token came from, its `sid` claim
+    session_id: str | None = None
 
     @property
     def is_api_key(self) -> bool:
@@ -192,7 +194,12 @@ def authenticate_request() -> None:
         g.caller = _api_key_caller(token)
         return
     claims = current_app.extensions["mpdp"].verifier.verify(token)
-    g.caller = Caller(account_id=claims["sub"], token_id=claims.get("jti"), email_verified=claims.get("email_verified", True) is not False)
+    g.caller = Caller(
+        account_id=claims["sub"],
+        token_id=claims.get("jti"),
+        email_verified=claims.get("email_verified", True) is not False,
+        session_id=claims.get("sid"),
+    )
 
 
 def _api_key_caller(token: str) -> Caller:

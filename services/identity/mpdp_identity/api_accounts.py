@@ -16,7 +16,7 @@ from sqlalchemy import bindparam, select, update
 from mpdp_common.auth import Caller, current_caller, public, unauthorized
 from mpdp_common.crypto import digest
 from mpdp_common.db import new_id, utcnow
-from mpdp_common.errors import Problem
+from mpdp_common.errors import Problem, not_found
 from mpdp_common.idempotency import idempotent
 from mpdp_common.openapi import problems
 from mpdp_common.request_db import db_session
@@ -304,6 +304,54 @@ def logout(body: dict[str, Any]) -> None:
     if token is not None:
         revoke_family(session, token.family_id)
         session.commit()
+
+
+@accounts.route("/me/sessions", methods=["GET"])
+@accounts.response(200, schemas.SessionListSchema)
+@problems(403)
+def list_sessions() -> dict[str, Any]:
+    """The signed-in account's sessions: one per sign-in (refresh chain) still valid, newest first"""
+    session = db_session()
+    caller = current_caller()
+    account = _signed_in_account(session, caller)
+    tokens = session.scalars(select(RefreshToken).where(RefreshToken.account_id == account.id).order_by(RefreshToken.created_at)).all()
+    chains: dict[str, list[RefreshToken]] = {}
+    for token in tokens:
+        chains.setdefault(token.family_id, []).append(token)
+    now = utcnow()
+    items: list[dict[str, Any]] = []
+    for family_id, chain in chains.items():
+        if not any(t.revoked_at is None and t.used_at is None and t.expires_at > now for t in chain):
+            continue
+        newest = chain[-1]
+        items.append(
+            {
+                "id": family_id,
+                "created_at": chain[0].created_at,
+                "last_used_at": newest.created_at,
+                "user_agent": newest.user_agent,
+                "ip": newest.ip,
+                "current": family_id == caller.session_id,
+            }
+        )
+    items.sort(key=lambda item: item["last_used_at"], reverse=True)
+    return {"items": items}
+
+
+@accounts.route("/me/sessions/<session_id>", methods=["DELETE"])
+@accounts.response(204)
+@problems(403, 404)
+def end_session(session_id: str) -> None:
+    """End one of the signed-in account's sessions: its refresh tokens stop working
+
+    Its access tokens run out on their own (minutes). 404 for a session that is not the account's."""
+    session = db_session()
+    account = _signed_in_account(session, current_caller())
+    owner = session.scalar(select(RefreshToken.account_id).where(RefreshToken.family_id == session_id).limit(1))
+    if owner != account.id:
+        raise not_found("session")
+    revoke_family(session, session_id)
+    session.commit()
 
 
 #: The signed-in account with its memberships, built once (the most frequent request of all).

@@ -71,7 +71,7 @@ class RefreshToken(Base):
 
     id: Mapped[str] = id_column()
     family_id: Mapped[str] = mapped_column(String(32), nullable=False, index=True)
-    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False, index=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
     used_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
@@ -79,6 +79,9 @@ class RefreshToken(Base):
     #: the token this one was rotated into, and that answer (SecretBox ciphertext) for the grace window
     replaced_by: Mapped[str | None] = mapped_column(String(32))
     rotation_encrypted: Mapped[str | None] = mapped_column(Text)
+    #: who asked for it: the client's user agent and address (a chain is a session: see GET /me/sessions)
+    user_agent: Mapped[str | None] = mapped_column(String(300))
+    ip: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = created_at_column()
 
 

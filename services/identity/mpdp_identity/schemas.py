@@ -55,6 +55,19 @@ class PasswordChangeSchema(Schema):
     new_password = Password(required=True)
 
 
+class SessionSchema(ResponseSchema):
+    id = fields.String(metadata={"description": "the sign-in: one refresh chain"})
+    created_at = Timestamp(metadata={"description": "when it signed in"})
+    last_used_at = Timestamp(metadata={"description": "when its tokens were last refreshed (or made)"})
+    user_agent = fields.String(allow_none=True)
+    ip = fields.String(allow_none=True, metadata={"description": "the client's address as the gateway saw it"})
+    current = fields.Boolean(metadata={"description": "whether the access token of this request came from it"})
+
+
+class SessionListSchema(ResponseSchema):
+    items = fields.List(fields.Nested(SessionSchema))
+
+
 class RefreshSchema(Schema):
     refresh_token = fields.String(required=True, load_only=True, validate=validate.Length(min=1, max=200))
 

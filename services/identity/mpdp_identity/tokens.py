@@ -11,6 +11,7 @@ from datetime import timedelta
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from flask import has_request_context, request
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
@@ -18,6 +19,7 @@ from mpdp_common.auth import unauthorized
 from mpdp_common.config import Settings
 from mpdp_common.crypto import digest, secret_box
 from mpdp_common.db import new_id, utcnow
+from mpdp_common.idempotency import client_address
 from mpdp_common.keys import load_signing_key
 
 from .models import Account, RefreshToken
@@ -42,7 +44,7 @@ class Signer:
     def from_settings(cls, settings: Settings) -> Signer:
         return cls(load_signing_key(settings.jwt_private_key_file), settings)
 
-    def access_token(self, account: Account) -> str:
+    def access_token(self, account: Account, session_id: str) -> str:
         now = utcnow()
         claims = {
             "iss": self.settings.jwt_issuer,
@@ -53,6 +55,8 @@ class Signer:
             "jti": new_id(),
             # what the other services check without asking identity (see mpdp_common.auth)
             "email_verified": account.email_verified,
+            # the refresh chain it came from: the sign-in that GET /me/sessions calls current
+            "sid": session_id,
         }
         return jwt.encode(claims, self.private_key, algorithm="EdDSA", headers={"kid": self.kid})
 
@@ -74,10 +78,12 @@ def _issue(session: Session, signer: Signer, account: Account, family_id: str | 
         account_id=account.id,
         token_hash=digest(refresh),
         expires_at=utcnow() + timedelta(seconds=signer.settings.refresh_token_ttl_seconds),
+        user_agent=request.headers.get("User-Agent", "")[:300] or None if has_request_context() else None,
+        ip=client_address()[:64] or None if has_request_context() else None,
     )
     session.add(token)
     pair = {
-        "access_token": signer.access_token(account),
+        "access_token": signer.access_token(account, token.family_id),
         "refresh_token": refresh,
         "token_type": "Bearer",
         "expires_in": signer.settings.access_token_ttl_seconds,

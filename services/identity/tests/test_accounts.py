@@ -276,3 +276,38 @@ def test_current_password_guesses_are_throttled_like_sign_ins(harness):
         for n in range(6)
     ]
     assert [a.status_code for a in answers] == [403] * 5 + [429]
+
+
+# -- sessions -------------------------------------------------------------------------------------
+
+
+def test_each_sign_in_is_a_session_that_can_be_listed_and_ended(harness):
+    sign_up(harness)
+    body = {"email": "ada@example.com", "password": PASSWORD}
+    laptop = harness.http.post(
+        "/api/v1/auth/token", json=body, headers={"User-Agent": "Firefox/140", "X-Forwarded-For": "198.51.100.7"}
+    ).get_json()
+    phone = harness.http.post(
+        "/api/v1/auth/token", json=body, headers={"User-Agent": "Safari/18", "X-Forwarded-For": "203.0.113.9"}
+    ).get_json()
+    phone = harness.http.post(
+        "/api/v1/auth/refresh", json={"refresh_token": phone["refresh_token"]}, headers={"User-Agent": "Safari/18"}
+    ).get_json()
+
+    listed = harness.http.get("/api/v1/me/sessions", headers=bearer(laptop)).get_json()["items"]
+    assert [(s["user_agent"], s["current"]) for s in listed] == [("Safari/18", False), ("Firefox/140", True)]
+    assert listed[1]["ip"] == "198.51.100.7"
+    assert listed[0]["last_used_at"] >= listed[0]["created_at"]
+    claims = jwt.decode(phone["access_token"], options={"verify_signature": False})
+    assert claims["sid"] == listed[0]["id"]
+
+    assert harness.http.delete(f"/api/v1/me/sessions/{listed[0]['id']}", headers=bearer(laptop)).status_code == 204
+    assert harness.http.post("/api/v1/auth/refresh", json={"refresh_token": phone["refresh_token"]}).status_code == 401
+    assert [s["user_agent"] for s in harness.http.get("/api/v1/me/sessions", headers=bearer(laptop)).get_json()["items"]] == ["Firefox/140"]
+    assert harness.http.post("/api/v1/auth/refresh", json={"refresh_token": laptop["refresh_token"]}).status_code == 200
+
+    # another account's session is not found
+    sign_up(harness, "eve@example.com")
+    eve = sign_in(harness, "eve@example.com")
+    assert harness.http.delete(f"/api/v1/me/sessions/{listed[1]['id']}", headers=bearer(eve)).status_code == 404
+    assert harness.http.delete("/api/v1/me/sessions/nope", headers=bearer(eve)).status_code == 404
