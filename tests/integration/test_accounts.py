@@ -165,3 +165,27 @@ def test_sessions_are_listed_with_their_client_and_one_can_be_ended(client, make
     assert user.delete(f"/api/v1/me/sessions/{other[0]['id']}").status_code == 204  # ended already: still its own
     assert make_user("other").delete(f"/api/v1/me/sessions/{current[0]['id']}").status_code == 404
     assert client.post("/api/v1/auth/refresh", json={"refresh_token": user.refresh_token}).status_code == 200
+
+
+def test_two_factor_sign_in_through_the_gateway(client, make_user):
+    import jwt
+    import pyotp
+
+    user = make_user("careful")
+    setup = user.post("/api/v1/me/mfa/totp").json()
+    totp = pyotp.parse_uri(setup["otpauth_uri"])
+    codes = user.post("/api/v1/me/mfa/totp/confirm", json={"code": totp.now()}).json()["recovery_codes"]
+    assert len(codes) == 10 and user.get("/api/v1/me").json()["mfa_enabled"] is True
+
+    first = client.post("/api/v1/auth/token", json={"email": user.account["email"], "password": user.password}).json()
+    assert first["mfa_required"] is True and "access_token" not in first
+    assert client.get("/api/v1/me", headers={"Authorization": f"Bearer {first['mfa_token']}"}).status_code == 401
+    pair = client.post("/api/v1/auth/token/mfa", json={"mfa_token": first["mfa_token"], "recovery_code": codes[0]})
+    assert pair.status_code == 200, pair.text
+    assert jwt.decode(pair.json()["access_token"], options={"verify_signature": False})["amr"] == ["pwd", "otp"]
+    second = client.post("/api/v1/auth/token", json={"email": user.account["email"], "password": user.password}).json()
+    assert client.post("/api/v1/auth/token/mfa", json={"mfa_token": second["mfa_token"], "recovery_code": codes[0]}).status_code == 401
+
+    removed = user.delete("/api/v1/me/mfa", json={"password": user.password, "code": codes[1]})
+    assert removed.status_code == 204
+    assert "access_token" in client.post("/api/v1/auth/token", json={"email": user.account["email"], "password": user.password}).json()

@@ -174,9 +174,32 @@ export interface paths {
         put?: never;
         /**
          * Sign in: an access token and a refresh token for an email and password
-         * @description 401 when they are wrong; 429 after too many attempts for one email.
+         * @description For an account with TOTP on, no tokens yet: `{mfa_required: true, mfa_token, expires_in}`,
+         *     and the second step is POST /auth/token/mfa. 401 when they are wrong; 429 after too many
+         *     attempts for one email.
          */
         post: operations["accounts_sign_in"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/token/mfa": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Sign in, second step: the token pair for an mfa_token and a TOTP code or a recovery code
+         * @description A recovery code works once. 401 for a wrong code or an expired mfa_token; wrong codes are
+         *     throttled as passwords are (5 per account in 15 minutes, then 429).
+         */
+        post: operations["accounts_sign_in_second_step"];
         delete?: never;
         options?: never;
         head?: never;
@@ -218,6 +241,68 @@ export interface paths {
         get: operations["accounts_get_me"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/me/mfa": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Turn two-factor sign-in off, with the password and a code
+         * @description `code` is a current TOTP code or an unused recovery code. 403 for a wrong password or code;
+         *     409 when it is not on.
+         */
+        delete: operations["accounts_remove_mfa"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/me/mfa/totp": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Begin TOTP two-factor sign-in: a new secret and its otpauth:// URI
+         * @description Pending until confirmed with a first code; asking again replaces the pending secret. 409 while
+         *     TOTP is on.
+         */
+        post: operations["accounts_set_up_totp"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/me/mfa/totp/confirm": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Turn TOTP on with a first code from the app: ten recovery codes, shown once
+         * @description 400 for a wrong code or nothing set up; 409 while TOTP is on already.
+         */
+        post: operations["accounts_confirm_totp"];
         delete?: never;
         options?: never;
         head?: never;
@@ -2513,6 +2598,16 @@ export interface components {
             status: "active" | "blocked";
             workspace_id: string;
         };
+        MfaRemove: {
+            /** @description a TOTP code or an unused recovery code */
+            code: string;
+            password: string;
+        };
+        MfaSignIn: {
+            code?: string;
+            mfa_token: string;
+            recovery_code?: string;
+        };
         MiniProgram: {
             /** Format: date-time */
             created_at: string;
@@ -2628,6 +2723,10 @@ export interface components {
         };
         Publish: {
             percentage: number;
+        };
+        RecoveryCodes: {
+            /** @description ten single-use codes, shown once */
+            recovery_codes: string[];
         };
         Refresh: {
             refresh_token: string;
@@ -2768,6 +2867,18 @@ export interface components {
             /** @default false */
             tester_whitelist_enabled?: boolean;
         };
+        SignIn: {
+            access_token: string;
+            /** @description seconds the access token is valid for */
+            expires_in: number;
+            /** @description true: no tokens yet; send a code with mfa_token to /auth/token/mfa */
+            mfa_required: boolean;
+            /** @description for POST /api/v1/auth/token/mfa, valid for expires_in seconds */
+            mfa_token: string;
+            refresh_token: string;
+            /** @enum {string} */
+            token_type: "Bearer";
+        };
         Startup: {
             by_day: components["schemas"]["StartupDay"][];
             by_version: components["schemas"]["StartupVersion"][];
@@ -2828,6 +2939,15 @@ export interface components {
             refresh_token: string;
             /** @enum {string} */
             token_type: "Bearer";
+        };
+        TotpConfirm: {
+            code: string;
+        };
+        TotpSetup: {
+            /** @description otpauth://totp/... (SHA-1, 6 digits, 30 s), for a QR code */
+            otpauth_uri: string;
+            /** @description base32, for apps that take it typed in */
+            secret: string;
         };
         TrackedEvent: {
             count: number;
@@ -3296,6 +3416,37 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    "application/json": components["schemas"]["SignIn"];
+                };
+            };
+            400: components["responses"]["BAD_REQUEST"];
+            401: components["responses"]["UNAUTHORIZED"];
+            413: components["responses"]["REQUEST_ENTITY_TOO_LARGE"];
+            415: components["responses"]["UNSUPPORTED_MEDIA_TYPE"];
+            422: components["responses"]["UNPROCESSABLE_ENTITY"];
+            429: components["responses"]["TOO_MANY_REQUESTS"];
+            default: components["responses"]["DEFAULT_ERROR"];
+        };
+    };
+    accounts_sign_in_second_step: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MfaSignIn"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
                     "application/json": components["schemas"]["TokenPair"];
                 };
             };
@@ -3354,6 +3505,93 @@ export interface operations {
                 };
             };
             401: components["responses"]["UNAUTHORIZED"];
+            default: components["responses"]["DEFAULT_ERROR"];
+        };
+    };
+    accounts_remove_mfa: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MfaRemove"];
+            };
+        };
+        responses: {
+            /** @description No Content */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BAD_REQUEST"];
+            401: components["responses"]["UNAUTHORIZED"];
+            403: components["responses"]["FORBIDDEN"];
+            409: components["responses"]["CONFLICT"];
+            413: components["responses"]["REQUEST_ENTITY_TOO_LARGE"];
+            415: components["responses"]["UNSUPPORTED_MEDIA_TYPE"];
+            422: components["responses"]["UNPROCESSABLE_ENTITY"];
+            429: components["responses"]["TOO_MANY_REQUESTS"];
+            default: components["responses"]["DEFAULT_ERROR"];
+        };
+    };
+    accounts_set_up_totp: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TotpSetup"];
+                };
+            };
+            401: components["responses"]["UNAUTHORIZED"];
+            403: components["responses"]["FORBIDDEN"];
+            409: components["responses"]["CONFLICT"];
+            default: components["responses"]["DEFAULT_ERROR"];
+        };
+    };
+    accounts_confirm_totp: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TotpConfirm"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RecoveryCodes"];
+                };
+            };
+            400: components["responses"]["BAD_REQUEST"];
+            401: components["responses"]["UNAUTHORIZED"];
+            409: components["responses"]["CONFLICT"];
+            413: components["responses"]["REQUEST_ENTITY_TOO_LARGE"];
+            415: components["responses"]["UNSUPPORTED_MEDIA_TYPE"];
+            422: components["responses"]["UNPROCESSABLE_ENTITY"];
+            429: components["responses"]["TOO_MANY_REQUESTS"];
             default: components["responses"]["DEFAULT_ERROR"];
         };
     };

@@ -29,12 +29,58 @@ function useNext(): string {
   return next.startsWith("/") && !next.startsWith("//") ? next : "/workspaces";
 }
 
+function SecondStep({ mfaToken, next }: { mfaToken: string; next: string }) {
+  const { signInWithCode } = useAuth();
+  const navigate = useNavigate();
+  const [recovery, setRecovery] = useState(false);
+  const [error, setError] = useState<unknown>(null);
+  const [busy, setBusy] = useState(false);
+  return (
+    <Centered title="Two-factor sign-in">
+      <Form
+        layout="vertical"
+        onFinish={async ({ code }) => {
+          setBusy(true);
+          setError(null);
+          try {
+            await signInWithCode(mfaToken, recovery ? { recovery_code: code.trim() } : { code: code.trim() });
+            navigate(next, { replace: true });
+          } catch (failure) {
+            setError(failure);
+          } finally {
+            setBusy(false);
+          }
+        }}
+      >
+        <Form.Item
+          label={recovery ? "Recovery code" : "Code from your authenticator app"}
+          name="code"
+          rules={[{ required: true, message: recovery ? "Enter one of your recovery codes." : "Enter the 6-digit code." }]}
+        >
+          <Input autoComplete="one-time-code" inputMode={recovery ? "text" : "numeric"} autoFocus />
+        </Form.Item>
+        <ProblemAlert error={error} style={{ marginBottom: 16 }} />
+        <Button type="primary" htmlType="submit" block loading={busy}>
+          Verify
+        </Button>
+      </Form>
+      <Typography.Paragraph style={{ marginTop: 16, marginBottom: 0 }}>
+        <Button type="link" style={{ padding: 0 }} onClick={() => setRecovery(!recovery)}>
+          {recovery ? "Use a code from the app" : "Use a recovery code instead"}
+        </Button>
+      </Typography.Paragraph>
+    </Centered>
+  );
+}
+
 export function SignIn() {
   const { signIn } = useAuth();
   const navigate = useNavigate();
   const next = useNext();
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
+  const [mfaToken, setMfaToken] = useState<string | null>(null);
+  if (mfaToken) return <SecondStep mfaToken={mfaToken} next={next} />;
   return (
     <Centered title="Sign in">
       <Form
@@ -43,8 +89,9 @@ export function SignIn() {
           setBusy(true);
           setError(null);
           try {
-            await signIn(email, password);
-            navigate(next, { replace: true });
+            const second = await signIn(email, password);
+            if (second) setMfaToken(second.mfaToken);
+            else navigate(next, { replace: true });
           } catch (failure) {
             setError(failure);
           } finally {

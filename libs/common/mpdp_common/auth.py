@@ -44,6 +44,13 @@ class Caller:
     email_verified: bool = True
     #: the sign-in (refresh chain) the access token came from, its `sid` claim
     session_id: str | None = None
+    #: how that sign-in was authenticated, its `amr` claim: ("pwd",) or ("pwd", "otp")
+    amr: tuple[str, ...] = ()
+
+    @property
+    def second_factor(self) -> bool:
+        """Whether the token was obtained with a second factor (TOTP) besides the password."""
+        return "otp" in self.amr
 
     @property
     def is_api_key(self) -> bool:
@@ -199,6 +206,7 @@ def authenticate_request() -> None:
         token_id=claims.get("jti"),
         email_verified=claims.get("email_verified", True) is not False,
         session_id=claims.get("sid"),
+        amr=tuple(str(method) for method in claims.get("amr") or ()),
     )
 
 

@@ -14,18 +14,18 @@ from flask_smorest import Blueprint
 from sqlalchemy import bindparam, select, update
 
 from mpdp_common.auth import Caller, current_caller, public, unauthorized
-from mpdp_common.crypto import digest
+from mpdp_common.crypto import digest, secret_box
 from mpdp_common.db import new_id, utcnow
-from mpdp_common.errors import Problem, not_found
+from mpdp_common.errors import Problem, conflict, not_found
 from mpdp_common.idempotency import idempotent
 from mpdp_common.openapi import problems
 from mpdp_common.request_db import db_session
 from mpdp_common.web import current_settings
 
-from . import mail_queue, mailer, schemas, throttle
+from . import mail_queue, mailer, mfa, schemas, throttle
 from .events import events
 from .models import Account, MailToken, Member, RefreshToken, normalize_email
-from .tokens import Signer, issue_pair, revoke_account, revoke_family, rotate
+from .tokens import MFA_TOKEN_LIFETIME, Signer, issue_pair, revoke_account, revoke_family, rotate
 
 passwords = PasswordHasher()
 # Verifying against this when an email is unknown keeps sign-in time the same for both cases.
@@ -164,13 +164,15 @@ def resend_verification() -> None:
 
 @accounts.route("/auth/token", methods=["POST"])
 @accounts.arguments(schemas.CredentialsSchema)
-@accounts.response(200, schemas.TokenPairSchema)
+@accounts.response(200, schemas.SignInSchema)
 @public
 @problems(401, 429)
 def sign_in(body: dict[str, Any]) -> dict:
     """Sign in: an access token and a refresh token for an email and password
 
-    401 when they are wrong; 429 after too many attempts for one email."""
+    For an account with TOTP on, no tokens yet: `{mfa_required: true, mfa_token, expires_in}`,
+    and the second step is POST /auth/token/mfa. 401 when they are wrong; 429 after too many
+    attempts for one email."""
     session = db_session()
     email = normalize_email(body["email"])
     throttle.count_attempt(session, email)
@@ -184,9 +186,118 @@ def sign_in(body: dict[str, Any]) -> dict:
     throttle.forget(session, email)
     if passwords.check_needs_rehash(account.password_hash):
         account.password_hash = passwords.hash(body["password"])
+    if account.mfa_enabled:
+        session.commit()
+        return {"mfa_required": True, "mfa_token": _signer().mfa_token(account), "expires_in": int(MFA_TOKEN_LIFETIME.total_seconds())}
     pair = issue_pair(session, _signer(), account)
     session.commit()
     return pair
+
+
+def _mfa_throttle_key(account: Account) -> str:
+    return f"mfa:{account.id}"
+
+
+@accounts.route("/auth/token/mfa", methods=["POST"])
+@accounts.arguments(schemas.MfaSignInSchema)
+@accounts.response(200, schemas.TokenPairSchema)
+@public
+@problems(401, 429)
+def sign_in_second_step(body: dict[str, Any]) -> dict:
+    """Sign in, second step: the token pair for an mfa_token and a TOTP code or a recovery code
+
+    A recovery code works once. 401 for a wrong code or an expired mfa_token; wrong codes are
+    throttled as passwords are (5 per account in 15 minutes, then 429)."""
+    session = db_session()
+    account_id = _signer().mfa_subject(body["mfa_token"])
+    throttle.count_attempt(session, f"mfa:{account_id}")  # counted (and committed) first, then the account locked
+    account = session.get(Account, account_id, with_for_update=True)
+    if account is None or not account.mfa_enabled:
+        raise unauthorized("Sign in again.")
+    settings = current_settings()
+    if "code" in body:
+        accepted = mfa.accept_code(account, settings, body["code"])
+    else:
+        accepted = mfa.spend_recovery_code(session, account, body["recovery_code"])
+    if not accepted:
+        raise unauthorized("The code is wrong.")
+    throttle.forget(session, _mfa_throttle_key(account))
+    pair = issue_pair(session, _signer(), account, amr="pwd otp")
+    session.commit()
+    return pair
+
+
+@accounts.route("/me/mfa/totp", methods=["POST"])
+@accounts.response(200, schemas.TotpSetupSchema)
+@problems(403, 409)
+def set_up_totp() -> dict[str, str]:
+    """Begin TOTP two-factor sign-in: a new secret and its otpauth:// URI
+
+    Pending until confirmed with a first code; asking again replaces the pending secret. 409 while
+    TOTP is on."""
+    session = db_session()
+    account = _signed_in_account(session, current_caller())
+    if account.mfa_enabled:
+        raise conflict("Two-factor sign-in is on already; turn it off first to set it up again.")
+    secret = mfa.new_secret()
+    account.totp_pending_encrypted = secret_box(current_settings()).encrypt(secret)
+    session.commit()
+    return {"secret": secret, "otpauth_uri": mfa.otpauth_uri(secret, account.email)}
+
+
+@accounts.route("/me/mfa/totp/confirm", methods=["POST"])
+@accounts.arguments(schemas.TotpConfirmSchema)
+@accounts.response(200, schemas.RecoveryCodesSchema)
+@problems(400, 409, 429)
+def confirm_totp(body: dict[str, Any]) -> dict[str, list[str]]:
+    """Turn TOTP on with a first code from the app: ten recovery codes, shown once
+
+    400 for a wrong code or nothing set up; 409 while TOTP is on already."""
+    session = db_session()
+    account = _signed_in_account(session, current_caller())
+    if account.mfa_enabled:
+        raise conflict("Two-factor sign-in is on already.")
+    if account.totp_pending_encrypted is None:
+        raise Problem(400, "Set up two-factor sign-in first (POST /api/v1/me/mfa/totp).")
+    throttle.count_attempt(session, _mfa_throttle_key(account))
+    settings = current_settings()
+    step = mfa.matching_step(secret_box(settings).decrypt(account.totp_pending_encrypted), body["code"])
+    if step is None:
+        raise Problem(400, "The code is wrong; check the app's clock and try the current code.")
+    throttle.forget(session, _mfa_throttle_key(account))
+    account.totp_secret_encrypted, account.totp_pending_encrypted = account.totp_pending_encrypted, None
+    account.totp_enabled_at, account.totp_last_step = utcnow(), step
+    codes = mfa.new_recovery_codes(session, account)
+    events.publish(session, "identity.account.mfa_enabled", {"account_id": account.id}, aggregate_id=account.id)
+    session.commit()
+    return {"recovery_codes": codes}
+
+
+@accounts.route("/me/mfa", methods=["DELETE"])
+@accounts.arguments(schemas.MfaRemoveSchema)
+@accounts.response(204)
+@problems(403, 409, 429)
+def remove_mfa(body: dict[str, Any]) -> None:
+    """Turn two-factor sign-in off, with the password and a code
+
+    `code` is a current TOTP code or an unused recovery code. 403 for a wrong password or code;
+    409 when it is not on."""
+    session = db_session()
+    account = _signed_in_account(session, current_caller())
+    if not account.mfa_enabled:
+        raise conflict("Two-factor sign-in is not on.")
+    _check_password(session, account, body["password"])
+    throttle.count_attempt(session, _mfa_throttle_key(account))
+    code = body["code"].strip()
+    settings = current_settings()
+    if not (
+        mfa.accept_code(account, settings, code) if code.isdigit() and len(code) == 6 else mfa.spend_recovery_code(session, account, code)
+    ):
+        raise Problem(403, "The code is wrong.")
+    throttle.forget(session, _mfa_throttle_key(account))
+    mfa.turn_off(session, account)
+    events.publish(session, "identity.account.mfa_disabled", {"account_id": account.id}, aggregate_id=account.id)
+    session.commit()
 
 
 @accounts.route("/auth/password-reset", methods=["POST"])
@@ -384,7 +495,7 @@ def me() -> dict[str, Any]:
         "name": account.name,
         "created_at": account.created_at,
         "email_verified": account.email_verified,
-        "mfa_enabled": False,
+        "mfa_enabled": account.mfa_enabled,
         "memberships": [member for _, member in rows if member is not None],
     }
 

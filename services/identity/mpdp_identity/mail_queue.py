@@ -45,11 +45,16 @@ def enqueue(session: Session, settings: Settings, workspace_id: str | None, mess
     )
 
 
-def send_next(session: Session, settings: Settings) -> bool:
-    """Try the oldest due mail that no other worker holds; False when none is due."""
+def send_next(session: Session, settings: Settings, *, platform: bool = False) -> bool:
+    """Try the oldest due mail that no other worker holds, of the platform's own (`platform`) or
+    of the workspaces'; False when none is due."""
     mail = session.scalars(
         select(QueuedMail)
-        .where(QueuedMail.status == "pending", QueuedMail.next_attempt_at <= utcnow())
+        .where(
+            QueuedMail.status == "pending",
+            QueuedMail.next_attempt_at <= utcnow(),
+            QueuedMail.workspace_id.is_(None) if platform else QueuedMail.workspace_id.is_not(None),
+        )
         .order_by(QueuedMail.next_attempt_at)
         .limit(1)
         .with_for_update(skip_locked=True)
@@ -84,13 +89,22 @@ def send_next(session: Session, settings: Settings) -> bool:
 
 
 def run_worker(settings: Settings, stop: threading.Event) -> None:
-    """Send due mail until `stop` is set; between batches, poll like the outbox relay does."""
+    """Send due mail until `stop` is set: the platform's own mail in a thread of its own, so that a
+    workspace's slow or silent SMTP server never holds up a verification or reset mail."""
+    platform = threading.Thread(target=_send_until, args=(settings, stop, True), name="platform-mail", daemon=True)
+    platform.start()
+    _send_until(settings, stop, False)
+    platform.join(timeout=mailer.SMTP_TIMEOUT_SECONDS + 5)
+
+
+def _send_until(settings: Settings, stop: threading.Event, platform: bool) -> None:
+    """One loop of the worker; between batches, it polls like the outbox relay does."""
     sessions = sessionmaker(make_engine(settings.database_url), expire_on_commit=False)
-    log.info("mail worker started")
+    log.info("mail worker started (%s mail)", "the platform's" if platform else "the workspaces'")
     while not stop.is_set():
         try:
             with session_scope(sessions) as session:
-                sent_one = send_next(session, settings)
+                sent_one = send_next(session, settings, platform=platform)
         except OperationalError as error:
             log.warning("database unavailable (%s); the mail worker waits", error.__class__.__name__)
             stop.wait(5)

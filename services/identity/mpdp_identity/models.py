@@ -31,11 +31,33 @@ class Account(Base):
     email_verified_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     #: when the last verification mail was queued (a resend waits a minute after it)
     verification_mailed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    #: TOTP (RFC 6238): the confirmed secret and the one being set up, as SecretBox ciphertext
+    totp_secret_encrypted: Mapped[str | None] = mapped_column(Text)
+    totp_pending_encrypted: Mapped[str | None] = mapped_column(Text)
+    totp_enabled_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    #: the time step of the last code accepted: a code works once
+    totp_last_step: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = created_at_column()
 
     @property
     def email_verified(self) -> bool:
         return self.email_verified_at is not None
+
+    @property
+    def mfa_enabled(self) -> bool:
+        return self.totp_enabled_at is not None
+
+
+class RecoveryCode(Base):
+    """One of the ten single-use codes that stand in for a TOTP code; only its argon2 hash is kept."""
+
+    __tablename__ = "recovery_codes"
+
+    id: Mapped[str] = id_column()
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False, index=True)
+    code_hash: Mapped[str] = mapped_column(Text, nullable=False)
+    used_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    created_at: Mapped[datetime] = created_at_column()
 
 
 class MailToken(Base):
@@ -82,6 +104,8 @@ class RefreshToken(Base):
     #: who asked for it: the client's user agent and address (a chain is a session: see GET /me/sessions)
     user_agent: Mapped[str | None] = mapped_column(String(300))
     ip: Mapped[str | None] = mapped_column(String(64))
+    #: how its sign-in was authenticated (RFC 8176 values, space-separated): "pwd" or "pwd otp"
+    amr: Mapped[str] = mapped_column(String(32), nullable=False, default="pwd")
     created_at: Mapped[datetime] = created_at_column()
 
 

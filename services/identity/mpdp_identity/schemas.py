@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from mpdp_common.schemas import ROLES, ResponseSchema, Role, Timestamp
 
@@ -77,6 +77,51 @@ class TokenPairSchema(ResponseSchema):
     refresh_token = fields.String()
     token_type = fields.String(validate=validate.OneOf(["Bearer"]))
     expires_in = fields.Integer(metadata={"description": "seconds the access token is valid for"})
+
+
+class SignInSchema(TokenPairSchema):
+    """The token pair, or, for an account with TOTP on, what the second step needs."""
+
+    mfa_required = fields.Boolean(metadata={"description": "true: no tokens yet; send a code with mfa_token to /auth/token/mfa"})
+    mfa_token = fields.String(metadata={"description": "for POST /api/v1/auth/token/mfa, valid for expires_in seconds"})
+
+
+Code = lambda **kwargs: fields.String(validate=validate.Regexp(r"^\d{6}$", error="A code is 6 digits."), **kwargs)  # noqa: E731
+RecoveryCode = lambda **kwargs: fields.String(validate=validate.Length(min=1, max=40), load_only=True, **kwargs)  # noqa: E731
+
+
+class MfaSignInSchema(Schema):
+    mfa_token = fields.String(required=True, load_only=True, validate=validate.Length(min=1, max=2000))
+    code = Code(load_only=True)
+    recovery_code = RecoveryCode()
+
+    @validates_schema
+    def one_of_them(self, data: dict, **_kwargs: object) -> None:
+        if ("code" in data) == ("recovery_code" in data):
+            raise ValidationError("Give either code or recovery_code.", field_name="code")
+
+
+class TotpSetupSchema(ResponseSchema):
+    secret = fields.String(metadata={"description": "base32, for apps that take it typed in"})
+    otpauth_uri = fields.String(metadata={"description": "otpauth://totp/... (SHA-1, 6 digits, 30 s), for a QR code"})
+
+
+class TotpConfirmSchema(Schema):
+    code = Code(required=True, load_only=True)
+
+
+class RecoveryCodesSchema(ResponseSchema):
+    recovery_codes = fields.List(fields.String(), metadata={"description": "ten single-use codes, shown once"})
+
+
+class MfaRemoveSchema(Schema):
+    password = fields.String(required=True, load_only=True, validate=validate.Length(max=1024))
+    code = fields.String(
+        required=True,
+        load_only=True,
+        validate=validate.Length(min=1, max=40),
+        metadata={"description": "a TOTP code or an unused recovery code"},
+    )
 
 
 class MembershipSummarySchema(ResponseSchema):
