@@ -2,7 +2,7 @@ import { LogoutOutlined, MenuOutlined } from "@ant-design/icons";
 import { useQuery } from "@tanstack/react-query";
 import { Badge, Button, Card, Drawer, Grid, Layout, Menu, Select, Space, Tag, Typography } from "antd";
 import { Suspense, useEffect, useState } from "react";
-import { generatePath, Link, matchPath, Outlet, useLocation, useNavigate, useParams } from "react-router-dom";
+import { generatePath, matchPath, Outlet, useLocation, useNavigate, useParams } from "react-router-dom";
 import { api } from "./api/client";
 import { keys } from "./api/keys";
 import { paths } from "./api/paths";
@@ -97,11 +97,9 @@ export function Shell() {
         {!narrow && <span style={{ flex: 1 }} />}
         <Space>
           {!narrow && (
-            <Link to="/security" style={{ color: "#fff" }} title="Security: password and sessions">
-              <Typography.Text style={{ color: "#fff" }} data-testid="account-name">
-                {me?.name}
-              </Typography.Text>
-            </Link>
+            <Typography.Text style={{ color: "#fff" }} data-testid="account-name">
+              {me?.name}
+            </Typography.Text>
           )}
           <Button
             icon={<LogoutOutlined />}
@@ -127,11 +125,7 @@ export function Shell() {
             open={drawer}
             onClose={() => setDrawer(false)}
             size={260}
-            title={
-              <Link to="/security" onClick={() => setDrawer(false)} title="Security: password and sessions">
-                {role ? `${me?.name ?? ""} · ${ROLE_LABELS[role]}` : me?.name}
-              </Link>
-            }
+            title={role ? `${me?.name ?? ""} · ${ROLE_LABELS[role]}` : me?.name}
             styles={{ body: { padding: 0 } }}
           >
             {menu}

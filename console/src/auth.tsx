@@ -8,9 +8,7 @@ import type { Me, Role } from "./api/types";
 interface Auth {
   signedIn: boolean;
   me: Me | undefined;
-  /** Resolves to an mfa token when the account asks for a second step (see signInWithCode). */
-  signIn(email: string, password: string): Promise<{ mfaToken: string } | null>;
-  signInWithCode(mfaToken: string, code: { code: string } | { recovery_code: string }): Promise<void>;
+  signIn(email: string, password: string): Promise<void>;
   signOut(): Promise<void>;
   roleIn(ws: string): Role | undefined;
   /** Ask again who the caller is: memberships arrive through events, a moment after the action. */
@@ -35,14 +33,7 @@ export function AuthProvider({ children }: { children: ReactNode }) {
     signedIn,
     me: me.data,
     async signIn(email, password) {
-      const second = await session.signIn(email, password);
-      if (second) return second;
-      queries.clear();
-      setSignedIn(true);
-      return null;
-    },
-    async signInWithCode(mfaToken, code) {
-      await session.signInWithCode(mfaToken, code);
+      await session.signIn(email, password);
       queries.clear();
       setSignedIn(true);
     },
