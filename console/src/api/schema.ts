@@ -2358,7 +2358,7 @@ export interface components {
                 [key: string]: unknown;
             } | null;
             percentage: number | null;
-            /** @description why: the guard's reason for a halt, the reviewer's comment on an approval or a rejection */
+            /** @description why: the guard's reason for a halt, the reviewer's comment on a decision */
             reason: string | null;
             /** @enum {string} */
             status: "created" | "under_review" | "pilot" | "ready" | "grayscale" | "released" | "rejected" | "canceled" | "archived" | "offline" | "rollback" | "halted";
