@@ -134,3 +134,11 @@ def test_soak(platform):
     positive(figures, "seconds", "requests")
     assert figures["errors"] == 0, figures
     assert figures["largest_growth_mib"] < 64, figures
+
+
+def test_host_sdk(platform):
+    figures = short_run("host_sdk", platform)
+    assert figures["queued_events"] == 100_000 and figures["counted_events"] == figures["sent_events"], figures
+    positive(figures, "python_events_per_s", "js_events_per_s", "python_queued_mib", "js_queued_mib")
+    # 100,000 queued events stay well within a phone's or a host's memory.
+    assert figures["python_queued_mib"] < 100 and figures["js_queued_mib"] < 100, figures
