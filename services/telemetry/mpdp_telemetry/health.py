@@ -15,6 +15,7 @@ user (one number, one bit).
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -42,6 +43,13 @@ class Figures:
         self.crashed_users |= other.crashed_users
         self.error_count += other.error_count
 
+    @classmethod
+    def together(cls, parts: Iterable[Figures]) -> Figures:
+        whole = cls()
+        for part in parts:
+            whole.add(part)
+        return whole
+
     def answer(self) -> dict:
         users, crashed_users = self.users.bit_count(), self.crashed_users.bit_count()
         return {
@@ -63,9 +71,7 @@ def release_health(
     `app_id` narrows the sessions (each source names the host app that sent them), not the error
     events, which are counted per version of every host app."""
     per_version, per_day = _figures(session, miniprogram_id, start, end, app_id, version)
-    overall = Figures()
-    for figures in per_version.values():
-        overall.add(figures)
+    overall = Figures.together(per_version.values())
     by_version = [
         {"version": name} | figures.answer()
         for name, figures in sorted(per_version.items(), key=lambda item: version_key(item[0]), reverse=True)
@@ -111,7 +117,8 @@ def _figures(
 
 def version_figures(session: Session, miniprogram_id: str, app_id: str, version: str, start: date, end: date) -> dict:
     """One version's health on one host app for a range of days: what a launch's guard judges."""
-    figures = release_health(session, miniprogram_id, start, end, app_id, version)
+    per_version, _per_day = _figures(session, miniprogram_id, start, end, app_id, version)
+    figures = Figures.together(per_version.values()).answer()
     startup = reports.startup_percentiles(session, miniprogram_id, start, end, app_id, version)
     return {name: figures[name] for name in HEALTH_FIGURES} | {"startup_p50_ms": startup["p50"], "startup_p90_ms": startup["p90"]}
 
