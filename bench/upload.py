@@ -33,6 +33,34 @@ def build_package(path: str, size_mb: int) -> int:
     return os.path.getsize(path)
 
 
+def settings_event(workspace_id: str, package_size_limit_bytes: int) -> bytes:
+    """`workspace.settings.updated` for a workspace that the bench made by its event alone."""
+    payload = {
+        "workspace_id": workspace_id,
+        "revision": 1,
+        "logo_url": None,
+        "favicon_url": None,
+        "service_email": None,
+        "domains": {"primary": None, "alternatives": []},
+        "tester_whitelist_enabled": False,
+        "about_us_url": None,
+        "terms_of_service_url": None,
+        "package_size_limit_bytes": package_size_limit_bytes,
+    }
+    envelope = {
+        "id": os.urandom(16).hex(),
+        "type": "workspace.settings.updated",
+        "version": 1,
+        "occurred_at": "2026-11-25T10:00:00Z",
+        "producer": "workspace",
+        "workspace_id": workspace_id,
+        "aggregate_id": workspace_id,
+        "correlation_id": None,
+        "payload": payload,
+    }
+    return json.dumps(envelope).encode()
+
+
 def session_processes(session_id: int, marker: bytes) -> list[int]:
     """Processes of the platform's session whose command line contains `marker`."""
     found = []
@@ -116,6 +144,9 @@ def main() -> None:
         user = Client(platform.gateway).new_account("bench")
         ws = os.urandom(16).hex()
         platform.publish("workspace", workspace_created_event(ws, user.account["id"]), "workspace.workspace.created")
+        # A package bigger than the default limit (8 MiB) needs the workspace's setting raised;
+        # the catalog's consumer takes it in order, before the mini program below can be made.
+        platform.publish("workspace", settings_event(ws, size + (1 << 20)), "workspace.settings.updated")
         mp = eventually(lambda: user.post(f"/api/v1/workspaces/{ws}/miniprograms", json={"name": "Bench"}), timeout=30).json()["id"]
 
         pids = session_processes(platform.process.pid, b"launcher\x00web\x00catalog")

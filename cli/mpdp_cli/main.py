@@ -91,8 +91,43 @@ def cmd_upload(args: argparse.Namespace, session: requests.Session) -> int:
             os.unlink(path)
     if response.status_code != 201:
         raise refused(response, "upload refused: ")
-    print(json.dumps(response.json(), indent=2))
+    version = response.json()
+    if args.sourcemaps:
+        version = _send_sourcemaps(args, session, token, version)
+    report = version.get("report") or {}
+    for warning in report.get("warnings") or []:
+        print(f"warning: {warning}", file=sys.stderr)
+    if report.get("jsapis_not_granted"):
+        names = ", ".join(report["jsapis_not_granted"])
+        print(
+            f"warning: JSAPIs not granted to this mini program: {names}; a launch's submit is refused until a feature grants them",
+            file=sys.stderr,
+        )
+    print(json.dumps(version, indent=2))
     return 0
+
+
+def _send_sourcemaps(args: argparse.Namespace, session: requests.Session, token: str, version: dict) -> dict:
+    """POST the `*.js.map` files under `--sourcemaps DIR`, each named by its path in that folder
+    (which is the path of the `.js` file it maps in the package); the version as it is then."""
+    found = []
+    for root, folders, files in os.walk(args.sourcemaps):
+        folders.sort()
+        found += [os.path.join(root, name) for name in sorted(files) if name.endswith(".js.map")]
+    if not found:
+        raise CliError(f"no *.js.map files under {args.sourcemaps}", ExitCode.USAGE)
+    path = f"{args.url}/api/v1/workspaces/{args.workspace}/miniprograms/{args.miniprogram}/versions/{version['id']}"
+    parts = []
+    for file in found:
+        with open(file, "rb") as stream:
+            name = os.path.relpath(file, args.sourcemaps).replace(os.sep, "/")
+            parts.append(("files", (name, stream.read(), "application/json")))
+    added = session.post(f"{path}/sourcemaps", files=parts, headers={"Authorization": f"Bearer {token}"}, timeout=(10, 600))
+    if added.status_code != 201:
+        raise refused(added, "source maps refused: ")
+    print(f"source maps: {', '.join(added.json()['sourcemaps'])}", file=sys.stderr)
+    again = session.get(path, headers={"Authorization": f"Bearer {token}"}, timeout=30)
+    return again.json() if again.status_code == 200 else version
 
 
 def parser() -> argparse.ArgumentParser:
@@ -112,6 +147,11 @@ def parser() -> argparse.ArgumentParser:
     upload.add_argument("--version", "-v", required=True, help="a semantic version, like 1.2.0")
     upload.add_argument("--notes", default="")
     upload.add_argument("--quiet", "-q", action="store_true", help="no progress display")
+    upload.add_argument(
+        "--sourcemaps",
+        metavar="DIR",
+        help="also send the *.js.map files under DIR, named by their paths in it (maps beside the bundle in a folder go with the package)",
+    )
     upload.set_defaults(run=cmd_upload)
     release.add_commands(commands)
     return root

@@ -178,6 +178,49 @@ function UploadVersion({ mp, onDone }: { mp: string; onDone: () => void }) {
   );
 }
 
+/** What the catalog found in a version's package at upload: pages, JSAPIs, source maps, warnings. */
+export function PackageReport({ report }: { report: NonNullable<Version["report"]> }) {
+  const notGranted = new Set(report.jsapis_not_granted ?? []);
+  return (
+    <Space direction="vertical" size="small" style={{ width: "100%" }}>
+      <Typography.Text>
+        {report.files} files, {bytes(report.size)}
+      </Typography.Text>
+      <div>
+        <Typography.Text strong>Pages: </Typography.Text>
+        {(report.pages ?? []).map((page) => (
+          <Tag key={page.page}>
+            {page.page} · {bytes(page.size)}
+          </Tag>
+        ))}
+      </div>
+      <div>
+        <Typography.Text strong>JSAPIs used: </Typography.Text>
+        {(report.jsapis_used ?? []).length === 0 && <Typography.Text type="secondary">none</Typography.Text>}
+        {(report.jsapis_used ?? []).map((name) => (
+          <Tag key={name} color={notGranted.has(name) ? "red" : undefined} title={notGranted.has(name) ? "not granted: request a feature that grants it" : undefined}>
+            my.{name}
+          </Tag>
+        ))}
+      </div>
+      {notGranted.size > 0 && (
+        <Typography.Text type="danger">
+          Not granted to this mini program at upload: {[...notGranted].join(", ")}. Request a feature that grants them (Features tab) before submitting a launch.
+        </Typography.Text>
+      )}
+      <div>
+        <Typography.Text strong>Source maps: </Typography.Text>
+        {(report.sourcemaps ?? []).length === 0 ? <Typography.Text type="secondary">none</Typography.Text> : (report.sourcemaps ?? []).map((name) => <Tag key={name}>{name}</Tag>)}
+      </div>
+      {(report.warnings ?? []).map((warning) => (
+        <Typography.Text key={warning} type="warning">
+          {warning}
+        </Typography.Text>
+      ))}
+    </Space>
+  );
+}
+
 function Versions({ mp }: { mp: string }) {
   const { ws, role } = useWorkspace();
   const queries = useQueryClient();
@@ -219,6 +262,10 @@ function Versions({ mp }: { mp: string }) {
         listKey={keys.versions(ws, mp)}
         path={paths.versions(ws, mp)}
         empty={can.develop(role) ? "No versions yet: upload the first package." : "No versions have been uploaded yet."}
+        expandable={{
+          rowExpandable: (version) => Boolean(version.report),
+          expandedRowRender: (version) => (version.report ? <PackageReport report={version.report} /> : null),
+        }}
         columns={[
           { title: "Version", dataIndex: "version" },
           { title: "Size", dataIndex: "size", render: bytes },
@@ -240,6 +287,17 @@ function Versions({ mp }: { mp: string }) {
                 <Tag>{status}</Tag>
               );
             },
+          },
+          {
+            title: "JSAPIs",
+            render: (_, version) =>
+              version.report ? (
+                (version.report.jsapis_not_granted ?? []).length > 0 ? (
+                  <Tag color="red">{(version.report.jsapis_not_granted ?? []).length} not granted</Tag>
+                ) : (
+                  <Tag color="green">{(version.report.jsapis_used ?? []).length} used, all granted</Tag>
+                )
+              ) : null,
           },
           { title: "Uploaded", dataIndex: "created_at", render: when },
           { title: "SHA-256", dataIndex: "sha256", render: (sha) => <Typography.Text code copyable={{ text: sha }}>{String(sha).slice(0, 12)}</Typography.Text> },

@@ -15,6 +15,7 @@ const unset: Settings = {
   service_email: null,
   domains: { primary: null, alternatives: [] },
   tester_whitelist_enabled: false,
+  package_size_limit_bytes: 8388608,
   about_us_url: null,
   terms_of_service_url: null,
   updated_at: null,

@@ -95,6 +95,7 @@ class Problem(Exception):
         type: str | None = None,
         errors: dict[str, list[str]] | None = None,
         headers: dict[str, str] | None = None,
+        extensions: dict[str, Any] | None = None,
     ):
         super().__init__(detail or title or HTTPStatus(status).phrase)
         self.status = status
@@ -103,6 +104,8 @@ class Problem(Exception):
         self.type = type or problem_type(status)
         self.errors = errors
         self.headers = headers or {}
+        #: members of the problem's own (RFC 9457 section 3.2), such as the JSAPIs a submit lacks
+        self.extensions = extensions or {}
 
 
 def problem_document(
@@ -234,7 +237,15 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(Problem)
     def _problem(error: Problem) -> Response:
-        return problem_response(error.status, error.detail, title=error.title, type=error.type, errors=error.errors, headers=error.headers)
+        return problem_response(
+            error.status,
+            error.detail,
+            title=error.title,
+            type=error.type,
+            errors=error.errors,
+            headers=error.headers,
+            **error.extensions,
+        )
 
     @app.errorhandler(HTTPException)
     def _http(error: HTTPException) -> Response:

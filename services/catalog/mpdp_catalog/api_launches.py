@@ -151,7 +151,9 @@ def submit(ws: str, mp: str, launch_id: str) -> dict:
     """Submit a launch for review
 
     From created to under_review, and an approval of type launch opens; 409 from another status,
-    or while another launch of the mini program on that app is on its way."""
+    or while another launch of the mini program on that app is on its way, or (`type`
+    `urn:mpdp:problem:jsapis-not-granted`, with `jsapis`) while its version calls restricted
+    JSAPIs that no active feature of the mini program grants, checked as the grants are now."""
     member, miniprogram, launch = _launch(ws, mp, launch_id, *RELEASERS)
     session = db_session()
     lifecycle.submit(session, launch, miniprogram, member.account_id)

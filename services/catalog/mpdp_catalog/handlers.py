@@ -65,8 +65,15 @@ def on_app(session: Session, event: Event) -> None:
         app.name = state["name"]
 
 
-# Approved launches go to pilot while the workspace's tester whitelist is on, else to ready.
-follow_state(events, ("workspace.settings.updated",), WorkspaceSettings, ("workspace_id",), ("tester_whitelist_enabled",))
+# Approved launches go to pilot while the workspace's tester whitelist is on, else to ready; an
+# upload is held to the workspace's package size limit.
+follow_state(
+    events,
+    ("workspace.settings.updated",),
+    WorkspaceSettings,
+    ("workspace_id",),
+    ("tester_whitelist_enabled", "package_size_limit_bytes"),
+)
 
 
 # -- decisions of the approval service ------------------------------------------------------------

@@ -33,11 +33,12 @@ from sqlalchemy.orm import Session
 
 from mpdp_common.contracts.approval import approved
 from mpdp_common.db import new_id, utcnow
-from mpdp_common.errors import conflict, not_found
+from mpdp_common.errors import PROBLEM_TYPE_PREFIX, Problem, conflict, not_found
 
 from . import delivery
 from .events import events
 from .models import IN_PROGRESS, App, Launch, LaunchStep, MiniProgram, Rollout, Version, WorkspaceSettings
+from .report import not_granted
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +83,8 @@ ACTION_NAMES = {
 }
 #: the approval types whose subject is a launch
 REQUEST_TYPES = ("launch", "offline", "online")
+#: a submit refused while the version calls restricted JSAPIs that the mini program was not granted
+JSAPIS_NOT_GRANTED = PROBLEM_TYPE_PREFIX + "jsapis-not-granted"
 #: who took a step of a rollout plan, and who halted a launch, in its history
 ROLLOUT, GUARD = "rollout", "guard"
 #: the plans that `{"preset": name}` asks for: 1, 2, 5, 10, 20, 50 and 100 %, a day each
@@ -116,6 +119,16 @@ def submit(session: Session, launch: Launch, miniprogram: MiniProgram, by: str) 
     if busy:
         raise conflict(f"Launch {busy[0].id} of this mini program on this app is {busy[0].status}; finish or cancel it first.")
     version, app = session.get_one(Version, launch.version_id), session.get_one(App, launch.app_id)
+    missing = not_granted(session, launch.workspace_id, launch.miniprogram_id, (version.report or {}).get("jsapis_used") or [])
+    if missing:
+        raise Problem(
+            409,
+            f"Version {version.version} calls JSAPIs that this mini program has not been granted: {', '.join(missing)}. "
+            "Request a feature that grants them, then submit again.",
+            title="JSAPIs not granted",
+            type=JSAPIS_NOT_GRANTED,
+            extensions={"jsapis": missing},
+        )
     request_id = _await_approval(launch, "launch")
     _move(session, launch, "submit", by)
     events.publish(

@@ -74,6 +74,30 @@ class Version(Base):
     status: Mapped[str] = mapped_column(String(16), nullable=False, default="uploaded")
     uploaded_by: Mapped[str] = mapped_column(String(64), nullable=False)
     created_at: Mapped[datetime] = created_at_column()
+    #: what the package holds and which JSAPIs it calls (report.py); null for versions uploaded before reports
+    report: Mapped[dict | None] = mapped_column(JSON)
+    #: the package's .js files, which source maps added later may map; null before reports
+    js_files: Mapped[list | None] = mapped_column(JSON)
+
+
+class SourceMap(Base):
+    """A source map of a version: the package's `<js_path>.map`, or one added later. The map and
+    the minified file it maps are blobs (under their SHA-256) that telemetry reads to resolve the
+    crashes of that version, as `catalog.version.sourcemaps_added` tells it."""
+
+    __tablename__ = "sourcemaps"
+
+    version_id: Mapped[str] = mapped_column(ForeignKey("versions.id", ondelete="CASCADE"), primary_key=True)
+    js_path: Mapped[str] = mapped_column(String(1024), primary_key=True)
+    map_path: Mapped[str] = mapped_column(String(1024), nullable=False)
+    sha256: Mapped[str] = mapped_column(String(64), nullable=False, index=True)
+    size: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    source_sha256: Mapped[str] = mapped_column(String(64), nullable=False, index=True)
+    source_size: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    #: package (in the uploaded zip) or upload (added later)
+    origin: Mapped[str] = mapped_column(String(16), nullable=False)
+    added_by: Mapped[str] = mapped_column(String(64), nullable=False)
+    added_at: Mapped[datetime] = created_at_column()
 
 
 class Tester(Base):
@@ -280,12 +304,15 @@ class App(Base):
 
 
 class WorkspaceSettings(Base):
-    """Read model of the settings a launch needs (is the tester whitelist on?), from workspace.settings.updated."""
+    """Read model of the settings a launch and an upload need (is the tester whitelist on? how
+    big may a package be?), from workspace.settings.updated."""
 
     __tablename__ = "workspace_settings"
 
     workspace_id: Mapped[str] = mapped_column(String(32), primary_key=True)
     tester_whitelist_enabled: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    #: the largest package an upload may send; null: the default (`DEFAULT_PACKAGE_SIZE_LIMIT`)
+    package_size_limit_bytes: Mapped[int | None] = mapped_column(BigInteger)
     revision: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
 
 

@@ -125,6 +125,29 @@ class VersionUploadFormSchema(VersionUploadSchema):
     package = fields.Raw(required=True, metadata={"type": "string", "format": "binary", "description": "the zip"})
 
 
+class PageSizeSchema(ResponseSchema):
+    page = fields.String()
+    size = fields.Integer(metadata={"description": "the bytes of the page's files (`<page>.js`, `.json`, the markup and styles)"})
+
+
+class PackageReportSchema(ResponseSchema):
+    """What the package holds and which JSAPIs its code calls, found at upload by parsing every `.js` file."""
+
+    size = fields.Integer(metadata={"description": "the package's bytes"})
+    files = fields.Integer(metadata={"description": "how many files the package holds"})
+    pages = fields.List(fields.Nested(PageSizeSchema))
+    jsapis_used = fields.List(fields.String(), metadata={"description": "the JSAPIs the code calls as `my.<name>(...)`"})
+    jsapis_not_granted = fields.List(
+        fields.String(),
+        metadata={
+            "description": "those of them that belong to a feature and that no active feature of the mini program "
+            "granted, at upload; a launch's submit checks again"
+        },
+    )
+    sourcemaps = fields.List(fields.String(), metadata={"description": "the version's source maps (`<path>.js.map`)"})
+    warnings = fields.List(fields.String(), metadata={"description": "what the report could not look at, and why"})
+
+
 class VersionSchema(ResponseSchema):
     id = fields.String()
     miniprogram_id = fields.String()
@@ -137,6 +160,21 @@ class VersionSchema(ResponseSchema):
     status = fields.String(validate=validate.OneOf(["uploaded"]))
     uploaded_by = fields.String()
     created_at = Timestamp()
+    report = fields.Nested(PackageReportSchema, allow_none=True, metadata={"description": "null for versions uploaded before reports"})
+
+
+class SourceMapsUploadFormSchema(Schema):
+    """As the OpenAPI document shows the multipart body of `POST .../sourcemaps`."""
+
+    files = fields.List(
+        fields.Raw(metadata={"type": "string", "format": "binary"}),
+        required=True,
+        metadata={"description": "one or more source maps, each named `<path>.js.map` after the package's `<path>.js`"},
+    )
+
+
+class SourceMapsSchema(ResponseSchema):
+    sourcemaps = fields.List(fields.String(), metadata={"description": "every source map of the version now"})
 
 
 # -- JSAPIs ---------------------------------------------------------------------------------------

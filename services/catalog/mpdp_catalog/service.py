@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
+from mpdp_common.blobs import blob_store_for
 from mpdp_common.config import Settings
 from mpdp_common.service import Service
 
@@ -13,7 +14,6 @@ from .api_features import features, jsapis
 from .api_launches import launches
 from .api_miniprograms import miniprograms
 from .api_versions import setup_uploads, versions
-from .blobs import blob_store_for
 from .events import announce, events
 from .models import ApiKey, Base, Member
 

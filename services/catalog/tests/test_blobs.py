@@ -6,9 +6,8 @@ import hashlib
 import os
 
 import pytest
-from werkzeug.exceptions import RequestEntityTooLarge
 
-from mpdp_catalog.blobs import CHUNK, LocalBlobStore, S3BlobStore, Spool
+from mpdp_common.blobs import CHUNK, LocalBlobStore, S3BlobStore, Spool
 
 
 def spooled(directory, content: bytes, limit: int = 1 << 20) -> Spool:
@@ -30,8 +29,11 @@ def test_the_spool_hashes_counts_and_caps(tmp_path):
 
     small = Spool(str(tmp_path / "uploads"), 100)
     small.write(b"x" * 100)
-    with pytest.raises(RequestEntityTooLarge):
-        small.write(b"x")
+    assert not small.over_limit
+    small.write(b"y" * 50)  # counted, not kept
+    assert small.over_limit and small.size == 150
+    small.flush()
+    assert os.path.getsize(small.path) == 100 and small.sha256 == hashlib.sha256(b"x" * 100).hexdigest()
     small.discard()
 
 

@@ -3,6 +3,7 @@ and the crash-report DSN a host app configures its Sentry SDK with."""
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from typing import Any
 
@@ -16,11 +17,12 @@ from mpdp_common.db import utcnow
 from mpdp_common.errors import not_found
 from mpdp_common.pagination import page_schema, paginate
 from mpdp_common.request_db import db_session
+from mpdp_common.web import current_settings
 
-from . import crashes, guard, reports, schemas
+from . import crashes, guard, reports, schemas, sourcemaps
 from .access import access, miniprogram_for
 from .health import release_health
-from .models import AppKey, Issue, IssueVersion, Launch, Workspace
+from .models import AppKey, Issue, IssueVersion, Launch, MiniProgram, Workspace
 
 quality = Blueprint("quality", __name__, url_prefix="/api/v1", description="Crashes, release health and launch times")
 
@@ -83,9 +85,24 @@ def list_issues(query: dict[str, Any], ws: str) -> dict[str, Any]:
 @quality.route(f"{PATH}/issues/<issue_id>", methods=["GET"])
 @quality.response(200, schemas.IssueDetailSchema)
 def get_issue(ws: str, issue_id: str) -> dict:
-    """One crash group, with its latest event (the whole stack trace)"""
+    """One crash group, with its latest event (the whole stack trace)
+
+    Its frames are in the original source where its version has source maps (the minified
+    frame of each as `raw`), even when its latest event came just before them."""
     issue = _issue(ws, issue_id)
-    return _view(issue, _versions([issue.id])[issue.id])
+    return _view(issue, _versions([issue.id])[issue.id]) | {"latest_event": _resolved(issue)}
+
+
+def _resolved(issue: Issue) -> dict:
+    """The latest event through its version's maps as they are now: the consumer resolves it when
+    maps come after it, and this answers it resolved also when the crash was being recorded at
+    that moment (it reads one row when the mini program has maps, nothing otherwise)."""
+    event = issue.latest_event
+    miniprogram = db_session().get(MiniProgram, issue.miniprogram_id)
+    version = crashes.version_of(event.get("release"))
+    if miniprogram is None or not miniprogram.has_sourcemaps or version == crashes.UNKNOWN_VERSION:
+        return event
+    return sourcemaps.resolve(db_session(), current_settings(), issue.miniprogram_id, version, json.loads(json.dumps(event)))
 
 
 @quality.route(f"{PATH}/issues/<issue_id>", methods=["PATCH"])

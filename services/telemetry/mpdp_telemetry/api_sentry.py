@@ -15,7 +15,7 @@ from mpdp_common.auth import public
 from mpdp_common.errors import Problem
 from mpdp_common.openapi import SENTRY_KEY, problems
 from mpdp_common.request_db import db_session
-from mpdp_common.web import accepts, holds_lone_surrogate
+from mpdp_common.web import accepts, current_settings, holds_lone_surrogate
 
 from . import crashes, raw_events, schemas
 from .api_ingest import check_rate, ingest, ingest_key, workspaces_served
@@ -58,7 +58,7 @@ def _take(miniprogram: MiniProgram, key: AppKey, items: list[tuple[str, object]]
         if not isinstance(payload, dict):
             raise Problem(400, f"A {item_type} item is not a JSON object.")
         if item_type == "event" and payload.get("type") in (None, "error", "default"):
-            crashes.record_event(session, miniprogram, payload)
+            crashes.record_event(session, miniprogram, payload, current_settings())
         elif item_type == "session":
             updates.append(crashes.session_update(miniprogram, key.app_id, payload))
         elif item_type == "sessions":

@@ -25,8 +25,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, defer
 
+from mpdp_common.config import Settings
 from mpdp_common.db import dialect_insert, new_id, utcnow
 
+from . import sourcemaps
 from .models import CrashEvent, Issue, IssueUser, IssueVersion, MiniProgram, SessionAggregate
 from .raw_events import RawEvent
 
@@ -322,14 +324,17 @@ def user_of(event: dict) -> str | None:
     return None
 
 
-def record_event(session: Session, miniprogram: MiniProgram, event: dict) -> str | None:
-    """Group one error event into its issue, kept cut to Sentry's sizes; the issue's id (None for
-    a resent event)."""
+def record_event(session: Session, miniprogram: MiniProgram, event: dict, settings: Settings | None = None) -> str | None:
+    """Group one error event into its issue, kept cut to Sentry's sizes and, with the `settings`
+    that name the package store, its frames resolved through its version's source maps; the
+    issue's id (None for a resent event)."""
     event = cut_event(event)
+    version = version_of(event.get("release"))
+    if settings is not None and miniprogram.has_sourcemaps and version != UNKNOWN_VERSION:
+        event = sourcemaps.resolve(session, settings, miniprogram.id, version, event)
     now = utcnow()
     event_id = str(event.get("event_id") or new_id())[:64]
     fingerprint = fingerprint_of(event)
-    version = version_of(event.get("release"))
     seen_at = min(_time(event.get("timestamp"), now), now)
     title, culprit = title_and_culprit(event)
     level = str(event.get("level") or "error")[:16]
@@ -390,6 +395,30 @@ def record_event(session: Session, miniprogram: MiniProgram, event: dict) -> str
     )
     session.execute(stmt.on_conflict_do_update(index_elements=["issue_id", "version", "day"], set_={"count": IssueVersion.count + 1}))
     return issue.id
+
+
+def resolve_issues(session: Session, settings: Settings, miniprogram_id: str, version: str) -> int:
+    """Resolve again, now that the version's maps are here, the latest event of each issue whose
+    latest event is of that version; how many changed. An issue keeps its grouping: the crashes
+    that come from now on are grouped by their resolved frames."""
+    refs = sourcemaps.maps_of(session, miniprogram_id, version)
+    if not refs:
+        return 0
+    cache = sourcemaps.map_cache(settings)
+    of_version = select(IssueVersion.issue_id).where(IssueVersion.miniprogram_id == miniprogram_id, IssueVersion.version == version)
+    changed = 0
+    issues = session.scalars(
+        select(Issue).where(Issue.miniprogram_id == miniprogram_id, Issue.id.in_(of_version)).order_by(Issue.id).with_for_update()
+    )
+    for issue in issues:
+        event = json.loads(json.dumps(issue.latest_event))  # a copy, so that the change is seen
+        if version_of(event.get("release")) != version or not sourcemaps.has_frames(event):
+            continue
+        if sourcemaps.resolve_event(event, refs, cache):
+            issue.latest_event = event
+            issue.title, issue.culprit = title_and_culprit(event)
+            changed += 1
+    return changed
 
 
 def newest_version(session: Session, issue_id: str) -> str | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import JSON, BigInteger, Boolean, Date, Index, Integer, LargeBinary, String
+from sqlalchemy import JSON, BigInteger, Boolean, Date, Index, Integer, LargeBinary, String, false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from mpdp_common.apikeys import ApiKeyColumns
@@ -63,6 +63,8 @@ class MiniProgram(Base):
     name: Mapped[str] = mapped_column(String(100), nullable=False, default="")
     #: how many distinct users it has had: the next user's position in the user bitmaps
     user_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    #: whether any of its versions has source maps: the crashes of one that never had any skip the lookup
+    has_sourcemaps: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False, server_default=false())
 
 
 class Assignment(AssignmentColumns, Base):
@@ -334,3 +336,22 @@ class SessionAggregate(Base):
     total: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
     crashed: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
     errored: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+
+
+class SourceMap(Base):
+    """A source map of a mini program's version, as `catalog.version.sourcemaps_added` names it:
+    the map and the minified file it maps are blobs of the package store, read by their SHA-256
+    when a crash of that version needs them (see sourcemaps.py)."""
+
+    __tablename__ = "sourcemaps"
+
+    miniprogram_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    version: Mapped[str] = mapped_column(String(64), primary_key=True)
+    #: the package's file that the map maps (`pages/index/index.js`)
+    js_path: Mapped[str] = mapped_column(String(1024), primary_key=True)
+    map_path: Mapped[str] = mapped_column(String(1024), nullable=False)
+    sha256: Mapped[str] = mapped_column(String(64), nullable=False)
+    size: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    source_sha256: Mapped[str] = mapped_column(String(64), nullable=False)
+    source_size: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    learned_at: Mapped[datetime] = created_at_column()

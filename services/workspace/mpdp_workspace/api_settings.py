@@ -1,4 +1,4 @@
-"""Workspace settings (branding, service email, domains, tester whitelist) and the files uploaded
+"""Workspace settings (branding, service email, domains, tester whitelist, package size limit) and the files uploaded
 for them, which are served back publicly. The settings go to other services whole, with a
 revision, in `workspace.settings.updated`."""
 
@@ -35,6 +35,8 @@ settings = Blueprint("settings", __name__, url_prefix="/api/v1", description="Wo
 #: upload path (`/settings/terms-of-service` for `terms_of_service`)
 URL_FIELDS = {f"{purpose}_url": purpose for purpose in PURPOSES} | {"about_us_url": None}
 UPLOAD_PATHS = {purpose.replace("_", "-"): purpose for purpose in PURPOSES}
+#: the largest package an upload may send while the settings name no limit
+DEFAULT_PACKAGE_SIZE_LIMIT = 8 * 1024 * 1024
 _ASSET_PATH = re.compile(r"^/api/v1/workspaces/(?P<ws>[^/]+)/assets/(?P<asset>[0-9a-f]{32})$")
 
 
@@ -90,6 +92,7 @@ def _settings_state(row: WorkspaceSettings, **password: bool | str | None) -> di
         "service_email": _service_email(row, **password),
         "domains": {"primary": row.primary_domain, "alternatives": list(row.alternative_domains or [])},
         "tester_whitelist_enabled": row.tester_whitelist_enabled,
+        "package_size_limit_bytes": row.package_size_limit_bytes or DEFAULT_PACKAGE_SIZE_LIMIT,
     }
 
 
@@ -129,7 +132,8 @@ def put_settings(body: dict[str, Any], ws: str) -> dict:
     """Replace the workspace's settings
 
     By an admin. `service_email.smtp_password` is write-only: left out, the stored password is
-    kept; `null` or an empty string clears it. A URL setting that takes an upload may name the
+    kept; `null` or an empty string clears it. `package_size_limit_bytes` left out is kept, `null`
+    is the default (8 MiB). A URL setting that takes an upload may name the
     path of a file uploaded to this workspace for it."""
     active_workspace(ws, "admin")
     session = db_session()
@@ -146,6 +150,12 @@ def put_settings(body: dict[str, Any], ws: str) -> dict:
     for name in URL_FIELDS:
         setattr(row, name, body.get(name))
     row.tester_whitelist_enabled = body["tester_whitelist_enabled"]
+    if "package_size_limit_bytes" in body:  # left out: kept
+        limit = body["package_size_limit_bytes"]
+        ceiling = current_settings().max_package_bytes
+        if limit is not None and limit > ceiling:
+            raise validation_failed({"package_size_limit_bytes": [f"At most {ceiling} bytes, the platform's own limit."]})
+        row.package_size_limit_bytes = limit
     domains = body.get("domains") or {}
     row.primary_domain = (domains.get("primary") or "").lower() or None
     row.alternative_domains = [item.lower() for item in domains.get("alternatives", [])]

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint, exists, select
+from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint, exists, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, object_session
 
 from mpdp_common.apikeys import ApiKeyColumns
@@ -74,6 +74,8 @@ class WorkspaceSettings(Base):
     tester_whitelist_enabled: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     about_us_url: Mapped[str | None] = mapped_column(String(2048))
     terms_of_service_url: Mapped[str | None] = mapped_column(String(2048))
+    #: the largest package an upload may send; null: the default
+    package_size_limit_bytes: Mapped[int | None] = mapped_column(BigInteger)
     #: bumped on every change, carried by workspace.settings.updated so that read models apply in order
     revision: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow, nullable=False)

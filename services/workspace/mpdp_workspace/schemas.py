@@ -158,6 +158,12 @@ class SettingsPutSchema(Schema):
     tester_whitelist_enabled = StrictBoolean(load_default=False)
     about_us_url = Url(allow_none=True, load_default=None)
     terms_of_service_url = Url(allow_none=True, load_default=None)
+    package_size_limit_bytes = fields.Integer(
+        strict=True,
+        allow_none=True,
+        validate=validate.Range(min=64 * 1024),
+        metadata={"description": "the largest package an upload may send; left out: kept; null: the default, 8 MiB"},
+    )
 
 
 class ServiceEmailSchema(ResponseSchema):
@@ -181,6 +187,7 @@ class SettingsSchema(ResponseSchema):
     tester_whitelist_enabled = fields.Boolean()
     about_us_url = fields.String(allow_none=True)
     terms_of_service_url = fields.String(allow_none=True)
+    package_size_limit_bytes = fields.Integer(metadata={"description": "the largest package an upload may send (default 8 MiB)"})
     updated_at = Timestamp(allow_none=True, metadata={"description": "null until the settings are first saved"})
 
 

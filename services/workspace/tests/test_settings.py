@@ -207,3 +207,18 @@ def test_an_smtp_host_inside_the_platform_network_is_refused(harness, host):
     answer = harness.call("PUT", f"/api/v1/workspaces/{ws}/settings", "alice", json=settings)
     assert answer.status_code == 422, answer.get_data(as_text=True)
     assert "smtp_host" in answer.get_json()["errors"]["service_email"]
+
+
+def test_the_package_size_limit_is_kept_when_left_out_and_goes_to_the_catalog_whole(harness):
+    ws = harness.tenant("alice")
+    assert harness.call("GET", f"/api/v1/workspaces/{ws}/settings", "alice").get_json()["package_size_limit_bytes"] == 8 * 1024 * 1024
+    saved = harness.call("PUT", f"/api/v1/workspaces/{ws}/settings", "alice", json=SETTINGS | {"package_size_limit_bytes": 1_000_000})
+    assert saved.status_code == 200 and saved.get_json()["package_size_limit_bytes"] == 1_000_000
+    assert harness.published("workspace.settings.updated")[-1]["payload"]["package_size_limit_bytes"] == 1_000_000
+    kept = harness.call("PUT", f"/api/v1/workspaces/{ws}/settings", "alice", json=SETTINGS)
+    assert kept.get_json()["package_size_limit_bytes"] == 1_000_000
+    default = harness.call("PUT", f"/api/v1/workspaces/{ws}/settings", "alice", json=SETTINGS | {"package_size_limit_bytes": None})
+    assert default.get_json()["package_size_limit_bytes"] == 8 * 1024 * 1024
+    for bad in (1000, 10**12, "8MB", True):
+        refused = harness.call("PUT", f"/api/v1/workspaces/{ws}/settings", "alice", json=SETTINGS | {"package_size_limit_bytes": bad})
+        assert refused.status_code == 422 and "package_size_limit_bytes" in refused.get_json()["errors"], bad

@@ -59,6 +59,30 @@ class VersionUploaded(Payload):
     uploaded_at = fields.DateTime()
 
 
+class SourceMapBlob(Payload):
+    """One source map of a version, by reference: the map and the minified file it maps are blobs
+    of the package store under these SHA-256s, which never change."""
+
+    js_path = fields.String()
+    map_path = fields.String()
+    sha256 = fields.String()
+    size = fields.Integer()
+    source_sha256 = fields.String()
+    source_size = fields.Integer()
+
+
+@declare("catalog.version.sourcemaps_added")
+class SourceMapsAdded(Payload):
+    """Source maps that a version got, in its package or added later; a map for a `js_path` that
+    had one replaces it."""
+
+    version_id = fields.String()
+    miniprogram_id = fields.String()
+    workspace_id = fields.String()
+    version = fields.String()
+    sourcemaps = fields.List(fields.Nested(SourceMapBlob))
+
+
 class AssignmentState(Payload):
     """An assignment's whole state: whether a member is assigned to a mini program (besides admins,
     who sees and works on it). Read models apply the highest revision, in whatever order events come.

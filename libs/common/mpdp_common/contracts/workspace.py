@@ -84,6 +84,8 @@ class SettingsUpdated(Payload):
     tester_whitelist_enabled = fields.Boolean()
     about_us_url = fields.String(allow_none=True)
     terms_of_service_url = fields.String(allow_none=True)
+    #: the largest package an upload may send; null for the platform's default (added later, hence the default)
+    package_size_limit_bytes = fields.Integer(load_default=None, allow_none=True)
 
 
 @declare("workspace.app.created")

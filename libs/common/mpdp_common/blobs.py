@@ -4,6 +4,11 @@ An upload is never held in memory whole: `Spool` is the file the multipart parse
 package into, hashing it on the way; the store then takes that file over (a rename on a local
 disk, a streamed multipart upload to S3), under the key its SHA-256 gives it.
 
+The catalog writes the store: packages, and the source maps and minified files of their
+versions. Telemetry reads the maps from it by the SHA-256 that `catalog.version.sourcemaps_added`
+names (a blob never changes under its key), so that megabytes of maps never go through the
+broker and no service reads another's tables (see docs/telemetry.md, "Source maps").
+
     MPDP_BLOB_STORE=local   (default) files under MPDP_DATA_DIR/blobs
     MPDP_BLOB_STORE=s3      MPDP_S3_BUCKET, MPDP_S3_ENDPOINT_URL (any S3-compatible service);
                             credentials and region from the standard AWS_* variables
@@ -19,15 +24,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO, Protocol
 
-from werkzeug.exceptions import RequestEntityTooLarge
-
 from mpdp_common.config import Settings
 
 CHUNK = 256 * 1024
 
 
 class Spool:
-    """A temporary file that hashes and counts what is written to it, and refuses more than `limit` bytes."""
+    """A temporary file that hashes and counts what is written to it, and keeps no more than
+    `limit` bytes: past the limit it only counts (`over_limit`), so that the caller can name the
+    whole size in its refusal without having stored it."""
 
     def __init__(self, directory: str, limit: int):
         os.makedirs(directory, exist_ok=True)
@@ -41,10 +46,14 @@ class Spool:
     def sha256(self) -> str:
         return self._hash.hexdigest()
 
+    @property
+    def over_limit(self) -> bool:
+        return self.size > self.limit
+
     def write(self, data: bytes) -> int:
         self.size += len(data)
         if self.size > self.limit:
-            raise RequestEntityTooLarge(f"The package is over the limit of {self.limit} bytes.")
+            return len(data)  # counted, not kept
         self._hash.update(data)
         return self._file.write(data)
 
@@ -100,7 +109,7 @@ class Blob:
 
 
 class BlobStore(Protocol):
-    def put(self, spool: Spool) -> bool:
+    def put(self, spool: Spool, content_type: str = "application/zip") -> bool:
         """Take over the spooled file under its SHA-256; True if it was not stored before."""
 
     def open(self, sha256: str, byte_range: ByteRange | None = None) -> Blob:
@@ -134,7 +143,7 @@ class LocalBlobStore:
     def path(self, sha256: str) -> str:
         return os.path.join(self.root, *_key(sha256).split("/"))
 
-    def put(self, spool: Spool) -> bool:
+    def put(self, spool: Spool, content_type: str = "application/zip") -> bool:
         spool.close()
         target = self.path(spool.sha256)
         if os.path.exists(target):
@@ -176,13 +185,13 @@ class S3BlobStore:
     def key(self, sha256: str) -> str:
         return self.prefix + _key(sha256)
 
-    def put(self, spool: Spool) -> bool:
+    def put(self, spool: Spool, content_type: str = "application/zip") -> bool:
         spool.close()
         try:
             if self.exists(spool.sha256):
                 return False
             # upload_file streams the file in parts; it never reads it into memory whole.
-            self.client.upload_file(spool.path, self.bucket, self.key(spool.sha256), ExtraArgs={"ContentType": "application/zip"})
+            self.client.upload_file(spool.path, self.bucket, self.key(spool.sha256), ExtraArgs={"ContentType": content_type})
             return True
         finally:
             spool.discard()
@@ -213,6 +222,17 @@ class S3BlobStore:
 
     def delete(self, sha256: str) -> None:
         self.client.delete_object(Bucket=self.bucket, Key=self.key(sha256))
+
+
+def read_blob(store: BlobStore, sha256: str, limit: int) -> bytes:
+    """A small blob whole (a source map), or ValueError when it is over `limit` bytes."""
+    blob = store.open(sha256)
+    if blob.size > limit:
+        close = getattr(blob.chunks, "close", None)
+        if close:
+            close()
+        raise ValueError(f"the blob {sha256} is {blob.size} bytes, over the limit of {limit}")
+    return b"".join(blob.chunks)
 
 
 def spool_directory(settings: Settings) -> str:
