@@ -237,6 +237,8 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(Problem)
     def _problem(error: Problem) -> Response:
+        if error.status == 413:
+            _drain_refused_body()
         return problem_response(
             error.status,
             error.detail,

@@ -182,7 +182,9 @@ def _count_sessions(session: Session, first_seen: dict[tuple, tuple], counts: di
         counts[(miniprogram_id, day, app_id, version, "sessions", ALL)] += 1
 
 
-def _counted_sessions(session: Session, model: type[LaunchedSession] | type[ReleaseSession], outcome: Any, keys: Iterable[tuple]) -> dict[tuple, tuple]:
+def _counted_sessions(
+    session: Session, model: type[LaunchedSession] | type[ReleaseSession], outcome: Any, keys: Iterable[tuple]
+) -> dict[tuple, tuple]:
     """What has been counted of each (mini program, session) in `keys`: day, host app, version, user and `outcome`."""
     by_miniprogram: dict[str, list[str]] = defaultdict(list)
     for miniprogram_id, session_id in keys:

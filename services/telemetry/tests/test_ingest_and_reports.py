@@ -615,5 +615,16 @@ def test_lone_surrogates_are_refused_by_index_or_as_the_batchs_sent_at(harness):
 def test_launch_times_are_kept_to_two_significant_digits_within_five_percent():
     from mpdp_telemetry.rollups import band
 
-    assert [band(ms) for ms in (0, 87, 99, 100, 104, 105, 1234, 1250, 2000, 99_999)] == [0, 87, 99, 100, 100, 110, 1200, 1300, 2000, 100_000]
+    assert [band(ms) for ms in (0, 87, 99, 100, 104, 105, 1234, 1250, 2000, 99_999)] == [
+        0,
+        87,
+        99,
+        100,
+        100,
+        110,
+        1200,
+        1300,
+        2000,
+        100_000,
+    ]
     assert all(abs(band(ms) - ms) <= ms * 0.05 for ms in range(1, 200_000))
