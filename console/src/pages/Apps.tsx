@@ -70,7 +70,9 @@ function Keys({ app }: { app: string }) {
   const { ws, role } = useWorkspace();
   const queries = useQueryClient();
   const [secret, setSecret] = useState<{ key_id: string; secret: string } | null>(null);
-  const appKeys = useQuery({ queryKey: keys.appKeys(ws, app), queryFn: () => api.get<Page<AppKey>>(paths.appKeys(ws, app), { limit: 200 }) });
+  const admin = can.administer(role);
+  // Only admins may read the keys: the others are told so rather than shown a refusal.
+  const appKeys = useQuery({ queryKey: keys.appKeys(ws, app), queryFn: () => api.get<Page<AppKey>>(paths.appKeys(ws, app), { limit: 200 }), enabled: admin });
   const done = (key?: AppKeyCreated) => {
     if (key) setSecret({ key_id: key.key_id, secret: key.secret });
     return queries.invalidateQueries({ queryKey: keys.appKeys(ws, app) });
@@ -78,7 +80,13 @@ function Keys({ app }: { app: string }) {
   const create = useMutation({ mutationFn: () => api.post<AppKeyCreated>(paths.appKeys(ws, app), {}), onSuccess: done });
   const rotate = useMutation({ mutationFn: (id: string) => api.post<AppKeyRotated>(paths.appKeyRotate(ws, app, id), {}), onSuccess: done });
   const revoke = useMutation({ mutationFn: (id: string) => api.delete(paths.appKey(ws, app, id)), onSuccess: () => done() });
-  const admin = can.administer(role);
+  if (!admin)
+    return (
+      <Card size="small" title="Keys" style={{ marginTop: 16 }}>
+        <Typography.Paragraph type="secondary">The app's keys are kept by the workspace's admins: ask one for a key ID and its secret.</Typography.Paragraph>
+        <HostKit />
+      </Card>
+    );
   return (
     <Card size="small" title="Keys" style={{ marginTop: 16 }} extra={admin && <Button type="primary" loading={create.isPending} onClick={() => create.mutate()}>Create key</Button>}>
       <ProblemAlert error={appKeys.error ?? create.error ?? rotate.error ?? revoke.error} style={{ marginBottom: 12 }} />
@@ -87,7 +95,7 @@ function Keys({ app }: { app: string }) {
         loading={appKeys.isLoading}
         dataSource={appKeys.data?.items ?? []}
         pagination={{ pageSize: 10, hideOnSinglePage: true }}
-        locale={{ emptyText: admin ? "No keys yet: create one for the app to sign its requests." : "No keys yet." }}
+        locale={{ emptyText: "No keys yet: create one for the app to sign its requests." }}
         columns={[
           { title: "Key ID", dataIndex: "key_id", render: (id) => <Typography.Text code copyable>{id}</Typography.Text> },
           { title: "Label", dataIndex: "label" },

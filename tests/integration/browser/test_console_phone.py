@@ -31,7 +31,7 @@ PAGES = {
 
 def test_every_main_page_fits_a_desktop_and_a_phone_whose_menu_is_a_drawer(open_console, make_user, make_tenant):
     admin = make_user("Admin")
-    ws, app, mp, _ = _team(admin, make_user, make_tenant)
+    ws, app, mp, people = _team(admin, make_user, make_tenant)
     for width in (1400, 390):
         console = open_console(admin, width=width)
         for name, page in PAGES.items():
@@ -53,3 +53,9 @@ def test_every_main_page_fits_a_desktop_and_a_phone_whose_menu_is_a_drawer(open_
     expect(console.page).to_have_url(re.compile(f"/workspaces/{ws}/members$"))
     expect(menu).to_be_hidden()
     expect(console.button("Sign out")).to_be_in_viewport()
+
+    # A developer reads the host app but not its keys: told who keeps them, not shown a refusal.
+    developer = open_console(people["developer"], width=390).go(f"/workspaces/{ws}/apps/{app['id']}")
+    expect(developer.page.get_by_text("kept by the workspace's admins")).to_be_visible()
+    expect(developer.page.get_by_text("Forbidden")).to_have_count(0)
+    developer.screenshot("390-app-developer")
