@@ -178,11 +178,45 @@ function UploadVersion({ mp, onDone }: { mp: string; onDone: () => void }) {
   );
 }
 
-/** What the catalog found in a version's package at upload: pages, JSAPIs, source maps, warnings. */
-export function PackageReport({ report }: { report: NonNullable<Version["report"]> }) {
+/** The features that would grant the JSAPIs a version uses without a grant, each requested in a click. */
+function GrantingFeatures({ mp, names }: { mp: string; names: Set<string> }) {
+  const { ws, role } = useWorkspace();
+  const queries = useQueryClient();
+  const features = useQuery(wholeLists.features(ws));
+  const jsapis = useQuery(wholeLists.jsapis(ws));
+  const [requested, setRequested] = useState<string[]>([]);
+  const request = useMutation({
+    mutationFn: (feature_id: string) => api.post<MiniProgramFeature>(paths.miniprogramFeatures(ws, mp), { feature_id }),
+    onSuccess: async (_answer, feature_id) => {
+      setRequested((done) => [...done, feature_id]);
+      await queries.invalidateQueries({ queryKey: keys.miniprogramFeatures(ws, mp) });
+    },
+  });
+  if (!can.develop(role)) return null;
+  const nameOf = new Map((jsapis.data?.items ?? []).map((jsapi) => [jsapi.id, jsapi.name]));
+  const granting = (features.data?.items ?? [])
+    .map((feature) => ({ feature, grants: feature.jsapi_ids.map((id) => nameOf.get(id) ?? "").filter((name) => names.has(name)) }))
+    .filter(({ grants }) => grants.length > 0);
+  if (features.isLoading || jsapis.isLoading) return null;
+  return (
+    <Space wrap>
+      {granting.length === 0 && <Typography.Text type="secondary">No feature of this workspace grants them: ask an admin to add one.</Typography.Text>}
+      {granting.map(({ feature, grants }) => (
+        <Button key={feature.id} size="small" disabled={requested.includes(feature.id)} loading={request.isPending && request.variables === feature.id} onClick={() => request.mutate(feature.id)}>
+          {requested.includes(feature.id) ? `${feature.name} requested` : `Request ${feature.name}`} ({grants.join(", ")})
+        </Button>
+      ))}
+      <ProblemAlert error={request.error} />
+    </Space>
+  );
+}
+
+/** What the catalog found in a version's package at upload: pages, JSAPIs, source maps, warnings;
+ * with `mp`, the features that would grant what is not granted, to request. */
+export function PackageReport({ report, mp }: { report: NonNullable<Version["report"]>; mp?: string }) {
   const notGranted = new Set(report.jsapis_not_granted ?? []);
   return (
-    <Space direction="vertical" size="small" style={{ width: "100%" }}>
+    <Space orientation="vertical" size="small" style={{ width: "100%" }}>
       <Typography.Text>
         {report.files} files, {bytes(report.size)}
       </Typography.Text>
@@ -205,9 +239,10 @@ export function PackageReport({ report }: { report: NonNullable<Version["report"
       </div>
       {notGranted.size > 0 && (
         <Typography.Text type="danger">
-          Not granted to this mini program at upload: {[...notGranted].join(", ")}. Request a feature that grants them (Features tab) before submitting a launch.
+          Not granted to this mini program at upload: {[...notGranted].join(", ")}. Request a feature that grants them before submitting a launch.
         </Typography.Text>
       )}
+      {notGranted.size > 0 && mp && <GrantingFeatures mp={mp} names={notGranted} />}
       <div>
         <Typography.Text strong>Source maps: </Typography.Text>
         {(report.sourcemaps ?? []).length === 0 ? <Typography.Text type="secondary">none</Typography.Text> : (report.sourcemaps ?? []).map((name) => <Tag key={name}>{name}</Tag>)}
@@ -264,7 +299,7 @@ function Versions({ mp }: { mp: string }) {
         empty={can.develop(role) ? "No versions yet: upload the first package." : "No versions have been uploaded yet."}
         expandable={{
           rowExpandable: (version) => Boolean(version.report),
-          expandedRowRender: (version) => (version.report ? <PackageReport report={version.report} /> : null),
+          expandedRowRender: (version) => (version.report ? <PackageReport report={version.report} mp={mp} /> : null),
         }}
         columns={[
           { title: "Version", dataIndex: "version" },

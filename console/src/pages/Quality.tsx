@@ -179,6 +179,11 @@ interface Frame {
   lineno?: number;
   colno?: number;
   module?: string;
+  pre_context?: string[];
+  context_line?: string;
+  post_context?: string[];
+  /** the minified frame, where the version's source maps resolved this one */
+  raw?: Frame;
 }
 
 /** The frames of the latest event's stack trace, innermost first, wherever the SDK put them. */
@@ -187,6 +192,57 @@ export function framesOf(event: IssueWithEvent["latest_event"]): Frame[] {
   const frames = exception.flatMap((value) => value.stacktrace?.frames ?? []);
   const direct = (event?.stacktrace as { frames?: Frame[] } | undefined)?.frames ?? [];
   return [...frames, ...direct].reverse();
+}
+
+const frameLine = (frame: Frame) => `at ${frame.function ?? "?"} (${frame.filename ?? frame.module ?? "?"}:${frame.lineno ?? "?"}${frame.colno ? `:${frame.colno}` : ""})`;
+
+/** One frame, and the source lines around it where the map carried them. */
+function FrameView({ frame }: { frame: Frame }) {
+  const context = frame.context_line !== undefined && frame.lineno !== undefined;
+  const first = (frame.lineno ?? 0) - (frame.pre_context?.length ?? 0);
+  const lines = context ? [...(frame.pre_context ?? []), frame.context_line ?? "", ...(frame.post_context ?? [])] : [];
+  return (
+    <div data-testid="frame" style={{ marginBottom: context ? 12 : 2 }}>
+      <div>{frameLine(frame)}</div>
+      {lines.map((text, index) => (
+        <div key={index} data-testid={first + index === frame.lineno ? "frame-line" : undefined} style={first + index === frame.lineno ? { background: "#fff1f0", fontWeight: 600 } : { color: "#595959" }}>
+          <span style={{ display: "inline-block", width: "4em", textAlign: "right", marginRight: 12, color: "#8c8c8c", userSelect: "none" }}>{first + index}</span>
+          {text}
+        </div>
+      ))}
+    </div>
+  );
+}
+
+/** A stack trace in its original source where source maps resolved it, with a switch to the minified frames. */
+export function StackTrace({ frames }: { frames: Frame[] }) {
+  const [shown, setShown] = useUrlState("frames", "original");
+  const resolved = frames.some((frame) => frame.raw);
+  const minified = resolved && shown === "minified";
+  return (
+    <>
+      {resolved ? (
+        <Segmented
+          style={{ marginBottom: 8 }}
+          value={minified ? "minified" : "original"}
+          onChange={(value) => setShown(String(value))}
+          options={[
+            { label: "Original source", value: "original" },
+            { label: "Minified", value: "minified" },
+          ]}
+        />
+      ) : (
+        <Typography.Paragraph type="secondary">
+          Minified as it ran: upload the version's source maps (<Typography.Text code>*.js.map</Typography.Text> in the package, or with <Typography.Text code>mpdp upload --sourcemaps</Typography.Text>) to read it in the original source.
+        </Typography.Paragraph>
+      )}
+      <pre data-testid="stack-trace" style={{ background: "#fafafa", padding: 12, border: "1px solid #f0f0f0", overflowX: "auto" }}>
+        {frames.map((frame, index) => (
+          <FrameView key={index} frame={minified ? (frame.raw ?? frame) : frame} />
+        ))}
+      </pre>
+    </>
+  );
 }
 
 export function IssueDetail() {
@@ -245,9 +301,7 @@ export function IssueDetail() {
         Stack trace of the latest event
       </Typography.Title>
       {frames.length ? (
-        <pre data-testid="stack-trace" style={{ background: "#fafafa", padding: 12, border: "1px solid #f0f0f0", overflowX: "auto" }}>
-          {frames.map((frame) => `  at ${frame.function ?? "?"} (${frame.filename ?? frame.module ?? "?"}:${frame.lineno ?? "?"}${frame.colno ? `:${frame.colno}` : ""})`).join("\n")}
-        </pre>
+        <StackTrace frames={frames} />
       ) : (
         <pre data-testid="stack-trace" style={{ background: "#fafafa", padding: 12 }}>
           {JSON.stringify(data.latest_event, null, 2)}
