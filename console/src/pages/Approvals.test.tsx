@@ -118,9 +118,11 @@ describe("an approval's detail", () => {
 
 describe("changeFrom", () => {
   it("names the pages a reviewed version adds and removes beside the live one, and its size change", () => {
-    const live = { pages: ["pages/index/index", "pages/cart/cart"], size: 4000 };
-    const reviewed = { pages: ["pages/index/index", "pages/pay/pay"], size: 5024 };
-    expect(changeFrom(live, reviewed)).toEqual({ added: ["pages/pay/pay"], removed: ["pages/cart/cart"], sizeChange: 1024 });
+    const live = { pages: ["pages/index/index", "pages/cart/cart"], size: 4000, report: null };
+    const reviewed = { pages: ["pages/index/index", "pages/pay/pay"], size: 5024, report: null };
+    expect(changeFrom(live, reviewed)).toEqual({ added: ["pages/pay/pay"], removed: ["pages/cart/cart"], sizeChange: 1024, jsapisAdded: null });
     expect(changeFrom(undefined, reviewed)).toBeNull();
+    const report = (jsapis_used: string[]) => ({ size: 1, files: 1, pages: [], jsapis_used, jsapis_not_granted: [], sourcemaps: [], warnings: [] });
+    expect(changeFrom({ ...live, report: report(["showToast"]) }, { ...reviewed, report: report(["showToast", "getLocation"]) })?.jsapisAdded).toEqual(["getLocation"]);
   });
 });

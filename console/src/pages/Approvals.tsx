@@ -12,6 +12,7 @@ import { CursorTable } from "../components/CursorTable";
 import { ItemTitle } from "../components/Details";
 import { ProblemAlert } from "../components/Problem";
 import { bytes, can, useMemberNames, useWorkspace, when } from "../workspace";
+import { PackageReport } from "./MiniPrograms";
 
 export const APPROVAL_COLORS: Record<ApprovalStatus, string> = { pending: "gold", approved: "green", rejected: "red", withdrawn: "default" };
 const TYPES: Approval["type"][] = ["launch", "online", "offline", "developer_workspace", "feature", "miniprogram_change"];
@@ -107,12 +108,15 @@ export function Approvals() {
 }
 
 /** What changed from the version live on the host app to the one under review: its pages and its size. */
-export function changeFrom(live: Pick<Version, "pages" | "size"> | undefined, reviewed: Pick<Version, "pages" | "size">) {
+export function changeFrom(live: Pick<Version, "pages" | "size" | "report"> | undefined, reviewed: Pick<Version, "pages" | "size" | "report">) {
   if (!live) return null;
+  const jsapis = (version: Pick<Version, "report">) => version.report?.jsapis_used ?? [];
   return {
     added: reviewed.pages.filter((page) => !live.pages.includes(page)),
     removed: live.pages.filter((page) => !reviewed.pages.includes(page)),
     sizeChange: reviewed.size - live.size,
+    // known only where both packages were reported on at upload
+    jsapisAdded: live.report && reviewed.report ? jsapis(reviewed).filter((name) => !jsapis(live).includes(name)) : null,
   };
 }
 
@@ -166,11 +170,18 @@ function Subject({ approval }: { approval: ApprovalWithTrail }) {
               ? [
                   { label: "Pages added", children: change.added.length ? change.added.join(", ") : "none" },
                   { label: "Pages removed", children: change.removed.length ? change.removed.join(", ") : "none" },
-                  { label: "Size change", children: `${change.sizeChange >= 0 ? "+" : "−"}${bytes(Math.abs(change.sizeChange))}`, span: 2 },
+                  { label: "Size change", children: `${change.sizeChange >= 0 ? "+" : "−"}${bytes(Math.abs(change.sizeChange))}`, span: change.jsapisAdded ? 1 : 2 },
+                  ...(change.jsapisAdded ? [{ label: "JSAPIs newly used", children: change.jsapisAdded.length ? change.jsapisAdded.map((name) => `my.${name}`).join(", ") : "none" }] : []),
                 ]
               : [{ label: "Pages", children: reviewed.pages.join(", "), span: 2 }]),
           ]}
         />
+      )}
+      {reviewed?.report && (
+        <div style={{ marginTop: 12 }} data-testid="approval-report">
+          <Typography.Text strong>What the package holds</Typography.Text>
+          <PackageReport report={reviewed.report} />
+        </div>
       )}
       <ProblemAlert error={error} style={{ marginTop: 8 }} />
     </Card>
