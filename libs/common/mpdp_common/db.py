@@ -53,7 +53,13 @@ def created_at_column() -> Mapped[datetime]:
     return mapped_column(UtcDateTime, default=utcnow, nullable=False)
 
 
-def make_engine(url: str) -> Engine:
+#: the connections an event process (relay, consumer, worker) keeps: it works one batch at a time
+EVENT_PROCESS_CONNECTIONS = 1
+
+
+def make_engine(url: str, connections: int = 10) -> Engine:
+    """An engine whose pool keeps at most `connections` connections open, and opens two more for a
+    burst: a process holds only what its work needs (PostgreSQL's default allows 100 in all)."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database:
@@ -68,7 +74,7 @@ def make_engine(url: str) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10, pool_timeout=5)
+    return create_engine(url, pool_pre_ping=True, pool_size=connections, max_overflow=2, pool_timeout=5)
 
 
 def on_postgresql(bind: Session | Connection | Engine) -> bool:

@@ -14,7 +14,7 @@ from sqlalchemy import Engine, MetaData
 
 from .apikeys import ApiKeyColumns
 from .config import Settings
-from .db import make_engine
+from .db import EVENT_PROCESS_CONNECTIONS, make_engine
 from .events import EventSpec
 from .events.brokers import broker_for, subscription_for
 from .events.consumer import Consumer
@@ -67,7 +67,7 @@ class Service:
     def relay(self, settings: Settings) -> Relay:
         return Relay(
             self.event_spec,
-            make_engine(settings.database_url),
+            make_engine(settings.database_url, EVENT_PROCESS_CONNECTIONS),
             broker_for(settings),
             exchange=settings.exchange,
             batch_size=settings.outbox_batch_size,
@@ -76,7 +76,8 @@ class Service:
 
     def consumer(self, settings: Settings) -> Consumer:
         spec = self.event_spec
-        return Consumer(spec, make_engine(settings.database_url), broker_for(settings), subscription_for(settings, spec), settings)
+        engine = make_engine(settings.database_url, EVENT_PROCESS_CONNECTIONS)
+        return Consumer(spec, engine, broker_for(settings), subscription_for(settings, spec), settings)
 
     def run_relay(self, settings: Settings, stop: threading.Event) -> None:
         self.relay(settings).run(stop)

@@ -123,7 +123,8 @@ def create_app(service: Service, settings: Settings) -> Flask:
         MAX_CONTENT_LENGTH=settings.max_body_bytes,
         JSON_SORT_KEYS=False,
     )
-    engine = make_engine(settings.database_url) if service.has_database else None
+    # one connection per request thread
+    engine = make_engine(settings.database_url, settings.web_threads) if service.has_database else None
     verifier = TokenVerifier(
         audience=settings.jwt_audience,
         issuer=settings.jwt_issuer,

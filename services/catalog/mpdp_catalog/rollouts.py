@@ -20,7 +20,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from mpdp_common.config import Settings
-from mpdp_common.db import make_engine, session_scope, utcnow
+from mpdp_common.db import EVENT_PROCESS_CONNECTIONS, make_engine, session_scope, utcnow
 
 from . import lifecycle
 from .models import Launch, Rollout
@@ -57,7 +57,7 @@ def take_due_steps(sessions: sessionmaker[Session], now: datetime | None = None)
 
 def run_worker(settings: Settings, stop: threading.Event) -> None:
     """Take due steps until `stop` is set, looking again as often as the outbox relay polls."""
-    sessions = sessionmaker(make_engine(settings.database_url), expire_on_commit=False)
+    sessions = sessionmaker(make_engine(settings.database_url, EVENT_PROCESS_CONNECTIONS), expire_on_commit=False)
     log.info("rollout worker started")
     while not stop.is_set():
         try:

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from mpdp_common.config import Settings
 from mpdp_common.crypto import secret_box
-from mpdp_common.db import make_engine, session_scope, utcnow
+from mpdp_common.db import EVENT_PROCESS_CONNECTIONS, make_engine, session_scope, utcnow
 
 from . import mailer
 from .models import QueuedMail, WorkspaceMailSettings
@@ -77,7 +77,7 @@ def send_next(session: Session, settings: Settings) -> bool:
 
 def run_worker(settings: Settings, stop: threading.Event) -> None:
     """Send due mail until `stop` is set; between batches, poll like the outbox relay does."""
-    sessions = sessionmaker(make_engine(settings.database_url), expire_on_commit=False)
+    sessions = sessionmaker(make_engine(settings.database_url, EVENT_PROCESS_CONNECTIONS), expire_on_commit=False)
     log.info("mail worker started")
     while not stop.is_set():
         try:

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from mpdp_common.config import Settings
 from mpdp_common.contracts.telemetry import FAILING
-from mpdp_common.db import make_engine, session_scope, utcnow
+from mpdp_common.db import EVENT_PROCESS_CONNECTIONS, make_engine, session_scope, utcnow
 from mpdp_common.events import Event
 
 from .events import events
@@ -180,7 +180,7 @@ def check_due(sessions: sessionmaker[Session], interval: timedelta, now: datetim
 
 def run_worker(settings: Settings, stop: threading.Event) -> None:
     """Check due launches until `stop` is set, looking again as often as the outbox relay polls."""
-    sessions = sessionmaker(make_engine(settings.database_url), expire_on_commit=False)
+    sessions = sessionmaker(make_engine(settings.database_url, EVENT_PROCESS_CONNECTIONS), expire_on_commit=False)
     interval = timedelta(seconds=settings.release_guard_interval_seconds)
     log.info("release guard started, checking each guarded launch every %s s at least", settings.release_guard_interval_seconds)
     while not stop.is_set():

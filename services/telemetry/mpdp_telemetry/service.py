@@ -7,7 +7,7 @@ import threading
 from flask import Flask
 
 from mpdp_common.config import Settings
-from mpdp_common.db import make_engine
+from mpdp_common.db import EVENT_PROCESS_CONNECTIONS, make_engine
 from mpdp_common.service import Service
 
 from . import guard, handlers
@@ -26,7 +26,7 @@ def _setup(app: Flask, settings: Settings) -> None:
 
 def fold_raw_events(settings: Settings, stop: threading.Event) -> None:
     """The folder: raw events into the daily rollups, a worker process of its own (`mpdpctl work telemetry folder`)."""
-    keep_folding(make_engine(settings.database_url), stop, settings.telemetry_retention_days)
+    keep_folding(make_engine(settings.database_url, EVENT_PROCESS_CONNECTIONS), stop, settings.telemetry_retention_days)
 
 
 service = Service(
