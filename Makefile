@@ -81,6 +81,8 @@ bench: setup backing-services
 	$(BIN)/python bench/analytics.py
 	$(BIN)/python bench/release_health.py
 	$(BIN)/python bench/host_sdk.py
+	$(BIN)/python bench/footprint.py
+	$(BIN)/python bench/sourcemaps.py
 
 soak: setup backing-services
 	$(BIN)/python bench/soak.py

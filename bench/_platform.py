@@ -42,7 +42,7 @@ def running_platform(**env):
     platform = Platform(
         os.environ.get("MPDP_TEST_DATABASE_URL", LOCAL_DATABASE), os.environ.get("MPDP_TEST_AMQP_URL", LOCAL_BROKER), workdir
     )
-    platform.env.update(MPDP_LOG_LEVEL="WARNING", **env)
+    platform.env.update({"MPDP_LOG_LEVEL": "WARNING", **env})
     platform.start()
     try:
         yield platform

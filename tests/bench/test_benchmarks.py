@@ -149,3 +149,10 @@ def test_host_sdk(platform):
     positive(figures, "python_events_per_s", "js_events_per_s", "python_queued_mib", "js_queued_mib")
     # 100,000 queued events stay well within a phone's or a host's memory.
     assert figures["python_queued_mib"] < 100 and figures["js_queued_mib"] < 100, figures
+
+
+def test_footprint():
+    figures = short_run("footprint")
+    positive(figures, "processes", "idle_pss_mib", "loaded_pss_mib", "largest_process_mib", "requests_per_s")
+    # every process's pool is bounded: the platform stays well within PostgreSQL's default 100
+    assert 0 < figures["idle_connections"] <= figures["loaded_connections"] < 100, figures

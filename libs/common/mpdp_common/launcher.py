@@ -27,6 +27,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, MutableMapping
+from importlib.metadata import entry_points
 from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
@@ -37,7 +38,7 @@ from .events.brokers import BrokerUnavailable, broker_for, subscription_for
 from .keys import ensure_signing_key
 from .logs import configure_logging, gunicorn_log_config
 from .migrations import upgrade
-from .service import Service, installed_services
+from .service import SERVICES_GROUP, Service, installed_services
 
 if TYPE_CHECKING:  # imported in the worker only, after gevent's patches (see web())
     from flask import Flask
@@ -63,10 +64,14 @@ def _stop_on_signals() -> threading.Event:
 
 
 def _service(name: str) -> Service:
-    services = installed_services()
-    if name not in services:
-        raise SystemExit(f"unknown service {name!r}; installed: {', '.join(services)}")
-    return services[name]
+    """The one service a process runs, loaded alone: a process imports only the code it runs."""
+    found = [entry for entry in entry_points(group=SERVICES_GROUP) if entry.name == name]
+    if not found:
+        installed = sorted(entry.name for entry in entry_points(group=SERVICES_GROUP))
+        raise SystemExit(f"unknown service {name!r}; installed: {', '.join(installed)}")
+    service = found[0].load()
+    assert isinstance(service, Service) and service.name == name, f"the entry point {name!r} names the service {service.name!r}"
+    return service
 
 
 def _default_key_file(settings: Settings) -> str:

@@ -86,10 +86,14 @@ class Service:
         self.consumer(settings).run(stop)
 
 
+#: the entry point group each service's package declares itself in, under the service's name
+SERVICES_GROUP = "mpdp.services"
+
+
 def installed_services() -> dict[str, Service]:
     """The services installed in this environment, by name (entry point group `mpdp.services`)."""
     found = {}
-    for entry in entry_points(group="mpdp.services"):
+    for entry in entry_points(group=SERVICES_GROUP):
         service = entry.load()
         found[service.name] = service
     return dict(sorted(found.items(), key=lambda item: (item[0] == "gateway", item[0])))
