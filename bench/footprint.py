@@ -34,7 +34,7 @@ def pss_mib(pid: int) -> float:
 
 
 def role_of(pid: int) -> str | None:
-    """'catalog web', 'catalog relay', 'telemetry work folder', ... from the process's command line."""
+    """'catalog web', 'catalog jobs', 'telemetry work folder', ... from the process's command line."""
     try:
         with open(f"/proc/{pid}/cmdline") as cmdline:
             words = cmdline.read().split("\0")
@@ -98,7 +98,9 @@ def load(gateway: str, total: int, clients: int) -> float:
     from tests.integration.conftest import eventually
 
     people = [Client(gateway).new_account(f"footprint{index}") for index in range(clients)]
-    workspaces = [person.post("/api/v1/workspaces", json={"name": f"Footprint {n}", "kind": "tenant"}).json()["id"] for n, person in enumerate(people)]
+    workspaces = [
+        person.post("/api/v1/workspaces", json={"name": f"Footprint {n}", "kind": "tenant"}).json()["id"] for n, person in enumerate(people)
+    ]
     # the catalog hears of a new workspace a moment later
     for person, ws in zip(people, workspaces, strict=True):
         eventually(lambda person=person, ws=ws: person.get(f"/api/v1/workspaces/{ws}/miniprograms").status_code == 200)

@@ -81,7 +81,7 @@ def test_redis_stopped_the_gateway_fails_open(faulty):
 
 
 def _platform_processes(faulty) -> dict[str, list[int]]:
-    """The platform's processes by role ("web identity", "relay identity", ...), from /proc."""
+    """The platform's processes by role ("web identity", "jobs identity", ...), from /proc."""
     roles: dict[str, list[int]] = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -103,13 +103,14 @@ def test_a_web_worker_a_relay_and_a_consumer_killed_mid_load(faulty):
     before = _platform_processes(faulty)
     with Load(faulty.gateway) as load:
         time.sleep(2)
-        # A gunicorn worker (the arbiter is the lowest pid of its role), a relay and a consumer.
+        # A gunicorn worker (the arbiter is the lowest pid of its role), and the process of the
+        # workspace's relay and consumer, then identity's.
         os.kill(max(before["web workspace"]), signal.SIGKILL)
-        os.kill(before["relay workspace"][0], signal.SIGKILL)
-        os.kill(before["consume identity"][0], signal.SIGKILL)
+        os.kill(before["jobs workspace"][0], signal.SIGKILL)
+        os.kill(before["jobs identity"][0], signal.SIGKILL)
         time.sleep(8)
     after = _platform_processes(faulty)
-    assert after["relay workspace"] != before["relay workspace"] and after["consume identity"] != before["consume identity"]
+    assert after["jobs workspace"] != before["jobs workspace"] and after["jobs identity"] != before["jobs identity"]
     assert len(after["web workspace"]) == len(before["web workspace"])
     # Every workspace the service accepted is there, and its event had its effect.
     load.every_workspace_reaches_its_creator(timeout=60)

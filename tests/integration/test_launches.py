@@ -315,7 +315,7 @@ def test_a_decision_made_while_the_catalog_consumer_is_down_is_applied_when_it_r
     launch = create_launch(team.developer, team, new_version(team, "1.0.0"), app)
     assert team.developer.post(launch_path(team, launch["id"], "submit")).status_code == 200
     approval = approval_for(team.reviewer, team.ws, launch["id"])
-    (consumer,) = _children(platform, "consume", "catalog")
+    (consumer,) = _children(platform, "jobs", "catalog")  # its consumer among its threads
     os.kill(consumer, signal.SIGSTOP)
     try:
         assert decide(team.reviewer, team.ws, approval["id"], "approve").status_code == 200

@@ -119,8 +119,9 @@ def test_a_killed_rollout_worker_and_a_second_one_neither_skip_nor_repeat_a_step
     app = new_app(team)
     launch = approved_launch(team, new_version(team, "1.0.0"), app)
     plan(team, launch["id"], [(5, 2), (10, 2), (20, 2), (40, 2), (100, 0)])
-    (worker,) = _children(platform, "work", "catalog", "rollouts")
-    os.kill(worker, signal.SIGKILL)
+    # the rollouts worker is a thread of the catalog's jobs process
+    (jobs,) = _children(platform, "jobs", "catalog")
+    os.kill(jobs, signal.SIGKILL)
     # Another worker beside the one the supervisor starts again: both find the same steps due.
     second = subprocess.Popen(
         [sys.executable, "-m", "mpdp_common.launcher", "work", "catalog", "rollouts"],
@@ -129,7 +130,7 @@ def test_a_killed_rollout_worker_and_a_second_one_neither_skip_nor_repeat_a_step
         stderr=subprocess.DEVNULL,
     )
     try:
-        eventually(lambda: len(_children(platform, "work", "catalog", "rollouts")) == 1, timeout=HOPS)
+        eventually(lambda: len(_children(platform, "jobs", "catalog")) == 1, timeout=HOPS)
         done = eventually(lambda: [found for found in [launch_of(team, launch["id"])] if found["status"] == "released"], timeout=60)[0]
     finally:
         second.terminate()

@@ -523,9 +523,9 @@ def test_killing_the_telemetry_processes_during_ingest_loses_no_accepted_event(p
         eventually(lambda: len(accepted) >= 10, timeout=30)
         web = _children(platform, "web", "telemetry")
         workers = [pid for master in web for pid in children_of(master)]
-        consumer = _children(platform, "consume", "telemetry")
-        folder = _children(platform, "work", "telemetry", "folder")
-        for pid in [*web, *workers, *consumer, *folder]:
+        # the consumer and the folder are threads of telemetry's jobs process
+        jobs = _children(platform, "jobs", "telemetry")
+        for pid in [*web, *workers, *jobs]:
             os.kill(pid, signal.SIGKILL)
         before = len(accepted)
         # The supervisor starts them again and the senders get through again.
@@ -534,5 +534,5 @@ def test_killing_the_telemetry_processes_during_ingest_loses_no_accepted_event(p
         stop.set()
         for thread in threads:
             thread.join(60)
-    assert _children(platform, "consume", "telemetry") not in ([], consumer)
+    assert _children(platform, "jobs", "telemetry") not in ([], jobs)
     folded(shop, sum(accepted), now.date(), now.date(), timeout=120)

@@ -85,6 +85,13 @@ class Service:
     def run_consumer(self, settings: Settings, stop: threading.Event) -> None:
         self.consumer(settings).run(stop)
 
+    @property
+    def jobs(self) -> dict[str, Callable[[Settings, threading.Event], None]]:
+        """What the service runs besides its HTTP API, by name: its relay and consumer where it has
+        events, and its workers; each runs until the event is set."""
+        events = {"relay": self.run_relay, "consumer": self.run_consumer} if self.events is not None else {}
+        return events | self.workers
+
 
 #: the entry point group each service's package declares itself in, under the service's name
 SERVICES_GROUP = "mpdp.services"
