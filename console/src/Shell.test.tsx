@@ -13,7 +13,7 @@ function json(body: unknown): Response {
 }
 
 function serve(role: Role) {
-  const me: Me = { id: "u1", email: "u1@example.com", name: "Uma", created_at: "2026-11-01T09:00:00Z", memberships: [{ workspace_id: "ws1", role, status: "active" }] };
+  const me: Me = { id: "u1", email: "u1@example.com", name: "Uma", created_at: "2026-11-01T09:00:00Z", email_verified: true, mfa_enabled: false, memberships: [{ workspace_id: "ws1", role, status: "active" }] };
   vi.stubGlobal("fetch", async (url: string) => {
     if (url === "/api/v1/auth/refresh") return json({ access_token: "a", refresh_token: "r2", token_type: "Bearer", expires_in: 900 });
     if (url === "/api/v1/me") return json(me);

@@ -31,10 +31,53 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Sign up: create an account
-         * @description 409 when the email has an account.
+         * Sign up: create an account, and mail a link that verifies its email
+         * @description Until the link is followed the account signs in and reads, but cannot create a workspace or
+         *     accept an invitation. An email that has an account already answers the same (nothing is
+         *     made, and its owner is mailed that someone tried), so sign-up does not tell who has one.
          */
         post: operations["accounts_register"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/accounts/verify": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Verify an account's email with the token of the mailed link
+         * @description 400 for a token that is unknown, used or expired (24 hours). Tokens issued from now on say
+         *     so; a client signed in before refreshes its tokens.
+         */
+        post: operations["accounts_verify_email"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/accounts/verify/resend": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Mail the signed-in account another verification link
+         * @description At most once a minute (429 with Retry-After); nothing is sent for a verified email.
+         */
+        post: operations["accounts_resend_verification"];
         delete?: never;
         options?: never;
         head?: never;
@@ -52,6 +95,48 @@ export interface paths {
         put?: never;
         /** Sign out: revoke a refresh token and those rotated from the same sign-in */
         post: operations["accounts_logout"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/password-reset": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Ask for a password reset link by mail
+         * @description 202 whatever the email, so that the answer does not tell who has an account; a mail goes out
+         *     only where one exists (at most one a minute), with a link that works once, for an hour.
+         */
+        post: operations["accounts_request_password_reset"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/password-reset/confirm": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Choose a new password with the token of a reset link
+         * @description 400 for a token that is unknown, used or expired (1 hour). Every refresh token of the account
+         *     is revoked: it signs in again with the new password. Following the link also proves the email.
+         */
+        post: operations["accounts_confirm_password_reset"];
         delete?: never;
         options?: never;
         head?: never;
@@ -89,9 +174,32 @@ export interface paths {
         put?: never;
         /**
          * Sign in: an access token and a refresh token for an email and password
-         * @description 401 when they are wrong; 429 after too many attempts for one email.
+         * @description For an account with TOTP on, no tokens yet: `{mfa_required: true, mfa_token, expires_in}`,
+         *     and the second step is POST /auth/token/mfa. 401 when they are wrong; 429 after too many
+         *     attempts for one email.
          */
         post: operations["accounts_sign_in"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/token/mfa": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Sign in, second step: the token pair for an mfa_token and a TOTP code or a recovery code
+         * @description A recovery code works once. 401 for a wrong code or an expired mfa_token; wrong codes are
+         *     throttled as passwords are (5 per account in 15 minutes, then 429).
+         */
+        post: operations["accounts_sign_in_second_step"];
         delete?: never;
         options?: never;
         head?: never;
@@ -111,8 +219,9 @@ export interface paths {
         put?: never;
         /**
          * Accept an invitation: the signed-in account becomes a member
-         * @description 403 when it was sent to another email address; 409 when it is no longer pending, or the
-         *     account is a member already.
+         * @description 403 when it was sent to another email address, or the account's email is not verified yet
+         *     (`urn:mpdp:problem:email-unverified`); 409 when it is no longer pending, or the account is a
+         *     member already.
          */
         post: operations["members_accept_invitation"];
         delete?: never;
@@ -138,6 +247,128 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/me/mfa": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Turn two-factor sign-in off, with the password and a code
+         * @description `code` is a current TOTP code or an unused recovery code. 403 for a wrong password or code;
+         *     409 when it is not on.
+         */
+        delete: operations["accounts_remove_mfa"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/me/mfa/totp": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Begin TOTP two-factor sign-in: a new secret and its otpauth:// URI
+         * @description Pending until confirmed with a first code; asking again replaces the pending secret. 409 while
+         *     TOTP is on.
+         */
+        post: operations["accounts_set_up_totp"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/me/mfa/totp/confirm": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Turn TOTP on with a first code from the app: ten recovery codes, shown once
+         * @description 400 for a wrong code or nothing set up; 409 while TOTP is on already.
+         */
+        post: operations["accounts_confirm_totp"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/me/password": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Change the signed-in account's password, giving the current one
+         * @description 403 when the current password is wrong (guesses are throttled as sign-ins are: 429). Every
+         *     refresh token of the account is revoked, this sign-in's too.
+         */
+        post: operations["accounts_change_password"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/me/sessions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The signed-in account's sessions: one per sign-in (refresh chain) still valid, newest first */
+        get: operations["accounts_list_sessions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/me/sessions/{session_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                session_id: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * End one of the signed-in account's sessions: its refresh tokens stop working
+         * @description Its access tokens run out on their own (minutes). 404 for a session that is not the account's.
+         */
+        delete: operations["accounts_end_session"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/workspaces": {
         parameters: {
             query?: never;
@@ -152,7 +383,8 @@ export interface paths {
          * Create a tenant workspace, or apply for a developer workspace
          * @description A tenant is active at once and the caller becomes its admin (201). A developer workspace is
          *     applied for by a member of its tenant (`parent_id`, 404 for others): it waits for an approval
-         *     of type developer_workspace in the tenant (202). Not with an API key (403).
+         *     of type developer_workspace in the tenant (202). Not with an API key (403), nor by an account
+         *     whose email is not verified yet (403 `urn:mpdp:problem:email-unverified`).
          */
         post: operations["workspaces_create"];
         delete?: never;
@@ -1224,7 +1456,9 @@ export interface paths {
         /**
          * Submit a launch for review
          * @description From created to under_review, and an approval of type launch opens; 409 from another status,
-         *     or while another launch of the mini program on that app is on its way.
+         *     or while another launch of the mini program on that app is on its way, or (`type`
+         *     `urn:mpdp:problem:jsapis-not-granted`, with `jsapis`) while its version calls restricted
+         *     JSAPIs that no active feature of the mini program grants, checked as the grants are now.
          */
         post: operations["launches_submit"];
         delete?: never;
@@ -1370,7 +1604,10 @@ export interface paths {
          * Upload a version's package
          * @description A multipart form with `version` (semver, never reused: 409), `notes` and the `package` zip,
          *     checked (422 for a bad zip) and kept by its SHA-256; by an admin or an assigned developer. A
-         *     package over the size limit is a 413.
+         *     package over the workspace's `package_size_limit_bytes` (default 8 MiB) is a 413 that names
+         *     its `size` and the `limit`, refused while it streams in, before it is stored. The version
+         *     keeps a `report`: its pages and their sizes, the JSAPIs its code calls (every `.js` file
+         *     parsed) and those not granted to the mini program, its source maps (`*.js.map`) and warnings.
          */
         post: operations["versions_upload"];
         delete?: never;
@@ -1421,6 +1658,34 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/workspaces/{ws}/miniprograms/{mp}/versions/{version_id}/sourcemaps": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                ws: string;
+                mp: string;
+                version_id: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Add source maps to a version
+         * @description Multipart `files`, each a source map named `<path>.js.map` after the package's `<path>.js`
+         *     (a bare `name.js.map` is taken for the one `.js` file of that name); a map for a file that
+         *     has one replaces it. By an admin or an assigned developer. The crashes of that version are
+         *     resolved through them from now on, and its issues' latest events at once. Answers every
+         *     source map of the version.
+         */
+        post: operations["versions_add_sourcemaps"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/workspaces/{ws}/quality/issues": {
         parameters: {
             query?: never;
@@ -1454,7 +1719,11 @@ export interface paths {
             };
             cookie?: never;
         };
-        /** One crash group, with its latest event (the whole stack trace) */
+        /**
+         * One crash group, with its latest event (the whole stack trace)
+         * @description Its frames are in the original source where its version has source maps (the minified
+         *     frame of each as `raw`), even when its latest event came just before them.
+         */
         get: operations["quality_get_issue"];
         put?: never;
         post?: never;
@@ -1527,7 +1796,8 @@ export interface paths {
         /**
          * Replace the workspace's settings
          * @description By an admin. `service_email.smtp_password` is write-only: left out, the stored password is
-         *     kept; `null` or an empty string clears it. A URL setting that takes an upload may name the
+         *     kept; `null` or an empty string clears it. `package_size_limit_bytes` left out is kept, `null`
+         *     is the default (8 MiB). A URL setting that takes an upload may name the
          *     path of a file uploaded to this workspace for it.
          */
         put: operations["settings_replace"];
@@ -1686,6 +1956,8 @@ export interface components {
             /** Format: date-time */
             created_at: string;
             email: string;
+            /** @description whether its owner followed the link mailed at sign-up */
+            email_verified: boolean;
             id: string;
             name: string;
         };
@@ -2329,8 +2601,12 @@ export interface components {
             /** Format: date-time */
             created_at: string;
             email: string;
+            /** @description whether its owner followed the link mailed at sign-up */
+            email_verified: boolean;
             id: string;
             memberships: components["schemas"]["MembershipSummary"][];
+            /** @description whether sign-in asks for a TOTP code */
+            mfa_enabled: boolean;
             name: string;
         };
         Member: {
@@ -2359,6 +2635,16 @@ export interface components {
             /** @enum {string} */
             status: "active" | "blocked";
             workspace_id: string;
+        };
+        MfaRemove: {
+            /** @description a TOTP code or an unused recovery code */
+            code: string;
+            password: string;
+        };
+        MfaSignIn: {
+            code?: string;
+            mfa_token: string;
+            recovery_code?: string;
         };
         MiniProgram: {
             /** Format: date-time */
@@ -2431,6 +2717,26 @@ export interface components {
             page_views: number;
             sessions: number;
         };
+        PackageReport: {
+            /** @description how many files the package holds */
+            files: number;
+            /** @description those of them that belong to a feature and that no active feature of the mini program granted, at upload; a launch's submit checks again */
+            jsapis_not_granted: string[];
+            /** @description the JSAPIs the code calls as `my.<name>(...)` */
+            jsapis_used: string[];
+            pages: components["schemas"]["PageSize"][];
+            /** @description the package's bytes */
+            size: number;
+            /** @description the version's source maps (`<path>.js.map`) */
+            sourcemaps: string[];
+            /** @description what the report could not look at, and why */
+            warnings: string[];
+        };
+        PageSize: {
+            page: string;
+            /** @description the bytes of the page's files (`<page>.js`, `.json`, the markup and styles) */
+            size: number;
+        };
         PageStats: {
             avg_duration_ms: number | null;
             page: string;
@@ -2442,6 +2748,17 @@ export interface components {
             items: components["schemas"]["PageStats"][];
             /** @description the cursor of the next page; null on the last */
             next_cursor: string | null;
+        };
+        PasswordChange: {
+            current_password: string;
+            new_password: string;
+        };
+        PasswordReset: {
+            email: string;
+        };
+        PasswordResetConfirm: {
+            password: string;
+            token: string;
         };
         Percentiles: {
             launches: number;
@@ -2464,6 +2781,10 @@ export interface components {
         };
         Publish: {
             percentage: number;
+        };
+        RecoveryCodes: {
+            /** @description ten single-use codes, shown once */
+            recovery_codes: string[];
         };
         Refresh: {
             refresh_token: string;
@@ -2551,11 +2872,35 @@ export interface components {
             /** @default null */
             smtp_username?: string | null;
         };
+        Session: {
+            /**
+             * Format: date-time
+             * @description when it signed in
+             */
+            created_at: string;
+            /** @description whether the access token of this request came from it */
+            current: boolean;
+            /** @description the sign-in: one refresh chain */
+            id: string;
+            /** @description the client's address as the gateway saw it */
+            ip: string | null;
+            /**
+             * Format: date-time
+             * @description when its tokens were last refreshed (or made)
+             */
+            last_used_at: string;
+            user_agent: string | null;
+        };
+        SessionList: {
+            items: components["schemas"]["Session"][];
+        };
         Settings: {
             about_us_url: string | null;
             domains: components["schemas"]["Domains"];
             favicon_url: string | null;
             logo_url: string | null;
+            /** @description the largest package an upload may send (default 8 MiB) */
+            package_size_limit_bytes: number;
             /** @description null: none set */
             service_email: components["schemas"]["ServiceEmail"] | null;
             terms_of_service_url: string | null;
@@ -2575,12 +2920,34 @@ export interface components {
             favicon_url?: string | null;
             /** @default null */
             logo_url?: string | null;
+            /** @description the largest package an upload may send; left out: kept; null: the default, 8 MiB */
+            package_size_limit_bytes?: number | null;
             /** @default null */
             service_email?: components["schemas"]["ServiceEmailPut"] | null;
             /** @default null */
             terms_of_service_url?: string | null;
             /** @default false */
             tester_whitelist_enabled?: boolean;
+        };
+        SignIn: {
+            access_token: string;
+            /** @description seconds the access token is valid for */
+            expires_in: number;
+            /** @description true: no tokens yet; send a code with mfa_token to /auth/token/mfa */
+            mfa_required: boolean;
+            /** @description for POST /api/v1/auth/token/mfa, valid for expires_in seconds */
+            mfa_token: string;
+            refresh_token: string;
+            /** @enum {string} */
+            token_type: "Bearer";
+        };
+        SourceMaps: {
+            /** @description every source map of the version now */
+            sourcemaps: string[];
+        };
+        SourceMapsUploadForm: {
+            /** @description one or more source maps, each named `<path>.js.map` after the package's `<path>.js` */
+            files: string[];
         };
         Startup: {
             by_day: components["schemas"]["StartupDay"][];
@@ -2632,6 +2999,9 @@ export interface components {
         Testers: {
             user_ids: string[];
         };
+        Token: {
+            token: string;
+        };
         TokenPair: {
             access_token: string;
             /** @description seconds the access token is valid for */
@@ -2639,6 +3009,15 @@ export interface components {
             refresh_token: string;
             /** @enum {string} */
             token_type: "Bearer";
+        };
+        TotpConfirm: {
+            code: string;
+        };
+        TotpSetup: {
+            /** @description otpauth://totp/... (SHA-1, 6 digits, 30 s), for a QR code */
+            otpauth_uri: string;
+            /** @description base32, for apps that take it typed in */
+            secret: string;
         };
         TrackedEvent: {
             count: number;
@@ -2656,6 +3035,11 @@ export interface components {
             /** Format: binary */
             file: string;
         };
+        Verified: {
+            email: string;
+            email_verified: boolean;
+            id: string;
+        };
         Version: {
             /** Format: date-time */
             created_at: string;
@@ -2664,6 +3048,8 @@ export interface components {
             miniprogram_id: string;
             notes: string;
             pages: string[];
+            /** @description null for versions uploaded before reports */
+            report: components["schemas"]["PackageReport"] | null;
             sha256: string;
             /** @description the package's bytes */
             size: number;
@@ -2921,6 +3307,57 @@ export interface operations {
             default: components["responses"]["DEFAULT_ERROR"];
         };
     };
+    accounts_verify_email: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Token"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Verified"];
+                };
+            };
+            400: components["responses"]["BAD_REQUEST"];
+            413: components["responses"]["REQUEST_ENTITY_TOO_LARGE"];
+            415: components["responses"]["UNSUPPORTED_MEDIA_TYPE"];
+            422: components["responses"]["UNPROCESSABLE_ENTITY"];
+            default: components["responses"]["DEFAULT_ERROR"];
+        };
+    };
+    accounts_resend_verification: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Accepted */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: components["responses"]["UNAUTHORIZED"];
+            403: components["responses"]["FORBIDDEN"];
+            429: components["responses"]["TOO_MANY_REQUESTS"];
+            default: components["responses"]["DEFAULT_ERROR"];
+        };
+    };
     accounts_logout: {
         parameters: {
             query?: never;
@@ -2931,6 +3368,60 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": components["schemas"]["Refresh"];
+            };
+        };
+        responses: {
+            /** @description No Content */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BAD_REQUEST"];
+            413: components["responses"]["REQUEST_ENTITY_TOO_LARGE"];
+            415: components["responses"]["UNSUPPORTED_MEDIA_TYPE"];
+            422: components["responses"]["UNPROCESSABLE_ENTITY"];
+            default: components["responses"]["DEFAULT_ERROR"];
+        };
+    };
+    accounts_request_password_reset: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PasswordReset"];
+            };
+        };
+        responses: {
+            /** @description Accepted */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BAD_REQUEST"];
+            413: components["responses"]["REQUEST_ENTITY_TOO_LARGE"];
+            415: components["responses"]["UNSUPPORTED_MEDIA_TYPE"];
+            422: components["responses"]["UNPROCESSABLE_ENTITY"];
+            default: components["responses"]["DEFAULT_ERROR"];
+        };
+    };
+    accounts_confirm_password_reset: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PasswordResetConfirm"];
             };
         };
         responses: {
@@ -2988,6 +3479,37 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": components["schemas"]["Credentials"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SignIn"];
+                };
+            };
+            400: components["responses"]["BAD_REQUEST"];
+            401: components["responses"]["UNAUTHORIZED"];
+            413: components["responses"]["REQUEST_ENTITY_TOO_LARGE"];
+            415: components["responses"]["UNSUPPORTED_MEDIA_TYPE"];
+            422: components["responses"]["UNPROCESSABLE_ENTITY"];
+            429: components["responses"]["TOO_MANY_REQUESTS"];
+            default: components["responses"]["DEFAULT_ERROR"];
+        };
+    };
+    accounts_sign_in_second_step: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MfaSignIn"];
             };
         };
         responses: {
@@ -3055,6 +3577,170 @@ export interface operations {
                 };
             };
             401: components["responses"]["UNAUTHORIZED"];
+            default: components["responses"]["DEFAULT_ERROR"];
+        };
+    };
+    accounts_remove_mfa: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MfaRemove"];
+            };
+        };
+        responses: {
+            /** @description No Content */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BAD_REQUEST"];
+            401: components["responses"]["UNAUTHORIZED"];
+            403: components["responses"]["FORBIDDEN"];
+            409: components["responses"]["CONFLICT"];
+            413: components["responses"]["REQUEST_ENTITY_TOO_LARGE"];
+            415: components["responses"]["UNSUPPORTED_MEDIA_TYPE"];
+            422: components["responses"]["UNPROCESSABLE_ENTITY"];
+            429: components["responses"]["TOO_MANY_REQUESTS"];
+            default: components["responses"]["DEFAULT_ERROR"];
+        };
+    };
+    accounts_set_up_totp: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TotpSetup"];
+                };
+            };
+            401: components["responses"]["UNAUTHORIZED"];
+            403: components["responses"]["FORBIDDEN"];
+            409: components["responses"]["CONFLICT"];
+            default: components["responses"]["DEFAULT_ERROR"];
+        };
+    };
+    accounts_confirm_totp: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TotpConfirm"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RecoveryCodes"];
+                };
+            };
+            400: components["responses"]["BAD_REQUEST"];
+            401: components["responses"]["UNAUTHORIZED"];
+            409: components["responses"]["CONFLICT"];
+            413: components["responses"]["REQUEST_ENTITY_TOO_LARGE"];
+            415: components["responses"]["UNSUPPORTED_MEDIA_TYPE"];
+            422: components["responses"]["UNPROCESSABLE_ENTITY"];
+            429: components["responses"]["TOO_MANY_REQUESTS"];
+            default: components["responses"]["DEFAULT_ERROR"];
+        };
+    };
+    accounts_change_password: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PasswordChange"];
+            };
+        };
+        responses: {
+            /** @description No Content */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BAD_REQUEST"];
+            401: components["responses"]["UNAUTHORIZED"];
+            403: components["responses"]["FORBIDDEN"];
+            413: components["responses"]["REQUEST_ENTITY_TOO_LARGE"];
+            415: components["responses"]["UNSUPPORTED_MEDIA_TYPE"];
+            422: components["responses"]["UNPROCESSABLE_ENTITY"];
+            429: components["responses"]["TOO_MANY_REQUESTS"];
+            default: components["responses"]["DEFAULT_ERROR"];
+        };
+    };
+    accounts_list_sessions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SessionList"];
+                };
+            };
+            401: components["responses"]["UNAUTHORIZED"];
+            403: components["responses"]["FORBIDDEN"];
+            default: components["responses"]["DEFAULT_ERROR"];
+        };
+    };
+    accounts_end_session: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                session_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No Content */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: components["responses"]["UNAUTHORIZED"];
+            403: components["responses"]["FORBIDDEN"];
+            404: components["responses"]["NOT_FOUND"];
             default: components["responses"]["DEFAULT_ERROR"];
         };
     };
@@ -5529,6 +6215,42 @@ export interface operations {
                 content?: never;
             };
             416: components["responses"]["REQUESTED_RANGE_NOT_SATISFIABLE"];
+            default: components["responses"]["DEFAULT_ERROR"];
+        };
+    };
+    versions_add_sourcemaps: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                ws: string;
+                mp: string;
+                version_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": components["schemas"]["SourceMapsUploadForm"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SourceMaps"];
+                };
+            };
+            400: components["responses"]["BAD_REQUEST"];
+            401: components["responses"]["UNAUTHORIZED"];
+            403: components["responses"]["FORBIDDEN"];
+            404: components["responses"]["NOT_FOUND"];
+            413: components["responses"]["REQUEST_ENTITY_TOO_LARGE"];
+            415: components["responses"]["UNSUPPORTED_MEDIA_TYPE"];
+            422: components["responses"]["UNPROCESSABLE_ENTITY"];
             default: components["responses"]["DEFAULT_ERROR"];
         };
     };
