@@ -138,10 +138,15 @@ def verify_email(body: dict[str, Any]) -> dict[str, Any]:
     return {"id": account.id, "email": account.email, "email_verified": True}
 
 
+#: the answers of the 202s that queue a mail, which never say whether one went out
+RESEND_QUEUED = "Unless the email is verified already, a new verification link is on its way."
+RESET_QUEUED = "If the address has an account, a mail is on its way."
+
+
 @accounts.route("/accounts/verify/resend", methods=["POST"])
-@accounts.response(202)
+@accounts.response(202, schemas.MailQueuedSchema)
 @problems(403, 429)
-def resend_verification() -> None:
+def resend_verification() -> dict[str, str]:
     """Mail the signed-in account another verification link
 
     At most once a minute (429 with Retry-After); nothing is sent for a verified email."""
@@ -149,7 +154,7 @@ def resend_verification() -> None:
     _signed_in_account(session, current_caller())
     account = session.scalars(select(Account).where(Account.id == current_caller().account_id).with_for_update()).one()
     if account.email_verified:
-        return
+        return {"detail": RESEND_QUEUED}
     last = account.verification_mailed_at
     if last is not None and last > utcnow() - RESEND_INTERVAL:
         wait = math.ceil((last + RESEND_INTERVAL - utcnow()).total_seconds())
@@ -160,6 +165,7 @@ def resend_verification() -> None:
         )
     _mail_verification(session, account)
     session.commit()
+    return {"detail": RESEND_QUEUED}
 
 
 @accounts.route("/auth/token", methods=["POST"])
@@ -302,9 +308,9 @@ def remove_mfa(body: dict[str, Any]) -> None:
 
 @accounts.route("/auth/password-reset", methods=["POST"])
 @accounts.arguments(schemas.PasswordResetSchema)
-@accounts.response(202)
+@accounts.response(202, schemas.MailQueuedSchema)
 @public
-def request_password_reset(body: dict[str, Any]) -> None:
+def request_password_reset(body: dict[str, Any]) -> dict[str, str]:
     """Ask for a password reset link by mail
 
     202 whatever the email, so that the answer does not tell who has an account; a mail goes out
@@ -312,7 +318,7 @@ def request_password_reset(body: dict[str, Any]) -> None:
     session = db_session()
     account = session.scalar(select(Account).where(Account.email == normalize_email(body["email"])).with_for_update())
     if account is None:
-        return
+        return {"detail": RESET_QUEUED}
     recent = session.scalar(
         select(MailToken.id).where(
             MailToken.account_id == account.id,
@@ -321,11 +327,12 @@ def request_password_reset(body: dict[str, Any]) -> None:
         )
     )
     if recent is not None:
-        return
+        return {"detail": RESET_QUEUED}
     settings = current_settings()
     token = _mail_token(session, account, "reset_password", RESET_LIFETIME)
     mail_queue.enqueue(session, settings, None, mailer.password_reset_message(settings, to=account.email, token=token))
     session.commit()
+    return {"detail": RESET_QUEUED}
 
 
 def _set_password(session: Any, account: Account, password: str) -> None:

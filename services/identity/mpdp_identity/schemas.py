@@ -45,6 +45,10 @@ class PasswordResetSchema(Schema):
     email = fields.String(required=True, validate=validate.Length(max=254))
 
 
+class MailQueuedSchema(ResponseSchema):
+    detail = fields.String(metadata={"description": "what happens next, for people to read"})
+
+
 class PasswordResetConfirmSchema(Schema):
     token = fields.String(required=True, load_only=True, validate=validate.Length(min=1, max=200))
     password = Password(required=True)
