@@ -131,6 +131,11 @@ class Platform:
         return self.url("gateway")
 
     @property
+    def mail_folder(self) -> Path:
+        """Where it writes each mail without an SMTP server, for `mails_to` to read (see `MAIL_FOLDERS`)."""
+        return self.workdir / "mail"
+
+    @property
     def signing_key_file(self) -> Path:
         return self.workdir / "keys" / "identity-signing.pem"
 
@@ -148,7 +153,7 @@ class Platform:
             start_new_session=True,
         )
         process = self.process
-        MAIL_FOLDERS[self.gateway] = self.workdir / "mail"
+        MAIL_FOLDERS[self.gateway] = self.mail_folder
         urls = {name: self.readiness_url(name) for name in SERVICES}
         # Migrating every database and starting some thirty processes takes minutes on a busy 2-core machine.
         if not wait_until_ready(urls, given_up=lambda: process.poll() is not None, timeout=240):
