@@ -1456,9 +1456,7 @@ export interface paths {
         /**
          * Submit a launch for review
          * @description From created to under_review, and an approval of type launch opens; 409 from another status,
-         *     or while another launch of the mini program on that app is on its way, or (`type`
-         *     `urn:mpdp:problem:jsapis-not-granted`, with `jsapis`) while its version calls restricted
-         *     JSAPIs that no active feature of the mini program grants, checked as the grants are now.
+         *     or while another launch of the mini program on that app is on its way.
          */
         post: operations["launches_submit"];
         delete?: never;
@@ -1604,10 +1602,7 @@ export interface paths {
          * Upload a version's package
          * @description A multipart form with `version` (semver, never reused: 409), `notes` and the `package` zip,
          *     checked (422 for a bad zip) and kept by its SHA-256; by an admin or an assigned developer. A
-         *     package over the workspace's `package_size_limit_bytes` (default 8 MiB) is a 413 that names
-         *     its `size` and the `limit`, refused while it streams in, before it is stored. The version
-         *     keeps a `report`: its pages and their sizes, the JSAPIs its code calls (every `.js` file
-         *     parsed) and those not granted to the mini program, its source maps (`*.js.map`) and warnings.
+         *     package over the size limit is a 413.
          */
         post: operations["versions_upload"];
         delete?: never;
@@ -1658,34 +1653,6 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/api/v1/workspaces/{ws}/miniprograms/{mp}/versions/{version_id}/sourcemaps": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                ws: string;
-                mp: string;
-                version_id: string;
-            };
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /**
-         * Add source maps to a version
-         * @description Multipart `files`, each a source map named `<path>.js.map` after the package's `<path>.js`
-         *     (a bare `name.js.map` is taken for the one `.js` file of that name); a map for a file that
-         *     has one replaces it. By an admin or an assigned developer. The crashes of that version are
-         *     resolved through them from now on, and its issues' latest events at once. Answers every
-         *     source map of the version.
-         */
-        post: operations["versions_add_sourcemaps"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
     "/api/v1/workspaces/{ws}/quality/issues": {
         parameters: {
             query?: never;
@@ -1719,11 +1686,7 @@ export interface paths {
             };
             cookie?: never;
         };
-        /**
-         * One crash group, with its latest event (the whole stack trace)
-         * @description Its frames are in the original source where its version has source maps (the minified
-         *     frame of each as `raw`), even when its latest event came just before them.
-         */
+        /** One crash group, with its latest event (the whole stack trace) */
         get: operations["quality_get_issue"];
         put?: never;
         post?: never;
@@ -1796,8 +1759,7 @@ export interface paths {
         /**
          * Replace the workspace's settings
          * @description By an admin. `service_email.smtp_password` is write-only: left out, the stored password is
-         *     kept; `null` or an empty string clears it. `package_size_limit_bytes` left out is kept, `null`
-         *     is the default (8 MiB). A URL setting that takes an upload may name the
+         *     kept; `null` or an empty string clears it. A URL setting that takes an upload may name the
          *     path of a file uploaded to this workspace for it.
          */
         put: operations["settings_replace"];
@@ -2597,6 +2559,10 @@ export interface components {
             /** @enum {string} */
             status: "created" | "under_review" | "pilot" | "ready" | "grayscale" | "released" | "rejected" | "canceled" | "archived" | "offline" | "rollback" | "halted";
         };
+        MailQueued: {
+            /** @description what happens next, for people to read */
+            detail: string;
+        };
         Me: {
             /** Format: date-time */
             created_at: string;
@@ -2716,26 +2682,6 @@ export interface components {
             new_users: number;
             page_views: number;
             sessions: number;
-        };
-        PackageReport: {
-            /** @description how many files the package holds */
-            files: number;
-            /** @description those of them that belong to a feature and that no active feature of the mini program granted, at upload; a launch's submit checks again */
-            jsapis_not_granted: string[];
-            /** @description the JSAPIs the code calls as `my.<name>(...)` */
-            jsapis_used: string[];
-            pages: components["schemas"]["PageSize"][];
-            /** @description the package's bytes */
-            size: number;
-            /** @description the version's source maps (`<path>.js.map`) */
-            sourcemaps: string[];
-            /** @description what the report could not look at, and why */
-            warnings: string[];
-        };
-        PageSize: {
-            page: string;
-            /** @description the bytes of the page's files (`<page>.js`, `.json`, the markup and styles) */
-            size: number;
         };
         PageStats: {
             avg_duration_ms: number | null;
@@ -2899,8 +2845,6 @@ export interface components {
             domains: components["schemas"]["Domains"];
             favicon_url: string | null;
             logo_url: string | null;
-            /** @description the largest package an upload may send (default 8 MiB) */
-            package_size_limit_bytes: number;
             /** @description null: none set */
             service_email: components["schemas"]["ServiceEmail"] | null;
             terms_of_service_url: string | null;
@@ -2920,8 +2864,6 @@ export interface components {
             favicon_url?: string | null;
             /** @default null */
             logo_url?: string | null;
-            /** @description the largest package an upload may send; left out: kept; null: the default, 8 MiB */
-            package_size_limit_bytes?: number | null;
             /** @default null */
             service_email?: components["schemas"]["ServiceEmailPut"] | null;
             /** @default null */
@@ -2940,14 +2882,6 @@ export interface components {
             refresh_token: string;
             /** @enum {string} */
             token_type: "Bearer";
-        };
-        SourceMaps: {
-            /** @description every source map of the version now */
-            sourcemaps: string[];
-        };
-        SourceMapsUploadForm: {
-            /** @description one or more source maps, each named `<path>.js.map` after the package's `<path>.js` */
-            files: string[];
         };
         Startup: {
             by_day: components["schemas"]["StartupDay"][];
@@ -3048,8 +2982,6 @@ export interface components {
             miniprogram_id: string;
             notes: string;
             pages: string[];
-            /** @description null for versions uploaded before reports */
-            report: components["schemas"]["PackageReport"] | null;
             sha256: string;
             /** @description the package's bytes */
             size: number;
@@ -3350,7 +3282,9 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["MailQueued"];
+                };
             };
             401: components["responses"]["UNAUTHORIZED"];
             403: components["responses"]["FORBIDDEN"];
@@ -3403,7 +3337,9 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["MailQueued"];
+                };
             };
             400: components["responses"]["BAD_REQUEST"];
             413: components["responses"]["REQUEST_ENTITY_TOO_LARGE"];
@@ -6215,42 +6151,6 @@ export interface operations {
                 content?: never;
             };
             416: components["responses"]["REQUESTED_RANGE_NOT_SATISFIABLE"];
-            default: components["responses"]["DEFAULT_ERROR"];
-        };
-    };
-    versions_add_sourcemaps: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                ws: string;
-                mp: string;
-                version_id: string;
-            };
-            cookie?: never;
-        };
-        requestBody: {
-            content: {
-                "multipart/form-data": components["schemas"]["SourceMapsUploadForm"];
-            };
-        };
-        responses: {
-            /** @description Created */
-            201: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["SourceMaps"];
-                };
-            };
-            400: components["responses"]["BAD_REQUEST"];
-            401: components["responses"]["UNAUTHORIZED"];
-            403: components["responses"]["FORBIDDEN"];
-            404: components["responses"]["NOT_FOUND"];
-            413: components["responses"]["REQUEST_ENTITY_TOO_LARGE"];
-            415: components["responses"]["UNSUPPORTED_MEDIA_TYPE"];
-            422: components["responses"]["UNPROCESSABLE_ENTITY"];
             default: components["responses"]["DEFAULT_ERROR"];
         };
     };
