@@ -40,6 +40,7 @@ function show(at: string) {
               <Route element={<Shell />}>
                 <Route path="/workspaces/:ws/miniprograms/:mp/:tab" element={<p>A mini program's versions</p>} />
                 <Route path="/workspaces/:ws/members" element={<p>The members</p>} />
+                <Route path="/security" element={<p>The account's security</p>} />
               </Route>
             </Routes>
           </AuthProvider>
@@ -86,5 +87,12 @@ describe("the workspace menu", () => {
     show("/workspaces/ws1/members");
     expect(await screen.findByText("Workspace Developer")).toBeInTheDocument();
     expect(screen.queryByTestId("approvals-badge")).not.toBeInTheDocument();
+  });
+
+  it("leads from the account's name to its security page", async () => {
+    serve("developer");
+    show("/workspaces/ws1/members");
+    await userEvent.click(await screen.findByTestId("account-name"));
+    expect(await screen.findByText("The account's security")).toBeInTheDocument();
   });
 });
