@@ -23,6 +23,7 @@ import requests
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from tests.integration.client import MAIL_FOLDERS  # noqa: E402
 from tests.integration.conftest import LOCAL_BROKER, LOCAL_DATABASE, Platform  # noqa: E402
 
 # A file describing a running platform (see `shared_platform`): the benchmarks it suits use it
@@ -77,6 +78,8 @@ def _shared(env: dict[str, str]) -> Platform | None:
     for name in ("run_id", "prefix", "ports", "internal_ports", "env"):
         setattr(platform, name, described[name])
     platform.process = SimpleNamespace(pid=described["pid"])  # not ours to stop
+    # its accounts verify their email through the links it writes there, as the tests' do
+    MAIL_FOLDERS[platform.gateway] = platform.mail_folder
     return platform
 
 

@@ -13,7 +13,7 @@ function json(body: unknown): Response {
 }
 
 function serve(role: Role) {
-  const me: Me = { id: "u1", email: "u1@example.com", name: "Uma", created_at: "2026-11-01T09:00:00Z", memberships: [{ workspace_id: "ws1", role, status: "active" }] };
+  const me: Me = { id: "u1", email: "u1@example.com", name: "Uma", created_at: "2026-11-01T09:00:00Z", email_verified: true, mfa_enabled: false, memberships: [{ workspace_id: "ws1", role, status: "active" }] };
   vi.stubGlobal("fetch", async (url: string) => {
     if (url === "/api/v1/auth/refresh") return json({ access_token: "a", refresh_token: "r2", token_type: "Bearer", expires_in: 900 });
     if (url === "/api/v1/me") return json(me);
@@ -40,6 +40,7 @@ function show(at: string) {
               <Route element={<Shell />}>
                 <Route path="/workspaces/:ws/miniprograms/:mp/:tab" element={<p>A mini program's versions</p>} />
                 <Route path="/workspaces/:ws/members" element={<p>The members</p>} />
+                <Route path="/security" element={<p>The account's security</p>} />
               </Route>
             </Routes>
           </AuthProvider>
@@ -86,5 +87,12 @@ describe("the workspace menu", () => {
     show("/workspaces/ws1/members");
     expect(await screen.findByText("Workspace Developer")).toBeInTheDocument();
     expect(screen.queryByTestId("approvals-badge")).not.toBeInTheDocument();
+  });
+
+  it("leads from the account's name to its security page", async () => {
+    serve("developer");
+    show("/workspaces/ws1/members");
+    await userEvent.click(await screen.findByTestId("account-name"));
+    expect(await screen.findByText("The account's security")).toBeInTheDocument();
   });
 });

@@ -2,7 +2,7 @@ import { LogoutOutlined, MenuOutlined } from "@ant-design/icons";
 import { useQuery } from "@tanstack/react-query";
 import { Badge, Button, Card, Drawer, Grid, Layout, Menu, Select, Space, Tag, Typography } from "antd";
 import { Suspense, useEffect, useState } from "react";
-import { generatePath, matchPath, Outlet, useLocation, useNavigate, useParams } from "react-router-dom";
+import { generatePath, Link, matchPath, Outlet, useLocation, useNavigate, useParams } from "react-router-dom";
 import { api } from "./api/client";
 import { keys } from "./api/keys";
 import { paths } from "./api/paths";
@@ -97,9 +97,11 @@ export function Shell() {
         {!narrow && <span style={{ flex: 1 }} />}
         <Space>
           {!narrow && (
-            <Typography.Text style={{ color: "#fff" }} data-testid="account-name">
-              {me?.name}
-            </Typography.Text>
+            <Link to="/security" style={{ color: "#fff" }} title="Security: password and sessions">
+              <Typography.Text style={{ color: "#fff" }} data-testid="account-name">
+                {me?.name}
+              </Typography.Text>
+            </Link>
           )}
           <Button
             icon={<LogoutOutlined />}
@@ -125,7 +127,11 @@ export function Shell() {
             open={drawer}
             onClose={() => setDrawer(false)}
             size={260}
-            title={role ? `${me?.name ?? ""} · ${ROLE_LABELS[role]}` : me?.name}
+            title={
+              <Link to="/security" onClick={() => setDrawer(false)} title="Security: password and sessions">
+                {role ? `${me?.name ?? ""} · ${ROLE_LABELS[role]}` : me?.name}
+              </Link>
+            }
             styles={{ body: { padding: 0 } }}
           >
             {menu}

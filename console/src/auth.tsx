@@ -8,7 +8,9 @@ import type { Me, Role } from "./api/types";
 interface Auth {
   signedIn: boolean;
   me: Me | undefined;
-  signIn(email: string, password: string): Promise<void>;
+  /** Resolves to an mfa token when the account asks for a second step (see signInWithCode). */
+  signIn(email: string, password: string): Promise<{ mfaToken: string } | null>;
+  signInWithCode(mfaToken: string, code: { code: string } | { recovery_code: string }): Promise<void>;
   signOut(): Promise<void>;
   roleIn(ws: string): Role | undefined;
   /** Ask again who the caller is: memberships arrive through events, a moment after the action. */
@@ -33,7 +35,14 @@ export function AuthProvider({ children }: { children: ReactNode }) {
     signedIn,
     me: me.data,
     async signIn(email, password) {
-      await session.signIn(email, password);
+      const second = await session.signIn(email, password);
+      if (second) return second;
+      queries.clear();
+      setSignedIn(true);
+      return null;
+    },
+    async signInWithCode(mfaToken, code) {
+      await session.signInWithCode(mfaToken, code);
       queries.clear();
       setSignedIn(true);
     },

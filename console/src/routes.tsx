@@ -3,7 +3,8 @@ import { lazy, Suspense, type ComponentType, type ReactElement } from "react";
 import { Navigate, useLocation, useRoutes, type RouteObject } from "react-router-dom";
 import type { Role } from "./api/types";
 import { AuthProvider, useAuth } from "./auth";
-import { AcceptInvitation, SignIn, SignUp } from "./pages/Account";
+import { AcceptInvitation, ForgotPassword, ResetPassword, SignIn, SignUp, VerifyEmail } from "./pages/Account";
+import { Security } from "./pages/Security";
 import { can, type Permission } from "./workspace";
 
 /** A page fetched the first time it is shown, so that the sign-in page does not wait for the whole console. */
@@ -48,6 +49,10 @@ export interface ConsoleRoute {
 export const routes: ConsoleRoute[] = [
   { path: "/sign-in", element: <SignIn />, public: true },
   { path: "/sign-up", element: <SignUp />, public: true },
+  { path: "/verify-email", element: <VerifyEmail />, public: true },
+  { path: "/forgot-password", element: <ForgotPassword />, public: true },
+  { path: "/reset-password", element: <ResetPassword />, public: true },
+  { path: "/security", element: <Security /> },
   { path: "/", element: <Workspaces /> },
   { path: "/workspaces", element: <Workspaces /> },
   { path: "/invitations/:token", element: <AcceptInvitation /> },

@@ -32,7 +32,7 @@ from mpdp_common.events.brokers import topology_names
 from mpdp_common.launcher import reachable, wait_until_ready
 from mpdp_common.service import installed_services
 
-from .client import Client
+from .client import MAIL_FOLDERS, Client
 
 LOCAL_DATABASE = "postgresql+psycopg://postgres@127.0.0.1:5432"
 LOCAL_BROKER = "amqp://guest:guest@127.0.0.1:5672/%2F"
@@ -131,6 +131,11 @@ class Platform:
         return self.url("gateway")
 
     @property
+    def mail_folder(self) -> Path:
+        """Where it writes each mail without an SMTP server, for `mails_to` to read (see `MAIL_FOLDERS`)."""
+        return self.workdir / "mail"
+
+    @property
     def signing_key_file(self) -> Path:
         return self.workdir / "keys" / "identity-signing.pem"
 
@@ -148,6 +153,7 @@ class Platform:
             start_new_session=True,
         )
         process = self.process
+        MAIL_FOLDERS[self.gateway] = self.mail_folder
         urls = {name: self.readiness_url(name) for name in SERVICES}
         # Migrating every database and starting some thirty processes takes minutes on a busy 2-core machine.
         if not wait_until_ready(urls, given_up=lambda: process.poll() is not None, timeout=240):
@@ -248,7 +254,7 @@ def platform(backing_services: tuple[str, str], tmp_path_factory: pytest.TempPat
         running.cleanup()
 
 
-def embedded_env(workdir: Path, ports: dict[str, int], console_dir: Path = CONSOLE_DIR) -> dict[str, str]:
+def embedded_env(workdir: Path, ports: dict[str, int], console_dir: Path = CONSOLE_DIR, **extra: str) -> dict[str, str]:
     """The environment of `mpdpctl run` where no database or broker answers: the embedded mode
     (one process, SQLite files, the in-process broker), on the given public ports."""
     env = {key: value for key, value in os.environ.items() if not key.startswith("MPDP_")}
@@ -259,21 +265,24 @@ def embedded_env(workdir: Path, ports: dict[str, int], console_dir: Path = CONSO
         MPDP_CONSOLE_DIR=str(console_dir),
         **{f"MPDP_{name.upper()}_PORT": str(port) for name, port in ports.items()},
         **{f"MPDP_{name.upper()}_INTERNAL_PORT": str(_free_port()) for name in INTERNAL_PORTS},
+        **extra,
     )
     return env
 
 
 @contextmanager
-def running_embedded(workdir: Path, console_dir: Path = CONSOLE_DIR) -> Iterator[tuple[str, subprocess.Popen]]:
+def running_embedded(workdir: Path, console_dir: Path = CONSOLE_DIR, **extra_env: str) -> Iterator[tuple[str, subprocess.Popen]]:
     """`mpdpctl run` in embedded mode, up and answering; yields its gateway's address and its
-    process, which is stopped with Ctrl-C at the end (its log is `embedded.log` in `workdir`)."""
+    process, which is stopped with Ctrl-C at the end (its log is `embedded.log` in `workdir`).
+    `extra_env`: more of its environment (`MPDP_SMTP_URL=...`)."""
     ports = {name: _free_port() for name in SERVICE_PORTS}
     gateway = f"http://127.0.0.1:{ports['gateway']}"
+    MAIL_FOLDERS[gateway] = workdir / "mail"
     log_path = workdir / "embedded.log"
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "mpdp_common.launcher", "run"],
-            env=embedded_env(workdir, ports, console_dir),
+            env=embedded_env(workdir, ports, console_dir, **extra_env),
             stdout=log,
             stderr=subprocess.STDOUT,
         )

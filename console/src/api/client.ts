@@ -183,13 +183,21 @@ export const api = {
   post: <T>(path: string, json?: unknown) => request<T>("POST", path, { json: json ?? {} }),
   put: <T>(path: string, json: unknown) => request<T>("PUT", path, { json }),
   patch: <T>(path: string, json: unknown) => request<T>("PATCH", path, { json }),
-  delete: (path: string) => request<void>("DELETE", path),
+  delete: (path: string, json?: unknown) => request<void>("DELETE", path, { json }),
 };
 
 export const session = {
   isSignedIn: () => accessToken !== null || storedRefreshToken() !== null,
-  async signIn(email: string, password: string): Promise<void> {
-    keep(await request<TokenPair>("POST", "/api/v1/auth/token", { json: { email, password } }));
+  /** The first step; for an account with two-factor sign-in on, the token its second step needs. */
+  async signIn(email: string, password: string): Promise<{ mfaToken: string } | null> {
+    const answer = await request<TokenPair | { mfa_required: true; mfa_token: string }>("POST", "/api/v1/auth/token", { json: { email, password } });
+    if ("mfa_required" in answer && answer.mfa_required) return { mfaToken: answer.mfa_token };
+    keep(answer as TokenPair);
+    return null;
+  },
+  /** The second step: a code from the authenticator app, or a recovery code. */
+  async signInWithCode(mfaToken: string, code: { code: string } | { recovery_code: string }): Promise<void> {
+    keep(await request<TokenPair>("POST", "/api/v1/auth/token/mfa", { json: { mfa_token: mfaToken, ...code } }));
   },
   async signOut(): Promise<void> {
     const token = storedRefreshToken();
@@ -198,6 +206,10 @@ export const session = {
     } finally {
       forget();
     }
+  },
+  /** New tokens for the same sign-in, e.g. once the email is verified (tokens say so). */
+  async renew(): Promise<boolean> {
+    return refresh();
   },
   onSignedOut(listener: () => void): () => void {
     signedOutListeners.add(listener);

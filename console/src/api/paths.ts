@@ -5,7 +5,17 @@ const e = encodeURIComponent;
 
 export const paths = {
   accounts: () => `/api/v1/accounts`,
+  verifyEmail: () => `/api/v1/accounts/verify`,
+  resendVerification: () => `/api/v1/accounts/verify/resend`,
+  passwordReset: () => `/api/v1/auth/password-reset`,
+  passwordResetConfirm: () => `/api/v1/auth/password-reset/confirm`,
   me: () => `/api/v1/me`,
+  password: () => `/api/v1/me/password`,
+  sessions: () => `/api/v1/me/sessions`,
+  session: (id: string) => `/api/v1/me/sessions/${e(id)}`,
+  totp: () => `/api/v1/me/mfa/totp`,
+  totpConfirm: () => `/api/v1/me/mfa/totp/confirm`,
+  mfa: () => `/api/v1/me/mfa`,
   acceptInvitation: (token: string) => `/api/v1/invitations/${e(token)}/accept`,
   workspaces: () => `/api/v1/workspaces`,
   workspace: (ws: string) => `/api/v1/workspaces/${e(ws)}`,

@@ -31,10 +31,53 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Sign up: create an account
-         * @description 409 when the email has an account.
+         * Sign up: create an account, and mail a link that verifies its email
+         * @description Until the link is followed the account signs in and reads, but cannot create a workspace or
+         *     accept an invitation. An email that has an account already answers the same (nothing is
+         *     made, and its owner is mailed that someone tried), so sign-up does not tell who has one.
          */
         post: operations["accounts_register"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/accounts/verify": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Verify an account's email with the token of the mailed link
+         * @description 400 for a token that is unknown, used or expired (24 hours). Tokens issued from now on say
+         *     so; a client signed in before refreshes its tokens.
+         */
+        post: operations["accounts_verify_email"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/accounts/verify/resend": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Mail the signed-in account another verification link
+         * @description At most once a minute (429 with Retry-After); nothing is sent for a verified email.
+         */
+        post: operations["accounts_resend_verification"];
         delete?: never;
         options?: never;
         head?: never;
@@ -52,6 +95,48 @@ export interface paths {
         put?: never;
         /** Sign out: revoke a refresh token and those rotated from the same sign-in */
         post: operations["accounts_logout"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/password-reset": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Ask for a password reset link by mail
+         * @description 202 whatever the email, so that the answer does not tell who has an account; a mail goes out
+         *     only where one exists (at most one a minute), with a link that works once, for an hour.
+         */
+        post: operations["accounts_request_password_reset"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/password-reset/confirm": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Choose a new password with the token of a reset link
+         * @description 400 for a token that is unknown, used or expired (1 hour). Every refresh token of the account
+         *     is revoked: it signs in again with the new password. Following the link also proves the email.
+         */
+        post: operations["accounts_confirm_password_reset"];
         delete?: never;
         options?: never;
         head?: never;
@@ -89,9 +174,32 @@ export interface paths {
         put?: never;
         /**
          * Sign in: an access token and a refresh token for an email and password
-         * @description 401 when they are wrong; 429 after too many attempts for one email.
+         * @description For an account with TOTP on, no tokens yet: `{mfa_required: true, mfa_token, expires_in}`,
+         *     and the second step is POST /auth/token/mfa. 401 when they are wrong; 429 after too many
+         *     attempts for one email.
          */
         post: operations["accounts_sign_in"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/token/mfa": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Sign in, second step: the token pair for an mfa_token and a TOTP code or a recovery code
+         * @description A recovery code works once. 401 for a wrong code or an expired mfa_token; wrong codes are
+         *     throttled as passwords are (5 per account in 15 minutes, then 429).
+         */
+        post: operations["accounts_sign_in_second_step"];
         delete?: never;
         options?: never;
         head?: never;
@@ -111,8 +219,9 @@ export interface paths {
         put?: never;
         /**
          * Accept an invitation: the signed-in account becomes a member
-         * @description 403 when it was sent to another email address; 409 when it is no longer pending, or the
-         *     account is a member already.
+         * @description 403 when it was sent to another email address, or the account's email is not verified yet
+         *     (`urn:mpdp:problem:email-unverified`); 409 when it is no longer pending, or the account is a
+         *     member already.
          */
         post: operations["members_accept_invitation"];
         delete?: never;
@@ -138,6 +247,128 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/me/mfa": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Turn two-factor sign-in off, with the password and a code
+         * @description `code` is a current TOTP code or an unused recovery code. 403 for a wrong password or code;
+         *     409 when it is not on.
+         */
+        delete: operations["accounts_remove_mfa"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/me/mfa/totp": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Begin TOTP two-factor sign-in: a new secret and its otpauth:// URI
+         * @description Pending until confirmed with a first code; asking again replaces the pending secret. 409 while
+         *     TOTP is on.
+         */
+        post: operations["accounts_set_up_totp"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/me/mfa/totp/confirm": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Turn TOTP on with a first code from the app: ten recovery codes, shown once
+         * @description 400 for a wrong code or nothing set up; 409 while TOTP is on already.
+         */
+        post: operations["accounts_confirm_totp"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/me/password": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Change the signed-in account's password, giving the current one
+         * @description 403 when the current password is wrong (guesses are throttled as sign-ins are: 429). Every
+         *     refresh token of the account is revoked, this sign-in's too.
+         */
+        post: operations["accounts_change_password"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/me/sessions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The signed-in account's sessions: one per sign-in (refresh chain) still valid, newest first */
+        get: operations["accounts_list_sessions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/me/sessions/{session_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                session_id: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * End one of the signed-in account's sessions: its refresh tokens stop working
+         * @description Its access tokens run out on their own (minutes). 404 for a session that is not the account's.
+         */
+        delete: operations["accounts_end_session"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/workspaces": {
         parameters: {
             query?: never;
@@ -152,7 +383,8 @@ export interface paths {
          * Create a tenant workspace, or apply for a developer workspace
          * @description A tenant is active at once and the caller becomes its admin (201). A developer workspace is
          *     applied for by a member of its tenant (`parent_id`, 404 for others): it waits for an approval
-         *     of type developer_workspace in the tenant (202). Not with an API key (403).
+         *     of type developer_workspace in the tenant (202). Not with an API key (403), nor by an account
+         *     whose email is not verified yet (403 `urn:mpdp:problem:email-unverified`).
          */
         post: operations["workspaces_create"];
         delete?: never;
@@ -1724,6 +1956,8 @@ export interface components {
             /** Format: date-time */
             created_at: string;
             email: string;
+            /** @description whether its owner followed the link mailed at sign-up */
+            email_verified: boolean;
             id: string;
             name: string;
         };
@@ -2363,12 +2597,20 @@ export interface components {
             /** @enum {string} */
             status: "created" | "under_review" | "pilot" | "ready" | "grayscale" | "released" | "rejected" | "canceled" | "archived" | "offline" | "rollback" | "halted";
         };
+        MailQueued: {
+            /** @description what happens next, for people to read */
+            detail: string;
+        };
         Me: {
             /** Format: date-time */
             created_at: string;
             email: string;
+            /** @description whether its owner followed the link mailed at sign-up */
+            email_verified: boolean;
             id: string;
             memberships: components["schemas"]["MembershipSummary"][];
+            /** @description whether sign-in asks for a TOTP code */
+            mfa_enabled: boolean;
             name: string;
         };
         Member: {
@@ -2397,6 +2639,16 @@ export interface components {
             /** @enum {string} */
             status: "active" | "blocked";
             workspace_id: string;
+        };
+        MfaRemove: {
+            /** @description a TOTP code or an unused recovery code */
+            code: string;
+            password: string;
+        };
+        MfaSignIn: {
+            code?: string;
+            mfa_token: string;
+            recovery_code?: string;
         };
         MiniProgram: {
             /** Format: date-time */
@@ -2501,6 +2753,17 @@ export interface components {
             /** @description the cursor of the next page; null on the last */
             next_cursor: string | null;
         };
+        PasswordChange: {
+            current_password: string;
+            new_password: string;
+        };
+        PasswordReset: {
+            email: string;
+        };
+        PasswordResetConfirm: {
+            password: string;
+            token: string;
+        };
         Percentiles: {
             launches: number;
             p50: number | null;
@@ -2522,6 +2785,10 @@ export interface components {
         };
         Publish: {
             percentage: number;
+        };
+        RecoveryCodes: {
+            /** @description ten single-use codes, shown once */
+            recovery_codes: string[];
         };
         Refresh: {
             refresh_token: string;
@@ -2609,6 +2876,28 @@ export interface components {
             /** @default null */
             smtp_username?: string | null;
         };
+        Session: {
+            /**
+             * Format: date-time
+             * @description when it signed in
+             */
+            created_at: string;
+            /** @description whether the access token of this request came from it */
+            current: boolean;
+            /** @description the sign-in: one refresh chain */
+            id: string;
+            /** @description the client's address as the gateway saw it */
+            ip: string | null;
+            /**
+             * Format: date-time
+             * @description when its tokens were last refreshed (or made)
+             */
+            last_used_at: string;
+            user_agent: string | null;
+        };
+        SessionList: {
+            items: components["schemas"]["Session"][];
+        };
         Settings: {
             about_us_url: string | null;
             domains: components["schemas"]["Domains"];
@@ -2643,6 +2932,18 @@ export interface components {
             terms_of_service_url?: string | null;
             /** @default false */
             tester_whitelist_enabled?: boolean;
+        };
+        SignIn: {
+            access_token: string;
+            /** @description seconds the access token is valid for */
+            expires_in: number;
+            /** @description true: no tokens yet; send a code with mfa_token to /auth/token/mfa */
+            mfa_required: boolean;
+            /** @description for POST /api/v1/auth/token/mfa, valid for expires_in seconds */
+            mfa_token: string;
+            refresh_token: string;
+            /** @enum {string} */
+            token_type: "Bearer";
         };
         SourceMaps: {
             /** @description every source map of the version now */
@@ -2702,6 +3003,9 @@ export interface components {
         Testers: {
             user_ids: string[];
         };
+        Token: {
+            token: string;
+        };
         TokenPair: {
             access_token: string;
             /** @description seconds the access token is valid for */
@@ -2709,6 +3013,15 @@ export interface components {
             refresh_token: string;
             /** @enum {string} */
             token_type: "Bearer";
+        };
+        TotpConfirm: {
+            code: string;
+        };
+        TotpSetup: {
+            /** @description otpauth://totp/... (SHA-1, 6 digits, 30 s), for a QR code */
+            otpauth_uri: string;
+            /** @description base32, for apps that take it typed in */
+            secret: string;
         };
         TrackedEvent: {
             count: number;
@@ -2725,6 +3038,11 @@ export interface components {
         Upload: {
             /** Format: binary */
             file: string;
+        };
+        Verified: {
+            email: string;
+            email_verified: boolean;
+            id: string;
         };
         Version: {
             /** Format: date-time */
@@ -2993,6 +3311,59 @@ export interface operations {
             default: components["responses"]["DEFAULT_ERROR"];
         };
     };
+    accounts_verify_email: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Token"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Verified"];
+                };
+            };
+            400: components["responses"]["BAD_REQUEST"];
+            413: components["responses"]["REQUEST_ENTITY_TOO_LARGE"];
+            415: components["responses"]["UNSUPPORTED_MEDIA_TYPE"];
+            422: components["responses"]["UNPROCESSABLE_ENTITY"];
+            default: components["responses"]["DEFAULT_ERROR"];
+        };
+    };
+    accounts_resend_verification: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Accepted */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MailQueued"];
+                };
+            };
+            401: components["responses"]["UNAUTHORIZED"];
+            403: components["responses"]["FORBIDDEN"];
+            429: components["responses"]["TOO_MANY_REQUESTS"];
+            default: components["responses"]["DEFAULT_ERROR"];
+        };
+    };
     accounts_logout: {
         parameters: {
             query?: never;
@@ -3003,6 +3374,62 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": components["schemas"]["Refresh"];
+            };
+        };
+        responses: {
+            /** @description No Content */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BAD_REQUEST"];
+            413: components["responses"]["REQUEST_ENTITY_TOO_LARGE"];
+            415: components["responses"]["UNSUPPORTED_MEDIA_TYPE"];
+            422: components["responses"]["UNPROCESSABLE_ENTITY"];
+            default: components["responses"]["DEFAULT_ERROR"];
+        };
+    };
+    accounts_request_password_reset: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PasswordReset"];
+            };
+        };
+        responses: {
+            /** @description Accepted */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MailQueued"];
+                };
+            };
+            400: components["responses"]["BAD_REQUEST"];
+            413: components["responses"]["REQUEST_ENTITY_TOO_LARGE"];
+            415: components["responses"]["UNSUPPORTED_MEDIA_TYPE"];
+            422: components["responses"]["UNPROCESSABLE_ENTITY"];
+            default: components["responses"]["DEFAULT_ERROR"];
+        };
+    };
+    accounts_confirm_password_reset: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PasswordResetConfirm"];
             };
         };
         responses: {
@@ -3060,6 +3487,37 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": components["schemas"]["Credentials"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SignIn"];
+                };
+            };
+            400: components["responses"]["BAD_REQUEST"];
+            401: components["responses"]["UNAUTHORIZED"];
+            413: components["responses"]["REQUEST_ENTITY_TOO_LARGE"];
+            415: components["responses"]["UNSUPPORTED_MEDIA_TYPE"];
+            422: components["responses"]["UNPROCESSABLE_ENTITY"];
+            429: components["responses"]["TOO_MANY_REQUESTS"];
+            default: components["responses"]["DEFAULT_ERROR"];
+        };
+    };
+    accounts_sign_in_second_step: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MfaSignIn"];
             };
         };
         responses: {
@@ -3127,6 +3585,170 @@ export interface operations {
                 };
             };
             401: components["responses"]["UNAUTHORIZED"];
+            default: components["responses"]["DEFAULT_ERROR"];
+        };
+    };
+    accounts_remove_mfa: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MfaRemove"];
+            };
+        };
+        responses: {
+            /** @description No Content */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BAD_REQUEST"];
+            401: components["responses"]["UNAUTHORIZED"];
+            403: components["responses"]["FORBIDDEN"];
+            409: components["responses"]["CONFLICT"];
+            413: components["responses"]["REQUEST_ENTITY_TOO_LARGE"];
+            415: components["responses"]["UNSUPPORTED_MEDIA_TYPE"];
+            422: components["responses"]["UNPROCESSABLE_ENTITY"];
+            429: components["responses"]["TOO_MANY_REQUESTS"];
+            default: components["responses"]["DEFAULT_ERROR"];
+        };
+    };
+    accounts_set_up_totp: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TotpSetup"];
+                };
+            };
+            401: components["responses"]["UNAUTHORIZED"];
+            403: components["responses"]["FORBIDDEN"];
+            409: components["responses"]["CONFLICT"];
+            default: components["responses"]["DEFAULT_ERROR"];
+        };
+    };
+    accounts_confirm_totp: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TotpConfirm"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RecoveryCodes"];
+                };
+            };
+            400: components["responses"]["BAD_REQUEST"];
+            401: components["responses"]["UNAUTHORIZED"];
+            409: components["responses"]["CONFLICT"];
+            413: components["responses"]["REQUEST_ENTITY_TOO_LARGE"];
+            415: components["responses"]["UNSUPPORTED_MEDIA_TYPE"];
+            422: components["responses"]["UNPROCESSABLE_ENTITY"];
+            429: components["responses"]["TOO_MANY_REQUESTS"];
+            default: components["responses"]["DEFAULT_ERROR"];
+        };
+    };
+    accounts_change_password: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PasswordChange"];
+            };
+        };
+        responses: {
+            /** @description No Content */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BAD_REQUEST"];
+            401: components["responses"]["UNAUTHORIZED"];
+            403: components["responses"]["FORBIDDEN"];
+            413: components["responses"]["REQUEST_ENTITY_TOO_LARGE"];
+            415: components["responses"]["UNSUPPORTED_MEDIA_TYPE"];
+            422: components["responses"]["UNPROCESSABLE_ENTITY"];
+            429: components["responses"]["TOO_MANY_REQUESTS"];
+            default: components["responses"]["DEFAULT_ERROR"];
+        };
+    };
+    accounts_list_sessions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SessionList"];
+                };
+            };
+            401: components["responses"]["UNAUTHORIZED"];
+            403: components["responses"]["FORBIDDEN"];
+            default: components["responses"]["DEFAULT_ERROR"];
+        };
+    };
+    accounts_end_session: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                session_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No Content */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: components["responses"]["UNAUTHORIZED"];
+            403: components["responses"]["FORBIDDEN"];
+            404: components["responses"]["NOT_FOUND"];
             default: components["responses"]["DEFAULT_ERROR"];
         };
     };

@@ -7,6 +7,9 @@ type Schemas = components["schemas"];
 export type Role = Schemas["Member"]["role"];
 
 export type Me = Schemas["Me"];
+export type Session = Schemas["Session"];
+export type TotpSetup = Schemas["TotpSetup"];
+export type RecoveryCodes = Schemas["RecoveryCodes"];
 export type Workspace = Schemas["Workspace"];
 export type WorkspacePending = Schemas["WorkspacePending"];
 export type DeveloperWorkspace = Schemas["DeveloperWorkspace"];

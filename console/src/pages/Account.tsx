@@ -1,8 +1,8 @@
 import { useMutation, useQueryClient } from "@tanstack/react-query";
-import { Button, Card, Form, Input, Result, Typography } from "antd";
-import { useState } from "react";
+import { Alert, Button, Card, Form, Input, Result, Typography } from "antd";
+import { useEffect, useRef, useState } from "react";
 import { Link, useNavigate, useParams, useSearchParams } from "react-router-dom";
-import { api } from "../api/client";
+import { api, session } from "../api/client";
 import { paths } from "../api/paths";
 import type { Accepted } from "../api/types";
 import { useAuth } from "../auth";
@@ -29,12 +29,58 @@ function useNext(): string {
   return next.startsWith("/") && !next.startsWith("//") ? next : "/workspaces";
 }
 
+function SecondStep({ mfaToken, next }: { mfaToken: string; next: string }) {
+  const { signInWithCode } = useAuth();
+  const navigate = useNavigate();
+  const [recovery, setRecovery] = useState(false);
+  const [error, setError] = useState<unknown>(null);
+  const [busy, setBusy] = useState(false);
+  return (
+    <Centered title="Two-factor sign-in">
+      <Form
+        layout="vertical"
+        onFinish={async ({ code }) => {
+          setBusy(true);
+          setError(null);
+          try {
+            await signInWithCode(mfaToken, recovery ? { recovery_code: code.trim() } : { code: code.trim() });
+            navigate(next, { replace: true });
+          } catch (failure) {
+            setError(failure);
+          } finally {
+            setBusy(false);
+          }
+        }}
+      >
+        <Form.Item
+          label={recovery ? "Recovery code" : "Code from your authenticator app"}
+          name="code"
+          rules={[{ required: true, message: recovery ? "Enter one of your recovery codes." : "Enter the 6-digit code." }]}
+        >
+          <Input autoComplete="one-time-code" inputMode={recovery ? "text" : "numeric"} autoFocus />
+        </Form.Item>
+        <ProblemAlert error={error} style={{ marginBottom: 16 }} />
+        <Button type="primary" htmlType="submit" block loading={busy}>
+          Verify
+        </Button>
+      </Form>
+      <Typography.Paragraph style={{ marginTop: 16, marginBottom: 0 }}>
+        <Button type="link" style={{ padding: 0 }} onClick={() => setRecovery(!recovery)}>
+          {recovery ? "Use a code from the app" : "Use a recovery code instead"}
+        </Button>
+      </Typography.Paragraph>
+    </Centered>
+  );
+}
+
 export function SignIn() {
   const { signIn } = useAuth();
   const navigate = useNavigate();
   const next = useNext();
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
+  const [mfaToken, setMfaToken] = useState<string | null>(null);
+  if (mfaToken) return <SecondStep mfaToken={mfaToken} next={next} />;
   return (
     <Centered title="Sign in">
       <Form
@@ -43,8 +89,9 @@ export function SignIn() {
           setBusy(true);
           setError(null);
           try {
-            await signIn(email, password);
-            navigate(next, { replace: true });
+            const second = await signIn(email, password);
+            if (second) setMfaToken(second.mfaToken);
+            else navigate(next, { replace: true });
           } catch (failure) {
             setError(failure);
           } finally {
@@ -64,7 +111,7 @@ export function SignIn() {
         </Button>
       </Form>
       <Typography.Paragraph style={{ marginTop: 16, marginBottom: 0 }}>
-        New here? <Link to={`/sign-up?next=${encodeURIComponent(next)}`}>Create an account</Link>
+        New here? <Link to={`/sign-up?next=${encodeURIComponent(next)}`}>Create an account</Link> · <Link to="/forgot-password">Forgot your password?</Link>
       </Typography.Paragraph>
     </Centered>
   );
@@ -77,6 +124,22 @@ export function SignUp() {
   const [form] = Form.useForm();
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
+  const [mailedTo, setMailedTo] = useState<string | null>(null);
+  if (mailedTo)
+    return (
+      <Centered title="Check your mail">
+        <Result
+          status="success"
+          title="Your account is made"
+          subTitle={`We sent a link to ${mailedTo}: follow it to confirm your email. Until then you can look around, but not create or join a workspace.`}
+          extra={
+            <Button type="primary" onClick={() => navigate(next, { replace: true })}>
+              Continue
+            </Button>
+          }
+        />
+      </Centered>
+    );
   return (
     <Centered title="Create your account">
       <Form
@@ -88,7 +151,7 @@ export function SignUp() {
           try {
             await api.post(paths.accounts(), { name, email, password });
             await signIn(email, password);
-            navigate(next, { replace: true });
+            setMailedTo(email);
           } catch (failure) {
             showFieldErrors(form, failure);
             setError(failure);
@@ -156,5 +219,129 @@ export function AcceptInvitation() {
         </>
       }
     />
+  );
+}
+
+export function VerifyEmail() {
+  const [params] = useSearchParams();
+  const token = params.get("token") ?? "";
+  const { signedIn, reloadMe } = useAuth();
+  const verify = useMutation({
+    mutationFn: async () => {
+      await api.post(paths.verifyEmail(), { token });
+      // tokens say whether the email is verified: a signed-in tab takes new ones
+      if (signedIn) await session.renew();
+      reloadMe();
+    },
+  });
+  const started = useRef(false);
+  useEffect(() => {
+    if (token && !started.current) {
+      started.current = true;
+      verify.mutate();
+    }
+  }, [token, verify]);
+  return (
+    <Centered title="Confirm your email">
+      {verify.isSuccess ? (
+        <Result
+          status="success"
+          title="Your email is confirmed"
+          extra={
+            <Link to={signedIn ? "/workspaces" : "/sign-in"}>
+              <Button type="primary">{signedIn ? "Go to your workspaces" : "Sign in"}</Button>
+            </Link>
+          }
+        />
+      ) : verify.isError || !token ? (
+        <>
+          <ProblemAlert error={verify.error ?? new Error("This link has no token.")} style={{ marginBottom: 16 }} />
+          <Typography.Paragraph>The link may be used or expired: sign in and ask for another.</Typography.Paragraph>
+        </>
+      ) : (
+        <Typography.Paragraph>Confirming…</Typography.Paragraph>
+      )}
+    </Centered>
+  );
+}
+
+/** Shown to a signed-in person whose email is not confirmed yet, with a button to mail the link again. */
+export function VerifyEmailNotice() {
+  const { me } = useAuth();
+  const resend = useMutation({ mutationFn: () => api.post(paths.resendVerification()) });
+  if (!me || me.email_verified !== false) return null;
+  return (
+    <Alert
+      type="warning"
+      showIcon
+      style={{ marginBottom: 16 }}
+      title={`Confirm your email: follow the link we sent to ${me.email}. Until then you cannot create or join a workspace.`}
+      description={resend.isSuccess ? "Another link is on its way." : resend.isError ? <ProblemAlert error={resend.error} /> : undefined}
+      action={
+        <Button size="small" loading={resend.isPending} disabled={resend.isSuccess} onClick={() => resend.mutate()}>
+          Send the link again
+        </Button>
+      }
+    />
+  );
+}
+
+export function ForgotPassword() {
+  const ask = useMutation({ mutationFn: (email: string) => api.post(paths.passwordReset(), { email }) });
+  return (
+    <Centered title="Forgot your password?">
+      {ask.isSuccess ? (
+        <Result status="success" title="Check your mail" subTitle="If an account has that email, a link to choose a new password is on its way. It works once, for an hour." />
+      ) : (
+        <Form layout="vertical" onFinish={({ email }) => ask.mutate(email)}>
+          <Form.Item label="Email" name="email" rules={[{ required: true, type: "email", message: "Enter your email address." }]}>
+            <Input autoComplete="username" autoFocus />
+          </Form.Item>
+          <ProblemAlert error={ask.error} style={{ marginBottom: 16 }} />
+          <Button type="primary" htmlType="submit" block loading={ask.isPending}>
+            Mail me a link
+          </Button>
+        </Form>
+      )}
+      <Typography.Paragraph style={{ marginTop: 16, marginBottom: 0 }}>
+        <Link to="/sign-in">Back to sign in</Link>
+      </Typography.Paragraph>
+    </Centered>
+  );
+}
+
+export function ResetPassword() {
+  const [params] = useSearchParams();
+  const token = params.get("token") ?? "";
+  const [form] = Form.useForm();
+  const reset = useMutation({
+    mutationFn: (password: string) => api.post(paths.passwordResetConfirm(), { token, password }),
+    onError: (failure) => showFieldErrors(form, failure),
+  });
+  return (
+    <Centered title="Choose a new password">
+      {reset.isSuccess ? (
+        <Result
+          status="success"
+          title="Your password is changed"
+          subTitle="You were signed out everywhere; sign in with the new password."
+          extra={
+            <Link to="/sign-in">
+              <Button type="primary">Sign in</Button>
+            </Link>
+          }
+        />
+      ) : (
+        <Form form={form} layout="vertical" onFinish={({ password }) => reset.mutate(password)}>
+          <Form.Item label="New password" name="password" rules={[{ required: true, min: 10, message: "Use at least 10 characters." }]}>
+            <Input.Password autoComplete="new-password" autoFocus />
+          </Form.Item>
+          <ProblemAlert error={reset.error} form={form} style={{ marginBottom: 16 }} />
+          <Button type="primary" htmlType="submit" block loading={reset.isPending} disabled={!token}>
+            Change password
+          </Button>
+        </Form>
+      )}
+    </Centered>
   );
 }

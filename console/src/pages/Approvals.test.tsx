@@ -56,7 +56,7 @@ function show() {
   );
 }
 
-const member = (id: string, role: "admin" | "reviewer" | "developer"): Me => ({ id, email: `${id}@example.com`, name: id, created_at: "2026-11-01T09:00:00Z", memberships: [{ workspace_id: "ws1", role, status: "active" }] });
+const member = (id: string, role: "admin" | "reviewer" | "developer"): Me => ({ id, email: `${id}@example.com`, name: id, created_at: "2026-11-01T09:00:00Z", email_verified: true, mfa_enabled: false, memberships: [{ workspace_id: "ws1", role, status: "active" }] });
 
 describe("an approval's detail", () => {
   beforeEach(() => sessionStorage.clear());

@@ -8,7 +8,7 @@ import type { Me, MiniProgram } from "../api/types";
 import { AuthProvider } from "../auth";
 import { MiniProgramDetail } from "./MiniPrograms";
 
-const developer: Me = { id: "dev", email: "dev@example.com", name: "Dev", created_at: "2026-11-01T09:00:00Z", memberships: [{ workspace_id: "ws1", role: "developer", status: "active" }] };
+const developer: Me = { id: "dev", email: "dev@example.com", name: "Dev", created_at: "2026-11-01T09:00:00Z", email_verified: true, mfa_enabled: false, memberships: [{ workspace_id: "ws1", role: "developer", status: "active" }] };
 const coffee: MiniProgram = {
   id: "mp1",
   workspace_id: "ws1",

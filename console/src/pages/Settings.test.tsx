@@ -8,7 +8,7 @@ import type { Me, Settings } from "../api/types";
 import { AuthProvider } from "../auth";
 import { SettingsPage } from "./Settings";
 
-const admin: Me = { id: "ada", email: "ada@example.com", name: "Ada", created_at: "2026-11-01T09:00:00Z", memberships: [{ workspace_id: "ws1", role: "admin", status: "active" }] };
+const admin: Me = { id: "ada", email: "ada@example.com", name: "Ada", created_at: "2026-11-01T09:00:00Z", email_verified: true, mfa_enabled: false, memberships: [{ workspace_id: "ws1", role: "admin", status: "active" }] };
 const unset: Settings = {
   logo_url: null,
   favicon_url: null,

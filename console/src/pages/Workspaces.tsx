@@ -12,6 +12,7 @@ import { EditableDetails } from "../components/Details";
 import { EditForm } from "../components/FormActions";
 import { ProblemAlert, showFieldErrors } from "../components/Problem";
 import { SecretOnce } from "../components/SecretOnce";
+import { VerifyEmailNotice } from "./Account";
 import { can, ROLE_LABELS, useWorkspace, when } from "../workspace";
 
 const STATUS_COLORS: Record<Workspace["status"] | DeveloperWorkspace["status"], string> = { active: "green", pending_approval: "gold", rejected: "red", withdrawn: "default" };
@@ -104,6 +105,7 @@ export function Workspaces() {
         </Space>
       }
     >
+      <VerifyEmailNotice />
       <ProblemAlert error={workspaces.error} />
       <Table<Workspace>
         rowKey="id"

@@ -40,6 +40,17 @@ class Caller:
     token_id: str | None = None
     api_key_workspace: str | None = None
     api_key_role: str | None = None
+    #: the access token's `email_verified` claim (tokens from before the claim, and keys, count as verified)
+    email_verified: bool = True
+    #: the sign-in (refresh chain) the access token came from, its `sid` claim
+    session_id: str | None = None
+    #: how that sign-in was authenticated, its `amr` claim: ("pwd",) or ("pwd", "otp")
+    amr: tuple[str, ...] = ()
+
+    @property
+    def second_factor(self) -> bool:
+        """Whether the token was obtained with a second factor (TOTP) besides the password."""
+        return "otp" in self.amr
 
     @property
     def is_api_key(self) -> bool:
@@ -190,7 +201,13 @@ def authenticate_request() -> None:
         g.caller = _api_key_caller(token)
         return
     claims = current_app.extensions["mpdp"].verifier.verify(token)
-    g.caller = Caller(account_id=claims["sub"], token_id=claims.get("jti"))
+    g.caller = Caller(
+        account_id=claims["sub"],
+        token_id=claims.get("jti"),
+        email_verified=claims.get("email_verified", True) is not False,
+        session_id=claims.get("sid"),
+        amr=tuple(str(method) for method in claims.get("amr") or ()),
+    )
 
 
 def _api_key_caller(token: str) -> Caller:
@@ -210,6 +227,26 @@ def current_caller() -> Caller:
     caller = g.get("caller")
     if caller is None:
         raise unauthorized("Sign in: this endpoint needs an access token.")
+    return caller
+
+
+EMAIL_UNVERIFIED = "urn:mpdp:problem:email-unverified"
+
+
+def email_unverified() -> Problem:
+    return Problem(
+        403,
+        "Confirm your email first: follow the link in the mail sent at sign-up (or ask for another).",
+        title="Email not verified",
+        type=EMAIL_UNVERIFIED,
+    )
+
+
+def require_verified_email() -> Caller:
+    """The caller, or 403 `email-unverified` for an account whose email is not confirmed yet."""
+    caller = current_caller()
+    if not caller.email_verified:
+        raise email_unverified()
     return caller
 
 

@@ -125,6 +125,13 @@ class Settings:
     #: identity's mail worker: SMTP servers on private, local or special addresses are refused
     #: (SSRF) unless the operator allows them, as the tests do for their own local servers
     smtp_allow_private_hosts: bool = False
+    #: identity: the SMTP server of the mail the platform sends as itself (verification, password
+    #: reset), `smtp://user:pass@host:port` or `smtps://...`; without it each mail is written to
+    #: `<data_dir>/mail/` as an .eml file and its link is logged
+    smtp_url: str = field(default="", repr=False)
+    mail_from: str = "MPDP <noreply@mpdp.localhost>"
+    #: where the console answers: the links in the platform's mail point under it
+    public_url: str = "http://127.0.0.1:8080"
     #: telemetry: events one app key may send per period (limits' notation), and how long raw events are kept
     ingest_rate_limit: str = "1200000/minute"
     telemetry_retention_days: int = 90
@@ -181,6 +188,9 @@ class Settings:
             release_guard_interval_seconds=_float("MPDP_RELEASE_GUARD_INTERVAL_SECONDS", cls.release_guard_interval_seconds),
             console_dir=_env("MPDP_CONSOLE_DIR", cls.console_dir),
             smtp_allow_private_hosts=_flag("MPDP_SMTP_ALLOW_PRIVATE_HOSTS"),
+            smtp_url=_env("MPDP_SMTP_URL", ""),
+            mail_from=_env("MPDP_MAIL_FROM", cls.mail_from),
+            public_url=_env("MPDP_PUBLIC_URL", cls.public_url).rstrip("/"),
             ingest_rate_limit=_env("MPDP_INGEST_RATE_LIMIT", cls.ingest_rate_limit),
             telemetry_retention_days=_int("MPDP_TELEMETRY_RETENTION_DAYS", cls.telemetry_retention_days),
         )

@@ -76,7 +76,7 @@ def _digest(*parts: str | bytes) -> str:
     return digest(b"".join((part if isinstance(part, bytes) else part.encode()) + b"\x00" for part in parts))
 
 
-def _client_address() -> str:
+def client_address() -> str:
     """The address the gateway saw (the last X-Forwarded-For entry is the one it added)."""
     forwarded = [part.strip() for part in request.headers.get("X-Forwarded-For", "").split(",") if part.strip()]
     return forwarded[-1] if forwarded else request.remote_addr or ""
@@ -85,7 +85,7 @@ def _client_address() -> str:
 def _caller_scope(view_kwargs: dict[str, Any]) -> str:
     caller = g.get("caller")
     if caller is None:
-        return f"anonymous:{_client_address()}"
+        return f"anonymous:{client_address()}"
     workspace_id = view_kwargs.get("ws")
     if workspace_id is None:
         return caller.credential

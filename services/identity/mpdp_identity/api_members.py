@@ -10,7 +10,7 @@ from flask_smorest import Blueprint
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from mpdp_common.auth import current_caller, require_member
+from mpdp_common.auth import current_caller, email_unverified, require_member
 from mpdp_common.crypto import digest, secret_box
 from mpdp_common.db import lock_database_on_sqlite, utcnow
 from mpdp_common.errors import Problem, conflict, not_found
@@ -130,8 +130,9 @@ def withdraw_invitation(ws: str, invitation_id: str) -> None:
 def accept_invitation(token: str) -> dict[str, str]:
     """Accept an invitation: the signed-in account becomes a member
 
-    403 when it was sent to another email address; 409 when it is no longer pending, or the
-    account is a member already."""
+    403 when it was sent to another email address, or the account's email is not verified yet
+    (`urn:mpdp:problem:email-unverified`); 409 when it is no longer pending, or the account is a
+    member already."""
     session = db_session()
     invitation = session.scalar(select(Invitation).where(Invitation.token_hash == digest(token)).with_for_update())
     if invitation is None:
@@ -139,6 +140,8 @@ def accept_invitation(token: str) -> dict[str, str]:
     account = session.get(Account, current_caller().account_id)
     if account is None or account.email != invitation.email:
         raise Problem(403, "This invitation was sent to another email address.")
+    if not account.email_verified:
+        raise email_unverified()
     status = invitation.current_status()
     if status != "pending":
         raise conflict(f"This invitation is {status}.")

@@ -27,6 +27,52 @@ class Account(Base):
     email: Mapped[str] = mapped_column(String(254), unique=True, nullable=False)
     name: Mapped[str] = mapped_column(String(100), nullable=False)
     password_hash: Mapped[str] = mapped_column(Text, nullable=False)
+    #: when its owner followed the mailed link; None while unverified
+    email_verified_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    #: when the last verification mail was queued (a resend waits a minute after it)
+    verification_mailed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    #: TOTP (RFC 6238): the confirmed secret and the one being set up, as SecretBox ciphertext
+    totp_secret_encrypted: Mapped[str | None] = mapped_column(Text)
+    totp_pending_encrypted: Mapped[str | None] = mapped_column(Text)
+    totp_enabled_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    #: the time step of the last code accepted: a code works once
+    totp_last_step: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = created_at_column()
+
+    @property
+    def email_verified(self) -> bool:
+        return self.email_verified_at is not None
+
+    @property
+    def mfa_enabled(self) -> bool:
+        return self.totp_enabled_at is not None
+
+
+class RecoveryCode(Base):
+    """One of the ten single-use codes that stand in for a TOTP code; only its argon2 hash is kept."""
+
+    __tablename__ = "recovery_codes"
+
+    id: Mapped[str] = id_column()
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False, index=True)
+    code_hash: Mapped[str] = mapped_column(Text, nullable=False)
+    used_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    created_at: Mapped[datetime] = created_at_column()
+
+
+class MailToken(Base):
+    """A single-use token mailed to an account's owner (email verification, password reset);
+    only its SHA-256 is kept."""
+
+    __tablename__ = "mail_tokens"
+
+    id: Mapped[str] = id_column()
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False, index=True)
+    #: verify_email or reset_password
+    purpose: Mapped[str] = mapped_column(String(16), nullable=False)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+    used_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     created_at: Mapped[datetime] = created_at_column()
 
 
@@ -47,7 +93,7 @@ class RefreshToken(Base):
 
     id: Mapped[str] = id_column()
     family_id: Mapped[str] = mapped_column(String(32), nullable=False, index=True)
-    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False, index=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
     used_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
@@ -55,6 +101,11 @@ class RefreshToken(Base):
     #: the token this one was rotated into, and that answer (SecretBox ciphertext) for the grace window
     replaced_by: Mapped[str | None] = mapped_column(String(32))
     rotation_encrypted: Mapped[str | None] = mapped_column(Text)
+    #: who asked for it: the client's user agent and address (a chain is a session: see GET /me/sessions)
+    user_agent: Mapped[str | None] = mapped_column(String(300))
+    ip: Mapped[str | None] = mapped_column(String(64))
+    #: how its sign-in was authenticated (RFC 8176 values, space-separated): "pwd" or "pwd otp"
+    amr: Mapped[str] = mapped_column(String(32), nullable=False, default="pwd")
     created_at: Mapped[datetime] = created_at_column()
 
 
@@ -90,13 +141,15 @@ class Invitation(Base):
 
 
 class QueuedMail(Base):
-    """An email on its way out through its workspace's SMTP server, sent by the mail worker
-    (mail_queue.py) with retries of its own, so that no event handler waits for SMTP."""
+    """An email on its way out through its workspace's SMTP server, or as the platform's own mail
+    (no workspace) through the operator's, sent by the mail worker (mail_queue.py) with retries of
+    its own, so that no request or event handler waits for SMTP."""
 
     __tablename__ = "mail_queue"
 
     id: Mapped[str] = id_column()
-    workspace_id: Mapped[str] = mapped_column(String(32), nullable=False)
+    #: None for the platform's own mail (verification, password reset)
+    workspace_id: Mapped[str | None] = mapped_column(String(32))
     #: the whole message as SecretBox ciphertext (an invitation holds its token); dropped once sent or given up
     message_encrypted: Mapped[str | None] = mapped_column(Text)
     #: pending, sent or failed

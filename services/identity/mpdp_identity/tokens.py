@@ -11,6 +11,7 @@ from datetime import timedelta
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from flask import has_request_context, request
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
@@ -18,12 +19,15 @@ from mpdp_common.auth import unauthorized
 from mpdp_common.config import Settings
 from mpdp_common.crypto import digest, secret_box
 from mpdp_common.db import new_id, utcnow
+from mpdp_common.idempotency import client_address
 from mpdp_common.keys import load_signing_key
 
-from .models import RefreshToken
+from .models import Account, RefreshToken
 
 #: how long a just-rotated refresh token answers its new pair again (parallel refreshes)
 REFRESH_REUSE_GRACE = timedelta(seconds=5)
+#: how long the second step of a sign-in with TOTP may take
+MFA_TOKEN_LIFETIME = timedelta(minutes=5)
 
 
 class Signer:
@@ -42,17 +46,52 @@ class Signer:
     def from_settings(cls, settings: Settings) -> Signer:
         return cls(load_signing_key(settings.jwt_private_key_file), settings)
 
-    def access_token(self, account_id: str) -> str:
+    def access_token(self, account: Account, session_id: str, amr: list[str]) -> str:
         now = utcnow()
         claims = {
             "iss": self.settings.jwt_issuer,
             "aud": self.settings.jwt_audience,
-            "sub": account_id,
+            "sub": account.id,
             "iat": now,
             "exp": now + timedelta(seconds=self.settings.access_token_ttl_seconds),
             "jti": new_id(),
+            # what the other services check without asking identity (see mpdp_common.auth)
+            "email_verified": account.email_verified,
+            # the refresh chain it came from: the sign-in that GET /me/sessions calls current
+            "sid": session_id,
+            # how the sign-in was authenticated: ["pwd"], or ["pwd", "otp"] with the second factor
+            "amr": amr,
         }
         return jwt.encode(claims, self.private_key, algorithm="EdDSA", headers={"kid": self.kid})
+
+    def mfa_token(self, account: Account) -> str:
+        """What a password alone earns an account with TOTP on: five minutes to give a code. Its
+        audience is not the platform's, so no service takes it for an access token."""
+        now = utcnow()
+        claims = {
+            "iss": self.settings.jwt_issuer,
+            "aud": f"{self.settings.jwt_audience}:mfa",
+            "sub": account.id,
+            "iat": now,
+            "exp": now + MFA_TOKEN_LIFETIME,
+            "jti": new_id(),
+        }
+        return jwt.encode(claims, self.private_key, algorithm="EdDSA", headers={"kid": self.kid})
+
+    def mfa_subject(self, token: str) -> str:
+        """The account an unexpired mfa_token was given to; 401 for any other token."""
+        try:
+            claims = jwt.decode(
+                token,
+                self.public_key,
+                algorithms=["EdDSA"],
+                audience=f"{self.settings.jwt_audience}:mfa",
+                issuer=self.settings.jwt_issuer,
+                options={"require": ["exp", "sub", "aud", "iss"]},
+            )
+        except jwt.PyJWTError:
+            raise unauthorized("The mfa_token is not valid or has expired; sign in again.") from None
+        return str(claims["sub"])
 
     def key_for(self, token: str) -> Ed25519PublicKey:
         """Identity verifies its own tokens with its own key: no HTTP call to itself."""
@@ -64,18 +103,21 @@ class Signer:
         return {"keys": [self.jwk]}
 
 
-def _issue(session: Session, signer: Signer, account_id: str, family_id: str | None = None) -> tuple[RefreshToken, dict]:
+def _issue(session: Session, signer: Signer, account: Account, family_id: str | None = None, amr: str = "pwd") -> tuple[RefreshToken, dict]:
     refresh = secrets.token_urlsafe(32)
     token = RefreshToken(
         id=new_id(),
         family_id=family_id or new_id(),
-        account_id=account_id,
+        account_id=account.id,
         token_hash=digest(refresh),
         expires_at=utcnow() + timedelta(seconds=signer.settings.refresh_token_ttl_seconds),
+        user_agent=request.headers.get("User-Agent", "")[:300] or None if has_request_context() else None,
+        ip=client_address()[:64] or None if has_request_context() else None,
+        amr=amr,
     )
     session.add(token)
     pair = {
-        "access_token": signer.access_token(account_id),
+        "access_token": signer.access_token(account, token.family_id, amr.split()),
         "refresh_token": refresh,
         "token_type": "Bearer",
         "expires_in": signer.settings.access_token_ttl_seconds,
@@ -83,8 +125,9 @@ def _issue(session: Session, signer: Signer, account_id: str, family_id: str | N
     return token, pair
 
 
-def issue_pair(session: Session, signer: Signer, account_id: str, family_id: str | None = None) -> dict:
-    return _issue(session, signer, account_id, family_id)[1]
+def issue_pair(session: Session, signer: Signer, account: Account, *, amr: str = "pwd") -> dict:
+    """A new sign-in: a new refresh chain; `amr` says how it was authenticated ("pwd", "pwd otp")."""
+    return _issue(session, signer, account, amr=amr)[1]
 
 
 def rotate(session: Session, signer: Signer, presented: str) -> dict:
@@ -102,7 +145,7 @@ def rotate(session: Session, signer: Signer, presented: str) -> dict:
         revoke_family(session, current.family_id)
         session.commit()
         raise unauthorized("The refresh token was already used; every token of its sign-in is now revoked.")
-    successor, pair = _issue(session, signer, current.account_id, current.family_id)
+    successor, pair = _issue(session, signer, session.get_one(Account, current.account_id), current.family_id, current.amr)
     current.used_at, current.replaced_by = utcnow(), successor.id
     current.rotation_encrypted = secret_box(signer.settings).encrypt(json.dumps(pair))
     # The pair the previous token was rotated into is spent now: it is not kept any longer.
@@ -118,6 +161,15 @@ def _answer_again(session: Session, signer: Signer, spent: RefreshToken) -> dict
     if successor is None or successor.used_at is not None or successor.revoked_at is not None:
         return None
     return json.loads(secret_box(signer.settings).decrypt(spent.rotation_encrypted))
+
+
+def revoke_account(session: Session, account_id: str) -> None:
+    """Every refresh chain of the account stops working (a password changed or reset, an erasure)."""
+    session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.account_id == account_id, RefreshToken.revoked_at.is_(None))
+        .values(revoked_at=utcnow(), rotation_encrypted=None)
+    )
 
 
 def revoke_family(session: Session, family_id: str) -> None:

@@ -9,7 +9,7 @@ from flask import Response, current_app
 from flask_smorest import Blueprint
 from sqlalchemy import func, or_, select
 
-from mpdp_common.auth import current_caller, require_member
+from mpdp_common.auth import current_caller, require_member, require_verified_email
 from mpdp_common.errors import conflict, forbidden, not_found, validation_failed
 from mpdp_common.idempotency import idempotent
 from mpdp_common.openapi import problems
@@ -48,9 +48,10 @@ def create_workspace(body: dict[str, Any]) -> dict | Response:
 
     A tenant is active at once and the caller becomes its admin (201). A developer workspace is
     applied for by a member of its tenant (`parent_id`, 404 for others): it waits for an approval
-    of type developer_workspace in the tenant (202). Not with an API key (403)."""
+    of type developer_workspace in the tenant (202). Not with an API key (403), nor by an account
+    whose email is not verified yet (403 `urn:mpdp:problem:email-unverified`)."""
     _not_by_api_key("create workspaces")
-    caller = current_caller()
+    caller = require_verified_email()
     session = db_session()
     name = body["name"].strip()
     if not name:

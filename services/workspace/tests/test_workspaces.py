@@ -261,3 +261,13 @@ def test_a_retried_api_key_create_is_refused_once_its_workspace_is_deleted(harne
     assert harness.call("DELETE", f"/api/v1/workspaces/{ws}/developer-workspaces/{dev_ws}", "alice").status_code == 204
     refused = harness.call("POST", path, "alice", json=body, headers=retry)
     assert refused.status_code == 404 and first.get_json()["token"] not in refused.get_data(as_text=True)
+
+
+def test_an_account_whose_email_is_not_verified_cannot_create_a_workspace(harness):
+    unverified = harness.token("alice", email_verified=False)
+    refused = harness.call("POST", "/api/v1/workspaces", bearer=unverified, json={"name": "Acme", "kind": "tenant"})
+    assert refused.status_code == 403 and refused.get_json()["type"] == "urn:mpdp:problem:email-unverified"
+    assert harness.published("workspace.workspace.created") == []
+    assert harness.call("GET", "/api/v1/workspaces", bearer=unverified).status_code == 200  # reading is fine
+    verified = harness.token("alice", email_verified=True)
+    assert harness.call("POST", "/api/v1/workspaces", bearer=verified, json={"name": "Acme", "kind": "tenant"}).status_code == 201

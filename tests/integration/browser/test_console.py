@@ -10,6 +10,7 @@ from pathlib import Path
 import requests
 from playwright.sync_api import expect
 
+from ..client import mailed_token
 from ..conftest import eventually
 from .conftest import ROOT, package
 
@@ -64,7 +65,7 @@ def test_every_path_the_console_calls_is_in_the_merged_openapi(public_paths):
         assert any(pattern.match(path) for path in concrete), f"{template} is not in the gateway's OpenAPI"
 
 
-def test_a_newcomer_signs_up_creates_a_workspace_and_signs_out(open_console):
+def test_a_newcomer_signs_up_confirms_the_email_creates_a_workspace_and_signs_out(open_console, platform):
     console = open_console()
     scripts = []
     console.page.on("response", lambda response: scripts.append(response) if response.url.endswith(".js") else None)
@@ -85,8 +86,20 @@ def test_a_newcomer_signs_up_creates_a_workspace_and_signs_out(open_console):
     console.page.get_by_label("Repeat the password").fill("a long enough password")
     console.screenshot("sign-up")
     console.button("Create account").click()
+    expect(console.page.get_by_text("Check your mail")).to_be_visible()
+    expect(console.page.get_by_text(f"We sent a link to {email}")).to_be_visible()
+    console.screenshot("sign-up-check-your-mail")
+    console.button("Continue").click()
     expect(console.page.get_by_test_id("account-name")).to_have_text("Ada")
     expect(console.page.get_by_text("You are in no workspace yet")).to_be_visible()
+    expect(console.page.get_by_text("Confirm your email: follow the link")).to_be_visible()
+
+    # The mailed link, followed in the same tab: the console confirms and takes tokens that say so.
+    console.go(f"/verify-email?token={mailed_token(platform.gateway, email, 'verify-email')}")
+    expect(console.page.get_by_text("Your email is confirmed")).to_be_visible()
+    console.page.get_by_role("button", name="Go to your workspaces").click()
+    expect(console.page.get_by_text("You are in no workspace yet")).to_be_visible()
+    expect(console.page.get_by_text("Confirm your email: follow the link")).not_to_be_visible()
 
     console.button("Create a tenant workspace").click()
     console.dialog().get_by_label("Name").fill("Acme Super App")
