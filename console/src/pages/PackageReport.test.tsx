@@ -33,7 +33,7 @@ describe("a version's package report", () => {
   });
 
   it("requests, in a click, the feature that grants a JSAPI not granted", async () => {
-    const developer: Me = { id: "dev", email: "dev@example.com", name: "Dev", created_at: "2026-11-01T09:00:00Z", memberships: [{ workspace_id: "ws1", role: "developer", status: "active" }] };
+    const developer: Me = { id: "dev", email: "dev@example.com", email_verified: true, mfa_enabled: false, name: "Dev", created_at: "2026-11-01T09:00:00Z", memberships: [{ workspace_id: "ws1", role: "developer", status: "active" }] };
     const requested: unknown[] = [];
     vi.stubGlobal("fetch", async (url: string, init: RequestInit) => {
       const json = (body: unknown, status = 200) => new Response(JSON.stringify(body), { status, headers: { "Content-Type": "application/json" } });
