@@ -21,7 +21,13 @@ import psycopg
 from _platform import arguments, concurrently, descendants, figures, running_platform
 
 #: `make run`'s settings where the test platform's differ
-MAKE_RUN = {"MPDP_WEB_WORKERS": "2", "MPDP_WEB_THREADS": "8", "MPDP_LOG_LEVEL": "INFO"}
+MAKE_RUN = {
+    "MPDP_WEB_WORKERS": "2",
+    "MPDP_WEB_THREADS": "8",
+    "MPDP_LOG_LEVEL": "INFO",
+    "MPDP_PASSWORD_HASH_TIME_COST": "3",
+    "MPDP_PASSWORD_HASH_MEMORY_KIB": "65536",
+}
 
 
 def pss_mib(pid: int) -> float:

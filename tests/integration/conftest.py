@@ -107,6 +107,9 @@ class Platform:
             MPDP_INGEST_RATE_LIMIT="30000/minute",
             # rollout guards judge every second, so that a test's holds of a few seconds are judged too
             MPDP_RELEASE_GUARD_INTERVAL_SECONDS="1",
+            # the cheapest password hashing allowed: every test signs people up and in
+            MPDP_PASSWORD_HASH_TIME_COST="1",
+            MPDP_PASSWORD_HASH_MEMORY_KIB="8192",
             **{f"MPDP_{name.upper()}_PORT": str(port) for name, port in self.ports.items()},
             **{f"MPDP_{name.upper()}_INTERNAL_PORT": str(port) for name, port in self.internal_ports.items()},
         )

@@ -46,6 +46,13 @@ def _int(name: str, default: int) -> int:
         raise SystemExit(f"configuration error: {name}={raw!r} is not an integer") from None
 
 
+def _at_least(minimum: int, name: str, default: int) -> int:
+    value = _int(name, default)
+    if value < minimum:
+        raise SystemExit(f"configuration error: {name}={value} is below its least value, {minimum}")
+    return value
+
+
 def _float(name: str, default: float) -> float:
     raw = _env(name)
     if raw is None:
@@ -135,6 +142,9 @@ class Settings:
     #: telemetry: events one app key may send per period (limits' notation), and how long raw events are kept
     ingest_rate_limit: str = "1200000/minute"
     telemetry_retention_days: int = 90
+    #: identity: argon2id's passes and memory for passwords and recovery codes (at least 1 and 8 MiB)
+    password_hash_time_cost: int = 3
+    password_hash_memory_kib: int = 64 * 1024
 
     @classmethod
     def from_env(cls, service: str = "") -> Settings:
@@ -193,6 +203,8 @@ class Settings:
             public_url=_env("MPDP_PUBLIC_URL", cls.public_url).rstrip("/"),
             ingest_rate_limit=_env("MPDP_INGEST_RATE_LIMIT", cls.ingest_rate_limit),
             telemetry_retention_days=_int("MPDP_TELEMETRY_RETENTION_DAYS", cls.telemetry_retention_days),
+            password_hash_time_cost=_at_least(1, "MPDP_PASSWORD_HASH_TIME_COST", cls.password_hash_time_cost),
+            password_hash_memory_kib=_at_least(8 * 1024, "MPDP_PASSWORD_HASH_MEMORY_KIB", cls.password_hash_memory_kib),
         )
         return base.for_service(service) if service else base
 

@@ -59,19 +59,21 @@ def postgres_answers() -> bool:
 
 def unit_settings(service: str, tmp_path: str | os.PathLike, **overrides: Any) -> Settings:
     """A service's settings for a unit test: data and a SQLite file under `tmp_path`, the
-    in-process broker, a platform secret and a signing key of the test's own."""
+    in-process broker, a platform secret and a signing key of the test's own, and the cheapest
+    password hashing the settings allow (the tests check what is hashed, not what it costs)."""
     base = Settings.from_env(service)
-    return dataclasses.replace(
-        base,
-        mode="embedded",
-        database_url=f"sqlite:///{tmp_path}/{service}.db",
-        amqp_url="memory://",
-        data_dir=str(tmp_path),
-        secret_key=generate_secret_key(),
-        jwt_private_key_file=ensure_signing_key(os.path.join(tmp_path, "keys", "signing.pem")),
-        jwks_url="http://127.0.0.1:9/unused",
-        **overrides,
-    )
+    given = {
+        "mode": "embedded",
+        "database_url": f"sqlite:///{tmp_path}/{service}.db",
+        "amqp_url": "memory://",
+        "data_dir": str(tmp_path),
+        "secret_key": generate_secret_key(),
+        "jwt_private_key_file": ensure_signing_key(os.path.join(tmp_path, "keys", "signing.pem")),
+        "jwks_url": "http://127.0.0.1:9/unused",
+        "password_hash_time_cost": 1,
+        "password_hash_memory_kib": 8 * 1024,
+    }
+    return dataclasses.replace(base, **(given | overrides))
 
 
 def deliver(

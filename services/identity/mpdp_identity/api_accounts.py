@@ -7,7 +7,6 @@ import secrets
 from datetime import timedelta
 from typing import Any
 
-from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
 from flask_smorest import Blueprint
@@ -22,14 +21,12 @@ from mpdp_common.openapi import problems
 from mpdp_common.request_db import db_session
 from mpdp_common.web import current_settings
 
-from . import mail_queue, mailer, mfa, schemas, throttle
+from . import mail_queue, mailer, mfa, passwords, schemas, throttle
 from .events import events
 from .models import Account, MailToken, Member, RefreshToken, normalize_email
 from .tokens import MFA_TOKEN_LIFETIME, Signer, issue_pair, revoke_account, revoke_family, rotate
 
-passwords = PasswordHasher()
 # Verifying against this when an email is unknown keeps sign-in time the same for both cases.
-_DUMMY_HASH = passwords.hash(secrets.token_urlsafe(16))
 
 accounts = Blueprint("accounts", __name__, url_prefix="/api/v1", description="Accounts, tokens and the signed-in account")
 wellknown = Blueprint("wellknown", __name__, url_prefix="/.well-known", description="Token verification keys")
@@ -95,7 +92,7 @@ def register(body: dict[str, Any]) -> dict[str, Any]:
     session = db_session()
     email = normalize_email(body["email"])
     name = body["name"].strip()
-    password_hash = passwords.hash(body["password"])  # hashed either way: both answers take as long
+    password_hash = passwords.hasher().hash(body["password"])  # hashed either way: both answers take as long
     existing = session.scalar(select(Account).where(Account.email == email))
     if existing is not None:
         settings = current_settings()
@@ -184,14 +181,14 @@ def sign_in(body: dict[str, Any]) -> dict:
     throttle.count_attempt(session, email)
     account = session.scalar(select(Account).where(Account.email == email))
     try:
-        passwords.verify(account.password_hash if account else _DUMMY_HASH, body["password"])
+        passwords.hasher().verify(account.password_hash if account else passwords.dummy_hash(), body["password"])
     except (VerificationError, InvalidHashError):
         account = None
     if account is None:
         raise unauthorized("The email or password is wrong.")
     throttle.forget(session, email)
-    if passwords.check_needs_rehash(account.password_hash):
-        account.password_hash = passwords.hash(body["password"])
+    if passwords.hasher().check_needs_rehash(account.password_hash):
+        account.password_hash = passwords.hasher().hash(body["password"])
     if account.mfa_enabled:
         session.commit()
         return {"mfa_required": True, "mfa_token": _signer().mfa_token(account), "expires_in": int(MFA_TOKEN_LIFETIME.total_seconds())}
@@ -337,7 +334,7 @@ def request_password_reset(body: dict[str, Any]) -> dict[str, str]:
 
 def _set_password(session: Any, account: Account, password: str) -> None:
     """A new password: every refresh chain of the account is revoked, and its reset links spent."""
-    account.password_hash = passwords.hash(password)
+    account.password_hash = passwords.hasher().hash(password)
     revoke_account(session, account.id)
     session.execute(
         update(MailToken)
@@ -390,7 +387,7 @@ def _check_password(session: Any, account: Account, password: str) -> None:
     """403 unless `password` is the account's; counted as a sign-in attempt (429 past the limit)."""
     throttle.count_attempt(session, account.email)
     try:
-        passwords.verify(account.password_hash, password)
+        passwords.hasher().verify(account.password_hash, password)
     except (VerificationError, InvalidHashError):
         raise Problem(403, "The password is wrong.") from None
     throttle.forget(session, account.email)

@@ -10,7 +10,6 @@ import secrets
 import time
 
 import pyotp
-from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
@@ -19,12 +18,12 @@ from mpdp_common.config import Settings
 from mpdp_common.crypto import secret_box
 from mpdp_common.db import utcnow
 
+from . import passwords
 from .models import Account, RecoveryCode
 
 ISSUER = "MPDP"
 RECOVERY_CODES = 10
 STEP_SECONDS = 30
-_hasher = PasswordHasher()
 
 
 def new_secret() -> str:
@@ -61,7 +60,7 @@ def new_recovery_codes(session: Session, account: Account) -> list[str]:
     """Ten new recovery codes for the account (the old ones stop working), to show once."""
     session.execute(delete(RecoveryCode).where(RecoveryCode.account_id == account.id))
     codes = [f"{secrets.token_hex(3)}-{secrets.token_hex(3)}" for _ in range(RECOVERY_CODES)]
-    session.add_all(RecoveryCode(account_id=account.id, code_hash=_hasher.hash(code)) for code in codes)
+    session.add_all(RecoveryCode(account_id=account.id, code_hash=passwords.hasher().hash(code)) for code in codes)
     return codes
 
 
@@ -73,7 +72,7 @@ def spend_recovery_code(session: Session, account: Account, code: str) -> bool:
     ).all()
     for row in unused:
         try:
-            _hasher.verify(row.code_hash, given)
+            passwords.hasher().verify(row.code_hash, given)
         except (VerificationError, InvalidHashError):
             continue
         row.used_at = utcnow()

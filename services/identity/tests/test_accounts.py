@@ -315,3 +315,27 @@ def test_each_sign_in_is_a_session_that_can_be_listed_and_ended(harness):
     eve = sign_in(harness, "eve@example.com")
     assert harness.http.delete(f"/api/v1/me/sessions/{listed[1]['id']}", headers=bearer(eve)).status_code == 404
     assert harness.http.delete("/api/v1/me/sessions/nope", headers=bearer(eve)).status_code == 404
+
+
+def test_passwords_are_hashed_at_the_cost_the_settings_name_and_other_costs_are_told_apart(harness, tmp_path):
+    created = sign_up(harness)
+    stored = lambda: harness.sessions().get(Account, created["id"]).password_hash  # noqa: E731
+    assert stored().startswith("$argon2id$v=19$m=8192,t=1,")
+    costlier = Harness(service, tmp_path / "costlier", password_hash_time_cost=2, password_hash_memory_kib=16 * 1024)
+    try:
+        with costlier.app.app_context():
+            from mpdp_identity import passwords
+
+            assert passwords.hasher().check_needs_rehash(stored())
+            assert passwords.hasher().hash(PASSWORD).startswith("$argon2id$v=19$m=16384,t=2,")
+    finally:
+        costlier.close()
+    assert "access_token" in sign_in(harness)  # a hash made at other costs still verifies
+
+
+def test_a_password_cost_below_argon2ids_least_is_a_configuration_error(monkeypatch):
+    from mpdp_common.config import Settings
+
+    monkeypatch.setenv("MPDP_PASSWORD_HASH_MEMORY_KIB", "1024")
+    with pytest.raises(SystemExit, match="MPDP_PASSWORD_HASH_MEMORY_KIB=1024 is below its least value, 8192"):
+        Settings.from_env("identity")
