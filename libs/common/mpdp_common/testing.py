@@ -62,7 +62,7 @@ def unit_settings(service: str, tmp_path: str | os.PathLike, **overrides: Any) -
     in-process broker, a platform secret and a signing key of the test's own, and the cheapest
     password hashing the settings allow (the tests check what is hashed, not what it costs)."""
     base = Settings.from_env(service)
-    given = {
+    given: dict[str, Any] = {
         "mode": "embedded",
         "database_url": f"sqlite:///{tmp_path}/{service}.db",
         "amqp_url": "memory://",
