@@ -7,6 +7,8 @@ import type { Me, Role } from "./api/types";
 
 interface Auth {
   signedIn: boolean;
+  /** Whether a new tab has had the time to take another tab's sign-in (signedIn is final then). */
+  settled: boolean;
   me: Me | undefined;
   /** Resolves to an mfa token when the account asks for a second step (see signInWithCode). */
   signIn(email: string, password: string): Promise<{ mfaToken: string } | null>;
@@ -22,6 +24,7 @@ const AuthContext = createContext<Auth | null>(null);
 export function AuthProvider({ children }: { children: ReactNode }) {
   const queries = useQueryClient();
   const [signedIn, setSignedIn] = useState(session.isSignedIn());
+  const [settled, setSettled] = useState(session.isSignedIn());
   useEffect(
     () =>
       session.onSignedOut(() => {
@@ -30,9 +33,22 @@ export function AuthProvider({ children }: { children: ReactNode }) {
       }),
     [queries],
   );
+  useEffect(() => session.onSignedIn(() => setSignedIn(true)), []);
+  useEffect(() => {
+    let mounted = true;
+    void session.settled().then(() => {
+      if (!mounted) return;
+      setSignedIn(session.isSignedIn());
+      setSettled(true);
+    });
+    return () => {
+      mounted = false;
+    };
+  }, []);
   const me = useQuery({ queryKey: keys.me(), queryFn: () => api.get<Me>(paths.me()), enabled: signedIn, staleTime: 30_000 });
   const value: Auth = {
     signedIn,
+    settled,
     me: me.data,
     async signIn(email, password) {
       const second = await session.signIn(email, password);

@@ -91,8 +91,10 @@ export function menuFor(role: Role | undefined): MenuEntry[] {
 }
 
 function SignedIn({ children }: { children: React.ReactNode }) {
-  const { signedIn } = useAuth();
+  const { signedIn, settled } = useAuth();
   const location = useLocation();
+  // a new tab may be handed the sign-in of an open one in a moment
+  if (!signedIn && !settled) return null;
   if (!signedIn) return <Navigate to={`/sign-in?next=${encodeURIComponent(location.pathname + location.search)}`} replace />;
   return <>{children}</>;
 }

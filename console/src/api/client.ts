@@ -1,8 +1,15 @@
 // The one way the console talks to the platform: the public API through the gateway, same origin.
 //
 // The access token lives in this module's memory only. The refresh token is kept in sessionStorage,
-// which only this origin and this tab can read, so that a reload does not sign the person out; it is
-// sent in a request body to this origin alone, never in a URL or to another site.
+// which only this origin and this tab can read and which ends with the browser, so that a reload
+// does not sign the person out; it is sent in a request body to this origin alone, never in a URL
+// or to another site.
+//
+// The tabs of one browser share one sign-in without a store that outlives them: a new tab asks the
+// open ones on a BroadcastChannel (same origin only) and takes the tokens one of them hands over;
+// every new pair, and every sign-out, is told to the others. Refresh tokens are used once, so one
+// tab at a time trades it, under a Web Lock, and a tab that finds it traded meanwhile takes the
+// new pair instead of sending the old token again (which would end the sign-in everywhere).
 
 export interface Problem {
   type?: string;
@@ -47,25 +54,80 @@ export interface TokenPair {
   expires_in: number;
 }
 
+/** Why a person is no longer signed in, for the sign-in page to say. */
+export type SignedOutReason = "signed-out" | "signed-out-elsewhere" | "ended";
+
+type SessionMessage =
+  | { kind: "ask" }
+  | { kind: "tokens"; access_token: string | null; refresh_token: string }
+  | { kind: "signed-out"; reason: SignedOutReason };
+
 const REFRESH_KEY = "mpdp.refresh_token";
+const REFRESH_LOCK = "mpdp.refresh";
+/** How long a new tab waits for an open one to hand over its sign-in. */
+const ASK_MS = 300;
 let accessToken: string | null = null;
 let refreshing: Promise<boolean> | null = null;
-const signedOutListeners = new Set<() => void>();
+let lastSignedOut: SignedOutReason | null = null;
+const signedInListeners = new Set<() => void>();
+const signedOutListeners = new Set<(reason: SignedOutReason) => void>();
+const channel = typeof BroadcastChannel === "undefined" ? null : new BroadcastChannel("mpdp.session");
 
 function storedRefreshToken(): string | null {
   return sessionStorage.getItem(REFRESH_KEY);
 }
 
-function keep(tokens: TokenPair): void {
-  accessToken = tokens.access_token;
-  sessionStorage.setItem(REFRESH_KEY, tokens.refresh_token);
+function tell(message: SessionMessage): void {
+  channel?.postMessage(message);
 }
 
-function forget(): void {
-  const wasSignedIn = accessToken !== null || storedRefreshToken() !== null;
+function keep(tokens: { access_token: string | null; refresh_token: string }, fromAnotherTab = false): void {
+  const wasSignedIn = session.isSignedIn();
+  accessToken = tokens.access_token;
+  sessionStorage.setItem(REFRESH_KEY, tokens.refresh_token);
+  lastSignedOut = null;
+  if (!fromAnotherTab) tell({ kind: "tokens", access_token: tokens.access_token, refresh_token: tokens.refresh_token });
+  if (!wasSignedIn) signedInListeners.forEach((listener) => listener());
+}
+
+function forget(reason: SignedOutReason, fromAnotherTab = false): void {
+  const wasSignedIn = session.isSignedIn();
   accessToken = null;
   sessionStorage.removeItem(REFRESH_KEY);
-  if (wasSignedIn) signedOutListeners.forEach((listener) => listener());
+  if (!wasSignedIn) return;
+  lastSignedOut = reason;
+  if (!fromAnotherTab) tell({ kind: "signed-out", reason: reason === "signed-out" ? "signed-out-elsewhere" : reason });
+  signedOutListeners.forEach((listener) => listener(reason));
+}
+
+if (channel) {
+  channel.onmessage = (event: MessageEvent<SessionMessage>) => {
+    const message = event.data;
+    const refreshToken = storedRefreshToken();
+    if (message.kind === "ask" && refreshToken) tell({ kind: "tokens", access_token: accessToken, refresh_token: refreshToken });
+    else if (message.kind === "tokens") keep(message, true);
+    else if (message.kind === "signed-out") forget(message.reason, true);
+  };
+}
+
+/** Resolves once this tab has a sign-in, or once no open tab has handed one over in time. */
+const settled: Promise<void> =
+  channel && !storedRefreshToken()
+    ? new Promise((resolve) => {
+        const done = () => {
+          signedInListeners.delete(done);
+          resolve();
+        };
+        signedInListeners.add(done);
+        setTimeout(done, ASK_MS);
+        tell({ kind: "ask" });
+      })
+    : Promise.resolve();
+
+/** `work` while no other tab of this browser does it (Web Locks), or at once where there are none. */
+function exclusively<T>(work: () => Promise<T>): Promise<T> {
+  const locks = typeof navigator === "undefined" ? undefined : navigator.locks;
+  return locks ? (locks.request(REFRESH_LOCK, work) as Promise<T>) : work();
 }
 
 async function problemOf(response: Response): Promise<Problem> {
@@ -85,23 +147,27 @@ async function problemOf(response: Response): Promise<Problem> {
   return { title: messages[response.status] ?? response.statusText ?? "Request failed", status: response.status };
 }
 
-/** Trade the refresh token for a new pair, once at a time however many calls need it. */
+/** Trade the refresh token for a new pair, once at a time however many calls, and tabs, need it. */
 function refresh(): Promise<boolean> {
   const token = storedRefreshToken();
   if (!token) return Promise.resolve(false);
-  refreshing ??= fetch("/api/v1/auth/refresh", {
-    method: "POST",
-    headers: { "Content-Type": "application/json" },
-    body: JSON.stringify({ refresh_token: token }),
+  refreshing ??= exclusively(async () => {
+    // The tab that held the lock told its new pair before letting go: take it in first.
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const current = storedRefreshToken();
+    if (current !== token) return current !== null && accessToken !== null;
+    const response = await fetch("/api/v1/auth/refresh", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ refresh_token: token }),
+    });
+    if (!response.ok) {
+      if (response.status === 401 || response.status === 400) forget("ended");
+      return false;
+    }
+    keep(await response.json());
+    return true;
   })
-    .then(async (response) => {
-      if (!response.ok) {
-        forget();
-        return false;
-      }
-      keep(await response.json());
-      return true;
-    })
     .catch(() => false)
     .finally(() => {
       refreshing = null;
@@ -142,7 +208,7 @@ async function send(method: string, path: string, options: Options, retried = fa
     accessToken = null;
     if (await refresh()) return send(method, path, options, true);
   }
-  if (response.status === 401 && path !== "/api/v1/auth/token") forget();
+  if (response.status === 401 && path !== "/api/v1/auth/token") forget("ended");
   return response;
 }
 
@@ -188,6 +254,10 @@ export const api = {
 
 export const session = {
   isSignedIn: () => accessToken !== null || storedRefreshToken() !== null,
+  /** Resolves once a new tab has taken an open tab's sign-in, or found none to take. */
+  settled: () => settled,
+  /** Why the person was last signed out in this tab, until they sign in again. */
+  lastSignedOut: () => lastSignedOut,
   /** The first step; for an account with two-factor sign-in on, the token its second step needs. */
   async signIn(email: string, password: string): Promise<{ mfaToken: string } | null> {
     const answer = await request<TokenPair | { mfa_required: true; mfa_token: string }>("POST", "/api/v1/auth/token", { json: { email, password } });
@@ -204,16 +274,25 @@ export const session = {
     try {
       if (token) await fetch("/api/v1/auth/logout", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ refresh_token: token }) });
     } finally {
-      forget();
+      forget("signed-out");
     }
   },
   /** New tokens for the same sign-in, e.g. once the email is verified (tokens say so). */
   async renew(): Promise<boolean> {
     return refresh();
   },
-  onSignedOut(listener: () => void): () => void {
+  onSignedOut(listener: (reason: SignedOutReason) => void): () => void {
     signedOutListeners.add(listener);
     return () => signedOutListeners.delete(listener);
+  },
+  /** Stop hearing from the other tabs (as a closed tab does). */
+  leave(): void {
+    channel?.close();
+  },
+  /** Told when another tab hands its sign-in over, or this one signs in. */
+  onSignedIn(listener: () => void): () => void {
+    signedInListeners.add(listener);
+    return () => signedInListeners.delete(listener);
   },
   /** Downloads need the token in a header, so they go through a blob rather than a plain link. */
   async download(path: string, filename: string): Promise<void> {

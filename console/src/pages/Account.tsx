@@ -2,7 +2,7 @@ import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { Alert, Button, Card, Form, Input, Result, Typography } from "antd";
 import { useEffect, useRef, useState } from "react";
 import { Link, useNavigate, useParams, useSearchParams } from "react-router-dom";
-import { api, session } from "../api/client";
+import { api, session, type SignedOutReason } from "../api/client";
 import { paths } from "../api/paths";
 import type { Accepted } from "../api/types";
 import { useAuth } from "../auth";
@@ -73,16 +73,28 @@ function SecondStep({ mfaToken, next }: { mfaToken: string; next: string }) {
   );
 }
 
+/** What the sign-in page says of the sign-in this tab had, where it did not end by the person's own hand here. */
+const SIGNED_OUT_BECAUSE: Partial<Record<SignedOutReason, string>> = {
+  ended: "Your sign-in ended: it expired, or it was ended on another device or by a password change. Sign in again to go on.",
+  "signed-out-elsewhere": "You signed out in another tab of this browser.",
+};
+
 export function SignIn() {
-  const { signIn } = useAuth();
+  const { signIn, signedIn } = useAuth();
   const navigate = useNavigate();
   const next = useNext();
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
   const [mfaToken, setMfaToken] = useState<string | null>(null);
+  const [signedOutBecause] = useState(() => SIGNED_OUT_BECAUSE[session.lastSignedOut() ?? "signed-out"]);
+  // signed in from another tab meanwhile: on to where this one was going
+  useEffect(() => {
+    if (signedIn && !mfaToken && !busy) navigate(next, { replace: true });
+  }, [signedIn, mfaToken, busy, navigate, next]);
   if (mfaToken) return <SecondStep mfaToken={mfaToken} next={next} />;
   return (
     <Centered title="Sign in">
+      {signedOutBecause && <Alert type="info" showIcon message={signedOutBecause} style={{ marginBottom: 16 }} data-testid="signed-out-because" />}
       <Form
         layout="vertical"
         onFinish={async ({ email, password }) => {
