@@ -55,7 +55,7 @@ export const routes: ConsoleRoute[] = [
   { path: "/security", element: <Security /> },
   { path: "/", element: <Workspaces /> },
   { path: "/workspaces", element: <Workspaces /> },
-  { path: "/invitations/:token", element: <AcceptInvitation /> },
+  { path: "/invitations/:token", element: <AcceptInvitation />, public: true },
   { path: "/workspaces/:ws", element: <WorkspaceHome /> },
   { path: "/workspaces/:ws/miniprograms", element: <MiniPrograms />, menu: { label: "Mini programs", icon: <AppstoreOutlined /> } },
   { path: "/workspaces/:ws/miniprograms/:mp", element: <MiniProgramDetail /> },

@@ -123,6 +123,31 @@ def test_withdrawn_invitation_cannot_be_accepted(make_user, make_workspace):
     assert invitee.post("/api/v1/invitations/no-such-token/accept").status_code == 404
 
 
+def test_an_invitations_link_says_what_it_is_to_before_anyone_signs_in(make_user, make_workspace, client):
+    admin, invitee = make_user("ada"), make_user("invitee")
+    ws = make_workspace(admin)  # named "Acme"
+    invitation = admin.post(f"/api/v1/workspaces/{ws}/invitations", json={"email": invitee.account["email"], "role": "reviewer"}).json()
+    link = f"{client.base}/api/v1/invitations/{invitation['token']}"
+    preview = requests.get(link, timeout=10)  # no token: the link is all its reader has
+    assert preview.status_code == 200, preview.text
+    assert preview.json() == {
+        "workspace_id": ws,
+        "workspace_name": "Acme",
+        "role": "reviewer",
+        "email": invitee.account["email"],
+        "invited_by": "ada",
+        "status": "pending",
+        "expires_at": invitation["expires_at"],
+    }
+    # a new name reaches identity through the workspace's event
+    assert admin.patch(f"/api/v1/workspaces/{ws}", json={"name": "Acme Coffee"}).status_code == 200
+    eventually(lambda: requests.get(link, timeout=10).json()["workspace_name"] == "Acme Coffee")
+    assert invitee.post(f"/api/v1/invitations/{invitation['token']}/accept").status_code == 200
+    assert requests.get(link, timeout=10).json()["status"] == "accepted"
+    missing = requests.get(f"{client.base}/api/v1/invitations/no-such-token", timeout=10)
+    assert missing.status_code == 404 and missing.headers["Content-Type"] == "application/problem+json"
+
+
 def test_invitations_are_for_admins_only(make_user, make_workspace, platform):
     admin, reviewer = make_user("admin"), make_user("reviewer")
     ws = make_workspace(admin)

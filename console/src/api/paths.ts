@@ -17,6 +17,7 @@ export const paths = {
   totpConfirm: () => `/api/v1/me/mfa/totp/confirm`,
   mfa: () => `/api/v1/me/mfa`,
   acceptInvitation: (token: string) => `/api/v1/invitations/${e(token)}/accept`,
+  invitationPreview: (token: string) => `/api/v1/invitations/${e(token)}`,
   workspaces: () => `/api/v1/workspaces`,
   workspace: (ws: string) => `/api/v1/workspaces/${e(ws)}`,
   developerWorkspaces: (ws: string) => `/api/v1/workspaces/${e(ws)}/developer-workspaces`,

@@ -206,6 +206,29 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/invitations/{token}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                token: string;
+            };
+            cookie?: never;
+        };
+        /**
+         * What an invitation is to, for the page its link opens: the workspace, the role, who invited and which email
+         * @description Anyone with the link may read it, as anyone with it may accept it once signed in with that
+         *     email; the mailed token is its only key.
+         */
+        get: operations["members_preview_invitation"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/invitations/{token}/accept": {
         parameters: {
             query?: never;
@@ -2417,6 +2440,21 @@ export interface components {
             /** @description the cursor of the next page; null on the last */
             next_cursor: string | null;
         };
+        InvitationPreview: {
+            /** @description the address invited: only an account with it may accept */
+            email: string;
+            /** Format: date-time */
+            expires_at: string;
+            /** @description the name of the admin who invited */
+            invited_by: string | null;
+            /** @enum {string} */
+            role: "admin" | "reviewer" | "developer";
+            /** @enum {string} */
+            status: "pending" | "accepted" | "withdrawn" | "expired";
+            workspace_id: string;
+            /** @description null until identity has heard the workspace's name */
+            workspace_name: string | null;
+        };
         Issue: {
             count: number;
             culprit: string;
@@ -3536,6 +3574,30 @@ export interface operations {
             415: components["responses"]["UNSUPPORTED_MEDIA_TYPE"];
             422: components["responses"]["UNPROCESSABLE_ENTITY"];
             429: components["responses"]["TOO_MANY_REQUESTS"];
+            default: components["responses"]["DEFAULT_ERROR"];
+        };
+    };
+    members_preview_invitation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                token: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InvitationPreview"];
+                };
+            };
+            404: components["responses"]["NOT_FOUND"];
             default: components["responses"]["DEFAULT_ERROR"];
         };
     };

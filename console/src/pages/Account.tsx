@@ -1,12 +1,13 @@
-import { useMutation, useQueryClient } from "@tanstack/react-query";
-import { Alert, Button, Card, Form, Input, Result, Typography } from "antd";
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { Alert, Button, Card, Form, Input, Result, Space, Typography } from "antd";
 import { useEffect, useRef, useState } from "react";
 import { Link, useNavigate, useParams, useSearchParams } from "react-router-dom";
 import { api, session, type SignedOutReason } from "../api/client";
 import { paths } from "../api/paths";
-import type { Accepted } from "../api/types";
+import type { Accepted, InvitationPreview } from "../api/types";
 import { useAuth } from "../auth";
 import { ProblemAlert, showFieldErrors } from "../components/Problem";
+import { ROLE_LABELS } from "../workspace";
 
 function Centered({ title, children }: { title: string; children: React.ReactNode }) {
   return (
@@ -210,6 +211,8 @@ export function AcceptInvitation() {
   const { token = "" } = useParams();
   const navigate = useNavigate();
   const queries = useQueryClient();
+  const { signedIn, me, signOut } = useAuth();
+  const preview = useQuery({ queryKey: ["invitation", token], queryFn: () => api.get<InvitationPreview>(paths.invitationPreview(token)), retry: false });
   const accept = useMutation({
     mutationFn: () => api.post<Accepted>(paths.acceptInvitation(token)),
     onSuccess: async (joined) => {
@@ -217,20 +220,71 @@ export function AcceptInvitation() {
       navigate(`/workspaces/${joined.workspace_id}/miniprograms`);
     },
   });
+  const here = encodeURIComponent(`/invitations/${token}`);
+  if (preview.error)
+    return (
+      <Centered title="Invitation">
+        <ProblemAlert error={preview.error} style={{ marginBottom: 16 }} />
+        <Typography.Paragraph>The link may be mistyped. Ask the admin who invited you for a new one.</Typography.Paragraph>
+      </Centered>
+    );
+  const invitation = preview.data;
+  if (!invitation) return <Centered title="Invitation">{null}</Centered>;
+  const workspace = invitation.workspace_name ?? "a workspace";
+  const signedInAs = me?.email;
+  const otherAccount = signedIn && signedInAs !== undefined && signedInAs.toLowerCase() !== invitation.email.toLowerCase();
   return (
-    <Result
-      status="info"
-      title="You have been invited to a workspace"
-      subTitle="Accept with the account whose email address was invited."
-      extra={
+    <Centered title={`Join ${workspace}`}>
+      <Typography.Paragraph data-testid="invitation-preview">
+        {invitation.invited_by ?? "An admin"} invited <Typography.Text strong>{invitation.email}</Typography.Text> to {workspace} as{" "}
+        <Typography.Text strong>{ROLE_LABELS[invitation.role]}</Typography.Text>.
+      </Typography.Paragraph>
+      {invitation.status !== "pending" ? (
+        <Alert type="warning" showIcon message={`This invitation is ${invitation.status}.`} description={`Ask an admin of ${workspace} for a new one.`} />
+      ) : !signedIn ? (
         <>
-          <Button type="primary" loading={accept.isPending} onClick={() => accept.mutate()}>
-            Accept the invitation
-          </Button>
-          <ProblemAlert error={accept.error} style={{ marginTop: 16, textAlign: "left" }} />
+          <Typography.Paragraph>Sign in as {invitation.email} to accept it, or create an account with that address.</Typography.Paragraph>
+          <Space>
+            <Link to={`/sign-in?next=${here}`}>
+              <Button type="primary">Sign in</Button>
+            </Link>
+            <Link to={`/sign-up?next=${here}`}>
+              <Button>Create an account</Button>
+            </Link>
+          </Space>
         </>
-      }
-    />
+      ) : otherAccount ? (
+        <>
+          <Alert
+            type="warning"
+            showIcon
+            style={{ marginBottom: 16 }}
+            message={`You are signed in as ${signedInAs}`}
+            description={`Only ${invitation.email} can accept this invitation.`}
+          />
+          <Space wrap>
+            <Button type="primary" onClick={() => void signOut().then(() => navigate(`/sign-in?next=${here}`))}>
+              Sign out, then sign in as {invitation.email}
+            </Button>
+            <Link to="/workspaces">
+              <Button>Not now</Button>
+            </Link>
+          </Space>
+        </>
+      ) : (
+        <>
+          <Space>
+            <Button type="primary" loading={accept.isPending} onClick={() => accept.mutate()}>
+              Accept the invitation
+            </Button>
+            <Link to="/workspaces">
+              <Button>Not now</Button>
+            </Link>
+          </Space>
+          <ProblemAlert error={accept.error} style={{ marginTop: 16 }} />
+        </>
+      )}
+    </Centered>
   );
 }
 

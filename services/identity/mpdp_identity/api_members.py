@@ -10,7 +10,7 @@ from flask_smorest import Blueprint
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from mpdp_common.auth import current_caller, email_unverified, require_member
+from mpdp_common.auth import current_caller, email_unverified, public, require_member
 from mpdp_common.crypto import digest, secret_box
 from mpdp_common.db import lock_database_on_sqlite, utcnow
 from mpdp_common.errors import Problem, conflict, not_found
@@ -22,7 +22,7 @@ from mpdp_common.web import current_settings
 
 from . import schemas
 from .events import events, publish_member
-from .models import Account, Invitation, Member, normalize_email
+from .models import Account, Invitation, Member, WorkspaceName, normalize_email
 
 INVITATION_LIFETIME = timedelta(days=3)
 
@@ -122,6 +122,32 @@ def withdraw_invitation(ws: str, invitation_id: str) -> None:
         raise conflict(f"Only a pending invitation can be withdrawn; this one is {status}.")
     invitation.status = "withdrawn"
     session.commit()
+
+
+@members.route("/invitations/<token>", methods=["GET"])
+@members.response(200, schemas.InvitationPreviewSchema)
+@public
+@problems(404)
+def preview_invitation(token: str) -> dict[str, Any]:
+    """What an invitation is to, for the page its link opens: the workspace, the role, who invited and which email
+
+    Anyone with the link may read it, as anyone with it may accept it once signed in with that
+    email; the mailed token is its only key."""
+    session = db_session()
+    invitation = session.scalar(select(Invitation).where(Invitation.token_hash == digest(token)))
+    if invitation is None:
+        raise not_found("invitation")
+    workspace = session.get(WorkspaceName, invitation.workspace_id)
+    inviter = session.get(Account, invitation.invited_by)
+    return {
+        "workspace_id": invitation.workspace_id,
+        "workspace_name": workspace.name if workspace else None,
+        "role": invitation.role,
+        "email": invitation.email,
+        "invited_by": inviter.name if inviter else None,
+        "status": invitation.current_status(),
+        "expires_at": invitation.expires_at,
+    }
 
 
 @members.route("/invitations/<token>/accept", methods=["POST"])

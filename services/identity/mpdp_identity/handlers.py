@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from mpdp_common.apikeys import follow_api_keys
@@ -14,7 +14,7 @@ from mpdp_common.events import Event, follow_state, handler_settings
 
 from . import mail_queue, mailer
 from .events import events, publish_member
-from .models import ApiKey, Member, WorkspaceMailSettings
+from .models import ApiKey, Member, WorkspaceMailSettings, WorkspaceName
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +35,12 @@ def on_workspace_created(session: Session, event: Event) -> None:
     """The account that creates a workspace becomes its first admin (a developer workspace is
     announced as created only once its application is approved)."""
     add_admin(session, event.payload["workspace_id"], event.payload["created_by"])
+    session.merge(WorkspaceName(workspace_id=event.payload["workspace_id"], name=event.payload["name"]))
+
+
+@events.handles("workspace.workspace.updated")
+def on_workspace_updated(session: Session, event: Event) -> None:
+    session.merge(WorkspaceName(workspace_id=event.payload["workspace_id"], name=event.payload["name"]))
 
 
 @events.handles("workspace.workspace.deleted")
@@ -46,6 +52,7 @@ def on_workspace_deleted(session: Session, event: Event) -> None:
     for member in members:
         member.status, member.revision = "removed", member.revision + 1
         publish_member(session, "identity.member.removed", member)
+    session.execute(delete(WorkspaceName).where(WorkspaceName.workspace_id == event.payload["workspace_id"]))
 
 
 #: what identity keeps of a workspace's settings: its SMTP server, through which its invitations go out

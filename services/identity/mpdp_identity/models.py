@@ -117,6 +117,15 @@ class Member(MembershipColumns, Base):
     joined_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, nullable=False)
 
 
+class WorkspaceName(Base):
+    """A workspace's name as the workspace service last told it: what an invitation says it is to."""
+
+    __tablename__ = "workspace_names"
+
+    workspace_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), nullable=False)
+
+
 class Invitation(Base):
     __tablename__ = "invitations"
 

@@ -175,6 +175,16 @@ class InvitationCreatedSchema(InvitationSchema):
     token = fields.String(metadata={"description": "Shown once; the invitee accepts with it."})
 
 
+class InvitationPreviewSchema(ResponseSchema):
+    workspace_id = fields.String()
+    workspace_name = fields.String(allow_none=True, metadata={"description": "null until identity has heard the workspace's name"})
+    role = fields.String(validate=validate.OneOf(ROLES))
+    email = fields.String(metadata={"description": "the address invited: only an account with it may accept"})
+    invited_by = fields.String(allow_none=True, metadata={"description": "the name of the admin who invited"})
+    status = fields.String(validate=validate.OneOf(["pending", "accepted", "withdrawn", "expired"]))
+    expires_at = Timestamp()
+
+
 class AcceptedSchema(ResponseSchema):
     workspace_id = fields.String()
     role = fields.String(validate=validate.OneOf(ROLES))
