@@ -279,7 +279,9 @@ def test_an_admin_builds_a_mini_program_and_a_reviewer_joins(open_console, make_
 
     other = open_console(reviewer)
     other.go(link.replace(admin.base, ""))
-    expect(other.page.get_by_test_id("invitation-preview")).to_contain_text(f"invited {reviewer.account['email']} to Acme as Workspace Reviewer")
+    expect(other.page.get_by_test_id("invitation-preview")).to_contain_text(
+        f"invited {reviewer.account['email']} to Acme as Workspace Reviewer"
+    )
     other.screenshot("invitation")
     other.button("Accept the invitation").click()
     expect(other.page).to_have_url(re.compile(rf"/workspaces/{ws}/miniprograms"))
