@@ -129,6 +129,28 @@ def test_pilot_versions_reach_only_testers(team):
     assert phones.versions("ada") == {team.mp: "0.9.0"} and phones.versions("tess") == {}
 
 
+def test_the_console_checks_what_a_user_would_get_without_the_apps_key(team):
+    settings = team.admin.get(f"{team.base}/settings").json()
+    body = {name: settings[name] for name in ("logo_url", "favicon_url", "about_us_url", "terms_of_service_url", "domains")}
+    assert team.admin.put(f"{team.base}/settings", json=body | {"tester_whitelist_enabled": True}).status_code == 200
+    app_id = new_app(team)
+    phones = host_app(team, app_id)
+    pilot = approved_launch(team, new_version(team, "0.9.0", make_package()), app_id)
+    assert team.developer.put(f"{team.base}/miniprograms/{team.mp}/testers", json={"user_ids": ["tess"]}).status_code == 200
+    check = f"{team.base}/apps/{app_id}/delivery"
+    eventually(lambda: phones.versions("tess") == {team.mp: "0.9.0"})
+    # the same answer as the app's own signed request, for each user
+    for user in ("tess", "ada"):
+        assert team.developer.get(check, params={"user_id": user}).json() == phones.miniprograms(user).json()
+    [item] = team.reviewer.get(check, params={"user_id": "tess"}).json()["items"]
+    assert (item["version"], item["channel"]) == ("0.9.0", pilot["status"])
+    # a developer sees only the mini programs assigned to them
+    assert team.other_developer.get(check, params={"user_id": "tess"}).json() == {"items": []}
+    assert team.developer.get(check).status_code == 422
+    assert team.developer.get(check, params={"user_id": "tess", "host_version": "eight"}).status_code == 422
+    assert team.developer.get(f"{team.base}/apps/no-such-app/delivery", params={"user_id": "tess"}).status_code == 404
+
+
 def test_signatures_are_checked(team):
     app_id = new_app(team)
     phones = host_app(team, app_id)

@@ -32,6 +32,7 @@ export const paths = {
   apps: (ws: string) => `/api/v1/workspaces/${e(ws)}/apps`,
   app: (ws: string, app: string) => `/api/v1/workspaces/${e(ws)}/apps/${e(app)}`,
   appKeys: (ws: string, app: string) => `/api/v1/workspaces/${e(ws)}/apps/${e(app)}/keys`,
+  appDelivery: (ws: string, app: string) => `/api/v1/workspaces/${e(ws)}/apps/${e(app)}/delivery`,
   appKey: (ws: string, app: string, key: string) => `/api/v1/workspaces/${e(ws)}/apps/${e(app)}/keys/${e(key)}`,
   appKeyRotate: (ws: string, app: string, key: string) => `/api/v1/workspaces/${e(ws)}/apps/${e(app)}/keys/${e(key)}/rotate`,
   apiKeys: (ws: string) => `/api/v1/workspaces/${e(ws)}/api-keys`,

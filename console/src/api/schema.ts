@@ -736,6 +736,30 @@ export interface paths {
         patch: operations["apps_update"];
         trace?: never;
     };
+    "/api/v1/workspaces/{ws}/apps/{app_id}/delivery": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                ws: string;
+                app_id: string;
+            };
+            cookie?: never;
+        };
+        /**
+         * What a host app would deliver to one of its users now: a test of its launches without its key
+         * @description The same choice as `GET /client/v1/miniprograms` for that user (pilot, grayscale share,
+         *     release, the host's version), over the mini programs the caller sees.
+         */
+        get: operations["launches_check_delivery"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/workspaces/{ws}/apps/{app_id}/keys": {
         parameters: {
             query?: never;
@@ -4477,6 +4501,39 @@ export interface operations {
             409: components["responses"]["CONFLICT"];
             413: components["responses"]["REQUEST_ENTITY_TOO_LARGE"];
             415: components["responses"]["UNSUPPORTED_MEDIA_TYPE"];
+            422: components["responses"]["UNPROCESSABLE_ENTITY"];
+            default: components["responses"]["DEFAULT_ERROR"];
+        };
+    };
+    launches_check_delivery: {
+        parameters: {
+            query: {
+                /** @description the host app's user */
+                user_id: string;
+                /** @description the host app's version, as the app would send it */
+                host_version?: string | null;
+            };
+            header?: never;
+            path: {
+                ws: string;
+                app_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Deliverables"];
+                };
+            };
+            401: components["responses"]["UNAUTHORIZED"];
+            403: components["responses"]["FORBIDDEN"];
+            404: components["responses"]["NOT_FOUND"];
             422: components["responses"]["UNPROCESSABLE_ENTITY"];
             default: components["responses"]["DEFAULT_ERROR"];
         };

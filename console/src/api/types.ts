@@ -17,6 +17,7 @@ export type Member = Schemas["Member"];
 export type Invitation = Schemas["Invitation"];
 export type InvitationCreated = Schemas["InvitationCreated"];
 export type Accepted = Schemas["Accepted"];
+export type Deliverables = Schemas["Deliverables"];
 export type InvitationPreview = Schemas["InvitationPreview"];
 export type ApiKey = Schemas["ApiKey"];
 export type ApiKeyCreated = Schemas["ApiKeyCreated"];

@@ -5,7 +5,8 @@ import { Link, useParams } from "react-router-dom";
 import { api } from "../api/client";
 import { keys } from "../api/keys";
 import { paths } from "../api/paths";
-import type { App, AppKey, AppKeyCreated, AppKeyRotated, Page } from "../api/types";
+import { wholeLists } from "../api/queries";
+import type { App, AppKey, AppKeyCreated, AppKeyRotated, Deliverables, Page } from "../api/types";
 import { CreateListCard, useCreateThenOpen } from "../components/CreateList";
 import { CursorTable } from "../components/CursorTable";
 import { EditableDetails } from "../components/Details";
@@ -165,6 +166,52 @@ export function HostKit({ keyId }: { keyId?: string }) {
   );
 }
 
+const CHANNEL_COLORS: Record<string, string> = { released: "green", grayscale: "blue", pilot: "purple" };
+
+/** What the app would deliver to one of its users now, without its key: a check of its launches. */
+export function DeliveryCheck({ app }: { app: string }) {
+  const { ws } = useWorkspace();
+  const [asked, setAsked] = useState<{ user_id: string; host_version?: string } | null>(null);
+  const answer = useQuery({
+    queryKey: ["delivery", ws, app, asked],
+    queryFn: () => api.get<Deliverables>(paths.appDelivery(ws, app), { user_id: asked?.user_id, host_version: asked?.host_version }),
+    enabled: asked !== null,
+  });
+  const names = new Map((useQuery(wholeLists.miniprograms(ws)).data?.items ?? []).map((item) => [item.id, item.name]));
+  return (
+    <Card size="small" title="Test delivery" style={{ marginTop: 16 }}>
+      <Typography.Paragraph type="secondary">What this app gets for one of its users now: their pilot, grayscale or released version of each mini program.</Typography.Paragraph>
+      <Form layout="inline" onFinish={({ user_id, host_version }) => setAsked({ user_id: user_id.trim(), host_version: host_version?.trim() || undefined })}>
+        <Form.Item name="user_id" rules={[{ required: true, whitespace: true, message: "Name a user of the app." }]}>
+          <Input aria-label="User ID" placeholder="The app's user ID" style={{ width: 220 }} />
+        </Form.Item>
+        <Form.Item name="host_version">
+          <Input aria-label="Host version" placeholder="Host version (optional)" style={{ width: 180 }} />
+        </Form.Item>
+        <Button htmlType="submit" loading={answer.isFetching}>
+          Check
+        </Button>
+      </Form>
+      <ProblemAlert error={answer.error} style={{ marginTop: 12 }} />
+      {answer.data && (
+        <Table
+          style={{ marginTop: 12 }}
+          size="small"
+          rowKey="miniprogram_id"
+          pagination={false}
+          dataSource={answer.data.items}
+          locale={{ emptyText: `Nothing is delivered to ${asked?.user_id} on this app yet.` }}
+          columns={[
+            { title: "Mini program", dataIndex: "miniprogram_id", render: (id: string) => <Link to={`/workspaces/${ws}/miniprograms/${id}/launches`}>{names.get(id) ?? id}</Link> },
+            { title: "Version", dataIndex: "version" },
+            { title: "Why", dataIndex: "channel", render: (channel: string) => <Tag color={CHANNEL_COLORS[channel]}>{channel}</Tag> },
+          ]}
+        />
+      )}
+    </Card>
+  );
+}
+
 export function AppDetail() {
   const { ws, role } = useWorkspace();
   const { app: id = "" } = useParams();
@@ -198,6 +245,7 @@ export function AppDetail() {
         />
       )}
       <Keys app={id} />
+      <DeliveryCheck app={id} />
     </Card>
   );
 }

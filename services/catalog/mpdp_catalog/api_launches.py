@@ -12,7 +12,7 @@ from typing import Any
 from flask_smorest import Blueprint
 from sqlalchemy import select
 
-from mpdp_common.auth import Membership
+from mpdp_common.auth import Membership, require_member
 from mpdp_common.errors import not_found, validation_failed
 from mpdp_common.idempotency import idempotent
 from mpdp_common.openapi import problems
@@ -20,9 +20,9 @@ from mpdp_common.pagination import page_schema, paginate
 from mpdp_common.request_db import commit_or_conflict, db_session
 from mpdp_common.web import current_settings
 
-from . import lifecycle, schemas
-from .access import miniprogram_for
-from .models import App, Launch, LaunchStep, MiniProgram, Rollout, Version
+from . import delivery, lifecycle, schemas
+from .access import access, miniprogram_for
+from .models import App, Deliverable, Launch, LaunchStep, MiniProgram, Rollout, Version
 
 launches = Blueprint("launches", __name__, url_prefix="/api/v1", description="Launches: releasing versions to host apps")
 
@@ -334,3 +334,22 @@ def rollback(body: dict[str, Any], ws: str, mp: str) -> dict:
     target = lifecycle.roll_back(session, mp, app.id, body["version_id"], member.account_id)
     commit_or_conflict(session, "The release of this mini program on this app changed at the same time; try again.")
     return _views([target])[0]
+
+
+@launches.route("/workspaces/<ws>/apps/<app_id>/delivery", methods=["GET"])
+@launches.arguments(schemas.DeliveryCheckQuery, location="query")
+@launches.response(200, schemas.DeliverablesSchema)
+@problems(404)
+def check_delivery(query: dict[str, Any], ws: str, app_id: str) -> dict[str, Any]:
+    """What a host app would deliver to one of its users now: a test of its launches without its key
+
+    The same choice as `GET /client/v1/miniprograms` for that user (pilot, grayscale share,
+    release, the host's version), over the mini programs the caller sees."""
+    member = require_member(ws)
+    session = db_session()
+    app = session.get(App, app_id)
+    if app is None or app.workspace_id != ws:
+        raise not_found("app")
+    stmt = access.visible(select(Deliverable).where(Deliverable.app_id == app_id), member, Deliverable.miniprogram_id)
+    rows = list(session.scalars(stmt))
+    return {"items": delivery.choose(rows, query["user_id"], query["host_version"])}

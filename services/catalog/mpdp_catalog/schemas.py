@@ -418,6 +418,13 @@ class DeliverableSchema(ResponseSchema):
     size = fields.Integer()
 
 
+class DeliveryCheckQuery(Schema):
+    user_id = fields.String(required=True, validate=validate.Length(min=1, max=128), metadata={"description": "the host app's user"})
+    host_version = fields.String(
+        load_default=None, validate=validate.Regexp(SEMVER), metadata={"description": "the host app's version, as the app would send it"}
+    )
+
+
 class DeliverablesSchema(ResponseSchema):
     """What a host app's user may run: one version of each mini program, if any."""
 

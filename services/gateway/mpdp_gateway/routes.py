@@ -14,6 +14,7 @@ ROUTES: list[tuple[re.Pattern[str], str]] = [
         (r"^/api/v1/workspaces/[^/]+/miniprograms/[^/]+/dsn$", "telemetry"),
         (r"^/api/v1/workspaces/[^/]+/miniprograms/[^/]+/launches/[^/]+/health$", "telemetry"),
         (r"^/api/v1/workspaces/[^/]+/(miniprograms|jsapis|features)(/|$)", "catalog"),
+        (r"^/api/v1/workspaces/[^/]+/apps/[^/]+/delivery$", "catalog"),
         (r"^/api/v1/workspaces/[^/]+/approvals(/|$)", "approval"),
         (r"^/client/v1/", "catalog"),
         (r"^/api/v1/workspaces(/|$)", "workspace"),
