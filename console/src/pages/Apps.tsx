@@ -14,7 +14,7 @@ import { FormActions } from "../components/FormActions";
 import { ProblemAlert, showFieldErrors } from "../components/Problem";
 import { SecretOnce } from "../components/SecretOnce";
 import { can, useWorkspace, when } from "../workspace";
-import { pythonSnippet, typescriptSnippet } from "./hostKit";
+import { curlSnippet, pythonSnippet, typescriptSnippet } from "./hostKit";
 
 const KEY_COLORS: Record<AppKey["status"], string> = { active: "green", expiring: "gold", expired: "default", revoked: "red" };
 
@@ -160,6 +160,7 @@ export function HostKit({ keyId }: { keyId?: string }) {
         items={[
           { key: "typescript", label: "TypeScript", children: code(typescriptSnippet(given)) },
           { key: "python", label: "Python", children: code(pythonSnippet(given)) },
+          { key: "curl", label: "curl", children: code(curlSnippet(given)) },
         ]}
       />
     </Card>

@@ -66,3 +66,12 @@ analytics.close()  # sends what is left
 sentry_sdk.init(dsn=client.sentry_dsn(telemetry_id=1001), release="shop@1.0.0")
 `;
 }
+
+/** One signed delivery request from a shell, to see the signing at work without a kit. */
+export function curlSnippet({ baseUrl, keyId }: SnippetFor): string {
+  return `KEY_ID="${keyId}"; SECRET="..."   # the host app's key and its secret
+TS=$(date +%s); PATH_="/client/v1/miniprograms"; QUERY="user_id=u-42"
+SIG=$(printf '%s\\nGET\\n%s\\n%s' "$TS" "$PATH_" "$QUERY" | openssl dgst -sha256 -hmac "$SECRET" | sed 's/^.* //')
+curl -s "${baseUrl}$PATH_?$QUERY" -H "X-MPDP-Key: $KEY_ID" -H "X-MPDP-Timestamp: $TS" -H "X-MPDP-Signature: $SIG"
+`;
+}

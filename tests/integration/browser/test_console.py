@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import json
 import re
 import secrets
 from pathlib import Path
@@ -377,3 +378,21 @@ def test_members_and_lists_page(open_console, make_user, make_tenant):
     console.dialog().get_by_label("Name").fill("Tickets")
     console.dialog().get_by_role("button", name="Create").click()
     expect(console.dialog().get_by_role("alert")).to_contain_text("A mini program with that name exists")
+
+
+def test_the_host_apps_curl_snippet_signs_a_delivery_request_that_the_platform_accepts(open_console, make_user, make_tenant):
+    import subprocess
+
+    from .test_console_lifecycle import _team
+
+    admin = make_user("Admin")
+    ws, app, _mp, _people = _team(admin, make_user, make_tenant)
+    key = admin.post(f"/api/v1/workspaces/{ws}/apps/{app['id']}/keys", json={}).json()
+    console = open_console(admin).go(f"/workspaces/{ws}/apps/{app['id']}")
+    console.page.get_by_role("tab", name="curl").click()
+    snippet = console.page.get_by_test_id("host-kit-snippet").filter(visible=True).inner_text()
+    assert key["key_id"] in snippet
+    filled = snippet.replace('SECRET="..."', f'SECRET="{key["secret"]}"')
+    shell = subprocess.run(["bash", "-c", filled], capture_output=True, text=True, timeout=30)
+    assert shell.returncode == 0, shell.stderr
+    assert json.loads(shell.stdout) == {"items": []}, shell.stdout  # signed and accepted: nothing is released yet
