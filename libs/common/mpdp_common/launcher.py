@@ -29,7 +29,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, MutableMapping
 from importlib.metadata import entry_points
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 from .config import Settings
@@ -143,6 +143,12 @@ def web(name: str) -> None:
             self.cfg.set("proc_name", f"mpdp-{service.name}")
             self.cfg.set("control_socket_disable", True)
             self.cfg.set("logconfig_dict", gunicorn_log_config(settings))
+            if name != GEVENT_SERVICE:
+                # The workers fork from a master that has loaded the app, and share its pages
+                # until they write them; gevent's workers patch the standard library as they start,
+                # so the gateway's load after the fork.
+                self.cfg.set("preload_app", True)
+                self.cfg.set("post_fork", _fresh_connections_after_fork)
             if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
                 from prometheus_client import multiprocess
 
@@ -154,6 +160,13 @@ def web(name: str) -> None:
             return create_app(service, settings)
 
     ServiceApplication().run()
+
+
+def _fresh_connections_after_fork(_server: object, worker: Any) -> None:
+    """A forked web worker opens connections of its own rather than share its master's sockets."""
+    engine = worker.app.callable.extensions["mpdp"].engine if worker.app.callable is not None else None
+    if engine is not None:
+        engine.dispose(close=False)
 
 
 def relay(name: str) -> None:
