@@ -189,3 +189,97 @@ def test_two_factor_sign_in_through_the_gateway(client, make_user):
     removed = user.delete("/api/v1/me/mfa", json={"password": user.password, "code": codes[1]})
     assert removed.status_code == 204
     assert "access_token" in client.post("/api/v1/auth/token", json={"email": user.account["email"], "password": user.password}).json()
+
+
+def _two_factor(client: Client, user: Client) -> tuple[Client, list[str]]:
+    """Turn TOTP on for `user`; answer a sign-in made with its second step, and the recovery codes left."""
+    import pyotp
+
+    setup = user.post("/api/v1/me/mfa/totp").json()
+    totp = pyotp.parse_uri(setup["otpauth_uri"])
+    codes = user.post("/api/v1/me/mfa/totp/confirm", json={"code": totp.now()}).json()["recovery_codes"]
+    first = client.post("/api/v1/auth/token", json={"email": user.account["email"], "password": user.password}).json()
+    pair = client.post("/api/v1/auth/token/mfa", json={"mfa_token": first["mfa_token"], "recovery_code": codes[0]})
+    assert pair.status_code == 200, pair.text
+    signed = Client(client.base, pair.json()["access_token"])
+    signed.account, signed.password, signed.refresh_token = user.account, user.password, pair.json()["refresh_token"]
+    return signed, codes[1:]
+
+
+def _join(admin: Client, user: Client, ws: str, role: str) -> None:
+    invitation = admin.post(f"/api/v1/workspaces/{ws}/invitations", json={"email": user.account["email"], "role": role})
+    assert invitation.status_code == 201, invitation.text
+    assert user.post(f"/api/v1/invitations/{invitation.json()['token']}/accept").status_code == 200
+    eventually(lambda: user.get(f"/api/v1/workspaces/{ws}").json().get("role") == role)
+
+
+MFA_REQUIRED = "urn:mpdp:problem:mfa-required"
+
+
+def test_a_workspace_that_requires_two_factor_sign_in_refuses_members_without_it_in_every_service(client, make_user, make_workspace):
+    admin, dev = make_user("admin"), make_user("dev")
+    ws = make_workspace(admin)
+    _join(admin, dev, ws, "developer")
+
+    refused = admin.put(f"/api/v1/workspaces/{ws}/settings", json={"require_mfa": True})
+    assert refused.status_code == 409 and refused.json()["type"] == MFA_REQUIRED, refused.text
+    careful, _ = _two_factor(client, admin)
+    assert dev.put(f"/api/v1/workspaces/{ws}/settings", json={"require_mfa": True}).status_code == 403
+    on = careful.put(f"/api/v1/workspaces/{ws}/settings", json={"require_mfa": True})
+    assert on.status_code == 200 and on.json()["require_mfa"] is True, on.text
+    mp = eventually(lambda: careful.post(f"/api/v1/workspaces/{ws}/miniprograms", json={"name": f"Shop {secrets.token_hex(3)}"}))
+    assert mp.status_code == 201, mp.text
+
+    paths = {
+        "workspace": f"/api/v1/workspaces/{ws}/settings",
+        "identity": f"/api/v1/workspaces/{ws}/invitations",
+        "catalog": f"/api/v1/workspaces/{ws}/miniprograms",
+        "approval": f"/api/v1/workspaces/{ws}/approvals",
+        "telemetry": f"/api/v1/workspaces/{ws}/quality/summary?miniprogram_id={mp.json()['id']}",
+    }
+    for service, path in paths.items():
+        # the member without two-factor sign-in, and the admin's password-only sign-in, within a moment of the change
+        for member in (dev, admin):
+            eventually(lambda member=member, path=path: member.get(path).status_code == 403)
+            answer = member.get(path)
+            assert answer.status_code == 403 and answer.json()["type"] == MFA_REQUIRED, (service, answer.text)
+        assert careful.get(path).status_code != 403, service
+    # the workspace and its members list still answer: a member learns there what it asks
+    assert dev.get(f"/api/v1/workspaces/{ws}").status_code == 200
+    assert dev.get(f"/api/v1/workspaces/{ws}/members").status_code == 200
+
+    dev_signed, _ = _two_factor(client, dev)
+    assert eventually(lambda: dev_signed.get(paths["catalog"]).status_code == 200)
+    off = careful.put(f"/api/v1/workspaces/{ws}/settings", json={"require_mfa": False})
+    assert off.status_code == 200 and off.json()["require_mfa"] is False
+    assert eventually(lambda: admin.get(paths["catalog"]).status_code == 200)
+
+
+def test_an_account_is_erased_with_its_password_and_its_email_signs_up_anew(client, make_user, make_workspace):
+    ada, bob = make_user("ada"), make_user("bob")
+    shared = make_workspace(bob)
+    _join(bob, ada, shared, "developer")
+    own = make_workspace(ada)
+
+    last_admin = ada.delete("/api/v1/me", json={"password": ada.password})
+    assert last_admin.status_code == 409, last_admin.text
+    assert last_admin.json()["workspace_ids"] == [own] and "last active admin" in last_admin.json()["detail"]
+    _join(ada, bob, own, "admin")
+
+    assert ada.delete("/api/v1/me", json={"password": "not the password"}).status_code == 403
+    erased = ada.delete("/api/v1/me", json={"password": ada.password})
+    assert erased.status_code == 204, erased.text
+
+    address = ada.account["email"]
+    assert client.post("/api/v1/auth/token", json={"email": address, "password": ada.password}).status_code == 401
+    assert client.post("/api/v1/auth/refresh", json={"refresh_token": ada.refresh_token}).status_code == 401
+    assert ada.get("/api/v1/me").status_code == 401
+    for ws in (shared, own):
+        assert ada.account["id"] not in {m["account_id"] for m in bob.get(f"/api/v1/workspaces/{ws}/members").json()["items"]}
+        # every service drops the membership
+        eventually(lambda ws=ws: ada.get(f"/api/v1/workspaces/{ws}/miniprograms").status_code == 404)
+        eventually(lambda ws=ws: ada.get(f"/api/v1/workspaces/{ws}/settings").status_code == 404)
+
+    again = client.post("/api/v1/accounts", json={"email": address, "password": "another long password", "name": "Ada"})
+    assert again.status_code == 201 and again.json()["id"] != ada.account["id"]
+    signed_in(client, address, "another long password")

@@ -264,7 +264,15 @@ export interface paths {
         get: operations["accounts_get_me"];
         put?: never;
         post?: never;
-        delete?: never;
+        /**
+         * Erase the signed-in account, giving its password
+         * @description The email and name are removed (the id stays, for the audit trail, and can no longer sign
+         *     in); every membership ends, as a removal does in every service; every refresh token is
+         *     revoked. The email can then sign up again as a new account. 403 for a wrong password
+         *     (guesses are throttled as sign-ins are: 429); 409 while the account is the last active
+         *     admin of a workspace (`workspace_ids` names them): make another member admin first.
+         */
+        delete: operations["accounts_erase_me"];
         options?: never;
         head?: never;
         patch?: never;
@@ -1078,7 +1086,10 @@ export interface paths {
             };
             cookie?: never;
         };
-        /** List the workspace's members, by when they joined */
+        /**
+         * List the workspace's members, by when they joined
+         * @description Answered whatever the workspace's `require_mfa`, as the workspace itself is.
+         */
         get: operations["members_list"];
         put?: never;
         post?: never;
@@ -1845,7 +1856,9 @@ export interface paths {
          * @description By an admin. `service_email.smtp_password` is write-only: left out, the stored password is
          *     kept; `null` or an empty string clears it. `package_size_limit_bytes` left out is kept, `null`
          *     is the default (8 MiB). A URL setting that takes an upload may name the
-         *     path of a file uploaded to this workspace for it.
+         *     path of a file uploaded to this workspace for it. `require_mfa` left out is kept; turning it
+         *     on takes an admin signed in with the second factor (409 `urn:mpdp:problem:mfa-required`
+         *     otherwise), and then every member needs it in every service.
          */
         put: operations["settings_replace"];
         post?: never;
@@ -2303,6 +2316,9 @@ export interface components {
             dsn: string;
             key_id: string;
             telemetry_id: number;
+        };
+        EraseAccount: {
+            password: string;
         };
         EventDay: {
             count: number;
@@ -2967,6 +2983,8 @@ export interface components {
             logo_url: string | null;
             /** @description the largest package an upload may send (default 8 MiB) */
             package_size_limit_bytes: number;
+            /** @description whether members need two-factor sign-in: without it they get 403 `urn:mpdp:problem:mfa-required` */
+            require_mfa: boolean;
             /** @description null: none set */
             service_email: components["schemas"]["ServiceEmail"] | null;
             terms_of_service_url: string | null;
@@ -2988,6 +3006,8 @@ export interface components {
             logo_url?: string | null;
             /** @description the largest package an upload may send; left out: kept; null: the default, 8 MiB */
             package_size_limit_bytes?: number | null;
+            /** @description members need two-factor sign-in; left out: kept. Turning it on needs an admin signed in with the second factor (409 `urn:mpdp:problem:mfa-required` otherwise) */
+            require_mfa?: boolean;
             /** @default null */
             service_email?: components["schemas"]["ServiceEmailPut"] | null;
             /** @default null */
@@ -3671,6 +3691,37 @@ export interface operations {
                 };
             };
             401: components["responses"]["UNAUTHORIZED"];
+            default: components["responses"]["DEFAULT_ERROR"];
+        };
+    };
+    accounts_erase_me: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EraseAccount"];
+            };
+        };
+        responses: {
+            /** @description No Content */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BAD_REQUEST"];
+            401: components["responses"]["UNAUTHORIZED"];
+            403: components["responses"]["FORBIDDEN"];
+            409: components["responses"]["CONFLICT"];
+            413: components["responses"]["REQUEST_ENTITY_TOO_LARGE"];
+            415: components["responses"]["UNSUPPORTED_MEDIA_TYPE"];
+            422: components["responses"]["UNPROCESSABLE_ENTITY"];
+            429: components["responses"]["TOO_MANY_REQUESTS"];
             default: components["responses"]["DEFAULT_ERROR"];
         };
     };
@@ -6603,6 +6654,7 @@ export interface operations {
             401: components["responses"]["UNAUTHORIZED"];
             403: components["responses"]["FORBIDDEN"];
             404: components["responses"]["NOT_FOUND"];
+            409: components["responses"]["CONFLICT"];
             413: components["responses"]["REQUEST_ENTITY_TOO_LARGE"];
             415: components["responses"]["UNSUPPORTED_MEDIA_TYPE"];
             422: components["responses"]["UNPROCESSABLE_ENTITY"];

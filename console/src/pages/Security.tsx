@@ -36,7 +36,7 @@ export function Security() {
   });
   const others = (sessions.data?.items ?? []).filter((item) => !item.current);
   return (
-    <Space direction="vertical" size="large" style={{ width: "100%" }}>
+    <Space orientation="vertical" size="large" style={{ width: "100%" }}>
       <TwoFactor />
       <Card title="Password">
         <Form form={form} layout="vertical" style={{ maxWidth: 400 }} onFinish={({ current_password, new_password }) => change.mutate({ current_password, new_password })}>
@@ -87,7 +87,41 @@ export function Security() {
           ]}
         />
       </Card>
+      <DeleteAccount />
     </Space>
+  );
+}
+
+/** The danger zone: erasing the account for good, with its password. */
+function DeleteAccount() {
+  const { signOut } = useAuth();
+  const navigate = useNavigate();
+  const [form] = Form.useForm();
+  const erase = useMutation({
+    mutationFn: (password: string) => api.delete(paths.me(), { password }),
+    onSuccess: async () => {
+      await signOut();
+      navigate("/sign-in");
+    },
+    onError: (failure) => showFieldErrors(form, failure),
+  });
+  return (
+    <Card title="Delete account" style={{ borderColor: "#ffa39e" }} data-testid="danger-zone">
+      <Typography.Paragraph>
+        Your email and name are erased and you leave every workspace; every sign-in ends. This cannot be undone. The email address can sign up again later, as a new account. While you are the last admin of a workspace, make another member admin there first.
+      </Typography.Paragraph>
+      <Form form={form} layout="vertical" style={{ maxWidth: 400 }} onFinish={({ password }) => erase.mutate(password)}>
+        <Form.Item label="Your password" name="password" rules={[{ required: true, message: "Enter your password to delete the account." }]}>
+          <Input.Password autoComplete="current-password" />
+        </Form.Item>
+        <ProblemAlert error={erase.error} form={form} style={{ marginBottom: 16 }} />
+        <Popconfirm title="Delete your account for good?" okText="Delete" okButtonProps={{ danger: true }} onConfirm={() => form.submit()}>
+          <Button danger type="primary" loading={erase.isPending}>
+            Delete account
+          </Button>
+        </Popconfirm>
+      </Form>
+    </Card>
   );
 }
 

@@ -95,6 +95,7 @@ export function SettingsPage() {
     primary?: string;
     alternatives?: string[];
     tester_whitelist_enabled: boolean;
+    require_mfa: boolean;
     about_us_url?: string;
     terms_of_service_url?: string;
   }) => {
@@ -116,6 +117,7 @@ export function SettingsPage() {
           : null,
       domains: values.primary || values.alternatives?.length ? { primary: values.primary || null, alternatives: values.alternatives ?? [] } : null,
       tester_whitelist_enabled: values.tester_whitelist_enabled,
+      require_mfa: values.require_mfa,
       about_us_url: values.about_us_url || null,
       terms_of_service_url: values.terms_of_service_url || null,
     });
@@ -141,6 +143,7 @@ export function SettingsPage() {
           primary: data.domains.primary,
           alternatives: data.domains.alternatives,
           tester_whitelist_enabled: data.tester_whitelist_enabled,
+          require_mfa: data.require_mfa,
           about_us_url: data.about_us_url,
           terms_of_service_url: data.terms_of_service_url,
         }}
@@ -184,6 +187,20 @@ export function SettingsPage() {
         </Form.Item>
         <Form.Item label="Terms of Service URL" name="terms_of_service_url" rules={[{ type: "url", message: "An http(s) URL." }]}>
           <Input placeholder="https://example.com/terms" />
+        </Form.Item>
+        <Typography.Title level={5}>Security</Typography.Title>
+        <Form.Item
+          label="Require two-factor sign-in"
+          name="require_mfa"
+          valuePropName="checked"
+          extra={
+            <>
+              On: members who have not turned on two-factor sign-in, or who signed in without its code, can open this workspace and its member list but nothing else in it, until they turn it on (Security, under their name) and sign in again with the code. To turn it on, you need two-factor sign-in
+              yourself, and to have signed in with it. API keys keep working.
+            </>
+          }
+        >
+          <Switch />
         </Form.Item>
         <ProblemAlert error={save.error} form={form} style={{ marginBottom: 12 }} />
         <Button type="primary" htmlType="submit" loading={save.isPending}>

@@ -250,11 +250,37 @@ def require_verified_email() -> Caller:
     return caller
 
 
-def require_member(workspace_id: str, *roles: str) -> Membership:
+MFA_REQUIRED = "urn:mpdp:problem:mfa-required"
+
+
+def mfa_required(detail: str | None = None, status: int = 403) -> Problem:
+    return Problem(
+        status,
+        detail
+        or "This workspace requires two-factor sign-in: turn it on (Security, in the console) and sign in again with the app's code.",
+        title="Two-factor sign-in required",
+        type=MFA_REQUIRED,
+    )
+
+
+def workspace_requires_mfa(workspace_id: str) -> bool:
+    """Whether the workspace's settings say `require_mfa`, as this service's read model has them."""
+    model = current_app.extensions["mpdp"].service.workspace_policy_model
+    if model is None:
+        return False
+    policy = db_session().get(model, workspace_id)
+    return bool(policy is not None and policy.require_mfa)
+
+
+def require_member(workspace_id: str, *roles: str, without_mfa: bool = False) -> Membership:
     """The caller's membership in the workspace, or the right problem.
 
     Non-members get 404 (a workspace's existence is not revealed), blocked members 403, and
-    members whose role is not among `roles` 403.
+    members whose role is not among `roles` 403. In a workspace that requires two-factor sign-in,
+    a member whose access token was obtained without the second factor gets 403 `mfa-required`
+    (a token has it only when the account has TOTP on), except where `without_mfa` says that
+    the endpoint answers anyway (the workspace itself and its members list). A workspace API key
+    is not a sign-in: it keeps working, and only admins who passed this check make new ones.
     """
     caller = current_caller()
     model = current_app.extensions["mpdp"].service.membership_model
@@ -271,6 +297,8 @@ def require_member(workspace_id: str, *roles: str) -> Membership:
         raise Problem(404, "No such workspace.")
     if member.status == "blocked":
         raise Problem(403, "Your membership in this workspace is blocked.")
+    if not (without_mfa or caller.is_api_key or caller.second_factor) and workspace_requires_mfa(workspace_id):
+        raise mfa_required()
     if roles and member.role not in roles:
         raise Problem(403, f"This needs the role {' or '.join(roles)}; yours is {member.role}.")
     return member

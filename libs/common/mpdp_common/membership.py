@@ -6,7 +6,7 @@ apply events in any order: an older revision than the one stored changes nothing
 
 from __future__ import annotations
 
-from sqlalchemy import Integer, String
+from sqlalchemy import Boolean, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .events import EventSpec, follow_state
@@ -43,3 +43,22 @@ class MembershipColumns:
 def follow_members(events: EventSpec, model: type) -> None:
     """Register the handlers that keep `model` (a MembershipColumns table) up to date."""
     follow_state(events, MEMBER_EVENTS, model, key=("workspace_id", "account_id"), fields=("role", "status"))
+
+
+#: the event that carries a workspace's settings, `require_mfa` among them
+SETTINGS_EVENT = "workspace.settings.updated"
+
+
+class WorkspacePolicyColumns:
+    """What authorization reads of a workspace's settings: whether its members need two-factor
+    sign-in. A service that keeps a read model of the settings already adds `require_mfa` to it
+    (one handler per event); the others keep a table of these columns (`follow_workspace_policy`)."""
+
+    workspace_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    require_mfa: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    revision: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+
+
+def follow_workspace_policy(events: EventSpec, model: type) -> None:
+    """Register the handler that keeps `model` (a WorkspacePolicyColumns table) up to date."""
+    follow_state(events, (SETTINGS_EVENT,), model, key=("workspace_id",), fields=("require_mfa",))

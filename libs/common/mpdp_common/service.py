@@ -38,6 +38,9 @@ class Service:
     handlers: ModuleType | None = None
     #: the MembershipColumns model that authorization reads
     membership_model: type[MembershipColumns] | None = None
+    #: the model keyed by workspace id whose `require_mfa` says whether the workspace's members
+    #: need two-factor sign-in (a WorkspacePolicyColumns table, or a settings read model with it)
+    workspace_policy_model: type | None = None
     #: the ApiKeyColumns model that authenticates workspace API keys
     api_key_model: type[ApiKeyColumns] | None = None
     #: service-specific setup, run by the app factory after the common parts

@@ -10,12 +10,14 @@ from mpdp_common.apikeys import follow_api_keys
 from mpdp_common.assignments import follow_assignments
 from mpdp_common.contracts.catalog import ApprovalRequest
 from mpdp_common.events import Event
-from mpdp_common.membership import follow_members
+from mpdp_common.membership import follow_members, follow_workspace_policy
 
 from .events import audit, events, open_approval, withdraw
-from .models import ApiKey, Approval, Assignment, AuditEntry, Member
+from .models import ApiKey, Approval, Assignment, AuditEntry, Member, WorkspacePolicy
 
 follow_members(events, Member)
+# Members of a workspace that requires two-factor sign-in need it here too (mpdp_common.auth).
+follow_workspace_policy(events, WorkspacePolicy)
 follow_api_keys(events, ApiKey)
 follow_assignments(events, Assignment)
 

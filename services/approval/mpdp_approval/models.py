@@ -8,7 +8,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from mpdp_common.apikeys import ApiKeyColumns
 from mpdp_common.assignments import AssignmentColumns
 from mpdp_common.db import UtcDateTime, created_at_column, id_column
-from mpdp_common.membership import MembershipColumns
+from mpdp_common.membership import MembershipColumns, WorkspacePolicyColumns
 
 TYPES = ("launch", "online", "offline", "developer_workspace", "feature", "miniprogram_change")
 STATUSES = ("pending", "approved", "rejected", "withdrawn")
@@ -82,3 +82,9 @@ class Assignment(AssignmentColumns, Base):
     miniprogram_id: Mapped[str] = mapped_column(String(32), primary_key=True)
     account_id: Mapped[str] = mapped_column(String(32), primary_key=True)
     workspace_id: Mapped[str] = mapped_column(String(32), nullable=False)
+
+
+class WorkspacePolicy(WorkspacePolicyColumns, Base):
+    """Read model of whether a workspace requires two-factor sign-in, from workspace.settings.updated."""
+
+    __tablename__ = "workspace_policies"

@@ -7,7 +7,7 @@ from mpdp_common.service import Service
 from . import handlers
 from .api import approvals
 from .events import events
-from .models import ApiKey, Base, Member
+from .models import ApiKey, Base, Member, WorkspacePolicy
 
 service = Service(
     name="approval",
@@ -17,5 +17,6 @@ service = Service(
     events=events,
     handlers=handlers,
     membership_model=Member,
+    workspace_policy_model=WorkspacePolicy,
     api_key_model=ApiKey,
 )

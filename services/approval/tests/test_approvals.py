@@ -164,3 +164,29 @@ def test_who_sees_which_approvals_and_the_filters(approvals):
     first = approvals.ask("GET", "/approvals?limit=2", "rex").get_json()
     rest = approvals.ask("GET", f"/approvals?limit=2&cursor={first['next_cursor']}", "rex").get_json()
     assert rest["next_cursor"] is None and {item["id"] for item in first["items"] + rest["items"]} == {mine, theirs, decided}
+
+
+def test_a_workspace_that_requires_two_factor_sign_in_refuses_tokens_without_it(approvals):
+    """One rule for every service (mpdp_common.auth.require_member), fed by workspace.settings.updated."""
+    settings = {
+        "workspace_id": "ws1",
+        "logo_url": None,
+        "favicon_url": None,
+        "service_email": None,
+        "domains": {"primary": None, "alternatives": []},
+        "tester_whitelist_enabled": False,
+        "about_us_url": None,
+        "terms_of_service_url": None,
+        "package_size_limit_bytes": None,
+    }
+    approvals.deliver("workspace.settings.updated", settings | {"revision": 1}, "ws1")  # from before the setting: off
+    assert approvals.call("GET", "/api/v1/workspaces/ws1/approvals", "rex").status_code == 200
+    approvals.deliver("workspace.settings.updated", settings | {"revision": 3, "require_mfa": True}, "ws1")
+    approvals.deliver("workspace.settings.updated", settings | {"revision": 2, "require_mfa": False}, "ws1")  # late: changes nothing
+    refused = approvals.call("GET", "/api/v1/workspaces/ws1/approvals", "rex")
+    assert refused.status_code == 403 and refused.get_json()["type"] == "urn:mpdp:problem:mfa-required"
+    password_only = approvals.call("GET", "/api/v1/workspaces/ws1/approvals", bearer=approvals.token("rex", amr=["pwd"]))
+    assert password_only.status_code == 403
+    with_otp = approvals.call("GET", "/api/v1/workspaces/ws1/approvals", bearer=approvals.token("rex", amr=["pwd", "otp"]))
+    assert with_otp.status_code == 200
+    assert approvals.call("GET", "/api/v1/workspaces/ws1/approvals", "stranger").status_code == 404

@@ -66,13 +66,13 @@ def on_app(session: Session, event: Event) -> None:
 
 
 # Approved launches go to pilot while the workspace's tester whitelist is on, else to ready; an
-# upload is held to the workspace's package size limit.
+# upload is held to the workspace's package size limit; its members may need two-factor sign-in.
 follow_state(
     events,
     ("workspace.settings.updated",),
     WorkspaceSettings,
     ("workspace_id",),
-    ("tester_whitelist_enabled", "package_size_limit_bytes"),
+    ("tester_whitelist_enabled", "package_size_limit_bytes", "require_mfa"),
 )
 
 

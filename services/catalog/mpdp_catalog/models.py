@@ -305,7 +305,8 @@ class App(Base):
 
 class WorkspaceSettings(Base):
     """Read model of the settings a launch and an upload need (is the tester whitelist on? how
-    big may a package be?), from workspace.settings.updated."""
+    big may a package be?) and authorization (does it require two-factor sign-in?), from
+    workspace.settings.updated."""
 
     __tablename__ = "workspace_settings"
 
@@ -313,6 +314,8 @@ class WorkspaceSettings(Base):
     tester_whitelist_enabled: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     #: the largest package an upload may send; null: the default (`DEFAULT_PACKAGE_SIZE_LIMIT`)
     package_size_limit_bytes: Mapped[int | None] = mapped_column(BigInteger)
+    #: whether the members need two-factor sign-in (mpdp_common.auth.require_member reads it)
+    require_mfa: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     revision: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
 
 

@@ -15,7 +15,7 @@ from .api_launches import launches
 from .api_miniprograms import miniprograms
 from .api_versions import setup_uploads, versions
 from .events import announce, events
-from .models import ApiKey, Base, Member
+from .models import ApiKey, Base, Member, WorkspaceSettings
 
 
 def _setup(app: Flask, settings: Settings) -> None:
@@ -31,6 +31,7 @@ service = Service(
     events=events,
     handlers=handlers,
     membership_model=Member,
+    workspace_policy_model=WorkspaceSettings,
     api_key_model=ApiKey,
     setup=_setup,
     announce=announce,

@@ -22,7 +22,8 @@ from mpdp_common.request_db import db_session
 from mpdp_common.web import current_settings
 
 from . import mail_queue, mailer, mfa, passwords, schemas, throttle
-from .events import events
+from .api_members import workspaces_left_without_admin
+from .events import events, publish_member
 from .models import Account, MailToken, Member, RefreshToken, normalize_email
 from .tokens import MFA_TOKEN_LIFETIME, Signer, issue_pair, revoke_account, revoke_family, rotate
 
@@ -70,7 +71,7 @@ def _signed_in_account(session: Any, caller: Caller) -> Account:
     if caller.is_api_key:
         raise Problem(403, "An API key cannot act on an account; sign in as its owner.")
     account = session.get(Account, caller.account_id)
-    if account is None:
+    if account is None or account.erased_at is not None:
         raise unauthorized("The account of this token no longer exists.")
     return account
 
@@ -95,9 +96,10 @@ def register(body: dict[str, Any]) -> dict[str, Any]:
     password_hash = passwords.hasher().hash(body["password"])  # hashed either way: both answers take as long
     existing = session.scalar(select(Account).where(Account.email == email))
     if existing is not None:
-        settings = current_settings()
-        mail_queue.enqueue(session, settings, None, mailer.account_exists_message(settings, to=existing.email))
-        session.commit()
+        if existing.erased_at is None:  # an erased account's address has no mailbox
+            settings = current_settings()
+            mail_queue.enqueue(session, settings, None, mailer.account_exists_message(settings, to=existing.email))
+            session.commit()
         return {"id": new_id(), "email": email, "name": name, "created_at": utcnow(), "email_verified": False}
     account = Account(email=email, name=name, password_hash=password_hash)
     session.add(account)
@@ -184,7 +186,7 @@ def sign_in(body: dict[str, Any]) -> dict:
         passwords.hasher().verify(account.password_hash if account else passwords.dummy_hash(), body["password"])
     except (VerificationError, InvalidHashError):
         account = None
-    if account is None:
+    if account is None or account.erased_at is not None:
         raise unauthorized("The email or password is wrong.")
     throttle.forget(session, email)
     if passwords.hasher().check_needs_rehash(account.password_hash):
@@ -215,7 +217,7 @@ def sign_in_second_step(body: dict[str, Any]) -> dict:
     account_id = _signer().mfa_subject(body["mfa_token"])
     throttle.count_attempt(session, f"mfa:{account_id}")  # counted (and committed) first, then the account locked
     account = session.get(Account, account_id, with_for_update=True)
-    if account is None or not account.mfa_enabled:
+    if account is None or not account.mfa_enabled or account.erased_at is not None:
         raise unauthorized("Sign in again.")
     settings = current_settings()
     if "code" in body:
@@ -314,7 +316,7 @@ def request_password_reset(body: dict[str, Any]) -> dict[str, str]:
     only where one exists (at most one a minute), with a link that works once, for an hour."""
     session = db_session()
     account = session.scalar(select(Account).where(Account.email == normalize_email(body["email"])).with_for_update())
-    if account is None:
+    if account is None or account.erased_at is not None:
         return {"detail": RESET_QUEUED}
     recent = session.scalar(
         select(MailToken.id).where(
@@ -380,6 +382,56 @@ def change_password(body: dict[str, Any]) -> None:
     account = _signed_in_account(session, current_caller())
     _check_password(session, account, body["current_password"])
     _set_password(session, account, body["new_password"])
+    session.commit()
+
+
+#: what an erased account's email becomes: no mailbox, and no sign-up names it (`.invalid`, RFC 2606)
+ERASED_DOMAIN = "erased.invalid"
+#: not an argon2 hash: no password verifies against it
+ERASED_PASSWORD = "!erased"
+
+
+@accounts.route("/me", methods=["DELETE"])
+@accounts.arguments(schemas.EraseAccountSchema)
+@accounts.response(204)
+@problems(403, 409, 429)
+def erase_me(body: dict[str, Any]) -> None:
+    """Erase the signed-in account, giving its password
+
+    The email and name are removed (the id stays, for the audit trail, and can no longer sign
+    in); every membership ends, as a removal does in every service; every refresh token is
+    revoked. The email can then sign up again as a new account. 403 for a wrong password
+    (guesses are throttled as sign-ins are: 429); 409 while the account is the last active
+    admin of a workspace (`workspace_ids` names them): make another member admin first."""
+    session = db_session()
+    account = _signed_in_account(session, current_caller())
+    _check_password(session, account, body["password"])
+    account = session.get_one(Account, account.id, with_for_update=True)
+    alone = workspaces_left_without_admin(session, account.id)
+    if alone:
+        raise Problem(
+            409,
+            "You are the last active admin of "
+            + ("a workspace" if len(alone) == 1 else f"{len(alone)} workspaces")
+            + ": make another member admin there (or delete it) before erasing the account.",
+            title="Last admin of a workspace",
+            type="urn:mpdp:problem:last-admin",
+            extensions={"workspace_ids": alone},
+        )
+    memberships = session.scalars(
+        select(Member).where(Member.account_id == account.id, Member.status != "removed").order_by(Member.workspace_id).with_for_update()
+    ).all()
+    for member in memberships:
+        member.status, member.revision = "removed", member.revision + 1
+        publish_member(session, "identity.member.removed", member)
+    account.email = f"{account.id}@{ERASED_DOMAIN}"
+    account.name = ""
+    account.password_hash = ERASED_PASSWORD
+    account.erased_at = utcnow()
+    mfa.turn_off(session, account)
+    revoke_account(session, account.id)
+    session.execute(update(MailToken).where(MailToken.account_id == account.id, MailToken.used_at.is_(None)).values(used_at=utcnow()))
+    events.publish(session, "identity.account.erased", {"account_id": account.id}, aggregate_id=account.id)
     session.commit()
 
 
@@ -490,7 +542,7 @@ def me() -> dict[str, Any]:
     # One statement, and outside a transaction: no BEGIN and ROLLBACK around it.
     session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
     rows = session.execute(_ME, {"account_id": caller.account_id}).all()
-    if not rows:
+    if not rows or rows[0][0].erased_at is not None:
         raise unauthorized("The account of this token no longer exists.")
     account = rows[0][0]
     return {

@@ -216,8 +216,10 @@ def _member_view(member: Member, account: Account) -> dict:
 @members.arguments(PageQuery, location="query")
 @members.response(200, page_schema(schemas.MemberSchema))
 def list_members(query: dict[str, Any], ws: str) -> dict[str, Any]:
-    """List the workspace's members, by when they joined"""
-    require_member(ws)
+    """List the workspace's members, by when they joined
+
+    Answered whatever the workspace's `require_mfa`, as the workspace itself is."""
+    require_member(ws, without_mfa=True)
     session = db_session()
     page = paginate(
         session,
@@ -263,6 +265,28 @@ def _lock_admins(session: Session, ws: str) -> None:
         .order_by(Member.account_id)
         .with_for_update()
     )
+
+
+def workspaces_left_without_admin(session: Session, account_id: str) -> list[str]:
+    """The workspaces of which the account is the last active admin, its admins locked (in
+    workspace order) so that none becomes so while the account leaves."""
+    lock_database_on_sqlite(session)
+    admin_of = session.scalars(
+        select(Member.workspace_id)
+        .where(Member.account_id == account_id, Member.role == "admin", Member.status == "active")
+        .order_by(Member.workspace_id)
+    ).all()
+    alone = []
+    for ws in admin_of:
+        _lock_admins(session, ws)
+        others = session.scalar(
+            select(func.count())
+            .select_from(Member)
+            .where(Member.workspace_id == ws, Member.role == "admin", Member.status == "active", Member.account_id != account_id)
+        )
+        if not others:
+            alone.append(ws)
+    return alone
 
 
 def _change(ws: str, account_id: str, event_type: str, **changes: str) -> dict:

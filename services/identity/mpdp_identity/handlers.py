@@ -65,11 +65,20 @@ def _mail_settings(settings: dict) -> dict:
         "workspace_id": settings["workspace_id"],
         "revision": settings["revision"],
         "primary_domain": settings["domains"]["primary"],
+        "require_mfa": settings["require_mfa"],
         **{name: email.get(name) for name in MAIL_FIELDS if name != "primary_domain"},
     }
 
 
-follow_state(events, ("workspace.settings.updated",), WorkspaceMailSettings, ("workspace_id",), MAIL_FIELDS, state_of=_mail_settings)
+# ... and whether its members need two-factor sign-in (mpdp_common.auth.require_member).
+follow_state(
+    events,
+    ("workspace.settings.updated",),
+    WorkspaceMailSettings,
+    ("workspace_id",),
+    (*MAIL_FIELDS, "require_mfa"),
+    state_of=_mail_settings,
+)
 
 
 @events.handles("identity.invitation.created")

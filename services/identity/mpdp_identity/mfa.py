@@ -11,7 +11,7 @@ import time
 
 import pyotp
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from mpdp_common.config import Settings
@@ -19,7 +19,7 @@ from mpdp_common.crypto import secret_box
 from mpdp_common.db import utcnow
 
 from . import passwords
-from .models import Account, RecoveryCode
+from .models import Account, RecoveryCode, RefreshToken
 
 ISSUER = "MPDP"
 RECOVERY_CODES = 10
@@ -81,6 +81,9 @@ def spend_recovery_code(session: Session, account: Account, code: str) -> bool:
 
 
 def turn_off(session: Session, account: Account) -> None:
+    """TOTP off. The sign-ins made with it no longer count as two-factor: their next access
+    tokens say `amr: ["pwd"]` (a workspace that requires it refuses them)."""
     account.totp_secret_encrypted = account.totp_pending_encrypted = None
     account.totp_enabled_at = account.totp_last_step = None
     session.execute(delete(RecoveryCode).where(RecoveryCode.account_id == account.id))
+    session.execute(update(RefreshToken).where(RefreshToken.account_id == account.id).values(amr="pwd"))

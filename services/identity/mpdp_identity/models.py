@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from mpdp_common.apikeys import ApiKeyColumns
@@ -37,6 +37,8 @@ class Account(Base):
     totp_enabled_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     #: the time step of the last code accepted: a code works once
     totp_last_step: Mapped[int | None] = mapped_column(Integer)
+    #: when its owner erased it: the email and name are gone (a tombstone keeps the id), nothing signs in
+    erased_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     created_at: Mapped[datetime] = created_at_column()
 
     @property
@@ -179,7 +181,8 @@ class ApiKey(ApiKeyColumns, Base):
 
 
 class WorkspaceMailSettings(Base):
-    """Read model of each workspace's service email (its SMTP server), from workspace.settings.updated."""
+    """Read model of each workspace's service email (its SMTP server), and whether it requires
+    two-factor sign-in of its members, from workspace.settings.updated."""
 
     __tablename__ = "workspace_mail_settings"
 
@@ -191,6 +194,8 @@ class WorkspaceMailSettings(Base):
     #: SecretBox ciphertext, as the workspace service published it
     smtp_password_encrypted: Mapped[str | None] = mapped_column(Text)
     primary_domain: Mapped[str | None] = mapped_column(String(253))
+    #: whether the members need two-factor sign-in (mpdp_common.auth.require_member reads it)
+    require_mfa: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     revision: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
 
 

@@ -118,6 +118,10 @@ class RecoveryCodesSchema(ResponseSchema):
     recovery_codes = fields.List(fields.String(), metadata={"description": "ten single-use codes, shown once"})
 
 
+class EraseAccountSchema(Schema):
+    password = fields.String(required=True, load_only=True, validate=validate.Length(max=1024))
+
+
 class MfaRemoveSchema(Schema):
     password = fields.String(required=True, load_only=True, validate=validate.Length(max=1024))
     code = fields.String(

@@ -14,7 +14,7 @@ from . import handlers, mail_queue
 from .api_accounts import accounts, wellknown
 from .api_members import members
 from .events import events
-from .models import ApiKey, Base, Member
+from .models import ApiKey, Base, Member, WorkspaceMailSettings
 from .tokens import Signer
 
 
@@ -34,6 +34,7 @@ service = Service(
     events=events,
     handlers=handlers,
     membership_model=Member,
+    workspace_policy_model=WorkspaceMailSettings,
     api_key_model=ApiKey,
     setup=_setup,
     key_source=_key_source,

@@ -11,13 +11,15 @@ from mpdp_common.apikeys import follow_api_keys
 from mpdp_common.appkeys import follow_app_keys
 from mpdp_common.assignments import follow_assignments
 from mpdp_common.events import Event, handler_settings
-from mpdp_common.membership import follow_members
+from mpdp_common.membership import follow_members, follow_workspace_policy
 
 from . import crashes, guard, sourcemaps
 from .events import events
-from .models import ApiKey, AppKey, Assignment, Member, MiniProgram, SourceMap, Workspace
+from .models import ApiKey, AppKey, Assignment, Member, MiniProgram, SourceMap, Workspace, WorkspacePolicy
 
 follow_members(events, Member)
+# Members of a workspace that requires two-factor sign-in need it here too (mpdp_common.auth).
+follow_workspace_policy(events, WorkspacePolicy)
 follow_api_keys(events, ApiKey)
 follow_app_keys(events, AppKey)
 # Who besides the admins sees a mini program's analytics and crashes.

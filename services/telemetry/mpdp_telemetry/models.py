@@ -12,7 +12,7 @@ from mpdp_common.apikeys import ApiKeyColumns
 from mpdp_common.appkeys import AppKeyColumns
 from mpdp_common.assignments import AssignmentColumns
 from mpdp_common.db import UtcDateTime, created_at_column, utcnow
-from mpdp_common.membership import MembershipColumns
+from mpdp_common.membership import MembershipColumns, WorkspacePolicyColumns
 
 #: `app_id` and `version` of a rollup row that holds every host app or version, and `key` of one that has none
 ALL = ""
@@ -355,3 +355,9 @@ class SourceMap(Base):
     source_sha256: Mapped[str] = mapped_column(String(64), nullable=False)
     source_size: Mapped[int] = mapped_column(BigInteger, nullable=False)
     learned_at: Mapped[datetime] = created_at_column()
+
+
+class WorkspacePolicy(WorkspacePolicyColumns, Base):
+    """Read model of whether a workspace requires two-factor sign-in, from workspace.settings.updated."""
+
+    __tablename__ = "workspace_policies"

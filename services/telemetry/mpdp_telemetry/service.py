@@ -16,7 +16,7 @@ from .api_ingest import ingest, setup_rate_limits
 from .api_quality import quality
 from .api_sentry import sentry_envelope  # noqa: F401 - registers the Sentry endpoints on `ingest`
 from .events import events
-from .models import ApiKey, Base, Member
+from .models import ApiKey, Base, Member, WorkspacePolicy
 from .rollups import keep_folding
 
 
@@ -37,6 +37,7 @@ service = Service(
     events=events,
     handlers=handlers,
     membership_model=Member,
+    workspace_policy_model=WorkspacePolicy,
     api_key_model=ApiKey,
     setup=_setup,
     workers={"folder": fold_raw_events, "guard": guard.run_worker},

@@ -9,10 +9,11 @@ from mpdp_common.request_db import db_session
 from .models import Workspace
 
 
-def active_workspace(ws: str, *roles: str) -> tuple[Workspace, Membership]:
+def active_workspace(ws: str, *roles: str, without_mfa: bool = False) -> tuple[Workspace, Membership]:
     """The workspace and the caller's membership; 404 for non-members and for a workspace that is
-    not active (pending, rejected or deleted), 403 for a blocked member or a role not in `roles`."""
-    member = require_member(ws, *roles)
+    not active (pending, rejected or deleted), 403 for a blocked member, a role not in `roles`, or
+    a sign-in without the second factor where the workspace requires it (unless `without_mfa`)."""
+    member = require_member(ws, *roles, without_mfa=without_mfa)
     workspace = db_session().get(Workspace, ws)
     if workspace is None or workspace.status != "active":
         raise not_found("workspace")

@@ -12,7 +12,7 @@ from flask import Response, request
 from flask_smorest import Blueprint
 from sqlalchemy.orm import Session
 
-from mpdp_common.auth import public
+from mpdp_common.auth import current_caller, mfa_required, public
 from mpdp_common.crypto import digest, secret_box
 from mpdp_common.db import new_id
 from mpdp_common.errors import not_found, validation_failed
@@ -66,10 +66,21 @@ def _check_url(session: Session, ws: str, value: str, purpose: str | None) -> st
     return None
 
 
+def _check_can_require_mfa() -> None:
+    """409 unless the caller signed in with the second factor: an admin cannot require of others
+    what they do not use (a token has the second factor only while the account has TOTP on)."""
+    caller = current_caller()
+    if caller.is_api_key or not caller.second_factor:
+        raise mfa_required(
+            "Turn on two-factor sign-in for your own account, and sign in with its code, before requiring it of the workspace.",
+            status=409,
+        )
+
+
 def _settings_row(session: Session, ws: str, *, lock: bool = False) -> WorkspaceSettings:
     row = session.get(WorkspaceSettings, ws, with_for_update=lock)
     if row is None:
-        row = WorkspaceSettings(workspace_id=ws, alternative_domains=[], tester_whitelist_enabled=False, revision=0)
+        row = WorkspaceSettings(workspace_id=ws, alternative_domains=[], tester_whitelist_enabled=False, require_mfa=False, revision=0)
     return row
 
 
@@ -93,6 +104,7 @@ def _settings_state(row: WorkspaceSettings, **password: bool | str | None) -> di
         "domains": {"primary": row.primary_domain, "alternatives": list(row.alternative_domains or [])},
         "tester_whitelist_enabled": row.tester_whitelist_enabled,
         "package_size_limit_bytes": row.package_size_limit_bytes or DEFAULT_PACKAGE_SIZE_LIMIT,
+        "require_mfa": bool(row.require_mfa),
     }
 
 
@@ -128,13 +140,16 @@ def get_settings(ws: str) -> dict:
 @settings.route("/workspaces/<ws>/settings", methods=["PUT"])
 @settings.arguments(schemas.SettingsPutSchema)
 @settings.response(200, schemas.SettingsSchema)
+@problems(409)
 def put_settings(body: dict[str, Any], ws: str) -> dict:
     """Replace the workspace's settings
 
     By an admin. `service_email.smtp_password` is write-only: left out, the stored password is
     kept; `null` or an empty string clears it. `package_size_limit_bytes` left out is kept, `null`
     is the default (8 MiB). A URL setting that takes an upload may name the
-    path of a file uploaded to this workspace for it."""
+    path of a file uploaded to this workspace for it. `require_mfa` left out is kept; turning it
+    on takes an admin signed in with the second factor (409 `urn:mpdp:problem:mfa-required`
+    otherwise), and then every member needs it in every service."""
     active_workspace(ws, "admin")
     session = db_session()
     errors = {}
@@ -156,6 +171,10 @@ def put_settings(body: dict[str, Any], ws: str) -> dict:
         if limit is not None and limit > ceiling:
             raise validation_failed({"package_size_limit_bytes": [f"At most {ceiling} bytes, the platform's own limit."]})
         row.package_size_limit_bytes = limit
+    if "require_mfa" in body:  # left out: kept
+        if body["require_mfa"] and not row.require_mfa:
+            _check_can_require_mfa()
+        row.require_mfa = body["require_mfa"]
     domains = body.get("domains") or {}
     row.primary_domain = (domains.get("primary") or "").lower() or None
     row.alternative_domains = [item.lower() for item in domains.get("alternatives", [])]

@@ -146,7 +146,8 @@ def get_workspace(ws: str) -> dict:
         and workspace.status in APPLICATION_STATUSES
     ):
         return _workspace_view(workspace)
-    workspace, member = active_workspace(ws)
+    # Answered whatever the workspace's require_mfa: a member learns here what it asks of them.
+    workspace, member = active_workspace(ws, without_mfa=True)
     return _workspace_view(workspace, member.role)
 
 

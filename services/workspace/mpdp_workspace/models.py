@@ -76,6 +76,8 @@ class WorkspaceSettings(Base):
     terms_of_service_url: Mapped[str | None] = mapped_column(String(2048))
     #: the largest package an upload may send; null: the default
     package_size_limit_bytes: Mapped[int | None] = mapped_column(BigInteger)
+    #: whether the members need two-factor sign-in (mpdp_common.auth.require_member reads it)
+    require_mfa: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     #: bumped on every change, carried by workspace.settings.updated so that read models apply in order
     revision: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow, nullable=False)

@@ -164,6 +164,12 @@ class SettingsPutSchema(Schema):
         validate=validate.Range(min=64 * 1024),
         metadata={"description": "the largest package an upload may send; left out: kept; null: the default, 8 MiB"},
     )
+    require_mfa = StrictBoolean(
+        metadata={
+            "description": "members need two-factor sign-in; left out: kept. Turning it on needs an admin signed in with "
+            "the second factor (409 `urn:mpdp:problem:mfa-required` otherwise)"
+        }
+    )
 
 
 class ServiceEmailSchema(ResponseSchema):
@@ -188,6 +194,9 @@ class SettingsSchema(ResponseSchema):
     about_us_url = fields.String(allow_none=True)
     terms_of_service_url = fields.String(allow_none=True)
     package_size_limit_bytes = fields.Integer(metadata={"description": "the largest package an upload may send (default 8 MiB)"})
+    require_mfa = fields.Boolean(
+        metadata={"description": "whether members need two-factor sign-in: without it they get 403 `urn:mpdp:problem:mfa-required`"}
+    )
     updated_at = Timestamp(allow_none=True, metadata={"description": "null until the settings are first saved"})
 
 

@@ -10,7 +10,7 @@ from .api_apps import apps
 from .api_settings import settings
 from .api_workspaces import workspaces
 from .events import announce, events
-from .models import ApiKey, Base, Member
+from .models import ApiKey, Base, Member, WorkspaceSettings
 
 service = Service(
     name="workspace",
@@ -20,6 +20,7 @@ service = Service(
     events=events,
     handlers=handlers,
     membership_model=Member,
+    workspace_policy_model=WorkspaceSettings,
     # The service owns the API keys: its own table authenticates them, with no event round trip.
     api_key_model=ApiKey,
     announce=announce,

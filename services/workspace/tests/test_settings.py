@@ -222,3 +222,48 @@ def test_the_package_size_limit_is_kept_when_left_out_and_goes_to_the_catalog_wh
     for bad in (1000, 10**12, "8MB", True):
         refused = harness.call("PUT", f"/api/v1/workspaces/{ws}/settings", "alice", json=SETTINGS | {"package_size_limit_bytes": bad})
         assert refused.status_code == 422 and "package_size_limit_bytes" in refused.get_json()["errors"], bad
+
+
+def test_require_mfa_is_turned_on_only_by_an_admin_signed_in_with_the_second_factor(harness):
+    ws = harness.tenant("alice", bob="reviewer")
+    with_otp = {"bearer": harness.token("alice", amr=["pwd", "otp"])}
+    assert harness.call("GET", f"/api/v1/workspaces/{ws}/settings", "alice").get_json()["require_mfa"] is False
+    password_only = harness.call(
+        "PUT", f"/api/v1/workspaces/{ws}/settings", bearer=harness.token("alice", amr=["pwd"]), json=SETTINGS | {"require_mfa": True}
+    )
+    assert password_only.status_code == 409
+    assert password_only.get_json()["type"] == "urn:mpdp:problem:mfa-required"
+    assert "two-factor" in password_only.get_json()["detail"]
+    reviewer = harness.call(
+        "PUT", f"/api/v1/workspaces/{ws}/settings", bearer=harness.token("bob", amr=["pwd", "otp"]), json=SETTINGS | {"require_mfa": True}
+    )
+    assert reviewer.status_code == 403
+    assert harness.call("PUT", f"/api/v1/workspaces/{ws}/settings", "alice", json=SETTINGS | {"require_mfa": "yes"}).status_code == 422
+    on = harness.call("PUT", f"/api/v1/workspaces/{ws}/settings", json=SETTINGS | {"require_mfa": True}, **with_otp)
+    assert on.status_code == 200 and on.get_json()["require_mfa"] is True
+    assert harness.published("workspace.settings.updated")[-1]["payload"]["require_mfa"] is True
+    kept = harness.call("PUT", f"/api/v1/workspaces/{ws}/settings", json=SETTINGS, **with_otp)
+    assert kept.get_json()["require_mfa"] is True
+    off = harness.call("PUT", f"/api/v1/workspaces/{ws}/settings", json=SETTINGS | {"require_mfa": False}, **with_otp)
+    assert off.get_json()["require_mfa"] is False
+    assert harness.published("workspace.settings.updated")[-1]["payload"]["require_mfa"] is False
+
+
+def test_while_require_mfa_is_on_a_sign_in_without_the_second_factor_reads_only_the_workspace(harness):
+    ws = harness.tenant("alice", bob="developer")
+    on = harness.call(
+        "PUT", f"/api/v1/workspaces/{ws}/settings", bearer=harness.token("alice", amr=["pwd", "otp"]), json=SETTINGS | {"require_mfa": True}
+    )
+    assert on.status_code == 200
+    for account in ("alice", "bob"):
+        refused = harness.call("GET", f"/api/v1/workspaces/{ws}/settings", bearer=harness.token(account, amr=["pwd"]))
+        assert refused.status_code == 403, account
+        assert refused.get_json()["type"] == "urn:mpdp:problem:mfa-required"
+        assert harness.call("GET", f"/api/v1/workspaces/{ws}/apps", account).status_code == 403
+        # the workspace itself answers, so that the console can say what it asks
+        assert harness.call("GET", f"/api/v1/workspaces/{ws}", account).status_code == 200
+        assert harness.call("GET", f"/api/v1/workspaces/{ws}/apps", bearer=harness.token(account, amr=["pwd", "otp"])).status_code == 200
+    # a non-member still learns nothing
+    assert harness.call("GET", f"/api/v1/workspaces/{ws}/settings", "mallory").status_code == 404
+    other = harness.tenant("bob")
+    assert harness.call("GET", f"/api/v1/workspaces/{other}/settings", "bob").status_code == 200

@@ -15,7 +15,13 @@ class AccountRegistered(Payload):
     name = fields.String()
 
 
-@declare("identity.account.verified", "identity.account.password_changed", "identity.account.mfa_enabled", "identity.account.mfa_disabled")
+@declare(
+    "identity.account.verified",
+    "identity.account.password_changed",
+    "identity.account.mfa_enabled",
+    "identity.account.mfa_disabled",
+    "identity.account.erased",
+)
 class AccountChanged(Payload):
     """Something happened to an account that names nothing but the account (for the audit trail)."""
 

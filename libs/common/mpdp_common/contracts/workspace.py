@@ -86,6 +86,8 @@ class SettingsUpdated(Payload):
     terms_of_service_url = fields.String(allow_none=True)
     #: the largest package an upload may send; null for the platform's default (added later, hence the default)
     package_size_limit_bytes = fields.Integer(load_default=None, allow_none=True)
+    #: whether the members need two-factor sign-in (added later, hence the default)
+    require_mfa = fields.Boolean(load_default=False)
 
 
 @declare("workspace.app.created")
