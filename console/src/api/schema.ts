@@ -2251,13 +2251,6 @@ export interface components {
             /** @default null */
             comment?: string | null;
         };
-        AuditActor: {
-            id: string;
-            /** @enum {string} */
-            kind: "account" | "api_key" | "system";
-            /** @description for an API key: the account that created it, which it acts for */
-            on_behalf_of?: string;
-        };
         AuditEntry: {
             /** @enum {string} */
             action: "opened" | "approved" | "rejected" | "withdrawn";
@@ -2266,12 +2259,31 @@ export interface components {
             by: string;
             comment: string | null;
         };
-        AuditEntryPage: {
-            items: components["schemas"]["WorkspaceAuditEntry"][];
+        AuditLogActor: {
+            id: string;
+            /** @enum {string} */
+            kind: "account" | "api_key" | "system";
+            /** @description for an API key: the account that created it, which it acts for */
+            on_behalf_of?: string;
+        };
+        AuditLogEntry: {
+            /** @description the type of the event that reported the change, like `workspace.app.created` */
+            action: string;
+            actor: components["schemas"]["AuditLogActor"];
+            /** Format: date-time */
+            at: string;
+            id: string;
+            /** @description the X-Request-Id of the request that made the change */
+            request_id: string | null;
+            subject: components["schemas"]["AuditLogSubject"];
+            summary: string;
+        };
+        AuditLogEntryPage: {
+            items: components["schemas"]["AuditLogEntry"][];
             /** @description the cursor of the next page; null on the last */
             next_cursor: string | null;
         };
-        AuditSubject: {
+        AuditLogSubject: {
             id: string;
             /** @enum {string} */
             kind: "member" | "invitation" | "workspace" | "settings" | "app" | "app_key" | "api_key" | "miniprogram" | "version" | "launch" | "feature" | "approval";
@@ -3238,18 +3250,6 @@ export interface components {
             status: "active" | "pending_approval" | "rejected" | "withdrawn";
             /** Format: date-time */
             updated_at: string;
-        };
-        WorkspaceAuditEntry: {
-            /** @description the type of the event that reported the change, like `workspace.app.created` */
-            action: string;
-            actor: components["schemas"]["AuditActor"];
-            /** Format: date-time */
-            at: string;
-            id: string;
-            /** @description the X-Request-Id of the request that made the change */
-            request_id: string | null;
-            subject: components["schemas"]["AuditSubject"];
-            summary: string;
         };
         WorkspaceCreate: {
             /**
@@ -4808,7 +4808,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["AuditEntryPage"];
+                    "application/json": components["schemas"]["AuditLogEntryPage"];
                 };
             };
             401: components["responses"]["UNAUTHORIZED"];
@@ -4840,7 +4840,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/x-ndjson": components["schemas"]["WorkspaceAuditEntry"];
+                    "application/x-ndjson": components["schemas"]["AuditLogEntry"];
                 };
             };
             401: components["responses"]["UNAUTHORIZED"];

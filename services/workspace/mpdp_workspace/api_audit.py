@@ -52,7 +52,7 @@ def _in_range(stmt: Select, query: dict[str, Any]) -> Select:
 
 @audit_log.route("/workspaces/<ws>/audit-log", methods=["GET"])
 @audit_log.arguments(schemas.AuditLogQuery, location="query")
-@audit_log.response(200, page_schema(schemas.AuditEntrySchema))
+@audit_log.response(200, page_schema(schemas.AuditLogEntrySchema))
 def list_entries(query: dict[str, Any], ws: str) -> dict[str, Any]:
     """List the workspace's audit log, newest first
 
@@ -73,7 +73,7 @@ def list_entries(query: dict[str, Any], ws: str) -> dict[str, Any]:
     responses={
         "200": {
             "description": "One entry per line, oldest first, each as the audit log lists it",
-            "content": {NDJSON: {"schema": {"$ref": "#/components/schemas/AuditEntry"}}},
+            "content": {NDJSON: {"schema": {"$ref": "#/components/schemas/AuditLogEntry"}}},
         }
     }
 )
@@ -84,7 +84,7 @@ def export(query: dict[str, Any], ws: str) -> Response:
     active_workspace(ws, "admin")
     db_session().close()  # the export reads on a session of its own, for as long as it streams
     sessions = current_app.extensions["mpdp"].session_factory
-    dump = schemas.AuditEntrySchema().dump
+    dump = schemas.AuditLogEntrySchema().dump
     lines = ((json.dumps(dump(view), ensure_ascii=False, separators=(",", ":")) + "\n").encode() for view in _views(sessions, ws, query))
     response = Response(lines, mimetype=NDJSON)
     response.headers.set("Content-Disposition", "attachment", filename=f"audit-log-{ws}.ndjson")

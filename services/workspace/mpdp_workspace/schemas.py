@@ -390,7 +390,7 @@ SUBJECT_KINDS = (
 )
 
 
-class AuditActorSchema(ResponseSchema):
+class AuditLogActorSchema(ResponseSchema):
     kind = fields.String(validate=validate.OneOf(ACTOR_KINDS))
     id = fields.String()
     on_behalf_of = fields.String(
@@ -398,16 +398,16 @@ class AuditActorSchema(ResponseSchema):
     )
 
 
-class AuditSubjectSchema(ResponseSchema):
+class AuditLogSubjectSchema(ResponseSchema):
     kind = fields.String(validate=validate.OneOf(SUBJECT_KINDS))
     id = fields.String()
 
 
-class AuditEntrySchema(ResponseSchema):
+class AuditLogEntrySchema(ResponseSchema):
     id = fields.String()
     at = Timestamp()
-    actor = fields.Nested(AuditActorSchema)
+    actor = fields.Nested(AuditLogActorSchema)
     action = fields.String(metadata={"description": "the type of the event that reported the change, like `workspace.app.created`"})
-    subject = fields.Nested(AuditSubjectSchema)
+    subject = fields.Nested(AuditLogSubjectSchema)
     summary = fields.String()
     request_id = fields.String(allow_none=True, metadata={"description": "the X-Request-Id of the request that made the change"})
