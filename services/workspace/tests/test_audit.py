@@ -4,14 +4,18 @@ admins only, newest first, filtered, exported as NDJSON; never a secret, never c
 from __future__ import annotations
 
 import json
+import secrets
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.exc import DBAPIError
 
 from mpdp_common.contracts import Actor
-from mpdp_common.db import session_scope, utcnow
+from mpdp_common.db import drop_database, ensure_database, make_engine, session_scope, utcnow
 from mpdp_common.events import Event
+from mpdp_common.migrations import upgrade
+from mpdp_common.testing import TEST_DATABASE_SERVER, postgres_answers
 from mpdp_workspace import api_audit, audit
 from mpdp_workspace.models import AuditEntry
 from mpdp_workspace.schemas import SUBJECT_KINDS
@@ -301,3 +305,26 @@ def test_rows_past_the_retention_are_purged_and_it_is_never_under_400_days(harne
         kept = set(session.scalars(select(AuditEntry.subject_id).where(AuditEntry.action == "workspace.api_key.revoked")))
         assert kept == {"k10", "k399"}
         assert session.scalar(select(func.count()).select_from(AuditEntry)) >= 2
+
+
+@pytest.mark.skipif(not postgres_answers(), reason="needs the local PostgreSQL")
+def test_on_postgresql_a_row_is_never_updated_and_only_deleted():
+    url = f"{TEST_DATABASE_SERVER}/mpdp_audit_{secrets.token_hex(4)}"
+    ensure_database(url)
+    engine = make_engine(url)
+    try:
+        upgrade("mpdp_workspace", url)
+        entry = {"id": "e1", "workspace_id": "w1", "at": utcnow(), "actor_kind": "account", "actor_id": "alice"}
+        entry |= {"action": "workspace.app.created", "subject_kind": "app", "subject_id": "a1", "summary": "Host app created"}
+        entry["event_id"] = "ev1"
+        with engine.begin() as connection:
+            connection.execute(insert(AuditEntry), entry)
+        with pytest.raises(DBAPIError, match="never changed"), engine.begin() as connection:
+            connection.execute(update(AuditEntry).values(summary="rewritten"))
+        with engine.begin() as connection:
+            assert connection.scalar(select(AuditEntry.summary)) == "Host app created"
+            connection.execute(delete(AuditEntry))
+            assert connection.scalar(select(func.count()).select_from(AuditEntry)) == 0
+    finally:
+        engine.dispose()
+        drop_database(url)
