@@ -322,6 +322,10 @@ class ApiKeyCreatedSchema(ApiKeySchema):
 # -- the audit log --------------------------------------------------------------------------------
 
 
+#: a UTC day, or an RFC 3339 time (UTC when it names no offset)
+DAY_OR_TIME = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([Tt][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?([Zz]|[+-][0-9]{2}:[0-9]{2})?)?$"
+
+
 class DayOrTime(fields.String):
     """A UTC day (`2026-12-07`) or an RFC 3339 time, loaded as the aware UTC datetime it starts at,
     with whether it was a whole day (`(moment, is_day)`)."""
@@ -329,6 +333,8 @@ class DayOrTime(fields.String):
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> tuple[datetime, bool]:  # type: ignore[override]  # loaded as a moment, written in the document as the string it is
         text = super()._deserialize(value, attr, data, **kwargs)
         try:
+            if not re.fullmatch(DAY_OR_TIME, text):
+                raise ValueError(text)
             if len(text) == 10:
                 return datetime.combine(date.fromisoformat(text), time.min, UTC), True
             moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
@@ -341,12 +347,12 @@ class AuditRangeQuery(Schema):
     start = DayOrTime(
         data_key="from",
         load_default=None,
-        metadata={"description": "the earliest entry: a UTC day (from its start) or an RFC 3339 time, included"},
+        metadata={"pattern": DAY_OR_TIME, "description": "the earliest entry: a UTC day (from its start) or an RFC 3339 time, included"},
     )
     end = DayOrTime(
         data_key="to",
         load_default=None,
-        metadata={"description": "the latest entry: a UTC day (to its end) or an RFC 3339 time, included"},
+        metadata={"pattern": DAY_OR_TIME, "description": "the latest entry: a UTC day (to its end) or an RFC 3339 time, included"},
     )
 
     @post_load
