@@ -1,4 +1,4 @@
-import { ApiOutlined, AppstoreOutlined, AuditOutlined, BarChartOutlined, BugOutlined, HomeOutlined, MobileOutlined, SettingOutlined, TeamOutlined, ToolOutlined } from "@ant-design/icons";
+import { ApiOutlined, AppstoreOutlined, AuditOutlined, BarChartOutlined, BugOutlined, HistoryOutlined, HomeOutlined, MobileOutlined, SettingOutlined, TeamOutlined, ToolOutlined } from "@ant-design/icons";
 import { lazy, Suspense, type ComponentType, type ReactElement } from "react";
 import { Navigate, useLocation, useRoutes, type RouteObject } from "react-router-dom";
 import type { Role } from "./api/types";
@@ -17,6 +17,7 @@ const AnalyticsPage = lazyPage(() => import("./pages/Analytics"), "AnalyticsPage
 const Approvals = lazyPage(() => import("./pages/Approvals"), "Approvals");
 const ApprovalDetail = lazyPage(() => import("./pages/Approvals"), "ApprovalDetail");
 const Apps = lazyPage(() => import("./pages/Apps"), "Apps");
+const AuditLog = lazyPage(() => import("./pages/AuditLog"), "AuditLog");
 const AppDetail = lazyPage(() => import("./pages/Apps"), "AppDetail");
 const Features = lazyPage(() => import("./pages/Features"), "Features");
 const FeatureDetail = lazyPage(() => import("./pages/Features"), "FeatureDetail");
@@ -75,6 +76,7 @@ export const routes: ConsoleRoute[] = [
   { path: "/workspaces/:ws/members", element: <Members />, menu: { label: "Members", icon: <TeamOutlined /> } },
   { path: "/workspaces/:ws/workspace", element: <WorkspacePage />, menu: { label: "Workspace", icon: <HomeOutlined /> } },
   { path: "/workspaces/:ws/settings", element: <SettingsPage />, menu: { label: "Settings", icon: <SettingOutlined /> }, requires: "administer" },
+  { path: "/workspaces/:ws/audit-log", element: <AuditLog />, menu: { label: "Audit log", icon: <HistoryOutlined /> }, requires: "administer" },
   { path: "*", element: <NotFound /> },
 ];
 

@@ -17,8 +17,9 @@ EXAMPLES_PER_OPERATION = 5
 #: Operations with fields whose validity no OpenAPI 3.0 schema can state: ids that must name stored
 #: resources (JSAPIs, uploaded assets), fields that depend on another (a tenant has no parent), JSON
 #: Schemas as values, date ranges bounded by the distance between `from` and `to` (the console's
-#: reports), cursors that go on only in the `sort` that made them. There, well-formed but wrong
-#: values are rightly 422.
+#: reports) or by their order (the audit log, where a day like 2026-02-30 is well formed too),
+#: cursors that go on only in the `sort` that made them. There, well-formed but wrong values are
+#: rightly 422.
 STORED_OR_CONDITIONAL = [
     ("POST", "/api/v1/workspaces"),
     ("PUT", "/api/v1/workspaces/{ws}/settings"),
@@ -28,6 +29,8 @@ STORED_OR_CONDITIONAL = [
     ("PATCH", "/api/v1/workspaces/{ws}/jsapis/{jsapi_id}"),
     *[("GET", f"/api/v1/workspaces/{{ws}}/analytics/{report}") for report in ("overview", "pages", "retention", "events")],
     *[("GET", f"/api/v1/workspaces/{{ws}}/quality/{report}") for report in ("summary", "startup", "issues")],
+    ("GET", "/api/v1/workspaces/{ws}/audit-log"),
+    ("GET", "/api/v1/workspaces/{ws}/audit-log/export"),
 ]
 #: Operations that take a secret only a mailbox, an authenticator app or the account's owner holds:
 #: a mailed link's token, a TOTP code, the current password. A well-formed one that is not the

@@ -19,6 +19,7 @@ export const keys = {
   workspace: (ws: string) => ["workspace", ws] as const,
   settings: (ws: string) => ["settings", ws] as const,
   apiKeys: list<[ws: string]>("api-keys"),
+  auditLog: list<[ws: string]>("audit-log"),
   developerWorkspaces: list<[ws: string]>("developer-workspaces"),
   members: list<[ws: string]>("members"),
   invitations: list<[ws: string]>("invitations"),

@@ -865,6 +865,50 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/workspaces/{ws}/audit-log": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                ws: string;
+            };
+            cookie?: never;
+        };
+        /**
+         * List the workspace's audit log, newest first
+         * @description By an admin. `actor_id` finds what that account did itself and through its API keys.
+         */
+        get: operations["audit_log_list_entries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/workspaces/{ws}/audit-log/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                ws: string;
+            };
+            cookie?: never;
+        };
+        /**
+         * Export the workspace's audit log as NDJSON, oldest first
+         * @description By an admin; the whole range (`from`, `to`), streamed as it is read.
+         */
+        get: operations["audit_log_export"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/workspaces/{ws}/developer-workspaces": {
         parameters: {
             query?: never;
@@ -2227,6 +2271,35 @@ export interface components {
             at: string;
             by: string;
             comment: string | null;
+        };
+        AuditLogActor: {
+            id: string;
+            /** @enum {string} */
+            kind: "account" | "api_key" | "system";
+            /** @description for an API key: the account that created it, which it acts for */
+            on_behalf_of?: string;
+        };
+        AuditLogEntry: {
+            /** @description the type of the event that reported the change, like `workspace.app.created` */
+            action: string;
+            actor: components["schemas"]["AuditLogActor"];
+            /** Format: date-time */
+            at: string;
+            id: string;
+            /** @description the X-Request-Id of the request that made the change */
+            request_id: string | null;
+            subject: components["schemas"]["AuditLogSubject"];
+            summary: string;
+        };
+        AuditLogEntryPage: {
+            items: components["schemas"]["AuditLogEntry"][];
+            /** @description the cursor of the next page; null on the last */
+            next_cursor: string | null;
+        };
+        AuditLogSubject: {
+            id: string;
+            /** @enum {string} */
+            kind: "member" | "invitation" | "workspace" | "settings" | "app" | "app_key" | "api_key" | "miniprogram" | "version" | "launch" | "feature" | "approval";
         };
         AvailabilityRequest: {
             app_id: string;
@@ -4754,6 +4827,77 @@ export interface operations {
             };
             403: components["responses"]["FORBIDDEN"];
             404: components["responses"]["NOT_FOUND"];
+            default: components["responses"]["DEFAULT_ERROR"];
+        };
+    };
+    audit_log_list_entries: {
+        parameters: {
+            query?: {
+                /** @description the earliest entry: a UTC day (from its start) or an RFC 3339 time, included */
+                from?: string | null;
+                /** @description the latest entry: a UTC day (to its end) or an RFC 3339 time, included */
+                to?: string | null;
+                limit?: number;
+                /** @description the `next_cursor` of the page before */
+                cursor?: string | null;
+                /** @description only entries of this event type, like `workspace.app.created` */
+                action?: string | null;
+                /** @description only what this account, API key or system part did; an account's id finds its API keys' doings too */
+                actor_id?: string | null;
+            };
+            header?: never;
+            path: {
+                ws: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuditLogEntryPage"];
+                };
+            };
+            401: components["responses"]["UNAUTHORIZED"];
+            403: components["responses"]["FORBIDDEN"];
+            404: components["responses"]["NOT_FOUND"];
+            422: components["responses"]["UNPROCESSABLE_ENTITY"];
+            default: components["responses"]["DEFAULT_ERROR"];
+        };
+    };
+    audit_log_export: {
+        parameters: {
+            query?: {
+                /** @description the earliest entry: a UTC day (from its start) or an RFC 3339 time, included */
+                from?: string | null;
+                /** @description the latest entry: a UTC day (to its end) or an RFC 3339 time, included */
+                to?: string | null;
+            };
+            header?: never;
+            path: {
+                ws: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One entry per line, oldest first, each as the audit log lists it */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/x-ndjson": components["schemas"]["AuditLogEntry"];
+                };
+            };
+            401: components["responses"]["UNAUTHORIZED"];
+            403: components["responses"]["FORBIDDEN"];
+            404: components["responses"]["NOT_FOUND"];
+            422: components["responses"]["UNPROCESSABLE_ENTITY"];
             default: components["responses"]["DEFAULT_ERROR"];
         };
     };

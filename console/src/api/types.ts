@@ -21,6 +21,7 @@ export type Deliverables = Schemas["Deliverables"];
 export type InvitationPreview = Schemas["InvitationPreview"];
 export type ApiKey = Schemas["ApiKey"];
 export type ApiKeyCreated = Schemas["ApiKeyCreated"];
+export type AuditLogEntry = Schemas["AuditLogEntry"];
 export type Settings = Schemas["Settings"];
 export type SettingsPut = Schemas["SettingsPut"];
 

@@ -22,8 +22,10 @@ from flask import current_app, g, request
 from sqlalchemy import select
 
 from .apikeys import is_api_key
+from .contracts import Actor
 from .crypto import digest
 from .errors import Problem
+from .events.actors import current_actor
 from .request_db import db_session
 
 log = logging.getLogger(__name__)
@@ -55,6 +57,13 @@ class Caller:
     @property
     def is_api_key(self) -> bool:
         return self.api_key_workspace is not None
+
+    @property
+    def actor(self) -> Actor:
+        """Who the events of this caller's request name: the account, or the key with the account it acts for."""
+        if self.is_api_key and self.token_id is not None:
+            return Actor.api_key(self.token_id, self.account_id)
+        return Actor.account(self.account_id)
 
     @property
     def credential(self) -> str:
@@ -199,15 +208,17 @@ def authenticate_request() -> None:
         raise unauthorized("Sign in: this endpoint needs an access token.")
     if is_api_key(token):
         g.caller = _api_key_caller(token)
-        return
-    claims = current_app.extensions["mpdp"].verifier.verify(token)
-    g.caller = Caller(
-        account_id=claims["sub"],
-        token_id=claims.get("jti"),
-        email_verified=claims.get("email_verified", True) is not False,
-        session_id=claims.get("sid"),
-        amr=tuple(str(method) for method in claims.get("amr") or ()),
-    )
+    else:
+        claims = current_app.extensions["mpdp"].verifier.verify(token)
+        g.caller = Caller(
+            account_id=claims["sub"],
+            token_id=claims.get("jti"),
+            email_verified=claims.get("email_verified", True) is not False,
+            session_id=claims.get("sid"),
+            amr=tuple(str(method) for method in claims.get("amr") or ()),
+        )
+    # The request's events name the caller (reset with the request, mpdp_common.web).
+    current_actor.set(g.caller.actor)
 
 
 def _api_key_caller(token: str) -> Caller:

@@ -21,6 +21,8 @@ SERVICE_PORTS = {
 #: Where a service answers what only operators may ask (its metrics, its readiness); the other
 #: services are not public at all, so theirs share the main port.
 INTERNAL_PORTS = {"gateway": 8090}
+#: the audit log keeps every row at least this long, whatever MPDP_AUDIT_RETENTION_DAYS says
+MIN_AUDIT_RETENTION_DAYS = 400
 
 
 @overload
@@ -145,6 +147,8 @@ class Settings:
     #: identity: argon2id's passes and memory for passwords and recovery codes (at least 1 and 8 MiB)
     password_hash_time_cost: int = 3
     password_hash_memory_kib: int = 64 * 1024
+    #: workspace: how long the audit log keeps its rows, 400 days at least (a smaller value is taken as 400)
+    audit_retention_days: int = 400
 
     @classmethod
     def from_env(cls, service: str = "") -> Settings:
@@ -205,6 +209,7 @@ class Settings:
             telemetry_retention_days=_int("MPDP_TELEMETRY_RETENTION_DAYS", cls.telemetry_retention_days),
             password_hash_time_cost=_at_least(1, "MPDP_PASSWORD_HASH_TIME_COST", cls.password_hash_time_cost),
             password_hash_memory_kib=_at_least(8 * 1024, "MPDP_PASSWORD_HASH_MEMORY_KIB", cls.password_hash_memory_kib),
+            audit_retention_days=max(MIN_AUDIT_RETENTION_DAYS, _int("MPDP_AUDIT_RETENTION_DAYS", cls.audit_retention_days)),
         )
         return base.for_service(service) if service else base
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from importlib.metadata import entry_points
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
@@ -14,8 +15,10 @@ from sqlalchemy import Engine, MetaData
 
 from .apikeys import ApiKeyColumns
 from .config import Settings
+from .contracts import Actor
 from .db import EVENT_PROCESS_CONNECTIONS, make_engine
 from .events import EventSpec
+from .events.actors import acting
 from .events.brokers import broker_for, subscription_for
 from .events.consumer import Consumer
 from .events.relay import Relay
@@ -88,12 +91,19 @@ class Service:
     def run_consumer(self, settings: Settings, stop: threading.Event) -> None:
         self.consumer(settings).run(stop)
 
+    def run_worker(self, worker: str, settings: Settings, stop: threading.Event) -> None:
+        """Run one of its workers; what the worker publishes is the system's doing, `<service>.<worker>`."""
+        with acting(Actor.system(f"{self.name}.{worker}")):
+            self.workers[worker](settings, stop)
+
     @property
     def jobs(self) -> dict[str, Callable[[Settings, threading.Event], None]]:
         """What the service runs besides its HTTP API, by name: its relay and consumer where it has
-        events, and its workers; each runs until the event is set."""
-        events = {"relay": self.run_relay, "consumer": self.run_consumer} if self.events is not None else {}
-        return events | self.workers
+        events, and its workers (each as the system's `<service>.<worker>`); each runs until the event is set."""
+        jobs: dict[str, Callable[[Settings, threading.Event], None]] = {}
+        if self.events is not None:
+            jobs |= {"relay": self.run_relay, "consumer": self.run_consumer}
+        return jobs | {worker: partial(self.run_worker, worker) for worker in self.workers}
 
 
 #: the entry point group each service's package declares itself in, under the service's name

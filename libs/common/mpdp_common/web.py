@@ -37,6 +37,7 @@ from .errors import (
     problem_response,
     register_error_handlers,
 )
+from .events import actors
 from .events.brokers import BrokerUnavailable, broker_for
 from .openapi import BEARER, SECURITY_SCHEMES, OperationConventions, nullable_reference
 from .request_db import close_request_session
@@ -185,6 +186,9 @@ def _begin_request() -> None:
     g.request_id = incoming if REQUEST_ID.match(incoming) else uuid.uuid4().hex
     g.request_started = time.perf_counter()
     g.log_tokens = (logs.request_id.set(g.request_id), logs.service_name.set(current_app.extensions["mpdp"].service.name))
+    # What the request publishes belongs to its trace; its caller is set once known (authenticate_request).
+    traceparent = actors.incoming_traceparent(request.headers.get("traceparent"))
+    g.event_context = (actors.current_actor.set(None), actors.current_traceparent.set(traceparent))
 
 
 def _check_request_body_and_path() -> None:
@@ -290,6 +294,10 @@ def _finish_request(response: Response) -> Response:
     if tokens:
         logs.request_id.reset(tokens[0])
         logs.service_name.reset(tokens[1])
+    event_context = g.pop("event_context", None)
+    if event_context:
+        actors.current_actor.reset(event_context[0])
+        actors.current_traceparent.reset(event_context[1])
     return response
 
 

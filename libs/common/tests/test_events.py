@@ -216,6 +216,30 @@ def test_handlers_are_keyed_on_type_and_version_and_registered_once():
     assert spec.consumed_producers == {"alpha": ["alpha.note.written"]}
 
 
+def test_a_concern_that_many_events_feed_runs_after_each_ones_own_handler():
+    spec = EventSpec("epsilon", Base.metadata)
+    ran: list[str] = []
+
+    def own(_session, event):
+        ran.append(f"own {event.version}")
+
+    def noted(_session, event):
+        ran.append(f"noted {event.version}")
+
+    spec.handles("alpha.note.written")(own)
+    spec.also_handles(["alpha.note.written"], noted)
+    spec.also_handles(["alpha.note.written"], noted, version=2)
+    for version in (1, 2):
+        event = Event(type="alpha.note.written", version=version, payload={}, producer="alpha")
+        spec.handler_for(event)(None, event)
+    assert ran == ["own 1", "noted 1", "noted 2"]
+    assert "own, then" in spec.handlers[("alpha.note.written", 1)].__qualname__
+    with pytest.raises(DuplicateHandler):
+        spec.handles("alpha.note.written", version=2)(own)
+    with pytest.raises(UnknownEventType):
+        spec.also_handles(["alpha.note.erased"], noted)
+
+
 @pytest.mark.parametrize("seconds_since_boot", [30.0, 10_000_000.0])
 def test_sent_events_are_kept_three_days_and_unsent_ones_until_they_are_sent(tmp_path, monkeypatch, seconds_since_boot):
     # The monotonic clock counts from boot: a relay on a machine up for half a minute cleans up too.

@@ -20,6 +20,7 @@ from wsgiref.types import InputStream, WSGIEnvironment
 
 from mpdp_common.config import Settings
 from mpdp_common.errors import DRAIN_LIMIT, Problem, drain
+from mpdp_common.events.actors import incoming_traceparent
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +39,7 @@ HOP_BY_HOP = frozenset(
     }
 )
 #: Request headers the gateway sets itself.
-REPLACED = frozenset({"host", "content-length", "x-request-id", "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host"})
+REPLACED = frozenset({"host", "content-length", "x-request-id", "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "traceparent"})
 #: Answer headers the gateway does not pass on.
 ANSWER_DROPPED = HOP_BY_HOP | {"x-request-id"}
 CHUNK = 64 * 1024
@@ -283,6 +284,9 @@ def _forwarded_headers(environ: WSGIEnvironment, request_id: str, length: int | 
     if length is not None:
         headers["content-length"] = str(length)
     headers["x-request-id"] = request_id
+    # The request's trace: the client's when it sent a valid one, else one begun here (the
+    # service's events carry it).
+    headers["traceparent"] = incoming_traceparent(environ.get("HTTP_TRACEPARENT"))
     forwarded_for = environ.get("HTTP_X_FORWARDED_FOR")
     remote = environ.get("REMOTE_ADDR", "")
     headers["x-forwarded-for"] = f"{forwarded_for}, {remote}" if forwarded_for else remote

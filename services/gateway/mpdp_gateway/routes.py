@@ -17,6 +17,7 @@ ROUTES: list[tuple[re.Pattern[str], str]] = [
         (r"^/api/v1/workspaces/[^/]+/apps/[^/]+/delivery$", "catalog"),
         (r"^/api/v1/workspaces/[^/]+/approvals(/|$)", "approval"),
         (r"^/client/v1/", "catalog"),
+        (r"^/api/v1/workspaces/[^/]+/audit-log(/|$)", "workspace"),
         (r"^/api/v1/workspaces(/|$)", "workspace"),
         (r"^/ingest/", "telemetry"),
     ]

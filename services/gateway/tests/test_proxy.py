@@ -14,6 +14,7 @@ from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
 from mpdp_common.config import Settings
+from mpdp_common.events.actors import valid_traceparent
 from mpdp_common.testing import Harness
 from mpdp_gateway.limits import SYNC_SECONDS
 from mpdp_gateway.service import service
@@ -91,6 +92,16 @@ def test_forwards_method_path_query_and_body_and_strips_hop_by_hop_headers(upstr
     assert echoed["headers"]["X-Request-Id"] == "abc-123"
     assert echoed["headers"]["X-Forwarded-For"] == "127.0.0.1"
     assert response.headers["X-Request-Id"] == "abc-123"
+
+
+def test_a_valid_traceparent_is_forwarded_and_a_missing_or_invalid_one_is_begun(upstream, gateway):
+    client = gateway(upstream)
+    trace = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    asked = ({"traceparent": trace}, {"traceparent": "junk"}, {})
+    sent = [client.get("/api/v1/me", headers=headers).get_json()["headers"] for headers in asked]
+    forwarded = [{name.lower(): value for name, value in headers.items()}["traceparent"] for headers in sent]
+    assert forwarded[0] == trace
+    assert all(valid_traceparent(value) for value in forwarded[1:]) and forwarded[1] != forwarded[2]
 
 
 def test_streams_the_answer_without_its_hop_by_hop_headers(upstream, gateway):

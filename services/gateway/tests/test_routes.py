@@ -22,6 +22,8 @@ from mpdp_gateway.routes import service_for
         ("/api/v1/workspaces/w1/miniprograms/m1/launches/l1/health/x", "catalog"),
         ("/api/v1/workspaces/w1/analyticsx", "workspace"),
         ("/api/v1/workspaces/w1/members", "identity"),
+        ("/api/v1/workspaces/w1/audit-log", "workspace"),
+        ("/api/v1/workspaces/w1/audit-log/export", "workspace"),
     ],
 )
 def test_paths_go_to_their_service(path, service):

@@ -1,5 +1,6 @@
 """What the workspace service does with other services' events: developer workspace applications decided
-or withdrawn, and the counts behind the removal rule (mini programs, versions, launches)."""
+or withdrawn, the counts behind the removal rule (mini programs, versions, launches), and the audit
+log, which every change in a workspace feeds (its own events included; see audit.py)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from mpdp_common.contracts.approval import DECIDED, WITHDRAWN, approved, concern
 from mpdp_common.events import Event
 from mpdp_common.membership import follow_members
 
+from . import audit
 from .events import events, expect_admin, publish_created
 from .models import Launch, Member, MiniProgram, Workspace
 
@@ -111,3 +113,7 @@ def on_launch_status_changed(session: Session, event: Event) -> None:
         )
     elif launch.status_at is None or status_at >= launch.status_at:
         launch.status, launch.status_at = state["status"], status_at
+
+
+# Last: after what each of these events does here, its row in the audit log.
+events.also_handles(audit.AUDITED, audit.record)

@@ -2,7 +2,20 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint, exists, select
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+    exists,
+    select,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, object_session
 
 from mpdp_common.apikeys import ApiKeyColumns
@@ -167,6 +180,41 @@ class Launch(Base):
     status: Mapped[str] = mapped_column(String(24), nullable=False)
     #: when the catalog set that status (its event's occurred_at): an older event, retried late, changes nothing
     status_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class AuditEntry(Base):
+    """One change in a workspace, from the event that reported it: who, what, on what, when.
+    Written once by the consumer (`audit.py`) and never changed (on PostgreSQL a trigger refuses
+    an UPDATE); deleted only past the retention."""
+
+    __tablename__ = "audit_entries"
+    __table_args__ = (
+        UniqueConstraint("event_id", name="uq_audit_entries_event_id"),
+        Index("ix_audit_entries_workspace_at", "workspace_id", "at", "id"),
+        Index("ix_audit_entries_workspace_action_at", "workspace_id", "action", "at"),
+        Index("ix_audit_entries_workspace_actor_at", "workspace_id", "actor_id", "at"),
+        Index("ix_audit_entries_workspace_on_behalf_of_at", "workspace_id", "on_behalf_of", "at"),
+        Index("ix_audit_entries_at", "at"),
+    )
+
+    id: Mapped[str] = id_column()
+    workspace_id: Mapped[str] = mapped_column(String(32), nullable=False)
+    #: when the change happened (its event's occurred_at)
+    at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+    #: account, api_key or system
+    actor_kind: Mapped[str] = mapped_column(String(16), nullable=False)
+    actor_id: Mapped[str] = mapped_column(String(64), nullable=False)
+    #: for an API key: the account that created it, which it acts for
+    on_behalf_of: Mapped[str | None] = mapped_column(String(64))
+    #: the event type, like workspace.app.created
+    action: Mapped[str] = mapped_column(String(100), nullable=False)
+    subject_kind: Mapped[str] = mapped_column(String(32), nullable=False)
+    subject_id: Mapped[str] = mapped_column(String(64), nullable=False)
+    #: a sentence made from an allow-list of the payload's fields, never a secret
+    summary: Mapped[str] = mapped_column(String(500), nullable=False)
+    #: the correlation id of the request that made the change
+    request_id: Mapped[str | None] = mapped_column(String(128))
+    event_id: Mapped[str] = mapped_column(String(64), nullable=False)
 
 
 #: answers kept for retried creates (Idempotency-Key)

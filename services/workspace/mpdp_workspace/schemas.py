@@ -1,12 +1,15 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, validate, validates, validates_schema
 
 from mpdp_common.addresses import NotPublic, Unresolvable, public_addresses
+from mpdp_common.contracts import ACTOR_KINDS
 from mpdp_common.contracts.workspace import KINDS
+from mpdp_common.pagination import PageQuery
 from mpdp_common.schemas import ROLES, ResponseSchema, StrictBoolean, StrictInteger, Timestamp
 from mpdp_common.web import current_settings
 
@@ -323,3 +326,103 @@ class ApiKeySchema(ResponseSchema):
 
 class ApiKeyCreatedSchema(ApiKeySchema):
     token = fields.String(metadata={"description": "Shown once; send it as `Authorization: Bearer <token>`."})
+
+
+# -- the audit log --------------------------------------------------------------------------------
+
+
+#: a UTC day, or an RFC 3339 time (UTC when it names no offset)
+DAY_OR_TIME = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([Tt][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?([Zz]|[+-][0-9]{2}:[0-9]{2})?)?$"
+
+
+class DayOrTime(fields.String):
+    """A UTC day (`2026-12-07`) or an RFC 3339 time, loaded as the aware UTC datetime it starts at,
+    with whether it was a whole day (`(moment, is_day)`)."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> tuple[datetime, bool]:  # type: ignore[override]  # loaded as a moment, written in the document as the string it is
+        text = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            if not re.fullmatch(DAY_OR_TIME, text):
+                raise ValueError(text)
+            if len(text) == 10:
+                return datetime.combine(date.fromisoformat(text), time.min, UTC), True
+            moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+        except ValueError:
+            raise ValidationError("Not a day (2026-12-07) nor an RFC 3339 time (2026-12-07T10:00:00Z).") from None
+        return (moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)), False
+
+
+class AuditRangeQuery(Schema):
+    start = DayOrTime(
+        data_key="from",
+        load_default=None,
+        metadata={"pattern": DAY_OR_TIME, "description": "the earliest entry: a UTC day (from its start) or an RFC 3339 time, included"},
+    )
+    end = DayOrTime(
+        data_key="to",
+        load_default=None,
+        metadata={"pattern": DAY_OR_TIME, "description": "the latest entry: a UTC day (to its end) or an RFC 3339 time, included"},
+    )
+
+    @post_load
+    def _bounds(self, data: dict[str, Any], **_kwargs: Any) -> dict[str, Any]:
+        """`start` the first moment included, `end` the first moment after the range (each None when open)."""
+        start, end = data.get("start"), data.get("end")
+        data["start"] = start[0] if start else None
+        data["end"] = (end[0] + timedelta(days=1) if end[1] else end[0] + timedelta(microseconds=1)) if end else None
+        if data["start"] and data["end"] and data["start"] >= data["end"]:
+            raise ValidationError("Must not be after `to`.", "from")
+        return data
+
+
+class AuditLogQuery(PageQuery, AuditRangeQuery):
+    action = fields.String(
+        validate=validate.Length(min=1, max=100),
+        load_default=None,
+        metadata={"description": "only entries of this event type, like `workspace.app.created`"},
+    )
+    actor_id = fields.String(
+        validate=validate.Length(min=1, max=64),
+        load_default=None,
+        metadata={"description": "only what this account, API key or system part did; an account's id finds its API keys' doings too"},
+    )
+
+
+#: what an audit log entry may be about
+SUBJECT_KINDS = (
+    "member",
+    "invitation",
+    "workspace",
+    "settings",
+    "app",
+    "app_key",
+    "api_key",
+    "miniprogram",
+    "version",
+    "launch",
+    "feature",
+    "approval",
+)
+
+
+class AuditLogActorSchema(ResponseSchema):
+    kind = fields.String(validate=validate.OneOf(ACTOR_KINDS))
+    id = fields.String()
+    on_behalf_of = fields.String(
+        metadata={"optional": True, "description": "for an API key: the account that created it, which it acts for"}
+    )
+
+
+class AuditLogSubjectSchema(ResponseSchema):
+    kind = fields.String(validate=validate.OneOf(SUBJECT_KINDS))
+    id = fields.String()
+
+
+class AuditLogEntrySchema(ResponseSchema):
+    id = fields.String()
+    at = Timestamp()
+    actor = fields.Nested(AuditLogActorSchema)
+    action = fields.String(metadata={"description": "the type of the event that reported the change, like `workspace.app.created`"})
+    subject = fields.Nested(AuditLogSubjectSchema)
+    summary = fields.String()
+    request_id = fields.String(allow_none=True, metadata={"description": "the X-Request-Id of the request that made the change"})

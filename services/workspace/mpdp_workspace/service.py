@@ -7,6 +7,7 @@ from mpdp_common.service import Service
 from . import handlers
 from .api_apikeys import api_keys
 from .api_apps import apps
+from .api_audit import audit_log
 from .api_settings import settings
 from .api_workspaces import workspaces
 from .events import announce, events
@@ -15,7 +16,7 @@ from .models import ApiKey, Base, Member, WorkspaceSettings
 service = Service(
     name="workspace",
     package="mpdp_workspace",
-    blueprints=[workspaces, settings, apps, api_keys],
+    blueprints=[workspaces, settings, apps, api_keys, audit_log],
     metadata=Base.metadata,
     events=events,
     handlers=handlers,

@@ -27,6 +27,10 @@ and its `events.py` publishes and handles by type and version:
 A breaking change to a payload is a new version: declare `@declare(type, version=2)` beside the
 old one, publish both (`events.publish(..., version=2)`) until no consumer handles the old.
 Consumers ignore fields they do not know, so adding a field is not a breaking change.
+
+Beside the payload, every envelope says who caused the event: its `actor` (`Actor` below), an
+account, an API key with the account that created it, or the system. Envelopes written before
+it was added have none (`None`).
 """
 
 from __future__ import annotations
@@ -34,11 +38,61 @@ from __future__ import annotations
 import importlib
 import pkgutil
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields
 from marshmallow.fields import Field
 from marshmallow.utils import missing
+
+#: who may cause an event: an account, a workspace API key, or the platform itself
+ACTOR_KINDS = ("account", "api_key", "system")
+
+
+@dataclass(frozen=True)
+class Actor:
+    """An account; an API key (`id` the key's, `on_behalf_of` the account that created it); or
+    the system (`id` naming the part of it, like `catalog.rollouts`)."""
+
+    kind: str
+    id: str
+    on_behalf_of: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in ACTOR_KINDS:
+            raise ValueError(f"an actor's kind is one of {', '.join(ACTOR_KINDS)}, not {self.kind!r}")
+        if not isinstance(self.id, str) or not self.id:
+            raise ValueError("an actor has an id")
+        if self.on_behalf_of is not None and not isinstance(self.on_behalf_of, str):
+            raise ValueError("an actor's on_behalf_of is an account id")
+
+    @classmethod
+    def account(cls, account_id: str) -> Actor:
+        return cls("account", account_id)
+
+    @classmethod
+    def api_key(cls, key_id: str, created_by: str | None) -> Actor:
+        return cls("api_key", key_id, created_by)
+
+    @classmethod
+    def system(cls, name: str) -> Actor:
+        return cls("system", name)
+
+    def to_dict(self) -> dict[str, str]:
+        """As the envelope holds it: `on_behalf_of` only where there is one."""
+        shape = {"kind": self.kind, "id": self.id}
+        if self.on_behalf_of is not None:
+            shape["on_behalf_of"] = self.on_behalf_of
+        return shape
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Actor | None:
+        """The actor of an envelope; None for one written before envelopes named it. ValueError when malformed."""
+        if data is None:
+            return None
+        if not isinstance(data, dict):
+            raise ValueError("an event's actor is an object")
+        return cls(kind=data.get("kind"), id=data.get("id"), on_behalf_of=data.get("on_behalf_of"))  # type: ignore[arg-type]  # checked in __post_init__
 
 
 class UnknownEventType(ValueError):

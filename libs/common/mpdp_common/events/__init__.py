@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
@@ -24,9 +24,10 @@ from sqlalchemy.orm import Session
 
 from .. import contracts
 from ..config import Settings
-from ..contracts import ContractViolation, UnknownEventType
+from ..contracts import Actor, ContractViolation, UnknownEventType
 from ..db import new_id, on_postgresql, utcnow
 from ..logs import request_id
+from .actors import current_actor, current_traceparent, new_traceparent
 from .tables import define_event_tables
 
 Handler = Callable[[Session, "Event"], None]
@@ -43,9 +44,15 @@ class Event:
     correlation_id: str | None = None
     id: str = field(default_factory=new_id)
     occurred_at: str = field(default_factory=lambda: utcnow().strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
+    #: who caused it (see `events.actors`); None in an envelope written before envelopes named it
+    actor: Actor | None = None
+    #: the W3C trace context of the request (or the handled event) that wrote it
+    traceparent: str | None = None
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), separators=(",", ":"), default=str)
+        envelope = asdict(self)
+        envelope["actor"] = self.actor.to_dict() if self.actor is not None else None
+        return json.dumps(envelope, separators=(",", ":"), default=str)
 
     @classmethod
     def from_json(cls, raw: str | bytes) -> Event:
@@ -58,6 +65,9 @@ class Event:
             raise ValueError(f"event envelope lacks {sorted(missing)}")
         if not isinstance(known.get("version", 1), int) or isinstance(known.get("version"), bool):
             raise ValueError("an event's version is an integer")
+        known["actor"] = Actor.from_dict(known.get("actor"))
+        if not isinstance(known.get("traceparent"), str | None):
+            raise ValueError("an event's traceparent is a string")
         return cls(**known)
 
 
@@ -65,7 +75,17 @@ class DuplicateHandler(ValueError):
     """Two handlers for one (type, version) in one service: found when the service is imported."""
 
 
-__all__ = ["ContractViolation", "DuplicateHandler", "Event", "EventSpec", "Handler", "UnknownEventType", "follow_state", "handler_settings"]
+__all__ = [
+    "Actor",
+    "ContractViolation",
+    "DuplicateHandler",
+    "Event",
+    "EventSpec",
+    "Handler",
+    "UnknownEventType",
+    "follow_state",
+    "handler_settings",
+]
 
 
 def handler_settings(session: Session) -> Settings:
@@ -98,6 +118,27 @@ class EventSpec:
 
         return register
 
+    def also_handles(self, event_types: Iterable[str], handler: Handler, version: int = 1) -> None:
+        """Run `handler` for each of `event_types` too: after the handler registered for it, in the
+        same transaction, or alone where there is none. For a concern that many events feed beside
+        what each one does (the audit log); registered after the service's own handlers, so that a
+        later `handles` of one of these types stops the service as a second handler does."""
+        for event_type in event_types:
+            contracts.contract(event_type, version)
+            key = (event_type, version)
+            first = self.handlers.get(key)
+            if first is None:
+                self.handlers[key] = handler
+                continue
+
+            def both(session: Session, event: Event, first: Handler = first) -> None:
+                first(session, event)
+                handler(session, event)
+
+            both.__module__ = first.__module__
+            both.__qualname__ = f"{first.__qualname__}, then {handler.__module__}.{handler.__qualname__}"
+            self.handlers[key] = both
+
     def handler_for(self, event: Event) -> Handler | None:
         return self.handlers.get((event.type, event.version))
 
@@ -122,9 +163,12 @@ class EventSpec:
         version: int = 1,
         workspace_id: str | None = None,
         aggregate_id: str | None = None,
+        actor: Actor | None = None,
     ) -> Event:
         """Write the event to the outbox inside the caller's transaction; the relay sends it after commit.
-        The payload must match the declared contract of (type, version)."""
+        The payload must match the declared contract of (type, version). Its actor and trace are
+        the context's (`events.actors`: the request's caller, the handled event's, a worker's),
+        unless `actor` names another."""
         if not event_type.startswith(f"{self.service}."):
             raise UnknownEventType(f"{self.service} may only publish {self.service}.* events, not {event_type}")
         contracts.checked(event_type, version, payload)
@@ -136,6 +180,8 @@ class EventSpec:
             workspace_id=workspace_id,
             aggregate_id=aggregate_id,
             correlation_id=request_id.get(),
+            actor=actor or current_actor.get(),
+            traceparent=current_traceparent.get() or new_traceparent(),
         )
         session.execute(insert(self.outbox).values(event_id=envelope.id, type=event_type, envelope=envelope.to_json(), created_at=utcnow()))
         if on_postgresql(session):

@@ -5,6 +5,9 @@ transaction as the handler's effect, before the handler runs; the broker message
 after that commit. A redelivered event finds its inbox row, or waits on it while the first
 delivery is still under way, and is acked without running the handler again.
 
+While a handler runs, the events it publishes carry the handled event's correlation id, actor
+and trace context: what follows from a change is the doing of whoever made the change.
+
 The broker hands over whatever has arrived, up to the prefetch count, as one batch, handled in
 one transaction: a busy queue costs one commit per batch rather than per event. When a handler
 fails, the batch is rolled back and its events are handled one at a time, so that only the
@@ -25,6 +28,7 @@ from ..config import Settings
 from ..db import dialect_insert, on_postgresql, session_scope, utcnow
 from ..logs import request_id
 from . import Event, EventSpec
+from .actors import acting
 from .brokers import Broker, DependencyUnavailable, Subscription
 
 log = logging.getLogger(__name__)
@@ -89,9 +93,11 @@ class Consumer:
                     log.info("duplicate %s %s skipped", event.type, event.id)
                     continue
                 fresh.discard(event.id)  # the same event twice in one batch runs once
+                # What the handler publishes carries the handled event's correlation, actor and trace.
                 token = request_id.set(event.correlation_id or event.id)
                 try:
-                    handler(session, self.spec.read(event))
+                    with acting(event.actor, event.traceparent):
+                        handler(session, self.spec.read(event))
                 finally:
                     request_id.reset(token)
 
