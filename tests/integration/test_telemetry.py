@@ -416,7 +416,7 @@ def test_the_real_sentry_sdk_reports_grouped_issues_regressions_and_crash_free_f
     # Sessions are counted by the folder, a moment after they arrive.
     def counted() -> dict | None:
         figures = report(shop.admin, shop, "quality/summary", today, today)
-        return figures if figures["crashed_sessions"] == 3 else None
+        return figures if (figures["sessions"], figures["crashed_sessions"]) == (7, 3) else None
 
     summary = eventually(counted, timeout=20)
     # Seven sessions of six users: three crashed, of two users (anna twice, ben).
