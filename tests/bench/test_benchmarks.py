@@ -40,7 +40,8 @@ def short_run(name: str, platform: Path | None = None, timeout: float = 150) -> 
     env = {key: value for key, value in os.environ.items() if key != SHARED_PLATFORM}
     if platform is not None:
         env[SHARED_PLATFORM] = str(platform)
-    done = subprocess.run([sys.executable, f"bench/{name}.py", "--short"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+    command = [sys.executable, f"bench/{name}.py", "--short"]
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
     output = f"stdout:\n{done.stdout[-4000:]}\nstderr:\n{done.stderr[-4000:]}"
     assert done.returncode == 0, output
     assert "starting one of its own" not in done.stderr, output
