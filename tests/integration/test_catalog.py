@@ -301,6 +301,32 @@ def test_upload_list_and_download_the_exact_bytes(team, catalog_events, platform
     }
 
 
+def test_a_version_says_which_files_it_adds_removes_and_changes_from_another(team):
+    first = upload(team.developer, team.ws, team.mp, "1.0.0", make_package(extra={"assets/logo.svg": "<svg/>", "old.txt": "bye"}))
+    second = upload(
+        team.developer,
+        team.ws,
+        team.mp,
+        "1.1.0",
+        make_package(pages=("pages/index/index",), extra={"assets/logo.svg": "<svg></svg>", "new.txt": "hi"}),
+    )
+    assert first.status_code == second.status_code == 201
+    path = f"{team.base}/miniprograms/{team.mp}/versions/{second.json()['id']}/changes"
+    changes = team.reviewer.get(path, params={"from": first.json()["id"]})  # a reviewer judges it
+    assert changes.status_code == 200, changes.text
+    assert changes.json() == {
+        "version_id": second.json()["id"],
+        "from_version_id": first.json()["id"],
+        "files_added": ["new.txt"],
+        "files_removed": ["old.txt", "pages/about/about.js", "pages/about/about.wxml"],
+        "files_changed": ["app.json", "assets/logo.svg"],
+        "size_change": second.json()["size"] - first.json()["size"],
+    }
+    assert team.reviewer.get(path).status_code == 422
+    assert team.reviewer.get(path, params={"from": "no-such-version"}).status_code == 404
+    assert team.other_developer.get(path, params={"from": first.json()["id"]}).status_code == 404
+
+
 def test_bad_packages_are_refused_and_leave_nothing_behind(team, platform):
     before = stored_blobs(platform)
     base = f"{team.base}/miniprograms/{team.mp}/versions"

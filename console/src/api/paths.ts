@@ -45,6 +45,7 @@ export const paths = {
   testers: (ws: string, mp: string) => `/api/v1/workspaces/${e(ws)}/miniprograms/${e(mp)}/testers`,
   versions: (ws: string, mp: string) => `/api/v1/workspaces/${e(ws)}/miniprograms/${e(mp)}/versions`,
   versionPackage: (ws: string, mp: string, id: string) => `/api/v1/workspaces/${e(ws)}/miniprograms/${e(mp)}/versions/${e(id)}/package`,
+  versionChanges: (ws: string, mp: string, id: string) => `/api/v1/workspaces/${e(ws)}/miniprograms/${e(mp)}/versions/${e(id)}/changes`,
   miniprogramFeatures: (ws: string, mp: string) => `/api/v1/workspaces/${e(ws)}/miniprograms/${e(mp)}/features`,
   jsapis: (ws: string) => `/api/v1/workspaces/${e(ws)}/jsapis`,
   jsapi: (ws: string, id: string) => `/api/v1/workspaces/${e(ws)}/jsapis/${e(id)}`,

@@ -1739,6 +1739,31 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/workspaces/{ws}/miniprograms/{mp}/versions/{version_id}/changes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                ws: string;
+                mp: string;
+                version_id: string;
+            };
+            cookie?: never;
+        };
+        /**
+         * What a version changes from another of the mini program: the files added, removed and changed, and the size
+         * @description For a reviewer to see what changes from the version live on a host app (a file is changed
+         *     when its CRC-32 or its size differ).
+         */
+        get: operations["versions_changes"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/workspaces/{ws}/miniprograms/{mp}/versions/{version_id}/package": {
         parameters: {
             query?: never;
@@ -3216,6 +3241,16 @@ export interface components {
             status: "uploaded";
             uploaded_by: string;
             version: string;
+        };
+        VersionChanges: {
+            files_added: string[];
+            /** @description files in both whose CRC-32 or size differ */
+            files_changed: string[];
+            files_removed: string[];
+            from_version_id: string;
+            /** @description bytes of this package less those of the other */
+            size_change: number;
+            version_id: string;
         };
         VersionHealth: {
             /** @description share of sessions without a crash; null without sessions */
@@ -6465,6 +6500,38 @@ export interface operations {
             401: components["responses"]["UNAUTHORIZED"];
             403: components["responses"]["FORBIDDEN"];
             404: components["responses"]["NOT_FOUND"];
+            default: components["responses"]["DEFAULT_ERROR"];
+        };
+    };
+    versions_changes: {
+        parameters: {
+            query: {
+                /** @description the version compared with */
+                from: string;
+            };
+            header?: never;
+            path: {
+                ws: string;
+                mp: string;
+                version_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VersionChanges"];
+                };
+            };
+            401: components["responses"]["UNAUTHORIZED"];
+            403: components["responses"]["FORBIDDEN"];
+            404: components["responses"]["NOT_FOUND"];
+            422: components["responses"]["UNPROCESSABLE_ENTITY"];
             default: components["responses"]["DEFAULT_ERROR"];
         };
     };

@@ -35,6 +35,7 @@ export type FeatureRevision = Schemas["FeatureRevision"];
 export type MiniProgram = Schemas["MiniProgram"];
 export type MiniProgramFeature = Schemas["MiniProgramFeature"];
 export type Version = Schemas["Version"];
+export type VersionChanges = Schemas["VersionChanges"];
 export type Dsn = Schemas["Dsn"];
 export type Testers = Schemas["Testers"];
 

@@ -107,6 +107,38 @@ describe("an approval's detail", () => {
     expect(screen.queryByRole("button", { name: "Approve" })).toBeNull();
   });
 
+  it("shows the reviewer what the version changes from the one live on the host app, file by file", async () => {
+    const version = (id: string, name: string, pages: string[], size: number) => ({ id, version: name, pages, size, notes: "", report: null, miniprogram_id: "mp1", created_at: "2026-11-20T10:00:00Z" });
+    const lists: Record<string, unknown[]> = {
+      "/api/v1/workspaces/ws1/miniprograms": [{ id: "mp1", name: "Coffee" }],
+      "/api/v1/workspaces/ws1/miniprograms/mp1/versions": [version("v1", "1.0.0", ["pages/index/index"], 4000), version("v2", "1.1.0", ["pages/index/index", "pages/pay/pay"], 5024)],
+      "/api/v1/workspaces/ws1/miniprograms/mp1/launches": [{ id: "l0", app_id: "app1", version_id: "v1", status: "released" }],
+      "/api/v1/workspaces/ws1/apps": [{ id: "app1", name: "Super App" }],
+    };
+    const asked: string[] = [];
+    vi.stubGlobal("fetch", async (url: string) => {
+      const json = (body: unknown) => new Response(JSON.stringify(body), { status: 200, headers: { "Content-Type": "application/json" } });
+      const address = new URL(url, "http://console");
+      if (address.pathname === "/api/v1/auth/refresh") return json({ access_token: "a", refresh_token: "r2", token_type: "Bearer", expires_in: 900 });
+      if (address.pathname === "/api/v1/me") return json(member("rita", "reviewer"));
+      if (address.pathname.endsWith("/changes")) {
+        asked.push(`${address.pathname}${address.search}`);
+        return json({ version_id: "v2", from_version_id: "v1", files_added: ["pages/pay/pay.js"], files_removed: [], files_changed: ["app.json"], size_change: 1024 });
+      }
+      if (address.pathname in lists) return json({ items: lists[address.pathname], next_cursor: null });
+      if (address.pathname.includes("/members")) return json({ items: [], next_cursor: null });
+      return json({ ...pending, details: { miniprogram_id: "mp1", launch_id: "l1", version_id: "v2", app_id: "app1" } });
+    });
+    sessionStorage.setItem("mpdp.refresh_token", "r");
+    show();
+    const subject = await screen.findByTestId("approval-subject");
+    await waitFor(() => expect(subject).toHaveTextContent("Files addedpages/pay/pay.js"));
+    expect(subject).toHaveTextContent("Files removednone");
+    expect(subject).toHaveTextContent("Files changedapp.json");
+    expect(subject).toHaveTextContent("Live on Super App1.0.0");
+    expect(asked).toEqual(["/api/v1/workspaces/ws1/miniprograms/mp1/versions/v2/changes?from=v1"]);
+  });
+
   it("offers a developer no decision", async () => {
     serve(member("dora", "developer"), pending);
     show();

@@ -6,7 +6,7 @@ import { api, session } from "../api/client";
 import { keys } from "../api/keys";
 import { paths } from "../api/paths";
 import { whileChanging, wholeLists } from "../api/queries";
-import type { Approval, ApprovalStatus, ApprovalWithTrail, Version } from "../api/types";
+import type { Approval, ApprovalStatus, ApprovalWithTrail, Version, VersionChanges } from "../api/types";
 import { useAuth } from "../auth";
 import { CursorTable } from "../components/CursorTable";
 import { ItemTitle } from "../components/Details";
@@ -120,6 +120,13 @@ export function changeFrom(live: Pick<Version, "pages" | "size" | "report"> | un
   };
 }
 
+/** Files by name, the first ten of them and how many more. */
+function fileList(names: string[]) {
+  if (!names.length) return "none";
+  const shown = names.slice(0, 10).join(", ");
+  return names.length > 10 ? `${shown} and ${names.length - 10} more` : shown;
+}
+
 /** The request's subject as a reviewer judges it: links to the mini program and the launch, the
  * version's package and notes, and what changes from the version live on that host app. */
 function Subject({ approval }: { approval: ApprovalWithTrail }) {
@@ -138,6 +145,11 @@ function Subject({ approval }: { approval: ApprovalWithTrail }) {
   const released = launches.data?.items.find((launch) => launch.app_id === details.app_id && launch.status === "released" && launch.id !== details.launch_id);
   const live = versions.data?.items.find((version) => version.id === released?.version_id);
   const change = reviewed ? changeFrom(live, reviewed) : null;
+  const files = useQuery({
+    queryKey: ["version-changes", ws, mp, reviewed?.id, live?.id],
+    queryFn: () => api.get<VersionChanges>(paths.versionChanges(ws, mp ?? "", reviewed?.id ?? ""), { from: live?.id }),
+    enabled: !!mp && !!reviewed && !!live,
+  });
   return (
     <Card size="small" title="What is asked" style={{ marginTop: 16 }} data-testid="approval-subject">
       <Space wrap style={{ marginBottom: reviewed || details.reason ? 12 : 0 }}>
@@ -172,6 +184,13 @@ function Subject({ approval }: { approval: ApprovalWithTrail }) {
                   { label: "Pages removed", children: change.removed.length ? change.removed.join(", ") : "none" },
                   { label: "Size change", children: `${change.sizeChange >= 0 ? "+" : "−"}${bytes(Math.abs(change.sizeChange))}`, span: change.jsapisAdded ? 1 : 2 },
                   ...(change.jsapisAdded ? [{ label: "JSAPIs newly used", children: change.jsapisAdded.length ? change.jsapisAdded.map((name) => `my.${name}`).join(", ") : "none" }] : []),
+                  ...(files.data
+                    ? [
+                        { label: "Files added", children: fileList(files.data.files_added), span: 2 },
+                        { label: "Files removed", children: fileList(files.data.files_removed), span: 2 },
+                        { label: "Files changed", children: fileList(files.data.files_changed), span: 2 },
+                      ]
+                    : []),
                 ]
               : [{ label: "Pages", children: reviewed.pages.join(", "), span: 2 }]),
           ]}

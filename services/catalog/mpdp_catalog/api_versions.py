@@ -384,8 +384,8 @@ def get_version(ws: str, mp: str, version_id: str) -> Version:
     return _version(ws, mp, version_id)
 
 
-def _package_sources(version: Version, js_paths: set[str]) -> dict[str, bytes]:
-    """The minified files `js_paths` out of the version's stored package."""
+def _spooled_package(version: Version) -> Spool:
+    """The version's stored package in a spool file of this request (deleted at its end)."""
     spool = Spool(spool_directory(current_settings()), current_settings().max_package_bytes)
     cast(CatalogRequest, request).spools.append(spool)
     try:
@@ -395,9 +395,41 @@ def _package_sources(version: Version, js_paths: set[str]) -> dict[str, bytes]:
         log.exception("the package %s of version %s is missing from the blob store", version.sha256, version.id)
         raise Problem(503, "The package cannot be read from storage right now; try again shortly.") from None
     spool.flush()
-    with zipfile.ZipFile(spool.path) as archive:
+    return spool
+
+
+def _package_sources(version: Version, js_paths: set[str]) -> dict[str, bytes]:
+    """The minified files `js_paths` out of the version's stored package."""
+    with zipfile.ZipFile(_spooled_package(version).path) as archive:
         held = set(archive.namelist())
         return {path: archive.read(path) for path in sorted(js_paths) if path in held}
+
+
+def _files_of(version: Version) -> dict[str, tuple[int, int]]:
+    """Each file of the version's package with its CRC-32 and size, from the zip's directory alone."""
+    with zipfile.ZipFile(_spooled_package(version).path) as archive:
+        return {info.filename: (info.CRC, info.file_size) for info in archive.infolist() if not info.is_dir()}
+
+
+@versions.route(f"{PATH}/<version_id>/changes", methods=["GET"])
+@versions.arguments(schemas.VersionChangesQuery, location="query")
+@versions.response(200, schemas.VersionChangesSchema)
+@problems(404)
+def version_changes(query: dict[str, Any], ws: str, mp: str, version_id: str) -> dict[str, Any]:
+    """What a version changes from another of the mini program: the files added, removed and changed, and the size
+
+    For a reviewer to see what changes from the version live on a host app (a file is changed
+    when its CRC-32 or its size differ)."""
+    version, before = _version(ws, mp, version_id), _version(ws, mp, query["base"])
+    now, then = _files_of(version), _files_of(before)
+    return {
+        "version_id": version.id,
+        "from_version_id": before.id,
+        "files_added": sorted(set(now) - set(then)),
+        "files_removed": sorted(set(then) - set(now)),
+        "files_changed": sorted(name for name in set(now) & set(then) if now[name] != then[name]),
+        "size_change": version.size - before.size,
+    }
 
 
 def _mapped_file(name: str, js_files: list[str] | None) -> str | None:

@@ -418,6 +418,21 @@ class DeliverableSchema(ResponseSchema):
     size = fields.Integer()
 
 
+class VersionChangesQuery(Schema):
+    base = fields.String(
+        data_key="from", required=True, validate=validate.Length(min=1, max=64), metadata={"description": "the version compared with"}
+    )
+
+
+class VersionChangesSchema(ResponseSchema):
+    version_id = fields.String()
+    from_version_id = fields.String()
+    files_added = fields.List(fields.String())
+    files_removed = fields.List(fields.String())
+    files_changed = fields.List(fields.String(), metadata={"description": "files in both whose CRC-32 or size differ"})
+    size_change = fields.Integer(metadata={"description": "bytes of this package less those of the other"})
+
+
 class DeliveryCheckQuery(Schema):
     user_id = fields.String(required=True, validate=validate.Length(min=1, max=128), metadata={"description": "the host app's user"})
     host_version = fields.String(
