@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import signal
 import subprocess
@@ -30,8 +31,14 @@ def test_identity_publishes_member_events_with_the_full_envelope(make_user, make
     ws = make_workspace(admin)
     added = eventually(lambda: identity_events("identity.member.added"))
     event = next(item for item in added if item["workspace_id"] == ws)
-    assert set(event) == {"id", "type", "version", "occurred_at", "producer", "workspace_id", "aggregate_id", "correlation_id", "payload"}
+    assert set(event) == {
+        *("id", "type", "version", "occurred_at", "producer", "workspace_id", "aggregate_id", "correlation_id"),
+        *("actor", "traceparent", "payload"),
+    }
     assert event["producer"] == "identity" and event["version"] == 1
+    # made by identity's consumer from the workspace's event: the admin who created the workspace caused it
+    assert event["actor"] == {"kind": "account", "id": admin.account["id"]}
+    assert re.fullmatch(r"00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}", event["traceparent"]), event["traceparent"]
     assert event["payload"] == {"workspace_id": ws, "account_id": admin.account["id"], "role": "admin", "status": "active", "revision": 1}
 
 
