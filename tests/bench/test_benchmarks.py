@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -41,11 +42,18 @@ def short_run(name: str, platform: Path | None = None, timeout: float = 150) -> 
     if platform is not None:
         env[SHARED_PLATFORM] = str(platform)
     command = [sys.executable, f"bench/{name}.py", "--short"]
-    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
-    output = f"stdout:\n{done.stdout[-4000:]}\nstderr:\n{done.stderr[-4000:]}"
+    with subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as done:
+        try:
+            stdout, stderr = done.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            # Ctrl-C, so that a benchmark stops the platform it started rather than leave it running
+            done.send_signal(signal.SIGINT)
+            stdout, stderr = done.communicate(timeout=60)
+            pytest.fail(f"bench/{name}.py --short took over {timeout} s\nstdout:\n{stdout[-4000:]}\nstderr:\n{stderr[-4000:]}")
+    output = f"stdout:\n{stdout[-4000:]}\nstderr:\n{stderr[-4000:]}"
     assert done.returncode == 0, output
-    assert "starting one of its own" not in done.stderr, output
-    last = json.loads(done.stdout.strip().splitlines()[-1])
+    assert "starting one of its own" not in stderr, output
+    last = json.loads(stdout.strip().splitlines()[-1])
     assert last["bench"] == name, output
     for figure, value in last["figures"].items():
         assert isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value), (figure, value)
