@@ -1,11 +1,8 @@
-import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
 import { render, screen, waitFor } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
-import { App as AntApp } from "antd";
-import { MemoryRouter, Route, Routes } from "react-router-dom";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import type { Me, Version } from "../api/types";
-import { AuthProvider } from "../auth";
+import type { Version } from "../api/types";
+import { json, member, renderAt, signedIn } from "../test/console";
 import { PackageReport } from "./MiniPrograms";
 
 const report: NonNullable<Version["report"]> = {
@@ -33,13 +30,9 @@ describe("a version's package report", () => {
   });
 
   it("requests, in a click, the feature that grants a JSAPI not granted", async () => {
-    const developer: Me = { id: "dev", email: "dev@example.com", email_verified: true, mfa_enabled: false, name: "Dev", created_at: "2026-11-01T09:00:00Z", memberships: [{ workspace_id: "ws1", role: "developer", status: "active" }] };
     const requested: unknown[] = [];
-    vi.stubGlobal("fetch", async (url: string, init: RequestInit) => {
-      const json = (body: unknown, status = 200) => new Response(JSON.stringify(body), { status, headers: { "Content-Type": "application/json" } });
-      const path = new URL(url, "http://console").pathname;
-      if (path === "/api/v1/auth/refresh") return json({ access_token: "a", refresh_token: "r2", token_type: "Bearer", expires_in: 900 });
-      if (path === "/api/v1/me") return json(developer);
+    signedIn(member("dev", "developer"), (address, init) => {
+      const path = address.pathname;
       if (path.endsWith("/jsapis")) return json({ items: [{ id: "j1", name: "getLocation" }, { id: "j2", name: "scanCode" }], next_cursor: null });
       if (path.endsWith("/miniprograms/mp1/features") && init.method === "POST") {
         requested.push(JSON.parse(String(init.body)));
@@ -51,20 +44,7 @@ describe("a version's package report", () => {
       }
       return json({ items: [], next_cursor: null });
     });
-    sessionStorage.setItem("mpdp.refresh_token", "r");
-    render(
-      <AntApp>
-        <QueryClientProvider client={new QueryClient({ defaultOptions: { queries: { retry: false } } })}>
-          <MemoryRouter initialEntries={["/workspaces/ws1/miniprograms/mp1/versions"]}>
-            <AuthProvider>
-              <Routes>
-                <Route path="/workspaces/:ws/miniprograms/:mp/versions" element={<PackageReport report={report} mp="mp1" />} />
-              </Routes>
-            </AuthProvider>
-          </MemoryRouter>
-        </QueryClientProvider>
-      </AntApp>,
-    );
+    renderAt("/workspaces/ws1/miniprograms/mp1/versions", "/workspaces/:ws/miniprograms/:mp/versions", <PackageReport report={report} mp="mp1" />);
     const request = await screen.findByRole("button", { name: "Request Maps (getLocation)" });
     expect(screen.queryByRole("button", { name: /Scanner/ })).toBeNull();
     await userEvent.click(request);
