@@ -63,6 +63,10 @@ def _changed(payload: Payload) -> str:
     return ", ".join(str(name) for name in payload.get("changed") or []) or "nothing"
 
 
+def _events(payload: Payload) -> str:
+    return ", ".join(payload.get("events") or []) or "no events"
+
+
 def _launch(payload: Payload) -> str:
     version = payload.get("version") or payload["version_id"]
     status, before = payload["status"], payload.get("previous_status")
@@ -133,6 +137,9 @@ AUDITED: dict[str, Audited] = {
     "catalog.feature.activation_requested": Audited(
         "feature", "feature_id", "Activation of feature {feature_id} for mini program {miniprogram_id} requested"
     ),
+    "workspace.webhook.created": Audited("webhook", "webhook_id", lambda p: f"Webhook to {p['host']} created for {_events(p)}"),
+    "workspace.webhook.updated": Audited("webhook", "webhook_id", lambda p: f"Webhook to {p['host']} changed: {_changed(p)}"),
+    "workspace.webhook.deleted": Audited("webhook", "webhook_id", "Webhook to {host} deleted"),
     "approval.approval.decided": Audited("approval", "approval_id", _approval()),
     "approval.approval.withdrawn": Audited("approval", "approval_id", _approval("withdrawn")),
 }

@@ -16,6 +16,9 @@ from marshmallow import fields
 from . import Payload, declare
 
 FAILING = "telemetry.release_health.failing"
+ISSUE_CREATED = "telemetry.issue.created"
+ISSUE_REGRESSED = "telemetry.issue.regressed"
+ALERT_FIRED = "telemetry.alert.fired"
 
 
 class HealthFigures(Payload):
@@ -54,3 +57,50 @@ class ReleaseHealthFailing(Payload):
     #: for people: which figure is below which floor
     reason = fields.String()
     figures = fields.Nested(Figures)
+
+
+class IssueShape(Payload):
+    issue_id = fields.String()
+    workspace_id = fields.String()
+    miniprogram_id = fields.String()
+    title = fields.String()
+    culprit = fields.String(allow_none=True)
+    level = fields.String()
+    #: the version of the event that made the change
+    version = fields.String()
+
+
+@declare(ISSUE_CREATED)
+class IssueCreated(IssueShape):
+    """A crash issue was seen for the first time."""
+
+    first_seen = fields.DateTime()
+
+
+@declare(ISSUE_REGRESSED)
+class IssueRegressed(IssueShape):
+    """A resolved issue was seen again in a version newer than the one it was resolved in."""
+
+    resolved_in = fields.String(allow_none=True)
+    regressed_at = fields.DateTime()
+
+
+@declare(ALERT_FIRED)
+class AlertFired(Payload):
+    """An alert rule of a mini program fired (once, until its figure is back on the right side)."""
+
+    alert_rule_id = fields.String()
+    workspace_id = fields.String()
+    miniprogram_id = fields.String()
+    #: crash_free_sessions_below, crash_free_users_below, new_issue, regression or error_spike
+    kind = fields.String()
+    threshold = fields.Float(allow_none=True)
+    window_minutes = fields.Integer(allow_none=True)
+    min_sessions = fields.Integer(allow_none=True)
+    #: the figure judged (a share, or a count's factor over its usual level)
+    value = fields.Float(allow_none=True)
+    sessions = fields.Integer(allow_none=True)
+    issue_id = fields.String(allow_none=True)
+    #: for people
+    summary = fields.String()
+    fired_at = fields.DateTime()
