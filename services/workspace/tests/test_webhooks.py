@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import importlib.util
 import json
 import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -228,3 +230,16 @@ def test_one_delivery_at_a_time_per_webhook_so_a_slow_receiver_holds_up_only_its
     with session_scope(harness.sessions) as session:
         claimed = webhooks.claim(session, harness.settings, 10, {slow})
     assert [item.webhook_id for item in claimed] == [fast]
+
+
+def test_the_documented_example_receiver_accepts_a_signed_delivery_and_nothing_else():
+    path = Path(__file__).parents[3] / "docs" / "examples" / "webhook_receiver.py"
+    spec = importlib.util.spec_from_file_location("webhook_receiver", path)
+    assert spec is not None and spec.loader is not None
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    secret, body = webhooks.new_secret(), b'{"id":"d1","event":"ping","version":1,"workspace_id":"w","data":{}}'
+    assert example.verified(secret, body, webhooks.signature(secret, body))
+    assert not example.verified(secret, body + b" ", webhooks.signature(secret, body))
+    assert not example.verified("whsec_other", body, webhooks.signature(secret, body))
+    assert not example.verified(secret, body, None)
