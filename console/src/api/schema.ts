@@ -2465,7 +2465,7 @@ export interface components {
         AuditLogSubject: {
             id: string;
             /** @enum {string} */
-            kind: "member" | "invitation" | "workspace" | "settings" | "app" | "app_key" | "api_key" | "miniprogram" | "version" | "launch" | "feature" | "approval" | "webhook" | "alert_rule";
+            kind: "member" | "invitation" | "workspace" | "settings" | "app" | "app_key" | "api_key" | "miniprogram" | "version" | "launch" | "feature" | "approval" | "webhook" | "alert_rule" | "jsapi" | "issue";
         };
         AvailabilityRequest: {
             app_id: string;

@@ -104,3 +104,15 @@ class AlertFired(Payload):
     #: for people
     summary = fields.String()
     fired_at = fields.DateTime()
+
+
+@declare("telemetry.issue.status_changed")
+class IssueStatusChanged(Payload):
+    """A person resolved, ignored or reopened a crash issue (for the audit log)."""
+
+    issue_id = fields.String()
+    workspace_id = fields.String()
+    miniprogram_id = fields.String()
+    title = fields.String()
+    status = fields.String()
+    previous_status = fields.String()
