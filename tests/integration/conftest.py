@@ -15,9 +15,11 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Protocol, TypeVar
 
@@ -249,10 +251,67 @@ def listening(platform: Platform, producer: str) -> Iterator[Callable[[], list[d
         connection.close()
 
 
+class TraceCollector:
+    """An OTLP/HTTP receiver on loopback that keeps every batch of spans the platform exports."""
+
+    def __init__(self) -> None:
+        self.batches: list[bytes] = []
+        collector = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+                collector.batches.append(self.rfile.read(int(self.headers["Content-Length"])))
+                self.send_response(200)
+                self.send_header("Content-Type", "application/x-protobuf")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.endpoint = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def spans(self, trace_id: str) -> list[dict]:
+        """Every span of the trace received so far: service, name, kind, ids, start."""
+        from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+        found = []
+        for batch in list(self.batches):
+            request = ExportTraceServiceRequest.FromString(batch)
+            for resource_spans in request.resource_spans:
+                attributes = {item.key: item.value.string_value for item in resource_spans.resource.attributes}
+                for scope in resource_spans.scope_spans:
+                    for span in scope.spans:
+                        if span.trace_id.hex() == trace_id:
+                            found.append(
+                                {
+                                    "service": attributes.get("service.name", ""),
+                                    "name": span.name,
+                                    "kind": span.kind,
+                                    "span_id": span.span_id.hex(),
+                                    "parent_id": span.parent_span_id.hex(),
+                                    "start": span.start_time_unix_nano,
+                                }
+                            )
+        return sorted(found, key=lambda span: span["start"])
+
+
 @pytest.fixture(scope="session")
-def platform(backing_services: tuple[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
+def traces() -> Iterator[TraceCollector]:
+    collector = TraceCollector()
+    yield collector
+    collector.server.shutdown()
+
+
+@pytest.fixture(scope="session")
+def platform(backing_services: tuple[str, str], tmp_path_factory: pytest.TempPathFactory, traces: TraceCollector) -> Iterator[Platform]:
     database, broker = backing_services
     running = Platform(database, broker, tmp_path_factory.mktemp("platform"))
+    # The integration tests' platform traces every request and event to the tests' collector.
+    running.env.update(OTEL_EXPORTER_OTLP_ENDPOINT=traces.endpoint, OTEL_BSP_SCHEDULE_DELAY="200")
     try:
         running.start()
         yield running

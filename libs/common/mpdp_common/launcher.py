@@ -32,6 +32,7 @@ from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
+from . import tracing
 from .config import Settings
 from .contracts import Actor
 from .crypto import ensure_secret_key_file
@@ -175,6 +176,7 @@ def relay(name: str) -> None:
     service = _service(name)
     settings = Settings.from_env(service.name)
     configure_logging(service.name, settings.log_level)
+    tracing.configure(service.name)
     service.run_relay(settings, _stop_on_signals())
 
 
@@ -182,6 +184,7 @@ def consume(name: str) -> None:
     service = _service(name)
     settings = Settings.from_env(service.name)
     configure_logging(service.name, settings.log_level)
+    tracing.configure(service.name)
     service.run_consumer(settings, _stop_on_signals())
 
 
@@ -257,6 +260,7 @@ def jobs(name: str) -> None:
     service = _service(name)
     settings = Settings.from_env(service.name)
     configure_logging(service.name, settings.log_level)
+    tracing.configure(service.name)
     stop = _stop_on_signals()
     failed = threading.Event()
 
@@ -285,6 +289,7 @@ def work(name: str, worker: str) -> None:
         raise SystemExit(f"{name} has no worker {worker!r}; it has: {', '.join(service.workers) or 'none'}")
     settings = Settings.from_env(service.name)
     configure_logging(service.name, settings.log_level)
+    tracing.configure(service.name)
     service.run_worker(worker, settings, _stop_on_signals())
 
 

@@ -23,7 +23,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from . import logs
+from . import logs, tracing
 from .auth import TokenVerifier, authenticate_request, public
 from .config import Settings
 from .db import make_engine
@@ -109,6 +109,7 @@ class ProblemApi(Api):
 
 def create_app(service: Service, settings: Settings) -> Flask:
     logs.configure_logging(service.name, settings.log_level)
+    tracing.configure(service.name)
     app = Flask(f"mpdp_{service.name}")
     # Behind the gateway, a path is served as the client sent it or not at all: werkzeug would
     # otherwise answer `//x` (or `/x` for a rule `/x/`) with a redirect to this service's own
@@ -186,8 +187,12 @@ def _begin_request() -> None:
     g.request_id = incoming if REQUEST_ID.match(incoming) else uuid.uuid4().hex
     g.request_started = time.perf_counter()
     g.log_tokens = (logs.request_id.set(g.request_id), logs.service_name.set(current_app.extensions["mpdp"].service.name))
-    # What the request publishes belongs to its trace; its caller is set once known (authenticate_request).
+    # What the request publishes belongs to its trace (a child of its span, when tracing); its
+    # caller is set once known (authenticate_request).
     traceparent = actors.incoming_traceparent(request.headers.get("traceparent"))
+    if tracing.enabled():
+        g.span, traced = tracing.start(f"{request.method} {request.url_rule or request.path}", "server", traceparent)
+        traceparent = traced or traceparent
     g.event_context = (actors.current_actor.set(None), actors.current_traceparent.set(traceparent))
 
 
@@ -298,6 +303,7 @@ def _finish_request(response: Response) -> Response:
     if event_context:
         actors.current_actor.reset(event_context[0])
         actors.current_traceparent.reset(event_context[1])
+    tracing.finish(g.pop("span", None), **{"http.response.status_code": response.status_code, "mpdp.request_id": g.get("request_id", "")})
     return response
 
 

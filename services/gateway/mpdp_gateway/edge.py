@@ -19,12 +19,13 @@ from http import HTTPStatus
 from typing import TYPE_CHECKING, NamedTuple
 from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
-from mpdp_common import logs
+from mpdp_common import logs, tracing
 from mpdp_common.apikeys import is_api_key
 from mpdp_common.auth import TokenVerifier
 from mpdp_common.config import Settings
 from mpdp_common.crypto import digest
 from mpdp_common.errors import PROBLEM_JSON, Problem, problem_document
+from mpdp_common.events.actors import incoming_traceparent
 from mpdp_common.web import LATENCY, REQUEST_ID, REQUESTS
 
 from .limits import Limit, RateLimiter
@@ -115,7 +116,13 @@ class Edge:
             # again); workspace API keys are checked by the services, which keep their read model.
             if token is not None and raw_path.startswith("/api/") and not is_api_key(token):
                 self.verifier.verify(token)
-            answer = self.proxy.forward(environ, service, raw_path, request_id)
+            span, environ["mpdp.traceparent"] = tracing.start(
+                f"{method} {service}", "server", incoming_traceparent(environ.get("HTTP_TRACEPARENT")), {"mpdp.request_id": request_id}
+            )
+            try:
+                answer = self.proxy.forward(environ, service, raw_path, request_id)
+            finally:
+                tracing.finish(span)
         except Problem as problem:
             answer = _problem_answer(problem)
         answer.headers.append(("X-Request-Id", request_id))

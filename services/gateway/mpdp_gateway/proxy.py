@@ -284,9 +284,9 @@ def _forwarded_headers(environ: WSGIEnvironment, request_id: str, length: int | 
     if length is not None:
         headers["content-length"] = str(length)
     headers["x-request-id"] = request_id
-    # The request's trace: the client's when it sent a valid one, else one begun here (the
-    # service's events carry it).
-    headers["traceparent"] = incoming_traceparent(environ.get("HTTP_TRACEPARENT"))
+    # The request's trace: the gateway's span in it, when tracing; else the client's when it sent
+    # a valid one, or one begun here (the service's events carry it).
+    headers["traceparent"] = environ.get("mpdp.traceparent") or incoming_traceparent(environ.get("HTTP_TRACEPARENT"))
     forwarded_for = environ.get("HTTP_X_FORWARDED_FOR")
     remote = environ.get("REMOTE_ADDR", "")
     headers["x-forwarded-for"] = f"{forwarded_for}, {remote}" if forwarded_for else remote

@@ -24,6 +24,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from .. import tracing
 from ..config import Settings
 from ..db import dialect_insert, on_postgresql, session_scope, utcnow
 from ..logs import request_id
@@ -95,9 +96,11 @@ class Consumer:
                 fresh.discard(event.id)  # the same event twice in one batch runs once
                 # What the handler publishes carries the handled event's correlation, actor and trace.
                 token = request_id.set(event.correlation_id or event.id)
+                attributes = {"messaging.message.id": event.id, "mpdp.event.type": event.type, "mpdp.consumer": self.spec.service}
                 try:
-                    with acting(event.actor, event.traceparent):
-                        handler(session, self.spec.read(event))
+                    with tracing.span(f"consume {event.type}", "consumer", event.traceparent, **attributes) as traceparent:
+                        with acting(event.actor, traceparent):
+                            handler(session, self.spec.read(event))
                 finally:
                     request_id.reset(token)
 

@@ -8,16 +8,19 @@ leaves events waiting in the outbox.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import BigInteger, ColumnElement, Engine, any_, bindparam, delete, select, text, update
+from sqlalchemy import BigInteger, ColumnElement, Engine, Row, any_, bindparam, delete, select, text, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session, sessionmaker
 
+from .. import tracing
 from ..db import on_postgresql, session_scope, utcnow
 from . import EventSpec, local_wakeup, outbox_channel
 from .brokers import Broker, BrokerUnavailable, Outgoing
@@ -60,7 +63,18 @@ class Relay:
             ).all()
             if not rows:
                 return 0
-            self.broker.publish_batch(self.exchange, [Outgoing(row.event_id, row.type, row.envelope.encode()) for row in rows])
+            if tracing.enabled():
+                sending, outgoing = _traced(rows, self.exchange)
+            else:
+                sending, outgoing = [], [Outgoing(row.event_id, row.type, row.envelope.encode()) for row in rows]
+            try:
+                self.broker.publish_batch(self.exchange, outgoing)
+            except BaseException as error:
+                for begun in sending:
+                    tracing.finish(begun, error)
+                raise
+            for begun in sending:
+                tracing.finish(begun)
             session.execute(update(outbox).where(_among(outbox.c.seq, [row.seq for row in rows], session)).values(published_at=utcnow()))
         return len(rows)
 
@@ -106,6 +120,19 @@ class Relay:
             kept = session.scalar(select(outbox.c.seq).where(young).order_by(outbox.c.seq).limit(1))
             old = outbox.c.published_at.is_not(None)
             session.execute(delete(outbox).where(old if kept is None else old & (outbox.c.seq < kept)))
+
+
+def _traced(rows: Sequence[Row[Any]], exchange: str) -> tuple[list[Any], list[Outgoing]]:
+    """A producer span per event, in the trace its envelope carries, and the envelope sent with the
+    span's own trace context, so that each consumer's span is its child."""
+    spans, outgoing = [], []
+    for row in rows:
+        envelope = json.loads(row.envelope)
+        attributes = {"messaging.destination.name": exchange, "messaging.message.id": row.event_id, "mpdp.event.type": row.type}
+        begun, envelope["traceparent"] = tracing.start(f"relay {row.type}", "producer", envelope.get("traceparent"), attributes)
+        spans.append(begun)
+        outgoing.append(Outgoing(row.event_id, row.type, json.dumps(envelope).encode()))
+    return spans, outgoing
 
 
 def _among(column: ColumnElement[int], values: list[int], session: Session) -> ColumnElement[bool]:
