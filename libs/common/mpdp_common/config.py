@@ -21,6 +21,8 @@ SERVICE_PORTS = {
 #: Where a service answers what only operators may ask (its metrics, its readiness); the other
 #: services are not public at all, so theirs share the main port.
 INTERNAL_PORTS = {"gateway": 8090}
+#: Where a service's event process (its relay, consumer and workers) answers its metrics.
+JOBS_METRICS_PORTS = {"identity": 9101, "workspace": 9102, "catalog": 9103, "approval": 9104, "telemetry": 9105}
 #: the audit log keeps every row at least this long, whatever MPDP_AUDIT_RETENTION_DAYS says
 MIN_AUDIT_RETENTION_DAYS = 400
 
@@ -110,6 +112,8 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 0
     internal_port: int = 0
+    #: the event process's metrics listener (0: none)
+    jobs_metrics_port: int = 0
     ports: dict[str, int] = field(default_factory=lambda: dict(SERVICE_PORTS))
     service_urls: dict[str, str] = field(default_factory=dict)
     jwks_url: str = ""
@@ -247,6 +251,7 @@ class Settings:
             service=service,
             port=self.ports.get(service, 0),
             internal_port=_int(f"MPDP_{service.upper()}_INTERNAL_PORT", INTERNAL_PORTS.get(service, 0)),
+            jobs_metrics_port=_int(f"MPDP_{service.upper()}_JOBS_METRICS_PORT", JOBS_METRICS_PORTS.get(service, 0)),
             database_url=_env(f"MPDP_{service.upper()}_DATABASE_URL", default_db),
         )
 

@@ -32,7 +32,7 @@ from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
-from . import tracing
+from . import metrics, tracing
 from .config import Settings
 from .contracts import Actor
 from .crypto import ensure_secret_key_file
@@ -172,19 +172,24 @@ def _fresh_connections_after_fork(_server: object, worker: Any) -> None:
         engine.dispose(close=False)
 
 
+def _observed(service: Service, settings: Settings) -> None:
+    """An event process's logs, traces and metrics listener."""
+    configure_logging(service.name, settings.log_level)
+    tracing.configure(service.name)
+    metrics.serve(settings.host, settings.jobs_metrics_port)
+
+
 def relay(name: str) -> None:
     service = _service(name)
     settings = Settings.from_env(service.name)
-    configure_logging(service.name, settings.log_level)
-    tracing.configure(service.name)
+    _observed(service, settings)
     service.run_relay(settings, _stop_on_signals())
 
 
 def consume(name: str) -> None:
     service = _service(name)
     settings = Settings.from_env(service.name)
-    configure_logging(service.name, settings.log_level)
-    tracing.configure(service.name)
+    _observed(service, settings)
     service.run_consumer(settings, _stop_on_signals())
 
 
@@ -259,8 +264,7 @@ def jobs(name: str) -> None:
     stopped and the process exits with status 1, for its supervisor to start it again."""
     service = _service(name)
     settings = Settings.from_env(service.name)
-    configure_logging(service.name, settings.log_level)
-    tracing.configure(service.name)
+    _observed(service, settings)
     stop = _stop_on_signals()
     failed = threading.Event()
 
@@ -288,8 +292,7 @@ def work(name: str, worker: str) -> None:
     if worker not in service.workers:
         raise SystemExit(f"{name} has no worker {worker!r}; it has: {', '.join(service.workers) or 'none'}")
     settings = Settings.from_env(service.name)
-    configure_logging(service.name, settings.log_level)
-    tracing.configure(service.name)
+    _observed(service, settings)
     service.run_worker(worker, settings, _stop_on_signals())
 
 

@@ -17,7 +17,7 @@ from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 from flask import Flask, Response, current_app, g, jsonify, request
 from flask_smorest import Api
 from flask_smorest.utils import prepare_response
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, multiprocess
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -39,14 +39,13 @@ from .errors import (
 )
 from .events import actors
 from .events.brokers import BrokerUnavailable, broker_for
+from .metrics import LATENCY, REQUESTS
 from .openapi import BEARER, SECURITY_SCHEMES, OperationConventions, nullable_reference
 from .request_db import close_request_session
 from .service import Service
 
 log = logging.getLogger("mpdp.access")
 
-REQUESTS = Counter("mpdp_http_requests_total", "HTTP requests answered", ["service", "method", "endpoint", "status"])
-LATENCY = Histogram("mpdp_http_request_duration_seconds", "Time to answer a request", ["service", "endpoint"])
 
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 JSON_METHODS = {"POST", "PUT", "PATCH"}

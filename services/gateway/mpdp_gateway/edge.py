@@ -26,7 +26,8 @@ from mpdp_common.config import Settings
 from mpdp_common.crypto import digest
 from mpdp_common.errors import PROBLEM_JSON, Problem, problem_document
 from mpdp_common.events.actors import incoming_traceparent
-from mpdp_common.web import LATENCY, REQUEST_ID, REQUESTS
+from mpdp_common.metrics import LATENCY, REQUESTS
+from mpdp_common.web import REQUEST_ID
 
 from .limits import Limit, RateLimiter
 from .proxy import AMBIGUOUS_PATH, Answer, Proxy, client_path

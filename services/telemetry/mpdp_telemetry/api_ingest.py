@@ -24,6 +24,7 @@ from mpdp_common.auth import public
 from mpdp_common.config import Settings
 from mpdp_common.db import utcnow
 from mpdp_common.errors import Problem, validation_failed
+from mpdp_common.metrics import INGESTED
 from mpdp_common.openapi import APP_KEY, problems
 from mpdp_common.request_db import db_session
 from mpdp_common.web import accepts, holds_lone_surrogate
@@ -226,4 +227,7 @@ def post_events() -> dict[str, object]:
     session = db_session()
     raw_events.write(session, rows)
     session.commit()
+    INGESTED.labels("accepted").inc(len(events) - len(rejected))
+    if rejected:
+        INGESTED.labels("rejected").inc(len(rejected))
     return {"accepted": len(events) - len(rejected), "rejected": rejected}

@@ -23,6 +23,7 @@ from mpdp_common.config import Settings
 from mpdp_common.contracts.telemetry import FAILING
 from mpdp_common.db import EVENT_PROCESS_CONNECTIONS, make_engine, session_scope, utcnow
 from mpdp_common.events import Event
+from mpdp_common.metrics import GUARD_VERDICTS
 
 from .events import events
 from .health import version_figures
@@ -136,6 +137,7 @@ def follow_launch(session: Session, event: Event) -> None:
 def check(session: Session, launch: Launch, now: datetime, interval: timedelta) -> str:
     """Judge one guarded launch, publish a failing verdict once per state, and plan its next check."""
     health = launch_health(session, launch, now.date())
+    GUARD_VERDICTS.labels(health["verdict"]).inc()
     if health["verdict"] == "failing" and launch.failing_revision != launch.revision:
         events.publish(
             session,

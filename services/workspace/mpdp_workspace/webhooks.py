@@ -43,6 +43,7 @@ from mpdp_common.crypto import secret_box
 from mpdp_common.db import dialect_insert, make_engine, new_id, on_postgresql, session_scope, utcnow
 from mpdp_common.events import Event
 from mpdp_common.events.relay import waiter_for
+from mpdp_common.metrics import WEBHOOK_ATTEMPTS
 
 from . import audit, webhook_events
 from .models import Webhook, WebhookAttempt, WebhookDelivery
@@ -301,6 +302,7 @@ def record(session: Session, delivery_id: str, outcome: Outcome, settings: Setti
     )
     delivery.attempts += 1
     delivery.status_code, delivery.duration_ms, delivery.error = outcome.status_code, outcome.duration_ms, outcome.error
+    WEBHOOK_ATTEMPTS.labels("delivered" if outcome.delivered else "failed").inc()
     if outcome.delivered:
         delivery.status, delivery.delivered_at, delivery.next_attempt_at = "delivered", now, None
         return

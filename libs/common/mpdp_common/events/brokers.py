@@ -23,6 +23,7 @@ from pika.adapters.blocking_connection import BlockingChannel
 from pika.spec import Basic
 
 from ..config import Settings
+from ..metrics import DEAD_LETTERED, RETRIED
 from . import Event, EventSpec
 
 log = logging.getLogger(__name__)
@@ -121,8 +122,13 @@ class Broker(ABC):
     def close(self) -> None:
         return None
 
-    def _next_step(self, attempt: int) -> str:
-        return "dead" if attempt >= self.max_attempts else "retry"
+    def _next_step(self, attempt: int, subscription: Subscription) -> str:
+        """Where a failed event goes: the retry queue, or after its last attempt the dead letters (counted either way)."""
+        if attempt >= self.max_attempts:
+            DEAD_LETTERED.labels(subscription.queue).inc()
+            return "dead"
+        RETRIED.labels(subscription.queue).inc()
+        return "retry"
 
 
 class RabbitMQBroker(Broker):
@@ -278,7 +284,7 @@ class RabbitMQBroker(Broker):
     ) -> None:
         """A failed event goes to the retry queue, or after the last attempt to the dead-letter queue."""
         attempt = int((properties.headers or {}).get(ATTEMPT_HEADER, 1))
-        step = self._next_step(attempt)
+        step = self._next_step(attempt, subscription)
         log.warning(
             "handler for %s %s failed (attempt %d of %d), %s: %r",
             item.type,
@@ -411,7 +417,7 @@ class MemoryBroker(Broker):
                 stop.wait(0.5)
                 continue
             if error is not None:
-                if self._next_step(attempt) == "dead":
+                if self._next_step(attempt, subscription) == "dead":
                     log.warning("handler for %s %s failed %d times, parked: %r", item.type, item.id, attempt, error)
                     self.dead[subscription.queue].append(item)
                 else:

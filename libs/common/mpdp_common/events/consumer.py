@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
+from datetime import datetime
 
 from sqlalchemy import Engine, String, bindparam, func, literal, select, text
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -28,6 +30,7 @@ from .. import tracing
 from ..config import Settings
 from ..db import dialect_insert, on_postgresql, session_scope, utcnow
 from ..logs import request_id
+from ..metrics import BATCH_DURATION, EVENT_LAG, HANDLED
 from . import Event, EventSpec
 from .actors import acting
 from .brokers import Broker, DependencyUnavailable, Subscription
@@ -87,6 +90,7 @@ class Consumer:
                 handled.append((event, handler))
         if not handled:
             return
+        started = time.perf_counter()
         with session_scope(self.sessions) as session:
             fresh = self._claim(session, [event for event, _ in handled])
             for event, handler in handled:
@@ -103,6 +107,19 @@ class Consumer:
                             handler(session, self.spec.read(event))
                 finally:
                     request_id.reset(token)
+        self._count([event for event, _ in handled], time.perf_counter() - started)
+
+    def _count(self, events: list[Event], elapsed: float) -> None:
+        """The batch in the consumer's metrics, once committed: its time, each event's lag and type."""
+        service, now = self.spec.service, time.time()
+        BATCH_DURATION.labels(service).observe(elapsed)
+        for event in events:
+            HANDLED.labels(service, event.type).inc()
+            try:
+                committed = datetime.fromisoformat(event.occurred_at.replace("Z", "+00:00")).timestamp()
+            except ValueError:
+                continue
+            EVENT_LAG.labels(service).observe(max(0.0, now - committed))
 
     def _claim(self, session: Session, events: list[Event]) -> set[str]:
         """Insert the inbox rows of `events`, skipping those already there, and answer the ids

@@ -16,12 +16,13 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import BigInteger, ColumnElement, Engine, Row, any_, bindparam, delete, select, text, update
+from sqlalchemy import BigInteger, ColumnElement, Engine, Row, any_, bindparam, delete, func, select, text, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session, sessionmaker
 
 from .. import tracing
 from ..db import on_postgresql, session_scope, utcnow
+from ..metrics import OUTBOX_OLDEST_UNSENT, OUTBOX_UNSENT, RELAYED
 from . import EventSpec, local_wakeup, outbox_channel
 from .brokers import Broker, BrokerUnavailable, Outgoing
 
@@ -30,6 +31,8 @@ log = logging.getLogger(__name__)
 #: How long sent rows stay in the outbox for inspection before they are deleted.
 SENT_RETENTION = timedelta(days=3)
 CLEANUP_INTERVAL_SECONDS = 600
+#: how often the relay measures its backlog for the metrics
+BACKLOG_INTERVAL_SECONDS = 5.0
 
 
 class Relay:
@@ -44,6 +47,7 @@ class Relay:
         # A deadline on the monotonic clock, not a last time: that clock counts from boot, so a
         # "last cleanup at 0" would look recent for the first minutes of a machine's life.
         self._next_cleanup: float | None = None
+        self._next_measure: float | None = None
 
     def relay_batch(self) -> int:
         """Send one batch of unsent events; return how many went out."""
@@ -98,7 +102,9 @@ class Relay:
                     backoff = min(backoff * 2, 30.0)
                     continue
                 if sent:
+                    RELAYED.labels(self.spec.service).inc(sent)
                     log.debug("relayed %d events", sent)
+                self._measure_backlog()
                 if sent < self.batch_size:
                     self._cleanup_sent()
                     waiter.wait(self.poll_seconds, stop)
@@ -106,6 +112,25 @@ class Relay:
         finally:
             waiter.close()
             self.broker.close()
+
+    def _measure_backlog(self) -> None:
+        """The outbox's unsent events and the age of the oldest, in the metrics, every few seconds."""
+        now = time.monotonic()
+        if self._next_measure is not None and now < self._next_measure:
+            return
+        self._next_measure = now + BACKLOG_INTERVAL_SECONDS
+        outbox = self.spec.outbox
+        try:
+            with session_scope(self.sessions) as session:
+                count, oldest = session.execute(
+                    select(func.count(), func.min(outbox.c.created_at)).where(outbox.c.published_at.is_(None))
+                ).one()
+        except Exception as error:  # the database is away: the relay's own loop says so
+            log.debug("outbox backlog not measured: %r", error)
+            return
+        OUTBOX_UNSENT.labels(self.spec.service).set(count)
+        age = (utcnow() - oldest).total_seconds() if oldest is not None else 0.0
+        OUTBOX_OLDEST_UNSENT.labels(self.spec.service).set(max(0.0, age))
 
     def _cleanup_sent(self) -> None:
         now = time.monotonic()
