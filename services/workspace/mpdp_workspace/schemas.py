@@ -402,6 +402,7 @@ SUBJECT_KINDS = (
     "launch",
     "feature",
     "approval",
+    "alert_rule",
 )
 
 

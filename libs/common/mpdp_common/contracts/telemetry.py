@@ -1,5 +1,11 @@
 """What the telemetry service publishes.
 
+Crash groups: `telemetry.issue.created` when a crash event groups with no earlier one, and
+`telemetry.issue.regressed` when a resolved one comes back in a newer version, each published in
+the transaction that records the event. Alert rules (`telemetry.alert_rule.created`/`deleted`)
+watch a mini program's crash-free figures, error counts and crash groups; `telemetry.alert.fired`
+says one fired, for the people to be told.
+
 Telemetry judges the health of every launch in grayscale that has a guard (it learns them from
 `catalog.launch.status_changed`); when the version's figures on its host app fall below the
 guard's floors it publishes `telemetry.release_health.failing`, and the catalog halts the launch:
@@ -54,3 +60,89 @@ class ReleaseHealthFailing(Payload):
     #: for people: which figure is below which floor
     reason = fields.String()
     figures = fields.Nested(Figures)
+
+
+# -- crash issues and alerts ----------------------------------------------------------------------
+
+ISSUE_CREATED = "telemetry.issue.created"
+ISSUE_REGRESSED = "telemetry.issue.regressed"
+ALERT_RULE_CREATED = "telemetry.alert_rule.created"
+ALERT_RULE_DELETED = "telemetry.alert_rule.deleted"
+ALERT_FIRED = "telemetry.alert.fired"
+
+
+class IssueFields(Payload):
+    """What a crash group is, as its first (or its regressing) event named it."""
+
+    issue_id = fields.String()
+    workspace_id = fields.String()
+    miniprogram_id = fields.String()
+    title = fields.String()
+    culprit = fields.String()
+    #: Sentry's level of the event (error, fatal, warning, ...)
+    level = fields.String()
+    #: the version the event came from (`unknown` when its release names none)
+    version = fields.String()
+
+
+@declare(ISSUE_CREATED)
+class IssueCreated(IssueFields):
+    """A crash event that groups with no earlier one: a new crash group (issue)."""
+
+    first_seen = fields.DateTime()
+
+
+@declare(ISSUE_REGRESSED)
+class IssueRegressed(IssueFields):
+    """A resolved crash group came back in a version newer than the one it was resolved in."""
+
+    #: the newest version seen when it was resolved
+    resolved_in = fields.String()
+    regressed_at = fields.DateTime()
+
+
+class AlertRuleFields(Payload):
+    alert_rule_id = fields.String()
+    workspace_id = fields.String()
+    miniprogram_id = fields.String()
+    #: crash_free_sessions_below, crash_free_users_below, new_issue, regression or error_spike
+    kind = fields.String()
+    #: a share 0 to 1 (crash_free_*), a factor over the previous windows (error_spike), else null
+    threshold = fields.Float(allow_none=True)
+    min_sessions = fields.Integer(allow_none=True)
+    window_minutes = fields.Integer(allow_none=True)
+    #: error_spike: the fewest errors in the window that can be a spike, else null
+    min_errors = fields.Integer(allow_none=True)
+
+
+@declare(ALERT_RULE_CREATED)
+class AlertRuleCreated(AlertRuleFields):
+    created_by = fields.String()
+
+
+@declare(ALERT_RULE_DELETED)
+class AlertRuleDeleted(AlertRuleFields):
+    deleted_by = fields.String()
+
+
+@declare(ALERT_FIRED)
+class AlertFired(Payload):
+    """An alert rule's condition became true: a figure crossed its threshold over the rule's window
+    (with enough sessions), or a new or regressed crash group, for the rules of those kinds."""
+
+    alert_rule_id = fields.String()
+    workspace_id = fields.String()
+    miniprogram_id = fields.String()
+    kind = fields.String()
+    threshold = fields.Float(allow_none=True)
+    window_minutes = fields.Integer(allow_none=True)
+    min_sessions = fields.Integer(allow_none=True)
+    #: the figure that fired it: a crash-free share, or the window's error count (null for issues)
+    value = fields.Float(allow_none=True)
+    #: the sessions in the window (null for issues)
+    sessions = fields.Integer(allow_none=True)
+    #: the crash group that fired a new_issue or regression rule
+    issue_id = fields.String(allow_none=True)
+    #: for people: what happened, in a sentence
+    summary = fields.String()
+    fired_at = fields.DateTime()
