@@ -185,6 +185,26 @@ def test_a_quiet_window_keeps_a_firing_rule_firing(shop):
     assert harness.get(f"/api/v1/workspaces/{ws}/alert-rules/{made['id']}", "ada").get_json()["state"] == "firing"
 
 
+def test_sentrys_session_updates_count_each_session_once_at_its_worst(shop):
+    harness, ws, mp, key = shop
+    rule(harness, ws, mp, kind="crash_free_users_below", threshold=0.9, min_sessions=10, window_minutes=60)
+    started = _iso(_now())
+    items = []
+    for number in range(12):
+        statuses = ["ok", "crashed"] if number < 3 else ["ok", "exited"]
+        user = f"u{number % 10}"  # 12 sessions of 10 users: u0 and u1 have two each, u0 crashed in one
+        for status in statuses:
+            update = {"sid": f"sentry-{number}", "did": user, "started": started, "status": status, "attrs": {"release": "shop@1.0.0"}}
+            items.append(({"type": "session"}, update))
+    body = b"{}\n" + b"".join(json.dumps(header).encode() + b"\n" + json.dumps(payload).encode() + b"\n" for header, payload in items)
+    assert harness.http.post(f"/ingest/sentry/api/71/envelope/?sentry_key={key}", data=body).status_code == 200
+    evaluate(harness)
+    # 3 of 10 users crashed (u0, u1, u2): 70 % crash-free, of 12 sessions
+    [alert] = fired(harness)
+    assert (alert["value"], alert["sessions"]) == (0.7, 12)
+    assert "3 of 10 users crashed" in alert["summary"]
+
+
 def test_an_error_spike_is_measured_against_the_windows_before(shop):
     harness, ws, mp, key = shop
     rule(harness, ws, mp, kind="error_spike", threshold=3, min_sessions=10, min_errors=5, window_minutes=10)
