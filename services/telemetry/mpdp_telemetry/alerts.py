@@ -17,7 +17,7 @@ night pages nobody. A rule that fired is `firing` and fires again only after it 
 What a window is made of, by the minute: the raw events (kept `MPDP_TELEMETRY_RETENTION_DAYS`),
 whose times are the events' own: a session is an ingest `app_launch` or a Sentry session update
 (type `session`, at the session's start) that started in the window, crashed when its Sentry
-status is a crash (`crashes.CRASHED`) or an ingest `js_error` of the same session came since the
+status is a crash (`session_status.CRASHED`) or an ingest `js_error` of the same session came since the
 window began; its user is its `user_id` (Sentry's `did`), none when empty. Errors are the Sentry
 error events that arrived in the window (`crash_events`) and ingest's `js_error` events of the
 window. The daily rollups are no help here: they count days.
@@ -43,9 +43,9 @@ from mpdp_common.contracts import Actor
 from mpdp_common.contracts.telemetry import ALERT_FIRED, ISSUE_CREATED, ISSUE_REGRESSED
 from mpdp_common.db import EVENT_PROCESS_CONNECTIONS, make_engine, session_scope, utcnow
 
-from . import crashes
 from .events import events
 from .models import AlertRule, CrashEvent, MiniProgram, RawEvent
+from .session_status import CRASHED, SESSION
 
 log = logging.getLogger(__name__)
 
@@ -151,11 +151,9 @@ def window_of(session: Session, miniprogram_id: str, start: datetime, end: datet
         RawEvent.miniprogram_id == miniprogram_id,
         RawEvent.day >= days[0],
         RawEvent.occurred_at >= start,
-        or_(RawEvent.type == "js_error", (RawEvent.type == crashes.SESSION) & RawEvent.name.in_(crashes.CRASHED)),
+        or_(RawEvent.type == "js_error", (RawEvent.type == SESSION) & RawEvent.name.in_(CRASHED)),
     )
-    # crashes is read at run time: it records crashes through this module (its issues fire rules)
-    starts = ("app_launch", crashes.SESSION)
-    started = select(RawEvent.session_id, RawEvent.user_id).where(*in_window, RawEvent.type.in_(starts)).subquery()
+    started = select(RawEvent.session_id, RawEvent.user_id).where(*in_window, RawEvent.type.in_(("app_launch", SESSION))).subquery()
     crashed = started.c.session_id.in_(crashed_ids)
     named = started.c.user_id != ""
     sessions, crashed_sessions, users, crashed_users = session.execute(

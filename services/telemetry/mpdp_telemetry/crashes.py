@@ -33,6 +33,7 @@ from . import alerts, sourcemaps
 from .events import events
 from .models import CrashEvent, Issue, IssueUser, IssueVersion, MiniProgram, SessionAggregate
 from .raw_events import RawEvent
+from .session_status import CRASHED, SESSION, SEVERITY
 
 HANDLED_ITEMS = {"event", "session", "sessions"}
 _DEFAULT = re.compile(r"^\{\{\s*default\s*\}\}$")
@@ -458,13 +459,6 @@ def newest_version(session: Session, issue_id: str) -> str | None:
 
 
 # -- release health -------------------------------------------------------------------------------
-
-#: a session is kept at its worst status: a crash is never undone by a later update
-SEVERITY = {"ok": 0, "exited": 1, "errored": 2, "unhandled": 3, "abnormal": 4, "crashed": 5}
-#: the statuses of a session that crashed: the JavaScript SDKs end one with an uncaught error as `unhandled`
-CRASHED = ("crashed", "abnormal", "unhandled")
-#: the raw event type of a Sentry session's update: not one ingest accepts, folded into release health
-SESSION = "session"
 
 
 def _text(value: Any, limit: int) -> str:

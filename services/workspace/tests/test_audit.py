@@ -354,7 +354,7 @@ def test_alert_rules_and_the_alerts_they_fire_are_logged(harness):
         "value": 0.97,
         "sessions": 400,
         "issue_id": None,
-        "summary": "Crash-free sessions of Shop are 97.00% over the last 60 minutes (12 of 400 sessions crashed), below the threshold of 99.50%.",
+        "summary": "Crash-free sessions of Shop are 97.00% over the last 60 minutes (12 of 400 sessions crashed), below 99.50%.",
         "fired_at": "2026-12-01T10:00:00Z",
     }
     harness.deliver("telemetry.alert.fired", fired, ws, actor=Actor.system("telemetry.alerts"))
