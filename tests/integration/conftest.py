@@ -100,6 +100,10 @@ class Platform:
             MPDP_LOG_LEVEL="INFO",
             # the tests' own SMTP servers listen on this host
             MPDP_SMTP_ALLOW_PRIVATE_HOSTS="1",
+            # the tests' webhook receivers listen on this address; their retries come within seconds
+            MPDP_WEBHOOK_ALLOWED_HOSTS="127.0.0.1",
+            MPDP_WEBHOOK_RETRY_SECONDS="1,1,2,2,3",
+            MPDP_WEBHOOK_TIMEOUT_SECONDS="3",
             # every test speaks from this host, and the OpenAPI conformance run sends thousands of requests
             MPDP_RATE_LIMIT_PER_CLIENT="100000/minute",
             MPDP_RATE_LIMIT_PER_TOKEN="100000/minute",

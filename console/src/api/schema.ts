@@ -2016,6 +2016,124 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/workspaces/{ws}/webhooks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                ws: string;
+            };
+            cookie?: never;
+        };
+        /** List the workspace's webhooks, without their secrets */
+        get: operations["webhooks_list"];
+        put?: never;
+        /**
+         * Register a webhook
+         * @description By an admin. Its secret is answered here once; every delivery is signed with it.
+         */
+        post: operations["webhooks_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/workspaces/{ws}/webhooks/{webhook_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                ws: string;
+                webhook_id: string;
+            };
+            cookie?: never;
+        };
+        /** One webhook, without its secret */
+        get: operations["webhooks_get"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete a webhook, its deliveries with it
+         * @description By an admin.
+         */
+        delete: operations["webhooks_delete"];
+        options?: never;
+        head?: never;
+        /**
+         * Change a webhook's URL, events, description, or pause it (`active: false`)
+         * @description By an admin. A paused webhook queues nothing; what it had queued waits until it is active again.
+         */
+        patch: operations["webhooks_update"];
+        trace?: never;
+    };
+    "/api/v1/workspaces/{ws}/webhooks/{webhook_id}/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                ws: string;
+                webhook_id: string;
+            };
+            cookie?: never;
+        };
+        /** List a webhook's deliveries, newest first, each with every attempt */
+        get: operations["webhooks_list_deliveries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/workspaces/{ws}/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                ws: string;
+                webhook_id: string;
+                delivery_id: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send a delivery again: the same id and body, signed alike, with its retries anew
+         * @description By an admin.
+         */
+        post: operations["webhooks_redeliver"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/workspaces/{ws}/webhooks/{webhook_id}/ping": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                ws: string;
+                webhook_id: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send a `ping` delivery, whatever the webhook's events
+         * @description By an admin; answers the queued delivery, whose attempts its list shows.
+         */
+        post: operations["webhooks_ping"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/client/v1/miniprograms": {
         parameters: {
             query?: never;
@@ -2434,7 +2552,7 @@ export interface components {
         AuditLogSubject: {
             id: string;
             /** @enum {string} */
-            kind: "member" | "invitation" | "workspace" | "settings" | "app" | "app_key" | "api_key" | "miniprogram" | "version" | "launch" | "feature" | "approval" | "alert_rule";
+            kind: "member" | "invitation" | "workspace" | "settings" | "app" | "app_key" | "api_key" | "miniprogram" | "version" | "launch" | "feature" | "approval" | "webhook" | "alert_rule";
         };
         AvailabilityRequest: {
             app_id: string;
@@ -3393,6 +3511,81 @@ export interface components {
             /** @description the version released on that host app, or null */
             baseline: string | null;
             version: string;
+        };
+        Webhook: {
+            active: boolean;
+            /** Format: date-time */
+            created_at: string;
+            created_by: string;
+            description: string | null;
+            events: ("approval.opened" | "approval.decided" | "launch.status_changed" | "launch.halted" | "version.uploaded" | "quality.issue.created" | "quality.issue.regressed" | "alert.fired" | "member.changed")[];
+            id: string;
+            url: string;
+        };
+        WebhookAttempt: {
+            /** Format: date-time */
+            at: string;
+            duration_ms: number;
+            error: string | null;
+            /** @description null when no answer came (refused, timed out, cut) */
+            status_code: number | null;
+        };
+        WebhookCreate: {
+            /** @default null */
+            description?: string | null;
+            /** @description the events it receives: `approval.opened`, `approval.decided`, `launch.status_changed`, `launch.halted`, `version.uploaded`, `quality.issue.created`, `quality.issue.regressed`, `alert.fired`, `member.changed` */
+            events: ("approval.opened" | "approval.decided" | "launch.status_changed" | "launch.halted" | "version.uploaded" | "quality.issue.created" | "quality.issue.regressed" | "alert.fired" | "member.changed")[];
+            url: string;
+        };
+        WebhookCreated: {
+            active: boolean;
+            /** Format: date-time */
+            created_at: string;
+            created_by: string;
+            description: string | null;
+            events: ("approval.opened" | "approval.decided" | "launch.status_changed" | "launch.halted" | "version.uploaded" | "quality.issue.created" | "quality.issue.regressed" | "alert.fired" | "member.changed")[];
+            id: string;
+            /** @description Shown once: check `X-MPDP-Signature-256` (sha256=HMAC-SHA256 of the raw body) with it. */
+            secret: string;
+            url: string;
+        };
+        WebhookDelivery: {
+            attempts: number;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            delivered_at: string | null;
+            duration_ms: number | null;
+            error: string | null;
+            /** @enum {string} */
+            event: "approval.opened" | "approval.decided" | "launch.status_changed" | "launch.halted" | "version.uploaded" | "quality.issue.created" | "quality.issue.regressed" | "alert.fired" | "member.changed" | "ping";
+            /** @description every attempt, oldest first */
+            history: components["schemas"]["WebhookAttempt"][];
+            /** @description also the body's `id` and the `X-MPDP-Delivery` header */
+            id: string;
+            /** Format: date-time */
+            next_attempt_at: string | null;
+            /** @enum {string} */
+            status: "pending" | "delivered" | "failed";
+            /** @description the last attempt's answer */
+            status_code: number | null;
+        };
+        WebhookDeliveryPage: {
+            items: components["schemas"]["WebhookDelivery"][];
+            /** @description the cursor of the next page; null on the last */
+            next_cursor: string | null;
+        };
+        WebhookPage: {
+            items: components["schemas"]["Webhook"][];
+            /** @description the cursor of the next page; null on the last */
+            next_cursor: string | null;
+        };
+        WebhookPatch: {
+            active?: boolean;
+            description?: string | null;
+            /** @description the events it receives: `approval.opened`, `approval.decided`, `launch.status_changed`, `launch.halted`, `version.uploaded`, `quality.issue.created`, `quality.issue.regressed`, `alert.fired`, `member.changed` */
+            events?: ("approval.opened" | "approval.decided" | "launch.status_changed" | "launch.halted" | "version.uploaded" | "quality.issue.created" | "quality.issue.regressed" | "alert.fired" | "member.changed")[];
+            url?: string;
         };
         Workspace: {
             business_address: string | null;
@@ -7132,6 +7325,249 @@ export interface operations {
             413: components["responses"]["REQUEST_ENTITY_TOO_LARGE"];
             415: components["responses"]["UNSUPPORTED_MEDIA_TYPE"];
             422: components["responses"]["UNPROCESSABLE_ENTITY"];
+            default: components["responses"]["DEFAULT_ERROR"];
+        };
+    };
+    webhooks_list: {
+        parameters: {
+            query?: {
+                limit?: number;
+                /** @description the `next_cursor` of the page before */
+                cursor?: string | null;
+            };
+            header?: never;
+            path: {
+                ws: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookPage"];
+                };
+            };
+            401: components["responses"]["UNAUTHORIZED"];
+            403: components["responses"]["FORBIDDEN"];
+            404: components["responses"]["NOT_FOUND"];
+            422: components["responses"]["UNPROCESSABLE_ENTITY"];
+            default: components["responses"]["DEFAULT_ERROR"];
+        };
+    };
+    webhooks_create: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Retrying with the same key and body within 24 hours answers the first response again and creates nothing new; the same key with another body is a 422, and while the first request runs a 409. */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                ws: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WebhookCreate"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookCreated"];
+                };
+            };
+            400: components["responses"]["BAD_REQUEST"];
+            401: components["responses"]["UNAUTHORIZED"];
+            403: components["responses"]["FORBIDDEN"];
+            404: components["responses"]["NOT_FOUND"];
+            409: components["responses"]["CONFLICT"];
+            413: components["responses"]["REQUEST_ENTITY_TOO_LARGE"];
+            415: components["responses"]["UNSUPPORTED_MEDIA_TYPE"];
+            422: components["responses"]["UNPROCESSABLE_ENTITY"];
+            default: components["responses"]["DEFAULT_ERROR"];
+        };
+    };
+    webhooks_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                ws: string;
+                webhook_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Webhook"];
+                };
+            };
+            401: components["responses"]["UNAUTHORIZED"];
+            403: components["responses"]["FORBIDDEN"];
+            404: components["responses"]["NOT_FOUND"];
+            default: components["responses"]["DEFAULT_ERROR"];
+        };
+    };
+    webhooks_delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                ws: string;
+                webhook_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No Content */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: components["responses"]["UNAUTHORIZED"];
+            403: components["responses"]["FORBIDDEN"];
+            404: components["responses"]["NOT_FOUND"];
+            default: components["responses"]["DEFAULT_ERROR"];
+        };
+    };
+    webhooks_update: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                ws: string;
+                webhook_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WebhookPatch"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Webhook"];
+                };
+            };
+            400: components["responses"]["BAD_REQUEST"];
+            401: components["responses"]["UNAUTHORIZED"];
+            403: components["responses"]["FORBIDDEN"];
+            404: components["responses"]["NOT_FOUND"];
+            413: components["responses"]["REQUEST_ENTITY_TOO_LARGE"];
+            415: components["responses"]["UNSUPPORTED_MEDIA_TYPE"];
+            422: components["responses"]["UNPROCESSABLE_ENTITY"];
+            default: components["responses"]["DEFAULT_ERROR"];
+        };
+    };
+    webhooks_list_deliveries: {
+        parameters: {
+            query?: {
+                limit?: number;
+                /** @description the `next_cursor` of the page before */
+                cursor?: string | null;
+            };
+            header?: never;
+            path: {
+                ws: string;
+                webhook_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookDeliveryPage"];
+                };
+            };
+            401: components["responses"]["UNAUTHORIZED"];
+            403: components["responses"]["FORBIDDEN"];
+            404: components["responses"]["NOT_FOUND"];
+            422: components["responses"]["UNPROCESSABLE_ENTITY"];
+            default: components["responses"]["DEFAULT_ERROR"];
+        };
+    };
+    webhooks_redeliver: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                ws: string;
+                webhook_id: string;
+                delivery_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Accepted */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookDelivery"];
+                };
+            };
+            401: components["responses"]["UNAUTHORIZED"];
+            403: components["responses"]["FORBIDDEN"];
+            404: components["responses"]["NOT_FOUND"];
+            default: components["responses"]["DEFAULT_ERROR"];
+        };
+    };
+    webhooks_ping: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                ws: string;
+                webhook_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Accepted */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookDelivery"];
+                };
+            };
+            401: components["responses"]["UNAUTHORIZED"];
+            403: components["responses"]["FORBIDDEN"];
+            404: components["responses"]["NOT_FOUND"];
             default: components["responses"]["DEFAULT_ERROR"];
         };
     };

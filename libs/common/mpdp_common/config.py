@@ -76,6 +76,19 @@ def _list(name: str, default: str = "") -> tuple[str, ...]:
     return tuple(item.strip() for item in (_env(name, default) or "").split(",") if item.strip())
 
 
+def _seconds_list(name: str, default: tuple[int, ...]) -> tuple[int, ...]:
+    raw = _list(name)
+    if not raw:
+        return default
+    try:
+        values = tuple(int(item) for item in raw)
+    except ValueError:
+        raise SystemExit(f"configuration error: {name}={','.join(raw)!r} is not a list of whole seconds") from None
+    if any(value < 0 for value in values):
+        raise SystemExit(f"configuration error: {name} holds a negative wait")
+    return values
+
+
 @dataclass(frozen=True)
 class Settings:
     service: str = ""
@@ -151,6 +164,13 @@ class Settings:
     password_hash_memory_kib: int = 64 * 1024
     #: workspace: how long the audit log keeps its rows, 400 days at least (a smaller value is taken as 400)
     audit_retention_days: int = 400
+    #: workspace: webhook URLs may name these hosts although they are inside the platform's network
+    webhook_allowed_hosts: tuple[str, ...] = ()
+    #: workspace's webhook worker: the waits after each failed attempt of a delivery (then it is
+    #: given up), how long a receiver has to answer, and how many deliveries it sends at once
+    webhook_retry_seconds: tuple[int, ...] = (60, 300, 900, 1800, 3600, 7200)
+    webhook_timeout_seconds: float = 10.0
+    webhook_concurrency: int = 16
 
     @classmethod
     def from_env(cls, service: str = "") -> Settings:
@@ -213,6 +233,10 @@ class Settings:
             password_hash_time_cost=_at_least(1, "MPDP_PASSWORD_HASH_TIME_COST", cls.password_hash_time_cost),
             password_hash_memory_kib=_at_least(8 * 1024, "MPDP_PASSWORD_HASH_MEMORY_KIB", cls.password_hash_memory_kib),
             audit_retention_days=max(MIN_AUDIT_RETENTION_DAYS, _int("MPDP_AUDIT_RETENTION_DAYS", cls.audit_retention_days)),
+            webhook_allowed_hosts=tuple(host.lower() for host in _list("MPDP_WEBHOOK_ALLOWED_HOSTS")),
+            webhook_retry_seconds=_seconds_list("MPDP_WEBHOOK_RETRY_SECONDS", cls.webhook_retry_seconds),
+            webhook_timeout_seconds=_float("MPDP_WEBHOOK_TIMEOUT_SECONDS", cls.webhook_timeout_seconds),
+            webhook_concurrency=_at_least(1, "MPDP_WEBHOOK_CONCURRENCY", cls.webhook_concurrency),
         )
         return base.for_service(service) if service else base
 

@@ -1,7 +1,8 @@
 """What the approval service publishes, and the operations on an approval that publish it.
 
 An approval is opened only by the event of the service that owns its subject, in the workspace
-that event names (see handlers.py); the decision goes back as `approval.approval.decided` (or
+that event names (see handlers.py), and says so (`approval.approval.opened`, for notifications
+and webhooks); the decision goes back as `approval.approval.decided` (or
 `approval.approval.withdrawn`), which the owner applies in its own consumer.
 """
 
@@ -14,7 +15,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from mpdp_common.contracts.approval import DECIDED, WITHDRAWN
+from mpdp_common.contracts.approval import DECIDED, OPENED, WITHDRAWN
 from mpdp_common.db import utcnow
 from mpdp_common.events import EventSpec
 
@@ -52,6 +53,8 @@ def open_approval(
     session.add(approval)
     session.flush()
     audit(session, approval, "opened", applicant_id)
+    opening = _outcome(approval) | {"title": approval.title, "opened_at": approval.created_at.isoformat()}
+    events.publish(session, OPENED, opening, workspace_id=workspace_id, aggregate_id=approval.id)
 
 
 def close(session: Session, approval: Approval, status: str, by: str, comment: str | None = None) -> datetime:

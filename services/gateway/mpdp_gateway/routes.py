@@ -8,7 +8,7 @@ ROUTES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(pattern), service)
     for pattern, service in [
         (r"^/api/v1/(accounts|auth|me|invitations)(/|$)", "identity"),
-        (r"^/api/v1/workspaces/[^/]+/(members|invitations)(/|$)", "identity"),
+        (r"^/api/v1/workspaces/[^/]+/(members|invitations|notifications)(/|$)", "identity"),
         (r"^/\.well-known/", "identity"),
         (r"^/api/v1/workspaces/[^/]+/(analytics|quality|alert-rules)(/|$)", "telemetry"),
         (r"^/api/v1/workspaces/[^/]+/miniprograms/[^/]+/dsn$", "telemetry"),

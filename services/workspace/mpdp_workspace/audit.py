@@ -64,6 +64,10 @@ def _changed(payload: Payload) -> str:
     return ", ".join(str(name) for name in payload.get("changed") or []) or "nothing"
 
 
+def _events(payload: Payload) -> str:
+    return ", ".join(payload.get("events") or []) or "no events"
+
+
 def _launch(payload: Payload) -> str:
     version = payload.get("version") or payload["version_id"]
     status, before = payload["status"], payload.get("previous_status")
@@ -147,6 +151,9 @@ AUDITED: dict[str, Audited] = {
     "telemetry.alert_rule.created": Audited("alert_rule", "alert_rule_id", lambda p: f"Alert rule {_alert_rule(p)} created"),
     "telemetry.alert_rule.deleted": Audited("alert_rule", "alert_rule_id", lambda p: f"Alert rule {_alert_rule(p)} deleted"),
     "telemetry.alert.fired": Audited("alert_rule", "alert_rule_id", "Alert fired: {summary}"),
+    "workspace.webhook.created": Audited("webhook", "webhook_id", lambda p: f"Webhook to {p['host']} created for {_events(p)}"),
+    "workspace.webhook.updated": Audited("webhook", "webhook_id", lambda p: f"Webhook to {p['host']} changed: {_changed(p)}"),
+    "workspace.webhook.deleted": Audited("webhook", "webhook_id", "Webhook to {host} deleted"),
     "approval.approval.decided": Audited("approval", "approval_id", _approval()),
     "approval.approval.withdrawn": Audited("approval", "approval_id", _approval("withdrawn")),
 }

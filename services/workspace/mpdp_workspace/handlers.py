@@ -1,6 +1,7 @@
 """What the workspace service does with other services' events: developer workspace applications decided
 or withdrawn, the counts behind the removal rule (mini programs, versions, launches), and the audit
-log, which every change in a workspace feeds (its own events included; see audit.py)."""
+log, which every change in a workspace feeds (its own events included; see audit.py), and the
+webhook deliveries that the events webhooks tell of make (webhooks.py)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from mpdp_common.contracts.approval import DECIDED, WITHDRAWN, approved, concern
 from mpdp_common.events import Event
 from mpdp_common.membership import follow_members
 
-from . import audit
+from . import audit, webhook_events, webhooks
 from .events import events, expect_admin, publish_created
 from .models import Launch, Member, MiniProgram, Workspace
 
@@ -115,5 +116,6 @@ def on_launch_status_changed(session: Session, event: Event) -> None:
         launch.status, launch.status_at = state["status"], status_at
 
 
-# Last: after what each of these events does here, its row in the audit log.
+# Last: after what each of these events does here, its row in the audit log and its webhook deliveries.
 events.also_handles(audit.AUDITED, audit.record)
+events.also_handles(webhook_events.SOURCES, webhooks.fan_out)

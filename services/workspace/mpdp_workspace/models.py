@@ -217,5 +217,74 @@ class AuditEntry(Base):
     event_id: Mapped[str] = mapped_column(String(64), nullable=False)
 
 
+class Webhook(Base):
+    """An admin's URL that the workspace's events are posted to, signed with its secret."""
+
+    __tablename__ = "webhooks"
+
+    id: Mapped[str] = id_column()
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id"), nullable=False, index=True)
+    url: Mapped[str] = mapped_column(String(2048), nullable=False)
+    #: the public event names it receives (webhook_events.EVENTS)
+    events: Mapped[list] = mapped_column(JSON, nullable=False, default=list)
+    description: Mapped[str | None] = mapped_column(String(300))
+    #: SecretBox ciphertext of the signing secret: signing needs it again, so it cannot be a hash
+    secret_encrypted: Mapped[str] = mapped_column(Text, nullable=False)
+    active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
+    created_by: Mapped[str] = mapped_column(String(64), nullable=False)
+    created_at: Mapped[datetime] = created_at_column()
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow, nullable=False)
+
+
+class WebhookDelivery(Base):
+    """One event for one webhook: the body as signed and sent, and where its sending is. The
+    deliveries are the webhook worker's queue: due ones (`next_attempt_at`) are claimed with
+    SKIP LOCKED, so a slow receiver holds up nothing but its own."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        # one delivery per event and webhook, however often the broker hands the event over
+        UniqueConstraint("webhook_id", "event_id", name="uq_webhook_deliveries_webhook_event"),
+        Index("ix_webhook_deliveries_webhook_created", "webhook_id", "created_at"),
+        Index("ix_webhook_deliveries_due", "next_attempt_at", postgresql_where="status = 'pending'"),
+    )
+
+    id: Mapped[str] = id_column()
+    webhook_id: Mapped[str] = mapped_column(ForeignKey("webhooks.id", ondelete="CASCADE"), nullable=False)
+    workspace_id: Mapped[str] = mapped_column(String(32), nullable=False)
+    #: the public event name (`ping` for a ping)
+    event: Mapped[str] = mapped_column(String(64), nullable=False)
+    #: the domain event it tells of; a ping's own id
+    event_id: Mapped[str] = mapped_column(String(64), nullable=False)
+    #: the exact bytes signed and posted, every attempt alike
+    body: Mapped[str] = mapped_column(Text, nullable=False)
+    #: pending, delivered or failed (given up)
+    status: Mapped[str] = mapped_column(String(16), nullable=False, default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    #: failed attempts since it was queued or redelivered: which wait of the retry schedule is next
+    retries: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    #: when the next attempt is due; while one is under way, when it is taken as lost
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    duration_ms: Mapped[int | None] = mapped_column(Integer)
+    delivered_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    error: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = created_at_column()
+
+
+class WebhookAttempt(Base):
+    """One try at a delivery: when, what the receiver answered (or why there was no answer), how long it took."""
+
+    __tablename__ = "webhook_attempts"
+    __table_args__ = (Index("ix_webhook_attempts_delivery_at", "delivery_id", "at"),)
+
+    id: Mapped[str] = id_column()
+    delivery_id: Mapped[str] = mapped_column(ForeignKey("webhook_deliveries.id", ondelete="CASCADE"), nullable=False)
+    at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    duration_ms: Mapped[int] = mapped_column(Integer, nullable=False)
+    error: Mapped[str | None] = mapped_column(String(500))
+
+
 #: answers kept for retried creates (Idempotency-Key)
 idempotency_keys = define_idempotency_table(Base.metadata)

@@ -13,6 +13,9 @@ from mpdp_common.pagination import PageQuery
 from mpdp_common.schemas import ROLES, ResponseSchema, StrictBoolean, StrictInteger, Timestamp
 from mpdp_common.web import current_settings
 
+from .webhook_events import NAMES as WEBHOOK_EVENTS
+from .webhooks import RefusedUrl, target_of
+
 
 def not_blank(value: str) -> None:
     if not value.strip():
@@ -402,6 +405,7 @@ SUBJECT_KINDS = (
     "launch",
     "feature",
     "approval",
+    "webhook",
     "alert_rule",
 )
 
@@ -427,3 +431,84 @@ class AuditLogEntrySchema(ResponseSchema):
     subject = fields.Nested(AuditLogSubjectSchema)
     summary = fields.String()
     request_id = fields.String(allow_none=True, metadata={"description": "the X-Request-Id of the request that made the change"})
+
+
+# -- webhooks -------------------------------------------------------------------------------------
+
+
+def _webhook_url(value: str) -> None:
+    """An absolute http(s) URL without credentials; where it points is judged by the view, once
+    the caller is known to be an admin (api_webhooks.refuse_internal), and again at every send."""
+    try:
+        target_of(value)
+    except RefusedUrl as error:
+        raise ValidationError(str(error)) from None
+
+
+WebhookUrl = lambda **kwargs: fields.String(validate=[validate.Length(min=1, max=2048), _webhook_url], **kwargs)  # noqa: E731
+WebhookEvents = lambda **kwargs: fields.List(  # noqa: E731
+    fields.String(validate=validate.OneOf(WEBHOOK_EVENTS)),
+    validate=[validate.Length(min=1, max=len(WEBHOOK_EVENTS)), lambda names: _unique_names(names)],
+    metadata={"description": "the events it receives: " + ", ".join(f"`{name}`" for name in WEBHOOK_EVENTS)},
+    **kwargs,
+)
+
+
+def _unique_names(names: list[str]) -> None:
+    if len(set(names)) != len(names):
+        raise ValidationError("Names an event twice.")
+
+
+class WebhookCreateSchema(Schema):
+    url = WebhookUrl(required=True)
+    events = WebhookEvents(required=True)
+    description = fields.String(validate=validate.Length(max=300), load_default=None, allow_none=True)
+
+
+class WebhookPatchSchema(Schema):
+    url = WebhookUrl()
+    events = WebhookEvents()
+    description = fields.String(validate=validate.Length(max=300), allow_none=True)
+    active = StrictBoolean()
+
+    @validates_schema
+    def _something(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if not data:
+            raise ValidationError("Name at least one of url, events, description, active.")
+
+
+class WebhookSchema(ResponseSchema):
+    id = fields.String()
+    url = fields.String()
+    events = fields.List(fields.String(validate=validate.OneOf(WEBHOOK_EVENTS)))
+    description = fields.String(allow_none=True)
+    active = fields.Boolean()
+    created_by = fields.String()
+    created_at = Timestamp()
+
+
+class WebhookCreatedSchema(WebhookSchema):
+    secret = fields.String(
+        metadata={"description": "Shown once: check `X-MPDP-Signature-256` (sha256=HMAC-SHA256 of the raw body) with it."}
+    )
+
+
+class WebhookAttemptSchema(ResponseSchema):
+    at = Timestamp()
+    status_code = fields.Integer(allow_none=True, metadata={"description": "null when no answer came (refused, timed out, cut)"})
+    duration_ms = fields.Integer()
+    error = fields.String(allow_none=True)
+
+
+class WebhookDeliverySchema(ResponseSchema):
+    id = fields.String(metadata={"description": "also the body's `id` and the `X-MPDP-Delivery` header"})
+    event = fields.String(validate=validate.OneOf((*WEBHOOK_EVENTS, "ping")))
+    status = fields.String(validate=validate.OneOf(("pending", "delivered", "failed")))
+    status_code = fields.Integer(allow_none=True, metadata={"description": "the last attempt's answer"})
+    attempts = fields.Integer()
+    duration_ms = fields.Integer(allow_none=True)
+    delivered_at = Timestamp(allow_none=True)
+    next_attempt_at = Timestamp(allow_none=True)
+    error = fields.String(allow_none=True)
+    created_at = Timestamp()
+    history = fields.List(fields.Nested(WebhookAttemptSchema), metadata={"description": "every attempt, oldest first"})

@@ -20,6 +20,7 @@ from marshmallow import fields, validate
 
 from . import Payload, declare
 
+OPENED = "approval.approval.opened"
 DECIDED = "approval.approval.decided"
 WITHDRAWN = "approval.approval.withdrawn"
 
@@ -27,6 +28,19 @@ WITHDRAWN = "approval.approval.withdrawn"
 class SubjectShape(Payload):
     kind = fields.String()
     id = fields.String()
+
+
+@declare(OPENED)
+class ApprovalOpened(Payload):
+    """An approval waits for a reviewer of its workspace (its applicant may not decide it)."""
+
+    approval_id = fields.String()
+    workspace_id = fields.String()
+    type = fields.String()
+    title = fields.String()
+    subject = fields.Nested(SubjectShape)
+    applicant_id = fields.String()
+    opened_at = fields.DateTime()
 
 
 @declare(DECIDED)

@@ -22,6 +22,11 @@ from marshmallow import fields
 from . import Payload, declare
 
 FAILING = "telemetry.release_health.failing"
+ISSUE_CREATED = "telemetry.issue.created"
+ISSUE_REGRESSED = "telemetry.issue.regressed"
+ALERT_FIRED = "telemetry.alert.fired"
+ALERT_RULE_CREATED = "telemetry.alert_rule.created"
+ALERT_RULE_DELETED = "telemetry.alert_rule.deleted"
 
 
 class HealthFigures(Payload):
@@ -62,43 +67,51 @@ class ReleaseHealthFailing(Payload):
     figures = fields.Nested(Figures)
 
 
-# -- crash issues and alerts ----------------------------------------------------------------------
-
-ISSUE_CREATED = "telemetry.issue.created"
-ISSUE_REGRESSED = "telemetry.issue.regressed"
-ALERT_RULE_CREATED = "telemetry.alert_rule.created"
-ALERT_RULE_DELETED = "telemetry.alert_rule.deleted"
-ALERT_FIRED = "telemetry.alert.fired"
-
-
-class IssueFields(Payload):
-    """What a crash group is, as its first (or its regressing) event named it."""
-
+class IssueShape(Payload):
     issue_id = fields.String()
     workspace_id = fields.String()
     miniprogram_id = fields.String()
     title = fields.String()
-    culprit = fields.String()
-    #: Sentry's level of the event (error, fatal, warning, ...)
+    culprit = fields.String(allow_none=True)
     level = fields.String()
-    #: the version the event came from (`unknown` when its release names none)
+    #: the version of the event that made the change
     version = fields.String()
 
 
 @declare(ISSUE_CREATED)
-class IssueCreated(IssueFields):
-    """A crash event that groups with no earlier one: a new crash group (issue)."""
+class IssueCreated(IssueShape):
+    """A crash issue was seen for the first time."""
 
     first_seen = fields.DateTime()
 
 
 @declare(ISSUE_REGRESSED)
-class IssueRegressed(IssueFields):
-    """A resolved crash group came back in a version newer than the one it was resolved in."""
+class IssueRegressed(IssueShape):
+    """A resolved issue was seen again in a version newer than the one it was resolved in."""
 
-    #: the newest version seen when it was resolved
-    resolved_in = fields.String()
+    resolved_in = fields.String(allow_none=True)
     regressed_at = fields.DateTime()
+
+
+@declare(ALERT_FIRED)
+class AlertFired(Payload):
+    """An alert rule of a mini program fired (once, until its figure is back on the right side)."""
+
+    alert_rule_id = fields.String()
+    workspace_id = fields.String()
+    miniprogram_id = fields.String()
+    #: crash_free_sessions_below, crash_free_users_below, new_issue, regression or error_spike
+    kind = fields.String()
+    threshold = fields.Float(allow_none=True)
+    window_minutes = fields.Integer(allow_none=True)
+    min_sessions = fields.Integer(allow_none=True)
+    #: the figure judged: a crash-free share, or the window's error count (error_spike)
+    value = fields.Float(allow_none=True)
+    sessions = fields.Integer(allow_none=True)
+    issue_id = fields.String(allow_none=True)
+    #: for people
+    summary = fields.String()
+    fired_at = fields.DateTime()
 
 
 class AlertRuleFields(Payload):
@@ -117,32 +130,13 @@ class AlertRuleFields(Payload):
 
 @declare(ALERT_RULE_CREATED)
 class AlertRuleCreated(AlertRuleFields):
+    """An admin made an alert rule for a mini program."""
+
     created_by = fields.String()
 
 
 @declare(ALERT_RULE_DELETED)
 class AlertRuleDeleted(AlertRuleFields):
+    """An admin deleted an alert rule: it fires no more."""
+
     deleted_by = fields.String()
-
-
-@declare(ALERT_FIRED)
-class AlertFired(Payload):
-    """An alert rule's condition became true: a figure crossed its threshold over the rule's window
-    (with enough sessions), or a new or regressed crash group, for the rules of those kinds."""
-
-    alert_rule_id = fields.String()
-    workspace_id = fields.String()
-    miniprogram_id = fields.String()
-    kind = fields.String()
-    threshold = fields.Float(allow_none=True)
-    window_minutes = fields.Integer(allow_none=True)
-    min_sessions = fields.Integer(allow_none=True)
-    #: the figure that fired it: a crash-free share, or the window's error count (null for issues)
-    value = fields.Float(allow_none=True)
-    #: the sessions in the window (null for issues)
-    sessions = fields.Integer(allow_none=True)
-    #: the crash group that fired a new_issue or regression rule
-    issue_id = fields.String(allow_none=True)
-    #: for people: what happened, in a sentence
-    summary = fields.String()
-    fired_at = fields.DateTime()

@@ -146,3 +146,16 @@ class ApiKeyState(Payload):
     revoked_at = fields.DateTime(allow_none=True)
     #: the admin the key acts for; added later, hence the default
     created_by = fields.String(load_default=None, allow_none=True)
+
+
+@declare("workspace.webhook.created", "workspace.webhook.updated", "workspace.webhook.deleted")
+class WebhookChanged(Payload):
+    """A webhook as the audit log tells of it: its host only, since a URL's path or query may be
+    a receiver's secret, and never its signing secret."""
+
+    webhook_id = fields.String()
+    workspace_id = fields.String()
+    host = fields.String()
+    events = fields.List(fields.String())
+    active = fields.Boolean()
+    changed = fields.List(fields.String(), load_default=list)
