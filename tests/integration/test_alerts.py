@@ -3,10 +3,14 @@ sessions that crash, the alerts worker fires it once, and the audit log shows th
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
+
+import requests
 
 from .conftest import eventually
 from .test_telemetry import event, send, shop  # noqa: F401 - shop is a fixture
+from .test_webhooks import HOPS, receiver  # noqa: F401 - receiver is a fixture
 
 
 def test_a_crash_free_rule_fires_once_and_the_audit_log_says_so(platform, shop):  # noqa: F811 - the fixture
@@ -64,3 +68,36 @@ def test_a_crash_free_rule_fires_once_and_the_audit_log_says_so(platform, shop):
     assert shop.admin.delete(f"{rules}/{rule['id']}").status_code == 204
     assert shop.admin.get(f"{rules}/{rule['id']}").status_code == 404
     eventually(lambda: shop.admin.get(log, params={"action": "telemetry.alert_rule.deleted"}).json()["items"], timeout=30)
+
+
+def test_a_new_crash_group_reaches_a_webhook_and_fires_its_rule(platform, shop, receiver):  # noqa: F811 - the fixtures
+    made = shop.admin.post(f"{shop.base}/webhooks", json={"url": receiver.url, "events": ["quality.issue.created", "alert.fired"]})
+    assert made.status_code == 201, made.text
+    rule = shop.admin.post(f"{shop.base}/alert-rules", json={"miniprogram_id": shop.mp["id"], "kind": "new_issue"})
+    assert rule.status_code == 201, rule.text
+    assert rule.json()["threshold"] is None and rule.json()["window_minutes"] is None
+
+    crash = {
+        "event_id": "a1" * 16,
+        "release": "shop@2.1.0",
+        "level": "fatal",
+        "exception": {"values": [{"type": "TypeError", "value": "x is undefined"}]},
+    }
+    url = f"{platform.gateway}/ingest/sentry/api/{shop.mp['telemetry_id']}/store/?sentry_key={shop.key_id}"
+    for event_id in ("a1" * 16, "a1" * 16, "b2" * 16):  # sent twice, then one more of the same group
+        assert requests.post(url, json=crash | {"event_id": event_id}, timeout=10).status_code == 200
+
+    [(_headers, body)] = eventually(lambda: receiver.of("quality.issue.created"), timeout=HOPS)
+    issue = json.loads(body)["data"]
+    assert (issue["miniprogram_id"], issue["title"], issue["level"], issue["version"]) == (
+        shop.mp["id"],
+        "TypeError: x is undefined",
+        "fatal",
+        "2.1.0",
+    )
+    [(_headers, body)] = eventually(lambda: receiver.of("alert.fired"), timeout=HOPS)
+    alert = json.loads(body)["data"]
+    assert (alert["alert_rule_id"], alert["kind"], alert["issue_id"]) == (rule.json()["id"], "new_issue", issue["issue_id"])
+    assert alert["summary"].startswith("New crash in ") and alert["summary"].endswith("version 2.1.0: TypeError: x is undefined")
+    # One crash group, one of each, however many of its events came.
+    assert len(receiver.of("quality.issue.created")) == len(receiver.of("alert.fired")) == 1
