@@ -83,6 +83,7 @@ bench: setup backing-services
 	$(BIN)/python bench/host_sdk.py
 	$(BIN)/python bench/footprint.py
 	$(BIN)/python bench/sourcemaps.py
+	$(BIN)/python bench/webhooks.py
 
 soak: setup backing-services
 	$(BIN)/python bench/soak.py

@@ -167,3 +167,10 @@ def test_host_sdk(platform):
     positive(figures, "python_events_per_s", "js_events_per_s", "python_queued_mib", "js_queued_mib")
     # 100,000 queued events stay well within a phone's or a host's memory.
     assert figures["python_queued_mib"] < 100 and figures["js_queued_mib"] < 100, figures
+
+
+def test_webhooks(platform):
+    figures = short_run("webhooks", platform)
+    assert figures["missing"] == 0, figures  # every answering receiver got every delivery, with one hanging too
+    assert figures["hanging_attempts"] >= 1, figures
+    positive(figures, "calm_p50_ms", "calm_p99_ms", "calm_all_in_s", "hang_p50_ms", "hang_p99_ms", "hang_all_in_s")

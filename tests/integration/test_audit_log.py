@@ -103,3 +103,38 @@ def test_an_accounts_and_an_api_keys_changes_are_in_the_audit_log_without_their_
     listed = admin.get(log, params={"limit": 200}).text
     for secret in (app_key.json()["secret"], key["token"], invited.json()["token"]):
         assert secret not in listed and secret not in text
+
+
+def test_catalog_and_identity_changes_that_had_no_event_are_in_the_audit_log_too(make_user, make_workspace):
+    admin = make_user("admin")
+    ws = make_workspace(admin)
+    base = f"/api/v1/workspaces/{ws}"
+    mp = new_miniprogram(admin, ws)["id"]
+    jsapi = admin.post(f"{base}/jsapis", json={"name": "scanCode", "description": "Scan a QR code", "platforms": ["ios"]})
+    assert jsapi.status_code == 201, jsapi.text
+    feature = admin.post(f"{base}/features", json={"name": "Scanner", "activation": "direct", "jsapi_ids": [jsapi.json()["id"]]})
+    assert feature.status_code == 201, feature.text
+    assert admin.patch(f"{base}/miniprograms/{mp}", json={"description": "The shop"}).status_code == 200
+    assert admin.put(f"{base}/miniprograms/{mp}/testers", json={"user_ids": ["u1", "u2"]}).status_code == 200
+    invited = admin.post(f"{base}/invitations", json={"email": "later@example.com", "role": "reviewer"})
+    assert admin.delete(f"{base}/invitations/{invited.json()['id']}").status_code == 204
+
+    expected = {
+        "catalog.jsapi.created": ("jsapi", jsapi.json()["id"]),
+        "catalog.feature.created": ("feature", feature.json()["id"]),
+        "catalog.miniprogram.updated": ("miniprogram", mp),
+        "catalog.testers.changed": ("miniprogram", mp),
+        "identity.invitation.withdrawn": ("invitation", invited.json()["id"]),
+    }
+
+    def logged() -> dict:
+        items = admin.get(f"{base}/audit-log", params={"limit": 200}).json()["items"]
+        found = {item["action"]: item for item in items if item["action"] in expected}
+        return found if len(found) == len(expected) else {}
+
+    found = eventually(logged, timeout=HOPS)
+    for action, (kind, ident) in expected.items():
+        assert found[action]["subject"] == {"kind": kind, "id": ident}, found[action]
+        assert found[action]["actor"] == {"kind": "account", "id": admin.account["id"]}
+    assert "description" in found["catalog.miniprogram.updated"]["summary"]
+    assert "2 testers" in found["catalog.testers.changed"]["summary"]

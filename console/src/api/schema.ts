@@ -1867,6 +1867,29 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/workspaces/{ws}/notifications": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                ws: string;
+            };
+            cookie?: never;
+        };
+        /** What you are mailed about in this workspace */
+        get: operations["notifications_get_choices"];
+        /**
+         * Choose what you are mailed about in this workspace
+         * @description Your own choices only; each kind left out is on.
+         */
+        put: operations["notifications_replace_choices"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/workspaces/{ws}/quality/issues": {
         parameters: {
             query?: never;
@@ -2552,7 +2575,7 @@ export interface components {
         AuditLogSubject: {
             id: string;
             /** @enum {string} */
-            kind: "member" | "invitation" | "workspace" | "settings" | "app" | "app_key" | "api_key" | "miniprogram" | "version" | "launch" | "feature" | "approval" | "webhook" | "alert_rule";
+            kind: "member" | "invitation" | "workspace" | "settings" | "app" | "app_key" | "api_key" | "miniprogram" | "version" | "launch" | "feature" | "approval" | "webhook" | "alert_rule" | "jsapi" | "issue";
         };
         AvailabilityRequest: {
             app_id: string;
@@ -3103,6 +3126,28 @@ export interface components {
         MiniProgramPatch: {
             description?: string;
             name?: string;
+        };
+        NotificationChoices: {
+            /**
+             * @description approvals waiting for you, and the decisions on yours
+             * @default true
+             */
+            approvals?: boolean;
+            /**
+             * @description new and regressed crash issues, fired alert rules (admins, assigned developers)
+             * @default true
+             */
+            quality?: boolean;
+            /**
+             * @description launches halted or released (admins, assigned developers)
+             * @default true
+             */
+            releases?: boolean;
+        };
+        NotificationChoicesAnswer: {
+            approvals: boolean;
+            quality: boolean;
+            releases: boolean;
         };
         Overview: {
             series: components["schemas"]["OverviewDay"][];
@@ -7052,6 +7097,66 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["SourceMaps"];
+                };
+            };
+            400: components["responses"]["BAD_REQUEST"];
+            401: components["responses"]["UNAUTHORIZED"];
+            403: components["responses"]["FORBIDDEN"];
+            404: components["responses"]["NOT_FOUND"];
+            413: components["responses"]["REQUEST_ENTITY_TOO_LARGE"];
+            415: components["responses"]["UNSUPPORTED_MEDIA_TYPE"];
+            422: components["responses"]["UNPROCESSABLE_ENTITY"];
+            default: components["responses"]["DEFAULT_ERROR"];
+        };
+    };
+    notifications_get_choices: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                ws: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NotificationChoicesAnswer"];
+                };
+            };
+            401: components["responses"]["UNAUTHORIZED"];
+            403: components["responses"]["FORBIDDEN"];
+            404: components["responses"]["NOT_FOUND"];
+            default: components["responses"]["DEFAULT_ERROR"];
+        };
+    };
+    notifications_replace_choices: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                ws: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NotificationChoices"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NotificationChoicesAnswer"];
                 };
             };
             400: components["responses"]["BAD_REQUEST"];

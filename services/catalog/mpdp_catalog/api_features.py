@@ -18,6 +18,7 @@ from mpdp_common.request_db import commit_or_conflict, db_session
 
 from . import schemas
 from .access import sees_hidden_features
+from .events import events
 from .models import Feature, FeatureRevision, Jsapi, Workspace
 
 jsapis = Blueprint("jsapis", __name__, url_prefix="/api/v1", description="JSAPIs offered to mini programs")
@@ -50,6 +51,8 @@ def create_jsapi(body: dict[str, Any], ws: str) -> Jsapi:
         raise conflict("A JSAPI with that name exists in this workspace.")
     jsapi = Jsapi(workspace_id=ws, created_by=member.account_id, **body)
     session.add(jsapi)
+    session.flush()
+    _publish_jsapi("catalog.jsapi.created", jsapi, sorted(body))
     commit_or_conflict(db_session(), "A JSAPI with that name exists in this workspace.")
     return jsapi
 
@@ -80,10 +83,23 @@ def patch_jsapi(body: dict[str, Any], ws: str, jsapi_id: str) -> Jsapi:
     By an admin."""
     require_member(ws, "admin")
     jsapi = _jsapi(ws, jsapi_id, lock=True)
-    for name, value in body.items():
-        setattr(jsapi, name, value)
+    changed = sorted(name for name, value in body.items() if getattr(jsapi, name) != value)
+    for name in changed:
+        setattr(jsapi, name, body[name])
+    if changed:
+        _publish_jsapi("catalog.jsapi.updated", jsapi, changed)
     db_session().commit()
     return jsapi
+
+
+def _publish_jsapi(event_type: str, jsapi: Jsapi, changed: list[str]) -> None:
+    state = {"jsapi_id": jsapi.id, "workspace_id": jsapi.workspace_id, "name": jsapi.name, "changed": changed}
+    events.publish(db_session(), event_type, state, workspace_id=jsapi.workspace_id, aggregate_id=jsapi.id)
+
+
+def _publish_feature(event_type: str, feature: Feature, changed: list[str]) -> None:
+    state = {"feature_id": feature.id, "workspace_id": feature.workspace_id, "name": feature.name, "revision": feature.revision}
+    events.publish(db_session(), event_type, state | {"changed": changed}, workspace_id=feature.workspace_id, aggregate_id=feature.id)
 
 
 # -- features -------------------------------------------------------------------------------------
@@ -137,6 +153,7 @@ def create_feature(body: dict[str, Any], ws: str) -> Feature:
     session.flush()
     changes = {name: {"old": None, "new": value} for name, value in _state(feature).items()}
     session.add(FeatureRevision(feature_id=feature.id, revision=1, changed_by=member.account_id, changes=changes))
+    _publish_feature("catalog.feature.created", feature, sorted(changes))
     commit_or_conflict(db_session(), "A feature with that name exists in this workspace.")
     return feature
 
@@ -189,6 +206,7 @@ def patch_feature(body: dict[str, Any], ws: str, feature_id: str) -> Feature:
         feature.revision += 1
         feature.updated_at = utcnow()
         session.add(FeatureRevision(feature_id=feature.id, revision=feature.revision, changed_by=member.account_id, changes=changes))
+        _publish_feature("catalog.feature.updated", feature, sorted(changes))
         commit_or_conflict(db_session(), "A feature with that name exists in this workspace.")
     return feature
 

@@ -89,6 +89,7 @@ def patch_miniprogram(body: dict[str, Any], ws: str, mp: str) -> dict:
     By an admin; 409 when another of the workspace has that name."""
     _member, miniprogram = miniprogram_for(ws, mp, "admin", lock=True)
     session = db_session()
+    changed = sorted(name for name in ("name", "description") if name in body and body[name] != getattr(miniprogram, name))
     if "name" in body:
         name = body["name"].strip()
         taken = session.scalar(select(MiniProgram.id).where(MiniProgram.workspace_id == ws, MiniProgram.name == name, MiniProgram.id != mp))
@@ -99,6 +100,9 @@ def patch_miniprogram(body: dict[str, Any], ws: str, mp: str) -> dict:
         delivery.refresh_miniprogram(session, mp)
     if "description" in body:
         miniprogram.description = body["description"]
+    if changed:
+        state = {"miniprogram_id": mp, "workspace_id": ws, "name": miniprogram.name, "changed": changed}
+        events.publish(session, "catalog.miniprogram.updated", state, workspace_id=ws, aggregate_id=mp)
     commit_or_conflict(db_session(), "A mini program with that name exists in this workspace.")
     return _view(miniprogram, developer_ids([miniprogram.id])[miniprogram.id])
 
@@ -171,6 +175,8 @@ def put_testers(body: dict[str, Any], ws: str, mp: str) -> dict[str, list[str]]:
     session.add_all(Tester(miniprogram_id=mp, user_id=user_id) for user_id in wanted)
     session.flush()
     delivery.refresh_miniprogram(session, mp)
+    state = {"miniprogram_id": mp, "workspace_id": ws, "testers": len(wanted)}
+    events.publish(session, "catalog.testers.changed", state, workspace_id=ws, aggregate_id=mp)
     session.commit()
     return {"user_ids": wanted}
 

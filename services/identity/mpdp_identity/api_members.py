@@ -121,6 +121,8 @@ def withdraw_invitation(ws: str, invitation_id: str) -> None:
     if status != "pending":
         raise conflict(f"Only a pending invitation can be withdrawn; this one is {status}.")
     invitation.status = "withdrawn"
+    state = {"invitation_id": invitation.id, "role": invitation.role}
+    events.publish(session, "identity.invitation.withdrawn", state, workspace_id=ws, aggregate_id=invitation.id)
     session.commit()
 
 

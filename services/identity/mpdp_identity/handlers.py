@@ -1,5 +1,6 @@
 """What identity does with events: a workspace's creator becomes its admin, a deleted workspace loses its
-members, a workspace's mail settings are kept, and an invitation's email is queued."""
+members, a workspace's mail settings are kept, and an invitation's email is queued; the mail
+notifications of other services' events are in notifications.py, registered with these."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from mpdp_common.apikeys import follow_api_keys
 from mpdp_common.crypto import secret_box
 from mpdp_common.events import Event, follow_state, handler_settings
 
-from . import mail_queue, mailer
+from . import mail_queue, mailer, notifications  # noqa: F401 (registers the notifications' handlers)
 from .events import events, publish_member
 from .models import ApiKey, Member, WorkspaceMailSettings, WorkspaceName
 

@@ -6,6 +6,7 @@ from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from mpdp_common.apikeys import ApiKeyColumns
+from mpdp_common.assignments import AssignmentColumns
 from mpdp_common.db import UtcDateTime, created_at_column, id_column, utcnow
 from mpdp_common.idempotency import define_idempotency_table
 from mpdp_common.membership import MembershipColumns
@@ -201,3 +202,35 @@ class WorkspaceMailSettings(Base):
 
 #: answers kept for retried creates (Idempotency-Key)
 idempotency_keys = define_idempotency_table(Base.metadata)
+
+
+class NotificationChoice(Base):
+    """What a member wants mailed about one workspace; no row means every kind."""
+
+    __tablename__ = "notification_choices"
+
+    workspace_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    account_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    approvals: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
+    releases: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
+    quality: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow, nullable=False)
+
+
+class NotificationSent(Base):
+    """When a quality mail about one thing (an issue, an alert rule) last went out: one an hour at most."""
+
+    __tablename__ = "notifications_sent"
+
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    sent_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+
+
+class Assignment(AssignmentColumns, Base):
+    """Read model of the catalog's assignments: which developers a mini program's mail goes to."""
+
+    __tablename__ = "assignments"
+
+    miniprogram_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    account_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(String(32), nullable=False, index=True)

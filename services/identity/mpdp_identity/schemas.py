@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from mpdp_common.schemas import ROLES, ResponseSchema, Role, Timestamp
+from mpdp_common.schemas import ROLES, ResponseSchema, Role, StrictBoolean, Timestamp
 
 #: a membership's status in a list (removed ones are not listed)
 MEMBER_STATUSES = ["active", "blocked"]
@@ -196,3 +196,22 @@ class AcceptedSchema(ResponseSchema):
 
 class JwksSchema(ResponseSchema):
     keys = fields.List(fields.Dict(), metadata={"description": "RFC 7517 JSON Web Keys"})
+
+
+# -- notifications --------------------------------------------------------------------------------
+
+
+class NotificationChoicesSchema(Schema):
+    """What the caller is mailed about in one workspace; each left out is on."""
+
+    approvals = StrictBoolean(load_default=True, metadata={"description": "approvals waiting for you, and the decisions on yours"})
+    releases = StrictBoolean(load_default=True, metadata={"description": "launches halted or released (admins, assigned developers)"})
+    quality = StrictBoolean(
+        load_default=True, metadata={"description": "new and regressed crash issues, fired alert rules (admins, assigned developers)"}
+    )
+
+
+class NotificationChoicesAnswerSchema(ResponseSchema):
+    approvals = fields.Boolean()
+    releases = fields.Boolean()
+    quality = fields.Boolean()

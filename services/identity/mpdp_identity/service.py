@@ -13,6 +13,7 @@ from mpdp_common.service import Service
 from . import handlers, mail_queue
 from .api_accounts import accounts, wellknown
 from .api_members import members
+from .api_notifications import notification_choices
 from .events import events
 from .models import ApiKey, Base, Member, WorkspaceMailSettings
 from .tokens import Signer
@@ -29,7 +30,7 @@ def _key_source(settings: Settings) -> Callable[[str], Ed25519PublicKey]:
 service = Service(
     name="identity",
     package="mpdp_identity",
-    blueprints=[accounts, members, wellknown],
+    blueprints=[accounts, members, notification_choices, wellknown],
     metadata=Base.metadata,
     events=events,
     handlers=handlers,

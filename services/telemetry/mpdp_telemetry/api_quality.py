@@ -21,6 +21,7 @@ from mpdp_common.web import current_settings
 
 from . import crashes, guard, reports, schemas, sourcemaps
 from .access import access, miniprogram_for
+from .events import events
 from .health import release_health
 from .models import AppKey, Issue, IssueVersion, Launch, MiniProgram, Workspace
 
@@ -116,7 +117,18 @@ def patch_issue(body: dict[str, Any], ws: str, issue_id: str) -> dict:
     _issue(ws, issue_id, "admin", "developer")
     session = db_session()
     issue = session.get_one(Issue, issue_id, with_for_update=True)  # _issue found it
+    before = issue.status
     crashes.set_status(session, issue, body["status"])
+    if issue.status != before:
+        state = {
+            "issue_id": issue.id,
+            "workspace_id": ws,
+            "miniprogram_id": issue.miniprogram_id,
+            "title": issue.title,
+            "status": issue.status,
+            "previous_status": before,
+        }
+        events.publish(session, "telemetry.issue.status_changed", state, workspace_id=ws, aggregate_id=issue.id)
     session.commit()
     return _view(issue, _versions([issue.id])[issue.id])
 

@@ -196,7 +196,7 @@ def redeliver(ws: str, webhook_id: str, delivery_id: str) -> dict[str, Any]:
     delivery = session.get(WebhookDelivery, delivery_id, with_for_update=True)
     if delivery is None or delivery.webhook_id != webhook.id:
         raise not_found("delivery")
-    webhooks.redeliver(delivery)
+    webhooks.redeliver(session, delivery)
     session.commit()
     history = list(session.scalars(select(WebhookAttempt).where(WebhookAttempt.delivery_id == delivery.id).order_by(WebhookAttempt.at)))
     return _delivery_view(delivery, history)

@@ -132,6 +132,20 @@ AUDITED: dict[str, Audited] = {
     "catalog.miniprogram.created": Audited("miniprogram", "miniprogram_id", "Mini program “{name}” created"),
     "catalog.assignment.added": Audited("miniprogram", "miniprogram_id", ASSIGNMENT.replace("{verb}", "assigned to")),
     "catalog.assignment.removed": Audited("miniprogram", "miniprogram_id", ASSIGNMENT.replace("{verb}", "taken off")),
+    "catalog.miniprogram.updated": Audited("miniprogram", "miniprogram_id", lambda p: f"Mini program “{p['name']}” changed: {_changed(p)}"),
+    "catalog.testers.changed": Audited(
+        "miniprogram", "miniprogram_id", "Testers whitelist of mini program {miniprogram_id} set ({testers} testers)"
+    ),
+    "catalog.jsapi.created": Audited("jsapi", "jsapi_id", "JSAPI {name} created"),
+    "catalog.jsapi.updated": Audited("jsapi", "jsapi_id", lambda p: f"JSAPI {p['name']} changed: {_changed(p)}"),
+    "catalog.feature.created": Audited("feature", "feature_id", "Feature “{name}” created"),
+    "catalog.feature.updated": Audited(
+        "feature", "feature_id", lambda p: f"Feature “{p['name']}” changed (revision {p['revision']}): {_changed(p)}"
+    ),
+    "identity.invitation.withdrawn": Audited("invitation", "invitation_id", "Invitation {invitation_id} ({role}) withdrawn"),
+    "telemetry.issue.status_changed": Audited(
+        "issue", "issue_id", "Crash issue “{title}” of mini program {miniprogram_id}: {previous_status} → {status}"
+    ),
     "catalog.version.uploaded": Audited(
         "version", "version_id", "Version {version} of mini program {miniprogram_id} uploaded ({size} bytes)"
     ),

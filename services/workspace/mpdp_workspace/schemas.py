@@ -407,6 +407,8 @@ SUBJECT_KINDS = (
     "approval",
     "webhook",
     "alert_rule",
+    "jsapi",
+    "issue",
 )
 
 

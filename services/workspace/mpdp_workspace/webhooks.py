@@ -33,15 +33,16 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import select
+from sqlalchemy import select, text, true
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from mpdp_common.addresses import NotPublic, Unresolvable, public_addresses
 from mpdp_common.config import Settings
 from mpdp_common.crypto import secret_box
-from mpdp_common.db import dialect_insert, make_engine, new_id, session_scope, utcnow
+from mpdp_common.db import dialect_insert, make_engine, new_id, on_postgresql, session_scope, utcnow
 from mpdp_common.events import Event
+from mpdp_common.events.relay import waiter_for
 
 from . import audit, webhook_events
 from .models import Webhook, WebhookAttempt, WebhookDelivery
@@ -52,8 +53,10 @@ SIGNATURE_HEADER = "X-MPDP-Signature-256"
 USER_AGENT = "MPDP-Webhooks/1"
 #: how much of a receiver's answer is read (and kept, as an error, when it is not a 2xx)
 ANSWER_BYTES = 4096
-#: the longest wait between looks at the queue
+#: the longest wait between looks at the queue; a commit that queues deliveries wakes the workers
 POLL_SECONDS = 1.0
+#: what that commit NOTIFYs
+WAKE_CHANNEL = "mpdp_webhook_deliveries"
 
 
 # -- secrets and signatures -----------------------------------------------------------------------
@@ -166,21 +169,36 @@ def fan_out(session: Session, event: Event) -> None:
     if not told:
         return
     hooks = session.scalars(select(Webhook).where(Webhook.workspace_id == event.workspace_id, Webhook.active.is_(True))).all()
+    queued = False
     for webhook in hooks:
         for name, data in told:
             if name in webhook.events:
                 # one domain event may make two public ones (a halt is a status change too)
                 queue(session, webhook, name, f"{event.id}:{name}", event.occurred_at, data)
+                queued = True
+    if queued:
+        wake_workers(session)
+
+
+def wake_workers(session: Session) -> None:
+    """Wake the webhook workers when this transaction commits (NOTIFY is delivered at commit), so
+    that a delivery goes out at once rather than at their next look."""
+    if on_postgresql(session):
+        session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": WAKE_CHANNEL})
+    else:
+        session.info.setdefault("outbox_services", set()).add(WAKE_CHANNEL)
 
 
 def ping(session: Session, webhook: Webhook, by: str) -> str:
     now = utcnow().isoformat().replace("+00:00", "Z")
+    wake_workers(session)
     return queue(session, webhook, webhook_events.PING, new_id(), now, {"webhook_id": webhook.id, "sent_by": by})
 
 
-def redeliver(delivery: WebhookDelivery) -> None:
+def redeliver(session: Session, delivery: WebhookDelivery) -> None:
     """Send a delivery again soon, with the same id and body, and its retries anew."""
     delivery.status, delivery.retries, delivery.next_attempt_at = "pending", 0, utcnow()
+    wake_workers(session)
 
 
 # -- sending --------------------------------------------------------------------------------------
@@ -312,8 +330,10 @@ def claim(session: Session, settings: Settings, limit: int, busy: set[str]) -> l
         select(WebhookDelivery, Webhook)
         .join(Webhook, Webhook.id == WebhookDelivery.webhook_id)
         .where(WebhookDelivery.status == "pending", WebhookDelivery.next_attempt_at <= now, Webhook.active.is_(True))
+        # a busy webhook's backlog, however old, must not hide the others' deliveries
+        .where(WebhookDelivery.webhook_id.not_in(busy) if busy else true())
         .order_by(WebhookDelivery.next_attempt_at)
-        .limit(limit * 4 + len(busy))
+        .limit(limit * 4)
         .with_for_update(of=WebhookDelivery, skip_locked=True)
     ).all()
     taken: list[Claimed] = []
@@ -330,12 +350,14 @@ def claim(session: Session, settings: Settings, limit: int, busy: set[str]) -> l
 
 
 def run_worker(settings: Settings, stop: threading.Event) -> None:
-    """Send due deliveries until `stop` is set, `webhook_concurrency` at a time."""
+    """Send due deliveries until `stop` is set, `webhook_concurrency` at a time. The loop looks at
+    the queue when a send ends, when a commit that queued deliveries NOTIFYs, and every second."""
     lanes = settings.webhook_concurrency
-    sessions = sessionmaker(make_engine(settings.database_url, 2), expire_on_commit=False)
+    engine = make_engine(settings.database_url, 2)
+    sessions = sessionmaker(engine, expire_on_commit=False)
     busy: set[str] = set()
     lock = threading.Lock()
-    finished = threading.Event()
+    wake = threading.Event()
 
     def send(claimed: Claimed) -> None:
         try:
@@ -344,11 +366,22 @@ def run_worker(settings: Settings, stop: threading.Event) -> None:
         finally:
             with lock:
                 busy.discard(claimed.webhook_id)
-            finished.set()
+            wake.set()
+
+    def listen() -> None:
+        waiter = waiter_for(engine, settings.service, WAKE_CHANNEL)
+        try:
+            while not stop.is_set():
+                waiter.wait(POLL_SECONDS, stop)
+                wake.set()
+        finally:
+            waiter.close()
 
     log.info("webhook worker started (%d at a time)", lanes)
+    threading.Thread(target=listen, name="webhook-wakeups", daemon=True).start()
     with ThreadPoolExecutor(lanes, thread_name_prefix="webhook") as pool:
         while not stop.is_set():
+            wake.clear()
             with lock:
                 free, held = lanes - len(busy), set(busy)
             claimed: list[Claimed] = []
@@ -364,9 +397,9 @@ def run_worker(settings: Settings, stop: threading.Event) -> None:
                 busy.update(item.webhook_id for item in claimed)
             for item in claimed:
                 pool.submit(send, item)
-            if not claimed or len(claimed) < free:
-                finished.wait(POLL_SECONDS)
-                finished.clear()
+            if len(claimed) < free or not free:
+                wake.wait(POLL_SECONDS)
+    wake.set()
 
 
 def _record(sessions: sessionmaker[Session], delivery_id: str, outcome: Outcome, settings: Settings) -> None:

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import importlib.util
 import json
 import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -172,7 +174,7 @@ def test_every_subscribed_event_is_queued_once_signed_and_retried_then_given_up(
     assert send_due(harness) == 0
 
     with session_scope(harness.sessions) as session:
-        webhooks.redeliver(session.get(WebhookDelivery, given_up.id))
+        webhooks.redeliver(session, session.get(WebhookDelivery, given_up.id))
     assert send_due(harness) == 1
     [delivered] = deliveries(harness)
     assert delivered.status == "delivered" and delivered.attempts == 4 and delivered.status_code == 204
@@ -221,10 +223,28 @@ def test_a_receiver_that_never_answers_costs_the_timeout_and_no_more(tmp_path):
 def test_one_delivery_at_a_time_per_webhook_so_a_slow_receiver_holds_up_only_its_own(local_harness):
     harness = local_harness
     ws = harness.tenant("alice")
-    slow = create(harness, ws, url="http://127.0.0.1:9/slow").get_json()["id"]
+    slow = create(harness, ws, url="http://127.0.0.1:9/slow", events=("member.changed",)).get_json()["id"]
     fast = create(harness, ws, url="http://127.0.0.1:9/fast").get_json()["id"]
-    for number in range(3):
-        harness.deliver("catalog.version.uploaded", UPLOADED | {"workspace_id": ws, "version": f"1.0.{number}"}, ws)
+    for number in range(10):  # the slow receiver's backlog, older than anything else
+        member = {"workspace_id": ws, "account_id": f"a{number}", "role": "developer", "status": "active", "revision": 1}
+        harness.deliver("identity.member.added", member, ws)
+    harness.deliver("catalog.version.uploaded", UPLOADED | {"workspace_id": ws}, ws)
     with session_scope(harness.sessions) as session:
-        claimed = webhooks.claim(session, harness.settings, 10, {slow})
+        claimed = webhooks.claim(session, harness.settings, 1, {slow})
     assert [item.webhook_id for item in claimed] == [fast]
+    with session_scope(harness.sessions) as session:
+        claimed = webhooks.claim(session, harness.settings, 10, set())
+    assert [item.webhook_id for item in claimed] == [slow]  # the fast one's is taken already; one of the slow one's
+
+
+def test_the_documented_example_receiver_accepts_a_signed_delivery_and_nothing_else():
+    path = Path(__file__).parents[3] / "docs" / "examples" / "webhook_receiver.py"
+    spec = importlib.util.spec_from_file_location("webhook_receiver", path)
+    assert spec is not None and spec.loader is not None
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    secret, body = webhooks.new_secret(), b'{"id":"d1","event":"ping","version":1,"workspace_id":"w","data":{}}'
+    assert example.verified(secret, body, webhooks.signature(secret, body))
+    assert not example.verified(secret, body + b" ", webhooks.signature(secret, body))
+    assert not example.verified("whsec_other", body, webhooks.signature(secret, body))
+    assert not example.verified(secret, body, None)

@@ -193,3 +193,41 @@ class LaunchStatusChanged(Payload):
     #: why the launch was halted, and the health figures that made its guard halt it
     reason = fields.String(load_default=None, allow_none=True)
     figures = fields.Dict(load_default=None, allow_none=True)
+
+
+@declare("catalog.jsapi.created", "catalog.jsapi.updated")
+class JsapiChanged(Payload):
+    """A JSAPI made or changed by an admin (for the audit log): which, and the fields changed."""
+
+    jsapi_id = fields.String()
+    workspace_id = fields.String()
+    name = fields.String()
+    changed = fields.List(fields.String())
+
+
+@declare("catalog.feature.created", "catalog.feature.updated")
+class FeatureChanged(Payload):
+    """A feature made or changed by an admin: its revision holds each field's old and new value."""
+
+    feature_id = fields.String()
+    workspace_id = fields.String()
+    name = fields.String()
+    revision = fields.Integer()
+    changed = fields.List(fields.String())
+
+
+@declare("catalog.miniprogram.updated")
+class MiniProgramUpdated(Payload):
+    miniprogram_id = fields.String()
+    workspace_id = fields.String()
+    name = fields.String()
+    changed = fields.List(fields.String())
+
+
+@declare("catalog.testers.changed")
+class TestersChanged(Payload):
+    """A mini program's testers whitelist was replaced; the host-app user ids stay in the catalog."""
+
+    miniprogram_id = fields.String()
+    workspace_id = fields.String()
+    testers = fields.Integer()

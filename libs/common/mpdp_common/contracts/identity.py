@@ -61,3 +61,11 @@ class InvitationAccepted(Payload):
     account_id = fields.String()
     role = Role()
     miniprogram_ids = fields.List(fields.String())
+
+
+@declare("identity.invitation.withdrawn")
+class InvitationWithdrawn(Payload):
+    """An admin withdrew a pending invitation: its link no longer works."""
+
+    invitation_id = fields.String()
+    role = Role()

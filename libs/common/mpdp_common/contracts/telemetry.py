@@ -140,3 +140,15 @@ class AlertRuleDeleted(AlertRuleFields):
     """An admin deleted an alert rule: it fires no more."""
 
     deleted_by = fields.String()
+
+
+@declare("telemetry.issue.status_changed")
+class IssueStatusChanged(Payload):
+    """A person resolved, ignored or reopened a crash issue (for the audit log)."""
+
+    issue_id = fields.String()
+    workspace_id = fields.String()
+    miniprogram_id = fields.String()
+    title = fields.String()
+    status = fields.String()
+    previous_status = fields.String()

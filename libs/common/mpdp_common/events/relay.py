@@ -65,7 +65,7 @@ class Relay:
         return len(rows)
 
     def run(self, stop: threading.Event) -> None:
-        waiter = _waiter_for(self.engine, self.spec.service)
+        waiter = waiter_for(self.engine, self.spec.service)
         backoff = 0.5
         log.info("relay for %s publishing to %s", self.spec.service, self.exchange)
         try:
@@ -136,10 +136,10 @@ class _PostgresWaiter:
     once the database is back a commit reaches the broker at once instead of at the next poll.
     """
 
-    def __init__(self, engine: Engine, service: str):
+    def __init__(self, engine: Engine, service: str, channel: str | None = None):
         self.dsn = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
-        self.channel = outbox_channel(service)
-        self.application_name = f"mpdp-relay-{service}"
+        self.channel = channel or outbox_channel(service)
+        self.application_name = f"mpdp-{'relay' if channel is None else 'waiter'}-{service}"
         self.connection: Any = None
         try:
             self._connect()
@@ -182,7 +182,9 @@ class _PostgresWaiter:
         self._drop()
 
 
-def _waiter_for(engine: Engine, service: str) -> _PostgresWaiter | _LocalWaiter:
+def waiter_for(engine: Engine, service: str, channel: str | None = None) -> _PostgresWaiter | _LocalWaiter:
+    """What a loop waits on between looks at its table: NOTIFYs on `channel` (the service's outbox
+    channel by default) on PostgreSQL, else this process's own commits (`local_wakeup`)."""
     if on_postgresql(engine):
-        return _PostgresWaiter(engine, service)
-    return _LocalWaiter(service)
+        return _PostgresWaiter(engine, service, channel)
+    return _LocalWaiter(channel or service)
