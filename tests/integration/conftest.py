@@ -114,6 +114,8 @@ class Platform:
             MPDP_INGEST_RATE_LIMIT="30000/minute",
             # rollout guards judge every second, so that a test's holds of a few seconds are judged too
             MPDP_RELEASE_GUARD_INTERVAL_SECONDS="1",
+            # alert rules are evaluated every second, so that a test sees one fire within seconds
+            MPDP_ALERT_INTERVAL_SECONDS="1",
             # the cheapest password hashing allowed: every test signs people up and in
             MPDP_PASSWORD_HASH_TIME_COST="1",
             MPDP_PASSWORD_HASH_MEMORY_KIB="8192",

@@ -31,6 +31,8 @@ STORED_OR_CONDITIONAL = [
     *[("GET", f"/api/v1/workspaces/{{ws}}/quality/{report}") for report in ("summary", "startup", "issues")],
     ("GET", "/api/v1/workspaces/{ws}/audit-log"),
     ("GET", "/api/v1/workspaces/{ws}/audit-log/export"),
+    # which fields a rule takes, and their ranges, depend on its kind
+    ("POST", "/api/v1/workspaces/{ws}/alert-rules"),
 ]
 #: Operations that take a secret only a mailbox, an authenticator app or the account's owner holds:
 #: a mailed link's token, a TOTP code, the current password. A well-formed one that is not the

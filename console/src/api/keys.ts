@@ -45,6 +45,7 @@ export const keys = {
   approval: (ws: string, id: string) => ["approval", ws, id] as const,
   issues: list<[ws: string]>("issues"),
   issue: (ws: string, id: string) => ["issue", ws, id] as const,
+  alertRules: list<[ws: string, mp: string]>("alert-rules"),
   analytics,
   /** One event's daily counts, under the events report of the same scope. */
   eventCounts: (ws: string, scope: object, name: string | undefined) => [...analytics(ws, "events", scope), name] as const,

@@ -71,4 +71,6 @@ export const paths = {
   analytics: (ws: string, report: "overview" | "pages" | "retention" | "events") => `/api/v1/workspaces/${e(ws)}/analytics/${report}`,
   quality: (ws: string, report: "issues" | "summary" | "startup") => `/api/v1/workspaces/${e(ws)}/quality/${report}`,
   qualityIssue: (ws: string, id: string) => `/api/v1/workspaces/${e(ws)}/quality/issues/${e(id)}`,
+  alertRules: (ws: string) => `/api/v1/workspaces/${e(ws)}/alert-rules`,
+  alertRule: (ws: string, id: string) => `/api/v1/workspaces/${e(ws)}/alert-rules/${e(id)}`,
 };

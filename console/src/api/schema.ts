@@ -447,6 +447,60 @@ export interface paths {
         patch: operations["workspaces_update"];
         trace?: never;
     };
+    "/api/v1/workspaces/{ws}/alert-rules": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                ws: string;
+            };
+            cookie?: never;
+        };
+        /**
+         * List alert rules, the oldest first
+         * @description Of the mini programs the caller sees; filter by mini program.
+         */
+        get: operations["alert_rules_list"];
+        put?: never;
+        /**
+         * Make an alert rule for a mini program
+         * @description By an admin. `crash_free_sessions_below` and `crash_free_users_below` fire when the share over
+         *     the last `window_minutes` is below `threshold`, `error_spike` when the window's errors are
+         *     `threshold` times the previous windows' average (and at least `min_errors`), each only with at
+         *     least `min_sessions` sessions in the window; `new_issue` and `regression` fire for every new or
+         *     regressed crash group. A rule that fired fires again only after it has been back to ok.
+         */
+        post: operations["alert_rules_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/workspaces/{ws}/alert-rules/{rule_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                ws: string;
+                rule_id: string;
+            };
+            cookie?: never;
+        };
+        /** One alert rule, with its state and its last evaluation */
+        get: operations["alert_rules_get"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete an alert rule
+         * @description By an admin; it fires no more.
+         */
+        delete: operations["alert_rules_delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/workspaces/{ws}/analytics/events": {
         parameters: {
             query?: never;
@@ -2236,6 +2290,62 @@ export interface components {
             email: string;
             name: string;
             password: string;
+        };
+        AlertRule: {
+            /** Format: date-time */
+            created_at: string;
+            created_by: string;
+            /** Format: date-time */
+            evaluated_at: string | null;
+            id: string;
+            /** @enum {string} */
+            kind: "crash_free_sessions_below" | "crash_free_users_below" | "new_issue" | "regression" | "error_spike";
+            /** Format: date-time */
+            last_fired_at: string | null;
+            /** @description the sessions of the last evaluation's window */
+            last_sessions: number | null;
+            /** @description the last evaluation's figure (a share, or an error count); null before one */
+            last_value: number | null;
+            min_errors: number | null;
+            min_sessions: number | null;
+            miniprogram_id: string;
+            /**
+             * @description firing: it fired and has not been back to ok since
+             * @enum {string}
+             */
+            state: "ok" | "firing";
+            threshold: number | null;
+            window_minutes: number | null;
+        };
+        AlertRuleCreate: {
+            /** @enum {string} */
+            kind: "crash_free_sessions_below" | "crash_free_users_below" | "new_issue" | "regression" | "error_spike";
+            /**
+             * @description error_spike: the fewest errors in the window that can be a spike (default 10)
+             * @default null
+             */
+            min_errors?: number | null;
+            /**
+             * @description crash_free_* and error_spike: the fewest sessions in the window for a verdict (default 100)
+             * @default null
+             */
+            min_sessions?: number | null;
+            miniprogram_id: string;
+            /**
+             * @description crash_free_*: the share (0 to 1) below which it fires, required; error_spike: the factor (above 1, default 3) over the previous windows' average error count; none for new_issue and regression
+             * @default null
+             */
+            threshold?: number | null;
+            /**
+             * @description crash_free_* and error_spike: the window's length, 5 minutes to 7 days (default 60)
+             * @default null
+             */
+            window_minutes?: number | null;
+        };
+        AlertRulePage: {
+            items: components["schemas"]["AlertRule"][];
+            /** @description the cursor of the next page; null on the last */
+            next_cursor: string | null;
         };
         ApiKey: {
             /** Format: date-time */
@@ -4364,6 +4474,124 @@ export interface operations {
             413: components["responses"]["REQUEST_ENTITY_TOO_LARGE"];
             415: components["responses"]["UNSUPPORTED_MEDIA_TYPE"];
             422: components["responses"]["UNPROCESSABLE_ENTITY"];
+            default: components["responses"]["DEFAULT_ERROR"];
+        };
+    };
+    alert_rules_list: {
+        parameters: {
+            query?: {
+                limit?: number;
+                /** @description the `next_cursor` of the page before */
+                cursor?: string | null;
+                miniprogram_id?: string | null;
+            };
+            header?: never;
+            path: {
+                ws: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AlertRulePage"];
+                };
+            };
+            401: components["responses"]["UNAUTHORIZED"];
+            403: components["responses"]["FORBIDDEN"];
+            404: components["responses"]["NOT_FOUND"];
+            422: components["responses"]["UNPROCESSABLE_ENTITY"];
+            default: components["responses"]["DEFAULT_ERROR"];
+        };
+    };
+    alert_rules_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                ws: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AlertRuleCreate"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AlertRule"];
+                };
+            };
+            400: components["responses"]["BAD_REQUEST"];
+            401: components["responses"]["UNAUTHORIZED"];
+            403: components["responses"]["FORBIDDEN"];
+            404: components["responses"]["NOT_FOUND"];
+            413: components["responses"]["REQUEST_ENTITY_TOO_LARGE"];
+            415: components["responses"]["UNSUPPORTED_MEDIA_TYPE"];
+            422: components["responses"]["UNPROCESSABLE_ENTITY"];
+            default: components["responses"]["DEFAULT_ERROR"];
+        };
+    };
+    alert_rules_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                ws: string;
+                rule_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AlertRule"];
+                };
+            };
+            401: components["responses"]["UNAUTHORIZED"];
+            403: components["responses"]["FORBIDDEN"];
+            404: components["responses"]["NOT_FOUND"];
+            default: components["responses"]["DEFAULT_ERROR"];
+        };
+    };
+    alert_rules_delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                ws: string;
+                rule_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No Content */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: components["responses"]["UNAUTHORIZED"];
+            403: components["responses"]["FORBIDDEN"];
+            404: components["responses"]["NOT_FOUND"];
             default: components["responses"]["DEFAULT_ERROR"];
         };
     };

@@ -61,6 +61,8 @@ export type Issue = Schemas["Issue"];
 export type IssueWithEvent = Schemas["IssueDetail"];
 export type QualitySummary = Schemas["Summary"];
 export type StartupTimes = Schemas["Startup"];
+export type AlertRule = Schemas["AlertRule"];
+export type AlertKind = AlertRule["kind"];
 
 // Console-side, not an API shape of its own: one page of any list. Every `…Page` schema of the
 // document is this shape with its own items; the list components are written once for all.

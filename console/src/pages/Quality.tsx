@@ -12,6 +12,7 @@ import { ProblemAlert } from "../components/Problem";
 import { useReleaseMarkers, useScope, type Scope } from "../components/Scope";
 import { useUrlState } from "../components/urlState";
 import { can, useWorkspace, when } from "../workspace";
+import { AlertRules } from "./AlertRules";
 
 /** Sentry's levels: an info message is not a crash. */
 const LEVEL_COLORS: Record<string, string> = { fatal: "magenta", error: "red", warning: "orange", info: "blue", debug: "default" };
@@ -164,6 +165,7 @@ export function QualityPage() {
             <CrashFree summary={summary.data} markers={markers} />
           </Card>
           <Issues ws={ws} miniprogramId={scope.miniprogram_id} />
+          <AlertRules miniprogramId={scope.miniprogram_id} />
           <Card size="small" title="Startup time (app_launch duration)">
             <Startup ws={ws} scope={scope} />
           </Card>

@@ -146,6 +146,8 @@ class Settings:
     rollout_min_hold_seconds: int = 0
     #: telemetry: how often each guarded launch's health is checked at least (besides each step's end)
     release_guard_interval_seconds: float = 60.0
+    #: telemetry: how often each alert rule over a window is evaluated
+    alert_interval_seconds: float = 60.0
     #: gateway: the built web console (console/dist), served at /
     console_dir: str = "console/dist"
     #: identity's mail worker: SMTP servers on private, local or special addresses are refused
@@ -224,6 +226,7 @@ class Settings:
             s3_bucket=_env("MPDP_S3_BUCKET", cls.s3_bucket),
             rollout_min_hold_seconds=_int("MPDP_ROLLOUT_MIN_HOLD_SECONDS", cls.rollout_min_hold_seconds),
             release_guard_interval_seconds=_float("MPDP_RELEASE_GUARD_INTERVAL_SECONDS", cls.release_guard_interval_seconds),
+            alert_interval_seconds=_float("MPDP_ALERT_INTERVAL_SECONDS", cls.alert_interval_seconds),
             console_dir=_env("MPDP_CONSOLE_DIR", cls.console_dir),
             smtp_allow_private_hosts=_flag("MPDP_SMTP_ALLOW_PRIVATE_HOSTS"),
             smtp_url=_env("MPDP_SMTP_URL", ""),

@@ -10,7 +10,7 @@ ROUTES: list[tuple[re.Pattern[str], str]] = [
         (r"^/api/v1/(accounts|auth|me|invitations)(/|$)", "identity"),
         (r"^/api/v1/workspaces/[^/]+/(members|invitations|notifications)(/|$)", "identity"),
         (r"^/\.well-known/", "identity"),
-        (r"^/api/v1/workspaces/[^/]+/(analytics|quality)(/|$)", "telemetry"),
+        (r"^/api/v1/workspaces/[^/]+/(analytics|quality|alert-rules)(/|$)", "telemetry"),
         (r"^/api/v1/workspaces/[^/]+/miniprograms/[^/]+/dsn$", "telemetry"),
         (r"^/api/v1/workspaces/[^/]+/miniprograms/[^/]+/launches/[^/]+/health$", "telemetry"),
         (r"^/api/v1/workspaces/[^/]+/(miniprograms|jsapis|features)(/|$)", "catalog"),

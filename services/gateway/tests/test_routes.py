@@ -14,6 +14,8 @@ from mpdp_gateway.routes import service_for
         ("/ingest/sentry/api/17/envelope/", "telemetry"),
         ("/api/v1/workspaces/w1/analytics/overview", "telemetry"),
         ("/api/v1/workspaces/w1/quality/issues/i1", "telemetry"),
+        ("/api/v1/workspaces/w1/alert-rules", "telemetry"),
+        ("/api/v1/workspaces/w1/alert-rules/r1", "telemetry"),
         ("/api/v1/workspaces/w1/miniprograms/m1/dsn", "telemetry"),
         ("/api/v1/workspaces/w1/miniprograms/m1", "catalog"),
         ("/api/v1/workspaces/w1/miniprograms/m1/dsn/extra", "catalog"),

@@ -26,11 +26,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, defer
 
 from mpdp_common.config import Settings
+from mpdp_common.contracts.telemetry import ISSUE_CREATED, ISSUE_REGRESSED
 from mpdp_common.db import dialect_insert, new_id, utcnow
 
-from . import sourcemaps
+from . import alerts, sourcemaps
+from .events import events
 from .models import CrashEvent, Issue, IssueUser, IssueVersion, MiniProgram, SessionAggregate
 from .raw_events import RawEvent
+from .session_status import CRASHED, SESSION, SEVERITY
 
 HANDLED_ITEMS = {"event", "session", "sessions"}
 _DEFAULT = re.compile(r"^\{\{\s*default\s*\}\}$")
@@ -327,7 +330,9 @@ def user_of(event: dict) -> str | None:
 def record_event(session: Session, miniprogram: MiniProgram, event: dict, settings: Settings | None = None) -> str | None:
     """Group one error event into its issue, kept cut to Sentry's sizes and, with the `settings`
     that name the package store, its frames resolved through its version's source maps; the
-    issue's id (None for a resent event)."""
+    issue's id (None for a resent event). A new issue publishes `telemetry.issue.created`, a
+    resolved one that an event of a newer version reopens `telemetry.issue.regressed`, in the
+    caller's transaction."""
     event = cut_event(event)
     version = version_of(event.get("release"))
     if settings is not None and miniprogram.has_sourcemaps and version != UNKNOWN_VERSION:
@@ -338,7 +343,7 @@ def record_event(session: Session, miniprogram: MiniProgram, event: dict, settin
     seen_at = min(_time(event.get("timestamp"), now), now)
     title, culprit = title_and_culprit(event)
     level = str(event.get("level") or "error")[:16]
-    session.execute(
+    inserted = session.execute(
         dialect_insert(session, Issue)
         .values(
             id=new_id(),
@@ -357,7 +362,8 @@ def record_event(session: Session, miniprogram: MiniProgram, event: dict, settin
             latest_event=event,
         )
         .on_conflict_do_nothing()
-    )
+        .returning(Issue.id)
+    ).first()
     issue = session.execute(
         select(Issue)
         .options(defer(Issue.latest_event))  # replaced, never read
@@ -372,6 +378,11 @@ def record_event(session: Session, miniprogram: MiniProgram, event: dict, settin
     ).first()
     if taken is None:
         return None
+    # New when this insert made it (RETURNING names only the row it wrote, whatever a concurrent
+    # batch does), or when its first counted event is this one: an issue made for a resent event
+    # that another issue had already taken holds no event yet. The row is locked: one says it.
+    created = inserted is not None or issue.count == 0
+    regressed_from = None
     if (
         issue.status == "resolved"
         and version != UNKNOWN_VERSION
@@ -379,6 +390,7 @@ def record_event(session: Session, miniprogram: MiniProgram, event: dict, settin
         and version_key(version) > version_key(issue.resolved_in)
     ):
         issue.status, issue.regressed = "unresolved", True
+        regressed_from = issue.resolved_in
     issue.count += 1
     issue.first_seen = min(issue.first_seen, seen_at)
     if seen_at >= issue.last_seen:
@@ -394,7 +406,26 @@ def record_event(session: Session, miniprogram: MiniProgram, event: dict, settin
         issue_id=issue.id, version=version, day=seen_at.date(), miniprogram_id=miniprogram.id, count=1
     )
     session.execute(stmt.on_conflict_do_update(index_elements=["issue_id", "version", "day"], set_={"count": IssueVersion.count + 1}))
+    if created:
+        _publish_issue(session, ISSUE_CREATED, issue, version, {"first_seen": issue.first_seen.isoformat()})
+    elif regressed_from is not None:
+        _publish_issue(session, ISSUE_REGRESSED, issue, version, {"resolved_in": regressed_from, "regressed_at": seen_at.isoformat()})
     return issue.id
+
+
+def _publish_issue(session: Session, event_type: str, issue: Issue, version: str, beside: dict[str, Any]) -> None:
+    """The issue's event, in the transaction that records its crash, and the alerts it fires."""
+    payload = {
+        "issue_id": issue.id,
+        "workspace_id": issue.workspace_id,
+        "miniprogram_id": issue.miniprogram_id,
+        "title": issue.title,
+        "culprit": issue.culprit,
+        "level": issue.level,
+        "version": version,
+    } | beside
+    events.publish(session, event_type, payload, workspace_id=issue.workspace_id, aggregate_id=issue.id)
+    alerts.fire_for_issue(session, event_type, payload)
 
 
 def resolve_issues(session: Session, settings: Settings, miniprogram_id: str, version: str) -> int:
@@ -428,13 +459,6 @@ def newest_version(session: Session, issue_id: str) -> str | None:
 
 
 # -- release health -------------------------------------------------------------------------------
-
-#: a session is kept at its worst status: a crash is never undone by a later update
-SEVERITY = {"ok": 0, "exited": 1, "errored": 2, "unhandled": 3, "abnormal": 4, "crashed": 5}
-#: the statuses of a session that crashed: the JavaScript SDKs end one with an uncaught error as `unhandled`
-CRASHED = ("crashed", "abnormal", "unhandled")
-#: the raw event type of a Sentry session's update: not one ingest accepts, folded into release health
-SESSION = "session"
 
 
 def _text(value: Any, limit: int) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import JSON, BigInteger, Boolean, Date, Index, Integer, LargeBinary, String, false
+from sqlalchemy import JSON, BigInteger, Boolean, Date, Float, Index, Integer, LargeBinary, String, false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from mpdp_common.apikeys import ApiKeyColumns
@@ -293,9 +293,11 @@ class IssueUser(Base):
 
 
 class CrashEvent(Base):
-    """The event ids already taken, so that a resent crash report counts once."""
+    """The event ids already taken, so that a resent crash report counts once; by their arrival,
+    the error counts of an alert rule's windows."""
 
     __tablename__ = "crash_events"
+    __table_args__ = (Index("ix_crash_events_received", "miniprogram_id", "received_at"),)
 
     miniprogram_id: Mapped[str] = mapped_column(String(32), primary_key=True)
     event_id: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -361,3 +363,34 @@ class WorkspacePolicy(WorkspacePolicyColumns, Base):
     """Read model of whether a workspace requires two-factor sign-in, from workspace.settings.updated."""
 
     __tablename__ = "workspace_policies"
+
+
+# -- alert rules ----------------------------------------------------------------------------------
+
+
+class AlertRule(Base):
+    """A mini program's alert rule (alerts.py): a figure over a window held to a threshold, or
+    every new or regressed crash group."""
+
+    __tablename__ = "alert_rules"
+    __table_args__ = (Index("ix_alert_rules_miniprogram", "miniprogram_id", "created_at", "id"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(String(32), nullable=False, index=True)
+    miniprogram_id: Mapped[str] = mapped_column(String(32), nullable=False)
+    kind: Mapped[str] = mapped_column(String(32), nullable=False)
+    #: a share 0 to 1 (crash_free_*), a factor over the previous windows (error_spike), else null
+    threshold: Mapped[float | None] = mapped_column(Float)
+    min_sessions: Mapped[int | None] = mapped_column(Integer)
+    window_minutes: Mapped[int | None] = mapped_column(Integer)
+    min_errors: Mapped[int | None] = mapped_column(Integer)
+    #: ok or firing: a firing rule fires again only once it has been back to ok
+    state: Mapped[str] = mapped_column(String(16), nullable=False, default="ok")
+    last_fired_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    #: the last evaluation's figures, and when the alerts worker evaluates it next (null for the kinds it does not evaluate)
+    last_value: Mapped[float | None] = mapped_column(Float)
+    last_sessions: Mapped[int | None] = mapped_column(Integer)
+    evaluated_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    next_check_at: Mapped[datetime | None] = mapped_column(UtcDateTime, index=True)
+    created_at: Mapped[datetime] = created_at_column()
+    created_by: Mapped[str] = mapped_column(String(32), nullable=False)

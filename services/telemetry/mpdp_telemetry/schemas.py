@@ -325,3 +325,93 @@ class DsnSchema(ResponseSchema):
     app_id = fields.String()
     key_id = fields.String()
     telemetry_id = fields.Integer()
+
+
+# -- alert rules ----------------------------------------------------------------------------------
+
+ALERT_KINDS = ["crash_free_sessions_below", "crash_free_users_below", "new_issue", "regression", "error_spike"]
+ALERT_STATES = ["ok", "firing"]
+#: the fields each kind takes beside its kind, with their defaults (None: required)
+ALERT_FIELDS: dict[str, dict[str, float | int | None]] = {
+    "crash_free_sessions_below": {"threshold": None, "min_sessions": 100, "window_minutes": 60},
+    "crash_free_users_below": {"threshold": None, "min_sessions": 100, "window_minutes": 60},
+    "error_spike": {"threshold": 3.0, "min_sessions": 100, "window_minutes": 60, "min_errors": 10},
+    "new_issue": {},
+    "regression": {},
+}
+
+
+class AlertRuleCreateSchema(Schema):
+    miniprogram_id = Id(required=True)
+    kind = fields.String(required=True, validate=validate.OneOf(ALERT_KINDS))
+    threshold = fields.Float(
+        load_default=None,
+        allow_none=True,
+        allow_nan=False,
+        metadata={
+            "description": "crash_free_*: the share (0 to 1) below which it fires, required; error_spike: the factor (above 1, "
+            "default 3) over the previous windows' average error count; none for new_issue and regression"
+        },
+    )
+    min_sessions = fields.Integer(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Range(min=1),
+        metadata={"description": "crash_free_* and error_spike: the fewest sessions in the window for a verdict (default 100)"},
+    )
+    window_minutes = fields.Integer(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Range(min=5, max=10080),
+        metadata={"description": "crash_free_* and error_spike: the window's length, 5 minutes to 7 days (default 60)"},
+    )
+    min_errors = fields.Integer(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Range(min=1),
+        metadata={"description": "error_spike: the fewest errors in the window that can be a spike (default 10)"},
+    )
+
+    @validates_schema
+    def _fields_of_kind(self, data: dict[str, Any], **_kwargs: Any) -> None:
+        kind = data.get("kind")
+        if kind not in ALERT_FIELDS:
+            return
+        taken = ALERT_FIELDS[kind]
+        for name in ("threshold", "min_sessions", "window_minutes", "min_errors"):
+            if name not in taken and data.get(name) is not None:
+                raise ValidationError(f"A {kind} rule takes no {name}.", name)
+            if name in taken and data.get(name) is None:
+                if taken[name] is None:
+                    raise ValidationError(f"A {kind} rule needs a {name}.", name)
+                data[name] = taken[name]
+        threshold = data.get("threshold") or 0.0
+        if kind.startswith("crash_free_") and not 0 <= threshold <= 1:
+            raise ValidationError("A crash-free threshold is a share from 0 to 1.", "threshold")
+        if kind == "error_spike" and threshold <= 1:
+            raise ValidationError("A spike's threshold is a factor above 1.", "threshold")
+
+
+class AlertRulesQuery(PageQuery):
+    miniprogram_id = Id(load_default=None)
+
+
+class AlertRuleSchema(ResponseSchema):
+    id = fields.String()
+    miniprogram_id = fields.String()
+    kind = fields.String(validate=validate.OneOf(ALERT_KINDS))
+    threshold = fields.Float(allow_none=True)
+    min_sessions = fields.Integer(allow_none=True)
+    window_minutes = fields.Integer(allow_none=True)
+    min_errors = fields.Integer(allow_none=True)
+    state = fields.String(
+        validate=validate.OneOf(ALERT_STATES), metadata={"description": "firing: it fired and has not been back to ok since"}
+    )
+    last_fired_at = Timestamp(allow_none=True)
+    last_value = fields.Float(
+        allow_none=True, metadata={"description": "the last evaluation's figure (a share, or an error count); null before one"}
+    )
+    last_sessions = fields.Integer(allow_none=True, metadata={"description": "the sessions of the last evaluation's window"})
+    evaluated_at = Timestamp(allow_none=True)
+    created_at = Timestamp()
+    created_by = fields.String()

@@ -10,7 +10,8 @@ from mpdp_common.config import Settings
 from mpdp_common.db import EVENT_PROCESS_CONNECTIONS, make_engine
 from mpdp_common.service import Service
 
-from . import guard, handlers
+from . import alerts, guard, handlers
+from .api_alerts import alert_rules
 from .api_analytics import analytics
 from .api_ingest import ingest, setup_rate_limits
 from .api_quality import quality
@@ -32,7 +33,7 @@ def fold_raw_events(settings: Settings, stop: threading.Event) -> None:
 service = Service(
     name="telemetry",
     package="mpdp_telemetry",
-    blueprints=[ingest, analytics, quality],
+    blueprints=[ingest, analytics, quality, alert_rules],
     metadata=Base.metadata,
     events=events,
     handlers=handlers,
@@ -40,5 +41,5 @@ service = Service(
     workspace_policy_model=WorkspacePolicy,
     api_key_model=ApiKey,
     setup=_setup,
-    workers={"folder": fold_raw_events, "guard": guard.run_worker},
+    workers={"folder": fold_raw_events, "guard": guard.run_worker, "alerts": alerts.run_worker},
 )

@@ -1,6 +1,7 @@
 """The audit log: who did what in a workspace, one row per change, from the events every service
 publishes about it (members and invitations, roles and blocks, apps and keys, API keys,
-settings, mini programs, versions, launches in every status, approvals, features).
+settings, mini programs, versions, launches in every status, approvals, features, alert rules
+and the alerts they fire).
 
 The consumer writes one `AuditEntry` per event (`record`), in the transaction of the inbox row
 that makes the event's effect happen once; the event's id is unique in the table too. The row
@@ -89,6 +90,16 @@ def _approval(verb: str | None = None) -> Callable[[Payload], str]:
     return summary
 
 
+def _alert_rule(payload: Payload) -> str:
+    """A rule as people say it: `crash_free_sessions_below 0.99 over 60 min` of mini program m1."""
+    said = [payload["kind"]]
+    if payload.get("threshold") is not None:
+        said.append(f"{payload['threshold']:g}")
+    if payload.get("window_minutes"):
+        said.append(f"over {payload['window_minutes']} min")
+    return f"{' '.join(said)} of mini program {payload['miniprogram_id']}"
+
+
 MEMBER = "Member {account_id} {verb} (role {role})"
 ASSIGNMENT = "Member {account_id} {verb} mini program {miniprogram_id}"
 
@@ -151,6 +162,9 @@ AUDITED: dict[str, Audited] = {
     "catalog.feature.activation_requested": Audited(
         "feature", "feature_id", "Activation of feature {feature_id} for mini program {miniprogram_id} requested"
     ),
+    "telemetry.alert_rule.created": Audited("alert_rule", "alert_rule_id", lambda p: f"Alert rule {_alert_rule(p)} created"),
+    "telemetry.alert_rule.deleted": Audited("alert_rule", "alert_rule_id", lambda p: f"Alert rule {_alert_rule(p)} deleted"),
+    "telemetry.alert.fired": Audited("alert_rule", "alert_rule_id", "Alert fired: {summary}"),
     "workspace.webhook.created": Audited("webhook", "webhook_id", lambda p: f"Webhook to {p['host']} created for {_events(p)}"),
     "workspace.webhook.updated": Audited("webhook", "webhook_id", lambda p: f"Webhook to {p['host']} changed: {_changed(p)}"),
     "workspace.webhook.deleted": Audited("webhook", "webhook_id", "Webhook to {host} deleted"),

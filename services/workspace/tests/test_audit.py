@@ -328,3 +328,46 @@ def test_on_postgresql_a_row_is_never_updated_and_only_deleted():
     finally:
         engine.dispose()
         drop_database(url)
+
+
+def test_alert_rules_and_the_alerts_they_fire_are_logged(harness):
+    ws = harness.tenant("alice")
+    rule = {
+        "alert_rule_id": "r1",
+        "workspace_id": ws,
+        "miniprogram_id": "mp1",
+        "kind": "crash_free_sessions_below",
+        "threshold": 0.995,
+        "min_sessions": 100,
+        "window_minutes": 60,
+        "min_errors": None,
+    }
+    harness.deliver("telemetry.alert_rule.created", rule | {"created_by": "alice"}, ws, actor=Actor.account("alice"))
+    fired = {
+        "alert_rule_id": "r1",
+        "workspace_id": ws,
+        "miniprogram_id": "mp1",
+        "kind": "crash_free_sessions_below",
+        "threshold": 0.995,
+        "window_minutes": 60,
+        "min_sessions": 100,
+        "value": 0.97,
+        "sessions": 400,
+        "issue_id": None,
+        "summary": "Crash-free sessions of Shop are 97.00% over the last 60 minutes (12 of 400 sessions crashed), below 99.50%.",
+        "fired_at": "2026-12-01T10:00:00Z",
+    }
+    harness.deliver("telemetry.alert.fired", fired, ws, actor=Actor.system("telemetry.alerts"))
+    harness.deliver("telemetry.alert_rule.deleted", rule | {"deleted_by": "alice"}, ws, actor=Actor.account("alice"))
+    entries = {entry["action"]: entry for entry in log(harness, ws)["items"]}
+    assert (
+        entries["telemetry.alert_rule.created"]["summary"]
+        == "Alert rule crash_free_sessions_below 0.995 over 60 min of mini program mp1 created"
+    )
+    assert (
+        entries["telemetry.alert_rule.deleted"]["summary"]
+        == "Alert rule crash_free_sessions_below 0.995 over 60 min of mini program mp1 deleted"
+    )
+    alert = entries["telemetry.alert.fired"]
+    assert alert["summary"] == f"Alert fired: {fired['summary']}"
+    assert (alert["actor"], alert["subject"]) == ({"kind": "system", "id": "telemetry.alerts"}, {"kind": "alert_rule", "id": "r1"})

@@ -1,5 +1,11 @@
 """What the telemetry service publishes.
 
+Crash groups: `telemetry.issue.created` when a crash event groups with no earlier one, and
+`telemetry.issue.regressed` when a resolved one comes back in a newer version, each published in
+the transaction that records the event. Alert rules (`telemetry.alert_rule.created`/`deleted`)
+watch a mini program's crash-free figures, error counts and crash groups; `telemetry.alert.fired`
+says one fired, for the people to be told.
+
 Telemetry judges the health of every launch in grayscale that has a guard (it learns them from
 `catalog.launch.status_changed`); when the version's figures on its host app fall below the
 guard's floors it publishes `telemetry.release_health.failing`, and the catalog halts the launch:
@@ -19,6 +25,8 @@ FAILING = "telemetry.release_health.failing"
 ISSUE_CREATED = "telemetry.issue.created"
 ISSUE_REGRESSED = "telemetry.issue.regressed"
 ALERT_FIRED = "telemetry.alert.fired"
+ALERT_RULE_CREATED = "telemetry.alert_rule.created"
+ALERT_RULE_DELETED = "telemetry.alert_rule.deleted"
 
 
 class HealthFigures(Payload):
@@ -97,13 +105,41 @@ class AlertFired(Payload):
     threshold = fields.Float(allow_none=True)
     window_minutes = fields.Integer(allow_none=True)
     min_sessions = fields.Integer(allow_none=True)
-    #: the figure judged (a share, or a count's factor over its usual level)
+    #: the figure judged: a crash-free share, or the window's error count (error_spike)
     value = fields.Float(allow_none=True)
     sessions = fields.Integer(allow_none=True)
     issue_id = fields.String(allow_none=True)
     #: for people
     summary = fields.String()
     fired_at = fields.DateTime()
+
+
+class AlertRuleFields(Payload):
+    alert_rule_id = fields.String()
+    workspace_id = fields.String()
+    miniprogram_id = fields.String()
+    #: crash_free_sessions_below, crash_free_users_below, new_issue, regression or error_spike
+    kind = fields.String()
+    #: a share 0 to 1 (crash_free_*), a factor over the previous windows (error_spike), else null
+    threshold = fields.Float(allow_none=True)
+    min_sessions = fields.Integer(allow_none=True)
+    window_minutes = fields.Integer(allow_none=True)
+    #: error_spike: the fewest errors in the window that can be a spike, else null
+    min_errors = fields.Integer(allow_none=True)
+
+
+@declare(ALERT_RULE_CREATED)
+class AlertRuleCreated(AlertRuleFields):
+    """An admin made an alert rule for a mini program."""
+
+    created_by = fields.String()
+
+
+@declare(ALERT_RULE_DELETED)
+class AlertRuleDeleted(AlertRuleFields):
+    """An admin deleted an alert rule: it fires no more."""
+
+    deleted_by = fields.String()
 
 
 @declare("telemetry.issue.status_changed")
