@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PACKAGES := libs/common $(sort $(wildcard services/*)) cli sdk/python
 
-.PHONY: run test faults setup backing-services console sdk-js browser lint openapi bench soak clean
+.PHONY: run test faults setup backing-services console sdk-js browser pgbouncer lint openapi bench soak clean
 
 $(STAMP): constraints.txt requirements-dev.txt $(addsuffix /pyproject.toml,$(PACKAGES))
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -59,8 +59,13 @@ test: setup backing-services console sdk-js browser
 	$(BIN)/pytest
 
 # Dependencies stopped and processes killed under load: run alone, never beside another test run.
-faults: setup backing-services
+faults: setup backing-services pgbouncer
 	$(BIN)/pytest tests/faults
+
+# The fault suite runs the platform behind PgBouncer too.
+pgbouncer:
+	@command -v pgbouncer >/dev/null || test -x /usr/sbin/pgbouncer || { echo "installing PgBouncer for the fault suite"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pgbouncer >/dev/null; }
 
 # ruff's rules and format, and the type checker (its settings are in pyproject.toml)
 lint: setup

@@ -248,7 +248,9 @@ class Settings:
         if self.mode == "embedded":
             default_db = f"sqlite:///{os.path.abspath(self.data_dir)}/embedded/{service}.db"
         else:
-            default_db = f"{self.database_server_url.rstrip('/')}/{self.database_prefix}_{service}"
+            # The server URL may carry options (`?prepare_threshold=none`): the database goes before them.
+            server, _, options = self.database_server_url.partition("?")
+            default_db = f"{server.rstrip('/')}/{self.database_prefix}_{service}" + (f"?{options}" if options else "")
         return replace(
             self,
             service=service,

@@ -74,7 +74,31 @@ def make_engine(url: str, connections: int = 10) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=connections, max_overflow=2, pool_timeout=5)
+    options = _psycopg_options(url)
+    return create_engine(driver_url(url), pool_pre_ping=True, pool_size=connections, max_overflow=2, pool_timeout=5, connect_args=options)
+
+
+#: options of a database URL that are psycopg's connection settings rather than libpq's
+PSYCOPG_OPTIONS = ("prepare_threshold",)
+
+
+def driver_url(url: str) -> str:
+    """The URL without the psycopg options it may carry, as libpq takes it."""
+    parsed = make_url(url)
+    if not any(name in parsed.query for name in PSYCOPG_OPTIONS):
+        return url
+    return parsed.difference_update_query(PSYCOPG_OPTIONS).render_as_string(hide_password=False)
+
+
+def _psycopg_options(url: str) -> dict[str, object]:
+    """`?prepare_threshold=none` behind PgBouncer in transaction mode: psycopg then never prepares
+    a statement on the server, where the next transaction may find another server connection
+    (PgBouncer before 1.21 keeps no prepared statement across them)."""
+    query = make_url(url).query
+    if "prepare_threshold" not in query:
+        return {}
+    threshold = str(query["prepare_threshold"]).lower()
+    return {"prepare_threshold": None if threshold in ("none", "off", "") else int(threshold)}
 
 
 def on_postgresql(bind: Session | Connection | Engine) -> bool:
@@ -108,7 +132,7 @@ def dialect_insert(session: Session, model: type[DeclarativeBase] | Table) -> po
 
 def ensure_database(url: str) -> None:
     """Create the PostgreSQL database named by `url` if it does not exist yet."""
-    parsed = make_url(url)
+    parsed = make_url(driver_url(url))
     if parsed.get_backend_name() != "postgresql":
         return
     admin = create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
@@ -122,7 +146,7 @@ def ensure_database(url: str) -> None:
 
 
 def drop_database(url: str) -> None:
-    parsed = make_url(url)
+    parsed = make_url(driver_url(url))
     if parsed.get_backend_name() != "postgresql":
         return
     admin = create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")

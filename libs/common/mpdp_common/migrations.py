@@ -11,13 +11,13 @@ from alembic.autogenerate.api import AutogenContext
 from alembic.config import Config
 from sqlalchemy import MetaData, engine_from_config, pool
 
-from .db import ensure_database, make_engine
+from .db import driver_url, ensure_database, make_engine
 
 
 def alembic_config(package: str, database_url: str) -> Config:
     config = Config()
     config.set_main_option("script_location", str(files(package) / "migrations"))
-    config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
+    config.set_main_option("sqlalchemy.url", driver_url(database_url).replace("%", "%%"))
     return config
 
 

@@ -54,3 +54,14 @@ def test_a_session_its_connection_and_its_engine_tell_the_same_database(sessions
     postgresql = sessions.kw["bind"].url.get_backend_name() == "postgresql"
     with session_scope(sessions) as session:
         assert [on_postgresql(session), on_postgresql(session.connection()), on_postgresql(session.get_bind())] == [postgresql] * 3
+
+
+def test_a_database_url_may_carry_psycopgs_prepare_threshold_for_pgbouncer():
+    from mpdp_common.db import _psycopg_options, driver_url
+
+    url = "postgresql+psycopg://postgres@pgbouncer:6432/mpdp_identity?prepare_threshold=none&sslmode=disable"
+    assert driver_url(url) == "postgresql+psycopg://postgres@pgbouncer:6432/mpdp_identity?sslmode=disable"
+    assert _psycopg_options(url) == {"prepare_threshold": None}
+    assert _psycopg_options("postgresql+psycopg://h/db?prepare_threshold=3") == {"prepare_threshold": 3}
+    plain = "postgresql+psycopg://postgres@127.0.0.1:5432/mpdp_identity"
+    assert driver_url(plain) == plain and _psycopg_options(plain) == {}
