@@ -21,6 +21,8 @@ import time
 import requests
 from _platform import arguments, cpu_seconds, descendants, figures, percentile, running_platform, wrk
 
+from mpdp_common.config import Settings
+
 
 def web_processes(root: int, service: str) -> list[int]:
     """The gunicorn master and workers of `service` under the platform's launcher."""
@@ -73,7 +75,11 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=8)
     args = arguments(parser, seconds=1, concurrency=4)
     load = wrk_load if shutil.which("wrk") else python_load
-    with running_platform(MPDP_RATE_LIMIT_PER_CLIENT="1000000/minute", MPDP_RATE_LIMIT_PER_TOKEN="1000000/minute") as platform:
+    # The full run measures what `make run` runs: its web workers and threads per service and its
+    # access log at INFO; the short one takes the shared test platform as it is.
+    as_deployed = {} if args.short else {"MPDP_LOG_LEVEL": "INFO", "MPDP_WEB_WORKERS": str(Settings.web_workers)}
+    limits = {"MPDP_RATE_LIMIT_PER_CLIENT": "1000000/minute", "MPDP_RATE_LIMIT_PER_TOKEN": "1000000/minute"}
+    with running_platform(**limits, **as_deployed, MPDP_WEB_THREADS=str(Settings.web_threads)) as platform:
         from tests.integration.client import Client
 
         user = Client(platform.gateway).new_account("bench")
@@ -114,6 +120,7 @@ def main() -> None:
             ratio = rates["through the gateway", clients] / rates["identity directly", clients]
             print(f"    gateway/direct throughput ratio: {ratio:.2f}")
             found[f"{load_name}_ratio"] = ratio
+        print(f"  as run: {platform.env['MPDP_WEB_WORKERS']} web workers per service, log level {platform.env['MPDP_LOG_LEVEL']}")
         print(f"  machine load (1, 5, 15 min): {' '.join(f'{value:.1f}' for value in os.getloadavg())} on {os.cpu_count()} CPUs")
         figures("gateway", concurrency=args.concurrency, **found)
 
