@@ -97,6 +97,8 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 0
     internal_port: int = 0
+    #: `mpdpctl jobs`: where it answers /healthz and /readyz (0: nowhere, as on one machine)
+    jobs_health_port: int = 0
     ports: dict[str, int] = field(default_factory=lambda: dict(SERVICE_PORTS))
     service_urls: dict[str, str] = field(default_factory=dict)
     jwks_url: str = ""
@@ -170,6 +172,7 @@ class Settings:
             outbox_batch_size=_int("MPDP_OUTBOX_BATCH_SIZE", cls.outbox_batch_size),
             outbox_poll_seconds=_float("MPDP_OUTBOX_POLL_SECONDS", cls.outbox_poll_seconds),
             host=_env("MPDP_HOST", cls.host),
+            jobs_health_port=_int("MPDP_JOBS_HEALTH_PORT", cls.jobs_health_port),
             ports=ports,
             service_urls=urls,
             jwks_url=_env("MPDP_JWKS_URL", f"{urls['identity']}/.well-known/jwks.json"),

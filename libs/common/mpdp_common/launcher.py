@@ -28,6 +28,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, MutableMapping
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
@@ -273,10 +274,63 @@ def jobs(name: str) -> None:
     threads = [threading.Thread(target=run_job, args=item, name=item[0]) for item in service.jobs.items()]
     for thread in threads:
         thread.start()
+    probes = _serve_job_probes(service, settings, threads, stop) if settings.jobs_health_port else None
     for thread in threads:
         thread.join()
+    if probes is not None:
+        probes.shutdown()
     if failed.is_set():
         raise SystemExit(1)
+
+
+def _serve_job_probes(service: Service, settings: Settings, threads: list[threading.Thread], stop: threading.Event) -> ThreadingHTTPServer:
+    """/healthz and /readyz for a process that serves no HTTP, so that an orchestrator can probe
+    it like a web process: alive while every job runs; ready while its database and its broker
+    answer (the web's /readyz checks)."""
+    engine = make_engine(settings.database_url, connections=1) if service.has_database else None
+
+    def checks() -> dict[str, str]:
+        found: dict[str, str] = {}
+        if engine is not None:
+            try:
+                with engine.connect() as connection:
+                    connection.exec_driver_sql("SELECT 1")
+                found["database"] = "ok"
+            except Exception as error:
+                found["database"] = f"unavailable: {error.__class__.__name__}"
+        if service.events is not None:
+            try:
+                broker_for(settings).ping()
+                found["broker"] = "ok"
+            except BrokerUnavailable as error:
+                found["broker"] = f"unavailable: {error}"
+        return found
+
+    class Probes(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - http.server's hook name
+            body: dict[str, Any]
+            if self.path == "/healthz":
+                stopped = [thread.name for thread in threads if not thread.is_alive()]
+                status, body = (503, {"stopped": stopped}) if stopped or stop.is_set() else (200, {"status": "ok"})
+            elif self.path == "/readyz":
+                found = checks()
+                status, body = (200 if all(state == "ok" for state in found.values()) else 503), {"checks": found}
+            else:
+                status, body = 404, {}
+            payload = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the probes' requests are not worth a log line each
+            return None
+
+    server = ThreadingHTTPServer((settings.host, settings.jobs_health_port), Probes)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, name="probes", daemon=True).start()
+    return server
 
 
 def work(name: str, worker: str) -> None:
