@@ -472,16 +472,16 @@ def run(settings: Settings) -> None:
     if settings.mode == "embedded":
         return run_embedded(Settings.from_env())
     database_up = reachable(settings.database_server_url, 5432)
-    broker_up = reachable(settings.amqp_url, 5672)
+    broker_up = any(reachable(url, 5672) for url in settings.amqp_urls)
     if database_up and broker_up:
         return run_real(settings)
     missing = [name for name, up in (("PostgreSQL", database_up), ("RabbitMQ", broker_up)) if not up]
     log.warning(
-        "%s not reachable (MPDP_DATABASE_URL=%s, MPDP_AMQP_URL host %s): starting the embedded mode instead "
+        "%s not reachable (MPDP_DATABASE_URL=%s, MPDP_AMQP_URL hosts %s): starting the embedded mode instead "
         "(one process, SQLite files, the in-process broker)",
         " and ".join(missing),
         settings.database_server_url,
-        urlparse(settings.amqp_url).hostname,
+        ", ".join(str(urlparse(url).hostname) for url in settings.amqp_urls),
     )
     os.environ["MPDP_MODE"] = "embedded"
     run_embedded(Settings.from_env())

@@ -5,16 +5,18 @@ Topology (RabbitMQ): one durable topic exchange per producing service (`<prefix>
 one durable queue per consuming service (`<prefix>.<consumer>`) bound by routing key = event
 type, a retry queue (`<queue>.retry`) whose messages expire back into the queue after a delay,
 and a dead-letter queue (`<queue>.dead`) where a message is parked after the last attempt.
+With MPDP_QUEUE_TYPE=quorum, all three are quorum queues, replicated over the cluster's nodes.
 """
 
 from __future__ import annotations
 
 import logging
 import queue as queue_module
+import random
 import threading
 from abc import ABC, abstractmethod
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import pika
@@ -126,25 +128,33 @@ class Broker(ABC):
 
 
 class RabbitMQBroker(Broker):
-    """pika, one connection per thread, created in that thread (never shared across a fork)."""
+    """pika, one connection per thread, created in that thread (never shared across a fork).
 
-    def __init__(self, url: str, *, max_attempts: int, retry_delay_ms: int, prefetch: int):
+    Given several URLs (the nodes of a cluster), each connection goes to the first node that
+    answers, starting from a random one, so that a process's connections spread over the nodes
+    and a lost node's clients move to the others when they reconnect."""
+
+    def __init__(self, url: str | Sequence[str], *, max_attempts: int, retry_delay_ms: int, prefetch: int, queue_type: str = "classic"):
         super().__init__(max_attempts, retry_delay_ms)
-        self.parameters = pika.URLParameters(url)
-        self.parameters.heartbeat = 30
-        self.parameters.blocked_connection_timeout = 30
-        self.parameters.socket_timeout = 5
-        self.parameters.connection_attempts = 1
+        self.nodes = [_parameters(one) for one in ([url] if isinstance(url, str) else url)]
+        if not self.nodes:
+            raise ValueError("no RabbitMQ URL given")
+        if queue_type not in ("classic", "quorum"):
+            raise ValueError(f"unknown queue type {queue_type!r}")
+        self.queue_type = queue_type
         self.prefetch = prefetch
         self._local = threading.local()
 
     # -- connections -------------------------------------------------------------------------
 
     def _connect(self) -> pika.BlockingConnection:
+        start = random.randrange(len(self.nodes))
+        order = self.nodes[start:] + self.nodes[:start]
         try:
-            return pika.BlockingConnection(self.parameters)
+            return pika.BlockingConnection(order if len(order) > 1 else order[0])
         except (pika.exceptions.AMQPError, OSError) as error:
-            raise BrokerUnavailable(f"RabbitMQ at {self.parameters.host}:{self.parameters.port}: {error!r}") from error
+            where = ", ".join(f"{node.host}:{node.port}" for node in order)
+            raise BrokerUnavailable(f"RabbitMQ at {where}: {error!r}") from error
 
     def _publishing_channel(self, exchange: str) -> BlockingChannel:
         channel = getattr(self._local, "channel", None)
@@ -200,14 +210,22 @@ class RabbitMQBroker(Broker):
 
     # -- consuming ---------------------------------------------------------------------------
 
+    def queue_arguments(self, subscription: Subscription) -> dict[str, dict[str, str]]:
+        """Each of the subscription's queues with the arguments it is declared with.
+
+        Quorum queues (RabbitMQ 3.10 and later) take the retry queue's per-message TTL and its
+        dead-lettering back into the service's queue; that dead-lettering is made at-least-once
+        (which needs `x-overflow: reject-publish`), where a quorum queue's default would drop a
+        retried event if the node holding it failed at the moment it expired."""
+        quorum = {"x-queue-type": "quorum"} if self.queue_type == "quorum" else {}
+        back = {"x-dead-letter-exchange": "", "x-dead-letter-routing-key": subscription.queue}
+        if quorum:
+            back |= {"x-dead-letter-strategy": "at-least-once", "x-overflow": "reject-publish"}
+        return {subscription.queue: dict(quorum), subscription.retry_queue: quorum | back, subscription.dead_queue: dict(quorum)}
+
     def _declare_on(self, channel: BlockingChannel, subscription: Subscription) -> None:
-        channel.queue_declare(subscription.queue, durable=True)
-        channel.queue_declare(
-            subscription.retry_queue,
-            durable=True,
-            arguments={"x-dead-letter-exchange": "", "x-dead-letter-routing-key": subscription.queue},
-        )
-        channel.queue_declare(subscription.dead_queue, durable=True)
+        for name, arguments in self.queue_arguments(subscription).items():
+            channel.queue_declare(name, durable=True, arguments=arguments or None)
         for exchange, types in subscription.bindings.items():
             channel.exchange_declare(exchange, exchange_type="topic", durable=True)
             for event_type in types:
@@ -351,6 +369,15 @@ def _properties(item: Event, attempt: int, error: str | None = None) -> pika.Bas
     )
 
 
+def _parameters(url: str) -> pika.URLParameters:
+    parameters = pika.URLParameters(url)
+    parameters.heartbeat = 30
+    parameters.blocked_connection_timeout = 30
+    parameters.socket_timeout = 5
+    parameters.connection_attempts = 1
+    return parameters
+
+
 def _first_properties(message: Outgoing) -> pika.BasicProperties:
     return pika.BasicProperties(
         content_type="application/json",
@@ -447,10 +474,11 @@ def broker_for(settings: Settings) -> Broker:
                 )
             return _memory_brokers[settings.amqp_url]
     return RabbitMQBroker(
-        settings.amqp_url,
+        settings.amqp_urls,
         max_attempts=settings.event_max_attempts,
         retry_delay_ms=settings.event_retry_delay_ms,
         prefetch=settings.event_prefetch,
+        queue_type=settings.queue_type,
     )
 
 
