@@ -14,10 +14,12 @@ import logging
 import queue as queue_module
 import random
 import threading
+import time
 from abc import ABC, abstractmethod
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import pika
 import pika.exceptions
@@ -41,6 +43,9 @@ class DependencyUnavailable(Exception):
     """A consumer cannot handle anything right now (its database is down): the batch is not the
     events' fault, so it is neither acked nor counted as an attempt, and comes back later."""
 
+
+#: How long a relay waits at most for the broker to confirm a batch before sending it again.
+CONFIRM_TIMEOUT_SECONDS = 30.0
 
 #: How long a consumer waits at most before trying again while its database is down.
 DEPENDENCY_BACKOFF_LIMIT = 2.0
@@ -162,9 +167,18 @@ class RabbitMQBroker(Broker):
             self._drop_publishing_channel()
             connection = self._connect()
             channel = connection.channel()
-            # A transaction per batch: tx.commit-ok is the broker's word that it holds every message.
-            channel.tx_select()
+            # Publisher confirms: the broker's ack of a message is its word that every queue the
+            # message was routed to holds it (for a quorum queue, a majority of its nodes). A
+            # transaction's commit-ok is not: a quorum queue whose leader died under a committed
+            # batch lost part of it, where confirms wait for the new leader.
+            # The last confirm of a batch wakes the I/O loop that waits for it (below), which
+            # otherwise sleeps its time out: it returns early only for events of its own.
+            confirms = _Confirms(wake=lambda: connection.add_callback_threadsafe(_nothing))
+            channel._impl.confirm_delivery(confirms.on_confirm, callback=lambda _frame: confirms.selected.set())
+            while not confirms.selected.is_set():
+                connection.process_data_events(time_limit=0.1)
             self._local.channel = channel
+            self._local.confirms = confirms
             self._local.declared = set()
         if exchange not in self._local.declared:
             channel.exchange_declare(exchange, exchange_type="topic", durable=True)
@@ -196,13 +210,25 @@ class RabbitMQBroker(Broker):
     def publish_batch(self, exchange: str, messages: list[Outgoing]) -> None:
         try:
             channel = self._publishing_channel(exchange)
-            # The blocking channel writes to the socket after every message; its underlying channel
-            # only queues the frames, and tx.commit sends them all at once and waits for the broker.
+            confirms: _Confirms = self._local.confirms
+            # The blocking channel writes to the socket and waits after every message; its
+            # underlying channel only queues the frames, sent together as the I/O loop runs
+            # below, which then takes the broker's confirms of the whole batch.
             publish = channel._impl.basic_publish
             for message in messages:
                 publish(exchange, message.type, message.body, _first_properties(message))
-            channel.tx_commit()
+                confirms.sent()
+            deadline = time.monotonic() + CONFIRM_TIMEOUT_SECONDS
+            while confirms.pending:
+                if channel.is_closed or time.monotonic() > deadline:
+                    raise BrokerUnavailable(f"{len(confirms.pending)} of {len(messages)} messages not confirmed by the broker")
+                channel.connection.process_data_events(time_limit=1.0)
+            if confirms.take_nacked():
+                raise BrokerUnavailable(f"the broker refused messages of a batch of {len(messages)}")
         except BrokerUnavailable:
+            # Unconfirmed or refused: the batch stays in the outbox and goes again on a new channel
+            # (consumers skip what they already had).
+            self._drop_publishing_channel()
             raise
         except (pika.exceptions.AMQPError, OSError) as error:
             self._drop_publishing_channel()
@@ -353,6 +379,41 @@ class RabbitMQBroker(Broker):
 
     def close(self) -> None:
         self._drop_publishing_channel()
+
+
+class _Confirms:
+    """The broker's acks and nacks of one publishing channel's messages, whose delivery tags
+    count from 1 in the order they were published."""
+
+    def __init__(self, wake: Callable[[], None]) -> None:
+        self.wake = wake
+        self.selected = threading.Event()
+        self.published = 0
+        self.pending: set[int] = set()
+        self.nacked = 0
+
+    def sent(self) -> None:
+        self.published += 1
+        self.pending.add(self.published)
+
+    def on_confirm(self, frame: Any) -> None:
+        method = frame.method
+        # A multiple confirm settles every tag up to its own: from the lowest still pending.
+        first = min(self.pending, default=method.delivery_tag) if method.multiple else method.delivery_tag
+        settled = [tag for tag in range(first, method.delivery_tag + 1) if tag in self.pending]
+        self.pending.difference_update(settled)
+        if isinstance(method, Basic.Nack):
+            self.nacked += len(settled)
+        if not self.pending:
+            self.wake()
+
+    def take_nacked(self) -> int:
+        nacked, self.nacked = self.nacked, 0
+        return nacked
+
+
+def _nothing() -> None:
+    return None
 
 
 def _properties(item: Event, attempt: int, error: str | None = None) -> pika.BasicProperties:
