@@ -73,6 +73,11 @@ def test_every_process_of_every_service_has_its_deployment(overlay):
             env = {item["name"]: item.get("value") for item in _container(jobs)["env"]}
             assert env["MPDP_JOBS_HEALTH_PORT"] == str(_container(jobs)["ports"][0]["containerPort"])
     assert len(commands) == len(resources(overlay, "Deployment")), "two Deployments run the same process"
+    for command, deployment in commands.items():
+        # New code starts only once the migration Job has brought its database up to date.
+        service = installed_services()[command[2]]
+        waits = [item["command"] for item in deployment["spec"]["template"]["spec"].get("initContainers", [])]
+        assert waits == ([["mpdpctl", "wait-migrated", service.name, "--timeout", "900"]] if service.has_database else []), command
     (job,) = resources(overlay, "Job")
     assert _container(job)["command"] == ["mpdpctl", "migrate"]
 

@@ -3,6 +3,7 @@
 mpdpctl run               every service: real mode if PostgreSQL and RabbitMQ answer, else embedded
 mpdpctl embedded          every service in one process, SQLite files, the in-process broker
 mpdpctl migrate [NAME..]  create databases, apply migrations, declare the broker topology
+mpdpctl wait-migrated NAME  wait until another process (a migration job) has migrated the service's database
 mpdpctl web NAME          the service's HTTP API under gunicorn
 mpdpctl jobs NAME         the service's relay, consumer and workers as threads of one process (as `run` starts them)
 mpdpctl relay NAME        the service's outbox relay
@@ -41,7 +42,7 @@ from .events.actors import acting
 from .events.brokers import BrokerUnavailable, broker_for, subscription_for
 from .keys import ensure_signing_key
 from .logs import configure_logging, gunicorn_log_config
-from .migrations import upgrade
+from .migrations import pending, upgrade
 from .service import SERVICES_GROUP, Service, installed_services
 
 if TYPE_CHECKING:  # imported in the worker only, after gevent's patches (see web())
@@ -106,6 +107,23 @@ def migrate(names: list[str]) -> None:
                 broker_for(settings).declare(subscription_for(settings, service.events))
             except BrokerUnavailable as error:
                 log.warning("%s: broker topology not declared yet (%s); the consumer will declare it", service.name, error)
+
+
+def wait_migrated(name: str, timeout: float) -> None:
+    """Return once the service's database has every migration of this code; exit with status 1
+    after `timeout` seconds. What a deployment's pods run before they start, while a job applies
+    the migrations (`mpdpctl migrate`), so that no new code runs on an old schema."""
+    service = _service(name)
+    if not service.has_database:
+        return
+    settings = Settings.from_env(service.name)
+    deadline = time.monotonic() + timeout
+    while missing := pending(service.package, settings.database_url):
+        if time.monotonic() > deadline:
+            raise SystemExit(f"{name}: the database still lacks migrations {', '.join(missing)} after {timeout:.0f} s")
+        log.info("%s: waiting for migrations %s", name, ", ".join(missing))
+        time.sleep(2)
+    log.info("%s: database is up to date", name)
 
 
 #: the service whose web workers run under gevent (its Service.web_worker, mpdp_gateway.server)
@@ -493,6 +511,9 @@ def main(argv: list[str] | None = None) -> None:
     commands.add_parser("run")
     commands.add_parser("embedded")
     commands.add_parser("migrate").add_argument("names", nargs="*")
+    waiting = commands.add_parser("wait-migrated", help="wait until the service's database has every migration of this code")
+    waiting.add_argument("name")
+    waiting.add_argument("--timeout", type=float, default=600, help="seconds before giving up with status 1 (default 600)")
     for name in ("web", "jobs", "relay", "consume"):
         commands.add_parser(name).add_argument("name")
     worker = commands.add_parser("work")
@@ -519,6 +540,8 @@ def main(argv: list[str] | None = None) -> None:
         run_embedded(Settings.from_env())
     elif args.command == "migrate":
         migrate(args.names)
+    elif args.command == "wait-migrated":
+        wait_migrated(args.name, args.timeout)
     elif args.command == "web":
         web(args.name)
     elif args.command == "jobs":
