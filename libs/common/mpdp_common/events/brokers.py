@@ -344,8 +344,10 @@ class RabbitMQBroker(Broker):
             channel = connection.channel()
             self._declare_on(channel, subscription)
             if replay:
-                # Each message moves in one transaction: sent back and taken off the dead letters together.
-                channel.tx_select()
+                # Each message is sent back, and taken off the dead letters only once the broker
+                # has confirmed it (a transaction's commit is no such word on a quorum queue): a
+                # failure in between leaves it in both, and the consumer's inbox skips the second.
+                channel.confirm_delivery()
             found = []
             while True:
                 method, properties, body = channel.basic_get(subscription.dead_queue, auto_ack=False)
@@ -366,7 +368,6 @@ class RabbitMQBroker(Broker):
                     properties.expiration = None
                     channel.basic_publish("", subscription.queue, body, properties)
                     channel.basic_ack(method.delivery_tag)
-                    channel.tx_commit()
             return found
         except (pika.exceptions.AMQPError, OSError) as error:
             raise BrokerUnavailable(repr(error)) from error
