@@ -208,9 +208,12 @@ class LocalCluster:
         for process in self.processes.values():
             if process.poll() is None:
                 os.killpg(process.pid, signal.SIGTERM)
+        # Their data is deleted next: a node that takes longer (the last of a cluster pauses as a
+        # minority) is not waited for.
+        deadline = time.monotonic() + 10
         for process in self.processes.values():
             try:
-                process.wait(20)
+                process.wait(max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait(5)
