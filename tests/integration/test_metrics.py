@@ -33,7 +33,7 @@ def value(samples: list, **labels: str) -> float:
 def test_the_event_processes_answer_their_metrics(platform: Platform, make_user, make_workspace):
     admin = make_user("admin")
     make_workspace(admin)  # workspace.workspace.created, relayed by the workspace and handled by identity
-    jobs = {name: f"http://127.0.0.1:{port}/metrics" for name, port in platform.jobs_metrics_ports.items()}
+    jobs = {name: f"http://127.0.0.1:{port}/metrics" for name, port in platform.jobs_ports.items()}
 
     def relayed() -> dict:
         found = scrape(jobs["workspace"])

@@ -21,8 +21,9 @@ SERVICE_PORTS = {
 #: Where a service answers what only operators may ask (its metrics, its readiness); the other
 #: services are not public at all, so theirs share the main port.
 INTERNAL_PORTS = {"gateway": 8090}
-#: Where a service's event process (its relay, consumer and workers) answers its metrics.
-JOBS_METRICS_PORTS = {"identity": 9101, "workspace": 9102, "catalog": 9103, "approval": 9104, "telemetry": 9105}
+#: Where a service's event process (its relay, consumer and workers) answers its probes and metrics.
+JOBS_PORTS = {"identity": 9101, "workspace": 9102, "catalog": 9103, "approval": 9104, "telemetry": 9105}
+QUEUE_TYPES = ("classic", "quorum")
 #: the audit log keeps every row at least this long, whatever MPDP_AUDIT_RETENTION_DAYS says
 MIN_AUDIT_RETENTION_DAYS = 400
 
@@ -74,6 +75,13 @@ def _flag(name: str) -> bool:
     return raw in ("1", "true", "yes")
 
 
+def _choice(name: str, allowed: tuple[str, ...], default: str) -> str:
+    value = _env(name, default).lower()
+    if value not in allowed:
+        raise SystemExit(f"configuration error: {name}={value!r} is not one of {', '.join(allowed)}")
+    return value
+
+
 def _list(name: str, default: str = "") -> tuple[str, ...]:
     return tuple(item.strip() for item in (_env(name, default) or "").split(",") if item.strip())
 
@@ -100,7 +108,11 @@ class Settings:
     database_prefix: str = "mpdp"
     database_url: str = ""
     data_dir: str = "var"
+    #: one URL, or the nodes of a cluster as URLs separated by commas (see `amqp_urls`)
     amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/%2F"
+    #: "classic", or "quorum": the services' queues (and their retry and dead-letter queues)
+    #: replicated over a cluster's nodes by Raft, surviving the loss of a minority of them
+    queue_type: str = "classic"
     event_prefix: str = "mpdp"
     event_max_attempts: int = 5
     event_retry_delay_ms: int = 5000
@@ -112,8 +124,9 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 0
     internal_port: int = 0
-    #: the event process's metrics listener (0: none)
-    jobs_metrics_port: int = 0
+    #: where the event process (`mpdpctl jobs`, a relay, consumer or worker alone) answers
+    #: /healthz, /readyz and /metrics (0: nowhere)
+    jobs_port: int = 0
     ports: dict[str, int] = field(default_factory=lambda: dict(SERVICE_PORTS))
     service_urls: dict[str, str] = field(default_factory=dict)
     jwks_url: str = ""
@@ -190,6 +203,7 @@ class Settings:
             data_dir=_env("MPDP_DATA_DIR", cls.data_dir),
             amqp_url=_env("MPDP_AMQP_URL", cls.amqp_url) if mode == "real" else "memory://",
             event_prefix=_env("MPDP_EVENT_PREFIX", cls.event_prefix),
+            queue_type=_choice("MPDP_QUEUE_TYPE", QUEUE_TYPES, cls.queue_type),
             event_max_attempts=_int("MPDP_EVENT_MAX_ATTEMPTS", cls.event_max_attempts),
             event_retry_delay_ms=_int("MPDP_EVENT_RETRY_DELAY_MS", cls.event_retry_delay_ms),
             event_prefetch=_int("MPDP_EVENT_PREFETCH", cls.event_prefetch),
@@ -256,9 +270,15 @@ class Settings:
             service=service,
             port=self.ports.get(service, 0),
             internal_port=_int(f"MPDP_{service.upper()}_INTERNAL_PORT", INTERNAL_PORTS.get(service, 0)),
-            jobs_metrics_port=_int(f"MPDP_{service.upper()}_JOBS_METRICS_PORT", JOBS_METRICS_PORTS.get(service, 0)),
+            # one port for every service's pod where each has its own address, else one each
+            jobs_port=_int(f"MPDP_{service.upper()}_JOBS_PORT", _int("MPDP_JOBS_PORT", JOBS_PORTS.get(service, 0))),
             database_url=_env(f"MPDP_{service.upper()}_DATABASE_URL", default_db),
         )
+
+    @property
+    def amqp_urls(self) -> tuple[str, ...]:
+        """The broker's nodes: a client connects to the first of them that answers."""
+        return tuple(url.strip() for url in self.amqp_url.split(",") if url.strip())
 
     @property
     def exchange(self) -> str:

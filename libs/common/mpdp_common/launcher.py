@@ -3,6 +3,7 @@
 mpdpctl run               every service: real mode if PostgreSQL and RabbitMQ answer, else embedded
 mpdpctl embedded          every service in one process, SQLite files, the in-process broker
 mpdpctl migrate [NAME..]  create databases, apply migrations, declare the broker topology
+mpdpctl wait-migrated NAME  wait until another process (a migration job) has migrated the service's database
 mpdpctl web NAME          the service's HTTP API under gunicorn
 mpdpctl jobs NAME         the service's relay, consumer and workers as threads of one process (as `run` starts them)
 mpdpctl relay NAME        the service's outbox relay
@@ -27,12 +28,14 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, MutableMapping
+from collections.abc import Callable, Iterator, MutableMapping
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
-from . import metrics, tracing
+from . import tracing
 from .config import Settings
 from .contracts import Actor
 from .crypto import ensure_secret_key_file
@@ -41,7 +44,7 @@ from .events.actors import acting
 from .events.brokers import BrokerUnavailable, broker_for, subscription_for
 from .keys import ensure_signing_key
 from .logs import configure_logging, gunicorn_log_config
-from .migrations import upgrade
+from .migrations import pending, upgrade
 from .service import SERVICES_GROUP, Service, installed_services
 
 if TYPE_CHECKING:  # imported in the worker only, after gevent's patches (see web())
@@ -106,6 +109,23 @@ def migrate(names: list[str]) -> None:
                 broker_for(settings).declare(subscription_for(settings, service.events))
             except BrokerUnavailable as error:
                 log.warning("%s: broker topology not declared yet (%s); the consumer will declare it", service.name, error)
+
+
+def wait_migrated(name: str, timeout: float) -> None:
+    """Return once the service's database has every migration of this code; exit with status 1
+    after `timeout` seconds. What a deployment's pods run before they start, while a job applies
+    the migrations (`mpdpctl migrate`), so that no new code runs on an old schema."""
+    service = _service(name)
+    if not service.has_database:
+        return
+    settings = Settings.from_env(service.name)
+    deadline = time.monotonic() + timeout
+    while missing := pending(service.package, settings.database_url):
+        if time.monotonic() > deadline:
+            raise SystemExit(f"{name}: the database still lacks migrations {', '.join(missing)} after {timeout:.0f} s")
+        log.info("%s: waiting for migrations %s", name, ", ".join(missing))
+        time.sleep(2)
+    log.info("%s: database is up to date", name)
 
 
 #: the service whose web workers run under gevent (its Service.web_worker, mpdp_gateway.server)
@@ -173,24 +193,27 @@ def _fresh_connections_after_fork(_server: object, worker: Any) -> None:
 
 
 def _observed(service: Service, settings: Settings) -> None:
-    """An event process's logs, traces and metrics listener."""
+    """An event process's logs and traces (its probes and metrics: `_serve_operator_endpoints`)."""
     configure_logging(service.name, settings.log_level)
     tracing.configure(service.name)
-    metrics.serve(settings.host, settings.jobs_metrics_port)
 
 
 def relay(name: str) -> None:
     service = _service(name)
     settings = Settings.from_env(service.name)
     _observed(service, settings)
-    service.run_relay(settings, _stop_on_signals())
+    stop = _stop_on_signals()
+    with _operator_endpoints(service, settings, [], stop):
+        service.run_relay(settings, stop)
 
 
 def consume(name: str) -> None:
     service = _service(name)
     settings = Settings.from_env(service.name)
     _observed(service, settings)
-    service.run_consumer(settings, _stop_on_signals())
+    stop = _stop_on_signals()
+    with _operator_endpoints(service, settings, [], stop):
+        service.run_consumer(settings, stop)
 
 
 def dead_letters(name: str, *, replay: bool, as_json: bool) -> None:
@@ -281,10 +304,88 @@ def jobs(name: str) -> None:
     threads = [threading.Thread(target=run_job, args=item, name=item[0]) for item in service.jobs.items()]
     for thread in threads:
         thread.start()
-    for thread in threads:
-        thread.join()
+    with _operator_endpoints(service, settings, threads, stop):
+        for thread in threads:
+            thread.join()
     if failed.is_set():
         raise SystemExit(1)
+
+
+@contextmanager
+def _operator_endpoints(service: Service, settings: Settings, threads: list[threading.Thread], stop: threading.Event) -> Iterator[None]:
+    """/healthz, /readyz and /metrics on `settings.jobs_port` for an event process, which serves no
+    HTTP of its own, so that an orchestrator and Prometheus reach it like a web process: alive
+    while each of its `threads` runs; ready while its database and its broker answer (the web's
+    /readyz checks); its metrics (mpdp_common.metrics). A port already taken is logged and
+    skipped: the jobs run regardless."""
+    if not settings.jobs_port:
+        yield
+        return
+    try:
+        server = _probes_server(service, settings, threads, stop)
+    except OSError as error:
+        log.warning("no probes or metrics on %s:%d (%s)", settings.host, settings.jobs_port, error)
+        yield
+        return
+    log.info("probes and metrics at http://%s:%d/", settings.host, settings.jobs_port)
+    try:
+        yield
+    finally:
+        server.shutdown()
+
+
+def _probes_server(service: Service, settings: Settings, threads: list[threading.Thread], stop: threading.Event) -> ThreadingHTTPServer:
+    from prometheus_client import CONTENT_TYPE_LATEST, generate_latest  # not at the top: see web()
+
+    engine = make_engine(settings.database_url, connections=1) if service.has_database else None
+
+    def checks() -> dict[str, str]:
+        found: dict[str, str] = {}
+        if engine is not None:
+            try:
+                with engine.connect() as connection:
+                    connection.exec_driver_sql("SELECT 1")
+                found["database"] = "ok"
+            except Exception as error:
+                found["database"] = f"unavailable: {error.__class__.__name__}"
+        if service.events is not None:
+            try:
+                broker_for(settings).ping()
+                found["broker"] = "ok"
+            except BrokerUnavailable as error:
+                found["broker"] = f"unavailable: {error}"
+        return found
+
+    class Probes(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - http.server's hook name
+            body: dict[str, Any]
+            if self.path == "/healthz":
+                stopped = [thread.name for thread in threads if not thread.is_alive()]
+                status, body = (503, {"stopped": stopped}) if stopped or stop.is_set() else (200, {"status": "ok"})
+            elif self.path == "/readyz":
+                found = checks()
+                status, body = (200 if all(state == "ok" for state in found.values()) else 503), {"checks": found}
+            elif self.path == "/metrics":
+                self._answer(200, generate_latest(), CONTENT_TYPE_LATEST)
+                return
+            else:
+                status, body = 404, {}
+            self._answer(status, json.dumps(body).encode(), "application/json")
+
+        def _answer(self, status: int, payload: bytes, content_type: str) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the probes' requests are not worth a log line each
+            return None
+
+    server = ThreadingHTTPServer((settings.host, settings.jobs_port), Probes)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, name="probes", daemon=True).start()
+    return server
 
 
 def work(name: str, worker: str) -> None:
@@ -293,7 +394,9 @@ def work(name: str, worker: str) -> None:
         raise SystemExit(f"{name} has no worker {worker!r}; it has: {', '.join(service.workers) or 'none'}")
     settings = Settings.from_env(service.name)
     _observed(service, settings)
-    service.run_worker(worker, settings, _stop_on_signals())
+    stop = _stop_on_signals()
+    with _operator_endpoints(service, settings, [], stop):
+        service.run_worker(worker, settings, stop)
 
 
 # -- the whole platform ---------------------------------------------------------------------------
@@ -426,16 +529,16 @@ def run(settings: Settings) -> None:
     if settings.mode == "embedded":
         return run_embedded(Settings.from_env())
     database_up = reachable(settings.database_server_url, 5432)
-    broker_up = reachable(settings.amqp_url, 5672)
+    broker_up = any(reachable(url, 5672) for url in settings.amqp_urls)
     if database_up and broker_up:
         return run_real(settings)
     missing = [name for name, up in (("PostgreSQL", database_up), ("RabbitMQ", broker_up)) if not up]
     log.warning(
-        "%s not reachable (MPDP_DATABASE_URL=%s, MPDP_AMQP_URL host %s): starting the embedded mode instead "
+        "%s not reachable (MPDP_DATABASE_URL=%s, MPDP_AMQP_URL hosts %s): starting the embedded mode instead "
         "(one process, SQLite files, the in-process broker)",
         " and ".join(missing),
         settings.database_server_url,
-        urlparse(settings.amqp_url).hostname,
+        ", ".join(str(urlparse(url).hostname) for url in settings.amqp_urls),
     )
     os.environ["MPDP_MODE"] = "embedded"
     run_embedded(Settings.from_env())
@@ -447,6 +550,9 @@ def main(argv: list[str] | None = None) -> None:
     commands.add_parser("run")
     commands.add_parser("embedded")
     commands.add_parser("migrate").add_argument("names", nargs="*")
+    waiting = commands.add_parser("wait-migrated", help="wait until the service's database has every migration of this code")
+    waiting.add_argument("name")
+    waiting.add_argument("--timeout", type=float, default=600, help="seconds before giving up with status 1 (default 600)")
     for name in ("web", "jobs", "relay", "consume"):
         commands.add_parser(name).add_argument("name")
     worker = commands.add_parser("work")
@@ -473,6 +579,8 @@ def main(argv: list[str] | None = None) -> None:
         run_embedded(Settings.from_env())
     elif args.command == "migrate":
         migrate(args.names)
+    elif args.command == "wait-migrated":
+        wait_migrated(args.name, args.timeout)
     elif args.command == "web":
         web(args.name)
     elif args.command == "jobs":

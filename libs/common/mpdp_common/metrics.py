@@ -2,17 +2,13 @@
 
 Web processes answer them at `/metrics` (every worker's, summed, through the multiprocess
 directory); the event process of a service (`mpdpctl jobs`, or its relay, consumer or worker
-alone) serves its own at `http://<MPDP_HOST>:<MPDP_<SERVICE>_JOBS_METRICS_PORT>/metrics`.
+alone) answers its own at `http://<MPDP_HOST>:<its jobs port>/metrics`, beside its probes.
 deploy/observability has a Grafana dashboard and alert rules made of them.
 """
 
 from __future__ import annotations
 
-import logging
-
-from prometheus_client import Counter, Gauge, Histogram, start_http_server
-
-log = logging.getLogger(__name__)
+from prometheus_client import Counter, Gauge, Histogram
 
 REQUESTS = Counter("mpdp_http_requests_total", "HTTP requests answered", ["service", "method", "endpoint", "status"])
 LATENCY = Histogram("mpdp_http_request_duration_seconds", "Time to answer a request", ["service", "endpoint"])
@@ -43,15 +39,3 @@ DEAD_LETTERED = Counter("mpdp_events_dead_lettered_total", "Events parked in a d
 INGESTED = Counter("mpdp_ingest_events_total", "Analytics events sent to ingest, by outcome (accepted or rejected)", ["outcome"])
 GUARD_VERDICTS = Counter("mpdp_release_guard_verdicts_total", "Release guard checks of a grayscale launch, by verdict", ["verdict"])
 WEBHOOK_ATTEMPTS = Counter("mpdp_webhook_attempts_total", "Webhook delivery attempts, by outcome (delivered or failed)", ["outcome"])
-
-
-def serve(host: str, port: int) -> None:
-    """Answer this process's metrics at http://host:port/metrics (nothing for port 0)."""
-    if not port:
-        return
-    try:
-        start_http_server(port, addr=host)
-    except OSError as error:
-        log.warning("metrics not served on %s:%d (%s)", host, port, error)
-        return
-    log.info("metrics at http://%s:%d/metrics", host, port)

@@ -9,7 +9,10 @@ import sqlalchemy as sa
 from alembic import command, context, op
 from alembic.autogenerate.api import AutogenContext
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import MetaData, engine_from_config, pool
+from sqlalchemy.exc import DBAPIError
 
 from .db import driver_url, ensure_database, make_engine
 
@@ -27,6 +30,24 @@ def upgrade(package: str, database_url: str) -> None:
     if database_url.startswith("sqlite"):
         make_engine(database_url).dispose()  # creates the folder of the SQLite file
     command.upgrade(alembic_config(package, database_url), "head")
+
+
+def pending(package: str, database_url: str) -> list[str]:
+    """The migrations of this code that the database has not had (every one while it cannot be
+    reached or does not exist yet). A database ahead of the code (an image rolled back after a
+    migration) has none pending."""
+    script = ScriptDirectory.from_config(alembic_config(package, database_url))
+    heads = set(script.get_heads())
+    engine = make_engine(database_url, connections=1)
+    try:
+        with engine.connect() as connection:
+            current = MigrationContext.configure(connection).get_current_heads()
+    except DBAPIError:
+        return sorted(heads)
+    finally:
+        engine.dispose()
+    applied = {revision.revision for revision in script.iterate_revisions(current, "base") if revision is not None}
+    return sorted(heads - applied)
 
 
 def _render_item(type_: str, obj: object, autogen_context: AutogenContext) -> str | Literal[False]:

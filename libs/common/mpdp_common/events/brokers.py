@@ -5,17 +5,21 @@ Topology (RabbitMQ): one durable topic exchange per producing service (`<prefix>
 one durable queue per consuming service (`<prefix>.<consumer>`) bound by routing key = event
 type, a retry queue (`<queue>.retry`) whose messages expire back into the queue after a delay,
 and a dead-letter queue (`<queue>.dead`) where a message is parked after the last attempt.
+With MPDP_QUEUE_TYPE=quorum, all three are quorum queues, replicated over the cluster's nodes.
 """
 
 from __future__ import annotations
 
 import logging
 import queue as queue_module
+import random
 import threading
+import time
 from abc import ABC, abstractmethod
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import pika
 import pika.exceptions
@@ -40,6 +44,9 @@ class DependencyUnavailable(Exception):
     """A consumer cannot handle anything right now (its database is down): the batch is not the
     events' fault, so it is neither acked nor counted as an attempt, and comes back later."""
 
+
+#: How long a relay waits at most for the broker to confirm a batch before sending it again.
+CONFIRM_TIMEOUT_SECONDS = 30.0
 
 #: How long a consumer waits at most before trying again while its database is down.
 DEPENDENCY_BACKOFF_LIMIT = 2.0
@@ -132,25 +139,33 @@ class Broker(ABC):
 
 
 class RabbitMQBroker(Broker):
-    """pika, one connection per thread, created in that thread (never shared across a fork)."""
+    """pika, one connection per thread, created in that thread (never shared across a fork).
 
-    def __init__(self, url: str, *, max_attempts: int, retry_delay_ms: int, prefetch: int):
+    Given several URLs (the nodes of a cluster), each connection goes to the first node that
+    answers, starting from a random one, so that a process's connections spread over the nodes
+    and a lost node's clients move to the others when they reconnect."""
+
+    def __init__(self, url: str | Sequence[str], *, max_attempts: int, retry_delay_ms: int, prefetch: int, queue_type: str = "classic"):
         super().__init__(max_attempts, retry_delay_ms)
-        self.parameters = pika.URLParameters(url)
-        self.parameters.heartbeat = 30
-        self.parameters.blocked_connection_timeout = 30
-        self.parameters.socket_timeout = 5
-        self.parameters.connection_attempts = 1
+        self.nodes = [_parameters(one) for one in ([url] if isinstance(url, str) else url)]
+        if not self.nodes:
+            raise ValueError("no RabbitMQ URL given")
+        if queue_type not in ("classic", "quorum"):
+            raise ValueError(f"unknown queue type {queue_type!r}")
+        self.queue_type = queue_type
         self.prefetch = prefetch
         self._local = threading.local()
 
     # -- connections -------------------------------------------------------------------------
 
     def _connect(self) -> pika.BlockingConnection:
+        start = random.randrange(len(self.nodes))
+        order = self.nodes[start:] + self.nodes[:start]
         try:
-            return pika.BlockingConnection(self.parameters)
+            return pika.BlockingConnection(order if len(order) > 1 else order[0])
         except (pika.exceptions.AMQPError, OSError) as error:
-            raise BrokerUnavailable(f"RabbitMQ at {self.parameters.host}:{self.parameters.port}: {error!r}") from error
+            where = ", ".join(f"{node.host}:{node.port}" for node in order)
+            raise BrokerUnavailable(f"RabbitMQ at {where}: {error!r}") from error
 
     def _publishing_channel(self, exchange: str) -> BlockingChannel:
         channel = getattr(self._local, "channel", None)
@@ -158,9 +173,18 @@ class RabbitMQBroker(Broker):
             self._drop_publishing_channel()
             connection = self._connect()
             channel = connection.channel()
-            # A transaction per batch: tx.commit-ok is the broker's word that it holds every message.
-            channel.tx_select()
+            # Publisher confirms: the broker's ack of a message is its word that every queue the
+            # message was routed to holds it (for a quorum queue, a majority of its nodes). A
+            # transaction's commit-ok is not: a quorum queue whose leader died under a committed
+            # batch lost part of it, where confirms wait for the new leader.
+            # The last confirm of a batch wakes the I/O loop that waits for it (below), which
+            # otherwise sleeps its time out: it returns early only for events of its own.
+            confirms = _Confirms(wake=lambda: connection.add_callback_threadsafe(_nothing))
+            channel._impl.confirm_delivery(confirms.on_confirm, callback=lambda _frame: confirms.selected.set())
+            while not confirms.selected.is_set():
+                connection.process_data_events(time_limit=0.1)
             self._local.channel = channel
+            self._local.confirms = confirms
             self._local.declared = set()
         if exchange not in self._local.declared:
             channel.exchange_declare(exchange, exchange_type="topic", durable=True)
@@ -192,13 +216,25 @@ class RabbitMQBroker(Broker):
     def publish_batch(self, exchange: str, messages: list[Outgoing]) -> None:
         try:
             channel = self._publishing_channel(exchange)
-            # The blocking channel writes to the socket after every message; its underlying channel
-            # only queues the frames, and tx.commit sends them all at once and waits for the broker.
+            confirms: _Confirms = self._local.confirms
+            # The blocking channel writes to the socket and waits after every message; its
+            # underlying channel only queues the frames, sent together as the I/O loop runs
+            # below, which then takes the broker's confirms of the whole batch.
             publish = channel._impl.basic_publish
             for message in messages:
                 publish(exchange, message.type, message.body, _first_properties(message))
-            channel.tx_commit()
+                confirms.sent()
+            deadline = time.monotonic() + CONFIRM_TIMEOUT_SECONDS
+            while confirms.pending:
+                if channel.is_closed or time.monotonic() > deadline:
+                    raise BrokerUnavailable(f"{len(confirms.pending)} of {len(messages)} messages not confirmed by the broker")
+                channel.connection.process_data_events(time_limit=1.0)
+            if confirms.take_nacked():
+                raise BrokerUnavailable(f"the broker refused messages of a batch of {len(messages)}")
         except BrokerUnavailable:
+            # Unconfirmed or refused: the batch stays in the outbox and goes again on a new channel
+            # (consumers skip what they already had).
+            self._drop_publishing_channel()
             raise
         except (pika.exceptions.AMQPError, OSError) as error:
             self._drop_publishing_channel()
@@ -206,14 +242,22 @@ class RabbitMQBroker(Broker):
 
     # -- consuming ---------------------------------------------------------------------------
 
+    def queue_arguments(self, subscription: Subscription) -> dict[str, dict[str, str]]:
+        """Each of the subscription's queues with the arguments it is declared with.
+
+        Quorum queues (RabbitMQ 3.10 and later) take the retry queue's per-message TTL and its
+        dead-lettering back into the service's queue; that dead-lettering is made at-least-once
+        (which needs `x-overflow: reject-publish`), where a quorum queue's default would drop a
+        retried event if the node holding it failed at the moment it expired."""
+        quorum = {"x-queue-type": "quorum"} if self.queue_type == "quorum" else {}
+        back = {"x-dead-letter-exchange": "", "x-dead-letter-routing-key": subscription.queue}
+        if quorum:
+            back |= {"x-dead-letter-strategy": "at-least-once", "x-overflow": "reject-publish"}
+        return {subscription.queue: dict(quorum), subscription.retry_queue: quorum | back, subscription.dead_queue: dict(quorum)}
+
     def _declare_on(self, channel: BlockingChannel, subscription: Subscription) -> None:
-        channel.queue_declare(subscription.queue, durable=True)
-        channel.queue_declare(
-            subscription.retry_queue,
-            durable=True,
-            arguments={"x-dead-letter-exchange": "", "x-dead-letter-routing-key": subscription.queue},
-        )
-        channel.queue_declare(subscription.dead_queue, durable=True)
+        for name, arguments in self.queue_arguments(subscription).items():
+            channel.queue_declare(name, durable=True, arguments=arguments or None)
         for exchange, types in subscription.bindings.items():
             channel.exchange_declare(exchange, exchange_type="topic", durable=True)
             for event_type in types:
@@ -306,8 +350,10 @@ class RabbitMQBroker(Broker):
             channel = connection.channel()
             self._declare_on(channel, subscription)
             if replay:
-                # Each message moves in one transaction: sent back and taken off the dead letters together.
-                channel.tx_select()
+                # Each message is sent back, and taken off the dead letters only once the broker
+                # has confirmed it (a transaction's commit is no such word on a quorum queue): a
+                # failure in between leaves it in both, and the consumer's inbox skips the second.
+                channel.confirm_delivery()
             found = []
             while True:
                 method, properties, body = channel.basic_get(subscription.dead_queue, auto_ack=False)
@@ -328,7 +374,6 @@ class RabbitMQBroker(Broker):
                     properties.expiration = None
                     channel.basic_publish("", subscription.queue, body, properties)
                     channel.basic_ack(method.delivery_tag)
-                    channel.tx_commit()
             return found
         except (pika.exceptions.AMQPError, OSError) as error:
             raise BrokerUnavailable(repr(error)) from error
@@ -343,6 +388,41 @@ class RabbitMQBroker(Broker):
         self._drop_publishing_channel()
 
 
+class _Confirms:
+    """The broker's acks and nacks of one publishing channel's messages, whose delivery tags
+    count from 1 in the order they were published."""
+
+    def __init__(self, wake: Callable[[], None]) -> None:
+        self.wake = wake
+        self.selected = threading.Event()
+        self.published = 0
+        self.pending: set[int] = set()
+        self.nacked = 0
+
+    def sent(self) -> None:
+        self.published += 1
+        self.pending.add(self.published)
+
+    def on_confirm(self, frame: Any) -> None:
+        method = frame.method
+        # A multiple confirm settles every tag up to its own: from the lowest still pending.
+        first = min(self.pending, default=method.delivery_tag) if method.multiple else method.delivery_tag
+        settled = [tag for tag in range(first, method.delivery_tag + 1) if tag in self.pending]
+        self.pending.difference_update(settled)
+        if isinstance(method, Basic.Nack):
+            self.nacked += len(settled)
+        if not self.pending:
+            self.wake()
+
+    def take_nacked(self) -> int:
+        nacked, self.nacked = self.nacked, 0
+        return nacked
+
+
+def _nothing() -> None:
+    return None
+
+
 def _properties(item: Event, attempt: int, error: str | None = None) -> pika.BasicProperties:
     headers: dict[str, int | str] = {ATTEMPT_HEADER: attempt}
     if error:
@@ -355,6 +435,15 @@ def _properties(item: Event, attempt: int, error: str | None = None) -> pika.Bas
         correlation_id=item.correlation_id,
         headers=headers,
     )
+
+
+def _parameters(url: str) -> pika.URLParameters:
+    parameters = pika.URLParameters(url)
+    parameters.heartbeat = 30
+    parameters.blocked_connection_timeout = 30
+    parameters.socket_timeout = 5
+    parameters.connection_attempts = 1
+    return parameters
 
 
 def _first_properties(message: Outgoing) -> pika.BasicProperties:
@@ -453,10 +542,11 @@ def broker_for(settings: Settings) -> Broker:
                 )
             return _memory_brokers[settings.amqp_url]
     return RabbitMQBroker(
-        settings.amqp_url,
+        settings.amqp_urls,
         max_attempts=settings.event_max_attempts,
         retry_delay_ms=settings.event_retry_delay_ms,
         prefetch=settings.event_prefetch,
+        queue_type=settings.queue_type,
     )
 
 
