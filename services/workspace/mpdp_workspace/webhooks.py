@@ -4,8 +4,8 @@ The consumer only queues: for each public event a domain event makes (webhook_ev
 each active webhook of the workspace subscribed to it, one `WebhookDelivery` row holding the
 exact body, in the transaction of the inbox row (so one per event and webhook, however often the
 broker hands it over). The webhook worker (`mpdpctl work workspace webhooks`) sends them: due
-deliveries are claimed with SKIP LOCKED, at most one at a time per webhook and
-`MPDP_WEBHOOK_CONCURRENCY` in all, so a receiver that hangs holds one lane, never the others nor
+deliveries are claimed with SKIP LOCKED, a batch of one webhook's at a time in a lane of its
+own, sent one after another, and `MPDP_WEBHOOK_CONCURRENCY` lanes in all, so a receiver that hangs holds one lane, never the others nor
 the consumer. An attempt is bounded by `MPDP_WEBHOOK_TIMEOUT_SECONDS` from connecting to the
 last byte read; a 2xx delivers, anything else waits the next of `MPDP_WEBHOOK_RETRY_SECONDS`
 and the delivery is given up after the last. Every attempt is kept.
@@ -30,10 +30,11 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import select, text, true
+from sqlalchemy import select, text, true, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -58,6 +59,8 @@ ANSWER_BYTES = 4096
 POLL_SECONDS = 1.0
 #: what that commit NOTIFYs
 WAKE_CHANNEL = "mpdp_webhook_deliveries"
+#: deliveries of one webhook a lane takes at once and sends in turn (one claim for them all)
+LANE_BATCH = 20
 
 
 # -- secrets and signatures -----------------------------------------------------------------------
@@ -324,9 +327,11 @@ class Claimed:
     body: bytes
 
 
-def claim(session: Session, settings: Settings, limit: int, busy: set[str]) -> list[Claimed]:
-    """Up to `limit` due deliveries, one per webhook and none of a `busy` webhook, each taken for
-    the length of an attempt (a worker that dies meanwhile leaves it due again after that)."""
+def claim(session: Session, settings: Settings, limit: int, busy: set[str]) -> list[list[Claimed]]:
+    """Due deliveries for up to `limit` webhooks that are not `busy`, up to LANE_BATCH of each,
+    oldest due first: each webhook's are sent one after another in one lane. Each is taken for
+    as long as the attempts before it and its own may take (a worker that dies meanwhile leaves
+    it due again after that)."""
     now = utcnow()
     rows = session.execute(
         select(WebhookDelivery, Webhook)
@@ -335,20 +340,33 @@ def claim(session: Session, settings: Settings, limit: int, busy: set[str]) -> l
         # a busy webhook's backlog, however old, must not hide the others' deliveries
         .where(WebhookDelivery.webhook_id.not_in(busy) if busy else true())
         .order_by(WebhookDelivery.next_attempt_at)
-        .limit(limit * 4)
+        .limit(limit * LANE_BATCH)
         .with_for_update(of=WebhookDelivery, skip_locked=True)
     ).all()
-    taken: list[Claimed] = []
-    lanes = set(busy)
+    lanes: dict[str, list[Claimed]] = {}
     box = secret_box(settings)
+    secrets_of: dict[str, str] = {}
     for delivery, webhook in rows:
-        if webhook.id in lanes or len(taken) == limit:
+        lane = lanes.get(webhook.id)
+        if lane is None:
+            if len(lanes) == limit:
+                continue
+            lane = lanes[webhook.id] = []
+            secrets_of[webhook.id] = box.decrypt(webhook.secret_encrypted)
+        if len(lane) == LANE_BATCH:
             continue
-        lanes.add(webhook.id)
-        delivery.next_attempt_at = now + timedelta(seconds=settings.webhook_timeout_seconds + 30)
-        secret = box.decrypt(webhook.secret_encrypted)
-        taken.append(Claimed(delivery.id, webhook.id, webhook.url, headers_for(delivery, secret), delivery.body.encode()))
-    return taken
+        lane.append(Claimed(delivery.id, webhook.id, webhook.url, headers_for(delivery, secrets_of[webhook.id]), delivery.body.encode()))
+        delivery.next_attempt_at = now + timedelta(seconds=settings.webhook_timeout_seconds * len(lane) + 30)
+    return list(lanes.values())
+
+
+def release(session: Session, delivery_ids: list[str]) -> None:
+    """Deliveries a lane took but did not try (its receiver failed one before them): due again now."""
+    session.execute(
+        update(WebhookDelivery)
+        .where(WebhookDelivery.id.in_(delivery_ids), WebhookDelivery.status == "pending")
+        .values(next_attempt_at=utcnow())
+    )
 
 
 def run_worker(settings: Settings, stop: threading.Event) -> None:
@@ -361,13 +379,19 @@ def run_worker(settings: Settings, stop: threading.Event) -> None:
     lock = threading.Lock()
     wake = threading.Event()
 
-    def send(claimed: Claimed) -> None:
+    def send(lane: list[Claimed]) -> None:
+        """A webhook's deliveries in turn; after one that fails, the rest wait for the next claim."""
         try:
-            outcome = post(claimed.url, claimed.headers, claimed.body, settings)
-            _with_database(stop, lambda: _record(sessions, claimed.delivery_id, outcome, settings))
+            for number, claimed in enumerate(lane):
+                outcome = post(claimed.url, claimed.headers, claimed.body, settings)
+                _with_database(stop, partial(_record, sessions, claimed.delivery_id, outcome, settings))
+                rest = [item.delivery_id for item in lane[number + 1 :]]
+                if rest and (not outcome.delivered or stop.is_set()):
+                    _with_database(stop, partial(_release, sessions, rest))
+                    break
         finally:
             with lock:
-                busy.discard(claimed.webhook_id)
+                busy.discard(lane[0].webhook_id)
             wake.set()
 
     def listen() -> None:
@@ -386,7 +410,7 @@ def run_worker(settings: Settings, stop: threading.Event) -> None:
             wake.clear()
             with lock:
                 free, held = lanes - len(busy), set(busy)
-            claimed: list[Claimed] = []
+            claimed: list[list[Claimed]] = []
             if free:
                 try:
                     with session_scope(sessions) as session:
@@ -396,9 +420,9 @@ def run_worker(settings: Settings, stop: threading.Event) -> None:
                     stop.wait(5)
                     continue
             with lock:
-                busy.update(item.webhook_id for item in claimed)
-            for item in claimed:
-                pool.submit(send, item)
+                busy.update(lane[0].webhook_id for lane in claimed)
+            for lane in claimed:
+                pool.submit(send, lane)
             if len(claimed) < free or not free:
                 wake.wait(POLL_SECONDS)
     wake.set()
@@ -407,6 +431,11 @@ def run_worker(settings: Settings, stop: threading.Event) -> None:
 def _record(sessions: sessionmaker[Session], delivery_id: str, outcome: Outcome, settings: Settings) -> None:
     with session_scope(sessions) as session:
         record(session, delivery_id, outcome, settings)
+
+
+def _release(sessions: sessionmaker[Session], delivery_ids: list[str]) -> None:
+    with session_scope(sessions) as session:
+        release(session, delivery_ids)
 
 
 def _with_database(stop: threading.Event, work: Any) -> None:

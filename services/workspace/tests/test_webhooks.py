@@ -99,12 +99,13 @@ def deliveries(harness) -> list[WebhookDelivery]:
 def send_due(harness) -> int:
     """What the worker does once: claim what is due and send it; how many were sent."""
     with session_scope(harness.sessions) as session:
-        claimed = webhooks.claim(session, harness.settings, 10, set())
-    for item in claimed:
-        outcome = webhooks.post(item.url, item.headers, item.body, harness.settings)
-        with session_scope(harness.sessions) as session:
-            webhooks.record(session, item.delivery_id, outcome, harness.settings)
-    return len(claimed)
+        lanes = webhooks.claim(session, harness.settings, 10, set())
+    for lane in lanes:
+        for item in lane:
+            outcome = webhooks.post(item.url, item.headers, item.body, harness.settings)
+            with session_scope(harness.sessions) as session:
+                webhooks.record(session, item.delivery_id, outcome, harness.settings)
+    return sum(len(lane) for lane in lanes)
 
 
 def test_a_webhook_is_created_by_an_admin_with_its_secret_shown_once(harness):
@@ -230,11 +231,16 @@ def test_one_delivery_at_a_time_per_webhook_so_a_slow_receiver_holds_up_only_its
         harness.deliver("identity.member.added", member, ws)
     harness.deliver("catalog.version.uploaded", UPLOADED | {"workspace_id": ws}, ws)
     with session_scope(harness.sessions) as session:
-        claimed = webhooks.claim(session, harness.settings, 1, {slow})
-    assert [item.webhook_id for item in claimed] == [fast]
+        lanes = webhooks.claim(session, harness.settings, 1, {slow})
+    assert [[item.webhook_id for item in lane] for lane in lanes] == [[fast]]
     with session_scope(harness.sessions) as session:
-        claimed = webhooks.claim(session, harness.settings, 10, set())
-    assert [item.webhook_id for item in claimed] == [slow]  # the fast one's is taken already; one of the slow one's
+        lanes = webhooks.claim(session, harness.settings, 10, set())
+    # the fast one's is taken already; the slow one's ten in one lane, oldest first
+    assert [len(lane) for lane in lanes] == [10] and {item.webhook_id for item in lanes[0]} == {slow}
+    with session_scope(harness.sessions) as session:
+        webhooks.release(session, [item.delivery_id for item in lanes[0][1:]])
+    with session_scope(harness.sessions) as session:
+        assert [len(lane) for lane in webhooks.claim(session, harness.settings, 10, set())] == [9]
 
 
 def test_the_documented_example_receiver_accepts_a_signed_delivery_and_nothing_else():
