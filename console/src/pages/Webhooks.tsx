@@ -105,12 +105,12 @@ function SignatureHowTo() {
 function Attempts({ history }: { history: WebhookAttempt[] }) {
   return (
     <Table<WebhookAttempt>
+      data-testid="attempts"
       size="small"
       rowKey="at"
       pagination={false}
       dataSource={history}
       scroll={{ x: "max-content" }}
-      aria-label="Attempts"
       columns={[
         { title: "Attempt", key: "number", render: (_, __, index) => index + 1 },
         { title: "Time", dataIndex: "at", render: when },
