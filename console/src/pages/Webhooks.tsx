@@ -1,6 +1,6 @@
 import { DeleteOutlined, PlusOutlined, SendOutlined } from "@ant-design/icons";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { App as AntApp, Button, Card, Checkbox, Form, Input, Modal, Popconfirm, Space, Switch, Table, Tag, Typography } from "antd";
+import { App as AntApp, Button, Card, Checkbox, Form, Grid, Input, Modal, Popconfirm, Space, Switch, Table, type TableColumnsType, Tag, Typography } from "antd";
 import { useState } from "react";
 import { api } from "../api/client";
 import { keys } from "../api/keys";
@@ -26,6 +26,11 @@ export const WEBHOOK_EVENTS: { name: WebhookEvent; says: string }[] = [
   { name: "member.changed", says: "A member joins, leaves, is blocked or changes role." },
 ];
 
+/** Below a tablet's width a table's columns are folded into one, that needs no sideways scrolling. */
+function useNarrow(): boolean {
+  return Grid.useBreakpoint().md === false;
+}
+
 const DELIVERY_COLORS: Record<WebhookDelivery["status"], string> = { pending: "gold", delivered: "green", failed: "red" };
 
 /** An attempt's answer: the receiver's status code, or why none came. */
@@ -40,6 +45,29 @@ function answerOf(attempt: { status_code: number | null; error: string | null })
     );
   }
   return <Typography.Text type="danger">{attempt.error ?? "No answer"}</Typography.Text>;
+}
+
+/** A delivery's last answer: its status code, or that none came. */
+function codeOf(delivery: WebhookDelivery) {
+  return delivery.status_code ?? (delivery.attempts ? "no answer" : "—");
+}
+
+/** A delivery in one cell, for a phone. */
+function DeliveryLine({ delivery, redeliver }: { delivery: WebhookDelivery; redeliver: React.ReactNode }) {
+  return (
+    <Space orientation="vertical" size={4} style={{ width: "100%" }}>
+      <Space size={4} wrap>
+        <Typography.Text code>{delivery.event}</Typography.Text>
+        <Tag color={DELIVERY_COLORS[delivery.status]}>{delivery.status}</Tag>
+        <Typography.Text>{codeOf(delivery)}</Typography.Text>
+      </Space>
+      <Typography.Text type="secondary">
+        {when(delivery.created_at)} · {delivery.attempts} {delivery.attempts === 1 ? "attempt" : "attempts"}
+        {delivery.next_attempt_at && ` · next ${when(delivery.next_attempt_at)}`}
+      </Typography.Text>
+      {redeliver}
+    </Space>
+  );
 }
 
 function CreateWebhook({ onCreated, onCancel }: { onCreated: (created: WebhookCreated) => void; onCancel: () => void }) {
@@ -103,22 +131,29 @@ function SignatureHowTo() {
 }
 
 function Attempts({ history }: { history: WebhookAttempt[] }) {
-  return (
-    <Table<WebhookAttempt>
-      data-testid="attempts"
-      size="small"
-      rowKey="at"
-      pagination={false}
-      dataSource={history}
-      scroll={{ x: "max-content" }}
-      columns={[
+  const narrow = useNarrow();
+  const columns: TableColumnsType<WebhookAttempt> = narrow
+    ? [
+        {
+          title: "Attempts",
+          key: "attempt",
+          render: (_, attempt, index) => (
+            <Space orientation="vertical" size={2}>
+              <Typography.Text>
+                {index + 1}. {when(attempt.at)} · {attempt.duration_ms} ms
+              </Typography.Text>
+              {answerOf(attempt)}
+            </Space>
+          ),
+        },
+      ]
+    : [
         { title: "Attempt", key: "number", render: (_, __, index) => index + 1 },
         { title: "Time", dataIndex: "at", render: when },
         { title: "Answer", key: "answer", render: (_, attempt) => answerOf(attempt) },
         { title: "Duration", dataIndex: "duration_ms", render: (ms: number) => `${ms} ms` },
-      ]}
-    />
-  );
+      ];
+  return <Table<WebhookAttempt> data-testid="attempts" size="small" rowKey="at" pagination={false} dataSource={history} scroll={narrow ? undefined : { x: "max-content" }} columns={columns} />;
 }
 
 function Deliveries({ id }: { id: string }) {
@@ -133,45 +168,38 @@ function Deliveries({ id }: { id: string }) {
       await queries.invalidateQueries({ queryKey: keys.webhookDeliveries(ws, id) });
     },
   });
+  const narrow = useNarrow();
+  const redeliverButton = (delivery: WebhookDelivery) => (
+    <Button size="small" disabled={delivery.status === "pending"} loading={redeliver.isPending && redeliver.variables === delivery.id} onClick={() => redeliver.mutate(delivery.id)}>
+      Redeliver
+    </Button>
+  );
+  const columns: TableColumnsType<WebhookDelivery> = [
+    { title: "Event", dataIndex: "event", render: (event: string) => <Typography.Text code>{event}</Typography.Text> },
+    { title: "Status", dataIndex: "status", render: (status: WebhookDelivery["status"]) => <Tag color={DELIVERY_COLORS[status]}>{status}</Tag> },
+    { title: "Status code", dataIndex: "status_code", render: (_, delivery) => codeOf(delivery) },
+    { title: "Attempts", dataIndex: "attempts" },
+    { title: "When", dataIndex: "created_at", render: when },
+    { title: "Next attempt", dataIndex: "next_attempt_at", render: when },
+    { title: "", key: "redeliver", render: (_, delivery) => redeliverButton(delivery) },
+  ];
   return (
-    <Card
-      title="Deliveries"
-      extra={
-        <Typography.Text type="secondary" ellipsis style={{ maxWidth: 360 }}>
-          {webhook.data?.url}
-        </Typography.Text>
-      }
-      style={{ marginTop: 16 }}
-      data-testid="deliveries"
-    >
+    <Card title="Deliveries" style={{ marginTop: 16 }} data-testid="deliveries">
+      <Typography.Paragraph type="secondary" ellipsis style={{ marginTop: -8 }}>
+        To {webhook.data?.url ?? "…"}, newest first; open one for every attempt.
+      </Typography.Paragraph>
       <ProblemAlert error={webhook.error ?? redeliver.error} style={{ marginBottom: 12 }} />
       <CursorTable<WebhookDelivery>
         path={paths.webhookDeliveries(ws, id)}
         listKey={keys.webhookDeliveries(ws, id)}
         live={(page) => page.items.some((delivery) => delivery.status === "pending")}
         empty="Nothing sent to this webhook yet: Ping sends a test delivery, and each event it receives sends one as it happens."
-        scroll={{ x: "max-content" }}
+        scroll={narrow ? undefined : { x: "max-content" }}
         expandable={{
           rowExpandable: (delivery) => delivery.history.length > 0,
           expandedRowRender: (delivery) => <Attempts history={delivery.history} />,
         }}
-        columns={[
-          { title: "Event", dataIndex: "event", render: (event: string) => <Typography.Text code>{event}</Typography.Text> },
-          { title: "Status", dataIndex: "status", render: (status: WebhookDelivery["status"]) => <Tag color={DELIVERY_COLORS[status]}>{status}</Tag> },
-          { title: "Status code", dataIndex: "status_code", render: (code: number | null, delivery) => code ?? (delivery.attempts ? "no answer" : "—") },
-          { title: "Attempts", dataIndex: "attempts" },
-          { title: "When", dataIndex: "created_at", render: when },
-          { title: "Next attempt", dataIndex: "next_attempt_at", render: when },
-          {
-            title: "",
-            key: "redeliver",
-            render: (_, delivery) => (
-              <Button size="small" disabled={delivery.status === "pending"} loading={redeliver.isPending && redeliver.variables === delivery.id} onClick={() => redeliver.mutate(delivery.id)}>
-                Redeliver
-              </Button>
-            ),
-          },
-        ]}
+        columns={narrow ? [{ title: "Deliveries", key: "delivery", render: (_, delivery) => <DeliveryLine delivery={delivery} redeliver={redeliverButton(delivery)} /> }] : columns}
       />
     </Card>
   );
@@ -186,6 +214,7 @@ export function Webhooks() {
   const [secret, setSecret] = useState<string | null>(null);
   // the webhook whose deliveries are shown, in the URL so that a reload shows them again
   const [selectedId, setSelectedId] = useUrlState("webhook", "");
+  const narrow = useNarrow();
   const refresh = async (id?: string) => {
     await queries.invalidateQueries({ queryKey: keys.webhooks(ws) });
     if (id) await queries.invalidateQueries({ queryKey: keys.webhook(ws, id) });
@@ -214,6 +243,42 @@ export function Webhooks() {
     },
   });
   if (!can.administer(role)) return <Card title="Webhooks">Only workspace admins manage webhooks.</Card>;
+  const where = (webhook: Webhook) => (
+    <Space orientation="vertical" size={0} style={{ maxWidth: narrow ? undefined : 320 }}>
+      <Typography.Text style={{ wordBreak: "break-all" }}>{webhook.url}</Typography.Text>
+      {webhook.description && <Typography.Text type="secondary">{webhook.description}</Typography.Text>}
+    </Space>
+  );
+  const eventTags = (events: WebhookEvent[]) => (
+    <Space size={[0, 4]} wrap style={{ maxWidth: 360 }}>
+      {events.map((event) => (
+        <Tag key={event}>{event}</Tag>
+      ))}
+    </Space>
+  );
+  const activeSwitch = (webhook: Webhook) => (
+    <Switch
+      checked={webhook.active}
+      aria-label={`Active: ${webhook.url}`}
+      checkedChildren={narrow ? "On" : undefined}
+      unCheckedChildren={narrow ? "Off" : undefined}
+      loading={toggle.isPending && toggle.variables?.id === webhook.id}
+      onChange={(on) => toggle.mutate({ id: webhook.id, active: on })}
+    />
+  );
+  const actions = (webhook: Webhook) => (
+    <Space wrap>
+      <Button size="small" type={webhook.id === selectedId ? "primary" : "default"} onClick={() => setSelectedId(webhook.id)}>
+        Deliveries
+      </Button>
+      <Button size="small" icon={<SendOutlined />} loading={ping.isPending && ping.variables?.id === webhook.id} disabled={!webhook.active} onClick={() => ping.mutate(webhook)}>
+        Ping
+      </Button>
+      <Popconfirm title="Delete this webhook?" description="Nothing more is sent to it, and its deliveries are forgotten." okText="Delete" okButtonProps={{ danger: true }} onConfirm={() => remove.mutate(webhook.id)}>
+        <Button size="small" danger icon={<DeleteOutlined />} aria-label={`Delete ${webhook.url}`} />
+      </Popconfirm>
+    </Space>
+  );
   return (
     <>
       <Card
@@ -232,60 +297,33 @@ export function Webhooks() {
           path={paths.webhooks(ws)}
           listKey={keys.webhooks(ws)}
           empty="No webhooks yet: add one to have this workspace's approvals, launches, uploads and crashes posted to your chat, ticketing or CI as they happen."
-          scroll={{ x: "max-content" }}
+          scroll={narrow ? undefined : { x: "max-content" }}
           onRow={(webhook) => (webhook.id === selectedId ? { style: { background: "#e6f4ff" } } : {})}
-          columns={[
-            {
-              title: "URL",
-              dataIndex: "url",
-              render: (url: string, webhook) => (
-                <Space orientation="vertical" size={0} style={{ maxWidth: 320 }}>
-                  <Typography.Text style={{ wordBreak: "break-all" }}>{url}</Typography.Text>
-                  {webhook.description && <Typography.Text type="secondary">{webhook.description}</Typography.Text>}
-                </Space>
-              ),
-            },
-            {
-              title: "Events",
-              dataIndex: "events",
-              render: (events: WebhookEvent[]) => (
-                <Space size={[0, 4]} wrap style={{ maxWidth: 360 }}>
-                  {events.map((event) => (
-                    <Tag key={event}>{event}</Tag>
-                  ))}
-                </Space>
-              ),
-            },
-            {
-              title: "Active",
-              dataIndex: "active",
-              render: (active: boolean, webhook) => (
-                <Switch
-                  checked={active}
-                  aria-label={`Active: ${webhook.url}`}
-                  loading={toggle.isPending && toggle.variables?.id === webhook.id}
-                  onChange={(on) => toggle.mutate({ id: webhook.id, active: on })}
-                />
-              ),
-            },
-            {
-              title: "",
-              key: "actions",
-              render: (_, webhook) => (
-                <Space wrap>
-                  <Button size="small" type={webhook.id === selectedId ? "primary" : "default"} onClick={() => setSelectedId(webhook.id)}>
-                    Deliveries
-                  </Button>
-                  <Button size="small" icon={<SendOutlined />} loading={ping.isPending && ping.variables?.id === webhook.id} disabled={!webhook.active} onClick={() => ping.mutate(webhook)}>
-                    Ping
-                  </Button>
-                  <Popconfirm title="Delete this webhook?" description="Nothing more is sent to it, and its deliveries are forgotten." okText="Delete" okButtonProps={{ danger: true }} onConfirm={() => remove.mutate(webhook.id)}>
-                    <Button size="small" danger icon={<DeleteOutlined />} aria-label={`Delete ${webhook.url}`} />
-                  </Popconfirm>
-                </Space>
-              ),
-            },
-          ]}
+          columns={
+            narrow
+              ? [
+                  {
+                    title: "Webhook",
+                    key: "webhook",
+                    render: (_, webhook) => (
+                      <Space orientation="vertical" size={8} style={{ width: "100%" }}>
+                        {where(webhook)}
+                        {eventTags(webhook.events)}
+                        <Space wrap>
+                          {activeSwitch(webhook)}
+                          {actions(webhook)}
+                        </Space>
+                      </Space>
+                    ),
+                  },
+                ]
+              : [
+                  { title: "URL", dataIndex: "url", render: (_, webhook) => where(webhook) },
+                  { title: "Events", dataIndex: "events", render: (events: WebhookEvent[]) => eventTags(events) },
+                  { title: "Active", dataIndex: "active", render: (_, webhook) => activeSwitch(webhook) },
+                  { title: "", key: "actions", render: (_, webhook) => actions(webhook) },
+                ]
+          }
         />
       </Card>
       {selectedId && <Deliveries key={selectedId} id={selectedId} />}
