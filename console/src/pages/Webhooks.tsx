@@ -101,7 +101,7 @@ function CreateWebhook({ onCreated, onCancel }: { onCreated: (created: WebhookCr
       <Form.Item label="Events" name="events" rules={[{ required: true, type: "array", min: 1, message: "Choose at least one event." }]}>
         <Checkbox.Group style={{ display: "flex", flexDirection: "column", gap: 8 }}>
           {WEBHOOK_EVENTS.map(({ name, says }) => (
-            <Checkbox key={name} value={name}>
+            <Checkbox key={name} value={name} style={{ alignItems: "flex-start" }}>
               <Typography.Text code>{name}</Typography.Text>
               <div>
                 <Typography.Text type="secondary">{says}</Typography.Text>
@@ -153,7 +153,18 @@ function Attempts({ history }: { history: WebhookAttempt[] }) {
         { title: "Answer", key: "answer", render: (_, attempt) => answerOf(attempt) },
         { title: "Duration", dataIndex: "duration_ms", render: (ms: number) => `${ms} ms` },
       ];
-  return <Table<WebhookAttempt> data-testid="attempts" size="small" rowKey="at" pagination={false} dataSource={history} scroll={narrow ? undefined : { x: "max-content" }} columns={columns} />;
+  return (
+    <Table<WebhookAttempt>
+      data-testid="attempts"
+      size="small"
+      rowKey="at"
+      pagination={false}
+      dataSource={history}
+      scroll={narrow ? undefined : { x: "max-content" }}
+      tableLayout={narrow ? "fixed" : undefined}
+      columns={columns}
+    />
+  );
 }
 
 function Deliveries({ id }: { id: string }) {
@@ -185,7 +196,7 @@ function Deliveries({ id }: { id: string }) {
   ];
   return (
     <Card title="Deliveries" style={{ marginTop: 16 }} data-testid="deliveries">
-      <Typography.Paragraph type="secondary" ellipsis style={{ marginTop: -8 }}>
+      <Typography.Paragraph type="secondary" style={{ marginTop: -8, overflowWrap: "anywhere" }}>
         To {webhook.data?.url ?? "…"}, newest first; open one for every attempt.
       </Typography.Paragraph>
       <ProblemAlert error={webhook.error ?? redeliver.error} style={{ marginBottom: 12 }} />
@@ -195,6 +206,7 @@ function Deliveries({ id }: { id: string }) {
         live={(page) => page.items.some((delivery) => delivery.status === "pending")}
         empty="Nothing sent to this webhook yet: Ping sends a test delivery, and each event it receives sends one as it happens."
         scroll={narrow ? undefined : { x: "max-content" }}
+          tableLayout={narrow ? "fixed" : undefined}
         expandable={{
           rowExpandable: (delivery) => delivery.history.length > 0,
           expandedRowRender: (delivery) => <Attempts history={delivery.history} />,
@@ -298,6 +310,7 @@ export function Webhooks() {
           listKey={keys.webhooks(ws)}
           empty="No webhooks yet: add one to have this workspace's approvals, launches, uploads and crashes posted to your chat, ticketing or CI as they happen."
           scroll={narrow ? undefined : { x: "max-content" }}
+          tableLayout={narrow ? "fixed" : undefined}
           onRow={(webhook) => (webhook.id === selectedId ? { style: { background: "#e6f4ff" } } : {})}
           columns={
             narrow
