@@ -206,7 +206,7 @@ function Deliveries({ id }: { id: string }) {
         live={(page) => page.items.some((delivery) => delivery.status === "pending")}
         empty="Nothing sent to this webhook yet: Ping sends a test delivery, and each event it receives sends one as it happens."
         scroll={narrow ? undefined : { x: "max-content" }}
-          tableLayout={narrow ? "fixed" : undefined}
+        tableLayout={narrow ? "fixed" : undefined}
         expandable={{
           rowExpandable: (delivery) => delivery.history.length > 0,
           expandedRowRender: (delivery) => <Attempts history={delivery.history} />,
