@@ -1,7 +1,7 @@
 import { LogoutOutlined, MenuOutlined } from "@ant-design/icons";
 import { useQuery } from "@tanstack/react-query";
 import { Badge, Button, Card, Drawer, Grid, Layout, Menu, Select, Space, Tag, Typography } from "antd";
-import { Suspense, useEffect, useState } from "react";
+import { Suspense, useEffect, useRef, useState } from "react";
 import { generatePath, Link, matchPath, Outlet, useLocation, useNavigate, useParams } from "react-router-dom";
 import { api } from "./api/client";
 import { keys } from "./api/keys";
@@ -13,18 +13,31 @@ import { menuFor } from "./routes";
 import { can, ROLE_LABELS } from "./workspace";
 
 const APPROVALS = "/workspaces/:ws/approvals";
-/** How many waiting approvals the badge counts before it says "50+". */
+/** How many pending approvals the badge reads; with more, it says how many of these wait and "+". */
 const BADGE_PAGE = 50;
+/** How often the badge asks again while the person stays on one page. */
+const BADGE_INTERVAL_MS = 60_000;
 
-/** The approvals waiting for this person's decision: pending, and not their own request (four eyes). */
-function useWaitingApprovals(ws: string | undefined, decides: boolean, me: string | undefined): number {
+/** The approvals waiting for this person's decision: pending, and not their own request (four
+ * eyes); asked again each time the page changes and every minute. */
+function useWaitingApprovals(ws: string | undefined, decides: boolean, me: string | undefined, page: string): { count: number; more: boolean } {
   const pending = useQuery({
     queryKey: [...keys.approvals(ws ?? ""), "waiting"],
     queryFn: () => api.get<Page<Approval>>(paths.approvals(ws ?? ""), { status: "pending", limit: BADGE_PAGE }),
     enabled: !!ws && decides,
-    refetchInterval: 30_000,
+    refetchInterval: BADGE_INTERVAL_MS,
   });
-  return (pending.data?.items ?? []).filter((item) => item.status === "pending" && item.applicant_id !== me).length;
+  const { refetch, isFetching } = pending;
+  const asks = !!ws && decides;
+  const shownPage = useRef(page);
+  useEffect(() => {
+    if (shownPage.current === page) return;
+    shownPage.current = page;
+    // another workspace's count is being asked for already
+    if (asks && !isFetching) void refetch();
+  }, [asks, page, isFetching, refetch]);
+  const count = (pending.data?.items ?? []).filter((item) => item.status === "pending" && item.applicant_id !== me).length;
+  return { count, more: !!pending.data?.next_cursor };
 }
 
 export function Shell() {
@@ -40,7 +53,7 @@ export function Shell() {
     const timer = setInterval(reloadMe, 1500);
     return () => clearInterval(timer);
   }, [ws, me, role, reloadMe]);
-  const waiting = useWaitingApprovals(ws, can.decide(role), me?.id);
+  const waiting = useWaitingApprovals(ws, can.decide(role), me?.id, location.pathname);
   // below a tablet's width the menu is a drawer and the header keeps what fits
   const screens = Grid.useBreakpoint();
   const narrow = screens.md === false;
@@ -51,10 +64,15 @@ export function Shell() {
         key: path,
         icon,
         label:
-          path === APPROVALS && waiting > 0 ? (
+          path === APPROVALS && waiting.count > 0 ? (
             <Space size={6}>
               {label}
-              <Badge count={waiting} overflowCount={BADGE_PAGE - 1} size="small" title={`${waiting} waiting for your decision`} data-testid="approvals-badge" />
+              <Badge
+                count={waiting.more ? `${waiting.count}+` : waiting.count}
+                size="small"
+                title={`${waiting.count}${waiting.more ? " or more" : ""} waiting for your decision`}
+                data-testid="approvals-badge"
+              />
             </Space>
           ) : (
             label

@@ -9,11 +9,11 @@ const SECTIONS = ["Mini programs", "JSAPIs", "Features", "Analytics", "Quality",
 const labels = (role: Role | undefined) => menuFor(role).map((entry) => entry.label);
 
 describe("the console's routes", () => {
-  it("give an admin every section of a workspace in the menu, then Settings and the audit log", () => {
-    expect(labels("admin")).toEqual([...SECTIONS, "Settings", "Audit log"]);
+  it("give an admin every section of a workspace in the menu, then Settings, Webhooks and the audit log", () => {
+    expect(labels("admin")).toEqual([...SECTIONS, "Settings", "Webhooks", "Audit log"]);
   });
 
-  it.each(["reviewer", "developer", undefined] as const)("give a %s member every section but Settings and the audit log", (role) => {
+  it.each(["reviewer", "developer", undefined] as const)("give a %s member every section but Settings, Webhooks and the audit log", (role) => {
     expect(labels(role)).toEqual(SECTIONS);
   });
 

@@ -1,4 +1,4 @@
-import { ApiOutlined, AppstoreOutlined, AuditOutlined, BarChartOutlined, BugOutlined, HistoryOutlined, HomeOutlined, MobileOutlined, SettingOutlined, TeamOutlined, ToolOutlined } from "@ant-design/icons";
+import { ApiOutlined, AppstoreOutlined, AuditOutlined, BarChartOutlined, BugOutlined, HistoryOutlined, HomeOutlined, MobileOutlined, SendOutlined, SettingOutlined, TeamOutlined, ToolOutlined } from "@ant-design/icons";
 import { lazy, Suspense, type ComponentType, type ReactElement } from "react";
 import { Navigate, useLocation, useRoutes, type RouteObject } from "react-router-dom";
 import type { Role } from "./api/types";
@@ -34,6 +34,7 @@ const SettingsPage = lazyPage(() => import("./pages/Settings"), "SettingsPage");
 const Workspaces = lazyPage(() => import("./pages/Workspaces"), "Workspaces");
 const WorkspaceHome = lazyPage(() => import("./pages/Workspaces"), "WorkspaceHome");
 const WorkspacePage = lazyPage(() => import("./pages/Workspaces"), "WorkspacePage");
+const Webhooks = lazyPage(() => import("./pages/Webhooks"), "Webhooks");
 
 export interface ConsoleRoute {
   path: string;
@@ -76,6 +77,7 @@ export const routes: ConsoleRoute[] = [
   { path: "/workspaces/:ws/members", element: <Members />, menu: { label: "Members", icon: <TeamOutlined /> } },
   { path: "/workspaces/:ws/workspace", element: <WorkspacePage />, menu: { label: "Workspace", icon: <HomeOutlined /> } },
   { path: "/workspaces/:ws/settings", element: <SettingsPage />, menu: { label: "Settings", icon: <SettingOutlined /> }, requires: "administer" },
+  { path: "/workspaces/:ws/webhooks", element: <Webhooks />, menu: { label: "Webhooks", icon: <SendOutlined /> }, requires: "administer" },
   { path: "/workspaces/:ws/audit-log", element: <AuditLog />, menu: { label: "Audit log", icon: <HistoryOutlined /> }, requires: "administer" },
   { path: "*", element: <NotFound /> },
 ];

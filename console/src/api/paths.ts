@@ -39,6 +39,13 @@ export const paths = {
   apiKey: (ws: string, id: string) => `/api/v1/workspaces/${e(ws)}/api-keys/${e(id)}`,
   auditLog: (ws: string) => `/api/v1/workspaces/${e(ws)}/audit-log`,
   auditLogExport: (ws: string) => `/api/v1/workspaces/${e(ws)}/audit-log/export`,
+  webhooks: (ws: string) => `/api/v1/workspaces/${e(ws)}/webhooks`,
+  webhook: (ws: string, id: string) => `/api/v1/workspaces/${e(ws)}/webhooks/${e(id)}`,
+  webhookPing: (ws: string, id: string) => `/api/v1/workspaces/${e(ws)}/webhooks/${e(id)}/ping`,
+  webhookDeliveries: (ws: string, id: string) => `/api/v1/workspaces/${e(ws)}/webhooks/${e(id)}/deliveries`,
+  webhookRedeliver: (ws: string, id: string, delivery: string) => `/api/v1/workspaces/${e(ws)}/webhooks/${e(id)}/deliveries/${e(delivery)}/redeliver`,
+  // served by identity: the caller's own mail choices for the workspace
+  notifications: (ws: string) => `/api/v1/workspaces/${e(ws)}/notifications`,
   miniprograms: (ws: string) => `/api/v1/workspaces/${e(ws)}/miniprograms`,
   miniprogram: (ws: string, mp: string) => `/api/v1/workspaces/${e(ws)}/miniprograms/${e(mp)}`,
   developers: (ws: string, mp: string) => `/api/v1/workspaces/${e(ws)}/miniprograms/${e(mp)}/developers`,

@@ -23,6 +23,12 @@ export type ApiKey = Schemas["ApiKey"];
 export type ApiKeyCreated = Schemas["ApiKeyCreated"];
 export type AuditLogEntry = Schemas["AuditLogEntry"];
 export type Settings = Schemas["Settings"];
+export type Webhook = Schemas["Webhook"];
+export type WebhookCreated = Schemas["WebhookCreated"];
+export type WebhookEvent = Webhook["events"][number];
+export type WebhookDelivery = Schemas["WebhookDelivery"];
+export type WebhookAttempt = Schemas["WebhookAttempt"];
+export type NotificationChoices = Schemas["NotificationChoicesAnswer"];
 export type SettingsPut = Schemas["SettingsPut"];
 
 export type App = Schemas["App"];

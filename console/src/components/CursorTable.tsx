@@ -3,6 +3,7 @@ import { Button, Empty, Space, Table, type TableProps } from "antd";
 import { useState, type ReactNode } from "react";
 import { api, type Query } from "../api/client";
 import { keys } from "../api/keys";
+import { LIVE_INTERVAL_MS } from "../api/queries";
 import type { Page } from "../api/types";
 import { ProblemAlert } from "./Problem";
 
@@ -14,10 +15,12 @@ interface Props<T> extends Omit<TableProps<T>, "dataSource" | "pagination"> {
   empty: ReactNode;
   /** The list's key from `keys`: its pages are cached under it, so invalidating it refreshes them all. */
   listKey: QueryKey;
+  /** Whether the page shown may still change by itself (a delivery being retried): asked again while it may. */
+  live?: (page: Page<T>) => boolean;
 }
 
 /** A table over one of the API's cursor-paged lists, a page at a time, with previous and next. */
-export function CursorTable<T extends object>({ path, query, pageSize = 20, empty, listKey, ...table }: Props<T>) {
+export function CursorTable<T extends object>({ path, query, pageSize = 20, empty, listKey, live, ...table }: Props<T>) {
   // Another filter or order is another list: its pages start again, and the old cursors would be refused.
   const list = JSON.stringify(query ?? {});
   const [paging, setPaging] = useState<{ list: string; cursors: (string | null)[] }>({ list, cursors: [null] });
@@ -28,6 +31,7 @@ export function CursorTable<T extends object>({ path, query, pageSize = 20, empt
     queryKey: keys.page(listKey, query ?? {}, cursor, pageSize),
     queryFn: () => api.get<Page<T>>(path, { ...query, limit: pageSize, cursor }),
     placeholderData: (previous) => previous,
+    refetchInterval: live ? (query) => (query.state.data && live(query.state.data) ? LIVE_INTERVAL_MS : false) : undefined,
   });
   if (page.error) return <ProblemAlert error={page.error} />;
   const next = page.data?.next_cursor ?? null;
@@ -35,7 +39,8 @@ export function CursorTable<T extends object>({ path, query, pageSize = 20, empt
     <>
       <Table<T>
         rowKey={(row) => String((row as { id?: string }).id ?? (row as { account_id?: string }).account_id ?? JSON.stringify(row))}
-        loading={page.isFetching}
+        // a live page asked again in the background does not blink
+        loading={live ? page.isLoading || page.isPlaceholderData : page.isFetching}
         dataSource={page.data?.items ?? []}
         pagination={false}
         locale={{ emptyText: page.isLoading ? " " : <Empty description={empty} /> }}

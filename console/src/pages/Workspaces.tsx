@@ -1,12 +1,12 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { App as AntApp, Button, Card, Form, Input, Modal, Popconfirm, Radio, Select, Space, Table, Tabs, Tag, Typography } from "antd";
-import { useState } from "react";
-import { Link, Navigate, useNavigate } from "react-router-dom";
+import { App as AntApp, Button, Card, Form, Input, Modal, Popconfirm, Radio, Select, Space, Switch, Table, Tabs, Tag, Typography } from "antd";
+import { useEffect, useRef, useState } from "react";
+import { Link, Navigate, useLocation, useNavigate } from "react-router-dom";
 import { api } from "../api/client";
 import { keys } from "../api/keys";
 import { paths } from "../api/paths";
 import { wholeLists } from "../api/queries";
-import type { ApiKey, ApiKeyCreated, DeveloperWorkspace, Me, Role, Workspace, WorkspacePending } from "../api/types";
+import type { ApiKey, ApiKeyCreated, DeveloperWorkspace, Me, NotificationChoices, Role, Workspace, WorkspacePending } from "../api/types";
 import { CursorTable } from "../components/CursorTable";
 import { EditableDetails } from "../components/Details";
 import { EditForm } from "../components/FormActions";
@@ -276,17 +276,96 @@ function DeveloperWorkspaces() {
   );
 }
 
+type Choice = keyof NotificationChoices;
+
+/** Each kind of mail a member chooses, what it says and to whom, and which roles are sent any. */
+const CHOICES: { name: Choice; label: string; says: string; roles: Role[] }[] = [
+  {
+    name: "approvals",
+    label: "Approvals",
+    says: "A request waiting for a decision, to the workspace's reviewers and admins; the decision on a request of yours, to you.",
+    roles: ["admin", "reviewer", "developer"],
+  },
+  { name: "releases", label: "Releases", says: "A launch halted or released, to the workspace's admins and the mini program's assigned developers.", roles: ["admin", "developer"] },
+  {
+    name: "quality",
+    label: "Quality",
+    says: "A new or regressed crash issue (an hour apart at most for one issue) and a fired alert rule, to the admins and the assigned developers.",
+    roles: ["admin", "developer"],
+  },
+];
+
+/** The mails this member is sent about this workspace, each kind switched on or off and saved at once. */
+function Notifications() {
+  const { ws, role } = useWorkspace();
+  const queries = useQueryClient();
+  const { message } = AntApp.useApp();
+  const { hash } = useLocation();
+  const card = useRef<HTMLDivElement>(null);
+  const choices = useQuery({ queryKey: keys.notifications(ws), queryFn: () => api.get<NotificationChoices>(paths.notifications(ws)) });
+  const save = useMutation({
+    // every kind is sent: one left out would be switched on
+    mutationFn: (next: NotificationChoices) => api.put<NotificationChoices>(paths.notifications(ws), next),
+    onSuccess: (saved, sent) => {
+      queries.setQueryData(keys.notifications(ws), saved);
+      const changed = CHOICES.find(({ name }) => choices.data?.[name] !== sent[name]);
+      message.success(changed ? `${changed.label} mails ${sent[changed.name] ? "on" : "off"}` : "Notifications saved");
+    },
+  });
+  // a mail's link leads here (#notifications): the card comes into view once it is drawn
+  const loaded = choices.data !== undefined;
+  useEffect(() => {
+    if (hash === "#notifications" && loaded) card.current?.scrollIntoView({ block: "start" });
+  }, [hash, loaded]);
+  const shown = save.isPending && save.variables ? save.variables : choices.data;
+  return (
+    <Card title="Notifications" id="notifications" ref={card} style={{ marginTop: 16 }} loading={choices.isLoading}>
+      <Typography.Paragraph type="secondary">What you are mailed about in this workspace; your choices only, saved as you switch.</Typography.Paragraph>
+      <ProblemAlert error={choices.error ?? save.error} style={{ marginBottom: 12 }} />
+      {shown && (
+        <Space orientation="vertical" size={16} style={{ width: "100%" }}>
+          {CHOICES.map(({ name, label, says, roles }) => (
+            <div key={name} style={{ display: "flex", gap: 12, alignItems: "flex-start" }}>
+              <Switch
+                id={`notify-${name}`}
+                checked={shown[name]}
+                disabled={save.isPending}
+                aria-describedby={`notify-${name}-says`}
+                onChange={(on) => save.mutate({ ...shown, [name]: on })}
+              />
+              <div style={{ minWidth: 0 }}>
+                <label htmlFor={`notify-${name}`}>
+                  <Typography.Text strong>{label}</Typography.Text>
+                </label>
+                <div id={`notify-${name}-says`}>
+                  <Typography.Text type="secondary">
+                    {says}
+                    {role && !roles.includes(role) && " Your role is sent none of these."}
+                  </Typography.Text>
+                </div>
+              </div>
+            </div>
+          ))}
+        </Space>
+      )}
+    </Card>
+  );
+}
+
 export function WorkspacePage() {
   const { role } = useWorkspace();
   return (
-    <Card title="Workspace">
-      <Tabs
-        items={[
-          { key: "general", label: "General info", children: <GeneralInfo /> },
-          ...(can.administer(role) ? [{ key: "keys", label: "Key management", children: <ApiKeys /> }] : []),
-          { key: "developer", label: "Developer workspaces", children: <DeveloperWorkspaces /> },
-        ]}
-      />
-    </Card>
+    <>
+      <Card title="Workspace">
+        <Tabs
+          items={[
+            { key: "general", label: "General info", children: <GeneralInfo /> },
+            ...(can.administer(role) ? [{ key: "keys", label: "Key management", children: <ApiKeys /> }] : []),
+            { key: "developer", label: "Developer workspaces", children: <DeveloperWorkspaces /> },
+          ]}
+        />
+      </Card>
+      <Notifications />
+    </>
   );
 }
