@@ -172,7 +172,11 @@ def fan_out(session: Session, event: Event) -> None:
     told = webhook_events.told(event)
     if not told:
         return
-    hooks = session.scalars(select(Webhook).where(Webhook.workspace_id == event.workspace_id, Webhook.active.is_(True))).all()
+    # A webhook hears of what happens once it exists, not of an event that reached the consumer late.
+    occurred = datetime.fromisoformat(event.occurred_at.replace("Z", "+00:00"))
+    hooks = session.scalars(
+        select(Webhook).where(Webhook.workspace_id == event.workspace_id, Webhook.active.is_(True), Webhook.created_at <= occurred)
+    ).all()
     queued = False
     for webhook in hooks:
         for name, data in told:
