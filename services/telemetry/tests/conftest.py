@@ -8,6 +8,7 @@ import secrets
 import pytest
 
 from mpdp_common.testing import Harness
+from mpdp_telemetry import store
 from mpdp_telemetry.rollups import fold_pending
 from mpdp_telemetry.service import service
 
@@ -45,8 +46,24 @@ class Telemetry(Harness):
             pass
 
 
+#: where analytics can be kept (MPDP_TELEMETRY_STORE): the service's database, and ClickHouse's
+#: engine inside the process (chDB), each test in a database of its own
+STORES = ["database", "clickhouse"]
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A test marked `each_store` runs once on each store, with the same data and the same assertions."""
+    if metafunc.definition.get_closest_marker("each_store"):
+        metafunc.parametrize("harness", STORES, indirect=True)
+
+
 @pytest.fixture
-def harness(tmp_path):
-    harness = Telemetry(service, tmp_path, ingest_rate_limit="3000/minute")
+def harness(request, tmp_path):
+    overrides = {}
+    if getattr(request, "param", "database") == "clickhouse":
+        overrides["telemetry_store"] = f"chdb://memory/telemetry_{secrets.token_hex(6)}"
+    harness = Telemetry(service, tmp_path, ingest_rate_limit="3000/minute", **overrides)
     yield harness
     harness.close()
+    if clickhouse := store.open_store(harness.settings):
+        clickhouse.drop()
