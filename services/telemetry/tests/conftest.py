@@ -58,12 +58,23 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 @pytest.fixture
-def harness(request, tmp_path):
-    overrides = {}
-    if getattr(request, "param", "database") == "clickhouse":
-        overrides["telemetry_store"] = f"chdb://memory/telemetry_{secrets.token_hex(6)}"
-    harness = Telemetry(service, tmp_path, ingest_rate_limit="3000/minute", **overrides)
-    yield harness
-    harness.close()
-    if clickhouse := store.open_store(harness.settings):
-        clickhouse.drop()
+def make_harness(tmp_path):
+    """`make_harness(store)`: a telemetry on that store, each in a folder (and a ClickHouse database) of its own."""
+    made: list[Telemetry] = []
+
+    def make(on: str = "database", **overrides) -> Telemetry:
+        if on == "clickhouse":
+            overrides["telemetry_store"] = f"chdb://memory/telemetry_{secrets.token_hex(6)}"
+        made.append(Telemetry(service, tmp_path / f"{on}{len(made)}", **({"ingest_rate_limit": "3000/minute"} | overrides)))
+        return made[-1]
+
+    yield make
+    for harness in made:
+        harness.close()
+        if clickhouse := store.open_store(harness.settings):
+            clickhouse.drop()
+
+
+@pytest.fixture
+def harness(request, make_harness):
+    return make_harness(getattr(request, "param", "database"))
