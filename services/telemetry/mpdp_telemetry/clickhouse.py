@@ -5,7 +5,8 @@ Two tables:
 
 - `raw_events`: every accepted event, a ReplacingMergeTree partitioned by day and ordered by
   (mini program, day, type, event id). A batch a phone sent twice lands twice and is one row
-  again once its parts merge; until then the reports that add up rows read `FINAL`. Whole days
+  again (the copy received first) once its parts merge; until then the reports that add up rows
+  read `FINAL`, and those that count distinct users or sessions need not. Whole days
   are dropped by TTL after `MPDP_TELEMETRY_RETENTION_DAYS`, as PostgreSQL drops its partitions.
 - `user_first_days`: each user's first day, kept by a materialized view as `min(day)` in an
   AggregatingMergeTree without TTL, so that a user stays "not new" after their raw days expire,
@@ -84,8 +85,10 @@ def schema(database: str, retention_days: int) -> list[str]:
             page LowCardinality(Nullable(String)),
             duration_ms Nullable(Int64),
             name LowCardinality(Nullable(String)),
-            properties Nullable(String)
-        ) ENGINE = ReplacingMergeTree
+            properties Nullable(String),
+            -- the copy received first is the one kept, as PostgreSQL's ON CONFLICT DO NOTHING keeps it
+            kept UInt64 MATERIALIZED 18446744073709551615 - toUInt64(toUnixTimestamp64Milli(received_at))
+        ) ENGINE = ReplacingMergeTree(kept)
         PARTITION BY day
         ORDER BY (miniprogram_id, day, type, event_id)
         TTL day + INTERVAL {retention_days} DAY

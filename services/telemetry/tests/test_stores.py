@@ -4,11 +4,15 @@ every report, whole and filtered by host app, version and range, compared answer
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 from datetime import UTC, datetime, timedelta
 
 import pytest
+
+from mpdp_telemetry import store
+from mpdp_telemetry.raw_events import RawEvent
 
 DAYS = 5
 USERS = 40
@@ -139,3 +143,24 @@ def test_both_stores_give_the_same_figures_in_every_report(make_harness, seed):
     assert isinstance(whole, dict) and whole["totals"]["sessions"] > 50 and whole["totals"]["new_users"] > 10
     summary = next(answer for url, answer in on_database.items() if "quality/summary" in url and "app_id" not in url)
     assert isinstance(summary, dict) and summary["crashed_sessions"] > 5 and summary["crashed_users"] > 3
+
+
+def test_clickhouse_drops_the_days_past_retention_and_follows_a_changed_setting(make_harness):
+    harness = make_harness("clickhouse", telemetry_retention_days=30)
+    clickhouse = store.open_store(harness.settings)
+    now = datetime.now(UTC)
+
+    def row(days_ago: int, number: int) -> RawEvent:
+        at = now - timedelta(days=days_ago)
+        return RawEvent(at.date(), "mp", f"e{number}", at, now, "app1", "page_view", "1.0.0", "u1", "s1", "home", None, None, None)
+
+    clickhouse.write([row(31, 1), row(29, 2), row(0, 3)])
+    clickhouse.optimize()  # TTL is applied as parts merge
+    pages = clickhouse.pages("mp", (now - timedelta(days=40)).date(), now.date())
+    assert pages == [{"page": "home", "views": 2, "visitors": 1, "avg_duration_ms": None}]
+
+    # The same tables with a shorter retention: the TTL moves, and the older day goes too.
+    shorter = store.open_store(dataclasses.replace(harness.settings, telemetry_retention_days=7))
+    assert shorter is not None and shorter.database == clickhouse.database
+    shorter.optimize()
+    assert shorter.pages("mp", (now - timedelta(days=40)).date(), now.date())[0]["views"] == 1
