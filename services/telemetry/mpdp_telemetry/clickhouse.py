@@ -36,6 +36,7 @@ from urllib.parse import unquote, urlsplit
 
 import clickhouse_connect
 from clickhouse_connect.driver.client import Client
+from clickhouse_connect.driver.exceptions import ProgrammingError
 
 from mpdp_common.db import utcnow
 
@@ -56,7 +57,13 @@ def _client(address: str) -> tuple[Client, str, bool]:
         if parts.netloc == "memory":
             return clickhouse_connect.get_client(dsn="chdb://memory"), database or "mpdp_telemetry", True
         # chdb:///path/to/dir: the engine's files in that directory, the tables in its database
-        return clickhouse_connect.get_client(dsn=f"chdb://{parts.path}"), "mpdp_telemetry", True
+        try:
+            return clickhouse_connect.get_client(dsn=f"chdb://{parts.path}"), "mpdp_telemetry", True
+        except ProgrammingError as error:
+            raise SystemExit(
+                f"configuration error: chDB cannot open {parts.path} ({error}); its files belong to one process at a time: "
+                "where telemetry runs as several processes, MPDP_TELEMETRY_STORE names a ClickHouse server (clickhouse://...)"
+            ) from error
     client = clickhouse_connect.get_client(
         host=parts.hostname or "127.0.0.1",
         port=parts.port or 8123,

@@ -7,6 +7,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import random
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -164,3 +166,19 @@ def test_clickhouse_drops_the_days_past_retention_and_follows_a_changed_setting(
     assert shorter is not None and shorter.database == clickhouse.database
     shorter.optimize()
     assert shorter.pages("mp", (now - timedelta(days=40)).date(), now.date())[0]["views"] == 1
+
+
+def test_chdb_files_open_in_another_process_are_a_configuration_error(tmp_path):
+    """chDB's engine is one process's: a second process on the same files is told to use a server."""
+    opening = (
+        "import sys, time; from mpdp_common.config import Settings; from mpdp_telemetry import store; "
+        f"store.open_store(Settings(telemetry_store='chdb://{tmp_path}/ch')); print('open', flush=True); time.sleep(float(sys.argv[1]))"
+    )
+    with subprocess.Popen([sys.executable, "-c", opening, "60"], stdout=subprocess.PIPE, text=True) as holder:
+        try:
+            assert holder.stdout is not None and holder.stdout.readline() == "open\n"
+            second = subprocess.run([sys.executable, "-c", opening, "0"], capture_output=True, text=True, timeout=60)
+            assert second.returncode == 1 and "open" not in second.stdout
+            assert "one process at a time" in second.stderr and "clickhouse://" in second.stderr, second.stderr[-2000:]
+        finally:
+            holder.kill()
