@@ -181,38 +181,47 @@ class ClickHouseStore:
 
     def overview(self, miniprogram_id: str, start: date, end: date, app_id: str | None = None, version: str | None = None) -> dict:
         where, parameters = self._where(miniprogram_id, start, end, app_id, version)
+        filtered = bool(app_id or version)
         per_day: dict[date, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-        for day, active, page_views, session_ends, session_time in self._rows(
-            f"""SELECT day, uniqExact(user_id), countIf(type = 'page_view'), countIf(type = 'session_end'),
+        everyone = 0
+        # One pass for the days and the whole range (its row's day is the type's default, before
+        # any day asked for); unfiltered, a day's sessions are its distinct sessions.
+        for day, active, sessions, page_views, session_ends, session_time in self._rows(
+            f"""SELECT day, uniqExact(user_id), uniqExact(session_id), countIf(type = 'page_view'), countIf(type = 'session_end'),
                 sumIf(ifNull(duration_ms, 0), type = 'session_end')
-            FROM {{db}}.raw_events FINAL WHERE {where} AND type != '{SESSION}' GROUP BY day""",
+            FROM {{db}}.raw_events FINAL WHERE {where} AND type != '{SESSION}' GROUP BY GROUPING SETS ((day), ())""",
             parameters,
         ):
+            if day < start:
+                everyone = active
+                continue
             per_day[day].update(active_users=active, page_views=page_views, session_ends=session_ends, session_time=session_time)
-        # A session counts on each day it sends events, for the host app and version it showed first.
-        shown = "1"
-        if app_id:
-            shown += " AND shown.1 = {app:String}"
-        if version:
-            shown += " AND shown.2 = {version:String}"
-        for day, sessions in self._rows(
-            f"""SELECT day, count() FROM (
-                SELECT day, session_id, argMin((app_id, version), (received_at, occurred_at)) AS shown FROM {{db}}.raw_events
-                WHERE miniprogram_id = {{mp:String}} AND day BETWEEN {{start:Date}} AND {{end:Date}} AND type != '{SESSION}'
-                GROUP BY day, session_id
-            ) WHERE {shown} GROUP BY day""",
-            parameters,
-        ):
-            per_day[day]["sessions"] = sessions
-        # New users under a filter: new to the mini program that day, and seen where the filter looks.
-        for day, new in self._rows(
-            f"""SELECT a.day, count() FROM (
-                SELECT DISTINCT day, user_id FROM {{db}}.raw_events WHERE {where} AND type != '{SESSION}'
-            ) AS a INNER JOIN ({_FIRSTS}) AS f ON a.user_id = f.user_id AND a.day = f.first_day GROUP BY a.day""",
-            parameters,
-        ):
+            if not filtered:
+                per_day[day]["sessions"] = sessions
+        if filtered:
+            # A session counts on each day it sends events, for the host app and version it showed first.
+            shown = "1"
+            if app_id:
+                shown += " AND shown.1 = {app:String}"
+            if version:
+                shown += " AND shown.2 = {version:String}"
+            for day, sessions in self._rows(
+                f"""SELECT day, count() FROM (
+                    SELECT day, session_id, argMin((app_id, version), (received_at, occurred_at)) AS shown FROM {{db}}.raw_events
+                    WHERE miniprogram_id = {{mp:String}} AND day BETWEEN {{start:Date}} AND {{end:Date}} AND type != '{SESSION}'
+                    GROUP BY day, session_id
+                ) WHERE {shown} GROUP BY day""",
+                parameters,
+            ):
+                per_day[day]["sessions"] = sessions
+            # New users under a filter: new to the mini program that day, and seen where the filter looks.
+            new_users = f"""SELECT day, uniqExact(user_id) FROM {{db}}.raw_events WHERE {where} AND type != '{SESSION}'
+                AND (user_id, day) IN (SELECT user_id, first_day FROM ({_FIRSTS})) GROUP BY day"""
+        else:
+            # Unfiltered, a user's first day is a day they were active: the first days alone answer.
+            new_users = f"SELECT first_day, count() FROM ({_FIRSTS}) GROUP BY first_day"
+        for day, new in self._rows(new_users, parameters):
             per_day[day]["new_users"] = new
-        ((everyone,),) = self._rows(f"SELECT uniqExact(user_id) FROM {{db}}.raw_events WHERE {where} AND type != '{SESSION}'", parameters)
         series = []
         total: dict[str, int] = defaultdict(int)
         for day in days(start, end):
