@@ -85,8 +85,12 @@ def test_analytics():
     figures = short_run("analytics")
     assert figures["events"] == 20_000 and figures["folded_events"] == figures["events"], figures
     positive(figures, "copy_seconds", "copy_rows_per_s", "fold_seconds", "fold_events_per_s", "active_users")
-    for report in ("overview", "pages", "retention", "version_overview"):
-        assert 0 < figures[f"{report}_median_ms"] <= figures[f"{report}_slowest_ms"] < 60_000, (report, figures)
+    positive(figures, "clickhouse_insert_seconds", "clickhouse_insert_rows_per_s")
+    # both stores: it exits 1 unless every report gives the same figures on each
+    for report in ("overview", "pages", "retention", "version_overview", "events", "startup", "health"):
+        for store in ("", "clickhouse_"):
+            assert 0 < figures[f"{store}{report}_median_ms"] <= figures[f"{store}{report}_slowest_ms"] < 60_000, (report, figures)
+        assert 0 < figures[f"clickhouse_merged_{report}_median_ms"] < 60_000, (report, figures)
     assert 0 < figures["page_views_counted"] == figures["page_views_generated"] < figures["events"], figures
 
 

@@ -8,11 +8,14 @@ import json
 import os
 import secrets
 import signal
+import sqlite3
 import subprocess
 import sys
 import textwrap
 import threading
 import time
+from collections.abc import Callable
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
@@ -20,7 +23,7 @@ import pytest
 import requests
 
 from .client import Client
-from .conftest import eventually
+from .conftest import eventually, running_embedded
 from .test_catalog import join, new_miniprogram
 from .test_events_and_faults import _children, children_of
 
@@ -51,6 +54,10 @@ def new_key(admin: Client, ws: str, app_id: str) -> str:
 def shop(make_user, make_workspace) -> Shop:
     """A workspace with a mini program that telemetry knows, a host app with a key telemetry
     accepts, an assigned reviewer, and a developer who is not assigned."""
+    return new_shop(make_user, make_workspace)
+
+
+def new_shop(make_user: Callable[[str], Client], make_workspace: Callable[[Client], str]) -> Shop:
     admin, reviewer, developer, outsider = make_user("admin"), make_user("reviewer"), make_user("developer"), make_user("outsider")
     ws = make_workspace(admin)
     mp = new_miniprogram(admin, ws)
@@ -81,6 +88,13 @@ def event(shop: Shop, kind: str, user: str, at: datetime, **fields) -> dict:
         "session_id": fields.pop("session_id", f"{user}-{at:%Y%m%d}"),
         **fields,
     }
+
+
+@dataclass
+class Gateway:
+    """Where a test sends events: the platform's gateway, or another platform's (the embedded one)."""
+
+    gateway: str
 
 
 def send(platform, key_id: str, events: list, sent_at: datetime | None = None, *, gzipped: bool = False, **kwargs) -> requests.Response:
@@ -114,6 +128,28 @@ def folded(shop: Shop, page_views: int, start: date, end: date, timeout: float =
 
 
 def test_figures_are_exact_for_data_the_test_controls(platform, shop):
+    figures_are_exact(platform, shop)
+
+
+def test_figures_are_exact_on_clickhouse_too(tmp_path):
+    """The same events and figures with the ClickHouse store (chDB, in the embedded platform's
+    one process: chDB's engine belongs to one process)."""
+    with running_embedded(tmp_path, MPDP_TELEMETRY_STORE=f"chdb://{tmp_path}/clickhouse") as (gateway, _process):
+
+        def make_workspace(owner: Client) -> str:
+            created = owner.post("/api/v1/workspaces", json={"name": "Acme", "kind": "tenant"})
+            assert created.status_code == 201, created.text
+            ws = created.json()["id"]
+            eventually(lambda: any(m["workspace_id"] == ws and m["role"] == "admin" for m in owner.get("/api/v1/me").json()["memberships"]))
+            return ws
+
+        figures_are_exact(Gateway(gateway), new_shop(Client(gateway).new_account, make_workspace))
+    # The events went to ClickHouse, none to the service's own database.
+    with closing(sqlite3.connect(tmp_path / "embedded" / "telemetry.db")) as database:
+        assert database.execute("SELECT count(*) FROM raw_events").fetchone() == (0,)
+
+
+def figures_are_exact(platform, shop: Shop) -> None:
     # A minute past midnight of each of the last three days (never more than a minute ahead of now).
     today = datetime.now(UTC).replace(hour=0, minute=1, second=0, microsecond=0)
     d0, d1, d2 = today - timedelta(days=2), today - timedelta(days=1), today

@@ -176,6 +176,10 @@ class Settings:
     #: telemetry: events one app key may send per period (limits' notation), and how long raw events are kept
     ingest_rate_limit: str = "1200000/minute"
     telemetry_retention_days: int = 90
+    #: telemetry: where raw events are kept and analytics read from: "" (the service's own
+    #: database), `clickhouse://user:pass@host:port/db` (a ClickHouse server), or `chdb:///path/db`
+    #: / `chdb://memory/db` (ClickHouse's engine inside the process: tests and a single machine)
+    telemetry_store: str = field(default="", repr=False)
     #: identity: argon2id's passes and memory for passwords and recovery codes (at least 1 and 8 MiB)
     password_hash_time_cost: int = 3
     password_hash_memory_kib: int = 64 * 1024
@@ -248,6 +252,7 @@ class Settings:
             public_url=_env("MPDP_PUBLIC_URL", cls.public_url).rstrip("/"),
             ingest_rate_limit=_env("MPDP_INGEST_RATE_LIMIT", cls.ingest_rate_limit),
             telemetry_retention_days=_int("MPDP_TELEMETRY_RETENTION_DAYS", cls.telemetry_retention_days),
+            telemetry_store=_env("MPDP_TELEMETRY_STORE", cls.telemetry_store),
             password_hash_time_cost=_at_least(1, "MPDP_PASSWORD_HASH_TIME_COST", cls.password_hash_time_cost),
             password_hash_memory_kib=_at_least(8 * 1024, "MPDP_PASSWORD_HASH_MEMORY_KIB", cls.password_hash_memory_kib),
             audit_retention_days=max(MIN_AUDIT_RETENTION_DAYS, _int("MPDP_AUDIT_RETENTION_DAYS", cls.audit_retention_days)),

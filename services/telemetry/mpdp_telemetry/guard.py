@@ -25,6 +25,7 @@ from mpdp_common.db import EVENT_PROCESS_CONNECTIONS, make_engine, session_scope
 from mpdp_common.events import Event
 from mpdp_common.metrics import GUARD_VERDICTS
 
+from . import store
 from .events import events
 from .health import version_figures
 from .models import Launch
@@ -183,6 +184,7 @@ def check_due(sessions: sessionmaker[Session], interval: timedelta, now: datetim
 def run_worker(settings: Settings, stop: threading.Event) -> None:
     """Check due launches until `stop` is set, looking again as often as the outbox relay polls."""
     sessions = sessionmaker(make_engine(settings.database_url, EVENT_PROCESS_CONNECTIONS), expire_on_commit=False)
+    store.configure(settings)  # where release health reads the sessions from
     interval = timedelta(seconds=settings.release_guard_interval_seconds)
     log.info("release guard started, checking each guarded launch every %s s at least", settings.release_guard_interval_seconds)
     while not stop.is_set():

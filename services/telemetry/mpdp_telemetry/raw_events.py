@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from mpdp_common.db import on_postgresql
 
-from . import bulk
+from . import bulk, store
 
 log = logging.getLogger(__name__)
 
@@ -100,8 +100,15 @@ def ensure_partitions(connection: Connection, days: Iterable[date]) -> None:
 
 
 def write(session: Session, rows: list[RawEvent]) -> None:
-    """Add `rows` in the session's transaction; events already kept are skipped."""
+    """Add `rows` in the session's transaction; events already kept are skipped.
+
+    Where ClickHouse is the store they go there at once, before the session commits: a batch
+    whose transaction then fails is sent again by the phone, and its second copy is merged away
+    like any batch sent twice (clickhouse.py)."""
     if not rows:
+        return
+    if (clickhouse := store.clickhouse()) is not None:
+        clickhouse.write(rows)
         return
     ensure_partitions(session.connection(), {row.day for row in rows})
     bulk.insert_new(session, "raw_events", COLUMNS, rows)

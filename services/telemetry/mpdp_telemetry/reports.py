@@ -1,14 +1,15 @@
 """What the console reads, computed from the rollups only: a report costs a few indexed reads
 of one row per day (per host app and version), whatever the number of raw events behind it.
 
-This module is the query interface of analytics. Moving the storage to ClickHouse replaces the
-bodies of these functions, not their callers.
+This module is the query interface of analytics. Where `MPDP_TELEMETRY_STORE` names ClickHouse
+(store.py), each report is answered there from the raw events instead (clickhouse.py), with the
+same arguments and the same figures; the callers do not change.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import date, timedelta
 from typing import Any
 
@@ -17,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from mpdp_common.db import on_postgresql, utcnow
 
-from . import bulk
+from . import bulk, store
 from .models import ALL, DailyCount, StartupTime, UserSet
 from .rollups import as_int
 
@@ -79,11 +80,13 @@ def _binary_rows(session: Session, stmt: Select[Any]) -> list[tuple]:
         return cursor.fetchall()
 
 
-def _average(total: int, count: int) -> int | None:
+def average(total: int, count: int) -> int | None:
     return round(total / count) if count else None
 
 
 def overview(session: Session, miniprogram_id: str, start: date, end: date, app_id: str | None = None, version: str | None = None) -> dict:
+    if (clickhouse := store.clickhouse()) is not None:
+        return clickhouse.overview(miniprogram_id, start, end, app_id, version)
     figures = counts(session, miniprogram_id, start, end, app_id, version, ["sessions", "page_views", "session_ends", "session_time"])
     per_day: dict[tuple, int] = defaultdict(int)
     for (day, metric, _key), value in figures.items():
@@ -103,7 +106,7 @@ def overview(session: Session, miniprogram_id: str, start: date, end: date, app_
             "new_users": newcomers.bit_count(),
             "sessions": per_day[(day, "sessions")],
             "page_views": per_day[(day, "page_views")],
-            "avg_session_duration_ms": _average(per_day[(day, "session_time")], per_day[(day, "session_ends")]),
+            "avg_session_duration_ms": average(per_day[(day, "session_time")], per_day[(day, "session_ends")]),
         }
         series.append(row)
         for metric in ("new_users", "sessions", "page_views"):
@@ -115,7 +118,7 @@ def overview(session: Session, miniprogram_id: str, start: date, end: date, app_
         "new_users": total["new_users"],
         "sessions": total["sessions"],
         "page_views": total["page_views"],
-        "avg_session_duration_ms": _average(total["session_time"], total["session_ends"]),
+        "avg_session_duration_ms": average(total["session_time"], total["session_ends"]),
     }
     return {"series": series, "totals": totals}
 
@@ -124,6 +127,8 @@ def pages(
     session: Session, miniprogram_id: str, start: date, end: date, app_id: str | None = None, version: str | None = None
 ) -> list[dict]:
     """Every page seen in the range, most viewed first."""
+    if (clickhouse := store.clickhouse()) is not None:
+        return clickhouse.pages(miniprogram_id, start, end, app_id, version)
     figures = counts(session, miniprogram_id, start, end, app_id, version, ["page_views", "page_time", "page_timed"])
     by_page: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for (_day, metric, page), value in figures.items():
@@ -136,7 +141,7 @@ def pages(
             "page": page,
             "views": figure["page_views"],
             "visitors": visitors[page].bit_count(),
-            "avg_duration_ms": _average(figure["page_time"], figure["page_timed"]),
+            "avg_duration_ms": average(figure["page_time"], figure["page_timed"]),
         }
         for page, figure in by_page.items()
     ]
@@ -147,6 +152,8 @@ def retention(
     session: Session, miniprogram_id: str, start: date, end: date, app_id: str | None = None, version: str | None = None
 ) -> list[dict]:
     """For each day's new users (the cohort), how many were seen again 0 to 7 days later."""
+    if (clickhouse := store.clickhouse()) is not None:
+        return clickhouse.retention(miniprogram_id, start, end, app_id, version)
     today = utcnow().date()
     active = user_sets(session, miniprogram_id, start, end + timedelta(days=RETENTION_DAYS - 1), app_id, version, "active")
     new = user_sets(session, miniprogram_id, start, end, None, None, "new")
@@ -166,6 +173,8 @@ def retention(
 def tracked_events(
     session: Session, miniprogram_id: str, start: date, end: date, app_id: str | None = None, version: str | None = None
 ) -> list[dict]:
+    if (clickhouse := store.clickhouse()) is not None:
+        return clickhouse.tracked_events(miniprogram_id, start, end, app_id, version)
     figures = counts(session, miniprogram_id, start, end, app_id, version, ["events"])
     totals: dict[str, int] = defaultdict(int)
     for (_day, _metric, name), value in figures.items():
@@ -180,6 +189,8 @@ def tracked_events(
 def tracked_event(
     session: Session, miniprogram_id: str, name: str, start: date, end: date, app_id: str | None = None, version: str | None = None
 ) -> dict:
+    if (clickhouse := store.clickhouse()) is not None:
+        return clickhouse.tracked_event(miniprogram_id, name, start, end, app_id, version)
     figures = counts(session, miniprogram_id, start, end, app_id, version, ["events"])
     sets = user_sets(session, miniprogram_id, start, end, app_id, version, "event")
     series: list[dict] = []
@@ -209,11 +220,15 @@ def percentiles(histogram: dict[int, int]) -> dict:
 
 
 def startup(session: Session, miniprogram_id: str, start: date, end: date, app_id: str | None = None, version: str | None = None) -> dict:
-    rows = session.execute(
-        select(StartupTime.day, StartupTime.version, StartupTime.duration_ms, func.sum(StartupTime.count))
-        .where(*_where(StartupTime, miniprogram_id, start, end, app_id, version))
-        .group_by(StartupTime.day, StartupTime.version, StartupTime.duration_ms)
-    )
+    rows: Iterable[Sequence[Any]]
+    if (clickhouse := store.clickhouse()) is not None:
+        rows = clickhouse.startup_times(miniprogram_id, start, end, app_id, version, by_day_and_version=True)
+    else:
+        rows = session.execute(
+            select(StartupTime.day, StartupTime.version, StartupTime.duration_ms, func.sum(StartupTime.count))
+            .where(*_where(StartupTime, miniprogram_id, start, end, app_id, version))
+            .group_by(StartupTime.day, StartupTime.version, StartupTime.duration_ms)
+        )
     overall: dict[int, int] = defaultdict(int)
     by_day: dict[date, dict[int, int]] = defaultdict(lambda: defaultdict(int))
     by_version: dict[str, dict[int, int]] = defaultdict(lambda: defaultdict(int))
@@ -233,11 +248,15 @@ def startup_percentiles(
 ) -> dict:
     """Launch time percentiles over the whole range alone: the database adds the days up, so one
     row per distinct duration comes back."""
-    rows = session.execute(
-        select(StartupTime.duration_ms, func.sum(StartupTime.count))
-        .where(*_where(StartupTime, miniprogram_id, start, end, app_id, version))
-        .group_by(StartupTime.duration_ms)
-    )
+    rows: Iterable[Sequence[Any]]
+    if (clickhouse := store.clickhouse()) is not None:
+        rows = clickhouse.startup_times(miniprogram_id, start, end, app_id, version, by_day_and_version=False)
+    else:
+        rows = session.execute(
+            select(StartupTime.duration_ms, func.sum(StartupTime.count))
+            .where(*_where(StartupTime, miniprogram_id, start, end, app_id, version))
+            .group_by(StartupTime.duration_ms)
+        )
     return percentiles({duration: int(count) for duration, count in rows})
 
 
@@ -246,6 +265,8 @@ def launched_sessions(
 ) -> dict[tuple[date, str], list]:
     """Release health from the folded sessions per day and version: `[sessions, crashed sessions,
     users, crashed users]`, the users as bitmaps."""
+    if (clickhouse := store.clickhouse()) is not None:
+        return clickhouse.launched_sessions(miniprogram_id, start, end, app_id, version)
     found: dict[tuple[date, str], list] = defaultdict(lambda: [0, 0, 0, 0])
     figures = select(DailyCount.day, DailyCount.version, DailyCount.metric, func.sum(DailyCount.value)).where(
         *_where(DailyCount, miniprogram_id, start, end, app_id, version), DailyCount.metric.in_(("launched", "crashed"))
@@ -262,4 +283,6 @@ def launched_sessions(
 
 
 def js_errors(session: Session, miniprogram_id: str, start: date, end: date, app_id: str | None = None, version: str | None = None) -> int:
+    if (clickhouse := store.clickhouse()) is not None:
+        return clickhouse.js_errors(miniprogram_id, start, end, app_id, version)
     return sum(counts(session, miniprogram_id, start, end, app_id, version, ["js_errors"]).values())

@@ -10,7 +10,7 @@ from mpdp_common.config import Settings
 from mpdp_common.db import EVENT_PROCESS_CONNECTIONS, make_engine
 from mpdp_common.service import Service
 
-from . import alerts, guard, handlers
+from . import alerts, guard, handlers, store
 from .api_alerts import alert_rules
 from .api_analytics import analytics
 from .api_ingest import ingest, setup_rate_limits
@@ -23,6 +23,8 @@ from .rollups import keep_folding
 
 def _setup(app: Flask, settings: Settings) -> None:
     setup_rate_limits(app, settings)
+    # A ClickHouse store is reached, and its tables made, before the first request.
+    store.open_store(settings)
 
 
 def fold_raw_events(settings: Settings, stop: threading.Event) -> None:

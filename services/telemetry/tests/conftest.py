@@ -8,6 +8,7 @@ import secrets
 import pytest
 
 from mpdp_common.testing import Harness
+from mpdp_telemetry import store
 from mpdp_telemetry.rollups import fold_pending
 from mpdp_telemetry.service import service
 
@@ -45,8 +46,35 @@ class Telemetry(Harness):
             pass
 
 
+#: where analytics can be kept (MPDP_TELEMETRY_STORE): the service's database, and ClickHouse's
+#: engine inside the process (chDB), each test in a database of its own
+STORES = ["database", "clickhouse"]
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A test marked `each_store` runs once on each store, with the same data and the same assertions."""
+    if metafunc.definition.get_closest_marker("each_store"):
+        metafunc.parametrize("harness", STORES, indirect=True)
+
+
 @pytest.fixture
-def harness(tmp_path):
-    harness = Telemetry(service, tmp_path, ingest_rate_limit="3000/minute")
-    yield harness
-    harness.close()
+def make_harness(tmp_path):
+    """`make_harness(store)`: a telemetry on that store, each in a folder (and a ClickHouse database) of its own."""
+    made: list[Telemetry] = []
+
+    def make(on: str = "database", **overrides) -> Telemetry:
+        if on == "clickhouse":
+            overrides["telemetry_store"] = f"chdb://memory/telemetry_{secrets.token_hex(6)}"
+        made.append(Telemetry(service, tmp_path / f"{on}{len(made)}", **({"ingest_rate_limit": "3000/minute"} | overrides)))
+        return made[-1]
+
+    yield make
+    for harness in made:
+        harness.close()
+        if clickhouse := store.open_store(harness.settings):
+            clickhouse.drop()
+
+
+@pytest.fixture
+def harness(request, make_harness):
+    return make_harness(getattr(request, "param", "database"))

@@ -38,6 +38,7 @@ def _send(harness, key_id, events, sent_at=None, **kwargs):
     return harness.http.post("/ingest/v1/events", data=body, headers=headers, content_type="application/json")
 
 
+@pytest.mark.each_store
 def test_a_batch_is_counted_once_and_bad_events_are_refused_by_index(harness):
     ws = harness.workspace("ada")
     mp = harness.miniprogram(ws, 1)
@@ -90,6 +91,7 @@ def test_unknown_keys_and_oversized_batches(harness):
     assert answer.status_code == 413
 
 
+@pytest.mark.each_store
 def test_clock_skew_moves_events_to_the_servers_day(harness):
     ws = harness.workspace("ada")
     mp = harness.miniprogram(ws, 1)
@@ -104,6 +106,7 @@ def test_clock_skew_moves_events_to_the_servers_day(harness):
     assert [row["page_views"] for row in overview["series"]] == [0, 0, 0, 1]
 
 
+@pytest.mark.each_store
 def test_a_tracked_events_daily_series(harness):
     ws = harness.workspace("ada")
     mp = harness.miniprogram(ws, 1)
@@ -122,6 +125,7 @@ def test_a_tracked_events_daily_series(harness):
     assert [(row["count"], row["users"]) for row in answer.get_json()["series"]] == [(1, 1), (2, 2)]
 
 
+@pytest.mark.each_store
 def test_release_health_from_session_updates_and_aggregates(harness):
     ws = harness.workspace("ada")
     mp = harness.miniprogram(ws, 41)
@@ -155,6 +159,7 @@ def test_release_health_from_session_updates_and_aggregates(harness):
     assert harness.http.post(f"/ingest/sentry/api/42/envelope/?sentry_key={key}", data=body).status_code == 404
 
 
+@pytest.mark.each_store
 def test_a_user_seen_earlier_than_before_becomes_new_on_that_day(harness):
     ws = harness.workspace("ada")
     mp = harness.miniprogram(ws, 1)
@@ -223,6 +228,7 @@ def test_an_assignment_event_older_than_the_one_applied_changes_nothing(harness)
     assert harness.get(overview, "dev").status_code == 200
 
 
+@pytest.mark.each_store
 def test_a_mini_program_announced_again_keeps_its_users_and_assignments(harness):
     """`mpdpctl announce catalog` re-publishes `catalog.miniprogram.created` for every mini program."""
     ws = harness.workspace("ada", dev="developer")
@@ -455,6 +461,7 @@ def _health(summary):
     )
 
 
+@pytest.mark.each_store
 def test_sessions_that_the_javascript_sdks_end_unhandled_are_crashed(harness):
     ws = harness.workspace("ada")
     mp = harness.miniprogram(ws, 43)
@@ -483,6 +490,7 @@ def test_sessions_that_the_javascript_sdks_end_unhandled_are_crashed(harness):
     assert _health(summary) == ((8, 3, 0.625), (2, 1, 0.5))
 
 
+@pytest.mark.each_store
 def test_crash_free_figures_count_the_sessions_sent_to_ingest(harness):
     ws = harness.workspace("ada")
     mp = harness.miniprogram(ws, 44)
@@ -557,6 +565,7 @@ def _page_views_and_users(harness, ws, mp):
     return overview["totals"]["page_views"], overview["totals"]["active_users"]
 
 
+@pytest.mark.each_store
 def test_times_past_what_a_time_can_hold_are_refused_by_index_or_as_the_batchs_sent_at(harness):
     ws = harness.workspace("ada")
     mp = harness.miniprogram(ws, 45)
@@ -584,6 +593,7 @@ def test_times_past_what_a_time_can_hold_are_refused_by_index_or_as_the_batchs_s
         assert refused.get_json()["errors"] == {"sent_at": ["Not an RFC 3339 time with a zone."]}
 
 
+@pytest.mark.each_store
 def test_lone_surrogates_are_refused_by_index_or_as_the_batchs_sent_at(harness):
     ws = harness.workspace("ada")
     mp = harness.miniprogram(ws, 46)

@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
+import pytest
+
 from mpdp_telemetry.models import UserNumber
 
 
@@ -31,6 +33,7 @@ def health(harness, ws: str, mp: str, **params) -> tuple:
     return tuple(summary[name] for name in ("sessions", "crashed_sessions", "users", "crashed_users"))
 
 
+@pytest.mark.each_store
 def test_sentry_sessions_count_once_in_any_order_on_the_host_app_that_sent_them(harness):
     ws = harness.workspace("ada")
     mp = harness.miniprogram(ws, 51)
@@ -53,6 +56,7 @@ def test_sentry_sessions_count_once_in_any_order_on_the_host_app_that_sent_them(
     assert health(harness, ws, mp, version="2.0.0") == (3, 2, 2, 2)
 
 
+@pytest.mark.each_store
 def test_a_user_only_sentry_names_is_no_analytics_user_until_ingest_sees_them(harness):
     ws = harness.workspace("ada")
     mp = harness.miniprogram(ws, 52)
@@ -62,8 +66,9 @@ def test_a_user_only_sentry_names_is_no_analytics_user_until_ingest_sees_them(ha
     today = datetime.now(UTC).date().isoformat()
     overview = f"/api/v1/workspaces/{ws}/analytics/overview?miniprogram_id={mp}&from={today}&to={today}"
     assert harness.get(overview, "ada").get_json()["totals"]["active_users"] == 0
-    with harness.sessions() as session:
-        assert session.get(UserNumber, (mp, "cleo")).first_day is None
+    if not harness.settings.telemetry_store:  # the rollups' numbering, where the service's database keeps them
+        with harness.sessions() as session:
+            assert session.get(UserNumber, (mp, "cleo")).first_day is None
 
     launch = {"event_id": "l1", "type": "app_launch", "timestamp": _stamp(), "miniprogram_id": mp, "version": "1.0.0"}
     launch |= {"user_id": "cleo", "session_id": "i1", "duration_ms": 200}
