@@ -40,9 +40,8 @@ from clickhouse_connect.driver.exceptions import ProgrammingError
 
 from mpdp_common.db import utcnow
 
-from .crashes import CRASHED, SESSION, SEVERITY
-from .raw_events import COLUMNS, RawEvent
-from .reports import RETENTION_DAYS, average, days
+from .session_status import CRASHED, SESSION, SEVERITY
+from .shapes import COLUMNS, RETENTION_DAYS, RawEvent, average, days
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 #: the severity a crashed status has at least

@@ -14,7 +14,7 @@ import logging
 import re
 import threading
 from collections.abc import Iterable
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from typing import NamedTuple
 
 from sqlalchemy import Connection, text
@@ -24,27 +24,9 @@ from sqlalchemy.orm import Session
 from mpdp_common.db import on_postgresql
 
 from . import bulk, store
+from .shapes import COLUMNS, RawEvent
 
 log = logging.getLogger(__name__)
-
-
-class RawEvent(NamedTuple):
-    """A raw_events row, as ingest writes it: a tuple, so that a batch goes to COPY as it is."""
-
-    day: date
-    miniprogram_id: str
-    event_id: str
-    occurred_at: datetime
-    received_at: datetime
-    app_id: str
-    type: str
-    version: str
-    user_id: str
-    session_id: str
-    page: str | None
-    duration_ms: int | None
-    name: str | None
-    properties: str | None
 
 
 class FoldedEvent(NamedTuple):
@@ -62,7 +44,6 @@ class FoldedEvent(NamedTuple):
     name: str | None
 
 
-COLUMNS = RawEvent._fields
 FOLDED = FoldedEvent._fields
 _LIST = ", ".join(COLUMNS)
 _PARTITION = re.compile(r"^raw_events_p(\d{8})$")

@@ -21,12 +21,7 @@ from mpdp_common.db import on_postgresql, utcnow
 from . import bulk, store
 from .models import ALL, DailyCount, StartupTime, UserSet
 from .rollups import as_int
-
-RETENTION_DAYS = 8
-
-
-def days(start: date, end: date) -> list[date]:
-    return [start + timedelta(days=offset) for offset in range((end - start).days + 1)]
+from .shapes import RETENTION_DAYS, average, days
 
 
 def _where(
@@ -78,10 +73,6 @@ def _binary_rows(session: Session, stmt: Select[Any]) -> list[tuple]:
     with bulk.driver_cursor(connection, binary=True) as cursor:
         cursor.execute(str(compiled), compiled.params)
         return cursor.fetchall()
-
-
-def average(total: int, count: int) -> int | None:
-    return round(total / count) if count else None
 
 
 def overview(session: Session, miniprogram_id: str, start: date, end: date, app_id: str | None = None, version: str | None = None) -> dict:

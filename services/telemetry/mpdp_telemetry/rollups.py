@@ -32,8 +32,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from mpdp_common.db import dialect_insert, session_scope, utcnow
 
 from . import bulk, raw_events
-from .crashes import CRASHED, SESSION, SEVERITY
 from .models import ALL, DailyCount, FoldPosition, LaunchedSession, MiniProgram, ReleaseSession, StartupTime, UserNumber, UserSet
+from .session_status import CRASHED, SESSION, SEVERITY
 
 log = logging.getLogger(__name__)
 
